@@ -1,0 +1,49 @@
+# Two commands do all set-up on a fresh machine:
+#   make run   - environment, demo store, app on http://localhost:8501
+#   make test  - environment, test services (PostGIS, Chromium), whole suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STORE  ?= data/ims.gpkg
+PORT   ?= 8501
+
+.PHONY: run test env system-deps demo lint bench clean
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv
+
+$(VENV)/.installed: pyproject.toml requirements.txt | $(BIN)/uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -e ".[dev,bench]"
+	touch $@
+
+env: $(VENV)/.installed
+
+demo: env
+	$(BIN)/ims-geo demo --store $(STORE)
+
+run: demo
+	IMS_GEO_STORE=$(STORE) $(BIN)/ims-geo serve --port $(PORT)
+
+# Debian packages the tests need: Chromium for the browser test, PostGIS for
+# the shared-store tests. Installed only when missing (needs root, as in CI).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium postgresql-15 postgresql-15-postgis-3 >/dev/null; \
+	fi
+
+test: env system-deps
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: env
+	$(BIN)/ruff check ims_geo tests benchmarks app.py
+	$(BIN)/ruff format --check ims_geo tests benchmarks app.py
+	$(BIN)/mypy
+
+bench: env
+	$(BIN)/python benchmarks/conflicts.py
+	$(BIN)/python benchmarks/programme.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-output

@@ -1,0 +1,104 @@
+"""The common metric working CRS every distance is measured in.
+
+All inputs of one run are reprojected into ONE local metric CRS before any
+distance is measured: the national grid where the data lies in a country
+that has one, else the UTM zone of the data. Never Web Mercator, whose
+"metres" are 1/cos(latitude) too long (1.6x at 52° N).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import geopandas as gpd
+import numpy as np
+from pyproj import CRS
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
+
+from ims_geo.errors import InputError
+
+#: Environment variable that fixes the working CRS (e.g. "EPSG:28992").
+CRS_ENV = "IMS_GEO_CRS"
+
+# National grids, chosen when the data's bounding box (lon/lat) lies inside.
+_NATIONAL_GRIDS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
+    ("EPSG:28992", (3.2, 50.7, 7.3, 53.7)),  # Netherlands, RD New
+    ("EPSG:31370", (2.5, 49.5, 6.4, 51.55)),  # Belgium, Lambert 72 (Flanders/GIPOD)
+    ("EPSG:2056", (5.9, 45.8, 10.5, 47.9)),  # Switzerland, LV95
+    ("EPSG:27700", (-8.7, 49.8, 1.8, 60.9)),  # Great Britain, OSGB36
+)
+_METRIC_REJECTS = {3857, 900913, 3395, 4087}
+
+
+def _lonlat_bounds(frames: Iterable[gpd.GeoDataFrame]) -> tuple[float, float, float, float]:
+    boxes = []
+    for frame in frames:
+        if frame.crs is None or frame.empty:
+            continue
+        geo = frame.geometry[~frame.geometry.is_empty & frame.geometry.notna()]
+        if geo.empty:
+            continue
+        boxes.append(gpd.GeoSeries(geo.envelope, crs=frame.crs).to_crs(4326).total_bounds)
+    if not boxes:
+        raise InputError("no geometries with a CRS to choose a working CRS from")
+    b = np.vstack(boxes)
+    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+def check_metric(crs: CRS | str | int) -> CRS:
+    """Return ``crs`` as a CRS if it is projected in metres and not Web Mercator."""
+    out = CRS.from_user_input(crs)
+    epsg = out.to_epsg()
+    unit = out.axis_info[0].unit_name if out.axis_info else ""
+    if not out.is_projected or unit not in ("metre", "meter") or epsg in _METRIC_REJECTS:
+        raise InputError(
+            f"working CRS {out.to_string()} is not a local metric CRS; "
+            "use a national grid (e.g. EPSG:28992, EPSG:27700, EPSG:25832) or a UTM zone"
+        )
+    return out
+
+
+def working_crs(frames: Iterable[gpd.GeoDataFrame], preferred: CRS | str | int | None = None) -> CRS:
+    """The one metric CRS to measure all ``frames`` in.
+
+    ``preferred`` (or the ``IMS_GEO_CRS`` environment variable) wins when
+    set; otherwise a national grid covering the data, else its UTM zone.
+    """
+    chosen = preferred if preferred is not None else os.environ.get(CRS_ENV) or None
+    if chosen is not None:
+        return check_metric(chosen)
+    west, south, east, north = _lonlat_bounds(frames)
+    for code, (w, s, e, n) in _NATIONAL_GRIDS:
+        if west >= w and south >= s and east <= e and north <= n:
+            return CRS.from_user_input(code)
+    infos = query_utm_crs_info(
+        datum_name="WGS 84",
+        area_of_interest=AreaOfInterest(west, south, east, north),
+    )
+    lon = (west + east) / 2
+    zone = int((lon + 180) // 6) + 1
+    hemisphere = "N" if (south + north) / 2 >= 0 else "S"
+    for info in infos:
+        if info.name.endswith(f"zone {zone}{hemisphere}"):
+            return CRS.from_authority(info.auth_name, info.code)
+    return CRS.from_epsg((32600 if hemisphere == "N" else 32700) + zone)
+
+
+def to_working(frame: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:
+    """Reproject ``frame`` to the working CRS (a no-op when it is already there)."""
+    if frame.crs is None:
+        raise InputError("works have no CRS; set one before measuring distances")
+    if CRS.from_user_input(frame.crs) == crs:
+        return frame
+    return frame.to_crs(crs)
+
+
+def ensure_metric(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` itself when its CRS is local metric, else reprojected to one."""
+    try:
+        check_metric(frame.crs)
+        return frame
+    except InputError:
+        return to_working(frame, working_crs([frame]))

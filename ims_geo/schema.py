@@ -1,0 +1,486 @@
+"""The planned-works data model: column names, enums, aliases and validation.
+
+Every column name and enum value of a planned work is spelled here once;
+the rest of the package imports them. :func:`validate` turns a frame whose
+columns already carry canonical names (see :mod:`ims_geo.ingest` for the
+column mapping) into canonical dtypes, and splits it into valid rows and
+rejected rows, each rejected row with every problem it has in ``reason``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+# --- columns ---------------------------------------------------------------
+WORK_ID = "work_id"
+ORG = "org"
+TITLE = "title"
+DISCIPLINE = "discipline"
+LAYER = "layer"
+START = "start_date"
+END = "end_date"
+EARLIEST = "earliest"
+LATEST = "latest"
+EXCAVATION = "excavation"
+DEPTH_MIN = "depth_min"
+DEPTH_MAX = "depth_max"
+STATUS = "status"
+COST = "cost_eur"
+FUNDING = "funding"
+VISIBILITY = "visibility"
+GEOMETRY = "geometry"
+
+#: Added to rejected rows: every problem of the row, separated by "; ".
+REASON = "reason"
+#: Added to rejected rows: 1-based position of the row in its source file.
+SOURCE_ROW = "source_row"
+#: Added to rejected rows: the file the row came from.
+SOURCE_FILE = "source_file"
+
+COLUMNS: tuple[str, ...] = (
+    WORK_ID, ORG, TITLE, DISCIPLINE, LAYER, START, END, EARLIEST, LATEST,
+    EXCAVATION, DEPTH_MIN, DEPTH_MAX, STATUS, COST, FUNDING, VISIBILITY,
+)  # fmt: skip
+REQUIRED: tuple[str, ...] = (WORK_ID, ORG, START, END, GEOMETRY)
+DATE_COLUMNS: tuple[str, ...] = (START, END, EARLIEST, LATEST)
+NUMBER_COLUMNS: tuple[str, ...] = (DEPTH_MIN, DEPTH_MAX, COST)
+TEXT_COLUMNS: tuple[str, ...] = (WORK_ID, ORG, TITLE, FUNDING)
+
+# --- enums -----------------------------------------------------------------
+DISCIPLINES: tuple[str, ...] = (
+    "road", "sewer", "water", "gas", "electricity", "telecom",
+    "heat", "lighting", "green", "transit", "other",
+)  # fmt: skip
+SUBSURFACE_DISCIPLINES: frozenset[str] = frozenset(
+    {"sewer", "water", "gas", "electricity", "telecom", "heat"}
+)
+LAYERS: tuple[str, ...] = ("surface", "subsurface")
+STATUSES: tuple[str, ...] = ("idea", "planned", "committed", "in_progress", "done", "cancelled")
+VISIBILITIES: tuple[str, ...] = ("public", "partners", "private")
+#: Statuses whose dates a programme may still change.
+CHANGEABLE_STATUSES: frozenset[str] = frozenset({"idea", "planned", "committed"})
+
+DEFAULT_STATUS = "planned"
+DEFAULT_VISIBILITY = "partners"
+DEFAULT_DISCIPLINE = "other"
+
+#: Depth order of subsurface disciplines, deepest first (used when depths are absent).
+DEPTH_ORDER: tuple[str, ...] = ("sewer", "water", "heat", "gas", "electricity", "telecom")
+
+# --- aliases ---------------------------------------------------------------
+#: Column-name aliases (English, Dutch, German), compared case-insensitively
+#: after spaces, dashes and dots become underscores.
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    WORK_ID: (
+        "id", "workid", "work", "works_id", "project_id", "projectid", "project_nr",
+        "projectnummer", "project", "werk_id", "werkid", "kenmerk", "maatregel_id",
+        "massnahme_id", "massnahmen_id", "maßnahme_id", "vorhaben_id", "baustelle_id",
+        "work_ref", "works_ref", "permit_ref", "reference",
+    ),
+    ORG: (
+        "organisation", "organization", "owner", "promoter", "operator", "utility",
+        "organisatie", "beheerder", "eigenaar", "netbeheerder", "opdrachtgever",
+        "träger", "traeger", "traeger_name", "betreiber", "versorger", "bauherr", "org_name",
+    ),
+    TITLE: (
+        "name", "description", "omschrijving", "naam", "titel", "bezeichnung",
+        "beschreibung", "projektname", "projectnaam", "works_desc",
+    ),
+    DISCIPLINE: (
+        "sector", "asset_type", "vakdiscipline", "discipline_", "sparte", "gewerk",
+        "netz", "netzart", "utility_type", "type_net",
+    ),
+    LAYER: ("level", "laag", "ebene", "surface_layer"),
+    START: (
+        "start", "startdate", "start_dt", "begin", "begindatum", "startdatum",
+        "aanvang", "beginn", "baubeginn", "start_datum", "from", "von", "date_from",
+        "proposed_start", "startdat",
+    ),
+    END: (
+        "end", "enddate", "end_dt", "einde", "einddatum", "ende", "bauende",
+        "end_datum", "enddatum", "to", "bis", "date_to", "proposed_end", "enddat",
+    ),
+    EARLIEST: ("earliest_start", "vroegst", "vroegste_start", "fruehestens", "frühestens"),
+    LATEST: ("latest_end", "uiterlijk", "uiterste_einde", "spaetestens", "spätestens"),
+    EXCAVATION: ("excavate", "opens_street", "ontgraving", "graafwerk", "aufbruch", "tiefbau"),
+    DEPTH_MIN: ("depthmin", "min_depth", "diepte_min", "tiefe_min", "depth_from"),
+    DEPTH_MAX: ("depthmax", "max_depth", "diepte_max", "tiefe_max", "depth_to", "depth"),
+    STATUS: ("state", "stand", "fase", "phase", "zustand", "projectstatus"),
+    COST: ("cost", "costs", "kosten", "budget", "cost_estimate", "kosten_eur", "kosten_euro"),
+    FUNDING: ("funding_source", "budget_line", "financiering", "dekking", "finanzierung"),
+    VISIBILITY: ("sichtbarkeit", "zichtbaarheid", "access"),
+    GEOMETRY: ("geom", "wkt", "the_geom", "shape", "geometrie", "geometry_wkt"),
+}
+
+DISCIPLINE_ALIASES: dict[str, str] = {
+    # English
+    "roads": "road", "highway": "road", "highways": "road", "street": "road",
+    "carriageway": "road", "pavement": "road", "sewerage": "sewer", "drainage": "sewer",
+    "wastewater": "sewer", "waste water": "sewer", "storm water": "sewer",
+    "drinking water": "water", "water supply": "water", "electric": "electricity",
+    "electrical": "electricity", "power": "electricity", "telecommunications": "telecom",
+    "telecoms": "telecom", "telecommunication": "telecom", "fibre": "telecom",
+    "fiber": "telecom", "district heating": "heat", "district heat": "heat",
+    "heating": "heat", "street lighting": "lighting", "public lighting": "lighting",
+    "greenery": "green", "trees": "green", "landscape": "green", "rail": "transit",
+    "tram": "transit", "public transport": "transit", "bus": "transit",
+    # Dutch
+    "weg": "road", "wegen": "road", "verharding": "road", "riool": "sewer",
+    "riolering": "sewer", "drinkwater": "water", "elektriciteit": "electricity",
+    "elektra": "electricity", "laagspanning": "electricity", "middenspanning": "electricity",
+    "glasvezel": "telecom", "warmte": "heat", "stadsverwarming": "heat",
+    "warmtenet": "heat", "openbare verlichting": "lighting", "ov": "transit",
+    "verlichting": "lighting", "groen": "green", "openbaar vervoer": "transit",
+    "overig": "other", "overige": "other",
+    # German
+    "straße": "road", "strasse": "road", "straßenbau": "road", "strassenbau": "road",
+    "verkehr": "road", "kanal": "sewer", "kanalisation": "sewer", "abwasser": "sewer",
+    "entwässerung": "sewer", "wasser": "water", "trinkwasser": "water",
+    "strom": "electricity", "elektrizität": "electricity", "telekommunikation": "telecom",
+    "fernwärme": "heat", "fernwaerme": "heat", "wärme": "heat", "beleuchtung": "lighting",
+    "straßenbeleuchtung": "lighting", "grün": "green", "gruen": "green",
+    "grünflächen": "green", "tramway": "transit", "öpnv": "transit", "sonstige": "other",
+    "sonstiges": "other", "andere": "other",
+}
+LAYER_ALIASES: dict[str, str] = {
+    "above": "surface", "above ground": "surface", "bovengronds": "surface",
+    "maaiveld": "surface", "oberfläche": "surface", "oberirdisch": "surface",
+    "below": "subsurface", "underground": "subsurface", "below ground": "subsurface",
+    "ondergronds": "subsurface", "ondergrond": "subsurface", "untergrund": "subsurface",
+    "unterirdisch": "subsurface", "sub-surface": "subsurface", "sub surface": "subsurface",
+}
+STATUS_ALIASES: dict[str, str] = {
+    "proposed": "idea", "concept": "idea", "idee": "idea", "initiatief": "idea",
+    "gepland": "planned", "geplant": "planned", "planning": "planned", "forward plan": "planned",
+    "advance": "planned", "vastgesteld": "committed", "approved": "committed",
+    "beschlossen": "committed", "genehmigt": "committed", "in progress": "in_progress",
+    "in uitvoering": "in_progress", "in ausführung": "in_progress", "started": "in_progress",
+    "ongoing": "in_progress", "in_uitvoering": "in_progress", "completed": "done",
+    "finished": "done", "afgerond": "done", "gereed": "done", "abgeschlossen": "done",
+    "fertig": "done", "closed": "done", "geannuleerd": "cancelled", "vervallen": "cancelled",
+    "storniert": "cancelled", "abgesagt": "cancelled", "canceled": "cancelled",
+    "withdrawn": "cancelled",
+}
+VISIBILITY_ALIASES: dict[str, str] = {
+    "openbaar": "public", "öffentlich": "public", "partner": "partners",
+    "internal": "partners", "privat": "private", "vertrouwelijk": "private",
+    "confidential": "private", "vertraulich": "private",
+}
+BOOL_ALIASES: dict[str, bool] = {
+    "true": True, "t": True, "yes": True, "y": True, "1": True, "ja": True, "j": True,
+    "x": True, "false": False, "f": False, "no": False, "n": False, "0": False,
+    "nee": False, "nein": False, "": False,
+}
+
+ENUMS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    DISCIPLINE: (DISCIPLINES, DISCIPLINE_ALIASES),
+    LAYER: (LAYERS, LAYER_ALIASES),
+    STATUS: (STATUSES, STATUS_ALIASES),
+    VISIBILITY: (VISIBILITIES, VISIBILITY_ALIASES),
+}
+
+_DAYFIRST_FORMATS = ("%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d")
+
+
+def normalise_name(name: str) -> str:
+    """Column name as compared with aliases: lower case, ``_`` for separators."""
+    return re.sub(r"[\s\-.]+", "_", str(name).strip().lower())
+
+
+def canonical_column(name: str) -> str | None:
+    """The canonical column a user's column name stands for, or None."""
+    key = normalise_name(name)
+    if key in COLUMNS or key == GEOMETRY:
+        return key
+    for canonical, aliases in COLUMN_ALIASES.items():
+        if key in aliases:
+            return canonical
+    return None
+
+
+@dataclass
+class Validated:
+    """Result of :func:`validate`."""
+
+    valid: gpd.GeoDataFrame
+    rejected: gpd.GeoDataFrame
+    #: Human-readable warnings (repaired geometries, defaults applied...).
+    warnings: list[str] = field(default_factory=list)
+    #: Number of valid rows whose geometry was repaired with make_valid.
+    repaired: int = 0
+
+
+def _blank(series: pd.Series) -> np.ndarray:
+    """True where a value is missing or an empty / whitespace-only string."""
+    text = series.astype("string").str.strip()
+    return (series.isna() | text.isna() | (text == "")).to_numpy(dtype=bool)
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Ids and names as text; a float that is a whole number loses its '.0'."""
+
+    def one(v: object) -> object:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    if pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series):
+        out = series.astype("string").str.strip()
+        return out.astype(object).where(out.notna(), None)
+    return series.map(one)
+
+
+def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Parse dates from native dates, datetimes or text.
+
+    Returns the dates as ``datetime64[s]`` at midnight (time zones are
+    dropped keeping the local wall-clock date) and a mask of values that
+    were given but could not be parsed.
+    """
+    given = ~_blank(series)
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        parsed = series.dt.tz_localize(None)
+    elif pd.api.types.is_datetime64_any_dtype(series):
+        parsed = series
+    else:
+        text = series.astype("string").str.strip()
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+        parsed = parsed.dt.tz_convert(None) if parsed.dt.tz is not None else parsed
+        for fmt in _DAYFIRST_FORMATS:
+            missing = parsed.isna() & given
+            if not missing.any():
+                break
+            parsed = parsed.where(
+                ~missing, pd.to_datetime(text.where(missing), errors="coerce", format=fmt)
+            )
+        # date objects and other non-text values
+        missing = parsed.isna() & given
+        if missing.any() and pd.api.types.is_object_dtype(series):
+            retry = pd.to_datetime(series.where(missing), errors="coerce", utc=True)
+            parsed = parsed.where(~missing, retry.dt.tz_convert(None))
+    parsed = pd.to_datetime(parsed).dt.floor("D").astype("datetime64[s]")
+    bad = (parsed.isna().to_numpy() & given)
+    return parsed, bad
+
+
+def _parse_enum(
+    series: pd.Series, values: tuple[str, ...], aliases: dict[str, str]
+) -> tuple[pd.Series, np.ndarray]:
+    """Map enum text to canonical values; returns values and a mask of unknown ones."""
+    text = series.astype("string").str.strip().str.lower()
+    lookup = {v: v for v in values} | aliases | {v.replace("_", " "): v for v in values}
+    mapped = text.map(lookup)
+    bad = (mapped.isna() & text.notna() & (text != "")).to_numpy(dtype=bool)
+    return mapped.astype(object).where(mapped.notna(), None), bad
+
+
+def _parse_bool(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_bool_dtype(series):
+        return series.astype(object), np.zeros(len(series), dtype=bool)
+    text = series.astype("string").str.strip().str.lower()
+    text = text.str.replace(r"\.0$", "", regex=True)
+    mapped = text.map(BOOL_ALIASES)
+    bad = (mapped.isna() & text.notna()).to_numpy(dtype=bool)
+    return mapped.astype(object).where(mapped.notna(), None), bad
+
+
+def _parse_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype("float64"), np.zeros(len(series), dtype=bool)
+    text = series.astype("string").str.strip().str.replace(" ", "", regex=False)
+    # "1.234,56" (European) and "1234,5" are common in planning spreadsheets
+    euro = text.str.contains(",", regex=False, na=False)
+    text = text.where(~euro, text.str.replace(".", "", regex=False).str.replace(",", "."))
+    num = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = (num.isna() & ~pd.Series(_blank(series), index=series.index)).to_numpy(dtype=bool)
+    return num, bad
+
+
+def default_layer(discipline: pd.Series) -> pd.Series:
+    """Layer implied by the discipline: subsurface for networks, surface otherwise."""
+    return discipline.map(lambda d: "subsurface" if d in SUBSURFACE_DISCIPLINES else "surface")
+
+
+def validate(
+    frame: gpd.GeoDataFrame | pd.DataFrame,
+    *,
+    org: str | None = None,
+    source: str = "",
+) -> Validated:
+    """Check planned works and split them into valid and rejected rows.
+
+    Parameters
+    ----------
+    frame
+        Works whose columns carry canonical names (see :data:`COLUMNS`);
+        other columns are kept as they are.
+    org
+        Organisation for the whole file; fills ``org`` where it is missing.
+    source
+        File name used in reasons and in ``source_file`` of rejected rows.
+
+    Returns
+    -------
+    Validated
+        ``valid`` in canonical dtypes (dates ``datetime64[s]``; ``earliest``
+        and ``latest`` default to the planned dates) and ``rejected`` with the
+        row's own values plus ``reason``, ``source_row`` and ``source_file``.
+    """
+    if not isinstance(frame, gpd.GeoDataFrame):
+        frame = gpd.GeoDataFrame(frame, geometry=GEOMETRY if GEOMETRY in frame else None)
+    raw = frame.reset_index(drop=True)
+    n = len(raw)
+    problems: list[list[str]] = [[] for _ in range(n)]
+
+    def flag(mask: np.ndarray, message: str | list[str]) -> None:
+        for i in np.flatnonzero(mask):
+            problems[i].append(message if isinstance(message, str) else message[i])
+
+    out = raw.copy()
+    warnings: list[str] = []
+
+    # geometry
+    if raw.geometry.name not in raw or raw.active_geometry_name is None:
+        geoms = np.full(n, None, dtype=object)
+    else:
+        geoms = raw.geometry.to_numpy()
+    missing_geom = shapely.is_missing(geoms)
+    flag(missing_geom, "missing geometry")
+    empty_geom = ~missing_geom & shapely.is_empty(geoms)
+    flag(empty_geom, "empty geometry")
+    present = ~missing_geom & ~empty_geom
+    invalid = present & ~shapely.is_valid(geoms)
+    repaired = 0
+    if invalid.any():
+        fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+        still_bad = shapely.is_empty(fixed) | ~shapely.is_valid(fixed)
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+        bad_idx = np.flatnonzero(invalid)[still_bad]
+        flag(np.isin(np.arange(n), bad_idx), "invalid geometry that cannot be repaired")
+
+    # required text
+    for col in (WORK_ID, ORG):
+        if col not in out:
+            out[col] = None
+    out[WORK_ID] = _as_text(out[WORK_ID])
+    flag(_blank(out[WORK_ID]), "missing work_id")
+    out[ORG] = _as_text(out[ORG])
+    if org is not None:
+        out[ORG] = out[ORG].where(~pd.Series(_blank(out[ORG])), org)
+    flag(_blank(out[ORG]), "missing org (add an org column or give the organisation for the file)")
+    for col in (TITLE, FUNDING):
+        out[col] = _as_text(out[col]) if col in out else None
+
+    # dates
+    for col in DATE_COLUMNS:
+        if col not in out:
+            out[col] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[s]")
+            if col in (START, END):
+                flag(np.ones(n, dtype=bool), f"missing {col}")
+            continue
+        parsed, bad = parse_dates(out[col])
+        values = raw[col].astype("string").fillna("")
+        flag(bad, [f"unparsable {col} '{v}'" for v in values])
+        if col in (START, END):
+            flag(parsed.isna().to_numpy() & ~bad, f"missing {col}")
+        out[col] = parsed
+    start, end = out[START], out[END]
+    flag((end < start).to_numpy(dtype=bool), "end_date before start_date")
+    out[EARLIEST] = out[EARLIEST].fillna(start)
+    out[LATEST] = out[LATEST].fillna(end)
+    flag((out[EARLIEST] > start).to_numpy(dtype=bool), "earliest after start_date")
+    flag((out[LATEST] < end).to_numpy(dtype=bool), "latest before end_date")
+
+    # enums
+    defaults = {DISCIPLINE: DEFAULT_DISCIPLINE, STATUS: DEFAULT_STATUS, VISIBILITY: DEFAULT_VISIBILITY}
+    for col, (values, aliases) in ENUMS.items():
+        if col not in out:
+            out[col] = None
+        parsed_enum, bad = _parse_enum(out[col], values, aliases)
+        text = raw[col].astype("string").fillna("") if col in raw else pd.Series([""] * n)
+        flag(bad, [f"unknown {col} '{v}' (use one of: {', '.join(values)})" for v in text])
+        if col in defaults:
+            parsed_enum = parsed_enum.where(parsed_enum.notna(), defaults[col])
+        out[col] = parsed_enum
+    out[LAYER] = out[LAYER].where(out[LAYER].notna(), default_layer(out[DISCIPLINE]))
+
+    # booleans and numbers
+    if EXCAVATION in out:
+        exc, bad = _parse_bool(out[EXCAVATION])
+        flag(bad, [f"unparsable excavation '{v}' (use true/false)" for v in raw[EXCAVATION].astype("string").fillna("")])
+    else:
+        exc = pd.Series([None] * n, dtype=object)
+    out[EXCAVATION] = exc.where(exc.notna(), out[LAYER] == "subsurface").astype(bool)
+    for col in NUMBER_COLUMNS:
+        if col not in out:
+            out[col] = np.nan
+            continue
+        num, bad = _parse_number(out[col])
+        flag(bad, [f"unparsable {col} '{v}'" for v in raw[col].astype("string").fillna("")])
+        out[col] = num
+    flag((out[DEPTH_MIN] > out[DEPTH_MAX]).to_numpy(dtype=bool), "depth_min greater than depth_max")
+    flag((out[DEPTH_MIN] < 0).to_numpy(dtype=bool) | (out[DEPTH_MAX] < 0).to_numpy(dtype=bool),
+         "negative depth (depths are metres below the surface)")  # fmt: skip
+
+    # duplicates: every row of a duplicated key is rejected
+    key = out[ORG].astype("string").fillna("") + "\x1f" + out[WORK_ID].astype("string").fillna("")
+    keyed = ~_blank(out[WORK_ID]) & ~_blank(out[ORG])
+    dup = key.duplicated(keep=False).to_numpy() & keyed
+    flag(dup, [f"duplicate work_id '{w}' for org '{o}'" for w, o in zip(out[WORK_ID], out[ORG], strict=True)])
+
+    reasons = np.array(["; ".join(p) for p in problems], dtype=object)
+    bad_rows = reasons != ""
+    repaired = int((invalid & ~bad_rows).sum())
+    if repaired:
+        warnings.append(f"{source or 'input'}: {repaired} invalid geometries repaired (make_valid)")
+
+    out = out.set_geometry(gpd.GeoSeries(geoms, crs=raw.crs, index=out.index), crs=raw.crs)
+    if out.geometry.name != GEOMETRY:
+        out = out.rename_geometry(GEOMETRY)
+    ordered = [c for c in COLUMNS if c in out] + [c for c in out.columns if c not in COLUMNS and c != GEOMETRY] + [GEOMETRY]
+    valid = out.loc[~bad_rows, ordered].reset_index(drop=True)
+    for col in (WORK_ID, ORG, DISCIPLINE, LAYER, STATUS, VISIBILITY):
+        valid[col] = valid[col].astype(str)
+
+    rejected = raw.loc[bad_rows].copy()
+    if raw.active_geometry_name is None:
+        rejected = gpd.GeoDataFrame(rejected, geometry=gpd.GeoSeries([None] * len(rejected), index=rejected.index), crs=None)
+    if org is not None and ORG not in rejected:
+        rejected.insert(0, ORG, org)
+    elif org is not None:
+        rejected[ORG] = rejected[ORG].where(rejected[ORG].notna(), org)
+    rejected[REASON] = reasons[bad_rows]
+    rejected[SOURCE_ROW] = np.flatnonzero(bad_rows) + 1
+    rejected[SOURCE_FILE] = source
+    rejected = rejected.reset_index(drop=True)
+    return Validated(valid=valid, rejected=rejected, warnings=warnings, repaired=repaired)
+
+
+def empty_works(crs: object = None) -> gpd.GeoDataFrame:
+    """An empty works frame with every canonical column."""
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    for c in DATE_COLUMNS:
+        frame[c] = frame[c].astype("datetime64[s]")
+    for c in NUMBER_COLUMNS:
+        frame[c] = frame[c].astype("float64")
+    frame[EXCAVATION] = frame[EXCAVATION].astype(bool)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+def seals_surface(works: pd.DataFrame) -> np.ndarray:
+    """True for works that seal the surface: road works on the surface layer."""
+    return ((works[DISCIPLINE] == "road") & (works[LAYER] == "surface")).to_numpy(dtype=bool)
+
+
+def excavates(works: pd.DataFrame) -> np.ndarray:
+    """True for works that open the street."""
+    return works[EXCAVATION].to_numpy(dtype=bool)
