@@ -1,0 +1,348 @@
+"""The ``ims-geo`` command line: thin commands over the library.
+
+Every command that reads or writes the works store takes ``--store``
+(default: the ``IMS_GEO_STORE`` environment variable, then
+``data/ims.gpkg``). Commands that read planning files accept every format
+the ingest understands; rejected rows never stop a run: they are reported
+on stderr, written with ``--rejects``, and turn the exit status non-zero
+only under ``--strict``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from ims_geo import schema
+from ims_geo.errors import ImsGeoError
+
+#: Exit status when rows were rejected under ``--strict``.
+EXIT_REJECTED = 3
+#: Exit status for unusable input (missing CRS, hostile file, bad rules...).
+EXIT_INPUT = 2
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- shared options (defined once) -------------------------------------------
+def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--store",
+        "store_path",
+        envvar="IMS_GEO_STORE",
+        default="data/ims.gpkg",
+        show_default=True,
+        help="Works store: a GeoPackage path or a postgresql:// URL (env IMS_GEO_STORE).",
+    )(f)
+
+
+def ingest_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--mapping", type=click.Path(exists=True, dir_okay=False), help="Column mapping file (TOML)."),
+        click.option("--layer", help="Layer to read from a GeoPackage or a zip with several shapefiles."),
+        click.option("--crs", "source_crs", help="CRS of files that carry none, e.g. EPSG:28992 (never guessed)."),
+        click.option("--encoding", help="Text encoding of shapefile attributes (default: the .cpg, else cp1252)."),
+        click.option("--rejects", type=click.Path(dir_okay=False), help="Write rejected rows with their reason here (.csv, .xlsx, .gpkg)."),
+        click.option("--strict", is_flag=True, help="Exit non-zero when any row was rejected."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def rules_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False), help="Rules file (TOML), see data/rules.example.toml."),
+        click.option("--distance", type=float, help="Distance in metres within which works meet [20]."),
+        click.option("--window-days", type=int, help="Synergy window in days [365]."),
+        click.option("--moratorium-years", type=float, help="Dig-after-pave protection in years [3]."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _fail(message: str, code: int = EXIT_INPUT) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def _open_store(store_path: str):  # noqa: ANN202 - Store type lives in ims_geo.store
+    from ims_geo.store import open_store
+
+    return open_store(store_path)
+
+
+def _load_rules(rules_file: str | None, distance: float | None, window_days: int | None,
+                moratorium_years: float | None):  # fmt: skip  # noqa: ANN202
+    from ims_geo.rules import Rules, load_rules
+
+    overrides = {k: v for k, v in {"distance": distance, "window_days": window_days,
+                                   "moratorium_years": moratorium_years}.items() if v is not None}  # fmt: skip
+    return load_rules(rules_file, **overrides) if rules_file else Rules(**overrides)
+
+
+def _write_rejects(rejected: pd.DataFrame, path: str | None) -> None:
+    if path is None:
+        return
+    from ims_geo import export
+
+    export.write(rejected, path, layer="rejected")
+    click.echo(f"Rejected rows written to {path}", err=True)
+
+
+def _read_inputs(inputs: Sequence[str], store_path: str, *, mapping: str | None, layer: str | None,
+                 source_crs: str | None, encoding: str | None, rejects: str | None,
+                 strict: bool):  # fmt: skip  # noqa: ANN202
+    """Works from the INPUT files, or the store's current works when none are given."""
+    if not inputs:
+        store = _open_store(store_path)
+        works = store.works()
+        if works.empty:
+            _fail(f"the store {store_path} holds no works; import plans first or pass INPUT files")
+        click.echo(f"Read {len(works)} works from {store_path}", err=True)
+        return works
+    from ims_geo.ingest import read_many
+
+    result = read_many(list(inputs), mapping=mapping, layer=layer, crs=source_crs, encoding=encoding)
+    click.echo(result.report(), err=True)
+    _write_rejects(result.rejected, rejects)
+    if strict and len(result.rejected):
+        _fail(f"{len(result.rejected)} rows rejected (--strict)", EXIT_REJECTED)
+    return result.works
+
+
+# --- commands -----------------------------------------------------------------
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ims_geo")
+def main() -> None:
+    """ims-geo: every organisation's planned street works on one map, conflicts found,
+    combined programmes proposed."""
+
+
+def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's own errors into one clear line and an exit status."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ImsGeoError as exc:
+            _fail(str(exc), EXIT_INPUT if isinstance(exc, ValueError) else 1)
+
+    return wrapper
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", help="Organisation owning the plan (else the file's org column).")
+@click.option("--cycle", type=int, default=lambda: pd.Timestamp.now().year, show_default="this year",
+              help="Planning-cycle year of this plan version.")  # fmt: skip
+@ingest_options
+@store_option
+@_handle_errors
+def import_cmd(file: str, org: str | None, cycle: int, mapping: str | None, layer: str | None,
+               source_crs: str | None, encoding: str | None, rejects: str | None, strict: bool,
+               store_path: str) -> None:  # fmt: skip
+    """Import a plan FILE as a new plan version of its organisation.
+
+    Prints a validation report (accepted, repaired, rejected by reason).
+    Under --strict nothing is stored when any row is rejected.
+    """
+    from ims_geo.ingest import read_works
+
+    result = read_works(file, org=org, mapping=mapping, layer=layer, crs=source_crs, encoding=encoding)
+    click.echo(result.report())
+    _write_rejects(result.rejected, rejects)
+    if strict and len(result.rejected):
+        _fail(f"{len(result.rejected)} rows rejected; nothing stored (--strict)", EXIT_REJECTED)
+    orgs = sorted(set(result.works[schema.ORG]) | set(result.rejected.get(schema.ORG, pd.Series()).dropna()))
+    if org is None and len(orgs) != 1:
+        _fail(f"{file} holds works of {len(orgs)} organisations ({', '.join(map(str, orgs[:5]))}); "
+              "import one organisation's plan at a time with --org, or split the file")  # fmt: skip
+    owner = org or orgs[0]
+    store = _open_store(store_path)
+    version = store.import_plan(result.works, org=owner, cycle=cycle, source=Path(file).name,
+                                rejected=result.rejected)  # fmt: skip
+    click.echo(f"Stored {len(result.works)} works of {owner} as plan version {version.version} "
+               f"(cycle {cycle}) in {store_path}")  # fmt: skip
+
+
+@main.command("works")
+@click.option("--org", "orgs", multiple=True, help="Only these organisations.")
+@store_option
+@_handle_errors
+def works_cmd(orgs: tuple[str, ...], store_path: str) -> None:
+    """List what is stored: per organisation, works, date range and plan version."""
+    store = _open_store(store_path)
+    summary = store.summary()
+    if orgs:
+        summary = summary[summary[schema.ORG].isin(orgs)]
+    if summary.empty:
+        click.echo(f"No works stored in {store_path}. Import a plan with 'ims-geo import' or run 'ims-geo demo'.")
+        return
+    click.echo(summary.to_string(index=False))
+
+
+@main.command("versions")
+@click.option("--org", help="Only this organisation.")
+@store_option
+@_handle_errors
+def versions_cmd(org: str | None, store_path: str) -> None:
+    """List plan versions (Fortschreibung) per organisation and cycle."""
+    table = _open_store(store_path).plan_versions(org)
+    click.echo(table.to_string(index=False) if len(table) else "No plan versions stored.")
+
+
+@main.command("conflicts")
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output file: .csv, .xlsx, .geojson or .gpkg.")  # fmt: skip
+@rules_options
+@click.option("--internal", is_flag=True, help="Also report pairs within one organisation.")
+@ingest_options
+@store_option
+@_handle_errors
+def conflicts_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, distance: float | None,
+                  window_days: int | None, moratorium_years: float | None, internal: bool,
+                  mapping: str | None, layer: str | None, source_crs: str | None,
+                  encoding: str | None, rejects: str | None, strict: bool,
+                  store_path: str) -> None:  # fmt: skip
+    """Find clashes, dig-after-pave (moratorium) and synergies between organisations.
+
+    Reads the INPUT planning files (any supported format; the organisation
+    comes from each file's org column), or the store's current works when
+    no INPUT is given, and writes one row per pair of works to OUT.
+    """
+    from ims_geo import export
+    from ims_geo.conflicts import find_conflicts
+
+    export.format_of(out)
+    rules = _load_rules(rules_file, distance, window_days, moratorium_years)
+    works = _read_inputs(inputs, store_path, mapping=mapping, layer=layer, source_crs=source_crs,
+                         encoding=encoding, rejects=rejects, strict=strict)  # fmt: skip
+    conflicts = find_conflicts(works, rules, internal=internal or None)
+    export.write(conflicts, out, layer="conflicts")
+    counts = conflicts["kind"].value_counts()
+    detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
+    click.echo(f"{len(conflicts)} conflicts ({detail}) written to {out}", err=True)
+
+
+@main.command("propose")
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis.")  # fmt: skip
+@rules_options
+@click.option("--budgets", type=click.Path(exists=True, dir_okay=False),
+              help="Yearly budgets per organisation (CSV: org,year,budget_eur).")  # fmt: skip
+@click.option("--max-parallel", type=int, help="At most K simultaneous works per area cell.")
+@click.option("--time-limit", type=float, default=30.0, show_default=True, help="Solver time limit in seconds per model.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
+@ingest_options
+@store_option
+@_handle_errors
+def propose_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, distance: float | None,
+                window_days: int | None, moratorium_years: float | None, budgets: str | None,
+                max_parallel: int | None, time_limit: float, workers: int, mapping: str | None,
+                layer: str | None, source_crs: str | None, encoding: str | None,
+                rejects: str | None, strict: bool, store_path: str) -> None:  # fmt: skip
+    """Propose a combined programme: clusters, joint periods, order and savings.
+
+    Writes the works (planned and proposed dates, cluster, execution order,
+    shift) and the clusters (members, joint period, savings) to OUT and
+    prints the KPIs of the proposal against everyone keeping their dates.
+    """
+    from ims_geo import export
+    from ims_geo.programme import load_budgets, propose
+
+    if export.format_of(out) not in ("gpkg", "xlsx"):
+        _fail(f"--out {out}: a programme has several layers; write .gpkg or .xlsx")
+    rules = _load_rules(rules_file, distance, window_days, moratorium_years)
+    works = _read_inputs(inputs, store_path, mapping=mapping, layer=layer, source_crs=source_crs,
+                         encoding=encoding, rejects=rejects, strict=strict)  # fmt: skip
+
+    def progress(fraction: float, message: str) -> None:
+        click.echo(f"[{fraction:4.0%}] {message}", err=True)
+
+    proposal = propose(
+        works,
+        rules=rules,
+        budgets=load_budgets(budgets) if budgets else None,
+        max_parallel=max_parallel,
+        time_limit=time_limit,
+        workers=workers,
+        progress=progress,
+    )
+    layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
+    if len(proposal.solver):
+        layers["solver"] = proposal.solver
+    if len(getattr(proposal, "infeasible", ())):
+        layers["unresolved"] = proposal.infeasible
+    export.write_layers(layers, out)
+    click.echo(proposal.kpis.to_string(index=False))
+    click.echo(f"Programme written to {out}", err=True)
+
+
+@main.command("export")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="Output file: .gpkg, .zip (shapefile), .geojson, .csv or .xlsx.")  # fmt: skip
+@click.option("--org", "orgs", multiple=True, help="Only these organisations.")
+@store_option
+@_handle_errors
+def export_cmd(out: str, orgs: tuple[str, ...], store_path: str) -> None:
+    """Export the store's current works (round-trips through ims-geo import)."""
+    from ims_geo import export
+
+    works = _open_store(store_path).works(orgs=list(orgs) or None)
+    export.write(works, out, layer="works")
+    click.echo(f"{len(works)} works written to {out}", err=True)
+
+
+@main.command("demo")
+@store_option
+@click.option("--force", is_flag=True, help="Rebuild even when the store already holds works.")
+@_handle_errors
+def demo_cmd(store_path: str, force: bool) -> None:
+    """Build the demo store from the demo plans in data/demo/."""
+    from ims_geo.demo import build_demo_store
+
+    path = Path(store_path)
+    if path.exists() and not str(store_path).startswith("postgresql"):
+        if not force and not _open_store(store_path).works().empty:
+            click.echo(f"{store_path} already holds works; use --force to rebuild it.")
+            return
+        path.unlink()
+    store = _open_store(store_path)
+
+    def progress(fraction: float, message: str) -> None:
+        click.echo(f"[{fraction:4.0%}] {message}")
+
+    for version, result in build_demo_store(store, progress=progress):
+        click.echo(result.report())
+        click.echo(f"-> {version.org}: plan version {version.version}, {version.n_works} works\n")
+    click.echo(store.summary().to_string(index=False))
+
+
+@main.command("serve")
+@click.option("--port", type=int, default=8501, show_default=True)
+@click.option("--address", default="localhost", show_default=True)
+@store_option
+def serve_cmd(port: int, address: str, store_path: str) -> None:
+    """Start the web app on the given store."""
+    env = {**os.environ, "IMS_GEO_STORE": str(Path(store_path).resolve())
+           if not store_path.startswith("postgresql") else store_path}  # fmt: skip
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+           "--server.port", str(port), "--server.address", address]  # fmt: skip
+    sys.exit(subprocess.call(cmd, env=env, cwd=ROOT))
+
+
+if __name__ == "__main__":
+    main()

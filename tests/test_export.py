@@ -1,0 +1,140 @@
+"""Exports written to real files and read back with independent readers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from ims_geo import export
+from ims_geo.errors import InputError
+from ims_geo.schema import validate
+
+
+@pytest.fixture
+def works() -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(
+        {
+            "work_id": ["00017", "B-2", "C3"],
+            "org": ["Stadtwerke Süd", "Waternet", "Gemeente – Wegen"],
+            "title": ["Leitung €", "Riool vervangen", "Asfalt"],
+            "discipline": ["gas", "sewer", "road"],
+            "start_date": ["2026-03-01", "2026-04-15", "2027-01-01"],
+            "end_date": ["2026-03-31", "2026-06-30", "2027-02-28"],
+            "cost_eur": [1200.5, None, 99000],
+        }
+    )
+    geoms = [
+        shapely.LineString([(0, 0), (100, 0)]),
+        shapely.Point(5, 5),
+        shapely.Polygon([(0, 0), (10, 0), (10, 10), (0, 10)]),
+    ]
+    return validate(gpd.GeoDataFrame(frame, geometry=geoms, crs=28992)).valid
+
+
+def test_csv_has_header_iso_dates_and_wkt(works, tmp_path):
+    path = export.write(works, tmp_path / "works.csv")
+    text = path.read_text(encoding="utf-8")
+    back = pd.read_csv(path, dtype=str)
+    assert list(back.columns) == [c for c in works.columns if c != "geometry"] + ["geometry"]
+    assert back["work_id"].tolist() == ["00017", "B-2", "C3"]
+    assert back["start_date"].tolist() == ["2026-03-01", "2026-04-15", "2027-01-01"]
+    assert back["org"].tolist() == ["Stadtwerke Süd", "Waternet", "Gemeente – Wegen"]
+    assert shapely.from_wkt(back["geometry"][0]).equals(works.geometry[0])
+    assert text.splitlines()[0].startswith("work_id,org,")
+
+
+def test_xlsx_frozen_filtered_real_dates(works, tmp_path):
+    path = export.write(works, tmp_path / "works.xlsx", layer="Werke")
+    book = openpyxl.load_workbook(path)
+    ws = book["Werke"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(ws.max_column)}4"
+    header = [c.value for c in ws[1]]
+    col = header.index("start_date") + 1
+    assert ws.cell(row=2, column=col).value == dt.datetime(2026, 3, 1)
+    assert ws.cell(row=2, column=header.index("title") + 1).value == "Leitung €"
+    assert ws.cell(row=2, column=header.index("work_id") + 1).value == "00017"
+
+
+def test_xlsx_geometry_too_long_becomes_centroid(tmp_path):
+    line = shapely.LineString([(i * 1.123, (i % 7) * 3.21) for i in range(3000)])
+    frame = gpd.GeoDataFrame({"name": ["long"]}, geometry=[line], crs=28992)
+    path = export.write(frame, tmp_path / "long.xlsx")
+    ws = openpyxl.load_workbook(path).active
+    header = [c.value for c in ws[1]]
+    wkt = ws.cell(row=2, column=header.index("geometry") + 1).value
+    assert wkt.startswith("POINT")
+    assert shapely.from_wkt(wkt).distance(line.centroid) < 0.001
+    assert ws.cell(row=2, column=header.index("geometry_note") + 1).value.startswith("centroid")
+
+
+def test_geojson_is_lonlat(works, tmp_path):
+    path = export.write(works, tmp_path / "works.geojson")
+    back = gpd.read_file(path)
+    assert back.crs.to_epsg() == 4326
+    expected = works.to_crs(4326).geometry
+    assert back.geometry.geom_equals_exact(expected, tolerance=1e-9).all()
+    assert back["start_date"].astype(str).tolist()[0].startswith("2026-03-01")
+
+
+def test_gpkg_several_layers_with_real_dates(works, tmp_path):
+    table = pd.DataFrame({"kpi": ["clashes"], "baseline": [3], "proposal": [0]})
+    path = export.write_layers({"works": works, "kpis": table}, tmp_path / "out.gpkg")
+    layers = dict(pyogrio.list_layers(path))
+    assert set(layers) == {"works", "kpis"}
+    back = gpd.read_file(path, layer="works")
+    assert back.crs.to_epsg() == 28992
+    assert str(back["start_date"].dtype).startswith("datetime64")
+    assert back["start_date"].dt.date.tolist() == [dt.date(2026, 3, 1), dt.date(2026, 4, 15), dt.date(2027, 1, 1)]
+    assert back["work_id"].tolist() == ["00017", "B-2", "C3"]
+    kpis = pyogrio.read_dataframe(path, layer="kpis")
+    assert kpis["proposal"].tolist() == [0]
+
+
+def test_shapefile_zip_one_file_per_geometry_family(works, tmp_path):
+    path = export.write(works, tmp_path / "works.zip", layer="works")
+    names = sorted(zipfile.ZipFile(path).namelist())
+    for family in ("lines", "points", "polygons"):
+        assert f"works_{family}.shp" in names
+        assert f"works_{family}.cpg" in names
+    lines = gpd.read_file(f"/vsizip/{path}/works_lines.shp")
+    assert lines["org"].tolist() == ["Stadtwerke Süd"]
+    assert lines["work_id"].tolist() == ["00017"]
+
+
+def test_to_bytes_round_trips(works):
+    data = export.to_bytes(works, "csv")
+    assert pd.read_csv(io.BytesIO(data), dtype=str)["work_id"].tolist() == ["00017", "B-2", "C3"]
+    gpkg = export.to_bytes({"a": works, "b": works.iloc[:1]}, "gpkg")
+    assert gpkg[:16] == b"SQLite format 3\x00"
+
+
+def test_unknown_suffix_and_layer_count_are_clear_errors(works, tmp_path):
+    with pytest.raises(InputError, match=r"unknown file type '\.txt'"):
+        export.write(works, tmp_path / "x.txt")
+    with pytest.raises(InputError, match="use .gpkg or .xlsx"):
+        export.write_layers({"a": works, "b": works}, tmp_path / "x.csv")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_failed_write_leaves_previous_file_intact(works, tmp_path, monkeypatch):
+    target = tmp_path / "works.gpkg"
+    export.write(works, target)
+    before = target.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export, "_write_gpkg", boom)
+    with pytest.raises(OSError, match="disk full"):
+        export.write(works.iloc[:1], target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["works.gpkg"]
