@@ -45,13 +45,30 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def ingest_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--mapping", type=click.Path(exists=True, dir_okay=False), help="Column mapping file (TOML)."),
-        click.option("--layer", help="Layer to read from a GeoPackage or a zip with several shapefiles."),
-        click.option("--crs", "source_crs", help="CRS of files that carry none, e.g. EPSG:28992 (never guessed)."),
-        click.option("--encoding", help="Text encoding of shapefile attributes (default: the .cpg, else cp1252)."),
-        click.option("--rejects", type=click.Path(dir_okay=False), help="Write rejected rows with their reason here (.csv, .xlsx, .gpkg)."),
+        click.option(
+            "--mapping",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Column mapping file (TOML).",
+        ),
+        click.option(
+            "--layer", help="Layer to read from a GeoPackage or a zip with several shapefiles."
+        ),
+        click.option(
+            "--crs",
+            "source_crs",
+            help="CRS of files that carry none, e.g. EPSG:28992 (never guessed).",
+        ),
+        click.option(
+            "--encoding",
+            help="Text encoding of shapefile attributes (default: the .cpg, else cp1252).",
+        ),
+        click.option(
+            "--rejects",
+            type=click.Path(dir_okay=False),
+            help="Write rejected rows with their reason here (.csv, .xlsx, .gpkg).",
+        ),
         click.option("--strict", is_flag=True, help="Exit non-zero when any row was rejected."),
-    ]  # fmt: skip
+    ]
     for option in reversed(options):
         f = option(f)
     return f
@@ -59,11 +76,20 @@ def ingest_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def rules_options(f: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--rules", "rules_file", type=click.Path(exists=True, dir_okay=False), help="Rules file (TOML), see data/rules.example.toml."),
-        click.option("--distance", type=float, help="Distance in metres within which works meet [20]."),
+        click.option(
+            "--rules",
+            "rules_file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Rules file (TOML), see data/rules.example.toml.",
+        ),
+        click.option(
+            "--distance", type=float, help="Distance in metres within which works meet [20]."
+        ),
         click.option("--window-days", type=int, help="Synergy window in days [365]."),
-        click.option("--moratorium-years", type=float, help="Dig-after-pave protection in years [3]."),
-    ]  # fmt: skip
+        click.option(
+            "--moratorium-years", type=float, help="Dig-after-pave protection in years [3]."
+        ),
+    ]
     for option in reversed(options):
         f = option(f)
     return f
@@ -74,18 +100,29 @@ def _fail(message: str, code: int = EXIT_INPUT) -> None:
     sys.exit(code)
 
 
-def _open_store(store_path: str):  # noqa: ANN202 - Store type lives in ims_geo.store
+def _open_store(store_path: str):
     from ims_geo.store import open_store
 
     return open_store(store_path)
 
 
-def _load_rules(rules_file: str | None, distance: float | None, window_days: int | None,
-                moratorium_years: float | None):  # fmt: skip  # noqa: ANN202
+def _load_rules(
+    rules_file: str | None,
+    distance: float | None,
+    window_days: int | None,
+    moratorium_years: float | None,
+):
     from ims_geo.rules import Rules, load_rules
 
-    overrides = {k: v for k, v in {"distance": distance, "window_days": window_days,
-                                   "moratorium_years": moratorium_years}.items() if v is not None}  # fmt: skip
+    overrides = {
+        k: v
+        for k, v in {
+            "distance": distance,
+            "window_days": window_days,
+            "moratorium_years": moratorium_years,
+        }.items()
+        if v is not None
+    }
     return load_rules(rules_file, **overrides) if rules_file else Rules(**overrides)
 
 
@@ -98,9 +135,17 @@ def _write_rejects(rejected: pd.DataFrame, path: str | None) -> None:
     click.echo(f"Rejected rows written to {path}", err=True)
 
 
-def _read_inputs(inputs: Sequence[str], store_path: str, *, mapping: str | None, layer: str | None,
-                 source_crs: str | None, encoding: str | None, rejects: str | None,
-                 strict: bool):  # fmt: skip  # noqa: ANN202
+def _read_inputs(
+    inputs: Sequence[str],
+    store_path: str,
+    *,
+    mapping: str | None,
+    layer: str | None,
+    source_crs: str | None,
+    encoding: str | None,
+    rejects: str | None,
+    strict: bool,
+):
     """Works from the INPUT files, or the store's current works when none are given."""
     if not inputs:
         store = _open_store(store_path)
@@ -111,7 +156,9 @@ def _read_inputs(inputs: Sequence[str], store_path: str, *, mapping: str | None,
         return works
     from ims_geo.ingest import read_many
 
-    result = read_many(list(inputs), mapping=mapping, layer=layer, crs=source_crs, encoding=encoding)
+    result = read_many(
+        list(inputs), mapping=mapping, layer=layer, crs=source_crs, encoding=encoding
+    )
     click.echo(result.report(), err=True)
     _write_rejects(result.rejected, rejects)
     if strict and len(result.rejected):
@@ -144,14 +191,28 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--org", help="Organisation owning the plan (else the file's org column).")
-@click.option("--cycle", type=int, default=lambda: pd.Timestamp.now().year, show_default="this year",
-              help="Planning-cycle year of this plan version.")  # fmt: skip
+@click.option(
+    "--cycle",
+    type=int,
+    default=lambda: pd.Timestamp.now().year,
+    show_default="this year",
+    help="Planning-cycle year of this plan version.",
+)
 @ingest_options
 @store_option
 @_handle_errors
-def import_cmd(file: str, org: str | None, cycle: int, mapping: str | None, layer: str | None,
-               source_crs: str | None, encoding: str | None, rejects: str | None, strict: bool,
-               store_path: str) -> None:  # fmt: skip
+def import_cmd(
+    file: str,
+    org: str | None,
+    cycle: int,
+    mapping: str | None,
+    layer: str | None,
+    source_crs: str | None,
+    encoding: str | None,
+    rejects: str | None,
+    strict: bool,
+    store_path: str,
+) -> None:
     """Import a plan FILE as a new plan version of its organisation.
 
     Prints a validation report (accepted, repaired, rejected by reason).
@@ -159,21 +220,30 @@ def import_cmd(file: str, org: str | None, cycle: int, mapping: str | None, laye
     """
     from ims_geo.ingest import read_works
 
-    result = read_works(file, org=org, mapping=mapping, layer=layer, crs=source_crs, encoding=encoding)
+    result = read_works(
+        file, org=org, mapping=mapping, layer=layer, crs=source_crs, encoding=encoding
+    )
     click.echo(result.report())
     _write_rejects(result.rejected, rejects)
     if strict and len(result.rejected):
         _fail(f"{len(result.rejected)} rows rejected; nothing stored (--strict)", EXIT_REJECTED)
-    orgs = sorted(set(result.works[schema.ORG]) | set(result.rejected.get(schema.ORG, pd.Series()).dropna()))
+    orgs = sorted(
+        set(result.works[schema.ORG]) | set(result.rejected.get(schema.ORG, pd.Series()).dropna())
+    )
     if org is None and len(orgs) != 1:
-        _fail(f"{file} holds works of {len(orgs)} organisations ({', '.join(map(str, orgs[:5]))}); "
-              "import one organisation's plan at a time with --org, or split the file")  # fmt: skip
+        _fail(
+            f"{file} holds works of {len(orgs)} organisations ({', '.join(map(str, orgs[:5]))}); "
+            "import one organisation's plan at a time with --org, or split the file"
+        )
     owner = org or orgs[0]
     store = _open_store(store_path)
-    version = store.import_plan(result.works, org=owner, cycle=cycle, source=Path(file).name,
-                                rejected=result.rejected)  # fmt: skip
-    click.echo(f"Stored {len(result.works)} works of {owner} as plan version {version.version} "
-               f"(cycle {cycle}) in {store_path}")  # fmt: skip
+    version = store.import_plan(
+        result.works, org=owner, cycle=cycle, source=Path(file).name, rejected=result.rejected
+    )
+    click.echo(
+        f"Stored {len(result.works)} works of {owner} as plan version {version.version} "
+        f"(cycle {cycle}) in {store_path}"
+    )
 
 
 @main.command("works")
@@ -187,7 +257,9 @@ def works_cmd(orgs: tuple[str, ...], store_path: str) -> None:
     if orgs:
         summary = summary[summary[schema.ORG].isin(orgs)]
     if summary.empty:
-        click.echo(f"No works stored in {store_path}. Import a plan with 'ims-geo import' or run 'ims-geo demo'.")
+        click.echo(
+            f"No works stored in {store_path}. Import a plan with 'ims-geo import' or run 'ims-geo demo'."
+        )
         return
     click.echo(summary.to_string(index=False))
 
@@ -204,18 +276,33 @@ def versions_cmd(org: str | None, store_path: str) -> None:
 
 @main.command("conflicts")
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output file: .csv, .xlsx, .geojson or .gpkg.")  # fmt: skip
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .csv, .xlsx, .geojson or .gpkg.",
+)
 @rules_options
 @click.option("--internal", is_flag=True, help="Also report pairs within one organisation.")
 @ingest_options
 @store_option
 @_handle_errors
-def conflicts_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, distance: float | None,
-                  window_days: int | None, moratorium_years: float | None, internal: bool,
-                  mapping: str | None, layer: str | None, source_crs: str | None,
-                  encoding: str | None, rejects: str | None, strict: bool,
-                  store_path: str) -> None:  # fmt: skip
+def conflicts_cmd(
+    inputs: tuple[str, ...],
+    out: str,
+    rules_file: str | None,
+    distance: float | None,
+    window_days: int | None,
+    moratorium_years: float | None,
+    internal: bool,
+    mapping: str | None,
+    layer: str | None,
+    source_crs: str | None,
+    encoding: str | None,
+    rejects: str | None,
+    strict: bool,
+    store_path: str,
+) -> None:
     """Find clashes, dig-after-pave (moratorium) and synergies between organisations.
 
     Reads the INPUT planning files (any supported format; the organisation
@@ -227,8 +314,16 @@ def conflicts_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, dis
 
     export.format_of(out)
     rules = _load_rules(rules_file, distance, window_days, moratorium_years)
-    works = _read_inputs(inputs, store_path, mapping=mapping, layer=layer, source_crs=source_crs,
-                         encoding=encoding, rejects=rejects, strict=strict)  # fmt: skip
+    works = _read_inputs(
+        inputs,
+        store_path,
+        mapping=mapping,
+        layer=layer,
+        source_crs=source_crs,
+        encoding=encoding,
+        rejects=rejects,
+        strict=strict,
+    )
     conflicts = find_conflicts(works, rules, internal=internal or None)
     export.write(conflicts, out, layer="conflicts")
     counts = conflicts["kind"].value_counts()
@@ -238,22 +333,49 @@ def conflicts_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, dis
 
 @main.command("propose")
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis.")  # fmt: skip
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis.",
+)
 @rules_options
-@click.option("--budgets", type=click.Path(exists=True, dir_okay=False),
-              help="Yearly budgets per organisation (CSV: org,year,budget_eur).")  # fmt: skip
+@click.option(
+    "--budgets",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Yearly budgets per organisation (CSV: org,year,budget_eur).",
+)
 @click.option("--max-parallel", type=int, help="At most K simultaneous works per area cell.")
-@click.option("--time-limit", type=float, default=30.0, show_default=True, help="Solver time limit in seconds per model.")
+@click.option(
+    "--time-limit",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Solver time limit in seconds per model.",
+)
 @click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
 @ingest_options
 @store_option
 @_handle_errors
-def propose_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, distance: float | None,
-                window_days: int | None, moratorium_years: float | None, budgets: str | None,
-                max_parallel: int | None, time_limit: float, workers: int, mapping: str | None,
-                layer: str | None, source_crs: str | None, encoding: str | None,
-                rejects: str | None, strict: bool, store_path: str) -> None:  # fmt: skip
+def propose_cmd(
+    inputs: tuple[str, ...],
+    out: str,
+    rules_file: str | None,
+    distance: float | None,
+    window_days: int | None,
+    moratorium_years: float | None,
+    budgets: str | None,
+    max_parallel: int | None,
+    time_limit: float,
+    workers: int,
+    mapping: str | None,
+    layer: str | None,
+    source_crs: str | None,
+    encoding: str | None,
+    rejects: str | None,
+    strict: bool,
+    store_path: str,
+) -> None:
     """Propose a combined programme: clusters, joint periods, order and savings.
 
     Writes the works (planned and proposed dates, cluster, execution order,
@@ -266,8 +388,16 @@ def propose_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, dista
     if export.format_of(out) not in ("gpkg", "xlsx"):
         _fail(f"--out {out}: a programme has several layers; write .gpkg or .xlsx")
     rules = _load_rules(rules_file, distance, window_days, moratorium_years)
-    works = _read_inputs(inputs, store_path, mapping=mapping, layer=layer, source_crs=source_crs,
-                         encoding=encoding, rejects=rejects, strict=strict)  # fmt: skip
+    works = _read_inputs(
+        inputs,
+        store_path,
+        mapping=mapping,
+        layer=layer,
+        source_crs=source_crs,
+        encoding=encoding,
+        rejects=rejects,
+        strict=strict,
+    )
 
     def progress(fraction: float, message: str) -> None:
         click.echo(f"[{fraction:4.0%}] {message}", err=True)
@@ -292,8 +422,12 @@ def propose_cmd(inputs: tuple[str, ...], out: str, rules_file: str | None, dista
 
 
 @main.command("export")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="Output file: .gpkg, .zip (shapefile), .geojson, .csv or .xlsx.")  # fmt: skip
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file: .gpkg, .zip (shapefile), .geojson, .csv or .xlsx.",
+)
 @click.option("--org", "orgs", multiple=True, help="Only these organisations.")
 @store_option
 @_handle_errors
@@ -337,10 +471,23 @@ def demo_cmd(store_path: str, force: bool) -> None:
 @store_option
 def serve_cmd(port: int, address: str, store_path: str) -> None:
     """Start the web app on the given store."""
-    env = {**os.environ, "IMS_GEO_STORE": str(Path(store_path).resolve())
-           if not store_path.startswith("postgresql") else store_path}  # fmt: skip
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-           "--server.port", str(port), "--server.address", address]  # fmt: skip
+    env = {
+        **os.environ,
+        "IMS_GEO_STORE": str(Path(store_path).resolve())
+        if not store_path.startswith("postgresql")
+        else store_path,
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+    ]
     sys.exit(subprocess.call(cmd, env=env, cwd=ROOT))
 
 

@@ -60,7 +60,9 @@ def check_metric(crs: CRS | str | int) -> CRS:
     return out
 
 
-def working_crs(frames: Iterable[gpd.GeoDataFrame], preferred: CRS | str | int | None = None) -> CRS:
+def working_crs(
+    frames: Iterable[gpd.GeoDataFrame], preferred: CRS | str | int | None = None
+) -> CRS:
     """The one metric CRS to measure all ``frames`` in.
 
     ``preferred`` (or the ``IMS_GEO_CRS`` environment variable) wins when

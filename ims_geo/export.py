@@ -48,7 +48,13 @@ MEDIA_TYPES: dict[str, str] = {
     "gpkg": "application/geopackage+sqlite3",
     "shp-zip": "application/zip",
 }
-SUFFIXES: dict[str, str] = {"csv": ".csv", "xlsx": ".xlsx", "geojson": ".geojson", "gpkg": ".gpkg", "shp-zip": ".zip"}
+SUFFIXES: dict[str, str] = {
+    "csv": ".csv",
+    "xlsx": ".xlsx",
+    "geojson": ".geojson",
+    "gpkg": ".gpkg",
+    "shp-zip": ".zip",
+}
 
 _EXCEL_CELL_LIMIT = 32_767
 _WKT_DECIMALS = 3
@@ -103,7 +109,9 @@ def _tabular(frame: pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
                 wkt[too_long] = shapely.to_wkt(
                     shapely.centroid(geoms[too_long]), rounding_precision=_WKT_DECIMALS
                 )
-                out["geometry_note"] = np.where(too_long, "centroid: geometry too long for Excel", "")
+                out["geometry_note"] = np.where(
+                    too_long, "centroid: geometry too long for Excel", ""
+                )
         out["geometry"] = wkt
     return out
 
@@ -125,7 +133,7 @@ def _write_xlsx(layers: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -
 
 
 def _sheet_name(name: str) -> str:
-    bad = '[]:*?/\\'
+    bad = "[]:*?/\\"
     clean = "".join("_" if ch in bad else ch for ch in name)[:31]
     return clean or "sheet"
 
@@ -155,16 +163,27 @@ def _write_geojson(frame: pd.DataFrame, path: Path) -> None:
         spatial = spatial.to_crs(4326)
     for col in spatial.columns:
         if spatial[col].dtype == object and col != spatial.geometry.name:
-            spatial[col] = spatial[col].map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
+            spatial[col] = spatial[col].map(
+                lambda v: v.isoformat() if hasattr(v, "isoformat") else v
+            )
     spatial.to_file(path, driver="GeoJSON")
 
 
-_FAMILIES = {"Point": "points", "MultiPoint": "points", "LineString": "lines",
-             "MultiLineString": "lines", "Polygon": "polygons", "MultiPolygon": "polygons"}  # fmt: skip
+_FAMILIES = {
+    "Point": "points",
+    "MultiPoint": "points",
+    "LineString": "lines",
+    "MultiLineString": "lines",
+    "Polygon": "polygons",
+    "MultiPolygon": "polygons",
+}
 
 
 def _write_shp_zip(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
-    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf,
+    ):
         for name, frame in layers.items():
             spatial = _spatial(frame)
             families = spatial.geom_type.map(_FAMILIES).fillna("other")
@@ -225,7 +244,9 @@ def write_layers(layers: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     return path
 
 
-def to_bytes(frame: pd.DataFrame | Mapping[str, pd.DataFrame], fmt: str, *, layer: str = "data") -> bytes:
+def to_bytes(
+    frame: pd.DataFrame | Mapping[str, pd.DataFrame], fmt: str, *, layer: str = "data"
+) -> bytes:
     """The bytes of an export, for a download button.
 
     ``fmt`` is a format name (``csv``, ``xlsx``, ``geojson``, ``gpkg``,

@@ -93,7 +93,11 @@ def test_gpkg_several_layers_with_real_dates(works, tmp_path):
     back = gpd.read_file(path, layer="works")
     assert back.crs.to_epsg() == 28992
     assert str(back["start_date"].dtype).startswith("datetime64")
-    assert back["start_date"].dt.date.tolist() == [dt.date(2026, 3, 1), dt.date(2026, 4, 15), dt.date(2027, 1, 1)]
+    assert back["start_date"].dt.date.tolist() == [
+        dt.date(2026, 3, 1),
+        dt.date(2026, 4, 15),
+        dt.date(2027, 1, 1),
+    ]
     assert back["work_id"].tolist() == ["00017", "B-2", "C3"]
     kpis = pyogrio.read_dataframe(path, layer="kpis")
     assert kpis["proposal"].tolist() == [0]
