@@ -230,6 +230,12 @@ def import_cmd(
     orgs = sorted(
         set(result.works[schema.ORG]) | set(result.rejected.get(schema.ORG, pd.Series()).dropna())
     )
+    others = [o for o in orgs if o != org]
+    if org is not None and others:
+        _fail(
+            f"{file} holds works of {', '.join(map(str, others[:5]))}, not only of {org}; "
+            "import one organisation's plan at a time (drop --org to use the file's org column)"
+        )
     if org is None and len(orgs) != 1:
         _fail(
             f"{file} holds works of {len(orgs)} organisations ({', '.join(map(str, orgs[:5]))}); "

@@ -72,9 +72,15 @@ def working_crs(
     if chosen is not None:
         return check_metric(chosen)
     west, south, east, north = _lonlat_bounds(frames)
-    for code, (w, s, e, n) in _NATIONAL_GRIDS:
-        if west >= w and south >= s and east <= e and north <= n:
-            return CRS.from_user_input(code)
+    # the smallest national grid whose box holds all the data: near a border
+    # either grid measures well, the smaller box is the more specific one
+    fitting = [
+        ((e - w) * (n - s), code)
+        for code, (w, s, e, n) in _NATIONAL_GRIDS
+        if west >= w and south >= s and east <= e and north <= n
+    ]
+    if fitting:
+        return CRS.from_user_input(min(fitting)[1])
     infos = query_utm_crs_info(
         datum_name="WGS 84",
         area_of_interest=AreaOfInterest(west, south, east, north),

@@ -1,0 +1,236 @@
+"""The real ``ims-geo`` command through click's CliRunner, on real files.
+
+Hand-made plans of four organisations in three files and three CRSs:
+
+- A (Gemeente, road resurfacing) line y=0, x 0..100, March 2026        (EPSG:28992 GeoPackage)
+- D (KPN, telecom) line y=0, x 200..300, March 2026                     (same GeoPackage)
+- B (Waternet, water main) line y=10, x 0..100, June 2026               (EPSG:4326 GeoJSON)
+- C (Liander, gas) point (50, 29.5), 15 June - 15 July 2026             (EPSG:4326 CSV with WKT)
+  plus one bad row (end before start).
+
+Expected by hand: A-B moratorium (10 m apart, water starts 62 days after the
+resurfacing ends); B-C clash (19.5 m, overlapping 15-30 June, gap -15);
+A-C are 29.5 m apart and D is 100 m from everything: no other pair.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from ims_geo.cli import EXIT_REJECTED, main
+
+X0, Y0 = 121_000.0, 487_000.0  # Amsterdam, RD New
+
+
+def _line(x1: float, y1: float, x2: float, y2: float) -> shapely.LineString:
+    return shapely.LineString([(X0 + x1, Y0 + y1), (X0 + x2, Y0 + y2)])
+
+
+@pytest.fixture
+def plans(tmp_path):
+    roads = gpd.GeoDataFrame(
+        {
+            "work_id": ["A1", "D1"],
+            "org": ["Gemeente", "KPN"],
+            "title": ["Asfalt Damstraat", "Glasvezel"],
+            "discipline": ["road", "telecom"],
+            "start_date": pd.to_datetime(["2026-03-01", "2026-03-01"]).date,
+            "end_date": pd.to_datetime(["2026-03-31", "2026-03-31"]).date,
+        },
+        geometry=[_line(0, 0, 100, 0), _line(200, 0, 300, 0)],
+        crs=28992,
+    )
+    water = gpd.GeoDataFrame(
+        {
+            "work_id": ["B1"],
+            "org": ["Waternet"],
+            "discipline": ["water"],
+            "start_date": ["2026-06-01"],
+            "end_date": ["2026-06-30"],
+        },
+        geometry=[_line(0, 10, 100, 10)],
+        crs=28992,
+    ).to_crs(4326)
+    gas_point = gpd.GeoSeries([shapely.Point(X0 + 50, Y0 + 29.5)], crs=28992).to_crs(4326)[0]
+    gas = pd.DataFrame(
+        {
+            "work_id": ["C1", "C2"],
+            "org": ["Liander", "Liander"],
+            "title": ["Gasleiding", "Fout"],
+            "discipline": ["gas", "gas"],
+            "start_date": ["2026-06-15", "2026-09-01"],
+            "end_date": ["2026-07-15", "2026-08-01"],
+            "geometry": [gas_point.wkt, gas_point.wkt],
+        }
+    )
+    paths = {
+        "roads": tmp_path / "roads.gpkg",
+        "water": tmp_path / "water.geojson",
+        "gas": tmp_path / "gas.csv",
+    }
+    roads.to_file(paths["roads"], driver="GPKG")
+    water.to_file(paths["water"], driver="GeoJSON")
+    gas.to_csv(paths["gas"], index=False)
+    return paths
+
+
+def _run(*args: str, **kwargs):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, **kwargs)
+
+
+def _pairs(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
+    return {
+        (*sorted((f"{r.org_a}:{r.work_id_a}", f"{r.org_b}:{r.work_id_b}")), r.kind)
+        for r in frame.itertuples()
+    }
+
+
+EXPECTED = {("Gemeente:A1", "Waternet:B1", "moratorium"), ("Liander:C1", "Waternet:B1", "clash")}
+
+
+def test_conflicts_csv_from_files_in_three_crs(plans, tmp_path):
+    out = tmp_path / "conflicts.csv"
+    rejects = tmp_path / "rejects.csv"
+    result = _run("conflicts", plans["roads"], plans["water"], plans["gas"], "--out", out, "--rejects", rejects)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out, dtype={"work_id_a": str, "work_id_b": str})
+    required = ["work_id_a", "org_a", "work_id_b", "org_b", "kind", "severity", "distance_m", "gap_days"]
+    assert set(required) <= set(table.columns)
+    assert _pairs(table) == EXPECTED
+    assert len(table) == 2
+    by_kind = table.set_index("kind")
+    assert by_kind.loc["moratorium", "gap_days"] == 62
+    assert by_kind.loc["moratorium", "distance_m"] == pytest.approx(10.0, abs=1e-3)
+    assert by_kind.loc["clash", "gap_days"] == -15
+    assert by_kind.loc["clash", "distance_m"] == pytest.approx(19.5, abs=1e-3)
+    rejected = pd.read_csv(rejects, dtype=str)
+    assert rejected[["org", "work_id", "title"]].values.tolist() == [["Liander", "C2", "Fout"]]
+    assert "end_date before start_date" in rejected["reason"][0]
+    assert "1 rejected" in result.stderr or "rejected: 1" in result.stderr.lower()
+
+
+def test_conflicts_strict_exits_non_zero_but_writes_rejects(plans, tmp_path):
+    out = tmp_path / "conflicts.csv"
+    rejects = tmp_path / "rejects.csv"
+    result = _run("conflicts", plans["gas"], plans["water"], "--out", out, "--rejects", rejects, "--strict")
+    assert result.exit_code == EXIT_REJECTED
+    assert rejects.exists()
+    assert "--strict" in result.stderr
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".geojson", ".gpkg"])
+def test_conflicts_other_formats(plans, tmp_path, suffix):
+    out = tmp_path / f"conflicts{suffix}"
+    result = _run("conflicts", plans["roads"], plans["water"], plans["gas"], "--out", out)
+    assert result.exit_code == 0, result.output
+    if suffix == ".xlsx":
+        ws = openpyxl.load_workbook(out).active
+        assert ws.freeze_panes == "A2"
+        rows = list(ws.iter_rows(values_only=True))
+        table = pd.DataFrame(rows[1:], columns=rows[0])
+    else:
+        table = pyogrio.read_dataframe(out)
+        if suffix == ".geojson":
+            assert table.crs.to_epsg() == 4326
+    assert _pairs(table) == EXPECTED
+
+
+def test_conflicts_rules_override_distance(plans, tmp_path):
+    out = tmp_path / "c.csv"
+    result = _run("conflicts", plans["roads"], plans["water"], plans["gas"], "--out", out, "--distance", "30")
+    assert result.exit_code == 0, result.output
+    pairs = _pairs(pd.read_csv(out, dtype=str))
+    # at 30 m the gas point (29.5 m from the road) is caught too: it starts 76 days after
+    # the resurfacing ends, so it is a moratorium (gas excavates)
+    assert pairs == EXPECTED | {("Gemeente:A1", "Liander:C1", "moratorium")}
+
+
+def test_conflicts_bad_out_suffix_is_clear(plans, tmp_path):
+    result = _run("conflicts", plans["roads"], "--out", tmp_path / "c.txt")
+    assert result.exit_code == 2
+    assert "unknown file type '.txt'" in result.stderr
+
+
+def test_import_works_versions_and_export_round_trip(plans, tmp_path):
+    store = tmp_path / "store.gpkg"
+    result = _run("import", plans["gas"], "--org", "Liander", "--cycle", "2026", "--store", store)
+    assert result.exit_code == 0, result.output
+    assert "Stored 1 works of Liander as plan version 1" in result.stdout
+    assert "end_date before start_date" in result.stdout
+    result = _run("import", plans["water"], "--cycle", "2026", "--store", store)
+    assert result.exit_code == 0, result.output
+    listing = _run("works", "--store", store)
+    assert listing.exit_code == 0
+    assert "Liander" in listing.stdout and "Waternet" in listing.stdout
+    again = _run("import", plans["gas"], "--org", "Liander", "--cycle", "2027", "--store", store)
+    assert "plan version 2" in again.stdout
+    versions = _run("versions", "--org", "Liander", "--store", store)
+    assert versions.stdout.count("Liander") == 2
+    out = tmp_path / "works.zip"
+    assert _run("export", "--out", out, "--store", store).exit_code == 0
+    shp = pyogrio.list_layers(out)
+    names = sorted(name for name, _ in shp)
+    assert names == ["works_lines", "works_points"]
+
+
+def test_import_strict_stores_nothing(plans, tmp_path):
+    store = tmp_path / "store.gpkg"
+    result = _run("import", plans["gas"], "--org", "Liander", "--strict", "--store", store)
+    assert result.exit_code == EXIT_REJECTED
+    assert "nothing stored" in result.stderr
+    listing = _run("works", "--store", store)
+    assert "Liander" not in listing.stdout
+
+
+def test_import_file_with_several_orgs_needs_org(plans, tmp_path):
+    result = _run("import", plans["roads"], "--store", tmp_path / "s.gpkg")
+    assert result.exit_code == 2
+    assert "2 organisations" in result.stderr
+
+
+def test_conflicts_from_store(plans, tmp_path):
+    store = tmp_path / "store.gpkg"
+    roads = gpd.read_file(plans["roads"])
+    for org, part in roads.groupby("org"):
+        path = tmp_path / f"{org}.gpkg"
+        part.to_file(path, driver="GPKG")
+        assert _run("import", path, "--org", org, "--store", store).exit_code == 0
+    for key in ("water", "gas"):
+        assert _run("import", plans[key], "--store", store).exit_code == 0
+    out = tmp_path / "c.csv"
+    result = _run("conflicts", "--out", out, "--store", store)
+    assert result.exit_code == 0, result.output
+    assert _pairs(pd.read_csv(out, dtype=str)) == EXPECTED
+
+
+def test_import_org_that_contradicts_the_file_is_refused(plans, tmp_path):
+    result = _run("import", plans["roads"], "--org", "Gemeente", "--store", tmp_path / "s.gpkg")
+    assert result.exit_code == 2
+    assert "KPN" in result.stderr
+
+
+def test_propose_writes_works_clusters_and_kpis(plans, tmp_path):
+    out = tmp_path / "programme.xlsx"
+    result = _run("propose", plans["roads"], plans["water"], plans["gas"], "--out", out, "--time-limit", "5")
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    assert {"works", "clusters", "kpis"} <= set(book.sheetnames)
+    rows = list(book["works"].iter_rows(values_only=True))
+    works = pd.DataFrame(rows[1:], columns=rows[0])
+    assert len(works) == 4
+    for col in ("work_id", "org", "start_date", "end_date", "proposed_start", "proposed_end",
+                "cluster_id", "exec_order", "shift_days"):  # fmt: skip
+        assert col in works.columns
+    assert "moratorium" in result.stdout.lower()
+
+
+def test_propose_rejects_csv_out(plans, tmp_path):
+    result = _run("propose", plans["roads"], "--out", tmp_path / "p.csv")
+    assert result.exit_code == 2
+    assert "several layers" in result.stderr

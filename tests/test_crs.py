@@ -1,0 +1,68 @@
+"""The working CRS: one local metric CRS for all inputs, never Web Mercator."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+from pyproj import CRS, Geod
+
+from ims_geo.crs import check_metric, ensure_metric, working_crs
+from ims_geo.errors import InputError
+
+
+def _at(lon: float, lat: float, crs: int = 4326) -> gpd.GeoDataFrame:
+    frame = gpd.GeoDataFrame(geometry=[shapely.Point(lon, lat)], crs=4326)
+    return frame.to_crs(crs)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "epsg"),
+    [
+        (4.90, 52.37, 28992),  # Amsterdam: RD New
+        (4.40, 51.22, 31370),  # Antwerp: Belgian Lambert 72
+        (8.54, 47.37, 2056),  # Zurich: LV95
+        (0.87, 51.14, 27700),  # Ashford, Kent: British National Grid
+        (24.94, 60.17, 32635),  # Helsinki: UTM 35N
+        (14.42, 50.09, 32633),  # Prague: UTM 33N
+        (-58.38, -34.60, 32721),  # Buenos Aires: UTM 21S
+    ],
+)
+def test_national_grid_or_utm_from_location(lon, lat, epsg):
+    assert working_crs([_at(lon, lat)]).to_epsg() == epsg
+
+
+def test_inputs_in_different_crs_share_one_working_crs():
+    amsterdam_rd = _at(4.90, 52.37, 28992)
+    amsterdam_mercator = _at(4.91, 52.36, 3857)
+    assert working_crs([amsterdam_rd, amsterdam_mercator]).to_epsg() == 28992
+
+
+def test_preferred_and_environment(monkeypatch):
+    frame = _at(4.9, 52.37)
+    assert working_crs([frame], preferred="EPSG:25831").to_epsg() == 25831
+    monkeypatch.setenv("IMS_GEO_CRS", "EPSG:32631")
+    assert working_crs([frame]).to_epsg() == 32631
+
+
+@pytest.mark.parametrize("bad", ["EPSG:3857", "EPSG:4326", "EPSG:2263"])
+def test_web_mercator_degrees_and_feet_refused(bad):
+    with pytest.raises(InputError, match="not a local metric CRS"):
+        check_metric(bad)
+
+
+def test_ensure_metric_measures_true_metres_from_web_mercator():
+    # two points 20 m apart on the ground at 52 N; in Web Mercator units they are ~32.5 apart
+    geod = Geod(ellps="WGS84")
+    lon2, lat2, _ = geod.fwd(4.9, 52.0, 90, 20.0)
+    frame = gpd.GeoDataFrame(geometry=[shapely.Point(4.9, 52.0), shapely.Point(lon2, lat2)], crs=4326)
+    mercator = frame.to_crs(3857)
+    assert mercator.geometry[0].distance(mercator.geometry[1]) == pytest.approx(32.5, abs=0.1)
+    metric = ensure_metric(mercator)
+    assert CRS.from_user_input(metric.crs).to_epsg() == 28992
+    assert metric.geometry[0].distance(metric.geometry[1]) == pytest.approx(20.0, abs=0.01)
+
+
+def test_no_crs_no_guess():
+    with pytest.raises(InputError):
+        working_crs([gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)])])
