@@ -10,6 +10,7 @@ rejected rows, each rejected row with every problem it has in ``reason``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -78,33 +79,106 @@ DEPTH_ORDER: tuple[str, ...] = ("sewer", "water", "heat", "gas", "electricity", 
 #: after spaces, dashes and dots become underscores.
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     WORK_ID: (
-        "id", "workid", "work", "works_id", "project_id", "projectid", "project_nr",
-        "projectnummer", "project", "werk_id", "werkid", "kenmerk", "maatregel_id",
-        "massnahme_id", "massnahmen_id", "maßnahme_id", "vorhaben_id", "baustelle_id",
-        "work_ref", "works_ref", "permit_ref", "reference",
+        "id",
+        "workid",
+        "work",
+        "works_id",
+        "project_id",
+        "projectid",
+        "project_nr",
+        "projectnummer",
+        "project",
+        "werk_id",
+        "werkid",
+        "kenmerk",
+        "maatregel_id",
+        "massnahme_id",
+        "massnahmen_id",
+        "maßnahme_id",
+        "vorhaben_id",
+        "baustelle_id",
+        "work_ref",
+        "works_ref",
+        "permit_ref",
+        "reference",
     ),
     ORG: (
-        "organisation", "organization", "owner", "promoter", "operator", "utility",
-        "organisatie", "beheerder", "eigenaar", "netbeheerder", "opdrachtgever",
-        "träger", "traeger", "traeger_name", "betreiber", "versorger", "bauherr", "org_name",
+        "organisation",
+        "organization",
+        "owner",
+        "promoter",
+        "operator",
+        "utility",
+        "organisatie",
+        "beheerder",
+        "eigenaar",
+        "netbeheerder",
+        "opdrachtgever",
+        "träger",
+        "traeger",
+        "traeger_name",
+        "betreiber",
+        "versorger",
+        "bauherr",
+        "org_name",
     ),
     TITLE: (
-        "name", "description", "omschrijving", "naam", "titel", "bezeichnung",
-        "beschreibung", "projektname", "projectnaam", "works_desc",
+        "name",
+        "description",
+        "omschrijving",
+        "naam",
+        "titel",
+        "bezeichnung",
+        "beschreibung",
+        "projektname",
+        "projectnaam",
+        "works_desc",
     ),
     DISCIPLINE: (
-        "sector", "asset_type", "vakdiscipline", "discipline_", "sparte", "gewerk",
-        "netz", "netzart", "utility_type", "type_net",
+        "sector",
+        "asset_type",
+        "vakdiscipline",
+        "discipline_",
+        "sparte",
+        "gewerk",
+        "netz",
+        "netzart",
+        "utility_type",
+        "type_net",
     ),
     LAYER: ("level", "laag", "ebene", "surface_layer"),
     START: (
-        "start", "startdate", "start_dt", "begin", "begindatum", "startdatum",
-        "aanvang", "beginn", "baubeginn", "start_datum", "from", "von", "date_from",
-        "proposed_start", "startdat",
+        "start",
+        "startdate",
+        "start_dt",
+        "begin",
+        "begindatum",
+        "startdatum",
+        "aanvang",
+        "beginn",
+        "baubeginn",
+        "start_datum",
+        "from",
+        "von",
+        "date_from",
+        "proposed_start",
+        "startdat",
     ),
     END: (
-        "end", "enddate", "end_dt", "einde", "einddatum", "ende", "bauende",
-        "end_datum", "enddatum", "to", "bis", "date_to", "proposed_end", "enddat",
+        "end",
+        "enddate",
+        "end_dt",
+        "einde",
+        "einddatum",
+        "ende",
+        "bauende",
+        "end_datum",
+        "enddatum",
+        "to",
+        "bis",
+        "date_to",
+        "proposed_end",
+        "enddat",
     ),
     EARLIEST: ("earliest_start", "vroegst", "vroegste_start", "fruehestens", "frühestens"),
     LATEST: ("latest_end", "uiterlijk", "uiterste_einde", "spaetestens", "spätestens"),
@@ -120,62 +194,168 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 
 DISCIPLINE_ALIASES: dict[str, str] = {
     # English
-    "roads": "road", "highway": "road", "highways": "road", "street": "road",
-    "carriageway": "road", "pavement": "road", "sewerage": "sewer", "drainage": "sewer",
-    "wastewater": "sewer", "waste water": "sewer", "storm water": "sewer",
-    "drinking water": "water", "water supply": "water", "electric": "electricity",
-    "electrical": "electricity", "power": "electricity", "telecommunications": "telecom",
-    "telecoms": "telecom", "telecommunication": "telecom", "fibre": "telecom",
-    "fiber": "telecom", "district heating": "heat", "district heat": "heat",
-    "heating": "heat", "street lighting": "lighting", "public lighting": "lighting",
-    "greenery": "green", "trees": "green", "landscape": "green", "rail": "transit",
-    "tram": "transit", "public transport": "transit", "bus": "transit",
+    "roads": "road",
+    "highway": "road",
+    "highways": "road",
+    "street": "road",
+    "carriageway": "road",
+    "pavement": "road",
+    "sewerage": "sewer",
+    "drainage": "sewer",
+    "wastewater": "sewer",
+    "waste water": "sewer",
+    "storm water": "sewer",
+    "drinking water": "water",
+    "water supply": "water",
+    "electric": "electricity",
+    "electrical": "electricity",
+    "power": "electricity",
+    "telecommunications": "telecom",
+    "telecoms": "telecom",
+    "telecommunication": "telecom",
+    "fibre": "telecom",
+    "fiber": "telecom",
+    "district heating": "heat",
+    "district heat": "heat",
+    "heating": "heat",
+    "street lighting": "lighting",
+    "public lighting": "lighting",
+    "greenery": "green",
+    "trees": "green",
+    "landscape": "green",
+    "rail": "transit",
+    "tram": "transit",
+    "public transport": "transit",
+    "bus": "transit",
     # Dutch
-    "weg": "road", "wegen": "road", "verharding": "road", "riool": "sewer",
-    "riolering": "sewer", "drinkwater": "water", "elektriciteit": "electricity",
-    "elektra": "electricity", "laagspanning": "electricity", "middenspanning": "electricity",
-    "glasvezel": "telecom", "warmte": "heat", "stadsverwarming": "heat",
-    "warmtenet": "heat", "openbare verlichting": "lighting", "ov": "transit",
-    "verlichting": "lighting", "groen": "green", "openbaar vervoer": "transit",
-    "overig": "other", "overige": "other",
+    "weg": "road",
+    "wegen": "road",
+    "verharding": "road",
+    "riool": "sewer",
+    "riolering": "sewer",
+    "drinkwater": "water",
+    "elektriciteit": "electricity",
+    "elektra": "electricity",
+    "laagspanning": "electricity",
+    "middenspanning": "electricity",
+    "glasvezel": "telecom",
+    "warmte": "heat",
+    "stadsverwarming": "heat",
+    "warmtenet": "heat",
+    "openbare verlichting": "lighting",
+    "ov": "transit",
+    "verlichting": "lighting",
+    "groen": "green",
+    "openbaar vervoer": "transit",
+    "overig": "other",
+    "overige": "other",
     # German
-    "straße": "road", "strasse": "road", "straßenbau": "road", "strassenbau": "road",
-    "verkehr": "road", "kanal": "sewer", "kanalisation": "sewer", "abwasser": "sewer",
-    "entwässerung": "sewer", "wasser": "water", "trinkwasser": "water",
-    "strom": "electricity", "elektrizität": "electricity", "telekommunikation": "telecom",
-    "fernwärme": "heat", "fernwaerme": "heat", "wärme": "heat", "beleuchtung": "lighting",
-    "straßenbeleuchtung": "lighting", "grün": "green", "gruen": "green",
-    "grünflächen": "green", "tramway": "transit", "öpnv": "transit", "sonstige": "other",
-    "sonstiges": "other", "andere": "other",
+    "straße": "road",
+    "strasse": "road",
+    "straßenbau": "road",
+    "strassenbau": "road",
+    "verkehr": "road",
+    "kanal": "sewer",
+    "kanalisation": "sewer",
+    "abwasser": "sewer",
+    "entwässerung": "sewer",
+    "wasser": "water",
+    "trinkwasser": "water",
+    "strom": "electricity",
+    "elektrizität": "electricity",
+    "telekommunikation": "telecom",
+    "fernwärme": "heat",
+    "fernwaerme": "heat",
+    "wärme": "heat",
+    "beleuchtung": "lighting",
+    "straßenbeleuchtung": "lighting",
+    "grün": "green",
+    "gruen": "green",
+    "grünflächen": "green",
+    "tramway": "transit",
+    "öpnv": "transit",
+    "sonstige": "other",
+    "sonstiges": "other",
+    "andere": "other",
 }
 LAYER_ALIASES: dict[str, str] = {
-    "above": "surface", "above ground": "surface", "bovengronds": "surface",
-    "maaiveld": "surface", "oberfläche": "surface", "oberirdisch": "surface",
-    "below": "subsurface", "underground": "subsurface", "below ground": "subsurface",
-    "ondergronds": "subsurface", "ondergrond": "subsurface", "untergrund": "subsurface",
-    "unterirdisch": "subsurface", "sub-surface": "subsurface", "sub surface": "subsurface",
+    "above": "surface",
+    "above ground": "surface",
+    "bovengronds": "surface",
+    "maaiveld": "surface",
+    "oberfläche": "surface",
+    "oberirdisch": "surface",
+    "below": "subsurface",
+    "underground": "subsurface",
+    "below ground": "subsurface",
+    "ondergronds": "subsurface",
+    "ondergrond": "subsurface",
+    "untergrund": "subsurface",
+    "unterirdisch": "subsurface",
+    "sub-surface": "subsurface",
+    "sub surface": "subsurface",
 }
 STATUS_ALIASES: dict[str, str] = {
-    "proposed": "idea", "concept": "idea", "idee": "idea", "initiatief": "idea",
-    "gepland": "planned", "geplant": "planned", "planning": "planned", "forward plan": "planned",
-    "advance": "planned", "vastgesteld": "committed", "approved": "committed",
-    "beschlossen": "committed", "genehmigt": "committed", "in progress": "in_progress",
-    "in uitvoering": "in_progress", "in ausführung": "in_progress", "started": "in_progress",
-    "ongoing": "in_progress", "in_uitvoering": "in_progress", "completed": "done",
-    "finished": "done", "afgerond": "done", "gereed": "done", "abgeschlossen": "done",
-    "fertig": "done", "closed": "done", "geannuleerd": "cancelled", "vervallen": "cancelled",
-    "storniert": "cancelled", "abgesagt": "cancelled", "canceled": "cancelled",
+    "proposed": "idea",
+    "concept": "idea",
+    "idee": "idea",
+    "initiatief": "idea",
+    "gepland": "planned",
+    "geplant": "planned",
+    "planning": "planned",
+    "forward plan": "planned",
+    "advance": "planned",
+    "vastgesteld": "committed",
+    "approved": "committed",
+    "beschlossen": "committed",
+    "genehmigt": "committed",
+    "in progress": "in_progress",
+    "in uitvoering": "in_progress",
+    "in ausführung": "in_progress",
+    "started": "in_progress",
+    "ongoing": "in_progress",
+    "in_uitvoering": "in_progress",
+    "completed": "done",
+    "finished": "done",
+    "afgerond": "done",
+    "gereed": "done",
+    "abgeschlossen": "done",
+    "fertig": "done",
+    "closed": "done",
+    "geannuleerd": "cancelled",
+    "vervallen": "cancelled",
+    "storniert": "cancelled",
+    "abgesagt": "cancelled",
+    "canceled": "cancelled",
     "withdrawn": "cancelled",
 }
 VISIBILITY_ALIASES: dict[str, str] = {
-    "openbaar": "public", "öffentlich": "public", "partner": "partners",
-    "internal": "partners", "privat": "private", "vertrouwelijk": "private",
-    "confidential": "private", "vertraulich": "private",
+    "openbaar": "public",
+    "öffentlich": "public",
+    "partner": "partners",
+    "internal": "partners",
+    "privat": "private",
+    "vertrouwelijk": "private",
+    "confidential": "private",
+    "vertraulich": "private",
 }
 BOOL_ALIASES: dict[str, bool] = {
-    "true": True, "t": True, "yes": True, "y": True, "1": True, "ja": True, "j": True,
-    "x": True, "false": False, "f": False, "no": False, "n": False, "0": False,
-    "nee": False, "nein": False, "": False,
+    "true": True,
+    "t": True,
+    "yes": True,
+    "y": True,
+    "1": True,
+    "ja": True,
+    "j": True,
+    "x": True,
+    "false": False,
+    "f": False,
+    "no": False,
+    "n": False,
+    "0": False,
+    "nee": False,
+    "nein": False,
+    "": False,
 }
 
 ENUMS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
@@ -186,6 +366,8 @@ ENUMS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
 }
 
 _DAYFIRST_FORMATS = ("%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d")
+# a time of day followed by "Z" or a UTC offset such as +01:00 / -0500
+_OFFSET = r"([T\s]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 
 
 def normalise_name(name: str) -> str:
@@ -224,18 +406,27 @@ def _blank(series: pd.Series) -> np.ndarray:
 
 def _as_text(series: pd.Series) -> pd.Series:
     """Ids and names as text; a float that is a whole number loses its '.0'."""
+    if pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        whole = np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 2**53)
+        text = series.astype("string")
+        ints = pd.Series(np.where(whole, values, 0), index=series.index).astype("int64")
+        series = text.where(~whole, ints.astype("string"))
+    elif not (pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)):
+        series = series.astype("string")
+    out = series.astype("string").str.strip()
+    return out.astype(object).where(out.notna(), None)
 
-    def one(v: object) -> object:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return None
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
 
-    if pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series):
-        out = series.astype("string").str.strip()
-        return out.astype(object).where(out.notna(), None)
-    return series.map(one)
+class _Lazy:
+    """Per-row messages formatted only for the rows that are looked up."""
+
+    def __init__(self, template: str, columns: list[pd.Series]) -> None:
+        self.template = template
+        self.columns = columns
+
+    def __getitem__(self, i: int) -> str:
+        return self.template.format(*(c.iloc[i] for c in self.columns))
 
 
 def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -252,6 +443,10 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
         parsed = series
     else:
         text = series.astype("string").str.strip()
+        # drop a UTC offset so that the local wall-clock date is kept
+        offset = text.str.contains(_OFFSET.replace("(", "(?:", 1), regex=True, na=False)
+        if offset.any():
+            text = text.where(~offset, text[offset].str.replace(_OFFSET, r"\1", regex=True))
         parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
         parsed = parsed.dt.tz_convert(None) if parsed.dt.tz is not None else parsed
         for fmt in _DAYFIRST_FORMATS:
@@ -267,7 +462,7 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
             retry = pd.to_datetime(series.where(missing), errors="coerce", utc=True)
             parsed = parsed.where(~missing, retry.dt.tz_convert(None))
     parsed = pd.to_datetime(parsed).dt.floor("D").astype("datetime64[s]")
-    bad = (parsed.isna().to_numpy() & given)
+    bad = parsed.isna().to_numpy() & given
     return parsed, bad
 
 
@@ -287,6 +482,7 @@ def _parse_bool(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return series.astype(object), np.zeros(len(series), dtype=bool)
     text = series.astype("string").str.strip().str.lower()
     text = text.str.replace(r"\.0$", "", regex=True)
+    text = text.where(text != "")  # blank: not given, the layer's default applies
     mapped = text.map(BOOL_ALIASES)
     bad = (mapped.isna() & text.notna()).to_numpy(dtype=bool)
     return mapped.astype(object).where(mapped.notna(), None), bad
@@ -306,7 +502,8 @@ def _parse_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def default_layer(discipline: pd.Series) -> pd.Series:
     """Layer implied by the discipline: subsurface for networks, surface otherwise."""
-    return discipline.map(lambda d: "subsurface" if d in SUBSURFACE_DISCIPLINES else "surface")
+    sub = discipline.isin(list(SUBSURFACE_DISCIPLINES)).to_numpy(dtype=bool)
+    return pd.Series(np.where(sub, "subsurface", "surface"), index=discipline.index, dtype=object)
 
 
 def validate(
@@ -314,6 +511,7 @@ def validate(
     *,
     org: str | None = None,
     source: str = "",
+    problems: Iterable[tuple[str, np.ndarray, str | Sequence[str]]] = (),
 ) -> Validated:
     """Check planned works and split them into valid and rejected rows.
 
@@ -326,6 +524,11 @@ def validate(
         Organisation for the whole file; fills ``org`` where it is missing.
     source
         File name used in reasons and in ``source_file`` of rejected rows.
+    problems
+        Problems the reader found before validation, as ``(column, mask,
+        message)``: ``message`` is one text or one text per row (only the
+        masked rows' texts are used). A geometry problem (``column ==
+        "geometry"``, e.g. unparsable WKT) replaces "missing geometry".
 
     Returns
     -------
@@ -338,11 +541,26 @@ def validate(
         frame = gpd.GeoDataFrame(frame, geometry=GEOMETRY if GEOMETRY in frame else None)
     raw = frame.reset_index(drop=True)
     n = len(raw)
-    problems: list[list[str]] = [[] for _ in range(n)]
+    found: dict[int, list[str]] = {}
 
-    def flag(mask: np.ndarray, message: str | list[str]) -> None:
-        for i in np.flatnonzero(mask):
-            problems[i].append(message if isinstance(message, str) else message[i])
+    def flag(mask: np.ndarray, message: str | Sequence[str] | pd.Series) -> None:
+        """Add ``message`` (one text, or one per row) to the masked rows only."""
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return
+        if isinstance(message, str):
+            texts: Sequence[str] = [message] * len(rows)
+        elif isinstance(message, pd.Series):
+            texts = message.iloc[rows].tolist()
+        else:
+            texts = [message[i] for i in rows]
+        for i, text in zip(rows.tolist(), texts, strict=True):
+            found.setdefault(i, []).append(text)
+
+    def quoted(template: str, *columns: pd.Series) -> pd.Series:
+        """``template`` filled per row, built lazily by :func:`flag` for bad rows."""
+        parts = [c.astype("string").fillna("").reset_index(drop=True) for c in columns]
+        return _Lazy(template, parts)
 
     out = raw.copy()
     warnings: list[str] = []
@@ -352,8 +570,14 @@ def validate(
         geoms = np.full(n, None, dtype=object)
     else:
         geoms = raw.geometry.to_numpy()
+    problems = list(problems)
+    geometry_problem = np.zeros(n, dtype=bool)
+    for column, mask, message in problems:
+        flag(np.asarray(mask, dtype=bool), message)
+        if column == GEOMETRY:
+            geometry_problem |= np.asarray(mask, dtype=bool)
     missing_geom = shapely.is_missing(geoms)
-    flag(missing_geom, "missing geometry")
+    flag(missing_geom & ~geometry_problem, "missing geometry")
     empty_geom = ~missing_geom & shapely.is_empty(geoms)
     flag(empty_geom, "empty geometry")
     present = ~missing_geom & ~empty_geom
@@ -388,8 +612,7 @@ def validate(
                 flag(np.ones(n, dtype=bool), f"missing {col}")
             continue
         parsed, bad = parse_dates(out[col])
-        values = raw[col].astype("string").fillna("")
-        flag(bad, [f"unparsable {col} '{v}'" for v in values])
+        flag(bad, quoted(f"unparsable {col} '{{}}'", raw[col]))
         if col in (START, END):
             flag(parsed.isna().to_numpy() & ~bad, f"missing {col}")
         out[col] = parsed
@@ -401,13 +624,17 @@ def validate(
     flag((out[LATEST] < end).to_numpy(dtype=bool), "latest before end_date")
 
     # enums
-    defaults = {DISCIPLINE: DEFAULT_DISCIPLINE, STATUS: DEFAULT_STATUS, VISIBILITY: DEFAULT_VISIBILITY}
+    defaults = {
+        DISCIPLINE: DEFAULT_DISCIPLINE,
+        STATUS: DEFAULT_STATUS,
+        VISIBILITY: DEFAULT_VISIBILITY,
+    }
     for col, (values, aliases) in ENUMS.items():
         if col not in out:
             out[col] = None
         parsed_enum, bad = _parse_enum(out[col], values, aliases)
-        text = raw[col].astype("string").fillna("") if col in raw else pd.Series([""] * n)
-        flag(bad, [f"unknown {col} '{v}' (use one of: {', '.join(values)})" for v in text])
+        if col in raw:
+            flag(bad, quoted(f"unknown {col} '{{}}' (use one of: {', '.join(values)})", raw[col]))
         if col in defaults:
             parsed_enum = parsed_enum.where(parsed_enum.notna(), defaults[col])
         out[col] = parsed_enum
@@ -416,7 +643,7 @@ def validate(
     # booleans and numbers
     if EXCAVATION in out:
         exc, bad = _parse_bool(out[EXCAVATION])
-        flag(bad, [f"unparsable excavation '{v}' (use true/false)" for v in raw[EXCAVATION].astype("string").fillna("")])
+        flag(bad, quoted("unparsable excavation '{}' (use true/false)", raw[EXCAVATION]))
     else:
         exc = pd.Series([None] * n, dtype=object)
     out[EXCAVATION] = exc.where(exc.notna(), out[LAYER] == "subsurface").astype(bool)
@@ -425,7 +652,7 @@ def validate(
             out[col] = np.nan
             continue
         num, bad = _parse_number(out[col])
-        flag(bad, [f"unparsable {col} '{v}'" for v in raw[col].astype("string").fillna("")])
+        flag(bad, quoted(f"unparsable {col} '{{}}'", raw[col]))
         out[col] = num
     flag((out[DEPTH_MIN] > out[DEPTH_MAX]).to_numpy(dtype=bool), "depth_min greater than depth_max")
     flag((out[DEPTH_MIN] < 0).to_numpy(dtype=bool) | (out[DEPTH_MAX] < 0).to_numpy(dtype=bool),
@@ -435,10 +662,13 @@ def validate(
     key = out[ORG].astype("string").fillna("") + "\x1f" + out[WORK_ID].astype("string").fillna("")
     keyed = ~_blank(out[WORK_ID]) & ~_blank(out[ORG])
     dup = key.duplicated(keep=False).to_numpy() & keyed
-    flag(dup, [f"duplicate work_id '{w}' for org '{o}'" for w, o in zip(out[WORK_ID], out[ORG], strict=True)])
+    flag(dup, quoted("duplicate work_id '{}' for org '{}'", out[WORK_ID], out[ORG]))
 
-    reasons = np.array(["; ".join(p) for p in problems], dtype=object)
-    bad_rows = reasons != ""
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_rows[list(found)] = True
+    reasons = np.full(n, "", dtype=object)
+    for i, texts in found.items():
+        reasons[i] = "; ".join(texts)
     repaired = int((invalid & ~bad_rows).sum())
     if repaired:
         warnings.append(f"{source or 'input'}: {repaired} invalid geometries repaired (make_valid)")
@@ -446,14 +676,20 @@ def validate(
     out = out.set_geometry(gpd.GeoSeries(geoms, crs=raw.crs, index=out.index), crs=raw.crs)
     if out.geometry.name != GEOMETRY:
         out = out.rename_geometry(GEOMETRY)
-    ordered = [c for c in COLUMNS if c in out] + [c for c in out.columns if c not in COLUMNS and c != GEOMETRY] + [GEOMETRY]
+    ordered = (
+        [c for c in COLUMNS if c in out]
+        + [c for c in out.columns if c not in COLUMNS and c != GEOMETRY]
+        + [GEOMETRY]
+    )
     valid = out.loc[~bad_rows, ordered].reset_index(drop=True)
     for col in (WORK_ID, ORG, DISCIPLINE, LAYER, STATUS, VISIBILITY):
         valid[col] = valid[col].astype(str)
 
     rejected = raw.loc[bad_rows].copy()
     if raw.active_geometry_name is None:
-        rejected = gpd.GeoDataFrame(rejected, geometry=gpd.GeoSeries([None] * len(rejected), index=rejected.index), crs=None)
+        rejected = gpd.GeoDataFrame(
+            rejected, geometry=gpd.GeoSeries([None] * len(rejected), index=rejected.index), crs=None
+        )
     if org is not None and ORG not in rejected:
         rejected.insert(0, ORG, org)
     elif org is not None:

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+pytest_plugins = ["postgis_server"]
+
 
 def shared_data(*parts: str) -> Path:
     """Path into ../shared/data; skips (never in CI) when the folder is absent."""

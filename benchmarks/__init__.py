@@ -1,0 +1,1 @@
+"""Reproducible performance runs of ims_geo and the peers it is compared with."""

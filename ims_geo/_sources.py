@@ -1,0 +1,532 @@
+"""Opening uploaded files safely: format, size limits, archives, layers, encodings.
+
+Everything here happens before a single attribute is parsed: the upload's
+size, its first bytes (is it what its name says?), a zip archive's headers
+(member paths, expanded size, compression ratio, member count) and which
+layer and text encoding to read. Files are never extracted: an upload held
+in memory is written once into a private temporary directory and archives
+are read in place through GDAL's ``/vsizip/``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import re
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from ims_geo.errors import HostileInputError, InputError
+
+#: File name endings read, and what they are.
+FORMATS: dict[str, str] = {
+    ".zip": "zipped shapefile",
+    ".shp": "shapefile",
+    ".gpkg": "GeoPackage",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".fgb": "FlatGeobuf",
+    ".csv": "CSV with a WKT geometry column",
+    ".gml": "GML",
+}
+#: Shapefile parts that must sit next to the .shp.
+_SHAPEFILE_PARTS = (".dbf", ".shx")
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"PK\x05\x06", "a zip archive"),
+    (b"SQLite format 3\x00", "an SQLite database / GeoPackage"),
+    (b"fgb\x03", "a FlatGeobuf file"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
+    (b"\x00\x00\x27\x0a", "a shapefile .shp"),
+)
+
+
+def supported_formats() -> str:
+    """The supported formats as one line for messages."""
+    by_kind: dict[str, list[str]] = {}
+    for suffix, kind in FORMATS.items():
+        by_kind.setdefault(kind, []).append(suffix)
+    return "; ".join(f"{kind} ({', '.join(s)})" for kind, s in by_kind.items())
+
+
+def _not_vector(name: str, detail: str = "") -> InputError:
+    return InputError(
+        f"{name} is not a vector data file{detail}; supported formats are {supported_formats()}"
+    )
+
+
+@dataclass
+class Upload:
+    """One input: a file on disk or bytes in memory, with the name it came with."""
+
+    name: str
+    suffix: str
+    path: Path | None = None
+    data: bytes | None = None
+
+
+def open_source(source: Any, name: str | None, max_upload_bytes: int) -> Upload:
+    """Check the size and name of ``source`` (a path, bytes or a file-like object)."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        label = name or path.name
+        if not path.is_file():
+            raise InputError(f"{label}: no such file ({path})")
+        size = path.stat().st_size
+        upload = Upload(name=label, suffix=_suffix(label), path=path)
+    else:
+        label = name or Path(str(getattr(source, "name", "") or "")).name
+        if not label:
+            raise InputError(
+                "an upload given as bytes needs its file name (name=...) so that its "
+                f"format can be recognised; supported formats are {supported_formats()}"
+            )
+        data = _read_bytes(source, label, max_upload_bytes)
+        size = len(data)
+        upload = Upload(name=label, suffix=_suffix(label), data=data)
+    if size > max_upload_bytes:
+        raise HostileInputError(
+            f"{label} is {size:,} bytes, more than the upload limit of "
+            f"{max_upload_bytes:,} bytes (max_upload_bytes); split the file or raise the limit"
+        )
+    if size == 0:
+        raise InputError(f"{label} is empty (0 bytes); upload the file again")
+    if upload.suffix not in FORMATS:
+        raise InputError(
+            f"{label}: files ending in {upload.suffix or '(no extension)'!r} are not read; "
+            f"supported formats are {supported_formats()}"
+        )
+    return upload
+
+
+def _suffix(name: str) -> str:
+    return Path(name).suffix.lower()
+
+
+def _read_bytes(source: Any, name: str, limit: int) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source)
+    if hasattr(source, "read"):
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            source.seek(0)
+        data = source.read(limit + 1)
+        if isinstance(data, str):
+            raise InputError(f"{name}: open the file in binary mode ('rb')")
+        return bytes(data)
+    raise InputError(
+        f"{name}: cannot read a {type(source).__name__}; give a path, bytes or a file object"
+    )
+
+
+@contextlib.contextmanager
+def local_path(upload: Upload) -> Iterator[Path]:
+    """The upload as a file on disk (a private temporary copy for bytes)."""
+    if upload.path is not None:
+        yield upload.path
+        return
+    with tempfile.TemporaryDirectory(prefix="ims_geo_") as tmp:
+        stem = re.sub(r"[^\w.\- ]", "_", Path(upload.name).stem)[:100] or "upload"
+        path = Path(tmp) / f"{stem}{upload.suffix}"
+        path.write_bytes(upload.data or b"")
+        yield path
+
+
+def check_content(path: Path, suffix: str, name: str) -> None:
+    """Raise when the first bytes of ``path`` are not what ``suffix`` promises."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    found = next((what for magic, what in _MAGIC if head.startswith(magic)), None)
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    ok = {
+        ".zip": head.startswith((b"PK\x03\x04", b"PK\x05\x06")),
+        ".gpkg": head.startswith(b"SQLite format 3\x00"),
+        ".fgb": head.startswith(b"fgb\x03"),
+        ".shp": head.startswith(b"\x00\x00\x27\x0a"),
+        ".geojson": text.startswith((b"{", b"\x1e")),
+        ".json": text.startswith((b"{", b"\x1e")),
+        ".gml": text.startswith(b"<"),
+        ".csv": found is None and b"\x00" not in head,
+    }[suffix]
+    if not ok:
+        raise _not_vector(name, f" (it looks like {found})" if found else "")
+
+
+# --- zip archives -------------------------------------------------------------
+
+
+def check_zip(path: Path, name: str, limits: Any) -> list[str]:
+    """Member names of a safe archive; raise for hostile or unreadable ones.
+
+    Only the central directory is read: member paths (no ``..``, no
+    absolute paths), member count, expanded size and compression ratio are
+    checked before any member is decompressed.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _not_vector(name, f" (a damaged or unreadable zip archive: {exc})") from exc
+    if len(infos) > limits.max_members:
+        raise HostileInputError(
+            f"{name} holds {len(infos):,} files, more than the limit of {limits.max_members:,} "
+            "(max_members); upload only the plan's files"
+        )
+    for info in infos:
+        parts = re.split(r"[\\/]", info.filename)
+        if (
+            info.filename.startswith(("/", "\\"))
+            or re.match(r"^[A-Za-z]:", info.filename)
+            or ".." in parts
+        ):
+            raise HostileInputError(
+                f"{name} is rejected: member {info.filename!r} points outside the archive "
+                "(absolute path or '..'); re-create the zip from the files themselves"
+            )
+    expanded = sum(i.file_size for i in infos)
+    packed = sum(i.compress_size for i in infos)
+    if expanded > limits.max_expanded_bytes:
+        raise HostileInputError(
+            f"{name} expands to {expanded:,} bytes, more than the limit of "
+            f"{limits.max_expanded_bytes:,} bytes (max_expanded_bytes)"
+        )
+    if packed and expanded / packed > limits.max_ratio:
+        raise HostileInputError(
+            f"{name} is rejected: it expands {expanded / packed:,.0f} times its packed size, "
+            f"more than the limit of {limits.max_ratio} (max_ratio); this is typical of "
+            "zip bombs"
+        )
+    if any(i.flag_bits & 0x1 for i in infos):
+        raise InputError(f"{name} is password-protected; upload an archive without a password")
+    return [i.filename for i in infos if not i.is_dir()]
+
+
+def _vector_members(members: list[str]) -> list[str]:
+    out = []
+    for member in members:
+        pure = PurePosixPath(member.replace("\\", "/"))
+        if any(p.startswith((".", "__MACOSX")) for p in pure.parts):
+            continue
+        if pure.suffix.lower() in FORMATS and pure.suffix.lower() != ".zip":
+            out.append(member)
+    return out
+
+
+def _labels(members: list[str]) -> dict[str, str]:
+    """Layer name per member: the file name without suffix, or its path when ambiguous."""
+    stems = [PurePosixPath(m.replace("\\", "/")).stem for m in members]
+    out = {}
+    for member, stem in zip(members, stems, strict=True):
+        label = stem if stems.count(stem) == 1 else str(PurePosixPath(member).with_suffix(""))
+        out[label] = member
+    return out
+
+
+# --- datasets -----------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """What exactly to read: a GDAL path and layer, or CSV bytes."""
+
+    kind: str  # "gdal" or "csv"
+    fmt: str
+    path: str = ""
+    layer: str | None = None
+    label: str | None = None
+    encoding: str | None = None
+    csv_data: bytes | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = pyogrio.list_layers(path)
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise _not_vector(name, f" (it could not be opened as {fmt}: {exc})") from exc
+    spatial = [str(row[0]) for row in found if row[1] is not None]
+    return spatial or [str(row[0]) for row in found]
+
+
+def _pick(layers: list[str], layer: str | None, name: str) -> str:
+    if layer is None:
+        if len(layers) == 1:
+            return layers[0]
+        if not layers:
+            raise _not_vector(name, " (it holds no layers)")
+        raise InputError(
+            f"{name} holds {len(layers)} layers: {', '.join(layers)}; choose one with "
+            "layer=... (--layer on the command line)"
+        )
+    if layer in layers:
+        return layer
+    folded = [candidate for candidate in layers if candidate.casefold() == layer.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    raise InputError(f"{name} has no layer {layer!r}; its layers are: {', '.join(layers)}")
+
+
+def layers(path: Path, upload: Upload, limits: Any) -> list[str]:
+    """Layer names of the upload (for a zip: its vector files, or the layers of its one file)."""
+    check_content(path, upload.suffix, upload.name)
+    if upload.suffix == ".zip":
+        members = _vector_members(check_zip(path, upload.name, limits))
+        if not members:
+            raise _not_vector(upload.name, " (the archive holds no vector file)")
+        if len(members) == 1 and not members[0].lower().endswith(".shp"):
+            inner = members[0]
+            if inner.lower().endswith(".csv"):
+                return [PurePosixPath(inner).stem]
+            return _gdal_layers(
+                f"/vsizip/{path.resolve()}/{inner}", upload.name, FORMATS[_suffix(inner)]
+            )
+        return list(_labels(members))
+    if upload.suffix == ".csv":
+        return [Path(upload.name).stem]
+    return _gdal_layers(str(path), upload.name, FORMATS[upload.suffix])
+
+
+def resolve(
+    path: Path,
+    upload: Upload,
+    *,
+    layer: str | None,
+    encoding: str | None,
+    limits: Any,
+) -> Dataset:
+    """Choose the layer and text encoding to read from ``path``."""
+    check_content(path, upload.suffix, upload.name)
+    name = upload.name
+    if upload.suffix == ".csv":
+        return Dataset("csv", FORMATS[".csv"], csv_data=path.read_bytes(), encoding=encoding)
+    if upload.suffix == ".shp":
+        missing = [s for s in _SHAPEFILE_PARTS if not _sibling(path, s)]
+        if missing:
+            raise InputError(
+                f"{name}: the shapefile's {' and '.join(missing)} file is missing next to it; "
+                "upload the shapefile as a .zip with all its parts (.shp, .shx, .dbf, .prj, .cpg)"
+            )
+        label = _pick(_gdal_layers(str(path), name, "shapefile"), layer, name)
+        dataset = Dataset("gdal", "shapefile", path=str(path), label=label)
+        cpg, dbf = _sibling(path, ".cpg"), _sibling(path, ".dbf")
+        _shapefile_encoding(dataset, encoding, cpg is not None, lambda: open(dbf, "rb"), name)
+        return dataset
+    if upload.suffix != ".zip":
+        fmt = FORMATS[upload.suffix]
+        label = _pick(_gdal_layers(str(path), name, fmt), layer, name)
+        return Dataset("gdal", fmt, path=str(path), layer=label, label=label, encoding=encoding)
+
+    members = check_zip(path, name, limits)
+    vector = _vector_members(members)
+    if not vector:
+        raise _not_vector(name, " (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv or .gml)")
+    root = f"/vsizip/{path.resolve()}"
+    if len(vector) == 1 and not vector[0].lower().endswith(".shp"):
+        inner = vector[0]
+        fmt = FORMATS[_suffix(inner)]
+        if inner.lower().endswith(".csv"):
+            with zipfile.ZipFile(path) as archive:
+                data = archive.read(inner)
+            return Dataset("csv", fmt, csv_data=data, encoding=encoding)
+        label = _pick(_gdal_layers(f"{root}/{inner}", name, fmt), layer, name)
+        return Dataset(
+            "gdal", fmt, path=f"{root}/{inner}", layer=label, label=label, encoding=encoding
+        )
+    labels = _labels(vector)
+    label = _pick(list(labels), layer, name)
+    member = labels[label]
+    suffix = _suffix(member)
+    if suffix == ".csv":
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read(member)
+        return Dataset("csv", FORMATS[".csv"], csv_data=data, encoding=encoding, label=label)
+    if suffix != ".shp":
+        fmt = FORMATS[suffix]
+        inner_layers = _gdal_layers(f"{root}/{member}", name, fmt)
+        if len(inner_layers) > 1:
+            raise InputError(
+                f"{name}: {member} holds {len(inner_layers)} layers; upload it on its own "
+                "to choose one of them"
+            )
+        return Dataset("gdal", fmt, path=f"{root}/{member}", label=label, encoding=encoding)
+    by_name = {m.lower(): m for m in members}
+    stem = member[: -len(".shp")]
+    missing = [s for s in _SHAPEFILE_PARTS if (stem + s).lower() not in by_name]
+    if missing:
+        raise InputError(
+            f"{name}: {member} has no {' or '.join(missing)} file next to it in the archive; "
+            "zip every part of the shapefile (.shp, .shx, .dbf, .prj, .cpg)"
+        )
+    dataset = Dataset("gdal", "zipped shapefile", path=f"{root}/{member}", label=label)
+    dbf_member = by_name[(stem + ".dbf").lower()]
+
+    def open_dbf() -> IO[bytes]:
+        archive = zipfile.ZipFile(path)
+        return _Closing(archive.open(dbf_member), archive)
+
+    has_cpg = (stem + ".cpg").lower() in by_name
+    _shapefile_encoding(dataset, encoding, has_cpg, open_dbf, name)
+    return dataset
+
+
+class _Closing(io.RawIOBase):
+    """A member stream that also closes its archive."""
+
+    def __init__(self, stream: IO[bytes], archive: zipfile.ZipFile) -> None:
+        self.stream, self.archive = stream, archive
+
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        return self.stream.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.stream.close()
+        self.archive.close()
+        super().close()
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    for candidate in path.parent.glob(f"{glob_escape(path.stem)}.*"):
+        if candidate.suffix.lower() == suffix and candidate.stem == path.stem:
+            return candidate
+    return None
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _shapefile_encoding(
+    dataset: Dataset,
+    encoding: str | None,
+    has_cpg: bool,
+    open_dbf: Callable[[], IO[bytes]],
+    name: str,
+) -> None:
+    """The attribute encoding: given > .cpg > DBF language id > UTF-8 if valid > cp1252."""
+    if encoding is not None:
+        dataset.encoding = encoding
+        return
+    if has_cpg:
+        return
+    with open_dbf() as dbf:
+        header = dbf.read(32)
+        if len(header) < 32 or header[29] != 0:
+            return  # GDAL reads the code page from the DBF's language driver id
+        header_size = int.from_bytes(header[8:10], "little")
+        dbf.read(max(header_size - 32, 0))
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        non_ascii = False
+        try:
+            while chunk := dbf.read(1 << 20):
+                non_ascii = non_ascii or max(chunk) > 0x7F
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            dataset.encoding = "cp1252"
+            dataset.warnings.append(
+                f"{name}: no .cpg file says how {dataset.label}'s text is encoded; read as "
+                "Windows-1252 (pass encoding=... / --encoding if it is another code page)"
+            )
+            return
+    if non_ascii:
+        dataset.encoding = "UTF-8"
+
+
+# --- reading ------------------------------------------------------------------
+
+
+def gdal_encoding(encoding: str, name: str) -> str:
+    """``encoding`` spelled the way GDAL's iconv knows it (``latin-1`` -> ``ISO-8859-1``)."""
+    try:
+        python_name = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise InputError(
+            f"{name}: unknown text encoding {encoding!r}; use e.g. cp1252, UTF-8 or ISO-8859-15"
+        ) from exc
+    if python_name.startswith("iso8859-"):
+        return "ISO-8859-" + python_name.removeprefix("iso8859-")
+    return {"mac-roman": "MACINTOSH", "utf-8": "UTF-8"}.get(python_name, python_name.upper())
+
+
+def read_gdal(dataset: Dataset, name: str, engine: str) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Read a GDAL dataset with pyogrio or fiona; GDAL's warnings are returned."""
+    kwargs: dict[str, Any] = {}
+    if dataset.layer is not None:
+        kwargs["layer"] = dataset.layer
+    if dataset.encoding is not None:
+        kwargs["encoding"] = gdal_encoding(dataset.encoding, name)
+    if dataset.path.lower().endswith(".gml"):
+        kwargs["WRITE_GFS"] = "NO"  # never write a .gfs next to the user's file
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            frame = gpd.read_file(dataset.path, engine=engine, **kwargs)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{name}: the attribute text is not {dataset.encoding or 'UTF-8'} ({exc}); "
+                "pass the right encoding=... (--encoding), e.g. cp1252"
+            ) from exc
+        except (RuntimeError, ValueError, OSError, LookupError) as exc:
+            raise _not_vector(name, f" (it could not be read as {dataset.fmt}: {exc})") from exc
+    messages = list(
+        dict.fromkeys(
+            f"{name}: {w.message}"
+            for w in caught
+            if "non conformant file extension" not in str(w.message)
+        )
+    )
+    if not isinstance(frame, gpd.GeoDataFrame):
+        frame = gpd.GeoDataFrame(frame)
+    return frame, messages
+
+
+def read_csv(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Read a CSV as text (ids keep their leading zeros); delimiter sniffed."""
+    data = dataset.csv_data or b""
+    notes: list[str] = []
+    if dataset.encoding is not None:
+        try:
+            text = data.decode(dataset.encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InputError(f"{name} cannot be decoded as {dataset.encoding}: {exc}") from exc
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+            notes.append(
+                f"{name} is not UTF-8; read as Windows-1252 (pass encoding=... / --encoding "
+                "if it is another code page)"
+            )
+    first = text.split("\n", 1)[0]
+    unquoted = re.sub(r'"[^"]*"', "", first)
+    sep = max([",", ";", "\t", "|"], key=unquoted.count)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str)
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(
+            f"{name} has no header line; the first line must name the columns"
+        ) from exc
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        raise InputError(f"{name} could not be read as CSV: {exc}") from exc
+    return frame, notes

@@ -1,0 +1,815 @@
+"""The overlap engine: where and when organisations' planned works collide.
+
+:func:`find_conflicts` implements DESIGN.md §3. For every unordered pair of
+works of different organisations at most ``D`` metres apart (``D`` is
+:attr:`Rules.distance`, or the pair's :attr:`Rules.pair_distance`), measured
+in a local metric CRS, with ``gap = max(start_a, start_b) - min(end_a,
+end_b)`` in days (dates inclusive: ``gap <= 0`` means the two periods share
+at least one day, adjacent days give ``gap = 1``):
+
+1. ``clash`` when ``gap <= 0``;
+2. else ``moratorium`` when one work seals the surface
+   (:func:`ims_geo.schema.seals_surface`), the other excavates
+   (:func:`ims_geo.schema.excavates`), the excavation starts after the
+   sealing ends and ``excavation start - sealing end <= moratorium_years *
+   365`` days, whichever of the two is listed first (a reconstruction that
+   seals and excavates is the excavation when it follows another
+   organisation's sealing);
+3. else ``synergy`` when ``gap <= window_days``;
+4. otherwise the pair is not reported.
+
+Works whose status is in :attr:`Rules.exempt_status` (cancelled, done) or
+that :attr:`Rules.exempt_column` marks (emergency works) take no part,
+except that a sealing work whose status is in
+:attr:`Rules.protecting_status` (done) still protects its surface: it is the
+sealing side of a moratorium, and nothing else. With ``internal``, pairs of
+one organisation that any of rules 1-3 would report are reported as kind
+``internal``.
+
+Measures of a pair
+------------------
+``distance_m``
+    Shortest distance between the two geometries (GEOS), in metres.
+``gap_days``
+    The gap as computed above (<= 0 for clashes).
+``overlap_m``
+    Where both works are lines: the shared length, the smaller of "length of
+    line a within D of line b" and "length of line b within D of line a",
+    where "within D" is the exact round-capped neighbourhood (the
+    mathematical buffer, not a polygonal approximation) and ``D`` the
+    distance that applies to the pair. Parts of one line that run over each
+    other count once. NaN when either work is not a line.
+``depth_overlap``
+    Where both works are ``subsurface`` with ``depth_min`` and
+    ``depth_max``: metres the two depth ranges share (0 when they are
+    apart). NaN otherwise.
+``geometry``
+    Where the works meet: the shared part (the part of the line that gives
+    ``overlap_m``) when both are lines with ``overlap_m > 0``, else the
+    midpoint of the shortest line between the two (a point where they
+    touch when they intersect).
+
+Score and severity
+------------------
+Every pair gets a score for ranking::
+
+    score = K[kind] * ((1 + U) * W[discipline_a] * W[discipline_b]
+                       + L * overlap_m / (overlap_m + 100))
+
+``K`` is :attr:`Rules.kind_weights` (clash 4, moratorium 4, synergy 1,
+internal 0.5), ``W`` is :attr:`Rules.discipline_weights` (1 by default),
+``L`` is :attr:`Rules.overlap_weight` (1; ``overlap_m`` counts as 0 where it
+is NaN, so the term grows from 0 to ``L`` as the shared length grows, half
+of it at 100 m), and ``U`` in [0, 1] says how pressing the pair is in time:
+
+* clash: shared days ``1 - gap`` over a year, ``min(1 - gap, 365) / 365``;
+* moratorium: how soon the excavation follows the sealing,
+  ``1 - (gap - 1) / (moratorium_years * 365)``;
+* synergy: how close the two periods are, ``1 - (gap - 1) / window_days``;
+* internal: as the kind the pair would have between organisations.
+
+The score is rounded to 4 decimals. ``severity`` is ``high`` from
+:attr:`Rules.severity_high` (4), ``medium`` from
+:attr:`Rules.severity_medium` (1.5), else ``low``: with the default weights
+every clash and moratorium is high, a synergy is medium when the two
+periods are at most half a window apart or share a long stretch of street,
+and internal pairs are low unless they are long and pressing.
+
+Rows are sorted by score (descending), then by ``org_a``, ``work_id_a``,
+``org_b``, ``work_id_b``; within a row, ``a`` is the work that comes first
+by organisation, then ``work_id``.
+
+How it scales
+-------------
+Works are sorted by organisation and id and split into a few blocks of
+organisations. Each block's works query one STRtree (built once per block,
+over the works of that block and the blocks after it) with their
+envelopes grown by the largest distance their discipline can meet at, so
+each unordered pair is produced once. The cheap vectorised filters (order,
+organisation, exemptions, the time rules, distance between envelopes) run
+before the exact GEOS distance, and the shared length and meeting geometry
+are computed only for the final pairs, with numpy on the lines' segments.
+Queries run in chunks (optionally on two threads): memory grows with the
+input and the answer, never with the square of the input.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely import LineString
+>>> from ims_geo.schema import validate
+>>> frame = gpd.GeoDataFrame(
+...     {"work_id": ["r1", "g1"], "org": ["City", "GasCo"],
+...      "discipline": ["road", "gas"],
+...      "start_date": ["2026-03-01", "2027-05-01"],
+...      "end_date": ["2026-04-30", "2027-06-30"]},
+...     geometry=[LineString([(0, 0), (100, 0)]), LineString([(0, 5), (100, 5)])],
+...     crs="EPSG:28992")
+>>> found = find_conflicts(validate(frame).valid)
+>>> found[["work_id_a", "work_id_b", "kind", "severity", "gap_days", "distance_m"]]
+  work_id_a work_id_b        kind severity  gap_days  distance_m
+0        r1        g1  moratorium     high       366         5.0
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from ims_geo import schema as s
+from ims_geo.crs import check_metric, ensure_metric
+from ims_geo.errors import InputError, MissingCRSError
+from ims_geo.rules import KINDS, Rules
+
+CONFLICT_COLUMNS: tuple[str, ...] = (
+    "work_id_a", "org_a", "work_id_b", "org_b", "discipline_a", "discipline_b",
+    "kind", "severity", "score", "distance_m", "gap_days", "overlap_m", "depth_overlap",
+    "start_a", "end_a", "start_b", "end_b", "geometry",
+)  # fmt: skip
+SEVERITIES: tuple[str, ...] = ("high", "medium", "low")
+
+_CLASH, _MORATORIUM, _SYNERGY, _INTERNAL = (KINDS.index(k) for k in KINDS)
+_REQUIRED = (s.WORK_ID, s.ORG, s.DISCIPLINE, s.LAYER, s.START, s.END, s.EXCAVATION, s.STATUS)
+#: Index of a discipline outside :data:`ims_geo.schema.DISCIPLINES` in the lookup tables.
+_UNKNOWN = len(s.DISCIPLINES)
+#: Query works per chunk (bounds the candidate arrays in memory).
+_CHUNK = 20_000
+#: Segment pairs per batch when measuring shared lengths.
+_SEGMENT_BATCH = 1_000_000
+#: At most this many organisation blocks (one STRtree each).
+_MAX_BLOCKS = 8
+#: Scale of the overlap term in the score: half of ``overlap_weight`` at 100 m.
+_OVERLAP_SCALE = 100.0
+_LINE_TYPES = (1, 5)  # LineString, MultiLineString
+
+
+def find_conflicts(
+    works: gpd.GeoDataFrame,
+    rules: Rules | None = None,
+    *,
+    internal: bool | None = None,
+    workers: int | None = None,
+) -> gpd.GeoDataFrame:
+    """Pairs of works that clash, break a moratorium or could be combined.
+
+    Parameters
+    ----------
+    works
+        Planned works with canonical columns and dtypes (see
+        :func:`ims_geo.schema.validate`), any CRS: a geographic or Web
+        Mercator CRS is replaced by a local metric one
+        (:func:`ims_geo.crs.ensure_metric`) before measuring.
+    rules
+        Distances, time windows, exemptions and weights (default
+        :class:`~ims_geo.rules.Rules`).
+    internal
+        Also report pairs within one organisation (kind ``internal``);
+        None uses :attr:`Rules.internal`.
+    workers
+        Threads to run the chunks on (default: up to 2, one per CPU).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per pair with :data:`CONFLICT_COLUMNS`, in the metric CRS the
+        distances were measured in, sorted by score (descending). See the
+        module docstring for every measure, the score and the severity.
+
+    Raises
+    ------
+    MissingCRSError
+        The works have no CRS.
+    InputError
+        A required column is missing, or a work has no start or end date.
+    """
+    rules = Rules() if rules is None else rules
+    if internal is not None:
+        rules = replace(rules, internal=bool(internal))
+    _basic_checks(works)
+    metric, crs = _metric(works)
+    prepared = _prepare(metric, rules)
+    if prepared is None:
+        return empty_conflicts(crs)
+    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    found = _search(prepared, rules, max(1, int(n_workers)))
+    if not found:
+        return empty_conflicts(crs)
+    return _frame(metric, prepared, rules, _Found.concat(found), crs)
+
+
+def empty_conflicts(crs: object = None) -> gpd.GeoDataFrame:
+    """A conflicts frame without rows: every column of :data:`CONFLICT_COLUMNS`."""
+    text = {c: pd.Series([], dtype="str") for c in CONFLICT_COLUMNS[:8]}
+    data = {
+        **text,
+        "score": pd.Series([], dtype="float64"),
+        "distance_m": pd.Series([], dtype="float64"),
+        "gap_days": pd.Series([], dtype="int64"),
+        "overlap_m": pd.Series([], dtype="float64"),
+        "depth_overlap": pd.Series([], dtype="float64"),
+        **{
+            c: pd.Series([], dtype="datetime64[s]")
+            for c in ("start_a", "end_a", "start_b", "end_b")
+        },
+    }
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+
+
+# --- input -------------------------------------------------------------------
+
+
+def _basic_checks(works: gpd.GeoDataFrame) -> None:
+    if not isinstance(works, gpd.GeoDataFrame):
+        raise InputError("works must be a GeoDataFrame (see ims_geo.schema.validate)")
+    missing = [c for c in _REQUIRED if c not in works.columns]
+    if missing:
+        raise InputError(
+            f"works lack the column(s) {', '.join(missing)}; "
+            "pass the frame through ims_geo.schema.validate first"
+        )
+    if works.crs is None:
+        raise MissingCRSError(
+            "works have no CRS, so distances cannot be measured; set the CRS the "
+            "coordinates are in (e.g. works.set_crs('EPSG:28992'))"
+        )
+
+
+def _metric(works: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, CRS | None]:
+    """The works in a local metric CRS (reprojected when needed) and that CRS."""
+    try:
+        return works, check_metric(works.crs)
+    except InputError:
+        pass
+    present = ~(works.geometry.isna() | works.geometry.is_empty)
+    if not present.any():
+        return works, None
+    metric = ensure_metric(works)
+    return metric, CRS.from_user_input(metric.crs)
+
+
+def _days(series: pd.Series, column: str) -> np.ndarray:
+    """Whole days since 1970-01-01 (int64); raises on missing dates."""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_localize(None)
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        raise InputError(
+            f"column {column} must hold dates (datetime64); "
+            "pass the frame through ims_geo.schema.validate first"
+        )
+    values = series.to_numpy()
+    missing = np.isnat(values)
+    if missing.any():
+        raise InputError(
+            f"{int(missing.sum())} work(s) have no {column}; give every work its dates"
+        )
+    return values.astype("datetime64[D]").astype(np.int64)
+
+
+def _flagged(column: pd.Series, values: frozenset[str]) -> np.ndarray:
+    """True where a column's value, as trimmed lower-case text, is one of ``values``."""
+    if pd.api.types.is_bool_dtype(column):
+        text = column.map({True: "true", False: "false"})
+    elif pd.api.types.is_numeric_dtype(column):
+        num = column.astype("float64")
+        whole = np.isfinite(num) & (np.mod(num, 1) == 0)
+        text = column.astype("string").where(
+            ~whole, num.where(whole, 0).astype("int64").astype("string")
+        )
+    else:
+        text = column.astype("string")
+    text = text.astype("string").str.strip().str.lower()
+    return text.isin(values).fillna(False).to_numpy(dtype=bool)
+
+
+# --- preparation ---------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    """The works that take part, sorted by (org, work_id), as arrays."""
+
+    rows: np.ndarray  # positions in the metric frame
+    geoms: np.ndarray
+    org: np.ndarray  # int codes, ascending
+    disc: np.ndarray  # int codes into DISCIPLINES (+ _UNKNOWN)
+    start: np.ndarray
+    end: np.ndarray
+    active: np.ndarray  # takes full part
+    sealer: np.ndarray  # may be the sealing side of a moratorium
+    digger: np.ndarray  # may be the excavation side of a moratorium
+    subsurface: np.ndarray
+    dmin: np.ndarray
+    dmax: np.ndarray
+    is_line: np.ndarray
+    bounds: np.ndarray  # (n, 4)
+    reach: np.ndarray  # largest distance each work can meet another at
+    dist_table: np.ndarray  # (d+1, d+1) metres per discipline pair
+    weight_table: np.ndarray  # (d+1,) score weight per discipline
+    blocks: np.ndarray  # start positions of the organisation blocks (+ n)
+    segments: _Segments
+
+
+@dataclass
+class _Segments:
+    """Straight segments of the line works: work ``w`` owns ``off[w]:off[w]+cnt[w]``."""
+
+    off: np.ndarray
+    cnt: np.ndarray
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    length: np.ndarray
+    box: np.ndarray  # (segments, 4) envelopes
+
+
+def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
+    geoms_all = np.asarray(works.geometry.array, dtype=object)
+    present = ~shapely.is_missing(geoms_all) & ~shapely.is_empty(geoms_all)
+    status = works[s.STATUS].astype("string").str.strip().str.lower()
+    seals_all = s.seals_surface(works)
+    exempt_by_column = np.zeros(len(works), dtype=bool)
+    if rules.exempt_column is not None and rules.exempt_column in works.columns:
+        exempt_by_column = _flagged(works[rules.exempt_column], rules.exempt_values)
+    exempt_by_status = status.isin(rules.exempt_status).fillna(False).to_numpy(dtype=bool)
+    protects = status.isin(rules.protecting_status).fillna(False).to_numpy(dtype=bool)
+    active_all = ~exempt_by_status & ~exempt_by_column
+    protector_all = exempt_by_status & protects & seals_all & ~exempt_by_column
+    take = np.flatnonzero(present & (active_all | protector_all))
+    if len(take) < 2:
+        return None
+
+    org_codes, org_names = pd.factorize(works[s.ORG].iloc[take], sort=True)
+    id_codes, _ = pd.factorize(works[s.WORK_ID].iloc[take], sort=True)
+    order = np.lexsort((id_codes, org_codes))
+    rows = take[order]
+    org = org_codes[order].astype(np.int32)
+
+    sub = works.iloc[rows]
+    start = _days(sub[s.START], s.START)
+    end = _days(sub[s.END], s.END)
+    if (end < start).any():
+        bad = sub[s.WORK_ID].to_numpy()[end < start][:5]
+        raise InputError(f"work(s) {', '.join(map(str, bad))} end before they start; fix end_date")
+    lookup = {d: i for i, d in enumerate(s.DISCIPLINES)}
+    disc = pd.Categorical(sub[s.DISCIPLINE], categories=s.DISCIPLINES).codes.astype(np.int64)
+    disc[disc < 0] = _UNKNOWN
+    dist_table = np.full((_UNKNOWN + 1, _UNKNOWN + 1), float(rules.distance))
+    for (a, b), metres in rules.pair_distance.items():
+        dist_table[lookup[a], lookup[b]] = dist_table[lookup[b], lookup[a]] = metres
+    weight_table = np.array([rules.discipline_weight(d) for d in s.DISCIPLINES] + [1.0])
+
+    seals = seals_all[rows]
+    active = active_all[rows]
+    geoms = geoms_all[rows]
+    depth = {
+        c: (
+            sub[c].to_numpy(dtype="float64", na_value=np.nan)
+            if c in sub
+            else np.full(len(sub), np.nan)
+        )
+        for c in (s.DEPTH_MIN, s.DEPTH_MAX)
+    }
+    is_line = np.isin(shapely.get_type_id(geoms), _LINE_TYPES)
+    blocks = _blocks(org, len(rows))
+    return _Prepared(
+        rows=rows,
+        geoms=geoms,
+        org=org,
+        disc=disc,
+        start=start,
+        end=end,
+        active=active,
+        sealer=seals & (active | protector_all[rows]),
+        digger=s.excavates(sub) & active,
+        subsurface=(sub[s.LAYER].astype("string") == "subsurface")
+        .fillna(False)
+        .to_numpy(dtype=bool),
+        dmin=depth[s.DEPTH_MIN],
+        dmax=depth[s.DEPTH_MAX],
+        is_line=is_line,
+        bounds=shapely.bounds(geoms),
+        reach=dist_table.max(axis=1)[disc],
+        dist_table=dist_table,
+        weight_table=weight_table,
+        blocks=blocks,
+        segments=_segments(geoms, is_line),
+    )
+
+
+def _blocks(org: np.ndarray, n: int) -> np.ndarray:
+    """Split the sorted works into at most _MAX_BLOCKS runs of whole organisations."""
+    starts = np.flatnonzero(np.r_[True, org[1:] != org[:-1]])
+    if len(starts) <= _MAX_BLOCKS:
+        return np.r_[starts, n]
+    # cut at the organisation starts nearest to equal shares of the works
+    targets = np.linspace(0, n, _MAX_BLOCKS + 1)[1:-1]
+    cuts = starts[np.clip(np.searchsorted(starts, targets), 0, len(starts) - 1)]
+    return np.unique(np.r_[0, cuts, n])
+
+
+def _segments(geoms: np.ndarray, is_line: np.ndarray) -> _Segments:
+    """The straight segments of every line work, self-overlaps dissolved."""
+    n = len(geoms)
+    lines = np.flatnonzero(is_line)
+    shapes = geoms[lines]
+    # a line that runs over itself is measured once along each stretch
+    tangled = ~shapely.is_simple(shapes)
+    if tangled.any():
+        shapes = shapes.copy()
+        shapes[tangled] = shapely.line_merge(shapely.union(shapes[tangled], shapes[tangled]))
+    parts, owner = shapely.get_parts(shapes, return_index=True)
+    coords, part = shapely.get_coordinates(parts, return_index=True)
+    inner = np.flatnonzero(part[1:] == part[:-1])
+    work = lines[owner[part[inner]]]
+    x0, y0 = coords[inner, 0], coords[inner, 1]
+    x1, y1 = coords[inner + 1, 0], coords[inner + 1, 1]
+    length = np.hypot(x1 - x0, y1 - y0)
+    # zero-length segments add no length, and their disc is covered by their neighbours'
+    keep = length > 0
+    work, x0, y0, x1, y1, length = (v[keep] for v in (work, x0, y0, x1, y1, length))
+    cnt = np.bincount(work, minlength=n)
+    off = np.cumsum(cnt) - cnt
+    box = np.c_[np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
+    return _Segments(off, cnt, x0, y0, x1, y1, length, box)
+
+
+# --- candidate pairs --------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    """Final pairs of one chunk (positions into :class:`_Prepared`)."""
+
+    i: np.ndarray
+    j: np.ndarray
+    kind: np.ndarray  # kind the pair has between organisations
+    gap: np.ndarray
+    distance: np.ndarray
+    overlap: np.ndarray
+    geometry: np.ndarray
+
+    @staticmethod
+    def concat(parts: list[_Found]) -> _Found:
+        return _Found(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in _Found.__dataclass_fields__)
+        )
+
+
+def _search(prep: _Prepared, rules: Rules, workers: int) -> list[_Found]:
+    """Final pairs, block by block: one STRtree per block, its chunks on ``workers`` threads."""
+    found: list[_Found] = []
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        for b in range(len(prep.blocks) - 1):
+            lo, hi = int(prep.blocks[b]), int(prep.blocks[b + 1])
+            if lo >= len(prep.rows) - 1:
+                continue
+            # the block's works and every later block's: each pair is met from its first work
+            tree = shapely.STRtree(prep.geoms[lo:])
+            chunks = [(c, min(c + _CHUNK, hi)) for c in range(lo, hi, _CHUNK)]
+
+            def run(
+                bounds: tuple[int, int], tree: shapely.STRtree = tree, lo: int = lo
+            ) -> _Found | None:
+                return _chunk(prep, rules, tree, lo, *bounds)
+
+            results = pool.map(run, chunks) if pool is not None else map(run, chunks)
+            found.extend(f for f in results if f is not None)
+            del tree
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return found
+
+
+def _chunk(
+    prep: _Prepared, rules: Rules, tree: shapely.STRtree, tree_start: int, lo: int, hi: int
+) -> _Found | None:
+    """Final pairs whose first work is one of the query works ``lo:hi``."""
+    r = prep.reach[lo:hi]
+    b = prep.bounds[lo:hi]
+    boxes = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
+    qi, tj = tree.query(boxes)
+    i = qi.astype(np.int64) + lo
+    j = tj.astype(np.int64) + tree_start
+
+    # cheap filters first: each unordered pair once, organisations, time
+    keep = j > i
+    if not rules.internal:
+        keep &= prep.org[i] != prep.org[j]
+    i, j = i[keep], j[keep]
+    si, ei, sj, ej = prep.start[i], prep.end[i], prep.start[j], prep.end[j]
+    gap = np.maximum(si, sj) - np.minimum(ei, ej)
+    both = prep.active[i] & prep.active[j]
+    limit = rules.moratorium_days
+    mor = (prep.sealer[i] & prep.digger[j] & (sj > ei) & (sj - ei <= limit)) | (
+        prep.sealer[j] & prep.digger[i] & (si > ej) & (si - ej <= limit)
+    )
+    keep = (both & (gap <= rules.window_days)) | mor
+    i, j, gap, both, mor = i[keep], j[keep], gap[keep], both[keep], mor[keep]
+
+    # envelopes further apart than the pair's distance cannot meet
+    dpair = prep.dist_table[prep.disc[i], prep.disc[j]]
+    bi, bj = prep.bounds[i], prep.bounds[j]
+    dx = np.maximum(0.0, np.maximum(bi[:, 0], bj[:, 0]) - np.minimum(bi[:, 2], bj[:, 2]))
+    dy = np.maximum(0.0, np.maximum(bi[:, 1], bj[:, 1]) - np.minimum(bi[:, 3], bj[:, 3]))
+    keep = dx * dx + dy * dy <= dpair * dpair * (1 + 1e-9) + 1e-9
+    i, j, gap, both, mor, dpair = i[keep], j[keep], gap[keep], both[keep], mor[keep], dpair[keep]
+
+    distance = shapely.distance(prep.geoms[i], prep.geoms[j])
+    keep = distance <= dpair
+    i, j, gap, both, mor = i[keep], j[keep], gap[keep], both[keep], mor[keep]
+    distance, dpair = distance[keep], dpair[keep]
+    if not len(i):
+        return None
+    kind = np.where(both & (gap <= 0), _CLASH, np.where(mor, _MORATORIUM, _SYNERGY))
+    overlap, geometry = _meet(prep, i, j, dpair)
+    return _Found(i, j, kind.astype(np.int8), gap, distance, overlap, geometry)
+
+
+# --- where the works meet --------------------------------------------------------------
+
+
+def _meet(
+    prep: _Prepared, i: np.ndarray, j: np.ndarray, dpair: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shared length (NaN unless both are lines) and meeting geometry of each pair."""
+    overlap = np.full(len(i), np.nan)
+    geometry = np.empty(len(i), dtype=object)
+    lines = np.flatnonzero(prep.is_line[i] & prep.is_line[j])
+    if len(lines):
+        overlap[lines], geometry[lines] = _shared(prep.segments, i[lines], j[lines], dpair[lines])
+    point = shapely.is_missing(geometry)
+    if point.any():
+        shortest = shapely.shortest_line(prep.geoms[i[point]], prep.geoms[j[point]])
+        ends = shapely.get_coordinates(shortest)
+        geometry[point] = shapely.points((ends[0::2] + ends[1::2]) / 2)
+    return overlap, geometry
+
+
+def _shared(
+    seg: _Segments, a: np.ndarray, b: np.ndarray, dist: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shared length and shared part of pairs of line works (see the module docstring)."""
+    length_a, runs_a = _side(seg, a, b, dist)
+    length_b, runs_b = _side(seg, b, a, dist)
+    overlap = np.minimum(length_a, length_b)
+    use_a = length_a <= length_b
+    pieces = []
+    for (rp, rs, rlo, rhi), chosen in ((runs_a, use_a), (runs_b, ~use_a)):
+        pick = chosen[rp] & (overlap[rp] > 0)
+        pieces.append((rp[pick], rs[pick], rlo[pick], rhi[pick]))
+    rp, rs, rlo, rhi = (np.concatenate(col) for col in zip(*pieces, strict=True))
+    order = np.lexsort((rlo, rs, rp))
+    geometry = _pieces_to_lines(seg, len(a), rp[order], rs[order], rlo[order], rhi[order])
+    return overlap, geometry
+
+
+def _side(
+    seg: _Segments, mine: np.ndarray, other: np.ndarray, dist: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Length of each line ``mine`` within ``dist`` of line ``other``, and its runs.
+
+    Every segment of ``mine`` is cut by the capsule of every segment of
+    ``other`` whose envelope is near; the cuts of one segment are merged
+    into disjoint runs ``(pair, segment, t0, t1)``, sorted by pair, segment
+    and ``t0``. Pairs are split into tasks along their own segments, and
+    tasks into batches of at most ``_SEGMENT_BATCH`` segment pairs, so long
+    lines cannot exhaust memory.
+    """
+    n = len(mine)
+    own, far = seg.cnt[mine], seg.cnt[other]
+    step = np.maximum(1, _SEGMENT_BATCH // np.maximum(far, 1))
+    tasks = np.where(far > 0, -(-own // step), 0)
+    task_pair = np.repeat(np.arange(n), tasks)
+    task_rank = np.arange(len(task_pair)) - np.repeat(np.cumsum(tasks) - tasks, tasks)
+    task_first = seg.off[mine[task_pair]] + task_rank * step[task_pair]
+    task_own = np.minimum(step[task_pair], seg.off[mine[task_pair]] + own[task_pair] - task_first)
+    task_size = task_own * far[task_pair]
+    total = np.cumsum(task_size)
+    lengths = np.zeros(n)
+    runs: list[tuple[np.ndarray, ...]] = []
+    t = 0
+    while t < len(task_pair):
+        done = total[t - 1] if t else 0
+        stop = max(int(np.searchsorted(total, done + _SEGMENT_BATCH, side="right")), t + 1)
+        size = task_size[t:stop]
+        rep = np.repeat(np.arange(t, stop), size)
+        r = np.arange(len(rep)) - np.repeat(np.cumsum(size) - size, size)
+        p = task_pair[rep]
+        nf = far[p]
+        k = task_first[rep] + r // nf
+        m = seg.off[other[p]] + r % nf
+        d = dist[p]
+        near = seg.box[k, 0] <= seg.box[m, 2] + d
+        near &= seg.box[m, 0] <= seg.box[k, 2] + d
+        near &= seg.box[k, 1] <= seg.box[m, 3] + d
+        near &= seg.box[m, 1] <= seg.box[k, 3] + d
+        p, k, m, d = p[near], k[near], m[near], d[near]
+        lo, hi = _within(seg, k, m, d)
+        cut = hi > lo
+        found = _union(p[cut], k[cut], lo[cut], hi[cut])
+        rp, rs, rlo, rhi = found
+        lengths += np.bincount(rp, weights=(rhi - rlo) * seg.length[rs], minlength=n)
+        runs.append(found)
+        t = stop
+    if not runs:
+        empty = np.zeros(0, dtype=np.int64)
+        return lengths, (empty, empty, np.zeros(0), np.zeros(0))
+    return lengths, tuple(np.concatenate(col) for col in zip(*runs, strict=True))
+
+
+def _within(
+    seg: _Segments, mine: np.ndarray, other: np.ndarray, dist: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter interval [lo, hi] of segment ``mine`` within ``dist`` of segment ``other``.
+
+    The points within ``dist`` of a segment form its capsule: two discs and
+    a rectangle. The capsule is convex, so the part of the other segment in
+    it is one interval: the span of the intervals the three pieces cut.
+    Where nothing is cut, ``lo > hi``.
+    """
+    ax, ay = seg.x0[mine], seg.y0[mine]
+    ux, uy = seg.x1[mine] - ax, seg.y1[mine] - ay
+    uu = ux * ux + uy * uy  # > 0: the table holds no zero-length segments
+    cx, cy = seg.x0[other], seg.y0[other]
+    vx, vy = seg.x1[other] - cx, seg.y1[other] - cy
+    dd = dist * dist
+    lo = np.full(len(mine), np.inf)
+    hi = np.full(len(mine), -np.inf)
+    for px, py in ((cx, cy), (cx + vx, cy + vy)):  # the discs at both ends
+        wx, wy = ax - px, ay - py
+        half_b = ux * wx + uy * wy
+        disc = half_b * half_b - uu * (wx * wx + wy * wy - dd)
+        hit = disc >= 0
+        root = np.sqrt(np.where(hit, disc, 0.0))
+        lo = np.where(hit, np.minimum(lo, (-half_b - root) / uu), lo)
+        hi = np.where(hit, np.maximum(hi, (-half_b + root) / uu), hi)
+    # the rectangle: 0 <= along <= |v|^2 and |across| <= dist * |v|, both linear in t
+    vv = vx * vx + vy * vy
+    wx, wy = ax - cx, ay - cy
+    reach = dist * np.sqrt(vv)
+    t_lo = np.full(len(mine), -np.inf)
+    t_hi = np.full(len(mine), np.inf)
+    inside = np.ones(len(mine), dtype=bool)
+    for alpha, beta, bottom, top in (
+        (wx * vx + wy * vy, ux * vx + uy * vy, 0.0, vv),
+        (wx * vy - wy * vx, ux * vy - uy * vx, -reach, reach),
+    ):
+        flat = beta == 0
+        safe = np.where(flat, 1.0, beta)
+        e0, e1 = (bottom - alpha) / safe, (top - alpha) / safe
+        t_lo = np.where(flat, t_lo, np.maximum(t_lo, np.minimum(e0, e1)))
+        t_hi = np.where(flat, t_hi, np.minimum(t_hi, np.maximum(e0, e1)))
+        inside &= ~flat | ((alpha >= bottom) & (alpha <= top))
+    hit = inside & (t_lo <= t_hi)
+    lo = np.where(hit, np.minimum(lo, t_lo), lo)
+    hi = np.where(hit, np.maximum(hi, t_hi), hi)
+    return np.maximum(lo, 0.0), np.minimum(hi, 1.0)
+
+
+def _union(
+    p: np.ndarray, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the intervals of each (pair, segment) into disjoint runs.
+
+    The input is grouped by (pair, segment) in ascending order; only groups
+    of more than one interval need sorting by ``lo``.
+    """
+    if not len(p):
+        return p, seg, lo, hi
+    first = np.r_[True, (p[1:] != p[:-1]) | (seg[1:] != seg[:-1])]
+    group = np.cumsum(first) - 1
+    crowded = np.flatnonzero(np.bincount(group)[group] > 1)
+    if not len(crowded):
+        return p, seg, lo, hi
+    order = np.arange(len(p))
+    order[crowded] = crowded[np.lexsort((lo[crowded], group[crowded]))]
+    lo, hi = lo[order], hi[order]
+    # running maximum of hi within each group (hi is in [0, 1]; groups are offset by 2)
+    reach = np.maximum.accumulate(group * 2.0 + hi) - group * 2.0
+    new = first | (lo > np.r_[-np.inf, reach[:-1]])
+    starts = np.flatnonzero(new)
+    return p[starts], seg[starts], lo[starts], np.maximum.reduceat(hi, starts)
+
+
+def _pieces_to_lines(
+    seg: _Segments, n: int, p: np.ndarray, k: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """(Multi)LineStrings of pieces sorted by pair, segment, start; None for pairs without any."""
+    out = np.empty(n, dtype=object)
+    if not len(p):
+        return out
+    x0, y0, x1, y1 = seg.x0[k], seg.y0[k], seg.x1[k], seg.y1[k]
+    # (1 - t) * A + t * B gives A and B exactly at t = 0 and 1, so pieces chain exactly
+    sx, sy = (1 - lo) * x0 + lo * x1, (1 - lo) * y0 + lo * y1
+    ex, ey = (1 - hi) * x0 + hi * x1, (1 - hi) * y0 + hi * y1
+    joins = (
+        (p[1:] == p[:-1])
+        & (hi[:-1] == 1.0)
+        & (lo[1:] == 0.0)
+        & (ex[:-1] == sx[1:])
+        & (ey[:-1] == sy[1:])
+    )
+    begins = np.r_[True, ~joins]
+    chain = np.cumsum(begins) - 1
+    emit = 1 + begins.astype(np.int64)
+    pos = np.cumsum(emit) - emit
+    coords = np.empty((int(emit.sum()), 2))
+    coords[pos[begins], 0], coords[pos[begins], 1] = sx[begins], sy[begins]
+    end_pos = pos + begins
+    coords[end_pos, 0], coords[end_pos, 1] = ex, ey
+    lines = shapely.linestrings(coords, indices=np.repeat(chain, emit))
+    owner = p[begins]
+    count = np.bincount(owner, minlength=n)
+    single = count[owner] == 1
+    out[owner[single]] = lines[single]
+    multi = ~single
+    if multi.any():
+        pairs, dense = np.unique(owner[multi], return_inverse=True)
+        out[pairs] = shapely.multilinestrings(lines[multi], indices=dense)
+    return out
+
+
+# --- the answer -------------------------------------------------------------------
+
+
+def _frame(
+    works: gpd.GeoDataFrame, prep: _Prepared, rules: Rules, found: _Found, crs: CRS | None
+) -> gpd.GeoDataFrame:
+    i, j, base = found.i, found.j, found.kind.astype(np.int64)
+    gap = found.gap
+    same = prep.org[i] == prep.org[j]
+    kind = np.where(same, _INTERNAL, base)
+
+    window = max(rules.window_days, 1)
+    limit = max(rules.moratorium_days, 1.0)
+    urgency = np.select(
+        [base == _CLASH, base == _MORATORIUM],
+        [np.minimum(1 - gap, 365) / 365, 1 - (gap - 1) / limit],
+        1 - (gap - 1) / window,
+    )
+    urgency = np.clip(urgency, 0.0, 1.0)
+    weights = np.array([rules.kind_weight(k) for k in KINDS])
+    shared = np.nan_to_num(found.overlap, nan=0.0)
+    score = weights[kind] * (
+        (1 + urgency) * prep.weight_table[prep.disc[i]] * prep.weight_table[prep.disc[j]]
+        + rules.overlap_weight * shared / (shared + _OVERLAP_SCALE)
+    )
+    score = np.round(score, 4)
+    severity = np.where(
+        score >= rules.severity_high, 0, np.where(score >= rules.severity_medium, 1, 2)
+    )
+
+    both = prep.subsurface[i] & prep.subsurface[j]
+    top = np.maximum(prep.dmin[i], prep.dmin[j])
+    bottom = np.minimum(prep.dmax[i], prep.dmax[j])
+    depth = np.where(both, np.maximum(bottom - top, 0.0), np.nan)  # NaN when a depth is missing
+
+    order = np.lexsort((j, i, -score))
+    i, j = i[order], j[order]
+    rows_a, rows_b = prep.rows[i], prep.rows[j]
+
+    def text(column: str, rows: np.ndarray) -> pd.Series:
+        return pd.Series(works[column].astype("str").array.take(rows), dtype="str")
+
+    def labels(names: tuple[str, ...], codes: np.ndarray) -> pd.Series:
+        return pd.Series(np.array(names, dtype=object)[codes[order]], dtype="str")
+
+    def dates(column: str, rows: np.ndarray) -> np.ndarray:
+        values = works[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = values.dt.tz_localize(None)
+        return values.to_numpy().astype("datetime64[s]")[rows]
+
+    data = {
+        "work_id_a": text(s.WORK_ID, rows_a),
+        "org_a": text(s.ORG, rows_a),
+        "work_id_b": text(s.WORK_ID, rows_b),
+        "org_b": text(s.ORG, rows_b),
+        "discipline_a": text(s.DISCIPLINE, rows_a),
+        "discipline_b": text(s.DISCIPLINE, rows_b),
+        "kind": labels(KINDS, kind),
+        "severity": labels(SEVERITIES, severity),
+        "score": score[order],
+        "distance_m": found.distance[order],
+        "gap_days": gap[order].astype(np.int64),
+        "overlap_m": found.overlap[order],
+        "depth_overlap": depth[order],
+        "start_a": dates(s.START, rows_a),
+        "end_a": dates(s.END, rows_a),
+        "start_b": dates(s.START, rows_b),
+        "end_b": dates(s.END, rows_b),
+    }
+    geometry = gpd.GeoSeries(found.geometry[order], crs=crs)
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=crs)
+
+
+__all__ = ["CONFLICT_COLUMNS", "SEVERITIES", "empty_conflicts", "find_conflicts"]

@@ -1,0 +1,654 @@
+"""Reading organisations' works plans from the files they upload.
+
+:func:`read_works` reads one file, :func:`read_many` several files into ONE
+common metric working CRS. Both map the columns onto the canonical works
+columns (names, aliases and an optional user :class:`Mapping`), validate
+every row with :func:`ims_geo.schema.validate` and return an
+:class:`IngestResult` with the valid works, the rejected rows (with their
+reason) and a text report.
+
+Formats: zipped shapefile (.zip, also with the shapefile in a folder of the
+archive), .shp with its sibling files, GeoPackage, GeoJSON, FlatGeobuf, GML
+and CSV with a WKT ``geometry`` column. Uploads are checked before they are
+read (size, content, zip paths and expansion; see :class:`Limits`).
+
+Examples
+--------
+>>> from ims_geo.ingest import read_works
+>>> result = read_works("plan_2027.zip", org="Waterbedrijf")  # doctest: +SKIP
+>>> print(result.report())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from ims_geo import _sources, schema
+from ims_geo._mapping import Mapping, load_mapping
+from ims_geo._mapping import apply as _apply_mapping
+from ims_geo.crs import check_metric, working_crs
+from ims_geo.errors import InputError, MissingCRSError
+
+__all__ = [
+    "IngestResult",
+    "Limits",
+    "FileReport",
+    "Mapping",
+    "list_layers",
+    "load_mapping",
+    "read_many",
+    "read_works",
+]
+
+#: CRS of CSV geometries when neither the file nor the caller says otherwise.
+CSV_DEFAULT_CRS = "EPSG:4326"
+ENGINES = ("pyogrio", "fiona")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits for uploads; anything beyond is a :class:`HostileInputError`.
+
+    ``max_text_chars`` is per cell: a longer text rejects its row instead.
+    """
+
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_expanded_bytes: int = 500 * 1024 * 1024
+    max_members: int = 2000
+    max_ratio: float = 200
+    max_text_chars: int = 100_000
+
+    def __post_init__(self) -> None:
+        for key, value in vars(self).items():
+            if not isinstance(value, int | float) or value <= 0:
+                raise InputError(f"Limits.{key} must be a positive number, not {value!r}")
+
+
+@dataclass
+class FileReport:
+    """Counts of one input file of an import."""
+
+    source: str
+    layer: str | None
+    accepted: int
+    repaired: int
+    rejected: int
+
+
+@dataclass
+class IngestResult:
+    """The outcome of reading one or several works files.
+
+    Attributes
+    ----------
+    works
+        Valid works in canonical columns and dtypes, in the working CRS.
+    rejected
+        Rejected rows: the row's own (mapped) columns plus ``reason``,
+        ``source_row`` (1-based) and ``source_file``.
+    warnings
+        Things the user should know (repaired geometries, guessed encodings...).
+    repaired
+        Number of accepted works whose geometry was repaired.
+    source
+        The file name(s) read.
+    layer
+        The layer read, when the file has layers.
+    crs
+        The working CRS of ``works`` and ``rejected``.
+    files
+        Counts per input file.
+    """
+
+    works: gpd.GeoDataFrame
+    rejected: gpd.GeoDataFrame
+    warnings: list[str] = field(default_factory=list)
+    repaired: int = 0
+    source: str = ""
+    layer: str | None = None
+    crs: CRS | None = None
+    files: list[FileReport] = field(default_factory=list)
+
+    def reasons(self) -> pd.DataFrame:
+        """Rejected rows counted per kind of problem (a row may have several).
+
+        Returns
+        -------
+        DataFrame
+            ``problem``, ``rows`` and ``examples`` (up to three offending values).
+        """
+        if self.rejected.empty or schema.REASON not in self.rejected:
+            return pd.DataFrame({"problem": [], "rows": [], "examples": []})
+        problems = self.rejected[schema.REASON].astype("string").str.split("; ").explode().dropna()
+        kind = (
+            problems.str.replace(r" '[^']*'", "", regex=True)
+            .str.replace(r"\s+", " ", regex=True)
+            .str.strip()
+        )
+        value = problems.str.extract(r"'([^']*)'", expand=False)
+        table = pd.DataFrame({"problem": kind.to_numpy(), "value": value.to_numpy()})
+        grouped = table.groupby("problem", sort=False)
+        out = grouped.size().rename("rows").reset_index()
+        examples = grouped["value"].agg(lambda v: list(dict.fromkeys(v.dropna()))[:3])
+        out["examples"] = out["problem"].map(examples)
+        return out.sort_values(["rows", "problem"], ascending=[False, True], ignore_index=True)
+
+    def report(self) -> str:
+        """The validation report: accepted, repaired, rejected by reason, warnings."""
+        where = f" (layer {self.layer})" if self.layer and len(self.files) <= 1 else ""
+        crs = f" -> {self.crs.to_string()}" if self.crs is not None else ""
+        lines = [f"Import of {self.source}{where}{crs}"]
+        lines.append(f"  accepted: {len(self.works)}")
+        lines.append(f"  repaired: {self.repaired}")
+        lines.append(f"  rejected: {len(self.rejected)}")
+        for row in self.reasons().itertuples(index=False):
+            examples = ", ".join(repr(_short(e)) for e in row.examples)
+            suffix = f" (e.g. {examples})" if examples else ""
+            lines.append(f"    {row.problem}: {row.rows}{suffix}")
+        if len(self.files) > 1:
+            lines.append("  per file:")
+            for f in self.files:
+                layer = f" (layer {f.layer})" if f.layer else ""
+                lines.append(
+                    f"    {f.source}{layer}: accepted {f.accepted}, repaired {f.repaired}, "
+                    f"rejected {f.rejected}"
+                )
+        if self.warnings:
+            lines.append("  warnings:")
+            lines.extend(f"    - {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- public functions -----------------------------------------------------------
+
+
+def list_layers(source: Any, *, name: str | None = None) -> list[str]:
+    """The layers of a GeoPackage, of a zip with several files, or the one layer of a file.
+
+    Parameters
+    ----------
+    source
+        A path, or the uploaded bytes / file-like object.
+    name
+        The uploaded file's name (needed for bytes; decides the format).
+
+    Returns
+    -------
+    list of str
+        Layer names to pass as ``layer=`` to :func:`read_works`. For a zip
+        with several shapefiles these are the shapefiles' names (with their
+        folder when two share a name).
+    """
+    limits = Limits()
+    upload = _sources.open_source(source, name, limits.max_upload_bytes)
+    with _sources.local_path(upload) as path:
+        return _sources.layers(path, upload, limits)
+
+
+def read_works(
+    source: Any,
+    *,
+    name: str | None = None,
+    org: str | None = None,
+    layer: str | None = None,
+    mapping: Mapping | str | os.PathLike[str] | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    target_crs: Any = None,
+    engine: str = "pyogrio",
+    limits: Limits = Limits(),
+) -> IngestResult:
+    """Read and validate one works file.
+
+    Parameters
+    ----------
+    source
+        A path, or the uploaded bytes / file-like object (then ``name``).
+    name
+        The uploaded file's name; its extension decides the format.
+    org
+        Organisation of every work in the file (fills a missing ``org``).
+    layer
+        Layer of a GeoPackage or of a zip with several shapefiles.
+    mapping
+        A :class:`Mapping` or the path of a mapping file (TOML).
+    crs
+        CRS of a file that carries none (a shapefile without .prj, a CSV
+        without ``SRID=``). A file's own CRS is never overridden.
+    encoding
+        Text encoding of the attributes; default: the .cpg file, else
+        UTF-8 when the text is valid UTF-8, else Windows-1252.
+    target_crs
+        The working CRS to return the works in (metric; never EPSG:3857);
+        default: env ``IMS_GEO_CRS``, else the national grid or UTM zone
+        of the data.
+    engine
+        ``"pyogrio"`` (default) or ``"fiona"``.
+    limits
+        Upload safety limits.
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    InputError
+        Unsupported or unreadable file, unknown layer, mapping that does
+        not fit the file.
+    MissingCRSError
+        The file has no CRS and none was given.
+    HostileInputError
+        The upload breaks a :class:`Limits` limit or holds unsafe paths.
+    """
+    return _read([(source, name)], **_options(locals()))
+
+
+def read_many(
+    sources: Iterable[Any],
+    *,
+    org: str | None = None,
+    layer: str | None = None,
+    mapping: Mapping | str | os.PathLike[str] | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+    target_crs: Any = None,
+    engine: str = "pyogrio",
+    limits: Limits = Limits(),
+) -> IngestResult:
+    """Read and validate several works files into ONE working CRS.
+
+    The working CRS is chosen over all inputs together (see
+    :func:`ims_geo.crs.working_crs`). A (``org``, ``work_id``) key that
+    occurs in more than one file rejects every row of that key.
+
+    Parameters
+    ----------
+    sources
+        Paths, file-like objects with a ``name`` (e.g. uploaded files), or
+        ``(name, bytes)`` pairs.
+    org, layer, mapping, crs, encoding, target_crs, engine, limits
+        As for :func:`read_works`, applied to every file.
+
+    Returns
+    -------
+    IngestResult
+    """
+    items = []
+    for source in sources:
+        if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str):
+            items.append((source[1], source[0]))
+        else:
+            items.append((source, None))
+    if not items:
+        raise InputError("no input files given")
+    return _read(items, **_options(locals()))
+
+
+def _options(given: dict[str, Any]) -> dict[str, Any]:
+    keys = ("org", "layer", "mapping", "crs", "encoding", "target_crs", "engine", "limits")
+    return {k: given[k] for k in keys}
+
+
+# --- the pipeline -----------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    name: str
+    layer: str | None
+    frame: gpd.GeoDataFrame
+    problems: list[tuple[str, np.ndarray, Any]]
+    warnings: list[str]
+
+
+@dataclass
+class _Part:
+    loaded: _Loaded
+    valid: gpd.GeoDataFrame
+    rejected: gpd.GeoDataFrame
+    valid_rows: np.ndarray
+    repaired: int
+
+
+def _read(
+    items: Sequence[tuple[Any, str | None]],
+    *,
+    org: str | None,
+    layer: str | None,
+    mapping: Mapping | str | os.PathLike[str] | None,
+    crs: Any,
+    encoding: str | None,
+    target_crs: Any,
+    engine: str,
+    limits: Limits,
+) -> IngestResult:
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    given_crs = _user_crs(crs, "crs")
+    if target_crs is not None:
+        target_crs = check_metric(_user_crs(target_crs, "target_crs"))
+    loaded = [
+        _load(
+            source,
+            name,
+            org=org,
+            layer=layer,
+            mapping=mapping,
+            crs=given_crs,
+            encoding=encoding,
+            engine=engine,
+            limits=limits,
+        )
+        for source, name in items
+    ]
+    work_crs = _choose_crs(loaded, target_crs)
+    parts = []
+    for item in loaded:
+        checked = schema.validate(item.frame, org=org, source=item.name, problems=item.problems)
+        bad = checked.rejected[schema.SOURCE_ROW].to_numpy(dtype=np.int64)
+        valid_rows = np.setdiff1d(np.arange(1, len(item.frame) + 1), bad)
+        parts.append(
+            _Part(
+                item,
+                _to(checked.valid, work_crs),
+                _to(checked.rejected, work_crs),
+                valid_rows,
+                checked.repaired,
+            )
+        )
+        item.warnings.extend(checked.warnings)
+    if len(parts) > 1:
+        _reject_cross_file_duplicates(parts)
+    return _result(parts, work_crs)
+
+
+def _user_crs(value: Any, key: str) -> CRS | None:
+    if value is None:
+        return None
+    try:
+        return CRS.from_user_input(value)
+    except CRSError as exc:
+        raise InputError(f"{key}={value!r} is not a known CRS; use e.g. 'EPSG:28992'") from exc
+
+
+def _load(
+    source: Any,
+    name: str | None,
+    *,
+    org: str | None,
+    layer: str | None,
+    mapping: Mapping | None,
+    crs: CRS | None,
+    encoding: str | None,
+    engine: str,
+    limits: Limits,
+) -> _Loaded:
+    upload = _sources.open_source(source, name, limits.max_upload_bytes)
+    label = upload.name
+    encoding = encoding or (mapping.encoding if mapping else None)
+    with _sources.local_path(upload) as path:
+        dataset = _sources.resolve(path, upload, layer=layer, encoding=encoding, limits=limits)
+        notes = list(dataset.warnings)
+        if dataset.kind == "csv":
+            raw, more = _sources.read_csv(dataset, label)
+        else:
+            raw, more = _sources.read_gdal(dataset, label, engine)
+        notes.extend(more)
+    is_text = dataset.kind == "csv"
+    frame, more = _apply_mapping(
+        raw, mapping, name=label, text_geometry=is_text, org_given=org is not None
+    )
+    notes.extend(more)
+    problems: list[tuple[str, np.ndarray, Any]] = []
+    if is_text:
+        frame, geometry_problem, more = _wkt_geometry(frame, label, crs, mapping)
+        notes.extend(more)
+        if geometry_problem is not None:
+            problems.append(geometry_problem)
+    else:
+        frame = _spatial_crs(frame, label, crs, mapping, notes)
+    problems.extend(_long_text(frame, limits.max_text_chars))
+    return _Loaded(label, dataset.label, frame.reset_index(drop=True), problems, notes)
+
+
+def _spatial_crs(
+    frame: gpd.GeoDataFrame,
+    name: str,
+    crs: CRS | None,
+    mapping: Mapping | None,
+    notes: list[str],
+) -> gpd.GeoDataFrame:
+    fallback = crs or (CRS.from_user_input(mapping.crs) if mapping and mapping.crs else None)
+    if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame:
+        return gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=fallback)
+    if frame.crs is None:
+        if fallback is None:
+            raise MissingCRSError(
+                f"{name} has no coordinate reference system (for a shapefile: no .prj file). "
+                "Add the .prj file to the upload, or say which CRS the coordinates are in: "
+                "crs='EPSG:28992' in Python, --crs EPSG:28992 on the command line, or "
+                'crs = "EPSG:28992" in the mapping file'
+            )
+        return frame.set_crs(fallback)
+    if crs is not None and CRS.from_user_input(frame.crs) != crs:
+        notes.append(
+            f"{name} declares its CRS as {CRS.from_user_input(frame.crs).to_string()}; "
+            f"the given crs {crs.to_string()} is only used for files without one"
+        )
+    return frame
+
+
+_SRID = re.compile(r"^\s*SRID=(\d+)\s*;\s*", re.IGNORECASE)
+
+
+def _wkt_geometry(
+    frame: pd.DataFrame, name: str, crs: CRS | None, mapping: Mapping | None
+) -> tuple[gpd.GeoDataFrame, tuple[str, np.ndarray, Any] | None, list[str]]:
+    """Geometries from the WKT / EWKT text of a CSV, in one CRS."""
+    if schema.GEOMETRY not in frame:
+        aliases = ", ".join(schema.COLUMN_ALIASES[schema.GEOMETRY])
+        raise InputError(
+            f"{name} has no geometry column: add a column 'geometry' with WKT text "
+            f"(or one of {aliases}), or name it in a mapping file ([columns] geometry = ...); "
+            f"its columns are: {', '.join(map(str, frame.columns))}"
+        )
+    text = frame[schema.GEOMETRY].astype("string").str.strip()
+    srid = text.str.extract(_SRID, expand=False)
+    wkt = text.str.replace(_SRID, "", regex=True)
+    given = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
+    geoms = np.full(len(frame), None, dtype=object)
+    geoms[given] = shapely.from_wkt(wkt[given].to_numpy(dtype=object), on_invalid="ignore")
+    unparsable = given & shapely.is_missing(geoms)
+    problem = None
+    if unparsable.any():
+        problem = (
+            schema.GEOMETRY,
+            unparsable,
+            pd.Series("unparsable geometry '" + text.str.slice(0, 60).fillna("") + "' (not WKT)"),
+        )
+    notes: list[str] = []
+    fallback = crs or (CRS.from_user_input(mapping.crs) if mapping and mapping.crs else None)
+    codes = srid.dropna().unique()
+    if fallback is None and len(codes):
+        fallback = CRS.from_epsg(int(pd.Series(srid.dropna()).mode().iloc[0]))
+    assumed = fallback is None
+    base = fallback or CRS.from_user_input(CSV_DEFAULT_CRS)
+    has_srid = srid.notna().to_numpy(dtype=bool)
+    for code in codes:
+        rows = has_srid & (srid == code).to_numpy(dtype=bool) & ~shapely.is_missing(geoms)
+        own = _user_crs(f"EPSG:{code}", f"SRID={code} in {name}")
+        if own != base and rows.any():
+            geoms[rows] = gpd.GeoSeries(geoms[rows], crs=own).to_crs(base).to_numpy()
+    if assumed:
+        present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        if present.any():
+            xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[present])
+            if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
+                raise MissingCRSError(
+                    f"{name} says nothing about its CRS and its coordinates (e.g. "
+                    f"{xmin:.0f} {ymin:.0f}) are not longitude/latitude; say which CRS they are "
+                    "in: crs='EPSG:28992' in Python, --crs EPSG:28992 on the command line, "
+                    'crs = "EPSG:28992" in the mapping file, or SRID=28992; before the WKT'
+                )
+    out = gpd.GeoDataFrame(
+        frame.drop(columns=[schema.GEOMETRY]),
+        geometry=gpd.GeoSeries(geoms, index=frame.index, crs=base),
+    )
+    return out, problem, notes
+
+
+def _long_text(frame: pd.DataFrame, limit: int) -> list[tuple[str, np.ndarray, Any]]:
+    """Cells longer than ``limit`` characters: cut to the limit, and their rows flagged."""
+    problems = []
+    for column in frame.columns:
+        if column == schema.GEOMETRY or not (
+            pd.api.types.is_string_dtype(frame[column])
+            or pd.api.types.is_object_dtype(frame[column])
+        ):
+            continue
+        text = frame[column].astype("string")
+        long = (text.str.len() > limit).fillna(False).to_numpy(dtype=bool)
+        if long.any():
+            cut = text.str.slice(0, limit)
+            frame[column] = frame[column].astype(object).where(~long, cut.astype(object))
+            problems.append(
+                (str(column), long, f"text in column {column} longer than {limit:,} characters")
+            )
+    return problems
+
+
+def _choose_crs(loaded: list[_Loaded], target_crs: CRS | None) -> CRS | None:
+    if target_crs is not None:
+        return target_crs
+    located = []
+    for item in loaded:
+        geoms = item.frame.geometry
+        present = ~(geoms.isna() | geoms.is_empty).to_numpy(dtype=bool)
+        located.append(gpd.GeoDataFrame(geometry=geoms[present], crs=item.frame.crs))
+    try:
+        return working_crs(located)
+    except InputError:
+        # no geometry anywhere (every row will be rejected): keep a file's own CRS
+        for item in loaded:
+            if item.frame.crs is not None:
+                return CRS.from_user_input(item.frame.crs)
+        return None
+
+
+def _to(frame: gpd.GeoDataFrame, crs: CRS | None) -> gpd.GeoDataFrame:
+    if crs is None or frame.crs is None:
+        return frame if crs is None else frame.set_crs(crs, allow_override=True)
+    if CRS.from_user_input(frame.crs) == crs:
+        return frame
+    return frame.to_crs(crs)
+
+
+def _keys(frame: pd.DataFrame) -> pd.DataFrame:
+    if schema.ORG not in frame or schema.WORK_ID not in frame:
+        return pd.DataFrame({"org": pd.Series(dtype="string"), "id": pd.Series(dtype="string")})
+    org = frame[schema.ORG].astype("string").str.strip()
+    work_id = frame[schema.WORK_ID].astype("string").str.strip()
+    keyed = org.notna() & (org != "") & work_id.notna() & (work_id != "")
+    return pd.DataFrame({"org": org.where(keyed), "id": work_id.where(keyed)})
+
+
+def _reject_cross_file_duplicates(parts: list[_Part]) -> None:
+    """Every row of an (org, work_id) key found in more than one file is rejected."""
+    tables = []
+    for i, part in enumerate(parts):
+        for kind, frame in (("valid", part.valid), ("rejected", part.rejected)):
+            keys = _keys(frame)
+            keys["file"], keys["kind"], keys["pos"] = i, kind, np.arange(len(frame))
+            tables.append(keys.dropna(subset=["org", "id"]))
+    keys = pd.concat(tables, ignore_index=True)
+    files = keys.groupby(["org", "id"])["file"].transform("nunique")
+    dup = keys[files > 1].copy()
+    if dup.empty:
+        return
+    names = pd.Series([p.loaded.name for p in parts])
+    where = (
+        dup.assign(name=names.iloc[dup["file"]].to_numpy())
+        .groupby(["org", "id"])["name"]
+        .agg(lambda v: ", ".join(dict.fromkeys(v)))
+    )
+    dup["message"] = [
+        f"duplicate work_id '{w}' for org '{o}' in several files ({where[(o, w)]})"
+        for o, w in zip(dup["org"], dup["id"], strict=True)
+    ]
+    for i, part in enumerate(parts):
+        mine = dup[dup["file"] == i]
+        if mine.empty:
+            continue
+        bad = mine[mine["kind"] == "rejected"]
+        if not bad.empty:
+            reasons = part.rejected[schema.REASON].copy()
+            pos = bad["pos"].to_numpy()
+            reasons.iloc[pos] = reasons.iloc[pos].to_numpy() + "; " + bad["message"].to_numpy()
+            part.rejected[schema.REASON] = reasons
+        moved = mine[mine["kind"] == "valid"]
+        if moved.empty:
+            continue
+        pos = moved["pos"].to_numpy()
+        out = part.valid.iloc[pos].copy()
+        out[schema.REASON] = moved["message"].to_numpy()
+        out[schema.SOURCE_ROW] = part.valid_rows[pos]
+        out[schema.SOURCE_FILE] = part.loaded.name
+        keep = np.ones(len(part.valid), dtype=bool)
+        keep[pos] = False
+        part.valid = part.valid.loc[keep].reset_index(drop=True)
+        part.valid_rows = part.valid_rows[keep]
+        rejected = pd.concat([part.rejected, out], ignore_index=True)
+        part.rejected = rejected.sort_values(schema.SOURCE_ROW, kind="stable", ignore_index=True)
+
+
+def _concat(frames: list[gpd.GeoDataFrame], crs: CRS | None) -> gpd.GeoDataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return schema.empty_works(crs)
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs)
+
+
+def _result(parts: list[_Part], crs: CRS | None) -> IngestResult:
+    works = _concat([p.valid for p in parts], crs)
+    rejected_frames = [p.rejected for p in parts if len(p.rejected)]
+    if rejected_frames:
+        rejected = gpd.GeoDataFrame(pd.concat(rejected_frames, ignore_index=True), crs=crs)
+    else:
+        rejected = parts[0].rejected.iloc[:0]
+    warnings = [w for p in parts for w in p.loaded.warnings]
+    files = [
+        FileReport(p.loaded.name, p.loaded.layer, len(p.valid), p.repaired, len(p.rejected))
+        for p in parts
+    ]
+    repaired = sum(p.repaired for p in parts)
+    layers = {p.loaded.layer for p in parts}
+    return IngestResult(
+        works=works,
+        rejected=rejected,
+        warnings=list(dict.fromkeys(warnings)),
+        repaired=repaired,
+        source=", ".join(p.loaded.name for p in parts),
+        layer=layers.pop() if len(layers) == 1 else None,
+        crs=crs,
+        files=files,
+    )

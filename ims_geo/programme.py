@@ -1,0 +1,1180 @@
+"""Combined programmes: "dig once, pave once".
+
+:func:`propose` turns the organisations' planned works and the conflicts
+between them into a proposed combined programme: clusters of works done as
+one project, each with a joint period and an execution order, the savings
+of combining, and an area-wide schedule (OR-Tools CP-SAT, see
+:mod:`ims_geo.schedule`) that moves works inside their flexibility windows.
+Everything is reported against the uncoordinated baseline, in which every
+organisation keeps its own dates.
+
+Which works take part
+---------------------
+Only works whose ``status`` is in :data:`ims_geo.schema.CHANGEABLE_STATUSES`
+(idea, planned, committed) may move or be combined. Works in progress or
+done keep their dates and still count (a finished resurfacing still
+protects its street; a running work still occupies it); cancelled works
+count for nothing.
+
+Clusters
+--------
+The candidate clusters are the connected components of the conflict graph
+whose edges are the ``clash``, ``moratorium`` and ``synergy`` conflicts
+between two changeable works. A component whose members' windows admit no
+joint period (below), or that has more than ``max_cluster`` works, is split
+greedily: a seed (sealing works first, then the work with most links) grows
+along its conflicts, strongest conflict (highest ``score``) first, taking a
+neighbour only while a joint period still fits every member's window; then
+the next seed grows from the works left. Sub-clusters stay connected, so
+every member meets another member in the street. Works a split leaves
+alone combine with nobody; the split is reported in ``Proposal.infeasible``
+(constraint ``cluster``).
+
+Joint period
+------------
+A combined cluster is one street occupation in two phases. Phase 1 starts
+on the joint start day ``S``: every member that does not seal the surface
+(the subsurface works and other excavations in one open trench, and the
+other surface works such as lighting or green) starts on ``S`` and keeps
+its own duration. Phase 2 is the sealing: every member that seals the
+surface (road, surface layer) starts the day after the last phase-1 member
+ends, ``S + max(phase-1 durations) + 1``; when the cluster has no phase-1
+member the sealing works start on ``S``. The joint period runs from ``S``
+to the last member's end. A joint period is possible when some ``S`` puts
+every member inside its window ``[earliest, latest]``. The schedule picks
+``S`` to minimise the members' total shift from their planned starts
+(ties: the smallest largest shift), together with the rest of the area.
+
+Execution order
+---------------
+Inside a cluster (``exec_order`` 1, 2, ...): excavations and subsurface
+works first, deepest first (by ``depth_max`` when known, otherwise by the
+typical depth of the discipline in :data:`TYPICAL_DEPTH_M`, which follows
+:data:`ims_geo.schema.DEPTH_ORDER`: sewer, water, heat, gas, electricity,
+telecom); then other surface works; the surface sealing last. Phase-1
+members share the open street; the order says who lays first.
+
+Savings against separate execution
+----------------------------------
+With ``d`` = :attr:`CostTable.share_distance_m`, for each executed cluster:
+
+* ``trench_m``: for every trench work (excavates, does not seal) after the
+  first, the longest stretch of its line within ``d`` of an earlier trench
+  work of the cluster: metres laid into a trench that is already open.
+* ``resurfacing_avoided_m2`` / ``_n``: separately, every trench work
+  reinstates its own trench. Combined, where the cluster has a sealing
+  work, the trench under the new surface (within ``d`` of it) needs no
+  reinstatement of its own; without one, the shared trench is reinstated
+  once. Area = trench length x :attr:`CostTable.trench_width_m` (for a
+  polygon excavation, its area); ``_n`` counts the trench works that are
+  spared a reinstatement.
+* ``disruption_days_saved``: the members' occupation days added up, minus
+  the days of the joint period.
+* ``savings_eur``: shared trench x ``trench_eur_per_m`` + avoided m² x
+  ``reinstatement_eur_per_m2`` + days saved x
+  ``traffic_management_eur_per_day`` + (members - 1) x ``site_setup_eur``.
+
+KPIs
+----
+Baseline and proposal are both computed from dates: the proposal's
+conflicts are found again by :func:`ims_geo.conflicts.find_conflicts` on
+the works with their proposed dates. A clash between two members of one
+executed cluster is the combined project itself and does not count as a
+clash. Disruption days add up every occupation, an executed cluster
+counting once for its joint period.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ims_geo import schedule as sched
+from ims_geo import schema as S
+from ims_geo.costs import CostTable, load_costs
+from ims_geo.crs import ensure_metric
+from ims_geo.errors import InputError, ScheduleError
+from ims_geo.rules import Rules
+
+Progress = Callable[[float, str], None]
+
+# --- columns -------------------------------------------------------------------
+PROPOSED_START = "proposed_start"
+PROPOSED_END = "proposed_end"
+CLUSTER_ID = "cluster_id"
+EXEC_ORDER = "exec_order"
+SHIFT_DAYS = "shift_days"
+
+CLUSTER_COLUMNS: tuple[str, ...] = (
+    CLUSTER_ID, "members", "n_works", "orgs", "joint_start", "joint_end", "trench_m",
+    "resurfacing_avoided_m2", "resurfacing_avoided_n", "disruption_days_saved", "savings_eur",
+)  # fmt: skip
+KPI_COLUMNS: tuple[str, ...] = ("kpi", "baseline", "proposal")
+INFEASIBLE_COLUMNS: tuple[str, ...] = ("constraint", "subject", "works", "amount", "reason")
+BUDGET_COLUMNS: tuple[str, ...] = ("org", "year", "budget_eur")
+
+#: Conflict kinds that make two works candidates for one combined project.
+CLUSTER_KINDS: frozenset[str] = frozenset({"clash", "moratorium", "synergy"})
+#: Typical depth (metres to the bottom of the trench) of each subsurface
+#: discipline, used to order works whose ``depth_max`` is unknown; it follows
+#: :data:`ims_geo.schema.DEPTH_ORDER`.
+TYPICAL_DEPTH_M: dict[str, float] = {
+    "sewer": 3.0, "water": 1.5, "heat": 1.2, "gas": 1.0, "electricity": 0.8, "telecom": 0.6,
+}  # fmt: skip
+#: Depth assumed for other excavations of unknown depth.
+OTHER_DEPTH_M = 0.5
+#: Default largest number of works in one combined project.
+MAX_CLUSTER = 12
+#: Default size of the grid cells ``max_parallel`` counts occupations in (metres).
+CELL_SIZE = 250.0
+
+_KPI_NAMES = (
+    "clashes", "moratorium violations", "combined works", "combined projects",
+    "disruption days", "works moved", "total shift days", "estimated cost eur", "savings eur",
+)  # fmt: skip
+
+
+@dataclass
+class Proposal:
+    """A proposed combined programme and how it compares with the baseline."""
+
+    #: Every input work with proposed_start, proposed_end, cluster_id (missing
+    #: when not combined), exec_order, shift_days, in the input's CRS.
+    works: gpd.GeoDataFrame
+    #: One row per executed cluster (see :data:`CLUSTER_COLUMNS`); geometry is
+    #: the convex hull of the members.
+    clusters: gpd.GeoDataFrame
+    #: kpi, baseline, proposal.
+    kpis: pd.DataFrame
+    #: One row per CP-SAT model (see :data:`ims_geo.schedule.MODEL_COLUMNS`).
+    solver: pd.DataFrame
+    #: Constraints the proposal still violates, and clusters that had to be
+    #: split: constraint, subject, works, amount, reason.
+    infeasible: pd.DataFrame
+    #: Conflicts between the works at their proposed dates.
+    conflicts: gpd.GeoDataFrame
+    #: Conflicts at the planned dates (the baseline).
+    baseline_conflicts: gpd.GeoDataFrame
+    #: Remarks about the input (e.g. budget rows naming no organisation of the works).
+    warnings: list[str] = field(default_factory=list)
+
+    def kpi(self, name: str) -> tuple[float, float]:
+        """Baseline and proposal value of one KPI."""
+        row = self.kpis.loc[self.kpis["kpi"] == name]
+        if row.empty:
+            raise KeyError(f"no KPI '{name}' (have: {', '.join(self.kpis['kpi'])})")
+        return float(row["baseline"].iloc[0]), float(row["proposal"].iloc[0])
+
+    def report(self) -> str:
+        """A plain-text summary: KPIs, then what stays unresolved."""
+        lines = [f"{'KPI':<28}{'baseline':>16}{'proposal':>16}"]
+        for kpi, base, prop in self.kpis.itertuples(index=False):
+            lines.append(f"{kpi:<28}{base:>16,.0f}{prop:>16,.0f}")
+        lines.append(f"{len(self.clusters)} combined projects, {len(self.solver)} solver models")
+        if len(self.infeasible):
+            counts = self.infeasible["constraint"].value_counts()
+            lines.append("unresolved: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+# --- budgets -------------------------------------------------------------------
+
+
+def load_budgets(path: str | Path) -> pd.DataFrame:
+    """Read yearly budgets per organisation from a CSV file.
+
+    Parameters
+    ----------
+    path
+        UTF-8 CSV with a header and the columns ``org``, ``year`` and
+        ``budget_eur`` (one row per organisation and calendar year; see
+        ``data/budgets.example.csv``). Amounts may use a decimal comma.
+
+    Returns
+    -------
+    pandas.DataFrame
+        org (str), year (int64), budget_eur (float64).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, a column is missing, or rows have an
+        empty org, a year or amount that is not a number, a negative amount
+        or a repeated org and year; the message names the file, the line
+        and the column of every problem.
+    """
+    where = str(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise InputError(f"{where}: budgets file not found") from exc
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read the budgets file ({exc.strerror})") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{where}: not a readable CSV file ({exc})") from exc
+    return check_budgets(frame, where=where, first_line=2)
+
+
+def check_budgets(
+    frame: pd.DataFrame, *, where: str = "budgets", first_line: int = 1
+) -> pd.DataFrame:
+    """Validate a budgets table (org, year, budget_eur) and return it in canonical dtypes.
+
+    ``first_line`` is the line number of the first row in messages (2 for a
+    CSV file with a header).
+    """
+    columns = {str(c).strip().lower(): c for c in frame.columns}
+    missing = [c for c in BUDGET_COLUMNS if c not in columns]
+    if missing:
+        raise InputError(
+            f"{where}: missing column(s) {', '.join(missing)}; a budgets table has the "
+            f"columns {','.join(BUDGET_COLUMNS)} (one row per organisation and year)"
+        )
+    org = frame[columns["org"]].astype("string").str.strip()
+    year_text = frame[columns["year"]].astype("string").str.strip()
+    year = pd.to_numeric(year_text, errors="coerce")
+    amount_text = frame[columns["budget_eur"]].astype("string").str.strip()
+    amount_text = amount_text.str.replace(r"[\s_']", "", regex=True)
+    both = amount_text.str.contains(",", regex=False) & amount_text.str.contains(".", regex=False)
+    amount_text = amount_text.where(~both, amount_text.str.replace(".", "", regex=False))
+    amount = pd.to_numeric(amount_text.str.replace(",", ".", regex=False), errors="coerce")
+    problems: list[str] = []
+    line = np.arange(len(frame)) + first_line
+    for at in line[(org.isna() | (org == "")).to_numpy(bool)]:
+        problems.append(f"line {at}: empty org")
+    bad_year = year.isna() | (year % 1 != 0) | (year < 1900) | (year > 2200)
+    for at, text in zip(
+        line[bad_year.to_numpy(bool)], year_text[bad_year.to_numpy(bool)], strict=True
+    ):
+        problems.append(f"line {at}: year '{text}' is not a calendar year")
+    bad_amount = amount.isna() | ~np.isfinite(amount.fillna(0)) | (amount < 0)
+    for at, text in zip(
+        line[bad_amount.to_numpy(bool)],
+        frame[columns["budget_eur"]][bad_amount.to_numpy(bool)],
+        strict=True,
+    ):
+        problems.append(f"line {at}: budget_eur '{text}' is not an amount >= 0")
+    out = pd.DataFrame(
+        {
+            "org": org.fillna("").astype(str),
+            "year": year.fillna(0).astype("int64"),
+            "budget_eur": amount.astype("float64"),
+        }
+    )
+    dup = out.duplicated(["org", "year"], keep=False) & ~bad_year.to_numpy(bool)
+    for (o, y), group in out[dup].groupby(["org", "year"]):
+        lines = ", ".join(str(v) for v in line[group.index.to_numpy()])
+        problems.append(f"lines {lines}: org '{o}' has more than one budget for {y}")
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise InputError(f"{where}: " + "; ".join(problems[:10]) + more)
+    return out.reset_index(drop=True)
+
+
+# --- the proposal ----------------------------------------------------------------
+
+
+def propose(
+    works: gpd.GeoDataFrame,
+    conflicts: pd.DataFrame | None = None,
+    *,
+    rules: Rules | None = None,
+    budgets: pd.DataFrame | str | Path | None = None,
+    max_parallel: int | None = None,
+    time_limit: float = 30.0,
+    workers: int = 2,
+    progress: Progress | None = None,
+    costs: CostTable | str | Path | None = None,
+    cell_size: float = CELL_SIZE,
+    max_cluster: int = MAX_CLUSTER,
+    weights: sched.Weights | None = None,
+) -> Proposal:
+    """Propose a combined programme for planned works.
+
+    Parameters
+    ----------
+    works
+        Planned works (canonical columns, see :mod:`ims_geo.schema`; they
+        are validated again here) of all organisations, with a CRS.
+    conflicts
+        Conflicts between ``works`` at their planned dates (the output of
+        :func:`ims_geo.conflicts.find_conflicts`); None computes them with
+        ``rules``.
+    rules
+        Conflict rules (default :class:`ims_geo.rules.Rules`); also used to
+        find the pairs that could conflict anywhere in the windows and to
+        classify the proposal.
+    budgets
+        Yearly budgets (org, year, budget_eur) as a DataFrame or a CSV path
+        (see :func:`load_budgets`): the cost of an organisation's works
+        starting in a calendar year stays within its budget.
+    max_parallel
+        At most this many street occupations at the same time per grid cell
+        of ``cell_size`` metres (a work counts in the cell of its centroid;
+        a combined project counts once); None for no limit.
+    time_limit
+        Seconds for all CP-SAT models together.
+    workers
+        CP-SAT search workers per model.
+    progress
+        Called as ``progress(fraction, message)`` as the work proceeds.
+    costs
+        Unit costs (:class:`ims_geo.costs.CostTable` or a TOML path).
+    cell_size
+        Grid cell size in metres for ``max_parallel``.
+    max_cluster
+        Largest number of works in one combined project.
+    weights
+        Objective weights of the scheduler.
+
+    Returns
+    -------
+    Proposal
+
+    Raises
+    ------
+    InputError
+        Invalid works, conflicts naming unknown works, bad budgets or costs,
+        or bad parameters.
+
+    Examples
+    --------
+    >>> proposal = propose(works, budgets="data/budgets.example.csv")  # doctest: +SKIP
+    >>> proposal.kpis  # doctest: +SKIP
+    """
+    from ims_geo.conflicts import find_conflicts
+
+    tell = progress or (lambda fraction, message: None)
+    rules = rules if rules is not None else Rules()
+    costs = _as_costs(costs)
+    _check_parameters(max_parallel, time_limit, workers, cell_size, max_cluster)
+    original, frame = _check_works(works)
+    budget_rows = _as_budgets(budgets)
+    warnings: list[str] = []
+    tell(0.0, "finding conflicts at the planned dates")
+    if conflicts is None:
+        conflicts = find_conflicts(frame, rules)
+    keys = _keys(frame)
+    ia, ib, kind, score = _pair_index(conflicts, keys, "conflicts")
+    tell(0.05, "finding the pairs that could conflict within the windows")
+    a = _Arrays.of(frame, rules)
+    reach = find_conflicts(_window_works(frame, a), rules, internal=False)
+    wa, wb, wkind, _ = _pair_index(reach, keys, "window conflicts")
+    tell(0.15, "forming clusters")
+    in_cluster = np.isin(kind, list(CLUSTER_KINDS))
+    cluster, splits = _clusters(a, ia[in_cluster], ib[in_cluster], score[in_cluster], max_cluster)
+    offset, order = _phases(a, cluster)
+    pair_kinds = np.isin(wkind, list(CLUSTER_KINDS))
+    base_kinds = np.isin(kind, list(CLUSTER_KINDS))
+    problem, cells = _problem(
+        a, frame, np.r_[ia[base_kinds], wa[pair_kinds]], np.r_[ib[base_kinds], wb[pair_kinds]],
+        cluster, offset, budget_rows, max_parallel, cell_size, warnings,
+    )  # fmt: skip
+    result = sched.solve(
+        problem,
+        time_limit=time_limit,
+        workers=workers,
+        weights=weights,
+        progress=lambda f, m: tell(0.15 + 0.7 * f, m),
+    )
+    tell(0.85, "checking the proposal")
+    start = result.start
+    executed = (
+        (cluster >= 0) & result.combined[np.maximum(cluster, 0)]
+        if problem.n_clusters
+        else np.zeros(len(start), bool)
+    )
+    _check_joint(problem, start, executed)
+    proposed = frame.copy()
+    proposed[S.START] = _dates(start)
+    proposed[S.END] = _dates(start + a.duration)
+    after = find_conflicts(proposed, rules, internal=False)
+    pa, pb, pkind, _ = _pair_index(after, keys, "proposal conflicts")
+    ids = _cluster_ids(a, cluster, executed, start)
+    out_works = _works_out(frame, original, start, a, ids, order, executed)
+    clusters = _clusters_out(frame, original, a, ids, start, executed, order, costs)
+    coordinated = (ids[pa] != "") & (ids[pa] == ids[pb])
+    kpis = _kpis(a, kind, pkind, coordinated, start, executed, ids, clusters, problem, result)
+    infeasible = _infeasible(
+        frame,
+        a,
+        problem,
+        start,
+        result.combined,
+        pa,
+        pb,
+        pkind,
+        coordinated,
+        splits,
+        cells,
+        kind,
+        ia,
+        ib,
+    )
+    tell(1.0, "proposal ready")
+    return Proposal(
+        works=out_works,
+        clusters=clusters,
+        kpis=kpis,
+        solver=result.models,
+        infeasible=infeasible,
+        conflicts=after,
+        baseline_conflicts=conflicts,
+        warnings=warnings,
+    )
+
+
+# --- input -----------------------------------------------------------------------
+
+
+def _check_parameters(
+    max_parallel: int | None, time_limit: float, workers: int, cell_size: float, max_cluster: int
+) -> None:
+    if max_parallel is not None and (
+        isinstance(max_parallel, bool)
+        or not isinstance(max_parallel, int | np.integer)
+        or max_parallel < 1
+    ):
+        raise InputError(
+            f"max_parallel must be a whole number >= 1 (or None for no limit), got {max_parallel!r}"
+        )
+    if not isinstance(time_limit, int | float) or not math.isfinite(time_limit) or time_limit <= 0:
+        raise InputError(f"time_limit must be a number of seconds > 0, got {time_limit!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+        raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
+    if not isinstance(cell_size, int | float) or not math.isfinite(cell_size) or cell_size <= 0:
+        raise InputError(f"cell_size must be a number of metres > 0, got {cell_size!r}")
+    if (
+        isinstance(max_cluster, bool)
+        or not isinstance(max_cluster, int | np.integer)
+        or max_cluster < 2
+    ):
+        raise InputError(f"max_cluster must be a whole number >= 2, got {max_cluster!r}")
+
+
+def _as_costs(costs: CostTable | str | Path | None) -> CostTable:
+    if costs is None:
+        return CostTable()
+    if isinstance(costs, CostTable):
+        return costs
+    if isinstance(costs, str | Path):
+        return load_costs(costs)
+    raise InputError(
+        f"costs must be a CostTable or the path of a TOML file, got {type(costs).__name__}"
+    )
+
+
+def _as_budgets(budgets: pd.DataFrame | str | Path | None) -> pd.DataFrame:
+    if budgets is None:
+        return pd.DataFrame(
+            {
+                "org": pd.Series(dtype=str),
+                "year": pd.Series(dtype="int64"),
+                "budget_eur": pd.Series(dtype="float64"),
+            }
+        )
+    if isinstance(budgets, str | Path):
+        return load_budgets(budgets)
+    if isinstance(budgets, pd.DataFrame):
+        return check_budgets(budgets)
+    raise InputError(
+        f"budgets must be a DataFrame or the path of a CSV file, got {type(budgets).__name__}"
+    )
+
+
+def _check_works(works: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Validated works (input CRS) and the same works in a metric CRS."""
+    if not isinstance(works, gpd.GeoDataFrame):
+        raise InputError(f"works must be a GeoDataFrame, got {type(works).__name__}")
+    missing = [c for c in S.REQUIRED if c not in works.columns]
+    if missing:
+        raise InputError(
+            f"works: missing column(s) {', '.join(missing)}; planned works need "
+            f"{', '.join(S.REQUIRED)} (see ims_geo.schema)"
+        )
+    if works.crs is None:
+        raise InputError("works have no CRS; set one (e.g. works.set_crs('EPSG:28992')) first")
+    checked = S.validate(works, source="works")
+    if len(checked.rejected):
+        rej = checked.rejected
+        sample = "; ".join(
+            f"row {r} ({o}:{w}): {why}"
+            for r, o, w, why in zip(
+                rej[S.SOURCE_ROW].head(5), rej.get(S.ORG, pd.Series([""] * len(rej))).head(5),
+                rej.get(S.WORK_ID, pd.Series([""] * len(rej))).head(5), rej[S.REASON].head(5),
+                strict=False,
+            )
+        )  # fmt: skip
+        raise InputError(
+            f"works: {len(rej)} invalid row(s), fix or drop them before proposing a programme: {sample}"
+        )
+    valid = checked.valid
+    return valid, ensure_metric(valid)
+
+
+def _keys(frame: pd.DataFrame) -> pd.Index:
+    return pd.Index(frame[S.ORG].astype(str) + "\x1f" + frame[S.WORK_ID].astype(str))
+
+
+def _pair_index(
+    conflicts: pd.DataFrame, keys: pd.Index, where: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices of both works, kind and score of every conflict."""
+    need = ("work_id_a", "org_a", "work_id_b", "org_b", "kind")
+    missing = [c for c in need if c not in conflicts.columns]
+    if missing:
+        raise InputError(
+            f"{where}: missing column(s) {', '.join(missing)}; pass the output of "
+            "ims_geo.conflicts.find_conflicts"
+        )
+    ka = conflicts["org_a"].astype(str) + "\x1f" + conflicts["work_id_a"].astype(str)
+    kb = conflicts["org_b"].astype(str) + "\x1f" + conflicts["work_id_b"].astype(str)
+    ia, ib = keys.get_indexer(ka), keys.get_indexer(kb)
+    unknown = (ia < 0) | (ib < 0)
+    if unknown.any():
+        at = int(np.flatnonzero(unknown)[0])
+        side = ka.iloc[at] if ia[at] < 0 else kb.iloc[at]
+        raise InputError(
+            f"{where}: {int(unknown.sum())} row(s) name works that are not in the works "
+            f"(first: {side.replace(chr(31), ':')}); compute the conflicts from the same works"
+        )
+    kind = conflicts["kind"].astype(str).to_numpy()
+    score = (
+        pd.to_numeric(conflicts["score"], errors="coerce").fillna(0.0).to_numpy(float)
+        if "score" in conflicts.columns
+        else np.zeros(len(conflicts))
+    )
+    return ia.astype(np.int64), ib.astype(np.int64), kind, score
+
+
+def _days(values: pd.Series) -> np.ndarray:
+    return values.to_numpy(dtype="datetime64[D]").astype(np.int64)
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[s]")
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """Per-work arrays the proposal is computed from."""
+
+    start: np.ndarray
+    duration: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    changeable: np.ndarray
+    active: np.ndarray
+    seals: np.ndarray
+    excavates: np.ndarray
+    group: np.ndarray  # 0 excavation/subsurface, 1 other surface work, 2 sealing
+    depth: np.ndarray
+    depth_rank: np.ndarray
+    label: np.ndarray  # "org:work_id"
+    org: np.ndarray
+    moratorium_days: int
+
+    @classmethod
+    def of(cls, frame: gpd.GeoDataFrame, rules: Rules) -> _Arrays:
+        start, end = _days(frame[S.START]), _days(frame[S.END])
+        duration = end - start
+        status = frame[S.STATUS].astype(str).to_numpy()
+        changeable = np.isin(status, list(S.CHANGEABLE_STATUSES))
+        seals = S.seals_surface(frame)
+        excavates = S.excavates(frame)
+        subsurface = (frame[S.LAYER].astype(str) == "subsurface").to_numpy()
+        group = np.where(seals, 2, np.where(excavates | subsurface, 0, 1))
+        discipline = frame[S.DISCIPLINE].astype(str)
+        typical = discipline.map(TYPICAL_DEPTH_M).fillna(OTHER_DEPTH_M).to_numpy(float)
+        depth = frame[S.DEPTH_MAX].to_numpy(dtype=float, na_value=np.nan)
+        depth = np.where(np.isnan(depth), typical, depth)
+        rank = discipline.map({d: i for i, d in enumerate(S.DEPTH_ORDER)}).fillna(
+            len(S.DEPTH_ORDER)
+        )
+        return cls(
+            start=start,
+            duration=duration,
+            lo=np.where(changeable, _days(frame[S.EARLIEST]), start),
+            hi=np.where(changeable, _days(frame[S.LATEST]) - duration, start),
+            changeable=changeable,
+            active=status != "cancelled",
+            seals=seals,
+            excavates=excavates,
+            group=group,
+            depth=np.where(group == 0, depth, 0.0),
+            depth_rank=rank.to_numpy(np.int64),
+            label=(frame[S.ORG].astype(str) + ":" + frame[S.WORK_ID].astype(str)).to_numpy(object),
+            org=frame[S.ORG].astype(str).to_numpy(object),
+            moratorium_days=int(math.floor(rules.moratorium_days)),
+        )
+
+
+def _window_works(frame: gpd.GeoDataFrame, a: _Arrays) -> gpd.GeoDataFrame:
+    """Works stretched over their whole windows: every pair that could conflict in them meets."""
+    out = frame.copy()
+    out[S.START] = _dates(a.lo)
+    out[S.END] = _dates(a.hi + a.duration)
+    return out
+
+
+# --- clusters ----------------------------------------------------------------------
+
+
+def _phase_offsets(
+    lo: np.ndarray, hi: np.ndarray, d: np.ndarray, sealing: np.ndarray
+) -> tuple[int, int, int]:
+    """(D1, lowest S, highest S) of one set of works (D1 = -1 without phase 1)."""
+    d1 = int(d[~sealing].max()) if (~sealing).any() else -1
+    off = np.where(sealing & (d1 >= 0), d1 + 1, 0)
+    return d1, int((lo - off).max()), int((hi - off).min())
+
+
+def _clusters(
+    a: _Arrays, ia: np.ndarray, ib: np.ndarray, score: np.ndarray, cap: int
+) -> tuple[np.ndarray, list[dict]]:
+    """Candidate cluster of every work (-1 for none) and the splits made."""
+    n = len(a.start)
+    keep = (ia != ib) & a.changeable[ia] & a.changeable[ib] & a.active[ia] & a.active[ib]
+    ia, ib, score = ia[keep], ib[keep], score[keep]
+    label = sched.components(n, ia, ib)
+    linked = np.zeros(n, bool)
+    linked[ia] = linked[ib] = True
+    sealing = a.group == 2
+    frame = pd.DataFrame(
+        {
+            "comp": label,
+            "lo": a.lo,
+            "hi": a.hi,
+            "d1": np.where(sealing, -1, a.duration),
+            "sealing": sealing,
+        }
+    )[linked]
+    g = frame.groupby("comp")
+    d1 = g["d1"].transform("max").to_numpy()
+    off = np.where(frame["sealing"].to_numpy() & (d1 >= 0), d1 + 1, 0)
+    frame["lo_s"], frame["hi_s"] = frame["lo"] - off, frame["hi"] - off
+    g = frame.groupby("comp")
+    fits = (g["lo_s"].max() <= g["hi_s"].min()) & (g.size() <= cap)
+    cluster = np.full(n, -1, np.int64)
+    ok = frame.index[frame["comp"].map(fits).to_numpy(bool)].to_numpy()
+    cluster[ok] = label[ok]
+    splits: list[dict] = []
+    bad = fits.index[~fits.to_numpy()]
+    if len(bad):
+        # neighbours within each component, strongest conflict first
+        edges = pd.DataFrame({"u": np.r_[ia, ib], "v": np.r_[ib, ia], "score": np.r_[score, score]})
+        edges = edges[np.isin(label[edges["u"].to_numpy()], bad)].sort_values(
+            ["u", "score", "v"], ascending=[True, False, True]
+        )
+        neighbours = {
+            u: list(zip(-grp["score"].to_numpy(), grp["v"].to_numpy().tolist(), strict=True))
+            for u, grp in edges.groupby("u")
+        }
+        members = frame[frame["comp"].isin(bad)].groupby("comp").groups
+        for comp in bad.tolist():
+            idx = np.asarray(members[comp])
+            subs = _split(idx, neighbours, a, cap)
+            for sub in subs:
+                cluster[sub] = sub[0]
+            left = sorted(set(idx.tolist()) - {i for sub in subs for i in sub})
+            splits.append({"members": idx, "parts": len(subs), "alone": np.asarray(left, np.int64)})
+    codes, _ = pd.factorize(cluster[cluster >= 0], sort=True)
+    out = np.full(n, -1, np.int64)
+    out[cluster >= 0] = codes
+    return out, splits
+
+
+def _split(members: np.ndarray, neighbours: dict, a: _Arrays, cap: int) -> list[list[int]]:
+    """Greedy split of one component into connected sub-clusters with a joint period."""
+    sealing = a.group == 2
+    degree = {int(i): len(neighbours.get(int(i), ())) for i in members}
+    seeds = sorted((int(i) for i in members), key=lambda i: (not sealing[i], -degree[i], i))
+    free = set(degree)
+    parts: list[list[int]] = []
+    for seed in seeds:
+        if seed not in free:
+            continue
+        part = [seed]
+        free.discard(seed)
+        heap = [item for item in neighbours.get(seed, ()) if item[1] in free]
+        heapq.heapify(heap)
+        while heap and len(part) < cap:
+            _, j = heapq.heappop(heap)
+            if j not in free:
+                continue
+            trial = np.asarray([*part, j])
+            _, low, high = _phase_offsets(
+                a.lo[trial], a.hi[trial], a.duration[trial], sealing[trial]
+            )
+            if low > high:
+                continue
+            part.append(j)
+            free.discard(j)
+            for item in neighbours.get(j, ()):
+                if item[1] in free:
+                    heapq.heappush(heap, item)
+        if len(part) >= 2:
+            parts.append(part)
+        else:
+            free.add(seed)
+    return parts
+
+
+def _phases(a: _Arrays, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start offset in the joint period and execution order of every cluster member."""
+    n = len(a.start)
+    member = np.flatnonzero(cluster >= 0)
+    offset = np.zeros(n, np.int64)
+    order = np.zeros(n, np.int64)
+    if not len(member):
+        return offset, order
+    sealing = a.group[member] == 2
+    d1 = np.full(cluster.max() + 1, -1, np.int64)
+    np.maximum.at(d1, cluster[member][~sealing], a.duration[member][~sealing])
+    c1 = d1[cluster[member]]
+    offset[member] = np.where(sealing & (c1 >= 0), c1 + 1, 0)
+    keys = np.lexsort(
+        (a.label[member], a.depth_rank[member], -a.depth[member], a.group[member], cluster[member])
+    )
+    ranked = member[keys]
+    first = np.r_[True, cluster[ranked][1:] != cluster[ranked][:-1]]
+    pos = np.arange(len(ranked))
+    order[ranked] = pos - np.maximum.accumulate(np.where(first, pos, 0)) + 1
+    return offset, order
+
+
+# --- the scheduling problem ----------------------------------------------------------
+
+
+def _problem(
+    a: _Arrays,
+    frame: gpd.GeoDataFrame,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    cluster: np.ndarray,
+    offset: np.ndarray,
+    budgets: pd.DataFrame,
+    max_parallel: int | None,
+    cell_size: float,
+    warnings: list[str],
+) -> tuple[sched.Problem, np.ndarray]:
+    org_codes, org_names = pd.factorize(pd.Series(a.org, dtype=str))
+    cost = frame[S.COST].to_numpy(dtype=float, na_value=np.nan)
+    cost = np.where(np.isfinite(cost), np.round(cost), 0).astype(np.int64)
+    centroid = shapely.centroid(frame.geometry.to_numpy())
+    x, y = shapely.get_x(centroid), shapely.get_y(centroid)
+    ix, iy = np.floor(x / cell_size), np.floor(y / cell_size)
+    cell_codes, cell_keys = pd.factorize(
+        pd.Series(list(zip(ix.tolist(), iy.tolist(), strict=True)))
+    )
+    cells = np.asarray(
+        [f"E{cx * cell_size:.0f} N{cy * cell_size:.0f} ({cell_size:g} m)" for cx, cy in cell_keys],
+        dtype=object,
+    )
+    cell = np.where(a.active & np.isfinite(x), cell_codes, -1)
+    b_org = pd.Index(org_names).get_indexer(budgets["org"])
+    unknown = sorted(set(budgets["org"][b_org < 0]))
+    if unknown:
+        warnings.append(f"budgets name organisations without works, ignored: {', '.join(unknown)}")
+    rows = b_org >= 0
+    problem = sched.Problem(
+        start=a.start,
+        duration=a.duration,
+        lo=a.lo,
+        hi=a.hi,
+        changeable=a.changeable & a.active,
+        seals=a.seals,
+        excavates=a.excavates,
+        active=a.active,
+        pair_a=pa,
+        pair_b=pb,
+        cluster=cluster,
+        offset=offset,
+        org=org_codes.astype(np.int64),
+        cost=np.where(a.active, cost, 0),
+        cell=cell.astype(np.int64),
+        budget_org=b_org[rows].astype(np.int64),
+        budget_year=budgets["year"].to_numpy(np.int64)[rows],
+        budget_eur=np.floor(budgets["budget_eur"].to_numpy(float)[rows]).astype(np.int64),
+        moratorium_days=a.moratorium_days,
+        max_parallel=max_parallel,
+    )
+    return problem, cells
+
+
+def _check_joint(problem: sched.Problem, start: np.ndarray, executed: np.ndarray) -> None:
+    """Every executed cluster really follows its joint period (members at S + offset)."""
+    idx = np.flatnonzero(executed)
+    if not len(idx):
+        return
+    joint = pd.Series(start[idx] - problem.offset[idx]).groupby(problem.cluster[idx]).nunique()
+    if (joint > 1).any():
+        raise ScheduleError(
+            f"cluster {int(joint.index[joint > 1][0])} is marked combined but its members do not "
+            "share a joint period; this is a defect in the scheduler"
+        )
+
+
+# --- output ---------------------------------------------------------------------------
+
+
+def _cluster_ids(
+    a: _Arrays, cluster: np.ndarray, executed: np.ndarray, start: np.ndarray
+) -> np.ndarray:
+    """Cluster id ("C001", ...) of every work in an executed cluster, "" otherwise."""
+    ids = np.full(len(cluster), "", dtype=object)
+    idx = np.flatnonzero(executed)
+    if not len(idx):
+        return ids
+    first = (
+        pd.DataFrame({"c": cluster[idx], "start": start[idx], "label": a.label[idx]})
+        .groupby("c")
+        .agg(start=("start", "min"), label=("label", "min"))
+    )
+    first = first.sort_values(["start", "label"])
+    width = max(3, len(str(len(first))))
+    names = {c: f"C{k + 1:0{width}d}" for k, c in enumerate(first.index.tolist())}
+    ids[idx] = [names[c] for c in cluster[idx].tolist()]
+    return ids
+
+
+def _works_out(
+    frame: gpd.GeoDataFrame,
+    original: gpd.GeoDataFrame,
+    start: np.ndarray,
+    a: _Arrays,
+    ids: np.ndarray,
+    order: np.ndarray,
+    executed: np.ndarray,
+) -> gpd.GeoDataFrame:
+    out = original.copy()
+    geometry = out.geometry.name
+    out[PROPOSED_START] = _dates(start)
+    out[PROPOSED_END] = _dates(start + a.duration)
+    out[CLUSTER_ID] = pd.Series(np.where(ids == "", None, ids), index=out.index, dtype="str")
+    out[EXEC_ORDER] = pd.array(np.where(executed, order, 0), dtype="Int64")
+    out.loc[~executed, EXEC_ORDER] = pd.NA
+    out[SHIFT_DAYS] = (start - a.start).astype(np.int64)
+    columns = [c for c in out.columns if c != geometry] + [geometry]
+    return out[columns]
+
+
+def _line_parts(geoms: np.ndarray) -> np.ndarray:
+    kinds = shapely.get_type_id(geoms)
+    return np.isin(kinds, (1, 5))  # LineString, MultiLineString
+
+
+def _overlaps(
+    frame: gpd.GeoDataFrame, i: np.ndarray, j: np.ndarray, costs: CostTable
+) -> tuple[np.ndarray, np.ndarray]:
+    """Metres of line ``i`` within the share distance of ``j``, and the trench area that is."""
+    geoms = frame.geometry.to_numpy()
+    if not len(i):
+        return np.zeros(0), np.zeros(0)
+    part = shapely.intersection(geoms[i], shapely.buffer(geoms[j], costs.share_distance_m))
+    line = _line_parts(geoms[i])
+    polygon = np.isin(shapely.get_type_id(geoms[i]), (3, 6))
+    length = np.where(line, shapely.length(part), 0.0)
+    area = np.where(line, length * costs.trench_width_m, np.where(polygon, shapely.area(part), 0.0))
+    return length, area
+
+
+def _clusters_out(
+    frame: gpd.GeoDataFrame,
+    original: gpd.GeoDataFrame,
+    a: _Arrays,
+    ids: np.ndarray,
+    start: np.ndarray,
+    executed: np.ndarray,
+    order: np.ndarray,
+    costs: CostTable,
+) -> gpd.GeoDataFrame:
+    idx = np.flatnonzero(executed)
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in CLUSTER_COLUMNS})
+    if not len(idx):
+        return gpd.GeoDataFrame(
+            empty, geometry=gpd.GeoSeries([], crs=original.crs), crs=original.crs
+        )
+    trench = a.excavates & (a.group != 2)
+    members = pd.DataFrame({"i": idx, "c": ids[idx], "order": order[idx]})
+    pairs = members.merge(members, on="c", suffixes=("", "_o"))
+    pairs = pairs[pairs["i"] != pairs["i_o"]]
+    pi, po = pairs["i"].to_numpy(), pairs["i_o"].to_numpy()
+    # shared trench: a trench work and an earlier trench work of its cluster
+    shared = trench[pi] & trench[po] & (pairs["order_o"].to_numpy() < pairs["order"].to_numpy())
+    length, area = _overlaps(frame, pi[shared], po[shared], costs)
+    trench_len = pd.Series(length).groupby(pi[shared]).max()
+    trench_area = pd.Series(area).groupby(pi[shared]).max()
+    # trench under a sealing work of its cluster
+    under = trench[pi] & (a.group[po] == 2)
+    _, under_area = _overlaps(frame, pi[under], po[under], costs)
+    sealed_area = pd.Series(under_area).groupby(pi[under]).max()
+    per = members.set_index("i")
+    per["shared_m"] = trench_len.reindex(per.index).fillna(0.0)
+    has_seal = pd.Series(a.group[idx] == 2).groupby(ids[idx]).any()
+    with_seal = per["c"].map(has_seal).to_numpy(bool)
+    avoided = np.where(
+        with_seal,
+        sealed_area.reindex(per.index).fillna(0.0).to_numpy(),
+        trench_area.reindex(per.index).fillna(0.0).to_numpy(),
+    )
+    per["avoided_m2"] = np.where(trench[per.index.to_numpy()], avoided, 0.0)
+    per["avoided_n"] = (per["avoided_m2"] > 0).astype(np.int64)
+    per["days"] = a.duration[per.index.to_numpy()] + 1
+    per["start"] = start[per.index.to_numpy()]
+    per["end"] = start[per.index.to_numpy()] + a.duration[per.index.to_numpy()]
+    per["label"] = a.label[per.index.to_numpy()]
+    per["org"] = a.org[per.index.to_numpy()]
+    per = per.sort_values(["c", "order"])
+    g = per.groupby("c", sort=True)
+    out = pd.DataFrame(
+        {
+            "members": g["label"].agg("; ".join),
+            "n_works": g.size().astype(np.int64),
+            "orgs": g["org"].agg(lambda s: "; ".join(sorted(set(s)))),
+            "joint_start": _dates(g["start"].min().to_numpy()),
+            "joint_end": _dates(g["end"].max().to_numpy()),
+            "trench_m": g["shared_m"].sum().round(1),
+            "resurfacing_avoided_m2": g["avoided_m2"].sum().round(1),
+            "resurfacing_avoided_n": g["avoided_n"].sum().astype(np.int64),
+        }
+    )
+    span = g["end"].max() - g["start"].min() + 1
+    out["disruption_days_saved"] = (g["days"].sum() - span).astype(np.int64)
+    out["savings_eur"] = (
+        out["trench_m"] * costs.trench_eur_per_m
+        + out["resurfacing_avoided_m2"] * costs.reinstatement_eur_per_m2
+        + out["disruption_days_saved"] * costs.traffic_management_eur_per_day
+        + (out["n_works"] - 1) * costs.site_setup_eur
+    ).round(0)
+    hulls = (
+        gpd.GeoSeries(original.geometry.to_numpy()[per.index.to_numpy()], crs=original.crs)
+        .groupby(per["c"].to_numpy())
+        .agg(lambda s: shapely.convex_hull(shapely.union_all(s.to_numpy())))
+    )
+    out = out.rename_axis(CLUSTER_ID).reset_index()
+    return gpd.GeoDataFrame(
+        out,
+        geometry=gpd.GeoSeries(hulls.reindex(out[CLUSTER_ID]).to_numpy(), crs=original.crs),
+        crs=original.crs,
+    )
+
+
+def _disruption(a: _Arrays, start: np.ndarray, executed: np.ndarray, ids: np.ndarray) -> int:
+    own = a.active & ~executed
+    total = int((a.duration[own] + 1).sum())
+    if executed.any():
+        idx = np.flatnonzero(executed)
+        ends = pd.Series(start[idx] + a.duration[idx]).groupby(ids[idx])
+        starts = pd.Series(start[idx]).groupby(ids[idx])
+        total += int((ends.max() - starts.min() + 1).sum())
+    return total
+
+
+def _kpis(
+    a: _Arrays,
+    kind: np.ndarray,
+    pkind: np.ndarray,
+    coordinated: np.ndarray,
+    start: np.ndarray,
+    executed: np.ndarray,
+    ids: np.ndarray,
+    clusters: gpd.GeoDataFrame,
+    problem: sched.Problem,
+    result: sched.Schedule,
+) -> pd.DataFrame:
+    no = np.zeros(len(start), bool)
+    savings = float(clusters["savings_eur"].sum()) if len(clusters) else 0.0
+    cost = float(problem.cost[a.active].sum())
+    moved = start != a.start
+    rows = [
+        ("clashes", int((kind == "clash").sum()), int(((pkind == "clash") & ~coordinated).sum())),
+        (
+            "moratorium violations",
+            int((kind == "moratorium").sum()),
+            int((pkind == "moratorium").sum()),
+        ),
+        ("combined works", 0, int(executed.sum())),
+        ("combined projects", 0, len(clusters)),
+        ("disruption days", _disruption(a, a.start, no, ids), _disruption(a, start, executed, ids)),
+        ("works moved", 0, int(moved.sum())),
+        ("total shift days", 0, int(np.abs(start - a.start).sum())),
+        ("estimated cost eur", cost, cost - savings),
+        ("savings eur", 0.0, savings),
+    ]
+    if len(problem.budget_org):
+        rows.append(
+            (
+                "org-years over budget",
+                len(sched.budget_overruns(problem, a.start)),
+                len(sched.budget_overruns(problem, start)),
+            )
+        )
+    if problem.max_parallel is not None:
+        none = np.zeros(problem.n_clusters, bool)
+        rows.append(
+            (
+                "cells over max_parallel",
+                len(sched.cell_overloads(problem, a.start, none)),
+                len(sched.cell_overloads(problem, start, result.combined)),
+            )
+        )
+    return pd.DataFrame(
+        {
+            "kpi": pd.Series([r[0] for r in rows], dtype=str),
+            "baseline": np.asarray([r[1] for r in rows], dtype=float),
+            "proposal": np.asarray([r[2] for r in rows], dtype=float),
+        }
+    )
+
+
+def _list(labels: Iterable[str], limit: int = 20) -> str:
+    items = list(labels)
+    more = f"; ... (+{len(items) - limit} more)" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
+def _infeasible(
+    frame: gpd.GeoDataFrame,
+    a: _Arrays,
+    problem: sched.Problem,
+    start: np.ndarray,
+    combined: np.ndarray,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    pkind: np.ndarray,
+    coordinated: np.ndarray,
+    splits: list[dict],
+    cells: np.ndarray,
+    kind: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+) -> pd.DataFrame:
+    rows: list[tuple[str, str, str, float, str]] = []
+    m = a.moratorium_days
+    before = set(
+        zip(
+            np.minimum(ia, ib)[kind == "moratorium"].tolist(),
+            np.maximum(ia, ib)[kind == "moratorium"].tolist(),
+            strict=True,
+        )
+    )
+    # moratorium: which side seals; could the windows have avoided it?
+    for x, y in zip(
+        pa[pkind == "moratorium"].tolist(), pb[pkind == "moratorium"].tolist(), strict=True
+    ):
+        seal, dig = (
+            (x, y)
+            if a.seals[x] and a.excavates[y] and start[y] > start[x] + a.duration[x]
+            else (y, x)
+        )
+        gap = int(start[dig] - start[seal] - a.duration[seal])
+        windows = (a.lo[dig] + a.duration[dig] + 1 <= a.hi[seal]) or (
+            a.hi[dig] >= a.lo[seal] + a.duration[seal] + m + 1
+        )
+        existing = (min(x, y), max(x, y)) in before
+        why = (
+            "resolving it would break another constraint (a budget, max_parallel or another pair)"
+            if windows
+            else "the flexibility windows do not let the excavation end before the sealing starts"
+        )
+        rows.append(
+            (
+                "moratorium",
+                f"{a.label[dig]} digs {gap} days after {a.label[seal]} seals",
+                f"{a.label[seal]}; {a.label[dig]}",
+                float(gap),
+                ("existing violation kept: " if existing else "new violation: ") + why,
+            )
+        )
+    clash = (pkind == "clash") & ~coordinated
+    for x, y in zip(pa[clash].tolist(), pb[clash].tolist(), strict=True):
+        lo, hi, d = a.lo, a.hi, a.duration
+        apart = (lo[x] + d[x] + 1 <= hi[y]) or (lo[y] + d[y] + 1 <= hi[x])
+        overlap = min(start[x] + d[x], start[y] + d[y]) - max(start[x], start[y]) + 1
+        rows.append(
+            (
+                "clash",
+                f"{a.label[x]} and {a.label[y]} in the street at the same time",
+                f"{a.label[x]}; {a.label[y]}",
+                float(overlap),
+                "separating them would break another constraint or cost more than the clash"
+                if apart
+                else "their flexibility windows overlap too much to separate them",
+            )
+        )
+    over = sched.budget_overruns(problem, start)
+    org_names = pd.factorize(pd.Series(a.org, dtype=str))[1]
+    for o, y, used, budget, extra in over.itertuples(index=False):
+        rows.append(
+            (
+                "budget",
+                f"{org_names[o]} {y}",
+                "",
+                float(extra),
+                f"works starting in {y} cost EUR {used:,.0f}, budget EUR {budget:,.0f}: over by "
+                f"EUR {extra:,.0f}; the windows and other constraints allow no further move "
+                "to another year",
+            )
+        )
+    loads = sched.cell_overloads(problem, start, combined)
+    for cell, peak, day, extra in loads.itertuples(index=False):
+        inside = np.flatnonzero(problem.cell == cell)
+        rows.append(
+            (
+                "max_parallel",
+                f"cell {cells[cell]}",
+                _list(a.label[inside]),
+                float(extra),
+                f"{peak} occupations at the same time on {_dates(np.array([day]))[0].astype('datetime64[D]')} "
+                f"(limit {problem.max_parallel}); the windows and other constraints allow no further spreading",
+            )
+        )
+    for split in splits:
+        alone = split["alone"]
+        rows.append(
+            (
+                "cluster",
+                f"{len(split['members'])} works linked by conflicts",
+                _list(a.label[split["members"]]),
+                float(len(alone)),
+                f"no joint period fits every window (or more than the cluster limit): split into "
+                f"{split['parts']} candidate projects"
+                + (
+                    f"; {len(alone)} works combine with none: {_list(a.label[alone], 10)}"
+                    if len(alone)
+                    else ""
+                ),
+            )
+        )
+    return pd.DataFrame(
+        {
+            "constraint": pd.Series([r[0] for r in rows], dtype=str),
+            "subject": pd.Series([r[1] for r in rows], dtype=str),
+            "works": pd.Series([r[2] for r in rows], dtype=str),
+            "amount": np.asarray([r[3] for r in rows], dtype=float),
+            "reason": pd.Series([r[4] for r in rows], dtype=str),
+        }
+    )
+
+
+__all__ = [
+    "BUDGET_COLUMNS",
+    "CLUSTER_COLUMNS",
+    "CostTable",
+    "KPI_COLUMNS",
+    "Proposal",
+    "check_budgets",
+    "load_budgets",
+    "load_costs",
+    "propose",
+]

@@ -1,0 +1,875 @@
+"""Area-wide programme schedule with OR-Tools CP-SAT.
+
+The scheduler works on plain arrays (:class:`Problem`): one integer start
+day per work, fixed durations, start windows, the pairs of works that are
+near each other, the candidate clusters with each member's start offset in
+its joint period, and the area limits (yearly budgets per organisation,
+simultaneous works per grid cell). :mod:`ims_geo.programme` builds the
+problem from planned works and turns the :class:`Schedule` back into dates.
+
+Days are integers (days since 1970-01-01); a work occupies the street from
+its start day to ``start + duration`` inclusive, i.e. ``duration + 1`` days.
+
+The model
+---------
+Variables: the start day ``s_i`` of every changeable work inside
+``[lo_i, hi_i]`` (its flexibility window minus its duration); works that
+may not move are constants. For every candidate cluster ``c`` a Boolean
+``combined_c`` and a joint start ``S_c``: when combined, every member
+starts at ``S_c + offset_i`` (see :mod:`ims_geo.programme` for what the
+offsets mean).
+
+Constraints, each with a penalised slack so that no model is ever
+infeasible (the slack that stays on is reported, see
+:func:`budget_overruns` and :func:`cell_overloads`):
+
+* moratorium: for a nearby pair where ``a`` seals the surface and ``b``
+  excavates, ``b`` may not start 1 .. ``moratorium_days`` days after ``a``
+  ends. The solver resolves it by letting the excavation end before the
+  sealing starts (or, where it already is, leaving the excavation beyond the
+  moratorium). This removes existing dig-after-pave violations wherever the
+  windows allow and forbids new ones; the slack costs
+  :attr:`Weights.violation`.
+* yearly budget: per organisation and calendar year, the cost of the works
+  starting in that year stays within the budget; the overrun costs
+  :attr:`Weights.violation` per violated org-year plus
+  :attr:`Weights.budget_keur` per thousand euros.
+* ``max_parallel``: at most K street occupations at the same time per grid
+  cell; a combined cluster is one occupation in every cell its members lie
+  in. Each extra simultaneous occupation costs :attr:`Weights.violation`.
+
+Objective (maximised): ``combined`` per work executed in a combined
+cluster, minus ``clash`` per nearby pair in the street at the same time
+outside a combined cluster, minus ``shift_day`` per day a work moves,
+minus ``spread_day`` per day of the largest move inside a cluster (which
+shares a joint period's move fairly among its members), minus the slacks.
+
+Decomposition
+-------------
+A pair only constrains the schedule when the windows let its two works
+both overlap and not overlap, or let a moratorium violation both happen and
+not happen; other pairs are constant and are left out. Changeable works
+linked by such pairs (and by cluster membership) form connected components
+(a vectorised union-find, :func:`components`); each component is its own
+small model with its own time limit, the works of the other components and
+the works that may not move being constants. Budgets and cell limits couple
+components (an organisation's works all over the area; every work in a
+cell), so they are handled in a second stage: after the components are
+solved, the org-years over budget and the cells over the limit are found
+from the solution's dates, and one *coupling model* re-solves every
+component holding a work that could relieve them, jointly, under the
+budget and cell constraints, with everything outside it held at its stage-one
+dates and the stage-one solution as hint. What is still violated after that
+is reported, never hidden.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from ortools.sat.python import cp_model
+
+from ims_geo.errors import ScheduleError
+
+Progress = Callable[[float, str], None]
+
+#: Share of the time limit given to the component models when coupling
+#: constraints exist (the rest is kept for the coupling model).
+_STAGE1_SHARE = 0.6
+#: Components are solved together in one model up to this many works.
+_BATCH_WORKS = 60
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Objective weights of the scheduler (integers, larger = more important)."""
+
+    #: Gain per work executed in a combined cluster.
+    combined: int = 1000
+    #: Penalty per nearby pair in the street at the same time outside a combined cluster.
+    clash: int = 1000
+    #: Penalty per day a work moves away from its planned start.
+    shift_day: int = 2
+    #: Penalty per day of the largest move inside a cluster.
+    spread_day: int = 1
+    #: Penalty per unresolved moratorium pair, org-year over budget and extra parallel work.
+    violation: int = 1_000_000
+    #: Penalty per thousand euros over a budget.
+    budget_keur: int = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A scheduling problem in arrays; index ``i`` is one work everywhere.
+
+    Attributes
+    ----------
+    start
+        Planned start day (days since 1970-01-01).
+    duration
+        ``end - start`` in days (a work occupies ``duration + 1`` days).
+    lo, hi
+        Earliest and latest allowed start day.
+    changeable
+        Whether the work may move (fixed works stay at ``start``).
+    seals, excavates
+        Whether the work seals the surface / opens the street.
+    active
+        Whether the work takes place (counts for budgets and cells).
+    pair_a, pair_b
+        Works near each other (unordered pairs, any order, duplicates allowed).
+    cluster
+        Candidate cluster of the work, -1 when none; clusters are numbered 0..k-1.
+    offset
+        Start of the work relative to its cluster's joint start when combined.
+    org
+        Organisation code (integer) for budgets.
+    cost
+        Cost in whole euros (0 when unknown).
+    cell
+        Grid cell code for ``max_parallel``, -1 when not counted.
+    budget_org, budget_year, budget_eur
+        Budget rows: organisation code, calendar year, amount in euros.
+    moratorium_days
+        Days after a sealing during which an excavation nearby is a violation.
+    max_parallel
+        Maximum simultaneous occupations per cell; None for no limit.
+    """
+
+    start: np.ndarray
+    duration: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    changeable: np.ndarray
+    seals: np.ndarray
+    excavates: np.ndarray
+    active: np.ndarray
+    pair_a: np.ndarray
+    pair_b: np.ndarray
+    cluster: np.ndarray
+    offset: np.ndarray
+    org: np.ndarray
+    cost: np.ndarray
+    cell: np.ndarray
+    budget_org: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    budget_year: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    budget_eur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    moratorium_days: int = 3 * 365
+    max_parallel: int | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.start)
+        for name in (
+            "duration", "lo", "hi", "changeable", "seals", "excavates", "active",
+            "cluster", "offset", "org", "cost", "cell",
+        ):  # fmt: skip
+            if len(getattr(self, name)) != n:
+                raise ScheduleError(
+                    f"Problem.{name} has {len(getattr(self, name))} values, expected {n}"
+                )
+        if len(self.pair_a) != len(self.pair_b):
+            raise ScheduleError("Problem.pair_a and pair_b differ in length")
+        if not (len(self.budget_org) == len(self.budget_year) == len(self.budget_eur)):
+            raise ScheduleError("Problem.budget_org, budget_year and budget_eur differ in length")
+        bad = self.changeable & (self.lo > self.hi)
+        if bad.any():
+            raise ScheduleError(f"work {int(np.flatnonzero(bad)[0])} has an empty start window")
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of candidate clusters."""
+        return int(self.cluster.max()) + 1 if len(self.cluster) else 0
+
+
+@dataclass
+class Schedule:
+    """What :func:`solve` returns."""
+
+    #: Proposed start day of every work.
+    start: np.ndarray
+    #: Whether each candidate cluster is executed combined.
+    combined: np.ndarray
+    #: One row per CP-SAT model: model, stage, works, pairs, clusters, status,
+    #: objective, best_bound, gap, wall_s.
+    models: pd.DataFrame
+
+
+MODEL_COLUMNS = (
+    "model", "stage", "works", "pairs", "clusters", "status",
+    "objective", "best_bound", "gap", "wall_s",
+)  # fmt: skip
+
+
+# --- plain array helpers ------------------------------------------------------
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected component of each of ``n`` nodes linked by edges ``a[k]-b[k]``.
+
+    Vectorised union-find (hooking roots onto the smaller root, then pointer
+    jumping); the label of a component is its smallest node index.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    while True:
+        ra, rb = parent[a], parent[b]
+        differ = ra != rb
+        if not differ.any():
+            return parent
+        np.minimum.at(
+            parent, np.maximum(ra[differ], rb[differ]), np.minimum(ra[differ], rb[differ])
+        )
+        while True:
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+
+
+def day_year(days: np.ndarray) -> np.ndarray:
+    """Calendar year of day numbers (days since 1970-01-01)."""
+    return (
+        np.asarray(days, dtype="int64")
+        .astype("datetime64[D]")
+        .astype("datetime64[Y]")
+        .astype(np.int64)
+        + 1970
+    )
+
+
+def year_start(years: np.ndarray) -> np.ndarray:
+    """Day number of 1 January of each year."""
+    return (
+        (np.asarray(years, dtype=np.int64) - 1970)
+        .astype("datetime64[Y]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
+
+
+def cluster_starts(problem: Problem, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Joint start ``S_c`` implied by the members' starts and the span of each cluster.
+
+    ``S_c`` is the smallest ``start_i - offset_i`` of the members (all equal
+    when the cluster is combined); the span is ``max(offset_i + duration_i) + 1``.
+    """
+    k = problem.n_clusters
+    joint = np.full(k, np.iinfo(np.int64).max)
+    span = np.zeros(k, dtype=np.int64)
+    member = problem.cluster >= 0
+    np.minimum.at(joint, problem.cluster[member], (start - problem.offset)[member])
+    np.maximum.at(span, problem.cluster[member], (problem.offset + problem.duration + 1)[member])
+    return joint, span
+
+
+def occupations(problem: Problem, start: np.ndarray, combined: np.ndarray) -> pd.DataFrame:
+    """Street occupations per cell: cell, begin, end (exclusive) and what occupies it.
+
+    A work outside a combined cluster is one occupation; a combined cluster
+    is one occupation per distinct cell of its members, spanning its joint
+    period. ``source`` is the work index, or ``-1 - c`` for cluster ``c``.
+    """
+    p = problem
+    in_comb = (
+        (p.cluster >= 0) & combined[np.maximum(p.cluster, 0)]
+        if p.n_clusters
+        else np.zeros(len(start), bool)
+    )
+    own = p.active & (p.cell >= 0) & ~in_comb
+    idx = np.flatnonzero(own)
+    frames = [
+        pd.DataFrame(
+            {
+                "cell": p.cell[idx],
+                "begin": start[idx],
+                "end": start[idx] + p.duration[idx] + 1,
+                "source": idx,
+            }
+        )
+    ]
+    members = np.flatnonzero(p.active & (p.cell >= 0) & in_comb)
+    if len(members):
+        joint, span = cluster_starts(p, start)
+        pairs = np.unique(np.c_[p.cluster[members], p.cell[members]], axis=0)
+        c = pairs[:, 0]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "cell": pairs[:, 1],
+                    "begin": joint[c],
+                    "end": joint[c] + span[c],
+                    "source": -1 - c,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def cell_overloads(problem: Problem, start: np.ndarray, combined: np.ndarray) -> pd.DataFrame:
+    """Cells whose simultaneous occupations exceed ``max_parallel``.
+
+    Returns one row per overloaded cell: cell, peak (most simultaneous
+    occupations), day (first day of the peak), over (peak - max_parallel).
+    Empty when there is no limit.
+    """
+    empty = pd.DataFrame({"cell": [], "peak": [], "day": [], "over": []}, dtype="int64")
+    if problem.max_parallel is None:
+        return empty
+    occ = occupations(problem, start, combined)
+    if occ.empty:
+        return empty
+    cell = np.r_[occ["cell"].to_numpy(), occ["cell"].to_numpy()]
+    day = np.r_[occ["begin"].to_numpy(), occ["end"].to_numpy()]
+    delta = np.r_[np.ones(len(occ), np.int64), -np.ones(len(occ), np.int64)]
+    order = np.lexsort((delta, day, cell))  # at the same day, ends (-1) before starts
+    cell, day, delta = cell[order], day[order], delta[order]
+    running = np.cumsum(delta)
+    first = np.r_[True, cell[1:] != cell[:-1]]
+    base = np.maximum.accumulate(np.where(first, np.arange(len(cell)), 0))
+    level = running - np.r_[0, running][base]
+    frame = pd.DataFrame({"cell": cell, "level": level, "day": day})
+    top = frame.sort_values(
+        ["cell", "level", "day"], ascending=[True, False, True]
+    ).drop_duplicates("cell")
+    top = top[top["level"] > problem.max_parallel]
+    return pd.DataFrame(
+        {
+            "cell": top["cell"].to_numpy(np.int64),
+            "peak": top["level"].to_numpy(np.int64),
+            "day": top["day"].to_numpy(np.int64),
+            "over": (top["level"] - problem.max_parallel).to_numpy(np.int64),
+        }
+    )
+
+
+def budget_overruns(problem: Problem, start: np.ndarray) -> pd.DataFrame:
+    """Budget rows exceeded by the cost of the works starting in their year.
+
+    Returns org, year, used, budget and over (euros) for every budget row
+    whose ``used > budget``.
+    """
+    p = problem
+    used = budget_use(p, start)
+    over = used > p.budget_eur
+    return pd.DataFrame(
+        {
+            "org": p.budget_org[over],
+            "year": p.budget_year[over],
+            "used": used[over],
+            "budget": p.budget_eur[over],
+            "over": (used - p.budget_eur)[over],
+        }
+    )
+
+
+def budget_use(problem: Problem, start: np.ndarray) -> np.ndarray:
+    """Euros of works starting in each budget row's org and year."""
+    p = problem
+    rows = len(p.budget_org)
+    used = np.zeros(rows, dtype=np.int64)
+    if rows == 0:
+        return used
+    key_rows = p.budget_org.astype(np.int64) * 10_000 + p.budget_year.astype(np.int64)
+    order = np.argsort(key_rows, kind="stable")
+    sorted_keys = key_rows[order]
+    counted = p.active & (p.cost != 0)
+    key_works = p.org.astype(np.int64)[counted] * 10_000 + day_year(start[counted])
+    pos = np.searchsorted(sorted_keys, key_works)
+    pos_c = np.minimum(pos, rows - 1)
+    hit = (pos < rows) & (sorted_keys[pos_c] == key_works)
+    np.add.at(used, order[pos_c[hit]], p.cost[counted][hit])
+    return used
+
+
+# --- pairs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Nearby pairs that constrain the schedule, one row each."""
+
+    a: np.ndarray
+    b: np.ndarray
+    clash: np.ndarray  # the pair can both overlap and not overlap (or shares a cluster)
+    mor_ab: np.ndarray  # a seals, b excavates, and a violation is both possible and avoidable
+    mor_ba: np.ndarray
+    cluster: np.ndarray  # shared candidate cluster, -1 when none
+
+
+def _pairs(p: Problem) -> _Pairs:
+    a = np.asarray(p.pair_a, dtype=np.int64)
+    b = np.asarray(p.pair_b, dtype=np.int64)
+    keep = (a != b) & p.active[a] & p.active[b] & (p.changeable[a] | p.changeable[b])
+    a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    if len(a):
+        uniq = np.unique(np.c_[a, b], axis=0)
+        a, b = uniq[:, 0], uniq[:, 1]
+    # start domains: fixed works only at their planned start
+    lo = np.where(p.changeable, p.lo, p.start)
+    hi = np.where(p.changeable, p.hi, p.start)
+    d = p.duration
+    overlap = (lo[a] - d[b] <= hi[b]) & (lo[b] <= hi[a] + d[a])
+    a_first = lo[a] + d[a] + 1 <= hi[b]
+    b_first = lo[b] + d[b] + 1 <= hi[a]
+    shared = np.where((p.cluster[a] >= 0) & (p.cluster[a] == p.cluster[b]), p.cluster[a], -1)
+    clash = overlap & (a_first | b_first | (shared >= 0))
+    m = p.moratorium_days
+
+    def moratorium(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        # gap = s_y - s_x - d_x; violation when 1 <= gap <= m
+        gmin = lo[y] - hi[x] - d[x]
+        gmax = hi[y] - lo[x] - d[x]
+        possible = (gmin <= m) & (gmax >= 1)
+        avoidable = (gmin <= 0) | (gmax >= m + 1)
+        return p.seals[x] & p.excavates[y] & possible & avoidable
+
+    mor_ab, mor_ba = moratorium(a, b), moratorium(b, a)
+    keep = clash | mor_ab | mor_ba
+    return _Pairs(a[keep], b[keep], clash[keep], mor_ab[keep], mor_ba[keep], shared[keep])
+
+
+# --- models -----------------------------------------------------------------
+
+
+class _Model:
+    """One CP-SAT model over the works ``free``; every other work is a constant."""
+
+    def __init__(
+        self,
+        p: Problem,
+        w: Weights,
+        free: np.ndarray,
+        pairs: _Pairs,
+        clusters: np.ndarray,
+        current: np.ndarray,
+        combined_now: np.ndarray,
+        hint: bool,
+    ) -> None:
+        self.p, self.w, self.free, self.clusters = p, w, free, clusters
+        self.current = current
+        self.combined_now = combined_now
+        m = self.m = cp_model.CpModel()
+        self.s: dict[int, cp_model.IntVar] = {}
+        self.shift: dict[int, cp_model.IntVar] = {}
+        self.comb: dict[int, cp_model.IntVar] = {}
+        self.joint: dict[int, cp_model.IntVar] = {}
+        self.terms: list[cp_model.LinearExprT] = []
+        self.coefs: list[int] = []
+        self.n_pairs = len(pairs.a)
+        for i in free.tolist():
+            s = self.s[i] = m.new_int_var(int(p.lo[i]), int(p.hi[i]), f"s{i}")
+            if hint:
+                m.add_hint(s, int(current[i]))
+            planned = int(p.start[i])
+            shift = self.shift[i] = m.new_int_var(
+                0, max(planned - int(p.lo[i]), int(p.hi[i]) - planned), f"d{i}"
+            )
+            m.add(shift >= s - planned)
+            m.add(shift >= planned - s)
+            self.objective(-w.shift_day, shift)
+        self._clusters(hint)
+        self._pairs(pairs)
+
+    def objective(self, coef: int, term: cp_model.LinearExprT) -> None:
+        """Add ``coef * term`` to the maximised objective."""
+        self.terms.append(term)
+        self.coefs.append(int(coef))
+
+    # constants for works outside the model
+    def start(self, i: int) -> cp_model.LinearExprT:
+        return self.s[i] if i in self.s else int(self.current[i])
+
+    def _clusters(self, hint: bool) -> None:
+        p, m, w = self.p, self.m, self.w
+        if not len(self.clusters):
+            return
+        member = np.flatnonzero(np.isin(p.cluster, self.clusters))
+        order = member[np.argsort(p.cluster[member], kind="stable")]
+        bounds = np.flatnonzero(np.r_[True, p.cluster[order][1:] != p.cluster[order][:-1], True])
+        for k in range(len(bounds) - 1):
+            idx = order[bounds[k] : bounds[k + 1]]
+            c = int(p.cluster[idx[0]])
+            lo = int((p.lo[idx] - p.offset[idx]).max())
+            hi = int((p.hi[idx] - p.offset[idx]).min())
+            spread = m.new_int_var(0, int((p.hi[idx] - p.lo[idx]).max()), f"spread{c}")
+            for i in idx.tolist():
+                m.add(spread >= self.shift[i])
+            self.objective(-w.spread_day, spread)
+            if lo > hi:
+                continue
+            comb = self.comb[c] = m.new_bool_var(f"comb{c}")
+            joint = self.joint[c] = m.new_int_var(lo, hi, f"S{c}")
+            for i in idx.tolist():
+                m.add(self.s[i] == joint + int(p.offset[i])).only_enforce_if(comb)
+            self.objective(w.combined * len(idx), comb)
+            if hint:
+                m.add_hint(comb, bool(self.combined_now[c]))
+                m.add_hint(joint, int(min(max(self.current[idx[0]] - p.offset[idx[0]], lo), hi)))
+
+    def _pairs(self, pairs: _Pairs) -> None:
+        p, m, w = self.p, self.m, self.w
+        d = p.duration
+        mor = p.moratorium_days
+        for a, b, clash, mab, mba, c in zip(
+            pairs.a.tolist(), pairs.b.tolist(), pairs.clash.tolist(), pairs.mor_ab.tolist(),
+            pairs.mor_ba.tolist(), pairs.cluster.tolist(), strict=True,
+        ):  # fmt: skip
+            sa, sb = self.start(a), self.start(b)
+            da, db = int(d[a]), int(d[b])
+            # a_first: a ends before b starts; b_first: b ends before a starts
+            a_first = m.new_bool_var("")
+            m.add(sb >= sa + da + 1).only_enforce_if(a_first)
+            m.add(sb <= sa + da).only_enforce_if(~a_first)
+            b_first = m.new_bool_var("")
+            m.add(sa >= sb + db + 1).only_enforce_if(b_first)
+            m.add(sa <= sb + db).only_enforce_if(~b_first)
+            if clash:
+                v = m.new_bool_var("")
+                lits = [a_first, b_first, v]
+                if c >= 0 and c in self.comb:
+                    lits.append(self.comb[c])
+                m.add_bool_or(lits)
+                self.objective(-w.clash, v)
+            for first, x_start, y_start, dx, flag in (
+                (a_first, sa, sb, da, mab),
+                (b_first, sb, sa, db, mba),
+            ):
+                if not flag:
+                    continue
+                far = m.new_bool_var("")
+                m.add(y_start >= x_start + dx + mor + 1).only_enforce_if(far)
+                m.add(y_start <= x_start + dx + mor).only_enforce_if(~far)
+                slack = m.new_bool_var("")
+                m.add_bool_or([~first, far, slack])
+                self.objective(-w.violation, slack)
+
+    # --- coupling constraints (budgets, cells) ---------------------------------
+
+    def add_budgets(self, outside_start: np.ndarray) -> None:
+        """Yearly budgets of the organisations of the free works."""
+        p, m, w = self.p, self.m, self.w
+        if not len(p.budget_org):
+            return
+        free = self.free
+        orgs = np.unique(p.org[free])
+        rows = np.flatnonzero(np.isin(p.budget_org, orgs))
+        if not len(rows):
+            return
+        counted = p.active & (p.cost != 0)
+        in_model = np.zeros(len(p.start), bool)
+        in_model[free] = True
+        # works outside the model (and free works whose window lies in one year) are constants
+        fixed_idx = np.flatnonzero(counted & ~in_model & np.isin(p.org, orgs))
+        fixed_year = day_year(outside_start[fixed_idx])
+        mine = free[counted[free]]
+        y0, y1 = day_year(p.lo[mine]), day_year(p.hi[mine])
+        single = y0 == y1
+        const = (
+            pd.DataFrame(
+                {
+                    "org": np.r_[p.org[fixed_idx], p.org[mine[single]]],
+                    "year": np.r_[fixed_year, y0[single]],
+                    "cost": np.r_[p.cost[fixed_idx], p.cost[mine[single]]],
+                }
+            )
+            .groupby(["org", "year"])["cost"]
+            .sum()
+            .to_dict()
+        )
+        terms: dict[tuple[int, int], tuple[list, list]] = {}
+        for i, first_year, last_year in zip(
+            mine[~single].tolist(), y0[~single].tolist(), y1[~single].tolist(), strict=True
+        ):
+            years = np.arange(first_year, last_year + 2)
+            starts = year_start(years).tolist()
+            lits = []
+            for k, y in enumerate(years[:-1].tolist()):
+                lit = m.new_bool_var("")
+                m.add(self.s[i] >= starts[k]).only_enforce_if(lit)
+                m.add(self.s[i] <= starts[k + 1] - 1).only_enforce_if(lit)
+                lits.append(lit)
+                vars_, coefs = terms.setdefault((int(p.org[i]), y), ([], []))
+                vars_.append(lit)
+                coefs.append(int(p.cost[i]))
+            m.add_exactly_one(lits)
+        for r in rows.tolist():
+            key = (int(p.budget_org[r]), int(p.budget_year[r]))
+            if key not in terms:
+                continue  # constant: nothing in this model can change it
+            vars_, coefs = terms[key]
+            base = int(const.get(key, 0))
+            cap = int(p.budget_eur[r])
+            over_max = base + sum(coefs) - cap
+            if over_max <= 0:
+                continue
+            used = cp_model.LinearExpr.weighted_sum(vars_, coefs)
+            over = m.new_int_var(0, over_max, f"over{r}")
+            m.add(used + base <= cap + over)
+            violated = m.new_bool_var(f"budget{r}")
+            m.add(over == 0).only_enforce_if(~violated)
+            over_k = m.new_int_var(0, over_max // 1000 + 1, f"overk{r}")
+            m.add(1000 * over_k >= over)
+            self.objective(-w.violation, violated)
+            self.objective(-w.budget_keur, over_k)
+
+    def add_cells(self, outside_start: np.ndarray, combined_out: np.ndarray) -> None:
+        """At most ``max_parallel`` occupations at a time in every cell the free works touch."""
+        p, m, w = self.p, self.m, self.w
+        if p.max_parallel is None:
+            return
+        free = self.free
+        in_model = np.zeros(len(p.start), bool)
+        in_model[free] = True
+        touched = np.unique(p.cell[free][(p.cell[free] >= 0) & p.active[free]])
+        if not len(touched):
+            return
+        # occupations of everything outside the model, at its current dates
+        outside = _without(p, in_model)
+        occ = occupations(outside, outside_start, combined_out)
+        occ = occ[np.isin(occ["cell"].to_numpy(), touched)]
+        intervals: dict[int, list] = {int(c): [] for c in touched.tolist()}
+        for cell, begin, end in zip(
+            occ["cell"].tolist(), occ["begin"].tolist(), occ["end"].tolist(), strict=True
+        ):
+            intervals[cell].append(m.new_fixed_size_interval_var(begin, end - begin, ""))
+        for i in free.tolist():
+            if p.cell[i] < 0 or not p.active[i]:
+                continue
+            size = int(p.duration[i]) + 1
+            c = int(p.cluster[i])
+            if c in self.comb:
+                iv = m.new_optional_fixed_size_interval_var(self.s[i], size, ~self.comb[c], "")
+            else:
+                iv = m.new_fixed_size_interval_var(self.s[i], size, "")
+            intervals[int(p.cell[i])].append(iv)
+        for c, comb in self.comb.items():
+            idx = np.flatnonzero((p.cluster == c) & p.active & (p.cell >= 0))
+            if not len(idx):
+                continue
+            span = int((p.offset[idx] + p.duration[idx]).max()) + 1
+            for cell in np.unique(p.cell[idx]).tolist():
+                intervals[cell].append(
+                    m.new_optional_fixed_size_interval_var(self.joint[c], span, comb, "")
+                )
+        k = int(p.max_parallel)
+        for cell, ivs in intervals.items():
+            if len(ivs) <= k:
+                continue
+            over = m.new_int_var(0, len(ivs) - k, f"cell{cell}")
+            m.add_cumulative(ivs, [1] * len(ivs), k + over)
+            self.objective(-w.violation, over)
+
+    def solve(self, time_limit: float, workers: int) -> tuple[cp_model.CpSolver, int]:
+        self.m.maximize(cp_model.LinearExpr.weighted_sum(self.terms, self.coefs))
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(float(time_limit), 0.01)
+        solver.parameters.num_workers = max(int(workers), 1)
+        status = solver.solve(self.m)
+        return solver, status
+
+
+def _without(p: Problem, drop: np.ndarray) -> Problem:
+    """``p`` with the works in ``drop`` made inactive (for occupations outside a model)."""
+    return Problem(
+        **{**{f: getattr(p, f) for f in p.__dataclass_fields__}, "active": p.active & ~drop}
+    )
+
+
+def _model_row(
+    name: str, stage: str, model: _Model, solver: cp_model.CpSolver, status: int
+) -> dict:
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    objective = float(solver.objective_value) if found else np.nan
+    bound = float(solver.best_objective_bound) if found else np.nan
+    gap = abs(bound - objective) / max(1.0, abs(objective)) if found else np.nan
+    return {
+        "model": name,
+        "stage": stage,
+        "works": len(model.free),
+        "pairs": model.n_pairs,
+        "clusters": len(model.comb),
+        "status": solver.status_name(status),
+        "objective": objective,
+        "best_bound": bound,
+        "gap": gap,
+        "wall_s": float(solver.wall_time),
+    }
+
+
+def _read(
+    model: _Model, solver: cp_model.CpSolver, status: int, start: np.ndarray, combined: np.ndarray
+) -> None:
+    if status == cp_model.UNKNOWN:  # no solution in time: keep the current (hinted) dates
+        return
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        raise ScheduleError(
+            f"CP-SAT returned {solver.status_name(status)} for a model of {len(model.free)} works; "
+            "every constraint has a slack, so this is a defect in the scheduler: please report it "
+            "with the input works"
+        )
+    for i, var in model.s.items():
+        start[i] = solver.value(var)
+    for c, var in model.comb.items():
+        combined[c] = bool(solver.value(var))
+
+
+def solve(
+    problem: Problem,
+    *,
+    time_limit: float = 30.0,
+    workers: int = 2,
+    weights: Weights | None = None,
+    progress: Progress | None = None,
+) -> Schedule:
+    """Schedule the changeable works of ``problem``.
+
+    Parameters
+    ----------
+    problem
+        The works, pairs, clusters and limits.
+    time_limit
+        Seconds for all models together (each model gets a share).
+    workers
+        CP-SAT search workers per model.
+    weights
+        Objective weights (default :class:`Weights`).
+    progress
+        Called as ``progress(fraction, message)`` while solving.
+
+    Returns
+    -------
+    Schedule
+        Start day per work, combined flag per cluster, and the model report.
+    """
+    p, w = problem, weights or Weights()
+    t0 = time.perf_counter()
+    n = len(p.start)
+    start = np.asarray(p.start, dtype=np.int64).copy()
+    combined = np.zeros(p.n_clusters, dtype=bool)
+    rows: list[dict] = []
+    tell = progress or (lambda fraction, message: None)
+
+    pairs = _pairs(p)
+    # decomposition: changeable works linked by constraining pairs and clusters
+    both = p.changeable[pairs.a] & p.changeable[pairs.b]
+    ea, eb = [pairs.a[both]], [pairs.b[both]]
+    member = np.flatnonzero(p.cluster >= 0)
+    if len(member):
+        order = member[np.argsort(p.cluster[member], kind="stable")]
+        same = p.cluster[order][1:] == p.cluster[order][:-1]
+        ea.append(order[:-1][same])
+        eb.append(order[1:][same])
+    label = components(n, np.concatenate(ea), np.concatenate(eb))
+    involved = np.zeros(n, bool)
+    involved[pairs.a[p.changeable[pairs.a]]] = True
+    involved[pairs.b[p.changeable[pairs.b]]] = True
+    involved[member] = True
+    involved &= p.changeable
+
+    # the component of a pair is the component of its changeable end
+    pair_label = np.where(p.changeable[pairs.a], label[pairs.a], label[pairs.b])
+    comps, comp_size = np.unique(label[involved], return_counts=True)
+    coupling = bool(len(p.budget_org)) or p.max_parallel is not None
+    stage1_time = time_limit * (_STAGE1_SHARE if coupling else 1.0)
+
+    # stage 1: components, batched up to _BATCH_WORKS works per model
+    order = np.argsort(-comp_size, kind="stable")
+    comps, comp_size = comps[order], comp_size[order]
+    batches: list[np.ndarray] = []
+    current: list[int] = []
+    filled = 0
+    for c, size in zip(comps.tolist(), comp_size.tolist(), strict=True):
+        if current and filled + size > _BATCH_WORKS:
+            batches.append(np.array(current))
+            current, filled = [], 0
+        current.append(c)
+        filled += size
+    if current:
+        batches.append(np.array(current))
+    by_label = _grouper(label, involved)
+    pair_groups = _grouper(pair_label, np.ones(len(pair_label), bool))
+    cluster_label = np.full(p.n_clusters, -1, np.int64)
+    cluster_label[p.cluster[member]] = label[member]
+    cluster_groups = _grouper(cluster_label, cluster_label >= 0)
+    total = max(int(comp_size.sum()), 1)
+    done = 0
+    for k, batch in enumerate(batches):
+        free = np.concatenate([by_label(c) for c in batch.tolist()])
+        pidx = np.concatenate([pair_groups(c) for c in batch.tolist()])
+        cl = np.concatenate([cluster_groups(c) for c in batch.tolist()])
+        sub = _Pairs(*(getattr(pairs, f)[pidx] for f in _Pairs.__dataclass_fields__))
+        elapsed = time.perf_counter() - t0
+        share = (stage1_time - elapsed) * len(free) / max(total - done, 1)
+        model = _Model(p, w, np.sort(free), sub, cl, start, combined, hint=True)
+        solver, status = model.solve(max(share, 0.05), workers)
+        _read(model, solver, status, start, combined)
+        name = (
+            f"component {k + 1}" if len(batch) == 1 else f"components batch {k + 1} ({len(batch)})"
+        )
+        rows.append(_model_row(name, "components", model, solver, status))
+        done += len(free)
+        tell(done / total * (_STAGE1_SHARE if coupling else 1.0), f"solved {done} of {total} works")
+
+    # stage 2: budgets and cells, repaired where the component solutions break them
+    if coupling:
+        free = _repair_scope(p, start, combined, label, involved)
+        if len(free):
+            scope = np.zeros(n, bool)
+            scope[free] = True
+            pidx = np.flatnonzero(scope[pairs.a] | scope[pairs.b])
+            sub = _Pairs(*(getattr(pairs, f)[pidx] for f in _Pairs.__dataclass_fields__))
+            cl = np.unique(p.cluster[free][p.cluster[free] >= 0])
+            model = _Model(p, w, free, sub, cl, start, combined, hint=True)
+            model.add_budgets(start)
+            combined_out = combined.copy()
+            combined_out[cl] = False
+            model.add_cells(start, combined_out)
+            remaining = time_limit - (time.perf_counter() - t0)
+            solver, status = model.solve(max(remaining, 0.1 * time_limit), workers)
+            _read(model, solver, status, start, combined)
+            rows.append(_model_row("budgets and cells", "coupling", model, solver, status))
+        tell(1.0, "schedule solved")
+    models = pd.DataFrame(rows, columns=list(MODEL_COLUMNS))
+    return Schedule(start=start, combined=combined, models=models)
+
+
+def _grouper(labels: np.ndarray, mask: np.ndarray) -> Callable[[int], np.ndarray]:
+    """A lookup from a label to the indices carrying it (among ``mask``)."""
+    idx = np.flatnonzero(mask)
+    order = idx[np.argsort(labels[idx], kind="stable")]
+    keys = labels[order]
+
+    def get(label: int) -> np.ndarray:
+        lo, hi = np.searchsorted(keys, label, "left"), np.searchsorted(keys, label, "right")
+        return order[lo:hi]
+
+    return get
+
+
+def _repair_scope(
+    p: Problem, start: np.ndarray, combined: np.ndarray, label: np.ndarray, involved: np.ndarray
+) -> np.ndarray:
+    """Changeable works of every component that could relieve a violated budget or cell."""
+    n = len(p.start)
+    hit = np.zeros(n, bool)
+    over = budget_overruns(p, start)
+    if len(over):
+        year = day_year(start)
+        movable = p.changeable & p.active & (p.cost != 0) & (day_year(p.lo) != day_year(p.hi))
+        for o, y in zip(over["org"].tolist(), over["year"].tolist(), strict=True):
+            hit |= movable & (p.org == o) & (year == y)
+    cells = cell_overloads(p, start, combined)
+    if len(cells):
+        hit |= p.changeable & p.active & np.isin(p.cell, cells["cell"].to_numpy())
+    if not hit.any():
+        return np.zeros(0, np.int64)
+    # whole components (so every pair constraint stays inside the model), plus
+    # changeable works in no component at all
+    comps = np.unique(label[hit & involved])
+    scope = (involved & np.isin(label, comps)) | (hit & ~involved)
+    return np.flatnonzero(scope)

@@ -1,0 +1,795 @@
+"""What every works store does, whatever holds the data.
+
+A store keeps every organisation's plan versions ("Fortschreibung"): each
+import of an organisation's plan is a new version, numbered 1, 2, 3... per
+organisation and cycle year, and becomes that organisation's *current*
+plan; older versions stay readable and comparable. Versions are never
+changed after they are written, so a reader that picked the current version
+ids always reads a consistent picture, even while another import runs.
+
+:class:`Store` implements the public behaviour once (checks, CRS, extra
+columns, anonymisation, comparisons); a backend
+(:class:`~ims_geo.store.gpkg.GeoPackageStore`,
+:class:`~ims_geo.store.postgis.PostGISStore`) only reads and writes rows,
+and writes a version in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from ims_geo.errors import InputError, MissingCRSError, StoreError
+from ims_geo.schema import (
+    COLUMNS,
+    COST,
+    DATE_COLUMNS,
+    END,
+    EXCAVATION,
+    FUNDING,
+    GEOMETRY,
+    NUMBER_COLUMNS,
+    ORG,
+    REASON,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    START,
+    TITLE,
+    VISIBILITY,
+    WORK_ID,
+)
+
+#: Environment variable with the default store location (path or URL).
+STORE_ENV = "IMS_GEO_STORE"
+#: Store used when neither an argument nor the environment names one.
+DEFAULT_STORE = "data/ims.gpkg"
+#: ``org`` shown for another organisation's private works.
+PRIVATE_ORG = "private"
+#: Prefix of the opaque ``work_id`` of another organisation's private works.
+ANONYMOUS_PREFIX = "anon-"
+
+VERSION_ID = "version_id"
+#: Stored text column with a work's extra (non-canonical) columns as JSON.
+EXTRA = "extra"
+
+#: Columns of :meth:`Store.plan_versions`.
+VERSION_COLUMNS: tuple[str, ...] = (
+    VERSION_ID, ORG, "cycle", "version", "uploaded_at", "source", "n_works",
+    "n_rejected", "is_current",
+)  # fmt: skip
+#: Columns of :meth:`Store.summary`.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    ORG, "works", "first_start", "last_end", "cycle", "version", VERSION_ID, "uploaded_at",
+)  # fmt: skip
+#: Columns of :meth:`Store.compare_versions`.
+COMPARE_COLUMNS: tuple[str, ...] = (
+    WORK_ID, "change", TITLE, "old_start", "old_end", "new_start", "new_end",
+    "shift_days", "end_shift_days", GEOMETRY,
+)  # fmt: skip
+#: Values of ``change`` in :meth:`Store.compare_versions`, in their sort order.
+CHANGES: tuple[str, ...] = (
+    "added", "dropped", "moved", "geometry changed", "moved, geometry changed",
+)  # fmt: skip
+
+#: Stored columns of a work, in the order backends read and write them.
+ROW_COLUMNS: tuple[str, ...] = (VERSION_ID, *COLUMNS, EXTRA, GEOMETRY)
+#: Columns of the stored version records (``plan_versions`` table).
+RECORD_COLUMNS: tuple[str, ...] = (*VERSION_COLUMNS, "first_start", "last_end", "extras")
+#: Stored columns of a rejected row.
+REJECTED_STORED: tuple[str, ...] = (
+    VERSION_ID, ORG, SOURCE_ROW, SOURCE_FILE, REASON, "attributes", "geometry_wkt",
+)  # fmt: skip
+
+_TEXT = ("work_id", "org", "discipline", "layer", "status", "visibility")
+_OPTIONAL_TEXT = (TITLE, FUNDING)
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    """One imported plan of one organisation.
+
+    ``version`` counts the organisation's imports per ``cycle`` (1, 2, 3...);
+    ``version_id`` is unique in the whole store and grows with every import.
+    """
+
+    version_id: int
+    org: str
+    cycle: int
+    version: int
+    uploaded_at: dt.datetime
+    source: str
+    n_works: int
+    n_rejected: int
+
+
+@dataclass(frozen=True)
+class Payload:
+    """Everything a backend writes for one new plan version, in the store CRS."""
+
+    crs: CRS
+    #: Works in :data:`ROW_COLUMNS` order without ``version_id``; geometry in ``crs``.
+    works: gpd.GeoDataFrame
+    #: Rejected rows as :data:`REJECTED_STORED` without ``version_id``.
+    rejected: pd.DataFrame
+    #: JSON list of ``[name, dtype]`` of the plan's extra columns.
+    extras: str
+    uploaded_at: dt.datetime
+    source: str
+    first_start: pd.Timestamp | None
+    last_end: pd.Timestamp | None
+
+
+class Store(ABC):
+    """Plan versions of every organisation; the current ones make up the works.
+
+    Parameters
+    ----------
+    acting_org
+        The organisation using the store. When set, it may import only its
+        own plans, sees only its own rejected rows, and sees other
+        organisations' ``private`` works anonymised: ``org`` is
+        ``"private"``, ``work_id`` an opaque stable id, title, cost, funding
+        and extra columns are blank; discipline, layer, dates, depths and
+        geometry stay, so they still show as conflict signals.
+    """
+
+    def __init__(self, *, acting_org: str | None = None) -> None:
+        self.acting_org = acting_org
+
+    # --- what a backend implements ------------------------------------------
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the store lives (file path or URL without password)."""
+
+    @property
+    @abstractmethod
+    def crs(self) -> CRS | None:
+        """The store's CRS: set by the first import, None while empty."""
+
+    @abstractmethod
+    def revision(self) -> str:
+        """A token that changes with every committed import (a cache key)."""
+
+    @abstractmethod
+    def _records(self) -> pd.DataFrame:
+        """Every stored version record, :data:`RECORD_COLUMNS`, by version_id."""
+
+    @abstractmethod
+    def _fetch_works(self, version_ids: Sequence[int]) -> dict[str, Sequence[Any]]:
+        """Stored rows of ``version_ids`` as columns (:data:`ROW_COLUMNS`), in
+        insertion order; dates as ISO text or dates, geometry as WKB."""
+
+    @abstractmethod
+    def _fetch_rejected(self, version_ids: Sequence[int]) -> pd.DataFrame:
+        """Stored rejected rows of ``version_ids`` (:data:`REJECTED_STORED`)."""
+
+    @abstractmethod
+    def _commit(
+        self, org: str, cycle: int, prepare: Callable[[CRS | None], Payload]
+    ) -> PlanVersion:
+        """Write a new version of ``org`` in ONE transaction and make it current.
+
+        ``prepare(store_crs)`` builds the rows; it is called inside the
+        transaction with the store's CRS (None for the first import), so
+        concurrent first imports agree on one CRS.
+        """
+
+    @abstractmethod
+    def _salt(self) -> str:
+        """The store's 16-character secret for opaque ids."""
+
+    def close(self) -> None:
+        """Release connections (the store can be used again afterwards)."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        acting = f", acting_org={self.acting_org!r}" if self.acting_org else ""
+        return f"{type(self).__name__}({self.location!r}{acting})"
+
+    # --- writing --------------------------------------------------------------
+    def import_plan(
+        self,
+        works: gpd.GeoDataFrame,
+        *,
+        org: str,
+        cycle: int,
+        source: str = "",
+        rejected: pd.DataFrame | None = None,
+    ) -> PlanVersion:
+        """Store ``works`` as a new plan version of ``org`` and make it current.
+
+        The new version replaces the organisation's current works atomically:
+        if anything fails, the previous version stays current and nothing of
+        the new one is visible. Works in another CRS than the store's are
+        reprojected to it; the first import sets the store's CRS.
+
+        Parameters
+        ----------
+        works
+            Valid works of ``org`` in canonical columns and dtypes (the
+            ``valid`` frame of :func:`ims_geo.schema.validate` or
+            ``IngestResult.works``); extra columns are kept.
+        org
+            The organisation whose plan this is; every row's ``org`` must match.
+        cycle
+            The planning-cycle year the plan is for.
+        source
+            Where the plan came from (file name), shown in :meth:`plan_versions`.
+        rejected
+            The rows rejected while reading the plan, with ``reason`` (and
+            ``source_row``, ``source_file`` when known); kept with the version.
+
+        Returns
+        -------
+        PlanVersion
+        """
+        org = str(org).strip()
+        if not org:
+            raise InputError("import_plan needs the organisation: pass org='...'")
+        if self.acting_org is not None and org != self.acting_org:
+            raise StoreError(
+                f"organisation {self.acting_org!r} may only change its own works, "
+                f"not the plan of {org!r} ({self.location})"
+            )
+        frame = _checked_works(works, org)
+        cycle = _checked_cycle(cycle)
+        source = str(source or "")
+
+        def prepare(store_crs: CRS | None) -> Payload:
+            crs = store_crs if store_crs is not None else CRS.from_user_input(frame.crs)
+            geo = frame if CRS.from_user_input(frame.crs) == crs else frame.to_crs(crs)
+            extras = [c for c in frame.columns if c not in COLUMNS and c != GEOMETRY]
+            encoded, schema = encode_extras(frame[extras])
+            rows = gpd.GeoDataFrame(
+                {**{c: frame[c] for c in COLUMNS}, EXTRA: encoded},
+                geometry=geo.geometry.to_numpy(),
+                crs=crs,
+            )
+            return Payload(
+                crs=crs,
+                works=rows,
+                rejected=encode_rejected(rejected, org, crs),
+                extras=schema,
+                uploaded_at=utc_now(),
+                source=source,
+                first_start=frame[START].min() if len(frame) else None,
+                last_end=frame[END].max() if len(frame) else None,
+            )
+
+        return self._commit(org, cycle, prepare)
+
+    # --- reading -------------------------------------------------------------
+    def plan_versions(self, org: str | None = None) -> pd.DataFrame:
+        """Every plan version (of ``org``), oldest first: :data:`VERSION_COLUMNS`."""
+        records = self._records()
+        if org is not None:
+            records = records[records[ORG] == org]
+        return records.loc[:, list(VERSION_COLUMNS)].reset_index(drop=True)
+
+    def works(self, *, orgs: Iterable[str] | None = None) -> gpd.GeoDataFrame:
+        """Current works of every organisation (or of ``orgs``).
+
+        Canonical columns in canonical dtypes, then the organisations' extra
+        columns, then geometry, in the store CRS; rows in import order.
+        Other organisations' private works are anonymised when the store
+        has an ``acting_org``.
+        """
+        records = self._records()
+        records = records[records["is_current"]]
+        if orgs is not None:
+            wanted = {orgs} if isinstance(orgs, str) else set(orgs)
+            records = records[records[ORG].isin(wanted)]
+        return self._read(records)
+
+    def version_works(self, version_id: int) -> gpd.GeoDataFrame:
+        """Works of one plan version, current or not (same columns as :meth:`works`)."""
+        return self._read(self._record(version_id))
+
+    def rejected(self, version_id: int | None = None) -> pd.DataFrame:
+        """Rejected rows of one version, or of every current version.
+
+        Columns: ``version_id``, ``org``, ``source_row``, ``source_file``,
+        ``reason``, the row's own columns as read, ``geometry`` (WKT text,
+        empty when the row had none). With an ``acting_org`` only that
+        organisation's rows are returned.
+        """
+        if version_id is None:
+            records = self._records()
+            records = records[records["is_current"]]
+        else:
+            records = self._record(version_id)
+        if self.acting_org is not None:
+            records = records[records[ORG] == self.acting_org]
+        stored = self._fetch_rejected([int(v) for v in records[VERSION_ID]])
+        return decode_rejected(stored)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per organisation with a current plan: :data:`SUMMARY_COLUMNS`."""
+        records = self._records()
+        current = records[records["is_current"]].rename(columns={"n_works": "works"})
+        return current.sort_values(ORG).loc[:, list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+    def compare_versions(
+        self, org: str, old_version_id: int, new_version_id: int
+    ) -> gpd.GeoDataFrame:
+        """What changed between two plan versions of ``org`` (by ``work_id``).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            :data:`COMPARE_COLUMNS`, one row per work that was added,
+            dropped, moved (start or end date changed; ``shift_days`` and
+            ``end_shift_days`` are new minus old, in days) or whose geometry
+            changed; ``geometry`` is the new one (the old one for dropped
+            works). Sorted by :data:`CHANGES` order, then ``work_id``.
+        """
+        frames = []
+        for version_id in (old_version_id, new_version_id):
+            record = self._record(version_id)
+            if record[ORG].iloc[0] != org:
+                raise StoreError(
+                    f"plan version {version_id} belongs to {record[ORG].iloc[0]!r}, "
+                    f"not to {org!r}; compare two versions of the same organisation "
+                    "(see plan_versions(org))"
+                )
+            frames.append(self._read(record))
+        return compare_works(frames[0], frames[1], self.crs)
+
+    # --- shared steps ----------------------------------------------------------
+    def _record(self, version_id: int) -> pd.DataFrame:
+        records = self._records()
+        found = records[records[VERSION_ID] == int(version_id)]
+        if found.empty:
+            raise StoreError(
+                f"no plan version {version_id} in {self.location}; "
+                "see plan_versions() for the stored versions"
+            )
+        return found
+
+    def _read(self, records: pd.DataFrame) -> gpd.GeoDataFrame:
+        """Works of the versions in ``records`` in canonical form."""
+        ids = [int(v) for v in records[VERSION_ID]]
+        columns = self._fetch_works(ids) if ids else {c: [] for c in ROW_COLUMNS}
+        frame = decode_works(columns, self.crs)
+        schemas = dict(zip(records[VERSION_ID].astype(int), records["extras"], strict=True))
+        frame = attach_extras(frame, schemas)
+        if self.acting_org is not None:
+            frame = anonymise(frame, self.acting_org, self._salt())
+        return frame
+
+
+# --- checks and conversions ------------------------------------------------------
+def utc_now() -> dt.datetime:
+    """Now in UTC, to the millisecond (what both stores keep)."""
+    now = dt.datetime.now(dt.UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_salt() -> str:
+    """A random 16-character key for :func:`opaque_ids`."""
+    return secrets.token_hex(8)
+
+
+def new_revision() -> str:
+    """A fresh revision token."""
+    return secrets.token_hex(8)
+
+
+def _checked_cycle(cycle: object) -> int:
+    try:
+        value = int(str(cycle).strip())
+    except ValueError:
+        raise InputError(f"cycle must be a year such as 2027, got {cycle!r}") from None
+    return value
+
+
+def _checked_works(works: gpd.GeoDataFrame, org: str) -> gpd.GeoDataFrame:
+    """Canonical copy of ``works`` after the checks an import relies on."""
+    if not isinstance(works, gpd.GeoDataFrame):
+        raise InputError(
+            f"works must be a GeoDataFrame, got {type(works).__name__}; "
+            "read files with ims_geo.ingest.read_works"
+        )
+    missing = [c for c in COLUMNS if c not in works.columns]
+    if missing or works.active_geometry_name is None:
+        missing += [] if works.active_geometry_name is not None else [GEOMETRY]
+        raise InputError(
+            f"works for {org!r} lack the columns {', '.join(missing)}; pass them through "
+            "ims_geo.schema.validate (or ims_geo.ingest.read_works) first"
+        )
+    if works.crs is None:
+        raise MissingCRSError(
+            f"works for {org!r} have no CRS; set it (GeoDataFrame.set_crs) before importing"
+        )
+    frame = works.reset_index(drop=True)
+    if frame.geometry.name != GEOMETRY:
+        frame = frame.rename_geometry(GEOMETRY)
+    frame = canonical_types(frame)
+
+    def fail(mask: np.ndarray, problem: str, fix: str) -> None:
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            shown = ", ".join(str(r + 1) for r in rows[:5]) + (", ..." if rows.size > 5 else "")
+            raise InputError(f"works for {org!r}: {problem} in rows {shown}; {fix}")
+
+    others = frame[ORG].to_numpy(dtype=object) != org
+    fail(
+        others,
+        f"org is not {org!r} ({', '.join(sorted(set(frame.loc[others, ORG].astype(str)))[:3])})",
+        "import each organisation's works separately",
+    )
+    fail(
+        frame[WORK_ID].isna().to_numpy()
+        | (frame[WORK_ID].astype(str).str.strip() == "").to_numpy(),
+        "missing work_id",
+        "validate the works first",
+    )
+    fail(
+        frame[WORK_ID].duplicated(keep=False).to_numpy(),
+        "duplicate work_id",
+        "ids must be unique per organisation",
+    )
+    geoms = frame.geometry.to_numpy()
+    fail(
+        shapely.is_missing(geoms) | shapely.is_empty(geoms),
+        "missing or empty geometry",
+        "validate the works first",
+    )
+    fail(frame[START].isna().to_numpy() | frame[END].isna().to_numpy(), "missing start_date or end_date", "validate the works first")  # fmt: skip
+    return frame
+
+
+def canonical_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the canonical columns in the dtypes of ``schema.validate``."""
+    out = frame.copy()
+    for col in _TEXT:
+        out[col] = _text(out[col]).astype(str)
+    for col in _OPTIONAL_TEXT:
+        values = _text(out[col])
+        out[col] = values.astype(object).where(values.notna(), None)
+    for col in DATE_COLUMNS:
+        out[col] = _days(out[col])
+    out[EXCAVATION] = out[EXCAVATION].astype(bool)
+    for col in NUMBER_COLUMNS:
+        out[col] = pd.to_numeric(out[col]).astype("float64")
+    return out
+
+
+def _text(values: pd.Series) -> pd.Series:
+    text = values.astype("string")
+    return text.astype(object).where(text.notna(), None)
+
+
+def _days(values: pd.Series | Sequence[Any]) -> pd.Series:
+    """Dates (text, date objects or datetimes) as ``datetime64[s]`` at midnight."""
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_localize(None)
+        return series.dt.floor("D").astype("datetime64[s]")
+    days = np.asarray(series.to_numpy(dtype=object), dtype="datetime64[D]")
+    return pd.Series(days.astype("datetime64[s]"), index=series.index)
+
+
+def _date_text(values: pd.Series) -> np.ndarray:
+    """Dates as ISO 'YYYY-MM-DD' text, None where missing."""
+    days = values.to_numpy(dtype="datetime64[D]")
+    text = np.datetime_as_string(days, unit="D").astype(object)
+    text[np.isnat(days)] = None
+    return text
+
+
+def storage_columns(works: gpd.GeoDataFrame) -> dict[str, list[Any]]:
+    """Payload works as plain Python columns for a database driver (no geometry)."""
+    out: dict[str, list[Any]] = {}
+    for col in COLUMNS:
+        values = works[col]
+        if col in DATE_COLUMNS:
+            out[col] = _date_text(values).tolist()
+        elif col == EXCAVATION:
+            out[col] = values.to_numpy(dtype=bool).tolist()
+        elif col in NUMBER_COLUMNS:
+            arr = values.to_numpy(dtype="float64")
+            out[col] = np.where(np.isnan(arr), None, arr).tolist()
+        else:
+            out[col] = values.astype(object).where(values.notna(), None).tolist()
+    out[EXTRA] = works[EXTRA].tolist()
+    return out
+
+
+def decode_works(columns: Mapping[str, Sequence[Any]], crs: CRS | None) -> gpd.GeoDataFrame:
+    """Stored columns (as fetched by a backend) back to a canonical works frame."""
+    data: dict[str, Any] = {VERSION_ID: np.asarray(columns[VERSION_ID], dtype="int64")}
+    for col in COLUMNS:
+        values = columns[col]
+        if col in DATE_COLUMNS:
+            data[col] = np.asarray(values, dtype="datetime64[D]").astype("datetime64[s]")
+        elif col == EXCAVATION:
+            data[col] = np.asarray(values, dtype=bool)
+        elif col in NUMBER_COLUMNS:
+            data[col] = np.asarray(values, dtype="float64")
+        elif col in _TEXT:
+            data[col] = pd.array(list(values), dtype="str")
+        else:
+            data[col] = pd.Series(values, dtype=object).where(pd.notna(list(values)), None)
+    data[EXTRA] = pd.Series(columns[EXTRA], dtype=object)
+    geometry = shapely.from_wkb(np.asarray(columns[GEOMETRY], dtype=object))
+    frame = pd.DataFrame(data)
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)
+
+
+def decode_records(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """Stored version records (rows of :data:`RECORD_COLUMNS`) in their dtypes."""
+    raw = pd.DataFrame(rows, columns=list(RECORD_COLUMNS), dtype=object)
+    return pd.DataFrame(
+        {
+            VERSION_ID: raw[VERSION_ID].astype("int64"),
+            "org": raw["org"].astype(str),
+            "cycle": raw["cycle"].astype("int64"),
+            "version": raw["version"].astype("int64"),
+            "uploaded_at": pd.to_datetime(raw["uploaded_at"], utc=True, format="ISO8601").astype(
+                "datetime64[ms, UTC]"
+            ),
+            "source": raw["source"].astype(str),
+            "n_works": raw["n_works"].astype("int64"),
+            "n_rejected": raw["n_rejected"].astype("int64"),
+            "is_current": raw["is_current"].astype(bool),
+            "first_start": np.asarray(raw["first_start"], dtype="datetime64[D]").astype(
+                "datetime64[s]"
+            ),
+            "last_end": np.asarray(raw["last_end"], dtype="datetime64[D]").astype("datetime64[s]"),
+            "extras": raw["extras"].astype(object),
+        }
+    )
+
+
+# --- extra columns ------------------------------------------------------------------
+def encode_extras(extras: pd.DataFrame) -> tuple[list[str | None], str]:
+    """Extra columns as one JSON object per row, and their schema as JSON.
+
+    JSON keeps ints, floats (exactly), bools and text; datetimes go as ISO
+    text and come back through the recorded dtype, so the round trip
+    restores the columns' values and dtypes. Other objects are kept as text.
+    """
+    names = [str(c) for c in extras.columns]
+    schema = json.dumps(
+        [[n, str(extras[c].dtype)] for n, c in zip(names, extras.columns, strict=True)]
+    )
+    if not names:
+        return [None] * len(extras), schema
+    columns = []
+    for col in extras.columns:
+        values = extras[col]
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            text = values.map(lambda t: t.isoformat(), na_action="ignore")
+            columns.append(text.astype(object).where(values.notna(), None).tolist())
+        else:
+            columns.append(values.astype(object).where(values.notna(), None).tolist())
+    rows = [
+        json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, default=str)
+        for row in zip(*columns, strict=True)
+    ]
+    return list(rows), schema
+
+
+def attach_extras(frame: gpd.GeoDataFrame, schemas: Mapping[int, str]) -> gpd.GeoDataFrame:
+    """Expand the stored JSON of each version back into typed columns.
+
+    Drops ``version_id`` and the JSON column; columns come in canonical
+    order, then the extra columns in the order they were first imported.
+    """
+    names: list[str] = []
+    decoded: list[pd.DataFrame] = []
+    for version_id, schema_text in schemas.items():
+        schema = [(str(n), str(d)) for n, d in json.loads(schema_text)]
+        if not schema:
+            continue
+        rows = np.flatnonzero(frame[VERSION_ID].to_numpy() == version_id)
+        if rows.size == 0:
+            continue
+        text = frame[EXTRA].to_numpy(dtype=object)[rows]
+        records = json.loads("[" + ",".join(text) + "]")
+        part = pd.DataFrame.from_records(records, columns=[n for n, _ in schema])
+        part = pd.DataFrame(
+            {n: _restore(part[n], dtype) for n, dtype in schema}, index=frame.index[rows]
+        )
+        decoded.append(part)
+        names += [n for n, _ in schema if n not in names]
+    out = frame.drop(columns=[VERSION_ID, EXTRA])
+    if decoded:
+        extras = pd.concat(decoded).reindex(index=frame.index, columns=names)
+        out = pd.concat([out.drop(columns=GEOMETRY), extras], axis=1)
+        out = gpd.GeoDataFrame(out, geometry=frame.geometry, crs=frame.crs)
+    return out
+
+
+def _restore(values: pd.Series, dtype: str) -> pd.Series:
+    """JSON-decoded values in their recorded dtype (object when it cannot be)."""
+    if dtype == "object":
+        return values.astype(object).where(values.notna(), None)
+    try:
+        if dtype.startswith("datetime64"):
+            tz = "," in dtype
+            parsed = pd.to_datetime(values, format="ISO8601", utc=tz)
+            return (
+                parsed.dt.tz_convert(dtype.split(",")[1].strip(" ]"))
+                if tz
+                else parsed.astype(dtype)
+            )
+        if dtype.startswith("timedelta64"):
+            return pd.to_timedelta(values).astype(dtype)
+        return values.astype(dtype)
+    except (TypeError, ValueError):
+        return values.astype(object)
+
+
+# --- rejected rows --------------------------------------------------------------------
+def encode_rejected(rejected: pd.DataFrame | None, org: str, crs: CRS) -> pd.DataFrame:
+    """Rejected rows as stored: their own columns as JSON, geometry as WKT."""
+    columns = [c for c in REJECTED_STORED if c != VERSION_ID]
+    if rejected is None or len(rejected) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    frame = rejected.reset_index(drop=True)
+    geometry_name = frame.active_geometry_name if isinstance(frame, gpd.GeoDataFrame) else None
+    if geometry_name is not None:
+        geo = frame.geometry
+        if geo.crs is not None and not shapely.is_missing(geo.to_numpy()).all():
+            geo = geo.to_crs(crs)
+        wkt = shapely.to_wkt(geo.to_numpy())
+    elif GEOMETRY in frame:
+        wkt = frame[GEOMETRY].astype(object).where(frame[GEOMETRY].notna(), None).to_numpy()
+        geometry_name = GEOMETRY
+    else:
+        wkt = np.full(len(frame), None, dtype=object)
+    own = [
+        c for c in frame.columns if c not in (ORG, REASON, SOURCE_ROW, SOURCE_FILE, geometry_name)
+    ]
+    encoded, _ = encode_extras(pd.DataFrame(frame[own]))
+    reason = frame[REASON] if REASON in frame else pd.Series("rejected", index=frame.index)
+    source_row = frame[SOURCE_ROW] if SOURCE_ROW in frame else pd.Series(None, index=frame.index)
+    source_file = frame[SOURCE_FILE] if SOURCE_FILE in frame else pd.Series(None, index=frame.index)
+    out = pd.DataFrame(
+        {
+            ORG: org,
+            SOURCE_ROW: pd.to_numeric(source_row).astype("Int64"),
+            SOURCE_FILE: source_file,
+            REASON: reason.astype(str),
+            "attributes": pd.Series(encoded if own else [None] * len(frame), dtype=object),
+            "geometry_wkt": pd.Series(wkt, dtype=object),
+        }
+    ).astype(object)
+    return out.where(out.notna(), None)
+
+
+def decode_rejected(stored: pd.DataFrame) -> pd.DataFrame:
+    """Stored rejected rows with their own columns expanded."""
+    head = pd.DataFrame(
+        {
+            VERSION_ID: stored[VERSION_ID].astype("int64").to_numpy(),
+            ORG: pd.array(stored[ORG].tolist(), dtype="str"),
+            SOURCE_ROW: pd.array(stored[SOURCE_ROW].tolist(), dtype="Int64"),
+            SOURCE_FILE: pd.Series(stored[SOURCE_FILE].tolist(), dtype=object),
+            REASON: pd.array(stored[REASON].tolist(), dtype="str"),
+        }
+    )
+    text = [t if isinstance(t, str) else "{}" for t in stored["attributes"]]
+    own = pd.DataFrame.from_records(json.loads("[" + ",".join(text) + "]"), nrows=len(text))
+    own = (
+        own.astype(object)
+        .where(own.notna(), None)
+        .drop(columns=[c for c in own.columns if c in head.columns], errors="ignore")
+    )
+    own.index = head.index
+    wkt = pd.Series(stored["geometry_wkt"].tolist(), dtype=object, index=head.index)
+    return pd.concat([head, own, wkt.rename(GEOMETRY)], axis=1)
+
+
+# --- anonymisation ---------------------------------------------------------------------
+def opaque_ids(orgs: pd.Series, work_ids: pd.Series, salt: str) -> np.ndarray:
+    """Stable opaque ids: a keyed hash (SipHash, key ``salt``) of org and work_id."""
+    keys = (orgs.astype(str) + "\x1f" + work_ids.astype(str)).to_numpy(dtype=object)
+    hashed = pd.util.hash_array(keys, hash_key=salt, categorize=False)
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
+    nibbles = ((hashed[:, None] >> shifts) & np.uint64(15)).astype(np.intp)
+    digits = np.array(list("0123456789abcdef"))[nibbles]
+    return np.char.add(ANONYMOUS_PREFIX, np.ascontiguousarray(digits).view("<U16").ravel())
+
+
+def anonymise(works: gpd.GeoDataFrame, acting_org: str, salt: str) -> gpd.GeoDataFrame:
+    """Other organisations' private works as anonymous conflict signals.
+
+    ``org`` becomes ``"private"``, ``work_id`` a stable opaque id; title,
+    cost, funding and extra columns are blanked. Geometry, dates,
+    discipline, layer, excavation, depths and status stay.
+    """
+    hide = (works[VISIBILITY] == "private").to_numpy() & (works[ORG] != acting_org).to_numpy()
+    if not hide.any():
+        return works
+    out = works.copy()
+    ids = opaque_ids(out.loc[hide, ORG], out.loc[hide, WORK_ID], salt)
+    out[WORK_ID] = out[WORK_ID].where(~hide, pd.Series(ids, index=out.index[hide]))
+    out[ORG] = out[ORG].where(~hide, PRIVATE_ORG)
+    for col in (TITLE, FUNDING):
+        out[col] = out[col].where(~hide, None)
+    out[COST] = out[COST].where(~hide)
+    extras = [c for c in out.columns if c not in COLUMNS and c != out.geometry.name]
+    for col in extras:
+        out[col] = out[col].where(~hide)
+    return out
+
+
+# --- comparing versions --------------------------------------------------------------
+def compare_works(
+    old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, crs: CRS | None
+) -> gpd.GeoDataFrame:
+    """Works added, dropped, moved or changed in geometry between two plans.
+
+    A geometry counts as changed when it is not topologically equal to the
+    old one (same points and lines, vertex order aside).
+    """
+    keep = [WORK_ID, TITLE, START, END, GEOMETRY]
+    pair = pd.merge(
+        old[keep].rename(columns=lambda c: f"old_{c}" if c != WORK_ID else c),
+        new[keep].rename(columns=lambda c: f"new_{c}" if c != WORK_ID else c),
+        on=WORK_ID,
+        how="outer",
+        indicator=True,
+    )
+    added = (pair["_merge"] == "right_only").to_numpy()
+    dropped = (pair["_merge"] == "left_only").to_numpy()
+    both = ~added & ~dropped
+    old_geom = pair[f"old_{GEOMETRY}"].to_numpy(dtype=object)
+    new_geom = pair[f"new_{GEOMETRY}"].to_numpy(dtype=object)
+    moved = both & (
+        (pair[f"old_{START}"] != pair[f"new_{START}"]).to_numpy()
+        | (pair[f"old_{END}"] != pair[f"new_{END}"]).to_numpy()
+    )
+    reshaped = both.copy()
+    reshaped[both] = ~shapely.equals(old_geom[both], new_geom[both])
+    change = np.select(
+        [added, dropped, moved & reshaped, moved, reshaped],
+        ["added", "dropped", "moved, geometry changed", "moved", "geometry changed"],
+        default="",
+    )
+    day = np.timedelta64(1, "D")
+    shift = (pair[f"new_{START}"] - pair[f"old_{START}"]).to_numpy() / day
+    end_shift = (pair[f"new_{END}"] - pair[f"old_{END}"]).to_numpy() / day
+    result = pd.DataFrame(
+        {
+            WORK_ID: pair[WORK_ID].astype(str),
+            "change": change,
+            TITLE: pair[f"new_{TITLE}"].where(~dropped, pair[f"old_{TITLE}"]),
+            "old_start": pair[f"old_{START}"],
+            "old_end": pair[f"old_{END}"],
+            "new_start": pair[f"new_{START}"],
+            "new_end": pair[f"new_{END}"],
+            "shift_days": pd.array(np.where(both, shift, np.nan), dtype="Float64").astype("Int64"),
+            "end_shift_days": pd.array(np.where(both, end_shift, np.nan), dtype="Float64").astype(
+                "Int64"
+            ),
+        }
+    )
+    result[TITLE] = result[TITLE].astype(object).where(result[TITLE].notna(), None)
+    geometry = np.where(dropped, old_geom, new_geom)
+    result = gpd.GeoDataFrame(result, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)
+    result = result[change != ""]
+    order = pd.Categorical(result["change"], categories=list(CHANGES), ordered=True)
+    result = result.assign(_order=order).sort_values(["_order", WORK_ID], kind="stable")
+    return result.drop(columns="_order").reset_index(drop=True).loc[:, list(COMPARE_COLUMNS)]

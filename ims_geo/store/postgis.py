@@ -1,0 +1,384 @@
+"""The shared works store: PostGIS, for a multi-organisation installation.
+
+Same behaviour as the GeoPackage store (see :mod:`ims_geo.store.base`),
+over SQLAlchemy + psycopg 3 + GeoAlchemy2. The tables live in their own
+schema (``ims_geo`` by default) and are created on first use: ``works``
+(every version's rows, real DATE / BOOLEAN / DOUBLE PRECISION columns,
+extra columns as JSON text, a GiST index on the geometry), ``plan_versions``,
+``rejected`` and ``store_meta``. An import is one transaction (rows,
+version record, current flag, revision); imports are serialised by a table
+lock, readers are never blocked and see only committed versions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+from pyproj import CRS
+
+from ims_geo.errors import StoreError
+from ims_geo.schema import COLUMNS, DATE_COLUMNS, EXCAVATION, GEOMETRY, NUMBER_COLUMNS
+from ims_geo.store.base import (
+    EXTRA,
+    RECORD_COLUMNS,
+    REJECTED_STORED,
+    ROW_COLUMNS,
+    VERSION_ID,
+    Payload,
+    PlanVersion,
+    Store,
+    decode_records,
+    new_revision,
+    new_salt,
+    storage_columns,
+)
+
+SCHEMA_VERSION = "1"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# advisory lock key that serialises creating the tables ("ims_geo" as digits)
+_SETUP_LOCK = 1_764_733_112
+
+
+def _sql_type(column: str) -> str:
+    if column in DATE_COLUMNS:
+        return "date"
+    if column == EXCAVATION:
+        return "boolean"
+    if column in NUMBER_COLUMNS:
+        return "double precision"
+    return "text"
+
+
+_REQUIRED = {"work_id", "org", "discipline", "layer", "start_date", "end_date", "excavation",
+             "status", "visibility"}  # fmt: skip
+_QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
+
+
+def _ddl(schema: str) -> list[str]:
+    columns = ",\n  ".join(
+        f'"{c}" {_sql_type(c)}{" NOT NULL" if c in _REQUIRED else ""}' for c in COLUMNS
+    )
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f"""CREATE TABLE {schema}.store_meta (key text PRIMARY KEY, value text NOT NULL)""",
+        f"""CREATE TABLE {schema}.plan_versions (
+  version_id bigserial PRIMARY KEY, org text NOT NULL, cycle integer NOT NULL,
+  version integer NOT NULL, uploaded_at timestamptz NOT NULL, source text NOT NULL,
+  n_works integer NOT NULL, n_rejected integer NOT NULL, is_current boolean NOT NULL,
+  first_start date, last_end date, extras text NOT NULL, UNIQUE (org, cycle, version))""",
+        f"""CREATE TABLE {schema}.works (
+  fid bigserial PRIMARY KEY,
+  version_id bigint NOT NULL REFERENCES {schema}.plan_versions(version_id),
+  {columns},
+  extra text,
+  geometry geometry(Geometry) NOT NULL)""",
+        f"CREATE INDEX works_version_id ON {schema}.works (version_id)",
+        f"CREATE INDEX works_geometry ON {schema}.works USING gist (geometry)",
+        f"""CREATE TABLE {schema}.rejected (
+  fid bigserial PRIMARY KEY,
+  version_id bigint NOT NULL REFERENCES {schema}.plan_versions(version_id),
+  org text NOT NULL, source_row integer, source_file text, reason text NOT NULL,
+  attributes text, geometry_wkt text)""",
+        f"CREATE INDEX rejected_version_id ON {schema}.rejected (version_id)",
+        _view(schema),
+    ]
+
+
+def _view(schema: str) -> str:
+    """The current works, for GIS users who open the database directly."""
+    return f"""CREATE VIEW {schema}.current_works AS
+  SELECT w.* FROM {schema}.works w JOIN {schema}.plan_versions p USING (version_id)
+  WHERE p.is_current"""
+
+
+def _driver_url(url: str) -> sa.URL:
+    """The URL with the psycopg 3 driver (SQLAlchemy's default would be psycopg2)."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(
+            f"cannot read the store URL ({exc}); use postgresql://user:password@host:port/database"
+        ) from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername != "postgresql+psycopg":
+        raise StoreError(
+            f"store URL driver {parsed.drivername!r} is not supported; "
+            "use postgresql:// or postgresql+psycopg://"
+        )
+    return parsed
+
+
+class PostGISStore(Store):
+    """Works store in a PostGIS database (shared, multi-organisation).
+
+    Parameters
+    ----------
+    url
+        ``postgresql://user:password@host:port/database`` (or with
+        ``+psycopg``); the PostGIS extension is created when missing and the
+        user may do so.
+    acting_org
+        See :class:`~ims_geo.store.base.Store`; in a shared installation
+        each organisation's users open the store with their organisation.
+    schema
+        Database schema holding the store's tables.
+    """
+
+    def __init__(self, url: str, *, acting_org: str | None = None, schema: str = "ims_geo") -> None:
+        super().__init__(acting_org=acting_org)
+        if not _SCHEMA_NAME.match(schema):
+            raise StoreError(f"schema name {schema!r} must be lower-case letters, digits and '_'")
+        self.url = _driver_url(url)
+        self.schema = schema
+        self._engine = sa.create_engine(self.url, pool_pre_ping=True)
+        self._crs: CRS | None = None
+        self._salt_value: str | None = None
+        self._open()
+
+    @property
+    def location(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def _fail(self, exc: sa.exc.SQLAlchemyError, doing: str) -> StoreError:
+        cause = str(getattr(exc, "orig", None) or exc).strip()
+        hint = (
+            "; check that the server runs and the URL, user and password are right"
+            if isinstance(exc, sa.exc.OperationalError)
+            else ""
+        )
+        return StoreError(f"store {self.location}: could not {doing} ({cause}){hint}")
+
+    def _open(self) -> None:
+        s = self.schema
+        try:
+            with self._engine.begin() as conn:
+                has_postgis = conn.execute(
+                    sa.text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+                ).first()
+            if has_postgis is None:
+                try:
+                    with self._engine.begin() as conn:
+                        conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                except sa.exc.SQLAlchemyError as exc:
+                    raise StoreError(
+                        f"PostGIS is not installed in {self.location} ({exc.orig}); ask the "
+                        "database administrator to run CREATE EXTENSION postgis"
+                    ) from exc
+            with self._engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
+                exists = conn.execute(
+                    sa.text("SELECT to_regclass(:t)"), {"t": f"{s}.store_meta"}
+                ).scalar()
+                if exists is None:
+                    for statement in _ddl(s):
+                        conn.execute(sa.text(statement))
+                    conn.execute(
+                        sa.text(f"INSERT INTO {s}.store_meta (key, value) VALUES (:k, :v)"),
+                        [{"k": "schema_version", "v": SCHEMA_VERSION},
+                         {"k": "salt", "v": new_salt()}, {"k": "revision", "v": new_revision()}],
+                    )  # fmt: skip
+                    return
+                version = self._meta(conn, "schema_version")
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._fail(exc, "open the store") from exc
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.location} schema {s} was written by another ims_geo store version "
+                f"({version}, this one reads {SCHEMA_VERSION}); upgrade ims_geo"
+            )
+
+    def _meta(self, conn: sa.Connection, key: str) -> str | None:
+        value = conn.execute(
+            sa.text(f"SELECT value FROM {self.schema}.store_meta WHERE key = :k"), {"k": key}
+        ).scalar()
+        return None if value is None else str(value)
+
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[Sequence[Any]]:
+        try:
+            with self._engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(sql), params or {}).fetchall()]
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._fail(exc, "read") from exc
+
+    # --- reading ---------------------------------------------------------------------
+    @property
+    def crs(self) -> CRS | None:
+        if self._crs is None:  # set once by the first import, never changed
+            rows = self._query(f"SELECT value FROM {self.schema}.store_meta WHERE key = 'srid'")
+            self._crs = CRS.from_epsg(int(rows[0][0])) if rows else None
+        return self._crs
+
+    def revision(self) -> str:
+        rows = self._query(f"SELECT value FROM {self.schema}.store_meta WHERE key = 'revision'")
+        return str(rows[0][0])
+
+    def _salt(self) -> str:
+        if self._salt_value is None:
+            rows = self._query(f"SELECT value FROM {self.schema}.store_meta WHERE key = 'salt'")
+            self._salt_value = str(rows[0][0])
+        return self._salt_value
+
+    def _records(self) -> pd.DataFrame:
+        rows = self._query(
+            f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self.schema}.plan_versions "
+            "ORDER BY version_id"
+        )
+        return decode_records(rows)
+
+    def _fetch_works(self, version_ids: Sequence[int]) -> dict[str, Sequence[Any]]:
+        rows = self._query(
+            f"SELECT version_id, {_QUOTED}, extra, ST_AsBinary(geometry) "
+            f"FROM {self.schema}.works WHERE version_id = ANY(:ids) ORDER BY fid",
+            {"ids": list(version_ids)},
+        )
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_COLUMNS)
+        out = dict(zip(ROW_COLUMNS, columns, strict=True))
+        out[GEOMETRY] = [bytes(b) for b in out[GEOMETRY]]
+        return out
+
+    def _fetch_rejected(self, version_ids: Sequence[int]) -> pd.DataFrame:
+        rows = self._query(
+            f"SELECT {', '.join(REJECTED_STORED)} FROM {self.schema}.rejected "
+            "WHERE version_id = ANY(:ids) ORDER BY fid",
+            {"ids": list(version_ids)},
+        )
+        return pd.DataFrame(rows, columns=list(REJECTED_STORED), dtype=object)
+
+    # --- writing ----------------------------------------------------------------------
+    def _commit(
+        self, org: str, cycle: int, prepare: Callable[[CRS | None], Payload]
+    ) -> PlanVersion:
+        try:
+            with self._engine.begin() as conn:
+                return self._write(conn, org, cycle, prepare)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._fail(exc, f"import the plan of {org!r}") from exc
+
+    def _write(
+        self,
+        conn: sa.Connection,
+        org: str,
+        cycle: int,
+        prepare: Callable[[CRS | None], Payload],
+    ) -> PlanVersion:
+        s = self.schema
+        # one import at a time (version numbers, current flags); readers go on
+        conn.execute(sa.text(f"LOCK TABLE {s}.plan_versions IN SHARE ROW EXCLUSIVE MODE"))
+        srid = self._meta(conn, "srid")
+        payload = prepare(CRS.from_epsg(int(srid)) if srid else None)
+        if srid is None:
+            self._set_crs(conn, payload.crs)
+        number = conn.execute(
+            sa.text(
+                f"SELECT COALESCE(MAX(version), 0) + 1 FROM {s}.plan_versions "
+                "WHERE org = :org AND cycle = :cycle"
+            ),
+            {"org": org, "cycle": cycle},
+        ).scalar_one()
+        version_id = conn.execute(
+            sa.text(
+                f"INSERT INTO {s}.plan_versions (org, cycle, version, uploaded_at, source, "
+                "n_works, n_rejected, is_current, first_start, last_end, extras) VALUES "
+                "(:org, :cycle, :version, :uploaded_at, :source, :n_works, :n_rejected, "
+                "false, :first_start, :last_end, :extras) RETURNING version_id"
+            ),
+            {
+                "org": org,
+                "cycle": cycle,
+                "version": number,
+                "uploaded_at": payload.uploaded_at,
+                "source": payload.source,
+                "n_works": len(payload.works),
+                "n_rejected": len(payload.rejected),
+                "first_start": _day(payload.first_start),
+                "last_end": _day(payload.last_end),
+                "extras": payload.extras,
+            },  # fmt: skip
+        ).scalar_one()
+        self._insert_works(conn, int(version_id), payload.works)
+        if len(payload.rejected):
+            rejected = payload.rejected.assign(**{VERSION_ID: int(version_id)})
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {s}.rejected ({', '.join(REJECTED_STORED)}) VALUES "
+                    f"({', '.join(':' + c for c in REJECTED_STORED)})"
+                ),
+                rejected.loc[:, list(REJECTED_STORED)].to_dict("records"),
+            )
+        conn.execute(
+            sa.text(
+                f"UPDATE {s}.plan_versions SET is_current = (version_id = :v) WHERE org = :org"
+            ),
+            {"v": int(version_id), "org": org},
+        )
+        conn.execute(
+            sa.text(f"UPDATE {s}.store_meta SET value = :r WHERE key = 'revision'"),
+            {"r": new_revision()},
+        )
+        return PlanVersion(
+            version_id=int(version_id),
+            org=org,
+            cycle=cycle,
+            version=int(number),
+            uploaded_at=payload.uploaded_at,
+            source=payload.source,
+            n_works=len(payload.works),
+            n_rejected=len(payload.rejected),
+        )
+
+    def _set_crs(self, conn: sa.Connection, crs: CRS) -> None:
+        epsg = crs.to_epsg(min_confidence=100)
+        if epsg is None:
+            raise StoreError(
+                f"the first plan imported into {self.location} is in a CRS without an EPSG "
+                f"code ({crs.name}); reproject it to a national grid or UTM zone "
+                "(GeoDataFrame.to_crs) before importing"
+            )
+        conn.execute(sa.text(f"DROP VIEW {self.schema}.current_works"))
+        conn.execute(
+            sa.text(
+                f"ALTER TABLE {self.schema}.works ALTER COLUMN geometry "
+                f"TYPE geometry(Geometry, {int(epsg)}) USING ST_SetSRID(geometry, {int(epsg)})"
+            )
+        )
+        conn.execute(sa.text(_view(self.schema)))
+        conn.execute(
+            sa.text(f"INSERT INTO {self.schema}.store_meta (key, value) VALUES ('srid', :v)"),
+            {"v": str(epsg)},
+        )
+
+    def _insert_works(self, conn: sa.Connection, version_id: int, works: gpd.GeoDataFrame) -> None:
+        """Append one version's rows (inside the import transaction), by COPY."""
+        if works.empty:
+            return
+        columns = storage_columns(works)
+        srid = works.crs.to_epsg() if works.crs is not None else 0
+        geometry = shapely.to_wkb(
+            shapely.set_srid(works.geometry.to_numpy(), srid or 0), hex=True, include_srid=True
+        )
+        names = ", ".join(["version_id", _QUOTED, "extra", "geometry"])
+        rows = zip(
+            [version_id] * len(works),
+            *(columns[c] for c in COLUMNS),
+            columns[EXTRA],
+            geometry.tolist(),
+            strict=True,
+        )
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY {self.schema}.works ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def _day(value: pd.Timestamp | None) -> Any:
+    return None if value is None or pd.isna(value) else value.date()

@@ -1,0 +1,70 @@
+"""Conflicts: filter, rank, inspect on the map and download the conflicts between plans."""
+
+import streamlit as st
+
+from ims_geo import maps
+from ims_geo.schema import DISCIPLINES
+from ims_geo.ui import state, widgets
+
+SEVERITIES = ("high", "medium", "low")
+COLUMNS = [
+    "kind", "severity", "score", "org_a", "work_id_a", "discipline_a", "org_b", "work_id_b",
+    "discipline_b", "distance_m", "gap_days", "overlap_m", "depth_overlap",
+    "start_a", "end_a", "start_b", "end_b",
+]  # fmt: skip
+
+st.title("Conflicts between plans")
+
+with widgets.user_errors():
+    works = state.works()
+    widgets.require_works(works)
+
+with st.sidebar:
+    kinds = widgets.choose("Kind", list(maps.KIND_COLOURS)[:3], key="conflict_kinds")
+    severities = widgets.choose("Severity", SEVERITIES, key="conflict_severities")
+    orgs = widgets.choose("Organisations", sorted(works["org"].unique()), key="conflict_orgs",
+                          help="Conflicts that involve one of these organisations.")  # fmt: skip
+    present = set(works["discipline"])
+    disciplines = widgets.choose(
+        "Disciplines", [d for d in DISCIPLINES if d in present], key="conflict_disciplines"
+    )
+    start, end = widgets.period(works, key="conflict_period")
+    with st.expander("Rules"):
+        distance = st.number_input("Distance (m)", 0.0, 500.0, 20.0, 5.0, key="rule_distance")
+        window = st.number_input("Synergy window (days)", 0, 3650, 365, 30, key="rule_window")
+        moratorium = st.number_input("Moratorium (years)", 0, 20, 3, 1, key="rule_moratorium")
+
+with widgets.user_errors():
+    every = state.conflicts(distance=distance, window_days=window, moratorium_years=moratorium)
+found = maps.filter_conflicts(
+    every, kinds=kinds, severities=severities, orgs=orgs, disciplines=disciplines,
+    start=start, end=end,
+).sort_values("score", ascending=False, kind="stable")  # fmt: skip
+
+st.caption(f"{len(found):,} of {len(every):,} conflicts · select a row to show it on the map")
+event = st.dataframe(
+    widgets.table(found)[[c for c in COLUMNS if c in found.columns]],
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="conflicts_table",
+    height=320,
+    column_config={"score": st.column_config.NumberColumn(format="%.2f")},
+)
+widgets.downloads(found, "conflicts", key="conflicts_download")
+
+rows = event.selection.rows if event is not None else []
+view: dict = {}
+if rows:
+    chosen = found.iloc[rows[0]]
+    pair = maps.prepare(maps.conflict_works(chosen, works))
+    spot = maps.prepare(found.iloc[[rows[0]]], maps.CONFLICT_FIELDS)
+    centre, zoom = maps.view_of(maps.union_bounds(pair, spot))
+    view = {"center": centre, "zoom": min(zoom, 18), "feature_group_to_add": maps.highlight(pair)}
+    st.subheader(f"{chosen['kind']}: {chosen['org_a']} · {chosen['work_id_a']} ↔ "
+                 f"{chosen['org_b']} · {chosen['work_id_b']}")  # fmt: skip
+
+layer = maps.prepare(found, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS)
+fmap = maps.conflicts_map(layer, context=state.context(), kinds=kinds, tiles=maps.tile_url())
+widgets.show_map(fmap, key="conflicts_map", returned=(), **view)
+widgets.map_caption(layer, "conflicts")

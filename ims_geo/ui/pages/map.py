@@ -1,0 +1,62 @@
+"""Map: every organisation's works by discipline, a period filter, conflicts on top."""
+
+import streamlit as st
+
+from ims_geo import maps
+from ims_geo.schema import DISCIPLINES, LAYERS
+from ims_geo.ui import state, widgets
+
+st.title("Map of planned works")
+
+with widgets.user_errors():
+    works = state.works()
+    widgets.require_works(works)
+
+with st.sidebar:
+    orgs = widgets.choose("Organisations", sorted(works["org"].unique()), key="map_orgs")
+    present = set(works["discipline"])
+    disciplines = widgets.choose(
+        "Disciplines", [d for d in DISCIPLINES if d in present], key="map_disciplines"
+    )
+    layer = st.radio(
+        "Layer", ["both", *LAYERS], horizontal=True, key="map_layer",
+        format_func=lambda v: "surface + subsurface" if v == "both" else v,
+    )  # fmt: skip
+    start, end = widgets.period(works, key="map_period")
+    kinds = widgets.choose(
+        "Conflicts", list(maps.KIND_COLOURS)[:3], default=["clash", "moratorium"], key="map_kinds"
+    )
+
+layers = None if layer == "both" else (layer,)
+with widgets.user_errors():
+    shown, context = state.works_layers(
+        start=start, end=end, layers=layers, orgs=orgs, disciplines=disciplines
+    )
+    conflicts = maps.filter_conflicts(
+        state.conflicts(), kinds=kinds, orgs=orgs, disciplines=disciplines, start=start, end=end
+    )
+    conflict_layer = maps.prepare(conflicts, maps.CONFLICT_FIELDS,
+                                  light_fields=maps.LIGHT_CONFLICT_FIELDS)  # fmt: skip
+
+fmap = maps.works_map(
+    shown,
+    groups=orgs,
+    conflicts=conflict_layer if kinds else None,
+    context=context,
+    disciplines=disciplines,
+    kinds=kinds,
+    tiles=maps.tile_url(),
+)
+clicked = widgets.show_map(fmap, key="works_map")
+widgets.map_caption(shown, "works")
+st.caption(f"{conflict_layer.count:,} conflicts drawn · grey: works outside the filters")
+
+selected = maps.clicked_work(
+    clicked,
+    maps.filter_works(
+        works, start=start, end=end, layers=layers, orgs=orgs, disciplines=disciplines
+    ),
+)
+if selected is not None:
+    st.subheader(f"{selected['org']} · {selected['work_id']}")
+    st.dataframe(widgets.table(selected.to_frame().T), hide_index=True, key="map_selected")

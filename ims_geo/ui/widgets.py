@@ -1,0 +1,131 @@
+"""Pieces several pages share: filters, the map component, downloads, error boxes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import folium
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from ims_geo import export, maps
+from ims_geo.errors import ImsGeoError
+from ims_geo.ingest import IngestResult
+from ims_geo.schema import COLUMNS, GEOMETRY, REASON, SOURCE_FILE, SOURCE_ROW
+
+MAP_HEIGHT = 560
+#: What a map click returns to the script; panning and zooming return nothing (no rerun).
+CLICK = ("last_object_clicked", "last_object_clicked_tooltip")
+DOWNLOADS = {"csv": "CSV", "xlsx": "Excel", "geojson": "GeoJSON", "gpkg": "GeoPackage"}
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show an ims_geo error as a message box and stop the page (no traceback)."""
+    try:
+        yield
+    except ImsGeoError as error:
+        st.error(str(error), icon=":material/error:")
+        st.stop()
+
+
+def require_works(works: pd.DataFrame) -> None:
+    """Stop the page with a hint when the store holds no works yet."""
+    if works.empty:
+        st.info(
+            "The store holds no works yet. Upload an organisation's plan on the "
+            "**Upload** page, or load the demo with `ims-geo demo`.",
+            icon=":material/info:",
+        )
+        st.stop()
+
+
+def choose(
+    label: str,
+    options: Sequence[str],
+    *,
+    key: str,
+    default: Sequence[str] | None = None,
+    help: str | None = None,
+) -> tuple[str, ...]:
+    """A multiselect that starts with every option (or ``default``) chosen."""
+    start = list(options) if default is None else list(default)
+    return tuple(st.multiselect(label, list(options), default=start, key=key, help=help))
+
+
+def period(works: pd.DataFrame, *, key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """A month range slider over the works' plan period; returns its first and last day."""
+    months = maps.months(works)
+    if len(months) == 1:
+        return months[0], maps.month_end(months[0])
+    first, last = st.select_slider(
+        "Period",
+        options=months,
+        value=(months[0], months[-1]),
+        format_func=lambda m: m.strftime("%b %Y"),
+        key=key,
+        help="Show what is planned at some time in these months.",
+    )
+    return first, maps.month_end(last)
+
+
+def show_map(
+    fmap: folium.Map,
+    *,
+    key: str,
+    returned: Iterable[str] = CLICK,
+    height: int = MAP_HEIGHT,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Draw a folium map; only a click (not a pan or zoom) reruns the page."""
+    result = st_folium(
+        fmap,
+        key=key,
+        height=height,
+        use_container_width=True,
+        returned_objects=list(returned),
+        **kwargs,
+    )
+    return result or {}
+
+
+def map_caption(layer: maps.MapData, what: str) -> None:
+    """How much is drawn, and whether the light representation was used."""
+    text = f"{layer.count:,} {what} drawn · {layer.size / 1e6:.1f} MB"
+    if layer.light:
+        text += " · simplified for speed (zoom in on the data or filter for full detail)"
+    st.caption(text)
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame without its geometry, for st.dataframe."""
+    return pd.DataFrame(frame.drop(columns=[GEOMETRY], errors="ignore"))
+
+
+def downloads(
+    frame: pd.DataFrame, stem: str, *, key: str, formats: Iterable[str] = DOWNLOADS
+) -> None:
+    """One download button per export format; the file is written when clicked."""
+    columns = st.columns(len(list(formats)))
+    for column, fmt in zip(columns, formats, strict=True):
+        suffix = export.SUFFIXES[fmt]
+        column.download_button(
+            DOWNLOADS.get(fmt, fmt),
+            data=lambda fmt=fmt: export.to_bytes(frame, fmt, layer=stem),
+            file_name=f"{stem}{suffix}",
+            mime=export.MEDIA_TYPES[fmt],
+            key=f"{key}_{fmt}",
+            icon=":material/download:",
+            on_click="ignore",
+            width="stretch",
+        )
+
+
+def unmapped_columns(result: IngestResult) -> list[str]:
+    """Columns of an uploaded file that no canonical column was matched to."""
+    seen = [*result.works.columns, *result.rejected.columns]
+    skip = {*COLUMNS, GEOMETRY, REASON, SOURCE_ROW, SOURCE_FILE}
+    return list(dict.fromkeys(c for c in seen if c not in skip))

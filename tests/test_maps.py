@@ -1,0 +1,354 @@
+"""Tests for ims_geo.maps: GeoJSON preparation, filters, the map click and folium maps."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pyproj import Transformer
+
+from ims_geo import maps
+from ims_geo.errors import InputError
+from ims_geo.schema import validate
+
+RD = 28992  # Dutch national grid, metres
+
+
+def make_works(rows: list[dict], crs: int | None = RD) -> gpd.GeoDataFrame:
+    """Valid works from hand-written rows (geometry in RD metres)."""
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    checked = validate(frame)
+    assert checked.rejected.empty, checked.rejected
+    return checked.valid
+
+
+@pytest.fixture
+def works() -> gpd.GeoDataFrame:
+    line = shapely.LineString([(155000, 463000), (155050, 463000.3), (155100, 463000)])
+    return make_works(
+        [
+            dict(work_id="w1", org="City", title="Main <Street> & co", discipline="road",
+                 start_date="2027-01-01", end_date="2027-03-31", cost_eur=1234.567, geometry=line),
+            dict(work_id="w2", org="Water", title="Pipe", discipline="water",
+                 start_date="2027-03-01", end_date="2027-06-30", geometry=shapely.Point(155050, 463010)),
+            dict(work_id="w3", org="Water", title="Square", discipline="sewer",
+                 start_date="2028-01-01", end_date="2028-02-15",
+                 geometry=shapely.box(155000, 463050, 155040, 463080)),
+            dict(work_id="w4", org="Power", title="Cable", discipline="electricity",
+                 start_date="2026-11-15", end_date="2027-01-01",
+                 geometry=shapely.LineString([(155200, 463000), (155200, 463100)])),
+        ]
+    )  # fmt: skip
+
+
+def features(data: maps.MapData) -> list[dict]:
+    return json.loads(data.geojson)["features"]
+
+
+# --- prepare ------------------------------------------------------------------------------
+def test_prepare_keeps_only_popup_fields_in_lonlat(works):
+    data = maps.prepare(works)
+    feats = features(data)
+    assert data.count == len(feats) == 4
+    assert not data.light
+    assert [f["properties"]["work_id"] for f in feats] == ["w1", "w2", "w3", "w4"]
+    assert set(feats[0]["properties"]) == set(maps.WORK_FIELDS)
+    assert feats[0]["properties"]["start_date"] == "2027-01-01"
+    assert feats[0]["properties"]["cost_eur"] == 1234.57
+    assert feats[1]["properties"]["cost_eur"] is None
+    assert feats[0]["properties"]["title"] == "Main <Street> & co"
+    assert [f["geometry"]["type"] for f in feats] == ["LineString", "Point", "Polygon", "LineString"]
+
+
+def test_prepare_text_has_no_markup_characters(works):
+    # the GeoJSON is written inside a <script>
+    text = maps.prepare(works).geojson
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert "\\u003cStreet\\u003e" in text
+
+
+def test_prepare_rounds_to_the_grid_and_matches_a_reprojection(works):
+    data = maps.prepare(works, tolerance=0)
+    feats = features(data)
+    expected = works.to_crs(4326)
+    for feat, geom in zip(feats, expected.geometry, strict=True):
+        drawn = shapely.from_geojson(json.dumps(feat["geometry"]))
+        # every vertex moved by at most half a grid cell in x and in y
+        assert shapely.hausdorff_distance(drawn, geom) <= 1e-5 / 2 * np.sqrt(2) + 1e-12
+        coords = shapely.get_coordinates(drawn)
+        assert np.allclose(coords * 1e5, np.round(coords * 1e5), atol=1e-6)
+    west, south, east, north = expected.total_bounds
+    assert data.bounds == pytest.approx((west, south, east, north), abs=1e-5)
+
+
+def test_prepare_simplifies_in_metres(works):
+    # the middle vertex of w1 is 0.3 m off the straight line
+    assert len(features(maps.prepare(works, tolerance=0))[0]["geometry"]["coordinates"]) == 3
+    assert len(features(maps.prepare(works, tolerance=0.5))[0]["geometry"]["coordinates"]) == 2
+
+
+def test_prepare_switches_to_the_light_representation(works):
+    data = maps.prepare(works, fast_threshold=3)
+    assert data.light
+    assert set(features(data)[0]["properties"]) == set(maps.LIGHT_WORK_FIELDS)
+    assert not maps.prepare(works, fast_threshold=4).light
+
+
+def test_prepare_drops_empty_geometries_and_handles_empty_frames(works):
+    emptied = works.copy()
+    emptied.loc[1, "geometry"] = shapely.Point()
+    assert [f["properties"]["work_id"] for f in features(maps.prepare(emptied))] == ["w1", "w3", "w4"]
+    none = maps.prepare(works.iloc[:0])
+    assert (none.count, none.bounds, features(none)) == (0, None, [])
+
+
+def test_prepare_needs_a_crs(works):
+    with pytest.raises(InputError, match="no CRS"):
+        maps.prepare(works.set_crs(None, allow_override=True))
+
+
+def test_context_layer_is_one_multiline_of_lines_and_polygon_rings(works):
+    data = maps.context_layer(works, tolerance=0)
+    (feat,) = features(data)
+    assert data.count == 1
+    assert feat["properties"] == {}
+    assert feat["geometry"]["type"] == "MultiLineString"
+    # w1, the ring of w3 and w4; the point w2 is left out
+    assert len(feat["geometry"]["coordinates"]) == 3
+    assert maps.context_layer(works.iloc[[1]]).count == 0
+
+
+# --- filters ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        (None, None, ["w1", "w2", "w3", "w4"]),
+        ("2027-01-01", "2027-01-01", ["w1", "w4"]),
+        ("2027-01-02", "2027-02-28", ["w1"]),
+        ("2027-03-31", "2027-12-31", ["w1", "w2"]),
+        ("2027-07-01", "2027-12-31", []),
+        ("2028-02-15", None, ["w3"]),
+        (None, "2026-11-15", ["w4"]),
+    ],
+)
+def test_filter_works_by_period_days_inclusive(works, first, last, expected):
+    assert list(maps.filter_works(works, start=first, end=last)["work_id"]) == expected
+
+
+def test_filter_works_by_sets(works):
+    assert list(maps.filter_works(works, layers=["surface"])["work_id"]) == ["w1"]
+    assert list(maps.filter_works(works, orgs=["Water", "Power"])["work_id"]) == ["w2", "w3", "w4"]
+    assert list(maps.filter_works(works, disciplines=["sewer"], orgs=["Water"])["work_id"]) == ["w3"]
+    assert maps.filter_works(works, orgs=[]).empty
+
+
+@pytest.fixture
+def conflicts() -> gpd.GeoDataFrame:
+    day = pd.Timestamp
+    return gpd.GeoDataFrame(
+        {
+            "work_id_a": ["a1", "a2", "a3", "a4"],
+            "org_a": ["City", "City", "Water", "Gas"],
+            "work_id_b": ["b1", "b2", "b3", "b4"],
+            "org_b": ["Water", "Gas", "Gas", "Power"],
+            "discipline_a": ["road", "road", "water", "gas"],
+            "discipline_b": ["water", "gas", "gas", "electricity"],
+            "kind": ["clash", "moratorium", "synergy", "clash"],
+            "severity": ["high", "high", "low", "medium"],
+            "score": [9.0, 8.0, 2.0, 5.0],
+            "start_a": [day("2027-01-01"), day("2027-01-01"), day("2028-01-01"), day("2029-05-01")],
+            "end_a": [day("2027-02-01"), day("2027-02-01"), day("2028-02-01"), day("2029-06-01")],
+            "start_b": [day("2027-01-15"), day("2029-01-01"), day("2028-06-01"), day("2029-05-15")],
+            "end_b": [day("2027-03-01"), day("2029-03-01"), day("2028-07-01"), day("2029-07-01")],
+        },
+        geometry=[shapely.Point(155000 + i, 463000) for i in range(4)],
+        crs=RD,
+    )
+
+
+def brute_force_conflicts(conflicts, kinds, severities, orgs, disciplines, first, last):
+    keep = []
+    for row in conflicts.itertuples():
+        span = (min(row.start_a, row.start_b), max(row.end_a, row.end_b))
+        keep.append(
+            (kinds is None or row.kind in kinds)
+            and (severities is None or row.severity in severities)
+            and (orgs is None or row.org_a in orgs or row.org_b in orgs)
+            and (disciplines is None or row.discipline_a in disciplines or row.discipline_b in disciplines)
+            and (first is None or span[1] >= pd.Timestamp(first))
+            and (last is None or span[0] <= pd.Timestamp(last))
+        )
+    return list(conflicts.loc[keep, "work_id_a"])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"kinds": ["clash"]},
+        {"severities": ["high", "medium"]},
+        {"orgs": ["Gas"]},
+        {"orgs": ["Power"], "kinds": ["synergy"]},
+        {"disciplines": ["gas"]},
+        {"start": "2027-03-01", "end": "2027-12-31"},
+        {"start": "2028-06-15", "end": "2029-05-01"},
+        {"kinds": [], "orgs": ["City"]},
+    ],
+)
+def test_filter_conflicts_matches_brute_force(conflicts, kwargs):
+    got = list(maps.filter_conflicts(conflicts, **kwargs)["work_id_a"])
+    expected = brute_force_conflicts(
+        conflicts,
+        kwargs.get("kinds"),
+        kwargs.get("severities"),
+        kwargs.get("orgs"),
+        kwargs.get("disciplines"),
+        kwargs.get("start"),
+        kwargs.get("end"),
+    )
+    assert got == expected
+
+
+def test_months_cover_the_plan_period(works):
+    got = maps.months(works)
+    assert got[0] == pd.Timestamp("2026-11-01")
+    assert got[-1] == pd.Timestamp("2028-02-01")
+    assert len(got) == 16
+    assert maps.month_end(pd.Timestamp("2028-02-01")) == pd.Timestamp("2028-02-29")
+
+
+# --- the map click ------------------------------------------------------------------------
+def test_clicked_work_from_the_tooltip(works):
+    returned = {"last_object_clicked": {"lat": 0.0, "lng": 0.0},
+                "last_object_clicked_tooltip": " Water · w3 "}  # fmt: skip
+    assert maps.clicked_work(returned, works)["work_id"] == "w3"
+    assert list(maps.work_labels(works)) == ["City · w1", "Water · w2", "Water · w3", "Power · w4"]
+
+
+def test_clicked_work_from_the_clicked_point(works):
+    to_lonlat = Transformer.from_crs(RD, 4326, always_xy=True)
+    lon, lat = to_lonlat.transform(155199, 463050)  # 1 m west of w4
+    returned = {"last_object_clicked": {"lat": lat, "lng": lon}, "last_object_clicked_tooltip": None}
+    assert maps.clicked_work(returned, works)["work_id"] == "w4"
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [None, {}, {"last_object_clicked": None}, {"last_object_clicked": {"lat": None, "lng": None}}],
+)
+def test_clicked_work_none_when_nothing_clicked(works, returned):
+    assert maps.clicked_work(returned, works) is None
+
+
+def test_view_of_fits_the_bounds_at_that_zoom_and_not_closer():
+    bounds = (5.38, 52.15, 5.40, 52.16)
+    (lat, lon), zoom = maps.view_of(bounds, width=700, height=500)
+    assert (lat, lon) == pytest.approx((52.155, 5.39))
+
+    def pixels(z: int) -> tuple[float, float]:
+        to_merc = Transformer.from_crs(4326, 3857, always_xy=True)
+        x0, y0 = to_merc.transform(bounds[0], bounds[1])
+        x1, y1 = to_merc.transform(bounds[2], bounds[3])
+        metres_per_pixel = 2 * 20037508.342789244 / (256 * 2**z)
+        return (x1 - x0) / metres_per_pixel, (y1 - y0) / metres_per_pixel
+
+    w, h = pixels(zoom)
+    assert w <= 700 and h <= 500
+    w, h = pixels(zoom + 1)
+    assert w > 700 or h > 500
+    assert maps.view_of((5.0, 52.0, 5.0, 52.0))[1] == 18
+
+
+# --- folium maps --------------------------------------------------------------------------
+def test_works_map_is_offline_and_carries_every_feature(works, conflicts):
+    data = maps.prepare(works.iloc[:3])
+    context = maps.context_layer(works.iloc[3:])
+    fmap = maps.works_map(
+        data,
+        groups=["City", "Water"],
+        conflicts=maps.prepare(conflicts, maps.CONFLICT_FIELDS),
+        context=context,
+    )
+    html = fmap.get_root().render()
+    assert re.findall(r"https?://", html) == []
+    assert maps.LEAFLET_JS in html and maps.LEAFLET_CSS in html
+    assert maps.feature_count(html) == 3 + 4 + 1
+    # conflicts under the works, one switchable layer per organisation
+    assert re.search(r'"Conflicts" : ims_layer_\w+,\s*"City" : ims_layer_\w+,\s*"Water"', html)
+    assert maps.DISCIPLINE_COLOURS["water"] in html and maps.KIND_COLOURS["moratorium"] in html
+
+
+def test_works_map_tiles_are_optional(works, monkeypatch):
+    data = maps.prepare(works)
+    monkeypatch.delenv(maps.TILES_ENV, raising=False)
+    assert maps.tile_url() is None
+    assert "L.tileLayer" not in maps.works_map(data).get_root().render()
+    monkeypatch.setenv(maps.TILES_ENV, "/app/static/tiles/{z}/{x}/{y}.png")
+    html = maps.works_map(data, tiles=maps.tile_url()).get_root().render()
+    assert "L.tileLayer" in html and "/app/static/tiles/{z}/{x}/{y}.png" in html
+
+
+def test_the_folium_class_defaults_are_left_alone(works):
+    before = list(__import__("folium").Map.default_js)
+    maps.works_map(maps.prepare(works)).get_root().render()
+    assert __import__("folium").Map.default_js == before
+
+
+def test_conflicts_map_and_highlight(conflicts, works):
+    fmap = maps.conflicts_map(maps.prepare(conflicts, maps.CONFLICT_FIELDS), kinds=["clash"])
+    html = fmap.get_root().render()
+    assert maps.feature_count(html) == 4
+    assert ">clash<" in html.replace("\\u003e", ">").replace("\\u003c", "<")
+    group = maps.highlight(maps.prepare(works.iloc[:1]))
+    fmap.add_child(group)
+    assert maps.feature_count(fmap.get_root().render()) == 5
+
+
+def test_legend_lists_the_chosen_disciplines_and_kinds():
+    text = maps.legend_html(["water", "gas"], ["synergy"])
+    assert maps.DISCIPLINE_COLOURS["water"] in text and maps.DISCIPLINE_COLOURS["gas"] in text
+    assert maps.DISCIPLINE_COLOURS["road"] not in text
+    assert maps.KIND_COLOURS["synergy"] in text and maps.KIND_COLOURS["clash"] not in text
+    assert text.index(">water<") < text.index(">gas<")  # schema order
+
+
+def test_ten_thousand_works_stay_light():
+    rng = np.random.default_rng(7)
+    n = 10_000
+    x = rng.uniform(150_000, 160_000, n)
+    y = rng.uniform(460_000, 470_000, n)
+    # street-like: 8 vertices along a gently bending 100-200 m line
+    steps = np.linspace(0, 1, 8)
+    length = rng.uniform(100, 200, n)[:, None]
+    bend = rng.normal(0, 0.3, n)[:, None] * np.sin(steps * np.pi)[None, :]
+    coords = np.stack([x[:, None] + length * steps, y[:, None] + bend], axis=-1)
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": np.arange(n).astype(str),
+            "org": rng.choice(["City", "Water", "Gas", "Power"], n),
+            "title": "Renewal of the main",
+            "discipline": rng.choice(["road", "water", "gas", "electricity"], n),
+            "start_date": pd.Timestamp("2027-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), "D"),
+        },
+        geometry=shapely.linestrings(coords.reshape(-1, 2), indices=np.repeat(np.arange(n), 8)),
+        crs=RD,
+    )
+    frame["end_date"] = frame["start_date"] + pd.Timedelta(days=90)
+    frame = validate(frame).valid
+    began = time.perf_counter()
+    data = maps.prepare(frame)
+    html = maps.works_map(data, groups=["City", "Gas", "Power", "Water"]).get_root().render()
+    elapsed = time.perf_counter() - began
+    assert data.light and data.count == n
+    assert maps.feature_count(html) == n
+    # light: simplified to the two end points, short properties; under the
+    # ~3 MB a folium map stays interactive with
+    print(f"10k works: {data.size / 1e6:.2f} MB GeoJSON, map built in {elapsed:.2f} s")
+    assert data.size < 3_000_000, data.size
+    assert elapsed < 10, elapsed
