@@ -2,8 +2,8 @@
 
 Run with ``streamlit run app.py`` (or ``ims-geo serve``); the works store is
 taken from the IMS_GEO_STORE environment variable (default data/ims.gpkg).
-Page icons are emoji: Material icons would make the browser fetch the
-favicon from fonts.gstatic.com, and the app must work without internet.
+The favicon is an emoji (drawn by the browser): a Material icon would be
+fetched from fonts.gstatic.com, and the app must work without internet.
 """
 
 import streamlit as st
@@ -13,11 +13,11 @@ st.set_page_config(page_title="ims_geo", page_icon="🧭", layout="wide")
 PAGES = "ims_geo/ui/pages"
 navigation = st.navigation(
     [
-        st.Page(f"{PAGES}/overview.py", title="Overview", icon="🧭", default=True),
-        st.Page(f"{PAGES}/map.py", title="Map", icon="🗺️", url_path="map"),
-        st.Page(f"{PAGES}/upload.py", title="Upload", icon="📤", url_path="upload"),
-        st.Page(f"{PAGES}/conflicts.py", title="Conflicts", icon="⚠️", url_path="conflicts"),
-        st.Page(f"{PAGES}/programme.py", title="Programme", icon="📅", url_path="programme"),
+        st.Page(f"{PAGES}/overview.py", title="Overview", default=True),
+        st.Page(f"{PAGES}/map.py", title="Map", url_path="map"),
+        st.Page(f"{PAGES}/upload.py", title="Upload", url_path="upload"),
+        st.Page(f"{PAGES}/conflicts.py", title="Conflicts", url_path="conflicts"),
+        st.Page(f"{PAGES}/programme.py", title="Programme", url_path="programme"),
     ]
 )
 navigation.run()

@@ -181,8 +181,12 @@ def _pits(segments: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     length = shapely.length(segments)
     at = rng.random(n) * length
     centre = shapely.get_coordinates(shapely.line_interpolate_point(segments, at))
-    ahead = shapely.get_coordinates(shapely.line_interpolate_point(segments, np.minimum(at + 0.5, length)))
-    behind = shapely.get_coordinates(shapely.line_interpolate_point(segments, np.maximum(at - 0.5, 0)))
+    ahead = shapely.get_coordinates(
+        shapely.line_interpolate_point(segments, np.minimum(at + 0.5, length))
+    )
+    behind = shapely.get_coordinates(
+        shapely.line_interpolate_point(segments, np.maximum(at - 0.5, 0))
+    )
     along = ahead - behind
     norm = np.hypot(along[:, 0], along[:, 1])
     along = np.where(norm[:, None] > 0, along / np.where(norm > 0, norm, 1)[:, None], [1.0, 0.0])
@@ -280,14 +284,20 @@ def generate(n: int, *, seed: int = 0, streets: Streets | None = None) -> gpd.Ge
     depth_max = np.maximum(depth_min + 0.2, d_hi[org_ix] - rng.random(n) * 0.3)
 
     rate = np.array([o.cost_per_m for o in ORGS])[org_ix]
-    cost = np.where(is_pit, rng.uniform(5_000, 30_000, n), shapely.length(base) * rate * rng.uniform(0.8, 1.25, n))
+    cost = np.where(
+        is_pit,
+        rng.uniform(5_000, 30_000, n),
+        shapely.length(base) * rate * rng.uniform(0.8, 1.25, n),
+    )
     discipline = np.array([o.discipline for o in ORGS])[org_ix]
     # a sixth of the road authority's works rebuild the street: they seal and excavate
     excavation = ~is_road | (rng.random(n) < 1 / 6)
 
     codes = np.array([o.code for o in ORGS])[org_ix]
     counter = np.arange(n) - np.searchsorted(org_ix, org_ix)  # 0.. within each org
-    work_id = pd.Series(codes, dtype="str") + "-" + pd.Series(counter + 1).astype("str").str.zfill(7)
+    work_id = (
+        pd.Series(codes, dtype="str") + "-" + pd.Series(counter + 1).astype("str").str.zfill(7)
+    )
     street = pd.Series(streets.names[seg], dtype="str")
     kind = pd.Series(discipline, dtype="str").map(_KIND_WORDS)
     kind = kind.where(~is_pit, "excavation pit")
@@ -310,7 +320,9 @@ def generate(n: int, *, seed: int = 0, streets: Streets | None = None) -> gpd.Ge
             s.DEPTH_MAX: np.where(is_road, np.nan, depth_max.round(2)),
             s.STATUS: pd.Series(status, dtype="str"),
             s.COST: cost.round(-2),
-            s.VISIBILITY: pd.Series(np.where(rng.random(n) < 0.9, "partners", "public"), dtype="str"),
+            s.VISIBILITY: pd.Series(
+                np.where(rng.random(n) < 0.9, "partners", "public"), dtype="str"
+            ),
             "street": street,
             "tile": tile.astype("int32"),
         }
@@ -331,7 +343,9 @@ def write(works: gpd.GeoDataFrame, path: Path | str, layer: str = "works") -> Pa
     return path
 
 
-def dataset(n: int, *, seed: int = 0, directory: Path | str, streets: Streets | None = None) -> Path:
+def dataset(
+    n: int, *, seed: int = 0, directory: Path | str, streets: Streets | None = None
+) -> Path:
     """Path of the GeoPackage with ``n`` works for ``seed``, generated when not cached."""
     path = Path(directory) / f"works_{n}_seed{seed}_v{VERSION}.gpkg"
     if not path.exists():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import os
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -187,7 +188,7 @@ class Mapping:
         return cls(**data, source=source)
 
 
-def load_mapping(path: str | Path) -> Mapping:
+def load_mapping(path: str | os.PathLike[str]) -> Mapping:
     """Read a column mapping file (TOML).
 
     Parameters

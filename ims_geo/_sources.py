@@ -265,8 +265,9 @@ def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
     return spatial or [str(row[0]) for row in found]
 
 
-def _pick(layers: list[str], layer: str | None, name: str) -> str:
-    if layer is None:
+def _pick(layers: list[str], layer: str | None, name: str, *, container: bool = True) -> str:
+    """The layer to read; a single-layer file (not a GeoPackage or zip) ignores ``layer``."""
+    if layer is None or (not container and len(layers) == 1):
         if len(layers) == 1:
             return layers[0]
         if not layers:
@@ -323,14 +324,16 @@ def resolve(
                 f"{name}: the shapefile's {' and '.join(missing)} file is missing next to it; "
                 "upload the shapefile as a .zip with all its parts (.shp, .shx, .dbf, .prj, .cpg)"
             )
-        label = _pick(_gdal_layers(str(path), name, "shapefile"), layer, name)
+        label = _pick(_gdal_layers(str(path), name, "shapefile"), layer, name, container=False)
         dataset = Dataset("gdal", "shapefile", path=str(path), label=label)
         cpg, dbf = _sibling(path, ".cpg"), _sibling(path, ".dbf")
+        assert dbf is not None  # checked above
         _shapefile_encoding(dataset, encoding, cpg is not None, lambda: open(dbf, "rb"), name)
         return dataset
     if upload.suffix != ".zip":
         fmt = FORMATS[upload.suffix]
-        label = _pick(_gdal_layers(str(path), name, fmt), layer, name)
+        container = upload.suffix == ".gpkg"
+        label = _pick(_gdal_layers(str(path), name, fmt), layer, name, container=container)
         return Dataset("gdal", fmt, path=str(path), layer=label, label=label, encoding=encoding)
 
     members = check_zip(path, name, limits)
@@ -345,7 +348,8 @@ def resolve(
             with zipfile.ZipFile(path) as archive:
                 data = archive.read(inner)
             return Dataset("csv", fmt, csv_data=data, encoding=encoding)
-        label = _pick(_gdal_layers(f"{root}/{inner}", name, fmt), layer, name)
+        inner_layers = _gdal_layers(f"{root}/{inner}", name, fmt)
+        label = _pick(inner_layers, layer, name, container=_suffix(inner) == ".gpkg")
         return Dataset(
             "gdal", fmt, path=f"{root}/{inner}", layer=label, label=label, encoding=encoding
         )
@@ -377,31 +381,14 @@ def resolve(
     dataset = Dataset("gdal", "zipped shapefile", path=f"{root}/{member}", label=label)
     dbf_member = by_name[(stem + ".dbf").lower()]
 
-    def open_dbf() -> IO[bytes]:
-        archive = zipfile.ZipFile(path)
-        return _Closing(archive.open(dbf_member), archive)
+    @contextlib.contextmanager
+    def open_dbf() -> Iterator[IO[bytes]]:
+        with zipfile.ZipFile(path) as archive, archive.open(dbf_member) as stream:
+            yield stream
 
     has_cpg = (stem + ".cpg").lower() in by_name
     _shapefile_encoding(dataset, encoding, has_cpg, open_dbf, name)
     return dataset
-
-
-class _Closing(io.RawIOBase):
-    """A member stream that also closes its archive."""
-
-    def __init__(self, stream: IO[bytes], archive: zipfile.ZipFile) -> None:
-        self.stream, self.archive = stream, archive
-
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        return self.stream.read(size)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self.stream.close()
-        self.archive.close()
-        super().close()
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:
@@ -419,7 +406,7 @@ def _shapefile_encoding(
     dataset: Dataset,
     encoding: str | None,
     has_cpg: bool,
-    open_dbf: Callable[[], IO[bytes]],
+    open_dbf: Callable[[], contextlib.AbstractContextManager[IO[bytes]]],
     name: str,
 ) -> None:
     """The attribute encoding: given > .cpg > DBF language id > UTF-8 if valid > cp1252."""

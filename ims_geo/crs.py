@@ -28,6 +28,7 @@ _NATIONAL_GRIDS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
     ("EPSG:31370", (2.5, 49.5, 6.4, 51.55)),  # Belgium, Lambert 72 (Flanders/GIPOD)
     ("EPSG:2056", (5.9, 45.8, 10.5, 47.9)),  # Switzerland, LV95
     ("EPSG:27700", (-8.7, 49.8, 1.8, 60.9)),  # Great Britain, OSGB36
+    ("EPSG:3067", (19.0, 59.7, 31.6, 70.1)),  # Finland, ETRS-TM35FIN
 )
 _METRIC_REJECTS = {3857, 900913, 3395, 4087}
 

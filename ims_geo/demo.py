@@ -76,7 +76,21 @@ _SQUARE_WORDS = ("tori", "aukio", "puistikko")
 
 @dataclass(frozen=True)
 class DemoFile:
-    """One demo plan and how it is imported."""
+    """One demo plan and how it is imported.
+
+    Attributes
+    ----------
+    path
+        The plan file.
+    org
+        The organisation whose plan it is (``org=`` of the import).
+    cycle
+        The planning-cycle year the plan is for.
+    mapping
+        Column mapping file (TOML) the file needs, or None.
+    layer
+        Layer to read, for files with named layers.
+    """
 
     path: Path
     org: str
@@ -831,9 +845,8 @@ def _export(key: str, works: gpd.GeoDataFrame, rng: np.random.Generator) -> pd.D
         text = works[base + numbers + [S.VISIBILITY]].copy()
         for col in (S.START, S.END, S.EARLIEST, S.LATEST):
             text[col] = works[col].dt.strftime("%d.%m.%Y").fillna("")
-        for col in (S.DEPTH_MIN, S.DEPTH_MAX):
-            text[col] = works[col].map("{:.1f}".format)
-        text[S.COST] = works[S.COST].map(lambda v: "" if np.isnan(v) else f"{v:.0f}")
+        for col, fmt in ((S.DEPTH_MIN, "{:.1f}"), (S.DEPTH_MAX, "{:.1f}"), (S.COST, "{:.0f}")):
+            text[col] = works[col].map(lambda v, f=fmt: "" if np.isnan(v) else f.format(v))
         text[S.STATUS] = works[S.STATUS].map(_GRID_STATES)
         text[S.VISIBILITY] = works[S.VISIBILITY].str.capitalize()
         text[S.ORG] = org.name
@@ -848,7 +861,7 @@ def _export(key: str, works: gpd.GeoDataFrame, rng: np.random.Generator) -> pd.D
         order.remove(S.GEOMETRY)
         return text[[*order, S.GEOMETRY]].rename(columns=_GRID_COLUMNS).reset_index(drop=True)
     elif key == "telecom":
-        out = works[[c for c in _FIBRE_COLUMNS]].copy()
+        out = works[list(_FIBRE_COLUMNS)].copy()
         out[S.STATUS] = works[S.STATUS].map(_FIBRE_STATES)
         out[S.VISIBILITY] = works[S.VISIBILITY].map(_FIBRE_VISIBILITY)
         out["katu"] = works["street"]
@@ -881,7 +894,8 @@ def _plant(
     for problem, value in _ERRORS[key]:
         if problem == "end_before_start":
             free &= (frame[end_col] != frame[start_col]).to_numpy()
-        rows = np.sort(rng.choice(np.flatnonzero(free), size=2, replace=False))
+        size = 2 if problem == "duplicate_id" else 1
+        rows = np.sort(rng.choice(np.flatnonzero(free), size=size, replace=False))
         free[rows] = False
         first = int(rows[0])
         if problem == "duplicate_id":
@@ -1183,7 +1197,8 @@ def _readme(manifest: dict[str, Any]) -> str:
         "",
         "Reproducible means: the same seed and street source give byte-identical files on "
         "the same GDAL stack, and identical content (layers, fields, values, geometries, CRS) "
-        "on any stack; the tests check both against the committed files.",
+        "on any stack. The tests generate the folder twice and compare the bytes, and "
+        "compare the content of a fresh generation with the committed files.",
         "",
         "## Files",
         "",

@@ -289,7 +289,7 @@ def read_many(
     -------
     IngestResult
     """
-    items = []
+    items: list[tuple[Any, str | None]] = []
     for source in sources:
         if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], str):
             items.append((source[1], source[0]))
@@ -343,8 +343,9 @@ def _read(
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
     given_crs = _user_crs(crs, "crs")
-    if target_crs is not None:
-        target_crs = check_metric(_user_crs(target_crs, "target_crs"))
+    wanted = _user_crs(target_crs, "target_crs")
+    if wanted is not None:
+        wanted = check_metric(wanted)
     loaded = [
         _load(
             source,
@@ -359,7 +360,7 @@ def _read(
         )
         for source, name in items
     ]
-    work_crs = _choose_crs(loaded, target_crs)
+    work_crs = _choose_crs(loaded, wanted)
     parts = []
     for item in loaded:
         checked = schema.validate(item.frame, org=org, source=item.name, problems=item.problems)
@@ -419,7 +420,7 @@ def _load(
     notes.extend(more)
     problems: list[tuple[str, np.ndarray, Any]] = []
     if is_text:
-        frame, geometry_problem, more = _wkt_geometry(frame, label, crs, mapping)
+        frame, geometry_problem, more = _wkt_geometry(frame, label, crs, mapping, list(raw.columns))
         notes.extend(more)
         if geometry_problem is not None:
             problems.append(geometry_problem)
@@ -460,7 +461,11 @@ _SRID = re.compile(r"^\s*SRID=(\d+)\s*;\s*", re.IGNORECASE)
 
 
 def _wkt_geometry(
-    frame: pd.DataFrame, name: str, crs: CRS | None, mapping: Mapping | None
+    frame: pd.DataFrame,
+    name: str,
+    crs: CRS | None,
+    mapping: Mapping | None,
+    source_columns: list[str],
 ) -> tuple[gpd.GeoDataFrame, tuple[str, np.ndarray, Any] | None, list[str]]:
     """Geometries from the WKT / EWKT text of a CSV, in one CRS."""
     if schema.GEOMETRY not in frame:
@@ -468,7 +473,7 @@ def _wkt_geometry(
         raise InputError(
             f"{name} has no geometry column: add a column 'geometry' with WKT text "
             f"(or one of {aliases}), or name it in a mapping file ([columns] geometry = ...); "
-            f"its columns are: {', '.join(map(str, frame.columns))}"
+            f"its columns are: {', '.join(map(str, source_columns))}"
         )
     text = frame[schema.GEOMETRY].astype("string").str.strip()
     srid = text.str.extract(_SRID, expand=False)
@@ -538,11 +543,17 @@ def _long_text(frame: pd.DataFrame, limit: int) -> list[tuple[str, np.ndarray, A
 def _choose_crs(loaded: list[_Loaded], target_crs: CRS | None) -> CRS | None:
     if target_crs is not None:
         return target_crs
+    # each input's extent as a densified box: reprojecting it costs the same for any size
     located = []
     for item in loaded:
-        geoms = item.frame.geometry
-        present = ~(geoms.isna() | geoms.is_empty).to_numpy(dtype=bool)
-        located.append(gpd.GeoDataFrame(geometry=geoms[present], crs=item.frame.crs))
+        geoms = item.frame.geometry.to_numpy()
+        present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+        if item.frame.crs is None or not present.any():
+            continue
+        box = shapely.box(*shapely.total_bounds(geoms[present]))
+        side = max(box.length / 4, 1e-9)
+        outline = shapely.segmentize(box, side / 16) if box.area > 0 else box
+        located.append(gpd.GeoDataFrame(geometry=[outline], crs=item.frame.crs))
     try:
         return working_crs(located)
     except InputError:

@@ -119,6 +119,12 @@ CONTEXT_STYLE = Style(
     line={"weight": 2, "opacity": 0.9, "fillOpacity": 0.0},
     point={"radius": 2, "weight": 1, "opacity": 0.9, "fillOpacity": 0.5},
 )
+#: Combined projects: a dashed outline around their works.
+AREA_STYLE = Style(
+    line={"weight": 2, "opacity": 0.9, "fillOpacity": 0.12, "dashArray": "5 4"},
+    point={"radius": 12, "weight": 2, "opacity": 0.9, "fillOpacity": 0.12},
+)
+AREA_COLOUR = "#3949ab"
 HIGHLIGHT_STYLE = Style(
     line={"weight": 10, "opacity": 0.5, "fillOpacity": 0.1},
     point={"radius": 12, "weight": 4, "opacity": 0.6, "fillOpacity": 0.1},
@@ -148,6 +154,16 @@ CONFLICT_FIELDS: dict[str, str] = {
     "work_id_b": "Work B",
     "distance_m": "Distance (m)",
     "gap_days": "Gap (days)",
+}
+#: Columns a combined project's popup shows, with their labels.
+CLUSTER_FIELDS: dict[str, str] = {
+    "cluster_id": "Combined project",
+    "n_works": "Works",
+    "orgs": "Organisations",
+    "joint_start": "Joint start",
+    "joint_end": "Joint end",
+    "disruption_days_saved": "Disruption days saved",
+    "savings_eur": "Savings (EUR)",
 }
 #: What a popup keeps in the light representation (big layers).
 LIGHT_WORK_FIELDS: tuple[str, ...] = (WORK_ID, ORG, DISCIPLINE, START, END)
@@ -750,6 +766,33 @@ def conflicts_map(
     _context(fmap, context)
     _conflicts_layer(fmap, conflicts, "Conflicts", CONFLICT_STYLE)
     _Legend(legend_html(None, KIND_COLOURS if kinds is None else kinds)).add_to(fmap)
+    return fmap
+
+
+def programme_map(
+    works: MapData,
+    clusters: MapData,
+    *,
+    context: MapData | None = None,
+    tiles: str | None = None,
+) -> folium.Map:
+    """Combined projects outlined, their works coloured by discipline on top."""
+    fmap = _base_map(union_bounds(works, clusters, context), tiles)
+    _context(fmap, context)
+    areas = _Data(clusters.geojson).add_to(fmap)
+    _GeoJsonLayer(
+        areas,
+        "Combined projects",
+        colours={},
+        colour=AREA_COLOUR,
+        style=AREA_STYLE,
+        tooltip=("cluster_id", "orgs"),
+        popup=CLUSTER_FIELDS,
+    ).add_to(fmap)
+    data = _Data(works.geojson).add_to(fmap)
+    _GeoJsonLayer(data, "Works", tooltip=(ORG, WORK_ID), popup=WORK_FIELDS).add_to(fmap)
+    _Legend(legend_html(DISCIPLINES)).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
 

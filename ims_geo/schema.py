@@ -553,7 +553,7 @@ def validate(
         elif isinstance(message, pd.Series):
             texts = message.iloc[rows].tolist()
         else:
-            texts = [message[i] for i in rows]
+            texts = [message[i] for i in rows.tolist()]
         for i, text in zip(rows.tolist(), texts, strict=True):
             found.setdefault(i, []).append(text)
 
@@ -566,7 +566,9 @@ def validate(
     warnings: list[str] = []
 
     # geometry
-    if raw.geometry.name not in raw or raw.active_geometry_name is None:
+    has_geometry = raw.active_geometry_name is not None and raw.active_geometry_name in raw
+    crs = raw.crs if has_geometry else None
+    if not has_geometry:
         geoms = np.full(n, None, dtype=object)
     else:
         geoms = raw.geometry.to_numpy()
@@ -673,7 +675,7 @@ def validate(
     if repaired:
         warnings.append(f"{source or 'input'}: {repaired} invalid geometries repaired (make_valid)")
 
-    out = out.set_geometry(gpd.GeoSeries(geoms, crs=raw.crs, index=out.index), crs=raw.crs)
+    out = out.set_geometry(gpd.GeoSeries(geoms, crs=crs, index=out.index), crs=crs)
     if out.geometry.name != GEOMETRY:
         out = out.rename_geometry(GEOMETRY)
     ordered = (
@@ -686,7 +688,7 @@ def validate(
         valid[col] = valid[col].astype(str)
 
     rejected = raw.loc[bad_rows].copy()
-    if raw.active_geometry_name is None:
+    if not has_geometry:
         rejected = gpd.GeoDataFrame(
             rejected, geometry=gpd.GeoSeries([None] * len(rejected), index=rejected.index), crs=None
         )

@@ -134,7 +134,9 @@ def postgis_cluster() -> Iterator[PostGISCluster]:
         try:
             cluster.execute("CREATE EXTENSION postgis", database=TEMPLATE)
         except Exception as exc:  # the extension package is not installed
-            _unavailable(f"CREATE EXTENSION postgis failed ({exc}); install postgresql-15-postgis-3")
+            _unavailable(
+                f"CREATE EXTENSION postgis failed ({exc}); install postgresql-15-postgis-3"
+            )
         cluster.execute(f"ALTER DATABASE {TEMPLATE} WITH is_template true")
         yield cluster
     finally:

@@ -97,10 +97,28 @@ EXPECTED = {("Gemeente:A1", "Waternet:B1", "moratorium"), ("Liander:C1", "Watern
 def test_conflicts_csv_from_files_in_three_crs(plans, tmp_path):
     out = tmp_path / "conflicts.csv"
     rejects = tmp_path / "rejects.csv"
-    result = _run("conflicts", plans["roads"], plans["water"], plans["gas"], "--out", out, "--rejects", rejects)
+    result = _run(
+        "conflicts",
+        plans["roads"],
+        plans["water"],
+        plans["gas"],
+        "--out",
+        out,
+        "--rejects",
+        rejects,
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out, dtype={"work_id_a": str, "work_id_b": str})
-    required = ["work_id_a", "org_a", "work_id_b", "org_b", "kind", "severity", "distance_m", "gap_days"]
+    required = [
+        "work_id_a",
+        "org_a",
+        "work_id_b",
+        "org_b",
+        "kind",
+        "severity",
+        "distance_m",
+        "gap_days",
+    ]
     assert set(required) <= set(table.columns)
     assert _pairs(table) == EXPECTED
     assert len(table) == 2
@@ -118,7 +136,9 @@ def test_conflicts_csv_from_files_in_three_crs(plans, tmp_path):
 def test_conflicts_strict_exits_non_zero_but_writes_rejects(plans, tmp_path):
     out = tmp_path / "conflicts.csv"
     rejects = tmp_path / "rejects.csv"
-    result = _run("conflicts", plans["gas"], plans["water"], "--out", out, "--rejects", rejects, "--strict")
+    result = _run(
+        "conflicts", plans["gas"], plans["water"], "--out", out, "--rejects", rejects, "--strict"
+    )
     assert result.exit_code == EXIT_REJECTED
     assert rejects.exists()
     assert "--strict" in result.stderr
@@ -143,7 +163,9 @@ def test_conflicts_other_formats(plans, tmp_path, suffix):
 
 def test_conflicts_rules_override_distance(plans, tmp_path):
     out = tmp_path / "c.csv"
-    result = _run("conflicts", plans["roads"], plans["water"], plans["gas"], "--out", out, "--distance", "30")
+    result = _run(
+        "conflicts", plans["roads"], plans["water"], plans["gas"], "--out", out, "--distance", "30"
+    )
     assert result.exit_code == 0, result.output
     pairs = _pairs(pd.read_csv(out, dtype=str))
     # at 30 m the gas point (29.5 m from the road) is caught too: it starts 76 days after
@@ -168,7 +190,7 @@ def test_import_works_versions_and_export_round_trip(plans, tmp_path):
     listing = _run("works", "--store", store)
     assert listing.exit_code == 0
     assert "Liander" in listing.stdout and "Waternet" in listing.stdout
-    again = _run("import", plans["gas"], "--org", "Liander", "--cycle", "2027", "--store", store)
+    again = _run("import", plans["gas"], "--org", "Liander", "--cycle", "2026", "--store", store)
     assert "plan version 2" in again.stdout
     versions = _run("versions", "--org", "Liander", "--store", store)
     assert versions.stdout.count("Liander") == 2
@@ -217,7 +239,9 @@ def test_import_org_that_contradicts_the_file_is_refused(plans, tmp_path):
 
 def test_propose_writes_works_clusters_and_kpis(plans, tmp_path):
     out = tmp_path / "programme.xlsx"
-    result = _run("propose", plans["roads"], plans["water"], plans["gas"], "--out", out, "--time-limit", "5")
+    result = _run(
+        "propose", plans["roads"], plans["water"], plans["gas"], "--out", out, "--time-limit", "5"
+    )
     assert result.exit_code == 0, result.output
     book = openpyxl.load_workbook(out)
     assert {"works", "clusters", "kpis"} <= set(book.sheetnames)

@@ -23,7 +23,8 @@ def _at(lon: float, lat: float, crs: int = 4326) -> gpd.GeoDataFrame:
         (4.40, 51.22, 31370),  # Antwerp: Belgian Lambert 72
         (8.54, 47.37, 2056),  # Zurich: LV95
         (0.87, 51.14, 27700),  # Ashford, Kent: British National Grid
-        (24.94, 60.17, 32635),  # Helsinki: UTM 35N
+        (24.94, 60.17, 3067),  # Helsinki: ETRS-TM35FIN
+        (10.75, 59.91, 32632),  # Oslo: UTM 32N
         (14.42, 50.09, 32633),  # Prague: UTM 33N
         (-58.38, -34.60, 32721),  # Buenos Aires: UTM 21S
     ],

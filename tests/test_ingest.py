@@ -213,6 +213,12 @@ def test_zip_with_the_shapefile_in_a_folder(tmp_path, engine):
     assert result.works[schema.TITLE].tolist() == TITLES
 
 
+def test_layer_choice_is_ignored_by_single_layer_files(tmp_path):
+    paths = [write(plan(), tmp_path / fmt, fmt) for fmt in ("shp", "geojson", "fgb", "csv")]
+    for path in paths:
+        assert read_works(path, layer="wegen").works[schema.WORK_ID].tolist() == IDS
+
+
 def test_zip_holding_one_geopackage_is_that_geopackage(tmp_path):
     gpkg = write(plan(), tmp_path, "gpkg")
     path = zip_files(tmp_path / "plan.zip", {"export/plan.gpkg": gpkg.read_bytes()})
@@ -595,13 +601,13 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(tmp_path):
 
 
 def test_repaired_geometries_are_counted(tmp_path):
-    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
-    square = shapely.box(0, 0, 5, 5)
-    frame = plan().iloc[:2].copy()
-    frame["geometry"] = [bowtie, square]
-    frame.geometry.values.crs  # noqa: B018 - keep the CRS of the plan
-    result = read_works(write(gpd.GeoDataFrame(frame, crs=RD), tmp_path, "gpkg"))
+    x, y = 136000, 455000
+    bowtie = shapely.Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10), (x, y)])
+    square = shapely.box(x, y, x + 5, y + 5)
+    frame = plan().iloc[:2].set_geometry([bowtie, square], crs=RD)
+    result = read_works(write(frame, tmp_path, "gpkg"))
     assert result.repaired == 1
+    assert result.works.geometry[0].area == pytest.approx(50.0)  # both triangles of the bow tie
     assert len(result.works) == 2 and result.rejected.empty
     assert result.works.geometry.is_valid.all()
     assert "repaired: 1" in result.report()

@@ -63,7 +63,12 @@ def test_prepare_keeps_only_popup_fields_in_lonlat(works):
     assert feats[0]["properties"]["cost_eur"] == 1234.57
     assert feats[1]["properties"]["cost_eur"] is None
     assert feats[0]["properties"]["title"] == "Main <Street> & co"
-    assert [f["geometry"]["type"] for f in feats] == ["LineString", "Point", "Polygon", "LineString"]
+    assert [f["geometry"]["type"] for f in feats] == [
+        "LineString",
+        "Point",
+        "Polygon",
+        "LineString",
+    ]
 
 
 def test_prepare_text_has_no_markup_characters(works):
@@ -103,7 +108,11 @@ def test_prepare_switches_to_the_light_representation(works):
 def test_prepare_drops_empty_geometries_and_handles_empty_frames(works):
     emptied = works.copy()
     emptied.loc[1, "geometry"] = shapely.Point()
-    assert [f["properties"]["work_id"] for f in features(maps.prepare(emptied))] == ["w1", "w3", "w4"]
+    assert [f["properties"]["work_id"] for f in features(maps.prepare(emptied))] == [
+        "w1",
+        "w3",
+        "w4",
+    ]
     none = maps.prepare(works.iloc[:0])
     assert (none.count, none.bounds, features(none)) == (0, None, [])
 
@@ -144,7 +153,9 @@ def test_filter_works_by_period_days_inclusive(works, first, last, expected):
 def test_filter_works_by_sets(works):
     assert list(maps.filter_works(works, layers=["surface"])["work_id"]) == ["w1"]
     assert list(maps.filter_works(works, orgs=["Water", "Power"])["work_id"]) == ["w2", "w3", "w4"]
-    assert list(maps.filter_works(works, disciplines=["sewer"], orgs=["Water"])["work_id"]) == ["w3"]
+    assert list(maps.filter_works(works, disciplines=["sewer"], orgs=["Water"])["work_id"]) == [
+        "w3"
+    ]
     assert maps.filter_works(works, orgs=[]).empty
 
 
@@ -180,7 +191,11 @@ def brute_force_conflicts(conflicts, kinds, severities, orgs, disciplines, first
             (kinds is None or row.kind in kinds)
             and (severities is None or row.severity in severities)
             and (orgs is None or row.org_a in orgs or row.org_b in orgs)
-            and (disciplines is None or row.discipline_a in disciplines or row.discipline_b in disciplines)
+            and (
+                disciplines is None
+                or row.discipline_a in disciplines
+                or row.discipline_b in disciplines
+            )
             and (first is None or span[1] >= pd.Timestamp(first))
             and (last is None or span[0] <= pd.Timestamp(last))
         )
@@ -234,7 +249,10 @@ def test_clicked_work_from_the_tooltip(works):
 def test_clicked_work_from_the_clicked_point(works):
     to_lonlat = Transformer.from_crs(RD, 4326, always_xy=True)
     lon, lat = to_lonlat.transform(155199, 463050)  # 1 m west of w4
-    returned = {"last_object_clicked": {"lat": lat, "lng": lon}, "last_object_clicked_tooltip": None}
+    returned = {
+        "last_object_clicked": {"lat": lat, "lng": lon},
+        "last_object_clicked_tooltip": None,
+    }
     assert maps.clicked_work(returned, works)["work_id"] == "w4"
 
 
@@ -334,7 +352,8 @@ def test_ten_thousand_works_stay_light():
             "org": rng.choice(["City", "Water", "Gas", "Power"], n),
             "title": "Renewal of the main",
             "discipline": rng.choice(["road", "water", "gas", "electricity"], n),
-            "start_date": pd.Timestamp("2027-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), "D"),
+            "start_date": pd.Timestamp("2027-01-01")
+            + pd.to_timedelta(rng.integers(0, 1000, n), "D"),
         },
         geometry=shapely.linestrings(coords.reshape(-1, 2), indices=np.repeat(np.arange(n), 8)),
         crs=RD,

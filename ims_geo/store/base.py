@@ -190,7 +190,7 @@ class Store(ABC):
     def _salt(self) -> str:
         """The store's 16-character secret for opaque ids."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: not every store holds connections)
         """Release connections (the store can be used again afterwards)."""
 
     def __enter__(self) -> Store:
@@ -452,7 +452,11 @@ def _checked_works(works: gpd.GeoDataFrame, org: str) -> gpd.GeoDataFrame:
         "missing or empty geometry",
         "validate the works first",
     )
-    fail(frame[START].isna().to_numpy() | frame[END].isna().to_numpy(), "missing start_date or end_date", "validate the works first")  # fmt: skip
+    fail(
+        frame[START].isna().to_numpy() | frame[END].isna().to_numpy(),
+        "missing start_date or end_date",
+        "validate the works first",
+    )
     return frame
 
 
@@ -507,7 +511,9 @@ def storage_columns(works: gpd.GeoDataFrame) -> dict[str, list[Any]]:
             out[col] = values.to_numpy(dtype=bool).tolist()
         elif col in NUMBER_COLUMNS:
             arr = values.to_numpy(dtype="float64")
-            out[col] = np.where(np.isnan(arr), None, arr).tolist()
+            numbers = arr.astype(object)
+            numbers[np.isnan(arr)] = None
+            out[col] = numbers.tolist()
         else:
             out[col] = values.astype(object).where(values.notna(), None).tolist()
     out[EXTRA] = works[EXTRA].tolist()
@@ -528,7 +534,7 @@ def decode_works(columns: Mapping[str, Sequence[Any]], crs: CRS | None) -> gpd.G
         elif col in _TEXT:
             data[col] = pd.array(list(values), dtype="str")
         else:
-            data[col] = pd.Series(values, dtype=object).where(pd.notna(list(values)), None)
+            data[col] = pd.Series(list(values), dtype=object)  # None where NULL
     data[EXTRA] = pd.Series(columns[EXTRA], dtype=object)
     geometry = shapely.from_wkb(np.asarray(columns[GEOMETRY], dtype=object))
     frame = pd.DataFrame(data)
@@ -578,8 +584,12 @@ def encode_extras(extras: pd.DataFrame) -> tuple[list[str | None], str]:
     for col in extras.columns:
         values = extras[col]
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
-            text = values.map(lambda t: t.isoformat(), na_action="ignore")
-            columns.append(text.astype(object).where(values.notna(), None).tolist())
+            if isinstance(values.dtype, pd.DatetimeTZDtype):  # kept as UTC wall time
+                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+            stamps = values.to_numpy()
+            text = np.datetime_as_string(stamps).astype(object)
+            text[np.isnat(stamps)] = None
+            columns.append(text.tolist())
         else:
             columns.append(values.astype(object).where(values.notna(), None).tolist())
     rows = [
@@ -607,9 +617,8 @@ def attach_extras(frame: gpd.GeoDataFrame, schemas: Mapping[int, str]) -> gpd.Ge
         text = frame[EXTRA].to_numpy(dtype=object)[rows]
         records = json.loads("[" + ",".join(text) + "]")
         part = pd.DataFrame.from_records(records, columns=[n for n, _ in schema])
-        part = pd.DataFrame(
-            {n: _restore(part[n], dtype) for n, dtype in schema}, index=frame.index[rows]
-        )
+        part.index = frame.index[rows]
+        part = pd.DataFrame({n: _restore(part[n], dtype) for n, dtype in schema})
         decoded.append(part)
         names += [n for n, _ in schema if n not in names]
     out = frame.drop(columns=[VERSION_ID, EXTRA])
@@ -626,13 +635,8 @@ def _restore(values: pd.Series, dtype: str) -> pd.Series:
         return values.astype(object).where(values.notna(), None)
     try:
         if dtype.startswith("datetime64"):
-            tz = "," in dtype
-            parsed = pd.to_datetime(values, format="ISO8601", utc=tz)
-            return (
-                parsed.dt.tz_convert(dtype.split(",")[1].strip(" ]"))
-                if tz
-                else parsed.astype(dtype)
-            )
+            parsed = pd.to_datetime(values, format="ISO8601", utc="," in dtype)
+            return parsed.astype(dtype)
         if dtype.startswith("timedelta64"):
             return pd.to_timedelta(values).astype(dtype)
         return values.astype(dtype)

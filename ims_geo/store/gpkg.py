@@ -24,7 +24,8 @@ a failure leaves the previous version current and no partial version
 behind; the file runs in WAL mode, so readers keep reading the last
 committed state while an import is being written. (GDAL is never used on
 the store file inside the process: two SQLite libraries in one process do
-not see each other's file locks.)
+not see each other's file locks.) The works table has no spatial index:
+the store is always read whole, by version.
 """
 
 from __future__ import annotations
@@ -179,6 +180,8 @@ class GeoPackageStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the folder for store {self.path}: {exc}") from exc
+        self._crs: CRS | None = None
+        self._salt_value: str | None = None
         self._open()
 
     @property
@@ -259,8 +262,10 @@ class GeoPackageStore(Store):
     # --- reading ---------------------------------------------------------------------
     @property
     def crs(self) -> CRS | None:
-        with self._connect() as con:
-            return _read_crs(con)
+        if self._crs is None:  # set once by the first import, never changed
+            with self._connect() as con:
+                self._crs = _read_crs(con)
+        return self._crs
 
     def revision(self) -> str:
         with self._connect() as con:
@@ -269,8 +274,11 @@ class GeoPackageStore(Store):
             )
 
     def _salt(self) -> str:
-        with self._connect() as con:
-            return str(con.execute("SELECT value FROM store_meta WHERE key = 'salt'").fetchone()[0])
+        if self._salt_value is None:
+            with self._connect() as con:
+                row = con.execute("SELECT value FROM store_meta WHERE key = 'salt'").fetchone()
+            self._salt_value = str(row[0])
+        return self._salt_value
 
     def _records(self) -> pd.DataFrame:
         with self._connect() as con:
@@ -288,7 +296,7 @@ class GeoPackageStore(Store):
                 list(version_ids),
             ).fetchall()
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_COLUMNS)
-        out = dict(zip(ROW_COLUMNS, columns, strict=True))
+        out: dict[str, Sequence[Any]] = dict(zip(ROW_COLUMNS, columns, strict=True))
         out[GEOMETRY] = _wkb_from_gpkg(out[GEOMETRY])
         return out
 
@@ -423,7 +431,8 @@ def _set_crs(con: sqlite3.Connection, crs: CRS) -> None:
         (crs.name, srs_id, organization, code, definition),
     )
     con.execute(
-        "UPDATE gpkg_geometry_columns SET srs_id = ? WHERE table_name IN ('works', 'current_works')",
+        "UPDATE gpkg_geometry_columns SET srs_id = ? "
+        "WHERE table_name IN ('works', 'current_works')",
         (srs_id,),
     )
     con.execute(

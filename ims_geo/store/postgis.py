@@ -8,6 +8,10 @@ extra columns as JSON text, a GiST index on the geometry), ``plan_versions``,
 ``rejected`` and ``store_meta``. An import is one transaction (rows,
 version record, current flag, revision); imports are serialised by a table
 lock, readers are never blocked and see only committed versions.
+
+Which organisation may change what is decided by ``acting_org`` in the
+store API; anyone holding the database credentials themselves can do more,
+so give organisations the application, not the database password.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+import psycopg
 import shapely
 import sqlalchemy as sa
 from pyproj import CRS
 
 from ims_geo.errors import StoreError
-from ims_geo.schema import COLUMNS, DATE_COLUMNS, EXCAVATION, GEOMETRY, NUMBER_COLUMNS
+from ims_geo.schema import COLUMNS, DATE_COLUMNS, EXCAVATION, NUMBER_COLUMNS
 from ims_geo.store.base import (
     EXTRA,
     RECORD_COLUMNS,
@@ -170,8 +175,9 @@ class PostGISStore(Store):
                     with self._engine.begin() as conn:
                         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
                 except sa.exc.SQLAlchemyError as exc:
+                    cause = getattr(exc, "orig", None) or exc
                     raise StoreError(
-                        f"PostGIS is not installed in {self.location} ({exc.orig}); ask the "
+                        f"PostGIS is not installed in {self.location} ({cause}); ask the "
                         "database administrator to run CREATE EXTENSION postgis"
                     ) from exc
             with self._engine.begin() as conn:
@@ -236,15 +242,24 @@ class PostGISStore(Store):
         return decode_records(rows)
 
     def _fetch_works(self, version_ids: Sequence[int]) -> dict[str, Sequence[Any]]:
-        rows = self._query(
-            f"SELECT version_id, {_QUOTED}, extra, ST_AsBinary(geometry) "
-            f"FROM {self.schema}.works WHERE version_id = ANY(:ids) ORDER BY fid",
-            {"ids": list(version_ids)},
+        # dates as ISO text: numpy parses text ~40x faster than date objects
+        select = ", ".join(
+            f"to_char(\"{c}\", 'YYYY-MM-DD')" if c in DATE_COLUMNS else f'"{c}"' for c in COLUMNS
         )
+        sql = (
+            f"SELECT version_id, {select}, extra, ST_AsBinary(geometry) "
+            f"FROM {self.schema}.works WHERE version_id = ANY(%(ids)s) ORDER BY fid"
+        )
+        try:
+            with self._engine.connect() as conn:
+                cursor = _psycopg(conn).cursor()
+                with cursor:
+                    cursor.execute(sql, {"ids": list(version_ids)})
+                    rows = cursor.fetchall()
+        except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
+            raise StoreError(f"store {self.location}: could not read the works ({exc})") from exc
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_COLUMNS)
-        out = dict(zip(ROW_COLUMNS, columns, strict=True))
-        out[GEOMETRY] = [bytes(b) for b in out[GEOMETRY]]
-        return out
+        return dict(zip(ROW_COLUMNS, columns, strict=True))
 
     def _fetch_rejected(self, version_ids: Sequence[int]) -> pd.DataFrame:
         rows = self._query(
@@ -374,10 +389,17 @@ class PostGISStore(Store):
             geometry.tolist(),
             strict=True,
         )
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = _psycopg(conn).cursor()
         with cursor, cursor.copy(f"COPY {self.schema}.works ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def _psycopg(conn: sa.Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``conn`` (same transaction)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return raw
 
 
 def _day(value: pd.Timestamp | None) -> Any:

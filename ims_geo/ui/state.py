@@ -18,6 +18,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from ims_geo import maps
 from ims_geo.conflicts import find_conflicts
 from ims_geo.ingest import IngestResult, Mapping, list_layers, read_works
+from ims_geo.programme import Progress, Proposal, propose
 from ims_geo.rules import load_rules
 from ims_geo.store import DEFAULT_STORE, STORE_ENV, Store, open_store
 
@@ -76,6 +77,42 @@ def conflicts(**overrides: float | None) -> gpd.GeoDataFrame:
     """
     chosen = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
     return _conflicts(location(), revision(), chosen)
+
+
+@st.cache_resource(show_spinner=False)
+def _proposals() -> dict[tuple[object, ...], Proposal]:
+    return {}
+
+
+#: Proposals kept per process (the newest ones).
+PROPOSALS_KEPT = 4
+
+
+def proposal(
+    *, time_limit: float, max_parallel: int | None = None, progress: Progress | None = None
+) -> Proposal:
+    """The combined programme proposed for the current works (computed once per revision).
+
+    Kept in a process-wide dict rather than ``st.cache_data``: the solver
+    reports ``progress`` to a progress bar of the page, and st.cache_data
+    cannot replay calls on a block created outside the cached function.
+    """
+    where = location()
+    rev = revision()
+    key = (where, rev, time_limit, max_parallel)
+    kept = _proposals()
+    if key not in kept:
+        result = propose(
+            _works(where, rev),
+            _conflicts(where, rev, ()),
+            time_limit=time_limit,
+            max_parallel=max_parallel,
+            progress=progress,
+        )
+        while len(kept) >= PROPOSALS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = result
+    return kept[key]
 
 
 @st.cache_data(show_spinner="Drawing the map…", max_entries=16)

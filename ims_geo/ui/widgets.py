@@ -129,3 +129,38 @@ def unmapped_columns(result: IngestResult) -> list[str]:
     seen = [*result.works.columns, *result.rejected.columns]
     skip = {*COLUMNS, GEOMETRY, REASON, SOURCE_ROW, SOURCE_FILE}
     return list(dict.fromkeys(c for c in seen if c not in skip))
+
+
+def pick_row(
+    frame: pd.DataFrame,
+    *,
+    key: str,
+    columns: Sequence[str] | None = None,
+    height: int = 320,
+    config: dict[str, Any] | None = None,
+) -> int | None:
+    """A table where one row can be selected; returns the selected row's position."""
+    shown = table(frame)
+    if columns is not None:
+        shown = shown[[c for c in columns if c in shown.columns]]
+    event = st.dataframe(
+        shown,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
+        height=height,
+        column_config=config,
+    )
+    rows = event.selection.rows if event is not None else []
+    # a selection made before the filters changed may point past the table
+    return rows[0] if rows and rows[0] < len(frame) else None
+
+
+def view(*layers: maps.MapData) -> dict[str, Any]:
+    """``st_folium`` arguments that centre and zoom the map on ``layers``."""
+    bounds = maps.union_bounds(*layers)
+    if bounds is None:
+        return {}
+    centre, zoom = maps.view_of(bounds, width=800, height=MAP_HEIGHT)
+    return {"center": centre, "zoom": zoom}

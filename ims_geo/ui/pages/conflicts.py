@@ -42,29 +42,27 @@ found = maps.filter_conflicts(
 ).sort_values("score", ascending=False, kind="stable")  # fmt: skip
 
 st.caption(f"{len(found):,} of {len(every):,} conflicts · select a row to show it on the map")
-event = st.dataframe(
-    widgets.table(found)[[c for c in COLUMNS if c in found.columns]],
-    hide_index=True,
-    on_select="rerun",
-    selection_mode="single-row",
+picked = widgets.pick_row(
+    found,
     key="conflicts_table",
-    height=320,
-    column_config={"score": st.column_config.NumberColumn(format="%.2f")},
+    columns=COLUMNS,
+    config={"score": st.column_config.NumberColumn(format="%.2f")},
 )
 widgets.downloads(found, "conflicts", key="conflicts_download")
 
-rows = event.selection.rows if event is not None else []
 view: dict = {}
-if rows:
-    chosen = found.iloc[rows[0]]
+if picked is not None:
+    chosen = found.iloc[picked]
     pair = maps.prepare(maps.conflict_works(chosen, works))
-    spot = maps.prepare(found.iloc[[rows[0]]], maps.CONFLICT_FIELDS)
-    centre, zoom = maps.view_of(maps.union_bounds(pair, spot))
-    view = {"center": centre, "zoom": min(zoom, 18), "feature_group_to_add": maps.highlight(pair)}
+    view = widgets.view(pair, maps.prepare(found.iloc[[picked]], maps.CONFLICT_FIELDS))
+    view["feature_group_to_add"] = maps.highlight(pair)
     st.subheader(f"{chosen['kind']}: {chosen['org_a']} · {chosen['work_id_a']} ↔ "
                  f"{chosen['org_b']} · {chosen['work_id_b']}")  # fmt: skip
 
-layer = maps.prepare(found, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS)
+# lowest score first: the worst conflicts are drawn on top
+layer = maps.prepare(
+    found.iloc[::-1], maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS
+)
 fmap = maps.conflicts_map(layer, context=state.context(), kinds=kinds, tiles=maps.tile_url())
 widgets.show_map(fmap, key="conflicts_map", returned=(), **view)
 widgets.map_caption(layer, "conflicts")

@@ -1,0 +1,321 @@
+"""The works data model: column aliases, parsing and validation into valid and rejected rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from ims_geo import schema
+from ims_geo.schema import (
+    canonical_column,
+    empty_works,
+    excavates,
+    parse_dates,
+    seals_surface,
+    validate,
+)
+
+P = shapely.Point(136000, 455000)
+
+
+def works(**columns) -> gpd.GeoDataFrame:
+    """A works frame; every column not given is filled with valid values."""
+    n = len(next(iter(columns.values())))
+    base = {
+        "work_id": [f"W{i}" for i in range(n)],
+        "org": ["Stedin"] * n,
+        "start_date": ["2027-01-01"] * n,
+        "end_date": ["2027-01-31"] * n,
+    }
+    geometry = columns.pop("geometry", [P] * n)
+    return gpd.GeoDataFrame({**base, **columns}, geometry=geometry, crs=28992)
+
+
+def reasons(result: schema.Validated) -> dict[int, str]:
+    return dict(
+        zip(result.rejected[schema.SOURCE_ROW], result.rejected[schema.REASON], strict=True)
+    )
+
+
+# --- columns --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("work_id", "work_id"),
+        ("WORK_ID", "work_id"),
+        ("Kenmerk", "work_id"),
+        ("Project-ID", "work_id"),
+        ("Beheerder", "org"),
+        ("Träger", "org"),
+        ("Baubeginn", "start_date"),
+        ("Einddatum", "end_date"),
+        ("Sparte", "discipline"),
+        ("the_geom", "geometry"),
+        ("WKT", "geometry"),
+        ("Kosten EUR", "cost_eur"),
+        ("Straatnaam", None),
+    ],
+)
+def test_canonical_column_names_and_aliases(name, canonical):
+    assert canonical_column(name) == canonical
+
+
+# --- a valid frame ----------------------------------------------------------------------
+
+
+def test_valid_rows_get_canonical_dtypes_and_defaults():
+    frame = works(
+        work_id=["00017", "18"],
+        discipline=["Riool", "road"],
+        cost_eur=["1.234,50", 99],
+        depth_max=[2.5, None],
+        excavation=["", "ja"],
+        straat=["Oudegracht", "Biltstraat"],
+    )
+    result = validate(frame, source="plan.gpkg")
+    assert result.rejected.empty
+    valid = result.valid
+    assert valid[schema.WORK_ID].tolist() == ["00017", "18"]
+    assert valid[schema.WORK_ID].dtype == "str"
+    assert valid[schema.START].dtype == "datetime64[s]"
+    assert valid[schema.EARLIEST].tolist() == valid[schema.START].tolist()
+    assert valid[schema.LATEST].tolist() == valid[schema.END].tolist()
+    assert valid[schema.DISCIPLINE].tolist() == ["sewer", "road"]
+    assert valid[schema.LAYER].tolist() == ["subsurface", "surface"]
+    # blank excavation: the layer's default (subsurface opens the street); "ja" is true
+    assert valid[schema.EXCAVATION].tolist() == [True, True]
+    assert valid[schema.EXCAVATION].dtype == bool
+    assert valid[schema.COST].tolist() == [1234.5, 99.0]
+    assert valid[schema.DEPTH_MAX].dtype == "float64"
+    assert np.isnan(valid[schema.DEPTH_MIN]).all()
+    assert valid[schema.STATUS].tolist() == ["planned", "planned"]
+    assert valid[schema.VISIBILITY].tolist() == ["partners", "partners"]
+    assert valid["straat"].tolist() == ["Oudegracht", "Biltstraat"]
+    assert list(valid.columns) == [*schema.COLUMNS, "straat", "geometry"]
+    assert valid.crs.to_epsg() == 28992
+
+
+def test_ids_from_numbers_are_text_without_a_decimal_point():
+    result = validate(works(work_id=[17.0, 2.5, 12345678901.0]))
+    assert result.valid[schema.WORK_ID].tolist() == ["17", "2.5", "12345678901"]
+    ints = validate(works(work_id=np.array([7, 8], dtype="int64")))
+    assert ints.valid[schema.WORK_ID].tolist() == ["7", "8"]
+
+
+def test_org_for_the_whole_file_fills_missing_orgs():
+    frame = works(org=["Vitens", None, " "])
+    result = validate(frame, org="Gemeente")
+    assert result.valid[schema.ORG].tolist() == ["Vitens", "Gemeente", "Gemeente"]
+    assert reasons(validate(frame)) == {
+        2: "missing org (add an org column or give the organisation for the file)",
+        3: "missing org (add an org column or give the organisation for the file)",
+    }
+
+
+# --- dates ----------------------------------------------------------------------------
+
+
+def test_parse_dates_text_forms_and_wall_clock_dates():
+    text = pd.Series(
+        [
+            "2027-03-01",
+            "2027-03-01 23:30:00",
+            "2027-03-01T00:30:00+02:00",  # still the 1st locally, 28 Feb in UTC
+            "2027-03-01T23:30:00-05:00",  # still the 1st locally, 2 Mar in UTC
+            "2027-03-01T12:00Z",
+            "01-03-2027",
+            "01.03.2027",
+            "01/03/2027",
+            "20270301",
+            "2027/03/01",
+            "",
+            None,
+            "next spring",
+            "2027-02-30",
+        ],
+        dtype="str",
+    )
+    parsed, bad = parse_dates(text)
+    day = pd.Timestamp("2027-03-01")
+    assert parsed.iloc[:10].tolist() == [day] * 10
+    assert parsed.iloc[10:].isna().all()
+    assert bad.tolist() == [False] * 12 + [True, True]
+    assert parsed.dtype == "datetime64[s]"
+
+
+def test_parse_dates_native_values():
+    objects = pd.Series([dt.date(2027, 3, 1), dt.datetime(2027, 3, 1, 18, 45), None])
+    parsed, bad = parse_dates(objects)
+    assert parsed.iloc[:2].tolist() == [pd.Timestamp("2027-03-01")] * 2
+    assert not bad.any()
+    aware = pd.Series(pd.to_datetime(["2027-03-01 23:30"]).tz_localize("Europe/Amsterdam"))
+    assert parse_dates(aware)[0].tolist() == [pd.Timestamp("2027-03-01")]
+    native = pd.Series(pd.to_datetime(["2027-03-01 06:00"]).astype("datetime64[ms]"))
+    assert parse_dates(native)[0].tolist() == [pd.Timestamp("2027-03-01")]
+
+
+# --- every kind of bad row --------------------------------------------------------------------
+
+
+def test_each_problem_is_a_reason_and_the_row_keeps_its_values():
+    frame = works(
+        work_id=["ok", "", None, "d", "e", "f", "g", "h", "i", "j", "k"],
+        start_date=[
+            "2027-01-01",
+            "2027-01-01",
+            "2027-01-01",
+            "soon",
+            "2027-02-01",
+            "2027-01-01",
+            "2027-01-01",
+            "2027-01-01",
+            "2027-01-01",
+            "2027-01-01",
+            "2027-01-01",
+        ],
+        end_date=["2027-01-31"] * 4 + ["2027-01-31"] + ["2027-01-31"] * 6,
+        discipline=["road"] * 5 + ["asphalt", "road", "road", "road", "road", "road"],
+        status=[None] * 6 + ["someday", None, None, None, None],
+        excavation=[None] * 7 + ["perhaps", None, None, None],
+        depth_min=[None] * 8 + [2.0, -1.0, None],
+        depth_max=[None] * 8 + [1.0, 1.0, None],
+        cost_eur=[None] * 10 + ["veel"],
+    )
+    result = validate(frame, source="plan.csv")
+    assert result.valid[schema.WORK_ID].tolist() == ["ok"]
+    assert reasons(result) == {
+        2: "missing work_id",
+        3: "missing work_id",
+        4: "unparsable start_date 'soon'",
+        5: "end_date before start_date",
+        6: "unknown discipline 'asphalt' (use one of: road, sewer, water, gas, electricity, "
+        "telecom, heat, lighting, green, transit, other)",
+        7: "unknown status 'someday' (use one of: idea, planned, committed, in_progress, done, "
+        "cancelled)",
+        8: "unparsable excavation 'perhaps' (use true/false)",
+        9: "depth_min greater than depth_max",
+        10: "negative depth (depths are metres below the surface)",
+        11: "unparsable cost_eur 'veel'",
+    }
+    rejected = result.rejected
+    assert (rejected[schema.SOURCE_FILE] == "plan.csv").all()
+    assert rejected.loc[rejected[schema.SOURCE_ROW] == 4, schema.START].item() == "soon"
+    assert rejected.loc[rejected[schema.SOURCE_ROW] == 6, schema.DISCIPLINE].item() == "asphalt"
+
+
+def test_several_problems_of_one_row_are_all_listed():
+    frame = works(work_id=[""], start_date=["x"], discipline=["asphalt"], geometry=[None])
+    (reason,) = validate(frame).rejected[schema.REASON]
+    assert reason.split("; ") == [
+        "missing geometry",
+        "missing work_id",
+        "unparsable start_date 'x'",
+        "unknown discipline 'asphalt' (use one of: road, sewer, water, gas, electricity, "
+        "telecom, heat, lighting, green, transit, other)",
+    ]
+
+
+def test_missing_and_empty_geometries():
+    frame = works(work_id=["a", "b", "c"], geometry=[None, shapely.Point(), P])
+    assert reasons(validate(frame)) == {1: "missing geometry", 2: "empty geometry"}
+    plain = pd.DataFrame(
+        {"work_id": ["a"], "org": ["o"], "start_date": ["2027-01-01"], "end_date": ["2027-01-02"]}
+    )
+    assert reasons(validate(plain)) == {1: "missing geometry"}
+
+
+def test_missing_date_columns_reject_every_row():
+    frame = works(work_id=["a", "b"]).drop(columns="end_date")
+    assert reasons(validate(frame)) == {1: "missing end_date", 2: "missing end_date"}
+
+
+def test_every_row_of_a_duplicated_key_is_rejected():
+    frame = works(work_id=["1", "1", "1", "2"], org=["A", "A", "B", "A"])
+    result = validate(frame)
+    assert sorted(zip(result.valid[schema.ORG], result.valid[schema.WORK_ID], strict=True)) == [
+        ("A", "2"),
+        ("B", "1"),
+    ]
+    assert reasons(result) == {
+        1: "duplicate work_id '1' for org 'A'",
+        2: "duplicate work_id '1' for org 'A'",
+    }
+
+
+def test_flexibility_window_must_contain_the_planned_period():
+    frame = works(
+        work_id=["a", "b", "c"],
+        earliest=["2026-12-01", "2027-01-02", None],
+        latest=["2027-03-01", None, "2027-01-30"],
+    )
+    result = validate(frame)
+    assert reasons(result) == {2: "earliest after start_date", 3: "latest before end_date"}
+    assert result.valid[schema.EARLIEST].tolist() == [pd.Timestamp("2026-12-01")]
+
+
+def test_invalid_geometries_are_repaired_and_counted():
+    bowtie = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10), (0, 0)])
+    collapsed = shapely.Polygon([(0, 0), (0, 0), (0, 0), (0, 0)])
+    frame = works(work_id=["a", "b", "c"], geometry=[bowtie, collapsed, P])
+    result = validate(frame, source="plan.gpkg")
+    assert result.repaired == 1
+    assert result.valid[schema.WORK_ID].tolist() == ["a", "c"]
+    assert result.valid.geometry[0].is_valid
+    assert result.valid.geometry[0].area == pytest.approx(50.0)
+    assert reasons(result) == {2: "invalid geometry that cannot be repaired"}
+    assert result.warnings == ["plan.gpkg: 1 invalid geometries repaired (make_valid)"]
+
+
+def test_problems_found_by_the_reader_are_added():
+    frame = works(work_id=["a", "b", "c"], geometry=[None, P, P])
+    result = validate(
+        frame,
+        problems=[
+            (
+                "geometry",
+                np.array([True, False, False]),
+                ["unparsable geometry 'P(' (not WKT)", "", ""],
+            ),
+            (
+                "title",
+                np.array([False, False, True]),
+                "text in column title longer than 10 characters",
+            ),
+        ],
+    )
+    # a geometry problem replaces "missing geometry"
+    assert reasons(result) == {
+        1: "unparsable geometry 'P(' (not WKT)",
+        3: "text in column title longer than 10 characters",
+    }
+
+
+# --- helpers on valid works -----------------------------------------------------------------
+
+
+def test_surface_sealing_and_excavation():
+    result = validate(
+        works(
+            work_id=["a", "b", "c", "d"],
+            discipline=["road", "road", "sewer", "green"],
+            layer=[None, "subsurface", None, None],
+            excavation=[None, None, "nee", "ja"],
+        )
+    ).valid
+    assert seals_surface(result).tolist() == [True, False, False, False]
+    assert excavates(result).tolist() == [False, True, False, True]
+
+
+def test_empty_works_has_every_column_and_dtype():
+    frame = empty_works("EPSG:28992")
+    assert list(frame.columns) == [*schema.COLUMNS, "geometry"]
+    assert frame[schema.START].dtype == "datetime64[s]"
+    assert frame[schema.COST].dtype == "float64"
+    assert frame.crs.to_epsg() == 28992

@@ -1,0 +1,1 @@
+"""Tests of the Streamlit app: pages under AppTest and one real browser."""

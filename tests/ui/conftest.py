@@ -1,0 +1,174 @@
+"""Fixtures of the app tests: the demo store, AppTest pages, a running app and Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ims_geo.demo import build_demo_store
+from ims_geo.store import STORE_ENV, open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "app.py"
+PAGES = "ims_geo/ui/pages"
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: The st_folium component's name in AppTest's element tree and in the browser.
+FOLIUM = "streamlit_folium.st_folium"
+
+
+# --- data ---------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo plans imported into a GeoPackage store (built once per session)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.gpkg"
+    build_demo_store(open_store(path))
+    return path
+
+
+@pytest.fixture
+def store_copy(demo_store: Path, tmp_path: Path) -> Path:
+    """A copy of the demo store that a test may write to."""
+    copy = tmp_path / "store.gpkg"
+    shutil.copyfile(demo_store, copy)
+    return copy
+
+
+def _zipped_shapefile(frame: gpd.GeoDataFrame, name: str = "works") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, tempfile.TemporaryDirectory() as tmp:
+        frame.to_file(Path(tmp) / f"{name}.shp", engine="pyogrio")
+        for member in sorted(Path(tmp).iterdir()):
+            archive.write(member, member.name)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def zipped_shapefile() -> Callable[..., bytes]:
+    """``zipped_shapefile(frame)``: the frame as a flat zipped shapefile, as users send it."""
+    return _zipped_shapefile
+
+
+# --- AppTest ------------------------------------------------------------------------------
+@pytest.fixture
+def open_app(monkeypatch: pytest.MonkeyPatch, demo_store: Path) -> Callable[..., AppTest]:
+    """Open a page of the app under AppTest: ``open_app("map")``, ``open_app("upload", store=...)``."""
+
+    def open_page(name: str | None = None, *, store: Path = demo_store) -> AppTest:
+        monkeypatch.setenv(STORE_ENV, str(store))
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.run()
+        if name is not None:
+            at.switch_page(f"{PAGES}/{name}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_page
+
+
+def _folium_args(at: AppTest, index: int = 0) -> dict:
+    maps = [c for c in at.get("component_instance") if c.proto.component_name == FOLIUM]
+    return json.loads(maps[index].proto.json_args)
+
+
+@pytest.fixture
+def folium_args() -> Callable[..., dict]:
+    """``folium_args(at)``: arguments of a page's st_folium map (``script`` is its Leaflet code)."""
+    return _folium_args
+
+
+# --- a running app and a browser ----------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's Chromium, headless, with nothing that phones home."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
+
+
+@pytest.fixture(scope="session")
+def app_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """``streamlit run app.py`` on 127.0.0.1 over a copy of the demo store."""
+    folder = tmp_path_factory.mktemp("served")
+    store = folder / "store.gpkg"
+    shutil.copyfile(demo_store, store)
+    port = _free_port()
+    log = (folder / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.headless", "true",
+            "--browser.gatherUsageStats", "false",
+            "--server.address", "127.0.0.1",
+            "--server.port", str(port),
+            "--server.fileWatcherType", "none",
+            "--server.enableStaticServing", "true",
+        ],  # fmt: skip
+        cwd=ROOT,
+        env={**os.environ, STORE_ENV: str(store)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"the app did not start:\n{(folder / 'streamlit.log').read_text()}")
+            time.sleep(0.2)
+        yield {"url": url, "store": store}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()

@@ -1,0 +1,105 @@
+"""One real browser against the running app, with the network beyond 127.0.0.1 cut off.
+
+Headless Debian Chromium through Playwright: the Map page draws the demo
+works as vector features with Leaflet served by the app itself, the Upload
+page checks a zipped shapefile, the Conflicts page downloads its CSV.
+Screenshots go to the test output folder, and to docs/screenshots/ when
+IMS_GEO_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+import pytest
+import shapely
+from playwright.sync_api import Page, expect
+
+from ims_geo.conflicts import find_conflicts
+from ims_geo.store import open_store
+
+from .test_upload_page import plan
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+UI_TIMEOUT = 30_000
+
+
+def drawn_paths(frame) -> int:
+    """SVG paths Leaflet draws for these features: one per feature, one per member of a collection."""
+    geoms = frame.geometry.to_numpy()
+    collection = shapely.get_type_id(geoms) == 7
+    return int((~collection).sum() + shapely.get_num_geometries(geoms[collection]).sum())
+
+
+def screenshot(page: Page, name: str, output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=output / f"{name}.png", full_page=True)
+    if os.environ.get("IMS_GEO_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=DOCS / f"{name}.png", full_page=True)
+
+
+def test_map_upload_and_conflicts_in_a_browser(page: Page, app_server, tmp_path, zipped_shapefile,
+                                               output_path):  # fmt: skip
+    url = app_server["url"]
+    works = open_store(app_server["store"]).works()
+    conflicts = find_conflicts(works)
+    output = Path(output_path)
+
+    aborted: list[str] = []
+
+    def local_only(route) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            aborted.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+
+    # Map: every work and every clash / moratorium conflict as a clickable SVG path
+    page.goto(f"{url}/map")
+    page.get_by_test_id("stApp").wait_for()
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    paths = frame.locator("path.leaflet-interactive")
+    paths.first.wait_for(timeout=60_000)
+    problems = conflicts[conflicts["kind"].isin(["clash", "moratorium"])]
+    expect(paths).to_have_count(drawn_paths(works) + drawn_paths(problems), timeout=UI_TIMEOUT)
+    expect(frame.locator(".ims-legend")).to_contain_text("Conflict")
+    screenshot(page, "map", output)
+
+    # Upload: a zipped shapefile built here, checked by the ingest
+    upload = tmp_path / "plan_2027.zip"
+    upload.write_bytes(zipped_shapefile(plan()))
+    page.goto(f"{url}/upload")
+    page.get_by_test_id("stFileUploader").wait_for(timeout=UI_TIMEOUT)
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(upload)
+    organisation = page.get_by_label("New organisation")
+    organisation.fill("Test Utility")
+    organisation.press("Enter")
+    expect(page.get_by_text("Validation report")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("end_date before start_date: 1")).to_be_visible(timeout=UI_TIMEOUT)
+    accepted = page.get_by_test_id("stMetric").filter(has_text="Accepted")
+    expect(accepted.get_by_test_id("stMetricValue")).to_have_text("4")
+    screenshot(page, "upload", output)
+
+    # Conflicts: the table's CSV download holds every conflict once
+    page.goto(f"{url}/conflicts")
+    button = page.get_by_test_id("stDownloadButton").get_by_role("button", name="CSV")
+    button.wait_for(timeout=UI_TIMEOUT)
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
+    screenshot(page, "conflicts", output)
+    with page.expect_download(timeout=UI_TIMEOUT) as download:
+        button.click()
+    assert download.value.suggested_filename == "conflicts.csv"
+    table = pd.read_csv(download.value.path(), dtype=str)
+    got = sorted(zip(table["work_id_a"], table["work_id_b"], table["kind"], strict=True))
+    want = sorted(zip(conflicts["work_id_a"], conflicts["work_id_b"], conflicts["kind"], strict=True))
+    assert got == want
+
+    assert aborted == []

@@ -1,0 +1,118 @@
+"""The Upload page under AppTest: a real zipped shapefile through the ingest, into the store."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from ims_geo.errors import InputError
+from ims_geo.ingest import read_works
+from ims_geo.store import open_store
+
+ORG = "Test Utility"
+
+
+def plan(id_column: str = "ID") -> gpd.GeoDataFrame:
+    """Five works near the demo streets (Helsinki, ETRS-GK25); the last ends before it starts."""
+    x0, y0 = 25_496_000, 6_672_800
+    return gpd.GeoDataFrame(
+        {
+            id_column: ["T1", "T2", "T3", "T4", "T5"],
+            "name": ["Main", "Branch", "Valve", "Cable", "Backwards"],
+            "Sparte": ["Wasser", "Wasser", "Gas", "Strom", "Gas"],
+            "Beginn": ["2027-04-01", "2027-05-01", "2028-01-10", "2028-03-01", "2029-06-01"],
+            "Ende": ["2027-06-30", "2027-05-31", "2028-02-10", "2028-04-01", "2029-05-01"],
+        },
+        geometry=[
+            shapely.LineString([(x0 + 100 * i, y0), (x0 + 100 * i + 80, y0 + 30)]) for i in range(5)
+        ],
+        crs="EPSG:3879",
+    )
+
+
+def upload(at, name: str, data: bytes, org: str = ORG):
+    at.file_uploader(key="upload_file").upload(name, data, "application/octet-stream")
+    at.text_input(key="upload_org_new").input(org)
+    return at.run()
+
+
+def metric(at, label: str) -> str:
+    (found,) = [m.value for m in at.metric if m.label == label]
+    return found
+
+
+def test_upload_shows_the_validation_report_and_stores_a_version(open_app, store_copy,
+                                                                  zipped_shapefile):  # fmt: skip
+    at = open_app("upload", store=store_copy)
+    at = upload(at, "plan_2027.zip", zipped_shapefile(plan()))
+    assert not at.exception and not at.error
+    assert (metric(at, "Accepted"), metric(at, "Repaired"), metric(at, "Rejected")) == (
+        "4",
+        "0",
+        "1",
+    )
+    (report,) = [c.value for c in at.code]
+    assert "accepted: 4" in report and "end_date before start_date: 1" in report
+    (rejected,) = [d.value for d in at.dataframe if "reason" in d.value.columns]
+    assert list(rejected["work_id"]) == ["T5"]
+    assert rejected["reason"].iloc[0] == "end_date before start_date"
+    assert [b.label for b in at.get("download_button")] == ["CSV"]
+    assert at.get("component_instance")  # the preview map
+
+    at.button(key="upload_store").click().run()
+    assert not at.exception
+    assert "Stored 4 works of Test Utility" in at.success[0].value
+    versions = open_store(store_copy).plan_versions(ORG)
+    assert versions[["n_works", "n_rejected", "source"]].values.tolist() == [
+        [4, 1, "plan_2027.zip"]
+    ]
+
+
+def test_column_mapping_fixes_an_unknown_id_column(open_app, store_copy, zipped_shapefile):
+    at = open_app("upload", store=store_copy)
+    at = upload(at, "plan.zip", zipped_shapefile(plan(id_column="NUMMER")))
+    assert metric(at, "Accepted") == "0"
+    assert "missing work_id: 5" in at.code[0].value
+    (work_id,) = [s for s in at.selectbox if s.label == "work_id"]
+    assert "NUMMER" in work_id.options
+    work_id.set_value("NUMMER")
+    at.run()
+    assert not at.exception
+    assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("4", "1")
+
+
+def zip_slip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for suffix in (".shp", ".shx", ".dbf"):
+            archive.writestr(f"../../evil{suffix}", b"\0" * 100)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("broken.zip", b"this is not a zip archive"),
+        ("plan.gpkg", b"SQLite format 3\0" + b"\0" * 200),
+        ("evil.zip", zip_slip()),
+        ("plan.csv", b"id;start;end\n1;2027-01-01;2027-02-01\n"),
+    ],
+)
+def test_a_broken_file_shows_the_ingest_error(open_app, store_copy, name, data):
+    with pytest.raises(InputError) as raised:
+        read_works(data, name=name, org=ORG)
+    at = upload(open_app("upload", store=store_copy), name, data)
+    assert not at.exception
+    assert [e.value for e in at.error] == [str(raised.value)]
+
+
+def test_a_bare_shp_asks_for_the_zip(open_app, store_copy, zipped_shapefile):
+    archive = zipfile.ZipFile(io.BytesIO(zipped_shapefile(plan())))
+    at = upload(open_app("upload", store=store_copy), "works.shp", archive.read("works.shp"))
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "works.shp" in error and ".shx" in error and ".zip" in error
