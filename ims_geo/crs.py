@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 import geopandas as gpd
 import numpy as np
-from pyproj import CRS
+import shapely
+from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
@@ -34,17 +35,19 @@ _METRIC_REJECTS = {3857, 900913, 3395, 4087}
 
 
 def _lonlat_bounds(frames: Iterable[gpd.GeoDataFrame]) -> tuple[float, float, float, float]:
+    """Longitude/latitude box of all frames (each frame's extent, densified edges)."""
     boxes = []
     for frame in frames:
         if frame.crs is None or frame.empty:
             continue
-        geo = frame.geometry[~frame.geometry.is_empty & frame.geometry.notna()]
-        if geo.empty:
+        bounds = shapely.total_bounds(frame.geometry.to_numpy())
+        if not np.isfinite(bounds).all():
             continue
-        boxes.append(gpd.GeoSeries(geo.envelope, crs=frame.crs).to_crs(4326).total_bounds)
+        to_lonlat = Transformer.from_crs(frame.crs, 4326, always_xy=True)
+        boxes.append(to_lonlat.transform_bounds(*bounds, densify_pts=21))
     if not boxes:
         raise InputError("no geometries with a CRS to choose a working CRS from")
-    b = np.vstack(boxes)
+    b = np.asarray(boxes, dtype=float)
     return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
 
 
