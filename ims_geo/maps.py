@@ -65,6 +65,8 @@ FAST_THRESHOLD = 3000
 #: Simplification tolerance in metres: detailed and light representation.
 TOLERANCE_M = 0.5
 FAST_TOLERANCE_M = 5.0
+#: Lines shorter than this (metres) are drawn as points.
+MIN_LINE_M = 2.0
 #: Grid the coordinates are rounded to, in degrees (1e-5 deg is about 1 m).
 PRECISION_DEG = 1e-5
 
@@ -215,6 +217,10 @@ def _geographic(frame: gpd.GeoDataFrame, tolerance: float) -> np.ndarray:
         raise InputError("the layer has no CRS; set one before drawing it on a map")
     metric = ensure_metric(frame)
     geoms = metric.geometry.to_numpy()
+    # a line of a metre or two (two works touching, a house connection) would
+    # be a dot of zero size on screen: draw it as a point marker instead
+    short = np.isin(shapely.get_type_id(geoms), (1, 5)) & (shapely.length(geoms) < MIN_LINE_M)
+    geoms = np.where(short, shapely.point_on_surface(geoms), geoms)
     if tolerance > 0:
         geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
     lonlat = gpd.GeoSeries(geoms, crs=metric.crs).to_crs(_WGS84).to_numpy()

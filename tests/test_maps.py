@@ -105,6 +105,14 @@ def test_prepare_switches_to_the_light_representation(works):
     assert not maps.prepare(works, fast_threshold=4).light
 
 
+def test_prepare_draws_very_short_lines_as_points(works):
+    short = works.copy()
+    short.loc[0, "geometry"] = shapely.LineString([(155000, 463000), (155001.5, 463000)])
+    short.loc[3, "geometry"] = shapely.MultiLineString([[(155000, 463000), (155000, 463000)]])
+    feats = features(maps.prepare(short))
+    assert [f["geometry"]["type"] for f in feats] == ["Point", "Point", "Polygon", "Point"]
+
+
 def test_prepare_drops_empty_geometries_and_handles_empty_frames(works):
     emptied = works.copy()
     emptied.loc[1, "geometry"] = shapely.Point()

@@ -67,10 +67,17 @@ def test_map_upload_and_conflicts_in_a_browser(page: Page, app_server, tmp_path,
     page.get_by_test_id("stApp").wait_for()
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
     paths = frame.locator("path.leaflet-interactive")
-    paths.first.wait_for(timeout=60_000)
+    paths.first.wait_for(state="attached", timeout=60_000)
     problems = conflicts[conflicts["kind"].isin(["clash", "moratorium"])]
     expect(paths).to_have_count(drawn_paths(works) + drawn_paths(problems), timeout=UI_TIMEOUT)
     expect(frame.locator(".ims-legend")).to_contain_text("Conflict")
+    # a click on a work opens its popup and shows its details under the map
+    last_org = sorted(works["org"].unique())[-1]
+    paths.last.dispatch_event("click")
+    expect(frame.locator(".leaflet-popup-content")).to_contain_text(last_org)
+    expect(page.get_by_test_id("stHeading").filter(has_text=f"{last_org} · ")).to_be_visible(
+        timeout=UI_TIMEOUT
+    )
     screenshot(page, "map", output)
 
     # Upload: a zipped shapefile built here, checked by the ingest
@@ -92,14 +99,16 @@ def test_map_upload_and_conflicts_in_a_browser(page: Page, app_server, tmp_path,
     page.goto(f"{url}/conflicts")
     button = page.get_by_test_id("stDownloadButton").get_by_role("button", name="CSV")
     button.wait_for(timeout=UI_TIMEOUT)
-    frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
+    frame.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=60_000)
     screenshot(page, "conflicts", output)
     with page.expect_download(timeout=UI_TIMEOUT) as download:
         button.click()
     assert download.value.suggested_filename == "conflicts.csv"
     table = pd.read_csv(download.value.path(), dtype=str)
     got = sorted(zip(table["work_id_a"], table["work_id_b"], table["kind"], strict=True))
-    want = sorted(zip(conflicts["work_id_a"], conflicts["work_id_b"], conflicts["kind"], strict=True))
+    want = sorted(
+        zip(conflicts["work_id_a"], conflicts["work_id_b"], conflicts["kind"], strict=True)
+    )
     assert got == want
 
     assert aborted == []

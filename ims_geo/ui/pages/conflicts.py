@@ -42,13 +42,17 @@ found = maps.filter_conflicts(
 ).sort_values("score", ascending=False, kind="stable")  # fmt: skip
 
 st.caption(f"{len(found):,} of {len(every):,} conflicts · select a row to show it on the map")
-picked = widgets.pick_row(
-    found,
-    key="conflicts_table",
-    columns=COLUMNS,
-    config={"score": st.column_config.NumberColumn(format="%.2f")},
-)
-widgets.downloads(found, "conflicts", key="conflicts_download")
+heading = st.container()
+left, right = st.columns(2, gap="medium")
+with left:
+    picked = widgets.pick_row(
+        found,
+        key="conflicts_table",
+        columns=COLUMNS,
+        height=widgets.MAP_HEIGHT,
+        config={"score": st.column_config.NumberColumn(format="%.2f")},
+    )
+    widgets.downloads(found, "conflicts", key="conflicts_download")
 
 view: dict = {}
 if picked is not None:
@@ -56,13 +60,14 @@ if picked is not None:
     pair = maps.prepare(maps.conflict_works(chosen, works))
     view = widgets.view(pair, maps.prepare(found.iloc[[picked]], maps.CONFLICT_FIELDS))
     view["feature_group_to_add"] = maps.highlight(pair)
-    st.subheader(f"{chosen['kind']}: {chosen['org_a']} · {chosen['work_id_a']} ↔ "
-                 f"{chosen['org_b']} · {chosen['work_id_b']}")  # fmt: skip
+    heading.subheader(f"{chosen['kind']}: {chosen['org_a']} · {chosen['work_id_a']} ↔ "
+                      f"{chosen['org_b']} · {chosen['work_id_b']}")  # fmt: skip
 
 # lowest score first: the worst conflicts are drawn on top
 layer = maps.prepare(
     found.iloc[::-1], maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS
 )
 fmap = maps.conflicts_map(layer, context=state.context(), kinds=kinds, tiles=maps.tile_url())
-widgets.show_map(fmap, key="conflicts_map", returned=(), **view)
-widgets.map_caption(layer, "conflicts")
+with right:
+    widgets.show_map(fmap, key="conflicts_map", returned=(), **view)
+    widgets.map_caption(layer, "conflicts")
