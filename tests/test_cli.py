@@ -258,3 +258,28 @@ def test_propose_rejects_csv_out(plans, tmp_path):
     result = _run("propose", plans["roads"], "--out", tmp_path / "p.csv")
     assert result.exit_code == 2
     assert "several layers" in result.stderr
+
+
+def test_demo_builds_the_store_and_works_lists_it(tmp_path):
+    import json
+    import re
+
+    from conftest import ROOT
+
+    manifest = json.loads((ROOT / "data/demo/manifest.json").read_text(encoding="utf-8"))
+    store = tmp_path / "demo.gpkg"
+    result = _run("demo", "--store", store)
+    assert result.exit_code == 0, result.output
+    for entry in manifest["files"]:
+        assert f"-> {entry['org']}: plan version 1, {entry['valid']} works" in result.stdout
+        assert f"rejected: {entry['rows'] - entry['valid']}" in result.stdout
+    listing = _run("works", "--store", store)
+    rows = listing.stdout.splitlines()[1:]
+    assert len(rows) == len(manifest["files"]) == 6
+    for entry in manifest["files"]:
+        assert any(re.match(rf"\s*{re.escape(entry['org'])}\s+{entry['valid']}\s", r) for r in rows)
+    again = _run("demo", "--store", store)
+    assert "already holds works" in again.stdout
+    rebuilt = _run("demo", "--store", store, "--force")
+    assert rebuilt.exit_code == 0
+    assert _run("versions", "--store", store).stdout.count(" 1 ") >= 6
