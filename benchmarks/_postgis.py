@@ -62,11 +62,23 @@ def cluster() -> Iterator[str]:
     try:
         subprocess.run(
             _as_server_user(
-                [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ]
             ),
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
         subprocess.run(
             _as_server_user(
                 [pg_ctl, "-D", str(data), "-l", str(log), "-w", "-o", options, "start"]

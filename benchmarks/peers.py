@@ -146,8 +146,14 @@ def _read_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     return geoms, org, start, end
 
 
-def _keep(left: np.ndarray, right: np.ndarray, org: np.ndarray, start: np.ndarray,
-          end: np.ndarray, task: Task) -> np.ndarray:  # fmt: skip
+def _keep(
+    left: np.ndarray,
+    right: np.ndarray,
+    org: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    task: Task,
+) -> np.ndarray:
     """Mask of pairs that are unordered (left < right), cross-org and within the window."""
     gap = np.maximum(start[left], start[right]) - np.minimum(end[left], end[right])
     return (left < right) & (org[left] != org[right]) & (gap <= task.window_days)
@@ -405,9 +411,13 @@ def postgis(path: Path, task: Task, url: str) -> Result:
         frame.insert(0, "row_id", np.arange(len(frame), dtype=np.int64))
         clock.lap("read")
         frame.to_postgis(
-            "works", engine, if_exists="replace", index=False, chunksize=100_000,
+            "works",
+            engine,
+            if_exists="replace",
+            index=False,
+            chunksize=100_000,
             dtype={START: sa.Date(), END: sa.Date()},
-        )  # fmt: skip
+        )
         clock.lap("load")
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE INDEX works_geom ON works USING GIST (geometry)")

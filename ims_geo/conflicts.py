@@ -113,7 +113,8 @@ Examples
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -139,9 +140,9 @@ _REQUIRED = (s.WORK_ID, s.ORG, s.DISCIPLINE, s.LAYER, s.START, s.END, s.EXCAVATI
 #: Index of a discipline outside :data:`ims_geo.schema.DISCIPLINES` in the lookup tables.
 _UNKNOWN = len(s.DISCIPLINES)
 #: Query works per chunk (bounds the candidate arrays in memory).
-_CHUNK = 20_000
+_CHUNK = 8_192
 #: Segment pairs per batch when measuring shared lengths.
-_SEGMENT_BATCH = 1_000_000
+_SEGMENT_BATCH = 65_536
 #: At most this many organisation blocks (one STRtree each).
 _MAX_BLOCKS = 8
 #: Scale of the overlap term in the score: half of ``overlap_weight`` at 100 m.
@@ -197,10 +198,12 @@ def find_conflicts(
     if prepared is None:
         return empty_conflicts(crs)
     n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    found = _search(prepared, rules, max(1, int(n_workers)))
-    if not found:
+    parts = _search(prepared, rules, max(1, int(n_workers)))
+    if not parts:
         return empty_conflicts(crs)
-    return _frame(metric, prepared, rules, _Found.concat(found), crs)
+    found = _Found.concat(parts)
+    del parts
+    return _frame(metric, prepared, rules, found, crs)
 
 
 def empty_conflicts(crs: object = None) -> gpd.GeoDataFrame:
@@ -247,8 +250,8 @@ def _metric(works: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, CRS | None]:
     except InputError:
         pass
     present = ~(works.geometry.isna() | works.geometry.is_empty)
-    if not present.any():
-        return works, None
+    if not present.any():  # nothing to measure: no metric CRS to choose
+        return works, CRS.from_user_input(works.crs)
     metric = ensure_metric(works)
     return metric, CRS.from_user_input(metric.crs)
 
@@ -296,8 +299,11 @@ class _Prepared:
 
     rows: np.ndarray  # positions in the metric frame
     geoms: np.ndarray
-    org: np.ndarray  # int codes, ascending
+    org: np.ndarray  # int codes into org_names, ascending
+    org_names: pd.api.extensions.ExtensionArray
     disc: np.ndarray  # int codes into DISCIPLINES (+ _UNKNOWN)
+    disc_label: np.ndarray  # int codes into disc_names
+    disc_names: pd.api.extensions.ExtensionArray
     start: np.ndarray
     end: np.ndarray
     active: np.ndarray  # takes full part
@@ -350,47 +356,46 @@ def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
     order = np.lexsort((id_codes, org_codes))
     rows = take[order]
     org = org_codes[order].astype(np.int32)
+    names, labels = pd.factorize(works[s.DISCIPLINE].iloc[rows])
 
-    sub = works.iloc[rows]
-    start = _days(sub[s.START], s.START)
-    end = _days(sub[s.END], s.END)
+    start = _days(works[s.START].iloc[rows], s.START)
+    end = _days(works[s.END].iloc[rows], s.END)
     if (end < start).any():
-        bad = sub[s.WORK_ID].to_numpy()[end < start][:5]
+        bad = works[s.WORK_ID].to_numpy()[rows[end < start]][:5]
         raise InputError(f"work(s) {', '.join(map(str, bad))} end before they start; fix end_date")
     lookup = {d: i for i, d in enumerate(s.DISCIPLINES)}
-    disc = pd.Categorical(sub[s.DISCIPLINE], categories=s.DISCIPLINES).codes.astype(np.int64)
-    disc[disc < 0] = _UNKNOWN
+    disc = np.array([lookup.get(d, _UNKNOWN) for d in labels], dtype=np.int64)[names]
     dist_table = np.full((_UNKNOWN + 1, _UNKNOWN + 1), float(rules.distance))
     for (a, b), metres in rules.pair_distance.items():
         dist_table[lookup[a], lookup[b]] = dist_table[lookup[b], lookup[a]] = metres
     weight_table = np.array([rules.discipline_weight(d) for d in s.DISCIPLINES] + [1.0])
 
-    seals = seals_all[rows]
     active = active_all[rows]
     geoms = geoms_all[rows]
     depth = {
         c: (
-            sub[c].to_numpy(dtype="float64", na_value=np.nan)
-            if c in sub
-            else np.full(len(sub), np.nan)
+            works[c].to_numpy(dtype="float64", na_value=np.nan)[rows]
+            if c in works
+            else np.full(len(rows), np.nan)
         )
         for c in (s.DEPTH_MIN, s.DEPTH_MAX)
     }
+    subsurface = (works[s.LAYER].astype("string") == "subsurface").fillna(False)
     is_line = np.isin(shapely.get_type_id(geoms), _LINE_TYPES)
-    blocks = _blocks(org, len(rows))
     return _Prepared(
         rows=rows,
         geoms=geoms,
         org=org,
+        org_names=pd.array(list(org_names), dtype="str"),
         disc=disc,
+        disc_label=names,
+        disc_names=pd.array(list(labels), dtype="str"),
         start=start,
         end=end,
         active=active,
-        sealer=seals & (active | protector_all[rows]),
-        digger=s.excavates(sub) & active,
-        subsurface=(sub[s.LAYER].astype("string") == "subsurface")
-        .fillna(False)
-        .to_numpy(dtype=bool),
+        sealer=seals_all[rows] & (active | protector_all[rows]),
+        digger=s.excavates(works)[rows] & active,
+        subsurface=subsurface.to_numpy(dtype=bool)[rows],
         dmin=depth[s.DEPTH_MIN],
         dmax=depth[s.DEPTH_MAX],
         is_line=is_line,
@@ -398,7 +403,7 @@ def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
         reach=dist_table.max(axis=1)[disc],
         dist_table=dist_table,
         weight_table=weight_table,
-        blocks=blocks,
+        blocks=_blocks(org, len(rows)),
         segments=_segments(geoms, is_line),
     )
 
@@ -457,43 +462,56 @@ class _Found:
 
     @staticmethod
     def concat(parts: list[_Found]) -> _Found:
-        return _Found(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in _Found.__dataclass_fields__)
-        )
+        """One _Found of all ``parts``, emptying them field by field (bounds peak memory)."""
+        fields: dict[str, np.ndarray] = {}
+        for name in _Found.__dataclass_fields__:
+            fields[name] = np.concatenate([getattr(p, name) for p in parts])
+            for p in parts:
+                setattr(p, name, None)
+        return _Found(**fields)
 
 
 def _search(prep: _Prepared, rules: Rules, workers: int) -> list[_Found]:
-    """Final pairs, block by block: one STRtree per block, its chunks on ``workers`` threads."""
-    found: list[_Found] = []
+    """Final pairs, chunk by chunk, in a fixed order (the answer never depends on threads).
+
+    Block ``b`` queries one STRtree over its own works and every later
+    block's, so each pair is met from its first work. With ``workers > 1``
+    the chunks run on a thread pool while the next block's tree is built;
+    at most two blocks are in flight, so at most two trees are alive.
+    """
+    found: list[_Found | None] = []
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    in_flight: list[list[Future[_Found | None]]] = []
     try:
         for b in range(len(prep.blocks) - 1):
             lo, hi = int(prep.blocks[b]), int(prep.blocks[b + 1])
             if lo >= len(prep.rows) - 1:
                 continue
-            # the block's works and every later block's: each pair is met from its first work
             tree = shapely.STRtree(prep.geoms[lo:])
+            tree.query(prep.geoms[lo])  # GEOS builds the tree on the first query: not in threads
             chunks = [(c, min(c + _CHUNK, hi)) for c in range(lo, hi, _CHUNK)]
-
-            def run(
-                bounds: tuple[int, int], tree: shapely.STRtree = tree, lo: int = lo
-            ) -> _Found | None:
-                return _chunk(prep, rules, tree, lo, *bounds)
-
-            results = pool.map(run, chunks) if pool is not None else map(run, chunks)
-            found.extend(f for f in results if f is not None)
+            if pool is None:
+                found.extend(_chunk(prep, rules, tree, lo, c0, c1) for c0, c1 in chunks)
+                continue
+            in_flight.append(
+                [pool.submit(_chunk, prep, rules, tree, lo, c0, c1) for c0, c1 in chunks]
+            )
             del tree
+            if len(in_flight) > 1:
+                found.extend(f.result() for f in in_flight.pop(0))
+        for block in in_flight:
+            found.extend(f.result() for f in block)
     finally:
         if pool is not None:
-            pool.shutdown()
-    return found
+            pool.shutdown(cancel_futures=True)
+    return [f for f in found if f is not None]
 
 
 def _chunk(
     prep: _Prepared, rules: Rules, tree: shapely.STRtree, tree_start: int, lo: int, hi: int
 ) -> _Found | None:
     """Final pairs whose first work is one of the query works ``lo:hi``."""
-    r = prep.reach[lo:hi]
+    r = prep.reach[lo:hi] * (1 + 1e-9) + 1e-6  # a hair wider: rounding never loses a pair
     b = prep.bounds[lo:hi]
     boxes = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
     qi, tj = tree.query(boxes)
@@ -557,45 +575,70 @@ def _meet(
 def _shared(
     seg: _Segments, a: np.ndarray, b: np.ndarray, dist: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shared length and shared part of pairs of line works (see the module docstring)."""
-    length_a, runs_a = _side(seg, a, b, dist)
-    length_b, runs_b = _side(seg, b, a, dist)
-    overlap = np.minimum(length_a, length_b)
-    use_a = length_a <= length_b
+    """Shared length and shared part of pairs of line works (see the module docstring).
+
+    Every segment of each line is cut by the capsule (the points within the
+    pair's distance) of every near segment of the other line; the cuts of
+    one segment are merged into disjoint runs ``(pair, segment, t0, t1)``.
+    A line's length within the other is the sum of its runs' lengths.
+    """
+    n = len(a)
+    cuts_a: list[tuple[np.ndarray, ...]] = []
+    cuts_b: list[tuple[np.ndarray, ...]] = []
+    for p, k, m, d in _segment_pairs(seg, a, b, dist):
+        ax, ay, cx, cy = seg.x0[k], seg.y0[k], seg.x0[m], seg.y0[m]
+        ux, uy, vx, vy = seg.x1[k] - ax, seg.y1[k] - ay, seg.x1[m] - cx, seg.y1[m] - cy
+        for cuts, own, (lo, hi) in (
+            (cuts_a, k, _within(ax, ay, ux, uy, cx, cy, vx, vy, d)),
+            (cuts_b, m, _within(cx, cy, vx, vy, ax, ay, ux, uy, d)),
+        ):
+            hit = hi > lo
+            cuts.append((p[hit], own[hit], lo[hit], hi[hit]))
+    lengths = []
+    runs = []
+    for cuts in (cuts_a, cuts_b):
+        rp, rs, rlo, rhi = _union(*_stack(cuts))
+        lengths.append(np.bincount(rp, weights=(rhi - rlo) * seg.length[rs], minlength=n))
+        runs.append((rp, rs, rlo, rhi))
+    overlap = np.minimum(*lengths)
+    use_a = lengths[0] <= lengths[1]
     pieces = []
-    for (rp, rs, rlo, rhi), chosen in ((runs_a, use_a), (runs_b, ~use_a)):
+    for (rp, rs, rlo, rhi), chosen in zip(runs, (use_a, ~use_a), strict=True):
         pick = chosen[rp] & (overlap[rp] > 0)
         pieces.append((rp[pick], rs[pick], rlo[pick], rhi[pick]))
-    rp, rs, rlo, rhi = (np.concatenate(col) for col in zip(*pieces, strict=True))
+    rp, rs, rlo, rhi = _stack(pieces)
     order = np.lexsort((rlo, rs, rp))
-    geometry = _pieces_to_lines(seg, len(a), rp[order], rs[order], rlo[order], rhi[order])
+    geometry = _pieces_to_lines(seg, n, rp[order], rs[order], rlo[order], rhi[order])
     return overlap, geometry
 
 
-def _side(
-    seg: _Segments, mine: np.ndarray, other: np.ndarray, dist: np.ndarray
-) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Length of each line ``mine`` within ``dist`` of line ``other``, and its runs.
+def _stack(parts: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """Concatenate (pair, segment, t0, t1) arrays; four empty ones when there are none."""
+    if not parts:
+        return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+    return tuple(np.concatenate(col) for col in zip(*parts, strict=True))
 
-    Every segment of ``mine`` is cut by the capsule of every segment of
-    ``other`` whose envelope is near; the cuts of one segment are merged
-    into disjoint runs ``(pair, segment, t0, t1)``, sorted by pair, segment
-    and ``t0``. Pairs are split into tasks along their own segments, and
-    tasks into batches of at most ``_SEGMENT_BATCH`` segment pairs, so long
-    lines cannot exhaust memory.
+
+def _segment_pairs(
+    seg: _Segments, a: np.ndarray, b: np.ndarray, dist: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Batches of (pair, segment of a, segment of b, distance) whose envelopes are near.
+
+    Each pair is split into tasks along a's segments, and tasks are grouped
+    into batches of at most ``_SEGMENT_BATCH`` segment pairs, so that two
+    long lines cannot exhaust memory; segments of a come in ascending order.
     """
-    n = len(mine)
-    own, far = seg.cnt[mine], seg.cnt[other]
+    own, far = seg.cnt[a], seg.cnt[b]
     step = np.maximum(1, _SEGMENT_BATCH // np.maximum(far, 1))
     tasks = np.where(far > 0, -(-own // step), 0)
-    task_pair = np.repeat(np.arange(n), tasks)
+    task_pair = np.repeat(np.arange(len(a)), tasks)
     task_rank = np.arange(len(task_pair)) - np.repeat(np.cumsum(tasks) - tasks, tasks)
-    task_first = seg.off[mine[task_pair]] + task_rank * step[task_pair]
-    task_own = np.minimum(step[task_pair], seg.off[mine[task_pair]] + own[task_pair] - task_first)
-    task_size = task_own * far[task_pair]
+    first_own = seg.off[a[task_pair]]
+    task_first = first_own + task_rank * step[task_pair]
+    task_size = (
+        np.minimum(step[task_pair], first_own + own[task_pair] - task_first) * far[task_pair]
+    )
     total = np.cumsum(task_size)
-    lengths = np.zeros(n)
-    runs: list[tuple[np.ndarray, ...]] = []
     t = 0
     while t < len(task_pair):
         done = total[t - 1] if t else 0
@@ -606,44 +649,37 @@ def _side(
         p = task_pair[rep]
         nf = far[p]
         k = task_first[rep] + r // nf
-        m = seg.off[other[p]] + r % nf
+        m = seg.off[b[p]] + r % nf
         d = dist[p]
-        near = seg.box[k, 0] <= seg.box[m, 2] + d
-        near &= seg.box[m, 0] <= seg.box[k, 2] + d
-        near &= seg.box[k, 1] <= seg.box[m, 3] + d
-        near &= seg.box[m, 1] <= seg.box[k, 3] + d
-        p, k, m, d = p[near], k[near], m[near], d[near]
-        lo, hi = _within(seg, k, m, d)
-        cut = hi > lo
-        found = _union(p[cut], k[cut], lo[cut], hi[cut])
-        rp, rs, rlo, rhi = found
-        lengths += np.bincount(rp, weights=(rhi - rlo) * seg.length[rs], minlength=n)
-        runs.append(found)
+        bk, bm = seg.box[k], seg.box[m]
+        near = (bk[:, 0] <= bm[:, 2] + d) & (bm[:, 0] <= bk[:, 2] + d)
+        near &= (bk[:, 1] <= bm[:, 3] + d) & (bm[:, 1] <= bk[:, 3] + d)
+        yield p[near], k[near], m[near], d[near]
         t = stop
-    if not runs:
-        empty = np.zeros(0, dtype=np.int64)
-        return lengths, (empty, empty, np.zeros(0), np.zeros(0))
-    return lengths, tuple(np.concatenate(col) for col in zip(*runs, strict=True))
 
 
 def _within(
-    seg: _Segments, mine: np.ndarray, other: np.ndarray, dist: np.ndarray
+    ax: np.ndarray,
+    ay: np.ndarray,
+    ux: np.ndarray,
+    uy: np.ndarray,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    dist: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Parameter interval [lo, hi] of segment ``mine`` within ``dist`` of segment ``other``.
+    """Interval [lo, hi] of t where A + t u (0 <= t <= 1) is within ``dist`` of segment C, C + v.
 
     The points within ``dist`` of a segment form its capsule: two discs and
     a rectangle. The capsule is convex, so the part of the other segment in
     it is one interval: the span of the intervals the three pieces cut.
-    Where nothing is cut, ``lo > hi``.
+    Where nothing is cut, ``lo > hi``. Segments have a positive length.
     """
-    ax, ay = seg.x0[mine], seg.y0[mine]
-    ux, uy = seg.x1[mine] - ax, seg.y1[mine] - ay
-    uu = ux * ux + uy * uy  # > 0: the table holds no zero-length segments
-    cx, cy = seg.x0[other], seg.y0[other]
-    vx, vy = seg.x1[other] - cx, seg.y1[other] - cy
+    uu = ux * ux + uy * uy
     dd = dist * dist
-    lo = np.full(len(mine), np.inf)
-    hi = np.full(len(mine), -np.inf)
+    lo = np.full(len(ax), np.inf)
+    hi = np.full(len(ax), -np.inf)
     for px, py in ((cx, cy), (cx + vx, cy + vy)):  # the discs at both ends
         wx, wy = ax - px, ay - py
         half_b = ux * wx + uy * wy
@@ -656,9 +692,9 @@ def _within(
     vv = vx * vx + vy * vy
     wx, wy = ax - cx, ay - cy
     reach = dist * np.sqrt(vv)
-    t_lo = np.full(len(mine), -np.inf)
-    t_hi = np.full(len(mine), np.inf)
-    inside = np.ones(len(mine), dtype=bool)
+    t_lo = np.full(len(ax), -np.inf)
+    t_hi = np.full(len(ax), np.inf)
+    inside = np.ones(len(ax), dtype=bool)
     for alpha, beta, bottom, top in (
         (wx * vx + wy * vy, ux * vx + uy * vy, 0.0, vv),
         (wx * vy - wy * vx, ux * vy - uy * vx, -reach, reach),
@@ -678,14 +714,14 @@ def _within(
 def _union(
     p: np.ndarray, seg: np.ndarray, lo: np.ndarray, hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge the intervals of each (pair, segment) into disjoint runs.
-
-    The input is grouped by (pair, segment) in ascending order; only groups
-    of more than one interval need sorting by ``lo``.
-    """
+    """Merge the intervals of each (pair, segment) into disjoint runs, sorted by both."""
     if not len(p):
         return p, seg, lo, hi
-    first = np.r_[True, (p[1:] != p[:-1]) | (seg[1:] != seg[:-1])]
+    key = p * (int(seg.max()) + 1) + seg
+    if (key[1:] < key[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        p, seg, lo, hi, key = p[order], seg[order], lo[order], hi[order], key[order]
+    first = np.r_[True, key[1:] != key[:-1]]
     group = np.cumsum(first) - 1
     crowded = np.flatnonzero(np.bincount(group)[group] > 1)
     if not len(crowded):
@@ -744,11 +780,10 @@ def _pieces_to_lines(
 def _frame(
     works: gpd.GeoDataFrame, prep: _Prepared, rules: Rules, found: _Found, crs: CRS | None
 ) -> gpd.GeoDataFrame:
-    i, j, base = found.i, found.j, found.kind.astype(np.int64)
-    gap = found.gap
-    same = prep.org[i] == prep.org[j]
-    kind = np.where(same, _INTERNAL, base)
-
+    """The answer: one row per pair, scored, sorted; ``found`` is emptied on the way."""
+    i, j, gap = found.i, found.j, found.gap
+    base = found.kind.astype(np.int64)
+    kind = np.where(prep.org[i] == prep.org[j], _INTERNAL, base)
     window = max(rules.window_days, 1)
     limit = max(rules.moratorium_days, 1.0)
     urgency = np.select(
@@ -756,60 +791,63 @@ def _frame(
         [np.minimum(1 - gap, 365) / 365, 1 - (gap - 1) / limit],
         1 - (gap - 1) / window,
     )
-    urgency = np.clip(urgency, 0.0, 1.0)
+    del base
     weights = np.array([rules.kind_weight(k) for k in KINDS])
     shared = np.nan_to_num(found.overlap, nan=0.0)
     score = weights[kind] * (
-        (1 + urgency) * prep.weight_table[prep.disc[i]] * prep.weight_table[prep.disc[j]]
+        (1 + np.clip(urgency, 0.0, 1.0))
+        * prep.weight_table[prep.disc[i]]
+        * prep.weight_table[prep.disc[j]]
         + rules.overlap_weight * shared / (shared + _OVERLAP_SCALE)
     )
+    del urgency, shared
     score = np.round(score, 4)
+    order = np.lexsort((j, i, -score))
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values[order]
+
+    i, j, score, kind, gap = pick(i), pick(j), pick(score), pick(kind), pick(gap)
     severity = np.where(
         score >= rules.severity_high, 0, np.where(score >= rules.severity_medium, 1, 2)
     )
-
-    both = prep.subsurface[i] & prep.subsurface[j]
     top = np.maximum(prep.dmin[i], prep.dmin[j])
     bottom = np.minimum(prep.dmax[i], prep.dmax[j])
+    both = prep.subsurface[i] & prep.subsurface[j]
     depth = np.where(both, np.maximum(bottom - top, 0.0), np.nan)  # NaN when a depth is missing
+    del top, bottom, both
+    ids = works[s.WORK_ID].astype("str").array
 
-    order = np.lexsort((j, i, -score))
-    i, j = i[order], j[order]
-    rows_a, rows_b = prep.rows[i], prep.rows[j]
+    def text(names: pd.api.extensions.ExtensionArray, codes: np.ndarray) -> pd.Series:
+        return pd.Series(names.take(codes), dtype="str")
 
-    def text(column: str, rows: np.ndarray) -> pd.Series:
-        return pd.Series(works[column].astype("str").array.take(rows), dtype="str")
-
-    def labels(names: tuple[str, ...], codes: np.ndarray) -> pd.Series:
-        return pd.Series(np.array(names, dtype=object)[codes[order]], dtype="str")
-
-    def dates(column: str, rows: np.ndarray) -> np.ndarray:
-        values = works[column]
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            values = values.dt.tz_localize(None)
-        return values.to_numpy().astype("datetime64[s]")[rows]
+    def day(days: np.ndarray) -> np.ndarray:
+        return days.astype("datetime64[D]").astype("datetime64[s]")
 
     data = {
-        "work_id_a": text(s.WORK_ID, rows_a),
-        "org_a": text(s.ORG, rows_a),
-        "work_id_b": text(s.WORK_ID, rows_b),
-        "org_b": text(s.ORG, rows_b),
-        "discipline_a": text(s.DISCIPLINE, rows_a),
-        "discipline_b": text(s.DISCIPLINE, rows_b),
-        "kind": labels(KINDS, kind),
-        "severity": labels(SEVERITIES, severity),
-        "score": score[order],
-        "distance_m": found.distance[order],
-        "gap_days": gap[order].astype(np.int64),
-        "overlap_m": found.overlap[order],
-        "depth_overlap": depth[order],
-        "start_a": dates(s.START, rows_a),
-        "end_a": dates(s.END, rows_a),
-        "start_b": dates(s.START, rows_b),
-        "end_b": dates(s.END, rows_b),
+        "work_id_a": text(ids, prep.rows[i]),
+        "org_a": text(prep.org_names, prep.org[i]),
+        "work_id_b": text(ids, prep.rows[j]),
+        "org_b": text(prep.org_names, prep.org[j]),
+        "discipline_a": text(prep.disc_names, prep.disc_label[i]),
+        "discipline_b": text(prep.disc_names, prep.disc_label[j]),
+        "kind": text(pd.array(list(KINDS), dtype="str"), kind),
+        "severity": text(pd.array(list(SEVERITIES), dtype="str"), severity),
+        "score": score,
+        "distance_m": pick(found.distance),
+        "gap_days": gap.astype(np.int64),
+        "overlap_m": pick(found.overlap),
+        "depth_overlap": depth,
+        "start_a": day(prep.start[i]),
+        "end_a": day(prep.end[i]),
+        "start_b": day(prep.start[j]),
+        "end_b": day(prep.end[j]),
     }
-    geometry = gpd.GeoSeries(found.geometry[order], crs=crs)
-    return gpd.GeoDataFrame(data, geometry=geometry, crs=crs)
+    del i, j
+    found.distance = found.overlap = found.i = found.j = found.gap = found.kind = None  # type: ignore[assignment]
+    geometry = gpd.GeoSeries(pick(found.geometry), crs=crs)
+    found.geometry = None  # type: ignore[assignment]
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
 
 
 __all__ = ["CONFLICT_COLUMNS", "SEVERITIES", "empty_conflicts", "find_conflicts"]

@@ -10,9 +10,10 @@ thin and the logic is tested without a browser:
   features.
 * :func:`context_layer` draws every work as one light-grey line feature: a
   basemap made from the data itself, so no tile server is needed.
-* :func:`works_map` / :func:`conflicts_map` build :class:`folium.Map`
-  objects that load Leaflet from the copy served with the app
-  (:data:`LEAFLET_JS`), never from a CDN.
+* :func:`works_map`, :func:`conflicts_map` and :func:`programme_map` build
+  :class:`folium.Map` objects that load Leaflet from the copy served with
+  the app (:data:`LEAFLET_JS`), never from a CDN; :func:`highlight` is a
+  layer to add to a map already shown, without redrawing it.
 * :func:`filter_works`, :func:`filter_conflicts` and :func:`clicked_work`
   are the pure functions behind the map and table filters and the map
   click.
@@ -21,7 +22,6 @@ thin and the logic is tested without a browser:
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -65,6 +65,9 @@ FAST_THRESHOLD = 3000
 #: Simplification tolerance in metres: detailed and light representation.
 TOLERANCE_M = 0.5
 FAST_TOLERANCE_M = 5.0
+#: At most this many conflicts are drawn on a map (the highest scores); the
+#: tables and downloads keep all of them.
+MAX_DRAWN_CONFLICTS = 3000
 #: Lines shorter than this (metres) are drawn as points.
 MIN_LINE_M = 2.0
 #: Grid the coordinates are rounded to, in degrees (1e-5 deg is about 1 m).
@@ -114,8 +117,8 @@ HALO_STYLE = Style(
 )
 #: Conflicts on their own map.
 CONFLICT_STYLE = Style(
-    line={"weight": 6, "opacity": 0.85, "fillOpacity": 0.4},
-    point={"radius": 6, "weight": 2, "opacity": 0.9, "fillOpacity": 0.5},
+    line={"weight": 4, "opacity": 0.85, "fillOpacity": 0.4},
+    point={"radius": 4, "weight": 2, "opacity": 0.9, "fillOpacity": 0.5},
 )
 CONTEXT_STYLE = Style(
     line={"weight": 2, "opacity": 0.9, "fillOpacity": 0.0},
@@ -459,6 +462,13 @@ def conflict_works(conflict: Mapping[str, object], works: gpd.GeoDataFrame) -> g
     return works[(side_a | side_b).to_numpy(dtype=bool)]
 
 
+def conflicts_of(work: Mapping[str, object], conflicts: pd.DataFrame) -> pd.DataFrame:
+    """The conflicts a work takes part in, on either side."""
+    side_a = (conflicts["org_a"] == work[ORG]) & (conflicts["work_id_a"] == work[WORK_ID])
+    side_b = (conflicts["org_b"] == work[ORG]) & (conflicts["work_id_b"] == work[WORK_ID])
+    return conflicts[(side_a | side_b).to_numpy(dtype=bool)]
+
+
 def view_of(
     bounds: tuple[float, float, float, float], *, width: int = 700, height: int = 500
 ) -> tuple[tuple[float, float], int]:
@@ -529,6 +539,12 @@ class _Data(MacroElement):
         super().__init__()
         self._name = "ImsData"
         self.text = text
+
+
+def _data(parent: folium.Map | folium.FeatureGroup, text: str) -> _Data:
+    data = _Data(text)
+    data.add_to(parent)
+    return data
 
 
 class _GeoJsonLayer(folium.map.Layer):
@@ -682,7 +698,7 @@ def union_bounds(*layers: MapData | None) -> tuple[float, float, float, float] |
 
 def _context(fmap: folium.Map, context: MapData | None) -> None:
     if context is not None and context.count:
-        data = _Data(context.geojson).add_to(fmap)
+        data = _data(fmap, context.geojson)
         _GeoJsonLayer(
             data,
             "Context",
@@ -697,7 +713,7 @@ def _context(fmap: folium.Map, context: MapData | None) -> None:
 def _conflicts_layer(
     fmap: folium.Map | folium.FeatureGroup, conflicts: MapData, name: str, style: Style
 ) -> None:
-    data = _Data(conflicts.geojson).add_to(fmap)
+    data = _data(fmap, conflicts.geojson)
     _GeoJsonLayer(
         data,
         name,
@@ -743,8 +759,9 @@ def works_map(
     _context(fmap, context)
     if conflicts is not None:
         _conflicts_layer(fmap, conflicts, "Conflicts", HALO_STYLE)
-    data = _Data(works.geojson).add_to(fmap)
-    layers = [(g, (group_by, g)) for g in groups] or [("Works", None)]
+    data = _data(fmap, works.geojson)
+    layers: list[tuple[str, tuple[str, str] | None]] = [(g, (group_by, g)) for g in groups]
+    layers = layers or [("Works", None)]
     for name, only in layers:
         _GeoJsonLayer(
             data,
@@ -785,7 +802,7 @@ def programme_map(
     """Combined projects outlined, their works coloured by discipline on top."""
     fmap = _base_map(union_bounds(works, clusters, context), tiles)
     _context(fmap, context)
-    areas = _Data(clusters.geojson).add_to(fmap)
+    areas = _data(fmap, clusters.geojson)
     _GeoJsonLayer(
         areas,
         "Combined projects",
@@ -795,7 +812,7 @@ def programme_map(
         tooltip=("cluster_id", "orgs"),
         popup=CLUSTER_FIELDS,
     ).add_to(fmap)
-    data = _Data(works.geojson).add_to(fmap)
+    data = _data(fmap, works.geojson)
     _GeoJsonLayer(data, "Works", tooltip=(ORG, WORK_ID), popup=WORK_FIELDS).add_to(fmap)
     _Legend(legend_html(DISCIPLINES)).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
@@ -805,7 +822,7 @@ def programme_map(
 def highlight(works: MapData, *, name: str = "Selected") -> folium.FeatureGroup:
     """A layer that outlines ``works`` in black, for ``st_folium(feature_group_to_add=...)``."""
     group = folium.FeatureGroup(name=name, control=False)
-    data = _Data(works.geojson).add_to(group)
+    data = _data(group, works.geojson)
     _GeoJsonLayer(
         data,
         name,
@@ -822,8 +839,3 @@ def highlight(works: MapData, *, name: str = "Selected") -> folium.FeatureGroup:
 def feature_count(script: str) -> int:
     """Number of GeoJSON features written into a map's script."""
     return script.count('"type": "Feature"')
-
-
-def to_json_text(value: object) -> str:
-    """JSON text of a value (used for compact, stable cache keys)."""
-    return json.dumps(value, sort_keys=True, default=str)

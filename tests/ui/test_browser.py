@@ -3,8 +3,8 @@
 Headless Debian Chromium through Playwright: the Map page draws the demo
 works as vector features with Leaflet served by the app itself, the Upload
 page checks a zipped shapefile, the Conflicts page downloads its CSV.
-Screenshots go to the test output folder, and to docs/screenshots/ when
-IMS_GEO_SCREENSHOTS=1.
+Screenshots go to test-output/screenshots/ (ignored by git, kept for CI
+artifacts), and to docs/screenshots/ when IMS_GEO_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -21,11 +21,17 @@ from playwright.sync_api import Page, expect
 from ims_geo.conflicts import find_conflicts
 from ims_geo.store import open_store
 
-from .test_upload_page import plan
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.xdist_group("browser"),
+    # pytest-base-url's session fixture (pulled in by pytest-playwright) is an
+    # instance method, which pytest 9 warns about
+    pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
+]
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
 UI_TIMEOUT = 30_000
 
 
@@ -36,20 +42,20 @@ def drawn_paths(frame) -> int:
     return int((~collection).sum() + shapely.get_num_geometries(geoms[collection]).sum())
 
 
-def screenshot(page: Page, name: str, output: Path) -> None:
-    output.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=output / f"{name}.png", full_page=True)
+def screenshot(page: Page, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=OUTPUT / f"{name}.png", full_page=True)
     if os.environ.get("IMS_GEO_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=DOCS / f"{name}.png", full_page=True)
 
 
-def test_map_upload_and_conflicts_in_a_browser(page: Page, app_server, tmp_path, zipped_shapefile,
-                                               output_path):  # fmt: skip
+def test_map_upload_and_conflicts_in_a_browser(
+    page: Page, app_server, tmp_path, zipped_shapefile, sample_plan
+):
     url = app_server["url"]
     works = open_store(app_server["store"]).works()
     conflicts = find_conflicts(works)
-    output = Path(output_path)
 
     aborted: list[str] = []
 
@@ -71,6 +77,7 @@ def test_map_upload_and_conflicts_in_a_browser(page: Page, app_server, tmp_path,
     problems = conflicts[conflicts["kind"].isin(["clash", "moratorium"])]
     expect(paths).to_have_count(drawn_paths(works) + drawn_paths(problems), timeout=UI_TIMEOUT)
     expect(frame.locator(".ims-legend")).to_contain_text("Conflict")
+    screenshot(page, "map")
     # a click on a work opens its popup and shows its details under the map
     last_org = sorted(works["org"].unique())[-1]
     paths.last.dispatch_event("click")
@@ -78,11 +85,11 @@ def test_map_upload_and_conflicts_in_a_browser(page: Page, app_server, tmp_path,
     expect(page.get_by_test_id("stHeading").filter(has_text=f"{last_org} · ")).to_be_visible(
         timeout=UI_TIMEOUT
     )
-    screenshot(page, "map", output)
+    screenshot(page, "map_clicked")
 
     # Upload: a zipped shapefile built here, checked by the ingest
     upload = tmp_path / "plan_2027.zip"
-    upload.write_bytes(zipped_shapefile(plan()))
+    upload.write_bytes(zipped_shapefile(sample_plan()))
     page.goto(f"{url}/upload")
     page.get_by_test_id("stFileUploader").wait_for(timeout=UI_TIMEOUT)
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(upload)
@@ -93,14 +100,14 @@ def test_map_upload_and_conflicts_in_a_browser(page: Page, app_server, tmp_path,
     expect(page.get_by_text("end_date before start_date: 1")).to_be_visible(timeout=UI_TIMEOUT)
     accepted = page.get_by_test_id("stMetric").filter(has_text="Accepted")
     expect(accepted.get_by_test_id("stMetricValue")).to_have_text("4")
-    screenshot(page, "upload", output)
+    screenshot(page, "upload")
 
     # Conflicts: the table's CSV download holds every conflict once
     page.goto(f"{url}/conflicts")
     button = page.get_by_test_id("stDownloadButton").get_by_role("button", name="CSV")
     button.wait_for(timeout=UI_TIMEOUT)
     frame.locator("path.leaflet-interactive").first.wait_for(state="attached", timeout=60_000)
-    screenshot(page, "conflicts", output)
+    screenshot(page, "conflicts")
     with page.expect_download(timeout=UI_TIMEOUT) as download:
         button.click()
     assert download.value.suggested_filename == "conflicts.csv"

@@ -40,7 +40,7 @@ def test_overview_of_an_empty_store_says_what_to_do(open_app, tmp_path):
 def test_programme_runs_with_progress_and_shows_the_proposal(open_app, works):
     at = open_app("programme")
     assert "Propose programme" in at.info[0].value
-    at.slider(key="programme_time").set_value(10)
+    at.slider(key="programme_time").set_value(5)
     at.button(key="programme_run").click().run()
     assert not at.exception
     # the baseline is the planned dates: deterministic (the proposal depends on

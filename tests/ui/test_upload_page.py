@@ -5,33 +5,13 @@ from __future__ import annotations
 import io
 import zipfile
 
-import geopandas as gpd
 import pytest
-import shapely
 
 from ims_geo.errors import InputError
 from ims_geo.ingest import read_works
 from ims_geo.store import open_store
 
 ORG = "Test Utility"
-
-
-def plan(id_column: str = "ID") -> gpd.GeoDataFrame:
-    """Five works near the demo streets (Helsinki, ETRS-GK25); the last ends before it starts."""
-    x0, y0 = 25_496_000, 6_672_800
-    return gpd.GeoDataFrame(
-        {
-            id_column: ["T1", "T2", "T3", "T4", "T5"],
-            "name": ["Main", "Branch", "Valve", "Cable", "Backwards"],
-            "Sparte": ["Wasser", "Wasser", "Gas", "Strom", "Gas"],
-            "Beginn": ["2027-04-01", "2027-05-01", "2028-01-10", "2028-03-01", "2029-06-01"],
-            "Ende": ["2027-06-30", "2027-05-31", "2028-02-10", "2028-04-01", "2029-05-01"],
-        },
-        geometry=[
-            shapely.LineString([(x0 + 100 * i, y0), (x0 + 100 * i + 80, y0 + 30)]) for i in range(5)
-        ],
-        crs="EPSG:3879",
-    )
 
 
 def upload(at, name: str, data: bytes, org: str = ORG):
@@ -45,10 +25,11 @@ def metric(at, label: str) -> str:
     return found
 
 
-def test_upload_shows_the_validation_report_and_stores_a_version(open_app, store_copy,
-                                                                  zipped_shapefile):  # fmt: skip
+def test_upload_shows_the_validation_report_and_stores_a_version(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
     at = open_app("upload", store=store_copy)
-    at = upload(at, "plan_2027.zip", zipped_shapefile(plan()))
+    at = upload(at, "plan_2027.zip", zipped_shapefile(sample_plan()))
     assert not at.exception and not at.error
     assert (metric(at, "Accepted"), metric(at, "Repaired"), metric(at, "Rejected")) == (
         "4",
@@ -72,9 +53,11 @@ def test_upload_shows_the_validation_report_and_stores_a_version(open_app, store
     ]
 
 
-def test_column_mapping_fixes_an_unknown_id_column(open_app, store_copy, zipped_shapefile):
+def test_column_mapping_fixes_an_unknown_id_column(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
     at = open_app("upload", store=store_copy)
-    at = upload(at, "plan.zip", zipped_shapefile(plan(id_column="NUMMER")))
+    at = upload(at, "plan.zip", zipped_shapefile(sample_plan(id_column="NUMMER")))
     assert metric(at, "Accepted") == "0"
     assert "missing work_id: 5" in at.code[0].value
     (work_id,) = [s for s in at.selectbox if s.label == "work_id"]
@@ -110,9 +93,39 @@ def test_a_broken_file_shows_the_ingest_error(open_app, store_copy, name, data):
     assert [e.value for e in at.error] == [str(raised.value)]
 
 
-def test_a_bare_shp_asks_for_the_zip(open_app, store_copy, zipped_shapefile):
-    archive = zipfile.ZipFile(io.BytesIO(zipped_shapefile(plan())))
+def test_a_bare_shp_asks_for_the_zip(open_app, store_copy, zipped_shapefile, sample_plan):
+    archive = zipfile.ZipFile(io.BytesIO(zipped_shapefile(sample_plan())))
     at = upload(open_app("upload", store=store_copy), "works.shp", archive.read("works.shp"))
     assert not at.exception
     (error,) = [e.value for e in at.error]
     assert "works.shp" in error and ".shx" in error and ".zip" in error
+
+
+def test_a_file_without_crs_asks_for_it(open_app, store_copy, zipped_shapefile, sample_plan):
+    archive = zipfile.ZipFile(io.BytesIO(zipped_shapefile(sample_plan())))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as without_prj:
+        for member in archive.namelist():
+            if not member.endswith(".prj"):
+                without_prj.writestr(member, archive.read(member))
+    at = upload(open_app("upload", store=store_copy), "no_prj.zip", buffer.getvalue())
+    (error,) = [e.value for e in at.error]
+    assert "Reading options" in error
+    at.text_input(key="upload_crs").input("EPSG:3879").run()
+    assert not at.error
+    assert metric(at, "Accepted") == "4"
+
+
+def test_an_unexpected_reader_failure_is_a_message_not_a_traceback(
+    open_app, store_copy, zipped_shapefile, sample_plan, monkeypatch
+):
+    from ims_geo.ui import state
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("driver crashed")
+
+    monkeypatch.setattr(state, "read_works", explode)
+    at = upload(open_app("upload", store=store_copy), "crash.zip", zipped_shapefile(sample_plan()))
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("crash.zip could not be read (RuntimeError: driver crashed)")

@@ -43,7 +43,7 @@ found = maps.filter_conflicts(
 
 st.caption(f"{len(found):,} of {len(every):,} conflicts · select a row to show it on the map")
 heading = st.container()
-left, right = st.columns(2, gap="medium")
+left, right = st.columns([5, 4], gap="medium")
 with left:
     picked = widgets.pick_row(
         found,
@@ -63,11 +63,10 @@ if picked is not None:
     heading.subheader(f"{chosen['kind']}: {chosen['org_a']} · {chosen['work_id_a']} ↔ "
                       f"{chosen['org_b']} · {chosen['work_id_b']}")  # fmt: skip
 
-# lowest score first: the worst conflicts are drawn on top
-layer = maps.prepare(
-    found.iloc[::-1], maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS
-)
+# the highest scores, lowest first: the worst conflicts are drawn on top
+drawn = found.head(maps.MAX_DRAWN_CONFLICTS).iloc[::-1]
+layer = maps.prepare(drawn, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS)
 fmap = maps.conflicts_map(layer, context=state.context(), kinds=kinds, tiles=maps.tile_url())
 with right:
     widgets.show_map(fmap, key="conflicts_map", returned=(), **view)
-    widgets.map_caption(layer, "conflicts")
+    widgets.map_caption(layer, "conflicts", total=len(found))

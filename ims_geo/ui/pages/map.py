@@ -32,11 +32,13 @@ with widgets.user_errors():
     shown, context = state.works_layers(
         start=start, end=end, layers=layers, orgs=orgs, disciplines=disciplines
     )
-    conflicts = maps.filter_conflicts(
-        state.conflicts(), kinds=kinds, orgs=orgs, disciplines=disciplines, start=start, end=end
-    )
-    conflict_layer = maps.prepare(conflicts, maps.CONFLICT_FIELDS,
-                                  light_fields=maps.LIGHT_CONFLICT_FIELDS)  # fmt: skip
+    every = state.conflicts()
+conflicts = maps.filter_conflicts(
+    every, kinds=kinds, orgs=orgs, disciplines=disciplines, start=start, end=end
+)
+# the highest scores, lowest first: the worst conflicts are drawn on top
+drawn = conflicts.head(maps.MAX_DRAWN_CONFLICTS).iloc[::-1]
+conflict_layer = maps.prepare(drawn, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS)
 
 fmap = maps.works_map(
     shown,
@@ -49,7 +51,9 @@ fmap = maps.works_map(
 )
 clicked = widgets.show_map(fmap, key="works_map")
 widgets.map_caption(shown, "works")
-st.caption(f"{conflict_layer.count:,} conflicts drawn · grey: works outside the filters")
+if kinds:
+    widgets.map_caption(conflict_layer, "conflicts", total=len(conflicts))
+st.caption("Grey: works outside the filters.")
 
 selected = maps.clicked_work(
     clicked,
@@ -60,3 +64,6 @@ selected = maps.clicked_work(
 if selected is not None:
     st.subheader(f"{selected['org']} · {selected['work_id']}")
     st.dataframe(widgets.table(selected.to_frame().T), hide_index=True, key="map_selected")
+    involved = maps.conflicts_of(selected, every)
+    st.markdown(f"**{len(involved)} conflicts** with other organisations' works")
+    st.dataframe(widgets.table(involved), hide_index=True, key="map_selected_conflicts")

@@ -45,7 +45,7 @@ if not org:
     st.info("Which organisation's plan is this? Choose or enter the organisation.")
     st.stop()
 
-with widgets.user_errors():
+with widgets.user_errors(reading=upload.name):
     layers = state.upload_layers(upload)
 layer = st.selectbox("Layer", layers, key="upload_layer") if len(layers) > 1 else None
 # mapping widgets are keyed by the file: a new file starts with no mapping
@@ -55,7 +55,7 @@ columns = {
     for c in COLUMNS
     if st.session_state.get(prefix + c, AUTOMATIC) != AUTOMATIC
 }
-with widgets.user_errors():
+with widgets.user_errors(reading=upload.name):
     try:
         result = state.read_upload(
             upload, org=org, layer=layer, columns=columns, crs=crs.strip() or None,

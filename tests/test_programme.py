@@ -1,0 +1,619 @@
+"""Combined programmes: exact proposals for small cases whose optimum is known."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely import LineString, Point
+
+from ims_geo import programme
+from ims_geo.conflicts import CONFLICT_COLUMNS, find_conflicts
+from ims_geo.costs import CostTable, load_costs
+from ims_geo.errors import InputError
+from ims_geo.programme import load_budgets, propose
+from ims_geo.rules import Rules
+from ims_geo.schema import CHANGEABLE_STATUSES, validate
+
+YEAR = {"earliest": "2027-01-01", "latest": "2027-12-31"}
+
+
+def works(*rows: dict, crs: str = "EPSG:28992") -> gpd.GeoDataFrame:
+    """Valid works from rows (each with a ``geometry``)."""
+    frame = gpd.GeoDataFrame(pd.DataFrame([{k: v for k, v in r.items() if k != "geometry"} for r in rows]),
+                             geometry=[r["geometry"] for r in rows], crs=crs)  # fmt: skip
+    checked = validate(frame)
+    assert checked.rejected.empty, checked.rejected
+    return checked.valid
+
+
+def line(y: float, x0: float = 0.0, x1: float = 100.0) -> LineString:
+    return LineString([(x0, y), (x1, y)])
+
+
+def dates(frame: pd.DataFrame, work_id: str) -> tuple[str, str]:
+    row = frame.loc[frame["work_id"] == work_id].iloc[0]
+    return str(row["proposed_start"].date()), str(row["proposed_end"].date())
+
+
+def kpis(proposal: programme.Proposal) -> dict[str, tuple[float, float]]:
+    return {k: (b, p) for k, b, p in proposal.kpis.itertuples(index=False)}
+
+
+# --- two works aligned ----------------------------------------------------------
+
+
+def two_utilities() -> gpd.GeoDataFrame:
+    return works(
+        {"work_id": "S1", "org": "Sewer", "discipline": "sewer", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", **YEAR, "geometry": line(0)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-05-02",
+         "end_date": "2027-05-21", **YEAR, "geometry": line(3)},
+    )  # fmt: skip
+
+
+def test_two_works_are_aligned_in_the_middle() -> None:
+    proposal = propose(two_utilities())
+    w = proposal.works
+    # S minimises |S - Mar 1| + |S - May 2| (62 days apart) with the smallest largest move
+    assert dates(w, "S1") == ("2027-04-01", "2027-04-10")
+    assert dates(w, "W1") == ("2027-04-01", "2027-04-20")
+    assert w["shift_days"].tolist() == [31, -31]
+    assert w["cluster_id"].tolist() == ["C001", "C001"]
+    assert w["exec_order"].tolist() == [1, 2]  # sewer is deeper than water
+    c = proposal.clusters.iloc[0]
+    assert c["members"] == "Sewer:S1; Water:W1"
+    assert c["orgs"] == "Sewer; Water"
+    assert (str(c["joint_start"].date()), str(c["joint_end"].date())) == (
+        "2027-04-01",
+        "2027-04-20",
+    )
+    # the water main runs 3 m from the sewer over its whole 100 m: one trench,
+    # reinstated once (100 m x 1 m), 30 separate days become 20
+    assert c["trench_m"] == 100.0
+    assert c["resurfacing_avoided_m2"] == 100.0
+    assert c["resurfacing_avoided_n"] == 1
+    assert c["disruption_days_saved"] == 10
+    assert c["savings_eur"] == 100 * 250 + 100 * 90 + 10 * 400 + 2500
+    assert kpis(proposal) == {
+        "clashes": (0, 0),  # they overlap now, but as one combined project
+        "moratorium violations": (0, 0),
+        "combined works": (0, 2),
+        "combined projects": (0, 1),
+        "disruption days": (30, 20),
+        "works moved": (0, 2),
+        "total shift days": (0, 62),
+        "estimated cost eur": (
+            pytest.approx(np.nan, nan_ok=True),
+            pytest.approx(np.nan, nan_ok=True),
+        ),
+        "savings eur": (0, 40_500),
+    }
+    assert proposal.infeasible.empty
+    assert proposal.solver["status"].tolist() == ["OPTIMAL"]
+    # the proposal's conflicts were found again on the proposed dates
+    assert proposal.conflicts["kind"].tolist() == ["clash"]
+    assert proposal.baseline_conflicts["kind"].tolist() == ["synergy"]
+
+
+def test_hand_made_conflicts_give_the_same_proposal() -> None:
+    frame = two_utilities()
+    conflicts = pd.DataFrame(
+        {"work_id_a": ["S1"], "org_a": ["Sewer"], "work_id_b": ["W1"], "org_b": ["Water"],
+         "kind": ["synergy"], "score": [1.0]}
+    )  # fmt: skip
+    by_hand = propose(frame, conflicts)
+    computed = propose(frame)
+    cols = ["work_id", "proposed_start", "proposed_end", "cluster_id", "exec_order"]
+    pd.testing.assert_frame_equal(by_hand.works[cols], computed.works[cols])
+    assert by_hand.kpis.equals(computed.kpis)
+
+
+def test_a_clash_becomes_one_project() -> None:
+    frame = two_utilities()
+    frame.loc[1, ["start_date", "end_date"]] = [
+        pd.Timestamp("2027-03-05"),
+        pd.Timestamp("2027-03-24"),
+    ]
+    proposal = propose(frame)
+    # planned Mar 1 and Mar 5: S in between with the smallest largest move = Mar 3
+    assert dates(proposal.works, "S1") == ("2027-03-03", "2027-03-12")
+    assert dates(proposal.works, "W1") == ("2027-03-03", "2027-03-22")
+    assert kpis(proposal)["clashes"] == (1, 0)
+
+
+# --- sealing and excavation -------------------------------------------------------
+
+
+def test_a_sealing_cluster_runs_deepest_first_and_seals_last() -> None:
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "start_date": "2027-03-01",
+         "end_date": "2027-03-31", **YEAR, "geometry": line(0)},
+        {"work_id": "S1", "org": "Sewer", "discipline": "sewer", "start_date": "2027-06-01",
+         "end_date": "2027-06-20", **YEAR, "geometry": line(2)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-04-01",
+         "end_date": "2027-04-10", **YEAR, "geometry": line(-2, 0, 60)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    w = proposal.works
+    # phase 1 (sewer, water) starts on S, the road the day after the sewer ends;
+    # S minimises |S - Jun 1| + |S - Apr 1| + |S + 20 - Mar 1|: the median, Apr 1
+    assert dates(w, "S1") == ("2027-04-01", "2027-04-20")
+    assert dates(w, "W1") == ("2027-04-01", "2027-04-10")
+    assert dates(w, "R1") == ("2027-04-21", "2027-05-21")
+    assert dict(zip(w["work_id"], w["exec_order"], strict=True)) == {"R1": 3, "S1": 1, "W1": 2}
+    c = proposal.clusters.iloc[0]
+    assert c["members"] == "Sewer:S1; Water:W1; City:R1"
+    assert c["trench_m"] == 60.0  # the water main lies 4 m from the sewer over 60 m
+    assert c["resurfacing_avoided_m2"] == 160.0  # both trenches under the new surface
+    assert c["resurfacing_avoided_n"] == 2
+    assert c["disruption_days_saved"] == 61 - 51
+    assert c["savings_eur"] == 60 * 250 + 160 * 90 + 10 * 400 + 2 * 2500
+    assert kpis(proposal)["moratorium violations"] == (2, 0)
+    assert kpis(proposal)["clashes"] == (0, 0)
+
+
+def test_a_sealing_moves_after_an_excavation_in_progress() -> None:
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", **YEAR, "geometry": line(0)},
+        {"work_id": "G1", "org": "Gas", "discipline": "gas", "status": "in_progress",
+         "start_date": "2027-05-01", "end_date": "2027-05-31", **YEAR, "geometry": line(2)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    assert dates(proposal.works, "R1") == ("2027-06-01", "2027-06-10")
+    assert dates(proposal.works, "G1") == ("2027-05-01", "2027-05-31")
+    assert proposal.works["cluster_id"].isna().all()
+    assert kpis(proposal)["moratorium violations"] == (1, 0)
+    assert kpis(proposal)["combined works"] == (0, 0)
+
+
+def test_an_excavation_moves_before_a_sealing_in_progress() -> None:
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "status": "in_progress",
+         "start_date": "2027-06-01", "end_date": "2027-06-10", **YEAR, "geometry": line(0)},
+        {"work_id": "G1", "org": "Gas", "discipline": "gas", "start_date": "2027-07-01",
+         "end_date": "2027-07-20", **YEAR, "geometry": line(2)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    assert dates(proposal.works, "G1") == ("2027-05-12", "2027-05-31")
+    assert kpis(proposal)["total shift days"] == (0, 50)
+    assert kpis(proposal)["moratorium violations"] == (1, 0)
+
+
+def test_a_moratorium_the_windows_cannot_fix_is_reported() -> None:
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "status": "in_progress",
+         "start_date": "2027-06-01", "end_date": "2027-06-10", **YEAR, "geometry": line(0)},
+        {"work_id": "G1", "org": "Gas", "discipline": "gas", "start_date": "2027-07-01",
+         "end_date": "2027-07-20", "earliest": "2027-06-15", "latest": "2027-08-31",
+         "geometry": line(2)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    assert dates(proposal.works, "G1") == ("2027-07-01", "2027-07-20")
+    row = proposal.infeasible.iloc[0]
+    assert (row["constraint"], row["amount"]) == ("moratorium", 21.0)
+    assert "City:R1" in row["works"] and "Gas:G1" in row["works"]
+    assert "windows do not let the excavation end before the sealing" in row["reason"]
+    assert row["reason"].startswith("existing violation kept")
+
+
+# --- windows that make alignment impossible -----------------------------------------
+
+
+def test_windows_split_a_cluster_and_the_split_is_reported() -> None:
+    frame = works(
+        {"work_id": "A", "org": "Sewer", "discipline": "sewer", "start_date": "2027-01-10",
+         "end_date": "2027-01-19", "earliest": "2027-01-01", "latest": "2027-01-31",
+         "geometry": line(0, 0, 100)},
+        {"work_id": "B", "org": "Water", "discipline": "water", "start_date": "2027-06-01",
+         "end_date": "2027-06-10", "earliest": "2027-06-01", "latest": "2027-06-30",
+         "geometry": line(0, 150, 250)},
+        {"work_id": "C", "org": "Tel", "discipline": "telecom", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", **YEAR, "geometry": line(3, 0, 250)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    w = proposal.works
+    # C meets A (gap 41 days) sooner than B (gap 83 days): C grows with A; B's window
+    # excludes January, so B combines with nobody. S in A's window closest to both.
+    assert dates(w, "A") == ("2027-01-22", "2027-01-31")
+    assert dates(w, "C") == ("2027-01-22", "2027-01-31")
+    assert dates(w, "B") == ("2027-06-01", "2027-06-10")
+    assert w.set_index("work_id")["cluster_id"].fillna("").to_dict() == {
+        "A": "C001",
+        "B": "",
+        "C": "C001",
+    }
+    assert proposal.clusters["members"].tolist() == ["Sewer:A; Tel:C"]
+    split = proposal.infeasible[proposal.infeasible["constraint"] == "cluster"]
+    assert len(split) == 1
+    assert split.iloc[0]["amount"] == 1.0
+    assert "Water:B" in split.iloc[0]["reason"]
+
+
+def test_works_that_may_not_move_are_never_combined() -> None:
+    frame = two_utilities()
+    frame["status"] = ["committed", "done"]
+    proposal = propose(frame)
+    assert proposal.works["shift_days"].tolist() == [0, 0]
+    assert proposal.clusters.empty
+
+
+# --- budgets and max_parallel ----------------------------------------------------
+
+
+def spread_works(**extra: dict) -> gpd.GeoDataFrame:
+    """Three works 50 m apart (no conflicts), in one 250 m cell."""
+    rows = [
+        {"work_id": "A", "org": "Power", "discipline": "electricity", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", "geometry": Point(10, 10)},
+        {"work_id": "B", "org": "Fibre", "discipline": "telecom", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", "earliest": "2027-03-01", "latest": "2027-03-31",
+         "geometry": Point(60, 10)},
+        {"work_id": "C", "org": "Heat", "discipline": "heat", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", "earliest": "2027-03-01", "latest": "2027-03-15",
+         "geometry": Point(110, 10)},
+    ]  # fmt: skip
+    for row in rows:
+        row.update(extra.get(row["work_id"], {}))
+    return works(*rows)
+
+
+def test_max_parallel_forces_a_shift() -> None:
+    proposal = propose(spread_works(), max_parallel=2)
+    w = proposal.works
+    # A may not move (no window), C cannot leave the overlap (ends by Mar 15): B moves
+    assert dates(w, "B") == ("2027-03-11", "2027-03-20")
+    assert dates(w, "A") == ("2027-03-01", "2027-03-10")
+    assert dates(w, "C") == ("2027-03-01", "2027-03-10")
+    assert kpis(proposal)["cells over max_parallel"] == (1, 0)
+    assert proposal.infeasible.empty
+
+
+def test_a_cell_limit_that_cannot_be_met_names_the_cell() -> None:
+    proposal = propose(spread_works(), max_parallel=1)
+    assert dates(proposal.works, "B") == ("2027-03-11", "2027-03-20")
+    row = proposal.infeasible.iloc[0]
+    assert row["constraint"] == "max_parallel"
+    assert row["subject"] == "cell E0 N0 (250 m)"
+    assert row["amount"] == 1.0
+    assert "2027-03-01" in row["reason"]
+    assert kpis(proposal)["cells over max_parallel"] == (1, 1)
+
+
+def budget_works(b_latest: str) -> gpd.GeoDataFrame:
+    return works(
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-06-01",
+         "end_date": "2027-06-10", **YEAR, "cost_eur": 600_000, "geometry": line(0)},
+        {"work_id": "W2", "org": "Water", "discipline": "water", "start_date": "2027-12-01",
+         "end_date": "2027-12-10", "earliest": "2027-11-01", "latest": b_latest,
+         "cost_eur": 600_000, "geometry": line(500)},
+    )  # fmt: skip
+
+
+BUDGETS = pd.DataFrame({"org": ["Water", "Water"], "year": [2027, 2028], "budget_eur": [1e6, 1e6]})
+
+
+def test_a_budget_forces_a_shift_to_the_next_year() -> None:
+    proposal = propose(budget_works("2028-02-28"), budgets=BUDGETS)
+    assert dates(proposal.works, "W2") == ("2028-01-01", "2028-01-10")
+    assert dates(proposal.works, "W1") == ("2027-06-01", "2027-06-10")
+    assert kpis(proposal)["org-years over budget"] == (1, 0)
+    assert kpis(proposal)["estimated cost eur"] == (1_200_000, 1_200_000)
+    assert proposal.infeasible.empty
+
+
+def test_a_budget_that_cannot_be_met_is_reported(tmp_path) -> None:
+    path = tmp_path / "budgets.csv"
+    BUDGETS.to_csv(path, index=False)
+    proposal = propose(budget_works("2027-12-31"), budgets=path)
+    assert proposal.works["shift_days"].tolist() == [0, 0]
+    row = proposal.infeasible.iloc[0]
+    assert (row["constraint"], row["subject"], row["amount"]) == ("budget", "Water 2027", 200_000.0)
+    assert "over by EUR 200,000" in row["reason"]
+    assert kpis(proposal)["org-years over budget"] == (1, 1)
+
+
+def test_budgets_of_unknown_organisations_are_a_warning() -> None:
+    extra = pd.DataFrame({"org": ["Nobody"], "year": [2027], "budget_eur": [5.0]})
+    proposal = propose(two_utilities(), budgets=extra)
+    assert proposal.warnings == ["budgets name organisations without works, ignored: Nobody"]
+    assert "org-years over budget" not in proposal.kpis["kpi"].tolist()
+
+
+# --- verification against the conflict engine ------------------------------------
+
+
+def test_proposal_kpis_are_recounted_on_the_proposed_dates() -> None:
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "start_date": "2027-03-01",
+         "end_date": "2027-03-31", **YEAR, "geometry": line(0)},
+        {"work_id": "S1", "org": "Sewer", "discipline": "sewer", "start_date": "2027-06-01",
+         "end_date": "2027-06-20", **YEAR, "geometry": line(2)},
+        {"work_id": "E1", "org": "Power", "discipline": "electricity", "status": "in_progress",
+         "start_date": "2027-08-01", "end_date": "2027-08-20", **YEAR, "geometry": line(-2)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    moved = frame.copy()
+    moved["start_date"] = proposal.works["proposed_start"].to_numpy()
+    moved["end_date"] = proposal.works["proposed_end"].to_numpy()
+    again = find_conflicts(moved)
+    same = proposal.works.set_index(["org", "work_id"])["cluster_id"]
+    coordinated = [
+        same.get((a, x)) is not None
+        and not pd.isna(same.get((a, x)))
+        and same.get((a, x)) == same.get((b, y))
+        for a, x, b, y in zip(
+            again["org_a"], again["work_id_a"], again["org_b"], again["work_id_b"], strict=True
+        )
+    ]
+    clashes = int(((again["kind"] == "clash").to_numpy() & ~np.array(coordinated, bool)).sum())
+    assert kpis(proposal)["clashes"][1] == clashes
+    assert (
+        kpis(proposal)["moratorium violations"][1]
+        == int((again["kind"] == "moratorium").sum())
+        == 0
+    )
+    # the cable (in progress, fixed) digs 123 days after the road is sealed: the
+    # road and the sewer move, as one project, after the cable
+    assert kpis(proposal)["moratorium violations"][0] == 2
+    assert dates(proposal.works, "S1") == ("2027-08-21", "2027-09-09")
+    assert dates(proposal.works, "R1") == ("2027-09-10", "2027-10-10")
+    assert proposal.conflicts.columns.tolist() == list(CONFLICT_COLUMNS)
+
+
+def test_geographic_input_is_measured_in_metres_and_returned_in_its_crs() -> None:
+    frame = two_utilities().to_crs(4326)
+    proposal = propose(frame)
+    assert proposal.works.crs.to_epsg() == 4326
+    assert proposal.clusters.crs.to_epsg() == 4326
+    assert proposal.clusters.iloc[0]["trench_m"] == pytest.approx(100.0, abs=0.5)
+    assert dates(proposal.works, "S1") == ("2027-04-01", "2027-04-10")
+
+
+def test_extra_columns_survive_and_new_columns_come_before_the_geometry() -> None:
+    frame = two_utilities()
+    frame["contact"] = ["a@sewer", "b@water"]
+    out = propose(frame).works
+    assert out["contact"].tolist() == ["a@sewer", "b@water"]
+    assert out.columns[-1] == "geometry"
+    for col in ("proposed_start", "proposed_end", "cluster_id", "exec_order", "shift_days"):
+        assert col in out.columns
+    assert str(out["proposed_start"].dtype) == "datetime64[s]"
+
+
+def test_report_names_the_kpis() -> None:
+    text = propose(two_utilities()).report()
+    assert "combined works" in text and "1 combined projects" in text
+
+
+def test_progress_runs_from_zero_to_one() -> None:
+    seen: list[float] = []
+    propose(two_utilities(), progress=lambda f, m: seen.append(f))
+    assert seen[0] == 0.0 and seen[-1] == 1.0
+    assert seen == sorted(seen)
+
+
+def test_empty_works_give_an_empty_proposal() -> None:
+    frame = two_utilities().iloc[:0]
+    proposal = propose(frame)
+    assert proposal.works.empty and proposal.clusters.empty
+    assert proposal.kpi("combined works") == (0.0, 0.0)
+
+
+# --- bad input -------------------------------------------------------------------
+
+
+def test_conflicts_naming_unknown_works_are_an_error() -> None:
+    conflicts = pd.DataFrame(
+        {
+            "work_id_a": ["S1"],
+            "org_a": ["Sewer"],
+            "work_id_b": ["X9"],
+            "org_b": ["Water"],
+            "kind": ["clash"],
+        }
+    )
+    with pytest.raises(InputError, match="Water:X9"):
+        propose(two_utilities(), conflicts)
+
+
+def test_conflicts_without_the_key_columns_are_an_error() -> None:
+    with pytest.raises(InputError, match="missing column.*kind"):
+        propose(
+            two_utilities(),
+            pd.DataFrame({"work_id_a": [], "org_a": [], "work_id_b": [], "org_b": []}),
+        )
+
+
+def test_works_without_crs_are_an_error() -> None:
+    frame = two_utilities().set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match="no CRS"):
+        propose(frame)
+
+
+def test_invalid_works_are_an_error_that_names_the_row() -> None:
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": ["a", "a"],
+            "org": ["X", "X"],
+            "start_date": ["2027-01-01"] * 2,
+            "end_date": ["2027-01-02"] * 2,
+        },
+        geometry=[Point(0, 0), Point(1, 1)],
+        crs="EPSG:28992",
+    )
+    with pytest.raises(InputError, match="duplicate work_id 'a'"):
+        propose(frame)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_parallel": 0}, "max_parallel"),
+        ({"time_limit": 0}, "time_limit"),
+        ({"workers": 0}, "workers"),
+        ({"cell_size": -5}, "cell_size"),
+        ({"max_cluster": 1}, "max_cluster"),
+        ({"costs": 3}, "costs"),
+        ({"budgets": 3}, "budgets"),
+    ],
+)
+def test_bad_parameters_are_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        propose(two_utilities(), **kwargs)
+
+
+def test_load_budgets_reads_the_example() -> None:
+    budgets = load_budgets(ROOT / "data" / "budgets.example.csv")
+    assert budgets.columns.tolist() == ["org", "year", "budget_eur"]
+    assert str(budgets["year"].dtype) == "int64" and str(budgets["budget_eur"].dtype) == "float64"
+    assert len(budgets) > 0 and (budgets["budget_eur"] > 0).all()
+
+
+def test_load_budgets_reports_every_bad_line(tmp_path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text(
+        'org,year,budget_eur\nCity,2027,"1.250.000,50"\n,2027,5\nCity,20x7,5\nGas,2027,-1\nCity,2027,7\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as info:
+        load_budgets(path)
+    text = str(info.value)
+    assert str(path) in text
+    assert "line 3: empty org" in text
+    assert "line 4: year '20x7'" in text
+    assert "line 5: budget_eur '-1'" in text
+    assert "lines 2, 6: org 'City' has more than one budget for 2027" in text
+
+
+def test_load_budgets_reads_decimal_commas(tmp_path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_text(
+        'Org,Year,Budget_EUR\nCity,2027,"1.250.000,50"\nGas,2028,300000\n', encoding="utf-8"
+    )
+    budgets = load_budgets(path)
+    assert budgets["budget_eur"].tolist() == [1_250_000.5, 300_000.0]
+    assert budgets["org"].tolist() == ["City", "Gas"]
+
+
+def test_load_budgets_errors_name_the_file(tmp_path) -> None:
+    with pytest.raises(InputError, match="not found"):
+        load_budgets(tmp_path / "missing.csv")
+    path = tmp_path / "cols.csv"
+    path.write_text("org,budget\nCity,5\n", encoding="utf-8")
+    with pytest.raises(InputError, match="missing column.*year, budget_eur"):
+        load_budgets(path)
+
+
+def test_cost_table_from_toml_and_its_errors(tmp_path) -> None:
+    example = load_costs(ROOT / "data" / "costs.example.toml")
+    assert example == CostTable()
+    path = tmp_path / "c.toml"
+    path.write_text("trench_eur_per_m = 300\n", encoding="utf-8")
+    assert load_costs(path).trench_eur_per_m == 300.0
+    path.write_text("trench_eur_per_metre = 300\n", encoding="utf-8")
+    with pytest.raises(
+        InputError, match="unknown cost key 'trench_eur_per_metre'.*trench_eur_per_m"
+    ):
+        load_costs(path)
+    path.write_text("site_setup_eur = -1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="site_setup_eur"):
+        load_costs(path)
+    path.write_text("site_setup_eur = \n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a valid TOML"):
+        load_costs(path)
+
+
+def test_costs_change_the_savings(tmp_path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[costs]\ntrench_eur_per_m = 0\nreinstatement_eur_per_m2 = 0\n"
+                    "traffic_management_eur_per_day = 1\nsite_setup_eur = 0\n", encoding="utf-8")  # fmt: skip
+    proposal = propose(two_utilities(), costs=path)
+    assert proposal.clusters["savings_eur"].tolist() == [10.0]
+
+
+def test_rules_change_what_is_combined() -> None:
+    # with a 2 m distance the works (3 m apart) do not meet at all
+    proposal = propose(two_utilities(), rules=Rules(distance=2))
+    assert proposal.clusters.empty
+    assert proposal.works["shift_days"].tolist() == [0, 0]
+
+
+# --- properties -------------------------------------------------------------------
+
+
+@st.composite
+def random_works(draw: st.DrawFn) -> gpd.GeoDataFrame:
+    n = draw(st.integers(2, 6))
+    disciplines = ["road", "sewer", "water", "gas", "telecom", "lighting"]
+    rows = []
+    for i in range(n):
+        start = pd.Timestamp("2027-01-01") + pd.Timedelta(days=draw(st.integers(0, 300)))
+        duration = draw(st.integers(0, 40))
+        before, after = draw(st.integers(0, 60)), draw(st.integers(0, 60))
+        rows.append(
+            {
+                "work_id": f"w{i}",
+                "org": f"org{draw(st.integers(0, 3))}",
+                "discipline": draw(st.sampled_from(disciplines)),
+                "status": draw(
+                    st.sampled_from(
+                        ["idea", "planned", "committed", "in_progress", "done", "cancelled"]
+                    )
+                ),
+                "start_date": start,
+                "end_date": start + pd.Timedelta(days=duration),
+                "earliest": start - pd.Timedelta(days=before),
+                "latest": start + pd.Timedelta(days=duration + after),
+                "cost_eur": float(draw(st.integers(0, 5)) * 100_000),
+                "geometry": line(
+                    draw(st.integers(0, 4)) * 6.0, draw(st.integers(0, 3)) * 30.0, 150.0
+                ),
+            }
+        )
+    return works(*rows)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_works(), st.sampled_from([None, 1, 2]), st.booleans())
+def test_proposals_stay_in_windows_and_keep_durations(
+    frame: gpd.GeoDataFrame, k: int | None, budget: bool
+) -> None:
+    budgets = None
+    if budget:
+        budgets = pd.DataFrame(
+            {"org": ["org0", "org1"], "year": [2027, 2027], "budget_eur": [200_000.0, 0.0]}
+        )
+    proposal = propose(frame, max_parallel=k, budgets=budgets, time_limit=5)
+    w = proposal.works
+    assert w["work_id"].tolist() == frame["work_id"].tolist()
+    assert (w["proposed_start"] >= frame["earliest"]).all()
+    assert (w["proposed_end"] <= frame["latest"]).all()
+    assert (
+        (w["proposed_end"] - w["proposed_start"]) == (frame["end_date"] - frame["start_date"])
+    ).all()
+    fixed = ~frame["status"].isin(CHANGEABLE_STATUSES)
+    assert (w.loc[fixed, "proposed_start"] == frame.loc[fixed, "start_date"]).all()
+    assert w.loc[fixed, "cluster_id"].isna().all()
+    assert (w["shift_days"] == (w["proposed_start"] - frame["start_date"]).dt.days).all()
+    # every executed cluster shares one joint period, the sealing after the rest
+    for _, members in w.dropna(subset=["cluster_id"]).groupby("cluster_id"):
+        sealing = (members["discipline"] == "road").to_numpy()
+        if (~sealing).any():
+            assert members.loc[~sealing, "proposed_start"].nunique() == 1
+        if sealing.any() and (~sealing).any():
+            assert (
+                members.loc[sealing, "proposed_start"].min()
+                > members.loc[~sealing, "proposed_end"].max()
+            )
+    assert set(proposal.kpis.columns) == {"kpi", "baseline", "proposal"}
+    assert proposal.kpi("moratorium violations")[1] <= proposal.kpi("moratorium violations")[
+        0
+    ] + int((proposal.infeasible["constraint"] == "moratorium").sum())
+    assert shapely.is_valid(proposal.clusters.geometry.to_numpy()).all()
