@@ -10,10 +10,13 @@ only under ``--strict``.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +46,39 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def ingest_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+@dataclass(frozen=True)
+class InputOptions:
+    """How the INPUT planning files of a command are read."""
+
+    mapping: str | None = None
+    layer: str | None = None
+    source_crs: str | None = None
+    encoding: str | None = None
+    rejects: str | None = None
+    strict: bool = False
+
+
+def _grouped(
+    options: list[Callable[..., Any]], into: str, build: Callable[..., Any]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add ``options`` to a command and hand them to it as ONE keyword ``into``."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            params = inspect.signature(build).parameters
+            grouped = {k: kwargs.pop(k) for k in list(kwargs) if k in params}
+            return f(*args, **{into: build(**grouped)}, **kwargs)
+
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
+
+
+ingest_options = _grouped(
+    [
         click.option(
             "--mapping",
             type=click.Path(exists=True, dir_okay=False),
@@ -68,14 +102,28 @@ def ingest_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Write rejected rows with their reason here (.csv, .xlsx, .gpkg).",
         ),
         click.option("--strict", is_flag=True, help="Exit non-zero when any row was rejected."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+    ],
+    "read",
+    InputOptions,
+)
 
 
-def rules_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+def _rules(
+    rules_file: str | None = None,
+    distance: float | None = None,
+    window_days: int | None = None,
+    moratorium_years: float | None = None,
+) -> Any:
+    """Rules from the rules file (if any) with the command-line values on top."""
+    from ims_geo.rules import Rules, load_rules
+
+    given = {"distance": distance, "window_days": window_days, "moratorium_years": moratorium_years}
+    overrides = {k: v for k, v in given.items() if v is not None}
+    return load_rules(rules_file, **overrides) if rules_file else Rules(**overrides)
+
+
+rules_options = _grouped(
+    [
         click.option(
             "--rules",
             "rules_file",
@@ -89,10 +137,10 @@ def rules_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--moratorium-years", type=float, help="Dig-after-pave protection in years [3]."
         ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+    ],
+    "rules",
+    _rules,
+)
 
 
 def _fail(message: str, code: int = EXIT_INPUT) -> None:
@@ -100,30 +148,19 @@ def _fail(message: str, code: int = EXIT_INPUT) -> None:
     sys.exit(code)
 
 
-def _open_store(store_path: str):
+def _progress(err: bool) -> Callable[[float, str], None]:
+    """A progress callback that prints ``[ 40%] message`` lines."""
+
+    def progress(fraction: float, message: str) -> None:
+        click.echo(f"[{fraction:4.0%}] {message}", err=err)
+
+    return progress
+
+
+def _open_store(store_path: str) -> Any:
     from ims_geo.store import open_store
 
     return open_store(store_path)
-
-
-def _load_rules(
-    rules_file: str | None,
-    distance: float | None,
-    window_days: int | None,
-    moratorium_years: float | None,
-):
-    from ims_geo.rules import Rules, load_rules
-
-    overrides = {
-        k: v
-        for k, v in {
-            "distance": distance,
-            "window_days": window_days,
-            "moratorium_years": moratorium_years,
-        }.items()
-        if v is not None
-    }
-    return load_rules(rules_file, **overrides) if rules_file else Rules(**overrides)
 
 
 def _write_rejects(rejected: pd.DataFrame, path: str | None) -> None:
@@ -135,17 +172,7 @@ def _write_rejects(rejected: pd.DataFrame, path: str | None) -> None:
     click.echo(f"Rejected rows written to {path}", err=True)
 
 
-def _read_inputs(
-    inputs: Sequence[str],
-    store_path: str,
-    *,
-    mapping: str | None,
-    layer: str | None,
-    source_crs: str | None,
-    encoding: str | None,
-    rejects: str | None,
-    strict: bool,
-):
+def _read_inputs(inputs: Sequence[str], store_path: str, read: InputOptions) -> Any:
     """Works from the INPUT files, or the store's current works when none are given."""
     if not inputs:
         store = _open_store(store_path)
@@ -157,11 +184,15 @@ def _read_inputs(
     from ims_geo.ingest import read_many
 
     result = read_many(
-        list(inputs), mapping=mapping, layer=layer, crs=source_crs, encoding=encoding
+        list(inputs),
+        mapping=read.mapping,
+        layer=read.layer,
+        crs=read.source_crs,
+        encoding=read.encoding,
     )
     click.echo(result.report(), err=True)
-    _write_rejects(result.rejected, rejects)
-    if strict and len(result.rejected):
+    _write_rejects(result.rejected, read.rejects)
+    if read.strict and len(result.rejected):
         _fail(f"{len(result.rejected)} rows rejected (--strict)", EXIT_REJECTED)
     return result.works
 
@@ -176,7 +207,6 @@ def main() -> None:
 
 def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the library's own errors into one clear line and an exit status."""
-    import functools
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -201,18 +231,7 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 @ingest_options
 @store_option
 @_handle_errors
-def import_cmd(
-    file: str,
-    org: str | None,
-    cycle: int,
-    mapping: str | None,
-    layer: str | None,
-    source_crs: str | None,
-    encoding: str | None,
-    rejects: str | None,
-    strict: bool,
-    store_path: str,
-) -> None:
+def import_cmd(file: str, org: str | None, cycle: int, read: InputOptions, store_path: str) -> None:
     """Import a plan FILE as a new plan version of its organisation.
 
     Prints a validation report (accepted, repaired, rejected by reason).
@@ -221,11 +240,16 @@ def import_cmd(
     from ims_geo.ingest import read_works
 
     result = read_works(
-        file, org=org, mapping=mapping, layer=layer, crs=source_crs, encoding=encoding
+        file,
+        org=org,
+        mapping=read.mapping,
+        layer=read.layer,
+        crs=read.source_crs,
+        encoding=read.encoding,
     )
     click.echo(result.report())
-    _write_rejects(result.rejected, rejects)
-    if strict and len(result.rejected):
+    _write_rejects(result.rejected, read.rejects)
+    if read.strict and len(result.rejected):
         _fail(f"{len(result.rejected)} rows rejected; nothing stored (--strict)", EXIT_REJECTED)
     orgs = sorted(
         set(result.works[schema.ORG]) | set(result.rejected.get(schema.ORG, pd.Series()).dropna())
@@ -296,17 +320,9 @@ def versions_cmd(org: str | None, store_path: str) -> None:
 def conflicts_cmd(
     inputs: tuple[str, ...],
     out: str,
-    rules_file: str | None,
-    distance: float | None,
-    window_days: int | None,
-    moratorium_years: float | None,
+    rules: Any,
     internal: bool,
-    mapping: str | None,
-    layer: str | None,
-    source_crs: str | None,
-    encoding: str | None,
-    rejects: str | None,
-    strict: bool,
+    read: InputOptions,
     store_path: str,
 ) -> None:
     """Find clashes, dig-after-pave (moratorium) and synergies between organisations.
@@ -319,17 +335,7 @@ def conflicts_cmd(
     from ims_geo.conflicts import find_conflicts
 
     export.format_of(out)
-    rules = _load_rules(rules_file, distance, window_days, moratorium_years)
-    works = _read_inputs(
-        inputs,
-        store_path,
-        mapping=mapping,
-        layer=layer,
-        source_crs=source_crs,
-        encoding=encoding,
-        rejects=rejects,
-        strict=strict,
-    )
+    works = _read_inputs(inputs, store_path, read)
     conflicts = find_conflicts(works, rules, internal=internal or None)
     export.write(conflicts, out, layer="conflicts")
     counts = conflicts["kind"].value_counts()
@@ -366,20 +372,12 @@ def conflicts_cmd(
 def propose_cmd(
     inputs: tuple[str, ...],
     out: str,
-    rules_file: str | None,
-    distance: float | None,
-    window_days: int | None,
-    moratorium_years: float | None,
+    rules: Any,
     budgets: str | None,
     max_parallel: int | None,
     time_limit: float,
     workers: int,
-    mapping: str | None,
-    layer: str | None,
-    source_crs: str | None,
-    encoding: str | None,
-    rejects: str | None,
-    strict: bool,
+    read: InputOptions,
     store_path: str,
 ) -> None:
     """Propose a combined programme: clusters, joint periods, order and savings.
@@ -393,21 +391,7 @@ def propose_cmd(
 
     if export.format_of(out) not in ("gpkg", "xlsx"):
         _fail(f"--out {out}: a programme has several layers; write .gpkg or .xlsx")
-    rules = _load_rules(rules_file, distance, window_days, moratorium_years)
-    works = _read_inputs(
-        inputs,
-        store_path,
-        mapping=mapping,
-        layer=layer,
-        source_crs=source_crs,
-        encoding=encoding,
-        rejects=rejects,
-        strict=strict,
-    )
-
-    def progress(fraction: float, message: str) -> None:
-        click.echo(f"[{fraction:4.0%}] {message}", err=True)
-
+    works = _read_inputs(inputs, store_path, read)
     proposal = propose(
         works,
         rules=rules,
@@ -415,7 +399,7 @@ def propose_cmd(
         max_parallel=max_parallel,
         time_limit=time_limit,
         workers=workers,
-        progress=progress,
+        progress=_progress(err=True),
     )
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
     if len(proposal.solver):
@@ -461,11 +445,7 @@ def demo_cmd(store_path: str, force: bool) -> None:
             return
         path.unlink()
     store = _open_store(store_path)
-
-    def progress(fraction: float, message: str) -> None:
-        click.echo(f"[{fraction:4.0%}] {message}")
-
-    for version, result in build_demo_store(store, progress=progress):
+    for version, result in build_demo_store(store, progress=_progress(err=False)):
         click.echo(result.report())
         click.echo(f"-> {version.org}: plan version {version.version}, {version.n_works} works\n")
     click.echo(store.summary().to_string(index=False))
