@@ -57,6 +57,8 @@ class Run:
     returncode: int | None
     wall: float
     peak_rss_mib: float
+    #: User + system CPU seconds of the process (its threads and children included).
+    cpu: float
     timed_out: bool
     stderr: str
 
@@ -78,7 +80,8 @@ _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - start
 code = os.waitstatus_to_exitcode(status)
 with open(report, "w") as f:
-    json.dump({"code": code, "wall": wall, "maxrss_kib": usage.ru_maxrss}, f)
+    cpu = usage.ru_utime + usage.ru_stime
+    json.dump({"code": code, "wall": wall, "cpu": cpu, "maxrss_kib": usage.ru_maxrss}, f)
 """
 
 
@@ -109,9 +112,9 @@ def spawn(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
                 timed_out = True
         text = err.read_text(errors="replace")[-3000:]
         if timed_out or not report.exists():
-            return Run(None, timeout, 0.0, timed_out, text)
+            return Run(None, timeout, 0.0, 0.0, timed_out, text)
         usage = json.loads(report.read_text())
-    return Run(usage["code"], usage["wall"], usage["maxrss_kib"] / 1024, False, text)
+    return Run(usage["code"], usage["wall"], usage["maxrss_kib"] / 1024, usage["cpu"], False, text)
 
 
 @dataclass
@@ -237,6 +240,7 @@ def end_to_end(path: Path, task: peers.Task, *, repeat: int, timeout: float) -> 
                 if best is None or run.wall < best["wall"]:
                     best = {
                         "wall": run.wall,
+                        "cpu": run.cpu,
                         "peak_rss_mib": run.peak_rss_mib,
                         **_csv_rows(csv, task),
                     }
@@ -319,6 +323,7 @@ def markdown(report: dict[str, Any]) -> str:
                 notes.append(f"server peak ~{r['server_peak_mib']:.0f} MiB")
             if len(m["runs"]) > 1:
                 notes.append("best of " + "/".join(_fmt_s(t) for t in m["runs"]))
+            notes.append(f"load {m['load']:.1f}")
             lines.append(
                 f"| {name} | {_fmt_s(r['seconds'])} | {ratio} | {m['peak_rss_mib']:.0f} | "
                 f"{r['pairs']:,} | {phases} | {'; '.join(notes)} |"
@@ -327,8 +332,9 @@ def markdown(report: dict[str, Any]) -> str:
         if e2e:
             lines += [
                 "",
-                "| end to end (whole process) | wall (s) | / STRtree program | peak RSS (MiB) | CSV rows |",
-                "|---|---:|---:|---:|---|",
+                "| end to end (whole process) | wall (s) | / STRtree program | CPU (s) "
+                "| peak RSS (MiB) | CSV rows |",
+                "|---|---:|---:|---:|---:|---|",
             ]
             for name in ("cli", "cli_moratorium_0", "strtree_program"):
                 e = e2e.get(name) or {"skipped": "not run"}
@@ -339,11 +345,12 @@ def markdown(report: dict[str, Any]) -> str:
                         same = "" if e["same_pairs_within_window"] else "; PAIRS DIFFER"
                         ratio = f"{e['ratio']:.2f}{same}"
                     lines.append(
-                        f"| {name} | {_fmt_s(e['wall'])} | {ratio} | {e['peak_rss_mib']:.0f} | "
+                        f"| {name} | {_fmt_s(e['wall'])} | {ratio} | {_fmt_s(e['cpu'])} "
+                        f"| {e['peak_rss_mib']:.0f} | "
                         f"{e['rows']:,} ({kinds}; gap <= window: {e['within_window']:,}) |"
                     )
                 else:
-                    lines.append(f"| {name} | {e['skipped']} | | | |")
+                    lines.append(f"| {name} | {e['skipped']} | | | | |")
         lines.append("")
     lines += ["### Targets", ""] + [f"- {v}" for v in report["verdicts"]]
     return "\n".join(lines) + "\n"
@@ -439,8 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=1,
-        help="runs per method below 1M works; the fastest is kept (1M: one run)",
+        help="runs per method below 1M works; the fastest is kept",
     )
+    parser.add_argument("--repeat-1m", type=int, default=1, help="runs per method at >= 1M works")
     parser.add_argument(
         "--timeout-min", type=float, default=15.0, help="per run (default %(default)s)"
     )
@@ -496,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
                 "prepare_seconds": time.perf_counter() - start,
             }
             print(f"\n{n:,} works: {path} ({size['file_mib']:.0f} MiB)", flush=True)
-            repeat = args.repeat if n < 1_000_000 else 1
+            repeat = args.repeat if n < 1_000_000 else args.repeat_1m
             measured: dict[str, Measured] = {}
             for method in methods:
                 if method not in ("floor", "ims_geo") and n > args.peers_up_to:

@@ -203,6 +203,8 @@ def find_conflicts(
         return empty_conflicts(crs)
     found = _Found.concat(parts)
     del parts
+    # the search's arrays are done with: free them before the answer is built
+    prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
     return _frame(metric, prepared, rules, found, crs)
 
 
@@ -674,21 +676,19 @@ def _within(
     The points within ``dist`` of a segment form its capsule: two discs and
     a rectangle. The capsule is convex, so the part of the other segment in
     it is one interval: the span of the intervals the three pieces cut.
-    Where nothing is cut, ``lo > hi``. Segments have a positive length.
+    Where nothing is cut, ``lo`` and ``hi`` are NaN. Segments have a positive length.
     """
     uu = ux * ux + uy * uy
     dd = dist * dist
-    lo = np.full(len(ax), np.inf)
-    hi = np.full(len(ax), -np.inf)
-    for px, py in ((cx, cy), (cx + vx, cy + vy)):  # the discs at both ends
-        wx, wy = ax - px, ay - py
-        half_b = ux * wx + uy * wy
-        disc = half_b * half_b - uu * (wx * wx + wy * wy - dd)
-        hit = disc >= 0
-        root = np.sqrt(np.where(hit, disc, 0.0))
-        lo = np.where(hit, np.minimum(lo, (-half_b - root) / uu), lo)
-        hi = np.where(hit, np.maximum(hi, (-half_b + root) / uu), hi)
-    # the rectangle: 0 <= along <= |v|^2 and |across| <= dist * |v|, both linear in t
+    discs = []
+    with np.errstate(invalid="ignore"):
+        for px, py in ((cx, cy), (cx + vx, cy + vy)):  # the discs at both ends
+            wx, wy = ax - px, ay - py
+            half_b = ux * wx + uy * wy
+            root = np.sqrt(half_b * half_b - uu * (wx * wx + wy * wy - dd))  # NaN: misses
+            discs.append(((-half_b - root) / uu, (-half_b + root) / uu))
+    # the rectangle: 0 <= along <= |v|^2 and |across| <= dist * |v|, both linear in t;
+    # a segment parallel to an edge is inside or outside as a whole (edges included)
     vv = vx * vx + vy * vy
     wx, wy = ax - cx, ay - cy
     reach = dist * np.sqrt(vv)
@@ -705,10 +705,11 @@ def _within(
         t_lo = np.where(flat, t_lo, np.maximum(t_lo, np.minimum(e0, e1)))
         t_hi = np.where(flat, t_hi, np.minimum(t_hi, np.maximum(e0, e1)))
         inside &= ~flat | ((alpha >= bottom) & (alpha <= top))
-    hit = inside & (t_lo <= t_hi)
-    lo = np.where(hit, np.minimum(lo, t_lo), lo)
-    hi = np.where(hit, np.maximum(hi, t_hi), hi)
-    return np.maximum(lo, 0.0), np.minimum(hi, 1.0)
+    inside &= t_lo <= t_hi
+    # the span of the three pieces' intervals (fmin/fmax skip the NaN of a miss)
+    lo = np.fmin(np.fmin(discs[0][0], discs[1][0]), np.where(inside, t_lo, np.nan))
+    hi = np.fmax(np.fmax(discs[0][1], discs[1][1]), np.where(inside, t_hi, np.nan))
+    return np.maximum(lo, 0.0), np.minimum(hi, 1.0)  # NaN (nothing cut) stays NaN
 
 
 def _union(

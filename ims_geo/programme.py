@@ -74,14 +74,42 @@ With ``d`` = :attr:`CostTable.share_distance_m`, for each executed cluster:
   ``reinstatement_eur_per_m2`` + days saved x
   ``traffic_management_eur_per_day`` + (members - 1) x ``site_setup_eur``.
 
+Schedule
+--------
+:func:`ims_geo.schedule.solve` moves the changeable works inside their
+windows (durations fixed): it decides which clusters are executed combined
+and when, removes dig-after-pave (moratorium) violations where the windows
+allow and never creates one, separates clashing works, and keeps each
+organisation's yearly budget and at most ``max_parallel`` simultaneous
+occupations per grid cell, each with a penalised slack so that it always
+returns a schedule. The pairs it must watch are those that could conflict
+anywhere inside the windows: :func:`ims_geo.conflicts.find_conflicts` on
+the works stretched over their whole windows finds them.
+
 KPIs
 ----
-Baseline and proposal are both computed from dates: the proposal's
-conflicts are found again by :func:`ims_geo.conflicts.find_conflicts` on
-the works with their proposed dates. A clash between two members of one
-executed cluster is the combined project itself and does not count as a
-clash. Disruption days add up every occupation, an executed cluster
-counting once for its joint period.
+``Proposal.kpis`` has one row per KPI (``kpi``, ``baseline``, ``proposal``):
+clashes, moratorium violations, combined works, combined projects,
+disruption days, works moved, total shift days, estimated cost eur (the
+works' ``cost_eur`` added up, less the savings; NaN when no work has a
+cost), savings eur, and with budgets ``org-years over budget``, with
+``max_parallel`` ``cells over max_parallel``. Baseline and proposal are both
+computed from dates, never taken from the solver: the proposal's conflicts
+are found again by :func:`ims_geo.conflicts.find_conflicts` on the works at
+their proposed dates, budgets and cells are recounted from those dates, and
+every executed cluster is checked to follow its joint period. A clash
+between two members of one executed cluster is the combined project itself
+and does not count as a clash. Disruption days add up every occupation, an
+executed cluster counting once for its joint period.
+
+What stays unresolved
+---------------------
+``Proposal.infeasible`` lists, from the proposed dates: every moratorium
+violation and clash left (with whether the windows could not fix it, it is
+proven unavoidable given the other constraints, or the time limit ran out),
+every org-year over budget (by how much), every cell over
+``max_parallel`` (its grid cell, the peak and its day), and every cluster
+the windows (or ``max_cluster``) split.
 """
 
 from __future__ import annotations
@@ -99,6 +127,7 @@ import shapely
 
 from ims_geo import schedule as sched
 from ims_geo import schema as S
+from ims_geo.conflicts import find_conflicts
 from ims_geo.costs import CostTable, load_costs
 from ims_geo.crs import ensure_metric
 from ims_geo.errors import InputError, ScheduleError
@@ -351,8 +380,6 @@ def propose(
     >>> proposal = propose(works, budgets="data/budgets.example.csv")  # doctest: +SKIP
     >>> proposal.kpis  # doctest: +SKIP
     """
-    from ims_geo.conflicts import find_conflicts
-
     tell = progress or (lambda fraction, message: None)
     rules = rules if rules is not None else Rules()
     costs = _as_costs(costs)
@@ -408,8 +435,7 @@ def propose(
         frame,
         a,
         problem,
-        start,
-        result.combined,
+        result,
         pa,
         pb,
         pkind,
@@ -862,9 +888,8 @@ def _works_out(
     geometry = out.geometry.name
     out[PROPOSED_START] = _dates(start)
     out[PROPOSED_END] = _dates(start + a.duration)
-    out[CLUSTER_ID] = pd.Series(np.where(ids == "", None, ids), index=out.index, dtype="str")
-    out[EXEC_ORDER] = pd.array(np.where(executed, order, 0), dtype="Int64")
-    out.loc[~executed, EXEC_ORDER] = pd.NA
+    out[CLUSTER_ID] = pd.Series(ids, index=out.index, dtype="str").replace("", pd.NA)
+    out[EXEC_ORDER] = pd.Series(order, index=out.index, dtype="Int64").where(executed)
     out[SHIFT_DAYS] = (start - a.start).astype(np.int64)
     columns = [c for c in out.columns if c != geometry] + [geometry]
     return out[columns]
@@ -1050,8 +1075,7 @@ def _infeasible(
     frame: gpd.GeoDataFrame,
     a: _Arrays,
     problem: sched.Problem,
-    start: np.ndarray,
-    combined: np.ndarray,
+    result: sched.Schedule,
     pa: np.ndarray,
     pb: np.ndarray,
     pkind: np.ndarray,
@@ -1064,6 +1088,7 @@ def _infeasible(
 ) -> pd.DataFrame:
     rows: list[tuple[str, str, str, float, str]] = []
     m = a.moratorium_days
+    start, combined, proven = result.start, result.combined, result.proven
     before = set(
         zip(
             np.minimum(ia, ib)[kind == "moratorium"].tolist(),
@@ -1075,21 +1100,25 @@ def _infeasible(
     for x, y in zip(
         pa[pkind == "moratorium"].tolist(), pb[pkind == "moratorium"].tolist(), strict=True
     ):
-        seal, dig = (
-            (x, y)
-            if a.seals[x] and a.excavates[y] and start[y] > start[x] + a.duration[x]
-            else (y, x)
-        )
+        forward = a.seals[x] and a.excavates[y] and start[y] > start[x] + a.duration[x]
+        seal, dig = (x, y) if forward else (y, x)
         gap = int(start[dig] - start[seal] - a.duration[seal])
         windows = (a.lo[dig] + a.duration[dig] + 1 <= a.hi[seal]) or (
             a.hi[dig] >= a.lo[seal] + a.duration[seal] + m + 1
         )
         existing = (min(x, y), max(x, y)) in before
-        why = (
-            "resolving it would break another constraint (a budget, max_parallel or another pair)"
-            if windows
-            else "the flexibility windows do not let the excavation end before the sealing starts"
-        )
+        if not windows:
+            why = "the flexibility windows do not let the excavation end before the sealing starts"
+        elif proven[seal] and proven[dig]:
+            why = (
+                "the windows allow it for this pair alone, but fixing it would break another "
+                "moratorium pair of these works, a budget or a cell limit (optimal schedule)"
+            )
+        else:
+            why = (
+                "not resolved within the time limit (the schedule of these works is not proven "
+                "optimal; a longer time limit may resolve it)"
+            )
         rows.append(
             (
                 "moratorium",
@@ -1104,15 +1133,22 @@ def _infeasible(
         lo, hi, d = a.lo, a.hi, a.duration
         apart = (lo[x] + d[x] + 1 <= hi[y]) or (lo[y] + d[y] + 1 <= hi[x])
         overlap = min(start[x] + d[x], start[y] + d[y]) - max(start[x], start[y]) + 1
+        if not apart:
+            why = "their flexibility windows overlap too much to separate them"
+        elif proven[x] and proven[y]:
+            why = (
+                "separating them would break a moratorium, a budget or a cell limit, or move "
+                "works further than the clash weighs (optimal schedule)"
+            )
+        else:
+            why = "not resolved within the time limit (the schedule is not proven optimal)"
         rows.append(
             (
                 "clash",
                 f"{a.label[x]} and {a.label[y]} in the street at the same time",
                 f"{a.label[x]}; {a.label[y]}",
                 float(overlap),
-                "separating them would break another constraint or cost more than the clash"
-                if apart
-                else "their flexibility windows overlap too much to separate them",
+                why,
             )
         )
     over = sched.budget_overruns(problem, start)

@@ -74,9 +74,11 @@ still violated after that is reported (:func:`budget_overruns`,
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,8 +99,13 @@ _BLOCK_WORKS = 30
 #: Time limit of one block model (seconds).
 _BLOCK_SECONDS = 2.0
 #: Share of a large set's time spent on block models; the rest goes to the
-#: model over the whole set that bounds the objective.
-_BLOCK_SHARE = 0.6
+#: model over the whole set that bounds the objective ...
+_BLOCK_SHARE = 0.7
+#: ... which gets at least this many seconds (or half the time when shorter).
+_BOUND_SECONDS = 4.0
+#: Sets larger than this get their bound from a model solved in a second
+#: thread while the blocks run (with two or more workers).
+_PARALLEL_BOUND_WORKS = 500
 
 
 @dataclass(frozen=True)
@@ -218,9 +225,12 @@ class Schedule:
     start: np.ndarray
     #: Whether each candidate cluster is executed combined.
     combined: np.ndarray
-    #: One row per CP-SAT model: model, stage, works, pairs, clusters, status,
-    #: objective, best_bound, gap, wall_s.
+    #: One row per CP-SAT model: model, stage, method, works, pairs, clusters,
+    #: status, objective, best_bound, gap, wall_s.
     models: pd.DataFrame
+    #: Whether the last model that scheduled each work proved its solution
+    #: optimal (True for works no model had to move).
+    proven: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 MODEL_COLUMNS = (
@@ -703,7 +713,7 @@ class _Model:
 
     def solve(
         self, time_limit: float, workers: int, *, fixed: bool = False
-    ) -> tuple[cp_model.CpSolver, int]:
+    ) -> tuple[cp_model.CpSolver, Any]:
         """Solve; ``fixed`` evaluates the hinted solution only (its objective)."""
         self.m.maximize(cp_model.LinearExpr.weighted_sum(self.terms, self.coefs))
         solver = cp_model.CpSolver()
@@ -754,6 +764,7 @@ class _Search:
         self.pairs = _pairs(p)
         self.start = np.asarray(p.start, dtype=np.int64).copy()
         self.combined = np.zeros(p.n_clusters, dtype=bool)
+        self.proven = np.ones(len(p.start), dtype=bool)
         self.rows: list[dict] = []
         self.total = max(total, 1)
         self.done = 0
@@ -782,6 +793,7 @@ class _Search:
         model = self.model(free, coupling)
         solver, status = model.solve(limit, self.workers)
         _read(model, solver, status, self.start, self.combined)
+        self.proven[free] = status == cp_model.OPTIMAL
         self.rows.append(_model_row(name, stage, "exact", model, solver, status))
         self.advance(len(free))
 
@@ -832,10 +844,14 @@ class _Search:
         :data:`_BLOCK_WORKS` works; each block is solved exactly with every
         other work held at its current date, in turn, the cuts shifting by
         half a block every sweep. After each sweep the whole set's objective is
-        evaluated; sweeps repeat until one no longer improves it or
-        :data:`_BLOCK_SHARE` of ``limit`` is spent. With what is left the
-        whole set is solved as one model from the current solution as hint,
-        which gives the bound (and may improve the solution).
+        evaluated; sweeps repeat until one no longer improves it or the time
+        is spent. The whole set is also solved as one model, which gives the
+        bound (and sometimes a better solution, which then wins). For sets of
+        more than :data:`_PARALLEL_BOUND_WORKS` works and two or more workers
+        it runs in a second thread for the whole ``limit`` while the blocks
+        run (CP-SAT releases the GIL); otherwise afterwards, from the blocks'
+        solution, with what is left after :data:`_BLOCK_SHARE` of the time
+        (which often proves a set of a few hundred works optimal).
         """
         t0 = time.perf_counter()
         p = self.p
@@ -850,7 +866,21 @@ class _Search:
         starts_unit = np.r_[True, unit_sorted[1:] != unit_sorted[:-1]]
         sweeps = models = 0
         wall = 0.0
-        search_end = t0 + _BLOCK_SHARE * limit
+        whole: dict[str, Any] = {}
+        thread = None
+        if self.workers >= 2 and len(free) > _PARALLEL_BOUND_WORKS:
+            full = self.model(free, coupling)
+
+            def bound_model() -> None:
+                whole["solver"], whole["status"] = full.solve(limit, self.workers - 1)
+
+            thread = threading.Thread(target=bound_model, name="ims-geo-bound", daemon=True)
+            thread.start()
+            search_end = t0 + limit
+        else:
+            # keep a few seconds for the bound: presolving a model of thousands
+            # of works alone takes that long
+            search_end = t0 + min(_BLOCK_SHARE * limit, limit - min(_BOUND_SECONDS, 0.5 * limit))
         objective = -np.inf
         evaluated = np.nan
         while time.perf_counter() < search_end:
@@ -865,9 +895,7 @@ class _Search:
                 block = order[lo:hi]
                 model = self.model(block, coupling)
                 remaining = search_end - time.perf_counter()
-                solver, status = model.solve(
-                    min(_BLOCK_SECONDS, max(remaining, 0.05)), self.workers
-                )
+                solver, status = model.solve(min(_BLOCK_SECONDS, max(remaining, 0.05)), 1)
                 _read(model, solver, status, self.start, self.combined)
                 wall += float(solver.wall_time)
                 models += 1
@@ -884,11 +912,15 @@ class _Search:
         objective = evaluated if np.isfinite(evaluated) else objective
         final = "FEASIBLE" if np.isfinite(objective) else "UNKNOWN"
         bound = np.nan
-        # the whole set as one model, from the current solution: the bound
-        left = t0 + limit - time.perf_counter()
-        if left > 0.5:
-            full = self.model(free, coupling)
-            solver, status = full.solve(left, self.workers)
+        if thread is None:
+            left = t0 + limit - time.perf_counter()
+            if left > 0.5:
+                full = self.model(free, coupling)
+                whole["solver"], whole["status"] = full.solve(left, self.workers)
+        else:
+            thread.join()
+        if "solver" in whole:
+            solver, status = whole["solver"], whole["status"]
             wall += float(solver.wall_time)
             if _found(status):
                 bound = float(solver.best_objective_bound)
@@ -898,6 +930,7 @@ class _Search:
                 if status == cp_model.OPTIMAL:
                     final = "OPTIMAL"
         gap = abs(bound - objective) / max(1.0, abs(objective)) if np.isfinite(bound) else np.nan
+        self.proven[free] = final == "OPTIMAL"
         self.rows.append(
             {
                 "model": name,
@@ -1056,7 +1089,9 @@ def solve(
                 search.blocks(scope, True, left, "budgets and cells", "coupling")
     tell(1.0, "schedule solved")
     models = pd.DataFrame(search.rows, columns=list(MODEL_COLUMNS))
-    return Schedule(start=search.start, combined=search.combined, models=models)
+    return Schedule(
+        start=search.start, combined=search.combined, models=models, proven=search.proven
+    )
 
 
 def _grouper(labels: np.ndarray, mask: np.ndarray) -> Callable[[int], np.ndarray]:

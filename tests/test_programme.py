@@ -203,6 +203,28 @@ def test_a_moratorium_the_windows_cannot_fix_is_reported() -> None:
     assert row["reason"].startswith("existing violation kept")
 
 
+def test_a_fix_that_would_create_a_new_violation_is_not_made() -> None:
+    # moving the excavation before the road in progress (by May 12) would start
+    # it within three years of a resurfacing done in June 2024: a new violation
+    frame = works(
+        {"work_id": "R0", "org": "City", "discipline": "road", "status": "done",
+         "start_date": "2024-06-01", "end_date": "2024-06-20", "geometry": line(0)},
+        {"work_id": "R1", "org": "City", "discipline": "road", "status": "in_progress",
+         "start_date": "2027-06-01", "end_date": "2027-06-10", "geometry": line(0)},
+        {"work_id": "G1", "org": "Gas", "discipline": "gas", "start_date": "2027-07-01",
+         "end_date": "2027-07-20", **YEAR, "geometry": line(2)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    assert dates(proposal.works, "G1") == ("2027-07-01", "2027-07-20")
+    assert kpis(proposal)["moratorium violations"] == (1, 1)
+    row = proposal.infeasible.iloc[0]
+    assert row["works"] == "City:R1; Gas:G1"
+    assert row["reason"] == (
+        "existing violation kept: the windows allow it for this pair alone, but fixing it would "
+        "break another moratorium pair of these works, a budget or a cell limit (optimal schedule)"
+    )
+
+
 # --- windows that make alignment impossible -----------------------------------------
 
 

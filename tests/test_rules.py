@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import tomllib
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def test_rules_are_frozen_and_hashable() -> None:
     assert hash(rules) == hash(Rules(pair_distance={("road", "sewer"): 30.0}))
     assert rules == Rules(pair_distance={("road", "sewer"): 30.0})
     assert rules != Rules()
+
+
+def test_rules_pickle() -> None:
+    rules = Rules(pair_distance={("sewer", "road"): 30}, discipline_weights={"gas": 2.0})
+    again = pickle.loads(pickle.dumps(rules))
+    assert again == rules and hash(again) == hash(rules)
+    assert again.distance_for("road", "sewer") == 30.0
 
 
 def test_pair_distance_lookup_is_symmetric() -> None:
