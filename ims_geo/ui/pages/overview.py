@@ -25,7 +25,7 @@ cells[3].metric("Moratorium violations", int(kinds.get("moratorium", 0)))
 cells[4].metric("Synergies", int(kinds.get("synergy", 0)))
 
 st.subheader("Plans per organisation")
-st.dataframe(summary, hide_index=True, key="summary_table")
+st.dataframe(widgets.table(summary), hide_index=True, key="summary_table")
 st.subheader("Plan versions")
 st.dataframe(versions, hide_index=True, key="versions_table")
 st.caption(f"Store: `{state.location()}` · revision `{state.revision()}`")
