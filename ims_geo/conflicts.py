@@ -81,16 +81,19 @@ by organisation, then ``work_id``.
 
 How it scales
 -------------
-Works are sorted by organisation and id and split into a few blocks of
-organisations. Each block's works query one STRtree (built once per block,
-over the works of that block and the blocks after it) with their
+Works are grouped by organisation into a few blocks and, within each, laid
+out along a space-filling curve (so that works near in space are near in
+memory and are met one after another). Each block's works query one
+STRtree (over the works of that block and the blocks after it) with their
 envelopes grown by the largest distance their discipline can meet at, so
 each unordered pair is produced once. The cheap vectorised filters (order,
 organisation, exemptions, the time rules, distance between envelopes) run
 before the exact GEOS distance, and the shared length and meeting geometry
 are computed only for the final pairs, with numpy on the lines' segments.
-Queries run in chunks (optionally on two threads): memory grows with the
-input and the answer, never with the square of the input.
+Queries run in chunks, on up to two threads; the answer does not depend on
+the chunking or the threads. Memory grows with the input and the answer,
+never with the square of the input. Distances are measured in 2D (a Z
+coordinate is ignored).
 
 Examples
 --------
@@ -113,9 +116,10 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -194,18 +198,33 @@ def find_conflicts(
         rules = replace(rules, internal=bool(internal))
     _basic_checks(works)
     metric, crs = _metric(works)
-    prepared = _prepare(metric, rules)
-    if prepared is None:
-        return empty_conflicts(crs)
-    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
-    parts = _search(prepared, rules, max(1, int(n_workers)))
-    if not parts:
-        return empty_conflicts(crs)
-    found = _Found.concat(parts)
-    del parts
-    # the search's arrays are done with: free them before the answer is built
-    prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
-    return _frame(metric, prepared, rules, found, crs)
+    n_workers = max(1, int(workers if workers is not None else min(2, os.cpu_count() or 1)))
+    pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
+    try:
+        prepared = _prepare(metric, rules, pool)
+        if prepared is None:
+            return empty_conflicts(crs)
+        parts = _search(prepared, rules, pool)
+        if not parts:
+            return empty_conflicts(crs)
+        found = _Found.concat(parts)
+        del parts
+        # the search's arrays are done with: free them before the answer is built
+        prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
+        return _frame(metric, prepared, rules, found, crs, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _map(pool: ThreadPoolExecutor | None, func: Callable[..., Any], *args: Any) -> list[Any]:
+    """``[func(*a) for a in zip(*args)]``, on the pool's threads when there is one."""
+    return list(pool.map(func, *args) if pool is not None else map(func, *args))
+
+
+def _split(values: np.ndarray, pool: ThreadPoolExecutor | None) -> list[np.ndarray]:
+    """``values`` in contiguous pieces for the pool's threads (shapely releases the GIL)."""
+    return np.array_split(values, 8) if pool is not None and len(values) >= 10_000 else [values]
 
 
 def empty_conflicts(crs: object = None) -> gpd.GeoDataFrame:
@@ -300,6 +319,7 @@ class _Prepared:
     """The works that take part, sorted by (org, work_id), as arrays."""
 
     rows: np.ndarray  # positions in the metric frame
+    rank: np.ndarray  # position by (org, work_id): the work with the lower rank is "a"
     geoms: np.ndarray
     org: np.ndarray  # int codes into org_names, ascending
     org_names: pd.api.extensions.ExtensionArray
@@ -337,7 +357,9 @@ class _Segments:
     box: np.ndarray  # (segments, 4) envelopes
 
 
-def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
+def _prepare(
+    works: gpd.GeoDataFrame, rules: Rules, pool: ThreadPoolExecutor | None = None
+) -> _Prepared | None:
     geoms_all = np.asarray(works.geometry.array, dtype=object)
     present = ~shapely.is_missing(geoms_all) & ~shapely.is_empty(geoms_all)
     status = works[s.STATUS].astype("string").str.strip().str.lower()
@@ -355,8 +377,16 @@ def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
 
     org_codes, org_names = pd.factorize(works[s.ORG].iloc[take], sort=True)
     id_codes, _ = pd.factorize(works[s.WORK_ID].iloc[take], sort=True)
-    order = np.lexsort((id_codes, org_codes))
+    # a/b order of a pair: by organisation, then work_id
+    rank = np.empty(len(take), dtype=np.int64)
+    rank[np.lexsort((id_codes, org_codes))] = np.arange(len(take))
+    # works are searched organisation by organisation, in space-filling-curve order
+    # within each: neighbours in space are neighbours in memory and in time of search
+    bounds = shapely.bounds(geoms_all[take])
+    order = np.lexsort((_morton(bounds), org_codes))
     rows = take[order]
+    bounds = bounds[order]
+    rank = rank[order]
     org = org_codes[order].astype(np.int32)
     names, labels = pd.factorize(works[s.DISCIPLINE].iloc[rows])
 
@@ -373,7 +403,8 @@ def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
     weight_table = np.array([rules.discipline_weight(d) for d in s.DISCIPLINES] + [1.0])
 
     active = active_all[rows]
-    geoms = geoms_all[rows]
+    # fresh 2D copies, allocated in search order: GEOS then reads memory near what it just read
+    geoms = np.concatenate(_map(pool, shapely.force_2d, _split(geoms_all[rows], pool)))
     depth = {
         c: (
             works[c].to_numpy(dtype="float64", na_value=np.nan)[rows]
@@ -386,6 +417,7 @@ def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
     is_line = np.isin(shapely.get_type_id(geoms), _LINE_TYPES)
     return _Prepared(
         rows=rows,
+        rank=rank,
         geoms=geoms,
         org=org,
         org_names=pd.array(list(org_names), dtype="str"),
@@ -401,13 +433,26 @@ def _prepare(works: gpd.GeoDataFrame, rules: Rules) -> _Prepared | None:
         dmin=depth[s.DEPTH_MIN],
         dmax=depth[s.DEPTH_MAX],
         is_line=is_line,
-        bounds=shapely.bounds(geoms),
+        bounds=bounds,
         reach=dist_table.max(axis=1)[disc],
         dist_table=dist_table,
         weight_table=weight_table,
         blocks=_blocks(org, len(rows)),
         segments=_segments(geoms, is_line),
     )
+
+
+def _morton(bounds: np.ndarray) -> np.ndarray:
+    """Z-order (Morton) key of the envelope centres on a 65536 x 65536 grid over their extent."""
+    centre = (bounds[:, :2] + bounds[:, 2:]) / 2
+    low = centre.min(axis=0)
+    span = np.maximum(centre.max(axis=0) - low, 1e-9)
+    cells = np.minimum((centre - low) / span * 65536, 65535).astype(np.uint64)
+    key = np.zeros(len(bounds), dtype=np.uint64)
+    for bit in range(16):
+        for axis in (0, 1):
+            key |= ((cells[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit + axis)
+    return key
 
 
 def _blocks(org: np.ndarray, n: int) -> np.ndarray:
@@ -431,16 +476,28 @@ def _segments(geoms: np.ndarray, is_line: np.ndarray) -> _Segments:
     if tangled.any():
         shapes = shapes.copy()
         shapes[tangled] = shapely.line_merge(shapely.union(shapes[tangled], shapes[tangled]))
-    parts, owner = shapely.get_parts(shapes, return_index=True)
-    coords, part = shapely.get_coordinates(parts, return_index=True)
+    # only multi-part lines need splitting into parts (get_parts copies every geometry)
+    multi = shapely.get_type_id(shapes) == 5
+    owners = [lines[~multi]]
+    coords, part = shapely.get_coordinates(shapes[~multi], return_index=True)
+    if multi.any():
+        parts, owner = shapely.get_parts(shapes[multi], return_index=True)
+        more, more_part = shapely.get_coordinates(parts, return_index=True)
+        owners.append(lines[multi][owner])
+        coords = np.concatenate([coords, more])
+        part = np.concatenate([part, more_part + int(multi.size - multi.sum())])
+    owner_of_part = np.concatenate(owners)
     inner = np.flatnonzero(part[1:] == part[:-1])
-    work = lines[owner[part[inner]]]
+    work = owner_of_part[part[inner]]
     x0, y0 = coords[inner, 0], coords[inner, 1]
     x1, y1 = coords[inner + 1, 0], coords[inner + 1, 1]
     length = np.hypot(x1 - x0, y1 - y0)
     # zero-length segments add no length, and their disc is covered by their neighbours'
     keep = length > 0
-    work, x0, y0, x1, y1, length = (v[keep] for v in (work, x0, y0, x1, y1, length))
+    order = np.flatnonzero(keep)
+    if multi.any():  # each work's segments together, in their own order
+        order = order[np.argsort(work[order], kind="stable")]
+    work, x0, y0, x1, y1, length = (v[order] for v in (work, x0, y0, x1, y1, length))
     cnt = np.bincount(work, minlength=n)
     off = np.cumsum(cnt) - cnt
     box = np.c_[np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
@@ -473,39 +530,32 @@ class _Found:
         return _Found(**fields)
 
 
-def _search(prep: _Prepared, rules: Rules, workers: int) -> list[_Found]:
+def _search(prep: _Prepared, rules: Rules, pool: ThreadPoolExecutor | None) -> list[_Found]:
     """Final pairs, chunk by chunk, in a fixed order (the answer never depends on threads).
 
     Block ``b`` queries one STRtree over its own works and every later
-    block's, so each pair is met from its first work. With ``workers > 1``
-    the chunks run on a thread pool while the next block's tree is built;
-    at most two blocks are in flight, so at most two trees are alive.
+    block's, so each pair is met from its first work. With a pool the
+    chunks run on its threads while the next block's tree is built; at most
+    two blocks are in flight, so at most two trees are alive.
     """
     found: list[_Found | None] = []
-    pool = ThreadPoolExecutor(workers) if workers > 1 else None
     in_flight: list[list[Future[_Found | None]]] = []
-    try:
-        for b in range(len(prep.blocks) - 1):
-            lo, hi = int(prep.blocks[b]), int(prep.blocks[b + 1])
-            if lo >= len(prep.rows) - 1:
-                continue
-            tree = shapely.STRtree(prep.geoms[lo:])
-            tree.query(prep.geoms[lo])  # GEOS builds the tree on the first query: not in threads
-            chunks = [(c, min(c + _CHUNK, hi)) for c in range(lo, hi, _CHUNK)]
-            if pool is None:
-                found.extend(_chunk(prep, rules, tree, lo, c0, c1) for c0, c1 in chunks)
-                continue
-            in_flight.append(
-                [pool.submit(_chunk, prep, rules, tree, lo, c0, c1) for c0, c1 in chunks]
-            )
-            del tree
-            if len(in_flight) > 1:
-                found.extend(f.result() for f in in_flight.pop(0))
-        for block in in_flight:
-            found.extend(f.result() for f in block)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    for b in range(len(prep.blocks) - 1):
+        lo, hi = int(prep.blocks[b]), int(prep.blocks[b + 1])
+        if lo >= len(prep.rows) - 1:
+            continue
+        tree = shapely.STRtree(prep.geoms[lo:])
+        tree.query(prep.geoms[lo])  # GEOS builds the tree on the first query: not in threads
+        chunks = [(c, min(c + _CHUNK, hi)) for c in range(lo, hi, _CHUNK)]
+        if pool is None:
+            found.extend(_chunk(prep, rules, tree, lo, c0, c1) for c0, c1 in chunks)
+            continue
+        in_flight.append([pool.submit(_chunk, prep, rules, tree, lo, c0, c1) for c0, c1 in chunks])
+        del tree
+        if len(in_flight) > 1:
+            found.extend(f.result() for f in in_flight.pop(0))
+    for block in in_flight:
+        found.extend(f.result() for f in block)
     return [f for f in found if f is not None]
 
 
@@ -550,6 +600,9 @@ def _chunk(
     if not len(i):
         return None
     kind = np.where(both & (gap <= 0), _CLASH, np.where(mor, _MORATORIUM, _SYNERGY))
+    # "a" is the pair's first work by organisation and work_id
+    swap = prep.rank[i] > prep.rank[j]
+    i, j = np.where(swap, j, i), np.where(swap, i, j)
     overlap, geometry = _meet(prep, i, j, dpair)
     return _Found(i, j, kind.astype(np.int8), gap, distance, overlap, geometry)
 
@@ -779,7 +832,12 @@ def _pieces_to_lines(
 
 
 def _frame(
-    works: gpd.GeoDataFrame, prep: _Prepared, rules: Rules, found: _Found, crs: CRS | None
+    works: gpd.GeoDataFrame,
+    prep: _Prepared,
+    rules: Rules,
+    found: _Found,
+    crs: CRS | None,
+    pool: ThreadPoolExecutor | None = None,
 ) -> gpd.GeoDataFrame:
     """The answer: one row per pair, scored, sorted; ``found`` is emptied on the way."""
     i, j, gap = found.i, found.j, found.gap
@@ -803,7 +861,7 @@ def _frame(
     )
     del urgency, shared
     score = np.round(score, 4)
-    order = np.lexsort((j, i, -score))
+    order = np.lexsort((prep.rank[j], prep.rank[i], -score))
 
     def pick(values: np.ndarray) -> np.ndarray:
         return values[order]
@@ -822,18 +880,23 @@ def _frame(
     def text(names: pd.api.extensions.ExtensionArray, codes: np.ndarray) -> pd.Series:
         return pd.Series(names.take(codes), dtype="str")
 
+    labels = {  # column: (names, codes)
+        "work_id_a": (ids, prep.rows[i]),
+        "org_a": (prep.org_names, prep.org[i]),
+        "work_id_b": (ids, prep.rows[j]),
+        "org_b": (prep.org_names, prep.org[j]),
+        "discipline_a": (prep.disc_names, prep.disc_label[i]),
+        "discipline_b": (prep.disc_names, prep.disc_label[j]),
+        "kind": (pd.array(list(KINDS), dtype="str"), kind),
+        "severity": (pd.array(list(SEVERITIES), dtype="str"), severity),
+    }
+    texts = _map(pool, text, *zip(*labels.values(), strict=True))
+
     def day(days: np.ndarray) -> np.ndarray:
         return days.astype("datetime64[D]").astype("datetime64[s]")
 
     data = {
-        "work_id_a": text(ids, prep.rows[i]),
-        "org_a": text(prep.org_names, prep.org[i]),
-        "work_id_b": text(ids, prep.rows[j]),
-        "org_b": text(prep.org_names, prep.org[j]),
-        "discipline_a": text(prep.disc_names, prep.disc_label[i]),
-        "discipline_b": text(prep.disc_names, prep.disc_label[j]),
-        "kind": text(pd.array(list(KINDS), dtype="str"), kind),
-        "severity": text(pd.array(list(SEVERITIES), dtype="str"), severity),
+        **dict(zip(labels, texts, strict=True)),
         "score": score,
         "distance_m": pick(found.distance),
         "gap_days": gap.astype(np.int64),

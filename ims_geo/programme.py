@@ -165,11 +165,6 @@ MAX_CLUSTER = 12
 #: Default size of the grid cells ``max_parallel`` counts occupations in (metres).
 CELL_SIZE = 250.0
 
-_KPI_NAMES = (
-    "clashes", "moratorium violations", "combined works", "combined projects",
-    "disruption days", "works moved", "total shift days", "estimated cost eur", "savings eur",
-)  # fmt: skip
-
 
 @dataclass
 class Proposal:

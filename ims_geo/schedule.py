@@ -95,9 +95,9 @@ _STAGE1_SHARE = 0.8
 #: components are batched up to it); larger sets by blocks.
 _EXACT_WORKS = 60
 #: Works per block of the block search.
-_BLOCK_WORKS = 30
+_BLOCK_WORKS = 20
 #: Time limit of one block model (seconds).
-_BLOCK_SECONDS = 2.0
+_BLOCK_SECONDS = 1.0
 #: Share of a large set's time spent on block models; the rest goes to the
 #: model over the whole set that bounds the objective ...
 _BLOCK_SHARE = 0.7
@@ -768,7 +768,8 @@ class _Search:
         self.rows: list[dict] = []
         self.total = max(total, 1)
         self.done = 0
-        self.fraction = 1.0
+        # progress of this stage runs from ``base`` to ``base + span``
+        self.base, self.span, self.what = 0.0, 1.0, "scheduled"
 
     def model(
         self, free: np.ndarray, coupling: bool, *, current: np.ndarray | None = None
@@ -800,8 +801,8 @@ class _Search:
     def advance(self, works: int) -> None:
         self.done += works
         self.tell(
-            min(self.done / self.total, 1.0) * self.fraction,
-            f"scheduled {self.done} of {self.total} works",
+            self.base + self.span * min(self.done / self.total, 1.0),
+            f"{self.what} {self.done} of {self.total} works",
         )
 
     def greedy(self, free: np.ndarray) -> None:
@@ -1041,7 +1042,7 @@ def solve(
     share1 = _STAGE1_SHARE if coupling else 1.0
     search = _Search(p, w, workers, tell, int(comp_size.sum()))
     search.pairs = pairs
-    search.fraction = share1
+    search.span = share1
 
     # stage 1: small components batched into exact models, large ones by blocks
     by_label = _grouper(label, involved)
@@ -1078,11 +1079,8 @@ def solve(
         scope = _repair_scope(p, search.start, search.combined)
         if len(scope):
             left = max(t0 + time_limit - time.perf_counter(), 0.1 * time_limit)
-            search.fraction, search.done, search.total = (
-                1.0,
-                int(comp_size.sum()),
-                int(comp_size.sum()) + len(scope),
-            )
+            search.base, search.span, search.done, search.total = share1, 1 - share1, 0, len(scope)
+            search.what = "rescheduled for budgets and cells"
             if len(scope) <= _EXACT_WORKS:
                 search.exact(scope, True, left, "budgets and cells", "coupling")
             else:

@@ -410,6 +410,24 @@ def test_chunks_batches_blocks_and_threads_do_not_change_the_answer(monkeypatch)
         assert got.geometry.geom_equals_exact(expected.geometry, 1e-9).all()
 
 
+def test_many_organisations() -> None:
+    # more organisations than blocks: several organisations share a block and its tree
+    rng = np.random.default_rng(2)
+    rows = [
+        work(
+            f"w{k}",
+            f"Org{k % 13:02d}",
+            Point(*rng.integers(0, 80, 2)),
+            day(int(rng.integers(0, 300))),
+            day(400),
+            discipline=str(rng.choice(["road", "gas", "water"])),
+        )
+        for k in range(90)
+    ]
+    found = check_against_oracle(works_of(rows), Rules(internal=True))
+    assert found.org_a.nunique() > 8 and (found.kind == "internal").any()
+
+
 def test_input_order_and_index_do_not_matter() -> None:
     works = street_works(120, seed=8)
     expected = find_conflicts(works)

@@ -266,6 +266,44 @@ def test_works_that_may_not_move_are_never_combined() -> None:
     assert proposal.clusters.empty
 
 
+def test_known_depths_order_the_trench_before_the_discipline() -> None:
+    frame = two_utilities()
+    frame["depth_max"] = [1.0, 2.5]  # this water main lies deeper than this sewer
+    proposal = propose(frame)
+    assert dict(zip(proposal.works["work_id"], proposal.works["exec_order"], strict=True)) == {
+        "S1": 2,
+        "W1": 1,
+    }
+    assert proposal.clusters.iloc[0]["members"] == "Water:W1; Sewer:S1"
+    # the sewer is now laid into the water main's trench: 100 m shared all the same
+    assert proposal.clusters.iloc[0]["trench_m"] == 100.0
+
+
+def test_max_cluster_splits_a_large_cluster() -> None:
+    frame = two_utilities()
+    third = works(
+        {"work_id": "T1", "org": "Tel", "discipline": "telecom", "start_date": "2027-04-01",
+         "end_date": "2027-04-05", **YEAR, "geometry": line(-3)},
+    )  # fmt: skip
+    frame = pd.concat([frame, third], ignore_index=True)
+    together = propose(frame)
+    assert together.clusters["n_works"].tolist() == [3]
+    split = propose(frame, max_cluster=2)
+    assert split.clusters["n_works"].tolist() == [2]
+    row = split.infeasible.iloc[0]
+    assert (row["constraint"], row["amount"]) == ("cluster", 1.0)
+    assert "split into 1 candidate projects; 1 works combine with none" in row["reason"]
+
+
+def test_cancelled_works_neither_move_nor_count() -> None:
+    frame = two_utilities()
+    frame.loc[1, "status"] = "cancelled"
+    proposal = propose(frame)
+    assert proposal.works["shift_days"].tolist() == [0, 0]
+    assert proposal.clusters.empty
+    assert proposal.kpi("disruption days") == (10.0, 10.0)
+
+
 # --- budgets and max_parallel ----------------------------------------------------
 
 

@@ -452,13 +452,26 @@ def test_small_problems_are_solved_to_optimality_by_brute_force() -> None:
     assert result.models.iloc[0]["objective"] == best
 
 
-def test_progress_is_reported_and_ends_at_one() -> None:
+@pytest.mark.parametrize("limit", [None, 1])
+def test_progress_is_reported_and_ends_at_one(limit: int | None) -> None:
     seen: list[tuple[float, str]] = []
-    p = problem(start=[1, 2], lo=[0, 0], hi=[9, 9], pair_a=[0], pair_b=[1], cluster=[0, 0])
+    # a cluster solved first; two works in no component share a cell after it
+    p = problem(
+        start=[1, 2, 30, 30],
+        lo=[0, 0, 20, 20],
+        hi=[9, 9, 40, 40],
+        pair_a=[0],
+        pair_b=[1],
+        cluster=[0, 0, -1, -1],
+        cell=[0, 0, 1, 1],
+        max_parallel=limit,
+    )
     sc.solve(p, progress=lambda f, m: seen.append((f, m)))
-    assert seen[-1][0] == 1.0
+    assert seen[-1] == (1.0, "schedule solved")
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions)
+    if limit is not None:
+        assert any(m.startswith("rescheduled for budgets and cells") for _, m in seen)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
