@@ -283,3 +283,21 @@ def test_demo_builds_the_store_and_works_lists_it(tmp_path):
     rebuilt = _run("demo", "--store", store, "--force")
     assert rebuilt.exit_code == 0
     assert _run("versions", "--store", store).stdout.count(" 1 ") >= 6
+
+
+@pytest.mark.postgis
+def test_shared_postgis_store_end_to_end(plans, tmp_path, postgis_url):
+    for key in ("water", "gas"):
+        result = _run("import", plans[key], "--cycle", "2026", "--store", postgis_url)
+        assert result.exit_code == 0, result.output
+    roads = gpd.read_file(plans["roads"])
+    for org, part in roads.groupby("org"):
+        path = tmp_path / f"{org}.gpkg"
+        part.to_file(path, driver="GPKG")
+        assert _run("import", path, "--org", org, "--store", postgis_url).exit_code == 0
+    listing = _run("works", "--store", postgis_url)
+    assert all(org in listing.stdout for org in ("Gemeente", "KPN", "Liander", "Waternet"))
+    out = tmp_path / "c.csv"
+    result = _run("conflicts", "--out", out, "--store", postgis_url)
+    assert result.exit_code == 0, result.output
+    assert _pairs(pd.read_csv(out, dtype=str)) == EXPECTED
