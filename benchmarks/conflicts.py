@@ -296,9 +296,31 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds:.2f}" if seconds < 100 else f"{seconds:.0f}"
 
 
+def summary(report: dict[str, Any]) -> list[str]:
+    """One row per size: time (x floor) and peak RSS of every method."""
+    names = list(dict.fromkeys(k for s in report["sizes"] for k in s["methods"]))
+    lines = [
+        "| works | " + " | ".join(names) + " |",
+        "|---:|" + "---:|" * len(names),
+    ]
+    for size in report["sizes"]:
+        floor = (size["methods"].get("floor") or {}).get("result")
+        cells = []
+        for name in names:
+            m = size["methods"].get(name) or {}
+            r = m.get("result")
+            if r is None:
+                cells.append(m.get("skipped", "") or "not run")
+                continue
+            ratio = f" ({r['seconds'] / floor['seconds']:.1f}x)" if floor else ""
+            cells.append(f"{_fmt_s(r['seconds'])} s{ratio}, {m['peak_rss_mib']:,.0f} MiB")
+        lines.append(f"| {size['n']:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The results as Markdown tables."""
-    lines: list[str] = []
+    lines = ["Time in seconds (x the floor), peak RSS of the process.", "", *summary(report), ""]
     for size in report["sizes"]:
         n = size["n"]
         floor = size["methods"].get("floor", {}).get("result")

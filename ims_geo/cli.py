@@ -363,7 +363,19 @@ def conflicts_cmd(
     type=float,
     default=30.0,
     show_default=True,
-    help="Solver time limit in seconds per model.",
+    help="Solver time budget in seconds for the whole run.",
+)
+@click.option(
+    "--costs",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Unit costs for the savings (TOML), see data/costs.example.toml.",
+)
+@click.option(
+    "--cell-size",
+    type=float,
+    default=250.0,
+    show_default=True,
+    help="Side in metres of the area cells that --max-parallel counts in.",
 )
 @click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
 @ingest_options
@@ -376,6 +388,8 @@ def propose_cmd(
     budgets: str | None,
     max_parallel: int | None,
     time_limit: float,
+    costs: str | None,
+    cell_size: float,
     workers: int,
     read: InputOptions,
     store_path: str,
@@ -387,7 +401,7 @@ def propose_cmd(
     prints the KPIs of the proposal against everyone keeping their dates.
     """
     from ims_geo import export
-    from ims_geo.programme import load_budgets, propose
+    from ims_geo.programme import propose
 
     if export.format_of(out) not in ("gpkg", "xlsx"):
         _fail(f"--out {out}: a programme has several layers; write .gpkg or .xlsx")
@@ -395,10 +409,12 @@ def propose_cmd(
     proposal = propose(
         works,
         rules=rules,
-        budgets=load_budgets(budgets) if budgets else None,
+        budgets=budgets,
         max_parallel=max_parallel,
         time_limit=time_limit,
         workers=workers,
+        costs=costs,
+        cell_size=cell_size,
         progress=_progress(err=True),
     )
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
@@ -407,6 +423,8 @@ def propose_cmd(
     if len(getattr(proposal, "infeasible", ())):
         layers["unresolved"] = proposal.infeasible
     export.write_layers(layers, out)
+    for warning in proposal.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(proposal.kpis.to_string(index=False))
     click.echo(f"Programme written to {out}", err=True)
 

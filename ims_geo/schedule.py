@@ -27,7 +27,9 @@ infeasible (the slack that stays on is reported, see
   excavates, ``b`` may not start 1 .. ``moratorium_days`` days after ``a``
   ends. The solver resolves it by letting the excavation end before the
   sealing starts (or, where it already is, leaving the excavation beyond the
-  moratorium). This removes existing dig-after-pave violations wherever the
+  moratorium); where the windows allow neither, the two may still overlap,
+  which makes the pair a clash (penalised as one) instead of a dig after
+  pave. This removes existing dig-after-pave violations wherever the
   windows allow; the slack costs :attr:`Weights.violation` for a violation
   already in the plan and ten times as much (:attr:`Weights.new_violation`)
   for one the proposal would create, so a new violation is never traded for a

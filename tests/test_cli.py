@@ -301,3 +301,28 @@ def test_shared_postgis_store_end_to_end(plans, tmp_path, postgis_url):
     result = _run("conflicts", "--out", out, "--store", postgis_url)
     assert result.exit_code == 0, result.output
     assert _pairs(pd.read_csv(out, dtype=str)) == EXPECTED
+
+
+def test_propose_passes_budgets_costs_and_cells(plans, tmp_path):
+    from conftest import ROOT
+
+    budgets = tmp_path / "budgets.csv"
+    budgets.write_text("org,year,budget_eur\nNobody,2026,100\n", encoding="utf-8")
+    out = tmp_path / "programme.gpkg"
+    result = _run(
+        "propose", plans["roads"], plans["water"], plans["gas"], "--out", out,
+        "--budgets", budgets, "--costs", ROOT / "data/costs.example.toml",
+        "--max-parallel", "1", "--cell-size", "500", "--time-limit", "5",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "budgets name organisations without works, ignored: Nobody" in result.stderr
+    assert "cells over max_parallel" in result.stdout
+    assert {"works", "clusters", "kpis"} <= {name for name, _ in pyogrio.list_layers(out)}
+
+
+def test_propose_bad_budgets_file_is_a_clear_error(plans, tmp_path):
+    budgets = tmp_path / "budgets.csv"
+    budgets.write_text("org,year,budget_eur\nWaternet,20x6,100\n", encoding="utf-8")
+    result = _run("propose", plans["water"], "--out", tmp_path / "p.gpkg", "--budgets", budgets)
+    assert result.exit_code == 2
+    assert "budgets.csv" in result.stderr and "line 2" in result.stderr
