@@ -46,6 +46,13 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def _local_limits() -> Any:
+    """Limits for files on the user's own disk: no size cap, zip-bomb checks kept."""
+    from ims_geo.ingest import Limits
+
+    return Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))
+
+
 @dataclass(frozen=True)
 class InputOptions:
     """How the INPUT planning files of a command are read."""
@@ -189,6 +196,7 @@ def _read_inputs(inputs: Sequence[str], store_path: str, read: InputOptions) -> 
         layer=read.layer,
         crs=read.source_crs,
         encoding=read.encoding,
+        limits=_local_limits(),
     )
     click.echo(result.report(), err=True)
     _write_rejects(result.rejected, read.rejects)
@@ -246,6 +254,7 @@ def import_cmd(file: str, org: str | None, cycle: int, read: InputOptions, store
         layer=read.layer,
         crs=read.source_crs,
         encoding=read.encoding,
+        limits=_local_limits(),
     )
     click.echo(result.report())
     _write_rejects(result.rejected, read.rejects)

@@ -29,6 +29,8 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import shapely
 
 from ims_geo.errors import InputError
@@ -117,7 +119,16 @@ def _tabular(frame: pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    _tabular(frame).to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d")
+    table = _tabular(frame)
+    try:
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        # mixed-type user columns: pandas writes anything, only slower
+        table.to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d")
+        return
+    plain_header = not any(set(str(c)) & set(',"\r\n') for c in table.columns)
+    options = pacsv.WriteOptions(quoting_header="none" if plain_header else "needed")
+    pacsv.write_csv(arrow, path, options)  # several times faster than pandas
 
 
 def _write_xlsx(layers: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> None:

@@ -326,3 +326,14 @@ def test_propose_bad_budgets_file_is_a_clear_error(plans, tmp_path):
     result = _run("propose", plans["water"], "--out", tmp_path / "p.gpkg", "--budgets", budgets)
     assert result.exit_code == 2
     assert "budgets.csv" in result.stderr and "line 2" in result.stderr
+
+
+def test_local_files_have_no_upload_size_cap():
+    from ims_geo.cli import _local_limits
+    from ims_geo.ingest import Limits
+
+    local, upload = _local_limits(), Limits()
+    assert local.max_upload_bytes == float("inf") > upload.max_upload_bytes
+    # the checks against zip bombs stay
+    assert local.max_ratio == upload.max_ratio
+    assert local.max_members == upload.max_members

@@ -142,3 +142,20 @@ def test_failed_write_leaves_previous_file_intact(works, tmp_path, monkeypatch):
         export.write(works.iloc[:1], target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["works.gpkg"]
+
+
+def test_csv_with_mixed_user_columns_and_odd_headers(works, tmp_path):
+    frame = works.copy()
+    frame["Kosten, brutto"] = [1, "n.v.", None]
+    frame["excavation"] = [True, False, True]
+    path = export.write(frame, tmp_path / "mixed.csv")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert back["Kosten, brutto"].tolist() == ["1", "n.v.", ""]
+    assert back["work_id"].tolist() == ["00017", "B-2", "C3"]
+
+
+def test_csv_booleans_and_empty_values(works, tmp_path):
+    path = export.write(works, tmp_path / "works.csv")
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert back["excavation"].str.lower().tolist() == ["true", "true", "false"]
+    assert back["cost_eur"].tolist()[1] == ""
