@@ -46,9 +46,10 @@ import pandas as pd
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import generate
 from ims_geo.conflicts import find_conflicts
 from ims_geo.programme import Proposal, propose
+
+from benchmarks import generate
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from conftest import IN_CI
 
 #: Environment variable naming the directory with initdb / pg_ctl.

@@ -12,10 +12,11 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from conftest import ROOT, shared_data
 from geopandas.testing import assert_geodataframe_equal
 
 from ims_geo import schema
+
+from conftest import ROOT, shared_data
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
-from conftest import ROOT, shared_data
 
 from ims_geo.cli import main
+
+from conftest import ROOT, shared_data
 
 SEAL_SECTOR = "Highway Authority"
 UTILITY_SECTORS = {"Water", "Telecommunications", "Electricity", "Gas"}

@@ -56,7 +56,9 @@ def test_ensure_metric_measures_true_metres_from_web_mercator():
     # two points 20 m apart on the ground at 52 N; in Web Mercator units they are ~32.5 apart
     geod = Geod(ellps="WGS84")
     lon2, lat2, _ = geod.fwd(4.9, 52.0, 90, 20.0)
-    frame = gpd.GeoDataFrame(geometry=[shapely.Point(4.9, 52.0), shapely.Point(lon2, lat2)], crs=4326)
+    frame = gpd.GeoDataFrame(
+        geometry=[shapely.Point(4.9, 52.0), shapely.Point(lon2, lat2)], crs=4326
+    )
     mercator = frame.to_crs(3857)
     assert mercator.geometry[0].distance(mercator.geometry[1]) == pytest.approx(32.5, abs=0.1)
     metric = ensure_metric(mercator)

@@ -16,7 +16,6 @@ import pyogrio
 import pytest
 import shapely
 import shapely.ops
-from conftest import shared_data
 from pyproj import CRS
 
 from ims_geo import demo, schema
@@ -24,6 +23,8 @@ from ims_geo.conflicts import find_conflicts
 from ims_geo.errors import InputError
 from ims_geo.ingest import IngestResult, load_mapping, read_works
 from ims_geo.store import GeoPackageStore, PlanVersion
+
+from conftest import shared_data
 
 STREETS = ("helsinki_osm_streets", "helsinki_streets.gpkg")
 MANIFEST = json.loads((demo.DEMO_DIR / demo.MANIFEST).read_text(encoding="utf-8"))

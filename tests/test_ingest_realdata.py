@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import ROOT, shared_data
 from pyproj import Geod
 
 from ims_geo import schema
 from ims_geo.ingest import Mapping, load_mapping, read_many, read_works
+
+from conftest import ROOT, shared_data
 
 pytestmark = pytest.mark.realdata
 

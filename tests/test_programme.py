@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely import LineString, Point
@@ -19,6 +18,8 @@ from ims_geo.errors import InputError
 from ims_geo.programme import load_budgets, propose
 from ims_geo.rules import Rules
 from ims_geo.schema import CHANGEABLE_STATUSES, validate
+
+from conftest import ROOT
 
 YEAR = {"earliest": "2027-01-01", "latest": "2027-12-31"}
 
