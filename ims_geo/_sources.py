@@ -81,7 +81,7 @@ class Upload:
     data: bytes | None = None
 
 
-def open_source(source: Any, name: str | None, max_upload_bytes: int) -> Upload:
+def open_source(source: Any, name: str | None, max_upload_bytes: float) -> Upload:
     """Check the size and name of ``source`` (a path, bytes or a file-like object)."""
     if isinstance(source, str | Path):
         path = Path(source)
@@ -119,13 +119,14 @@ def _suffix(name: str) -> str:
     return Path(name).suffix.lower()
 
 
-def _read_bytes(source: Any, name: str, limit: int) -> bytes:
+def _read_bytes(source: Any, name: str, limit: float) -> bytes:
     if isinstance(source, bytes | bytearray | memoryview):
         return bytes(source)
     if hasattr(source, "read"):
         with contextlib.suppress(AttributeError, OSError, ValueError):
             source.seek(0)
-        data = source.read(limit + 1)
+        # one byte past the limit tells a too-large upload apart; no limit reads all
+        data = source.read(int(limit) + 1 if limit != float("inf") else -1)
         if isinstance(data, str):
             raise InputError(f"{name}: open the file in binary mode ('rb')")
         return bytes(data)

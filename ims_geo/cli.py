@@ -124,7 +124,11 @@ def _rules(
     """Rules from the rules file (if any) with the command-line values on top."""
     from ims_geo.rules import Rules, load_rules
 
-    given = {"distance": distance, "window_days": window_days, "moratorium_years": moratorium_years}
+    given: dict[str, Any] = {
+        "distance": distance,
+        "window_days": window_days,
+        "moratorium_years": moratorium_years,
+    }
     overrides = {k: v for k, v in given.items() if v is not None}
     return load_rules(rules_file, **overrides) if rules_file else Rules(**overrides)
 

@@ -44,7 +44,8 @@ def _lonlat_bounds(frames: Iterable[gpd.GeoDataFrame]) -> tuple[float, float, fl
         if not np.isfinite(bounds).all():
             continue
         to_lonlat = Transformer.from_crs(frame.crs, 4326, always_xy=True)
-        boxes.append(to_lonlat.transform_bounds(*bounds, densify_pts=21))
+        west, south, east, north = (float(v) for v in bounds)
+        boxes.append(to_lonlat.transform_bounds(west, south, east, north, densify_pts=21))
     if not boxes:
         raise InputError("no geometries with a CRS to choose a working CRS from")
     b = np.asarray(boxes, dtype=float)

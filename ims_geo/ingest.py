@@ -63,8 +63,8 @@ class Limits:
     ``max_text_chars`` is per cell: a longer text rejects its row instead.
     """
 
-    max_upload_bytes: int = 200 * 1024 * 1024
-    max_expanded_bytes: int = 500 * 1024 * 1024
+    max_upload_bytes: float = 200 * 1024 * 1024
+    max_expanded_bytes: float = 500 * 1024 * 1024
     max_members: int = 2000
     max_ratio: float = 200
     max_text_chars: int = 100_000
