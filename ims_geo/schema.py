@@ -398,10 +398,27 @@ class Validated:
     repaired: int = 0
 
 
+_NOT_TEXT = frozenset(
+    {"date", "datetime", "datetime64", "integer", "floating", "boolean", "decimal"}
+)
+
+
+def _may_hold_text(series: pd.Series) -> bool:
+    """False for columns that cannot hold (blank) strings, e.g. native dates or numbers."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    if not pd.api.types.is_object_dtype(series):
+        return False
+    return pd.api.types.infer_dtype(series, skipna=True) not in _NOT_TEXT
+
+
 def _blank(series: pd.Series) -> np.ndarray:
     """True where a value is missing or an empty / whitespace-only string."""
-    text = series.astype("string").str.strip()
-    return (series.isna() | text.isna() | (text == "")).to_numpy(dtype=bool)
+    missing = series.isna().to_numpy(dtype=bool, copy=True)
+    if _may_hold_text(series):
+        text = series.astype("string").str.strip()
+        missing |= (text == "").fillna(True).to_numpy(dtype=bool)
+    return missing
 
 
 def _as_text(series: pd.Series) -> pd.Series:
@@ -418,15 +435,20 @@ def _as_text(series: pd.Series) -> pd.Series:
     return out.astype(object).where(out.notna(), None)
 
 
+def _cell_text(value: object) -> str:
+    """A cell as it reads in a message; missing values read as ''."""
+    return "" if value is None or value is pd.NA or pd.isna(value) else str(value)  # type: ignore[arg-type]
+
+
 class _Lazy:
     """Per-row messages formatted only for the rows that are looked up."""
 
     def __init__(self, template: str, columns: list[pd.Series]) -> None:
         self.template = template
-        self.columns = columns
+        self.columns = [c.reset_index(drop=True) for c in columns]
 
     def __getitem__(self, i: int) -> str:
-        return self.template.format(*(c.iloc[i] for c in self.columns))
+        return self.template.format(*(_cell_text(c.iloc[i]) for c in self.columns))
 
 
 def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -441,6 +463,12 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
         parsed = series.dt.tz_localize(None)
     elif pd.api.types.is_datetime64_any_dtype(series):
         parsed = series
+    elif pd.api.types.infer_dtype(series, skipna=True) in ("date", "datetime"):
+        # native date / datetime objects (e.g. GeoPackage DATE read through Arrow)
+        parsed = pd.to_datetime(series, errors="coerce", utc=True).dt.tz_localize(None)
+        if any(getattr(v, "tzinfo", None) is not None for v in series.dropna().iloc[:1]):
+            local = [v.replace(tzinfo=None) if v is not None else None for v in series]
+            parsed = pd.to_datetime(pd.Series(local, index=series.index), errors="coerce")
     else:
         text = series.astype("string").str.strip()
         # drop a UTC offset so that the local wall-clock date is kept
@@ -557,10 +585,9 @@ def validate(
         for i, text in zip(rows.tolist(), texts, strict=True):
             found.setdefault(i, []).append(text)
 
-    def quoted(template: str, *columns: pd.Series) -> pd.Series:
+    def quoted(template: str, *columns: pd.Series) -> _Lazy:
         """``template`` filled per row, built lazily by :func:`flag` for bad rows."""
-        parts = [c.astype("string").fillna("").reset_index(drop=True) for c in columns]
-        return _Lazy(template, parts)
+        return _Lazy(template, list(columns))
 
     out = raw.copy()
     warnings: list[str] = []

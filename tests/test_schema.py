@@ -319,3 +319,18 @@ def test_empty_works_has_every_column_and_dtype():
     assert frame[schema.START].dtype == "datetime64[s]"
     assert frame[schema.COST].dtype == "float64"
     assert frame.crs.to_epsg() == 28992
+
+
+def test_native_date_objects_and_aware_datetimes_keep_their_local_date():
+    import datetime as dt
+
+    from ims_geo.schema import parse_dates
+
+    dates = pd.Series([dt.date(2026, 1, 31), None, dt.date(2027, 2, 1)], dtype=object)
+    parsed, bad = parse_dates(dates)
+    assert parsed.dt.date.tolist()[::2] == [dt.date(2026, 1, 31), dt.date(2027, 2, 1)]
+    assert parsed.isna().tolist() == [False, True, False]
+    assert not bad.any()
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    aware = pd.Series([dt.datetime(2027, 3, 1, 0, 30, tzinfo=plus_two)], dtype=object)
+    assert parse_dates(aware)[0].dt.date.tolist() == [dt.date(2027, 3, 1)]
