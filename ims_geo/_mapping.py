@@ -16,10 +16,8 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import os
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -29,6 +27,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from ims_geo import schema
+from ims_geo._toml import read_toml
 from ims_geo.errors import InputError, RulesError
 
 #: Canonical columns a mapping may name (the works columns and the geometry).
@@ -202,17 +201,7 @@ def load_mapping(path: str | os.PathLike[str]) -> Mapping:
         The file is not valid TOML, or has an unknown key or a value of the
         wrong kind (the message names the key and the file).
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(f"mapping file {path} does not exist") from exc
-    except UnicodeDecodeError as exc:
-        raise RulesError(f"mapping file {path} is not UTF-8 text; save it as UTF-8") from exc
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"mapping file {path} is not valid TOML: {exc}") from exc
+    data = read_toml(path, "mapping file", RulesError)
     return Mapping.from_dict(data, source=str(path))
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ims_geo._toml import read_toml
 from ims_geo.errors import InputError
 
 
@@ -105,13 +105,7 @@ def load_costs(path: str | Path, **overrides: Any) -> CostTable:
     1.0
     """
     where = str(path)
-    try:
-        with open(path, "rb") as handle:
-            values = tomllib.load(handle)
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read the cost table ({exc.strerror})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{where}: not a valid TOML file ({exc})") from exc
+    values = read_toml(path, "cost table")
     if isinstance(values.get("costs"), dict):
         values = {**{k: v for k, v in values.items() if k != "costs"}, **values["costs"]}
     values.update({k: v for k, v in overrides.items() if v is not None})

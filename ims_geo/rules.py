@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ims_geo._toml import read_toml
 from ims_geo.errors import RulesError
 from ims_geo.schema import DISCIPLINES, STATUSES
 
@@ -342,13 +342,7 @@ def load_rules(path: str | Path | None = None, **overrides: Any) -> Rules:
     values: dict[str, Any] = {}
     if path is not None:
         where = str(path)
-        try:
-            with open(path, "rb") as handle:
-                values = tomllib.load(handle)
-        except OSError as exc:
-            raise RulesError(f"{where}: cannot read the rules file ({exc.strerror})") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise RulesError(f"{where}: not a valid TOML file ({exc})") from exc
+        values = read_toml(path, "rules file", RulesError)
         _known(values, where)
     given = {k: v for k, v in overrides.items() if v is not None}
     _known(given, "rules overrides")

@@ -424,7 +424,7 @@ def test_mapping_keep_extras_false_keeps_only_the_listed_ones(tmp_path):
         ('encoding = "klingon"', "encoding 'klingon' is unknown"),
         ("keep_extras = 1", "keep_extras must be true or false"),
         ('[extras]\nwork_id = "a"', "not a usable extra column name"),
-        ("[columns\n", "not valid TOML"),
+        ("[columns\n", "not a valid TOML file"),
     ],
 )
 def test_bad_mapping_files_name_the_key_and_the_file(tmp_path, toml, message):
