@@ -7,6 +7,7 @@ shared length from polygon buffers with many segments per quarter circle.
 
 from __future__ import annotations
 
+import gc
 import math
 from datetime import date, timedelta
 from itertools import combinations
@@ -435,6 +436,20 @@ def test_input_order_and_index_do_not_matter() -> None:
     shuffled.index = np.arange(len(works))[::-1] * 7
     got = find_conflicts(shuffled)
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_z_coordinates_are_ignored() -> None:
+    flat = street_works(120, seed=4)
+    # the same works lifted to heights 0-90 m: distances and shared lengths stay 2D
+    heights = np.arange(len(flat)) % 10 * 10.0
+    lifted = flat.copy()
+    lifted["geometry"] = shapely.force_3d(flat.geometry.array, heights)
+    assert shapely.has_z(lifted.geometry.array).all()
+    expected = find_conflicts(flat)
+    got = find_conflicts(lifted)
+    assert len(expected) >= 50
+    pd.testing.assert_frame_equal(got, expected)
+    assert not shapely.has_z(got.geometry.array).any()
 
 
 # --- distance ----------------------------------------------------------------------
@@ -914,6 +929,23 @@ def test_score_and_severity() -> None:
     assert sealing_then_digging(1095).score.iloc[0] == round(4 * (1 + 1 / 1095 + 0.5), 4)
 
 
+@pytest.mark.parametrize(
+    ("n", "scale"),
+    [(50, 8.0), (3_000_000, 8.0), (50, 1e12), (200_000, 4e4)],  # one key; two keys
+)
+def test_rank_order_is_score_then_first_then_second(n: int, scale: float) -> None:
+    rng = np.random.default_rng(int(scale) % 1000 + n % 1000)
+    count = 2_000
+    rank_a = rng.integers(0, n, count)
+    rank_b = rng.integers(0, n, count)
+    rank_a[:40] = rank_a[40:80]  # ties on the score and the first work
+    unique = np.unique(rank_a * np.int64(n) + rank_b, return_index=True)[1]
+    rank_a, rank_b = rank_a[unique], rank_b[unique]
+    score = np.round(rng.choice(rng.random(30) * scale, len(rank_a)), 4)
+    expected = np.lexsort((rank_b, rank_a, -score))
+    np.testing.assert_array_equal(conflicts._ranked(score, rank_a, rank_b, n), expected)
+
+
 def test_sorted_by_score_then_ids() -> None:
     rows = [
         work("z", "B", Point(0, 0), day(0), day(9)),
@@ -1003,6 +1035,23 @@ def test_missing_dates() -> None:
     works.loc[1, "end_date"] = pd.NaT
     with pytest.raises(InputError, match="1 work"):
         find_conflicts(works)
+
+
+def test_garbage_collector_state_is_restored() -> None:
+    works = street_works(40, seed=1)
+    bad = works.copy()
+    bad.loc[bad.index[0], "end_date"] = pd.NaT
+    was_enabled = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            find_conflicts(works)
+            assert gc.isenabled() is enabled
+            with pytest.raises(InputError):
+                find_conflicts(bad)
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
 
 
 def test_empty_geometries_take_no_part() -> None:
