@@ -46,6 +46,15 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+#: INPUT planning files of a command (none: the store's current works).
+inputs_argument = click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+
+
+def out_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The required ``--out FILE`` option; the file's suffix picks the format."""
+    return click.option("--out", required=True, type=click.Path(dir_okay=False), help=help_text)
+
+
 def _local_limits() -> Any:
     """Limits for files on the user's own disk: no size cap, zip-bomb checks kept."""
     from ims_geo.ingest import Limits
@@ -318,13 +327,8 @@ def versions_cmd(org: str | None, store_path: str) -> None:
 
 
 @main.command("conflicts")
-@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Output file: .csv, .xlsx, .geojson or .gpkg.",
-)
+@inputs_argument
+@out_option("Output file: .csv, .xlsx, .geojson or .gpkg.")
 @rules_options
 @click.option("--internal", is_flag=True, help="Also report pairs within one organisation.")
 @ingest_options
@@ -357,13 +361,8 @@ def conflicts_cmd(
 
 
 @main.command("propose")
-@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis.",
-)
+@inputs_argument
+@out_option("Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis.")
 @rules_options
 @click.option(
     "--budgets",
@@ -433,7 +432,7 @@ def propose_cmd(
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
     if len(proposal.solver):
         layers["solver"] = proposal.solver
-    if len(getattr(proposal, "infeasible", ())):
+    if len(proposal.infeasible):
         layers["unresolved"] = proposal.infeasible
     export.write_layers(layers, out)
     for warning in proposal.warnings:
@@ -443,12 +442,7 @@ def propose_cmd(
 
 
 @main.command("export")
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Output file: .gpkg, .zip (shapefile), .geojson, .csv or .xlsx.",
-)
+@out_option("Output file: .gpkg, .zip (shapefile), .geojson, .csv or .xlsx.")
 @click.option("--org", "orgs", multiple=True, help="Only these organisations.")
 @store_option
 @_handle_errors
