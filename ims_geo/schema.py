@@ -611,14 +611,13 @@ def validate(
     flag(empty_geom, "empty geometry")
     present = ~missing_geom & ~empty_geom
     invalid = present & ~shapely.is_valid(geoms)
-    repaired = 0
     if invalid.any():
         fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-        still_bad = shapely.is_empty(fixed) | ~shapely.is_valid(fixed)
         geoms = geoms.copy()
         geoms[invalid] = fixed
-        bad_idx = np.flatnonzero(invalid)[still_bad]
-        flag(np.isin(np.arange(n), bad_idx), "invalid geometry that cannot be repaired")
+        unrepairable = np.zeros(n, dtype=bool)
+        unrepairable[invalid] = shapely.is_empty(fixed) | ~shapely.is_valid(fixed)
+        flag(unrepairable, "invalid geometry that cannot be repaired")
 
     # required text
     for col in (WORK_ID, ORG):
