@@ -8,10 +8,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from ims_geo.errors import InputError, RulesError
 from ims_geo.rules import FrozenMap, Rules, load_rules
+
+from conftest import ROOT
 
 EXAMPLE = ROOT / "data" / "rules.example.toml"
 
