@@ -33,7 +33,7 @@ system-deps:
 			chromium postgresql-15 postgresql-15-postgis-3 >/dev/null; \
 	fi
 
-test: env system-deps
+test: env system-deps lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: env
