@@ -48,6 +48,14 @@ def store_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 #: INPUT planning files of a command (none: the store's current works).
 inputs_argument = click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+#: Organisation of INPUT files without an org column: once for all, or once per file.
+input_orgs_option = click.option(
+    "--org",
+    "orgs",
+    multiple=True,
+    help="Organisation of INPUT files that have no org column: give it once for all "
+    "files, or once per file in the order of the files.",
+)
 
 
 def out_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -192,8 +200,17 @@ def _write_rejects(rejected: pd.DataFrame, path: str | None) -> None:
     click.echo(f"Rejected rows written to {path}", err=True)
 
 
-def _read_inputs(inputs: Sequence[str], store_path: str, read: InputOptions) -> Any:
+def _read_inputs(
+    inputs: Sequence[str], store_path: str, read: InputOptions, orgs: Sequence[str] = ()
+) -> Any:
     """Works from the INPUT files, or the store's current works when none are given."""
+    if orgs and not inputs:
+        _fail("--org names the organisation of INPUT files; the store's works have theirs")
+    if len(orgs) not in (0, 1, len(inputs)):
+        _fail(
+            f"--org given {len(orgs)} times for {len(inputs)} files; "
+            "give it once for all files or once per file, in the same order"
+        )
     if not inputs:
         store = _open_store(store_path)
         works = store.works()
@@ -205,6 +222,7 @@ def _read_inputs(inputs: Sequence[str], store_path: str, read: InputOptions) -> 
 
     result = read_many(
         list(inputs),
+        org=orgs[0] if len(orgs) == 1 else (list(orgs) or None),
         mapping=read.mapping,
         layer=read.layer,
         crs=read.source_crs,
@@ -329,6 +347,7 @@ def versions_cmd(org: str | None, store_path: str) -> None:
 @main.command("conflicts")
 @inputs_argument
 @out_option("Output file: .csv, .xlsx, .geojson or .gpkg.")
+@input_orgs_option
 @rules_options
 @click.option("--internal", is_flag=True, help="Also report pairs within one organisation.")
 @ingest_options
@@ -337,6 +356,7 @@ def versions_cmd(org: str | None, store_path: str) -> None:
 def conflicts_cmd(
     inputs: tuple[str, ...],
     out: str,
+    orgs: tuple[str, ...],
     rules: Any,
     internal: bool,
     read: InputOptions,
@@ -345,14 +365,14 @@ def conflicts_cmd(
     """Find clashes, dig-after-pave (moratorium) and synergies between organisations.
 
     Reads the INPUT planning files (any supported format; the organisation
-    comes from each file's org column), or the store's current works when
-    no INPUT is given, and writes one row per pair of works to OUT.
+    comes from each file's org column or from --org), or the store's current
+    works when no INPUT is given, and writes one row per pair of works to OUT.
     """
     from ims_geo import export
     from ims_geo.conflicts import find_conflicts
 
     export.format_of(out)
-    works = _read_inputs(inputs, store_path, read)
+    works = _read_inputs(inputs, store_path, read, orgs)
     conflicts = find_conflicts(works, rules, internal=internal or None)
     export.write(conflicts, out, layer="conflicts")
     counts = conflicts["kind"].value_counts()
@@ -362,6 +382,7 @@ def conflicts_cmd(
 
 @main.command("propose")
 @inputs_argument
+@input_orgs_option
 @out_option("Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis.")
 @rules_options
 @click.option(
@@ -396,6 +417,7 @@ def conflicts_cmd(
 def propose_cmd(
     inputs: tuple[str, ...],
     out: str,
+    orgs: tuple[str, ...],
     rules: Any,
     budgets: str | None,
     max_parallel: int | None,
@@ -417,7 +439,7 @@ def propose_cmd(
 
     if export.format_of(out) not in ("gpkg", "xlsx"):
         _fail(f"--out {out}: a programme has several layers; write .gpkg or .xlsx")
-    works = _read_inputs(inputs, store_path, read)
+    works = _read_inputs(inputs, store_path, read, orgs)
     proposal = propose(
         works,
         rules=rules,

@@ -262,7 +262,7 @@ def read_works(
 def read_many(
     sources: Iterable[Any],
     *,
-    org: str | None = None,
+    org: str | Sequence[str | None] | None = None,
     layer: str | None = None,
     mapping: Mapping | str | os.PathLike[str] | None = None,
     crs: Any = None,
@@ -282,7 +282,10 @@ def read_many(
     sources
         Paths, file-like objects with a ``name`` (e.g. uploaded files), or
         ``(name, bytes)`` pairs.
-    org, layer, mapping, crs, encoding, target_crs, engine, limits
+    org
+        Organisation for every file, or one per file (a sequence as long as
+        ``sources``, None where the file has its own ``org`` column).
+    layer, mapping, crs, encoding, target_crs, engine, limits
         As for :func:`read_works`, applied to every file.
 
     Returns
@@ -329,7 +332,7 @@ class _Part:
 def _read(
     items: Sequence[tuple[Any, str | None]],
     *,
-    org: str | None,
+    org: str | Sequence[str | None] | None,
     layer: str | None,
     mapping: Mapping | str | os.PathLike[str] | None,
     crs: Any,
@@ -346,11 +349,17 @@ def _read(
     wanted = _user_crs(target_crs, "target_crs")
     if wanted is not None:
         wanted = check_metric(wanted)
+    orgs = [org] * len(items) if org is None or isinstance(org, str) else list(org)
+    if len(orgs) != len(items):
+        raise InputError(
+            f"{len(orgs)} organisations given for {len(items)} files; "
+            "give one organisation for all files or one per file, in the same order"
+        )
     loaded = [
         _load(
             source,
             name,
-            org=org,
+            org=file_org,
             layer=layer,
             mapping=mapping,
             crs=given_crs,
@@ -358,12 +367,14 @@ def _read(
             engine=engine,
             limits=limits,
         )
-        for source, name in items
+        for (source, name), file_org in zip(items, orgs, strict=True)
     ]
     work_crs = _choose_crs(loaded, wanted)
     parts = []
-    for item in loaded:
-        checked = schema.validate(item.frame, org=org, source=item.name, problems=item.problems)
+    for item, file_org in zip(loaded, orgs, strict=True):
+        checked = schema.validate(
+            item.frame, org=file_org, source=item.name, problems=item.problems
+        )
         bad = checked.rejected[schema.SOURCE_ROW].to_numpy(dtype=np.int64)
         valid_rows = np.setdiff1d(np.arange(1, len(item.frame) + 1), bad)
         parts.append(

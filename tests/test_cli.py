@@ -337,3 +337,38 @@ def test_local_files_have_no_upload_size_cap():
     # the checks against zip bombs stay
     assert local.max_ratio == upload.max_ratio
     assert local.max_members == upload.max_members
+
+
+def test_org_per_input_file_without_org_column(plans, tmp_path):
+    paths = []
+    for key in ("roads", "water", "gas"):
+        frame = gpd.read_file(plans[key]) if key != "gas" else pd.read_csv(plans[key], dtype=str)
+        if key == "roads":
+            frame = frame[frame["org"] == "Gemeente"]
+        frame = frame.drop(columns="org")
+        path = tmp_path / f"noorg_{key}{plans[key].suffix}"
+        if key == "gas":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_file(path)
+        paths.append(path)
+    out = tmp_path / "c.csv"
+    args = ["conflicts", *paths, "--out", out, "--org", "Gemeente", "--org", "Waternet"]
+    result = _run(*args, "--org", "Liander")
+    assert result.exit_code == 0, result.output
+    assert _pairs(pd.read_csv(out, dtype=str)) == EXPECTED
+    wrong = _run(*args)
+    assert wrong.exit_code == 2
+    assert "--org given 2 times for 3 files" in wrong.stderr
+    # one --org for all files: every work is Gemeente's, so no pair of organisations
+    same = _run("conflicts", *paths, "--out", out, "--org", "Gemeente")
+    assert same.exit_code == 0, same.output
+    assert len(pd.read_csv(out)) == 0
+
+
+def test_org_without_input_files_is_refused(tmp_path):
+    result = _run(
+        "conflicts", "--out", tmp_path / "c.csv", "--org", "X", "--store", tmp_path / "s.gpkg"
+    )
+    assert result.exit_code == 2
+    assert "--org names the organisation of INPUT files" in result.stderr

@@ -681,6 +681,21 @@ def test_read_many_rejects_every_row_of_a_key_found_in_two_files(tmp_path):
     assert "per file:" in result.report()
 
 
+def test_read_many_with_one_organisation_per_file(tmp_path):
+    first = write(plan().drop(columns="org"), tmp_path / "one", "gpkg")
+    second = write(plan().drop(columns="org"), tmp_path / "two", "geojson", stem="other")
+    result = read_many([first, second], org=["Waternet", "Liander"])
+    keys = sorted(zip(result.works[schema.ORG], result.works[schema.WORK_ID], strict=True))
+    assert keys == sorted([("Waternet", i) for i in IDS] + [("Liander", i) for i in IDS])
+    assert result.rejected.empty
+    # the same organisation for both files: the same ids now collide
+    both = read_many([first, second], org="Waternet")
+    assert both.works.empty
+    assert len(both.rejected) == 2 * len(IDS)
+    with pytest.raises(InputError, match="3 organisations given for 2 files"):
+        read_many([first, second], org=["a", "b", "c"])
+
+
 def test_read_many_without_inputs():
     with pytest.raises(InputError, match="no input files"):
         read_many([])
