@@ -274,7 +274,7 @@ def apply(
     name: str,
     text_geometry: bool,
     org_given: bool = False,
-) -> tuple[pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, list[str], dict[str, list[str]]]:
     """Rename and translate the columns of ``frame`` to canonical ones.
 
     Parameters
@@ -295,9 +295,10 @@ def apply(
 
     Returns
     -------
-    (frame, warnings)
+    (frame, warnings, chosen)
         Canonical columns (those the file has), then the extra columns,
-        then the native geometry if any.
+        then the native geometry if any; and which source columns each
+        canonical column was read from.
     """
     mapping = mapping or Mapping()
     geometry_name = None
@@ -402,7 +403,7 @@ def apply(
         if geometry_name != schema.GEOMETRY:
             geometry = geometry.rename(schema.GEOMETRY)
         result = gpd.GeoDataFrame(result, geometry=geometry, crs=frame.crs)
-    return result, warnings
+    return result, warnings, {k: [str(c) for c in v] for k, v in chosen.items()}
 
 
 def _translate(

@@ -109,6 +109,11 @@ class IngestResult:
         The working CRS of ``works`` and ``rejected``.
     files
         Counts per input file.
+    columns
+        Which of the file's columns each canonical column was read from
+        (by name, alias or mapping); for several files, the first file's.
+    source_columns
+        The attribute columns of the (first) file as it was read.
     """
 
     works: gpd.GeoDataFrame
@@ -119,6 +124,8 @@ class IngestResult:
     layer: str | None = None
     crs: CRS | None = None
     files: list[FileReport] = field(default_factory=list)
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    source_columns: list[str] = field(default_factory=list)
 
     def reasons(self) -> pd.DataFrame:
         """Rejected rows counted per kind of problem (a row may have several).
@@ -318,6 +325,8 @@ class _Loaded:
     frame: gpd.GeoDataFrame
     problems: list[tuple[str, np.ndarray, Any]]
     warnings: list[str]
+    columns: dict[str, list[str]]
+    source_columns: list[str]
 
 
 @dataclass
@@ -425,9 +434,11 @@ def _load(
             raw, more = _sources.read_gdal(dataset, label, engine)
         notes.extend(more)
     is_text = dataset.kind == "csv"
-    frame, more = _apply_mapping(
+    frame, more, chosen = _apply_mapping(
         raw, mapping, name=label, text_geometry=is_text, org_given=org is not None
     )
+    native_geometry = raw.geometry.name if isinstance(raw, gpd.GeoDataFrame) else None
+    source_columns = [str(c) for c in raw.columns if c != native_geometry]
     notes.extend(more)
     problems: list[tuple[str, np.ndarray, Any]] = []
     if is_text:
@@ -438,7 +449,9 @@ def _load(
     else:
         frame = _spatial_crs(frame, label, crs, mapping, notes)
     problems.extend(_long_text(frame, limits.max_text_chars))
-    return _Loaded(label, dataset.label, frame.reset_index(drop=True), problems, notes)
+    return _Loaded(
+        label, dataset.label, frame.reset_index(drop=True), problems, notes, chosen, source_columns
+    )
 
 
 def _spatial_crs(
@@ -673,4 +686,6 @@ def _result(parts: list[_Part], crs: CRS | None) -> IngestResult:
         layer=layers.pop() if len(layers) == 1 else None,
         crs=crs,
         files=files,
+        columns=parts[0].loaded.columns if parts else {},
+        source_columns=parts[0].loaded.source_columns if parts else [],
     )

@@ -313,6 +313,12 @@ def test_two_alias_columns_for_one_field_warn_and_the_mapping_decides(tmp_path):
     assert chosen.works[schema.WORK_ID].tolist() == ["a", "b", "c"]
     assert chosen.works["id"].tolist() == ["1", "2", "3"]
     assert not chosen.warnings
+    # what was read from where, for the upload page's column-mapping step
+    assert result.columns[schema.WORK_ID] == ["id"]
+    assert chosen.columns[schema.WORK_ID] == ["works_ref"]
+    assert result.columns[schema.START] == ["start_date"]
+    assert "geometry" not in result.source_columns
+    assert {"id", "works_ref", "org", "start_date", "end_date"} <= set(result.source_columns)
 
 
 MAPPING_TOML = """

@@ -68,6 +68,25 @@ def test_column_mapping_fixes_an_unknown_id_column(
     assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("4", "1")
 
 
+def test_column_mapping_overrides_an_automatic_match(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
+    # "Beginn" is read as start_date by its German alias; the planner wants "Start_neu"
+    plan = sample_plan().assign(
+        Start_neu=["2027-04-01", "2027-05-01", "2028-01-10", "2028-03-01", "2029-04-01"]
+    )
+    at = open_app("upload", store=store_copy)
+    at = upload(at, "plan.zip", zipped_shapefile(plan))
+    assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("4", "1")
+    (start,) = [s for s in at.selectbox if s.label == "start_date"]
+    assert start.help == "automatic: Beginn"
+    assert {"Beginn", "Ende", "Start_neu", "ID"} <= set(start.options)
+    start.set_value("Start_neu")
+    at.run()
+    assert not at.exception
+    assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("5", "0")
+
+
 def zip_slip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

@@ -75,11 +75,14 @@ for warning in result.warnings:
 with st.expander("Report", expanded=not result.rejected.empty):
     st.code(result.report(), language=None)
 
-candidates = widgets.unmapped_columns(result)
-with st.expander("Column mapping", expanded=bool(candidates) and not result.rejected.empty):
+unmapped = widgets.unmapped_columns(result)
+candidates = result.source_columns or unmapped
+with st.expander("Column mapping", expanded=bool(unmapped) and not result.rejected.empty):
     st.caption(
-        "Columns of the file that were not recognised. Choose which canonical column each "
-        f"stands for; required: {', '.join(c for c in REQUIRED if c != 'geometry')}."
+        "How the file's columns are read: by name and alias (automatic, shown under each "
+        "field) unless you choose a column of the file. Not recognised: "
+        f"{', '.join(unmapped) or 'none'}. Required: "
+        f"{', '.join(c for c in REQUIRED if c != 'geometry')}."
     )
     cells = st.columns(4)
     for i, column in enumerate(c for c in COLUMNS if c != ORG):
@@ -89,7 +92,8 @@ with st.expander("Column mapping", expanded=bool(candidates) and not result.reje
             *candidates,
             *([current] if current and current not in candidates else []),
         ]
-        cells[i % 4].selectbox(column, options, key=prefix + column)
+        automatic = ", ".join(result.columns.get(column, [])) or "not in the file"
+        cells[i % 4].selectbox(column, options, key=prefix + column, help=f"automatic: {automatic}")
 
 if not result.rejected.empty:
     st.subheader("Rejected rows")
