@@ -9,8 +9,9 @@ reason) and a text report.
 
 Formats: zipped shapefile (.zip, also with the shapefile in a folder of the
 archive), .shp with its sibling files, GeoPackage, GeoJSON, FlatGeobuf, GML
-and CSV with a WKT ``geometry`` column. Uploads are checked before they are
-read (size, content, zip paths and expansion; see :class:`Limits`).
+and CSV with a WKT ``geometry`` column (or x/y, lon/lat columns for points).
+Uploads are checked before they are read (size, content, zip paths and
+expansion; see :class:`Limits`).
 
 Examples
 --------
@@ -491,28 +492,22 @@ def _wkt_geometry(
     mapping: Mapping | None,
     source_columns: list[str],
 ) -> tuple[gpd.GeoDataFrame, tuple[str, np.ndarray, Any] | None, list[str]]:
-    """Geometries from the WKT / EWKT text of a CSV, in one CRS."""
-    if schema.GEOMETRY not in frame:
-        aliases = ", ".join(schema.COLUMN_ALIASES[schema.GEOMETRY])
-        raise InputError(
-            f"{name} has no geometry column: add a column 'geometry' with WKT text "
-            f"(or one of {aliases}), or name it in a mapping file ([columns] geometry = ...); "
-            f"its columns are: {', '.join(map(str, source_columns))}"
-        )
-    text = frame[schema.GEOMETRY].astype("string").str.strip()
-    srid = text.str.extract(_SRID, expand=False)
-    wkt = text.str.replace(_SRID, "", regex=True)
-    given = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
-    geoms = np.full(len(frame), None, dtype=object)
-    geoms[given] = shapely.from_wkt(wkt[given].to_numpy(dtype=object), on_invalid="ignore")
-    unparsable = given & shapely.is_missing(geoms)
-    problem = None
-    if unparsable.any():
-        problem = (
-            schema.GEOMETRY,
-            unparsable,
-            pd.Series("unparsable geometry '" + text.str.slice(0, 60).fillna("") + "' (not WKT)"),
-        )
+    """Geometries from the WKT / EWKT text of a CSV (or its x/y columns), in one CRS."""
+    problem: tuple[str, np.ndarray, Any] | None = None
+    if schema.GEOMETRY in frame:
+        text = frame[schema.GEOMETRY].astype("string").str.strip()
+        srid = text.str.extract(_SRID, expand=False)
+        wkt = text.str.replace(_SRID, "", regex=True)
+        given = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
+        geoms = np.full(len(frame), None, dtype=object)
+        geoms[given] = shapely.from_wkt(wkt[given].to_numpy(dtype=object), on_invalid="ignore")
+        unparsable = given & shapely.is_missing(geoms)
+        if unparsable.any():
+            quoted = "unparsable geometry '" + text.str.slice(0, 60).fillna("") + "' (not WKT)"
+            problem = (schema.GEOMETRY, unparsable, pd.Series(quoted))
+    else:
+        geoms, problem = _coordinate_points(frame, name, source_columns)
+        srid = pd.Series(pd.NA, index=frame.index, dtype="string")
     notes: list[str] = []
     fallback = crs or (CRS.from_user_input(mapping.crs) if mapping and mapping.crs else None)
     codes = srid.dropna().unique()
@@ -538,10 +533,54 @@ def _wkt_geometry(
                     'crs = "EPSG:28992" in the mapping file, or SRID=28992; before the WKT'
                 )
     out = gpd.GeoDataFrame(
-        frame.drop(columns=[schema.GEOMETRY]),
+        frame.drop(columns=[schema.GEOMETRY], errors="ignore"),
         geometry=gpd.GeoSeries(geoms, index=frame.index, crs=base),
     )
     return out, problem, notes
+
+
+#: Column pairs a CSV may give point coordinates in (compared as normalised names).
+COORDINATE_PAIRS: tuple[tuple[str, str], ...] = (
+    ("x", "y"), ("lon", "lat"), ("lng", "lat"), ("long", "lat"), ("longitude", "latitude"),
+    ("easting", "northing"), ("x_coord", "y_coord"), ("rd_x", "rd_y"), ("rechtswert", "hochwert"),
+    ("lengtegraad", "breedtegraad"), ("laenge", "breite"),
+)  # fmt: skip
+
+
+def _coordinate_points(
+    frame: pd.DataFrame, name: str, source_columns: list[str]
+) -> tuple[np.ndarray, tuple[str, np.ndarray, Any] | None]:
+    """Points from a pair of coordinate columns of a CSV without WKT geometry."""
+    by_name = {schema.normalise_name(c): c for c in frame.columns}
+    pair = next(((by_name[x], by_name[y]) for x, y in COORDINATE_PAIRS
+                 if x in by_name and y in by_name), None)  # fmt: skip
+    if pair is None:
+        aliases = ", ".join(schema.COLUMN_ALIASES[schema.GEOMETRY])
+        raise InputError(
+            f"{name} has no geometry column: add a column 'geometry' with WKT text "
+            f"(or one of {aliases}), or x/y (lon/lat) coordinate columns, or name it in a "
+            "mapping file ([columns] geometry = ...); "
+            f"its columns are: {', '.join(map(str, source_columns))}"
+        )
+    numbers = []
+    for column in pair:
+        text = frame[column].astype("string").str.strip().str.replace(",", ".", regex=False)
+        numbers.append(pd.to_numeric(text, errors="coerce").to_numpy(dtype=float))
+    x, y = numbers
+    ok = np.isfinite(x) & np.isfinite(y)
+    geoms = np.full(len(frame), None, dtype=object)
+    geoms[ok] = shapely.points(x[ok], y[ok])
+    problem = None
+    given = ~(frame[pair[0]].isna() & frame[pair[1]].isna()).to_numpy(dtype=bool)
+    if (given & ~ok).any():
+        values = (
+            frame[pair[0]].astype("string").fillna("")
+            + " "
+            + frame[pair[1]].astype("string").fillna("")
+        )
+        message = f"unparsable coordinates {pair[0]}/{pair[1]} '" + values + "'"
+        problem = (schema.GEOMETRY, given & ~ok, message.reset_index(drop=True))
+    return geoms, problem
 
 
 def _long_text(frame: pd.DataFrame, limit: int) -> list[tuple[str, np.ndarray, Any]]:

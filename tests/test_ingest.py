@@ -514,6 +514,35 @@ def test_csv_without_geometry_column(tmp_path):
         read_works(path)
 
 
+def test_csv_with_coordinate_columns_instead_of_wkt(tmp_path):
+    # lon/lat columns (decimal commas as Dutch spreadsheets write them), one row unreadable
+    lonlat = tmp_path / "punten.csv"
+    lonlat.write_text(
+        "work_id;org;start_date;end_date;Lon;Lat\n"
+        "1;Waternet;2027-01-01;2027-02-01;4,9;52,37\n"
+        "2;Waternet;2027-01-01;2027-02-01;abc;52.37\n"
+        "3;Waternet;2027-01-01;2027-02-01;;\n",
+        encoding="utf-8",
+    )
+    result = read_works(lonlat)
+    assert result.works[schema.WORK_ID].tolist() == ["1"]
+    expected = Transformer.from_crs(4326, result.crs, always_xy=True).transform(4.9, 52.37)
+    assert result.works.geometry[0].distance(shapely.Point(expected)) < 1e-6
+    reasons = dict(
+        zip(result.rejected[schema.WORK_ID], result.rejected[schema.REASON], strict=True)
+    )
+    assert reasons == {
+        "2": "unparsable coordinates Lon/Lat 'abc 52.37'",
+        "3": "missing geometry",
+    }
+    # x/y in metres say nothing about their CRS: refused until one is given
+    xy = tmp_path / "rd.csv"
+    xy.write_text("work_id,org,start_date,end_date,X,Y\n1,A,2027-01-01,2027-02-01,136000,455000\n")
+    with pytest.raises(MissingCRSError, match="rd.csv.*not longitude/latitude"):
+        read_works(xy)
+    assert read_works(xy, crs=RD).works.geometry[0].equals(shapely.Point(136000, 455000))
+
+
 def test_geographic_and_projected_inputs_share_one_metric_crs(tmp_path):
     # work A in lon/lat (GeoJSON), work B in RD New 300 m east and 400 m north of A
     a_rd = shapely.Point(136000, 455000)

@@ -16,7 +16,8 @@ ENCODINGS = {"automatic": None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "ISO
 
 st.title("Upload a plan")
 st.caption(
-    "Zipped shapefile, GeoPackage, GeoJSON, FlatGeobuf or CSV with a WKT `geometry` column. "
+    "Zipped shapefile, GeoPackage, GeoJSON, FlatGeobuf or CSV with a WKT `geometry` column "
+    "(or x/y, lon/lat coordinate columns). "
     "Columns are recognised by name (English, Dutch, German); map the others below."
 )
 
