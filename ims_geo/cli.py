@@ -344,6 +344,35 @@ def versions_cmd(org: str | None, store_path: str) -> None:
     click.echo(table.to_string(index=False) if len(table) else "No plan versions stored.")
 
 
+@main.command("compare")
+@click.argument("org")
+@click.argument("old_version", type=int)
+@click.argument("new_version", type=int)
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the changes to a file.")
+@store_option
+@_handle_errors
+def compare_cmd(
+    org: str, old_version: int, new_version: int, out: str | None, store_path: str
+) -> None:
+    """What changed between two plan versions of ORG (Fortschreibung).
+
+    OLD_VERSION and NEW_VERSION are plan version ids (see 'ims-geo versions'):
+    works added, dropped, moved (date shifts in days) or re-drawn.
+    """
+    changes = _open_store(store_path).compare_versions(org, old_version, new_version)
+    if changes.empty:
+        click.echo(f"Plan versions {old_version} and {new_version} of {org} hold the same works.")
+    else:
+        counts = changes["change"].value_counts()
+        click.echo(", ".join(f"{counts[k]} {k}" for k in counts.index))
+        click.echo(pd.DataFrame(changes.drop(columns="geometry")).to_string(index=False))
+    if out:
+        from ims_geo import export
+
+        export.write(changes, out, layer="changes")
+        click.echo(f"Changes written to {out}", err=True)
+
+
 @main.command("conflicts")
 @inputs_argument
 @out_option("Output file: .csv, .xlsx, .geojson or .gpkg.")

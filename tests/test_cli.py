@@ -372,3 +372,27 @@ def test_org_without_input_files_is_refused(tmp_path):
     )
     assert result.exit_code == 2
     assert "--org names the organisation of INPUT files" in result.stderr
+
+
+def test_compare_two_plan_versions(plans, tmp_path):
+    store = tmp_path / "store.gpkg"
+    first = gpd.read_file(plans["water"])
+    second = first.copy()
+    second["start_date"] = ["2026-06-11"]  # moved 10 days later
+    second["end_date"] = ["2026-07-10"]
+    added = first.assign(work_id=["B2"])
+    v1, v2 = tmp_path / "v1.geojson", tmp_path / "v2.geojson"
+    first.to_file(v1)
+    pd.concat([second, added], ignore_index=True).pipe(gpd.GeoDataFrame, crs=first.crs).to_file(v2)
+    assert _run("import", v1, "--store", store).exit_code == 0
+    assert _run("import", v2, "--store", store).exit_code == 0
+    out = tmp_path / "changes.csv"
+    result = _run("compare", "Waternet", "1", "2", "--out", out, "--store", store)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "1 added, 1 moved"
+    changes = pd.read_csv(out, dtype={"work_id": str})
+    assert changes[["work_id", "change"]].values.tolist() == [["B2", "added"], ["B1", "moved"]]
+    assert changes.set_index("work_id").loc["B1", "shift_days"] == 10
+    wrong = _run("compare", "Liander", "1", "2", "--store", store)
+    assert wrong.exit_code == 1
+    assert "belongs to 'Waternet'" in wrong.stderr
