@@ -31,7 +31,7 @@ EXIT_REJECTED = 3
 #: Exit status for unusable input (missing CRS, hostile file, bad rules...).
 EXIT_INPUT = 2
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- shared options (defined once) -------------------------------------------
@@ -552,6 +552,9 @@ def serve_cmd(port: int, address: str, store_path: str) -> None:
     ]
     sys.exit(subprocess.call(cmd, env=env, cwd=ROOT))
 
+
+# Command groups that live in their own modules of this package register
+# themselves on ``main`` when imported (one line each, below).
 
 if __name__ == "__main__":
     main()
