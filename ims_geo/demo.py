@@ -799,6 +799,8 @@ _ERRORS: dict[str, tuple[tuple[str, str], ...]] = {
     "telecom": (("unknown_status", "odottaa"), ("end_before_start", "")),
     "heat": (("unknown_discipline", "district-heat"), ("duplicate_id", "")),
 }
+#: Planted problems that keep the work (fallback value and a warning) instead of rejecting it.
+WARNED_PROBLEMS = frozenset({"unknown_discipline", "unknown_status"})
 _PROBLEM_COLUMN = {
     "duplicate_id": S.WORK_ID, "missing_work_id": S.WORK_ID, "end_before_start": S.END,
     "missing_geometry": S.GEOMETRY, "unknown_discipline": S.DISCIPLINE,
@@ -1103,7 +1105,7 @@ def generate(
                 "mapping": org.mapping,
                 "encoding": org.encoding,
                 "rows": len(frame),
-                "valid": len(frame) - len(planted),
+                "valid": len(frame) - sum(p["problem"] not in WARNED_PROBLEMS for p in planted),
                 "disciplines": {
                     str(k): int(v) for k, v in kinds.value_counts().sort_index().items()
                 },
@@ -1157,8 +1159,8 @@ _PROBLEM_TEXT = {
     "end_before_start": "end date before start date",
     "missing_geometry": "missing geometry",
     "missing_work_id": "empty work id",
-    "unknown_discipline": "unknown discipline spelling",
-    "unknown_status": "status value the mapping does not know",
+    "unknown_discipline": "unknown discipline spelling (a warning: kept as `other`)",
+    "unknown_status": "status value the mapping does not know (a warning: kept as `planned`)",
     "unparsable_date": "unparsable start date",
 }
 _FILE_NOTES = {
@@ -1229,7 +1231,8 @@ def _readme(manifest: dict[str, Any]) -> str:
         "its row counts, planted errors and planted conflicts (machine-readable, used by "
         "the tests); `generate.py` regenerates the folder.",
         "",
-        "## Planted errors (the validation report shows these)",
+        "## Planted errors (the validation report shows these; all but the warnings reject "
+        "their row)",
         "",
         "| file | row | work_id | error | value in the file |",
         "|---|---|---|---|---|",

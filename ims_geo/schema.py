@@ -5,6 +5,9 @@ the rest of the package imports them. :func:`validate` turns a frame whose
 columns already carry canonical names (see :mod:`ims_geo.ingest` for the
 column mapping) into canonical dtypes, and splits it into valid rows and
 rejected rows, each rejected row with every problem it has in ``reason``.
+A row is rejected only when its work cannot be placed or identified; a
+vocabulary value nothing maps takes its fallback (:data:`FALLBACKS`), is
+kept in ``<column>_raw`` and is reported as a warning.
 """
 
 from __future__ import annotations
@@ -396,6 +399,9 @@ class Validated:
     warnings: list[str] = field(default_factory=list)
     #: Number of valid rows whose geometry was repaired with make_valid.
     repaired: int = 0
+    #: Values nothing mapped, per column and raw value: ``column``, ``value``,
+    #: ``rows`` (accepted rows that had it) and ``read_as`` (the fallback taken).
+    unknown_values: pd.DataFrame = field(default_factory=lambda: _unknown_frame([]))
 
 
 _NOT_TEXT = frozenset(
@@ -534,6 +540,92 @@ def default_layer(discipline: pd.Series) -> pd.Series:
     return pd.Series(np.where(sub, "subsurface", "surface"), index=discipline.index, dtype=object)
 
 
+#: Columns whose unknown values take a fallback instead of rejecting the work.
+VOCABULARY: tuple[str, ...] = (DISCIPLINE, LAYER, STATUS, VISIBILITY, EXCAVATION)
+#: Suffix of the extra column that keeps a value nothing mapped (``status_raw``).
+RAW_SUFFIX = "_raw"
+#: What a value nothing maps is read as, per column.
+FALLBACKS: dict[str, str] = {
+    DISCIPLINE: DEFAULT_DISCIPLINE,
+    LAYER: "the discipline's layer",
+    STATUS: DEFAULT_STATUS,
+    VISIBILITY: DEFAULT_VISIBILITY,
+    EXCAVATION: "the layer's default",
+    **{c: "empty" for c in NUMBER_COLUMNS},
+}
+#: Unknown values listed one by one per column in the warnings; the rest are summed up.
+WARNED_VALUES = 10
+
+
+def raw_column(column: str) -> str:
+    """The extra column that keeps ``column``'s values nothing mapped, e.g. ``status_raw``."""
+    return f"{column}{RAW_SUFFIX}"
+
+
+def _unknown_frame(rows: list[tuple[str, str, int, str]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["column", "value", "rows", "read_as"])
+    return frame.astype({"column": object, "value": object, "rows": "int64", "read_as": object})
+
+
+def _unknown_values(
+    raw: pd.DataFrame, unknown: list[tuple[str, np.ndarray]], accepted: np.ndarray
+) -> pd.DataFrame:
+    """Accepted rows' unknown values counted per column and raw value, most rows first."""
+    rows: list[tuple[str, str, int, str]] = []
+    for col, mask in unknown:
+        shown = mask & accepted
+        if not shown.any():
+            continue
+        text = raw[col].astype("string").str.strip()[shown]
+        counts = text.value_counts(sort=False).reset_index()
+        counts.columns = pd.Index(["value", "rows"])
+        counts = counts.sort_values(["rows", "value"], ascending=[False, True])
+        rows.extend(
+            (col, str(v), int(k), FALLBACKS[col])
+            for v, k in zip(counts["value"], counts["rows"], strict=True)
+        )
+    return _unknown_frame(rows)
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'s' if count != 1 else ''}"
+
+
+def unknown_warnings(unknown: pd.DataFrame, source: str = "") -> list[str]:
+    """One warning per column and raw value nothing mapped, with the mapping line that fixes it.
+
+    Parameters
+    ----------
+    unknown
+        :attr:`Validated.unknown_values`.
+    source
+        File name the warnings start with.
+
+    Returns
+    -------
+    list of str
+        e.g. ``"plan.csv: status 'in preparation' (362 rows) read as planned — add it
+        to [values.status]"``; past :data:`WARNED_VALUES` values of one column, the
+        rest in one line.
+    """
+    where = f"{source or 'input'}: "
+    out: list[str] = []
+    for col, group in unknown.groupby("column", sort=False):
+        col = str(col)
+        fix = f"add it to [values.{col}] in a mapping file"
+        for value, count, read_as in (
+            group[["value", "rows", "read_as"]].head(WARNED_VALUES).itertuples(index=False)
+        ):
+            out.append(f"{where}{col} {value!r} ({_rows(count)}) read as {read_as} — {fix}")
+        rest = group.iloc[WARNED_VALUES:]
+        if len(rest):
+            out.append(
+                f"{where}{col}: {len(rest)} more unknown values ({_rows(int(rest['rows'].sum()))})"
+                f" read as {FALLBACKS[col]} — see {raw_column(col)}; add them to [values.{col}]"
+            )
+    return out
+
+
 def validate(
     frame: gpd.GeoDataFrame | pd.DataFrame,
     *,
@@ -651,7 +743,9 @@ def validate(
     flag((out[EARLIEST] > start).to_numpy(dtype=bool), "earliest after start_date")
     flag((out[LATEST] < end).to_numpy(dtype=bool), "latest before end_date")
 
-    # enums
+    # vocabulary and numbers: a value nothing maps never drops the work; it takes the
+    # fallback, its raw text is kept in ``<column>_raw`` and it is reported as a warning
+    unknown: list[tuple[str, np.ndarray]] = []
     defaults = {
         DISCIPLINE: DEFAULT_DISCIPLINE,
         STATUS: DEFAULT_STATUS,
@@ -661,17 +755,17 @@ def validate(
         if col not in out:
             out[col] = None
         parsed_enum, bad = _parse_enum(out[col], values, aliases)
-        if col in raw:
-            flag(bad, quoted(f"unknown {col} '{{}}' (use one of: {', '.join(values)})", raw[col]))
+        if col in raw and bad.any():
+            unknown.append((col, bad))
         if col in defaults:
             parsed_enum = parsed_enum.where(parsed_enum.notna(), defaults[col])
         out[col] = parsed_enum
     out[LAYER] = out[LAYER].where(out[LAYER].notna(), default_layer(out[DISCIPLINE]))
 
-    # booleans and numbers
     if EXCAVATION in out:
         exc, bad = _parse_bool(out[EXCAVATION])
-        flag(bad, quoted("unparsable excavation '{}' (use true/false)", raw[EXCAVATION]))
+        if bad.any():
+            unknown.append((EXCAVATION, bad))
     else:
         exc = pd.Series([None] * n, dtype=object)
     out[EXCAVATION] = exc.where(exc.notna(), out[LAYER] == "subsurface").astype(bool)
@@ -680,7 +774,8 @@ def validate(
             out[col] = np.nan
             continue
         num, bad = _parse_number(out[col])
-        flag(bad, quoted(f"unparsable {col} '{{}}'", raw[col]))
+        if bad.any():
+            unknown.append((col, bad))
         out[col] = num
     flag((out[DEPTH_MIN] > out[DEPTH_MAX]).to_numpy(dtype=bool), "depth_min greater than depth_max")
     flag((out[DEPTH_MIN] < 0).to_numpy(dtype=bool) | (out[DEPTH_MAX] < 0).to_numpy(dtype=bool),
@@ -697,6 +792,14 @@ def validate(
     reasons = np.full(n, "", dtype=object)
     for i, texts in found.items():
         reasons[i] = "; ".join(texts)
+    accepted = ~bad_rows
+    for col, mask in unknown:
+        shown = mask & accepted
+        if shown.any():
+            text = raw[col].astype("string").str.strip().to_numpy(dtype=object, na_value=None)
+            out[raw_column(col)] = np.where(shown, text, None)
+    unknown_values = _unknown_values(raw, unknown, accepted)
+    warnings.extend(unknown_warnings(unknown_values, source))
     repaired = int((invalid & ~bad_rows).sum())
     if repaired:
         warnings.append(f"{source or 'input'}: {repaired} invalid geometries repaired (make_valid)")
@@ -726,7 +829,13 @@ def validate(
     rejected[SOURCE_ROW] = np.flatnonzero(bad_rows) + 1
     rejected[SOURCE_FILE] = source
     rejected = rejected.reset_index(drop=True)
-    return Validated(valid=valid, rejected=rejected, warnings=warnings, repaired=repaired)
+    return Validated(
+        valid=valid,
+        rejected=rejected,
+        warnings=warnings,
+        repaired=repaired,
+        unknown_values=unknown_values,
+    )
 
 
 def empty_works(crs: object = None) -> gpd.GeoDataFrame:

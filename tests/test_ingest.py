@@ -599,8 +599,11 @@ def _bad_rows_csv(tmp_path: Path) -> Path:
 
 def test_each_kind_of_bad_row_is_rejected_with_its_reason(tmp_path):
     result = read_works(_bad_rows_csv(tmp_path))
-    assert result.works[schema.WORK_ID].tolist() == ["ok-1", "dup"]
-    assert result.works[schema.ORG].tolist() == ["A", "B"]
+    # an unknown discipline keeps the work (as "other", with a warning)
+    assert result.works[schema.WORK_ID].tolist() == ["ok-1", "dup", "enum"]
+    assert result.works[schema.ORG].tolist() == ["A", "B", "A"]
+    assert result.works[schema.DISCIPLINE].tolist() == ["road", "water", "other"]
+    assert result.works["discipline_raw"].tolist()[2] == "asphalt"
     rejected = result.rejected.set_index(schema.SOURCE_ROW)
     expected = {
         2: "missing geometry",
@@ -611,7 +614,6 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(tmp_path):
         7: "missing work_id",
         8: "duplicate work_id 'dup' for org 'A'",
         9: "duplicate work_id 'dup' for org 'A'",
-        11: "unknown discipline 'asphalt'",
         12: "missing end_date",
     }
     assert sorted(rejected.index) == sorted(expected)
@@ -620,14 +622,15 @@ def test_each_kind_of_bad_row_is_rejected_with_its_reason(tmp_path):
     assert (rejected[schema.SOURCE_FILE] == "bad.csv").all()
     # the rejected rows keep their own values, as they were in the file
     assert rejected.loc[5, schema.START] == "2027-02-30"
-    assert rejected.loc[11, schema.DISCIPLINE] == "asphalt"
 
     report = result.report()
     for line in (
         "Import of bad.csv",
-        "accepted: 2",
+        "accepted: 3",
         "repaired: 0",
-        "rejected: 10",
+        "rejected: 9",
+        "bad.csv: discipline 'asphalt' (1 row) read as other — add it to [values.discipline] "
+        "in a mapping file",
         "missing geometry: 1",
         "duplicate work_id for org: 2 (e.g. 'dup')",
         "unparsable start_date: 1 (e.g. '2027-02-30')",

@@ -42,6 +42,11 @@ def reasons(result: schema.Validated) -> dict[int, str]:
     )
 
 
+def texts(series: pd.Series) -> list[str | None]:
+    """Values as a list, missing ones as None."""
+    return [None if pd.isna(v) else v for v in series]
+
+
 # --- columns --------------------------------------------------------------------------
 
 
@@ -166,60 +171,126 @@ def test_parse_dates_native_values():
 
 def test_each_problem_is_a_reason_and_the_row_keeps_its_values():
     frame = works(
-        work_id=["ok", "", None, "d", "e", "f", "g", "h", "i", "j", "k"],
-        start_date=[
-            "2027-01-01",
-            "2027-01-01",
-            "2027-01-01",
-            "soon",
-            "2027-02-01",
-            "2027-01-01",
-            "2027-01-01",
-            "2027-01-01",
-            "2027-01-01",
-            "2027-01-01",
-            "2027-01-01",
-        ],
-        end_date=["2027-01-31"] * 4 + ["2027-01-31"] + ["2027-01-31"] * 6,
-        discipline=["road"] * 5 + ["asphalt", "road", "road", "road", "road", "road"],
-        status=[None] * 6 + ["someday", None, None, None, None],
-        excavation=[None] * 7 + ["perhaps", None, None, None],
-        depth_min=[None] * 8 + [2.0, -1.0, None],
-        depth_max=[None] * 8 + [1.0, 1.0, None],
-        cost_eur=[None] * 10 + ["veel"],
+        work_id=["ok", "", None, "d", "e", "f", "g", "h"],
+        start_date=["2027-01-01"] * 3 + ["soon"] + ["2027-02-01"] + ["2027-01-01"] * 3,
+        end_date=["2027-01-31"] * 8,
+        depth_min=[None] * 6 + [2.0, -1.0],
+        depth_max=[None] * 6 + [1.0, 1.0],
     )
     result = validate(frame, source="plan.csv")
-    assert result.valid[schema.WORK_ID].tolist() == ["ok"]
+    assert result.valid[schema.WORK_ID].tolist() == ["ok", "f"]
     assert reasons(result) == {
         2: "missing work_id",
         3: "missing work_id",
         4: "unparsable start_date 'soon'",
         5: "end_date before start_date",
-        6: "unknown discipline 'asphalt' (use one of: road, sewer, water, gas, electricity, "
-        "telecom, heat, lighting, green, transit, other)",
-        7: "unknown status 'someday' (use one of: idea, planned, committed, in_progress, done, "
-        "cancelled)",
-        8: "unparsable excavation 'perhaps' (use true/false)",
-        9: "depth_min greater than depth_max",
-        10: "negative depth (depths are metres below the surface)",
-        11: "unparsable cost_eur 'veel'",
+        7: "depth_min greater than depth_max",
+        8: "negative depth (depths are metres below the surface)",
     }
     rejected = result.rejected
     assert (rejected[schema.SOURCE_FILE] == "plan.csv").all()
     assert rejected.loc[rejected[schema.SOURCE_ROW] == 4, schema.START].item() == "soon"
-    assert rejected.loc[rejected[schema.SOURCE_ROW] == 6, schema.DISCIPLINE].item() == "asphalt"
+    assert result.warnings == []
 
 
 def test_several_problems_of_one_row_are_all_listed():
     frame = works(work_id=[""], start_date=["x"], discipline=["asphalt"], geometry=[None])
     (reason,) = validate(frame).rejected[schema.REASON]
-    assert reason.split("; ") == [
-        "missing geometry",
-        "missing work_id",
-        "unparsable start_date 'x'",
-        "unknown discipline 'asphalt' (use one of: road, sewer, water, gas, electricity, "
-        "telecom, heat, lighting, green, transit, other)",
+    assert reason.split("; ") == ["missing geometry", "missing work_id", "unparsable start_date 'x'"]
+
+
+# --- unknown values: fallback, raw value kept, warning -----------------------------------
+
+
+def test_unknown_vocabulary_values_keep_the_work_with_the_fallback_and_the_raw_value():
+    frame = works(
+        discipline=["Utility", "riool", "Utility", "utility ", "water", "Strom"],
+        status=["in preparation", "in preparation", "gepland", None, "in preparation", "?"],
+        visibility=["public", "club", None, "club", "private", "public"],
+        layer=[None, "deep", None, None, None, "above"],
+        excavation=["perhaps", None, "1", "ja", "no", "perhaps"],
+        cost_eur=["veel", None, "1.234,5", None, None, None],
+    )
+    result = validate(frame, source="plan.csv")
+    assert result.rejected.empty
+    valid = result.valid
+    assert valid[schema.DISCIPLINE].tolist() == [
+        "other", "sewer", "other", "other", "water", "electricity",
+    ]  # fmt: skip
+    assert valid[schema.STATUS].tolist() == [
+        "planned", "planned", "planned", "planned", "planned", "planned",
+    ]  # fmt: skip
+    assert valid[schema.VISIBILITY].tolist() == [
+        "public", "partners", "partners", "partners", "private", "public",
+    ]  # fmt: skip
+    # an unknown layer is the discipline's layer (sewer: subsurface)
+    assert valid[schema.LAYER].tolist() == [
+        "surface", "subsurface", "surface", "surface", "subsurface", "surface",
+    ]  # fmt: skip
+    # an unknown excavation is the layer's default (surface: false)
+    assert valid[schema.EXCAVATION].tolist() == [False, True, True, True, False, False]
+    assert np.isnan(valid[schema.COST][0]) and valid[schema.COST][2] == 1234.5
+    assert texts(valid["discipline_raw"]) == ["Utility", None, "Utility", "utility", None, None]
+    assert texts(valid["status_raw"]) == [
+        "in preparation", "in preparation", None, None, "in preparation", "?",
+    ]  # fmt: skip
+    assert texts(valid["visibility_raw"]) == [None, "club", None, "club", None, None]
+    assert texts(valid["layer_raw"]) == [None, "deep", None, None, None, None]
+    assert texts(valid["excavation_raw"]) == ["perhaps", None, None, None, None, "perhaps"]
+    assert texts(valid["cost_eur_raw"]) == ["veel", None, None, None, None, None]
+    assert result.unknown_values.to_dict("records") == [
+        {"column": "discipline", "value": "Utility", "rows": 2, "read_as": "other"},
+        {"column": "discipline", "value": "utility", "rows": 1, "read_as": "other"},
+        {"column": "layer", "value": "deep", "rows": 1, "read_as": "the discipline's layer"},
+        {"column": "status", "value": "in preparation", "rows": 3, "read_as": "planned"},
+        {"column": "status", "value": "?", "rows": 1, "read_as": "planned"},
+        {"column": "visibility", "value": "club", "rows": 2, "read_as": "partners"},
+        {"column": "excavation", "value": "perhaps", "rows": 2, "read_as": "the layer's default"},
+        {"column": "cost_eur", "value": "veel", "rows": 1, "read_as": "empty"},
     ]
+    assert result.warnings == [
+        "plan.csv: discipline 'Utility' (2 rows) read as other — add it to [values.discipline] "
+        "in a mapping file",
+        "plan.csv: discipline 'utility' (1 row) read as other — add it to [values.discipline] "
+        "in a mapping file",
+        "plan.csv: layer 'deep' (1 row) read as the discipline's layer — add it to "
+        "[values.layer] in a mapping file",
+        "plan.csv: status 'in preparation' (3 rows) read as planned — add it to [values.status] "
+        "in a mapping file",
+        "plan.csv: status '?' (1 row) read as planned — add it to [values.status] in a mapping "
+        "file",
+        "plan.csv: visibility 'club' (2 rows) read as partners — add it to [values.visibility] "
+        "in a mapping file",
+        "plan.csv: excavation 'perhaps' (2 rows) read as the layer's default — add it to "
+        "[values.excavation] in a mapping file",
+        "plan.csv: cost_eur 'veel' (1 row) read as empty — add it to [values.cost_eur] in a "
+        "mapping file",
+    ]
+
+
+def test_unknown_values_of_rejected_rows_are_not_warned_and_known_values_add_no_column():
+    frame = works(
+        work_id=["a", "b", "c"],
+        end_date=["2027-01-31", "2026-01-01", "2027-01-31"],
+        status=["planned", "someday", "done"],
+    )
+    result = validate(frame)
+    assert reasons(result) == {2: "end_date before start_date"}
+    assert result.warnings == [] and result.unknown_values.empty
+    assert "status_raw" not in result.valid
+
+
+def test_many_unknown_values_of_one_column_are_summed_up():
+    values = [f"kind {i:02d}" for i in range(schema.WARNED_VALUES + 3)]
+    frame = works(discipline=values + [values[0]])
+    result = validate(frame, source="f.gpkg")
+    assert len(result.valid) == len(values) + 1
+    assert len(result.warnings) == schema.WARNED_VALUES + 1
+    assert result.warnings[0].startswith("f.gpkg: discipline 'kind 00' (2 rows) read as other")
+    assert result.warnings[-1] == (
+        "f.gpkg: discipline: 3 more unknown values (3 rows) read as other — see "
+        "discipline_raw; add them to [values.discipline]"
+    )
 
 
 def test_missing_and_empty_geometries():

@@ -25,6 +25,7 @@ import pandas as pd
 
 from ims_geo import schema
 from ims_geo.errors import ImsGeoError
+from ims_geo.redact import redact, redact_url
 
 #: Exit status when rows were rejected under ``--strict``.
 EXIT_REJECTED = 3
@@ -63,11 +64,21 @@ def out_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., A
     return click.option("--out", required=True, type=click.Path(dir_okay=False), help=help_text)
 
 
-def _local_limits() -> Any:
-    """Limits for files on the user's own disk: no size cap, zip-bomb checks kept."""
-    from ims_geo.ingest import Limits
+def _local_limits(given: Sequence[str] = ()) -> Any:
+    """Limits for files on the user's own disk (larger sizes), with ``--limit name=value``."""
+    from dataclasses import fields
 
-    return Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))
+    from ims_geo.ingest import Limits, parse_limit
+
+    names = [f.name for f in fields(Limits)]
+    changes = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in names:
+            _fail(f"--limit {item!r}: give name=value with a name from {', '.join(names)}")
+        changes[key] = parse_limit(key, value)
+    return Limits.for_local_files(**changes)
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,7 @@ class InputOptions:
     encoding: str | None = None
     rejects: str | None = None
     strict: bool = False
+    limits: tuple[str, ...] = ()
 
 
 def _grouped(
@@ -125,7 +137,20 @@ ingest_options = _grouped(
             type=click.Path(dir_okay=False),
             help="Write rejected rows with their reason here (.csv, .xlsx, .gpkg).",
         ),
-        click.option("--strict", is_flag=True, help="Exit non-zero when any row was rejected."),
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Exit non-zero when any row was rejected or any warning was given "
+            "(e.g. a value read as its fallback).",
+        ),
+        click.option(
+            "--limit",
+            "limits",
+            multiple=True,
+            metavar="NAME=VALUE",
+            help="Change a reading safety limit, e.g. --limit max_memory_bytes=6G "
+            "--limit max_read_seconds=900 (names and defaults: README, Limits).",
+        ),
     ],
     "read",
     InputOptions,
@@ -172,7 +197,7 @@ rules_options = _grouped(
 
 
 def _fail(message: str, code: int = EXIT_INPUT) -> None:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {redact(message)}", err=True)  # never a store password
     sys.exit(code)
 
 
@@ -200,6 +225,14 @@ def _write_rejects(rejected: pd.DataFrame, path: str | None) -> None:
     click.echo(f"Rejected rows written to {path}", err=True)
 
 
+def _strict_failure(result: Any) -> str:
+    """Why ``--strict`` stops: rejected rows and warnings (unknown values, repairs...)."""
+    return (
+        f"{len(result.rejected)} rows rejected, {len(result.warnings)} warnings "
+        "(--strict fails on both)"
+    )
+
+
 def _read_inputs(
     inputs: Sequence[str], store_path: str, read: InputOptions, orgs: Sequence[str] = ()
 ) -> Any:
@@ -215,8 +248,8 @@ def _read_inputs(
         store = _open_store(store_path)
         works = store.works()
         if works.empty:
-            _fail(f"the store {store_path} holds no works; import plans first or pass INPUT files")
-        click.echo(f"Read {len(works)} works from {store_path}", err=True)
+            _fail(f"the store {store.location} holds no works; import plans first or pass INPUT files")
+        click.echo(f"Read {len(works)} works from {store.location}", err=True)
         return works
     from ims_geo.ingest import read_many
 
@@ -227,12 +260,12 @@ def _read_inputs(
         layer=read.layer,
         crs=read.source_crs,
         encoding=read.encoding,
-        limits=_local_limits(),
+        limits=_local_limits(read.limits),
     )
     click.echo(result.report(), err=True)
     _write_rejects(result.rejected, read.rejects)
-    if read.strict and len(result.rejected):
-        _fail(f"{len(result.rejected)} rows rejected (--strict)", EXIT_REJECTED)
+    if read.strict and (len(result.rejected) or result.warnings):
+        _fail(_strict_failure(result), EXIT_REJECTED)
     return result.works
 
 
@@ -285,12 +318,14 @@ def import_cmd(file: str, org: str | None, cycle: int, read: InputOptions, store
         layer=read.layer,
         crs=read.source_crs,
         encoding=read.encoding,
-        limits=_local_limits(),
+        limits=_local_limits(read.limits),
     )
     click.echo(result.report())
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
     _write_rejects(result.rejected, read.rejects)
-    if read.strict and len(result.rejected):
-        _fail(f"{len(result.rejected)} rows rejected; nothing stored (--strict)", EXIT_REJECTED)
+    if read.strict and (len(result.rejected) or result.warnings):
+        _fail(f"{_strict_failure(result)}; nothing stored", EXIT_REJECTED)
     orgs = sorted(
         set(result.works[schema.ORG]) | set(result.rejected.get(schema.ORG, pd.Series()).dropna())
     )
@@ -312,7 +347,7 @@ def import_cmd(file: str, org: str | None, cycle: int, read: InputOptions, store
     )
     click.echo(
         f"Stored {len(result.works)} works of {owner} as plan version {version.version} "
-        f"(cycle {cycle}) in {store_path}"
+        f"(cycle {cycle}) in {store.location}"
     )
 
 
@@ -517,7 +552,7 @@ def demo_cmd(store_path: str, force: bool) -> None:
     path = Path(store_path)
     if path.exists() and not str(store_path).startswith("postgresql"):
         if not force and not _open_store(store_path).works().empty:
-            click.echo(f"{store_path} already holds works; use --force to rebuild it.")
+            click.echo(f"{redact_url(store_path)} already holds works; use --force to rebuild it.")
             return
         path.unlink()
     store = _open_store(store_path)
