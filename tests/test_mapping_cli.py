@@ -35,9 +35,7 @@ def utility_plan(tmp_path):
     return path
 
 
-def test_unknown_values_are_stored_with_their_fallback_and_warned_on_stderr(
-    utility_plan, tmp_path
-):
+def test_unknown_values_are_stored_with_their_fallback_and_warned_on_stderr(utility_plan, tmp_path):
     store = tmp_path / "s.gpkg"
     result = _run("import", utility_plan, "--store", store)
     assert result.exit_code == 0, result.output

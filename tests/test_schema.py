@@ -196,7 +196,11 @@ def test_each_problem_is_a_reason_and_the_row_keeps_its_values():
 def test_several_problems_of_one_row_are_all_listed():
     frame = works(work_id=[""], start_date=["x"], discipline=["asphalt"], geometry=[None])
     (reason,) = validate(frame).rejected[schema.REASON]
-    assert reason.split("; ") == ["missing geometry", "missing work_id", "unparsable start_date 'x'"]
+    assert reason.split("; ") == [
+        "missing geometry",
+        "missing work_id",
+        "unparsable start_date 'x'",
+    ]
 
 
 # --- unknown values: fallback, raw value kept, warning -----------------------------------
