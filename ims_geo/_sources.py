@@ -28,6 +28,7 @@ import pandas as pd
 import pyogrio
 
 from ims_geo.errors import HostileInputError, InputError
+from ims_geo.export import csv_text
 
 #: File name endings read, and what they are.
 FORMATS: dict[str, str] = {
@@ -521,4 +522,7 @@ def read_csv(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
         ) from exc
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
         raise InputError(f"{name} could not be read as CSV: {exc}") from exc
+    # text our CSV export protected against formula injection reads back as written
+    frame = frame.apply(csv_text)
+    frame.columns = csv_text(pd.Series(frame.columns, dtype=object)).tolist()
     return frame, notes

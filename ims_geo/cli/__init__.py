@@ -248,7 +248,9 @@ def _read_inputs(
         store = _open_store(store_path)
         works = store.works()
         if works.empty:
-            _fail(f"the store {store.location} holds no works; import plans first or pass INPUT files")
+            _fail(
+                f"the store {store.location} holds no works; import plans first or pass INPUT files"
+            )
         click.echo(f"Read {len(works)} works from {store.location}", err=True)
         return works
     from ims_geo.ingest import read_many

@@ -12,16 +12,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ims_geo.errors import StoreError
+from ims_geo.redact import redact_url
 from ims_geo.store.base import (
     CHANGES,
     COMPARE_COLUMNS,
     DEFAULT_STORE,
+    ORGANISATION_COLUMNS,
     PRIVATE_ORG,
     STORE_ENV,
     SUMMARY_COLUMNS,
+    UNRELATED_LIMIT,
     VERSION_COLUMNS,
     PlanVersion,
     Store,
+    organisations_of,
 )
 from ims_geo.store.gpkg import GeoPackageStore
 
@@ -32,15 +36,19 @@ __all__ = [
     "CHANGES",
     "COMPARE_COLUMNS",
     "DEFAULT_STORE",
+    "ORGANISATION_COLUMNS",
     "PRIVATE_ORG",
     "STORE_ENV",
     "SUMMARY_COLUMNS",
+    "UNRELATED_LIMIT",
     "VERSION_COLUMNS",
     "GeoPackageStore",
     "PlanVersion",
     "PostGISStore",
     "Store",
     "open_store",
+    "organisations_of",
+    "redact_url",
 ]
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
@@ -72,7 +80,7 @@ def open_store(location: str | Path | None = None, *, acting_org: str | None = N
         return PostGISStore(text, acting_org=acting_org)
     if "://" in text:
         raise StoreError(
-            f"unknown store location {text!r}: give a .gpkg file path or a "
+            f"unknown store location {redact_url(text)!r}: give a .gpkg file path or a "
             "postgresql://user@host:port/database URL"
         )
     return GeoPackageStore(text, acting_org=acting_org)

@@ -6,8 +6,9 @@ schema (``ims_geo`` by default) and are created on first use: ``works``
 (every version's rows, real DATE / BOOLEAN / DOUBLE PRECISION columns,
 extra columns as JSON text, a GiST index on the geometry), ``plan_versions``,
 ``rejected`` and ``store_meta``. An import is one transaction (rows,
-version record, current flag, revision); imports are serialised by a table
-lock, readers are never blocked and see only committed versions.
+version records and current flags of every organisation in it, revision);
+imports are serialised by a table lock, readers are never blocked and see
+only committed versions.
 
 Which organisation may change what is decided by ``acting_org`` in the
 store API; anyone holding the database credentials themselves can do more,
@@ -17,7 +18,7 @@ so give organisations the application, not the database password.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from pyproj import CRS
 
 from ims_geo.errors import StoreError
+from ims_geo.redact import redact
 from ims_geo.schema import COLUMNS, DATE_COLUMNS, EXCAVATION, NUMBER_COLUMNS
 from ims_geo.store.base import (
     EXTRA,
@@ -43,6 +45,7 @@ from ims_geo.store.base import (
     new_salt,
     storage_columns,
 )
+from ims_geo.store.cycle_tables import create_postgres as create_cycle_tables
 
 SCHEMA_VERSION = "1"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -106,10 +109,13 @@ def _driver_url(url: str) -> sa.URL:
     """The URL with the psycopg 3 driver (SQLAlchemy's default would be psycopg2)."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
         raise StoreError(
-            f"cannot read the store URL ({exc}); use postgresql://user:password@host:port/database"
+            f"cannot read the store URL ({redact(exc)}); use postgresql://user:password@host:port/database"
         ) from exc
+    if "@" in (parsed.host or ""):
+        # the URL splits at the first '@': the rest of the password would become the host
+        raise StoreError("the store URL has an '@' in its password or user name; write it as %40")
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername != "postgresql+psycopg":
@@ -155,7 +161,7 @@ class PostGISStore(Store):
         self._engine.dispose()
 
     def _fail(self, exc: sa.exc.SQLAlchemyError, doing: str) -> StoreError:
-        cause = str(getattr(exc, "orig", None) or exc).strip()
+        cause = redact(str(getattr(exc, "orig", None) or exc).strip())
         hint = (
             "; check that the server runs and the URL, user and password are right"
             if isinstance(exc, sa.exc.OperationalError)
@@ -175,7 +181,7 @@ class PostGISStore(Store):
                     with self._engine.begin() as conn:
                         conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
                 except sa.exc.SQLAlchemyError as exc:
-                    cause = getattr(exc, "orig", None) or exc
+                    cause = redact(getattr(exc, "orig", None) or exc)
                     raise StoreError(
                         f"PostGIS is not installed in {self.location} ({cause}); ask the "
                         "database administrator to run CREATE EXTENSION postgis"
@@ -188,6 +194,7 @@ class PostGISStore(Store):
                 if exists is None:
                     for statement in _ddl(s):
                         conn.execute(sa.text(statement))
+                    create_cycle_tables(conn, s)
                     conn.execute(
                         sa.text(f"INSERT INTO {s}.store_meta (key, value) VALUES (:k, :v)"),
                         [{"k": "schema_version", "v": SCHEMA_VERSION},
@@ -195,6 +202,7 @@ class PostGISStore(Store):
                     )  # fmt: skip
                     return
                 version = self._meta(conn, "schema_version")
+                create_cycle_tables(conn, s)  # stores written before the planning cycle
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc, "open the store") from exc
         if version != SCHEMA_VERSION:
@@ -257,7 +265,9 @@ class PostGISStore(Store):
                     cursor.execute(sql, {"ids": list(version_ids)})
                     rows = cursor.fetchall()
         except (sa.exc.SQLAlchemyError, psycopg.Error) as exc:
-            raise StoreError(f"store {self.location}: could not read the works ({exc})") from exc
+            raise StoreError(
+                f"store {self.location}: could not read the works ({redact(exc)})"
+            ) from exc
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(ROW_COLUMNS)
         return dict(zip(ROW_COLUMNS, columns, strict=True))
 
@@ -271,34 +281,48 @@ class PostGISStore(Store):
 
     # --- writing ----------------------------------------------------------------------
     def _commit(
-        self, org: str, cycle: int, prepare: Callable[[CRS | None], Payload]
-    ) -> PlanVersion:
+        self, prepare: Callable[[CRS | None, Mapping[str, int]], Sequence[Payload]]
+    ) -> list[PlanVersion]:
         try:
             with self._engine.begin() as conn:
-                return self._write(conn, org, cycle, prepare)
+                return self._write(conn, prepare)
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, f"import the plan of {org!r}") from exc
+            raise self._fail(exc, "import the plans") from exc
 
     def _write(
         self,
         conn: sa.Connection,
-        org: str,
-        cycle: int,
-        prepare: Callable[[CRS | None], Payload],
-    ) -> PlanVersion:
+        prepare: Callable[[CRS | None, Mapping[str, int]], Sequence[Payload]],
+    ) -> list[PlanVersion]:
         s = self.schema
         # one import at a time (version numbers, current flags); readers go on
         conn.execute(sa.text(f"LOCK TABLE {s}.plan_versions IN SHARE ROW EXCLUSIVE MODE"))
         srid = self._meta(conn, "srid")
-        payload = prepare(CRS.from_epsg(int(srid)) if srid else None)
-        if srid is None:
-            self._set_crs(conn, payload.crs)
+        current = {
+            str(org): int(version_id)
+            for org, version_id in conn.execute(
+                sa.text(f"SELECT org, version_id FROM {s}.plan_versions WHERE is_current")
+            )
+        }
+        payloads = prepare(CRS.from_epsg(int(srid)) if srid else None, current)
+        if srid is None and payloads:
+            self._set_crs(conn, payloads[0].crs)
+        versions = [self._write_version(conn, payload) for payload in payloads]
+        conn.execute(
+            sa.text(f"UPDATE {s}.store_meta SET value = :r WHERE key = 'revision'"),
+            {"r": new_revision()},
+        )
+        return versions
+
+    def _write_version(self, conn: sa.Connection, payload: Payload) -> PlanVersion:
+        """One new version of ``payload.org``, made current (inside the transaction)."""
+        s = self.schema
+        org, cycle = payload.org, payload.cycle
         number = conn.execute(
             sa.text(
-                f"SELECT COALESCE(MAX(version), 0) + 1 FROM {s}.plan_versions "
-                "WHERE org = :org AND cycle = :cycle"
+                f"SELECT COALESCE(MAX(version), 0) + 1 FROM {s}.plan_versions WHERE org = :org"
             ),
-            {"org": org, "cycle": cycle},
+            {"org": org},
         ).scalar_one()
         version_id = conn.execute(
             sa.text(
@@ -335,10 +359,6 @@ class PostGISStore(Store):
                 f"UPDATE {s}.plan_versions SET is_current = (version_id = :v) WHERE org = :org"
             ),
             {"v": int(version_id), "org": org},
-        )
-        conn.execute(
-            sa.text(f"UPDATE {s}.store_meta SET value = :r WHERE key = 'revision'"),
-            {"r": new_revision()},
         )
         return PlanVersion(
             version_id=int(version_id),
