@@ -23,7 +23,7 @@ from shapely.geometry import (
     Polygon,
 )
 
-from ims_geo.errors import InputError, MissingCRSError, StoreError
+from ims_geo.errors import ImportRefusedError, InputError, MissingCRSError, StoreError
 from ims_geo.schema import COLUMNS, REASON, validate
 from ims_geo.store import (
     COMPARE_COLUMNS,
@@ -214,7 +214,7 @@ def test_new_import_is_a_new_version_and_old_ones_stay_readable(store: Store) ->
     p3 = store.import_plan(v3, org="Waternet", cycle=2028, source="c.zip")
     after = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
 
-    assert [p.version for p in (p1, p2, p3)] == [1, 2, 1]  # per organisation and cycle
+    assert [p.version for p in (p1, p2, p3)] == [1, 2, 3]  # per organisation, any cycle
     assert p1.version_id < p2.version_id < p3.version_id
     versions = store.plan_versions()
     expected = pd.DataFrame(
@@ -222,7 +222,7 @@ def test_new_import_is_a_new_version_and_old_ones_stay_readable(store: Store) ->
             "version_id": [p1.version_id, p2.version_id, p3.version_id],
             "org": pd.array(["Waternet"] * 3, dtype="str"),
             "cycle": [2027, 2027, 2028],
-            "version": [1, 2, 1],
+            "version": [1, 2, 3],
             "uploaded_at": pd.Series([p1.uploaded_at, p2.uploaded_at, p3.uploaded_at]).astype(
                 "datetime64[ms, UTC]"
             ),
@@ -290,9 +290,9 @@ def test_rejected_rows_are_kept_with_their_reasons(store: Store) -> None:
     frame = gpd.GeoDataFrame(
         {
             "work_id": ["1", "2", "3", "4", "5"],
-            "title": ["good", "no geometry", "backwards", "odd sector", "good too"],
-            "discipline": ["water", "gas", "water", "plumbing", "road"],
-            "start_date": ["2027-01-01", "2027-01-01", "2027-05-01", "2027-01-01", "2027-02-01"],
+            "title": ["good", "no geometry", "backwards", "odd date", "good too"],
+            "discipline": ["water", "gas", "water", "sewer", "road"],
+            "start_date": ["2027-01-01", "2027-01-01", "2027-05-01", "2027-13-01", "2027-02-01"],
             "end_date": ["2027-02-01", "2027-02-01", "2027-04-01", "2027-02-01", "2027-03-01"],
             "budget": ["7.5", "x", None, "1", "2"],
             "geometry": [line(0), None, line(10), Point(X0, Y0), line(20)],
@@ -317,11 +317,10 @@ def test_rejected_rows_are_kept_with_their_reasons(store: Store) -> None:
     assert got["reason"].tolist() == [
         "missing geometry",
         "end_date before start_date",
-        "unknown discipline 'plumbing' (use one of: road, sewer, water, gas, electricity, "
-        "telecom, heat, lighting, green, transit, other)",
+        "unparsable start_date '2027-13-01'",
     ]
     assert got["work_id"].tolist() == ["2", "3", "4"]
-    assert got["title"].tolist() == ["no geometry", "backwards", "odd sector"]
+    assert got["title"].tolist() == ["no geometry", "backwards", "odd date"]
     assert got["kostenplaats"].tolist() == ["x", None, "1"]
     assert got["geometry"].tolist() == [None, line(10).wkt, Point(X0, Y0).wkt]
     pd.testing.assert_frame_equal(store.rejected(), got)
@@ -528,7 +527,8 @@ def test_compare_versions_lists_added_dropped_moved_and_reshaped_works(store: St
     p2 = store.import_plan(new, org="A", cycle=2027)
     other = store.import_plan(simple("B", ["w1"]), org="B", cycle=2027)
 
-    got = store.compare_versions("A", p1.version_id, p2.version_id)
+    assert (p1.version, p2.version, other.version) == (1, 2, 1)
+    got = store.compare_versions("A", 1, 2)
     assert list(got.columns) == list(COMPARE_COLUMNS)
     day = lambda s: pd.Timestamp(s) if s else pd.NaT  # noqa: E731
     expected = pd.DataFrame(
@@ -583,13 +583,17 @@ def test_compare_versions_lists_added_dropped_moved_and_reshaped_works(store: St
     ]
     assert got.crs == CRS.from_user_input(RD)
 
-    back = store.compare_versions("A", p2.version_id, p1.version_id)
+    back = store.compare_versions("A", 2, 1)
     assert back["work_id"].tolist() == ["w4", "w5", "w2", "w3", "w6"]
     assert back["change"].tolist()[:2] == ["added", "dropped"]
     assert back["shift_days"].tolist()[2:] == [-30, 0, 28]
-    assert store.compare_versions("A", p1.version_id, p1.version_id).empty
-    with pytest.raises(StoreError, match="belongs to 'B'"):
-        store.compare_versions("A", p1.version_id, other.version_id)
+    assert store.compare_versions("A", 1, 1).empty
+    with pytest.raises(InputError, match=r"'A' has no plan version 3 \(its versions: 1, 2\); "
+                       r"see ims-geo versions --org A$"):  # fmt: skip
+        store.compare_versions("A", 1, 3)
+    with pytest.raises(InputError, match=r"no plans of 'a' in .* \(did you mean 'A'\?\)\. "
+                       r"Known organisations: A, B$"):  # fmt: skip
+        store.compare_versions("a", 1, 2)
 
 
 def test_bad_imports_and_unknown_versions_raise_clear_errors(store: Store) -> None:
@@ -694,7 +698,7 @@ def test_the_store_file_is_an_ordinary_geopackage(tmp_path: Path) -> None:
         "datetime64"
     )
     versions = pyogrio.read_dataframe(path, layer="plan_versions")
-    assert versions["version"].tolist() == [1, 2, 1]
+    assert versions["version"].tolist() == [1, 2, 1]  # A: 1, 2; Waternet: 1
 
 
 # --- PostGIS specifics -------------------------------------------------------------------
@@ -748,3 +752,118 @@ def test_postgis_needs_a_crs_with_an_epsg_code(postgis_url: str) -> None:
         assert store.crs is None and store.plan_versions().empty
         store.import_plan(simple("A", ["1"]), org="A", cycle=2027)
         assert store.crs == CRS.from_user_input(RD)
+
+
+# --- plans are never silently replaced by a broken file ------------------------------------
+def test_a_plan_without_works_is_refused_unless_allowed(store: Store) -> None:
+    current = store.import_plan(simple("A", ["1", "2", "3"]), org="A", cycle=2027, source="a.zip")
+    before = (store.plan_versions(), store.revision(), stored_rows(store))
+    bad_dates = validate(
+        gpd.GeoDataFrame({"work_id": ["7", "8"], "start_date": ["31/02/2027", "x"],
+                          "end_date": ["2027-04-01", "2027-05-01"], "geometry": [line(0), line(9)]},
+                         crs=RD), org="A", source="broken.csv",
+    )  # fmt: skip
+    assert bad_dates.valid.empty and len(bad_dates.rejected) == 2
+    with pytest.raises(ImportRefusedError) as refused:
+        store.import_plan(bad_dates.valid, org="A", cycle=2027, rejected=bad_dates.rejected)
+    assert refused.value.refused == {"A": "empty"}
+    assert str(refused.value) == (
+        "nothing was stored: the new plan of 'A' has no accepted works (2 rows rejected: the "
+        "report says why); storing it would empty its current plan (version 1, 3 works). Fix "
+        "the file (or choose the right organisation), or store an empty plan on purpose with: "
+        "ims-geo import --allow-empty"
+    )
+    assert isinstance(refused.value, ValueError)  # an input problem: the CLI exits 2
+    pd.testing.assert_frame_equal(store.plan_versions(), before[0])
+    assert (store.revision(), stored_rows(store)) == before[1:]
+
+    emptied = store.import_plan(
+        bad_dates.valid, org="A", cycle=2027, rejected=bad_dates.rejected, allow_empty=True
+    )
+    assert (emptied.version, emptied.n_works, emptied.n_rejected) == (2, 0, 2)
+    assert store.works().empty
+    assert store.rejected()["work_id"].tolist() == ["7", "8"]
+    assert_same_works(store.version_works(current.version_id), simple("A", ["1", "2", "3"]))
+
+
+def test_a_plan_sharing_no_id_with_a_sizeable_current_plan_is_refused(store: Store) -> None:
+    eleven = simple("A", [f"A-{i}" for i in range(1, 12)])
+    store.import_plan(eleven, org="A", cycle=2027)
+    store.import_plan(simple("B", ["B-1"]), org="B", cycle=2027)
+    before = (store.plan_versions(), store.revision(), stored_rows(store))
+    foreign = simple("A", ["W1", "W2", "W3", "W4"])  # another organisation's ids
+    with pytest.raises(ImportRefusedError) as refused:
+        store.import_plan(foreign, org="A", cycle=2027)
+    assert refused.value.refused == {"A": "unrelated"}
+    assert str(refused.value) == (
+        "nothing was stored: the new plan of 'A' (4 works, ids such as 'W1', 'W2', 'W3', ...) "
+        "shares no work_id with its current plan (version 1, 11 works, ids such as 'A-1', "
+        "'A-2', 'A-3', ...): that looks like another organisation's file, or ids read from "
+        "the wrong column. Check the file and its organisation (--org, the org column or the "
+        "mapping); if it really replaces the whole plan, import it with: ims-geo import "
+        "--replace (and ims-geo restore A 1 brings the current plan back)"
+    )
+    pd.testing.assert_frame_equal(store.plan_versions(), before[0])
+    assert (store.revision(), stored_rows(store)) == before[1:]
+
+    # one id in common is a new version of the same plan
+    overlapping = simple("A", ["W1", "A-11"])
+    assert store.import_plan(overlapping, org="A", cycle=2027).version == 2
+    # a current plan of at most 10 works may be replaced by any plan
+    assert store.import_plan(foreign, org="A", cycle=2027).version == 3
+    ten = simple("A", [f"T{i}" for i in range(10)])
+    assert store.import_plan(ten, org="A", cycle=2027, replace=True).version == 4
+    assert store.import_plan(foreign, org="A", cycle=2027).version == 5
+    # said explicitly: replaced
+    store.import_plan(eleven, org="A", cycle=2027)
+    assert store.import_plan(foreign, org="A", cycle=2028, replace=True).version == 7
+    assert_same_works(store.works(orgs="A"), foreign)
+
+
+def test_restore_makes_an_earlier_version_current_as_a_new_version(
+    store: Store, location: str
+) -> None:
+    first = simple("A", ["1", "2", "3"]).assign(ward=[7, 8, 9], note=["x", None, "ü"])
+    first = first[[*COLUMNS, "ward", "note", "geometry"]]
+    rejected = validate(
+        gpd.GeoDataFrame({"work_id": ["9"], "start_date": ["2027-02-01"], "end_date": ["2027-01-01"],
+                          "kostenplaats": ["K7"], "geometry": [line(5)]}, crs=RD),
+        org="A", source="a.zip",
+    ).rejected  # fmt: skip
+    p1 = store.import_plan(first, org="A", cycle=2026, source="a.zip", rejected=rejected)
+    wrong = simple("A", [f"W{i}" for i in range(20)])
+    p2 = store.import_plan(wrong, org="A", cycle=2027, source="wrong.zip", replace=True)
+    pb = store.import_plan(simple("B", ["1"]), org="B", cycle=2027)
+
+    p3 = store.restore("A", 1)
+    assert (p3.org, p3.version, p3.cycle, p3.n_works, p3.n_rejected) == ("A", 3, 2026, 3, 1)
+    assert p3.source == "restored version 1 (a.zip)"
+    assert_same_works(store.works(orgs="A"), first)
+    assert_same_works(store.version_works(p2.version_id), wrong)  # nothing lost
+    assert store.compare_versions("A", 1, 3).empty
+    old, new = store.rejected(p1.version_id), store.rejected(p3.version_id)
+    assert new["version_id"].tolist() == [p3.version_id]
+    pd.testing.assert_frame_equal(new.drop(columns="version_id"), old.drop(columns="version_id"))
+    versions = store.plan_versions()
+    assert versions["version"].tolist() == [1, 2, 1, 3]
+    assert versions["is_current"].tolist() == [False, False, True, True]
+    assert versions["source"].tolist()[-1] == "restored version 1 (a.zip)"
+    # and back again, into another cycle
+    p4 = store.restore("A", 2, cycle=2028)
+    assert (p4.version, p4.cycle, p4.n_works) == (4, 2028, 20)
+    assert_same_works(store.works(orgs="A"), wrong)
+    assert_same_works(store.works(orgs="B"), store.version_works(pb.version_id))
+
+    with pytest.raises(InputError, match="version 4 is already the current plan of 'A'; "
+                       "nothing to restore"):  # fmt: skip
+        store.restore("A", 4)
+    with pytest.raises(InputError, match=r"'A' has no plan version 9 \(its versions: 1, 2, 3, 4\)"):
+        store.restore("A", 9)
+    with pytest.raises(InputError, match="no plans of 'C' in .*Known organisations: A, B"):
+        store.restore("C", 1)
+    with open_store(location, acting_org="B") as as_b:
+        with pytest.raises(
+            StoreError, match="'B' may only change its own works, not the plan of 'A'"
+        ):
+            as_b.restore("A", 1)
+    assert len(store.plan_versions()) == 5

@@ -2,10 +2,19 @@
 
 A store keeps every organisation's plan versions ("Fortschreibung"): each
 import of an organisation's plan is a new version, numbered 1, 2, 3... per
-organisation and cycle year, and becomes that organisation's *current*
-plan; older versions stay readable and comparable. Versions are never
-changed after they are written, so a reader that picked the current version
-ids always reads a consistent picture, even while another import runs.
+organisation (whatever the cycle year it is for), and becomes that
+organisation's *current* plan; older versions stay readable, comparable and
+restorable (a restore is a new version with an earlier version's works).
+Versions are never changed after they are written, so a reader that picked
+the current version ids always reads a consistent picture, even while
+another import runs.
+
+A file may hold the plans of several organisations: :meth:`Store.import_plans`
+stores one version per organisation in ONE transaction. A new version that
+looks like the wrong file is refused before anything is written
+(:class:`~ims_geo.errors.ImportRefusedError`): one with no accepted work,
+and one that shares no ``work_id`` with a current plan of more than
+:data:`UNRELATED_LIMIT` works, unless the caller says so explicitly.
 
 :class:`Store` implements the public behaviour once (checks, CRS, extra
 columns, anonymisation, comparisons); a backend
@@ -19,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +40,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from ims_geo.errors import InputError, MissingCRSError, StoreError
+from ims_geo.errors import ImportRefusedError, InputError, MissingCRSError, StoreError
 from ims_geo.schema import (
     COLUMNS,
     COST,
@@ -58,6 +68,11 @@ DEFAULT_STORE = "data/ims.gpkg"
 PRIVATE_ORG = "private"
 #: Prefix of the opaque ``work_id`` of another organisation's private works.
 ANONYMOUS_PREFIX = "anon-"
+#: A current plan with more works than this is not replaced by a new version
+#: that shares none of its ``work_id`` values, unless the caller says ``replace``.
+UNRELATED_LIMIT = 10
+#: Columns of :func:`organisations_of`.
+ORGANISATION_COLUMNS: tuple[str, ...] = (ORG, "works", "rejected", "stored")
 
 VERSION_ID = "version_id"
 #: Stored text column with a work's extra (non-canonical) columns as JSON.
@@ -99,7 +114,9 @@ _OPTIONAL_TEXT = (TITLE, FUNDING)
 class PlanVersion:
     """One imported plan of one organisation.
 
-    ``version`` counts the organisation's imports per ``cycle`` (1, 2, 3...);
+    ``version`` counts the organisation's versions (1, 2, 3...), whatever
+    the ``cycle`` year each is for: ``(org, version)`` names a version, as
+    in ``ims-geo compare ORG 1 2`` and ``ims-geo restore ORG 1``.
     ``version_id`` is unique in the whole store and grows with every import.
     """
 
@@ -117,6 +134,8 @@ class PlanVersion:
 class Payload:
     """Everything a backend writes for one new plan version, in the store CRS."""
 
+    org: str
+    cycle: int
     crs: CRS
     #: Works in :data:`ROW_COLUMNS` order without ``version_id``; geometry in ``crs``.
     works: gpd.GeoDataFrame
@@ -177,13 +196,17 @@ class Store(ABC):
 
     @abstractmethod
     def _commit(
-        self, org: str, cycle: int, prepare: Callable[[CRS | None], Payload]
-    ) -> PlanVersion:
-        """Write a new version of ``org`` in ONE transaction and make it current.
+        self, prepare: Callable[[CRS | None, Mapping[str, int]], Sequence[Payload]]
+    ) -> list[PlanVersion]:
+        """Write new versions in ONE transaction and make each current for its org.
 
-        ``prepare(store_crs)`` builds the rows; it is called inside the
-        transaction with the store's CRS (None for the first import), so
-        concurrent first imports agree on one CRS.
+        ``prepare(store_crs, current)`` builds the payloads (at most one per
+        organisation); it is called inside the transaction with the store's
+        CRS (None for the first import), so concurrent first imports agree on
+        one CRS, and with the ``version_id`` of every organisation's current
+        version, so it can refuse when another import changed one since the
+        checks. A version's number is the organisation's highest number + 1.
+        Nothing is written when anything fails.
         """
 
     @abstractmethod
@@ -212,6 +235,8 @@ class Store(ABC):
         cycle: int,
         source: str = "",
         rejected: pd.DataFrame | None = None,
+        allow_empty: bool = False,
+        replace: bool = False,
     ) -> PlanVersion:
         """Store ``works`` as a new plan version of ``org`` and make it current.
 
@@ -235,45 +260,208 @@ class Store(ABC):
         rejected
             The rows rejected while reading the plan, with ``reason`` (and
             ``source_row``, ``source_file`` when known); kept with the version.
+        allow_empty, replace
+            Store a plan that would otherwise be refused, see :meth:`import_plans`.
+
+        Returns
+        -------
+        PlanVersion
+
+        Raises
+        ------
+        ImportRefusedError
+            The plan has no works, or shares no ``work_id`` with a current
+            plan of more than :data:`UNRELATED_LIMIT` works; nothing stored.
+        """
+        org = str(org).strip()
+        if not org:
+            raise InputError("import_plan needs the organisation: pass org='...'")
+        self._check_acting([org])
+        frame = _checked_works(works, org)
+        plan = _Plan(org, frame, rejected)
+        return self._store_plans([plan], cycle, source, allow_empty, replace, {})[0]
+
+    def import_plans(
+        self,
+        works: gpd.GeoDataFrame,
+        rejected: pd.DataFrame | None = None,
+        *,
+        cycle: int,
+        source: str = "",
+        org: str | None = None,
+        allow_empty: bool = False,
+        replace: bool = False,
+    ) -> list[PlanVersion]:
+        """Store the plans of every organisation in ``works``, one version each, atomically.
+
+        The works of each organisation (their ``org`` column) become a new
+        plan version of that organisation, replacing only its own current
+        plan; all versions are written in ONE transaction, so either every
+        organisation's new plan is stored or, when anything fails, none and
+        every organisation keeps its current plan. :func:`organisations_of`
+        gives the same split as a table (for a report before or after).
+
+        Parameters
+        ----------
+        works
+            Valid works in canonical columns and dtypes (``IngestResult.works``),
+            of one or several organisations.
+        rejected
+            The rows rejected while reading (``IngestResult.rejected``); each
+            is kept with the version of its ``org``. Rows that name no
+            organisation go to the only organisation of the import, or, when
+            there are several, are kept with none (report them to the user).
+        cycle
+            The planning-cycle year of the new versions.
+        source
+            Where the plans came from (file name), shown in :meth:`plan_versions`.
+        org
+            Store only this organisation's plan (it may have no works in the
+            file: then its plan is empty, see ``allow_empty``); the rows of
+            the other organisations are left out (:func:`organisations_of`
+            counts them).
+        allow_empty
+            Store a version with no accepted works (it empties the
+            organisation's current plan). Without it such a version is refused.
+        replace
+            Store a version that shares no ``work_id`` with the
+            organisation's current plan of more than :data:`UNRELATED_LIMIT`
+            works. Without it such a version is refused: it looks like
+            another organisation's file or a file read with the wrong mapping.
+
+        Returns
+        -------
+        list of PlanVersion
+            One per stored organisation, sorted by organisation.
+
+        Raises
+        ------
+        ImportRefusedError
+            Some organisation's new version has no works or looks unrelated
+            (``refused`` says which and why); nothing stored.
+        StoreError
+            ``acting_org`` is set and the file holds other organisations'
+            plans, or the store could not be written; nothing stored.
+
+        Examples
+        --------
+        >>> result = read_works("feed.gpkg", mapping="data/mappings/uk_eton.toml")  # doctest: +SKIP
+        >>> versions = store.import_plans(result.works, result.rejected, cycle=2027,
+        ...                               source="feed.gpkg")  # doctest: +SKIP
+        >>> [(v.org, v.version, v.n_works) for v in versions]  # doctest: +SKIP
+        """
+        split = _split(works, rejected, org)
+        if not split.plans:
+            raise InputError(
+                "the works name no organisation (no org column, or it is empty in every row); "
+                "give the organisation of the file (ims-geo import --org NAME) or map a column "
+                "to org in the mapping file"
+            )
+        self._check_acting([p.org for p in split.plans])
+        plans = [_Plan(p.org, _checked_works(p.works, p.org), p.rejected) for p in split.plans]
+        return self._store_plans(plans, cycle, source, allow_empty, replace, split.left_out)
+
+    def restore(self, org: str, version: int, *, cycle: int | None = None) -> PlanVersion:
+        """Make version ``version`` of ``org`` current again, as a new version.
+
+        The new version holds the earlier version's works (with their extra
+        columns) and rejected rows; it is numbered after the organisation's
+        newest version, so nothing is lost and the restore itself can be
+        undone by restoring again. A restore is never refused for having no
+        works or sharing no ids with the current plan: it is the way back.
+
+        Parameters
+        ----------
+        org
+            The organisation.
+        version
+            Its version number (1, 2, 3..., as in :meth:`plan_versions`).
+        cycle
+            The cycle year of the new version (default: the restored version's).
 
         Returns
         -------
         PlanVersion
         """
         org = str(org).strip()
-        if not org:
-            raise InputError("import_plan needs the organisation: pass org='...'")
-        if self.acting_org is not None and org != self.acting_org:
+        self._check_acting([org])
+        record = self._version_record(org, version)
+        if bool(record["is_current"].iloc[0]):
+            raise InputError(
+                f"version {version} is already the current plan of {org!r}; nothing to restore "
+                f"(see {command('versions', '--org', org)})"
+            )
+        version_id = int(record[VERSION_ID].iloc[0])
+        frame = self._read(record)
+        kept = decode_rejected(self._fetch_rejected([version_id])).drop(columns=VERSION_ID)
+        source = f"restored version {int(version)} ({record['source'].iloc[0]})"
+        year = int(record["cycle"].iloc[0]) if cycle is None else cycle
+        plan = _Plan(org, frame, kept)
+        return self._store_plans([plan], year, source, True, True, {})[0]
+
+    def _check_acting(self, orgs: Iterable[str]) -> None:
+        if self.acting_org is None:
+            return
+        others = sorted(set(orgs) - {self.acting_org})
+        if others:
             raise StoreError(
                 f"organisation {self.acting_org!r} may only change its own works, "
-                f"not the plan of {org!r} ({self.location})"
+                f"not the plan of {', '.join(map(repr, others[:5]))} ({self.location})"
             )
-        frame = _checked_works(works, org)
+
+    def _store_plans(
+        self,
+        plans: Sequence[_Plan],
+        cycle: int,
+        source: str,
+        allow_empty: bool,
+        replace: bool,
+        left_out: Mapping[str, int],
+    ) -> list[PlanVersion]:
+        """Check the new versions against the current plans, then commit them together."""
         cycle = _checked_cycle(cycle)
         source = str(source or "")
+        records = self._records()
+        current = records[records["is_current"]].set_index(ORG)
+        refused: dict[str, str] = {}
+        messages: list[str] = []
+        for plan in plans:
+            before = current.loc[plan.org] if plan.org in current.index else None
+            if len(plan.works) == 0 and not allow_empty:
+                refused[plan.org] = "empty"
+                messages.append(_empty_message(plan, before, left_out))
+            elif (
+                before is not None
+                and int(before["n_works"]) > UNRELATED_LIMIT
+                and not replace
+                and len(plan.works)
+            ):
+                old_ids = pd.Series(self._fetch_works([int(before[VERSION_ID])])[WORK_ID])
+                if not plan.works[WORK_ID].isin(old_ids.astype(str)).any():
+                    refused[plan.org] = "unrelated"
+                    messages.append(_unrelated_message(plan, before, old_ids))
+        if refused:
+            raise ImportRefusedError("nothing was stored: " + "\n".join(messages), refused)
+        expected = {
+            p.org: int(current.loc[p.org, VERSION_ID]) for p in plans if p.org in current.index
+        }
 
-        def prepare(store_crs: CRS | None) -> Payload:
-            crs = store_crs if store_crs is not None else CRS.from_user_input(frame.crs)
-            geo = frame if CRS.from_user_input(frame.crs) == crs else frame.to_crs(crs)
-            extras = [c for c in frame.columns if c not in COLUMNS and c != GEOMETRY]
-            encoded, schema = encode_extras(frame[extras])
-            rows = gpd.GeoDataFrame(
-                {**{c: frame[c] for c in COLUMNS}, EXTRA: encoded},
-                geometry=geo.geometry.to_numpy(),
-                crs=crs,
-            )
-            return Payload(
-                crs=crs,
-                works=rows,
-                rejected=encode_rejected(rejected, org, crs),
-                extras=schema,
-                uploaded_at=utc_now(),
-                source=source,
-                first_start=frame[START].min() if len(frame) else None,
-                last_end=frame[END].max() if len(frame) else None,
-            )
+        def prepare(store_crs: CRS | None, now_current: Mapping[str, int]) -> list[Payload]:
+            changed = sorted(p.org for p in plans if now_current.get(p.org) != expected.get(p.org))
+            if changed:
+                raise StoreError(
+                    f"the plan of {', '.join(map(repr, changed))} was changed by another import "
+                    "while this one was checked; nothing was stored, import again"
+                )
+            crs = store_crs
+            payloads = []
+            for plan in plans:
+                payload = _payload(plan, cycle, source, crs)
+                crs = payload.crs
+                payloads.append(payload)
+            return payloads
 
-        return self._commit(org, cycle, prepare)
+        return self._commit(prepare)
 
     # --- reading -------------------------------------------------------------
     def plan_versions(self, org: str | None = None) -> pd.DataFrame:
@@ -326,10 +514,15 @@ class Store(ABC):
         current = records[records["is_current"]].rename(columns={"n_works": "works"})
         return current.sort_values(ORG).loc[:, list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
-    def compare_versions(
-        self, org: str, old_version_id: int, new_version_id: int
-    ) -> gpd.GeoDataFrame:
+    def compare_versions(self, org: str, old_version: int, new_version: int) -> gpd.GeoDataFrame:
         """What changed between two plan versions of ``org`` (by ``work_id``).
+
+        Parameters
+        ----------
+        org
+            The organisation.
+        old_version, new_version
+            Its version numbers (1, 2, 3..., as in :meth:`plan_versions`).
 
         Returns
         -------
@@ -340,17 +533,13 @@ class Store(ABC):
             changed; ``geometry`` is the new one (the old one for dropped
             works). Sorted by :data:`CHANGES` order, then ``work_id``.
         """
-        frames = []
-        for version_id in (old_version_id, new_version_id):
-            record = self._record(version_id)
-            if record[ORG].iloc[0] != org:
-                raise StoreError(
-                    f"plan version {version_id} belongs to {record[ORG].iloc[0]!r}, "
-                    f"not to {org!r}; compare two versions of the same organisation "
-                    "(see plan_versions(org))"
-                )
-            frames.append(self._read(record))
-        return compare_works(frames[0], frames[1], self.crs)
+        old = self._read(self._version_record(org, old_version))
+        new = self._read(self._version_record(org, new_version))
+        return compare_works(old, new, self.crs)
+
+    def version_id(self, org: str, version: int) -> int:
+        """The store-wide ``version_id`` of version ``version`` of ``org``."""
+        return int(self._version_record(org, version)[VERSION_ID].iloc[0])
 
     # --- shared steps ----------------------------------------------------------
     def _record(self, version_id: int) -> pd.DataFrame:
@@ -359,9 +548,30 @@ class Store(ABC):
         if found.empty:
             raise StoreError(
                 f"no plan version {version_id} in {self.location}; "
-                "see plan_versions() for the stored versions"
+                f"see {command('versions')} for the stored versions"
             )
         return found
+
+    def _version_record(self, org: str, version: int) -> pd.DataFrame:
+        """The record of version ``version`` of ``org``; a clear error when there is none."""
+        records = self._records()
+        mine = records[records[ORG] == org]
+        if mine.empty:
+            raise InputError(unknown_org_message(org, records[ORG], self.location))
+        found = mine[mine["version"] == int(version)]
+        if len(found) == 1:
+            return found
+        numbers = ", ".join(str(v) for v in mine["version"].drop_duplicates())
+        if found.empty:
+            raise InputError(
+                f"{org!r} has no plan version {version} (its versions: {numbers}); "
+                f"see {command('versions', '--org', org)}"
+            )
+        raise StoreError(  # stores written before versions were numbered per organisation
+            f"{org!r} has {len(found)} plan versions numbered {version} in {self.location} "
+            f"(cycles {', '.join(str(c) for c in found['cycle'])}); restore the one you mean "
+            "under a new number by importing its file again"
+        )
 
     def _read(self, records: pd.DataFrame) -> gpd.GeoDataFrame:
         """Works of the versions in ``records`` in canonical form."""
@@ -373,6 +583,177 @@ class Store(ABC):
         if self.acting_org is not None:
             frame = anonymise(frame, self.acting_org, self._salt())
         return frame
+
+
+# --- importing: one plan per organisation ---------------------------------------------
+def command(*args: object) -> str:
+    """An ``ims-geo`` command line to show in a hint, its arguments quoted for a shell."""
+    return " ".join(["ims-geo", *(shlex.quote(str(a)) for a in args)])
+
+
+def unknown_org_message(org: str, known: Iterable[str], location: str) -> str:
+    """Says that ``org`` has no plan in the store and lists the organisations that have."""
+    names = sorted(set(map(str, known)))
+    if not names:
+        return f"no plans are stored in {location} yet; import one with: ims-geo import FILE"
+    close = [n for n in names if n.casefold() == str(org).casefold()]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"no plans of {org!r} in {location}{hint}. Known organisations: {', '.join(names)}"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The works and rejected rows of one organisation in an import."""
+
+    org: str
+    works: gpd.GeoDataFrame
+    rejected: pd.DataFrame | None
+
+
+@dataclass(frozen=True)
+class _Split:
+    plans: list[_Plan]
+    #: rows (works and rejected) per organisation that the ``org`` filter leaves out
+    left_out: dict[str, int]
+    #: :data:`ORGANISATION_COLUMNS`
+    table: pd.DataFrame
+
+
+def _org_text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text.where(text != "")
+
+
+def _split(works: gpd.GeoDataFrame, rejected: pd.DataFrame | None, org: str | None) -> _Split:
+    """The works and rejected rows of an import by organisation."""
+    if not isinstance(works, gpd.GeoDataFrame) or ORG not in works.columns:
+        raise InputError(
+            "works must be a GeoDataFrame with an org column; read files with "
+            "ims_geo.ingest.read_works (or pass them through ims_geo.schema.validate)"
+        )
+    work_org = _org_text(works[ORG])
+    if work_org.isna().any():
+        raise InputError(
+            f"{int(work_org.isna().sum())} works have no org; pass them through "
+            "ims_geo.schema.validate first (it rejects works without an organisation)"
+        )
+    rows = rejected if rejected is not None else pd.DataFrame()
+    if ORG in rows.columns:
+        rejected_org = _org_text(rows[ORG])
+    else:
+        rejected_org = pd.Series(pd.NA, index=rows.index, dtype="string")
+    names = sorted(set(work_org) | set(rejected_org.dropna()))
+    chosen = [str(org).strip()] if org is not None else names
+    if len(chosen) == 1:  # rows that name no organisation belong to the only one
+        rejected_org = rejected_org.fillna(chosen[0])
+    work_keys = work_org.to_numpy(dtype=object)
+    rejected_keys = rejected_org.to_numpy(dtype=object, na_value=None)
+    plans = [
+        _Plan(o, works[work_keys == o], rows[rejected_keys == o] if len(rows) else None)
+        for o in chosen
+    ]
+    every = sorted(set(names) | set(chosen))
+    n_works = work_org.value_counts()
+    n_rejected = rejected_org.value_counts()
+    table = pd.DataFrame(
+        {
+            ORG: pd.Series(every, dtype=object),
+            "works": [int(n_works.get(o, 0)) for o in every],
+            "rejected": [int(n_rejected.get(o, 0)) for o in every],
+            "stored": [o in chosen for o in every],
+        }
+    )
+    unowned = int(rejected_org.isna().sum())
+    if unowned:
+        table.loc[len(table)] = [None, 0, unowned, False]
+    left_out = {
+        str(r[ORG]): int(r["works"] + r["rejected"])
+        for r in table.to_dict("records")
+        if not r["stored"] and r[ORG] is not None
+    }
+    return _Split(plans, left_out, table.astype({"works": "int64", "rejected": "int64"}))
+
+
+def organisations_of(
+    works: gpd.GeoDataFrame, rejected: pd.DataFrame | None = None, *, org: str | None = None
+) -> pd.DataFrame:
+    """The organisations of an import with their counts, as :meth:`Store.import_plans` splits it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ORGANISATION_COLUMNS`: one row per organisation (sorted),
+        its accepted ``works`` and ``rejected`` rows, and whether its plan is
+        ``stored`` (False for those ``org`` leaves out). Rejected rows that
+        name no organisation, when there are several, are counted in a last
+        row with ``org`` None (stored with no plan).
+    """
+    return _split(works, rejected, org).table
+
+
+def _payload(plan: _Plan, cycle: int, source: str, store_crs: CRS | None) -> Payload:
+    """The rows of one new version, in the store CRS (``plan.works`` is canonical)."""
+    frame = plan.works
+    frame_crs = CRS.from_user_input(frame.crs)
+    crs = store_crs if store_crs is not None else frame_crs
+    geo = frame if frame_crs == crs else frame.to_crs(crs)
+    extras = [c for c in frame.columns if c not in COLUMNS and c != GEOMETRY]
+    encoded, schema = encode_extras(frame[extras])
+    rows = gpd.GeoDataFrame(
+        {**{c: frame[c] for c in COLUMNS}, EXTRA: encoded},
+        geometry=geo.geometry.to_numpy(),
+        crs=crs,
+    )
+    return Payload(
+        org=plan.org,
+        cycle=cycle,
+        crs=crs,
+        works=rows,
+        rejected=encode_rejected(plan.rejected, plan.org, crs),
+        extras=schema,
+        uploaded_at=utc_now(),
+        source=source,
+        first_start=frame[START].min() if len(frame) else None,
+        last_end=frame[END].max() if len(frame) else None,
+    )
+
+
+def _examples(ids: pd.Series) -> str:
+    shown = [repr(str(i)) for i in ids.head(3)]
+    return ", ".join(shown) + (", ..." if len(ids) > 3 else "")
+
+
+def _empty_message(plan: _Plan, before: pd.Series | None, left_out: Mapping[str, int]) -> str:
+    n_rejected = 0 if plan.rejected is None else len(plan.rejected)
+    text = f"the new plan of {plan.org!r} has no accepted works"
+    if n_rejected:
+        text += f" ({n_rejected} rows rejected: the report says why)"
+    if left_out:
+        others = ", ".join(f"{o} ({n} rows)" for o, n in sorted(left_out.items())[:5])
+        text += f"; the file holds rows of other organisations only: {others}"
+    if before is not None:
+        text += (
+            f"; storing it would empty its current plan (version {int(before['version'])}, "
+            f"{int(before['n_works'])} works)"
+        )
+    return (
+        text + ". Fix the file (or choose the right organisation), or store an empty plan on "
+        "purpose with: ims-geo import --allow-empty"
+    )
+
+
+def _unrelated_message(plan: _Plan, before: pd.Series, old_ids: pd.Series) -> str:
+    version = int(before["version"])
+    return (
+        f"the new plan of {plan.org!r} ({len(plan.works)} works, ids such as "
+        f"{_examples(plan.works[WORK_ID])}) shares no work_id with its current plan "
+        f"(version {version}, {int(before['n_works'])} works, ids such as "
+        f"{_examples(old_ids)}): that looks like another organisation's file, or ids read "
+        "from the wrong column. Check the file and its organisation (--org, the org column "
+        "or the mapping); if it really replaces the whole plan, import it with: "
+        f"ims-geo import --replace (and {command('restore', plan.org, version)} brings "
+        "the current plan back)"
+    )
 
 
 # --- checks and conversions ------------------------------------------------------

@@ -19,10 +19,11 @@ the file as an ordinary GeoPackage):
     attributes: schema version, revision token, secret for opaque ids.
 
 Everything is read and written with Python's sqlite3 only. An import is
-one SQLite transaction (rows, version record, current flag, revision), so
-a failure leaves the previous version current and no partial version
-behind; the file runs in WAL mode, so readers keep reading the last
-committed state while an import is being written. (GDAL is never used on
+one SQLite transaction (rows, version records and current flags of every
+organisation in it, revision), so a failure leaves every previous version
+current and no partial version behind; the file runs in WAL mode, so
+readers keep reading the last committed state while an import is being
+written. (GDAL is never used on
 the store file inside the process: two SQLite libraries in one process do
 not see each other's file locks.) The works table has no spatial index:
 the store is always read whole, by version.
@@ -31,7 +32,7 @@ the store is always read whole, by version.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from ims_geo.store.base import (
     new_salt,
     storage_columns,
 )
+from ims_geo.store.cycle_tables import create_sqlite as create_cycle_tables
 
 SCHEMA_VERSION = "1"
 _APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -227,6 +229,7 @@ class GeoPackageStore(Store):
                         f"({version[0] if version else 'unknown'}, this one reads "
                         f"{SCHEMA_VERSION}); upgrade ims_geo or start a new store"
                     )
+                create_cycle_tables(con)  # stores written before the planning cycle
                 return
             if tables:
                 raise StoreError(
@@ -258,6 +261,7 @@ class GeoPackageStore(Store):
                 ("revision", new_revision()),
             ],
         )
+        create_cycle_tables(con)
 
     # --- reading ---------------------------------------------------------------------
     @property
@@ -312,32 +316,42 @@ class GeoPackageStore(Store):
 
     # --- writing ----------------------------------------------------------------------
     def _commit(
-        self, org: str, cycle: int, prepare: Callable[[CRS | None], Payload]
-    ) -> PlanVersion:
+        self, prepare: Callable[[CRS | None, Mapping[str, int]], Sequence[Payload]]
+    ) -> list[PlanVersion]:
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")  # one writer at a time; readers go on
             try:
-                version = self._write(con, org, cycle, prepare)
+                versions = self._write(con, prepare)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return version
+        return versions
 
     def _write(
         self,
         con: sqlite3.Connection,
-        org: str,
-        cycle: int,
-        prepare: Callable[[CRS | None], Payload],
-    ) -> PlanVersion:
+        prepare: Callable[[CRS | None, Mapping[str, int]], Sequence[Payload]],
+    ) -> list[PlanVersion]:
         store_crs = _read_crs(con)
-        payload = prepare(store_crs)
-        if store_crs is None:
-            _set_crs(con, payload.crs)
+        current = {
+            str(org): int(version_id)
+            for org, version_id in con.execute(
+                "SELECT org, version_id FROM plan_versions WHERE is_current"
+            )
+        }
+        payloads = prepare(store_crs, current)
+        if store_crs is None and payloads:
+            _set_crs(con, payloads[0].crs)
+        versions = [self._write_version(con, payload) for payload in payloads]
+        con.execute("UPDATE store_meta SET value = ? WHERE key = 'revision'", (new_revision(),))
+        return versions
+
+    def _write_version(self, con: sqlite3.Connection, payload: Payload) -> PlanVersion:
+        """One new version of ``payload.org``, made current (inside the transaction)."""
+        org, cycle = payload.org, payload.cycle
         number = con.execute(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM plan_versions WHERE org = ? AND cycle = ?",
-            (org, cycle),
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM plan_versions WHERE org = ?", (org,)
         ).fetchone()[0]
         uploaded = payload.uploaded_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         version_id = con.execute(
@@ -362,7 +376,6 @@ class GeoPackageStore(Store):
             "UPDATE plan_versions SET is_current = (version_id = ?) WHERE org = ?",
             (version_id, org),
         )
-        con.execute("UPDATE store_meta SET value = ? WHERE key = 'revision'", (new_revision(),))
         _update_extent(con, payload.works)
         return PlanVersion(
             version_id=int(version_id),
