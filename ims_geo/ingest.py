@@ -22,10 +22,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -35,11 +36,11 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from ims_geo import _sources, schema
+from ims_geo import _sources, _worker, schema
 from ims_geo._mapping import Mapping, load_mapping
 from ims_geo._mapping import apply as _apply_mapping
 from ims_geo.crs import check_metric, working_crs
-from ims_geo.errors import InputError, MissingCRSError
+from ims_geo.errors import ImsGeoError, InputError, MissingCRSError
 
 __all__ = [
     "IngestResult",
@@ -57,23 +58,93 @@ CSV_DEFAULT_CRS = "EPSG:4326"
 ENGINES = ("pyogrio", "fiona")
 
 
+#: Prefix of the environment variables that set :class:`Limits` (``IMS_GEO_MAX_ROWS``...).
+LIMITS_ENV = "IMS_GEO_"
+_SIZE_UNITS = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _env_limit(key: str, default: float) -> Any:
+    """The default of a :class:`Limits` field, or the environment's value for it."""
+
+    def factory() -> float:
+        text = os.environ.get(LIMITS_ENV + key.upper(), "").strip()
+        return parse_limit(key, text) if text else default
+
+    return field(default_factory=factory)
+
+
+def parse_limit(key: str, text: str) -> float:
+    """A limit's value from text: a number, ``inf``, or bytes with K/M/G/T (``4G``)."""
+    raw = text.strip().upper().removesuffix("IB").removesuffix("B")
+    factor = _SIZE_UNITS.get(raw[-1:], 1) if key.endswith("_bytes") else 1
+    try:
+        value = float(raw[:-1] if factor != 1 else raw) * factor
+    except ValueError:
+        raise InputError(
+            f"limit {key}={text!r} is not a number; give e.g. {key}=1000"
+            + (" or 2G" if key.endswith("_bytes") else "")
+        ) from None
+    return int(value) if value.is_integer() else value
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Safety limits for uploads; anything beyond is a :class:`HostileInputError`.
+    """Safety limits for reading files; anything beyond is refused.
 
-    ``max_text_chars`` is per cell: a longer text rejects its row instead.
+    Every field can also be set by an environment variable ``IMS_GEO_`` +
+    its name in capitals (``IMS_GEO_MAX_MEMORY_BYTES=4G``), read when the
+    Limits are made; on the command line with ``--limit name=value``.
+
+    Attributes
+    ----------
+    max_upload_bytes
+        Size of the uploaded file.
+    max_expanded_bytes
+        Total expanded size of a zip archive's members.
+    max_members
+        Number of members of a zip archive.
+    max_ratio
+        Expanded / packed size of each zip member and of the whole archive
+        (zip bombs expand thousands of times; real plans 2 to 20 times).
+    max_text_chars
+        Characters of one cell; a longer text rejects its row.
+    max_rows
+        Features (rows) of one file.
+    max_vertices
+        Coordinates of one geometry; more rejects its row.
+    max_geometry_depth
+        Nesting of one geometry (collections in collections); deeper rejects its row.
+    max_memory_bytes
+        Address space of the process that parses the file.
+    max_cpu_seconds
+        CPU time of the process that parses the file.
+    max_read_seconds
+        Wall-clock time to read and check one file (or the files of one call).
     """
 
-    max_upload_bytes: float = 200 * 1024 * 1024
-    max_expanded_bytes: float = 500 * 1024 * 1024
-    max_members: int = 2000
-    max_ratio: float = 200
-    max_text_chars: int = 100_000
+    max_upload_bytes: float = _env_limit("max_upload_bytes", 200 * 2**20)
+    max_expanded_bytes: float = _env_limit("max_expanded_bytes", 500 * 2**20)
+    max_members: float = _env_limit("max_members", 2000)
+    max_ratio: float = _env_limit("max_ratio", 200)
+    max_text_chars: float = _env_limit("max_text_chars", 100_000)
+    max_rows: float = _env_limit("max_rows", 2_000_000)
+    max_vertices: float = _env_limit("max_vertices", 250_000)
+    max_geometry_depth: float = _env_limit("max_geometry_depth", 8)
+    max_memory_bytes: float = _env_limit("max_memory_bytes", 3 * 2**30)
+    max_cpu_seconds: float = _env_limit("max_cpu_seconds", 300)
+    max_read_seconds: float = _env_limit("max_read_seconds", 300)
 
     def __post_init__(self) -> None:
         for key, value in vars(self).items():
-            if not isinstance(value, int | float) or value <= 0:
+            if not isinstance(value, int | float) or value != value or value <= 0:
                 raise InputError(f"Limits.{key} must be a positive number, not {value!r}")
+
+    @classmethod
+    def for_local_files(cls, **changes: float) -> Limits:
+        """Limits for files on the user's own disk: larger sizes, the same safety checks."""
+        defaults = {"max_upload_bytes": 8 * 2**30, "max_expanded_bytes": 16 * 2**30}
+        own = {k: v for k, v in defaults.items() if LIMITS_ENV + k.upper() not in os.environ}
+        return replace(cls(), **{**own, **changes})
 
 
 @dataclass
@@ -185,7 +256,7 @@ def _short(text: str, limit: int = 60) -> str:
 # --- public functions -----------------------------------------------------------
 
 
-def list_layers(source: Any, *, name: str | None = None) -> list[str]:
+def list_layers(source: Any, *, name: str | None = None, limits: Limits | None = None) -> list[str]:
     """The layers of a GeoPackage, of a zip with several files, or the one layer of a file.
 
     Parameters
@@ -194,6 +265,8 @@ def list_layers(source: Any, *, name: str | None = None) -> list[str]:
         A path, or the uploaded bytes / file-like object.
     name
         The uploaded file's name (needed for bytes; decides the format).
+    limits
+        Safety limits (default: :class:`Limits` from the environment).
 
     Returns
     -------
@@ -202,10 +275,33 @@ def list_layers(source: Any, *, name: str | None = None) -> list[str]:
         with several shapefiles these are the shapefiles' names (with their
         folder when two share a name).
     """
-    limits = Limits()
+    limits = limits or Limits()
     upload = _sources.open_source(source, name, limits.max_upload_bytes)
     with _sources.local_path(upload) as path:
-        return _sources.layers(path, upload, limits)
+        local = _sources.Upload(upload.name, upload.suffix, path=path)
+        found: list[str] = _isolated(_layers_inside, (local, limits), upload.name, limits)
+        return found
+
+
+def _layers_inside(upload: _sources.Upload, limits: Limits) -> list[str]:
+    assert upload.path is not None
+    try:
+        return _sources.layers(upload.path, upload, limits)
+    except ImsGeoError:
+        raise
+    except Exception as exc:  # any other failure is a refusal of the file
+        raise _worker.unreadable(upload.name, exc) from exc
+
+
+def _isolated(func: Any, args: tuple[Any, ...], name: str, limits: Limits) -> Any:
+    return _worker.run(
+        func,
+        args,
+        name=name,
+        memory=limits.max_memory_bytes,
+        cpu=limits.max_cpu_seconds,
+        wall=limits.max_read_seconds,
+    )
 
 
 def read_works(
@@ -219,7 +315,7 @@ def read_works(
     encoding: str | None = None,
     target_crs: Any = None,
     engine: str = "pyogrio",
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> IngestResult:
     """Read and validate one works file.
 
@@ -248,7 +344,9 @@ def read_works(
     engine
         ``"pyogrio"`` (default) or ``"fiona"``.
     limits
-        Upload safety limits.
+        Safety limits (default: :class:`Limits`, with the environment's values).
+        The file is parsed in a separate process under the memory, CPU and
+        time limits, so that no file can crash or stall the caller.
 
     Returns
     -------
@@ -263,6 +361,8 @@ def read_works(
         The file has no CRS and none was given.
     HostileInputError
         The upload breaks a :class:`Limits` limit or holds unsafe paths.
+    ReadLimitError
+        Reading crashed, or ran out of memory or time (the file is named).
     """
     return _read([(source, name)], **_options(locals()))
 
@@ -277,7 +377,7 @@ def read_many(
     encoding: str | None = None,
     target_crs: Any = None,
     engine: str = "pyogrio",
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> IngestResult:
     """Read and validate several works files into ONE working CRS.
 
@@ -349,8 +449,10 @@ def _read(
     encoding: str | None,
     target_crs: Any,
     engine: str,
-    limits: Limits,
+    limits: Limits | None,
 ) -> IngestResult:
+    """Check the options here; read the files in a limited worker process."""
+    limits = limits or Limits()
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     if mapping is not None and not isinstance(mapping, Mapping):
@@ -365,41 +467,70 @@ def _read(
             f"{len(orgs)} organisations given for {len(items)} files; "
             "give one organisation for all files or one per file, in the same order"
         )
-    loaded = [
-        _load(
-            source,
-            name,
-            org=file_org,
-            layer=layer,
-            mapping=mapping,
-            crs=given_crs,
-            encoding=encoding,
-            engine=engine,
-            limits=limits,
-        )
-        for (source, name), file_org in zip(items, orgs, strict=True)
-    ]
-    work_crs = _choose_crs(loaded, wanted)
+    uploads = [_sources.open_source(s, n, limits.max_upload_bytes) for s, n in items]
+    options = _Options(layer, mapping, given_crs, wanted, encoding, engine, limits)
+    with contextlib.ExitStack() as stack:
+        local = [
+            _sources.Upload(u.name, u.suffix, path=stack.enter_context(_sources.local_path(u)))
+            for u in uploads
+        ]
+        names = ", ".join(u.name for u in uploads)
+        result: IngestResult = _isolated(_read_inside, (local, orgs, options), names, limits)
+    return result
+
+
+@dataclass(frozen=True)
+class _Options:
+    layer: str | None
+    mapping: Mapping | None
+    crs: CRS | None
+    target_crs: CRS | None
+    encoding: str | None
+    engine: str
+    limits: Limits
+
+
+def _read_inside(
+    uploads: list[_sources.Upload], orgs: list[str | None], options: _Options
+) -> IngestResult:
+    """The reading itself (in the worker): every failure becomes a refusal naming the file."""
+    loaded = []
     parts = []
-    for item, file_org in zip(loaded, orgs, strict=True):
-        checked = schema.validate(
-            item.frame, org=file_org, source=item.name, problems=item.problems
-        )
-        bad = checked.rejected[schema.SOURCE_ROW].to_numpy(dtype=np.int64)
-        valid_rows = np.setdiff1d(np.arange(1, len(item.frame) + 1), bad)
-        parts.append(
-            _Part(
-                item,
-                _to(checked.valid, work_crs),
-                _to(checked.rejected, work_crs),
-                valid_rows,
-                checked.repaired,
+    for upload, file_org in zip(uploads, orgs, strict=True):
+        try:
+            item = _load(upload, org=file_org, options=options)
+            checked = schema.validate(
+                item.frame, org=file_org, source=item.name, problems=item.problems
             )
-        )
-        item.warnings.extend(checked.warnings)
-    if len(parts) > 1:
-        _reject_cross_file_duplicates(parts)
-    return _result(parts, work_crs)
+        except ImsGeoError:
+            raise
+        except Exception as exc:  # any other failure is a refusal of the file
+            raise _worker.unreadable(upload.name, exc) from exc
+        loaded.append(item)
+        parts.append((item, checked))
+    try:
+        work_crs = _choose_crs(loaded, options.target_crs)
+        out = []
+        for item, checked in parts:
+            bad = checked.rejected[schema.SOURCE_ROW].to_numpy(dtype=np.int64)
+            valid_rows = np.setdiff1d(np.arange(1, len(item.frame) + 1), bad)
+            out.append(
+                _Part(
+                    item,
+                    _to(checked.valid, work_crs),
+                    _to(checked.rejected, work_crs),
+                    valid_rows,
+                    checked.repaired,
+                )
+            )
+            item.warnings.extend(checked.warnings)
+        if len(out) > 1:
+            _reject_cross_file_duplicates(out)
+        return _result(out, work_crs)
+    except ImsGeoError:
+        raise
+    except Exception as exc:  # any other failure is a refusal of the files
+        raise _worker.unreadable(", ".join(u.name for u in uploads), exc) from exc
 
 
 def _user_crs(value: Any, key: str) -> CRS | None:
@@ -411,29 +542,19 @@ def _user_crs(value: Any, key: str) -> CRS | None:
         raise InputError(f"{key}={value!r} is not a known CRS; use e.g. 'EPSG:28992'") from exc
 
 
-def _load(
-    source: Any,
-    name: str | None,
-    *,
-    org: str | None,
-    layer: str | None,
-    mapping: Mapping | None,
-    crs: CRS | None,
-    encoding: str | None,
-    engine: str,
-    limits: Limits,
-) -> _Loaded:
-    upload = _sources.open_source(source, name, limits.max_upload_bytes)
+def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Loaded:
     label = upload.name
-    encoding = encoding or (mapping.encoding if mapping else None)
-    with _sources.local_path(upload) as path:
-        dataset = _sources.resolve(path, upload, layer=layer, encoding=encoding, limits=limits)
-        notes = list(dataset.warnings)
-        if dataset.kind == "csv":
-            raw, more = _sources.read_csv(dataset, label)
-        else:
-            raw, more = _sources.read_gdal(dataset, label, engine)
-        notes.extend(more)
+    mapping, crs, limits = options.mapping, options.crs, options.limits
+    encoding = options.encoding or (mapping.encoding if mapping else None)
+    assert upload.path is not None
+    path = upload.path
+    dataset = _sources.resolve(path, upload, layer=options.layer, encoding=encoding, limits=limits)
+    notes = list(dataset.warnings)
+    if dataset.kind == "csv":
+        raw, more = _sources.read_csv(dataset, label)
+    else:
+        raw, more = _sources.read_gdal(dataset, label, options.engine)
+    notes.extend(more)
     is_text = dataset.kind == "csv"
     frame, more, chosen = _apply_mapping(
         raw, mapping, name=label, text_geometry=is_text, org_given=org is not None
@@ -583,7 +704,7 @@ def _coordinate_points(
     return geoms, problem
 
 
-def _long_text(frame: pd.DataFrame, limit: int) -> list[tuple[str, np.ndarray, Any]]:
+def _long_text(frame: pd.DataFrame, limit: float) -> list[tuple[str, np.ndarray, Any]]:
     """Cells longer than ``limit`` characters: cut to the limit, and their rows flagged."""
     problems = []
     for column in frame.columns:

@@ -328,12 +328,15 @@ def test_propose_bad_budgets_file_is_a_clear_error(plans, tmp_path):
     assert "budgets.csv" in result.stderr and "line 2" in result.stderr
 
 
-def test_local_files_have_no_upload_size_cap():
+def test_local_files_have_larger_but_finite_size_caps():
     from ims_geo.cli import _local_limits
     from ims_geo.ingest import Limits
 
     local, upload = _local_limits(), Limits()
-    assert local.max_upload_bytes == float("inf") > upload.max_upload_bytes
+    assert float("inf") > local.max_upload_bytes > upload.max_upload_bytes
+    assert float("inf") > local.max_expanded_bytes > upload.max_expanded_bytes
+    assert _local_limits(["max_memory_bytes=2G", "max-rows=10"]).max_memory_bytes == 2 * 2**30
+    assert _local_limits(["max_rows=10"]).max_rows == 10
     # the checks against zip bombs stay
     assert local.max_ratio == upload.max_ratio
     assert local.max_members == upload.max_members

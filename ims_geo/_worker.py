@@ -1,0 +1,272 @@
+"""Reading untrusted files in a separate, limited process.
+
+A file can crash the process that parses it (GEOS and PROJ are C++ that a
+hostile geometry can drive into an abort or a segfault), eat all memory or
+never finish. :func:`run` therefore calls a reading function in a worker
+process with
+
+- an address-space limit (``RLIMIT_AS``, :attr:`Limits.max_memory_bytes`),
+- a CPU-time limit (``RLIMIT_CPU``, :attr:`Limits.max_cpu_seconds`),
+- a wall-clock limit enforced by the caller (:attr:`Limits.max_read_seconds`),
+- no network: a new, empty network namespace where the kernel allows one,
+  else sockets refused inside Python and GDAL/PROJ network access off,
+
+and turns a crash, a timeout or an out-of-memory into a
+:class:`~ims_geo.errors.ReadLimitError` that names the file and the limit.
+
+Workers are forked from a *forkserver* that imported the reading stack once,
+so a read costs a fork (a few milliseconds), not a Python start-up. The
+result crosses back as one pickle (GeoDataFrames pickle their geometries as
+WKB). A worker reads one request and exits, so no state of one file can leak
+into the next.
+
+Scripts that import ims_geo and read files must keep their top level under
+``if __name__ == "__main__":`` (the forkserver imports the main script once,
+as every multiprocessing start method but "fork" does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import multiprocessing
+import multiprocessing.connection
+import os
+import resource
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from multiprocessing import context, forkserver, popen_forkserver, reduction, spawn, util
+from typing import Any
+
+from ims_geo.errors import ImsGeoError, InputError, ReadLimitError
+
+#: Modules the forkserver imports once, so that each worker starts ready.
+PRELOAD = ["ims_geo.ingest"]
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNET = 0x40000000
+#: Seconds a worker may take past its CPU limit before the wall clock stops it anyway.
+_GRACE = 2.0
+
+
+class _Popen(popen_forkserver.Popen):  # type: ignore[misc]
+    """The forkserver's Popen without re-running the caller's main script in the worker.
+
+    multiprocessing re-imports ``__main__`` in every spawned child; for a
+    worker that only calls an ims_geo function this costs a second (the
+    Streamlit or pytest runner) and runs scripts without a main guard twice.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        for key in ("init_main_from_path", "init_main_from_name"):
+            prep_data.pop(key, None)
+        buf = io.BytesIO()
+        context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            context.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)  # type: ignore[attr-defined]
+        parent_w = os.dup(w)
+        close = util.close_fds  # type: ignore[attr-defined]
+        self.finalizer = util.Finalize(self, close, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Process(context.ForkServerProcess):  # type: ignore[misc]
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        return _Popen(process_obj)
+
+
+def _context() -> Any:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:,.0f} MiB"
+
+
+def run(
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    *,
+    name: str,
+    memory: float,
+    cpu: float,
+    wall: float,
+) -> Any:
+    """``func(*args)`` in a limited worker process; its result or its error.
+
+    Parameters
+    ----------
+    func
+        A module-level function (it is called by reference in the worker).
+    args
+        Its arguments (pickled; pass paths, not large bytes).
+    name
+        The file(s) being read, for the messages.
+    memory, cpu, wall
+        Address-space limit in bytes, CPU seconds and wall-clock seconds.
+
+    Raises
+    ------
+    ImsGeoError
+        Whatever :class:`ImsGeoError` ``func`` raised; any other exception
+        as an :class:`InputError` naming ``name``.
+    ReadLimitError
+        The worker crashed, ran out of memory or time.
+    """
+    ctx = _context()
+    receive, send = ctx.Pipe(duplex=False)
+    env = dict(os.environ)
+    process = _Process(
+        target=_child,
+        args=(send, func, args, name, memory, cpu, env),
+        name="ims_geo-reader",
+        daemon=True,
+    )
+    process.start()
+    send.close()
+    message: tuple[str, Any] | None = None
+    timed_out = False
+    try:
+        if receive.poll(None if wall == float("inf") else wall):
+            with contextlib.suppress(EOFError, OSError):
+                message = receive.recv()
+        else:
+            timed_out = True
+    finally:
+        receive.close()
+        if process.is_alive():
+            process.kill()
+        process.join()
+    if message is None:
+        code = None if timed_out else process.exitcode
+        raise _died(code, name=name, memory=memory, cpu=cpu, wall=wall)
+    if message[0] == "error":
+        raise message[1]
+    return message[1]
+
+
+def _died(code: int | None, *, name: str, memory: float, cpu: float, wall: float) -> ReadLimitError:
+    fix = "split the file, or raise the limit if the file is trusted (see README, Limits)"
+    if code is None:
+        return ReadLimitError(
+            f"{name}: reading was stopped after {wall:,.0f} s, the read time limit "
+            f"(max_read_seconds); {fix}"
+        )
+    if code == -signal.SIGXCPU:
+        return ReadLimitError(
+            f"{name}: reading used more than {cpu:,.0f} s of CPU time, the limit "
+            f"(max_cpu_seconds); {fix}"
+        )
+    if code == -signal.SIGKILL:
+        return ReadLimitError(
+            f"{name}: the file reader was killed (SIGKILL), usually because the machine ran "
+            f"out of memory; the reader's own limit is {_mib(memory)} (max_memory_bytes); {fix}"
+        )
+    if code < 0:
+        what = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return ReadLimitError(
+            f"{name} crashed the file reader ({what}); the file is damaged or hostile, or "
+            f"needed more than the memory limit of {_mib(memory)} (max_memory_bytes); "
+            "export it again from the source system"
+        )
+    return ReadLimitError(
+        f"{name}: the file reader stopped unexpectedly (exit status {code}); the file is "
+        f"damaged or needed more than the memory limit of {_mib(memory)} (max_memory_bytes)"
+    )
+
+
+# --- inside the worker ------------------------------------------------------------------
+
+
+def _child(
+    conn: multiprocessing.connection.Connection,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    name: str,
+    memory: float,
+    cpu: float,
+    env: dict[str, str],
+) -> None:
+    os.environ.clear()
+    os.environ.update(env)
+    _no_network()
+    _limit(resource.RLIMIT_CPU, cpu, extra=1)
+    _limit(resource.RLIMIT_AS, memory)
+    message: tuple[str, Any]
+    try:
+        message = ("ok", func(*args))
+    except ImsGeoError as exc:
+        message = ("error", exc)
+    except MemoryError:
+        message = (
+            "error",
+            ReadLimitError(
+                f"{name}: reading needed more than the memory limit of {_mib(memory)} "
+                "(max_memory_bytes); split the file, or raise the limit if the file is trusted"
+            ),
+        )
+    except RecursionError:
+        message = (
+            "error",
+            InputError(f"{name}: the file nests its content too deeply to be read safely"),
+        )
+    except Exception as exc:  # every other failure becomes a refusal
+        message = ("error", unreadable(name, exc))
+    try:
+        conn.send(message)
+    except Exception as exc:  # e.g. out of memory while pickling
+        conn.send(("error", unreadable(name, exc)))
+    conn.close()
+
+
+def unreadable(name: str, exc: BaseException) -> InputError:
+    """``exc`` (not an ImsGeoError) as a refusal of the file ``name``."""
+    detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    return InputError(
+        f"{name} could not be read ({kind}{': ' + detail if detail else ''}); the file is "
+        "damaged or not what its name says: export it again from the source system"
+    )
+
+
+def _limit(which: int, value: float, extra: int = 0) -> None:
+    if value == float("inf"):
+        return
+    soft = int(value)
+    with contextlib.suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(which)
+        top = soft + extra
+        if hard != resource.RLIM_INFINITY:
+            soft, top = min(soft, hard), min(top, hard)
+        resource.setrlimit(which, (soft, top))
+
+
+def _no_network() -> None:
+    """Cut this process off the network: a private network namespace, else refuse sockets."""
+    os.environ["PROJ_NETWORK"] = "OFF"
+    os.environ["GDAL_HTTP_PROXY"] = "127.0.0.1:9"  # discard port: any HTTP fails at once
+    os.environ["CPL_VSIL_CURL_ALLOWED_EXTENSIONS"] = ".none"
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        for flags in (_CLONE_NEWNET, _CLONE_NEWUSER | _CLONE_NEWNET):
+            if libc.unshare(flags) == 0:
+                return
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise OSError("network access is disabled while reading uploaded files")
+
+    socket.socket = refuse  # type: ignore[assignment,misc]
+    socket.create_connection = refuse
+    socket.getaddrinfo = refuse
