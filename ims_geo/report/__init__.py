@@ -1,0 +1,100 @@
+"""The council pack and the status report of a planning cycle.
+
+:class:`ReportData` holds what a report shows; :func:`write_report` writes
+it as one self-contained HTML file, an Excel workbook (one sheet per
+table) or a PDF (the HTML printed by headless Chromium), by the suffix of
+the path. No Streamlit here: the CLI (``ims-geo report``) and the app's
+Planning cycle page both call these functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ims_geo.errors import InputError
+from ims_geo.report.data import (
+    CHANGE_COLUMNS,
+    CONFLICT_COLUMNS,
+    DEVIATION_COLUMNS,
+    FINANCING_COLUMNS,
+    KINDS,
+    KPI_COLUMNS,
+    MORATORIUM_COLUMNS,
+    PROGRAMME_COLUMNS,
+    PROGRESS_COLUMNS,
+    PROJECT_COLUMNS,
+    CycleInfo,
+    ReportData,
+)
+from ims_geo.report.html import render_html
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "CONFLICT_COLUMNS",
+    "DEVIATION_COLUMNS",
+    "FINANCING_COLUMNS",
+    "FORMATS",
+    "KINDS",
+    "KPI_COLUMNS",
+    "MORATORIUM_COLUMNS",
+    "PROGRAMME_COLUMNS",
+    "PROGRESS_COLUMNS",
+    "PROJECT_COLUMNS",
+    "CycleInfo",
+    "ReportData",
+    "render_html",
+    "report_format",
+    "write_report",
+]
+
+#: Report formats by file suffix.
+FORMATS: dict[str, str] = {".html": "html", ".htm": "html"}
+
+
+def report_format(path: str | Path) -> str:
+    """The report format for ``path``, from its suffix (html, xlsx or pdf)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(
+            f"cannot write the report '{path}': unknown file type '{suffix or '(none)'}'; "
+            f"use one of {', '.join(sorted(FORMATS))}"
+        )
+    return FORMATS[suffix]
+
+
+def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -> Path:
+    """Write the report of ``data`` to ``path``; the suffix picks the format.
+
+    Parameters
+    ----------
+    data
+        What the report shows.
+    path
+        ``.html`` (one self-contained file).
+    kind
+        ``council`` (the yearly council pack) or ``status`` (the six-monthly
+        status report: the monitoring part only).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written. It appears complete or not at all.
+    """
+    target = Path(path)
+    fmt = report_format(target)
+    if kind not in KINDS:
+        raise InputError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    if fmt == "html":
+        _replace(target, render_html(data, kind).encode("utf-8"))
+    return target
+
+
+def _replace(target: Path, content: bytes) -> None:
+    """Write ``content`` to ``target`` through a temporary file, so a failure leaves no half file."""
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        tmp.write_bytes(content)
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write the report '{target}': {exc.strerror or exc}") from exc

@@ -1,0 +1,151 @@
+"""What a council pack or status report is made of: :class:`ReportData`.
+
+The renderers (:mod:`ims_geo.report.html`, :mod:`ims_geo.report.xlsx`,
+:mod:`ims_geo.report.pdf`) read nothing but a :class:`ReportData`; it is
+assembled from the store by :func:`ims_geo.report.assemble.report_data`, or
+built by hand (tests, other front ends). Every frame is checked once, here,
+for the columns the report relies on, so a renderer never meets a missing
+column half-way through a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+from ims_geo.errors import InputError
+
+#: The two kinds of report: the yearly council pack and the six-monthly status report.
+KINDS: tuple[str, ...] = ("council", "status")
+
+# --- columns of the tables (the .xlsx sheets have exactly these) ------------------
+KPI_COLUMNS: tuple[str, ...] = ("kpi", "target", "value", "state")
+DEVIATION_COLUMNS: tuple[str, ...] = ("org", "work_id", "project", "deviation", "days")
+PROGRAMME_COLUMNS: tuple[str, ...] = (
+    "project", "org", "work_id", "start", "end", "order", "cost_eur", "cost_share_eur",
+    "funding_year",
+)  # fmt: skip
+MORATORIUM_COLUMNS: tuple[str, ...] = ("source_org", "source_work_id", "valid_from", "valid_until")
+CHANGE_COLUMNS: tuple[str, ...] = ("org", "work_id", "change", "days_moved")
+#: One row per combined project: its lead, joint period and red/amber/green state.
+PROJECT_COLUMNS: tuple[str, ...] = ("project", "lead_org", "start", "end", "state", "reason")
+#: Conflicts between organisations at adoption and now; ``status`` is one of
+#: :data:`CONFLICT_STATUSES`.
+CONFLICT_COLUMNS: tuple[str, ...] = ("org_a", "work_id_a", "org_b", "work_id_b", "kind", "status")
+CONFLICT_STATUSES: tuple[str, ...] = ("resolved", "open", "new")
+#: Reported progress per work (status as in :data:`ims_geo.schema.STATUSES`).
+PROGRESS_COLUMNS: tuple[str, ...] = ("org", "work_id", "status", "actual_start", "actual_end")
+#: The cost and financing overview: one row per organisation and funding year.
+FINANCING_COLUMNS: tuple[str, ...] = ("org", "funding_year", "works", "cost_share_eur")
+
+#: Red/amber/green states, worst first.
+RAG: tuple[str, ...] = ("red", "amber", "green")
+
+
+@dataclass(frozen=True)
+class CycleInfo:
+    """The cycle a report speaks about and the decision behind its programme."""
+
+    #: The cycle year.
+    year: int
+    #: Number of the adopted programme revision the report is measured against
+    #: (None: no programme adopted for this cycle yet).
+    revision: int | None = None
+    #: Decision reference of that revision (council or steering-group decision).
+    decision: str | None = None
+    #: Date of that decision.
+    decision_date: dt.date | None = None
+    #: The cycle the changes are counted from (None: no earlier cycle).
+    previous_year: int | None = None
+    #: True when this cycle is a full revision (every plan re-submitted).
+    full_revision: bool = False
+    #: Name of the area or partnership, shown in the title.
+    area: str = ""
+    #: The day the report describes (progress and moratoria as of this day).
+    as_of: dt.date = field(default_factory=dt.date.today)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report shows.
+
+    The table frames carry at least the columns of the matching ``*_COLUMNS``
+    tuple of this module; extra columns are ignored. ``works`` and, when they
+    have a geometry, ``moratoria`` and ``programme`` are drawn on the maps
+    (any metric CRS; :func:`ims_geo.crs.ensure_metric` refuses degrees).
+    """
+
+    info: CycleInfo
+    #: kpi, target, value, state (state: red, amber, green, or empty without a target).
+    kpis: pd.DataFrame
+    #: The adopted programme, one row per member work of a combined project.
+    programme: pd.DataFrame
+    #: project, lead_org, start, end, state, reason.
+    projects: pd.DataFrame
+    #: org, work_id, project, deviation, days.
+    deviations: pd.DataFrame
+    #: source_org, source_work_id, valid_from, valid_until (+ geometry when known).
+    moratoria: pd.DataFrame
+    #: org, work_id, change (added, dropped, moved), days_moved: since the previous cycle.
+    changes: pd.DataFrame
+    #: org_a, work_id_a, org_b, work_id_b, kind, status (resolved, open, new).
+    conflicts: pd.DataFrame
+    #: org, work_id, status, actual_start, actual_end.
+    progress: pd.DataFrame
+    #: The current works of every organisation (canonical columns, metric CRS).
+    works: gpd.GeoDataFrame
+
+    def __post_init__(self) -> None:
+        for name, columns in _REQUIRED.items():
+            frame = getattr(self, name)
+            if not isinstance(frame, pd.DataFrame):
+                raise InputError(f"report data: {name} must be a DataFrame, got {type(frame)}")
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise InputError(
+                    f"report data: the {name} table lacks the column(s) {', '.join(missing)}; "
+                    f"it needs {', '.join(columns)}"
+                )
+        if not isinstance(self.works, gpd.GeoDataFrame):
+            raise InputError("report data: works must be a GeoDataFrame")
+
+    def financing(self) -> pd.DataFrame:
+        """Cost share per organisation and funding year (the financing overview).
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`FINANCING_COLUMNS`, sorted by org and year; ``works``
+            counts the programme rows, ``cost_share_eur`` adds up their shares
+            (a year with no known share stays NaN, never 0).
+        """
+        prog = self.programme
+        if prog.empty:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in FINANCING_COLUMNS})
+        grouped = prog.groupby(["org", "funding_year"], dropna=False, sort=True)
+        out = grouped.agg(
+            works=("work_id", "size"),
+            cost_share_eur=("cost_share_eur", lambda s: s.sum(min_count=1)),
+        ).reset_index()
+        return out.loc[:, list(FINANCING_COLUMNS)]
+
+
+_REQUIRED: Mapping[str, Sequence[str]] = {
+    "kpis": KPI_COLUMNS,
+    "programme": PROGRAMME_COLUMNS,
+    "projects": PROJECT_COLUMNS,
+    "deviations": DEVIATION_COLUMNS,
+    "moratoria": MORATORIUM_COLUMNS,
+    "changes": CHANGE_COLUMNS,
+    "conflicts": CONFLICT_COLUMNS,
+    "progress": PROGRESS_COLUMNS,
+}
+
+
+def empty(columns: Sequence[str]) -> pd.DataFrame:
+    """An empty table with ``columns`` (for parts a cycle does not have yet)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})

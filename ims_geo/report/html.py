@@ -1,0 +1,705 @@
+"""The council pack and the status report as ONE self-contained HTML file.
+
+No script, no font, no image and no style is loaded from anywhere: maps and
+Gantt charts are inline SVG drawn from the works' own geometries, the style
+is inline, and a Content-Security-Policy forbids every fetch, so the file
+opens from a USB stick and prints as shown. Every text that comes from a
+user (organisation names, titles, decision references, KPI names...) is
+HTML-escaped where it is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from html import escape
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ims_geo import schema as S
+from ims_geo.crs import ensure_metric
+from ims_geo.errors import InputError
+from ims_geo.maps import DISCIPLINE_COLOURS
+from ims_geo.report import svg
+from ims_geo.report.data import CONFLICT_STATUSES, KINDS, RAG, ReportData
+
+#: Table rows shown in the HTML before it points to the .xlsx for the rest.
+MAX_ROWS = 500
+
+_CSS = """
+:root { --red: #d7191c; --amber: #f0a202; --green: #1a9641; }
+* { box-sizing: border-box; }
+body { font: 13px/1.4 "DejaVu Sans", Arial, Helvetica, sans-serif; color: #222;
+       margin: 24px auto; max-width: 960px; padding: 0 12px; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 8px;
+  border-bottom: 2px solid #333; padding-bottom: 2px; } h3 { font-size: 14px; margin: 16px 0 6px; }
+p.meta { color: #555; margin: 2px 0; }
+table { border-collapse: collapse; margin: 6px 0 12px; width: 100%; }
+th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: left; vertical-align: top; }
+th { background: #eee; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.total td { font-weight: bold; background: #f6f6f6; }
+.rag { display: inline-block; min-width: 4.5em; padding: 0 6px; border-radius: 3px;
+       color: #fff; font-weight: bold; text-align: center; }
+.rag-red { background: var(--red); } .rag-amber { background: var(--amber); color: #222; }
+.rag-green { background: var(--green); } .rag-none { background: #999; }
+.legend span { display: inline-block; margin-right: 14px; }
+.legend i { display: inline-block; width: 18px; height: 4px; margin-right: 4px;
+            vertical-align: middle; }
+svg { max-width: 100%; height: auto; display: block; margin: 6px 0; }
+svg text.label { font: bold 11px sans-serif; fill: #111; stroke: #fff; stroke-width: 3px;
+                 paint-order: stroke; }
+.note { color: #555; font-style: italic; }
+.sheet-head { display: flex; gap: 16px; align-items: flex-start; }
+.sheet-head > div { flex: 1; }
+@page { size: A4; margin: 12mm; }
+@media print {
+  body { margin: 0; max-width: none; padding: 0; font-size: 11px; }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  tr, svg { break-inside: avoid; page-break-inside: avoid; }
+}
+section.sheet { break-before: page; page-break-before: always; }
+"""
+
+#: Forbids every fetch: the file must work with no network and load nothing.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    """A cell as escaped text: dates as ISO days, missing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
+        day = svg.as_date(value)
+        return "" if day is None else day.isoformat()
+    try:
+        if pd.isna(value):  # type: ignore[call-overload]
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return escape(str(value))
+
+
+def _number(value: object, decimals: int = 0) -> str:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _text(value)
+    if math.isnan(number):
+        return ""
+    return f"{number:,.{decimals}f}"
+
+
+def _rag(state: object) -> str:
+    text = _text(state)
+    key = text.lower() if text.lower() in RAG else "none"
+    return f'<span class="rag rag-{key}">{text or "–"}</span>'
+
+
+Formatter = Callable[[object], str]
+
+_EUR: Formatter = _number
+_INT: Formatter = _number
+
+
+def _table(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    headers: Sequence[str] | None = None,
+    formats: dict[str, Formatter] | None = None,
+    numeric: Sequence[str] = (),
+    total: dict[str, str] | None = None,
+    css_class: str = "",
+    limit: int | None = MAX_ROWS,
+) -> str:
+    """An HTML table of ``columns`` of ``frame``; every cell escaped (or formatted)."""
+    formats = formats or {}
+    heads = headers or columns
+    head = "".join(
+        f'<th class="num">{escape(h)}</th>' if c in numeric else f"<th>{escape(h)}</th>"
+        for c, h in zip(columns, heads, strict=True)
+    )
+    shown = frame if limit is None else frame.iloc[:limit]
+    cells = []
+    for column in columns:
+        fmt = formats.get(column, _number if column in numeric else _text)
+        values = shown[column].tolist() if column in shown.columns else [None] * len(shown)
+        td = '<td class="num">' if column in numeric else "<td>"
+        cells.append([f"{td}{fmt(v)}</td>" for v in values])
+    body = "".join(f"<tr>{''.join(row)}</tr>" for row in zip(*cells, strict=True))
+    if total:
+        body += (
+            '<tr class="total">'
+            + "".join(
+                f'<td class="num">{total.get(c, "")}</td>'
+                if c in numeric
+                else f"<td>{total.get(c, '')}</td>"
+                for c in columns
+            )
+            + "</tr>"
+        )
+    more = ""
+    if limit is not None and len(frame) > limit:
+        more = (
+            f'<p class="note">{len(frame) - limit} more rows in the spreadsheet version '
+            "of this report.</p>"
+        )
+    cls = f' class="{css_class}"' if css_class else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def _empty_note(text: str) -> str:
+    return f'<p class="note">{escape(text)}</p>'
+
+
+# --- geometry ------------------------------------------------------------------------------
+
+
+def _keys(frame: pd.DataFrame) -> pd.Series:
+    return frame[S.ORG].astype(str) + "\x1f" + frame[S.WORK_ID].astype(str)
+
+
+def _works(data: ReportData) -> gpd.GeoDataFrame:
+    works = data.works
+    if works.crs is None and len(works):
+        raise InputError("report data: the works have no CRS; the maps need one")
+    return ensure_metric(works) if len(works) else works
+
+
+def _geoms_of(frame: pd.DataFrame, works: gpd.GeoDataFrame) -> np.ndarray:
+    """Geometries of ``frame``'s rows: their own when they have one, else their work's."""
+    if isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name is not None:
+        own = frame.to_crs(works.crs) if works.crs is not None and frame.crs is not None else frame
+        return np.asarray(own.geometry.to_numpy(), dtype=object)
+    if not len(frame) or not len(works):
+        return np.full(len(frame), None, dtype=object)
+    lookup = pd.Series(works.geometry.to_numpy(), index=_keys(works))
+    lookup = lookup[~lookup.index.duplicated()]
+    return np.asarray(lookup.reindex(_keys(frame)).to_numpy(), dtype=object)
+
+
+def _moratoria_geoms(data: ReportData, works: gpd.GeoDataFrame) -> np.ndarray:
+    mor = data.moratoria
+    if isinstance(mor, gpd.GeoDataFrame) and mor.active_geometry_name is not None:
+        return _geoms_of(mor, works)
+    renamed = mor.rename(columns={"source_org": S.ORG, "source_work_id": S.WORK_ID})
+    return _geoms_of(renamed, works)
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def _header(data: ReportData, kind: str) -> str:
+    info = data.info
+    name = "Council pack" if kind == "council" else "Status report"
+    area = f" — {escape(info.area)}" if info.area else ""
+    lines = [f"<h1>{name}: planning cycle {info.year}{area}</h1>"]
+    if info.revision is None:
+        lines.append('<p class="meta">No programme adopted for this cycle yet.</p>')
+    else:
+        decided = f" of {info.decision_date.isoformat()}" if info.decision_date else ""
+        decision = f": {escape(info.decision)}" if info.decision else ""
+        lines.append(
+            f'<p class="meta">Adopted programme, revision {info.revision}{decision}{decided}.</p>'
+        )
+    lines.append(f'<p class="meta">State as of {info.as_of.isoformat()}.')
+    if info.previous_year is not None and kind == "council":
+        lines.append(f" Changes counted since the {info.previous_year} cycle.")
+    if info.full_revision:
+        lines.append(" This cycle is a full revision: every plan is re-submitted.")
+    lines.append("</p>")
+    return "".join(lines)
+
+
+def _legend(entries: Sequence[tuple[str, str]]) -> str:
+    items = "".join(
+        f'<span><i style="background:{escape(colour)}"></i>{escape(label)}</span>'
+        for label, colour in entries
+    )
+    return f'<p class="legend">{items}</p>'
+
+
+def _project_state(data: ReportData) -> pd.Series:
+    projects = data.projects.drop_duplicates("project")
+    return pd.Series(projects["state"].to_numpy(), index=projects["project"].astype(str))
+
+
+def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
+    prog_geoms = _geoms_of(data.programme, works)
+    mor_geoms = _moratoria_geoms(data, works)
+    everything = np.concatenate(
+        [np.asarray(works.geometry.to_numpy(), dtype=object), prog_geoms, mor_geoms]
+    )
+    if not len(everything) or shapely.is_missing(everything).all():
+        return _empty_note("No works to draw.")
+    layers = [svg.Layer(works.geometry.to_numpy(), svg.CONTEXT_COLOUR, 1.0, title="works")]
+    legend = [("current works", svg.CONTEXT_COLOUR)]
+    if len(mor_geoms):
+        layers.append(
+            svg.Layer(mor_geoms, svg.MORATORIUM_COLOUR, 3.0, dash="6 3", css_class="moratoria")
+        )
+        legend.append(("moratorium (protected new surface)", svg.MORATORIUM_COLOUR))
+    state = _project_state(data)
+    prog_state = data.programme["project"].astype(str).map(state).fillna("").astype(str).str.lower()
+    for key in (*RAG, ""):
+        mask = (prog_state == key).to_numpy() if key else ~prog_state.isin(RAG).to_numpy()
+        if mask.any():
+            colour = svg.rag_colour(key)
+            layers.append(svg.Layer(prog_geoms[mask], colour, 3.5, css_class="programme"))
+            legend.append((f"combined project: {key or 'no state'}", colour))
+    labels = []
+    if len(data.programme):
+        centre = shapely.centroid(prog_geoms)
+        xy = pd.DataFrame(
+            {
+                "project": data.programme["project"].astype(str).to_numpy(),
+                "x": shapely.get_x(centre),
+                "y": shapely.get_y(centre),
+            }
+        ).dropna()
+        for project, row in xy.groupby("project", sort=True)[["x", "y"]].mean().iterrows():
+            labels.append(svg.Label(float(row["x"]), float(row["y"]), str(project)))
+    drawing = svg.map_svg(
+        layers,
+        bounds=svg.padded_bounds(everything),
+        labels=labels,
+        title=f"Overview map, planning cycle {data.info.year}",
+    )
+    return drawing + _legend(legend)
+
+
+def _kpis(data: ReportData) -> str:
+    if data.kpis.empty:
+        return _empty_note("No KPIs for this cycle.")
+    return _table(
+        data.kpis,
+        ["kpi", "target", "value", "state"],
+        headers=["KPI", "target", "value", "state"],
+        numeric=["target", "value"],
+        formats={
+            "target": lambda v: _number(v, 2),
+            "value": lambda v: _number(v, 2),
+            "state": _rag,
+        },
+        css_class="kpis",
+        limit=None,
+    )
+
+
+def _conflicts(data: ReportData) -> str:
+    conflicts = data.conflicts
+    if conflicts.empty:
+        return _empty_note("No conflicts between organisations at adoption or now.")
+    counts = (
+        pd.crosstab(conflicts["kind"], conflicts["status"])
+        .reindex(columns=list(CONFLICT_STATUSES), fill_value=0)
+        .reset_index()
+    )
+    counts["total"] = counts[list(CONFLICT_STATUSES)].sum(axis=1)
+    summary = _table(
+        counts,
+        ["kind", *CONFLICT_STATUSES, "total"],
+        headers=[
+            "kind",
+            "found at adoption, resolved",
+            "still open",
+            "new since adoption",
+            "total",
+        ],
+        numeric=[*CONFLICT_STATUSES, "total"],
+        total={
+            "kind": "all",
+            **{c: f"{int(counts[c].sum()):,}" for c in (*CONFLICT_STATUSES, "total")},
+        },
+        limit=None,
+    )
+    pending = conflicts[conflicts["status"] != "resolved"].sort_values(["status", "kind"])
+    detail = ""
+    if len(pending):
+        detail = "<h3>Open and new conflicts</h3>" + _table(
+            pending, ["org_a", "work_id_a", "org_b", "work_id_b", "kind", "status"]
+        )
+    return summary + detail
+
+
+def _members(data: ReportData) -> pd.DataFrame:
+    """The programme rows with their work's title and discipline, and their reported status."""
+    prog = pd.DataFrame(data.programme).reset_index(drop=True)
+    if S.GEOMETRY in prog.columns:
+        prog = prog.drop(columns=S.GEOMETRY)
+    for column in (S.TITLE, S.DISCIPLINE):
+        if column not in prog.columns:
+            if len(data.works) and column in data.works.columns:
+                lookup = pd.Series(data.works[column].to_numpy(), index=_keys(data.works))
+                lookup = lookup[~lookup.index.duplicated()]
+                prog[column] = lookup.reindex(_keys(prog)).to_numpy() if len(prog) else []
+            else:
+                prog[column] = None
+    reported = data.progress.drop_duplicates([S.ORG, S.WORK_ID])
+    status = pd.Series(reported["status"].to_numpy(), index=_keys(reported))
+    prog["reported"] = status.reindex(_keys(prog)).to_numpy() if len(prog) else []
+    return prog
+
+
+def _span(programme: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
+    starts = pd.to_datetime(programme["start"], errors="coerce")
+    ends = pd.to_datetime(programme["end"], errors="coerce")
+    if starts.isna().all() or ends.isna().all():
+        return None
+    return starts.min().date(), ends.max().date()
+
+
+def _gantt(data: ReportData) -> str:
+    prog = data.programme
+    span = _span(prog) if len(prog) else None
+    if span is None:
+        return _empty_note("No programme adopted for this cycle.")
+    state = _project_state(data)
+    actual = data.progress.drop_duplicates([S.ORG, S.WORK_ID])
+    actual = actual.set_index(_keys(actual))
+    out = []
+    frame = prog.assign(_start=pd.to_datetime(prog["start"], errors="coerce"))
+    for org, rows in frame.sort_values(["org", "_start", "project"]).groupby("org", sort=True):
+        bars = []
+        # one chart per organisation: its programme works are few by definition
+        for row in rows.itertuples(index=False):
+            start, end = svg.as_date(row.start), svg.as_date(row.end)
+            if start is None or end is None:
+                continue
+            key = f"{row.org}\x1f{row.work_id}"
+            a_start = a_end = None
+            if key in actual.index:
+                a_start = svg.as_date(actual.at[key, "actual_start"])
+                a_end = svg.as_date(actual.at[key, "actual_end"])
+            bars.append(
+                svg.Bar(
+                    label=f"{row.work_id} ({row.project})",
+                    start=start,
+                    end=end,
+                    colour=svg.rag_colour(state.get(str(row.project), "")),
+                    tooltip=f"{row.work_id}, project {row.project}: {start} – {end}",
+                    actual_start=a_start,
+                    actual_end=a_end,
+                )
+            )
+        out.append(
+            f"<h3>{escape(str(org))}</h3>"
+            + svg.gantt_svg(bars, span=span, today=data.info.as_of, title=f"Programme of {org}")
+        )
+    legend = _legend(
+        [(f"project {k}", svg.rag_colour(k)) for k in RAG]
+        + [("actual period (reported)", "#222"), ("today", "#d7191c")]
+    )
+    return legend + "".join(out)
+
+
+def _financing(data: ReportData) -> str:
+    fin = data.financing()
+    if fin.empty:
+        return _empty_note("No programme costs to show.")
+    years = sorted({int(y) for y in fin["funding_year"].dropna()})
+    fin = fin.assign(
+        year=fin["funding_year"].map(lambda y: str(int(y)) if pd.notna(y) else "no year")
+    )
+    table = fin.pivot_table(
+        index="org", columns="year", values="cost_share_eur", aggfunc="sum", dropna=False
+    )
+    order = [str(y) for y in years] + (["no year"] if "no year" in table.columns else [])
+    table = table.reindex(columns=order)
+    table["total"] = table.sum(axis=1, min_count=1)
+    table = table.reset_index()
+    total = {c: _number(table[c].sum(min_count=1)) for c in [*order, "total"]}
+    total["org"] = "all organisations"
+    return _table(
+        table,
+        ["org", *order, "total"],
+        headers=["organisation (EUR)", *order, "total"],
+        numeric=[*order, "total"],
+        total=total,
+        limit=None,
+    )
+
+
+def _changes(data: ReportData) -> str:
+    changes = data.changes
+    if data.info.previous_year is None and changes.empty:
+        return _empty_note("No earlier cycle to compare with.")
+    if changes.empty:
+        return _empty_note("No works added, dropped or moved since the previous cycle.")
+    kinds = sorted(changes["change"].astype(str).unique())
+    counts = pd.crosstab(changes["org"], changes["change"].astype(str)).reindex(
+        columns=kinds, fill_value=0
+    )
+    counts = counts.reset_index()
+    summary = _table(
+        counts,
+        ["org", *kinds],
+        headers=["organisation", *kinds],
+        numeric=kinds,
+        total={"org": "all", **{k: f"{int(counts[k].sum()):,}" for k in kinds}},
+        limit=None,
+    )
+    detail = _table(
+        changes.sort_values(["org", "change", "work_id"]),
+        ["org", "work_id", "change", "days_moved"],
+        numeric=["days_moved"],
+    )
+    return summary + "<h3>Works</h3>" + detail
+
+
+def _sheet_map(members: pd.DataFrame, geoms: np.ndarray, works: gpd.GeoDataFrame) -> str:
+    present = ~shapely.is_missing(geoms)
+    if not present.any():
+        return _empty_note("No geometry for this project's works.")
+    bounds = svg.padded_bounds(geoms[present], pad=0.25, min_size=150.0)
+    nearby = works.geometry.to_numpy()
+    if len(works):
+        nearby = nearby[works.sindex.query(shapely.box(*bounds), predicate="intersects")]
+    layers = [svg.Layer(nearby, svg.CONTEXT_COLOUR, 1.0)]
+    disciplines = members[S.DISCIPLINE].fillna(S.DEFAULT_DISCIPLINE).astype(str).to_numpy()
+    for discipline in sorted(set(disciplines)):
+        colour = DISCIPLINE_COLOURS.get(discipline, DISCIPLINE_COLOURS["other"])
+        layers.append(svg.Layer(geoms[disciplines == discipline], colour, 4.0, title=discipline))
+    points = shapely.point_on_surface(geoms[present])
+    labels = [
+        svg.Label(float(x), float(y), str(order))
+        for x, y, order in zip(
+            shapely.get_x(points),
+            shapely.get_y(points),
+            members.loc[present, "order"].tolist(),
+            strict=True,
+        )
+    ]
+    return svg.map_svg(
+        layers, bounds=bounds, labels=labels, width=440, max_height=340, css_class="map sheet-map"
+    ) + _legend(
+        [
+            (d, DISCIPLINE_COLOURS.get(d, DISCIPLINE_COLOURS["other"]))
+            for d in sorted(set(disciplines))
+        ]
+    )
+
+
+def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
+    members = _members(data)
+    if members.empty:
+        return ""
+    geoms = _geoms_of(data.programme, works)
+    members["_pos"] = np.arange(len(members))
+    projects = data.projects.drop_duplicates("project").set_index(
+        data.projects.drop_duplicates("project")["project"].astype(str)
+    )
+    out = []
+    keys = members["project"].astype(str).to_numpy()
+    # one sheet per combined project (a council-sized list by definition)
+    for project in sorted(set(keys)):
+        mask = keys == project
+        rows = members[mask].sort_values(["order", "org", "work_id"])
+        info = projects.loc[project] if project in projects.index else None
+        period = ""
+        if info is not None:
+            period = f"{_text(info['start'])} – {_text(info['end'])}"
+        total_cost = rows["cost_eur"].sum(min_count=1)
+        facts = [
+            ("lead organisation", _text(info["lead_org"]) if info is not None else ""),
+            ("members", f"{len(rows)} works of {rows['org'].nunique()} organisations"),
+            ("joint period", period),
+            ("cost", f"{_number(total_cost)} EUR" if pd.notna(total_cost) else "not estimated"),
+            ("status", _rag(info["state"]) if info is not None else _rag("")),
+            ("reason", _text(info["reason"]) if info is not None else ""),
+        ]
+        fact_rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
+        split = (
+            rows.groupby("org", sort=True)
+            .agg(
+                cost_share_eur=("cost_share_eur", lambda s: s.sum(min_count=1)),
+                funding_year=(
+                    "funding_year",
+                    lambda s: ", ".join(str(int(y)) for y in sorted(set(s.dropna()))),
+                ),
+            )
+            .reset_index()
+        )
+        share_total = split["cost_share_eur"].sum(min_count=1)
+        out.append(
+            f'<section class="sheet" id="project-{escape(project)}">'
+            f"<h2>Measure sheet: project {escape(project)}</h2>"
+            f'<div class="sheet-head"><div>{_sheet_map(rows, geoms[rows["_pos"].to_numpy()], works)}</div>'
+            f'<div><table class="facts">{fact_rows}</table></div></div>'
+            "<h3>Members in execution order</h3>"
+            + _table(
+                rows,
+                [
+                    "order",
+                    "org",
+                    "work_id",
+                    S.TITLE,
+                    S.DISCIPLINE,
+                    "start",
+                    "end",
+                    "cost_eur",
+                    "cost_share_eur",
+                    "funding_year",
+                    "reported",
+                ],  # fmt: skip
+                headers=[
+                    "order",
+                    "organisation",
+                    "work",
+                    "title",
+                    "discipline",
+                    "start",
+                    "end",
+                    "cost EUR",
+                    "share EUR",
+                    "funding year",
+                    "reported status",
+                ],  # fmt: skip
+                numeric=["order", "cost_eur", "cost_share_eur"],
+                formats={"funding_year": _year},
+                limit=None,
+            )
+            + "<h3>Cost split</h3>"
+            + _table(
+                split,
+                ["org", "cost_share_eur", "funding_year"],
+                headers=["organisation", "share EUR", "funding years"],
+                numeric=["cost_share_eur"],
+                total={"org": "project", "cost_share_eur": _number(share_total)},
+                limit=None,
+            )
+            + "</section>"
+        )
+    return "".join(out)
+
+
+def _year(value: object) -> str:
+    try:
+        return str(int(float(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _text(value)
+
+
+def _projects(data: ReportData) -> str:
+    if data.projects.empty:
+        return _empty_note("No combined projects in the adopted programme.")
+    members = _members(data)
+    size = members.groupby(members["project"].astype(str)).size()
+    rank = {k: i for i, k in enumerate(RAG)}
+    table = data.projects.assign(
+        members=data.projects["project"].astype(str).map(size).fillna(0).astype(int),
+        _rank=data.projects["state"].astype(str).str.lower().map(rank).fillna(len(RAG)),
+    ).sort_values(["_rank", "project"])
+    return _table(
+        table,
+        ["project", "lead_org", "start", "end", "members", "state", "reason"],
+        headers=["project", "lead", "start", "end", "works", "state", "reason"],
+        numeric=["members"],
+        formats={"state": _rag},
+        limit=None,
+    )
+
+
+def _deviations(data: ReportData) -> str:
+    dev = data.deviations
+    if dev.empty:
+        return _empty_note("No deviations from the adopted programme.")
+    counts = dev.groupby("deviation").size().rename("works").reset_index()
+    return _table(counts, ["deviation", "works"], numeric=["works"], limit=None) + _table(
+        dev.sort_values(["org", "project", "work_id"]),
+        ["org", "work_id", "project", "deviation", "days"],
+        numeric=["days"],
+    )
+
+
+def _progress(data: ReportData) -> str:
+    members = _members(data)
+    if members.empty:
+        return _empty_note("No programme works to report progress on.")
+    reported = members["reported"].fillna("not reported").astype(str)
+    table = pd.crosstab(members["org"], reported)
+    order = [s for s in (*S.STATUSES, "not reported") if s in table.columns]
+    table = table.reindex(columns=order, fill_value=0)
+    table["works"] = table.sum(axis=1)
+    table = table.reset_index()
+    return _table(
+        table,
+        ["org", *order, "works"],
+        headers=["organisation", *order, "programme works"],
+        numeric=[*order, "works"],
+        total={"org": "all", **{c: f"{int(table[c].sum()):,}" for c in [*order, "works"]}},
+        limit=None,
+    )
+
+
+def render_html(data: ReportData, kind: str = "council") -> str:
+    """The report as one self-contained HTML document.
+
+    Parameters
+    ----------
+    data
+        What the report shows.
+    kind
+        ``council``: the yearly council pack (overview map, KPIs against
+        targets, conflicts resolved, the programme as a Gantt chart per
+        organisation, cost and financing, changes since the previous cycle,
+        one measure sheet per combined project). ``status``: the six-monthly
+        status report (state per project, progress, deviations).
+
+    Returns
+    -------
+    str
+        The HTML text (UTF-8); it references nothing outside itself.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    works = _works(data)
+    title = f"{'Council pack' if kind == 'council' else 'Status report'} {data.info.year}"
+    parts = [_header(data, kind)]
+    if kind == "council":
+        parts += [
+            "<h2>Overview map</h2>",
+            _overview_map(data, works),
+            "<h2>KPIs against targets</h2>",
+            _kpis(data),
+            "<h2>Conflicts found and resolved since adoption</h2>",
+            _conflicts(data),
+            "<h2>Combined projects</h2>",
+            _projects(data),
+            "<h2>The adopted programme per organisation</h2>",
+            _gantt(data),
+            "<h2>Cost and financing per organisation and year</h2>",
+            _financing(data),
+            "<h2>Changes since the previous cycle</h2>",
+            _changes(data),
+            _measure_sheets(data, works),
+        ]
+    else:
+        parts += [
+            "<h2>State of the combined projects</h2>",
+            _projects(data),
+            "<h2>Progress reported</h2>",
+            _progress(data),
+            "<h2>Deviations from the adopted programme</h2>",
+            _deviations(data),
+            "<h2>The programme and what was reported</h2>",
+            _gantt(data),
+        ]
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(parts)}</body></html>\n"
+    )
