@@ -1,0 +1,69 @@
+"""Small helpers shared by the planning-cycle modules (dates, geometry, checks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ims_geo.errors import InputError
+
+#: Earliest and latest cycle year accepted.
+_YEARS = (1900, 2200)
+
+
+def checked_cycle(cycle: object) -> int:
+    """``cycle`` as a year, or an error that says what a cycle is."""
+    try:
+        year = int(str(cycle).strip())
+    except (TypeError, ValueError):
+        raise InputError(f"cycle {cycle!r} is not a year; give it as e.g. 2027") from None
+    if not _YEARS[0] <= year <= _YEARS[1]:
+        raise InputError(f"cycle {year} is not a plausible year ({_YEARS[0]}-{_YEARS[1]})")
+    return year
+
+
+def now_text() -> str:
+    """The current UTC time as ISO text (what the tables store)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def day_text(value: Any) -> str | None:
+    """A date as 'YYYY-MM-DD' (None when missing)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def days(values: Sequence[Any] | pd.Series) -> pd.Series:
+    """Stored dates (text or date objects, None) as ``datetime64[s]``."""
+    series = pd.Series(list(values), dtype=object)
+    parsed = pd.to_datetime(series.astype("string"), format="ISO8601", errors="coerce")
+    return parsed.dt.floor("D").astype("datetime64[s]")
+
+
+def day_numbers(values: pd.Series) -> np.ndarray:
+    """Dates as whole days since 1970-01-01 (float, NaN where missing)."""
+    stamps = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    out = stamps.astype("int64").astype("float64")
+    out[np.isnat(stamps)] = np.nan
+    return out
+
+
+def to_hex(geoms: np.ndarray) -> list[str]:
+    """Geometries as hexadecimal WKB (exact, the store keeps them as text)."""
+    return [str(h) for h in shapely.to_wkb(geoms, hex=True, output_dimension=2)]
+
+
+def from_hex(values: Sequence[Any]) -> np.ndarray:
+    """Hexadecimal WKB back to geometries."""
+    return shapely.from_wkb(np.asarray(list(values), dtype=object))
+
+
+def flag(value: Any) -> bool:
+    """A stored boolean (0/1 in a GeoPackage, true/false in PostgreSQL)."""
+    return bool(value) and str(value).lower() not in ("0", "false", "f")
