@@ -27,6 +27,7 @@ from ims_geo.report.data import (
     ReportData,
 )
 from ims_geo.report.html import render_html
+from ims_geo.report.xlsx import xlsx_bytes
 
 __all__ = [
     "CHANGE_COLUMNS",
@@ -45,10 +46,11 @@ __all__ = [
     "render_html",
     "report_format",
     "write_report",
+    "xlsx_bytes",
 ]
 
 #: Report formats by file suffix.
-FORMATS: dict[str, str] = {".html": "html", ".htm": "html"}
+FORMATS: dict[str, str] = {".html": "html", ".htm": "html", ".xlsx": "xlsx"}
 
 
 def report_format(path: str | Path) -> str:
@@ -70,7 +72,8 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
     data
         What the report shows.
     path
-        ``.html`` (one self-contained file).
+        ``.html`` (one self-contained file) or ``.xlsx`` (one sheet per
+        table, see :data:`ims_geo.report.xlsx.SHEETS`).
     kind
         ``council`` (the yearly council pack) or ``status`` (the six-monthly
         status report: the monitoring part only).
@@ -86,6 +89,8 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
         raise InputError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
     if fmt == "html":
         _replace(target, render_html(data, kind).encode("utf-8"))
+    elif fmt == "xlsx":
+        _replace(target, xlsx_bytes(data, kind))
     return target
 
 

@@ -32,7 +32,14 @@ PROGRAMME_COLUMNS: tuple[str, ...] = (
 MORATORIUM_COLUMNS: tuple[str, ...] = ("source_org", "source_work_id", "valid_from", "valid_until")
 CHANGE_COLUMNS: tuple[str, ...] = ("org", "work_id", "change", "days_moved")
 #: One row per combined project: its lead, joint period and red/amber/green state.
-PROJECT_COLUMNS: tuple[str, ...] = ("project", "lead_org", "start", "end", "state", "reason")
+PROJECT_COLUMNS: tuple[str, ...] = (
+    "project",
+    "lead_org",
+    "joint_start",
+    "joint_end",
+    "rag",
+    "reason",
+)
 #: Conflicts between organisations at adoption and now; ``status`` is one of
 #: :data:`CONFLICT_STATUSES`.
 CONFLICT_COLUMNS: tuple[str, ...] = ("org_a", "work_id_a", "org_b", "work_id_b", "kind", "status")
@@ -40,7 +47,7 @@ CONFLICT_STATUSES: tuple[str, ...] = ("resolved", "open", "new")
 #: Reported progress per work (status as in :data:`ims_geo.schema.STATUSES`).
 PROGRESS_COLUMNS: tuple[str, ...] = ("org", "work_id", "status", "actual_start", "actual_end")
 #: The cost and financing overview: one row per organisation and funding year.
-FINANCING_COLUMNS: tuple[str, ...] = ("org", "funding_year", "works", "cost_share_eur")
+FINANCING_COLUMNS: tuple[str, ...] = ("org", "funding_year", "cost_share_eur", "works")
 
 #: Red/amber/green states, worst first.
 RAG: tuple[str, ...] = ("red", "amber", "green")
@@ -84,7 +91,7 @@ class ReportData:
     kpis: pd.DataFrame
     #: The adopted programme, one row per member work of a combined project.
     programme: pd.DataFrame
-    #: project, lead_org, start, end, state, reason.
+    #: project, lead_org, joint_start, joint_end, rag (red, amber, green), reason.
     projects: pd.DataFrame
     #: org, work_id, project, deviation, days.
     deviations: pd.DataFrame
@@ -96,6 +103,9 @@ class ReportData:
     conflicts: pd.DataFrame
     #: org, work_id, status, actual_start, actual_end.
     progress: pd.DataFrame
+    #: org, funding_year, cost_share_eur, works: the programme's cost shares per
+    #: organisation and funding year.
+    financing: pd.DataFrame
     #: The current works of every organisation (canonical columns, metric CRS).
     works: gpd.GeoDataFrame
 
@@ -113,26 +123,6 @@ class ReportData:
         if not isinstance(self.works, gpd.GeoDataFrame):
             raise InputError("report data: works must be a GeoDataFrame")
 
-    def financing(self) -> pd.DataFrame:
-        """Cost share per organisation and funding year (the financing overview).
-
-        Returns
-        -------
-        pandas.DataFrame
-            :data:`FINANCING_COLUMNS`, sorted by org and year; ``works``
-            counts the programme rows, ``cost_share_eur`` adds up their shares
-            (a year with no known share stays NaN, never 0).
-        """
-        prog = self.programme
-        if prog.empty:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in FINANCING_COLUMNS})
-        grouped = prog.groupby(["org", "funding_year"], dropna=False, sort=True)
-        out = grouped.agg(
-            works=("work_id", "size"),
-            cost_share_eur=("cost_share_eur", lambda s: s.sum(min_count=1)),
-        ).reset_index()
-        return out.loc[:, list(FINANCING_COLUMNS)]
-
 
 _REQUIRED: Mapping[str, Sequence[str]] = {
     "kpis": KPI_COLUMNS,
@@ -143,6 +133,7 @@ _REQUIRED: Mapping[str, Sequence[str]] = {
     "changes": CHANGE_COLUMNS,
     "conflicts": CONFLICT_COLUMNS,
     "progress": PROGRESS_COLUMNS,
+    "financing": FINANCING_COLUMNS,
 }
 
 

@@ -231,7 +231,7 @@ def _legend(entries: Sequence[tuple[str, str]]) -> str:
 
 def _project_state(data: ReportData) -> pd.Series:
     projects = data.projects.drop_duplicates("project")
-    return pd.Series(projects["state"].to_numpy(), index=projects["project"].astype(str))
+    return pd.Series(projects["rag"].to_numpy(), index=projects["project"].astype(str))
 
 
 def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
@@ -404,7 +404,7 @@ def _gantt(data: ReportData) -> str:
 
 
 def _financing(data: ReportData) -> str:
-    fin = data.financing()
+    fin = data.financing
     if fin.empty:
         return _empty_note("No programme costs to show.")
     years = sorted({int(y) for y in fin["funding_year"].dropna()})
@@ -508,14 +508,14 @@ def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
         info = projects.loc[project] if project in projects.index else None
         period = ""
         if info is not None:
-            period = f"{_text(info['start'])} – {_text(info['end'])}"
+            period = f"{_text(info['joint_start'])} – {_text(info['joint_end'])}"
         total_cost = rows["cost_eur"].sum(min_count=1)
         facts = [
             ("lead organisation", _text(info["lead_org"]) if info is not None else ""),
             ("members", f"{len(rows)} works of {rows['org'].nunique()} organisations"),
             ("joint period", period),
             ("cost", f"{_number(total_cost)} EUR" if pd.notna(total_cost) else "not estimated"),
-            ("status", _rag(info["state"]) if info is not None else _rag("")),
+            ("status", _rag(info["rag"]) if info is not None else _rag("")),
             ("reason", _text(info["reason"]) if info is not None else ""),
         ]
         fact_rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
@@ -597,15 +597,15 @@ def _projects(data: ReportData) -> str:
     size = members.groupby(members["project"].astype(str)).size()
     rank = {k: i for i, k in enumerate(RAG)}
     table = data.projects.assign(
-        members=data.projects["project"].astype(str).map(size).fillna(0).astype(int),
-        _rank=data.projects["state"].astype(str).str.lower().map(rank).fillna(len(RAG)),
+        n_works=data.projects["project"].astype(str).map(size).fillna(0).astype(int),
+        _rank=data.projects["rag"].astype(str).str.lower().map(rank).fillna(len(RAG)),
     ).sort_values(["_rank", "project"])
     return _table(
         table,
-        ["project", "lead_org", "start", "end", "members", "state", "reason"],
+        ["project", "lead_org", "joint_start", "joint_end", "n_works", "rag", "reason"],
         headers=["project", "lead", "start", "end", "works", "state", "reason"],
-        numeric=["members"],
-        formats={"state": _rag},
+        numeric=["n_works"],
+        formats={"rag": _rag},
         limit=None,
     )
 

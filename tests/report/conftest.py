@@ -122,9 +122,9 @@ def build_data(**overrides: object) -> ReportData:
             {
                 "project": ["P1", "P2"],
                 "lead_org": [WATER, FIBRE],
-                "start": pd.to_datetime(["2027-05-01", "2028-03-01"]),
-                "end": pd.to_datetime(["2027-10-31", "2028-05-31"]),
-                "state": ["red", "green"],
+                "joint_start": pd.to_datetime(["2027-05-01", "2028-03-01"]),
+                "joint_end": pd.to_datetime(["2027-10-31", "2028-05-31"]),
+                "rag": ["red", "green"],
                 "reason": [f"C1 of {FIBRE} not combined; <i>late</i>", "on plan"],
             }
         ),
@@ -170,6 +170,14 @@ def build_data(**overrides: object) -> ReportData:
                 "status": ["in_progress", "done"],
                 "actual_start": pd.to_datetime(["2027-05-11", "2027-04-01"]),
                 "actual_end": pd.to_datetime([None, "2027-04-20"]),
+            }
+        ),
+        "financing": pd.DataFrame(
+            {
+                "org": [FIBRE, FIBRE, HOSTILE_ORG, WATER, WATER],
+                "funding_year": [2027, 2028, 2027, 2027, 2028],
+                "cost_share_eur": [30_000.0, 15_000.0, 220_000.0, 110_000.0, 45_000.0],
+                "works": [1, 1, 1, 1, 1],
             }
         ),
         "works": build_works(),
