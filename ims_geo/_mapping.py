@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import os
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,12 +44,36 @@ _TOP_KEYS = (
     "crs",
     "encoding",
     "date_format",
+    "timezone",
+    "flags",
 )
+#: Key of a ``[keywords.<column>]`` table naming the source columns its keywords search.
+SEARCH_IN = "search_in"
 _Scalar = str | bool | int | float | dt.date | dt.datetime
 
 
 def _fold(text: str) -> str:
     return str(text).strip().casefold()
+
+
+#: Non-canonical columns every mapping may fill: the conflict rules' emergency flag.
+FLAGS: tuple[str, ...] = ("emergency",)
+
+
+@dataclass(frozen=True)
+class KeywordRules:
+    """The keyword rules of one ``[keywords.<column>]`` table.
+
+    Parameters
+    ----------
+    search_in
+        Source columns searched, in order; empty: the column's own source.
+    rules
+        ``(keyword, {column: value})`` in file order; keywords are casefolded.
+    """
+
+    search_in: tuple[str, ...] = ()
+    rules: tuple[tuple[str, dict[str, _Scalar]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +92,11 @@ class Mapping:
         Canonical column -> {keyword: value}; a cell that no ``values``
         entry matched gets the value of the first keyword it contains
         (case-insensitive, in the order given). The keyword ``""`` matches
-        every non-empty cell, so put it last as a catch-all.
+        every non-empty cell, so put it last as a catch-all. A value may be
+        a table ``{column: value, ...}`` that sets several columns at once,
+        and the reserved key ``search_in`` names the source columns searched
+        instead of the column's own (in order: a row no keyword matched in
+        the first is searched in the next).
     defaults
         Canonical column -> constant used where the file has no value (the
         column is absent or the cell is empty).
@@ -84,27 +113,42 @@ class Mapping:
     encoding
         Text encoding of shapefile attributes / CSV files.
     date_format
-        ``strftime`` format of date text (e.g. ``"%d.%m.%Y"``); ISO and the
+        ``strftime`` format(s) of date text (e.g. ``"%d.%m.%Y"``); with a
+        list, each cell takes the first format that fits it. ISO and the
         common day-first forms are understood without it.
+    timezone
+        Time zone (e.g. ``"Europe/London"``) that date-times with a UTC
+        offset (``...T23:30:00Z``) are converted to before the day is taken.
+    flags
+        Non-canonical columns the mapping may fill like canonical ones (in
+        ``[columns]``, ``[values]``, ``[keywords]``, ``[defaults]``), e.g.
+        the ``emergency`` flag the conflict rules read; :data:`FLAGS` always.
     source
         Where the mapping came from, for messages.
     """
 
     columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     values: dict[str, dict[str, _Scalar]] = field(default_factory=dict)
-    keywords: dict[str, tuple[tuple[str, _Scalar], ...]] = field(default_factory=dict)
+    keywords: dict[str, KeywordRules] = field(default_factory=dict)
     defaults: dict[str, _Scalar] = field(default_factory=dict)
     extras: dict[str, tuple[str, ...]] = field(default_factory=dict)
     keep_extras: bool = True
     drop: tuple[str, ...] = ()
     crs: str | None = None
     encoding: str | None = None
-    date_format: str | None = None
+    date_format: tuple[str, ...] = ()
+    timezone: str | None = None
+    flags: tuple[str, ...] = ()
     source: str = "mapping"
 
     def __post_init__(self) -> None:
         where = self.source
         set_ = object.__setattr__
+        flags = _names(self.flags, "flags", where) if self.flags else ()
+        for flag in flags:
+            if flag in MAPPABLE:
+                raise RulesError(f"{where}: flags: {flag!r} is a canonical column, not a flag")
+        set_(self, "flags", tuple(dict.fromkeys((*FLAGS, *flags))))
         set_(
             self,
             "columns",
@@ -114,38 +158,32 @@ class Mapping:
             },
         )
         for key in self.columns:
-            _check_canonical(key, "columns", where)
+            self._check(key, "columns")
         values: dict[str, dict[str, _Scalar]] = {}
         for key, table in _table(self.values, "values", where).items():
-            _check_canonical(key, "values", where, geometry=False)
+            self._check(key, "values", geometry=False)
             table = _table(table, f"values.{key}", where)
             values[key] = {
                 _fold(raw): _scalar(v, f"[values.{key}] {raw!r}", where) for raw, v in table.items()
             }
         set_(self, "values", values)
-        keywords: dict[str, tuple[tuple[str, _Scalar], ...]] = {}
+        keywords: dict[str, KeywordRules] = {}
         for key, table in _table(self.keywords, "keywords", where).items():
-            _check_canonical(key, "keywords", where, geometry=False)
-            if isinstance(table, dict):
-                pairs: Iterable[tuple[Any, Any]] = table.items()
-            else:
-                pairs = table
-            keywords[key] = tuple(
-                (str(kw).casefold(), _scalar(v, f"[keywords.{key}] {kw!r}", where))
-                for kw, v in pairs
-            )
+            self._check(key, "keywords", geometry=False)
+            keywords[key] = self._keyword_rules(key, table)
         set_(self, "keywords", keywords)
         defaults = {}
         for key, value in _table(self.defaults, "defaults", where).items():
-            _check_canonical(key, "defaults", where, geometry=False)
+            self._check(key, "defaults", geometry=False)
             defaults[key] = _scalar(value, f"[defaults] {key}", where)
         set_(self, "defaults", defaults)
         extras = {}
         for key, names in _table(self.extras, "extras", where).items():
-            if not str(key).strip() or key in MAPPABLE:
+            if not str(key).strip() or key in MAPPABLE or key in self.flags:
                 raise RulesError(
                     f"{where}: [extras] {key!r} is not a usable extra column name; extra "
-                    f"columns must not be empty or a canonical column ({', '.join(MAPPABLE)})"
+                    f"columns must not be empty, a canonical column ({', '.join(MAPPABLE)}) "
+                    "or a flag"
                 )
             extras[str(key)] = _names(names, f"[extras] {key}", where)
         set_(self, "extras", extras)
@@ -169,11 +207,57 @@ class Mapping:
                 raise RulesError(
                     f'{where}: encoding {self.encoding!r} is unknown; use e.g. "cp1252" or "utf-8"'
                 ) from exc
-        if self.date_format is not None and "%" not in str(self.date_format):
+        formats = (self.date_format,) if isinstance(self.date_format, str) else self.date_format
+        if not isinstance(formats, list | tuple) or not all(
+            isinstance(f, str) and "%" in f for f in formats
+        ):
             raise RulesError(
-                f"{where}: date_format {self.date_format!r} is not a strftime format; "
-                'use e.g. "%d.%m.%Y" or "%Y%m%d"'
+                f"{where}: date_format {self.date_format!r} is not a strftime format or a list "
+                'of them; use e.g. "%d.%m.%Y" or ["%d.%m.%Y", "%Y%m%d"]'
             )
+        set_(self, "date_format", tuple(formats))
+        if self.timezone is not None:
+            try:
+                zoneinfo.ZoneInfo(str(self.timezone))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise RulesError(
+                    f'{where}: timezone {self.timezone!r} is unknown; use e.g. "Europe/London"'
+                ) from exc
+            set_(self, "timezone", str(self.timezone))
+
+    def _check(self, key: str, table: str, *, geometry: bool = True) -> None:
+        allowed = (*(MAPPABLE if geometry else schema.COLUMNS), *self.flags)
+        if key not in allowed:
+            raise RulesError(
+                f"{self.source}: unknown column {key!r} in [{table}]; use one of "
+                f"{', '.join(allowed)} (or declare it in flags = [...])"
+            )
+
+    def _keyword_rules(self, key: str, table: Any) -> KeywordRules:
+        where = f"[keywords.{key}]"
+        pairs: Iterable[tuple[Any, Any]] = table.items() if isinstance(table, dict) else table
+        search: tuple[str, ...] = ()
+        rules: list[tuple[str, dict[str, _Scalar]]] = []
+        for keyword, value in pairs:
+            if keyword == SEARCH_IN:
+                search = _names(value, f"{where} {SEARCH_IN}", self.source)
+                continue
+            if isinstance(value, dict):
+                allowed = (*schema.COLUMNS, *self.flags)
+                for column in value:
+                    if column not in allowed:
+                        raise RulesError(
+                            f"{self.source}: {where} {keyword!r} sets unknown column "
+                            f"{column!r}; use one of {', '.join(allowed)}"
+                        )
+                sets = {
+                    str(c): _scalar(v, f"{where} {keyword!r} {c}", self.source)
+                    for c, v in value.items()
+                }
+            else:
+                sets = {key: _scalar(value, f"{where} {keyword!r}", self.source)}
+            rules.append((str(keyword).casefold(), sets))
+        return KeywordRules(search_in=search, rules=tuple(rules))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "mapping") -> Mapping:
@@ -230,14 +314,6 @@ def _scalar(value: Any, key: str, where: str) -> _Scalar:
     if isinstance(value, str | bool | int | float | dt.date | dt.datetime):
         return value
     raise RulesError(f"{where}: {key} must be a text, number, true/false or date, not {value!r}")
-
-
-def _check_canonical(key: str, table: str, where: str, *, geometry: bool = True) -> None:
-    allowed = MAPPABLE if geometry else schema.COLUMNS
-    if key not in allowed:
-        raise RulesError(
-            f"{where}: unknown column {key!r} in [{table}]; use one of {', '.join(allowed)}"
-        )
 
 
 # --- applying a mapping -----------------------------------------------------
@@ -356,12 +432,25 @@ def apply(
 
     out: dict[str, pd.Series] = {}
     index = frame.index
-    for canonical in targets:
-        column = _coalesce(frame, chosen[canonical]) if canonical in chosen else None
-        if column is not None and (canonical in mapping.values or canonical in mapping.keywords):
-            column = _translate(
-                column, mapping.values.get(canonical, {}), mapping.keywords.get(canonical, ())
-            )
+    flags = [
+        f
+        for f in mapping.flags
+        if f in mapping.columns or f in mapping.values or f in mapping.keywords
+        or f in mapping.defaults
+    ]  # fmt: skip
+    own: dict[str, pd.Series] = {}  # each column's source values, before translation
+    matched: dict[str, np.ndarray] = {}  # cells a [values] entry translated
+    for canonical in (*targets, *flags):
+        if canonical not in chosen:
+            continue
+        column = own[canonical] = _coalesce(frame, chosen[canonical])
+        if canonical in mapping.values:
+            column, matched[canonical] = _translate(column, mapping.values[canonical])
+        out[canonical] = column
+    for canonical, rules in mapping.keywords.items():
+        _apply_keywords(frame, out, canonical, rules, own, matched, mapping, name, source_columns)
+    for canonical in (*targets, *flags):
+        column = out.get(canonical)
         default = mapping.defaults.get(canonical)
         if canonical == schema.ORG and org_given:
             default = None
@@ -370,10 +459,12 @@ def apply(
                 column = pd.Series([default] * len(frame), index=index, dtype=object)
             else:
                 column = column.astype(object).where(~_blank(column), default)
-        if column is not None and mapping.date_format and canonical in schema.DATE_COLUMNS:
-            column = _dates(column, mapping.date_format)
+        if column is not None and canonical in schema.DATE_COLUMNS:
+            if mapping.date_format or mapping.timezone:
+                column = _dates(column, mapping.date_format, mapping.timezone)
         if column is not None:
             out[canonical] = column
+    out = {c: out[c] for c in (*targets, *mapping.flags) if c in out}
 
     # 3. extra columns
     taken = set(out)
@@ -406,32 +497,106 @@ def apply(
     return result, warnings, {k: [str(c) for c in v] for k, v in chosen.items()}
 
 
-def _translate(
-    column: pd.Series, table: dict[str, _Scalar], keywords: tuple[tuple[str, _Scalar], ...]
-) -> pd.Series:
-    """Exact ``[values]`` matches first, then the first ``[keywords]`` hit."""
-    text = column.astype("string").str.casefold()
+def _translate(column: pd.Series, table: dict[str, _Scalar]) -> tuple[pd.Series, np.ndarray]:
+    """``[values]`` matches (case-insensitive, trimmed); returns the column and the hits."""
+    mapped = column.astype("string").str.strip().str.casefold().map(table)
+    hit = ~_blank(column) & mapped.notna().to_numpy(dtype=bool)
     out = column.astype(object).copy()
-    todo = ~_blank(column)
-    if table:
-        mapped = text.str.strip().map(table)
-        hit = todo & mapped.notna().to_numpy(dtype=bool)
-        out[hit] = mapped[hit]
-        todo &= ~hit
-    for keyword, value in keywords:
-        if not todo.any():
-            break
-        hit = todo & text.str.contains(keyword, regex=False, na=False).to_numpy(dtype=bool)
-        out[hit] = value
-        todo &= ~hit
-    return out
+    out[hit] = mapped[hit]
+    return out, hit
 
 
-def _dates(column: pd.Series, fmt: str) -> pd.Series:
+def _apply_keywords(
+    frame: pd.DataFrame,
+    out: dict[str, pd.Series],
+    canonical: str,
+    rules: KeywordRules,
+    own: dict[str, pd.Series],
+    matched: dict[str, np.ndarray],
+    mapping: Mapping,
+    name: str,
+    source_columns: list[str],
+) -> None:
+    """Set ``out`` columns where a keyword of ``rules`` is found (rows [values] left open)."""
+    n = len(frame)
+    open_rows = ~matched.get(canonical, np.zeros(n, dtype=bool))
+    if rules.search_in:
+        found = [r for r in (_resolve(c, source_columns) for c in rules.search_in) if r]
+        if not found:
+            listed = ", ".join(repr(c) for c in rules.search_in)
+            raise InputError(
+                f"{mapping.source}: [keywords.{canonical}] {SEARCH_IN} = {listed}, but {name} "
+                f"has no such column; its columns are: {', '.join(map(str, source_columns))}"
+            )
+        searched = [frame[c] for c in dict.fromkeys(found)]
+    elif canonical in own:
+        searched = [own[canonical]]
+    else:
+        return
+    for series in searched:
+        text = series.astype("string").str.casefold()
+        todo = open_rows & ~_blank(series)
+        for keyword, sets in rules.rules:
+            if not todo.any():
+                break
+            hit = todo & text.str.contains(keyword, regex=False, na=False).to_numpy(dtype=bool)
+            if not hit.any():
+                continue
+            for column, value in sets.items():
+                current = out.get(column)
+                if current is None:
+                    current = pd.Series([None] * n, index=frame.index, dtype=object)
+                out[column] = current.astype(object).where(~hit, value)
+            todo &= ~hit
+            open_rows &= ~hit
+
+
+# a time of day followed by "Z" or a UTC offset such as +01:00 / -0500
+_OFFSET = r"[T\s]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _text_cells(column: pd.Series) -> np.ndarray:
+    """True for cells that hold text (not native dates / numbers)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return column.notna().to_numpy(dtype=bool)
+    if not pd.api.types.is_object_dtype(column):
+        return np.zeros(len(column), dtype=bool)
+    return column.map(type).eq(str).to_numpy(dtype=bool)
+
+
+def _dates(column: pd.Series, formats: tuple[str, ...], timezone: str | None) -> pd.Series:
+    """Date text parsed cell by cell: each cell takes the first of ``formats`` that fits it.
+
+    Date-times with a UTC offset are converted to ``timezone`` first. Cells
+    no format fits pass through unchanged, for the built-in ISO and
+    day-first forms of :func:`ims_geo.schema.parse_dates` (or a rejection).
+    Nothing depends on the order of the rows.
+    """
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_convert(timezone).dt.tz_localize(None) if timezone else column
     if pd.api.types.is_datetime64_any_dtype(column):
         return column
-    parsed = pd.to_datetime(column.astype("string").str.strip(), format=fmt, errors="coerce")
-    ok = parsed.notna().to_numpy(dtype=bool)
-    if ok.all():
-        return parsed
-    return column.astype(object).where(~ok, parsed.astype(object))
+    text = column.astype("string").str.strip()
+    todo = _text_cells(column) & ~_blank(column)
+    out = column.astype(object).copy()
+
+    def take(parsed: pd.Series, rows: np.ndarray) -> None:
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_convert(timezone or "UTC").dt.tz_localize(None)
+        ok = rows & parsed.notna().to_numpy(dtype=bool)
+        out[ok] = parsed[ok]
+        todo[ok] = False
+
+    if timezone is not None:
+        offset = todo & text.str.contains(_OFFSET, regex=True, na=False).to_numpy(dtype=bool)
+        if offset.any():
+            take(
+                pd.to_datetime(text.where(offset), format="ISO8601", utc=True, errors="coerce"),
+                offset,
+            )
+    for fmt in formats:
+        if not todo.any():
+            break
+        zoned = "%z" in fmt or "%Z" in fmt
+        take(pd.to_datetime(text.where(todo), format=fmt, errors="coerce", utc=zoned), todo)
+    return out

@@ -12,6 +12,7 @@ kept in ``<column>_raw`` and is reported as a warning.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -368,7 +369,14 @@ ENUMS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     VISIBILITY: (VISIBILITIES, VISIBILITY_ALIASES),
 }
 
-_DAYFIRST_FORMATS = ("%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d", "%Y%m%d")
+_DAYFIRST_DATES = ("%d-%m-%Y", "%d.%m.%Y", "%d/%m/%Y", "%Y/%m/%d")
+#: Date text understood without a mapping's date_format, tried in this order per cell
+#: after ISO 8601 (never a format guessed from the data: that depends on the row order).
+_DAYFIRST_FORMATS = (
+    *_DAYFIRST_DATES,
+    "%Y%m%d",
+    *(f"{d} {t}" for d in _DAYFIRST_DATES for t in ("%H:%M", "%H:%M:%S")),
+)
 # a time of day followed by "Z" or a UTC offset such as +01:00 / -0500
 _OFFSET = r"([T\s]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 
@@ -490,11 +498,13 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
             parsed = parsed.where(
                 ~missing, pd.to_datetime(text.where(missing), errors="coerce", format=fmt)
             )
-        # date objects and other non-text values
+        # date objects among text; text no format fits stays unparsed (never guessed)
         missing = parsed.isna() & given
         if missing.any() and pd.api.types.is_object_dtype(series):
-            retry = pd.to_datetime(series.where(missing), errors="coerce", utc=True)
-            parsed = parsed.where(~missing, retry.dt.tz_convert(None))
+            native = missing & series.map(lambda v: isinstance(v, dt.date)).astype(bool)
+            if native.any():
+                retry = pd.to_datetime(series.where(native), errors="coerce", utc=True)
+                parsed = parsed.where(~native, retry.dt.tz_convert(None))
     parsed = pd.to_datetime(parsed).dt.floor("D").astype("datetime64[s]")
     bad = parsed.isna().to_numpy() & given
     return parsed, bad
