@@ -193,7 +193,10 @@ def test_import_works_versions_and_export_round_trip(plans, tmp_path):
     again = _run("import", plans["gas"], "--org", "Liander", "--cycle", "2026", "--store", store)
     assert "plan version 2" in again.stdout
     versions = _run("versions", "--org", "Liander", "--store", store)
-    assert versions.stdout.count("Liander") == 2
+    assert [line.split()[:2] for line in versions.stdout.splitlines()[1:3]] == [
+        ["Liander", "1"],
+        ["Liander", "2"],
+    ]
     out = tmp_path / "works.zip"
     assert _run("export", "--out", out, "--store", store).exit_code == 0
     shp = pyogrio.list_layers(out)
@@ -210,12 +213,6 @@ def test_import_strict_stores_nothing(plans, tmp_path):
     assert "Liander" not in listing.stdout
 
 
-def test_import_file_with_several_orgs_needs_org(plans, tmp_path):
-    result = _run("import", plans["roads"], "--store", tmp_path / "s.gpkg")
-    assert result.exit_code == 2
-    assert "2 organisations" in result.stderr
-
-
 def test_conflicts_from_store(plans, tmp_path):
     store = tmp_path / "store.gpkg"
     roads = gpd.read_file(plans["roads"])
@@ -229,12 +226,6 @@ def test_conflicts_from_store(plans, tmp_path):
     result = _run("conflicts", "--out", out, "--store", store)
     assert result.exit_code == 0, result.output
     assert _pairs(pd.read_csv(out, dtype=str)) == EXPECTED
-
-
-def test_import_org_that_contradicts_the_file_is_refused(plans, tmp_path):
-    result = _run("import", plans["roads"], "--org", "Gemeente", "--store", tmp_path / "s.gpkg")
-    assert result.exit_code == 2
-    assert "KPN" in result.stderr
 
 
 def test_propose_writes_works_clusters_and_kpis(plans, tmp_path):
@@ -397,5 +388,193 @@ def test_compare_two_plan_versions(plans, tmp_path):
     assert changes[["work_id", "change"]].values.tolist() == [["B2", "added"], ["B1", "moved"]]
     assert changes.set_index("work_id").loc["B1", "shift_days"] == 10
     wrong = _run("compare", "Liander", "1", "2", "--store", store)
-    assert wrong.exit_code == 1
-    assert "belongs to 'Waternet'" in wrong.stderr
+    assert wrong.exit_code == 2
+    assert wrong.stderr == (
+        f"Error: no plans of 'Liander' in {store}. Known organisations: Waternet\n"
+    )
+    missing = _run("compare", "Waternet", "1", "3", "--store", store)
+    assert missing.exit_code == 2
+    assert missing.stderr == (
+        "Error: 'Waternet' has no plan version 3 (its versions: 1, 2); "
+        "see ims-geo versions --org Waternet\n"
+    )
+
+
+# --- importing plans: several organisations, refusals, versions, restore ------------------
+def _plan_file(path, rows, org_column=True):
+    """A GeoPackage plan (RD New) from (org, work_id, start, end) rows, one line each."""
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": [r[1] for r in rows],
+            "org": [r[0] for r in rows],
+            "discipline": "water",
+            "start_date": [r[2] for r in rows],
+            "end_date": [r[3] for r in rows],
+        },
+        geometry=[_line(20 * i, 0, 20 * i + 10, 0) for i in range(len(rows))],
+        crs=28992,
+    )
+    (frame if org_column else frame.drop(columns="org")).to_file(path, driver="GPKG")
+    return path
+
+
+def _stored(store):
+    """{org: (version, sorted work ids)} of the store's current plans."""
+    from ims_geo.store import open_store
+
+    with open_store(store) as opened:
+        works = opened.works()
+        current = opened.plan_versions().query("is_current")
+    return {
+        row.org: (row.version, sorted(works.loc[works["org"] == row.org, "work_id"]))
+        for row in current.itertuples()
+    }
+
+
+OK = ("2026-03-01", "2026-03-31")
+BACKWARDS = ("2026-05-01", "2026-04-01")
+
+
+def test_import_of_a_file_of_three_organisations_stores_a_version_each(tmp_path):
+    store = tmp_path / "store.gpkg"
+    feed = _plan_file(tmp_path / "feed.gpkg", [
+        ("Gemeente", "G1", *OK), ("KPN", "K1", *OK), ("Gemeente", "G2", *OK),
+        ("KPN", "K2", *BACKWARDS), ("Waternet", "W1", *OK), ("", "X1", *OK),
+    ])  # fmt: skip
+    result = _run("import", feed, "--cycle", "2026", "--store", store)
+    assert result.exit_code == 0, result.output
+    report = result.stdout.splitlines()
+    start = report.index(
+        f"Stored the plans of 3 organisations (cycle 2026) in {store}, in one transaction:"
+    )
+    assert [line.split() for line in report[start + 1 : start + 5]] == [
+        ["organisation", "works", "rejected", "version"],
+        ["Gemeente", "2", "0", "1"],
+        ["KPN", "1", "1", "1"],
+        ["Waternet", "1", "0", "1"],
+    ]
+    assert report[start + 5] == (
+        "1 rejected rows name no organisation: reported above, kept with no plan "
+        "(write them to a file with --rejects)"
+    )
+    assert _stored(store) == {
+        "Gemeente": (1, ["G1", "G2"]), "KPN": (1, ["K1"]), "Waternet": (1, ["W1"]),
+    }  # fmt: skip
+
+    # --org takes one organisation's rows; the others are reported, not stored
+    update = _plan_file(tmp_path / "update.gpkg", [
+        ("Gemeente", "G1", *OK), ("KPN", "K1", *OK), ("KPN", "K3", *OK), ("Waternet", "W9", *OK),
+    ])  # fmt: skip
+    result = _run("import", update, "--org", "KPN", "--cycle", "2026", "--store", store)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-4:] == [
+        f"Stored 2 works of KPN as plan version 2 (cycle 2026) in {store}",
+        "Left out (not stored): 2 other organisation(s) of the file; import them without --org:",
+        "  Gemeente: 1 works, 0 rejected",
+        "  Waternet: 1 works, 0 rejected",
+    ]
+    assert _stored(store) == {
+        "Gemeente": (1, ["G1", "G2"]), "KPN": (2, ["K1", "K3"]), "Waternet": (1, ["W1"]),
+    }  # fmt: skip
+
+
+def test_import_refuses_an_empty_or_unrelated_plan_and_keeps_the_store(tmp_path):
+    store = tmp_path / "store.gpkg"
+    water = [("Helsinki Water", f"HW-{i}", *OK) for i in range(1, 13)]
+    assert _run("import", _plan_file(tmp_path / "hw.gpkg", water), "--store", store).exit_code == 0
+    before = _stored(store)
+    assert before == {"Helsinki Water": (1, sorted(f"HW-{i}" for i in range(1, 13)))}
+
+    # every date fails: 0 accepted works
+    broken = _plan_file(tmp_path / "broken.gpkg", [("Helsinki Water", "HW-1", *BACKWARDS)])
+    result = _run("import", broken, "--store", store)
+    assert result.exit_code == 2
+    assert "the new plan of 'Helsinki Water' has no accepted works (1 rows rejected" in (
+        result.stderr
+    )
+    assert "empty its current plan (version 1, 12 works)" in result.stderr
+    assert result.stderr.endswith("ims-geo import --allow-empty\n")
+    assert _stored(store) == before
+
+    # another organisation's file under the wrong --org
+    fibre = [(None, f"NF-{i}", *OK) for i in range(1, 5)]
+    foreign = _plan_file(tmp_path / "fibre.gpkg", fibre, org_column=False)
+    result = _run("import", foreign, "--org", "Helsinki Water", "--store", store)
+    assert result.exit_code == 2
+    assert (
+        "the new plan of 'Helsinki Water' (4 works, ids such as 'NF-1', 'NF-2', 'NF-3', ...) "
+        "shares no work_id with its current plan (version 1, 12 works, ids such as 'HW-1', "
+        "'HW-2', 'HW-3', ...): that looks like another organisation's file"
+    ) in result.stderr
+    assert "ims-geo restore 'Helsinki Water' 1 brings the current plan back" in result.stderr
+    assert _stored(store) == before
+
+    # the rows of another organisation only, under --org
+    other = _plan_file(tmp_path / "other.gpkg", [("Nordic Fibre", "NF-1", *OK)])
+    result = _run("import", other, "--org", "Helsinki Water", "--store", store)
+    assert result.exit_code == 2
+    assert "rows of other organisations only: Nordic Fibre (1 rows)" in result.stderr
+    assert _stored(store) == before
+
+    # said on purpose: stored
+    result = _run("import", foreign, "--org", "Helsinki Water", "--replace", "--store", store)
+    assert result.exit_code == 0, result.output
+    assert _stored(store) == {"Helsinki Water": (2, ["NF-1", "NF-2", "NF-3", "NF-4"])}
+    result = _run("import", broken, "--allow-empty", "--store", store)
+    assert result.exit_code == 0, result.output
+    assert "Stored 0 works of Helsinki Water as plan version 3" in result.stdout
+    assert _stored(store) == {"Helsinki Water": (3, [])}
+
+
+def test_versions_restore_and_compare_name_versions_per_organisation(tmp_path):
+    store = tmp_path / "store.gpkg"
+    first = [("Helsinki Water", f"HW-{i}", *OK) for i in range(1, 4)]
+    second = [("Helsinki Water", "HW-1", *OK), ("Helsinki Water", "HW-4", *OK)]
+    for i, rows in enumerate((first, second)):
+        path = _plan_file(tmp_path / f"v{i}.gpkg", rows)
+        assert _run("import", path, "--cycle", "2026", "--store", store).exit_code == 0
+    gas = _plan_file(tmp_path / "gas.gpkg", [("Gasum", "G1", *OK)])
+    assert _run("import", gas, "--cycle", "2027", "--store", store).exit_code == 0
+
+    listing = _run("versions", "--store", store)
+    assert listing.exit_code == 0, listing.output
+    lines = listing.stdout.splitlines()
+    assert lines[0].split() == [
+        "org", "version", "cycle", "current", "uploaded", "(UTC)", "works", "rejected", "source",
+    ]  # fmt: skip
+    rows = [line.split() for line in lines[1:4]]
+    assert [r[:3] for r in rows] == [["Gasum", "1", "2027"], ["Helsinki", "Water", "1"],
+                                     ["Helsinki", "Water", "2"]]  # fmt: skip
+    assert [r[-3:] for r in rows] == [["1", "0", "gas.gpkg"], ["3", "0", "v0.gpkg"],
+                                      ["2", "0", "v1.gpkg"]]  # fmt: skip
+    assert lines[-2:] == [
+        "What changed: ims-geo compare 'Helsinki Water' 1 2",
+        "Make an earlier version current again: ims-geo restore 'Helsinki Water' 1",
+    ]
+    only = _run("versions", "--org", "Gasum", "--store", store)
+    assert len(only.stdout.splitlines()) == 2  # header and one version, no hint
+    unknown = _run("versions", "--org", "helsinki water", "--store", store)
+    assert unknown.exit_code == 2
+    assert unknown.stderr == (
+        f"Error: no plans of 'helsinki water' in {store} (did you mean 'Helsinki Water'?). "
+        "Known organisations: Gasum, Helsinki Water\n"
+    )
+
+    restored = _run("restore", "Helsinki Water", "1", "--store", store)
+    assert restored.exit_code == 0, restored.output
+    assert restored.stdout.splitlines() == [
+        f"Restored version 1 of Helsinki Water as plan version 3 (cycle 2026): 3 works, "
+        f"0 rejected rows, in {store}",
+        "Undo: ims-geo restore 'Helsinki Water' 2",
+    ]
+    assert _stored(store) == {
+        "Gasum": (1, ["G1"]), "Helsinki Water": (3, ["HW-1", "HW-2", "HW-3"]),
+    }  # fmt: skip
+    same = _run("compare", "Helsinki Water", "1", "3", "--store", store)
+    assert same.stdout == "Plan versions 1 and 3 of Helsinki Water hold the same works.\n"
+    changed = _run("compare", "Helsinki Water", "2", "3", "--store", store)
+    assert changed.stdout.splitlines()[0] == "2 added, 1 dropped"
+    again = _run("restore", "Helsinki Water", "3", "--store", store)
+    assert again.exit_code == 2
+    assert "version 3 is already the current plan of 'Helsinki Water'" in again.stderr
+    assert _run("restore", "Nobody", "1", "--store", store).exit_code == 2

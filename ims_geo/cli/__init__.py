@@ -294,7 +294,11 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--org", help="Organisation owning the plan (else the file's org column).")
+@click.option(
+    "--org",
+    help="Only this organisation's plan. Without it, each organisation of the file's org "
+    "column gets a new plan version; a file without an org column needs it.",
+)
 @click.option(
     "--cycle",
     type=int,
@@ -302,16 +306,42 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
     show_default="this year",
     help="Planning-cycle year of this plan version.",
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Store a plan with no accepted works (it empties the organisation's current plan).",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Store a plan that shares no work_id with the organisation's current plan "
+    "of more than 10 works (refused otherwise: it looks like the wrong file).",
+)
 @ingest_options
 @store_option
 @_handle_errors
-def import_cmd(file: str, org: str | None, cycle: int, read: InputOptions, store_path: str) -> None:
-    """Import a plan FILE as a new plan version of its organisation.
+def import_cmd(
+    file: str,
+    org: str | None,
+    cycle: int,
+    allow_empty: bool,
+    replace: bool,
+    read: InputOptions,
+    store_path: str,
+) -> None:
+    """Import a plan FILE as a new plan version of its organisation(s).
 
     Prints a validation report (accepted, repaired, rejected by reason).
-    Under --strict nothing is stored when any row is rejected.
+    A file whose org column names several organisations is stored as one
+    plan version per organisation, in one transaction; --org stores only
+    that organisation's rows and reports the others as left out. A plan
+    with no accepted works, or one sharing no work_id with a current plan
+    of more than 10 works, is refused (exit 2) unless --allow-empty or
+    --replace says it is meant. Under --strict nothing is stored when any
+    row is rejected.
     """
     from ims_geo.ingest import read_works
+    from ims_geo.store import organisations_of
 
     result = read_works(
         file,
@@ -328,29 +358,57 @@ def import_cmd(file: str, org: str | None, cycle: int, read: InputOptions, store
     _write_rejects(result.rejected, read.rejects)
     if read.strict and (len(result.rejected) or result.warnings):
         _fail(f"{_strict_failure(result)}; nothing stored", EXIT_REJECTED)
-    orgs = sorted(
-        set(result.works[schema.ORG]) | set(result.rejected.get(schema.ORG, pd.Series()).dropna())
-    )
-    others = [o for o in orgs if o != org]
-    if org is not None and others:
-        _fail(
-            f"{file} holds works of {', '.join(map(str, others[:5]))}, not only of {org}; "
-            "import one organisation's plan at a time (drop --org to use the file's org column)"
-        )
-    if org is None and len(orgs) != 1:
-        _fail(
-            f"{file} holds works of {len(orgs)} organisations ({', '.join(map(str, orgs[:5]))}); "
-            "import one organisation's plan at a time with --org, or split the file"
-        )
-    owner = org or orgs[0]
     store = _open_store(store_path)
-    version = store.import_plan(
-        result.works, org=owner, cycle=cycle, source=Path(file).name, rejected=result.rejected
+    table = organisations_of(result.works, result.rejected, org=org)
+    versions = store.import_plans(
+        result.works,
+        result.rejected,
+        cycle=cycle,
+        source=Path(file).name,
+        org=org,
+        allow_empty=allow_empty,
+        replace=replace,
     )
-    click.echo(
-        f"Stored {len(result.works)} works of {owner} as plan version {version.version} "
-        f"(cycle {cycle}) in {store.location}"
-    )
+    _import_report(table, versions, store.location)
+
+
+def _import_report(table: pd.DataFrame, versions: Sequence[Any], location: str) -> None:
+    """What an import stored, per organisation, and what it left out."""
+    if len(versions) == 1:
+        (v,) = versions
+        kept = f"; {v.n_rejected} rejected rows kept with it" if v.n_rejected else ""
+        click.echo(
+            f"Stored {v.n_works} works of {v.org} as plan version {v.version} "
+            f"(cycle {v.cycle}) in {location}{kept}"
+        )
+    else:
+        click.echo(
+            f"Stored the plans of {len(versions)} organisations (cycle {versions[0].cycle}) "
+            f"in {location}, in one transaction:"
+        )
+        stored = pd.DataFrame(
+            {
+                "organisation": [v.org for v in versions],
+                "works": [v.n_works for v in versions],
+                "rejected": [v.n_rejected for v in versions],
+                "version": [v.version for v in versions],
+            }
+        )
+        click.echo(stored.to_string(index=False))
+    left = table[~table["stored"] & table[schema.ORG].notna()]
+    if len(left):
+        click.echo(
+            f"Left out (not stored): {len(left)} other organisation(s) of the file; "
+            "import them without --org:"
+        )
+        for row in left.itertuples(index=False):
+            click.echo(f"  {row.org}: {row.works} works, {row.rejected} rejected")
+    unowned = table.loc[table[schema.ORG].isna(), "rejected"].sum()
+    if unowned:
+        click.echo(
+            f"{unowned} rejected rows name no organisation: reported above, kept with no "
+            "plan (write them to a file with --rejects)"
+        )
 
 
 @main.command("works")
@@ -376,9 +434,42 @@ def works_cmd(orgs: tuple[str, ...], store_path: str) -> None:
 @store_option
 @_handle_errors
 def versions_cmd(org: str | None, store_path: str) -> None:
-    """List plan versions (Fortschreibung) per organisation and cycle."""
-    table = _open_store(store_path).plan_versions(org)
-    click.echo(table.to_string(index=False) if len(table) else "No plan versions stored.")
+    """List plan versions (Fortschreibung), numbered 1, 2, 3... per organisation."""
+    from ims_geo.store.base import command, unknown_org_message
+
+    store = _open_store(store_path)
+    table = store.plan_versions()
+    if org is not None and not (table[schema.ORG] == org).any():
+        _fail(unknown_org_message(org, table[schema.ORG], store.location))
+    if org is not None:
+        table = table[table[schema.ORG] == org]
+    if table.empty:
+        click.echo(
+            f"No plan versions stored in {store.location}; import one with: ims-geo import FILE"
+        )
+        return
+    shown = pd.DataFrame(
+        {
+            "org": table[schema.ORG],
+            "version": table["version"],
+            "cycle": table["cycle"],
+            "current": table["is_current"].map({True: "yes", False: ""}),
+            "uploaded (UTC)": table["uploaded_at"].dt.strftime("%Y-%m-%d %H:%M"),
+            "works": table["n_works"],
+            "rejected": table["n_rejected"],
+            "source": table["source"],
+        }
+    ).sort_values(["org", "version"], kind="stable")
+    click.echo(shown.to_string(index=False))
+    older = table[~table["is_current"]]
+    if len(older):
+        last = older.iloc[-1]
+        newest = int(table.loc[table[schema.ORG] == last[schema.ORG], "version"].max())
+        click.echo(
+            f"\nWhat changed: {command('compare', last[schema.ORG], int(last['version']), newest)}"
+            f"\nMake an earlier version current again: "
+            f"{command('restore', last[schema.ORG], int(last['version']))}"
+        )
 
 
 @main.command("compare")
@@ -393,8 +484,9 @@ def compare_cmd(
 ) -> None:
     """What changed between two plan versions of ORG (Fortschreibung).
 
-    OLD_VERSION and NEW_VERSION are plan version ids (see 'ims-geo versions'):
-    works added, dropped, moved (date shifts in days) or re-drawn.
+    OLD_VERSION and NEW_VERSION are the organisation's version numbers
+    (1, 2, 3..., see 'ims-geo versions --org ORG'): works added, dropped,
+    moved (date shifts in days) or re-drawn.
     """
     changes = _open_store(store_path).compare_versions(org, old_version, new_version)
     if changes.empty:
@@ -408,6 +500,34 @@ def compare_cmd(
 
         export.write(changes, out, layer="changes")
         click.echo(f"Changes written to {out}", err=True)
+
+
+@main.command("restore")
+@click.argument("org")
+@click.argument("version", type=int)
+@click.option("--cycle", type=int, help="Cycle year of the new version [the restored version's].")
+@store_option
+@_handle_errors
+def restore_cmd(org: str, version: int, cycle: int | None, store_path: str) -> None:
+    """Make VERSION of ORG its current plan again, as a new version.
+
+    VERSION is the organisation's version number (see 'ims-geo versions
+    --org ORG'). Nothing is deleted: the plan that was current stays a
+    version of its own, so a restore can be undone by another restore.
+    """
+    from ims_geo.store.base import command
+
+    store = _open_store(store_path)
+    versions = store.plan_versions(org)
+    current = versions.loc[versions["is_current"], "version"]
+    restored = store.restore(org, version, cycle=cycle)
+    click.echo(
+        f"Restored version {version} of {org} as plan version {restored.version} "
+        f"(cycle {restored.cycle}): {restored.n_works} works, {restored.n_rejected} "
+        f"rejected rows, in {store.location}"
+    )
+    if len(current):
+        click.echo(f"Undo: {command('restore', org, int(current.iloc[0]))}")
 
 
 @main.command("conflicts")
@@ -440,7 +560,7 @@ def conflicts_cmd(
     export.format_of(out)
     works = _read_inputs(inputs, store_path, read, orgs)
     conflicts = find_conflicts(works, rules, internal=internal or None)
-    export.write(conflicts, out, layer="conflicts")
+    export.write(export.conflict_table(conflicts, works), out, layer="conflicts")
     counts = conflicts["kind"].value_counts()
     detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
     click.echo(f"{len(conflicts)} conflicts ({detail}) written to {out}", err=True)
