@@ -53,3 +53,7 @@ class ImportRefusedError(InputError):
 
 class ScheduleError(ImsGeoError):
     """The programme scheduler could not build or solve a model."""
+
+
+class ReportError(ImsGeoError):
+    """A report could not be produced (e.g. no browser to print the PDF with)."""

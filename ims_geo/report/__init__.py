@@ -27,6 +27,7 @@ from ims_geo.report.data import (
     ReportData,
 )
 from ims_geo.report.html import render_html
+from ims_geo.report.pdf import find_chromium, html_to_pdf
 from ims_geo.report.xlsx import xlsx_bytes
 
 __all__ = [
@@ -43,6 +44,8 @@ __all__ = [
     "PROJECT_COLUMNS",
     "CycleInfo",
     "ReportData",
+    "find_chromium",
+    "html_to_pdf",
     "render_html",
     "report_format",
     "write_report",
@@ -50,7 +53,7 @@ __all__ = [
 ]
 
 #: Report formats by file suffix.
-FORMATS: dict[str, str] = {".html": "html", ".htm": "html", ".xlsx": "xlsx"}
+FORMATS: dict[str, str] = {".html": "html", ".htm": "html", ".xlsx": "xlsx", ".pdf": "pdf"}
 
 
 def report_format(path: str | Path) -> str:
@@ -72,8 +75,9 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
     data
         What the report shows.
     path
-        ``.html`` (one self-contained file) or ``.xlsx`` (one sheet per
-        table, see :data:`ims_geo.report.xlsx.SHEETS`).
+        ``.html`` (one self-contained file), ``.xlsx`` (one sheet per
+        table, see :data:`ims_geo.report.xlsx.SHEETS`) or ``.pdf`` (the HTML
+        printed by headless Chromium, see :mod:`ims_geo.report.pdf`).
     kind
         ``council`` (the yearly council pack) or ``status`` (the six-monthly
         status report: the monitoring part only).
@@ -82,6 +86,13 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
     -------
     pathlib.Path
         The file written. It appears complete or not at all.
+
+    Raises
+    ------
+    InputError
+        Unknown suffix or kind, or the file cannot be written.
+    ReportError
+        A PDF was asked for and no Chromium can print it.
     """
     target = Path(path)
     fmt = report_format(target)
@@ -91,6 +102,8 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
         _replace(target, render_html(data, kind).encode("utf-8"))
     elif fmt == "xlsx":
         _replace(target, xlsx_bytes(data, kind))
+    else:
+        _replace(target, html_to_pdf(render_html(data, kind)))
     return target
 
 
