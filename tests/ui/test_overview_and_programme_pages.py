@@ -60,3 +60,51 @@ def test_programme_runs_with_progress_and_shows_the_proposal(open_app, works):
     assert "proposed" in gantt.proto.spec and "planned" in gantt.proto.spec
     labels = [b.label for b in at.get("download_button")]
     assert labels.count("GeoPackage") == 2 and labels.count("CSV") == 3
+
+
+def test_restore_button_makes_an_earlier_version_current_again(open_app, store_copy):
+    org = "Helsinki Water"
+    store = open_store(store_copy)
+    full = store.works(orgs=org)
+    assert len(full) == 253  # data/demo/manifest.json
+    cycle = int(store.plan_versions(org)["cycle"].iloc[0])
+    store.import_plan(full.head(50), org=org, cycle=cycle, source="part.gpkg")
+    total = len(store.works())
+
+    at = open_app(store=store_copy)
+    assert metrics(at)["Planned works"] == f"{total:,}"
+    versions = at.dataframe[1].value  # after the plans per organisation
+    water = versions[versions["org"] == org]
+    assert water[["version", "current", "works"]].values.tolist() == [
+        [1, False, 253],
+        [2, True, 50],
+    ]
+    assert at.selectbox(key="restore_org").options == [org]
+    assert at.selectbox(key="restore_version").value == 1
+    at.button(key="restore_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success[0].value == (
+        f"Restored version 1 of {org} as plan version 3 (cycle {cycle}): 253 works."
+    )
+    assert metrics(at)["Planned works"] == f"{total - 50 + 253:,}"
+    after = open_store(store_copy)
+    assert after.plan_versions(org)["is_current"].tolist() == [False, False, True]
+    assert after.compare_versions(org, 1, 3).empty
+
+
+def test_restore_is_offered_when_every_current_plan_is_empty(open_app, demo_store, tmp_path):
+    org = "Helsinki Sewerage"
+    three = open_store(demo_store).works(orgs=org).head(3)
+    store = open_store(tmp_path / "emptied.gpkg")
+    store.import_plan(three, org=org, cycle=2026)
+    store.import_plan(three.iloc[:0], org=org, cycle=2026, allow_empty=True)
+
+    at = open_app(store=tmp_path / "emptied.gpkg")
+    assert "No current plan holds works" in at.info[0].value and not at.metric
+    at.button(key="restore_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (
+        at.success[0].value
+        == f"Restored version 1 of {org} as plan version 3 (cycle 2026): 3 works."
+    )
+    assert metrics(at)["Planned works"] == "3"
