@@ -185,7 +185,9 @@ def _geoms_of(frame: pd.DataFrame, works: gpd.GeoDataFrame) -> np.ndarray:
         return np.full(len(frame), None, dtype=object)
     lookup = pd.Series(works.geometry.to_numpy(), index=_keys(works))
     lookup = lookup[~lookup.index.duplicated()]
-    return np.asarray(lookup.reindex(_keys(frame)).to_numpy(), dtype=object)
+    found = np.array(lookup.reindex(_keys(frame)).to_numpy(), dtype=object)
+    found[pd.isna(found)] = None  # a work gone from the current plans has no geometry here
+    return found
 
 
 def _moratoria_geoms(data: ReportData, works: gpd.GeoDataFrame) -> np.ndarray:
@@ -249,26 +251,33 @@ def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
             svg.Layer(mor_geoms, svg.MORATORIUM_COLOUR, 3.0, dash="6 3", css_class="moratoria")
         )
         legend.append(("moratorium (protected new surface)", svg.MORATORIUM_COLOUR))
-    state = _project_state(data)
-    prog_state = data.programme["project"].astype(str).map(state).fillna("").astype(str).str.lower()
+    project = data.programme["project"].astype("string").reset_index(drop=True)
+    combined = project.notna().to_numpy()
+    state = project.map(_project_state(data)).fillna("").astype(str).str.lower().to_numpy()
+    if (~combined).any():
+        layers.append(
+            svg.Layer(prog_geoms[~combined], svg.SOLO_COLOUR, 2.0, css_class="programme solo")
+        )
+        legend.append(("programme work on its own", svg.SOLO_COLOUR))
     for key in (*RAG, ""):
-        mask = (prog_state == key).to_numpy() if key else ~prog_state.isin(RAG).to_numpy()
+        mask = combined & ((state == key) if key else ~np.isin(state, RAG))
         if mask.any():
             colour = svg.rag_colour(key)
             layers.append(svg.Layer(prog_geoms[mask], colour, 3.5, css_class="programme"))
             legend.append((f"combined project: {key or 'no state'}", colour))
     labels = []
-    if len(data.programme):
-        centre = shapely.centroid(prog_geoms)
+    if combined.any():
+        centre = shapely.centroid(prog_geoms[combined])
         xy = pd.DataFrame(
             {
-                "project": data.programme["project"].astype(str).to_numpy(),
+                "project": project[combined].astype(str).to_numpy(),
                 "x": shapely.get_x(centre),
                 "y": shapely.get_y(centre),
             }
         ).dropna()
-        for project, row in xy.groupby("project", sort=True)[["x", "y"]].mean().iterrows():
-            labels.append(svg.Label(float(row["x"]), float(row["y"]), str(project)))
+        # one label per combined project (a council-sized list)
+        for name, row in xy.groupby("project", sort=True)[["x", "y"]].mean().iterrows():
+            labels.append(svg.Label(float(row["x"]), float(row["y"]), str(name)))
     drawing = svg.map_svg(
         layers,
         bounds=svg.padded_bounds(everything),
@@ -360,44 +369,62 @@ def _span(programme: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
 
 
 def _gantt(data: ReportData) -> str:
-    prog = data.programme
+    prog = pd.DataFrame(data.programme).reset_index(drop=True)
     span = _span(prog) if len(prog) else None
     if span is None:
         return _empty_note("No programme adopted for this cycle.")
-    state = _project_state(data)
+    project = prog["project"].astype("string")
+    combined = project.notna().to_numpy()
+    state = project.map(_project_state(data)).astype(object).where(combined, None)
+    colours = np.where(combined, state.map(svg.rag_colour).to_numpy(), svg.SOLO_COLOUR)
+    work = prog["work_id"].astype(str)
+    start = pd.to_datetime(prog["start"], errors="coerce")
+    end = pd.to_datetime(prog["end"], errors="coerce")
+    period = start.dt.strftime("%Y-%m-%d") + " – " + end.dt.strftime("%Y-%m-%d")
     actual = data.progress.drop_duplicates([S.ORG, S.WORK_ID])
-    actual = actual.set_index(_keys(actual))
+    actual = actual.set_index(_keys(actual)) if len(actual) else actual
+    keys = _keys(prog)
+    bars = pd.DataFrame(
+        {
+            "org": prog["org"].astype(str),
+            "label": np.where(combined, work + " (" + project.fillna("") + ")", work),
+            "start": start,
+            "end": end,
+            "colour": colours,
+            "tooltip": np.where(
+                combined,
+                work + ", project " + project.fillna("") + ": " + period.fillna(""),
+                work + " (on its own): " + period.fillna(""),
+            ),
+            "actual_start": pd.to_datetime(
+                actual["actual_start"].reindex(keys).to_numpy() if len(actual) else pd.NaT,
+                errors="coerce",
+            ),
+            "actual_end": pd.to_datetime(
+                actual["actual_end"].reindex(keys).to_numpy() if len(actual) else pd.NaT,
+                errors="coerce",
+            ),
+            "_project": project.fillna("\uffff"),
+        }
+    )
+    bars = bars[bars["start"].notna() & bars["end"].notna()]
     out = []
-    frame = prog.assign(_start=pd.to_datetime(prog["start"], errors="coerce"))
-    for org, rows in frame.sort_values(["org", "_start", "project"]).groupby("org", sort=True):
-        bars = []
-        # one chart per organisation: its programme works are few by definition
-        for row in rows.itertuples(index=False):
-            start, end = svg.as_date(row.start), svg.as_date(row.end)
-            if start is None or end is None:
-                continue
-            key = f"{row.org}\x1f{row.work_id}"
-            a_start = a_end = None
-            if key in actual.index:
-                a_start = svg.as_date(actual.at[key, "actual_start"])
-                a_end = svg.as_date(actual.at[key, "actual_end"])
-            bars.append(
-                svg.Bar(
-                    label=f"{row.work_id} ({row.project})",
-                    start=start,
-                    end=end,
-                    colour=svg.rag_colour(state.get(str(row.project), "")),
-                    tooltip=f"{row.work_id}, project {row.project}: {start} – {end}",
-                    actual_start=a_start,
-                    actual_end=a_end,
-                )
-            )
+    # one chart per organisation (a handful of organisations by definition)
+    for org, rows in bars.sort_values(["org", "start", "_project", "label"]).groupby(
+        "org", sort=True
+    ):
         out.append(
             f"<h3>{escape(str(org))}</h3>"
-            + svg.gantt_svg(bars, span=span, today=data.info.as_of, title=f"Programme of {org}")
+            + svg.gantt_svg(
+                rows.loc[:, list(svg.BAR_COLUMNS)],
+                span=span,
+                today=data.info.as_of,
+                title=f"Programme of {org}",
+            )
         )
     legend = _legend(
         [(f"project {k}", svg.rag_colour(k)) for k in RAG]
+        + [("on its own (not combined)", svg.SOLO_COLOUR)]
         + [("actual period (reported)", "#222"), ("today", "#d7191c")]
     )
     return legend + "".join(out)
@@ -500,9 +527,9 @@ def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
         data.projects.drop_duplicates("project")["project"].astype(str)
     )
     out = []
-    keys = members["project"].astype(str).to_numpy()
+    keys = members["project"].astype("string").fillna("").to_numpy()
     # one sheet per combined project (a council-sized list by definition)
-    for project in sorted(set(keys)):
+    for project in sorted(set(keys) - {""}):
         mask = keys == project
         rows = members[mask].sort_values(["order", "org", "work_id"])
         info = projects.loc[project] if project in projects.index else None

@@ -22,6 +22,8 @@ import shapely
 #: Colours of the red/amber/green states (and of a project with no state).
 RAG_COLOURS: dict[str, str] = {"red": "#d7191c", "amber": "#f0a202", "green": "#1a9641"}
 NO_STATE_COLOUR = "#4477aa"
+#: Colour of a programme work that is not part of a combined project.
+SOLO_COLOUR = "#7f9fbf"
 CONTEXT_COLOUR = "#c8c8c8"
 MORATORIUM_COLOUR = "#7b3294"
 
@@ -245,25 +247,27 @@ def map_svg(
 # --- Gantt charts --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Bar:
-    """One row of a Gantt chart: a label, the adopted period and, when known, the actual one."""
-
-    label: str
-    start: dt.date
-    end: dt.date
-    colour: str
-    tooltip: str = ""
-    actual_start: dt.date | None = None
-    actual_end: dt.date | None = None
+#: Columns of the bars a Gantt chart draws (dates as datetime64; actual dates may be NaT).
+BAR_COLUMNS: tuple[str, ...] = (
+    "label", "start", "end", "colour", "tooltip", "actual_start", "actual_end",
+)  # fmt: skip
+_MAX_LABEL = 38
 
 
-def _day(value: dt.date) -> int:
-    return value.toordinal()
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 as floats (NaN where missing)."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    days = stamps.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
+    days[stamps.isna().to_numpy()] = np.nan
+    return days
+
+
+def _fmt(values: np.ndarray) -> pd.Series:
+    return pd.Series(np.char.mod("%.1f", np.round(values, 1) + 0.0))
 
 
 def gantt_svg(
-    bars: Sequence[Bar],
+    bars: pd.DataFrame,
     *,
     span: tuple[dt.date, dt.date],
     today: dt.date | None = None,
@@ -274,9 +278,17 @@ def gantt_svg(
 ) -> str:
     """A Gantt chart: one row per bar on a time axis from ``span[0]`` to ``span[1]``.
 
-    Each row shows the adopted period as a coloured bar and, below it, the
-    actual period (a dark line; still running when it has no end: up to
-    ``today``). Year lines and a ``today`` marker help reading it in print.
+    Parameters
+    ----------
+    bars
+        :data:`BAR_COLUMNS`: a row label, the adopted period (both days
+        inclusive) drawn in ``colour`` with ``tooltip``, and the actual
+        period drawn below it as a dark line (still running when it has no
+        end: up to ``today``).
+    span
+        First and last day the axis must show; it runs over whole years.
+    today
+        Drawn as a dashed red line.
 
     Returns
     -------
@@ -285,48 +297,63 @@ def gantt_svg(
     """
     first = dt.date(span[0].year, 1, 1)
     last = dt.date(span[1].year + 1, 1, 1)
-    d0, days = _day(first), max(_day(last) - _day(first), 1)
+    d0 = (first - dt.date(1970, 1, 1)).days
+    days = max((last - first).days, 1)
     plot = width - label_width - 10
     top = 22.0
     height = top + row_height * len(bars) + 6
 
-    def x(value: dt.date) -> float:
-        return label_width + (_day(value) - d0) / days * plot
+    def x(day_number: np.ndarray) -> np.ndarray:
+        return label_width + (day_number - d0) / days * plot
 
     grid = []
     for year in range(first.year, last.year + 1):
-        gx = x(dt.date(year, 1, 1))
+        (gx,) = x(np.array([(dt.date(year, 1, 1) - dt.date(1970, 1, 1)).days]))
         grid.append(
             f'<line x1="{gx:.1f}" y1="{top - 4:.1f}" x2="{gx:.1f}" y2="{height:.1f}" '
             f'stroke="#999" stroke-width="0.6"/>'
         )
         if year < last.year:
-            mid = x(dt.date(year, 7, 1))
+            (mid,) = x(np.array([(dt.date(year, 7, 1) - dt.date(1970, 1, 1)).days]))
             grid.append(
                 f'<text x="{mid:.1f}" y="{top - 8:.1f}" text-anchor="middle" '
                 f'font-size="11">{year}</text>'
             )
-    rows = []
-    for i, bar in enumerate(bars):
-        y = top + i * row_height
-        x0, x1 = x(bar.start), x(bar.end + dt.timedelta(days=1))
-        tip = f"<title>{escape(bar.tooltip)}</title>" if bar.tooltip else ""
-        text = bar.label if len(bar.label) <= 38 else bar.label[:37] + "…"
-        rows.append(
-            f'<text x="4" y="{y + row_height * 0.7:.1f}" font-size="11">{escape(text)}</text>'
-            f'<rect class="bar" x="{x0:.1f}" y="{y + 2:.1f}" width="{max(x1 - x0, 1.5):.1f}" '
-            f'height="{row_height * 0.55:.1f}" fill="{escape(bar.colour)}">{tip}</rect>'
-        )
-        if bar.actual_start is not None:
-            end = bar.actual_end or today or bar.actual_start
-            a0, a1 = x(bar.actual_start), x(end + dt.timedelta(days=1))
-            rows.append(
-                f'<rect class="actual" x="{a0:.1f}" y="{y + row_height * 0.62:.1f}" '
-                f'width="{max(a1 - a0, 1.5):.1f}" height="{row_height * 0.22:.1f}" fill="#222"/>'
-            )
+    rows = ""
+    if len(bars):
+        bars = bars.reset_index(drop=True)
+        y = top + np.arange(len(bars)) * row_height
+        x0 = x(_day_numbers(bars["start"]))
+        x1 = x(_day_numbers(bars["end"]) + 1)
+        labels = bars["label"].astype(str)
+        labels = labels.where(labels.str.len() <= _MAX_LABEL, labels.str[: _MAX_LABEL - 1] + "…")
+        text = (
+            '<text x="4" y="' + _fmt(y + row_height * 0.7) + '" font-size="11">'
+            + labels.map(escape) + "</text>"
+            + '<rect class="bar" x="' + _fmt(x0) + '" y="' + _fmt(y + 2)
+            + '" width="' + _fmt(np.maximum(x1 - x0, 1.5))
+            + f'" height="{row_height * 0.55:.1f}" fill="'
+            + bars["colour"].astype(str).map(escape) + '"><title>'
+            + bars["tooltip"].astype(str).map(escape) + "</title></rect>"
+        )  # fmt: skip
+        a0 = _day_numbers(bars["actual_start"])
+        a_end = _day_numbers(bars["actual_end"])
+        running = np.isnan(a_end)
+        if today is not None:
+            a_end = np.where(running, (today - dt.date(1970, 1, 1)).days, a_end)
+        a_end = np.where(np.isnan(a_end), a0, a_end)
+        has_actual = ~np.isnan(a0)
+        ax0, ax1 = x(a0), x(a_end + 1)
+        actual = (
+            '<rect class="actual" x="' + _fmt(ax0) + '" y="' + _fmt(y + row_height * 0.62)
+            + '" width="' + _fmt(np.maximum(ax1 - ax0, 1.5))
+            + f'" height="{row_height * 0.22:.1f}" fill="#222"/>'
+        )  # fmt: skip
+        text = text + actual.where(has_actual, "")
+        rows = "".join(text.tolist())
     marker = ""
     if today is not None and first <= today < last:
-        tx = x(today)
+        (tx,) = x(np.array([(today - dt.date(1970, 1, 1)).days]))
         marker = (
             f'<line x1="{tx:.1f}" y1="{top - 4:.1f}" x2="{tx:.1f}" y2="{height:.1f}" '
             f'stroke="#d7191c" stroke-dasharray="3 2"/>'
@@ -334,7 +361,7 @@ def gantt_svg(
     return (
         f'<svg class="gantt" role="img" '
         f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}">'
-        f"<title>{escape(title)}</title>{''.join(grid)}{''.join(rows)}{marker}</svg>"
+        f"<title>{escape(title)}</title>{''.join(grid)}{rows}{marker}</svg>"
     )
 
 

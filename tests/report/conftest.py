@@ -78,6 +78,8 @@ def build_programme() -> pd.DataFrame:
         ("P1", HOSTILE_ORG, "A1", "2027-09-01", "2027-10-31", 3, 200_000.0, 220_000.0, 2027),
         ("P2", WATER, "B2", "2028-03-01", "2028-05-31", 1, 60_000.0, 45_000.0, 2028),
         ("P2", FIBRE, "C2", "2028-03-01", "2028-04-15", 2, None, 15_000.0, 2028),
+        # on its own, and gone from its organisation's current plan
+        (None, HOSTILE_ORG, "A7", "2027-11-01", "2027-11-30", None, 10_000.0, 10_000.0, 2027),
     ]
     frame = pd.DataFrame(
         rows,
@@ -95,6 +97,8 @@ def build_programme() -> pd.DataFrame:
     )
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(frame[column])
+    frame["project"] = frame["project"].astype("string")
+    frame["order"] = frame["order"].astype("Int64")
     return frame
 
 
@@ -176,8 +180,8 @@ def build_data(**overrides: object) -> ReportData:
             {
                 "org": [FIBRE, FIBRE, HOSTILE_ORG, WATER, WATER],
                 "funding_year": [2027, 2028, 2027, 2027, 2028],
-                "cost_share_eur": [30_000.0, 15_000.0, 220_000.0, 110_000.0, 45_000.0],
-                "works": [1, 1, 1, 1, 1],
+                "cost_share_eur": [30_000.0, 15_000.0, 230_000.0, 110_000.0, 45_000.0],
+                "works": [1, 1, 2, 1, 1],
             }
         ),
         "works": build_works(),

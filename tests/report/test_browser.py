@@ -27,7 +27,7 @@ def test_report_opens_offline_with_the_map_drawn(data, tmp_path: Path, page, kin
     # the document itself is the only thing loaded
     assert requests == [path.as_uri()]
     charts = page.locator("svg.gantt rect.bar")
-    assert charts.count() == 5
+    assert charts.count() == 6
     if kind == "council":
         paths = page.locator("svg.map path")
         assert paths.count() >= 6

@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
 from ims_geo.errors import InputError
 from ims_geo.report import write_report
 from ims_geo.report.html import render_html
-from ims_geo.report.svg import Bar, Layer, gantt_svg, map_svg
+from ims_geo.report.svg import Layer, gantt_svg, map_svg
 
 from .conftest import FIBRE, HOSTILE_ORG, HOSTILE_TITLE, WATER, build_data, build_works
 from .htmltree import Node, parse
@@ -114,11 +115,16 @@ def test_gantt_per_organisation(data) -> None:
     assert titles == [f"Programme of {org}" for org in sorted([FIBRE, HOSTILE_ORG, WATER])]
     bars = [len(c.find_all("rect", class_="bar")) for c in charts]
     actual = [len(c.find_all("rect", class_="actual")) for c in charts]
-    assert bars == [2, 1, 2]
+    assert bars == [2, 2, 2]
     assert actual == [1, 0, 1]
     # P1 is red, P2 green: Fibre's C1 (P1) first, then C2 (P2)
     fills = [r.attrs["fill"] for r in charts[0].find_all("rect", class_="bar")]
     assert fills == ["#d7191c", "#1a9641"]
+    # the hostile organisation: A1 in P1, then A7 on its own
+    labels = [t.text for t in charts[1].find_all("text") if not t.text.isdigit()]
+    assert labels == ["A1 (P1)", "A7"]
+    fills = [r.attrs["fill"] for r in charts[1].find_all("rect", class_="bar")]
+    assert fills == ["#d7191c", "#7f9fbf"]
 
 
 def test_financing_per_organisation_and_year(data) -> None:
@@ -127,9 +133,9 @@ def test_financing_per_organisation_and_year(data) -> None:
     assert table.rows() == [
         ["organisation (EUR)", "2027", "2028", "total"],
         [FIBRE, "30,000", "15,000", "45,000"],
-        [HOSTILE_ORG, "220,000", "", "220,000"],
+        [HOSTILE_ORG, "230,000", "", "230,000"],
         [WATER, "110,000", "45,000", "155,000"],
-        ["all organisations", "360,000", "60,000", "420,000"],
+        ["all organisations", "370,000", "60,000", "430,000"],
     ]
 
 
@@ -191,9 +197,9 @@ def test_status_report_is_the_monitoring_part(data) -> None:
     assert progress == [
         ["organisation", "in_progress", "done", "not reported", "programme works"],
         [FIBRE, "0", "1", "1", "2"],
-        [HOSTILE_ORG, "0", "0", "1", "1"],
+        [HOSTILE_ORG, "0", "0", "2", "2"],
         [WATER, "1", "0", "1", "2"],
-        ["all", "1", "1", "3", "5"],
+        ["all", "1", "1", "4", "6"],
     ]
     deviations = by_heading(root, "Deviations from the adopted programme").rows()
     assert deviations[1:] == [["late", "1"], ["not_combined", "1"], ["unplanned", "1"]]
@@ -223,16 +229,34 @@ def test_map_svg_coordinates() -> None:
 
 def test_gantt_svg_positions() -> None:
     # two years (730 days) over 700 px after a 200 px label column
+    bars = pd.DataFrame(
+        {
+            "label": ["w1", "w2"],
+            "start": pd.to_datetime(["2027-01-01", "2028-01-01"]),
+            "end": pd.to_datetime(["2027-12-31", "2028-01-31"]),
+            "colour": ["#010203", "#040506"],
+            "tooltip": ["one", "two <x>"],
+            "actual_start": pd.to_datetime(["2027-07-01", None]),
+            "actual_end": pd.to_datetime([None, None]),
+        }
+    )
     text = gantt_svg(
-        [Bar("w1", dt.date(2027, 1, 1), dt.date(2027, 12, 31), "#010203")],
+        bars,
+        today=dt.date(2027, 12, 31),
         span=(dt.date(2027, 3, 1), dt.date(2028, 6, 1)),
         width=910,
         label_width=200,
     )
     root, _ = parse(text)
-    bar = root.find_all("rect", class_="bar")[0]
+    bar, second = root.find_all("rect", class_="bar")
     assert float(bar.attrs["x"]) == 200.0
     assert float(bar.attrs["width"]) == pytest.approx(365 / 731 * 700, abs=0.05)
+    assert float(second.attrs["x"]) == pytest.approx(200 + 365 / 731 * 700, abs=0.05)
+    assert second.find_all("title")[0].text == "two <x>"
+    # still running: the actual line runs from its start up to today (184 days)
+    (actual,) = root.find_all("rect", class_="actual")
+    assert float(actual.attrs["x"]) == pytest.approx(200 + 181 / 731 * 700, abs=0.05)
+    assert float(actual.attrs["width"]) == pytest.approx(184 / 731 * 700, abs=0.05)
     years = [t.text for t in root.find_all("text") if t.text.isdigit()]
     assert years == ["2027", "2028"]
 

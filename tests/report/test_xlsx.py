@@ -57,6 +57,7 @@ def test_council_workbook_sheets_and_values(data, tmp_path: Path) -> None:
         ("P1", HOSTILE_ORG, "A1", _day("2027-09-01"), _day("2027-10-31"), 3, 200000, 220000, 2027),
         ("P2", WATER, "B2", _day("2028-03-01"), _day("2028-05-31"), 1, 60000, 45000, 2028),
         ("P2", FIBRE, "C2", _day("2028-03-01"), _day("2028-04-15"), 2, None, 15000, 2028),
+        (None, HOSTILE_ORG, "A7", _day("2027-11-01"), _day("2027-11-30"), None, 10000, 10000, 2027),
     ]
     assert _rows(book["moratoria"]) == [
         ("source_org", "source_work_id", "valid_from", "valid_until"),
@@ -80,7 +81,7 @@ def test_council_workbook_sheets_and_values(data, tmp_path: Path) -> None:
     sheet = book["programme"]
     assert sheet["D2"].is_date and sheet["D2"].number_format == "yyyy-mm-dd"
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:I6"
+    assert sheet.auto_filter.ref == "A1:I7"
 
 
 def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
