@@ -34,6 +34,7 @@ from ims_geo.store import (
     GeoPackageStore,
     Store,
     open_store,
+    organisations_of,
 )
 
 RD = "EPSG:28992"  # Dutch national grid, metres
@@ -861,9 +862,134 @@ def test_restore_makes_an_earlier_version_current_as_a_new_version(
         store.restore("A", 9)
     with pytest.raises(InputError, match="no plans of 'C' in .*Known organisations: A, B"):
         store.restore("C", 1)
-    with open_store(location, acting_org="B") as as_b:
-        with pytest.raises(
-            StoreError, match="'B' may only change its own works, not the plan of 'A'"
-        ):
-            as_b.restore("A", 1)
     assert len(store.plan_versions()) == 5
+    if isinstance(store, GeoPackageStore):  # PostGIS: the organisation comes from the sign-in
+        with open_store(location, acting_org="B") as as_b:
+            with pytest.raises(
+                StoreError, match="'B' may only change its own works, not the plan of 'A'"
+            ):
+                as_b.restore("A", 1)
+
+
+# --- several organisations in one file -------------------------------------------------------
+def three_organisations() -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Valid works of A (2), B (1), C (3) in one frame, and its rejected rows (B 1, no org 1)."""
+    frame = gpd.GeoDataFrame(
+        {
+            "org": ["B", "A", "C", "C", "A", "C", "B", None],
+            "work_id": ["b1", "a1", "c1", "c2", "a2", "c3", "b2", "x1"],
+            "start_date": ["2027-01-01"] * 6 + ["2027-05-01", "2027-01-01"],
+            "end_date": ["2027-02-01"] * 6 + ["2027-04-01", "2027-02-01"],
+            "geometry": [line(10.0 * i) for i in range(8)],
+        },
+        crs=RD,
+    )
+    checked = validate(frame, source="feed.gpkg")
+    assert checked.valid["org"].tolist() == ["B", "A", "C", "C", "A", "C"]
+    assert checked.rejected["work_id"].tolist() == ["b2", "x1"]
+    return checked.valid, checked.rejected
+
+
+def test_organisations_of_an_import_are_counted(store: Store) -> None:
+    works, rejected = three_organisations()
+    expected = pd.DataFrame(
+        {
+            "org": pd.Series(["A", "B", "C", None], dtype=object),
+            "works": [2, 1, 3, 0],
+            "rejected": [0, 1, 0, 1],
+            "stored": [True, True, True, False],
+        }
+    )
+    pd.testing.assert_frame_equal(organisations_of(works, rejected), expected)
+    only_c = organisations_of(works, rejected, org="C")
+    # the row without an organisation goes to the one organisation imported
+    assert only_c.values.tolist() == [
+        ["A", 2, 0, False], ["B", 1, 1, False], ["C", 3, 1, True],
+    ]  # fmt: skip
+    assert organisations_of(works, rejected, org="D")["stored"].tolist() == [
+        False, False, False, True,
+    ]  # fmt: skip
+
+
+def test_a_file_of_three_organisations_lands_as_three_versions(store: Store) -> None:
+    old_a = store.import_plan(simple("A", ["a1", "a9"]), org="A", cycle=2026)
+    works, rejected = three_organisations()
+    versions = store.import_plans(works, rejected, cycle=2027, source="feed.gpkg")
+    assert [(v.org, v.version, v.cycle, v.n_works, v.n_rejected, v.source) for v in versions] == [
+        ("A", 2, 2027, 2, 0, "feed.gpkg"),
+        ("B", 1, 2027, 1, 1, "feed.gpkg"),
+        ("C", 1, 2027, 3, 0, "feed.gpkg"),
+    ]
+    assert len({v.version_id for v in versions} | {old_a.version_id}) == 4
+    for org in ("A", "B", "C"):
+        assert_same_works(store.works(orgs=org), works[works["org"] == org])
+    assert store.rejected()["work_id"].tolist() == ["b2"]  # x1 names no organisation
+    assert store.plan_versions()["is_current"].tolist() == [False, True, True, True]
+    assert stored_rows(store) == (2 + 6, 4, 1)
+
+    # --org: only C's plan; A and B keep theirs
+    c2 = store.import_plans(works, rejected, cycle=2027, org="C")
+    assert [(v.org, v.version, v.n_works, v.n_rejected) for v in c2] == [("C", 2, 3, 1)]
+    assert store.rejected(c2[0].version_id)["work_id"].tolist() == ["x1"]
+    assert store.plan_versions()["is_current"].tolist() == [False, True, True, False, True]
+
+
+def test_a_failure_on_the_third_organisation_leaves_all_three_as_they_were(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = {o: simple(o, [f"{o.lower()}1", "old"]) for o in ("A", "B", "C")}
+    for org, plan_ in before.items():
+        store.import_plan(plan_, org=org, cycle=2026)
+    state = (store.plan_versions(), store.revision(), stored_rows(store))
+    works, rejected = three_organisations()
+
+    writer = type(store)._insert_works
+    calls: list[int] = []
+
+    def dies_on_the_third(self, con, version_id, frame):
+        calls.append(version_id)
+        if len(calls) == 3:
+            writer(self, con, version_id, frame.iloc[:1])
+            raise RuntimeError("disk unplugged")
+        writer(self, con, version_id, frame)
+
+    monkeypatch.setattr(type(store), "_insert_works", dies_on_the_third)
+    with pytest.raises(RuntimeError, match="disk unplugged"):
+        store.import_plans(works, rejected, cycle=2027)
+    assert len(calls) == 3
+    for org, plan_ in before.items():
+        assert_same_works(store.works(orgs=org), plan_)
+    pd.testing.assert_frame_equal(store.plan_versions(), state[0])
+    assert (store.revision(), stored_rows(store)) == state[1:]
+
+    monkeypatch.undo()
+    assert [v.version for v in store.import_plans(works, rejected, cycle=2027)] == [2, 2, 2]
+
+
+def test_one_refused_organisation_refuses_the_whole_file(store: Store, location: str) -> None:
+    store.import_plan(simple("C", [f"c-old-{i}" for i in range(11)]), org="C", cycle=2026)
+    state = (store.plan_versions(), store.revision(), stored_rows(store))
+    works, rejected = three_organisations()
+    with pytest.raises(ImportRefusedError) as refused:
+        store.import_plans(works, rejected, cycle=2027)
+    assert refused.value.refused == {"C": "unrelated"}
+    pd.testing.assert_frame_equal(store.plan_versions(), state[0])
+    assert (store.revision(), stored_rows(store)) == state[1:]
+    with pytest.raises(ImportRefusedError) as refused:
+        store.import_plans(works, rejected, cycle=2027, org="D")
+    assert refused.value.refused == {"D": "empty"}
+    assert "rows of other organisations only: A (2 rows), B (2 rows), C (3 rows)" in str(
+        refused.value
+    )
+    assert [v.org for v in store.import_plans(works, rejected, cycle=2027, replace=True)] == [
+        "A", "B", "C",
+    ]  # fmt: skip
+    with pytest.raises(InputError, match="the works name no organisation"):
+        store.import_plans(works.iloc[:0], rejected.iloc[1:], cycle=2027)
+    if not isinstance(store, GeoPackageStore):  # PostGIS: the organisation comes from the sign-in
+        return
+    with open_store(location, acting_org="A") as as_a:
+        with pytest.raises(StoreError, match="'A' may only change its own works, not the plan "
+                           "of 'B', 'C'"):  # fmt: skip
+            as_a.import_plans(works, rejected, cycle=2027)
+        assert [v.org for v in as_a.import_plans(works, rejected, cycle=2027, org="A")] == ["A"]
