@@ -4,7 +4,8 @@ The format is decided by the file suffix, in one place (:data:`FORMATS`):
 
 ``.csv``
     UTF-8, comma separated, header row; dates ISO ``YYYY-MM-DD``; geometry
-    as WKT in the last column (QGIS "Delimited text" reads it back). A text
+    as WKT in EPSG:4326 (longitude/latitude) in the last column, which is
+    what QGIS "Delimited text" and ``ims-geo import`` assume. A text
     cell or header that a spreadsheet would run as a formula (it begins with
     ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a
     leading single quote, as OWASP recommends against CSV injection; plain
@@ -13,25 +14,42 @@ The format is decided by the file suffix, in one place (:data:`FORMATS`):
     more), and ``ims-geo import`` applies it to every CSV it reads.
 ``.xlsx``
     one sheet per layer, frozen header row, autofilter, real Excel dates,
-    geometry as WKT (a geometry longer than an Excel cell holds is written
+    geometry as WKT in EPSG:4326 (a geometry longer than an Excel cell holds is written
     as its centroid, flagged in ``geometry_note``). Text is always written
     as text: never a formula or a link, whatever it begins with.
 ``.geojson``
     RFC 7946: EPSG:4326 longitude/latitude.
 ``.gpkg``
-    GeoPackage, one layer per frame, real DATE columns, in the working CRS.
+    GeoPackage, one layer per frame, real DATE columns, in the working CRS
+    (stored in the file).
 ``.zip``
-    zipped shapefile(s) with a ``.cpg`` (UTF-8); one shapefile per geometry
-    family because a shapefile holds a single geometry type.
+    zipped shapefile(s) with a ``.cpg`` (UTF-8) and ``.prj``; one shapefile
+    per geometry family (points, multipoints, lines, polygons) because a
+    shapefile holds a single geometry type.
+``.parquet``
+    GeoParquet, in the working CRS (stored in the file's metadata).
+
+Every writer takes any geometry the store can hold: points, lines,
+polygons and their multis, with or without heights. Heights (Z) are kept
+where a geometry has them; measures (M) are dropped.
+
+Column names are made safe for every format by one rule
+(:func:`safe_names`): names that equal an earlier one apart from case
+(``street``, ``Street``) or a name the format uses itself (``geometry``,
+``geometry_note``, ``fid``, ``geom``, ``ogc_fid``) get the first free
+suffix ``_2``, ``_3``...; in a shapefile, names are cut to 10 characters
+first and a colliding one is cut shorter to fit its suffix
+(``description_a``, ``description_b`` -> ``descriptio``, ``descript_2``).
 """
 
 from __future__ import annotations
 
+import glob
 import io
 import re
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,6 +60,7 @@ import pyarrow.csv as pacsv
 import shapely
 
 from ims_geo.errors import InputError
+from ims_geo.schema import ORG, TITLE, WORK_ID
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -50,6 +69,7 @@ FORMATS: dict[str, str] = {
     ".json": "geojson",
     ".gpkg": "gpkg",
     ".zip": "shp-zip",
+    ".parquet": "parquet",
 }
 MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv",
@@ -57,6 +77,7 @@ MEDIA_TYPES: dict[str, str] = {
     "geojson": "application/geo+json",
     "gpkg": "application/geopackage+sqlite3",
     "shp-zip": "application/zip",
+    "parquet": "application/vnd.apache.parquet",
 }
 SUFFIXES: dict[str, str] = {
     "csv": ".csv",
@@ -64,10 +85,23 @@ SUFFIXES: dict[str, str] = {
     "geojson": ".geojson",
     "gpkg": ".gpkg",
     "shp-zip": ".zip",
+    "parquet": ".parquet",
 }
 
 _EXCEL_CELL_LIMIT = 32_767
+_EXCEL_SHEET_NAME = 31
+#: Decimals of WKT coordinates: degrees (about 1 mm) and metres (1 mm).
+_WKT_DECIMALS_DEG = 8
 _WKT_DECIMALS = 3
+#: CRS of the WKT in CSV and XLSX files.
+TABLE_CRS = "EPSG:4326"
+
+#: Column names the writers use themselves (compared without case).
+RESERVED_NAMES: tuple[str, ...] = ("fid", "geom", "ogc_fid")
+#: ... and, in a frame with geometries, the geometry's own columns.
+GEOMETRY_NAMES: tuple[str, ...] = ("geometry", "geometry_note")
+#: Longest column name of a format (a shapefile's .dbf holds 10 bytes).
+MAX_NAME_LENGTH: dict[str, int] = {"shp-zip": 10}
 
 #: What a CSV cell that a spreadsheet would evaluate is prefixed with (OWASP).
 CSV_ESCAPE = "'"
@@ -97,6 +131,86 @@ def format_of(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
+def _cut(name: str, length: int | None) -> str:
+    """``name`` cut to ``length`` UTF-8 bytes without splitting a character."""
+    if length is None:
+        return name
+    return name.encode("utf-8")[: max(length, 0)].decode("utf-8", errors="ignore")
+
+
+def safe_names(
+    names: Sequence[object],
+    *,
+    max_length: int | None = None,
+    reserved: Sequence[str] = RESERVED_NAMES,
+) -> list[str]:
+    """Column names that no format can confuse, renamed by one deterministic rule.
+
+    In order, each name is kept when it differs, ignoring case, from every
+    name kept before it and from ``reserved``; otherwise it gets the first
+    suffix ``_2``, ``_3``... that is free and is not another column's own
+    name. With ``max_length`` (bytes) names are cut first, and cut shorter
+    to make room for a suffix.
+
+    Examples
+    --------
+    >>> safe_names(["street", "Street", "geometry"], reserved=["geometry"])
+    ['street', 'Street_2', 'geometry_2']
+    >>> safe_names(["description_a", "description_b"], max_length=10)
+    ['descriptio', 'descript_2']
+    """
+    texts = [str(n).strip() or "column" for n in names]
+    own = {t.casefold() for t in texts}
+    taken = {r.casefold() for r in reserved}
+    out: list[str] = []
+    for text in texts:
+        name = _cut(text, max_length)
+        number = 1
+        while name.casefold() in taken or (number > 1 and name.casefold() in own):
+            number += 1
+            suffix = f"_{number}"
+            length = None if max_length is None else max_length - len(suffix)
+            name = _cut(text, length) + suffix
+        taken.add(name.casefold())
+        out.append(name)
+    return out
+
+
+def _safe_frame(frame: pd.DataFrame, fmt: str) -> pd.DataFrame:
+    """``frame`` with safe column names and M dropped; the geometry column is ``geometry``."""
+    geom_col = _geometry_column(frame)
+    max_length = MAX_NAME_LENGTH.get(fmt)
+    if geom_col is None:
+        out = pd.DataFrame(frame).copy()
+        out.columns = safe_names(list(out.columns), max_length=max_length)
+        return out
+    others = [c for c in frame.columns if c != geom_col]
+    names = safe_names(others, max_length=max_length, reserved=RESERVED_NAMES + GEOMETRY_NAMES)
+    table = pd.DataFrame(frame[others]).copy()
+    table.columns = names
+    geoms = _without_measures(frame.geometry.to_numpy())
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=frame.crs)
+
+
+def _without_measures(geoms: np.ndarray) -> np.ndarray:
+    """Geometries without M values (heights kept): no format writes M reliably."""
+    measured = shapely.has_m(geoms)
+    if not measured.any():
+        return geoms
+    out = geoms.copy()
+    with_z = measured & shapely.has_z(geoms)
+    if with_z.any():
+        out[with_z] = shapely.from_wkb(shapely.to_wkb(geoms[with_z], output_dimension=3))
+    flat = measured & ~with_z
+    out[flat] = shapely.force_2d(geoms[flat])
+    return out
+
+
+def _layer_names(names: Sequence[str], max_length: int | None = None) -> list[str]:
+    """Layer / sheet / file names, distinct without case (GeoPackage and Excel ignore it)."""
+    return safe_names(names, max_length=max_length, reserved=())
+
+
 def _dates_as_date(frame: pd.DataFrame) -> pd.DataFrame:
     """Datetime columns as ``datetime.date`` where every value is at midnight."""
     out = frame.copy()
@@ -121,25 +235,38 @@ def _geometry_column(frame: pd.DataFrame) -> str | None:
 
 
 def _tabular(frame: pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
-    """A plain table: dates as dates, geometry as WKT in the last column."""
+    """A plain table: dates as dates, geometry as WKT in EPSG:4326 in the last column."""
     geom_col = _geometry_column(frame)
     out = _dates_as_date(pd.DataFrame(frame.drop(columns=geom_col) if geom_col else frame))
     if geom_col:
-        geoms = frame.geometry.to_numpy()
-        wkt = shapely.to_wkt(geoms, rounding_precision=_WKT_DECIMALS, trim=True)
+        geoms, decimals = _table_geometries(frame)
+        wkt = shapely.to_wkt(geoms, rounding_precision=decimals, trim=True)
         if excel:
             lengths = np.fromiter((len(w) if w else 0 for w in wkt), dtype=np.int64, count=len(wkt))
             too_long = lengths > _EXCEL_CELL_LIMIT
             if too_long.any():
                 wkt = wkt.copy()
                 wkt[too_long] = shapely.to_wkt(
-                    shapely.centroid(geoms[too_long]), rounding_precision=_WKT_DECIMALS
+                    shapely.centroid(geoms[too_long]), rounding_precision=decimals
                 )
                 out["geometry_note"] = np.where(
                     too_long, "centroid: geometry too long for Excel", ""
                 )
         out["geometry"] = wkt
     return out
+
+
+def _table_geometries(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, int]:
+    """Geometries in :data:`TABLE_CRS` and the WKT decimals for them.
+
+    A frame without a CRS keeps its coordinates (nothing to convert from).
+    """
+    geoms = frame.geometry.to_numpy()
+    if frame.crs is None:
+        return geoms, _WKT_DECIMALS
+    if frame.crs.equals(TABLE_CRS):
+        return geoms, _WKT_DECIMALS_DEG
+    return frame.geometry.to_crs(TABLE_CRS).to_numpy(), _WKT_DECIMALS_DEG
 
 
 def _formula_like(values: pd.Series) -> np.ndarray:
@@ -194,7 +321,7 @@ def csv_text(values: pd.Series) -> pd.Series:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    table = neutralise_csv(_tabular(frame))
+    table = neutralise_csv(_tabular(_safe_frame(frame, "csv")))
     try:
         arrow = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowException, TypeError, ValueError):
@@ -207,15 +334,15 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_xlsx(layers: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> None:
+    sheets = _layer_names([_sheet_name(n) for n in layers], _EXCEL_SHEET_NAME)
     with pd.ExcelWriter(
         target,
         engine="xlsxwriter",
         date_format="yyyy-mm-dd",
         engine_kwargs={"options": XLSX_OPTIONS},
     ) as writer:
-        for name, frame in layers.items():
-            sheet = _sheet_name(name)
-            table = _tabular(frame, excel=True)
+        for sheet, frame in zip(sheets, layers.values(), strict=True):
+            table = _tabular(_safe_frame(frame, "xlsx"), excel=True)
             table.to_excel(writer, sheet_name=sheet, index=False, freeze_panes=(1, 0))
             ws = writer.sheets[sheet]
             ncols = max(len(table.columns), 1)
@@ -225,31 +352,50 @@ def _write_xlsx(layers: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -
 
 def _sheet_name(name: str) -> str:
     bad = "[]:*?/\\"
-    clean = "".join("_" if ch in bad else ch for ch in name)[:31]
+    clean = "".join("_" if ch in bad else ch for ch in name).strip("'")[:_EXCEL_SHEET_NAME]
     return clean or "sheet"
 
 
-def _spatial(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns Arrow cannot type (numbers mixed with text) written as text."""
+    out = frame
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype != object or isinstance(values.dtype, gpd.array.GeometryDtype):
+            continue
+        try:
+            pa.array(values, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            if out is frame:
+                out = frame.copy()
+            out[col] = values.astype(str).where(values.notna(), None)
+    return out
+
+
+def _spatial(frame: pd.DataFrame, fmt: str) -> gpd.GeoDataFrame:
     if _geometry_column(frame) is None:
         raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
-    return gpd.GeoDataFrame(_dates_as_date(frame), geometry=frame.geometry.name, crs=frame.crs)
+    safe = _safe_frame(frame, fmt)
+    return gpd.GeoDataFrame(
+        _arrow_safe(_dates_as_date(safe)), geometry=safe.geometry.name, crs=safe.crs
+    )
 
 
 def _write_gpkg(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
     mode = "w"
-    for name, frame in layers.items():
-        geom_col = _geometry_column(frame)
-        if geom_col is None:
+    for name, frame in zip(_layer_names(list(layers)), layers.values(), strict=True):
+        if _geometry_column(frame) is None:
             # an attribute table (no geometry) is a plain GeoPackage table in QGIS
-            table = gpd.GeoDataFrame(_dates_as_date(frame))
+            table = gpd.GeoDataFrame(_arrow_safe(_dates_as_date(_safe_frame(frame, "gpkg"))))
             table.to_file(path, layer=name, driver="GPKG", mode=mode, use_arrow=True)
         else:
-            _spatial(frame).to_file(path, layer=name, driver="GPKG", mode=mode, use_arrow=True)
+            spatial = _spatial(frame, "gpkg")
+            spatial.to_file(path, layer=name, driver="GPKG", mode=mode, use_arrow=True)
         mode = "a"
 
 
 def _write_geojson(frame: pd.DataFrame, path: Path) -> None:
-    spatial = _spatial(frame)
+    spatial = _spatial(frame, "geojson")
     if spatial.crs is not None:
         spatial = spatial.to_crs(4326)
     for col in spatial.columns:
@@ -260,13 +406,26 @@ def _write_geojson(frame: pd.DataFrame, path: Path) -> None:
     spatial.to_file(path, driver="GeoJSON")
 
 
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    _spatial(frame, "parquet").to_parquet(path, index=False)
+
+
+#: Shapefile per geometry type: a shapefile holds points OR multipoints OR
+#: lines (single or multi) OR polygons (single or multi).
 _FAMILIES = {
     "Point": "points",
-    "MultiPoint": "points",
+    "MultiPoint": "multipoints",
     "LineString": "lines",
+    "LinearRing": "lines",
     "MultiLineString": "lines",
     "Polygon": "polygons",
     "MultiPolygon": "polygons",
+}
+_SHAPE_TYPES = {
+    "points": "Point",
+    "multipoints": "MultiPoint",
+    "lines": "MultiLineString",
+    "polygons": "MultiPolygon",
 }
 
 
@@ -275,21 +434,37 @@ def _write_shp_zip(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
         tempfile.TemporaryDirectory() as tmp,
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf,
     ):
+        stems: list[str] = []
+        parts: list[tuple[gpd.GeoDataFrame, str]] = []
         for name, frame in layers.items():
-            spatial = _spatial(frame)
-            families = spatial.geom_type.map(_FAMILIES).fillna("other")
-            for family in sorted(families.unique()):
-                part = spatial[families == family]
-                stem = name if families.nunique() == 1 else f"{name}_{family}"
-                if family == "other":
-                    raise InputError(
-                        f"layer '{name}' has geometry collections, which a shapefile cannot hold; "
-                        "export it as GeoPackage instead"
-                    )
-                target = Path(tmp) / f"{stem}.shp"
-                part.to_file(target, driver="ESRI Shapefile", encoding="UTF-8", use_arrow=True)
-                for member in sorted(Path(tmp).glob(f"{stem}.*")):
-                    zf.write(member, member.name)
+            spatial = _spatial(frame, "shp-zip")
+            geoms = spatial.geometry
+            missing = (geoms.isna() | geoms.is_empty).to_numpy()
+            families = geoms.geom_type.map(_FAMILIES).where(~missing, None)
+            if families[~missing].isna().any():
+                raise InputError(
+                    f"layer '{name}' has geometry collections, which a shapefile cannot hold; "
+                    "export it as GeoPackage instead"
+                )
+            present = sorted(families.dropna().unique()) or ["points"]
+            # a row without geometry is a null shape: it goes with the first family
+            families = families.fillna(present[0])
+            for family in present:
+                stems.append(name if len(present) == 1 else f"{name}_{family}")
+                parts.append((spatial[(families == family).to_numpy()], family))
+        for stem, (part, family) in zip(_layer_names(stems), parts, strict=True):
+            target = Path(tmp) / f"{stem}.shp"
+            has_z = bool(shapely.has_z(part.geometry.to_numpy()).any())
+            shape = ("3D " if has_z else "") + _SHAPE_TYPES[family]
+            part.to_file(
+                target,
+                driver="ESRI Shapefile",
+                encoding="UTF-8",
+                use_arrow=True,
+                geometry_type=shape,
+            )
+            for member in sorted(Path(tmp).glob(f"{glob.escape(stem)}.*")):
+                zf.write(member, member.name)
 
 
 def write(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None) -> Path:
@@ -300,7 +475,8 @@ def write(frame: pd.DataFrame, path: str | Path, *, layer: str | None = None) ->
     frame
         A GeoDataFrame (works, conflicts...) or a plain DataFrame (CSV/XLSX/GPKG).
     path
-        Target file; ``.csv``, ``.xlsx``, ``.geojson``, ``.gpkg`` or ``.zip``.
+        Target file; ``.csv``, ``.xlsx``, ``.geojson``, ``.gpkg``, ``.zip``
+        (shapefiles) or ``.parquet`` (GeoParquet).
     layer
         Layer or sheet name; defaults to the file's stem.
     """
@@ -316,7 +492,7 @@ def write_layers(layers: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     """
     path = Path(path)
     fmt = format_of(path)
-    if fmt in ("csv", "geojson") and len(layers) != 1:
+    if fmt in ("csv", "geojson", "parquet") and len(layers) != 1:
         raise InputError(f"cannot write {len(layers)} layers to '{path}'; use .gpkg or .xlsx")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
@@ -329,6 +505,8 @@ def write_layers(layers: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
             _write_geojson(next(iter(layers.values())), staged)
         elif fmt == "gpkg":
             _write_gpkg(layers, staged)
+        elif fmt == "parquet":
+            _write_parquet(next(iter(layers.values())), staged)
         else:
             _write_shp_zip(layers, staged)
         staged.replace(path)
@@ -341,7 +519,7 @@ def to_bytes(
     """The bytes of an export, for a download button.
 
     ``fmt`` is a format name (``csv``, ``xlsx``, ``geojson``, ``gpkg``,
-    ``shp-zip``) or a suffix; ``frame`` may be a mapping of layers.
+    ``shp-zip``, ``parquet``) or a suffix; ``frame`` may be a mapping of layers.
     """
     fmt = FORMATS.get(fmt if fmt.startswith(".") else f".{fmt}", fmt)
     if fmt not in SUFFIXES:
@@ -351,3 +529,47 @@ def to_bytes(
         path = Path(tmp) / f"{layer}{SUFFIXES[fmt]}"
         write_layers(layers, path)
         return path.read_bytes()
+
+
+#: Conflict columns measured in metres, written to the centimetre.
+CONFLICT_METRES: tuple[str, ...] = ("distance_m", "overlap_m")
+
+
+def conflict_table(conflicts: pd.DataFrame, works: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Conflicts as they are exported: both works' titles, metres to the centimetre.
+
+    Parameters
+    ----------
+    conflicts
+        From :func:`ims_geo.conflicts.find_conflicts` (both works' periods
+        are already in it).
+    works
+        The works the conflicts were found in: ``title_a`` / ``title_b`` are
+        taken from them (empty for a work without a title, e.g. another
+        organisation's private work).
+
+    Returns
+    -------
+    A copy of ``conflicts`` with ``title_a`` after ``org_a`` and ``title_b``
+    after ``org_b``, and ``distance_m`` / ``overlap_m`` rounded to 2 decimals.
+    """
+    out = conflicts.copy()
+    for col in CONFLICT_METRES:
+        if col in out.columns:
+            out[col] = out[col].round(2)
+    if works is None or TITLE not in works.columns:
+        return out
+    titles = pd.DataFrame(
+        {ORG: works[ORG].to_numpy(), WORK_ID: works[WORK_ID].to_numpy(), "t": works[TITLE]}
+    ).drop_duplicates([ORG, WORK_ID])
+    for side in ("a", "b"):
+        keys = pd.DataFrame(
+            {ORG: out[f"org_{side}"].to_numpy(), WORK_ID: out[f"work_id_{side}"].to_numpy()}
+        )
+        found = keys.merge(titles, how="left", on=[ORG, WORK_ID], validate="many_to_one")["t"]
+        name = f"title_{side}"
+        if name in out.columns:
+            out = out.drop(columns=name)
+        at = out.columns.get_loc(f"org_{side}") + 1 if f"org_{side}" in out.columns else 0
+        out.insert(int(at), name, found.to_numpy())
+    return out

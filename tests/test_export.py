@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import zipfile
 
 import geopandas as gpd
@@ -12,12 +13,16 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from click.testing import CliRunner
 from openpyxl.utils.escape import unescape
 
 from ims_geo import export
+from ims_geo.cli import main
+from ims_geo.conflicts import find_conflicts
 from ims_geo.errors import InputError
 from ims_geo.ingest import read_works
 from ims_geo.schema import validate
+from ims_geo.store import open_store
 
 
 @pytest.fixture
@@ -49,7 +54,10 @@ def test_csv_has_header_iso_dates_and_wkt(works, tmp_path):
     assert back["work_id"].tolist() == ["00017", "B-2", "C3"]
     assert back["start_date"].tolist() == ["2026-03-01", "2026-04-15", "2027-01-01"]
     assert back["org"].tolist() == ["Stadtwerke Süd", "Waternet", "Gemeente – Wegen"]
-    assert shapely.from_wkt(back["geometry"][0]).equals(works.geometry[0])
+    # WKT in EPSG:4326 (what CSV readers assume), 8 decimals: back in metres within 1 mm
+    lonlat = gpd.GeoSeries(shapely.from_wkt(back["geometry"]), crs=4326)
+    assert lonlat.geom_equals_exact(works.geometry.to_crs(4326), tolerance=1e-8).all()
+    assert lonlat.to_crs(28992).geom_equals_exact(works.geometry, tolerance=1e-3).all()
     assert text.splitlines()[0].startswith("work_id,org,")
 
 
@@ -74,7 +82,8 @@ def test_xlsx_geometry_too_long_becomes_centroid(tmp_path):
     header = [c.value for c in ws[1]]
     wkt = ws.cell(row=2, column=header.index("geometry") + 1).value
     assert wkt.startswith("POINT")
-    assert shapely.from_wkt(wkt).distance(line.centroid) < 0.001
+    centre = gpd.GeoSeries([shapely.from_wkt(wkt)], crs=4326).to_crs(28992)[0]
+    assert centre.distance(line.centroid) < 0.5  # taken in degrees: not exactly the metric one
     assert ws.cell(row=2, column=header.index("geometry_note") + 1).value.startswith("centroid")
 
 
@@ -274,3 +283,217 @@ def test_csv_neutralising_leaves_numbers_dates_and_empty_cells(tmp_path):
         "day": ["2026-01-02", "", "2026-01-03"],
         "t": ["'-", "'=", ""],
     }
+
+
+# --- column names that no format can confuse --------------------------------------------
+#: Columns of two plans and names a format keeps for itself.
+AWKWARD = {
+    "street": ["Main", "Side"],
+    "Street": ["Hauptstraße", "Nebenweg"],
+    "description_long_a": ["first a", "second a"],
+    "description_long_b": ["first b", "second b"],
+    "geometry_note": ["mine", "also mine"],
+    "fid": ["x1", "x2"],
+    "Geom": ["g1", "g2"],
+    "OGC_FID": ["o1", "o2"],
+}
+#: The names they get, by the rule in README (hand-derived, not from the code).
+RENAMED = {
+    "street": "street",
+    "Street": "Street_2",
+    "description_long_a": "description_long_a",
+    "description_long_b": "description_long_b",
+    "geometry_note": "geometry_note_2",
+    "fid": "fid_2",
+    "Geom": "Geom_2",
+    "OGC_FID": "OGC_FID_2",
+}
+RENAMED_SHP = {
+    **RENAMED,
+    "description_long_a": "descriptio",
+    "description_long_b": "descript_2",
+    "geometry_note": "geometry_n",
+}
+
+
+@pytest.fixture
+def awkward() -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(
+        {
+            "work_id": ["1", "2"],
+            "org": ["Stadt", "Werke"],
+            "start_date": pd.to_datetime(["2026-03-01", "2026-04-01"]),
+            **AWKWARD,
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=[shapely.Point(0, 0), shapely.Point(5, 5)], crs=28992)
+
+
+def _read_back(path) -> pd.DataFrame:
+    suffix = path.suffix
+    if suffix == ".csv":
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    if suffix == ".xlsx":
+        rows = list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+        return pd.DataFrame(rows[1:], columns=rows[0])
+    if suffix == ".parquet":
+        return gpd.read_parquet(path)
+    if suffix == ".zip":
+        return gpd.read_file(f"/vsizip/{path}/works.shp")
+    return gpd.read_file(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".geojson", ".gpkg", ".zip", ".parquet"])
+def test_names_differing_in_case_too_long_or_reserved_survive_every_format(
+    awkward, tmp_path, suffix
+):
+    path = export.write(awkward, tmp_path / f"works{suffix}", layer="works")
+    back = _read_back(path)
+    renamed = RENAMED_SHP if suffix == ".zip" else RENAMED
+    for column, values in AWKWARD.items():
+        assert back[renamed[column]].astype(str).tolist() == values, column
+    assert back["work_id"].astype(str).tolist() == ["1", "2"]
+    if suffix in (".csv", ".xlsx"):
+        assert back.columns[-1] == "geometry"
+
+
+def test_safe_names_rule():
+    assert export.safe_names(["a", "A", "a_2", "A"]) == ["a", "A_3", "a_2", "A_4"]
+    assert export.safe_names(["Geometry", "x"], reserved=["geometry"]) == ["Geometry_2", "x"]
+    assert export.safe_names(["", "  "]) == ["column", "column_2"]
+    # bytes, not characters: a .dbf field holds 10 bytes
+    assert export.safe_names(["straßenname_a", "straßenname_b"], max_length=10) == [
+        "straßenna",
+        "straßen_2",
+    ]
+    cut = export.safe_names([f"discipline_{s}" for s in "abcdefghijk"], max_length=10)
+    assert cut[:3] == ["discipline", "discipli_2", "discipli_3"]
+    assert cut[-1] == "discipl_11"
+    assert len({c.casefold() for c in cut}) == len(cut)
+
+
+def test_layer_and_sheet_names_that_differ_in_case_are_kept_apart(works, tmp_path):
+    layers = {"Works": works.iloc[:1], "works": works.iloc[1:]}
+    gpkg = export.write_layers(layers, tmp_path / "two.gpkg")
+    assert sorted(name for name, _ in pyogrio.list_layers(gpkg)) == ["Works", "works_2"]
+    assert gpd.read_file(gpkg, layer="works_2")["work_id"].tolist() == ["B-2", "C3"]
+    long = {"x" * 40 + "1": works, "x" * 40 + "2": works}
+    book = openpyxl.load_workbook(export.write_layers(long, tmp_path / "two.xlsx"))
+    assert book.sheetnames == ["x" * 31, "x" * 29 + "_2"]
+
+
+def test_parquet_is_geoparquet_in_the_working_crs(works, tmp_path):
+    back = gpd.read_parquet(export.write(works, tmp_path / "works.parquet"))
+    assert back.crs.to_epsg() == 28992
+    assert back.geometry.geom_equals_exact(works.geometry, tolerance=0).all()
+    assert back["work_id"].tolist() == ["00017", "B-2", "C3"]
+    assert [d.isoformat() for d in back["start_date"]] == ["2026-03-01", "2026-04-15", "2027-01-01"]
+
+
+X0, Y0 = 121_000.0, 487_000.0  # Amsterdam, RD New
+
+
+@pytest.fixture
+def street_plans(tmp_path):
+    """Two organisations' plans, one with a ``street`` column, one with ``Street``.
+
+    Road resurfacing on y=0 (x 0..100) in March 2027, a water main 3.456 m
+    north of it (x 40..140: 60 m shared) in April 2027: a moratorium at
+    distance 3.456 m, overlap 60 m.
+    """
+    road = gpd.GeoDataFrame(
+        {
+            "work_id": ["R1"],
+            "title": ["Asfalt Damstraat"],
+            "discipline": ["road"],
+            "start_date": ["2027-03-01"],
+            "end_date": ["2027-03-31"],
+            "street": ["Damstraat"],
+        },
+        geometry=[shapely.LineString([(X0, Y0), (X0 + 100, Y0)])],
+        crs=28992,
+    )
+    water = gpd.GeoDataFrame(
+        {
+            "work_id": ["W1"],
+            "title": ["=Waterleiding"],
+            "discipline": ["water"],
+            "start_date": ["2027-04-10"],
+            "end_date": ["2027-05-31"],
+            "Street": ["Damstraat-Noord"],
+        },
+        geometry=[shapely.LineString([(X0 + 40, Y0 + 3.456), (X0 + 140, Y0 + 3.456)])],
+        crs=28992,
+    )
+    paths = {"Gemeente": tmp_path / "road.gpkg", "Waternet": tmp_path / "water.gpkg"}
+    road.to_file(paths["Gemeente"], driver="GPKG")
+    water.to_file(paths["Waternet"], driver="GPKG")
+    return paths
+
+
+def _cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def street_store(street_plans, tmp_path):
+    store = tmp_path / "store.gpkg"
+    for org, path in street_plans.items():
+        result = _cli("import", path, "--org", org, "--store", store)
+        assert result.exit_code == 0, result.output
+    return store
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".geojson", ".gpkg", ".zip", ".parquet"])
+def test_export_command_writes_street_and_Street(street_store, tmp_path, suffix):
+    out = tmp_path / f"works{suffix}"
+    result = _cli("export", "--out", out, "--store", street_store)
+    assert result.exit_code == 0, result.output
+    back = _read_back(out) if suffix != ".zip" else gpd.read_file(f"/vsizip/{out}/works.shp")
+    back = back.assign(work_id=back["work_id"].astype(str)).set_index("work_id")
+    assert back.loc["R1", "street"] == "Damstraat"
+    assert back.loc["W1", "Street_2"] == "Damstraat-Noord"
+
+
+def test_propose_and_conflicts_write_geopackages_with_street_and_Street(street_store, tmp_path):
+    programme = tmp_path / "programme.gpkg"
+    result = _cli("propose", "--out", programme, "--time-limit", "5", "--store", street_store)
+    assert result.exit_code == 0, result.output
+    works = gpd.read_file(programme, layer="works").set_index("work_id")
+    assert works.loc["R1", "street"] == "Damstraat"
+    assert works.loc["W1", "Street_2"] == "Damstraat-Noord"
+    out = tmp_path / "conflicts.gpkg"
+    assert _cli("conflicts", "--out", out, "--store", street_store).exit_code == 0
+    assert len(gpd.read_file(out)) == 1
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".geojson", ".gpkg"])
+def test_conflict_exports_carry_titles_periods_centimetres_and_the_crs(
+    street_store, tmp_path, suffix
+):
+    out = tmp_path / f"conflicts{suffix}"
+    result = _cli("conflicts", "--out", out, "--store", street_store)
+    assert result.exit_code == 0, result.output
+    back = _read_back(out)
+    assert len(back) == 1
+    row = back.iloc[0]
+    assert (row["org_a"], row["org_b"]) == ("Gemeente", "Waternet")
+    hostile = "'=Waterleiding" if suffix == ".csv" else "=Waterleiding"  # CSV: neutralised
+    assert (row["title_a"], row["title_b"]) == ("Asfalt Damstraat", hostile)
+    assert row["kind"] == "moratorium"
+    periods = [str(row[c])[:10] for c in ("start_a", "end_a", "start_b", "end_b")]
+    assert periods == ["2027-03-01", "2027-03-31", "2027-04-10", "2027-05-31"]
+    assert float(row["distance_m"]) == 3.46
+    # shared stretch: b's part within 20 m of a, x 40 .. 100 + sqrt(20² - 3.456²)
+    assert float(row["overlap_m"]) == round(60 + math.sqrt(20**2 - 3.456**2), 2) == 79.7
+    columns = list(back.columns)
+    assert columns.index("title_a") == columns.index("org_a") + 1
+    assert columns.index("title_b") == columns.index("org_b") + 1
+    # where they meet, in the CRS the file states (CSV/XLSX: EPSG:4326, documented)
+    if suffix in (".csv", ".xlsx"):
+        meet = gpd.GeoSeries(shapely.from_wkt([row["geometry"]]), crs=4326)
+    else:
+        meet = back.geometry
+        assert meet.crs.to_epsg() == (4326 if suffix == ".geojson" else 28992)
+    found = find_conflicts(open_store(street_store).works()).geometry
+    assert meet.to_crs(28992).geom_equals_exact(found.set_crs(28992), tolerance=0.01).all()

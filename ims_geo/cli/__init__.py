@@ -650,7 +650,7 @@ def propose_cmd(
 
 
 @main.command("export")
-@out_option("Output file: .gpkg, .zip (shapefile), .geojson, .csv or .xlsx.")
+@out_option("Output file: .gpkg, .zip (shapefile), .geojson, .parquet, .csv or .xlsx.")
 @click.option("--org", "orgs", multiple=True, help="Only these organisations.")
 @store_option
 @_handle_errors
@@ -712,6 +712,7 @@ def serve_cmd(port: int, address: str, store_path: str) -> None:
 
 # Command groups that live in their own modules of this package register
 # themselves on ``main`` when imported (one line each, below).
+from ims_geo.cli import mapping as _mapping  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ims_geo import maps
+from ims_geo import export, maps
 from ims_geo.schema import DISCIPLINES
 from ims_geo.ui import state, widgets
 
@@ -52,7 +52,7 @@ with left:
         height=widgets.MAP_HEIGHT,
         config={"score": st.column_config.NumberColumn(format="%.2f")},
     )
-    widgets.downloads(found, "conflicts", key="conflicts_download")
+    widgets.downloads(export.conflict_table(found, works), "conflicts", key="conflicts_download")
 
 view: dict = {}
 if picked is not None:
