@@ -15,17 +15,24 @@ import contextlib
 import csv
 import io
 import re
+import shutil
+import sqlite3
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
+import pyogrio.raw
+import shapely
 
 from ims_geo.errors import HostileInputError, InputError
 from ims_geo.export import csv_text
@@ -41,6 +48,8 @@ FORMATS: dict[str, str] = {
     ".csv": "CSV with a WKT geometry column",
     ".gml": "GML",
 }
+#: Members smaller than this cannot hurt, whatever their compression ratio.
+_SMALL_MEMBER = 1 << 20
 #: Shapefile parts that must sit next to the .shp.
 _SHAPEFILE_PARTS = (".dbf", ".shx")
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -202,6 +211,15 @@ def check_zip(path: Path, name: str, limits: Any) -> list[str]:
             )
     expanded = sum(i.file_size for i in infos)
     packed = sum(i.compress_size for i in infos)
+    for info in infos:
+        # each member on its own: one bomb among honest members must not hide in the sum
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _SMALL_MEMBER and ratio > limits.max_ratio:
+            raise HostileInputError(
+                f"{name} is rejected: its member {info.filename!r} expands {ratio:,.0f} times "
+                f"its packed size, more than the limit of {limits.max_ratio} (max_ratio); this "
+                "is typical of zip bombs"
+            )
     if expanded > limits.max_expanded_bytes:
         raise HostileInputError(
             f"{name} expands to {expanded:,} bytes, more than the limit of "
@@ -216,6 +234,40 @@ def check_zip(path: Path, name: str, limits: Any) -> list[str]:
     if any(i.flag_bits & 0x1 for i in infos):
         raise InputError(f"{name} is password-protected; upload an archive without a password")
     return [i.filename for i in infos if not i.is_dir()]
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError)
+
+
+def _damaged(name: str, member: str, exc: BaseException) -> InputError:
+    return InputError(
+        f"{name}: the archive's member {member!r} is damaged ({type(exc).__name__}: {exc}); "
+        "create the zip again from the original files"
+    )
+
+
+def test_zip(path: Path, name: str) -> None:
+    """Decompress every member once and check its CRC: a damaged archive is refused whole.
+
+    GDAL's ``/vsizip/`` would stop reading a damaged member early and
+    return the features before the damage, losing the rest silently.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except _ZIP_ERRORS as exc:
+        raise _not_vector(name, f" (a damaged zip archive: {type(exc).__name__}: {exc})") from exc
+    if bad is not None:
+        raise _damaged(name, bad, ValueError("CRC check failed"))
+
+
+def read_member(path: Path, member: str, name: str) -> bytes:
+    """The bytes of one archive member (its size was checked by :func:`check_zip`)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(member)
+    except _ZIP_ERRORS as exc:
+        raise _damaged(name, member, exc) from exc
 
 
 def _vector_members(members: list[str]) -> list[str]:
@@ -254,6 +306,8 @@ class Dataset:
     encoding: str | None = None
     csv_data: bytes | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Feature counts the file's own parts declare (checked against what was read).
+    declared: dict[str, int] = field(default_factory=dict)
 
 
 def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
@@ -331,25 +385,41 @@ def resolve(
         cpg, dbf = _sibling(path, ".cpg"), _sibling(path, ".dbf")
         assert dbf is not None  # checked above
         _shapefile_encoding(dataset, encoding, cpg is not None, lambda: open(dbf, "rb"), name)
+        with open(dbf, "rb") as f:
+            dataset.declared[".dbf"] = _dbf_records(f.read(32))
+        shx = _sibling(path, ".shx")
+        shx_size = shx.stat().st_size if shx is not None else 100
+        dataset.declared[".shx"] = max((shx_size - 100) // 8, 0)
         return dataset
     if upload.suffix != ".zip":
         fmt = FORMATS[upload.suffix]
         container = upload.suffix == ".gpkg"
+        if container:
+            check_geopackage(path, name)
         label = _pick(_gdal_layers(str(path), name, fmt), layer, name, container=container)
         return Dataset("gdal", fmt, path=str(path), layer=label, label=label, encoding=encoding)
 
     members = check_zip(path, name, limits)
+    test_zip(path, name)
     vector = _vector_members(members)
     if not vector:
-        raise _not_vector(name, " (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv or .gml)")
+        nested = (
+            " (a zip inside the zip is not opened: unpack it)"
+            if any(m.lower().endswith(".zip") for m in members)
+            else ""
+        )
+        raise _not_vector(
+            name, f" (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv or .gml{nested})"
+        )
     root = f"/vsizip/{path.resolve()}"
     if len(vector) == 1 and not vector[0].lower().endswith(".shp"):
         inner = vector[0]
         fmt = FORMATS[_suffix(inner)]
         if inner.lower().endswith(".csv"):
-            with zipfile.ZipFile(path) as archive:
-                data = archive.read(inner)
+            data = read_member(path, inner, name)
             return Dataset("csv", fmt, csv_data=data, encoding=encoding)
+        if _suffix(inner) == ".gpkg":
+            _check_geopackage_member(path, inner, name)
         inner_layers = _gdal_layers(f"{root}/{inner}", name, fmt)
         label = _pick(inner_layers, layer, name, container=_suffix(inner) == ".gpkg")
         return Dataset(
@@ -360,11 +430,12 @@ def resolve(
     member = labels[label]
     suffix = _suffix(member)
     if suffix == ".csv":
-        with zipfile.ZipFile(path) as archive:
-            data = archive.read(member)
+        data = read_member(path, member, name)
         return Dataset("csv", FORMATS[".csv"], csv_data=data, encoding=encoding, label=label)
     if suffix != ".shp":
         fmt = FORMATS[suffix]
+        if suffix == ".gpkg":
+            _check_geopackage_member(path, member, name)
         inner_layers = _gdal_layers(f"{root}/{member}", name, fmt)
         if len(inner_layers) > 1:
             raise InputError(
@@ -390,7 +461,49 @@ def resolve(
 
     has_cpg = (stem + ".cpg").lower() in by_name
     _shapefile_encoding(dataset, encoding, has_cpg, open_dbf, name)
+    with open_dbf() as stream:
+        dataset.declared[".dbf"] = _dbf_records(stream.read(32))
+    with zipfile.ZipFile(path) as archive:
+        shx_size = archive.getinfo(by_name[(stem + ".shx").lower()]).file_size
+    dataset.declared[".shx"] = max((shx_size - 100) // 8, 0)
     return dataset
+
+
+def _dbf_records(header: bytes) -> int:
+    """Record count in a .dbf header (-1 when the header is cut short)."""
+    return int.from_bytes(header[4:8], "little") if len(header) >= 32 else -1
+
+
+def check_geopackage(path: Path, name: str) -> None:
+    """Refuse a GeoPackage that SQLite finds damaged (``PRAGMA quick_check``).
+
+    SQLite reads a damaged database up to the damage and stops without an
+    error, so that a layer would come back with only part of its features.
+    """
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        ) as db:
+            found = [str(row[0]) for row in db.execute("PRAGMA quick_check(5)").fetchall()]
+    except sqlite3.Error as exc:
+        raise _not_vector(name, f" (SQLite cannot open it as a GeoPackage: {exc})") from exc
+    if found != ["ok"]:
+        raise InputError(
+            f"{name} is a damaged GeoPackage (SQLite: {'; '.join(found)[:300]}); its features "
+            "cannot all be read: export it again from the source system"
+        )
+
+
+def _check_geopackage_member(path: Path, member: str, name: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="ims_geo_check_") as tmp:
+        copy = Path(tmp) / "check.gpkg"
+        try:
+            with zipfile.ZipFile(path) as archive, archive.open(member) as src:
+                with open(copy, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        except _ZIP_ERRORS as exc:
+            raise _damaged(name, member, exc) from exc
+        check_geopackage(copy, name)
 
 
 def _sibling(path: Path, suffix: str) -> Path | None:
@@ -457,8 +570,21 @@ def gdal_encoding(encoding: str, name: str) -> str:
     return {"mac-roman": "MACINTOSH", "utf-8": "UTF-8"}.get(python_name, python_name.upper())
 
 
-def read_gdal(dataset: Dataset, name: str, engine: str) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Read a GDAL dataset with pyogrio or fiona; GDAL's warnings are returned."""
+#: Reason of a row whose geometry GDAL returned but shapely cannot parse.
+UNREADABLE_GEOMETRY = (
+    "unreadable geometry (a type such as TIN or a curve, or broken coordinates such as an "
+    "unclosed ring); export it as points, lines or polygons"
+)
+
+
+def read_gdal(
+    dataset: Dataset, name: str, engine: str
+) -> tuple[gpd.GeoDataFrame, list[str], np.ndarray | None]:
+    """Read a GDAL dataset with pyogrio or fiona.
+
+    Returns the frame, GDAL's warnings and, when some geometries could not
+    be parsed, which rows (their geometry is missing in the frame).
+    """
     kwargs: dict[str, Any] = {}
     if dataset.layer is not None:
         kwargs["layer"] = dataset.layer
@@ -470,15 +596,17 @@ def read_gdal(dataset: Dataset, name: str, engine: str) -> tuple[gpd.GeoDataFram
         # several times faster for large files (GML may hold curves, which
         # the Arrow path does not read)
         kwargs["use_arrow"] = True
+    unreadable: np.ndarray | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             frame = gpd.read_file(dataset.path, engine=engine, **kwargs)
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"{name}: the attribute text is not {dataset.encoding or 'UTF-8'} ({exc}); "
-                "pass the right encoding=... (--encoding), e.g. cp1252"
-            ) from exc
+        except (UnicodeDecodeError, pa.ArrowInvalid) as exc:
+            if isinstance(exc, pa.ArrowInvalid) and "utf8" not in str(exc).lower():
+                raise _not_vector(name, f" (it could not be read as {dataset.fmt}: {exc})") from exc
+            raise _bad_text(dataset, name) from exc
+        except shapely.errors.ShapelyError:
+            frame, unreadable = _geometries_one_by_one(dataset, name, kwargs)
         except (RuntimeError, ValueError, OSError, LookupError) as exc:
             raise _not_vector(name, f" (it could not be read as {dataset.fmt}: {exc})") from exc
     messages = list(
@@ -490,7 +618,116 @@ def read_gdal(dataset: Dataset, name: str, engine: str) -> tuple[gpd.GeoDataFram
     )
     if not isinstance(frame, gpd.GeoDataFrame):
         frame = gpd.GeoDataFrame(frame)
-    return frame, messages
+    _check_text(frame, dataset, name)
+    _check_count(frame, dataset, name)
+    return frame, messages, unreadable
+
+
+def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
+    """Refuse a file whose reading returned fewer or more features than it declares."""
+    declared = dict(dataset.declared)
+    with contextlib.suppress(Exception):
+        info = pyogrio.read_info(dataset.path, layer=dataset.layer)
+        if int(info.get("features", -1)) >= 0:
+            declared[f"its {dataset.fmt} header"] = int(info["features"])
+    wrong = {part: n for part, n in declared.items() if n >= 0 and n != len(frame)}
+    if wrong:
+        said = ", ".join(f"{part} declares {n:,}" for part, n in wrong.items())
+        raise InputError(
+            f"{name}: {len(frame):,} features were read but {said}; the file is damaged or "
+            "its parts come from different exports, so features would be lost: export it "
+            "again from the source system"
+        )
+
+
+def _check_text(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
+    """Raise when an Arrow text column holds bytes that are not UTF-8 (a wrong .cpg).
+
+    GDAL hands such bytes through; Arrow fails only when they are used,
+    somewhere later, so every text column is validated here, at once.
+    """
+    for column in frame.columns:
+        values = frame[column].array
+        if not hasattr(values, "__arrow_array__"):
+            continue
+        arrow = values.__arrow_array__()
+        if not pa.types.is_string(arrow.type) and not pa.types.is_large_string(arrow.type):
+            continue
+        try:
+            arrow.validate(full=True)
+        except pa.ArrowInvalid:
+            data = arrow.cast(pa.large_binary()) if hasattr(arrow, "cast") else arrow
+            for row, value in enumerate(data.to_pylist(), start=1):
+                if value is None:
+                    continue
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise _bad_text(dataset, name, (column, row, value)) from None
+            raise _bad_text(dataset, name) from None
+
+
+def _geometries_one_by_one(
+    dataset: Dataset, name: str, kwargs: dict[str, Any]
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Read the attributes and the raw WKB; a geometry shapely cannot parse is None."""
+    options = {k: v for k, v in kwargs.items() if k != "use_arrow"}
+    try:
+        attributes = pyogrio.read_dataframe(dataset.path, read_geometry=False, **options)
+        meta, _fids, wkb, _fields = pyogrio.raw.read(dataset.path, columns=[], **options)
+    except (RuntimeError, ValueError, OSError, LookupError) as exc:
+        raise _not_vector(name, f" (it could not be read as {dataset.fmt}: {exc})") from exc
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    unreadable = np.asarray(pd.notna(wkb), dtype=bool) & shapely.is_missing(geoms)
+    frame = gpd.GeoDataFrame(attributes, geometry=geoms, crs=meta.get("crs"))
+    return frame, unreadable
+
+
+def _bad_text(
+    dataset: Dataset, name: str, found: tuple[str, int, bytes] | None = None
+) -> InputError:
+    """Where the attribute text is not in its declared encoding, and the fix."""
+    declared = dataset.encoding or "UTF-8"
+    said = "the encoding given says" if dataset.encoding else "its .cpg file or the format says"
+    if found is None:
+        found = _first_bad_text(dataset, declared)
+    where, suggestion = "", "cp1252"
+    if found is not None:
+        column, row, data = found
+        where = f" in column {column}, row {row} ({data[:40]!r})"
+        for candidate in ("cp1252", "ISO-8859-15", "cp850"):
+            try:
+                data.decode(candidate)
+            except UnicodeDecodeError:
+                continue
+            suggestion = candidate
+            break
+    return InputError(
+        f"{name}: the attribute text{where} is not {declared}, as {said}; "
+        f'set encoding = "{suggestion}" in the mapping file (--encoding {suggestion} on the '
+        "command line, the text encoding under Reading options on the upload page)"
+    )
+
+
+def _first_bad_text(dataset: Dataset, declared: str) -> tuple[str, int, bytes] | None:
+    """(column, row, bytes) of the first text that is not ``declared``, read byte for byte."""
+    options = {"layer": dataset.layer} if dataset.layer else {}
+    try:
+        raw = pyogrio.read_dataframe(
+            dataset.path, read_geometry=False, encoding="ISO-8859-1", **options
+        )
+    except (RuntimeError, ValueError, OSError, LookupError):
+        return None
+    for column in raw.columns:
+        for row, value in enumerate(raw[column].tolist(), start=1):
+            if not isinstance(value, str):
+                continue
+            data = value.encode("latin-1", "replace")
+            try:
+                data.decode(declared)
+            except (UnicodeDecodeError, LookupError):
+                return str(column), row, data
+    return None
 
 
 def read_csv(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:

@@ -36,11 +36,11 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from ims_geo import _sources, _worker, schema
+from ims_geo import _sources, _worker, sanity, schema
 from ims_geo._mapping import Mapping, load_mapping
 from ims_geo._mapping import apply as _apply_mapping
 from ims_geo.crs import check_metric, working_crs
-from ims_geo.errors import ImsGeoError, InputError, MissingCRSError
+from ims_geo.errors import HostileInputError, ImsGeoError, InputError, MissingCRSError
 
 __all__ = [
     "IngestResult",
@@ -550,10 +550,11 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     path = upload.path
     dataset = _sources.resolve(path, upload, layer=options.layer, encoding=encoding, limits=limits)
     notes = list(dataset.warnings)
+    unreadable = None
     if dataset.kind == "csv":
         raw, more = _sources.read_csv(dataset, label)
     else:
-        raw, more = _sources.read_gdal(dataset, label, options.engine)
+        raw, more, unreadable = _sources.read_gdal(dataset, label, options.engine)
     notes.extend(more)
     is_text = dataset.kind == "csv"
     frame, more, chosen = _apply_mapping(
@@ -563,17 +564,56 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     source_columns = [str(c) for c in raw.columns if c != native_geometry]
     notes.extend(more)
     problems: list[tuple[str, np.ndarray, Any]] = []
+    if unreadable is not None and unreadable.any():
+        problems.append((schema.GEOMETRY, unreadable, _sources.UNREADABLE_GEOMETRY))
+    if len(frame) > limits.max_rows:
+        raise HostileInputError(
+            f"{label} holds {len(frame):,} rows, more than the limit of {limits.max_rows:,} "
+            "(max_rows); split the file"
+        )
     if is_text:
-        frame, geometry_problem, more = _wkt_geometry(frame, label, crs, mapping, list(raw.columns))
+        frame, more_problems, more = _wkt_geometry(
+            frame, label, crs, mapping, list(raw.columns), limits
+        )
         notes.extend(more)
-        if geometry_problem is not None:
-            problems.append(geometry_problem)
+        problems.extend(more_problems)
+        user_crs = crs is not None or bool(mapping and mapping.crs)
     else:
+        user_crs = frame.crs is None
         frame = _spatial_crs(frame, label, crs, mapping, notes)
+    problems.extend(_sane_geometries(frame, label, limits, user_crs=user_crs))
+    problems.extend(sanity.date_problems(frame))
     problems.extend(_long_text(frame, limits.max_text_chars))
     return _Loaded(
         label, dataset.label, frame.reset_index(drop=True), problems, notes, chosen, source_columns
     )
+
+
+def _sane_geometries(
+    frame: gpd.GeoDataFrame, name: str, limits: Limits, *, user_crs: bool
+) -> list[tuple[str, np.ndarray, Any]]:
+    """Reject (and blank) geometries no later step could use; drop Z/M from the others."""
+    geoms = frame.geometry.to_numpy()
+    reasons = sanity.geometry_problems(geoms, frame.crs, max_vertices=limits.max_vertices)
+    bad = pd.notna(reasons)
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    outside = sanity.outside_area_of_use(reasons)
+    if user_crs and outside.any() and outside.sum() == present.sum():
+        example = str(reasons[np.flatnonzero(outside)[0]]).split("'")[1]
+        raise InputError(
+            f"{name}: no coordinate lies where the given crs {CRS.from_user_input(frame.crs).to_string()} "
+            f"is used (e.g. {example}); the crs (--crs, crs=..., or crs in the mapping file) is "
+            "wrong for this file: give the CRS its coordinates are really in"
+        )
+    cleaned = sanity.flat(geoms)
+    if bad.any():
+        cleaned = cleaned.copy() if cleaned is geoms else cleaned
+        cleaned[bad] = None
+    if cleaned is not geoms:
+        frame[frame.geometry.name] = gpd.GeoSeries(cleaned, index=frame.index, crs=frame.crs)
+    if not bad.any():
+        return []
+    return [(schema.GEOMETRY, bad, pd.Series(reasons, dtype=object).fillna(""))]
 
 
 def _spatial_crs(
@@ -612,41 +652,73 @@ def _wkt_geometry(
     crs: CRS | None,
     mapping: Mapping | None,
     source_columns: list[str],
-) -> tuple[gpd.GeoDataFrame, tuple[str, np.ndarray, Any] | None, list[str]]:
+    limits: Limits,
+) -> tuple[gpd.GeoDataFrame, list[tuple[str, np.ndarray, Any]], list[str]]:
     """Geometries from the WKT / EWKT text of a CSV (or its x/y columns), in one CRS."""
-    problem: tuple[str, np.ndarray, Any] | None = None
+    problems: list[tuple[str, np.ndarray, Any]] = []
     if schema.GEOMETRY in frame:
         text = frame[schema.GEOMETRY].astype("string").str.strip()
         srid = text.str.extract(_SRID, expand=False)
         wkt = text.str.replace(_SRID, "", regex=True)
         given = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
+        # GEOS parses nesting recursively: a deep enough text crashes it, so measure first
+        depth = sanity.bracket_depth(wkt)
+        deep = given & (depth > limits.max_geometry_depth)
+        if deep.any():
+            problems.append(
+                (
+                    schema.GEOMETRY,
+                    deep,
+                    pd.Series(
+                        [f"geometry nested '{d}' brackets deep, more than max_geometry_depth"
+                         for d in depth]
+                    ),
+                )
+            )  # fmt: skip
+            given &= ~deep
         geoms = np.full(len(frame), None, dtype=object)
         geoms[given] = shapely.from_wkt(wkt[given].to_numpy(dtype=object), on_invalid="ignore")
         unparsable = given & shapely.is_missing(geoms)
         if unparsable.any():
             quoted = "unparsable geometry '" + text.str.slice(0, 60).fillna("") + "' (not WKT)"
-            problem = (schema.GEOMETRY, unparsable, pd.Series(quoted))
+            problems.append((schema.GEOMETRY, unparsable, quoted.reset_index(drop=True)))
     else:
         geoms, problem = _coordinate_points(frame, name, source_columns)
+        if problem is not None:
+            problems.append(problem)
         srid = pd.Series(pd.NA, index=frame.index, dtype="string")
     notes: list[str] = []
     fallback = crs or (CRS.from_user_input(mapping.crs) if mapping and mapping.crs else None)
     codes = srid.dropna().unique()
     if fallback is None and len(codes):
-        fallback = CRS.from_epsg(int(pd.Series(srid.dropna()).mode().iloc[0]))
+        fallback = _srid_crs(pd.Series(srid.dropna()).mode().iloc[0], name)
     assumed = fallback is None
     base = fallback or CRS.from_user_input(CSV_DEFAULT_CRS)
     has_srid = srid.notna().to_numpy(dtype=bool)
     for code in codes:
-        rows = has_srid & (srid == code).to_numpy(dtype=bool) & ~shapely.is_missing(geoms)
-        own = _user_crs(f"EPSG:{code}", f"SRID={code} in {name}")
+        rows = has_srid & (srid == code).fillna(False).to_numpy(dtype=bool)
+        rows &= ~shapely.is_missing(geoms)
+        own = _srid_crs(code, name)
         if own != base and rows.any():
-            geoms[rows] = gpd.GeoSeries(geoms[rows], crs=own).to_crs(base).to_numpy()
+            # checked in their own CRS before PROJ sees them; bad ones are rejected later
+            reasons = sanity.geometry_problems(geoms[rows], own, max_vertices=limits.max_vertices)
+            fine = np.flatnonzero(rows)[pd.isna(reasons)]
+            broken = np.flatnonzero(rows)[pd.notna(reasons)]
+            if broken.size:
+                mask = np.zeros(len(frame), dtype=bool)
+                mask[broken] = True
+                texts = pd.Series("", index=range(len(frame)), dtype=object)
+                texts.iloc[broken] = [f"{r} (SRID={code})" for r in reasons[pd.notna(reasons)]]
+                problems.append((schema.GEOMETRY, mask, texts))
+                geoms[broken] = None
+            if fine.size:
+                geoms[fine] = gpd.GeoSeries(geoms[fine], crs=own).to_crs(base).to_numpy()
     if assumed:
         present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
         if present.any():
-            xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[present])
-            if xmin < -180 or xmax > 180 or ymin < -90 or ymax > 90:
+            with np.errstate(invalid="ignore"):
+                xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[present])
+            if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
                 raise MissingCRSError(
                     f"{name} says nothing about its CRS and its coordinates (e.g. "
                     f"{xmin:.0f} {ymin:.0f}) are not longitude/latitude; say which CRS they are "
@@ -657,7 +729,17 @@ def _wkt_geometry(
         frame.drop(columns=[schema.GEOMETRY], errors="ignore"),
         geometry=gpd.GeoSeries(geoms, index=frame.index, crs=base),
     )
-    return out, problem, notes
+    return out, problems, notes
+
+
+def _srid_crs(code: str, name: str) -> CRS:
+    try:
+        return CRS.from_epsg(int(code))
+    except (CRSError, ValueError, OverflowError):
+        raise InputError(
+            f"{name}: SRID={code} is not a known EPSG code; write the WKT with the right "
+            "SRID (e.g. SRID=28992;POINT (...)) or without one and give the CRS (--crs)"
+        ) from None
 
 
 #: Column pairs a CSV may give point coordinates in (compared as normalised names).

@@ -40,15 +40,20 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from ims_geo import sanity
 from ims_geo.errors import ImportRefusedError, InputError, MissingCRSError, StoreError
 from ims_geo.schema import (
     COLUMNS,
     COST,
     DATE_COLUMNS,
+    DEPTH_MAX,
+    DEPTH_MIN,
+    EARLIEST,
     END,
     EXCAVATION,
     FUNDING,
     GEOMETRY,
+    LATEST,
     NUMBER_COLUMNS,
     ORG,
     REASON,
@@ -162,6 +167,10 @@ class Store(ABC):
         and extra columns are blank; discipline, layer, dates, depths and
         geometry stay, so they still show as conflict signals.
     """
+
+    #: True when the backend's reads already hide others' private works (PostGIS
+    #: with a signed-in user: the database anonymises, Python must not do it twice).
+    database_anonymises = False
 
     def __init__(self, *, acting_org: str | None = None) -> None:
         self.acting_org = acting_org
@@ -580,8 +589,8 @@ class Store(ABC):
         frame = decode_works(columns, self.crs)
         schemas = dict(zip(records[VERSION_ID].astype(int), records["extras"], strict=True))
         frame = attach_extras(frame, schemas)
-        if self.acting_org is not None:
-            frame = anonymise(frame, self.acting_org, self._salt())
+        if self.acting_org is not None and not self.database_anonymises:
+            frame = anonymise(frame, self.acting_org, self._salt(), self.crs)
         return frame
 
 
@@ -803,6 +812,8 @@ def _checked_works(works: gpd.GeoDataFrame, org: str) -> gpd.GeoDataFrame:
     if frame.geometry.name != GEOMETRY:
         frame = frame.rename_geometry(GEOMETRY)
     frame = canonical_types(frame)
+    # no row that could break a later reader (conflicts, map, exports) is ever stored
+    frame = sanity.for_store(frame, org)
 
     def fail(mask: np.ndarray, problem: str, fix: str) -> None:
         rows = np.flatnonzero(mask)
@@ -1097,13 +1108,19 @@ def opaque_ids(orgs: pd.Series, work_ids: pd.Series, salt: str) -> np.ndarray:
     return np.char.add(ANONYMOUS_PREFIX, np.ascontiguousarray(digits).view("<U16").ravel())
 
 
-def anonymise(works: gpd.GeoDataFrame, acting_org: str, salt: str) -> gpd.GeoDataFrame:
+def anonymise(
+    works: gpd.GeoDataFrame, acting_org: str, salt: str, crs: CRS | None = None
+) -> gpd.GeoDataFrame:
     """Other organisations' private works as anonymous conflict signals.
 
     ``org`` becomes ``"private"``, ``work_id`` a stable opaque id; title,
-    cost, funding and extra columns are blanked. Geometry, dates,
-    discipline, layer, excavation, depths and status stay.
+    cost, funding, depths and extra columns are blanked; dates widen to
+    whole months and the geometry to the grid cells it touches (see
+    :mod:`ims_geo.access.signals`). Discipline, layer, excavation and status
+    stay, so they still show as conflict signals.
     """
+    from ims_geo.access.signals import cell_size, coarse_geometry, month_end, month_start
+
     hide = (works[VISIBILITY] == "private").to_numpy() & (works[ORG] != acting_org).to_numpy()
     if not hide.any():
         return works
@@ -1113,7 +1130,14 @@ def anonymise(works: gpd.GeoDataFrame, acting_org: str, salt: str) -> gpd.GeoDat
     out[ORG] = out[ORG].where(~hide, PRIVATE_ORG)
     for col in (TITLE, FUNDING):
         out[col] = out[col].where(~hide, None)
-    out[COST] = out[COST].where(~hide)
+    for col in (COST, DEPTH_MIN, DEPTH_MAX):
+        out[col] = out[col].where(~hide)
+    for col, widen in ((START, month_start), (EARLIEST, month_start), (END, month_end),
+                       (LATEST, month_end)):  # fmt: skip
+        out.loc[hide, col] = widen(out.loc[hide, col])
+    geometry = out.geometry.to_numpy().copy()
+    geometry[hide] = coarse_geometry(geometry[hide], cell_size(crs or works.crs))
+    out = out.set_geometry(gpd.GeoSeries(geometry, index=out.index, crs=out.crs))
     extras = [c for c in out.columns if c not in COLUMNS and c != out.geometry.name]
     for col in extras:
         out[col] = out[col].where(~hide)
