@@ -394,7 +394,9 @@ def _import_report(table: pd.DataFrame, versions: Sequence[Any], location: str) 
                 "version": [v.version for v in versions],
             }
         )
-        click.echo(stored.to_string(index=False))
+        width = int(stored["organisation"].str.len().max())
+        names = {"organisation": lambda name: f"{name:<{width}}"}  # names read left-aligned
+        click.echo(stored.to_string(index=False, formatters=names, justify="left"))
     left = table[~table["stored"] & table[schema.ORG].notna()]
     if len(left):
         click.echo(
