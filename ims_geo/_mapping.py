@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import json
 import os
+import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -600,3 +602,108 @@ def _dates(column: pd.Series, formats: tuple[str, ...], timezone: str | None) ->
         zoned = "%z" in fmt or "%Z" in fmt
         take(pd.to_datetime(text.where(todo), format=fmt, errors="coerce", utc=zoned), todo)
     return out
+
+
+# --- writing a mapping ------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def to_dict(mapping: Mapping) -> dict[str, Any]:
+    """The TOML table of ``mapping`` (what :meth:`Mapping.from_dict` reads back)."""
+
+    def names(value: tuple[str, ...]) -> str | list[str]:
+        return value[0] if len(value) == 1 else list(value)
+
+    data: dict[str, Any] = {}
+    for key in ("crs", "encoding", "timezone"):
+        if getattr(mapping, key) is not None:
+            data[key] = getattr(mapping, key)
+    if mapping.date_format:
+        data["date_format"] = names(mapping.date_format)
+    if not mapping.keep_extras:
+        data["keep_extras"] = False
+    if mapping.drop:
+        data["drop"] = list(mapping.drop)
+    flags = [f for f in mapping.flags if f not in FLAGS]
+    if flags:
+        data["flags"] = flags
+    if mapping.columns:
+        data["columns"] = {k: names(v) for k, v in mapping.columns.items()}
+    if mapping.values:
+        data["values"] = {k: dict(v) for k, v in mapping.values.items()}
+    if mapping.keywords:
+        keywords: dict[str, Any] = {}
+        for key, rules in mapping.keywords.items():
+            table: dict[str, Any] = {}
+            if rules.search_in:
+                table[SEARCH_IN] = names(rules.search_in)
+            for keyword, sets in rules.rules:
+                table[keyword] = sets[key] if list(sets) == [key] else dict(sets)
+            keywords[key] = table
+        data["keywords"] = keywords
+    if mapping.defaults:
+        data["defaults"] = dict(mapping.defaults)
+    if mapping.extras:
+        data["extras"] = {k: names(v) for k, v in mapping.extras.items()}
+    return data
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def dump_toml(
+    data: dict[str, Any], *, header: str = "", comments: dict[str, str] | None = None
+) -> str:
+    """A mapping table as TOML text, with optional ``# comments``.
+
+    Parameters
+    ----------
+    data
+        As :func:`to_dict` returns it: top-level keys, tables (``columns``,
+        ``defaults``...) and tables of tables (``values``, ``keywords``).
+    header
+        Comment lines written first (without ``#``).
+    comments
+        End-of-line comments keyed by the dotted path of a line
+        (``"columns.work_id"``, ``"values.status.Forward planning"``) or of a
+        table header (``"values.status"``).
+    """
+    comments = comments or {}
+
+    def line(text: str, path: str) -> str:
+        note = comments.get(path)
+        return f"{text}  # {note}" if note else text
+
+    out = [f"# {h}".rstrip() for h in header.splitlines()]
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    out += [line(f"{_toml_key(k)} = {_toml_value(v)}", k) for k, v in scalars.items()]
+    for name, table in tables.items():
+        nested = name in ("values", "keywords")
+        groups = table.items() if nested else [(None, table)]
+        for sub, entries in groups:
+            path = name if sub is None else f"{name}.{sub}"
+            title = name if sub is None else f"{name}.{_toml_key(str(sub))}"
+            out += ["", line(f"[{title}]", path)]
+            out += [
+                line(f"{_toml_key(str(k))} = {_toml_value(v)}", f"{path}.{k}")
+                for k, v in entries.items()
+            ]
+    return "\n".join(out).lstrip("\n") + "\n"

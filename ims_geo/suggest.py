@@ -1,0 +1,499 @@
+"""A starter column mapping for a file: what a planner edits instead of writes.
+
+:func:`suggest_mapping` reads a file (in the same limited worker as every
+upload), matches its columns to the canonical works columns — by name and
+alias first, then by name hints checked against the values (ids unique,
+dates that parse, few distinct organisations) — and lists, for every
+vocabulary column, each raw value with its count and a proposed canonical
+value (a known value or alias, else an alias or canonical word found in the
+text, else the fallback). :meth:`Suggestion.to_toml` writes it as a mapping
+file (``data/mappings/README.md``) with a comment on every line saying why.
+
+Examples
+--------
+>>> from ims_geo.suggest import suggest_mapping
+>>> s = suggest_mapping("htdd_ashford_2018-06.gpkg")  # doctest: +SKIP
+>>> open("ashford.toml", "w").write(s.to_toml())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+
+from ims_geo import _sources, schema
+from ims_geo._mapping import Mapping, dump_toml
+from ims_geo._mapping import apply as apply_mapping
+from ims_geo.errors import ImsGeoError
+from ims_geo.ingest import Limits, _isolated
+
+__all__ = ["Suggestion", "propose_value", "suggest_mapping"]
+
+#: Distinct raw values listed per vocabulary column (the most frequent first).
+MAX_VALUES = 200
+#: Share of a column's non-empty cells that must fit for a guessed column to be taken.
+FIT = 0.8
+
+#: Name hints per canonical column, best first; a hint matches a run of whole
+#: name tokens (``i__start_date`` has the tokens i, start, date; ``startDate``
+#: start, date).
+HINTS: dict[str, tuple[str, ...]] = {
+    schema.WORK_ID: ("item id", "work id", "works id", "rec id", "nummer", "number", "id", "ref"),
+    schema.ORG: (
+        "responsible org name", "promoter", "org name", "organisation", "organization",
+        "owner", "operator", "company", "org",
+    ),
+    schema.TITLE: ("description", "title", "name", "beschrieb", "bezeichnung"),
+    schema.DISCIPLINE: (
+        "sector", "discipline", "sparte", "gewerk", "utility", "work type", "works type",
+        "asset type", "type",
+    ),
+    schema.STATUS: ("works state", "status", "state", "zustand", "phase", "fase"),
+    schema.START: ("start date", "start", "begin", "beginn", "baubeginn", "from", "von"),
+    schema.END: ("end date", "end", "ende", "bauende", "until", "to", "bis"),
+}  # fmt: skip
+#: Name tokens that mark a derived or side column (``start_date_estimated``, ``org_ref``).
+_SIDE_TOKENS = frozenset(
+    {"estimated", "derived", "ref", "orgref", "section", "sector", "id", "created", "updated",
+     "archive", "type", "code", "x", "y", "easting", "northing"}
+)  # fmt: skip
+#: Date formats tried on date text that ISO and the day-first forms do not read.
+DATE_FORMATS: tuple[str, ...] = (
+    "%d/%m/%Y %H:%M:%S", "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d %B %Y",
+    "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d.%m.%y", "%d/%m/%y", "%Y.%m.%d",
+)  # fmt: skip
+#: Time zone of date-times with a UTC offset, guessed from a national grid.
+CRS_TIMEZONES: dict[int, str] = {
+    27700: "Europe/London", 29903: "Europe/Dublin", 2157: "Europe/Dublin",
+    28992: "Europe/Amsterdam", 31370: "Europe/Brussels", 3812: "Europe/Brussels",
+    2056: "Europe/Zurich", 21781: "Europe/Zurich", 2154: "Europe/Paris",
+    3879: "Europe/Helsinki", 3067: "Europe/Helsinki", 3006: "Europe/Stockholm",
+    25833: "Europe/Berlin", 25832: "Europe/Berlin", 31287: "Europe/Vienna",
+}  # fmt: skip
+_WKT = re.compile(
+    r"^\s*(SRID=\d+\s*;\s*)?(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|"
+    r"MULTIPOLYGON|GEOMETRYCOLLECTION)\b",
+    re.IGNORECASE,
+)
+_BOOL_WORDS: dict[str, bool] = {
+    "with excavation": True, "excavation": True, "excavate": True, "dig": True,
+    "trench": True, "no excavation": False, "without excavation": False, "no dig": False,
+    "trenchless": False,
+}  # fmt: skip
+
+
+@dataclass
+class Suggestion:
+    """A starter mapping for one file.
+
+    Attributes
+    ----------
+    source, layer
+        The file (and layer) read.
+    rows
+        Number of rows of the file.
+    columns
+        Canonical column -> source columns (first non-empty wins per row).
+    how
+        Canonical column -> why that column was taken.
+    values
+        Vocabulary column -> ``raw``, ``rows``, ``proposed``, ``why`` per
+        distinct raw value (most rows first).
+    date_format
+        Formats that read date text ISO and the day-first forms do not.
+    timezone
+        Time zone for date-times with a UTC offset (guessed from the CRS).
+    crs
+        The file's CRS (None when it has none: a mapping ``crs`` is needed).
+    source_columns
+        The file's attribute columns, in order.
+    """
+
+    source: str
+    layer: str | None
+    rows: int
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    how: dict[str, str] = field(default_factory=dict)
+    values: dict[str, pd.DataFrame] = field(default_factory=dict)
+    date_format: tuple[str, ...] = ()
+    timezone: str | None = None
+    crs: str | None = None
+    source_columns: list[str] = field(default_factory=list)
+    text_geometry: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The mapping as a TOML table (what :meth:`Mapping.from_dict` reads)."""
+        data: dict[str, Any] = {}
+        if self.date_format:
+            data["date_format"] = list(self.date_format)
+        if self.timezone:
+            data["timezone"] = self.timezone
+        data["columns"] = {
+            k: (v[0] if len(v) == 1 else list(v)) for k, v in self.columns.items() if v
+        }
+        tables = {
+            column: {str(r.raw): r.proposed for r in table.itertuples(index=False)}
+            for column, table in self.values.items()
+            if len(table)
+        }
+        if tables:
+            data["values"] = tables
+        return data
+
+    def mapping(self) -> Mapping:
+        """The suggestion as a :class:`Mapping`, as the file it writes would load."""
+        return Mapping.from_dict(self.to_dict(), source=f"mapping suggested for {self.source}")
+
+    def to_toml(self) -> str:
+        """The mapping file, every line with a comment saying why."""
+        where = f" (layer {self.layer})" if self.layer else ""
+        wanted = (*schema.COLUMNS, *((schema.GEOMETRY,) if self.text_geometry else ()))
+        missing = [c for c in wanted if c not in self.columns]
+        header = [
+            f"Starter mapping for {self.source}{where}, {self.rows} rows, written by",
+            "`ims-geo mapping suggest`. Check every line (the comments say why it was",
+            "chosen), then import with --mapping. Format: data/mappings/README.md",
+        ]
+        if self.crs is None and not self.text_geometry:
+            header.append('The file has no CRS: add e.g. crs = "EPSG:28992"')
+        if self.crs is None and self.text_geometry:
+            header.append(
+                "The WKT has no SRID=...; prefix: it is read as lon/lat (EPSG:4326) unless "
+                'you add e.g. crs = "EPSG:28992"'
+            )
+        if schema.ORG not in self.columns:
+            header.append(
+                'No organisation column found: give --org on import, or add [defaults] org = "..."'
+            )
+        header.append(
+            "Not found in the file (defaults apply): " + ", ".join(missing)
+            if missing
+            else "Every canonical column was found."
+        )
+        comments = {f"columns.{k}": v for k, v in self.how.items()}
+        if self.date_format:
+            comments["date_format"] = "date text ISO and dd.mm.yyyy forms do not read"
+        if self.timezone:
+            comments["timezone"] = (
+                f"date-times carry a UTC offset; zone guessed from the CRS {self.crs}"
+            )
+        for column, table in self.values.items():
+            comments[f"values.{column}"] = "raw value = canonical value (rows, why)"
+            for r in table.itertuples(index=False):
+                comments[f"values.{column}.{r.raw}"] = f"{_rows(r.rows)}; {r.why}"
+        return dump_toml(self.to_dict(), header="\n".join(header), comments=comments)
+
+
+def suggest_mapping(
+    source: Any,
+    *,
+    name: str | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    limits: Limits | None = None,
+) -> Suggestion:
+    """Suggest a column mapping for a works file.
+
+    Parameters
+    ----------
+    source
+        A path, or the uploaded bytes / file-like object (then ``name``).
+    name
+        The uploaded file's name; its extension decides the format.
+    layer
+        Layer of a GeoPackage or of a zip with several files (default: the first).
+    encoding
+        Text encoding of the attributes (default: detected).
+    limits
+        Upload safety limits (default: :class:`~ims_geo.ingest.Limits`).
+
+    Returns
+    -------
+    Suggestion
+    """
+    limits = limits or Limits()
+    upload = _sources.open_source(source, name, limits.max_upload_bytes)
+    with _sources.local_path(upload) as path:
+        local = _sources.Upload(upload.name, upload.suffix, path=path)
+        raw, is_text, label = _isolated(
+            _read_raw, (local, layer, encoding, limits), upload.name, limits
+        )
+    return suggest_for_frame(raw, name=upload.name, layer=label, text_geometry=is_text)
+
+
+def _read_raw(
+    upload: _sources.Upload, layer: str | None, encoding: str | None, limits: Limits
+) -> tuple[pd.DataFrame, bool, str | None]:
+    """The file's own columns and values (in the worker); the first layer unless told."""
+    assert upload.path is not None
+    try:
+        if layer is None and upload.suffix in (".gpkg", ".zip"):
+            found = _sources.layers(upload.path, upload, limits)
+            layer = found[0] if found else None
+        dataset = _sources.resolve(
+            upload.path, upload, layer=layer, encoding=encoding, limits=limits
+        )
+        if dataset.kind == "csv":
+            return _sources.read_csv(dataset, upload.name)[0], True, dataset.label
+        return _sources.read_gdal(dataset, upload.name, "pyogrio")[0], False, dataset.label
+    except ImsGeoError:
+        raise
+    except Exception as exc:  # any other failure is a refusal of the file
+        from ims_geo import _worker
+
+        raise _worker.unreadable(upload.name, exc) from exc
+
+
+def suggest_for_frame(
+    frame: pd.DataFrame, *, name: str, layer: str | None = None, text_geometry: bool = False
+) -> Suggestion:
+    """Suggest a mapping for a frame as read from a file (see :func:`suggest_mapping`)."""
+    geometry = (
+        frame.geometry.name
+        if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame
+        else None
+    )
+    columns = [str(c) for c in frame.columns if c != geometry]
+    attributes = pd.DataFrame(frame[[c for c in frame.columns if c != geometry]])
+    attributes.columns = pd.Index(columns)
+    _, _, automatic = apply_mapping(attributes, None, name=name, text_geometry=text_geometry)
+    chosen: dict[str, list[str]] = {}
+    how: dict[str, str] = {}
+    for canonical, found in automatic.items():
+        if canonical == schema.GEOMETRY:
+            continue
+        if _fits(canonical, attributes[found[0]]):
+            chosen[canonical] = found
+            how[canonical] = (
+                "by name" if schema.normalise_name(found[0]) == canonical else ("by alias")
+            )
+    used = {c for found in chosen.values() for c in found}
+    for canonical, hints in HINTS.items():
+        if canonical in chosen:
+            continue
+        for column in _ranked(columns, hints, used):
+            if _fits(canonical, attributes[column]):
+                chosen[canonical] = [column]
+                how[canonical] = "guessed from the name, checked on the values"
+                used.add(column)
+                break
+    if text_geometry:
+        wkt = _wkt_columns(attributes, used)
+        if wkt:
+            chosen[schema.GEOMETRY] = wkt
+            how[schema.GEOMETRY] = "WKT text (lines and polygons before points)"
+    ordered = {c: chosen[c] for c in (*schema.COLUMNS, schema.GEOMETRY) if c in chosen}
+    crs = frame.crs if isinstance(frame, gpd.GeoDataFrame) and geometry else None
+    crs_text = CRS.from_user_input(crs).to_string() if crs is not None else None
+    formats, offset = _date_formats(attributes, ordered)
+    epsg = CRS.from_user_input(crs).to_epsg() if crs is not None else None
+    timezone = CRS_TIMEZONES.get(epsg) if offset and epsg is not None else None
+    values = {
+        column: _value_table(column, _values_of(attributes, ordered[column]))
+        for column in schema.VOCABULARY
+        if column in ordered
+    }
+    return Suggestion(
+        source=name,
+        layer=layer,
+        rows=len(frame),
+        columns=ordered,
+        how={c: how[c] for c in ordered},
+        values=values,
+        date_format=formats,
+        timezone=timezone,
+        crs=crs_text if not text_geometry else _wkt_srid(attributes, ordered),
+        source_columns=columns,
+        text_geometry=text_geometry,
+    )
+
+
+# --- matching columns ----------------------------------------------------------------
+
+
+def _tokens(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))
+    return [t for t in re.split(r"[^0-9a-zA-Zäöüß]+", spaced.lower()) if t]
+
+
+def _ranked(columns: list[str], hints: tuple[str, ...], used: set[str]) -> list[str]:
+    """Columns whose name holds a hint, by the hint's rank, then fewest side tokens."""
+    scored = []
+    for position, column in enumerate(columns):
+        if column in used:
+            continue
+        tokens = _tokens(column)
+        text = f" {' '.join(tokens)} "
+        # a compound word ending in a long hint counts too (Baunummer, Projektnummer)
+        ranks = [
+            i
+            for i, hint in enumerate(hints)
+            if f" {hint} " in text or (len(hint) >= 5 and any(t.endswith(hint) for t in tokens))
+        ]
+        if not ranks:
+            continue
+        hint_tokens = set(hints[min(ranks)].split())
+        side = sum(t in _SIDE_TOKENS and t not in hint_tokens for t in tokens)
+        scored.append((min(ranks), side, len(tokens), position, column))
+    return [c for *_, c in sorted(scored)]
+
+
+def _present(series: pd.Series) -> pd.Series:
+    text = series.astype("string").str.strip()
+    return series[(text.notna() & (text != "")).to_numpy(dtype=bool)]
+
+
+def _fits(canonical: str, series: pd.Series) -> bool:
+    """Whether a column's values can be ``canonical`` (empty columns never are)."""
+    given = _present(series)
+    if given.empty:
+        return False
+    if canonical in schema.DATE_COLUMNS:
+        parsed, _ = schema.parse_dates(given)
+        ok = parsed.notna().to_numpy(dtype=bool, copy=True)
+        text = given.astype("string").str.strip()
+        for fmt in DATE_FORMATS:  # what a date_format line could read
+            if ok.all():
+                break
+            ok |= pd.to_datetime(text, format=fmt, errors="coerce").notna().to_numpy(dtype=bool)
+        return bool(ok.mean() >= FIT)
+    if canonical == schema.WORK_ID:
+        return bool(
+            given.astype("string").str.strip().is_unique and len(given) >= FIT * len(series)
+        )
+    if canonical in (schema.ORG, schema.DISCIPLINE, schema.STATUS):
+        text = given.astype("string").str.strip()
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            return False
+        return bool(text.nunique() <= max(30, 0.5 * len(text)))
+    return True
+
+
+def _wkt_columns(frame: pd.DataFrame, used: set[str]) -> list[str]:
+    """Text columns holding WKT / EWKT: lines and polygons first, then points."""
+    found = []
+    for column in frame.columns:
+        if column in used or not (
+            pd.api.types.is_string_dtype(frame[column])
+            or pd.api.types.is_object_dtype(frame[column])
+        ):
+            continue
+        given = _present(frame[column]).astype("string")
+        if given.empty or given.str.match(_WKT).mean() < FIT:
+            continue
+        points = given.str.contains(r"^\s*(?:SRID=\d+\s*;\s*)?(?:MULTI)?POINT", case=False).mean()
+        found.append((points, -len(given), column))
+    return [c for *_, c in sorted(found)]
+
+
+def _wkt_srid(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> str | None:
+    """The CRS the WKT text names with ``SRID=``, if any."""
+    if schema.GEOMETRY not in chosen:
+        return None
+    text = _present(_values_of(frame, chosen[schema.GEOMETRY])).astype("string")
+    codes = text.str.extract(r"^\s*SRID=(\d+)", expand=False).dropna()
+    return f"EPSG:{codes.mode().iloc[0]}" if len(codes) else None
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'s' if count != 1 else ''}"
+
+
+def _values_of(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    out = frame[columns[0]]
+    for column in columns[1:]:
+        text = out.astype("string").str.strip()
+        out = out.astype(object).where(text.notna() & (text != ""), frame[column].astype(object))
+    return out
+
+
+def _date_formats(
+    frame: pd.DataFrame, chosen: dict[str, list[str]]
+) -> tuple[tuple[str, ...], bool]:
+    """Formats for date text the built-in forms miss, and whether date-times carry offsets."""
+    cells = []
+    for column in schema.DATE_COLUMNS:
+        if column in chosen:
+            cells.append(_present(_values_of(frame, chosen[column])))
+    if not cells:
+        return (), False
+    values = pd.concat(cells, ignore_index=True)
+    if not (pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values)):
+        return (), False
+    text = values.astype("string").str.strip()
+    offset = bool(
+        text.str.contains(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$").any()
+    )
+    parsed, bad = schema.parse_dates(text)
+    todo = text[bad]
+    formats: list[str] = []
+    while len(todo):
+        counts = {
+            fmt: int(pd.to_datetime(todo, format=fmt, errors="coerce").notna().sum())
+            for fmt in DATE_FORMATS
+            if fmt not in formats
+        }
+        best = max(counts, key=lambda f: counts[f], default=None)
+        if best is None or counts[best] == 0:
+            break
+        formats.append(best)
+        todo = todo[pd.to_datetime(todo, format=best, errors="coerce").isna().to_numpy()]
+    return tuple(formats), offset
+
+
+# --- translating values ---------------------------------------------------------------
+
+
+def propose_value(column: str, raw: str) -> tuple[Any, str]:
+    """The canonical value proposed for one raw value of a vocabulary column, and why.
+
+    A known value or alias (case-insensitive) is taken as it is; else the
+    longest alias or canonical value found as whole words in the text (so
+    "Highway Authority" is road, "Work in progress" in_progress); else the
+    column's fallback.
+    """
+    text = str(raw).strip().casefold()
+    words: dict[str, Any]
+    if column == schema.EXCAVATION:
+        if text in schema.BOOL_ALIASES:
+            return schema.BOOL_ALIASES[text], "known value"
+        words = _BOOL_WORDS
+    else:
+        values, aliases = schema.ENUMS[column]
+        lookup = {v: v for v in values} | aliases | {v.replace("_", " "): v for v in values}
+        if text in lookup:
+            return lookup[text], "known value"
+        words = lookup
+    hits = [k for k in words if k and re.search(rf"(?<!\w){re.escape(k)}(?!\w)", text)]
+    if hits:
+        key = max(hits, key=len)
+        return words[key], f"contains {key!r}"
+    fallback: Any = schema.FALLBACKS[column] if column != schema.EXCAVATION else None
+    if column == schema.LAYER or column == schema.EXCAVATION:
+        return "", "no match: leave empty for the default"
+    return fallback, "no match: the fallback"
+
+
+def _value_table(column: str, series: pd.Series) -> pd.DataFrame:
+    text = _present(series).astype("string").str.strip()
+    if text.empty:
+        return pd.DataFrame({"raw": [], "rows": [], "proposed": [], "why": []})
+    folded = text.str.casefold()
+    counts = folded.value_counts()
+    spelling = text.groupby(folded.to_numpy()).agg(lambda v: v.value_counts().index[0])
+    table = pd.DataFrame(
+        {"raw": spelling.reindex(counts.index).to_numpy(), "rows": counts.to_numpy()}
+    )
+    table = table.sort_values(["rows", "raw"], ascending=[False, True], ignore_index=True)
+    table = table.head(MAX_VALUES)
+    proposed = [propose_value(column, r) for r in table["raw"]]
+    table["proposed"] = [p for p, _ in proposed]
+    table["why"] = [w for _, w in proposed]
+    keep = np.array([p != "" for p in table["proposed"]], dtype=bool)
+    return table[keep].reset_index(drop=True)
