@@ -34,6 +34,9 @@ from conftest import IN_CI
 #: Environment variable naming the directory with initdb / pg_ctl.
 PG_BIN_ENV = "IMS_GEO_PG_BIN"
 TEMPLATE = "ims_postgis_template"
+#: Roles of a shared installation in the test cluster (passwords for tests only).
+OWNER_ROLE, OWNER_PASSWORD = "ims_owner", "owner-test-password"
+APP_ROLE, APP_PASSWORD = "ims_app", "app-test-password"
 
 
 def _unavailable(reason: str) -> None:
@@ -110,6 +113,12 @@ def postgis_cluster() -> Iterator[PostGISCluster]:
     if initdb.returncode != 0:
         shutil.rmtree(directory, ignore_errors=True)
         _unavailable(f"initdb failed: {initdb.stderr.strip()[-500:]}")
+    # the superuser 'postgres' connects without a password (test set-up only);
+    # every other role, such as the application's, must give its password
+    (data / "pg_hba.conf").write_text(
+        "local all postgres trust\nhost all postgres 127.0.0.1/32 trust\n"
+        "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
+    )
     options = (
         f"-c listen_addresses=127.0.0.1 -p {{port}} -k {directory} -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off"
@@ -138,11 +147,51 @@ def postgis_cluster() -> Iterator[PostGISCluster]:
             _unavailable(
                 f"CREATE EXTENSION postgis failed ({exc}); install postgresql-15-postgis-3"
             )
+        cluster.execute("CREATE EXTENSION pgcrypto", database=TEMPLATE)
         cluster.execute(f"ALTER DATABASE {TEMPLATE} WITH is_template true")
+        # the shared installation's roles: an owner of the store schema and the
+        # application's role (no superuser, no BYPASSRLS, not the owner)
+        cluster.execute(f"CREATE ROLE {OWNER_ROLE} LOGIN PASSWORD '{OWNER_PASSWORD}'")
+        cluster.execute(
+            f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}' NOSUPERUSER NOBYPASSRLS"
+        )
         yield cluster
     finally:
         _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], as_postgres)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@dataclass
+class SharedInstallation:
+    """A fresh database set up as a shared installation (``ims-geo admin init``)."""
+
+    owner_url: str
+    app_url: str
+    database: str
+
+
+@pytest.fixture
+def shared_installation(postgis_cluster: PostGISCluster) -> Iterator[SharedInstallation]:
+    """A fresh database owned by the owner role, initialised for the application role.
+
+    bcrypt runs with its lowest work factor (4) here so sign-ins take
+    milliseconds; everything else is as in production.
+    """
+    from ims_geo.access.admin import init_installation
+
+    name = f"shared_{uuid.uuid4().hex[:12]}"
+    postgis_cluster.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} OWNER {OWNER_ROLE}")
+    port = postgis_cluster.port
+    owner_url = f"postgresql+psycopg://{OWNER_ROLE}:{OWNER_PASSWORD}@127.0.0.1:{port}/{name}"
+    app_url = f"postgresql+psycopg://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{port}/{name}"
+    try:
+        init_installation(owner_url, app_role=APP_ROLE)
+        postgis_cluster.execute(
+            "UPDATE ims_geo.store_meta SET value = '4' WHERE key = 'bcrypt_cost'", database=name
+        )
+        yield SharedInstallation(owner_url=owner_url, app_url=app_url, database=name)
+    finally:
+        postgis_cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -54,7 +54,16 @@ __all__ = [
 _POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
-def open_store(location: str | Path | None = None, *, acting_org: str | None = None) -> Store:
+def open_store(
+    location: str | Path | None = None,
+    *,
+    acting_org: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    token: str | None = None,
+    session: str | None = None,
+    lock_timeout: float | None = None,
+) -> Store:
     """Open (or create) the works store at ``location``.
 
     Parameters
@@ -64,8 +73,15 @@ def open_store(location: str | Path | None = None, *, acting_org: str | None = N
         ``postgresql+psycopg://`` URL (PostGIS store). When None: the
         ``IMS_GEO_STORE`` environment variable, else ``data/ims.gpkg``.
     acting_org
-        The organisation using the store: it may change only its own works
-        and sees other organisations' private works anonymised.
+        GeoPackage only: show the store as this organisation sees it
+        (others' private works anonymised; imports of other organisations
+        refused). A PostGIS store refuses it: there the organisation comes
+        from the sign-in.
+    user, password, token, session
+        PostGIS only: sign in (see :class:`~ims_geo.store.postgis.PostGISStore`).
+    lock_timeout
+        Seconds an import waits for another one before failing with
+        "another import is running" (default env ``IMS_GEO_LOCK_TIMEOUT``, else 30).
 
     Returns
     -------
@@ -77,13 +93,26 @@ def open_store(location: str | Path | None = None, *, acting_org: str | None = N
     if text.lower().startswith(_POSTGRES_SCHEMES):
         from ims_geo.store.postgis import PostGISStore
 
-        return PostGISStore(text, acting_org=acting_org)
+        return PostGISStore(
+            text,
+            acting_org=acting_org,
+            user=user,
+            password=password,
+            token=token,
+            session=session,
+            lock_timeout=lock_timeout,
+        )
     if "://" in text:
         raise StoreError(
             f"unknown store location {redact_url(text)!r}: give a .gpkg file path or a "
             "postgresql://user@host:port/database URL"
         )
-    return GeoPackageStore(text, acting_org=acting_org)
+    if any(x is not None for x in (user, token, session)):
+        raise StoreError(
+            f"{text} is a GeoPackage store: it has no users and no sign-in (one user, "
+            "no server); give a postgresql:// URL to sign in to a shared store"
+        )
+    return GeoPackageStore(text, acting_org=acting_org, lock_timeout=lock_timeout)
 
 
 def __getattr__(name: str) -> Any:

@@ -61,11 +61,11 @@ from ims_geo.store.base import (
     storage_columns,
 )
 from ims_geo.store.cycle_tables import create_sqlite as create_cycle_tables
+from ims_geo.store.locks import LOCK_TIMEOUT_ENV, lock_timeout_seconds
 
 SCHEMA_VERSION = "1"
 _APPLICATION_ID = 0x47504B47  # "GPKG"
 _USER_VERSION = 10400  # GeoPackage 1.4
-_BUSY_TIMEOUT = 30.0
 # bytes of the envelope after the 8-byte GeoPackage geometry header, by envelope code
 _ENVELOPE_BYTES = (0, 32, 48, 48, 64, 0, 0, 0)
 _HEADER = np.dtype(
@@ -170,8 +170,12 @@ class GeoPackageStore(Store):
     >>> store.works()  # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, *, acting_org: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, acting_org: str | None = None, lock_timeout: float | None = None
+    ) -> None:
         super().__init__(acting_org=acting_org)
+        #: Seconds an import waits for another one (SQLite busy timeout).
+        self.lock_timeout = lock_timeout_seconds(lock_timeout)
         self.path = Path(path).expanduser()
         if self.path.suffix.lower() != ".gpkg":
             raise StoreError(
@@ -195,16 +199,25 @@ class GeoPackageStore(Store):
     def _connect(self) -> Iterator[sqlite3.Connection]:
         """A short-lived connection (one per operation: safe across threads)."""
         try:
-            con = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None)
+            con = sqlite3.connect(self.path, timeout=self.lock_timeout, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         try:
             yield con
         except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"store {self.path} could not be read or written ({exc}); if the file is "
-                "damaged, restore it from a backup or start a new store"
-            ) from exc
+            name = str(getattr(exc, "sqlite_errorname", ""))
+            if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+                raise StoreError(
+                    f"store {self.path}: another import is running and did not finish within "
+                    f"{self.lock_timeout:g} s; try again when it is done (or raise "
+                    f"{LOCK_TIMEOUT_ENV})"
+                ) from exc
+            if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise StoreError(
+                    f"store {self.path} is damaged ({exc}); restore it from a backup or "
+                    "start a new store"
+                ) from exc
+            raise StoreError(f"store {self.path} could not be read or written ({exc})") from exc
         finally:
             con.close()
 

@@ -10,9 +10,16 @@ version records and current flags of every organisation in it, revision);
 imports are serialised by a table lock, readers are never blocked and see
 only committed versions.
 
-Which organisation may change what is decided by ``acting_org`` in the
-store API; anyone holding the database credentials themselves can do more,
-so give organisations the application, not the database password.
+Who may read and change what is decided by the database (see
+:mod:`ims_geo.access`): the application connects as a PostgreSQL role
+without ``BYPASSRLS`` that does not own the tables, and signs in with a
+user name and password or an API token (``PostGISStore(url, user=...,
+password=...)`` / ``token=...``); row-level security then limits every
+statement to what that user's organisation and role may do, and others'
+private works are read as anonymous signals. Without sign-in that role sees
+public works only. Opened by the schema owner (the database administrator's
+URL) the store is the unrestricted single-operator store it always was: it
+creates the tables and the access layer, and must never be given to users.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import shapely
 import sqlalchemy as sa
 from pyproj import CRS
 
+from ims_geo.access import database as access_db
+from ims_geo.access.roles import Identity
 from ims_geo.errors import StoreError
 from ims_geo.redact import redact
 from ims_geo.schema import COLUMNS, DATE_COLUMNS, EXCAVATION, NUMBER_COLUMNS
@@ -46,11 +55,14 @@ from ims_geo.store.base import (
     storage_columns,
 )
 from ims_geo.store.cycle_tables import create_postgres as create_cycle_tables
+from ims_geo.store.locks import LOCK_TIMEOUT_ENV, lock_timeout_seconds
 
 SCHEMA_VERSION = "1"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # advisory lock key that serialises creating the tables ("ims_geo" as digits)
 _SETUP_LOCK = 1_764_733_112
+# advisory lock key that serialises imports (version numbers, current flags)
+_IMPORT_LOCK = 1_764_733_113
 
 
 def _sql_type(column: str) -> str:
@@ -136,22 +148,147 @@ class PostGISStore(Store):
         ``+psycopg``); the PostGIS extension is created when missing and the
         user may do so.
     acting_org
-        See :class:`~ims_geo.store.base.Store`; in a shared installation
-        each organisation's users open the store with their organisation.
+        Not accepted: a PostGIS store takes its organisation from the
+        sign-in, never from the caller.
     schema
         Database schema holding the store's tables.
+    user, password
+        Sign in as this user (verified by the database; the failure is
+        recorded in the audit trail and raises :class:`StoreError`).
+    token
+        Sign in with an organisation's API token instead.
+    session
+        Resume a sign-in: the :attr:`session_token` of an earlier store.
+    lock_timeout
+        Seconds an import waits for another one before it fails (default:
+        env ``IMS_GEO_LOCK_TIMEOUT``, else 30).
     """
 
-    def __init__(self, url: str, *, acting_org: str | None = None, schema: str = "ims_geo") -> None:
-        super().__init__(acting_org=acting_org)
+    #: Others' private works come out of the database already anonymised.
+    database_anonymises = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        acting_org: str | None = None,
+        schema: str = "ims_geo",
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        session: str | None = None,
+        lock_timeout: float | None = None,
+    ) -> None:
+        super().__init__()
+        if acting_org is not None:
+            raise StoreError(
+                "a PostGIS store takes the organisation from the sign-in, not from acting_org: "
+                "open it with user= and password= (or token=)"
+            )
         if not _SCHEMA_NAME.match(schema):
             raise StoreError(f"schema name {schema!r} must be lower-case letters, digits and '_'")
+        if sum(x is not None for x in (user, token, session)) > 1:
+            raise StoreError("sign in with one of user/password, token or session, not several")
         self.url = _driver_url(url)
         self.schema = schema
+        self.lock_timeout = lock_timeout_seconds(lock_timeout)
+        self._session_token: str | None = None
+        self._identity: Identity | None = None
+        self._owner = False
         self._engine = sa.create_engine(self.url, pool_pre_ping=True)
+        # every pooled connection (also after a server restart) carries the session
+        sa.event.listen(self._engine, "connect", self._on_connect)
         self._crs: CRS | None = None
         self._salt_value: str | None = None
         self._open()
+        if user is not None:
+            self._sign_in("login", (user, password or ""), f"user {user!r}")
+        elif token is not None:
+            self._sign_in("login_token", (token,), "the API token")
+        elif session is not None:
+            self._use_session(session)
+
+    # --- sign-in ----------------------------------------------------------------------
+    def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config(%s, %s, false), set_config('lock_timeout', %s, false)",
+                (access_db.SESSION_SETTING, self._session_token or "",
+                 f"{int(self.lock_timeout * 1000)}ms"),
+            )  # fmt: skip
+        dbapi_connection.commit()
+
+    def _sign_in(self, function: str, args: tuple[str, ...], who: str) -> None:
+        marks = ", ".join(f":a{i}" for i in range(len(args)))
+        try:
+            with self._engine.begin() as conn:  # committed: a failure is audited
+                token = conn.execute(
+                    sa.text(f"SELECT {self.schema}.{function}({marks})"),
+                    {f"a{i}": a for i, a in enumerate(args)},
+                ).scalar()
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._fail(exc, "sign in") from exc
+        if token is None:
+            raise StoreError(
+                f"sign-in to {self.location} refused for {who}: wrong user name, password or "
+                "token, or the account is disabled"
+            )
+        self._use_session(str(token))
+
+    def _use_session(self, token: str) -> None:
+        self._session_token = token
+        self._engine.dispose()  # new connections carry the session
+        rows = self._query(f"SELECT username, org, role, expires_at FROM {self.schema}.whoami()")
+        if not rows:
+            self._session_token = None
+            self._engine.dispose()
+            raise StoreError(f"the session for {self.location} has expired or ended; sign in again")
+        user, org, role, expires = rows[0]
+        self._identity = Identity(user=str(user), org=str(org), role=str(role), expires_at=expires)
+        self.acting_org = self._identity.org
+
+    @property
+    def identity(self) -> Identity | None:
+        """Who the store acts for (None: not signed in)."""
+        return self._identity
+
+    @property
+    def session_token(self) -> str | None:
+        """The secret of this sign-in, to resume it with ``session=`` (never show it)."""
+        return self._session_token
+
+    @property
+    def is_owner(self) -> bool:
+        """Opened by the schema owner: unrestricted, no sign-in (administration only)."""
+        return self._owner
+
+    def logout(self) -> None:
+        """End the sign-in in the database; the store then reads as anonymous."""
+        if self._session_token is None:
+            return
+        self._query_write(f"SELECT {self.schema}.logout()")
+        self._session_token = None
+        self._identity = None
+        self.acting_org = None
+        self._engine.dispose()
+
+    def record(self, action: str, target: str = "", detail: str = "") -> None:
+        """Add a row to the audit trail as the signed-in user (who and when come from
+        the database)."""
+        self._query_write(
+            f"SELECT {self.schema}.record(:a, :t, :d)", {"a": action, "t": target, "d": detail}
+        )
+
+    def _query_write(self, sql: str, params: dict[str, Any] | None = None) -> list[Sequence[Any]]:
+        try:
+            with self._engine.begin() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(sql), params or {}).fetchall()]
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._fail(exc, "write") from exc
+
+    def __repr__(self) -> str:
+        who = f", user={self._identity.user!r}" if self._identity else ""
+        return f"{type(self).__name__}({self.location!r}{who})"
 
     @property
     def location(self) -> str:
@@ -161,7 +298,23 @@ class PostGISStore(Store):
         self._engine.dispose()
 
     def _fail(self, exc: sa.exc.SQLAlchemyError, doing: str) -> StoreError:
-        cause = redact(str(getattr(exc, "orig", None) or exc).strip())
+        orig = getattr(exc, "orig", None)
+        cause = redact(str(orig or exc).strip())
+        if isinstance(orig, psycopg.errors.LockNotAvailable):
+            return StoreError(
+                f"store {self.location}: could not {doing}: another import is running and "
+                f"did not finish within {self.lock_timeout:g} s; try again when it is done "
+                f"(or raise {LOCK_TIMEOUT_ENV})"
+            )
+        if isinstance(orig, psycopg.errors.InsufficientPrivilege):
+            who = (
+                f"{self._identity.user} ({self._identity.role} of {self._identity.org})"
+                if self._identity
+                else "a visitor who is not signed in"
+            )
+            return StoreError(
+                f"store {self.location}: {who} may not {doing} ({cause.splitlines()[0]})"
+            )
         hint = (
             "; check that the server runs and the URL, user and password are right"
             if isinstance(exc, sa.exc.OperationalError)
@@ -188,10 +341,30 @@ class PostGISStore(Store):
                     ) from exc
             with self._engine.begin() as conn:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
+                self._owner = bool(
+                    conn.execute(
+                        sa.text(
+                            "SELECT (SELECT rolsuper OR rolbypassrls FROM pg_roles "
+                            "WHERE rolname = current_user) OR COALESCE((SELECT pg_has_role("
+                            "current_user, nspowner, 'MEMBER') FROM pg_namespace "
+                            "WHERE nspname = :s), true)"
+                        ),
+                        {"s": s},
+                    ).scalar()
+                )
                 exists = conn.execute(
-                    sa.text("SELECT to_regclass(:t)"), {"t": f"{s}.store_meta"}
-                ).scalar()
-                if exists is None:
+                    sa.text("SELECT to_regclass(:t), to_regclass(:u)"),
+                    {"t": f"{s}.store_meta", "u": f"{s}.sessions"},
+                ).first()
+                assert exists is not None
+                if not self._owner:
+                    if exists[0] is None or exists[1] is None:
+                        raise StoreError(
+                            f"{self.location} has no ims_geo store for this user yet: the "
+                            "database administrator sets it up with `ims-geo admin init "
+                            "--owner-url ... --app-role ...` (see the README)"
+                        )
+                elif exists[0] is None:
                     for statement in _ddl(s):
                         conn.execute(sa.text(statement))
                     create_cycle_tables(conn, s)
@@ -200,9 +373,15 @@ class PostGISStore(Store):
                         [{"k": "schema_version", "v": SCHEMA_VERSION},
                          {"k": "salt", "v": new_salt()}, {"k": "revision", "v": new_revision()}],
                     )  # fmt: skip
+                    access_db.install(conn, s)
                     return
                 version = self._meta(conn, "schema_version")
-                create_cycle_tables(conn, s)  # stores written before the planning cycle
+                if self._owner:
+                    create_cycle_tables(conn, s)  # stores written before the planning cycle
+                    if exists[1] is None:  # stores written before sign-in existed
+                        access_db.install(conn, s)
+                    else:
+                        access_db.secure_cycle_tables(conn, s)
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc, "open the store") from exc
         if version != SCHEMA_VERSION:
@@ -254,9 +433,12 @@ class PostGISStore(Store):
         select = ", ".join(
             f"to_char(\"{c}\", 'YYYY-MM-DD')" if c in DATE_COLUMNS else f'"{c}"' for c in COLUMNS
         )
+        # the owner reads the table; everyone else the view with others' private
+        # works as anonymous signals (and the policies on top)
+        table = "works" if self._owner and self._identity is None else "visible_works"
         sql = (
             f"SELECT version_id, {select}, extra, ST_AsBinary(geometry) "
-            f"FROM {self.schema}.works WHERE version_id = ANY(%(ids)s) ORDER BY fid"
+            f"FROM {self.schema}.{table} WHERE version_id = ANY(%(ids)s) ORDER BY fid"
         )
         try:
             with self._engine.connect() as conn:
@@ -296,7 +478,8 @@ class PostGISStore(Store):
     ) -> list[PlanVersion]:
         s = self.schema
         # one import at a time (version numbers, current flags); readers go on
-        conn.execute(sa.text(f"LOCK TABLE {s}.plan_versions IN SHARE ROW EXCLUSIVE MODE"))
+        # waits at most lock_timeout (set on every connection), then LockNotAvailable
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _IMPORT_LOCK})
         srid = self._meta(conn, "srid")
         current = {
             str(org): int(version_id)
@@ -379,18 +562,8 @@ class PostGISStore(Store):
                 f"code ({crs.name}); reproject it to a national grid or UTM zone "
                 "(GeoDataFrame.to_crs) before importing"
             )
-        conn.execute(sa.text(f"DROP VIEW {self.schema}.current_works"))
-        conn.execute(
-            sa.text(
-                f"ALTER TABLE {self.schema}.works ALTER COLUMN geometry "
-                f"TYPE geometry(Geometry, {int(epsg)}) USING ST_SetSRID(geometry, {int(epsg)})"
-            )
-        )
-        conn.execute(sa.text(_view(self.schema)))
-        conn.execute(
-            sa.text(f"INSERT INTO {self.schema}.store_meta (key, value) VALUES ('srid', :v)"),
-            {"v": str(epsg)},
-        )
+        # a SECURITY DEFINER function: adds the SRID check, sets the signal grid
+        conn.execute(sa.text(f"SELECT {self.schema}.claim_srid(:e)"), {"e": int(epsg)})
 
     def _insert_works(self, conn: sa.Connection, version_id: int, works: gpd.GeoDataFrame) -> None:
         """Append one version's rows (inside the import transaction), by COPY."""
@@ -409,10 +582,28 @@ class PostGISStore(Store):
             geometry.tolist(),
             strict=True,
         )
+        # COPY cannot write through row-level security: a signed-in session copies
+        # into a private temporary table and inserts from there (policies checked)
+        direct = self._owner and self._identity is None
+        target = f"{self.schema}.works" if direct else "pg_temp.ims_new_works"
+        if not direct:
+            conn.execute(
+                sa.text(
+                    f"CREATE TEMPORARY TABLE ims_new_works AS SELECT {names} "
+                    f"FROM {self.schema}.works WITH NO DATA"
+                )
+            )
         cursor = _psycopg(conn).cursor()
-        with cursor, cursor.copy(f"COPY {self.schema}.works ({names}) FROM STDIN") as copy:
+        with cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        if not direct:
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {self.schema}.works ({names}) SELECT {names} FROM {target}; "
+                    f"DROP TABLE {target}"
+                )
+            )
 
 
 def _psycopg(conn: sa.Connection) -> psycopg.Connection[Any]:

@@ -1,0 +1,288 @@
+"""Row-level security, proven with hand-written SQL over the application's own credentials.
+
+Every test connects as the application role of a shared installation
+(``ims-geo admin init``), exactly what the app, the API and the planners'
+CLI hold, and tries what an attacker with that password would try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from access_data import B_SECRET_COST, B_SECRET_TITLE, PASSWORD, Installation, populate
+
+from ims_geo.store import open_store
+
+pytestmark = pytest.mark.postgis
+
+S = "ims_geo"
+
+
+@pytest.fixture
+def inst(shared_installation: Any) -> Installation:
+    return populate(shared_installation.owner_url, shared_installation.app_url)
+
+
+def _libpq(url: str) -> str:
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def app_sql(inst: Installation, user: str | None = "a_plan") -> Iterator[psycopg.Connection]:
+    """A raw connection with the application's credentials, signed in as ``user``."""
+    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
+        if user is not None:
+            token = con.execute(f"SELECT {S}.login(%s, %s)", (user, PASSWORD)).fetchone()[0]
+            assert token is not None
+            con.execute("SELECT set_config('ims_geo.session', %s, false)", (token,))
+        yield con
+
+
+def refused(con: psycopg.Connection, sql: str, params: tuple = ()) -> str:
+    """The error the database raises for ``sql`` (the test fails when it runs)."""
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as info:
+        con.execute(sql, params)
+    return str(info.value)
+
+
+def count(con: psycopg.Connection, sql: str, params: tuple = ()) -> int:
+    return int(con.execute(f"SELECT count(*) FROM ({sql}) q", params).fetchone()[0])
+
+
+def owner_count(inst: Installation, sql: str) -> int:
+    with psycopg.connect(_libpq(inst.owner_url)) as con:
+        return int(con.execute(sql).fetchone()[0])
+
+
+def test_the_application_role_cannot_bypass_the_policies(inst: Installation) -> None:
+    with app_sql(inst, None) as con:
+        row = con.execute(
+            "SELECT rolsuper, rolbypassrls, pg_has_role(current_user, "
+            "(SELECT nspowner FROM pg_namespace WHERE nspname = %s), 'MEMBER') "
+            "FROM pg_roles WHERE rolname = current_user",
+            (S,),
+        ).fetchone()
+        assert row == (False, False, False)
+        tables = con.execute(
+            "SELECT relname, relrowsecurity, pg_get_userbyid(relowner) FROM pg_class "
+            "WHERE relnamespace = %s::regnamespace AND relkind = 'r' ORDER BY relname",
+            (S,),
+        ).fetchall()
+    owners = {t[2] for t in tables}
+    assert owners == {"ims_owner"}
+    unprotected = {t[0] for t in tables if not t[1]}
+    assert unprotected == {"gpkg_spatial_ref_sys"} or unprotected <= {"cycles"}, unprotected
+
+
+def test_organisation_a_cannot_change_or_delete_bs_rows(inst: Installation) -> None:
+    before = owner_count(inst, f"SELECT count(*) FROM {S}.works WHERE org = 'B'")
+    with app_sql(inst) as con:
+        refused(con, f"UPDATE {S}.works SET title = 'hacked' WHERE org = 'B'")
+        refused(con, f"DELETE FROM {S}.works WHERE org = 'B'")
+        refused(con, f"DELETE FROM {S}.rejected WHERE org = 'B'")
+        refused(con, f"TRUNCATE {S}.works")
+        # taking B's plan off the map: the policy hides B's version records from the UPDATE
+        cur = con.execute(f"UPDATE {S}.plan_versions SET is_current = false WHERE org = 'B'")
+        assert cur.rowcount == 0
+        # a version "of B" or rows "of B", written by A
+        assert "row-level security" in refused(
+            con,
+            f"INSERT INTO {S}.plan_versions (org, cycle, version, uploaded_at, source, n_works, "
+            "n_rejected, is_current, extras) VALUES ('B', 2027, 9, now(), 'x', 0, 0, true, '[]')",
+        )
+        assert "row-level security" in refused(
+            con,
+            f"INSERT INTO {S}.works (version_id, work_id, org, discipline, layer, start_date, "
+            "end_date, excavation, status, visibility, geometry) VALUES (%s, 'evil', 'B', "
+            "'gas', 'subsurface', '2027-01-01', '2027-02-01', true, 'planned', 'public', "
+            "ST_SetSRID(ST_MakePoint(121000, 487000), 28992))",
+            (inst.b_version,),
+        )
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.works WHERE org = 'B'") == before
+    assert (
+        owner_count(inst, f"SELECT count(*) FROM {S}.plan_versions WHERE org = 'B' AND is_current")
+        == 1
+    )
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.works WHERE title = 'hacked'") == 0
+
+
+def test_plan_version_history_cannot_be_rewritten(inst: Installation) -> None:
+    with app_sql(inst) as con:
+        # not even A's own history: records are immutable, rows never change
+        refused(con, f"UPDATE {S}.plan_versions SET source = 'forged', n_works = 0")
+        refused(con, f"UPDATE {S}.plan_versions SET org = 'B' WHERE org = 'A'")
+        refused(con, f"DELETE FROM {S}.plan_versions WHERE org = 'A'")
+        refused(con, f"UPDATE {S}.works SET start_date = '2030-01-01' WHERE org = 'A'")
+        refused(con, f"DELETE FROM {S}.works WHERE org = 'A'")
+        # appending rows to an old version of one's own (outside the transaction
+        # that created it) is refused too
+        assert "row-level security" in refused(
+            con,
+            f"INSERT INTO {S}.works (version_id, work_id, org, discipline, layer, start_date, "
+            "end_date, excavation, status, visibility, geometry) VALUES (%s, 'late', 'A', "
+            "'gas', 'subsurface', '2027-01-01', '2027-02-01', true, 'planned', 'public', "
+            "ST_SetSRID(ST_MakePoint(121000, 487000), 28992))",
+            (inst.a_version,),
+        )
+        cur = con.execute(f"UPDATE {S}.store_meta SET value = '4326' WHERE key = 'srid'")
+        assert cur.rowcount == 0  # only the revision key may change
+        assert con.execute(f"SELECT value FROM {S}.store_meta WHERE key = 'salt'").fetchall() == []
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.works WHERE work_id = 'late'") == 0
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.store_meta WHERE value = '4326'") == 0
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.plan_versions") == 2
+
+
+def test_bs_private_rows_cannot_be_read(inst: Installation) -> None:
+    with app_sql(inst) as con:
+        rows = con.execute(f"SELECT work_id, title FROM {S}.works WHERE org = 'B' ORDER BY 1")
+        assert rows.fetchall() == [("b1", "B for partners"), ("b3", "B public")]
+        assert count(con, f"SELECT 1 FROM {S}.works WHERE visibility = 'private'") == 1  # A's own
+        assert count(con, f"SELECT 1 FROM {S}.rejected WHERE org = 'B'") == 0
+        signal = con.execute(
+            f"SELECT work_id, org, title, cost_eur, funding, depth_min, depth_max, start_date, "
+            f"end_date, earliest, latest, extra, ST_AsText(geometry) FROM {S}.visible_works "
+            "WHERE visibility = 'private' AND org <> 'A'"
+        ).fetchall()
+        assert len(signal) == 1
+        work_id, org, title, cost, funding, dmin, dmax, start, end, early, late, extra, geom = (
+            signal[0]
+        )
+        assert work_id.startswith("anon-") and org == "private"
+        assert (title, cost, funding, dmin, dmax) == (None, None, None, None, None)
+        assert [str(d) for d in (start, end, early, late)] == [
+            "2027-03-01", "2027-04-30", "2027-02-01", "2027-05-31",
+        ]  # fmt: skip
+        assert extra == "{}"
+        # B's exact coordinates (x + 20.0 = 121033.0) are nowhere in the signal
+        assert "121033" not in geom and "121083" not in geom
+        # a leaky function in the WHERE clause runs only on rows the view lets through
+        con.execute(
+            "CREATE FUNCTION pg_temp.leak(t text, c float8) RETURNS boolean LANGUAGE plpgsql "
+            "COST 0.0000001 AS $$ BEGIN RAISE NOTICE 'seen % %', t, c; RETURN true; END $$"
+        )
+        notices: list[str] = []
+        con.add_notice_handler(lambda d: notices.append(str(d.message_primary)))
+        con.execute(f"SELECT * FROM {S}.visible_works WHERE pg_temp.leak(title, cost_eur)")
+        con.execute(f"SELECT * FROM {S}.works WHERE pg_temp.leak(title, cost_eur)")
+        assert notices, "the leak function never ran"
+        assert not any(B_SECRET_TITLE in n or str(B_SECRET_COST) in n for n in notices)
+        for table in ("users", "sessions", "api_tokens", "organisations"):
+            refused(con, f"SELECT * FROM {S}.{table}")
+
+
+def test_the_organisation_cannot_be_forged(inst: Installation) -> None:
+    with app_sql(inst, None) as con:
+        # without a sign-in: public works only, no version history, no writes
+        assert count(con, f"SELECT 1 FROM {S}.works") == 2
+        assert con.execute(f"SELECT {S}.current_org()").fetchone() == (None,)
+        for attempt in (
+            "SET ims_geo.org = 'B'",
+            "SET ims_geo.role = 'admin'",
+            "SET ims_geo.session = 'B'",
+            "SET ims_geo.session = '00000000000000000000000000000000'",
+        ):
+            con.execute(attempt)
+            assert con.execute(f"SELECT {S}.current_org()").fetchone() == (None,), attempt
+            assert count(con, f"SELECT 1 FROM {S}.works WHERE org = 'B'") == 1  # public only
+            assert count(con, f"SELECT 1 FROM {S}.visible_works WHERE org = 'private'") == 0
+        # knowing B's session *hash* does not help either: the token is the secret
+        b_token = con.execute(f"SELECT {S}.login('b_plan', %s)", (PASSWORD,)).fetchone()[0]
+        import hashlib
+
+        con.execute(
+            "SELECT set_config('ims_geo.session', %s, false)",
+            (hashlib.sha256(b_token.encode()).hexdigest(),),
+        )
+        assert con.execute(f"SELECT {S}.current_org()").fetchone() == (None,)
+        refused(
+            con,
+            f"INSERT INTO {S}.plan_versions (org, cycle, version, uploaded_at, source, n_works, "
+            "n_rejected, is_current, extras) VALUES ('B', 2027, 9, now(), 'x', 0, 0, true, '[]')",
+        )
+        # a wrong password gives no session
+        assert con.execute(f"SELECT {S}.login('b_plan', 'wrong password!')").fetchone() == (None,)
+        # the real sign-in works (the functions are the only door)
+        con.execute("SELECT set_config('ims_geo.session', %s, false)", (b_token,))
+        assert con.execute(f"SELECT {S}.current_org()").fetchone() == ("B",)
+
+
+def test_a_viewer_cannot_write_and_a_disabled_user_cannot_sign_in(inst: Installation) -> None:
+    with app_sql(inst, "a_view") as con:
+        assert "row-level security" in refused(
+            con,
+            f"INSERT INTO {S}.plan_versions (org, cycle, version, uploaded_at, source, n_works, "
+            "n_rejected, is_current, extras) VALUES ('A', 2027, 9, now(), 'x', 0, 0, true, '[]')",
+        )
+        assert con.execute(f"UPDATE {S}.plan_versions SET is_current = false").rowcount == 0
+        refused(con, f"SELECT {S}.add_user('mallory', 'A', 'admin', 'long enough pw')")
+    with app_sql(inst, "root") as con:
+        con.execute(f"SELECT {S}.set_disabled('a_plan', true)")
+    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
+        assert con.execute(f"SELECT {S}.login('a_plan', %s)", (PASSWORD,)).fetchone() == (None,)
+
+
+def test_a_session_ends_when_its_user_is_disabled(inst: Installation) -> None:
+    with app_sql(inst, "a_plan") as con:
+        assert con.execute(f"SELECT {S}.current_org()").fetchone() == ("A",)
+        with app_sql(inst, "root") as admin:
+            admin.execute(f"SELECT {S}.set_disabled('a_plan', true)")
+        assert con.execute(f"SELECT {S}.current_org()").fetchone() == (None,)
+        assert count(con, f"SELECT 1 FROM {S}.works WHERE visibility = 'private'") == 0
+
+
+def test_the_audit_trail_is_append_only(inst: Installation) -> None:
+    with app_sql(inst, "root") as con:
+        n = count(con, f"SELECT 1 FROM {S}.audit")
+        assert n > 0
+        refused(con, f"UPDATE {S}.audit SET detail = 'nothing happened'")
+        refused(con, f"DELETE FROM {S}.audit")
+        refused(con, f"TRUNCATE {S}.audit")
+        refused(con, f"INSERT INTO {S}.audit (username, action) VALUES ('b_plan', 'confession')")
+    with app_sql(inst, "a_plan") as con:
+        assert count(con, f"SELECT 1 FROM {S}.audit") == 0  # only admins read it
+    # even the owner's connection cannot change history (trigger)
+    with psycopg.connect(_libpq(inst.owner_url), autocommit=True) as con:
+        for sql in (f"UPDATE {S}.audit SET detail = ''", f"DELETE FROM {S}.audit"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                con.execute(sql)
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.audit") == n + 1  # + a_plan's sign-in
+
+
+PAYLOADS = (
+    "' OR '1'='1",
+    "x'; DROP TABLE ims_geo.works; --",
+    'Robert"); DELETE FROM ims_geo.plan_versions; --',
+    "$$; DROP SCHEMA ims_geo CASCADE; $$",
+    "b_plan' --",
+    "\\'; SELECT pg_sleep(5); --",
+)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_sql_injection_through_sign_in_and_admin_fields_is_harmless(
+    inst: Installation, payload: str
+) -> None:
+    from ims_geo.access.admin import Administration
+    from ims_geo.errors import ImsGeoError
+
+    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
+        assert con.execute(f"SELECT {S}.login(%s, %s)", (payload, payload)).fetchone() == (None,)
+        assert con.execute(f"SELECT {S}.login('b_plan', %s)", (payload,)).fetchone() == (None,)
+        assert con.execute(f"SELECT {S}.login_token(%s)", (payload,)).fetchone() == (None,)
+    with Administration(open_store(inst.app_url, user="root", password=PASSWORD)) as adm:
+        adm.add_org(payload)  # any text is a valid organisation name, stored as text
+        with pytest.raises(ImsGeoError):
+            adm.add_user(payload, org="A", role="viewer", password=PASSWORD)
+        adm.add_user("p_user", org=payload, role="planner", password=PASSWORD + payload[:20])
+        token = adm.new_token(payload, label=payload)
+        assert payload in set(adm.orgs()["name"])
+        assert adm.tokens()["label"].tolist()[-1] == payload
+    with open_store(inst.app_url, token=token) as store:
+        assert store.identity is not None and store.identity.org == payload
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.works") == 5
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.plan_versions") == 2
