@@ -384,20 +384,133 @@ class _Segments:
     box: np.ndarray  # (segments, 4) envelopes
 
 
-def _prepare(
-    works: gpd.GeoDataFrame, rules: Rules, pool: ThreadPoolExecutor | None = None
-) -> _Prepared | None:
-    geoms_all = np.asarray(works.geometry.array, dtype=object)
-    present = ~shapely.is_missing(geoms_all) & ~shapely.is_empty(geoms_all)
+def _exemptions(
+    works: gpd.GeoDataFrame, rules: Rules
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.Series]:
+    """Which works the rules keep out of the search (one place for the search and the count).
+
+    Returns the masks ``present`` (has a geometry), ``exempt_by_status``,
+    ``exempt_by_column`` and ``protector`` (exempt by status, yet a finished
+    sealing that still protects its surface), and the normalised status.
+    """
+    geoms = np.asarray(works.geometry.array, dtype=object)
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     status = works[s.STATUS].astype("string").str.strip().str.lower()
-    seals_all = s.seals_surface(works)
     exempt_by_column = np.zeros(len(works), dtype=bool)
     if rules.exempt_column is not None and rules.exempt_column in works.columns:
         exempt_by_column = _flagged(works[rules.exempt_column], rules.exempt_values)
     exempt_by_status = status.isin(rules.exempt_status).fillna(False).to_numpy(dtype=bool)
     protects = status.isin(rules.protecting_status).fillna(False).to_numpy(dtype=bool)
+    protector = exempt_by_status & protects & s.seals_surface(works) & ~exempt_by_column
+    return present, exempt_by_status, exempt_by_column, protector, status
+
+
+#: Columns of :func:`left_out`.
+LEFT_OUT_COLUMNS: tuple[str, ...] = ("reason", "works", "part")
+#: ``part`` of works that take no part at all, and of finished resurfacings.
+NO_PART = "none"
+PROTECTS_ONLY = "protects its surface only"
+
+
+def left_out(
+    works: gpd.GeoDataFrame,
+    rules: Rules | None = None,
+    *,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """How many works take no part in the conflict search, and why.
+
+    Each work is counted once, under the first of these reasons that applies:
+    ``no geometry``; ``exempt by column <name>`` (:attr:`Rules.exempt_column`,
+    e.g. emergency works); ``status <value>`` for each of
+    :attr:`Rules.exempt_status`, where a finished resurfacing in
+    :attr:`Rules.protecting_status` is counted apart (``part`` ``"protects
+    its surface only"``: it is the sealing side of a moratorium and nothing
+    else); and, when ``start`` or ``end`` is given, ``outside the period``
+    for an otherwise taking part work whose planned dates do not meet
+    ``[start, end]``.
+
+    Parameters
+    ----------
+    works
+        Works as for :func:`find_conflicts`.
+    rules
+        The rules of the search (default :class:`~ims_geo.rules.Rules`).
+    start, end
+        A period the caller looks at (both days inclusive); None: open.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LEFT_OUT_COLUMNS`: ``reason``, ``works`` (count, > 0) and
+        ``part`` (``"none"`` or ``"protects its surface only"``), in the
+        order of the reasons above, exempt statuses alphabetically.
+    """
+    rules = Rules() if rules is None else rules
+    present, by_status, by_column, protector, status = _exemptions(works, rules)
+    taken = np.zeros(len(works), dtype=bool)
+    rows: list[tuple[str, int, str]] = []
+
+    def count(mask: np.ndarray, reason: str, part: str = NO_PART) -> None:
+        nonlocal taken
+        mine = mask & ~taken
+        taken |= mine
+        if mine.any():
+            rows.append((reason, int(mine.sum()), part))
+
+    count(~present, "no geometry")
+    if rules.exempt_column is not None:
+        count(by_column, f"exempt by column {rules.exempt_column}")
+    values = status.to_numpy(dtype=object, na_value=None)
+    for value in sorted(rules.exempt_status):
+        count(by_status & (values == value) & ~protector, f"status {value}")
+    for value in sorted(rules.protecting_status & rules.exempt_status):
+        count(
+            protector & (values == value), f"status {value}, a finished resurfacing", PROTECTS_ONLY
+        )
+    if start is not None or end is not None:
+        first = works[s.START].to_numpy(dtype="datetime64[D]")
+        last = works[s.END].to_numpy(dtype="datetime64[D]")
+        outside = np.zeros(len(works), dtype=bool)
+        if end is not None:
+            outside |= first > np.datetime64(pd.Timestamp(end).date(), "D")
+        if start is not None:
+            outside |= last < np.datetime64(pd.Timestamp(start).date(), "D")
+        count(outside, "outside the period")
+    frame = pd.DataFrame(rows, columns=list(LEFT_OUT_COLUMNS))
+    return frame.astype({"reason": object, "works": "int64", "part": object})
+
+
+def describe_left_out(table: pd.DataFrame, total: int) -> str:
+    """One sentence from a :func:`left_out` table of ``total`` works.
+
+    Examples
+    --------
+    >>> describe_left_out(left_out(works), len(works))  # doctest: +SKIP
+    '3 of 120 works took no part: 2 status cancelled, 1 status done.'
+    """
+    if table.empty:
+        return f"All {total:,} works took part."
+    none = table[table["part"] == NO_PART]
+    partly = table[table["part"] != NO_PART]
+    line = f"{int(none['works'].sum()):,} of {total:,} works took no part"
+    if len(none):
+        line += ": " + ", ".join(f"{r.works:,} {r.reason}" for r in none.itertuples(index=False))
+    if len(partly):
+        line += "; only as a protected surface: " + ", ".join(
+            f"{r.works:,} {r.reason}" for r in partly.itertuples(index=False)
+        )
+    return line + "."
+
+
+def _prepare(
+    works: gpd.GeoDataFrame, rules: Rules, pool: ThreadPoolExecutor | None = None
+) -> _Prepared | None:
+    geoms_all = np.asarray(works.geometry.array, dtype=object)
+    seals_all = s.seals_surface(works)
+    present, exempt_by_status, exempt_by_column, protector_all, _ = _exemptions(works, rules)
     active_all = ~exempt_by_status & ~exempt_by_column
-    protector_all = exempt_by_status & protects & seals_all & ~exempt_by_column
     take = np.flatnonzero(present & (active_all | protector_all))
     if len(take) < 2:
         return None
@@ -968,4 +1081,12 @@ def _frame(
     return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
 
 
-__all__ = ["CONFLICT_COLUMNS", "SEVERITIES", "empty_conflicts", "find_conflicts"]
+__all__ = [
+    "CONFLICT_COLUMNS",
+    "LEFT_OUT_COLUMNS",
+    "SEVERITIES",
+    "describe_left_out",
+    "empty_conflicts",
+    "find_conflicts",
+    "left_out",
+]

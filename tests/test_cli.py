@@ -578,3 +578,31 @@ def test_versions_restore_and_compare_name_versions_per_organisation(tmp_path):
     assert again.exit_code == 2
     assert "version 3 is already the current plan of 'Helsinki Water'" in again.stderr
     assert _run("restore", "Nobody", "1", "--store", store).exit_code == 2
+
+
+def test_conflicts_says_how_many_works_took_no_part_and_why(plans, tmp_path):
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": ["A1", "A2", "B1", "B2", "B3", "B4"],
+            "org": ["Gemeente", "Gemeente", "Waternet", "Waternet", "Waternet", "Waternet"],
+            "discipline": ["road", "road", "water", "water", "water", "water"],
+            "status": ["planned", "done", "cancelled", "done", "planned", "planned"],
+            "emergency": ["", "", "", "", "yes", ""],
+            "start_date": ["2026-03-01"] * 6,
+            "end_date": ["2026-03-31"] * 6,
+        },
+        geometry=[_line(0, 0, 100, 0)] * 6,
+        crs=28992,
+    )
+    path = tmp_path / "statuses.gpkg"
+    frame.to_file(path, driver="GPKG")
+    result = _run("conflicts", path, "--out", tmp_path / "c.csv")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == (
+        "3 of 6 works took no part: 1 exempt by column emergency, 1 status cancelled, "
+        "1 status done; only as a protected surface: 1 status done, a finished resurfacing."
+    )
+    table = pd.read_csv(tmp_path / "c.csv", dtype=str)
+    assert _pairs(table) == {("Gemeente:A1", "Waternet:B4", "clash")}
+    every = _run("conflicts", plans["roads"], "--out", tmp_path / "d.csv")
+    assert every.stderr.splitlines()[-1] == "All 2 works took part."

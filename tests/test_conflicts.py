@@ -1064,3 +1064,57 @@ def test_empty_geometries_take_no_part() -> None:
     )
     works.loc[2, "geometry"] = Point()
     assert pairs(find_conflicts(works)) == {("a", "b"): "clash"}
+
+
+# --- works that take no part ---------------------------------------------------------------
+def test_left_out_counts_the_works_that_take_no_part_and_why() -> None:
+    at = LineString([(121_000, 487_000), (121_050, 487_000)])
+    surface = {"discipline": "road", "layer": "surface"}
+    rows = [
+        work("A1", "A", at, day(0), day(30), status="planned", **surface),
+        work("A2", "A", at, day(0), day(30), status="done", **surface),  # protects its surface
+        work("A3", "A", at, day(200), day(230), status="done", discipline="water"),
+        work("B1", "B", at, day(10), day(20), status="cancelled", discipline="gas"),
+        work("B2", "B", at, day(10), day(20), status="cancelled", **surface),
+        work("B3", "B", at, day(10), day(20), status="planned", emergency="yes", discipline="gas"),
+        work("B4", "B", at, day(10), day(20), status="done", emergency="urgent", discipline="gas"),
+        work("C1", "C", at, day(400), day(430), status="planned", discipline="sewer"),
+        work("C2", "C", at, day(50), day(60), status="idea", discipline="sewer"),
+        work("C3", "C", at, day(500), day(560), status="planned", discipline="sewer"),
+    ]
+    works = works_of(rows)
+    works.loc[works["work_id"] == "C3", "geometry"] = None
+
+    def expected(*rows: tuple[str, int, str]) -> pd.DataFrame:
+        frame = pd.DataFrame(rows, columns=["reason", "works", "part"])
+        return frame.astype({"reason": object, "works": "int64", "part": object})
+
+    every = [
+        ("no geometry", 1, "none"),  # C3
+        ("exempt by column emergency", 2, "none"),  # B3, B4 (done, but an emergency first)
+        ("status cancelled", 2, "none"),  # B1, B2
+        ("status done", 1, "none"),  # A3
+        ("status done, a finished resurfacing", 1, "protects its surface only"),  # A2
+    ]
+    pd.testing.assert_frame_equal(conflicts.left_out(works), expected(*every))
+    period = conflicts.left_out(works, start=pd.Timestamp(day(0)), end=pd.Timestamp(day(100)))
+    pd.testing.assert_frame_equal(period, expected(*every, ("outside the period", 1, "none")))
+    later = conflicts.left_out(works, start=pd.Timestamp(day(300)))  # A1, C2 end before
+    assert later["reason"].tolist()[-1] == "outside the period" and later["works"].iloc[-1] == 2
+
+    no_column = conflicts.left_out(works, Rules(exempt_column=None))
+    pd.testing.assert_frame_equal(
+        no_column,
+        expected(
+            ("no geometry", 1, "none"),
+            ("status cancelled", 2, "none"),
+            ("status done", 2, "none"),  # A3, B4
+            ("status done, a finished resurfacing", 1, "protects its surface only"),
+        ),
+    )
+    assert conflicts.left_out(works.iloc[[0, 8]]).empty
+
+    # the works named in the conflicts are exactly the ones not counted (A2 only protects)
+    found = find_conflicts(works.iloc[[i for i in range(10) if i != 9]])
+    named = set(found["work_id_a"]) | set(found["work_id_b"])
+    assert named == {"A1", "A2", "C1", "C2"}

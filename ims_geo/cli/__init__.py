@@ -566,6 +566,14 @@ def conflicts_cmd(
     counts = conflicts["kind"].value_counts()
     detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
     click.echo(f"{len(conflicts)} conflicts ({detail}) written to {out}", err=True)
+    click.echo(_left_out_line(works, rules), err=True)
+
+
+def _left_out_line(works: Any, rules: Any) -> str:
+    """How many works took no part in the conflict search, and why (one line)."""
+    from ims_geo.conflicts import describe_left_out, left_out
+
+    return describe_left_out(left_out(works, rules), len(works))
 
 
 @main.command("propose")

@@ -87,3 +87,40 @@ def test_selecting_a_row_zooms_the_map_to_it(open_app, demo, folium_args):
     # the same map, moved: only the highlight is added
     assert after["script"] == before["script"]
     assert after["feature_group"].count('"type": "Feature"') == 2
+
+
+def test_the_page_says_which_works_took_no_part(open_app, demo):
+    works, _ = demo
+    status = works["status"]
+    protects = (status == "done") & (works["discipline"] == "road") & (works["layer"] == "surface")
+    cancelled, done = (
+        int((status == "cancelled").sum()),
+        int(((status == "done") & ~protects).sum()),
+    )
+    assert (cancelled, done, int(protects.sum())) == (16, 20, 1)  # the demo plans
+    at = open_app("conflicts")
+    labels = [e.label for e in at.expander]
+    assert (
+        f"{cancelled + done} of {len(works):,} works took no part: {cancelled} status cancelled, "
+        f"{done} status done; only as a protected surface: 1 status done, a finished resurfacing."
+    ) in labels
+
+    first = works["start_date"].min().to_period("M").to_timestamp() + pd.DateOffset(months=6)
+    last = first + pd.DateOffset(months=5)
+    at.select_slider(key="conflict_period").set_range(first, last)
+    at.run()
+    assert not at.exception
+    last_day = last + pd.offsets.MonthEnd(0)
+    outside = ~status.isin(["cancelled", "done"]) & (
+        (works["start_date"] > last_day) | (works["end_date"] < first)
+    )
+    (table,) = [
+        d.value for d in at.dataframe if list(d.value.columns) == ["reason", "works", "part"]
+    ]
+    assert table.values.tolist() == [
+        ["status cancelled", cancelled, "none"],
+        ["status done", done, "none"],
+        ["status done, a finished resurfacing", 1, "protects its surface only"],
+        ["outside the period", int(outside.sum()), "none"],
+    ]
+    assert 0 < outside.sum() < len(works)

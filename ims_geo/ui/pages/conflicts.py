@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ims_geo import export, maps
+from ims_geo.conflicts import describe_left_out, left_out
 from ims_geo.schema import DISCIPLINES
 from ims_geo.ui import state, widgets
 
@@ -42,6 +43,13 @@ found = maps.filter_conflicts(
 ).sort_values("score", ascending=False, kind="stable")  # fmt: skip
 
 st.caption(f"{len(found):,} of {len(every):,} conflicts · select a row to show it on the map")
+skipped = left_out(works, start=start, end=end)  # the page's rules keep the default exemptions
+with st.expander(describe_left_out(skipped, len(works)), expanded=False):
+    st.caption(
+        "Works that take no part in the conflict search, by the first reason that applies "
+        "(exemptions of the rules; the period chosen in the sidebar)."
+    )
+    st.dataframe(skipped, hide_index=True, key="conflicts_left_out")
 heading = st.container()
 left, right = st.columns([5, 4], gap="medium")
 with left:
