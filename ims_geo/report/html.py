@@ -332,10 +332,13 @@ def _conflicts(data: ReportData) -> str:
         },
         limit=None,
     )
-    pending = conflicts[conflicts["status"] != "resolved"].sort_values(["status", "kind"])
+    # synergies are opportunities, not conflicts: the list names what still needs a decision
+    pending = conflicts[
+        (conflicts["status"] != "resolved") & conflicts["kind"].isin(["clash", "moratorium"])
+    ].sort_values(["status", "kind"])
     detail = ""
     if len(pending):
-        detail = "<h3>Open and new conflicts</h3>" + _table(
+        detail = "<h3>Clashes and moratorium conflicts still open or new</h3>" + _table(
             pending, ["org_a", "work_id_a", "org_b", "work_id_b", "kind", "status"]
         )
     return summary + detail
@@ -517,81 +520,80 @@ def _sheet_map(members: pd.DataFrame, geoms: np.ndarray, works: gpd.GeoDataFrame
     )
 
 
+_MEMBER_COLUMNS = (
+    "order", "org", "work_id", S.TITLE, S.DISCIPLINE, "start", "end", "cost_eur",
+    "cost_share_eur", "funding_year", "reported",
+)  # fmt: skip
+_MEMBER_HEADERS = (
+    "order", "organisation", "work", "title", "discipline", "start", "end", "cost EUR",
+    "share EUR", "funding year", "reported status",
+)  # fmt: skip
+
+
+def _splits(members: pd.DataFrame) -> pd.DataFrame:
+    """Per project and organisation: the cost share and the funding years (one pass)."""
+    grouped = members.groupby(["_project", "org"], sort=True)
+    shares = grouped["cost_share_eur"].sum(min_count=1)
+    years = (
+        members.dropna(subset=["funding_year"])
+        .assign(_year=lambda f: f["funding_year"].astype("int64").astype(str))
+        .drop_duplicates(["_project", "org", "_year"])
+        .sort_values("_year")
+        .groupby(["_project", "org"], sort=True)["_year"]
+        .agg(", ".join)
+    )
+    out = shares.to_frame().join(years.rename("funding_year")).reset_index()
+    out["funding_year"] = out["funding_year"].fillna("")
+    return out
+
+
+def _facts(info: pd.Series | None, rows: pd.DataFrame) -> str:
+    period = lead = reason = ""
+    state = _rag("")
+    if info is not None:
+        period = f"{_text(info['joint_start'])} – {_text(info['joint_end'])}"
+        lead, reason, state = _text(info["lead_org"]), _text(info["reason"]), _rag(info["rag"])
+    total_cost = rows["cost_eur"].sum(min_count=1)
+    facts = [
+        ("lead organisation", lead),
+        ("members", f"{len(rows)} works of {rows['org'].nunique()} organisations"),
+        ("joint period", period),
+        ("cost", f"{_number(total_cost)} EUR" if pd.notna(total_cost) else "not estimated"),
+        ("status", state),
+        ("reason", reason),
+    ]
+    return "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
+
+
 def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
     members = _members(data)
-    if members.empty:
-        return ""
     geoms = _geoms_of(data.programme, works)
     members["_pos"] = np.arange(len(members))
-    projects = data.projects.drop_duplicates("project").set_index(
-        data.projects.drop_duplicates("project")["project"].astype(str)
-    )
+    members["_project"] = members["project"].astype("string")
+    members = members[members["_project"].notna()]
+    if members.empty:
+        return ""
+    members = members.sort_values(["_project", "order", "org", "work_id"])
+    splits = dict(tuple(_splits(members).groupby("_project", sort=False)))
+    unique = data.projects.drop_duplicates("project")
+    projects = unique.set_index(unique["project"].astype(str))
     out = []
-    keys = members["project"].astype("string").fillna("").to_numpy()
     # one sheet per combined project (a council-sized list by definition)
-    for project in sorted(set(keys) - {""}):
-        mask = keys == project
-        rows = members[mask].sort_values(["order", "org", "work_id"])
+    for project, rows in members.groupby("_project", sort=True):
+        project = str(project)
         info = projects.loc[project] if project in projects.index else None
-        period = ""
-        if info is not None:
-            period = f"{_text(info['joint_start'])} – {_text(info['joint_end'])}"
-        total_cost = rows["cost_eur"].sum(min_count=1)
-        facts = [
-            ("lead organisation", _text(info["lead_org"]) if info is not None else ""),
-            ("members", f"{len(rows)} works of {rows['org'].nunique()} organisations"),
-            ("joint period", period),
-            ("cost", f"{_number(total_cost)} EUR" if pd.notna(total_cost) else "not estimated"),
-            ("status", _rag(info["rag"]) if info is not None else _rag("")),
-            ("reason", _text(info["reason"]) if info is not None else ""),
-        ]
-        fact_rows = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
-        split = (
-            rows.groupby("org", sort=True)
-            .agg(
-                cost_share_eur=("cost_share_eur", lambda s: s.sum(min_count=1)),
-                funding_year=(
-                    "funding_year",
-                    lambda s: ", ".join(str(int(y)) for y in sorted(set(s.dropna()))),
-                ),
-            )
-            .reset_index()
-        )
-        share_total = split["cost_share_eur"].sum(min_count=1)
+        split = splits[project]
+        drawing = _sheet_map(rows, geoms[rows["_pos"].to_numpy()], works)
         out.append(
             f'<section class="sheet" id="project-{escape(project)}">'
             f"<h2>Measure sheet: project {escape(project)}</h2>"
-            f'<div class="sheet-head"><div>{_sheet_map(rows, geoms[rows["_pos"].to_numpy()], works)}</div>'
-            f'<div><table class="facts">{fact_rows}</table></div></div>'
+            f'<div class="sheet-head"><div>{drawing}</div>'
+            f'<div><table class="facts">{_facts(info, rows)}</table></div></div>'
             "<h3>Members in execution order</h3>"
             + _table(
                 rows,
-                [
-                    "order",
-                    "org",
-                    "work_id",
-                    S.TITLE,
-                    S.DISCIPLINE,
-                    "start",
-                    "end",
-                    "cost_eur",
-                    "cost_share_eur",
-                    "funding_year",
-                    "reported",
-                ],  # fmt: skip
-                headers=[
-                    "order",
-                    "organisation",
-                    "work",
-                    "title",
-                    "discipline",
-                    "start",
-                    "end",
-                    "cost EUR",
-                    "share EUR",
-                    "funding year",
-                    "reported status",
-                ],  # fmt: skip
+                _MEMBER_COLUMNS,
+                headers=_MEMBER_HEADERS,
                 numeric=["order", "cost_eur", "cost_share_eur"],
                 formats={"funding_year": _year},
                 limit=None,
@@ -602,7 +604,10 @@ def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
                 ["org", "cost_share_eur", "funding_year"],
                 headers=["organisation", "share EUR", "funding years"],
                 numeric=["cost_share_eur"],
-                total={"org": "project", "cost_share_eur": _number(share_total)},
+                total={
+                    "org": "project",
+                    "cost_share_eur": _number(split["cost_share_eur"].sum(min_count=1)),
+                },
                 limit=None,
             )
             + "</section>"

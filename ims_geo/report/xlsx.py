@@ -108,8 +108,9 @@ def _write(tables: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> Non
             ncols = max(len(table.columns), 1)
             sheet.autofilter(0, 0, len(table), ncols - 1)
             for i, column in enumerate(table.columns):
-                longest = table[column].astype(str).str.len().max() if len(table) else 0
-                width = min(max(len(str(column)), int(longest or 0), 8) + 2, _MAX_WIDTH)
+                lengths = table[column].astype(object).map(str).str.len()
+                longest = int(lengths.max()) if len(table) else 0
+                width = min(max(len(str(column)), longest, 8) + 2, _MAX_WIDTH)
                 sheet.set_column(i, i, width)
 
 

@@ -17,7 +17,10 @@ import pandas as pd
 import pytest
 import shapely
 
+from ims_geo import cycle as cyc
 from ims_geo.report import CycleInfo, ReportData
+from ims_geo.schema import validate
+from ims_geo.store import open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -222,3 +225,66 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
             "--no-first-run",
         ],
     }
+
+
+def plan(org: str, rows: list[tuple]) -> gpd.GeoDataFrame:
+    """Works of one organisation: (work_id, discipline, layer, start, end, x offset)."""
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": [r[0] for r in rows],
+            "org": org,
+            "title": [f"{org} {r[0]}" for r in rows],
+            "discipline": [r[1] for r in rows],
+            "layer": [r[2] for r in rows],
+            "start_date": [r[3] for r in rows],
+            "end_date": [r[4] for r in rows],
+            "cost_eur": 1000.0,
+        },
+        geometry=[shapely.LineString([(X0 + r[5], Y0), (X0 + r[5] + 100, Y0)]) for r in rows],
+        crs="EPSG:3879",
+    )
+    checked = validate(frame)
+    assert checked.rejected.empty
+    return checked.valid
+
+
+@pytest.fixture
+def cycle_store(tmp_path: Path):
+    """Cycle 2026: a clash W1-R1 that the programme combines as P1, a clash W2-T2 left
+    alone; after the adoption the road moves R1 behind W1 and telecom adds T3 across
+    both, a month after the new surface."""
+    store = open_store(tmp_path / "store.gpkg")
+    store.import_plan(
+        plan("Water", [("W1", "water", "subsurface", "2026-05-01", "2026-06-30", 0),
+                        ("W2", "water", "subsurface", "2026-05-01", "2026-06-30", 1000)]),
+        org="Water", cycle=2026,
+    )  # fmt: skip
+    store.import_plan(
+        plan("Road", [("R1", "road", "surface", "2026-06-01", "2026-07-31", 0)]),
+        org="Road", cycle=2026,
+    )  # fmt: skip
+    store.import_plan(
+        plan("Tele", [("T2", "telecom", "subsurface", "2026-06-01", "2026-06-20", 1000)]),
+        org="Tele", cycle=2026,
+    )  # fmt: skip
+    programme = pd.DataFrame(
+        {
+            "org": ["Water", "Road"],
+            "work_id": ["W1", "R1"],
+            "proposed_start": ["2026-05-01", "2026-07-01"],
+            "proposed_end": ["2026-06-30", "2026-07-31"],
+            "project": ["P1", "P1"],
+            "exec_order": [1, 2],
+        }
+    )
+    cyc.adopt(store, 2026, programme, decision="Council <b>2026/7</b>", decision_date="2026-03-10")
+    store.import_plan(
+        plan("Road", [("R1", "road", "surface", "2026-07-01", "2026-07-31", 0)]),
+        org="Road", cycle=2026,
+    )  # fmt: skip
+    store.import_plan(
+        plan("Tele", [("T2", "telecom", "subsurface", "2026-06-01", "2026-06-20", 1000),
+                       ("T3", "telecom", "subsurface", "2026-09-01", "2026-09-30", 0)]),
+        org="Tele", cycle=2026,
+    )  # fmt: skip
+    return store
