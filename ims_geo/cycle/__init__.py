@@ -45,6 +45,9 @@ More frames
     :class:`Baseline`: plans per organisation, conflicts (moratoria layer
     included) and their counts by kind, active moratoria, disruption days
     per street segment.
+``picture(store, cycle)``
+    the current works at their actual dates where reported (what KPIs and
+    disruption are measured on).
 ``disruption(works, year)``
     disruption days per street segment in a year (see
     :mod:`ims_geo.cycle.baseline` for what a street segment is).
@@ -88,6 +91,7 @@ from ims_geo.cycle.baseline import (
     changes,
     disruption,
     kpis,
+    picture,
 )
 from ims_geo.cycle.monitor import (
     DEVIATION_COLUMNS,
@@ -157,6 +161,7 @@ __all__ = [
     "kpis",
     "load_targets",
     "moratoria",
+    "picture",
     "programme",
     "progress",
     "project_status",

@@ -130,6 +130,7 @@ def adopt(
     reason: str | None = None,
     split_rules: Mapping[str, str] | None = None,
     leads: Mapping[str, str] | None = None,
+    savings: Mapping[str, float] | None = None,
     source: str | None = None,
     **propose_options: Any,
 ) -> Adoption:
@@ -158,6 +159,9 @@ def adopt(
         Project -> rule of :data:`SPLIT_RULES` (default ``trench``).
     leads
         Project -> lead organisation (default: see the module docstring).
+    savings
+        Project -> savings in euros, over those of the proposal (a programme
+        file without a clusters layer has none: its projects save 0).
     source
         What was adopted (shown in :func:`revisions`); default from ``programme``.
 
@@ -172,8 +176,10 @@ def adopt(
             "an adoption needs its decision reference, e.g. --decision 'Council 2027/14'"
         )
     when = _decision_date(decision_date)
-    works, savings, what = _programme_works(store, programme, propose_options)
-    members, project_rows = _freeze(works, savings, split_rules or {}, leads or {})
+    works, proposed, what = _programme_works(store, programme, propose_options)
+    members, project_rows = _freeze(
+        works, {**proposed, **(savings or {})}, split_rules or {}, leads or {}
+    )
     crs = store.crs
     stamp = now_text()
     with transaction(store, write=True) as tx:

@@ -1,58 +1,598 @@
-"""Implementation and monitoring: progress reports and deviations from the adopted programme."""
+"""Implementation and monitoring: progress reports and deviations from the adopted programme.
+
+Organisations report progress like they upload plans: a file (any format
+the ingest reads, geometry optional) with ``work_id``, ``status``,
+``actual_start``, ``actual_end`` and an optional ``remark``
+(:func:`read_progress`, :func:`record_progress`). A row is rejected, with
+its reason, when its work id is missing, repeated in the file, or names no
+work of the organisation's current plan or of the adopted programme; when
+a date cannot be read or the end is before the start; when the status is
+not one of :data:`ims_geo.schema.STATUSES` (aliases such as "fertig" or
+"gereed" are understood); when a work is ``done`` without its actual end.
+A blank status is ``done`` with an actual end, ``in_progress`` with only an
+actual start. The latest report of a work counts (:func:`progress`).
+
+A sealing work (road, surface) reported ``done`` with its actual end
+creates a moratorium (:mod:`ims_geo.cycle.moratoria`).
+
+Deviations from the adopted programme
+-------------------------------------
+For every work of the adopted programme, its *expected* period is its
+actual dates where reported, otherwise its dates in the organisation's
+current plan (an actual start without an actual end keeps the adopted
+duration). Classes (:data:`DEVIATIONS`), the first that applies:
+
+``dropped``
+    reported ``cancelled``; or not started and gone from the current plan
+    or ``cancelled`` there. ``days`` is empty.
+``not_combined``
+    a member of a combined project that started (actual start reported)
+    and whose period lies outside the project's joint period; ``days`` is
+    how far outside (days before the joint start or after the joint end).
+``moved``
+    start or end changed by more than ``moved_days`` (default
+    :data:`MOVED_DAYS`) either way; ``days`` is the start shift (the end
+    shift when only the end moved that far).
+``late`` / ``early``
+    the start is after / before the adopted start; ``days`` is the shift.
+``unplanned``
+    a work that is not in the programme but was reported started
+    (``in_progress``, ``done`` or an actual start); ``days`` is empty.
+
+State of a combined project (:func:`project_status`)
+----------------------------------------------------
+``red`` when a member is dropped or not combined, or a member that has not
+started is now expected outside the joint period (the combination is at
+risk); ``amber`` when a member is late, early or moved but still inside the
+joint period; ``green`` otherwise. ``reason`` names the members and what
+happened, or says "on programme".
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
+from ims_geo import schema as S
+from ims_geo.cycle._common import checked_cycle, day_text, days, now_text
+from ims_geo.cycle.adopt import has_programme, programme, projects
+from ims_geo.errors import InputError, StoreError
+from ims_geo.rules import Rules
 from ims_geo.store.base import Store
+from ims_geo.store.cycle_tables import transaction
 
-#: Columns of a progress report (input) and of :func:`progress` (then org, cycle, source...).
+#: Columns of a progress report (input) and the first columns of :func:`progress`.
 PROGRESS_COLUMNS: tuple[str, ...] = ("work_id", "status", "actual_start", "actual_end", "remark")
+_PROGRESS_STORED: tuple[str, ...] = ("org", *PROGRESS_COLUMNS, "source", "reported_at")
 #: Columns of :func:`deviations` before its extra columns.
 DEVIATION_COLUMNS: tuple[str, ...] = ("org", "work_id", "project", "deviation", "days")
-#: Deviation classes, most serious first.
-DEVIATIONS: tuple[str, ...] = ("dropped", "not_combined", "unplanned", "moved", "late", "early")
+_DEVIATION_EXTRA: tuple[str, ...] = (
+    "title", "adopted_start", "adopted_end", "start", "end", "status", "remark", "reason",
+)  # fmt: skip
+#: Deviation classes, in the order they are listed.
+DEVIATIONS: tuple[str, ...] = ("dropped", "not_combined", "moved", "late", "early", "unplanned")
+#: Columns of :func:`project_status`.
+PROJECT_STATUS_COLUMNS: tuple[str, ...] = (
+    "project", "lead_org", "rag", "reason", "joint_start", "joint_end", "members",
+)  # fmt: skip
 #: Days a period may change before a work counts as ``moved``.
 MOVED_DAYS = 30
+_STARTED = ("in_progress", "done")
 
 
 @dataclass
 class ProgressResult:
     """What :func:`record_progress` stored, rejected and created."""
 
+    #: The stored reports (org, work_id, status, actual_start, actual_end, remark).
     accepted: pd.DataFrame
+    #: Rejected rows: their own columns, ``source_row`` and ``reason``.
     rejected: pd.DataFrame
+    #: Moratoria created by sealing works reported done.
     moratoria: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
 
+    def report(self) -> str:
+        """A plain-text summary for a terminal."""
+        lines = [f"{len(self.accepted)} progress reports stored, {len(self.rejected)} rejected"]
+        if len(self.rejected):
+            for reason, n in self.rejected["reason"].value_counts().items():
+                lines.append(f"  rejected {n}: {reason}")
+        if self.moratoria is not None and len(self.moratoria):
+            lines.append(f"{len(self.moratoria)} moratoria created by finished resurfacing")
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
 
-def read_progress(path: str | Path, *, mapping: Any = None) -> pd.DataFrame:
-    """Read a progress file (any supported format, geometry optional)."""
-    raise NotImplementedError
+
+# --- reading a progress file --------------------------------------------------------------
+def read_progress(
+    path: str | os.PathLike[str],
+    *,
+    mapping: Any = None,
+    layer: str | None = None,
+    name: str | None = None,
+    limits: Any = None,
+) -> pd.DataFrame:
+    """Read a progress file: any format the ingest reads, geometry optional.
+
+    Parameters
+    ----------
+    path
+        The file (.csv, .gpkg, .geojson, .zip shapefile, ...).
+    mapping
+        A column mapping (path or :class:`ims_geo.ingest.Mapping`): ``columns``
+        for work_id and status, ``values`` for status, ``extras`` for
+        actual_start, actual_end and remark (e.g. ``actual_end = "Ende"``).
+    layer
+        Layer of a GeoPackage or zip with several layers.
+    name
+        The file name shown in messages (default the path's name).
+    limits
+        :class:`ims_geo.ingest.Limits` (default: no size cap for local files).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PROGRESS_COLUMNS` as text (missing ones empty), then
+        ``source_row`` (1-based row of the file) and ``source_file``.
+    """
+    from ims_geo import _sources
+    from ims_geo._mapping import Mapping, apply, load_mapping
+    from ims_geo.ingest import Limits
+
+    if limits is None:
+        limits = Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    upload = _sources.open_source(Path(path), name, limits.max_upload_bytes)
+    label = upload.name
+    with _sources.local_path(upload) as local:
+        dataset = _sources.resolve(local, upload, layer=layer, encoding=None, limits=limits)
+        if dataset.kind == "csv":
+            raw = _sources.read_csv(dataset, label)[0]
+        else:
+            raw = _sources.read_gdal(dataset, label, "pyogrio")[0]
+    table = (
+        pd.DataFrame(raw.drop(columns=raw.geometry.name))
+        if isinstance(raw, gpd.GeoDataFrame)
+        else pd.DataFrame(raw)
+    )
+    table = table.drop(columns=[c for c in table.columns if str(c).lower() == "geometry"])
+    mapped, _, _ = apply(table, mapping, name=label, text_geometry=False, org_given=True)
+    folded = {str(c).strip().lower().replace(" ", "_"): c for c in mapped.columns}
+    if S.WORK_ID not in mapped:
+        raise InputError(
+            f"{label}: no work_id column (columns: {', '.join(map(str, table.columns))}); "
+            "name it work_id or map it in a mapping file"
+        )
+    out = pd.DataFrame(index=mapped.index)
+    for col in PROGRESS_COLUMNS:
+        source = col if col in mapped else folded.get(col)
+        out[col] = (
+            mapped[source].astype(object).where(mapped[source].notna(), None)
+            if source is not None
+            else None
+        )
+    out[S.SOURCE_ROW] = np.arange(1, len(out) + 1)
+    out[S.SOURCE_FILE] = label
+    return out.reset_index(drop=True)
 
 
+# --- storing reports ------------------------------------------------------------------------
 def record_progress(
-    store: Store, cycle: int, org: str, reports: pd.DataFrame, *, source: str = ""
+    store: Store,
+    cycle: int,
+    org: str,
+    reports: pd.DataFrame,
+    *,
+    source: str = "",
+    rules: Rules | None = None,
 ) -> ProgressResult:
-    """Check and store one organisation's progress reports of ``cycle``."""
-    raise NotImplementedError
+    """Check and store one organisation's progress reports of ``cycle``.
+
+    Rows that cannot be used are rejected with their reason (see the
+    module docstring); the others are stored in one transaction, with the
+    moratoria that finished resurfacing creates.
+
+    Parameters
+    ----------
+    reports
+        :data:`PROGRESS_COLUMNS` (e.g. from :func:`read_progress`); dates as
+        text or dates.
+    source
+        Where the reports came from (file name).
+    rules
+        Its ``moratorium_years`` sets how long a new surface is protected.
+    """
+    from ims_geo.cycle.moratoria import derived_moratoria, store_derived
+
+    year = checked_cycle(cycle)
+    org = str(org or "").strip()
+    if not org:
+        raise InputError("progress needs its organisation: --org ORG")
+    if store.acting_org is not None and org != store.acting_org:
+        raise StoreError(
+            f"organisation {store.acting_org!r} may only report its own progress, not {org!r}"
+        )
+    frame = pd.DataFrame(reports).reset_index(drop=True)
+    if S.WORK_ID not in frame:
+        raise InputError("progress reports need a work_id column")
+    for col in PROGRESS_COLUMNS:
+        if col not in frame:
+            frame[col] = None
+    if S.SOURCE_ROW not in frame:
+        frame[S.SOURCE_ROW] = np.arange(1, len(frame) + 1)
+    known = _known_works(store, year, org)
+    checked, reason = _check(frame, known)
+    ok = reason.isna().to_numpy()
+    rejected = frame[~ok].assign(reason=reason[~ok].to_numpy()).reset_index(drop=True)
+    accepted = checked[ok].reset_index(drop=True)
+    accepted.insert(0, S.ORG, org)
+    stamp = now_text()
+    label = str(source or "")
+    rules = rules or Rules()
+    created = derived_moratoria(accepted, known, rules, source=label)
+    with transaction(store, write=True) as tx:
+        first = tx.next_id("progress_reports", "report_id")
+        tx.many(
+            "INSERT INTO {t}progress_reports (report_id, cycle, org, work_id, status, "
+            "actual_start, actual_end, remark, source, reported_at) VALUES (:id, :y, :org, "
+            ":work_id, :status, :s, :e, :remark, :source, :at)",
+            [
+                {
+                    "id": first + i,
+                    "y": year,
+                    "org": org,
+                    "work_id": w,
+                    "status": st,
+                    "s": day_text(a),
+                    "e": day_text(b),
+                    "remark": r,
+                    "source": label,
+                    "at": stamp,
+                }  # fmt: skip
+                for i, (w, st, a, b, r) in enumerate(
+                    zip(
+                        accepted[S.WORK_ID],
+                        accepted[S.STATUS],
+                        accepted["actual_start"],
+                        accepted["actual_end"],
+                        accepted["remark"],
+                        strict=True,
+                    )  # fmt: skip
+                )
+            ],
+        )
+        made = store_derived(tx, created, org)
+    return ProgressResult(accepted=accepted, rejected=rejected, moratoria=made)
+
+
+def _known_works(store: Store, year: int, org: str) -> gpd.GeoDataFrame:
+    """The organisation's works a report may name: current plan, then adopted programme."""
+    current = store.works(orgs=[org])
+    keep = [S.WORK_ID, S.DISCIPLINE, S.LAYER, S.EXCAVATION, S.START, S.END, S.STATUS]
+    known = gpd.GeoDataFrame(current[keep], geometry=current.geometry.to_numpy(), crs=current.crs)
+    if has_programme(store, year):
+        adopted = programme(store, year)
+        adopted = adopted[adopted[S.ORG] == org]
+        extra = adopted[~adopted[S.WORK_ID].isin(known[S.WORK_ID])]
+        if len(extra):
+            more = gpd.GeoDataFrame(
+                {
+                    S.WORK_ID: extra[S.WORK_ID].to_numpy(),
+                    S.DISCIPLINE: extra[S.DISCIPLINE].to_numpy(),
+                    S.LAYER: extra[S.LAYER].to_numpy(),
+                    S.EXCAVATION: extra[S.EXCAVATION].to_numpy(),
+                    S.START: extra["start"].to_numpy(),
+                    S.END: extra["end"].to_numpy(),
+                    S.STATUS: "planned",
+                },
+                geometry=extra.geometry.to_numpy(),
+                crs=adopted.crs,
+            )
+            if known.crs is None:
+                known = known.set_crs(more.crs, allow_override=True)
+            known = pd.concat([known, more.to_crs(known.crs)], ignore_index=True)
+    return gpd.GeoDataFrame(known, geometry=known.geometry.name, crs=known.crs)
+
+
+def _check(frame: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Parsed reports and a reason per row (NA where the row is fine)."""
+    reason = pd.Series(pd.NA, index=frame.index, dtype="object")
+
+    def reject(mask: np.ndarray | pd.Series, text: pd.Series | str) -> None:
+        mask = np.asarray(mask, dtype=bool) & reason.isna().to_numpy()
+        values = text if isinstance(text, str) else text[mask]
+        reason.loc[mask] = values
+
+    work_id = frame[S.WORK_ID].astype("string").str.strip()
+    blank_id = (work_id.isna() | (work_id == "")).to_numpy()
+    reject(blank_id, "missing work_id")
+    counts = work_id.map(work_id.value_counts())
+    reject(
+        (counts > 1).to_numpy() & ~blank_id,
+        "work_id " + work_id.astype(str) + " appears " + counts.astype(str)
+        + " times in the file; report each work once",
+    )  # fmt: skip
+    unknown = ~work_id.isin(set(known[S.WORK_ID].astype(str))).to_numpy() & ~blank_id
+    reject(
+        unknown,
+        "work_id " + work_id.astype(str) + " is not in the organisation's current plan "
+        "or the adopted programme; check the id",
+    )
+    start, bad_start = S.parse_dates(frame["actual_start"])
+    end, bad_end = S.parse_dates(frame["actual_end"])
+    reject(
+        bad_start,
+        "actual_start " + frame["actual_start"].astype(str) + " is not a date; use YYYY-MM-DD",
+    )
+    reject(
+        bad_end, "actual_end " + frame["actual_end"].astype(str) + " is not a date; use YYYY-MM-DD"
+    )
+    reject(
+        (end < start).to_numpy(),
+        "actual_end is before actual_start",
+    )
+    raw_status = frame[S.STATUS].astype("string").str.strip()
+    blank_status = (raw_status.isna() | (raw_status == "")).to_numpy()
+    status, bad_status = S._parse_enum(raw_status, S.STATUSES, S.STATUS_ALIASES)
+    reject(
+        bad_status,
+        "status " + raw_status.astype(str) + " is not one of " + ", ".join(S.STATUSES),
+    )
+    has_end, has_start = end.notna().to_numpy(), start.notna().to_numpy()
+    implied = pd.Series(
+        np.select([has_end, has_start], ["done", "in_progress"], default=""), index=frame.index
+    )
+    status = status.where(~pd.Series(blank_status, index=frame.index), implied)
+    reject(blank_status & ~has_end & ~has_start, "no status and no actual dates")
+    reject(
+        (status == "done").to_numpy() & end.isna().to_numpy(),
+        "status done needs its actual_end",
+    )
+    remark = frame["remark"].astype("string").str.strip()
+    checked = pd.DataFrame(
+        {
+            S.WORK_ID: work_id.astype(object),
+            S.STATUS: status.astype(object),
+            "actual_start": start,
+            "actual_end": end,
+            "remark": remark.astype(object).where(remark.notna() & (remark != ""), None),
+        }
+    )
+    return checked, reason
 
 
 def progress(store: Store, cycle: int) -> pd.DataFrame:
-    """The latest progress report per work of ``cycle``."""
-    raise NotImplementedError
+    """The latest progress report per work of ``cycle``.
+
+    Columns: org, work_id, status, actual_start, actual_end, remark, source,
+    reported_at; sorted by org and work_id.
+    """
+    year = checked_cycle(cycle)
+    with transaction(store) as tx:
+        rows = tx.rows(
+            "SELECT r.org, r.work_id, r.status, r.actual_start, r.actual_end, r.remark, "
+            "r.source, r.reported_at FROM {t}progress_reports r WHERE r.cycle = :y AND "
+            "r.report_id = (SELECT MAX(q.report_id) FROM {t}progress_reports q "
+            "WHERE q.cycle = r.cycle AND q.org = r.org AND q.work_id = r.work_id) "
+            "ORDER BY r.org, r.work_id",
+            {"y": year},
+        )
+    frame = pd.DataFrame(rows, columns=list(_PROGRESS_STORED))
+    frame["actual_start"] = days(frame["actual_start"])
+    frame["actual_end"] = days(frame["actual_end"])
+    return frame.astype({"org": str, "work_id": str, "status": str})
+
+
+# --- deviations ----------------------------------------------------------------------------
+def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
+    """Every adopted work with its expected period, deviation and days."""
+    if moved_days < 0:
+        raise InputError(f"moved_days must be >= 0, got {moved_days}")
+    adopted = pd.DataFrame(programme(store, year).drop(columns="geometry"))
+    current = store.works()
+    plan = pd.DataFrame(
+        {
+            S.ORG: current[S.ORG].astype(str).to_numpy(),
+            S.WORK_ID: current[S.WORK_ID].astype(str).to_numpy(),
+            "plan_start": current[S.START].to_numpy(),
+            "plan_end": current[S.END].to_numpy(),
+            "plan_status": current[S.STATUS].astype(str).to_numpy(),
+        }
+    )
+    reports = progress(store, year)
+    frame = adopted.merge(plan, on=[S.ORG, S.WORK_ID], how="left").merge(
+        reports, on=[S.ORG, S.WORK_ID], how="left"
+    )
+    present = frame["plan_start"].notna().to_numpy()
+    started = frame["actual_start"].notna().to_numpy()
+    duration = frame["end"] - frame["start"]
+    start = frame["actual_start"].where(started, frame["plan_start"].where(present, frame["start"]))
+    end = frame["actual_end"].where(
+        frame["actual_end"].notna(),
+        (frame["actual_start"] + duration).where(
+            started, frame["plan_end"].where(present, frame["end"])
+        ),
+    )
+    frame["expected_start"] = start
+    frame["expected_end"] = end
+    dropped = (frame["status"] == "cancelled").fillna(False).to_numpy() | (
+        ~started & (~present | (frame["plan_status"] == "cancelled").fillna(False).to_numpy())
+    )
+    joint = (
+        frame[frame["project"].notna()]
+        .groupby("project")
+        .agg(js=("start", "min"), je=("end", "max"))
+    )
+    js = frame["project"].map(joint["js"])
+    je = frame["project"].map(joint["je"])
+    day = np.timedelta64(1, "D")
+    before = ((js - start) / day).to_numpy(dtype="float64")
+    after = ((end - je) / day).to_numpy(dtype="float64")
+    outside_days = np.fmax(before, after)
+    outside = frame["project"].notna().to_numpy() & (outside_days > 0)
+    shift = ((start - frame["start"]) / day).to_numpy(dtype="float64")
+    end_shift = ((end - frame["end"]) / day).to_numpy(dtype="float64")
+    not_combined = ~dropped & started & outside
+    rest = ~dropped & ~not_combined
+    moved = rest & ((np.abs(shift) > moved_days) | (np.abs(end_shift) > moved_days))
+    late = rest & ~moved & (shift > 0)
+    early = rest & ~moved & (shift < 0)
+    frame["deviation"] = np.select(
+        [dropped, not_combined, moved, late, early],
+        ["dropped", "not_combined", "moved", "late", "early"],
+        default="",
+    )
+    days_out = np.full(len(frame), np.nan)
+    days_out[not_combined] = outside_days[not_combined]
+    days_out[moved] = np.where(np.abs(shift) > moved_days, shift, end_shift)[moved]
+    days_out[late | early] = shift[late | early]
+    frame["days"] = pd.array(days_out, dtype="Float64").round().astype("Int64")
+    frame["outside"] = outside & ~dropped
+    frame["started"] = started
+    return frame
 
 
 def deviations(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) -> pd.DataFrame:
-    """Deviations from the adopted programme: :data:`DEVIATION_COLUMNS` first."""
-    raise NotImplementedError
+    """Deviations from the adopted programme of ``cycle`` (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per deviating work: :data:`DEVIATION_COLUMNS`, then title,
+        adopted_start, adopted_end, start, end (expected), status, remark,
+        reason; ordered by :data:`DEVIATIONS`, org, work_id.
+
+    Raises
+    ------
+    StoreError
+        No programme was adopted for the cycle.
+    """
+    year = checked_cycle(cycle)
+    frame = _assess(store, year, moved_days)
+    found = frame[frame["deviation"] != ""]
+    out = pd.DataFrame(
+        {
+            "org": found[S.ORG],
+            "work_id": found[S.WORK_ID],
+            "project": found["project"],
+            "deviation": found["deviation"],
+            "days": found["days"],
+            "title": found["title"],
+            "adopted_start": found["start"],
+            "adopted_end": found["end"],
+            "start": found["expected_start"],
+            "end": found["expected_end"],
+            "status": found["status"].where(found["status"].notna(), found["plan_status"]),
+            "remark": found["remark"],
+        }
+    )
+    out["reason"] = _reasons(out)
+    unplanned = _unplanned(store, year, frame)
+    out = pd.concat([out, unplanned], ignore_index=True) if len(unplanned) else out
+    order = pd.Categorical(out["deviation"], categories=list(DEVIATIONS), ordered=True)
+    out = out.assign(_o=order).sort_values(["_o", "org", "work_id"], kind="stable")
+    out = out.drop(columns="_o").reset_index(drop=True)
+    out["days"] = pd.array(out["days"].tolist(), dtype="Int64")
+    out["project"] = pd.array(out["project"].tolist(), dtype="string")
+    return out.loc[:, [*DEVIATION_COLUMNS, *_DEVIATION_EXTRA]]
+
+
+def _reasons(frame: pd.DataFrame) -> list[str]:
+    out = []
+    for dev, d, s, a, status in zip(
+        frame["deviation"], frame["days"], frame["start"], frame["adopted_start"],
+        frame["status"], strict=True,
+    ):  # fmt: skip
+        if dev == "dropped":
+            out.append("cancelled" if status == "cancelled" else "gone from the current plan")
+        elif dev == "not_combined":
+            out.append(f"executed {int(d)} days outside the joint period")
+        else:
+            out.append(f"starts {day_text(s)}, adopted {day_text(a)} ({int(d):+d} days)")
+    return out
+
+
+def _unplanned(store: Store, year: int, assessed: pd.DataFrame) -> pd.DataFrame:
+    reports = progress(store, year)
+    key = reports[S.ORG] + "\x1f" + reports[S.WORK_ID]
+    in_programme = set(assessed[S.ORG] + "\x1f" + assessed[S.WORK_ID])
+    started = reports["status"].isin(_STARTED) | reports["actual_start"].notna()
+    found = reports[started & ~key.isin(in_programme)]
+    if found.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "org": found[S.ORG],
+            "work_id": found[S.WORK_ID],
+            "project": pd.NA,
+            "deviation": "unplanned",
+            "days": pd.NA,
+            "title": None,
+            "adopted_start": pd.NaT,
+            "adopted_end": pd.NaT,
+            "start": found["actual_start"],
+            "end": found["actual_end"],
+            "status": found["status"],
+            "remark": found["remark"],
+            "reason": "started without being in the adopted programme",
+        }
+    )
 
 
 def project_status(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) -> pd.DataFrame:
-    """Red, amber or green per combined project, with the reason."""
-    raise NotImplementedError
+    """Red, amber or green per combined project of the adopted programme, with the reason.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PROJECT_STATUS_COLUMNS`, by project.
+    """
+    year = checked_cycle(cycle)
+    frame = _assess(store, year, moved_days)
+    combined = frame[frame["project"].notna()].copy()
+    adopted = projects(store, year)
+    if adopted.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_STATUS_COLUMNS})
+    dev = combined["deviation"]
+    red_member = dev.isin(["dropped", "not_combined"]) | (
+        combined["outside"] & ~combined["started"] & (dev != "")
+    )
+    amber_member = (dev != "") & ~red_member
+    label = pd.Series(
+        [
+            f"{o} {w} {d}" + ("" if pd.isna(n) else f" ({int(n):+d} days)")
+            + (", outside the joint period" if r and d not in ("dropped", "not_combined") else "")
+            for o, w, d, n, r in zip(
+                combined[S.ORG], combined[S.WORK_ID], dev, combined["days"], red_member,
+                strict=True,
+            )
+        ],
+        index=combined.index,
+        dtype=object,
+    )  # fmt: skip
+    g = combined.assign(red=red_member, amber=amber_member, label=label).groupby("project")
+    red = g["red"].any()
+    amber = g["amber"].any()
+    reasons = combined.assign(label=label)[dev != ""].groupby("project")["label"].agg("; ".join)
+    out = pd.DataFrame(
+        {
+            "project": adopted["project"].to_numpy(),
+            "lead_org": adopted["lead_org"].to_numpy(),
+        }
+    )
+    r = out["project"].map(red).fillna(False).to_numpy(bool)
+    a = out["project"].map(amber).fillna(False).to_numpy(bool)
+    out["rag"] = np.where(r, "red", np.where(a, "amber", "green"))
+    out["reason"] = [reasons.get(p, "on programme") for p in out["project"]]
+    out["joint_start"] = adopted["joint_start"].to_numpy()
+    out["joint_end"] = adopted["joint_end"].to_numpy()
+    out["members"] = adopted["members"].to_numpy()
+    return out.loc[:, list(PROJECT_STATUS_COLUMNS)]
