@@ -17,6 +17,12 @@ thin and the logic is tested without a browser:
 * :func:`filter_works`, :func:`filter_conflicts` and :func:`clicked_work`
   are the pure functions behind the map and table filters and the map
   click.
+
+Every user-supplied string (organisation, title, work id, extra values)
+reaches the browser as text, never as markup: feature properties are JSON
+with ``<``, ``>`` and ``&`` escaped inside the ``<script>``; tooltips and
+popups escape them in the browser; layer names (organisations), which
+Leaflet's layer control inserts as HTML, and the legend are escaped here.
 """
 
 from __future__ import annotations
@@ -618,7 +624,9 @@ class _GeoJsonLayer(folium.map.Layer):
         interactive: bool = True,
         control: bool = True,
     ):
-        super().__init__(name=name, overlay=True, control=control, show=True)
+        # Leaflet's layer control inserts a layer's name as HTML, and names are
+        # organisations: escaped here, they are shown as the text they are
+        super().__init__(name=html.escape(name), overlay=True, control=control, show=True)
         self._name = "ImsLayer"
         self.data = data
         self.colour_by = colour_by
@@ -821,7 +829,7 @@ def programme_map(
 
 def highlight(works: MapData, *, name: str = "Selected") -> folium.FeatureGroup:
     """A layer that outlines ``works`` in black, for ``st_folium(feature_group_to_add=...)``."""
-    group = folium.FeatureGroup(name=name, control=False)
+    group = folium.FeatureGroup(name=html.escape(name), control=False)
     data = _data(group, works.geojson)
     _GeoJsonLayer(
         data,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -414,3 +415,31 @@ def test_ten_thousand_works_stay_light():
     print(f"10k works: {data.size / 1e6:.2f} MB GeoJSON, map built in {elapsed:.2f} s")
     assert data.size < 3_000_000, data.size
     assert elapsed < 10, elapsed
+
+
+# --- user strings are text, never markup -----------------------------------------------
+PAYLOAD_ORG = '<img src=x onerror="window.__xss=1">'
+PAYLOAD_TITLE = "<script>window.__xss=2</script>"
+
+
+def test_organisation_names_in_the_layer_control_are_escaped():
+    line = shapely.LineString([(155000, 463000), (155100, 463000)])
+    hostile = make_works(
+        [
+            dict(work_id="1", org=PAYLOAD_ORG, title=PAYLOAD_TITLE, discipline="water",
+                 start_date="2027-01-01", end_date="2027-02-01", geometry=line),
+            dict(work_id="2", org="Plain & Simple", title="x", discipline="road",
+                 start_date="2027-01-01", end_date="2027-02-01", geometry=line),
+        ]
+    )  # fmt: skip
+    data = maps.prepare(hostile)
+    fmap = maps.works_map(data, groups=[PAYLOAD_ORG, "Plain & Simple"])
+    html_text = fmap.get_root().render()
+    names = [c.layer_name for c in fmap._children.values() if isinstance(c, maps._GeoJsonLayer)]
+    assert names == [html.escape(PAYLOAD_ORG), "Plain &amp; Simple"]
+    # nothing of the payload reaches the page as markup, in any layer, tooltip or popup
+    assert "<img" not in html_text and "<script>window" not in html_text
+    # the layer filter still compares with the organisation's own name
+    assert json.dumps(PAYLOAD_ORG).replace("<", "\\u003c").replace(">", "\\u003e") in html_text
+    group = maps.highlight(data, name=PAYLOAD_ORG)
+    assert group.layer_name == html.escape(PAYLOAD_ORG)

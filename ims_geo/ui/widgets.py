@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -14,12 +15,22 @@ from streamlit_folium import st_folium
 from ims_geo import export, maps
 from ims_geo.errors import ImsGeoError
 from ims_geo.ingest import IngestResult
-from ims_geo.schema import COLUMNS, GEOMETRY, REASON, SOURCE_FILE, SOURCE_ROW
+from ims_geo.schema import COLUMNS, ENUMS, EXCAVATION, GEOMETRY, REASON, SOURCE_FILE, SOURCE_ROW
 
 MAP_HEIGHT = 560
 #: What a map click returns to the script; panning and zooming return nothing (no rerun).
 CLICK = ("last_object_clicked", "last_object_clicked_tooltip")
 DOWNLOADS = {"csv": "CSV", "xlsx": "Excel", "geojson": "GeoJSON", "gpkg": "GeoPackage"}
+
+
+# Markdown, Streamlit directives (":red[...]", ":material/x:") and LaTeX ("$")
+_MARKDOWN = re.compile(r"([\\`*_~\[\]()!<>:$|#])")
+
+
+def literal(text: object) -> str:
+    """``text`` (an organisation, a title, an id) for st.markdown / st.subheader:
+    shown as the characters it holds, never as links, images, emphasis or markup."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 @contextlib.contextmanager
@@ -181,3 +192,103 @@ def view(*layers: maps.MapData) -> dict[str, Any]:
         return {}
     centre, zoom = maps.view_of(bounds, width=800, height=MAP_HEIGHT)
     return {"center": centre, "zoom": zoom}
+
+
+def translation_editor(
+    table: pd.DataFrame,
+    column: str,
+    *,
+    given: dict[str, Any],
+    proposals: bool,
+    key: str,
+) -> dict[str, Any]:
+    """A table of a vocabulary column's raw values where the canonical value is chosen.
+
+    Parameters
+    ----------
+    table
+        :func:`ims_geo.suggest.value_table`: ``raw``, ``rows``, ``proposed``, ``why``.
+    column
+        The vocabulary column.
+    given
+        Translations of an uploaded mapping file (raw values casefolded).
+    proposals
+        Start from every proposed value (else only from known values and ``given``).
+    key
+        Widget key.
+
+    Returns
+    -------
+    dict
+        Raw value -> canonical value, for the rows that have one.
+    """
+    boolean = column == EXCAVATION
+    options = ["true", "false"] if boolean else list(ENUMS[column][0])
+
+    def text(value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    starts = []
+    for raw, proposed, why in zip(table["raw"], table["proposed"], table["why"], strict=True):
+        chosen = given.get(str(raw).strip().casefold())
+        if chosen is None and (proposals or why == "known value"):
+            chosen = proposed
+        starts.append(text(chosen))
+    shown = pd.DataFrame(
+        {
+            "raw": table["raw"].astype(str),
+            "rows": table["rows"].astype("int64"),
+            "proposed": [text(p) for p in table["proposed"]],
+            "canonical": pd.Series(starts, dtype=object),
+        }
+    )
+    st.markdown(f"**{column}** · {len(shown)} values")
+    edited = st.data_editor(
+        shown,
+        key=key,
+        hide_index=True,
+        disabled=["raw", "rows", "proposed"],
+        width="stretch",
+        column_config={
+            "raw": st.column_config.TextColumn("value in the file"),
+            "rows": st.column_config.NumberColumn("rows"),
+            "proposed": st.column_config.TextColumn("proposed"),
+            "canonical": st.column_config.SelectboxColumn(f"read as ({column})", options=options),
+        },
+    )
+    out: dict[str, Any] = {}
+    for raw, value in zip(edited["raw"], edited["canonical"], strict=True):
+        if value is None or pd.isna(value) or value == "":
+            continue
+        out[str(raw)] = value == "true" if boolean else str(value)
+    return out
+
+
+#: Columns of the conflicts listed after an upload.
+CONFLICT_COLUMNS = (
+    "kind", "severity", "org_a", "work_id_a", "title_a", "org_b", "work_id_b", "title_b",
+    "distance_m", "gap_days",
+)  # fmt: skip
+
+
+def conflicts_of(orgs: Sequence[str], *, key: str) -> None:
+    """The conflicts between organisations that involve ``orgs`` (e.g. just stored)."""
+    from ims_geo.ui import state
+
+    with user_errors():
+        conflicts = state.conflicts()
+    mine = conflicts[conflicts["org_a"].isin(orgs) | conflicts["org_b"].isin(orgs)]
+    mine = mine[mine["kind"] != "internal"]
+    st.subheader("Conflicts of the stored plans")
+    counts = mine["kind"].value_counts()
+    detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
+    pairs = mine[["org_a", "org_b"]].drop_duplicates()
+    st.caption(
+        f"{len(mine)} conflicts ({detail}) between {len(pairs)} pairs of organisations; "
+        "see the Conflicts page for filters, the map and downloads."
+    )
+    st.dataframe(
+        table(mine[[c for c in CONFLICT_COLUMNS if c in mine.columns]]), hide_index=True, key=key
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -151,12 +152,9 @@ def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
 
 
-@pytest.fixture(scope="session")
-def app_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """``streamlit run app.py`` on 127.0.0.1 over a copy of the demo store."""
-    folder = tmp_path_factory.mktemp("served")
-    store = folder / "store.gpkg"
-    shutil.copyfile(demo_store, store)
+@contextlib.contextmanager
+def serve_app(store: Path, folder: Path) -> Iterator[str]:
+    """``streamlit run app.py`` on 127.0.0.1 over ``store``; yields its URL (log in ``folder``)."""
     port = _free_port()
     log = (folder / "streamlit.log").open("w")
     proc = subprocess.Popen(
@@ -198,7 +196,7 @@ def app_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 log.flush()
                 pytest.fail(f"the app did not start:\n{(folder / 'streamlit.log').read_text()}")
             time.sleep(0.2)
-        yield {"url": url, "store": store}
+        yield url
     finally:
         proc.terminate()
         try:
@@ -207,3 +205,61 @@ def app_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> It
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """``streamlit run app.py`` on 127.0.0.1 over a copy of the demo store."""
+    folder = tmp_path_factory.mktemp("served")
+    store = folder / "store.gpkg"
+    shutil.copyfile(demo_store, store)
+    with serve_app(store, folder) as url:
+        yield {"url": url, "store": store}
+
+
+#: Script payloads planted in every user string of :func:`hostile_app`: each
+#: sets a window flag (or opens a dialog) if it ever runs as markup.
+HOSTILE_ORGS = (
+    '<img src=x onerror="window.__xss_org=1">',
+    "<script>window.__xss_script=1</script>Evil & Co",
+)
+HOSTILE_TITLE = "<img src=x onerror=\"alert('title')\">"
+HOSTILE_ID = "<svg onload=window.__xss_id=1>"
+HOSTILE_COLUMN = "<img src=x onerror=window.__xss_col=1>"
+
+
+@pytest.fixture(scope="module")
+def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The app over a store whose two organisations, titles, ids and extra column
+    are script payloads; their works clash in the street."""
+    from ims_geo.schema import validate
+
+    folder = tmp_path_factory.mktemp("hostile")
+    store = open_store(folder / "store.gpkg")
+    x0, y0 = 25_496_000, 6_672_800
+    for i, org in enumerate(HOSTILE_ORGS):
+        plan = gpd.GeoDataFrame(
+            {
+                "work_id": [HOSTILE_ID, f"{i}-2"],
+                "org": [org, org],
+                "title": [HOSTILE_TITLE, f"**bold** [link](javascript:alert(1)) {i}"],
+                "discipline": ["water", "gas"] if i else ["road", "road"],
+                "start_date": ["2027-04-01", "2027-06-01"],
+                "end_date": ["2027-05-31", "2027-07-31"],
+                HOSTILE_COLUMN: [HOSTILE_TITLE, "plain"],
+            },
+            geometry=[
+                shapely.LineString([(x0, y0 + 5 * i), (x0 + 200, y0 + 5 * i)]),
+                shapely.LineString([(x0 + 500, y0 + 5 * i), (x0 + 600, y0 + 5 * i)]),
+            ],
+            crs="EPSG:3879",
+        )
+        store.import_plan(validate(plan).valid, org=org, cycle=2027, source="hostile.gpkg")
+    with serve_app(folder / "store.gpkg", folder) as url:
+        yield {
+            "url": url,
+            "store": folder / "store.gpkg",
+            "orgs": HOSTILE_ORGS,
+            "title": HOSTILE_TITLE,
+            "work_id": HOSTILE_ID,
+        }

@@ -119,3 +119,62 @@ def test_map_upload_and_conflicts_in_a_browser(
     assert got == want
 
     assert aborted == []
+
+
+def test_script_payloads_in_user_strings_are_shown_as_text_and_never_run(page: Page, hostile_app):
+    orgs, title, work_id = hostile_app["orgs"], hostile_app["title"], hostile_app["work_id"]
+    flags = "() => [window.__xss_org, window.__xss_script, window.__xss_id, window.__xss_col]"
+    dialogs: list[str] = []
+
+    def dismiss(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def local_only(route) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            route.abort()
+
+    page.on("dialog", dismiss)
+    page.route("**/*", local_only)
+
+    def nothing_ran() -> None:
+        for frame in page.frames:
+            assert frame.evaluate(flags) == [None] * 4, frame.url
+        assert dialogs == []
+
+    url = hostile_app["url"]
+    page.goto(f"{url}/map")
+    page.get_by_test_id("stApp").wait_for()
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+    paths = frame.locator("path.leaflet-interactive")
+    # two clashes (halos under the works) and four works
+    expect(paths).to_have_count(6, timeout=60_000)
+    # the layer control names each organisation as the text it is
+    overlays = frame.locator(".leaflet-control-layers-overlays")
+    for org in orgs:
+        expect(overlays).to_contain_text(org)
+    expect(overlays.locator("img, script")).to_have_count(0)
+    # the first organisation's work with the payload title: popup and details show text
+    paths.nth(2).dispatch_event("click")
+    popup = frame.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text(title)
+    expect(popup).to_contain_text(orgs[0])
+    expect(popup.locator("img, svg, script")).to_have_count(0)
+    heading = page.get_by_test_id("stHeading").filter(has_text=f"{orgs[0]} · {work_id}")
+    expect(heading).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_test_id("stMain").locator("img[src=x], svg[onload]")).to_have_count(0)
+    screenshot(page, "hostile_map")
+    nothing_ran()
+
+    for name in ("conflicts", ""):
+        page.goto(f"{url}/{name}")
+        page.get_by_test_id("stApp").wait_for()
+        if name:
+            frame.locator("path.leaflet-interactive").first.wait_for(
+                state="attached", timeout=60_000
+            )
+        else:
+            expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=UI_TIMEOUT)
+        nothing_ran()

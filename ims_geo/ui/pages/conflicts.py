@@ -68,8 +68,9 @@ if picked is not None:
     pair = maps.prepare(maps.conflict_works(chosen, works))
     view = widgets.view(pair, maps.prepare(found.iloc[[picked]], maps.CONFLICT_FIELDS))
     view["feature_group_to_add"] = maps.highlight(pair)
-    heading.subheader(f"{chosen['kind']}: {chosen['org_a']} · {chosen['work_id_a']} ↔ "
-                      f"{chosen['org_b']} · {chosen['work_id_b']}")  # fmt: skip
+    heading.subheader(f"{chosen['kind']}: " + widgets.literal(
+        f"{chosen['org_a']} · {chosen['work_id_a']} ↔ {chosen['org_b']} · {chosen['work_id_b']}"
+    ))  # fmt: skip
 
 # the highest scores, lowest first: the worst conflicts are drawn on top
 drawn = found.head(maps.MAX_DRAWN_CONFLICTS).iloc[::-1]

@@ -62,7 +62,7 @@ selected = maps.clicked_work(
     ),
 )
 if selected is not None:
-    st.subheader(f"{selected['org']} · {selected['work_id']}")
+    st.subheader(widgets.literal(f"{selected['org']} · {selected['work_id']}"))
     st.dataframe(widgets.table(selected.to_frame().T), hide_index=True, key="map_selected")
     involved = maps.conflicts_of(selected, every)
     st.markdown(f"**{len(involved)} conflicts** with other organisations' works")
