@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import re
+import tomllib
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -289,6 +290,15 @@ def load_mapping(path: str | os.PathLike[str]) -> Mapping:
     """
     data = read_toml(path, "mapping file", RulesError)
     return Mapping.from_dict(data, source=str(path))
+
+
+def loads_mapping(text: str, source: str = "mapping") -> Mapping:
+    """A mapping from TOML text (e.g. an uploaded file); errors name ``source``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{source} is not a valid TOML file: {exc}") from exc
+    return Mapping.from_dict(data, source=source)
 
 
 def _table(value: Any, key: str, where: str) -> dict[str, Any]:

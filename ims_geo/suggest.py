@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -33,7 +34,7 @@ from ims_geo._mapping import apply as apply_mapping
 from ims_geo.errors import ImsGeoError
 from ims_geo.ingest import Limits, _isolated
 
-__all__ = ["Suggestion", "propose_value", "suggest_mapping"]
+__all__ = ["Suggestion", "propose_value", "read_raw", "suggest_mapping", "value_table"]
 
 #: Distinct raw values listed per vocabulary column (the most frequent first).
 MAX_VALUES = 200
@@ -217,14 +218,35 @@ def suggest_mapping(
     -------
     Suggestion
     """
+    raw, is_text, label = read_raw(source, name=name, layer=layer, encoding=encoding, limits=limits)
+    shown = name or getattr(source, "name", None) or str(source)
+    return suggest_for_frame(raw, name=Path(str(shown)).name, layer=label, text_geometry=is_text)
+
+
+def read_raw(
+    source: Any,
+    *,
+    name: str | None = None,
+    layer: str | None = None,
+    encoding: str | None = None,
+    limits: Limits | None = None,
+) -> tuple[pd.DataFrame, bool, str | None]:
+    """A file's own columns and values, unmapped (read in the limited worker).
+
+    Returns
+    -------
+    (frame, text_geometry, layer)
+        The attributes (with the native geometry, if any), whether the file
+        has no native geometry (CSV), and the layer read.
+    """
     limits = limits or Limits()
     upload = _sources.open_source(source, name, limits.max_upload_bytes)
     with _sources.local_path(upload) as path:
         local = _sources.Upload(upload.name, upload.suffix, path=path)
-        raw, is_text, label = _isolated(
+        found: tuple[pd.DataFrame, bool, str | None] = _isolated(
             _read_raw, (local, layer, encoding, limits), upload.name, limits
         )
-    return suggest_for_frame(raw, name=upload.name, layer=label, text_geometry=is_text)
+    return found
 
 
 def _read_raw(
@@ -295,7 +317,7 @@ def suggest_for_frame(
     epsg = CRS.from_user_input(crs).to_epsg() if crs is not None else None
     timezone = CRS_TIMEZONES.get(epsg) if offset and epsg is not None else None
     values = {
-        column: _value_table(column, _values_of(attributes, ordered[column]))
+        column: value_table(column, _values_of(attributes, ordered[column]))
         for column in schema.VOCABULARY
         if column in ordered
     }
@@ -480,7 +502,13 @@ def propose_value(column: str, raw: str) -> tuple[Any, str]:
     return fallback, "no match: the fallback"
 
 
-def _value_table(column: str, series: pd.Series) -> pd.DataFrame:
+def value_table(column: str, series: pd.Series) -> pd.DataFrame:
+    """Distinct raw values of a vocabulary column: ``raw``, ``rows``, ``proposed``, ``why``.
+
+    Values are grouped trimmed and without case (as a mapping matches them),
+    shown in their most frequent spelling, most rows first (at most
+    :data:`MAX_VALUES`).
+    """
     text = _present(series).astype("string").str.strip()
     if text.empty:
         return pd.DataFrame({"raw": [], "rows": [], "proposed": [], "why": []})

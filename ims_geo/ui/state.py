@@ -16,11 +16,13 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ims_geo import maps
+from ims_geo._mapping import loads_mapping, to_dict
 from ims_geo.conflicts import find_conflicts
 from ims_geo.ingest import IngestResult, Mapping, list_layers, read_works
 from ims_geo.programme import Progress, Proposal, propose
 from ims_geo.rules import load_rules
 from ims_geo.store import DEFAULT_STORE, STORE_ENV, Store, open_store
+from ims_geo.suggest import read_raw, value_table
 
 
 def location() -> str:
@@ -169,14 +171,20 @@ def upload_layers(upload: UploadedFile) -> list[str]:
 def _read(
     file_id: str,
     name: str,
-    org: str,
+    org: str | None,
     layer: str | None,
     columns: tuple[tuple[str, str], ...],
     crs: str | None,
     encoding: str | None,
     _data: bytes,
+    mapping_toml: str | None = None,
 ) -> IngestResult:
-    mapping = Mapping(columns={k: (v,) for k, v in columns}) if columns else None
+    mapping = loads_mapping(mapping_toml, "the mapping") if mapping_toml else None
+    if columns:
+        mapping = mapping or Mapping()
+        data = to_dict(mapping)
+        data["columns"] = {**data.get("columns", {}), **dict(columns)}
+        mapping = Mapping.from_dict(data, source=mapping.source)
     return read_works(
         _data, name=name, org=org, layer=layer, mapping=mapping, crs=crs, encoding=encoding
     )
@@ -185,12 +193,66 @@ def _read(
 def read_upload(
     upload: UploadedFile,
     *,
-    org: str,
+    org: str | None,
     layer: str | None = None,
     columns: dict[str, str] | None = None,
     crs: str | None = None,
     encoding: str | None = None,
+    mapping: str | None = None,
 ) -> IngestResult:
-    """Read and validate an uploaded works file (``columns``: canonical -> source column)."""
+    """Read and validate an uploaded works file.
+
+    ``org`` None takes the organisations from the file; ``columns``
+    (canonical -> source column) override ``mapping`` (TOML text).
+    """
     chosen = tuple(sorted((columns or {}).items()))
-    return _read(upload.file_id, upload.name, org, layer, chosen, crs, encoding, upload.getvalue())
+    return _read(
+        upload.file_id, upload.name, org, layer, chosen, crs, encoding, upload.getvalue(), mapping
+    )
+
+
+@st.cache_data(show_spinner="Reading the file's columns…", max_entries=4)
+def _raw(
+    file_id: str, name: str, layer: str | None, encoding: str | None, _data: bytes
+) -> tuple[pd.DataFrame, bool]:
+    frame, text_geometry, _ = read_raw(_data, name=name, layer=layer, encoding=encoding)
+    return frame, text_geometry
+
+
+def upload_frame(
+    upload: UploadedFile, *, layer: str | None = None, encoding: str | None = None
+) -> tuple[pd.DataFrame, bool]:
+    """The uploaded file's own columns and values, and whether its geometry is WKT text."""
+    return _raw(upload.file_id, upload.name, layer, encoding, upload.getvalue())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _values(
+    file_id: str,
+    name: str,
+    layer: str | None,
+    encoding: str | None,
+    column: str,
+    sources: tuple[str, ...],
+    _data: bytes,
+) -> pd.DataFrame:
+    frame, _ = _raw(file_id, name, layer, encoding, _data)
+    values = frame[sources[0]]
+    for source in sources[1:]:
+        text = values.astype("string").str.strip()
+        values = values.astype(object).where(text.notna() & (text != ""), frame[source])
+    return value_table(column, values)
+
+
+def upload_values(
+    upload: UploadedFile,
+    column: str,
+    sources: list[str],
+    *,
+    layer: str | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Distinct raw values of the file's ``sources`` for a vocabulary column, with proposals."""
+    return _values(
+        upload.file_id, upload.name, layer, encoding, column, tuple(sources), upload.getvalue()
+    )
