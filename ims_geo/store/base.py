@@ -661,26 +661,28 @@ def _split(works: gpd.GeoDataFrame, rejected: pd.DataFrame | None, org: str | No
         _Plan(o, works[work_keys == o], rows[rejected_keys == o] if len(rows) else None)
         for o in chosen
     ]
-    every = sorted(set(names) | set(chosen))
+    every: list[str | None] = sorted(set(names) | set(chosen))
     n_works = work_org.value_counts()
     n_rejected = rejected_org.value_counts()
+    counts = [(int(n_works.get(o, 0)), int(n_rejected.get(o, 0)), o in chosen) for o in every]
+    unowned = int(rejected_org.isna().sum())
+    if unowned:  # rows that name no organisation, when there are several
+        every.append(None)
+        counts.append((0, unowned, False))
     table = pd.DataFrame(
         {
             ORG: pd.Series(every, dtype=object),
-            "works": [int(n_works.get(o, 0)) for o in every],
-            "rejected": [int(n_rejected.get(o, 0)) for o in every],
-            "stored": [o in chosen for o in every],
+            "works": pd.Series([c[0] for c in counts], dtype="int64"),
+            "rejected": pd.Series([c[1] for c in counts], dtype="int64"),
+            "stored": pd.Series([c[2] for c in counts], dtype=bool),
         }
     )
-    unowned = int(rejected_org.isna().sum())
-    if unowned:
-        table.loc[len(table)] = [None, 0, unowned, False]
     left_out = {
-        str(r[ORG]): int(r["works"] + r["rejected"])
-        for r in table.to_dict("records")
-        if not r["stored"] and r[ORG] is not None
+        str(o): works_ + rejected_
+        for o, (works_, rejected_, stored) in zip(every, counts, strict=True)
+        if not stored and o is not None
     }
-    return _Split(plans, left_out, table.astype({"works": "int64", "rejected": "int64"}))
+    return _Split(plans, left_out, table)
 
 
 def organisations_of(
