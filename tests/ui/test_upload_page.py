@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+import pandas as pd
 import pytest
 
 from ims_geo.errors import InputError
@@ -154,3 +155,171 @@ def test_an_unexpected_reader_failure_is_a_message_not_a_traceback(
     assert not at.exception
     (error,) = [e.value for e in at.error]
     assert error.startswith("crash.zip could not be read (RuntimeError: driver crashed)")
+
+
+# --- real exports: mapping built on the page, organisations from a column ------------------
+
+
+def _ashford():
+    from conftest import shared_data
+
+    return shared_data("uk_eton_kent_roadworks_2018", "htdd_ashford_2018-06.gpkg")
+
+
+def _editor(at, column: str):
+    (found,) = [e for e in at.data_editor if e.key and f"_values_{column}_" in e.key]
+    return found
+
+
+def test_ashford_feed_with_a_suggested_mapping_and_a_translation_edited_on_the_page(
+    open_app, tmp_path
+):
+    import pyogrio
+
+    from ims_geo.conflicts import find_conflicts
+
+    path = _ashford()
+    raw = pyogrio.read_dataframe(path)
+    store = tmp_path / "empty.gpkg"
+    at = open_app("upload", store=store)
+    at.file_uploader(key="upload_file").upload(
+        path.name, path.read_bytes(), "application/geopackage"
+    )
+    at.selectbox(key="upload_org").set_value("From the file (org column)")
+    at.run()
+    assert not at.exception
+    # without a mapping the dates are not found: every row rejected, the mapping panel is there
+    assert metric(at, "Accepted") == "0"
+    labels = {s.label for s in at.selectbox}
+    assert {"work_id", "org", "start_date", "end_date", "discipline", "status"} <= labels
+
+    at.button(key="upload_suggest").click().run()
+    assert not at.exception
+    assert metric(at, "Accepted") == str(len(raw)) == "981"
+    (org,) = [s for s in at.selectbox if s.label == "org"]
+    assert org.value == "responsible_org_name"
+    status = _editor(at, "status").value
+    counts = raw["e__works_state"].str.strip().replace("", pd.NA).dropna().value_counts()
+    assert dict(zip(status["raw"], status["rows"], strict=True)) == counts.to_dict()
+    assert dict(zip(status["raw"], status["canonical"], strict=True)) == {
+        "Work completed": "done", "Work cancelled": "cancelled",
+        "Work in progress": "in_progress", "Planned work about to start": "planned",
+        "Forward planning": "planned",
+    }  # fmt: skip
+    # the planner corrects one translation in the table
+    editor = _editor(at, "status")
+    row = status.index[status["raw"] == "Planned work about to start"][0]
+    at.session_state[editor.key] = {
+        "edited_rows": {int(row): {"canonical": "committed"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not at.exception
+    changes = next(d.value for d in at.dataframe if "added" in d.value.columns)
+    promoters = raw["responsible_org_name"].value_counts()
+    assert changes["org"].tolist() == sorted(promoters.index)
+    assert dict(zip(changes["org"], changes["added"], strict=True)) == promoters.to_dict()
+
+    at.button(key="upload_store").click().run()
+    assert not at.exception
+    stored = open_store(store)
+    works = stored.works()
+    assert works.groupby("org").size().to_dict() == promoters.to_dict()
+    about_to_start = int((raw["e__works_state"] == "Planned work about to start").sum())
+    assert int((works["status"] == "committed").sum()) == about_to_start == 14
+    assert len(stored.plan_versions()) == len(promoters) == 17
+    (message,) = [s.value for s in at.success]
+    assert f"Stored {promoters['KENT COUNTY COUNCIL']} works of KENT COUNTY COUNCIL" in message
+    # the conflicts between the real promoters, as the engine finds them in the store
+    conflicts = find_conflicts(works)
+    between = conflicts[conflicts["kind"] != "internal"]
+    assert len(between) > 0
+    shown = next(d.value for d in at.dataframe if "work_id_a" in d.value.columns)
+    assert len(shown) == len(between)
+    assert (shown["org_a"] != shown["org_b"]).all()
+    caption = [c.value for c in at.caption if "pairs of organisations" in c.value]
+    assert caption and caption[0].startswith(f"{len(between)} conflicts")
+
+
+def test_the_column_mapping_is_shown_when_a_mapping_file_names_a_missing_column(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
+    at = open_app("upload", store=store_copy)
+    at.file_uploader(key="upload_mapping_file").upload(
+        "m.toml", b'[columns]\nwork_id = "Kenmerk"\n', "application/toml"
+    )
+    at = upload(at, "plan.zip", zipped_shapefile(sample_plan()))
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert "work_id = 'Kenmerk', but plan.zip has no such column" in error
+    (work_id,) = [s for s in at.selectbox if s.label == "work_id"]
+    assert "ID" in work_id.options
+    work_id.set_value("ID")
+    at.run()
+    assert not at.error
+    assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("4", "1")
+
+
+def test_unknown_values_are_warned_and_a_translation_removes_the_warning(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
+    plan = sample_plan().assign(Sparte=["Wasser", "Utility", "Gas", "Utility", "Gas"])
+    at = upload(open_app("upload", store=store_copy), "plan.zip", zipped_shapefile(plan))
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert (
+        "plan.zip: discipline 'Utility' (2 rows) read as other — add it to "
+        "[values.discipline] in a mapping file"
+    ) in warnings
+    table = _editor(at, "discipline").value
+    assert table[["raw", "rows", "proposed"]].to_dict("records") == [
+        {"raw": "Gas", "rows": 2, "proposed": "gas"},
+        {"raw": "Utility", "rows": 2, "proposed": "other"},
+        {"raw": "Wasser", "rows": 1, "proposed": "water"},
+    ]
+    row = int(table.index[table["raw"] == "Utility"][0])
+    at.session_state[_editor(at, "discipline").key] = {
+        "edited_rows": {row: {"canonical": "electricity"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    assert not any("Utility" in w.value for w in at.warning)
+    at.button(key="upload_store").click().run()
+    works = open_store(store_copy).works(orgs=[ORG])
+    assert sorted(works["discipline"]) == ["electricity", "electricity", "gas", "water"]
+
+
+def test_a_plan_that_drops_most_works_needs_a_confirmation(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
+    current = open_store(store_copy).works(orgs=["Helsinki Water"])
+    at = open_app("upload", store=store_copy)
+    at.file_uploader(key="upload_file").upload(
+        "water.zip", zipped_shapefile(sample_plan()), "application/zip"
+    )
+    at.selectbox(key="upload_org").set_value("Helsinki Water")
+    at.run()
+    assert not at.exception
+    changes = next(d.value for d in at.dataframe if "dropped" in d.value.columns)
+    assert changes.to_dict("records") == [
+        {"org": "Helsinki Water", "current": len(current), "new": 4, "added": 4,
+         "dropped": len(current), "moved": 0, "geometry_changed": 0},
+    ]  # fmt: skip
+    assert any(f"{len(current)} of its {len(current)} current works" in w.value for w in at.warning)
+    assert at.button(key="upload_store").disabled
+    at.checkbox[0].check().run()
+    assert not at.button(key="upload_store").disabled
+    at.button(key="upload_store").click().run()
+    assert not at.exception
+    assert len(open_store(store_copy).works(orgs=["Helsinki Water"])) == 4
+
+
+def test_every_format_of_the_command_line_is_offered(open_app, store_copy):
+    from ims_geo._sources import FORMATS
+
+    at = open_app("upload", store=store_copy)
+    offered = {t.lstrip(".") for t in at.file_uploader(key="upload_file").proto.type}
+    assert offered == {s.lstrip(".") for s in FORMATS}
+    assert {"gml", "fgb", "zip", "gpkg", "csv", "geojson", "json"} <= offered
