@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 import zipfile
 
 import geopandas as gpd
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyogrio
@@ -497,3 +499,115 @@ def test_conflict_exports_carry_titles_periods_centimetres_and_the_crs(
         assert meet.crs.to_epsg() == (4326 if suffix == ".geojson" else 28992)
     found = find_conflicts(open_store(street_store).works()).geometry
     assert meet.to_crs(28992).geom_equals_exact(found.set_crs(28992), tolerance=0.01).all()
+
+
+# --- every geometry the store can hold ---------------------------------------------------
+GEOMETRIES = [
+    "POINT (0 0)",
+    "POINT Z (1 1 5)",
+    "POINT ZM (2 2 5 7)",
+    "POINT M (3 3 9)",
+    "MULTIPOINT ((4 4), (5 5))",
+    "MULTIPOINT Z ((4 4 1), (5 5 2))",
+    "LINESTRING Z (0 0 1, 10 0 2)",
+    "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))",
+    "POLYGON Z ((0 0 1, 1 0 1, 1 1 1, 0 0 1))",
+    "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
+]
+#: What every format holds: the same shapes, heights kept, measures dropped.
+WITHOUT_M = [
+    "POINT (0 0)",
+    "POINT Z (1 1 5)",
+    "POINT Z (2 2 5)",
+    "POINT (3 3)",
+    "MULTIPOINT ((4 4), (5 5))",
+    "MULTIPOINT Z ((4 4 1), (5 5 2))",
+    "LINESTRING Z (0 0 1, 10 0 2)",
+    "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))",
+    "POLYGON Z ((0 0 1, 1 0 1, 1 1 1, 0 0 1))",
+    "MULTIPOLYGON (((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))",
+]
+
+
+def _shifted(wkts: list[str]) -> np.ndarray:
+    """Geometries moved to (X0, Y0) in the WKT text itself: heights and measures stay."""
+
+    def shift(match: re.Match) -> str:
+        return f"{float(match[1]) + X0} {float(match[2]) + Y0}{match[3]}"
+
+    return shapely.from_wkt(
+        [re.sub(r"(-?[\d.]+) (-?[\d.]+)((?: -?[\d.]+)*)", shift, w) for w in wkts]
+    )
+
+
+@pytest.fixture
+def every_geometry() -> gpd.GeoDataFrame:
+    n = len(GEOMETRIES)
+    geoms = _shifted(GEOMETRIES)
+    assert shapely.has_m(geoms).sum() == 2 and shapely.has_z(geoms).sum() == 5
+    return gpd.GeoDataFrame(
+        {"work_id": [f"G{i}" for i in range(n)], "org": ["A"] * n}, geometry=geoms, crs=28992
+    )
+
+
+def _expected(crs: int) -> gpd.GeoSeries:
+    return gpd.GeoSeries(_shifted(WITHOUT_M), crs=28992).to_crs(crs)
+
+
+def _same(got: gpd.GeoSeries, want: gpd.GeoSeries, tolerance: float) -> None:
+    assert got.has_z.tolist() == want.has_z.tolist()
+    assert not shapely.has_m(got.to_numpy()).any()
+    assert got.geom_type.tolist() == want.geom_type.tolist()
+    assert got.reset_index(drop=True).geom_equals_exact(want, tolerance=tolerance).all()
+    both = got.has_z.to_numpy()
+    z_got = shapely.get_coordinates(got.to_numpy()[both], include_z=True)[:, 2]
+    z_want = shapely.get_coordinates(want.to_numpy()[both], include_z=True)[:, 2]
+    assert z_got.tolist() == z_want.tolist()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".geojson", ".gpkg", ".parquet"])
+def test_every_geometry_type_with_heights_and_measures_is_written(every_geometry, tmp_path, suffix):
+    path = export.write(every_geometry, tmp_path / f"works{suffix}", layer="works")
+    back = _read_back(path)
+    assert back["work_id"].tolist() == [f"G{i}" for i in range(len(GEOMETRIES))]
+    if suffix in (".csv", ".xlsx"):
+        got = gpd.GeoSeries(shapely.from_wkt(back["geometry"].tolist()), crs=4326)
+        _same(got, _expected(4326), tolerance=1e-8)
+    else:
+        crs = 4326 if suffix == ".geojson" else 28992
+        assert back.crs.to_epsg() == crs
+        _same(back.geometry, _expected(crs), tolerance=1e-7 if crs == 4326 else 1e-6)
+
+
+def test_shapefile_zip_holds_points_multipoints_lines_and_polygons_apart(every_geometry, tmp_path):
+    path = export.write(every_geometry, tmp_path / "works.zip", layer="works")
+    layers = dict(pyogrio.list_layers(path))
+    assert sorted(layers) == ["works_lines", "works_multipoints", "works_points", "works_polygons"]
+    want = _expected(28992)
+    for family, rows in (
+        ("points", [0, 1, 2, 3]),
+        ("multipoints", [4, 5]),
+        ("lines", [6, 7]),
+        ("polygons", [8, 9]),
+    ):
+        back = gpd.read_file(f"/vsizip/{path}/works_{family}.shp")
+        assert back["work_id"].tolist() == [f"G{i}" for i in rows]
+        # a shapefile holds one kind of shape: 2D shapes in a 3D file get height 0,
+        # lines and polygons are read back as what they are
+        expected = want.iloc[rows].reset_index(drop=True)
+        flat = gpd.GeoSeries(shapely.force_2d(back.geometry.to_numpy()), crs=28992)
+        assert flat.geom_equals_exact(
+            gpd.GeoSeries(shapely.force_2d(expected.to_numpy()), crs=28992), tolerance=1e-6
+        ).all()
+        assert back.has_z.any() == expected.has_z.any()
+
+
+def test_store_works_of_every_type_export_through_the_command(every_geometry, tmp_path):
+    store = tmp_path / "store.gpkg"
+    valid = validate(every_geometry.assign(start_date="2027-01-01", end_date="2027-02-01")).valid
+    open_store(store).import_plan(valid, org="A", cycle=2027)
+    for suffix in (".csv", ".xlsx", ".geojson", ".gpkg", ".zip", ".parquet"):
+        out = tmp_path / f"works{suffix}"
+        result = _cli("export", "--out", out, "--store", store)
+        assert result.exit_code == 0, (suffix, result.output)
+        assert f"{len(GEOMETRIES)} works written" in result.stderr
