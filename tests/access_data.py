@@ -61,7 +61,7 @@ def plan_b() -> gpd.GeoDataFrame:
         {"work_id": "b2", "title": B_SECRET_TITLE, "discipline": "sewer",
          "start_date": "2027-03-17", "end_date": "2027-04-09", "earliest": "2027-02-11",
          "latest": "2027-05-13", "cost_eur": B_SECRET_COST, "funding": "B fund",
-         "depth_min": 1.5, "depth_max": 2.75, "visibility": "private", "code": "K2",
+         "depth_min": 1.5, "depth_max": 2.75, "visibility": "private", "code": "K2-secret-code",
          "geometry": line(20, 3)},
         {"work_id": "b3", "title": "B public", "discipline": "telecom",
          "start_date": "2027-06-01", "end_date": "2027-06-30", "visibility": "public",

@@ -211,9 +211,9 @@ def _progress(err: bool) -> Callable[[float, str], None]:
 
 
 def _open_store(store_path: str) -> Any:
-    from ims_geo.store import open_store
+    from ims_geo.cli.signin import open_signed_in  # --user / IMS_GEO_TOKEN for PostGIS
 
-    return open_store(store_path)
+    return open_signed_in(store_path)
 
 
 def _write_rejects(rejected: pd.DataFrame, path: str | None) -> None:
@@ -274,7 +274,13 @@ def _read_inputs(
 # --- commands -----------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ims_geo")
-def main() -> None:
+@click.option(
+    "--user",
+    envvar="IMS_GEO_USER",
+    help="Sign in to a shared (PostGIS) store as this user (env IMS_GEO_USER); the password "
+    "comes from env IMS_GEO_PASSWORD or a prompt. An API token: env IMS_GEO_TOKEN.",
+)
+def main(user: str | None) -> None:
     """ims-geo: every organisation's planned street works on one map, conflicts found,
     combined programmes proposed."""
 
@@ -722,6 +728,7 @@ def serve_cmd(port: int, address: str, store_path: str) -> None:
 
 # Command groups that live in their own modules of this package register
 # themselves on ``main`` when imported (one line each, below).
+from ims_geo.cli import admin as _admin  # noqa: E402,F401
 from ims_geo.cli import mapping as _mapping  # noqa: E402,F401
 from ims_geo.cli import report as _report  # noqa: E402,F401
 

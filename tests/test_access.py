@@ -1,0 +1,313 @@
+"""Sign-in, confidential plans and the audit trail of a shared installation.
+
+Through the library (``open_store`` with a user, a token or nothing), the
+real CLI (``ims-geo admin ...`` and store commands signed in) and the files
+they write. Every test runs against a fresh database set up like
+production: an owner role and a separate application role.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from access_data import (
+    B_SECRET_TITLE,
+    PASSWORD,
+    RD,
+    X0,
+    Y0,
+    Installation,
+    plan_a,
+    plan_b,
+    populate,
+)
+from click.testing import CliRunner
+
+from ims_geo.access.admin import Administration
+from ims_geo.access.signals import month_end, month_start
+from ims_geo.cli import main
+from ims_geo.errors import StoreError
+from ims_geo.store import PRIVATE_ORG, open_store
+from ims_geo.store.base import anonymise
+
+pytestmark = pytest.mark.postgis
+
+#: Where B's private work b2 lies, coarsened: the two 50 m cells its line touches.
+B2_CELLS = shapely.box(121_000, 487_000, 121_100, 487_050)
+
+
+@pytest.fixture
+def inst(shared_installation: Any) -> Installation:
+    return populate(shared_installation.owner_url, shared_installation.app_url)
+
+
+def cli(*args: object, env: dict[str, str] | None = None, input: str | None = None) -> Any:
+    base = {"IMS_GEO_USER": "", "IMS_GEO_PASSWORD": "", "IMS_GEO_TOKEN": "", "IMS_GEO_STORE": ""}
+    result = CliRunner().invoke(
+        main, [str(a) for a in args], env={**base, **(env or {})}, input=input
+    )
+    assert PASSWORD not in result.output, "a password was printed"
+    return result
+
+
+def as_user(user: str) -> dict[str, str]:
+    return {"IMS_GEO_USER": user, "IMS_GEO_PASSWORD": PASSWORD}
+
+
+# --- signing in -------------------------------------------------------------------------
+def test_the_store_acts_for_the_verified_user_only(inst: Installation) -> None:
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as a:
+        assert a.identity is not None
+        assert (a.identity.user, a.identity.org, a.identity.role) == ("a_plan", "A", "planner")
+        token = a.session_token
+        assert token is not None and token not in repr(a)
+        # another organisation's plan: refused in Python, and by the database without it
+        with pytest.raises(StoreError, match="'A' may only change its own works"):
+            a.import_plan(plan_b(), org="B", cycle=2027)
+        a.acting_org = None  # pretend the Python check was skipped
+        with pytest.raises(StoreError, match=r"a_plan \(planner of A\) may not"):
+            a.import_plan(plan_b(), org="B", cycle=2027)
+        # resume the sign-in elsewhere (the app keeps the session token)
+        with open_store(inst.app_url, session=token) as again:
+            assert again.identity == a.identity
+        a.logout()
+        with pytest.raises(StoreError, match="expired or ended"):
+            open_store(inst.app_url, session=token)
+    with pytest.raises(StoreError, match="takes the organisation from the sign-in"):
+        open_store(inst.app_url, acting_org="B")
+    for wrong in ({"user": "a_plan", "password": "not the password"}, {"user": "nobody"},
+                  {"token": "ims_1_" + "0" * 64}):  # fmt: skip
+        with pytest.raises(StoreError, match="sign-in .* refused"):
+            open_store(inst.app_url, **wrong)
+
+
+def test_a_viewer_cannot_write_and_a_disabled_user_cannot_sign_in(inst: Installation) -> None:
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as planner:
+        planner.import_plan(plan_a().iloc[:1], org="A", cycle=2027)  # version 2
+    with open_store(inst.app_url, user="a_view", password=PASSWORD) as viewer:
+        with pytest.raises(StoreError, match=r"a_view \(viewer of A\) may not import"):
+            viewer.import_plan(plan_a(), org="A", cycle=2027)
+        with pytest.raises(StoreError, match="may not"):
+            viewer.restore("A", 1)
+    with Administration(open_store(inst.app_url, user="root", password=PASSWORD)) as adm:
+        adm.disable_user("a_plan")
+    with pytest.raises(StoreError, match="refused for user 'a_plan'"):
+        open_store(inst.app_url, user="a_plan", password=PASSWORD)
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as b:
+        assert len(b.plan_versions()) == 3  # nothing was written by the refused attempts
+
+
+def test_a_visitor_sees_public_works_only(inst: Installation) -> None:
+    with open_store(inst.app_url) as visitor:
+        assert visitor.identity is None
+        works = visitor.works()
+        assert sorted(works["work_id"]) == ["a1", "b3"]
+        assert set(works["visibility"]) == {"public"}
+        with pytest.raises(StoreError, match="visitor who is not signed in may not"):
+            visitor.import_plan(plan_a(), org="A", cycle=2027)
+
+
+# --- confidential plans ----------------------------------------------------------------
+def test_private_works_of_others_are_anonymous_signals_equal_to_the_python_oracle(
+    inst: Installation,
+) -> None:
+    with open_store(inst.owner_url) as owner:  # the unrestricted view (administrator)
+        everything = owner.works()
+        salt = owner._salt()
+        crs = owner.crs
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as a:
+        seen = a.works()
+    expected = anonymise(everything, "A", salt, crs)
+    assert list(seen.columns) == list(expected.columns)
+    assert seen["work_id"].tolist()[:1] == ["b1"] and seen["work_id"].iloc[1].startswith("anon-")
+    plain = [c for c in seen.columns if c not in ("work_id", "geometry", "code")]
+    pd.testing.assert_frame_equal(
+        seen[plain].reset_index(drop=True), expected[plain].reset_index(drop=True)
+    )
+    assert shapely.equals(seen.geometry.to_numpy(), expected.geometry.to_numpy()).all()
+    signal = seen[seen["org"] == PRIVATE_ORG].iloc[0]
+    assert shapely.equals(signal.geometry, B2_CELLS)
+    assert signal["title"] is None and np.isnan(signal["cost_eur"]) and signal["funding"] is None
+    assert np.isnan(signal["depth_min"]) and np.isnan(signal["depth_max"])
+    assert pd.isna(signal["code"])
+    assert str(signal["start_date"].date()) == "2027-03-01"
+    assert str(signal["end_date"].date()) == "2027-04-30"
+    assert str(signal["earliest"].date()) == "2027-02-01"
+    assert str(signal["latest"].date()) == "2027-05-31"
+    # the oracle's own pieces, checked by hand on B's dates
+    days = pd.Series(pd.to_datetime(["2027-03-17", "2027-02-28"]))
+    assert month_start(days).dt.day.tolist() == [1, 1]
+    assert month_end(days).dt.strftime("%m-%d").tolist() == ["03-31", "02-28"]
+    # B sees its own private work in full
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as b:
+        own = b.works(orgs=["B"])
+        assert own.loc[own["work_id"] == "b2", "title"].tolist() == [B_SECRET_TITLE]
+
+
+def _leaks(path: Path) -> list[str]:
+    """Which of B's secrets appear in the file at ``path`` (every cell, as text)."""
+    if path.suffix == ".xlsx":
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+        text = "\n".join(s.to_csv(index=False) for s in sheets.values())
+    elif path.suffix == ".gpkg":
+        import pyogrio
+
+        layers = [name for name, _ in pyogrio.list_layers(path)]
+        text = "\n".join(gpd.read_file(path, layer=n).to_csv(index=False) for n in layers)
+    else:
+        text = path.read_text(encoding="utf-8")
+    secrets = [B_SECRET_TITLE, "987654", "B fund", "K2-secret", "2027-03-17", "2027-04-09"]
+    found = [s for s in secrets if s in text]
+    return found + (["b2"] if '"b2"' in text or ",b2," in text else [])
+
+
+def test_no_output_of_a_signed_in_cli_leaks_a_private_work(
+    inst: Installation, tmp_path: Path
+) -> None:
+    env = {**as_user("a_plan"), "IMS_GEO_STORE": inst.app_url}
+    outputs = []
+    for name in ("conflicts.csv", "conflicts.xlsx", "conflicts.geojson"):
+        result = cli("conflicts", "--out", tmp_path / name, env=env)
+        assert result.exit_code == 0, result.output
+        outputs.append(tmp_path / name)
+    for name in ("works.csv", "works.xlsx", "works.geojson", "works.gpkg"):
+        result = cli("export", "--out", tmp_path / name, env=env)
+        assert result.exit_code == 0, result.output
+        outputs.append(tmp_path / name)
+    result = cli("works", env=env)
+    assert result.exit_code == 0 and B_SECRET_TITLE not in result.output
+    for path in outputs:
+        assert _leaks(path) == [], path
+    conflicts = pd.read_csv(tmp_path / "conflicts.csv")
+    # A's public road and B's private sewer meet: the pair is there, B anonymous
+    private = conflicts[(conflicts["org_a"] == PRIVATE_ORG) | (conflicts["org_b"] == PRIVATE_ORG)]
+    assert len(private) >= 1
+    works = gpd.read_file(tmp_path / "works.geojson").to_crs(RD)
+    signal = works[works["org"] == PRIVATE_ORG]
+    assert len(signal) == 1
+    assert signal.geometry.iloc[0].hausdorff_distance(B2_CELLS) < 0.01
+    # B's exact line (starting 20 m east, 3 m north of X0, Y0) is not what is shown
+    exact = shapely.LineString([(X0 + 20, Y0 + 3), (X0 + 70, Y0 + 10)])
+    assert signal.geometry.iloc[0].hausdorff_distance(exact) > 10
+    # the same command not signed in: public works only
+    result = cli(
+        "export", "--out", tmp_path / "public.geojson", env={"IMS_GEO_STORE": inst.app_url}
+    )
+    assert result.exit_code == 0, result.output
+    assert "Not signed in" in result.output
+    assert sorted(gpd.read_file(tmp_path / "public.geojson")["work_id"]) == ["a1", "b3"]
+
+
+def test_the_map_payload_carries_no_private_attributes(inst: Installation) -> None:
+    from ims_geo import maps
+
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as a:
+        works = a.works()
+    payload = maps.prepare(works, fields=list(works.columns.drop("geometry"))).geojson
+    features = json.loads(payload)["features"]
+    assert len(features) == len(works) == 5
+    assert B_SECRET_TITLE not in payload and "987654" not in payload and '"b2"' not in payload
+
+
+# --- administration through the CLI ------------------------------------------------------
+def test_admin_cli_manages_users_tokens_and_the_audit_trail(
+    shared_installation: Any, tmp_path: Path
+) -> None:
+    owner, app = shared_installation.owner_url, shared_installation.app_url
+    # set-up again is harmless; roles that could bypass the policies are refused
+    result = cli("admin", "init", "--owner-url", owner, "--app-role", "ims_app")
+    assert result.exit_code == 0, result.output
+    for bad in ("ims_owner", "postgres"):
+        result = cli("admin", "init", "--owner-url", owner, "--app-role", bad)
+        assert result.exit_code != 0 and "bypass row-level security" in result.output
+    # the first admin, created with the owner's URL; everything after signed in as admin
+    assert cli("admin", "org", "add", "A", "--store", owner).exit_code == 0
+    result = cli("admin", "user", "add", "root", "--org", "A", "--role", "admin",
+                 "--password-stdin", "--store", owner, input=PASSWORD + "\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    admin = {**as_user("root"), "IMS_GEO_STORE": app}
+    assert cli("admin", "org", "add", "B", env=admin).exit_code == 0
+    result = cli("admin", "user", "add", "bea", "--org", "B", "--role", "planner",
+                 env={**admin, "IMS_GEO_NEW_PASSWORD": PASSWORD})  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = cli("admin", "user", "add", "weak", "--org", "B", "--role", "planner",
+                 env={**admin, "IMS_GEO_NEW_PASSWORD": "short"})  # fmt: skip
+    assert result.exit_code != 0 and "at least 10 characters" in result.output
+    listed = cli("admin", "user", "list", env=admin)
+    assert listed.exit_code == 0 and "bea" in listed.output and "$2" not in listed.output
+    # bea works, changes her password, is disabled and is refused
+    bea = {**as_user("bea"), "IMS_GEO_STORE": app}
+    plan_file = tmp_path / "b.geojson"
+    plan_b().to_file(plan_file, driver="GeoJSON")
+    result = cli("import", plan_file, "--org", "B", "--cycle", "2027", env=bea)
+    assert result.exit_code == 0, result.output
+    result = cli("admin", "user", "passwd", "bea", "--password-stdin", env=bea,
+                 input="a brand new password\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert cli("works", env=bea).exit_code != 0  # the old password no longer works
+    assert cli("admin", "user", "disable", "bea", env=admin).exit_code == 0
+    refused = cli("works", env={**bea, "IMS_GEO_PASSWORD": "a brand new password"})
+    assert refused.exit_code != 0 and "refused for user 'bea'" in refused.output
+    # a planner is no admin
+    assert cli("admin", "user", "add", "x", "--org", "B", "--role", "admin",
+               env={**as_user("root"), "IMS_GEO_STORE": app, "IMS_GEO_USER": "bea"}
+               ).exit_code != 0  # fmt: skip
+    # a token for B: shown once, then it signs in; revoked, it is refused
+    result = cli("admin", "token", "B", "--label", "asset system", env=admin)
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("ims_") and len(token) > 60
+    listed = cli("admin", "tokens", env=admin)
+    assert token not in listed.output and "asset system" in listed.output
+    with_token = {"IMS_GEO_STORE": app, "IMS_GEO_TOKEN": token}
+    result = cli("export", "--out", tmp_path / "b.csv", env=with_token)
+    assert result.exit_code == 0, result.output
+    assert B_SECRET_TITLE in (tmp_path / "b.csv").read_text()  # B's own works, in full
+    name = "_".join(token.split("_")[:2])
+    assert cli("admin", "revoke-token", name, env=admin).exit_code == 0
+    assert cli("works", env={"IMS_GEO_STORE": app, "IMS_GEO_TOKEN": token}).exit_code != 0
+    # the audit trail has a row for each of these actions, with who did it
+    result = cli("admin", "audit", "--out", tmp_path / "audit.csv", env=admin)
+    assert result.exit_code == 0, result.output
+    trail = pd.read_csv(tmp_path / "audit.csv", dtype=str, keep_default_na=False)
+    by_action = trail.groupby("action")["username"].apply(list).to_dict()
+    assert by_action["organisation added"] == ["", "root"]  # the owner, then root
+    assert by_action["user added"] == ["", "root"]
+    assert by_action["import"] == ["bea"]
+    assert by_action["password changed"] == ["bea"]
+    assert by_action["user disabled"] == ["root"]
+    assert by_action["token created"] == ["root"] and by_action["token revoked"] == ["root"]
+    failed = trail[trail["action"] == "login failed"]
+    assert set(failed["detail"]) >= {"wrong password", "account disabled"}
+    assert (trail["action"] == "token rejected").sum() == 1
+    assert (trail["db_user"].iloc[:2] == "ims_owner").all()
+    assert PASSWORD not in (tmp_path / "audit.csv").read_text()
+    assert "a brand new password" not in (tmp_path / "audit.csv").read_text()
+    # only admins read it
+    assert cli("admin", "audit", env={**as_user("b_plan"), "IMS_GEO_STORE": app}).exit_code != 0
+
+
+def test_restore_and_progress_reports_are_audited(inst: Installation) -> None:
+    from ims_geo.cycle.monitor import record_progress
+
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as b:
+        b.import_plan(plan_b().iloc[:2], org="B", cycle=2027, source="b2.gpkg")
+        b.restore("B", 1)
+        record_progress(b, 2027, "B", pd.DataFrame(
+            {"work_id": ["b1"], "status": ["in_progress"], "actual_start": ["2027-03-02"]}
+        ))  # fmt: skip
+    with Administration(open_store(inst.owner_url)) as adm:
+        trail = adm.audit()
+    rows = trail[trail["username"] == "b_plan"]
+    assert rows["action"].tolist() == [
+        "login", "import", "login", "import", "restore", "progress report",
+    ]  # fmt: skip
+    assert rows["target"].tolist()[-2] == "B version 3"
+    assert "b1" in rows["detail"].iloc[-1] and (rows["org"] == "B").all()
