@@ -729,6 +729,7 @@ def serve_cmd(port: int, address: str, store_path: str) -> None:
 # Command groups that live in their own modules of this package register
 # themselves on ``main`` when imported (one line each, below).
 from ims_geo.cli import admin as _admin  # noqa: E402,F401
+from ims_geo.cli import cycle as _cycle  # noqa: E402,F401
 from ims_geo.cli import mapping as _mapping  # noqa: E402,F401
 from ims_geo.cli import report as _report  # noqa: E402,F401
 

@@ -1,0 +1,364 @@
+"""``ims-geo cycle ...`` and ``ims-geo moratoria``: the planning cycle on the command line.
+
+Thin over :mod:`ims_geo.cycle`: targets, adoption of a programme, progress
+reports, where the cycle stands, the moratoria layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import pandas as pd
+
+from ims_geo.cli import (
+    EXIT_REJECTED,
+    _fail,
+    _handle_errors,
+    _open_store,
+    _progress,
+    _write_rejects,
+    main,
+    rules_options,
+    store_option,
+)
+
+cycle_option = click.option("--cycle", "year", type=int, required=True, help="Cycle year.")
+
+
+def _assignments(items: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            _fail(f"{what} {item!r}: write it as PROJECT=VALUE, e.g. C001=equal")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _table(frame: pd.DataFrame) -> str:
+    shown = frame.drop(columns=[c for c in ("geometry",) if c in frame])
+    return pd.DataFrame(shown).to_string(index=False)
+
+
+@main.group("cycle")
+def cycle_group() -> None:
+    """The yearly planning cycle: targets, adopted programme, progress, status."""
+
+
+@cycle_group.command("targets")
+@cycle_option
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="Set a target, e.g. --set combined_share=0.6 (repeatable).")  # fmt: skip
+@click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False),
+              help="Targets from a TOML file (name = number lines).")  # fmt: skip
+@click.option("--custom", is_flag=True, help="Accept names that are not known KPIs.")
+@store_option
+@_handle_errors
+def targets_cmd(
+    year: int, assignments: tuple[str, ...], from_file: str | None, custom: bool, store_path: str
+) -> None:
+    """Store the cycle's targets; without --set/--from, print them.
+
+    Known KPIs: combined_share, moratorium_violations, max_disruption_days,
+    savings_eur, submitted_share. Other names need --custom.
+    """
+    from ims_geo import cycle
+    from ims_geo.cycle.targets import parse_assignments
+
+    store = _open_store(store_path)
+    values: dict[str, Any] = {}
+    if from_file:
+        values.update(cycle.load_targets(from_file))
+    values.update(parse_assignments(assignments))
+    table = (
+        cycle.set_targets(store, year, values, custom=custom)
+        if values
+        else cycle.targets(store, year)
+    )
+    if values:
+        click.echo(f"Stored {len(values)} targets for cycle {year}", err=True)
+    click.echo(table.loc[:, ["kpi", "target", "custom", "better"]].to_string(index=False))
+
+
+@cycle_group.command("adopt")
+@cycle_option
+@click.option("--programme", "programme_file", type=click.Path(exists=True, dir_okay=False),
+              help="Programme to adopt (.gpkg/.xlsx from 'ims-geo propose', possibly edited); "
+              "without it a fresh proposal of the store's current works.")  # fmt: skip
+@click.option("--decision", required=True, help="Decision reference, e.g. 'Council 2027/14'.")
+@click.option("--date", "decision_date", help="Date of the decision, YYYY-MM-DD (default today).")
+@click.option("--reason", help="Why this revision (needed from the second adoption on).")
+@click.option("--split", "splits", multiple=True, metavar="PROJECT=RULE",
+              help="Cost split rule of a project: trench (default), equal or cost.")  # fmt: skip
+@click.option("--lead", "leads", multiple=True, metavar="PROJECT=ORG",
+              help="Lead organisation of a project (default: the sealing member's).")  # fmt: skip
+@rules_options
+@click.option("--budgets", type=click.Path(exists=True, dir_okay=False),
+              help="Yearly budgets per organisation (CSV: org,year,budget_eur).")  # fmt: skip
+@click.option("--max-parallel", type=int, help="At most K simultaneous works per area cell.")
+@click.option("--time-limit", type=float, default=30.0, show_default=True,
+              help="Solver time budget in seconds for the whole run.")  # fmt: skip
+@click.option("--costs", type=click.Path(exists=True, dir_okay=False),
+              help="Unit costs for the savings (TOML), see data/costs.example.toml.")  # fmt: skip
+@click.option("--cell-size", type=float, default=250.0, show_default=True,
+              help="Side in metres of the area cells that --max-parallel counts in.")  # fmt: skip
+@click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
+@store_option
+@_handle_errors
+def adopt_cmd(
+    year: int,
+    programme_file: str | None,
+    decision: str,
+    decision_date: str | None,
+    reason: str | None,
+    splits: tuple[str, ...],
+    leads: tuple[str, ...],
+    rules: Any,
+    budgets: str | None,
+    max_parallel: int | None,
+    time_limit: float,
+    costs: str | None,
+    cell_size: float,
+    workers: int,
+    store_path: str,
+) -> None:
+    """Adopt a programme for the cycle: a frozen, numbered revision. Prints its number."""
+    from ims_geo import cycle
+
+    store = _open_store(store_path)
+    options: dict[str, Any] = {}
+    if programme_file is None:
+        options = {
+            "rules": rules, "budgets": budgets, "max_parallel": max_parallel,
+            "time_limit": time_limit, "costs": costs, "cell_size": cell_size,
+            "workers": workers, "progress": _progress(err=True),
+        }  # fmt: skip
+    result = cycle.adopt(
+        store,
+        year,
+        programme_file,
+        decision=decision,
+        decision_date=decision_date,
+        reason=reason,
+        split_rules=_assignments(splits, "--split"),
+        leads=_assignments(leads, "--lead"),
+        **options,
+    )
+    click.echo(
+        f"Adopted revision {result.revision} of the {year} programme ({result.decision}, "
+        f"{result.decision_date}): {result.n_projects} combined projects, {result.n_works} works",
+        err=True,
+    )
+    click.echo(result.revision)
+
+
+@cycle_group.command("progress")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", required=True, help="The organisation reporting.")
+@cycle_option
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False),
+              help="Column mapping (TOML); extras for actual_start, actual_end, remark.")  # fmt: skip
+@click.option("--layer", help="Layer of a GeoPackage or zip with several layers.")
+@click.option("--rejects", type=click.Path(dir_okay=False),
+              help="Write rejected rows with their reason here (.csv, .xlsx).")  # fmt: skip
+@click.option("--strict", is_flag=True, help="Store nothing when any row is rejected.")
+@rules_options
+@store_option
+@_handle_errors
+def progress_cmd(
+    file: str,
+    org: str,
+    year: int,
+    mapping: str | None,
+    layer: str | None,
+    rejects: str | None,
+    strict: bool,
+    rules: Any,
+    store_path: str,
+) -> None:
+    """Store progress reports (work_id, status, actual_start, actual_end, remark) from FILE.
+
+    Any supported format, geometry optional. Unknown work ids and unreadable
+    rows are rejected with their reason; a finished resurfacing creates a moratorium.
+    """
+    from pathlib import Path
+
+    from ims_geo import cycle
+
+    store = _open_store(store_path)
+    reports = cycle.read_progress(file, mapping=mapping, layer=layer)
+    if strict:
+        from ims_geo.cycle.monitor import _check, _known_works
+
+        _, reason = _check(reports.copy(), _known_works(store, year, org))
+        if reason.notna().any():
+            rejected = reports[reason.notna().to_numpy()].assign(
+                reason=reason[reason.notna()].to_numpy()
+            )
+            click.echo(rejected.to_string(index=False), err=True)
+            _write_rejects(rejected, rejects)
+            _fail(f"{len(rejected)} rows rejected; nothing stored (--strict)", EXIT_REJECTED)
+    result = cycle.record_progress(store, year, org, reports, source=Path(file).name, rules=rules)
+    click.echo(result.report())
+    _write_rejects(result.rejected, rejects)
+
+
+@cycle_group.command("status")
+@cycle_option
+@rules_options
+@store_option
+@_handle_errors
+def status_cmd(year: int, rules: Any, store_path: str) -> None:
+    """Where the cycle stands: the five steps, KPIs, deviations, stale plans."""
+    from ims_geo import cycle
+
+    click.echo(cycle.status(_open_store(store_path), year, rules).text())
+
+
+@cycle_group.command("full-revision")
+@cycle_option
+@click.option("--off", is_flag=True, help="Unmark the cycle.")
+@store_option
+@_handle_errors
+def full_revision_cmd(year: int, off: bool, store_path: str) -> None:
+    """Mark the cycle a full revision: every organisation must re-submit its plan."""
+    from ims_geo import cycle
+
+    store = _open_store(store_path)
+    cycle.set_full_revision(store, year, not off)
+    stale = cycle.stale_plans(store, year)
+    click.echo(
+        f"Cycle {year} is {'not ' if off else ''}a full revision"
+        + (f"; stale plans: {', '.join(stale['org'])}" if len(stale) else "")
+    )
+
+
+@cycle_group.command("programme")
+@cycle_option
+@click.option("--revision", type=int, help="Revision number (default the latest).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write works and projects (.gpkg or .xlsx).")  # fmt: skip
+@store_option
+@_handle_errors
+def programme_cmd(year: int, revision: int | None, out: str | None, store_path: str) -> None:
+    """Show the adopted programme of the cycle (its combined projects)."""
+    from ims_geo import cycle, export
+
+    store = _open_store(store_path)
+    works = cycle.programme(store, year, revision)
+    projects = cycle.projects(store, year, revision)
+    click.echo(_table(projects) if len(projects) else "No combined projects.")
+    if out:
+        if export.format_of(out) not in ("gpkg", "xlsx"):
+            _fail(f"--out {out}: the programme has two layers; write .gpkg or .xlsx")
+        export.write_layers({"programme": works, "projects": projects}, out)
+        click.echo(f"Programme written to {out}", err=True)
+
+
+@cycle_group.command("deviations")
+@cycle_option
+@click.option("--moved-days", type=int, default=30, show_default=True,
+              help="Days a period may change before a work counts as moved.")  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write them (.csv, .xlsx).")
+@store_option
+@_handle_errors
+def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str) -> None:
+    """Deviations from the adopted programme, and the state of every combined project."""
+    from ims_geo import cycle, export
+
+    store = _open_store(store_path)
+    found = cycle.deviations(store, year, moved_days=moved_days)
+    click.echo(_table(found) if len(found) else "No deviations from the adopted programme.")
+    states = cycle.project_status(store, year, moved_days=moved_days)
+    if len(states):
+        click.echo("")
+        click.echo(states.loc[:, ["project", "lead_org", "rag", "reason"]].to_string(index=False))
+    if out:
+        export.write(found, out, layer="deviations")
+        click.echo(f"Deviations written to {out}", err=True)
+
+
+@main.group("moratoria", invoke_without_command=True)
+@click.option("--active-on", help="Only moratoria in force on this date (YYYY-MM-DD).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write them (.gpkg, .geojson, .csv, .xlsx).")  # fmt: skip
+@store_option
+@click.pass_context
+@_handle_errors
+def moratoria_cmd(
+    ctx: click.Context, active_on: str | None, out: str | None, store_path: str
+) -> None:
+    """The moratoria layer: protected new surfaces, their source and exemptions."""
+    if ctx.invoked_subcommand is not None:
+        return  # the subcommand takes its own --store
+    from ims_geo import cycle, export
+
+    layer = cycle.moratoria(_open_store(store_path), active_on=active_on)
+    when = f" in force on {active_on}" if active_on else ""
+    if layer.empty:
+        click.echo(f"No moratoria{when}.")
+    else:
+        click.echo(_table(layer))
+    if out:
+        export.write(layer, out, layer="moratoria")
+        click.echo(f"{len(layer)} moratoria{when} written to {out}", err=True)
+
+
+@moratoria_cmd.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--org", required=True, help="The organisation registering them.")
+@click.option("--crs", "source_crs", help="CRS of a file without one, e.g. EPSG:28992.")
+@click.option("--layer", help="Layer of a GeoPackage or zip with several layers.")
+@click.option("--rejects", type=click.Path(dir_okay=False), help="Write rejected rows here.")
+@store_option
+@_handle_errors
+def moratoria_import_cmd(
+    file: str,
+    org: str,
+    source_crs: str | None,
+    layer: str | None,
+    rejects: str | None,
+    store_path: str,
+) -> None:
+    """Import an existing moratoria register (source_org, source_work_id, valid_from,
+    valid_until, geometry; optional exempt_org, exempt_work_id, exemption, decision)."""
+    from pathlib import Path
+
+    from ims_geo import cycle
+
+    register = cycle.read_moratoria(file, layer=layer, crs=source_crs)
+    stored, rejected = cycle.import_moratoria(
+        _open_store(store_path), register, org=org, source=Path(file).name
+    )
+    click.echo(f"Stored {len(stored)} moratoria, {len(rejected)} rows rejected")
+    for reason, n in rejected["reason"].value_counts().items() if len(rejected) else []:
+        click.echo(f"  rejected {n}: {reason}", err=True)
+    _write_rejects(rejected, rejects)
+
+
+@moratoria_cmd.command("exempt")
+@click.argument("moratorium_id", type=int)
+@click.option("--org", required=True, help="Organisation whose work may dig.")
+@click.option("--work-id", help="The work (default: every work of --org).")
+@click.option("--kind", type=click.Choice(["emergency", "decision"]), default="decision",
+              show_default=True)  # fmt: skip
+@click.option("--decision", help="The decision that granted it.")
+@store_option
+@_handle_errors
+def moratoria_exempt_cmd(
+    moratorium_id: int,
+    org: str,
+    work_id: str | None,
+    kind: str,
+    decision: str | None,
+    store_path: str,
+) -> None:
+    """Exempt a work (or an organisation's works) from moratorium MORATORIUM_ID."""
+    from ims_geo import cycle
+
+    cycle.add_exemption(
+        _open_store(store_path), moratorium_id, org=org, work_id=work_id, kind=kind,
+        decision=decision,
+    )  # fmt: skip
+    click.echo(f"Moratorium {moratorium_id}: exemption stored for {org} {work_id or '(all works)'}")
