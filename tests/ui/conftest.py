@@ -263,3 +263,11 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             "title": HOSTILE_TITLE,
             "work_id": HOSTILE_ID,
         }
+
+
+@pytest.fixture
+def empty_app_server(tmp_path: Path) -> Iterator[dict]:
+    """The app over a new, empty store (a test that imports a real feed into it)."""
+    store = tmp_path / "empty.gpkg"
+    with serve_app(store, tmp_path) as url:
+        yield {"url": url, "store": store}

@@ -92,7 +92,7 @@ def test_map_upload_and_conflicts_in_a_browser(
     upload.write_bytes(zipped_shapefile(sample_plan()))
     page.goto(f"{url}/upload")
     page.get_by_test_id("stFileUploader").wait_for(timeout=UI_TIMEOUT)
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(upload)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(upload)
     organisation = page.get_by_label("New organisation")
     organisation.fill("Test Utility")
     organisation.press("Enter")
@@ -178,3 +178,49 @@ def test_script_payloads_in_user_strings_are_shown_as_text_and_never_run(page: P
         else:
             expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=UI_TIMEOUT)
         nothing_ran()
+
+
+def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_page(
+    page: Page, empty_app_server
+):
+    """The UK EToN Ashford export: organisations from a column, the mapping suggested and
+    its value translations filled on the page, stored as the promoters' plans, and the
+    conflicts between the real promoters listed."""
+    import pyogrio
+
+    from conftest import shared_data
+
+    path = shared_data("uk_eton_kent_roadworks_2018", "htdd_ashford_2018-06.gpkg")
+    raw = pyogrio.read_dataframe(path)
+    promoters = raw["responsible_org_name"].value_counts()
+    page.goto(f"{empty_app_server['url']}/upload")
+    page.get_by_test_id("stFileUploader").first.wait_for(timeout=UI_TIMEOUT)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(path)
+    page.get_by_test_id("stSelectbox").filter(has_text="Organisation").click()
+    page.get_by_role("option", name="From the file (org column)").click()
+    accepted = page.get_by_test_id("stMetric").filter(has_text="Accepted")
+    # no mapping yet: the dates are not found, every row is rejected
+    expect(accepted.get_by_test_id("stMetricValue")).to_have_text("0", timeout=60_000)
+    page.get_by_role("button", name="Suggest a mapping").click()
+    expect(accepted.get_by_test_id("stMetricValue")).to_have_text(str(len(raw)), timeout=60_000)
+    # one translation table per vocabulary column found: discipline and status
+    tables = page.get_by_test_id("stExpander").filter(has_text="Value translation")
+    expect(tables.get_by_test_id("stDataFrame")).to_have_count(2, timeout=UI_TIMEOUT)
+    expect(tables.get_by_text("status · 5 values")).to_be_visible()
+    store_button = page.get_by_role(
+        "button", name=f"Store as new plan versions of {len(promoters)} organisations"
+    )
+    store_button.click()
+    top = promoters.index[0]
+    expect(page.get_by_text(f"Stored {promoters[top]} works of {top}")).to_be_visible(
+        timeout=60_000
+    )
+    works = open_store(empty_app_server["store"]).works()
+    assert works.groupby("org").size().to_dict() == promoters.to_dict()
+    conflicts = find_conflicts(works)
+    between = conflicts[conflicts["kind"] != "internal"]
+    pairs = len(between[["org_a", "org_b"]].drop_duplicates())
+    assert len(between) > 0 and pairs > 1
+    expect(page.get_by_text(f"{len(between)} conflicts (")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(f"between {pairs} pairs of organisations")).to_be_visible()
+    screenshot(page, "upload_feed")
