@@ -598,12 +598,19 @@ def _sane_geometries(
     bad = pd.notna(reasons)
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     outside = sanity.outside_area_of_use(reasons)
-    if user_crs and outside.any() and outside.sum() == present.sum():
+    if outside.any() and outside.sum() == present.sum():
         example = str(reasons[np.flatnonzero(outside)[0]]).split("'")[1]
+        code = CRS.from_user_input(frame.crs).to_string()
+        if user_crs:
+            raise InputError(
+                f"{name}: no coordinate lies where the given crs {code} is used (e.g. "
+                f"{example}); the crs (--crs, crs=..., or crs in the mapping file) is wrong "
+                "for this file: give the CRS its coordinates are really in"
+            )
         raise InputError(
-            f"{name}: no coordinate lies where the given crs {CRS.from_user_input(frame.crs).to_string()} "
-            f"is used (e.g. {example}); the crs (--crs, crs=..., or crs in the mapping file) is "
-            "wrong for this file: give the CRS its coordinates are really in"
+            f"{name} declares its CRS as {code}, but no coordinate lies where {code} is used "
+            f"(e.g. {example}); the file's CRS declaration (its .prj, SRID= or crs member) is "
+            "wrong: export the file again with its real CRS"
         )
     cleaned = sanity.flat(geoms)
     if bad.any():
