@@ -455,7 +455,7 @@ def _write_shp_zip(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
         for stem, (part, family) in zip(_layer_names(stems), parts, strict=True):
             target = Path(tmp) / f"{stem}.shp"
             has_z = bool(shapely.has_z(part.geometry.to_numpy()).any())
-            shape = ("3D " if has_z else "") + _SHAPE_TYPES[family]
+            shape = _SHAPE_TYPES[family] + (" Z" if has_z else "")
             part.to_file(
                 target,
                 driver="ESRI Shapefile",
