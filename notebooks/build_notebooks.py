@@ -102,6 +102,193 @@ CONFLICTS = [
 ]
 
 
+PLANNING_CYCLE = [
+    new_markdown_cell(
+        "# The planning cycle: two years of the demo area\n\n"
+        "The yearly cycle of the Integrated Management System carries a decision from one "
+        "year to the next:\n\n"
+        "1. **baseline** — every organisation's current plan, the conflicts between them;\n"
+        "2. **targets** — named numbers the partners commit to;\n"
+        "3. **commitment** — the adopted programme, frozen with its decision;\n"
+        "4. **implementation and monitoring** — progress reports, deviations, a red/amber/green "
+        "state per combined project;\n"
+        "5. **evaluation and reporting** — the council pack.\n\n"
+        "Then each organisation updates its plan (*Fortschreibung*) and the next cycle starts. "
+        "The same steps on the command line: `ims-geo cycle targets|adopt|progress|status` and "
+        "`ims-geo report --cycle YEAR --out council.html`."
+    ),
+    new_code_cell(
+        "import datetime as dt\n"
+        "import tempfile\n"
+        "from pathlib import Path\n\n"
+        "import matplotlib.pyplot as plt\n"
+        "import openpyxl\n"
+        "import pandas as pd\n\n"
+        "from ims_geo import cycle\n"
+        "from ims_geo.demo import build_demo_store\n"
+        "from ims_geo.programme import propose\n"
+        "from ims_geo.report import write_report\n"
+        "from ims_geo.report.assemble import report_data\n"
+        "from ims_geo.store import open_store\n\n"
+        "folder = Path(tempfile.mkdtemp())"
+    ),
+    new_markdown_cell(
+        "## Cycle 2026\n\n### 1. Baseline\n\nSix organisations' plans for 2026 go into a "
+        "store; the baseline counts the conflicts between them."
+    ),
+    new_code_cell(
+        "store = open_store(folder / 'area.gpkg')\n"
+        "build_demo_store(store)\n"
+        "baseline = cycle.baseline(store, 2026)\n"
+        "print(len(store.works()), 'works of', store.works()['org'].nunique(), 'organisations')\n"
+        "baseline.conflict_counts"
+    ),
+    new_markdown_cell(
+        "### 2. Targets\n\nThe known KPIs, and one the partners named themselves "
+        "(`custom=True`: without it a typo is an error that lists the known names)."
+    ),
+    new_code_cell(
+        "cycle.set_targets(store, 2026, {'combined_share': 0.3, 'moratorium_violations': 0,\n"
+        "                                'max_disruption_days': 120, 'savings_eur': 2_000_000,\n"
+        "                                'submitted_share': 1.0})\n"
+        "cycle.set_targets(store, 2026, {'residents_informed_share': 0.9}, custom=True)\n"
+        "cycle.targets(store, 2026)[['kpi', 'target', 'better']]"
+    ),
+    new_markdown_cell(
+        "### 3. Commitment: propose, then adopt\n\nThe proposer combines works that meet in "
+        "the street; the steering group adopts the proposal. From then on the programme is "
+        "frozen: later imports, proposals and rule changes never change it."
+    ),
+    new_code_cell(
+        "proposal = propose(store.works(), time_limit=3)\n"
+        "adoption = cycle.adopt(store, 2026, proposal, decision='Steering group decision 2026/03',\n"
+        "                       decision_date='2026-03-12')\n"
+        "print('adopted revision', adoption.revision, 'with', adoption.n_projects, 'combined projects')\n"
+        "programme = cycle.programme(store, 2026)\n"
+        "programme[programme['project'].notna()].head(8)[['project', 'org', 'work_id', 'start', 'end',\n"
+        "                                                 'order', 'cost_share_eur', 'funding_year']]"
+    ),
+    new_code_cell(
+        "# the cost split adds up to each project's cost\n"
+        "projects = cycle.projects(store, 2026)\n"
+        "shares = programme.groupby('project')['cost_share_eur'].sum()\n"
+        "assert ((shares.reindex(projects['project']).to_numpy() - projects['cost_eur'].to_numpy()).__abs__() < 0.01).all()\n"
+        "cycle.financing(store, 2026).head()"
+    ),
+    new_markdown_cell(
+        "### 4. Implementation and monitoring\n\nHelsinki Water reports progress on six of its "
+        "combined works (two done, one started three weeks late, one cancelled, one started "
+        "200 days early); the city reports two resurfacings done, which protects those "
+        "streets by a moratorium."
+    ),
+    new_code_cell(
+        "water = programme[(programme['org'] == 'Helsinki Water') & programme['project'].notna()].head(6)\n"
+        "start, end = water['start'].reset_index(drop=True), water['end'].reset_index(drop=True)\n"
+        "reports = pd.DataFrame({\n"
+        "    'work_id': water['work_id'].to_numpy(),\n"
+        "    'status': ['done', 'done', 'in_progress', 'in_progress', 'cancelled', 'in_progress'],\n"
+        "    'actual_start': [start[0], start[1], start[2] + pd.Timedelta(days=21), start[3], None,\n"
+        "                     start[5] - pd.Timedelta(days=200)],\n"
+        "    'actual_end': [end[0], end[1], None, None, None, None],\n"
+        "    'remark': ['', '', 'contractor late', '', 'merged into another work', 'brought forward'],\n"
+        "})\n"
+        "print(cycle.record_progress(store, 2026, 'Helsinki Water', reports).report())\n"
+        "roads = programme[(programme['org'] == 'Helsinki City Streets')\n"
+        "                  & (programme['discipline'] == 'road') & (programme['layer'] == 'surface')].head(2)\n"
+        "done = pd.DataFrame({'work_id': roads['work_id'], 'status': 'done',\n"
+        "                     'actual_start': roads['start'], 'actual_end': roads['end']})\n"
+        "print(cycle.record_progress(store, 2026, 'Helsinki City Streets', done).report())"
+    ),
+    new_code_cell(
+        "deviations = cycle.deviations(store, 2026)\n"
+        "water_dev = deviations[deviations['org'] == 'Helsinki Water'].set_index('work_id')\n"
+        "ids = water['work_id'].to_numpy()\n"
+        "assert water_dev.loc[ids[4], 'deviation'] == 'dropped'\n"
+        "assert water_dev.loc[ids[5], 'deviation'] == 'not_combined'\n"
+        "deviations['deviation'].value_counts()"
+    ),
+    new_markdown_cell(
+        "Most projects are red: the organisations' own plans still carry their old dates, "
+        "outside the joint periods they agreed to. That is what the next Fortschreibung fixes."
+    ),
+    new_code_cell(
+        "status = cycle.project_status(store, 2026)\n"
+        "colours = {'red': '#d7191c', 'amber': '#f0a202', 'green': '#1a9641'}\n"
+        "members = programme[programme['project'].notna()].merge(status[['project', 'rag']], on='project')\n"
+        "fig, ax = plt.subplots(figsize=(8, 8))\n"
+        "store.works().plot(ax=ax, color='#c8c8c8', linewidth=0.8)\n"
+        "for rag, colour in colours.items():\n"
+        "    part = members[members['rag'] == rag]\n"
+        "    if len(part):\n"
+        "        part.plot(ax=ax, color=colour, linewidth=2.5, label=f'{rag} ({part[\"project\"].nunique()} projects)')\n"
+        "cycle.moratoria(store).plot(ax=ax, color='#7b3294', linewidth=4, label='moratorium')\n"
+        "ax.legend(loc='lower right')\n"
+        "ax.set_axis_off()\n"
+        "ax.set_title('Combined projects of the 2026 programme by state')\n"
+        "plt.show()\n"
+        "status['rag'].value_counts()"
+    ),
+    new_markdown_cell(
+        "### 5. Evaluation and reporting: the council pack\n\nOne self-contained HTML file "
+        "(maps and Gantt charts drawn inside it: it opens from a USB stick), the same tables "
+        "as a workbook, and the six-monthly status report. `.pdf` prints the HTML with headless "
+        "Chromium."
+    ),
+    new_code_cell(
+        "data_2026 = report_data(store, 2026, as_of=dt.date(2026, 9, 30), area='Helsinki demo')\n"
+        "html = write_report(data_2026, folder / 'council_2026.html')\n"
+        "xlsx = write_report(data_2026, folder / 'council_2026.xlsx')\n"
+        "write_report(data_2026, folder / 'status_2026.html', kind='status')\n"
+        "text = html.read_text('utf-8')\n"
+        "assert 'http://' not in text and 'https://' not in text and '<script' not in text\n"
+        "print(html.name, f'{html.stat().st_size / 1e6:.1f} MB,', text.count('class=\"sheet\"'), 'measure sheets')\n"
+        "print(openpyxl.load_workbook(xlsx).sheetnames)\n"
+        "data_2026.kpis[['kpi', 'target', 'value', 'state']]"
+    ),
+    new_code_cell(
+        "data_2026.conflicts.groupby(['kind', 'status']).size().unstack(fill_value=0)"
+    ),
+    new_markdown_cell(
+        "## Cycle 2027\n\n### Fortschreibung\n\nHelsinki Water uploads its plan for 2027: five "
+        "works dropped, eight moved by four months, two new ones. The previous version stays "
+        "in the store, so the changes are counted against it."
+    ),
+    new_code_cell(
+        "current = store.works(orgs=['Helsinki Water'])\n"
+        "plan = current.iloc[5:].copy()\n"
+        "moved = plan.index[:8]\n"
+        "for column in ('start_date', 'end_date', 'earliest', 'latest'):\n"
+        "    plan.loc[moved, column] += pd.Timedelta(days=120)\n"
+        "new = current.iloc[:2].copy()\n"
+        "new['work_id'] = ['W2027-NEW-1', 'W2027-NEW-2']\n"
+        "new['start_date'] = new['earliest'] = pd.Timestamp('2028-04-01')\n"
+        "new['end_date'] = new['latest'] = pd.Timestamp('2028-06-30')\n"
+        "plan = pd.concat([plan, new], ignore_index=True)\n"
+        "version = store.import_plan(plan, org='Helsinki Water', cycle=2027, source='helsinki_water_2027.gpkg')\n"
+        "print(version)\n"
+        "changes = cycle.changes(store, 2027)\n"
+        "assert changes.groupby('change').size().to_dict() == {'added': 2, 'dropped': 5, 'moved': 8}\n"
+        "changes[['org', 'work_id', 'change', 'days_moved']].head(10)"
+    ),
+    new_markdown_cell(
+        "### Targets, a new programme, the 2027 report\n\nThe 2026 programme stays as it was "
+        "adopted; 2027 gets its own."
+    ),
+    new_code_cell(
+        "cycle.set_targets(store, 2027, {'combined_share': 0.35, 'moratorium_violations': 0})\n"
+        "adoption_2027 = cycle.adopt(store, 2027, decision='Steering group decision 2027/02',\n"
+        "                            decision_date='2027-03-10', time_limit=3)\n"
+        "assert cycle.programme(store, 2026).equals(programme)  # frozen\n"
+        "data_2027 = report_data(store, 2027, as_of=dt.date(2027, 3, 31), area='Helsinki demo')\n"
+        "council_2027 = write_report(data_2027, folder / 'council_2027.html')\n"
+        "write_report(data_2027, folder / 'council_2027.xlsx')\n"
+        "print('changes counted since the', data_2027.info.previous_year, 'cycle')\n"
+        "changes_sheet = pd.read_excel(folder / 'council_2027.xlsx', sheet_name='changes')\n"
+        "changes_sheet.groupby(['org', 'change']).size()"
+    ),
+]
+
+
 def main() -> None:
     nb = new_notebook(
         cells=CONFLICTS,
@@ -110,6 +297,7 @@ def main() -> None:
         },
     )
     nbformat.write(nb, HERE / "conflicts_walkthrough.ipynb")
+    nbformat.write(new_notebook(cells=PLANNING_CYCLE, metadata=nb.metadata), HERE / "planning_cycle.ipynb")
 
 
 if __name__ == "__main__":

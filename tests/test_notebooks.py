@@ -29,4 +29,4 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_walkthroughs_exist():
-    assert [p.name for p in NOTEBOOKS] == ["conflicts_walkthrough.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["conflicts_walkthrough.ipynb", "planning_cycle.ipynb"]
