@@ -1006,3 +1006,27 @@ def test_one_refused_organisation_refuses_the_whole_file(store: Store, location:
                            "of 'B', 'C'"):  # fmt: skip
             as_a.import_plans(works, rejected, cycle=2027)
         assert [v.org for v in as_a.import_plans(works, rejected, cycle=2027, org="A")] == ["A"]
+
+
+def test_an_import_that_raced_another_one_for_the_same_plan_stores_nothing(
+    store: Store, location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.import_plan(simple("A", ["1", "2"]), org="A", cycle=2027)
+    commit = type(store)._commit
+    raced: list[bool] = []
+
+    def another_import_first(self, prepare):
+        # between this import's checks and its transaction, someone else imports A
+        if not raced:
+            raced.append(True)
+            with open_store(location) as other:
+                other.import_plan(simple("A", ["1", "3"]), org="A", cycle=2027, source="other")
+        return commit(self, prepare)
+
+    monkeypatch.setattr(type(store), "_commit", another_import_first)
+    with pytest.raises(StoreError, match="the plan of 'A' was changed by another import while "
+                       "this one was checked; nothing was stored, import again"):  # fmt: skip
+        store.import_plan(simple("A", ["1", "4"]), org="A", cycle=2027, source="mine")
+    monkeypatch.undo()
+    assert store.plan_versions()["source"].tolist() == ["", "other"]
+    assert store.works()["work_id"].tolist() == ["1", "3"]
