@@ -136,6 +136,11 @@ AREA_STYLE = Style(
     point={"radius": 12, "weight": 2, "opacity": 0.9, "fillOpacity": 0.12},
 )
 AREA_COLOUR = "#3949ab"
+#: Moratoria (protected new surfaces): a wide hatched band in the moratorium colour.
+MORATORIUM_STYLE = Style(
+    line={"weight": 16, "opacity": 0.35, "fillOpacity": 0.25, "dashArray": "3 5"},
+    point={"radius": 10, "weight": 3, "opacity": 0.6, "fillOpacity": 0.25},
+)
 HIGHLIGHT_STYLE = Style(
     line={"weight": 10, "opacity": 0.5, "fillOpacity": 0.1},
     point={"radius": 12, "weight": 4, "opacity": 0.6, "fillOpacity": 0.1},
@@ -175,6 +180,15 @@ CLUSTER_FIELDS: dict[str, str] = {
     "joint_end": "Joint end",
     "disruption_days_saved": "Disruption days saved",
     "savings_eur": "Savings (EUR)",
+}
+#: Columns a moratorium's popup shows, with their labels.
+MORATORIUM_FIELDS: dict[str, str] = {
+    "source_org": "Protected by",
+    "source_work_id": "Work",
+    "valid_from": "From",
+    "valid_until": "Until",
+    "source": "Source",
+    "exemptions": "Exemptions",
 }
 #: What a popup keeps in the light representation (big layers).
 LIGHT_WORK_FIELDS: tuple[str, ...] = (WORK_ID, ORG, DISCIPLINE, START, END)
@@ -743,6 +757,7 @@ def works_map(
     disciplines: Iterable[str] | None = None,
     kinds: Iterable[str] | None = None,
     tiles: str | None = None,
+    moratoria: MapData | None = None,
 ) -> folium.Map:
     """A map of works coloured by discipline, one switchable layer per group.
 
@@ -762,9 +777,14 @@ def works_map(
         What the legend lists (default: every discipline; kinds of ``conflicts``).
     tiles
         Optional raster tile URL (see :func:`tile_url`).
+    moratoria
+        Protected new surfaces (:func:`ims_geo.cycle.moratoria`), a layer of
+        their own under everything else.
     """
     fmap = _base_map(union_bounds(works, conflicts, context), tiles)
     _context(fmap, context)
+    if moratoria is not None and moratoria.count:
+        moratoria_layer(fmap, moratoria)
     if conflicts is not None:
         _conflicts_layer(fmap, conflicts, "Conflicts", HALO_STYLE)
     data = _data(fmap, works.geojson)
@@ -825,6 +845,22 @@ def programme_map(
     _Legend(legend_html(DISCIPLINES)).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
+
+
+def moratoria_layer(
+    fmap: folium.Map | folium.FeatureGroup, moratoria: MapData, *, name: str = "Moratoria"
+) -> None:
+    """Add the moratoria layer (from :func:`prepare` with :data:`MORATORIUM_FIELDS`)."""
+    data = _data(fmap, moratoria.geojson)
+    _GeoJsonLayer(
+        data,
+        name,
+        colours={},
+        colour=KIND_COLOURS["moratorium"],
+        style=MORATORIUM_STYLE,
+        tooltip=("source_org", "source_work_id", "valid_until"),
+        popup=MORATORIUM_FIELDS,
+    ).add_to(fmap)
 
 
 def highlight(works: MapData, *, name: str = "Selected") -> folium.FeatureGroup:

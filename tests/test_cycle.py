@@ -656,3 +656,20 @@ def test_cycle_on_postgis(postgis_url: str) -> None:
     assert cycle.targets(store, YEAR).set_index("kpi").loc["combined_share", "target"] == 0.5
     reopened = open_store(postgis_url)  # the tables exist once, opening again is harmless
     assert cycle.revisions(reopened)["revision"].tolist() == [1]
+
+
+def test_map_draws_the_moratoria_layer(tmp_path: Path) -> None:
+    from ims_geo import maps
+
+    store = open_store(tmp_path / "map.gpkg")
+    store.import_plan(plan("City", [work("R1", "road", "2027-06-01", "2027-06-30", line(0))]),
+                      org="City", cycle=YEAR)  # fmt: skip
+    cycle.record_progress(store, YEAR, "City", progress_frame(
+        [("R1", "done", "2027-06-01", "2027-06-28", None)]))  # fmt: skip
+    layer = maps.prepare(cycle.moratoria(store), maps.MORATORIUM_FIELDS, light_fields=None)
+    assert layer.count == 1
+    fmap = maps.works_map(maps.prepare(store.works()), moratoria=layer)
+    page = fmap.get_root().render()
+    assert '"source_work_id":"R1"' in page and '"valid_until":"2030-06-27"' in page
+    assert "Moratoria" in page
+    assert "Moratoria" not in maps.works_map(maps.prepare(store.works())).get_root().render()

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ims_geo import maps
+from ims_geo.cycle import moratoria as cycle_moratoria
 from ims_geo.schema import DISCIPLINES, LAYERS
 from ims_geo.ui import state, widgets
 
@@ -40,6 +41,11 @@ conflicts = maps.filter_conflicts(
 drawn = conflicts.head(maps.MAX_DRAWN_CONFLICTS).iloc[::-1]
 conflict_layer = maps.prepare(drawn, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS)
 
+with widgets.user_errors():
+    protected = cycle_moratoria(state.store())
+protected = protected[(protected["valid_from"] <= end) & (protected["valid_until"] >= start)]
+moratoria_layer = maps.prepare(protected, maps.MORATORIUM_FIELDS, light_fields=None)
+
 fmap = maps.works_map(
     shown,
     groups=orgs,
@@ -48,11 +54,14 @@ fmap = maps.works_map(
     disciplines=disciplines,
     kinds=kinds,
     tiles=maps.tile_url(),
+    moratoria=moratoria_layer,
 )
 clicked = widgets.show_map(fmap, key="works_map")
 widgets.map_caption(shown, "works")
 if kinds:
     widgets.map_caption(conflict_layer, "conflicts", total=len(conflicts))
+if moratoria_layer.count:
+    widgets.map_caption(moratoria_layer, "moratoria (protected new surfaces)")
 st.caption("Grey: works outside the filters.")
 
 selected = maps.clicked_work(
