@@ -87,10 +87,6 @@ def _expected_reason(problem: dict[str, str], org: str) -> str:
         "end_before_start": "end_date before start_date",
         "missing_geometry": "missing geometry",
         "missing_work_id": "missing work_id",
-        "unknown_discipline": (
-            f"unknown discipline '{value}' (use one of: {', '.join(schema.DISCIPLINES)})"
-        ),
-        "unknown_status": f"unknown status '{value}' (use one of: {', '.join(schema.STATUSES)})",
         "unparsable_date": f"unparsable start_date '{value}'",
     }[problem["problem"]]
 
@@ -326,7 +322,7 @@ def test_build_demo_store_imports_one_version_per_organisation(demo_store):
             entry["valid"],
             entry["rows"] - entry["valid"],
         )
-        assert len(store.rejected(version.version_id)) == len(entry["planted_errors"])
+        assert len(store.rejected(version.version_id)) == entry["rows"] - entry["valid"]
         assert len(result.works) == entry["valid"]
     fractions = [f for f, _ in calls]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
