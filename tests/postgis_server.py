@@ -71,6 +71,25 @@ class PostGISCluster:
 
     port: int
     directory: Path
+    bin_dir: Path | None = None
+    as_postgres: bool = False
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port (connections drop)."""
+        assert self.bin_dir is not None
+        pg_ctl = str(self.bin_dir / "pg_ctl")
+        data = str(self.directory / "data")
+        stopped = _run([pg_ctl, "-D", data, "-m", "fast", "-w", "stop"], self.as_postgres)
+        assert stopped.returncode == 0, stopped.stderr
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        started = _run(
+            [pg_ctl, "-D", data, "-l", str(self.directory / "log"), "-w", "-o", options, "start"],
+            self.as_postgres,
+        )
+        assert started.returncode == 0, started.stderr
 
     def url(self, database: str = "postgres") -> str:
         """SQLAlchemy URL of ``database`` on this cluster (psycopg 3 driver)."""
@@ -138,7 +157,9 @@ def postgis_cluster() -> Iterator[PostGISCluster]:
         log = (directory / "log").read_text(errors="replace")[-800:]
         shutil.rmtree(directory, ignore_errors=True)
         _unavailable(f"the server did not start: {started.stderr.strip()} {log}")
-    cluster = PostGISCluster(port=port, directory=directory)
+    cluster = PostGISCluster(
+        port=port, directory=directory, bin_dir=bin_dir, as_postgres=as_postgres
+    )
     try:
         cluster.execute(f"CREATE DATABASE {TEMPLATE}")
         try:
