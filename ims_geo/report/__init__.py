@@ -47,6 +47,7 @@ __all__ = [
     "find_chromium",
     "html_to_pdf",
     "render_html",
+    "report_bytes",
     "report_format",
     "write_report",
     "xlsx_bytes",
@@ -65,6 +66,37 @@ def report_format(path: str | Path) -> str:
             f"use one of {', '.join(sorted(FORMATS))}"
         )
     return FORMATS[suffix]
+
+
+def report_bytes(data: ReportData, fmt: str, *, kind: str = "council") -> bytes:
+    """The report of ``data`` as the bytes of a file (for downloads).
+
+    Parameters
+    ----------
+    data
+        What the report shows.
+    fmt
+        ``html``, ``xlsx`` or ``pdf`` (see :data:`FORMATS`).
+    kind
+        ``council`` (the yearly council pack) or ``status`` (the six-monthly
+        status report: the monitoring part only).
+
+    Raises
+    ------
+    InputError
+        Unknown format or kind.
+    ReportError
+        A PDF was asked for and no Chromium can print it.
+    """
+    if kind not in KINDS:
+        raise InputError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    if fmt == "html":
+        return render_html(data, kind).encode("utf-8")
+    if fmt == "xlsx":
+        return xlsx_bytes(data, kind)
+    if fmt == "pdf":
+        return html_to_pdf(render_html(data, kind))
+    raise InputError(f"unknown report format {fmt!r}; use one of html, xlsx, pdf")
 
 
 def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -> Path:
@@ -95,15 +127,7 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
         A PDF was asked for and no Chromium can print it.
     """
     target = Path(path)
-    fmt = report_format(target)
-    if kind not in KINDS:
-        raise InputError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
-    if fmt == "html":
-        _replace(target, render_html(data, kind).encode("utf-8"))
-    elif fmt == "xlsx":
-        _replace(target, xlsx_bytes(data, kind))
-    else:
-        _replace(target, html_to_pdf(render_html(data, kind)))
+    _replace(target, report_bytes(data, report_format(target), kind=kind))
     return target
 
 

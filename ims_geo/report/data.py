@@ -17,20 +17,27 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
+from ims_geo.cycle import (
+    CHANGE_COLUMNS,
+    DEVIATION_COLUMNS,
+    KPI_COLUMNS,
+    MORATORIUM_COLUMNS,
+    PROGRAMME_COLUMNS,
+)
+from ims_geo.cycle.adopt import FINANCING_COLUMNS
 from ims_geo.errors import InputError
 
 #: The two kinds of report: the yearly council pack and the six-monthly status report.
 KINDS: tuple[str, ...] = ("council", "status")
 
 # --- columns of the tables (the .xlsx sheets have exactly these) ------------------
-KPI_COLUMNS: tuple[str, ...] = ("kpi", "target", "value", "state")
-DEVIATION_COLUMNS: tuple[str, ...] = ("org", "work_id", "project", "deviation", "days")
-PROGRAMME_COLUMNS: tuple[str, ...] = (
-    "project", "org", "work_id", "start", "end", "order", "cost_eur", "cost_share_eur",
-    "funding_year",
-)  # fmt: skip
-MORATORIUM_COLUMNS: tuple[str, ...] = ("source_org", "source_work_id", "valid_from", "valid_until")
-CHANGE_COLUMNS: tuple[str, ...] = ("org", "work_id", "change", "days_moved")
+# The five tables the council pack shares with the planning-cycle library are
+# spelled there, once: KPI_COLUMNS (kpi, target, value, state), DEVIATION_COLUMNS
+# (org, work_id, project, deviation, days), PROGRAMME_COLUMNS (project, org,
+# work_id, start, end, order, cost_eur, cost_share_eur, funding_year),
+# MORATORIUM_COLUMNS (source_org, source_work_id, valid_from, valid_until) and
+# CHANGE_COLUMNS (org, work_id, change, days_moved); so is the financing overview,
+# FINANCING_COLUMNS (org, funding_year, cost_share_eur, works).
 #: One row per combined project: its lead, joint period and red/amber/green state.
 PROJECT_COLUMNS: tuple[str, ...] = (
     "project",
@@ -46,8 +53,24 @@ CONFLICT_COLUMNS: tuple[str, ...] = ("org_a", "work_id_a", "org_b", "work_id_b",
 CONFLICT_STATUSES: tuple[str, ...] = ("resolved", "open", "new")
 #: Reported progress per work (status as in :data:`ims_geo.schema.STATUSES`).
 PROGRESS_COLUMNS: tuple[str, ...] = ("org", "work_id", "status", "actual_start", "actual_end")
-#: The cost and financing overview: one row per organisation and funding year.
-FINANCING_COLUMNS: tuple[str, ...] = ("org", "funding_year", "cost_share_eur", "works")
+
+__all__ = [
+    "CHANGE_COLUMNS",
+    "CONFLICT_COLUMNS",
+    "CONFLICT_STATUSES",
+    "DEVIATION_COLUMNS",
+    "FINANCING_COLUMNS",
+    "KINDS",
+    "KPI_COLUMNS",
+    "MORATORIUM_COLUMNS",
+    "PROGRAMME_COLUMNS",
+    "PROGRESS_COLUMNS",
+    "PROJECT_COLUMNS",
+    "RAG",
+    "CycleInfo",
+    "ReportData",
+    "empty",
+]
 
 #: Red/amber/green states, worst first.
 RAG: tuple[str, ...] = ("red", "amber", "green")

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from ims_geo.errors import InputError
-from ims_geo.report import write_report
+from ims_geo.report import report_bytes, write_report
 from ims_geo.report.html import render_html
 from ims_geo.report.svg import Layer, gantt_svg, map_svg
 
@@ -278,3 +278,11 @@ def test_unknown_kind_and_suffix(data, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"unknown file type '\.docx'"):
         write_report(data, tmp_path / "r.docx")
     assert not list(tmp_path.iterdir())
+
+
+def test_report_bytes_for_downloads(data, tmp_path: Path) -> None:
+    written = write_report(data, tmp_path / "r.html", kind="status").read_bytes()
+    assert report_bytes(data, "html", kind="status") == written
+    assert report_bytes(data, "xlsx")[:2] == b"PK"
+    with pytest.raises(InputError, match="unknown report format 'docx'"):
+        report_bytes(data, "docx")
