@@ -27,8 +27,12 @@ TOKEN_ROLES: tuple[str, ...] = (PLANNER, VIEWER)
 RIGHTS: dict[str, tuple[str, ...]] = {
     "read works (public, partners, own; others' private as signals)": ROLES,
     "import / restore own organisation's plans": (PLANNER, COORDINATOR, ADMIN),
-    "report progress on own organisation's works": (PLANNER, COORDINATOR, ADMIN),
-    "propose and adopt programmes, set targets and moratoria": (COORDINATOR, ADMIN),
+    "report progress (and the moratoria it creates) on own organisation's works": (
+        PLANNER,
+        COORDINATOR,
+        ADMIN,
+    ),
+    "propose and adopt programmes, set cycle targets": (COORDINATOR, ADMIN),
     "manage organisations, users and API tokens": (ADMIN,),
     "read the audit trail": (ADMIN,),
     "change own password": ROLES,
@@ -36,8 +40,8 @@ RIGHTS: dict[str, tuple[str, ...]] = {
 
 #: Roles that may write their own organisation's plan versions and progress.
 WRITERS: tuple[str, ...] = RIGHTS["import / restore own organisation's plans"]
-#: Roles that may write programmes, targets and moratoria.
-COORDINATORS: tuple[str, ...] = RIGHTS["propose and adopt programmes, set targets and moratoria"]
+#: Roles that may adopt programmes and set cycle targets.
+COORDINATORS: tuple[str, ...] = RIGHTS["propose and adopt programmes, set cycle targets"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class Identity:
 
     @property
     def can_coordinate(self) -> bool:
-        """May propose and adopt programmes, set targets and moratoria."""
+        """May propose and adopt programmes and set cycle targets."""
         return self.role in COORDINATORS
 
     @property
