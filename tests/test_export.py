@@ -395,8 +395,8 @@ def test_parquet_is_geoparquet_in_the_working_crs(works, tmp_path):
 X0, Y0 = 121_000.0, 487_000.0  # Amsterdam, RD New
 
 
-@pytest.fixture
-def street_plans(tmp_path):
+@pytest.fixture(scope="module")
+def street_plans(tmp_path_factory):
     """Two organisations' plans, one with a ``street`` column, one with ``Street``.
 
     Road resurfacing on y=0 (x 0..100) in March 2027, a water main 3.456 m
@@ -427,7 +427,8 @@ def street_plans(tmp_path):
         geometry=[shapely.LineString([(X0 + 40, Y0 + 3.456), (X0 + 140, Y0 + 3.456)])],
         crs=28992,
     )
-    paths = {"Gemeente": tmp_path / "road.gpkg", "Waternet": tmp_path / "water.gpkg"}
+    folder = tmp_path_factory.mktemp("plans")
+    paths = {"Gemeente": folder / "road.gpkg", "Waternet": folder / "water.gpkg"}
     road.to_file(paths["Gemeente"], driver="GPKG")
     water.to_file(paths["Waternet"], driver="GPKG")
     return paths
@@ -437,9 +438,10 @@ def _cli(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-@pytest.fixture
-def street_store(street_plans, tmp_path):
-    store = tmp_path / "store.gpkg"
+@pytest.fixture(scope="module")
+def street_store(street_plans, tmp_path_factory):
+    """The two plans imported into a store (read-only for the tests: built once)."""
+    store = tmp_path_factory.mktemp("store") / "store.gpkg"
     for org, path in street_plans.items():
         result = _cli("import", path, "--org", org, "--store", store)
         assert result.exit_code == 0, result.output
@@ -611,3 +613,18 @@ def test_store_works_of_every_type_export_through_the_command(every_geometry, tm
         result = _cli("export", "--out", out, "--store", store)
         assert result.exit_code == 0, (suffix, result.output)
         assert f"{len(GEOMETRIES)} works written" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson", "gpkg", "shp-zip", "parquet"])
+def test_download_bytes_of_street_and_Street(awkward, tmp_path, fmt):
+    # the app's download buttons: the programme's works and projects in one GeoPackage
+    data = export.to_bytes({"works": awkward, "projects": awkward} if fmt == "gpkg" else awkward,
+                           fmt, layer="works")  # fmt: skip
+    path = tmp_path / f"works{export.SUFFIXES[fmt]}"
+    path.write_bytes(data)
+    back = gpd.read_file(path, layer="works") if fmt == "gpkg" else _read_back(path)
+    renamed = RENAMED_SHP if fmt == "shp-zip" else RENAMED
+    assert back[renamed["Street"]].tolist() == AWKWARD["Street"]
+    assert back[renamed["street"]].tolist() == AWKWARD["street"]
+    if fmt == "gpkg":
+        assert gpd.read_file(path, layer="projects")["Street_2"].tolist() == AWKWARD["Street"]
