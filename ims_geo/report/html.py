@@ -497,9 +497,12 @@ def _sheet_map(members: pd.DataFrame, geoms: np.ndarray, works: gpd.GeoDataFrame
         nearby = nearby[works.sindex.query(shapely.box(*bounds), predicate="intersects")]
     layers = [svg.Layer(nearby, svg.CONTEXT_COLOUR, 1.0)]
     disciplines = members[S.DISCIPLINE].fillna(S.DEFAULT_DISCIPLINE).astype(str).to_numpy()
-    for discipline in sorted(set(disciplines)):
+    kinds = sorted(set(disciplines))
+    for i, discipline in enumerate(kinds):
         colour = DISCIPLINE_COLOURS.get(discipline, DISCIPLINE_COLOURS["other"])
-        layers.append(svg.Layer(geoms[disciplines == discipline], colour, 4.0, title=discipline))
+        # works in one trench lie on one line: each drawn narrower than the one below it
+        width = 3.0 + 2.5 * (len(kinds) - 1 - i)
+        layers.append(svg.Layer(geoms[disciplines == discipline], colour, width, title=discipline))
     points = shapely.point_on_surface(geoms[present])
     labels = [
         svg.Label(float(x), float(y), str(order))
@@ -553,12 +556,18 @@ def _facts(info: pd.Series | None, rows: pd.DataFrame) -> str:
     if info is not None:
         period = f"{_text(info['joint_start'])} – {_text(info['joint_end'])}"
         lead, reason, state = _text(info["lead_org"]), _text(info["reason"]), _rag(info["rag"])
-    total_cost = rows["cost_eur"].sum(min_count=1)
+    separately = rows["cost_eur"].sum(min_count=1)
+    combined = rows["cost_share_eur"].sum(min_count=1)
+    cost = "not estimated"
+    if pd.notna(separately) or pd.notna(combined):
+        parts = [f"{_number(separately)} EUR separately" if pd.notna(separately) else ""]
+        parts.append(f"{_number(combined)} EUR combined" if pd.notna(combined) else "")
+        cost = ", ".join(p for p in parts if p)
     facts = [
         ("lead organisation", lead),
         ("members", f"{len(rows)} works of {rows['org'].nunique()} organisations"),
         ("joint period", period),
-        ("cost", f"{_number(total_cost)} EUR" if pd.notna(total_cost) else "not estimated"),
+        ("cost", cost),
         ("status", state),
         ("reason", reason),
     ]

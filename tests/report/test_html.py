@@ -160,7 +160,7 @@ def test_one_measure_sheet_per_project(data) -> None:
     assert facts["lead organisation"] == WATER
     assert facts["joint period"] == "2027-05-01 – 2027-10-31"
     assert facts["members"] == "3 works of 3 organisations"
-    assert facts["cost"] == "360,000 EUR"
+    assert facts["cost"] == "360,000 EUR separately, 360,000 EUR combined"
     assert facts["status"] == "red"
     members = p1.find_all("table")[1].rows()
     assert [r[:3] for r in members[1:]] == [
