@@ -108,6 +108,7 @@ def test_every_command_hides_the_password(secret, plans, tmp_path):
     _assert_hidden(again, password)
     outputs = {
         "works": _run("works", "--store", url),
+        "no works": _run("works", "--org", "Nobody", "--store", url),
         "versions": _run("versions", "--store", url),
         "compare": _run("compare", "Waterworks", "1", "2", "--store", url),
         "conflicts": _run("conflicts", "--out", tmp_path / "c.xlsx", "--store", url),

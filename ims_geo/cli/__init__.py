@@ -431,7 +431,7 @@ def works_cmd(orgs: tuple[str, ...], store_path: str) -> None:
         summary = summary[summary[schema.ORG].isin(orgs)]
     if summary.empty:
         click.echo(
-            f"No works stored in {store_path}. Import a plan with 'ims-geo import' or run 'ims-geo demo'."
+            f"No works stored in {redact_url(store_path)}. Import a plan with 'ims-geo import' or run 'ims-geo demo'."
         )
         return
     click.echo(summary.to_string(index=False))
