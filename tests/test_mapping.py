@@ -71,6 +71,21 @@ def test_a_mixed_format_date_column_is_parsed_identically_in_either_row_order(tm
     assert rejected == {w: f"unparsable start_date '{t}'" for w, t in bad.items()}
 
 
+def test_date_parsing_in_this_process_raises_no_warning_in_either_order():
+    # read_works parses in a worker process; the same steps here, warnings as errors
+    from ims_geo._mapping import apply
+
+    for rows in (MIXED, MIXED[::-1]):
+        frame = _plan(len(rows), start_date=[t for t, _ in rows])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            mapped, _, _ = apply(frame, Mapping(date_format=FORMATS), name="f", text_geometry=True)
+            days, bad = schema.parse_dates(mapped[schema.START])
+        got = [None if pd.isna(d) else d.strftime("%Y-%m-%d") for d in days]
+        assert got == [day for _, day in rows]
+        assert bad.tolist() == [day is None for _, day in rows]
+
+
 def test_without_a_mapping_date_text_is_never_guessed_from_the_first_row(tmp_path):
     # pandas would infer "%m/%d/%Y %H:%M" from the first value and apply it to all
     texts = ["06/29/2018 10:00", "30/06/2018 10:00", "2018-06-28"]
