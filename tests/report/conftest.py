@@ -250,10 +250,14 @@ def plan(org: str, rows: list[tuple]) -> gpd.GeoDataFrame:
 
 @pytest.fixture
 def cycle_store(tmp_path: Path):
+    """A GeoPackage store holding :func:`fill_cycle`."""
+    return fill_cycle(open_store(tmp_path / "store.gpkg"))
+
+
+def fill_cycle(store):
     """Cycle 2026: a clash W1-R1 that the programme combines as P1, a clash W2-T2 left
     alone; after the adoption the road moves R1 behind W1 and telecom adds T3 across
     both, a month after the new surface."""
-    store = open_store(tmp_path / "store.gpkg")
     store.import_plan(
         plan("Water", [("W1", "water", "subsurface", "2026-05-01", "2026-06-30", 0),
                         ("W2", "water", "subsurface", "2026-05-01", "2026-06-30", 1000)]),

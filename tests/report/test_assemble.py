@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
+import pytest
 
 from ims_geo.report import CONFLICT_COLUMNS, write_report
 from ims_geo.report.assemble import conflict_states, report_data
 from ims_geo.store import open_store
 
-from .conftest import plan
+from .conftest import fill_cycle, plan
 from .htmltree import parse
 
 
@@ -55,6 +57,21 @@ def test_conflict_states_by_hand() -> None:
     ]  # fmt: skip
 
 
+EXPECTED_CONFLICTS = {
+    (frozenset([("Water", "W1"), ("Road", "R1")]), "clash"): "resolved",
+    (frozenset([("Water", "W2"), ("Tele", "T2")]), "clash"): "open",
+    (frozenset([("Tele", "T3"), ("Water", "W1")]), "synergy"): "new",
+    (frozenset([("Tele", "T3"), ("Road", "R1")]), "moratorium"): "new",
+}
+
+
+def _states(conflicts: pd.DataFrame) -> dict:
+    return {
+        (frozenset([(r.org_a, r.work_id_a), (r.org_b, r.work_id_b)]), r.kind): r.status
+        for r in conflicts.itertuples()
+    }
+
+
 def test_report_data_from_the_store(cycle_store) -> None:
     data = report_data(cycle_store, 2026, as_of=dt.date(2026, 8, 15), area="Test area")
     info = data.info
@@ -71,17 +88,21 @@ def test_report_data_from_the_store(cycle_store) -> None:
     assert list(data.projects["project"]) == ["P1"]
     # conflicts: W1-R1 combined (resolved), W2-T2 open, T3 new against W1 (synergy, 63 days
     # after W1) and against R1 (dig one month after the new surface: moratorium)
-    states = {
-        (frozenset([(r.org_a, r.work_id_a), (r.org_b, r.work_id_b)]), r.kind): r.status
-        for r in data.conflicts.itertuples()
-    }
-    assert states == {
-        (frozenset([("Water", "W1"), ("Road", "R1")]), "clash"): "resolved",
-        (frozenset([("Water", "W2"), ("Tele", "T2")]), "clash"): "open",
-        (frozenset([("Tele", "T3"), ("Water", "W1")]), "synergy"): "new",
-        (frozenset([("Tele", "T3"), ("Road", "R1")]), "moratorium"): "new",
-    }
+    assert _states(data.conflicts) == EXPECTED_CONFLICTS
     assert len(data.works) == 5
+
+
+@pytest.mark.postgis
+def test_report_from_the_shared_postgis_store(postgis_url: str, tmp_path: Path) -> None:
+    store = fill_cycle(open_store(postgis_url))
+    data = report_data(store, 2026, as_of=dt.date(2026, 8, 15))
+    assert (data.info.revision, data.info.decision) == (1, "Council <b>2026/7</b>")
+    assert _states(data.conflicts) == EXPECTED_CONFLICTS
+    book = openpyxl.load_workbook(write_report(data, tmp_path / "r.xlsx"))
+    rows = sorted(r[:3] for r in book["programme"].iter_rows(min_row=2, values_only=True))
+    assert rows == [("P1", "Road", "R1"), ("P1", "Water", "W1")]
+    root, _ = parse(write_report(data, tmp_path / "r.html").read_text("utf-8"))
+    assert [s.attrs["id"] for s in root.find_all("section", class_="sheet")] == ["project-P1"]
 
 
 def test_report_files_from_the_store(cycle_store, tmp_path: Path) -> None:
