@@ -556,8 +556,6 @@ def _count(output: str, what: str) -> int | None:
 
 def store_check(result: Any, folder: Path) -> Outcome | None:
     """Store an accepted result, then run every reader and writer; None when all work."""
-    from ims_geo import export, maps
-    from ims_geo.conflicts import find_conflicts
     from ims_geo.errors import ImsGeoError
     from ims_geo.store import open_store
 
@@ -575,14 +573,24 @@ def store_check(result: Any, folder: Path) -> Outcome | None:
         )
     except ImsGeoError as exc:
         return Outcome("refused", f"store refused: {exc}")
+    return readers_check(folder / "check.gpkg", folder, result.rejected)
+
+
+def readers_check(store_path: Path, folder: Path, rejected: Any = None) -> Outcome | None:
+    """Every later reader and writer over a store: conflicts, the map, every export format."""
+    from ims_geo import export, maps
+    from ims_geo.conflicts import find_conflicts
+    from ims_geo.store import open_store
+
     try:
-        works = store.works()
+        works = open_store(store_path).works()
         conflicts = find_conflicts(works)
         maps.prepare(works)
         for suffix in (".csv", ".xlsx", ".geojson", ".gpkg", ".zip"):
             export.write(works, folder / f"works{suffix}", layer="works")
             export.write(conflicts, folder / f"conflicts{suffix}", layer="conflicts")
-            export.write(result.rejected, folder / f"rejected{suffix}", layer="rejected")
+            if rejected is not None:
+                export.write(rejected, folder / f"rejected{suffix}", layer="rejected")
     except Exception as exc:  # anything here means a poisoned store
         return Outcome("store broken", f"{type(exc).__name__}: {exc}")
     return None
