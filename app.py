@@ -18,6 +18,7 @@ navigation = st.navigation(
         st.Page(f"{PAGES}/upload.py", title="Upload", url_path="upload"),
         st.Page(f"{PAGES}/conflicts.py", title="Conflicts", url_path="conflicts"),
         st.Page(f"{PAGES}/programme.py", title="Programme", url_path="programme"),
+        st.Page(f"{PAGES}/cycle.py", title="Planning cycle", url_path="cycle"),
     ]
 )
 navigation.run()

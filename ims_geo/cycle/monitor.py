@@ -112,7 +112,7 @@ class ProgressResult:
 
 # --- reading a progress file --------------------------------------------------------------
 def read_progress(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | bytes,
     *,
     mapping: Any = None,
     layer: str | None = None,
@@ -124,7 +124,8 @@ def read_progress(
     Parameters
     ----------
     path
-        The file (.csv, .gpkg, .geojson, .zip shapefile, ...).
+        The file (.csv, .gpkg, .geojson, .zip shapefile, ...), or its bytes
+        (an upload; then ``name`` gives its file name).
     mapping
         A column mapping (path or :class:`ims_geo.ingest.Mapping`): ``columns``
         for work_id and status, ``values`` for status, ``extras`` for
@@ -150,7 +151,8 @@ def read_progress(
         limits = Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
-    upload = _sources.open_source(Path(path), name, limits.max_upload_bytes)
+    given: bytes | Path = path if isinstance(path, bytes) else Path(path)
+    upload = _sources.open_source(given, name, limits.max_upload_bytes)
     label = upload.name
     with _sources.local_path(upload) as local:
         dataset = _sources.resolve(local, upload, layer=layer, encoding=None, limits=limits)
@@ -173,10 +175,10 @@ def read_progress(
         )
     out = pd.DataFrame(index=mapped.index)
     for col in PROGRESS_COLUMNS:
-        source = col if col in mapped else folded.get(col)
+        found = col if col in mapped else folded.get(col)
         out[col] = (
-            mapped[source].astype(object).where(mapped[source].notna(), None)
-            if source is not None
+            mapped[found].astype(object).where(mapped[found].notna(), None)
+            if found is not None
             else None
         )
     out[S.SOURCE_ROW] = np.arange(1, len(out) + 1)

@@ -1,0 +1,197 @@
+"""Planning cycle: the five steps of the year, targets and KPIs, the adopted programme,
+monitoring, moratoria and the council pack. Everything is computed by ims_geo.cycle."""
+
+import datetime as dt
+import math
+
+import pandas as pd
+import streamlit as st
+
+from ims_geo import cycle
+from ims_geo.ui import state, widgets
+
+STATES = {"done": "✅ done", "partial": "🟡 partial", "missing": "⭕ missing"}
+RAG = {"green": "🟢 green", "amber": "🟠 amber", "red": "🔴 red"}
+KPI_STATES = {**RAG, "no target": "⚪ no target", "no data": "⚪ no data"}
+
+st.title("Planning cycle")
+st.caption(
+    "The yearly cycle of integral programming: baseline, targets, the adopted programme, "
+    "implementation and monitoring, evaluation and reporting (the council pack)."
+)
+
+store = state.store()
+with widgets.user_errors():
+    versions = store.plan_versions()
+years = sorted({int(y) for y in versions["cycle"]}) if len(versions) else []
+with st.sidebar:
+    year = int(
+        st.number_input(
+            "Cycle year",
+            1900,
+            2200,
+            years[-1] if years else dt.date.today().year,
+            key="cycle_year",
+        )  # fmt: skip
+    )
+    with widgets.user_errors():
+        full = cycle.is_full_revision(store, year)
+    wanted = st.toggle(
+        "Full revision (once per election period)", value=full, key=f"cycle_full_{year}",
+        help="Every organisation must re-submit its plan; plans not refreshed are stale.",
+    )  # fmt: skip
+    if wanted != full:
+        with widgets.user_errors():
+            cycle.set_full_revision(store, year, wanted)
+        st.rerun()
+
+with widgets.user_errors():
+    now = cycle.status(store, year)
+
+st.subheader(f"Where {year} stands" + (" (full revision)" if now.full_revision else ""))
+st.dataframe(
+    now.steps.assign(state=now.steps["state"].map(STATES)), hide_index=True, key="cycle_steps"
+)
+if len(now.stale):
+    st.warning(
+        f"{len(now.stale)} stale plans (not re-submitted in this full revision): "
+        + ", ".join(widgets.literal(o) for o in now.stale["org"]),
+        icon=":material/history:",
+    )
+
+tab_kpis, tab_programme, tab_monitoring, tab_moratoria, tab_report = st.tabs(
+    ["Targets and KPIs", "Adopted programme", "Monitoring", "Moratoria", "Council pack"]
+)
+
+with tab_kpis:
+    kpis = now.kpis.assign(state=now.kpis["state"].map(KPI_STATES))
+    st.dataframe(
+        kpis.loc[:, ["kpi", "target", "value", "state", "description"]],
+        hide_index=True, key="cycle_kpis",
+    )  # fmt: skip
+    st.markdown("**Targets**")
+    with widgets.user_errors():
+        current = cycle.targets(store, year)
+    edited = st.data_editor(
+        current.loc[:, ["kpi", "target", "description"]],
+        disabled=["kpi", "description"], hide_index=True, key=f"cycle_targets_{year}",
+    )  # fmt: skip
+    if st.button("Save targets", key="cycle_save_targets"):
+        values = {
+            k: float(v)
+            for k, v in zip(edited["kpi"], edited["target"], strict=True)
+            if v is not None and not math.isnan(float(v))
+        }
+        with widgets.user_errors():
+            cycle.set_targets(store, year, values, custom=True)
+        st.rerun()
+    left, right, button = st.columns([2, 1, 1], vertical_alignment="bottom")
+    name = left.text_input("Custom KPI", key="cycle_custom_name", placeholder="e.g. trees_planted")
+    number = right.number_input("Target", value=0.0, key="cycle_custom_value")
+    if button.button("Add", key="cycle_custom_add") and name.strip():
+        with widgets.user_errors():
+            cycle.set_targets(store, year, {name.strip(): number}, custom=True)
+        st.rerun()
+
+with tab_programme:
+    with widgets.user_errors():
+        revisions = cycle.revisions(store, year)
+    if len(revisions):
+        last = revisions.iloc[-1]
+        st.markdown(
+            f"**Revision {last['revision']}** adopted on "
+            f"{pd.Timestamp(last['decision_date']).date()}: "
+            f"{widgets.literal(last['decision'])}"
+        )
+        with widgets.user_errors():
+            projects = cycle.projects(store, year)
+            works = cycle.programme(store, year)
+        states = now.projects.set_index("project")["rag"] if len(now.projects) else pd.Series()
+        projects = projects.assign(rag=projects["project"].map(states).map(RAG))
+        st.dataframe(widgets.table(projects), hide_index=True, key="cycle_projects")
+        st.dataframe(widgets.table(works), hide_index=True, key="cycle_programme")
+        st.dataframe(widgets.table(revisions), hide_index=True, key="cycle_revisions")
+    else:
+        st.info(f"No programme adopted for {year} yet.")
+    with st.form("cycle_adopt"):
+        st.markdown("**Adopt a fresh proposal of the current plans**")
+        decision = st.text_input("Decision reference", key="cycle_decision",
+                                 placeholder="Council 2027/14")  # fmt: skip
+        decided = st.date_input("Decision date", value=dt.date.today(), key="cycle_decided")
+        reason = st.text_input("Reason (for a new revision)", key="cycle_reason")
+        seconds = st.slider("Solver time limit (s)", 5, 120, 20, 5, key="cycle_time")
+        if st.form_submit_button("Adopt", type="primary", key="cycle_adopt_submit"):
+            with st.spinner("Proposing and freezing the programme…"), widgets.user_errors():
+                adopted = cycle.adopt(
+                    store, year, decision=decision, decision_date=decided,
+                    reason=reason or None, time_limit=float(seconds),
+                )  # fmt: skip
+            st.session_state["cycle_adopted"] = adopted.revision
+            st.rerun()
+    if "cycle_adopted" in st.session_state:
+        st.success(f"Adopted revision {st.session_state['cycle_adopted']}.")
+
+with tab_monitoring:
+    if len(now.projects):
+        shown = now.projects.assign(rag=now.projects["rag"].map(RAG))
+        st.dataframe(widgets.table(shown), hide_index=True, key="cycle_rag")
+    if len(now.deviations):
+        st.dataframe(widgets.table(now.deviations), hide_index=True, key="cycle_deviations")
+    elif len(now.projects):
+        st.success("No deviations from the adopted programme.")
+    st.markdown("**Report progress** (work_id, status, actual_start, actual_end, remark)")
+    orgs = sorted(set(versions["org"])) if len(versions) else []
+    org = st.selectbox("Organisation", orgs, key="cycle_progress_org")
+    upload = st.file_uploader(
+        "Progress file", key="cycle_progress_file",
+        type=["csv", "gpkg", "geojson", "json", "zip", "fgb"],
+    )  # fmt: skip
+    if upload is not None and org and st.button("Store progress", key="cycle_progress_store"):
+        with widgets.user_errors(reading=upload.name):
+            reports = cycle.read_progress(upload.getvalue(), name=upload.name)
+            result = cycle.record_progress(store, year, org, reports, source=upload.name)
+        st.session_state["cycle_progress_result"] = (result.report(), result.rejected)
+        st.rerun()
+    if "cycle_progress_result" in st.session_state:
+        text, rejected = st.session_state["cycle_progress_result"]
+        st.info(widgets.literal(text))
+        if len(rejected):
+            st.dataframe(rejected, hide_index=True, key="cycle_progress_rejected")
+
+with tab_moratoria:
+    with widgets.user_errors():
+        layer = cycle.moratoria(store)
+    active = layer[
+        (layer["valid_from"] <= pd.Timestamp.today())
+        & (layer["valid_until"] >= pd.Timestamp.today())
+    ]
+    st.markdown(f"**{len(layer)} moratoria**, {len(active)} in force today")
+    st.dataframe(widgets.table(layer), hide_index=True, key="cycle_moratoria")
+
+with tab_report:
+    try:
+        from ims_geo.report import assemble, report_bytes
+    except ImportError:  # the council pack is an optional part of the package
+        st.info("The council pack is not installed with this version.")
+    else:
+        st.caption("One self-contained HTML file (works from a USB stick) or an Excel workbook.")
+        kind = st.radio("Kind", ["council", "status"], horizontal=True, key="cycle_report_kind")
+        if st.button("Build the report", key="cycle_report_build"):
+            with st.spinner("Assembling the report…"), widgets.user_errors():
+                data = assemble.report_data(store, year)
+                st.session_state["cycle_report"] = (
+                    year, kind, report_bytes(data, "html", kind=kind),
+                    report_bytes(data, "xlsx", kind=kind),
+                )  # fmt: skip
+        built = st.session_state.get("cycle_report")
+        if built is not None and built[:2] == (year, kind):
+            left, right = st.columns(2)
+            left.download_button(
+                "Download HTML", built[2], file_name=f"{kind}_report_{year}.html",
+                mime="text/html", key="cycle_report_html",
+            )  # fmt: skip
+            right.download_button(
+                "Download Excel", built[3], file_name=f"{kind}_report_{year}.xlsx",
+                mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                key="cycle_report_xlsx",
+            )  # fmt: skip

@@ -1,0 +1,136 @@
+"""The Planning cycle page under AppTest: steps, targets, full revision, adoption,
+monitoring (progress upload, deviations, red/amber/green) and the council pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ims_geo import cycle
+from ims_geo.store import open_store
+from tests.test_cycle import SAVINGS, YEAR, build, hand_programme, monitored
+
+#: Columns that tell the page's tables apart (st.dataframe keeps no key in AppTest).
+TABLES = {
+    "cycle_steps": {"step", "detail"},
+    "cycle_kpis": {"kpi", "value"},
+    "cycle_projects": {"project", "split_rule"},
+    "cycle_rag": {"project", "rag", "reason"},
+    "cycle_deviations": {"deviation", "days"},
+    "cycle_progress_rejected": {"reason", "source_row"},
+    "cycle_moratoria": {"source_work_id", "valid_until"},
+}
+#: Columns a table must not have (to tell the projects from the project states).
+NOT = {"cycle_rag": {"split_rule"}}
+
+
+def frame(at, key: str) -> pd.DataFrame:
+    (found,) = [
+        d.value for d in at.dataframe
+        if TABLES[key] <= set(d.value.columns) and not NOT.get(key, set()) & set(d.value.columns)
+    ]  # fmt: skip
+    return found
+
+
+def steps_of(store, year: int) -> list[list[str]]:
+    table = cycle.status(store, year).steps
+    return table.loc[:, ["step", "name", "detail"]].values.tolist()
+
+
+def test_page_shows_the_five_steps_and_kpis_of_the_demo(open_app, demo_store):
+    at = open_app("cycle")
+    assert not at.exception and not at.error
+    year = int(at.number_input(key="cycle_year").value)
+    store = open_store(demo_store)
+    assert year == int(store.plan_versions()["cycle"].max())
+    shown = frame(at, "cycle_steps")
+    assert shown.loc[:, ["step", "name", "detail"]].values.tolist() == steps_of(store, year)
+    assert shown["state"].tolist()[2] == "⭕ missing"
+    assert shown["detail"].tolist()[2] == "programme not adopted"
+    kpis = frame(at, "cycle_kpis")
+    assert kpis["kpi"].tolist() == list(cycle.KPIS)
+    expected = cycle.kpis(store, year).set_index("kpi")["value"]
+    got = kpis.set_index("kpi")["value"]
+    assert got.drop(["combined_share", "savings_eur"]).tolist() == (
+        expected.drop(["combined_share", "savings_eur"]).tolist()
+    )
+    assert "No programme adopted" in at.info[0].value
+
+
+def test_targets_and_full_revision_from_the_page(open_app, store_copy):
+    at = open_app("cycle", store=store_copy)
+    at.text_input(key="cycle_custom_name").input("trees_planted")
+    at.number_input(key="cycle_custom_value").set_value(40.0)
+    at.button(key="cycle_custom_add").click().run()
+    assert not at.exception
+    year = int(at.number_input(key="cycle_year").value)
+    table = cycle.targets(open_store(store_copy), year).set_index("kpi")
+    assert table.loc["trees_planted", "target"] == 40.0
+    at.number_input(key="cycle_year").set_value(year + 1).run()
+    at.toggle(key=f"cycle_full_{year + 1}").set_value(True).run()
+    assert not at.exception
+    orgs = sorted(set(open_store(store_copy).plan_versions()["org"]))
+    assert cycle.stale_plans(open_store(store_copy), year + 1)["org"].tolist() == orgs
+    (warning,) = [w.value for w in at.warning]
+    assert warning.startswith(f"{len(orgs)} stale plans (not re-submitted in this full revision)")
+    assert (
+        frame(at, "cycle_steps")["detail"]
+        .tolist()[0]
+        .endswith(f"full revision: {len(orgs)} stale plans")
+    )
+
+
+def test_adopt_from_the_page_freezes_a_revision(open_app, store_copy):
+    at = open_app("cycle", store=store_copy)
+    year = int(at.number_input(key="cycle_year").value)
+    at.text_input(key="cycle_decision").input("Council 2026/7")
+    at.slider(key="cycle_time").set_value(5)
+    at.button(key="cycle_adopt_submit").click().run()
+    assert not at.exception and not at.error
+    table = cycle.revisions(open_store(store_copy), year)
+    assert table[["revision", "decision"]].values.tolist() == [[1, "Council 2026/7"]]
+    assert "Adopted revision 1." in [s.value for s in at.success]
+    projects = frame(at, "cycle_projects")
+    assert (
+        projects["project"].tolist()
+        == cycle.projects(open_store(store_copy), year)["project"].tolist()
+    )
+    assert frame(at, "cycle_steps")["state"].tolist()[2] == "✅ done"
+
+
+def test_monitoring_shows_deviations_rag_and_takes_progress(open_app, tmp_path: Path):
+    path = tmp_path / "cycle.gpkg"
+    store = build(path)
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14", savings=SAVINGS)
+    monitored(store)
+    at = open_app("cycle", store=path)
+    assert int(at.number_input(key="cycle_year").value) == YEAR
+    rag = frame(at, "cycle_rag").set_index("project")["rag"].to_dict()
+    assert rag == {"C001": "🟠 amber", "C002": "🔴 red", "C003": "🟢 green"}
+    shown = frame(at, "cycle_deviations")
+    expected = cycle.deviations(store, YEAR)
+    assert shown["deviation"].tolist() == expected["deviation"].tolist()
+    assert shown["work_id"].tolist() == expected["work_id"].tolist()
+    at.selectbox(key="cycle_progress_org").set_value("City")
+    csv = b"work_id,status,actual_start,actual_end\nR1,done,2027-06-01,2027-06-28\nR7,done,,\n"
+    at.file_uploader(key="cycle_progress_file").upload("city.csv", csv, "text/csv")
+    at.run()
+    at.button(key="cycle_progress_store").click().run()
+    assert not at.exception and not at.error
+    assert "1 progress reports stored, 1 rejected" in at.info[0].value
+    assert "1 moratoria created" in at.info[0].value
+    rejected = frame(at, "cycle_progress_rejected")
+    assert rejected["reason"].tolist()[0].startswith("work_id R7 is not in")
+    assert frame(at, "cycle_moratoria")["source_work_id"].tolist() == ["R1"]
+
+
+def test_council_pack_downloads(open_app, tmp_path: Path):
+    path = tmp_path / "cycle.gpkg"
+    store = build(path)
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14", savings=SAVINGS)
+    at = open_app("cycle", store=path)
+    at.button(key="cycle_report_build").click().run()
+    assert not at.exception and not at.error
+    buttons = [b for b in at.get("download_button")]
+    assert len(buttons) == 2
