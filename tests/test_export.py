@@ -628,3 +628,20 @@ def test_download_bytes_of_street_and_Street(awkward, tmp_path, fmt):
     assert back[renamed["street"]].tolist() == AWKWARD["street"]
     if fmt == "gpkg":
         assert gpd.read_file(path, layer="projects")["Street_2"].tolist() == AWKWARD["Street"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".geojson", ".gpkg", ".zip", ".parquet"])
+def test_rows_without_geometry_are_written_too(tmp_path, suffix):
+    # rejected rows keep whatever they had: no geometry, an empty one, a real one
+    rows = gpd.GeoDataFrame(
+        {"work_id": ["a", "b", "c"], "reason": ["missing geometry", "x", "empty geometry"]},
+        geometry=[None, shapely.Point(X0, Y0), shapely.Point()],
+        crs=28992,
+    )
+    path = export.write(rows, tmp_path / f"rejected{suffix}", layer="rejected")
+    if suffix == ".zip":
+        back = gpd.read_file(f"/vsizip/{path}/rejected.shp")
+    else:
+        back = _read_back(path)
+    assert back["work_id"].tolist() == ["a", "b", "c"]
+    assert back["reason"].tolist() == ["missing geometry", "x", "empty geometry"]
