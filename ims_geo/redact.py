@@ -20,9 +20,11 @@ MASK = "***"
 # a URL with a scheme, up to the first character that cannot be part of it;
 # the password itself may hold '/', ':' or '@' (the last '@' ends it)
 _URL = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s'\"<>`()\[\]{}]+)")
-# libpq key/value connection strings and similar "password=..." settings
+# libpq key/value connection strings, "password=..." settings and URL query
+# parameters ("?password=...&sslmode=...")
 _KEY_VALUE = re.compile(
-    r"(?P<key>\b(?:password|passwd|pwd)\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE
+    r"(?P<key>\b(?:password|passwd|pwd)\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|[^\s&]+)",
+    re.IGNORECASE,
 )
 
 

@@ -198,3 +198,15 @@ def test_app_pages_hide_the_password(secret, plans, monkeypatch):
         assert password not in text, page
         seen.append(text)
     assert secret["shown"] in seen[0]  # the overview names the store, masked
+
+
+def test_a_password_given_as_a_query_parameter_is_hidden_too(secret, plans):
+    url = f"postgresql://{secret['role']}@{secret['host']}?password={secret['password']}"
+    with open_store(url) as store:
+        assert store.location == (
+            f"postgresql+psycopg://{secret['role']}@{secret['host']}?password={MASK}"
+        )
+    result = _run("import", plans["Waterworks"], "--org", "Waterworks", "--store", url)
+    _assert_hidden(result, secret["password"])
+    assert result.exit_code == 0, result.output
+    assert redact(f"{url}&sslmode=prefer").endswith(f"?password={MASK}&sslmode=prefer")

@@ -292,7 +292,8 @@ class PostGISStore(Store):
 
     @property
     def location(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        # redact: a password may also come as a query parameter (?password=...)
+        return redact(self.url.render_as_string(hide_password=True))
 
     def close(self) -> None:
         self._engine.dispose()
