@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -96,9 +97,19 @@ def hand_programme(store: Store) -> gpd.GeoDataFrame:
     )
 
 
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scenario's store, built once per module (tests write to copies)."""
+    path = tmp_path_factory.mktemp("scenario") / "cycle.gpkg"
+    build(path)
+    return path
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return build(tmp_path / "cycle.gpkg")
+def store(scenario: Path, tmp_path: Path) -> Store:
+    copy = tmp_path / "cycle.gpkg"
+    shutil.copyfile(scenario, copy)
+    return open_store(copy)
 
 
 @pytest.fixture
@@ -485,8 +496,7 @@ def test_long_moratorium_covers_its_whole_period_and_only_it(tmp_path: Path) -> 
     assert len(cycle.moratoria(store, active_on="2033-12-31")) == 1
 
 
-def test_register_read_from_a_csv_with_exemptions(tmp_path: Path) -> None:
-    store = build(tmp_path / "register.gpkg")
+def test_register_read_from_a_csv_with_exemptions(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "register.csv"
     wkt = line(0, 10).wkt
     path.write_text(

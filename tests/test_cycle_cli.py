@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,11 +16,18 @@ from ims_geo.store import open_store
 from tests.test_cycle import PLANS, RD, SAVINGS, YEAR, build, hand_programme, line
 
 
-@pytest.fixture
-def store_path(tmp_path: Path) -> str:
-    path = tmp_path / "cli.gpkg"
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("scenario") / "cli.gpkg"
     build(path)
-    return str(path)
+    return path
+
+
+@pytest.fixture
+def store_path(scenario: Path, tmp_path: Path) -> str:
+    copy = tmp_path / "cli.gpkg"
+    shutil.copyfile(scenario, copy)
+    return str(copy)
 
 
 def run(*args: str) -> tuple[int, str, str]:
