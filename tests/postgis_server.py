@@ -191,25 +191,43 @@ class SharedInstallation:
     database: str
 
 
-@pytest.fixture
-def shared_installation(postgis_cluster: PostGISCluster) -> Iterator[SharedInstallation]:
-    """A fresh database owned by the owner role, initialised for the application role.
+SHARED_TEMPLATE = "ims_shared_template"
+
+
+@pytest.fixture(scope="session")
+def shared_template(postgis_cluster: PostGISCluster) -> str:
+    """A template database set up once as a shared installation (``ims-geo admin init``).
 
     bcrypt runs with its lowest work factor (4) here so sign-ins take
     milliseconds; everything else is as in production.
     """
     from ims_geo.access.admin import init_installation
 
-    name = f"shared_{uuid.uuid4().hex[:12]}"
+    name = SHARED_TEMPLATE
     postgis_cluster.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE} OWNER {OWNER_ROLE}")
+    port = postgis_cluster.port
+    init_installation(
+        f"postgresql+psycopg://{OWNER_ROLE}:{OWNER_PASSWORD}@127.0.0.1:{port}/{name}",
+        app_role=APP_ROLE,
+    )
+    postgis_cluster.execute(
+        "UPDATE ims_geo.store_meta SET value = '4' WHERE key = 'bcrypt_cost'", database=name
+    )
+    postgis_cluster.execute(f"ALTER DATABASE {name} WITH is_template true")
+    return name
+
+
+@pytest.fixture
+def shared_installation(
+    postgis_cluster: PostGISCluster, shared_template: str
+) -> Iterator[SharedInstallation]:
+    """A fresh database owned by the owner role, initialised for the application role."""
+    name = f"shared_{uuid.uuid4().hex[:12]}"
+    postgis_cluster.execute(f"CREATE DATABASE {name} TEMPLATE {shared_template} OWNER {OWNER_ROLE}")
     port = postgis_cluster.port
     owner_url = f"postgresql+psycopg://{OWNER_ROLE}:{OWNER_PASSWORD}@127.0.0.1:{port}/{name}"
     app_url = f"postgresql+psycopg://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{port}/{name}"
     try:
-        init_installation(owner_url, app_role=APP_ROLE)
-        postgis_cluster.execute(
-            "UPDATE ims_geo.store_meta SET value = '4' WHERE key = 'bcrypt_cost'", database=name
-        )
         yield SharedInstallation(owner_url=owner_url, app_url=app_url, database=name)
     finally:
         postgis_cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -286,3 +286,49 @@ def test_sql_injection_through_sign_in_and_admin_fields_is_harmless(
         assert store.identity is not None and store.identity.org == payload
     assert owner_count(inst, f"SELECT count(*) FROM {S}.works") == 5
     assert owner_count(inst, f"SELECT count(*) FROM {S}.plan_versions") == 2
+
+
+PROGRESS = (
+    f"INSERT INTO {S}.progress_reports (report_id, cycle, org, work_id, status, source, "
+    "reported_at) VALUES (%s, 2027, %s, %s, 'in_progress', 'raw sql', '2027-03-02')"
+)
+ADOPTION = (
+    f"INSERT INTO {S}.programme_revisions (revision_id, cycle, revision, decision, "
+    "decision_date, source, adopted_at) VALUES (%s, 2027, %s, 'council 12/2027', "
+    "'2027-01-15', 'raw sql', '2027-01-15')"
+)
+
+
+def test_planning_cycle_tables_follow_the_same_rules(inst: Installation) -> None:
+    with app_sql(inst, "a_plan") as con:
+        con.execute(PROGRESS, (1, "A", "a1"))  # own public work
+        con.execute(PROGRESS, (2, "A", "a2"))  # own private work
+        assert "row-level security" in refused(con, PROGRESS, (3, "B", "b1"))
+        assert con.execute(f"UPDATE {S}.progress_reports SET status = 'done'").rowcount == 0
+        assert con.execute(f"DELETE FROM {S}.progress_reports").rowcount == 0
+        assert "row-level security" in refused(con, ADOPTION, (1, 1))  # planners do not adopt
+        assert count(con, f"SELECT 1 FROM {S}.progress_reports") == 2
+    with app_sql(inst, "a_view") as con:
+        assert "row-level security" in refused(con, PROGRESS, (4, "A", "a1"))
+    with app_sql(inst, "a_coord") as con:
+        con.execute(ADOPTION, (1, 1))
+        assert con.execute(f"DELETE FROM {S}.programme_revisions").rowcount == 0  # frozen
+    with app_sql(inst, "b_plan") as con:
+        # B reads A's progress on A's public work, not on A's private one
+        rows = con.execute(f"SELECT work_id FROM {S}.progress_reports").fetchall()
+        assert rows == [("a1",)]
+        assert count(con, f"SELECT 1 FROM {S}.programme_revisions") == 1
+    with app_sql(inst, None) as con:
+        assert count(con, f"SELECT 1 FROM {S}.progress_reports") == 0
+        assert count(con, f"SELECT 1 FROM {S}.programme_revisions") == 0
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.progress_reports") == 2
+    with psycopg.connect(_libpq(inst.owner_url)) as con:
+        audited = con.execute(
+            f"SELECT username, org, action FROM {S}.audit "
+            "WHERE action IN ('progress report', 'adoption') ORDER BY audit_id"
+        ).fetchall()
+    assert audited == [
+        ("a_plan", "A", "progress report"),
+        ("a_plan", "A", "progress report"),
+        ("a_coord", "A", "adoption"),
+    ]

@@ -76,6 +76,11 @@ CYCLE_TABLES: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "moratoria": (WRITERS, True, False),
     "moratorium_exemptions": (WRITERS, True, False),
 }
+#: Version of the planning-cycle policies below (raise it when they change).
+CYCLE_POLICY_VERSION = "2"
+#: Planning-cycle tables with one row per work (``org``, ``work_id``): another
+#: organisation's rows are readable only when that work is not private.
+PER_WORK_TABLES: tuple[str, ...] = ("progress_reports", "programme_members")
 #: Audit action recorded for every row written to these planning-cycle tables.
 CYCLE_AUDIT: dict[str, str] = {
     "cycle_targets": "targets",
@@ -168,6 +173,7 @@ def access_ddl(s: str, owner: str, search_path: str) -> list[str]:
   action text NOT NULL, target text NOT NULL DEFAULT '', detail text NOT NULL DEFAULT '',
   db_user text NOT NULL DEFAULT session_user)""",
         f"CREATE INDEX audit_at ON {s}.audit (at)",
+        f"CREATE INDEX IF NOT EXISTS works_org_work_id ON {s}.works (org, work_id)",
         # who made an import: the transaction that created the version
         f"ALTER TABLE {s}.plan_versions ADD COLUMN IF NOT EXISTS created_txid xid8 "
         "NOT NULL DEFAULT pg_current_xact_id()",
@@ -483,8 +489,18 @@ def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
     me = f"(SELECT {s}.current_org())"
     may = f"COALESCE((SELECT {s}.current_app_role()) IN {_in(allowed)}, false)"
     check = f"{may} AND org = {me}" if own else may
+    read = f"{me} IS NOT NULL"
+    if table in PER_WORK_TABLES:
+        # rows about one work: others see them only when that work is not private
+        # (the policies on works hide others' private rows from this EXISTS)
+        read += (
+            f" AND (org = {me} OR org = 'private' OR EXISTS (SELECT 1 FROM {s}.works w "
+            f"JOIN {s}.plan_versions p ON p.version_id = w.version_id WHERE p.is_current "
+            f"AND w.org = {table}.org AND w.work_id = {table}.work_id "
+            "AND w.visibility <> 'private'))"
+        )
     wanted = {
-        f"{table}_read": f"CREATE POLICY {table}_read ON {s}.{table} FOR SELECT USING ({me} IS NOT NULL)",
+        f"{table}_read": f"CREATE POLICY {table}_read ON {s}.{table} FOR SELECT USING ({read})",
         f"{table}_insert": f"CREATE POLICY {table}_insert ON {s}.{table} FOR INSERT WITH CHECK ({check})",
     }  # fmt: skip
     if changeable:
@@ -496,7 +512,10 @@ def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
             f"CREATE POLICY {table}_delete ON {s}.{table} FOR DELETE USING ({check})"
         )
     out = [f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY"]
-    out += [sql for name, sql in wanted.items() if name not in existing]
+    for name, sql in wanted.items():  # re-created: a newer version's rules take over
+        if name in existing:
+            out.append(f"DROP POLICY {name} ON {s}.{table}")
+        out.append(sql)
     if table in CYCLE_AUDIT and f"{table}_audit" not in existing:
         out.append(
             f"CREATE TRIGGER {table}_audit AFTER INSERT OR UPDATE ON {s}.{table} "
@@ -561,6 +580,12 @@ def secure_cycle_tables(conn: sa.Connection, schema: str) -> list[str]:
         {"s": schema, "t": list(CYCLE_TABLES)},
     ).fetchall()
     tables = sorted(str(r[0]) for r in rows)
+    stamp = f"{CYCLE_POLICY_VERSION}:{','.join(tables)}"
+    done = conn.execute(
+        sa.text(f"SELECT value FROM {schema}.store_meta WHERE key = 'cycle_policies'")
+    ).scalar()
+    if done == stamp:  # nothing new: no DDL (it would lock the tables)
+        return tables
     existing = {
         str(r[0])
         for r in conn.execute(
@@ -575,6 +600,13 @@ def secure_cycle_tables(conn: sa.Connection, schema: str) -> list[str]:
     for table in tables:
         for statement in cycle_table_ddl(schema, table, existing):
             conn.execute(sa.text(statement))
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {schema}.store_meta (key, value) VALUES ('cycle_policies', :v) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+        ),
+        {"v": stamp},
+    )
     return tables
 
 
