@@ -10,6 +10,7 @@ artifacts), and to docs/screenshots/ when IMS_GEO_SCREENSHOTS=1.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -224,3 +225,47 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     expect(page.get_by_text(f"{len(between)} conflicts (")).to_be_visible(timeout=60_000)
     expect(page.get_by_text(f"between {pairs} pairs of organisations")).to_be_visible()
     screenshot(page, "upload_feed")
+
+
+def test_planning_cycle_page_in_a_browser(page: Page, tmp_path):
+    from ims_geo import cycle
+    from tests.test_cycle import SAVINGS, YEAR, build, hand_programme, monitored
+    from tests.ui.conftest import serve_app
+
+    store_path = tmp_path / "cycle.gpkg"
+    store = build(store_path)
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14",
+                decision_date="2027-02-01", savings=SAVINGS)  # fmt: skip
+    monitored(store)
+    aborted: list[str] = []
+
+    def local_only(route) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            aborted.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    with serve_app(store_path, tmp_path) as url:
+        page.goto(f"{url}/cycle")
+        expect(
+            page.get_by_test_id("stHeading").filter(has_text=f"Where {YEAR} stands")
+        ).to_be_visible(timeout=UI_TIMEOUT)
+        page.get_by_role("tab", name="Adopted programme").click()
+        expect(page.get_by_text("Revision 1 adopted on 2027-02-01: Council 2027/14")).to_be_visible(
+            timeout=UI_TIMEOUT
+        )
+        screenshot(page, "cycle")
+        page.get_by_role("tab", name="Council pack").click()
+        page.get_by_role("button", name="Build the report").click()
+        button = page.get_by_test_id("stDownloadButton").get_by_role("button", name="Download HTML")
+        button.wait_for(timeout=60_000)
+        with page.expect_download(timeout=UI_TIMEOUT) as download:
+            button.click()
+        assert download.value.suggested_filename == f"council_report_{YEAR}.html"
+        html = Path(download.value.path()).read_text(encoding="utf-8")
+        assert "Council 2027/14" in html
+        # self-contained: nothing is fetched from anywhere
+        assert not re.search(r"""(src|href)\s*=\s*["']?\s*https?:|url\(\s*["']?https?:""", html)
+    assert aborted == []
