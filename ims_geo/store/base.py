@@ -32,7 +32,7 @@ import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -64,6 +64,9 @@ from ims_geo.schema import (
     VISIBILITY,
     WORK_ID,
 )
+
+if TYPE_CHECKING:
+    from ims_geo.access.roles import Identity
 
 #: Environment variable with the default store location (path or URL).
 STORE_ENV = "IMS_GEO_STORE"
@@ -221,6 +224,12 @@ class Store(ABC):
     @abstractmethod
     def _salt(self) -> str:
         """The store's 16-character secret for opaque ids."""
+
+    @property
+    def identity(self) -> Identity | None:
+        """Who the store acts for after a verified sign-in; None without one
+        (always for the GeoPackage store, which has no users)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 (optional hook: not every store holds connections)
         """Release connections (the store can be used again afterwards)."""
