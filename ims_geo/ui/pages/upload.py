@@ -102,9 +102,13 @@ def use_suggestion() -> None:
     if ORG in suggestion.columns and st.session_state.get("upload_org") == NEW_ORG:
         st.session_state["upload_org"] = FROM_FILE
     st.session_state[prefix + "proposals"] = True
-    st.session_state[prefix + "dates"] = {
-        k: v for k, v in suggestion.to_dict().items() if k in ("date_format", "timezone")
-    }
+    # what the panels do not show: date formats, time zone, the emergency flag
+    whole = suggestion.to_dict()
+    extra = {k: v for k, v in whole.items() if k in ("date_format", "timezone")}
+    flags = [f for f in Mapping().flags if f in whole["columns"]]
+    extra["columns"] = {f: whole["columns"][f] for f in flags}
+    extra["values"] = {f: whole["values"][f] for f in flags if f in whole.get("values", {})}
+    st.session_state[prefix + "extra"] = extra
 
 
 st.button(
@@ -164,8 +168,12 @@ with st.expander("Value translation", expanded=True):
         st.caption("The file has no discipline, layer, status, visibility or excavation column.")
 
 data = to_dict(base)
-for key, value in st.session_state.get(prefix + "dates", {}).items():
-    data.setdefault(key, value)
+extra = st.session_state.get(prefix + "extra", {})
+for key, value in extra.items():
+    if isinstance(value, dict):  # the mapping file's own entries win
+        data[key] = {**value, **data.get(key, {})}
+    else:
+        data.setdefault(key, value)
 data["columns"] = {**data.get("columns", {}), **chosen}
 values = {k: dict(v) for k, v in data.get("values", {}).items()}
 for column, table in translations.items():
@@ -234,7 +242,7 @@ risky = changes[changes["drops_most"]]
 confirmed = True
 if len(risky):
     lines = "; ".join(
-        f"{r.org}: {r.dropped} of its {r.current} current works dropped"
+        f"{widgets.literal(r.org)}: {r.dropped} of its {r.current} current works dropped"
         for r in risky.itertuples(index=False)
     )
     st.warning(
@@ -266,7 +274,8 @@ if st.button(
         )
     st.success(
         "\n\n".join(
-            f"Stored {v.n_works} works of {v.org} as version {v.version} of cycle {v.cycle}; "
+            f"Stored {v.n_works} works of {widgets.literal(v.org)} as version {v.version} of "
+            f"cycle {v.cycle}; "
             f"{v.n_rejected} rejected rows kept with it."
             for v in versions
         ),
