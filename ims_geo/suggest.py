@@ -89,6 +89,15 @@ _BOOL_WORDS: dict[str, bool] = {
 }  # fmt: skip
 
 
+#: The flag column the conflict rules read to leave emergency works out.
+EMERGENCY = "emergency"
+#: Words of a category value that mark an emergency (as the rules' default exempt values).
+EMERGENCY_WORDS: tuple[str, ...] = ("emergency", "immediate", "urgent", "notfall", "spoed")
+#: A column with more distinct values is free text, not a category.
+MAX_FLAG_VALUES = 50
+_CATEGORY_TOKENS = frozenset({"category", "type", "priority", "class", "urgency", "kategorie"})
+
+
 @dataclass
 class Suggestion:
     """A starter mapping for one file.
@@ -310,7 +319,11 @@ def suggest_for_frame(
         if wkt:
             chosen[schema.GEOMETRY] = wkt
             how[schema.GEOMETRY] = "WKT text (lines and polygons before points)"
-    ordered = {c: chosen[c] for c in (*schema.COLUMNS, schema.GEOMETRY) if c in chosen}
+    flag = _emergency_column(attributes)
+    if flag is not None:
+        chosen[EMERGENCY] = [flag]
+        how[EMERGENCY] = "its values name emergency / urgent works (the conflict rules skip them)"
+    ordered = {c: chosen[c] for c in (*schema.COLUMNS, schema.GEOMETRY, EMERGENCY) if c in chosen}
     crs = frame.crs if isinstance(frame, gpd.GeoDataFrame) and geometry else None
     crs_text = CRS.from_user_input(crs).to_string() if crs is not None else None
     formats, offset = _date_formats(attributes, ordered)
@@ -318,7 +331,7 @@ def suggest_for_frame(
     timezone = CRS_TIMEZONES.get(epsg) if offset and epsg is not None else None
     values = {
         column: value_table(column, _values_of(attributes, ordered[column]))
-        for column in schema.VOCABULARY
+        for column in (*schema.VOCABULARY, EMERGENCY)
         if column in ordered
     }
     return Suggestion(
@@ -481,6 +494,9 @@ def propose_value(column: str, raw: str) -> tuple[Any, str]:
     column's fallback.
     """
     text = str(raw).strip().casefold()
+    if column == EMERGENCY:
+        hits = [w for w in EMERGENCY_WORDS if w in text]
+        return (True, f"contains {hits[0]!r}") if hits else (False, "names no emergency")
     words: dict[str, Any]
     if column == schema.EXCAVATION:
         if text in schema.BOOL_ALIASES:
@@ -500,6 +516,27 @@ def propose_value(column: str, raw: str) -> tuple[Any, str]:
     if column == schema.LAYER or column == schema.EXCAVATION:
         return "", "no match: leave empty for the default"
     return fallback, "no match: the fallback"
+
+
+def _emergency_column(frame: pd.DataFrame) -> str | None:
+    """The category column (few distinct values) some of whose values name emergencies.
+
+    Of several, one whose name says category / type / priority, then the one
+    with the fewest distinct values.
+    """
+    found = []
+    for position, column in enumerate(frame.columns):
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        text = _present(series).astype("string").str.strip().str.casefold()
+        distinct = text.nunique()
+        if text.empty or distinct > MAX_FLAG_VALUES:
+            continue
+        if text.str.contains("|".join(EMERGENCY_WORDS), regex=True).any():
+            named = bool(set(_tokens(str(column))) & _CATEGORY_TOKENS)
+            found.append((not named, distinct, position, str(column)))
+    return min(found)[-1] if found else None
 
 
 def value_table(column: str, series: pd.Series) -> pd.DataFrame:

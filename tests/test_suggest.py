@@ -57,7 +57,7 @@ CASES = [
     ("uk_eton_kent_roadworks_2018", "htdd_ashford_2018-06.gpkg", "uk_eton.toml",
      {"work_id": "id", "org": "responsible_org_name", "title": "description",
       "discipline": "responsible_org_sector", "start_date": "e__start_date",
-      "end_date": "e__end_date", "status": "e__works_state"}),
+      "end_date": "e__end_date", "status": "e__works_state", "emergency": "e__works_category"}),
     ("zurich_baustellen_2015", "tiefbaustelle.json", "zurich.toml",
      {"work_id": "Baunummer", "title": "Name", "start_date": "Baubeginn", "end_date": "Bauende"}),
     ("zurich_baustellen_2015", "TbaBaustellenZHWFS.gml", "zurich.toml",
@@ -65,7 +65,7 @@ CASES = [
       "end_date": "datum_bauende", "status": "status_baustelle"}),
     ("uk_national_highways_roadworks_2020", "roadworks_points.gpkg", None,
      {"work_id": "rec_id", "title": "description", "discipline": "closureType",
-      "start_date": "startDate", "end_date": "endDate"}),
+      "start_date": "startDate", "end_date": "endDate", "emergency": "closureType"}),
 ]  # fmt: skip
 
 
@@ -140,6 +140,13 @@ def test_eton_suggestion_lists_every_status_and_stores_each_promoters_plan(tmp_p
     assert works[schema.STATUS].value_counts().to_dict() == {
         "done": 709, "cancelled": 216, "in_progress": 30, "planned": 26,
     }  # fmt: skip
+    # the EToN category marks immediate (urgent / emergency) works for the conflict rules
+    category = raw["e__works_category"].str.strip()
+    immediate = int(category.str.startswith("Immediate").sum())
+    assert immediate == 271
+    assert toml["values"]["emergency"]["Immediate - Urgent"] is True
+    assert toml["values"]["emergency"]["Minor"] is False
+    assert int(works["emergency"].astype(bool).sum()) == immediate
 
 
 def test_suggestion_from_a_frame_built_in_code():
