@@ -82,3 +82,35 @@ def test_strict_fails_on_warnings_and_stores_nothing(utility_plan, tmp_path):
     assert result.exit_code == 0, result.output
     works = open_store(store).works().sort_values(schema.WORK_ID)
     assert works[schema.STATUS].tolist() == ["idea", "idea", "planned", "planned", "idea"]
+
+
+def test_mapping_suggest_prints_a_mapping_that_loads_and_never_overwrites(utility_plan, tmp_path):
+    import tomllib
+
+    from ims_geo.ingest import load_mapping
+
+    printed = _run("mapping", "suggest", utility_plan)
+    assert printed.exit_code == 0, printed.output
+    toml = tomllib.loads(printed.stdout)
+    assert toml["columns"] == {
+        "work_id": "work_id", "org": "org", "discipline": "discipline",
+        "start_date": "start_date", "end_date": "end_date", "status": "status",
+        "geometry": "geometry",
+    }  # fmt: skip
+    assert toml["values"]["status"] == {
+        "in preparation": "planned", "planned": "planned", "gepland": "planned",
+    }  # fmt: skip
+    assert '"in preparation" = "planned"  # 3 rows; no match: the fallback' in printed.stdout
+    out = tmp_path / "m.toml"
+    out.write_text("# mine\n", encoding="utf-8")
+    refused = _run("mapping", "suggest", utility_plan, "--out", out)
+    assert refused.exit_code == 2
+    assert "exists; choose another --out or add --force" in refused.stderr
+    assert out.read_text(encoding="utf-8") == "# mine\n"
+    forced = _run("mapping", "suggest", utility_plan, "--out", out, "--force")
+    assert forced.exit_code == 0
+    assert load_mapping(out).values["status"]["in preparation"] == "planned"
+    # the starter mapping, unedited, leaves no warning; the bad date still rejects its row
+    store = tmp_path / "s.gpkg"
+    result = _run("import", utility_plan, "--mapping", out, "--strict", "--store", store)
+    assert result.exit_code == 3 and "1 rows rejected, 0 warnings" in result.stderr
