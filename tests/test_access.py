@@ -181,6 +181,13 @@ def test_no_output_of_a_signed_in_cli_leaks_a_private_work(
         result = cli("export", "--out", tmp_path / name, env=env)
         assert result.exit_code == 0, result.output
         outputs.append(tmp_path / name)
+    result = cli("propose", "--out", tmp_path / "programme.xlsx", "--time-limit", "5", env=env)
+    assert result.exit_code == 0, result.output
+    outputs.append(tmp_path / "programme.xlsx")
+    for name in ("report.html", "report.xlsx"):
+        result = cli("report", "--cycle", "2027", "--out", tmp_path / name, env=env)
+        assert result.exit_code == 0, result.output
+        outputs.append(tmp_path / name)
     result = cli("works", env=env)
     assert result.exit_code == 0 and B_SECRET_TITLE not in result.output
     for path in outputs:

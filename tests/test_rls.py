@@ -14,7 +14,15 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
-from access_data import B_SECRET_COST, B_SECRET_TITLE, PASSWORD, Installation, populate
+from access_data import (
+    B_SECRET_COST,
+    B_SECRET_TITLE,
+    PASSWORD,
+    Installation,
+    line,
+    plan,
+    populate,
+)
 
 from ims_geo.store import open_store
 
@@ -143,6 +151,8 @@ def test_bs_private_rows_cannot_be_read(inst: Installation) -> None:
         assert rows.fetchall() == [("b1", "B for partners"), ("b3", "B public")]
         assert count(con, f"SELECT 1 FROM {S}.works WHERE visibility = 'private'") == 1  # A's own
         assert count(con, f"SELECT 1 FROM {S}.rejected WHERE org = 'B'") == 0
+        # the GIS view reads with the reader's rights (security_invoker)
+        assert count(con, f"SELECT 1 FROM {S}.current_works WHERE visibility = 'private'") == 1
         signal = con.execute(
             f"SELECT work_id, org, title, cost_eur, funding, depth_min, depth_max, start_date, "
             f"end_date, earliest, latest, extra, ST_AsText(geometry) FROM {S}.visible_works "
@@ -284,8 +294,24 @@ def test_sql_injection_through_sign_in_and_admin_fields_is_harmless(
         assert adm.tokens()["label"].tolist()[-1] == payload
     with open_store(inst.app_url, token=token) as store:
         assert store.identity is not None and store.identity.org == payload
-    assert owner_count(inst, f"SELECT count(*) FROM {S}.works") == 5
-    assert owner_count(inst, f"SELECT count(*) FROM {S}.plan_versions") == 2
+    # the payload as every text field of an imported work, read back as it was
+    hostile = plan(payload, [
+        {"work_id": payload, "title": payload, "funding": payload, "discipline": "gas",
+         "start_date": "2027-01-01", "end_date": "2027-02-01", "visibility": "partners",
+         "remark": payload, "geometry": line(900)},
+    ])  # fmt: skip
+    pw = PASSWORD + payload[:20]
+    with open_store(inst.app_url, user="p_user", password=pw) as store:
+        store.import_plan(hostile, org=payload, cycle=2027, source=payload)
+        back = store.works(orgs=[payload])
+        assert (
+            back[["work_id", "org", "title", "funding", "remark"]].iloc[0].tolist() == [payload] * 5
+        )
+        assert store.plan_versions(payload)["source"].tolist() == [payload]
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as store:
+        assert store.works(orgs=[payload])["title"].tolist() == [payload]
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.works") == 6
+    assert owner_count(inst, f"SELECT count(*) FROM {S}.plan_versions") == 3
 
 
 PROGRESS = (
