@@ -156,3 +156,25 @@ def test_full_revision_and_register_import(store_path: str, tmp_path: Path) -> N
     assert code == 0, err
     assert "Stored 1 moratoria, 0 rows rejected" in out
     assert cycle.moratoria(open_store(store_path))["source_work_id"].tolist() == ["M1"]
+
+
+def test_conflicts_from_the_store_read_its_moratoria(tmp_path: Path) -> None:
+    from tests.test_cycle import plan, progress_frame, work
+
+    path = tmp_path / "moratoria.gpkg"
+    store = open_store(path)
+    store.import_plan(plan("City", [work("R1", "road", "2027-06-01", "2027-06-30", line(0))]),
+                      org="City", cycle=YEAR)  # fmt: skip
+    cycle.record_progress(store, YEAR, "City", progress_frame(
+        [("R1", "done", "2027-06-01", "2027-06-28", None)]))  # fmt: skip
+    store.import_plan(plan("City", [work("R2", "road", "2028-01-01", "2028-01-10", line(9000))]),
+                      org="City", cycle=2028)  # fmt: skip
+    store.import_plan(plan("Water", [work("W7", "water", "2028-03-01", "2028-03-10",
+                                          line(0, 3))]), org="Water", cycle=2028)  # fmt: skip
+    out = tmp_path / "conflicts.csv"
+    code, _, err = run("conflicts", "--out", str(out), "--store", str(path))
+    assert code == 0, err
+    table = pd.read_csv(out, dtype=str)
+    assert table[
+        ["org_a", "work_id_a", "org_b", "work_id_b", "kind", "moratorium_id"]
+    ].values.tolist() == [["City", "R1", "Water", "W7", "moratorium", "1"]]

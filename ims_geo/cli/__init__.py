@@ -560,14 +560,25 @@ def conflicts_cmd(
 
     Reads the INPUT planning files (any supported format; the organisation
     comes from each file's org column or from --org), or the store's current
-    works when no INPUT is given, and writes one row per pair of works to OUT.
+    works when no INPUT is given (with the store's moratoria layer: a
+    protected new surface is a sealing work; those rows carry moratorium_id),
+    and writes one row per pair of works to OUT.
     """
     from ims_geo import export
     from ims_geo.conflicts import find_conflicts
 
     export.format_of(out)
     works = _read_inputs(inputs, store_path, read, orgs)
-    conflicts = find_conflicts(works, rules, internal=internal or None)
+    if inputs:
+        conflicts = find_conflicts(works, rules, internal=internal or None)
+    else:  # the store's works: its moratoria layer protects new surfaces too
+        from ims_geo.cycle import moratoria as layer
+        from ims_geo.cycle.moratoria import exemptions, find_conflicts_with_moratoria
+
+        store = _open_store(store_path)
+        conflicts = find_conflicts_with_moratoria(
+            works, layer(store), rules, exempt=exemptions(store), internal=internal or None
+        )
     export.write(export.conflict_table(conflicts, works), out, layer="conflicts")
     counts = conflicts["kind"].value_counts()
     detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
