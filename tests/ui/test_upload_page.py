@@ -323,3 +323,16 @@ def test_every_format_of_the_command_line_is_offered(open_app, store_copy):
     offered = {t.lstrip(".") for t in at.file_uploader(key="upload_file").proto.type}
     assert offered == {s.lstrip(".") for s in FORMATS}
     assert {"gml", "fgb", "zip", "gpkg", "csv", "geojson", "json"} <= offered
+
+
+def test_a_broken_mapping_file_is_reported_and_the_page_reads_without_it(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
+    at = open_app("upload", store=store_copy)
+    at.file_uploader(key="upload_mapping_file").upload("m.toml", b"[columns\n", "application/toml")
+    at = upload(at, "plan.zip", zipped_shapefile(sample_plan()))
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("m.toml is not a valid TOML file") and error.endswith("It is not used.")
+    assert [s.label for s in at.selectbox if s.label == "work_id"] == ["work_id"]
+    assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("4", "1")

@@ -71,8 +71,10 @@ if choice == NEW_ORG and not org:
 
 base = Mapping()
 if mapping_file is not None:
-    with widgets.user_errors():
+    try:
         base = loads_mapping(mapping_file.getvalue().decode("utf-8", "replace"), mapping_file.name)
+    except ImsGeoError as error:  # read without it; the mapping can be built below instead
+        st.error(f"{error} It is not used.", icon=":material/error:")
 text_encoding = ENCODINGS[encoding] or base.encoding
 with widgets.user_errors(reading=upload.name):
     layers = state.upload_layers(upload)
