@@ -175,10 +175,9 @@ def disruption(
         )
         hit = shapely.intersects(geoms[work], boxes)
         cx, cy, work = cx[hit], cy[hit], work[hit]
-        names = [
-            f"{cell_size:g} m square {x * cell_size:.0f} {y * cell_size:.0f}"
-            for x, y in zip(cx, cy, strict=True)
-        ]
+        corner_x = pd.Series(np.round(cx * cell_size).astype(np.int64)).astype(str)
+        corner_y = pd.Series(np.round(cy * cell_size).astype(np.int64)).astype(str)
+        names = (f"{cell_size:g} m square " + corner_x + " " + corner_y).to_numpy()
         parts.append(
             pd.DataFrame(
                 {

@@ -535,7 +535,9 @@ def _pseudo_works(
     ids = layer["moratorium_id"].to_numpy()[which]
     frame = pd.DataFrame(
         {
-            S.WORK_ID: [f"{_MARK}{i}:{j}" for i, j in zip(ids, k, strict=True)],
+            S.WORK_ID: (
+                _MARK + pd.Series(ids).astype(str) + ":" + pd.Series(k).astype(str)
+            ).to_numpy(),
             S.ORG: layer["source_org"].astype(str).to_numpy()[which],
             S.DISCIPLINE: "road",
             S.LAYER: "surface",
@@ -556,7 +558,9 @@ def _map_back(found: pd.DataFrame, layer: gpd.GeoDataFrame) -> pd.DataFrame:
     """Rows of pseudo-works as rows of their moratorium; inside its validity, once."""
     in_a = found["work_id_a"].str.startswith(_MARK).to_numpy()
     pseudo_id = np.where(in_a, found["work_id_a"], found["work_id_b"])
-    mid = np.array([int(str(p)[len(_MARK) :].split(":")[0]) for p in pseudo_id], dtype=np.int64)
+    mid = (pd.Series(pseudo_id, dtype=str).str.slice(len(_MARK)).str.split(":").str[0]).to_numpy(
+        dtype=np.int64
+    )
     info = layer.set_index("moratorium_id")
     other_start = np.where(in_a, found["start_b"], found["start_a"]).astype("datetime64[s]")
     valid_from = info["valid_from"].reindex(mid).to_numpy(dtype="datetime64[s]")
