@@ -336,3 +336,18 @@ def test_a_broken_mapping_file_is_reported_and_the_page_reads_without_it(
     assert error.startswith("m.toml is not a valid TOML file") and error.endswith("It is not used.")
     assert [s.label for s in at.selectbox if s.label == "work_id"] == ["work_id"]
     assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("4", "1")
+
+
+@pytest.mark.parametrize("name", ["killer.geojson", "nested.csv"])
+def test_hostile_files_are_rejected_rows_and_the_app_lives(open_app, store_copy, name):
+    # the 300-byte GeoJSON that aborted PROJ, and a WKT collection nested 100,000 deep
+    import fuzz_corpus
+
+    data = fuzz_corpus.killer_geojson() if name == "killer.geojson" else (
+        fuzz_corpus.nested_collection(100_000)
+    )  # fmt: skip
+    at = upload(open_app("upload", store=store_copy), name, data)
+    assert not at.exception and not at.error
+    assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("0", "1")
+    (report,) = [c.value for c in at.code]
+    assert ("far outside any map" in report) or ("max_geometry_depth" in report)
