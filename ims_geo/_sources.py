@@ -47,7 +47,10 @@ FORMATS: dict[str, str] = {
     ".fgb": "FlatGeobuf",
     ".csv": "CSV with a WKT geometry column",
     ".gml": "GML",
+    ".kml": "KML",
 }
+#: Fields GDAL's LIBKML driver adds to every placemark for drawing it, dropped on reading.
+KML_DISPLAY_FIELDS = ("altitudeMode", "tessellate", "extrude", "visibility", "drawOrder", "icon")
 #: Members smaller than this cannot hurt, whatever their compression ratio.
 _SMALL_MEMBER = 1 << 20
 #: Shapefile parts that must sit next to the .shp.
@@ -172,6 +175,7 @@ def check_content(path: Path, suffix: str, name: str) -> None:
         ".geojson": text.startswith((b"{", b"\x1e")),
         ".json": text.startswith((b"{", b"\x1e")),
         ".gml": text.startswith(b"<"),
+        ".kml": text.startswith(b"<"),
         ".csv": found is None and b"\x00" not in head,
     }[suffix]
     if not ok:
@@ -409,7 +413,7 @@ def resolve(
             else ""
         )
         raise _not_vector(
-            name, f" (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv or .gml{nested})"
+            name, f" (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv, .gml or .kml{nested})"
         )
     root = f"/vsizip/{path.resolve()}"
     if len(vector) == 1 and not vector[0].lower().endswith(".shp"):
@@ -578,13 +582,24 @@ UNREADABLE_GEOMETRY = (
 
 
 def read_gdal(
-    dataset: Dataset, name: str, engine: str
+    dataset: Dataset, name: str, engine: str, max_rows: float = float("inf")
 ) -> tuple[gpd.GeoDataFrame, list[str], np.ndarray | None]:
     """Read a GDAL dataset with pyogrio or fiona.
 
     Returns the frame, GDAL's warnings and, when some geometries could not
-    be parsed, which rows (their geometry is missing in the frame).
+    be parsed, which rows (their geometry is missing in the frame). A file
+    that declares more than ``max_rows`` features is refused before it is read.
     """
+    with contextlib.suppress(Exception):
+        info = pyogrio.read_info(dataset.path, layer=dataset.layer)
+        if int(info.get("features", -1)) >= 0:
+            dataset.declared[f"its {dataset.fmt} header"] = int(info["features"])
+    declared = max(dataset.declared.values(), default=-1)
+    if declared > max_rows:
+        raise HostileInputError(
+            f"{name} holds {declared:,} features, more than the limit of {max_rows:,} "
+            "(max_rows); split the file"
+        )
     kwargs: dict[str, Any] = {}
     if dataset.layer is not None:
         kwargs["layer"] = dataset.layer
@@ -618,6 +633,10 @@ def read_gdal(
     )
     if not isinstance(frame, gpd.GeoDataFrame):
         frame = gpd.GeoDataFrame(frame)
+    if dataset.path.lower().endswith(".kml"):
+        # how Google Earth draws a placemark, not attributes of a work ("visibility"
+        # is whether it is shown, not who may see it)
+        frame = frame.drop(columns=[c for c in KML_DISPLAY_FIELDS if c in frame.columns])
     _check_text(frame, dataset, name)
     _check_count(frame, dataset, name)
     return frame, messages, unreadable
@@ -625,12 +644,7 @@ def read_gdal(
 
 def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
     """Refuse a file whose reading returned fewer or more features than it declares."""
-    declared = dict(dataset.declared)
-    with contextlib.suppress(Exception):
-        info = pyogrio.read_info(dataset.path, layer=dataset.layer)
-        if int(info.get("features", -1)) >= 0:
-            declared[f"its {dataset.fmt} header"] = int(info["features"])
-    wrong = {part: n for part, n in declared.items() if n >= 0 and n != len(frame)}
+    wrong = {part: n for part, n in dataset.declared.items() if n >= 0 and n != len(frame)}
     if wrong:
         said = ", ".join(f"{part} declares {n:,}" for part, n in wrong.items())
         raise InputError(

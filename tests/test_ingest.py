@@ -823,7 +823,7 @@ def test_empty_file(tmp_path):
         read_works(path)
 
 
-@pytest.mark.parametrize("name", ["plan.xlsx", "plan.kml", "plan"])
+@pytest.mark.parametrize("name", ["plan.xlsx", "plan.dxf", "plan"])
 def test_unknown_extension_lists_the_supported_ones(name):
     with pytest.raises(InputError, match="are not read; supported formats are") as err:
         read_works(b"whatever", name=name)
@@ -864,3 +864,37 @@ def test_reading_many_rows_is_vectorised(tmp_path):
     assert len(result.works) == n
     assert result.works[schema.WORK_ID].iloc[17] == "000017"
     assert CRS.from_user_input(result.crs).to_epsg() == RD
+
+
+def test_kml_placemarks_with_time_spans(tmp_path):
+    """KML as Google Earth writes it: TimeSpan begin/end are the planned period;
+    the drawing fields (visibility, extrude...) are not attributes of the work."""
+    placemarks = "".join(
+        f"""<Placemark><name>{title}</name>
+        <TimeSpan><begin>{begin}</begin><end>{end}</end></TimeSpan>
+        <visibility>0</visibility>
+        <ExtendedData><Data name="work_id"><value>{work_id}</value></Data></ExtendedData>
+        <LineString><coordinates>8.50,47.30,0 8.51,47.30,0</coordinates></LineString>
+        </Placemark>"""
+        for work_id, title, begin, end in (
+            ("K-1", "Kanal Seestrasse", "2027-01-01", "2027-03-01"),
+            ("K-2", "Belag Seestrasse", "2027-02-01T08:00:00", "2027-04-01"),
+        )
+    )
+    path = tmp_path / "plan.kml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        f"<Document><name>plan</name>{placemarks}</Document></kml>",
+        encoding="utf-8",
+    )
+    result = read_works(path, org="Stadt Zürich")
+    works = result.works
+    assert works[schema.WORK_ID].tolist() == ["K-1", "K-2"]
+    assert works[schema.TITLE].tolist() == ["Kanal Seestrasse", "Belag Seestrasse"]
+    assert works[schema.START].dt.strftime("%Y-%m-%d").tolist() == ["2027-01-01", "2027-02-01"]
+    assert works[schema.END].dt.strftime("%Y-%m-%d").tolist() == ["2027-03-01", "2027-04-01"]
+    assert works[schema.VISIBILITY].tolist() == ["partners", "partners"]
+    assert not {"visibility_raw", "extrude", "tessellate", "altitudeMode"} & set(works.columns)
+    line = shapely.LineString([(8.50, 47.30), (8.51, 47.30)])
+    expected = gpd.GeoSeries([line], crs="EPSG:4326").to_crs(works.crs).length.iloc[0]
+    assert works.geometry.length.tolist() == pytest.approx([expected, expected], abs=1e-6)
