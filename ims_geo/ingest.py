@@ -8,7 +8,7 @@ every row with :func:`ims_geo.schema.validate` and return an
 reason) and a text report.
 
 Formats: zipped shapefile (.zip, also with the shapefile in a folder of the
-archive), .shp with its sibling files, GeoPackage, GeoJSON, FlatGeobuf, GML
+archive), .shp with its sibling files, GeoPackage, GeoJSON, FlatGeobuf, GML, KML
 and CSV with a WKT ``geometry`` column (or x/y, lon/lat columns for points).
 Uploads are checked before they are read (size, content, zip paths and
 expansion; see :class:`Limits`).
@@ -554,7 +554,7 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     if dataset.kind == "csv":
         raw, more = _sources.read_csv(dataset, label)
     else:
-        raw, more, unreadable = _sources.read_gdal(dataset, label, options.engine)
+        raw, more, unreadable = _sources.read_gdal(dataset, label, options.engine, limits.max_rows)
     notes.extend(more)
     is_text = dataset.kind == "csv"
     frame, more, chosen = _apply_mapping(
