@@ -248,10 +248,10 @@ def plan(org: str, rows: list[tuple]) -> gpd.GeoDataFrame:
     return checked.valid
 
 
-@pytest.fixture
-def cycle_store(tmp_path: Path):
-    """A GeoPackage store holding :func:`fill_cycle`."""
-    return fill_cycle(open_store(tmp_path / "store.gpkg"))
+@pytest.fixture(scope="session")
+def cycle_store(tmp_path_factory: pytest.TempPathFactory):
+    """A GeoPackage store holding :func:`fill_cycle` (built once: reports only read it)."""
+    return fill_cycle(open_store(tmp_path_factory.mktemp("cycle") / "store.gpkg"))
 
 
 def fill_cycle(store):
