@@ -56,7 +56,7 @@ def plan_a() -> gpd.GeoDataFrame:
 def plan_b() -> gpd.GeoDataFrame:
     return plan("B", [
         {"work_id": "b1", "title": "B for partners", "discipline": "gas",
-         "start_date": "2027-03-01", "end_date": "2027-04-01", "cost_eur": 10.0,
+         "start_date": "2027-03-05", "end_date": "2027-04-01", "cost_eur": 10.0,
          "visibility": "partners", "geometry": line(0, 5)},
         {"work_id": "b2", "title": B_SECRET_TITLE, "discipline": "sewer",
          "start_date": "2027-03-17", "end_date": "2027-04-09", "earliest": "2027-02-11",
@@ -64,7 +64,7 @@ def plan_b() -> gpd.GeoDataFrame:
          "depth_min": 1.5, "depth_max": 2.75, "visibility": "private", "code": "K2-secret-code",
          "geometry": line(20, 3)},
         {"work_id": "b3", "title": "B public", "discipline": "telecom",
-         "start_date": "2027-06-01", "end_date": "2027-06-30", "visibility": "public",
+         "start_date": "2027-06-01", "end_date": "2027-06-20", "visibility": "public",
          "geometry": line(600)},
     ])  # fmt: skip
 

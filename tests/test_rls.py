@@ -151,6 +151,13 @@ def test_bs_private_rows_cannot_be_read(inst: Installation) -> None:
         assert rows.fetchall() == [("b1", "B for partners"), ("b3", "B public")]
         assert count(con, f"SELECT 1 FROM {S}.works WHERE visibility = 'private'") == 1  # A's own
         assert count(con, f"SELECT 1 FROM {S}.rejected WHERE org = 'B'") == 0
+        # B's first and last day (which could be a private work's): by month only
+        refused(con, f"SELECT first_start FROM {S}.plan_versions")
+        refused(con, f"SELECT * FROM {S}.plan_versions")
+        days = con.execute(
+            f"SELECT org, first_start::text, last_end::text FROM {S}.visible_versions ORDER BY org"
+        ).fetchall()
+        assert days == [("A", "2027-03-10", "2027-05-28"), ("B", "2027-03-01", "2027-06-30")]
         # the GIS view reads with the reader's rights (security_invoker)
         assert count(con, f"SELECT 1 FROM {S}.current_works WHERE visibility = 'private'") == 1
         signal = con.execute(

@@ -134,9 +134,25 @@ FROM {s}.works w CROSS JOIN LATERAL (SELECT {full} AS full) f
 WHERE f.full OR (w.visibility = 'private' AND {me} IS NOT NULL)"""
 
 
+def _visible_versions_sql(s: str) -> str:
+    """Plan version records as the store reads them: another organisation's
+    first and last day (which may be a private work's) only by month."""
+    me = f"(SELECT {s}.current_org())"
+    return f"""CREATE VIEW {s}.visible_versions WITH (security_barrier) AS
+SELECT version_id, org, cycle, version, uploaded_at, source, n_works, n_rejected, is_current,
+  CASE WHEN org = {me} THEN first_start ELSE date_trunc('month', first_start)::date END
+    AS first_start,
+  CASE WHEN org = {me} THEN last_end
+    ELSE (date_trunc('month', last_end) + interval '1 month' - interval '1 day')::date END
+    AS last_end,
+  extras
+FROM {s}.plan_versions WHERE {me} IS NOT NULL OR is_current"""
+
+
 def access_ddl(s: str, owner: str, search_path: str) -> list[str]:
     """Statements that create the access layer in schema ``s`` (run by ``owner``)."""
-    definer = f"SECURITY DEFINER SET search_path = {search_path}"
+    safe = f"SET search_path = {search_path}"
+    definer = f"SECURITY DEFINER {safe}"
     session_hash = f"sha256(convert_to(current_setting('{SESSION_SETTING}', true), 'UTF8'))"
     audit_insert = f"INSERT INTO {s}.audit (username, org, role, action, target, detail)"
     return [
@@ -187,21 +203,21 @@ def access_ddl(s: str, owner: str, search_path: str) -> list[str]:
       ELSE EXISTS (SELECT 1 FROM {s}.api_tokens t WHERE t.token_id = x.token_id AND NOT t.revoked)
     END
 $$""",
-        f"""CREATE FUNCTION {s}.current_org() RETURNS text LANGUAGE sql STABLE AS $$
+        f"""CREATE FUNCTION {s}.current_org() RETURNS text LANGUAGE sql STABLE {safe} AS $$
   SELECT x.org FROM {s}._session() x $$""",
-        f"""CREATE FUNCTION {s}.current_app_role() RETURNS text LANGUAGE sql STABLE AS $$
+        f"""CREATE FUNCTION {s}.current_app_role() RETURNS text LANGUAGE sql STABLE {safe} AS $$
   SELECT x.role FROM {s}._session() x $$""",
-        f"""CREATE FUNCTION {s}.can_write() RETURNS boolean LANGUAGE sql STABLE AS $$
+        f"""CREATE FUNCTION {s}.can_write() RETURNS boolean LANGUAGE sql STABLE {safe} AS $$
   SELECT COALESCE({s}.current_app_role() IN {_in(WRITERS)}, false) $$""",
-        f"""CREATE FUNCTION {s}.can_coordinate() RETURNS boolean LANGUAGE sql STABLE AS $$
+        f"""CREATE FUNCTION {s}.can_coordinate() RETURNS boolean LANGUAGE sql STABLE {safe} AS $$
   SELECT COALESCE({s}.current_app_role() IN {_in(COORDINATORS)}, false) $$""",
         f"""CREATE FUNCTION {s}.is_owner() RETURNS boolean LANGUAGE sql STABLE {definer} AS $$
   SELECT pg_has_role(session_user, '{owner.replace("'", "''")}', 'MEMBER') $$""",
-        f"""CREATE FUNCTION {s}.is_admin() RETURNS boolean LANGUAGE sql STABLE AS $$
+        f"""CREATE FUNCTION {s}.is_admin() RETURNS boolean LANGUAGE sql STABLE {safe} AS $$
   SELECT COALESCE({s}.current_app_role() = 'admin', false) OR {s}.is_owner() $$""",
         f"""CREATE FUNCTION {s}.whoami()
   RETURNS TABLE (username text, org text, role text, expires_at timestamptz)
-  LANGUAGE sql STABLE AS $$
+  LANGUAGE sql STABLE {safe} AS $$
   SELECT x.username, x.org, x.role, x.expires_at FROM {s}._session() x
   WHERE x.token_hash IS NOT NULL $$""",
         # --- audit ------------------------------------------------------------------------
@@ -210,8 +226,8 @@ $$""",
   {audit_insert}
   SELECT x.username, x.org, x.role, left(p_action, 100), left(COALESCE(p_target, ''), 500),
          left(COALESCE(p_detail, ''), 4000)
-  FROM {s}._session() x $$""",
-        f"""CREATE FUNCTION {s}._refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  FROM {s}._session() x WHERE x.token_hash IS NOT NULL OR {s}.is_owner() $$""",
+        f"""CREATE FUNCTION {s}._refuse_change() RETURNS trigger LANGUAGE plpgsql {safe} AS $$
 BEGIN
   RAISE EXCEPTION 'the audit trail is append-only: % refused', TG_OP USING ERRCODE = '42501';
 END $$""",
@@ -291,7 +307,7 @@ END $$""",
         f"""CREATE FUNCTION {s}.logout() RETURNS void LANGUAGE sql VOLATILE {definer} AS $$
   DELETE FROM {s}.sessions WHERE token_hash = {session_hash} $$""",
         # --- administration --------------------------------------------------------------
-        f"""CREATE FUNCTION {s}._require_admin() RETURNS void LANGUAGE plpgsql STABLE AS $$
+        f"""CREATE FUNCTION {s}._require_admin() RETURNS void LANGUAGE plpgsql STABLE {safe} AS $$
 BEGIN
   IF NOT {s}.is_admin() THEN
     RAISE EXCEPTION 'only an admin may manage organisations, users and tokens'
@@ -438,6 +454,7 @@ END $$""",
                                              ST_SRID(g)) AS box) c
   WHERE ST_Intersects(c.box, g) $$""",
         _visible_works_sql(s),
+        _visible_versions_sql(s),
         # --- row-level security -------------------------------------------------------------
         *_policies(s),
     ]
@@ -634,11 +651,14 @@ def grant_app_role(conn: sa.Connection, schema: str, app_role: str) -> None:
             "(superuser, BYPASSRLS, or owner of the store schema); use a plain role"
         )
     role = _quote(app_role)
-    tables = ("works", "plan_versions", "rejected", "store_meta", "visible_works", "audit")
+    tables = ("works", "rejected", "store_meta", "visible_works", "visible_versions", "audit")
     insert_works = ", ".join(f'"{c}"' for c in ("version_id", *COLUMNS, "extra", "geometry"))
     statements = [
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
         f"GRANT SELECT ON {', '.join(f'{schema}.{t}' for t in tables)} TO {role}",
+        # not first_start / last_end: others read them by month (visible_versions)
+        f"GRANT SELECT (version_id, org, cycle, version, uploaded_at, source, n_works, "
+        f"n_rejected, is_current, extras, created_txid) ON {schema}.plan_versions TO {role}",
         f"GRANT INSERT ({insert_works}) ON {schema}.works TO {role}",
         f"GRANT INSERT (org, cycle, version, uploaded_at, source, n_works, "
         f"n_rejected, is_current, first_start, last_end, extras) ON {schema}.plan_versions TO {role}",

@@ -423,9 +423,10 @@ class PostGISStore(Store):
         return self._salt_value
 
     def _records(self) -> pd.DataFrame:
+        # signed in or a visitor: through the view that shows others' dates by month
+        table = "plan_versions" if self._owner and self._identity is None else "visible_versions"
         rows = self._query(
-            f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self.schema}.plan_versions "
-            "ORDER BY version_id"
+            f"SELECT {', '.join(RECORD_COLUMNS)} FROM {self.schema}.{table} ORDER BY version_id"
         )
         return decode_records(rows)
 
