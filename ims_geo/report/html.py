@@ -287,19 +287,39 @@ def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
     return drawing + _legend(legend)
 
 
+#: Decimals of a KPI by its unit (the cycle library's ``unit`` column); a share is a percentage.
+_UNIT_DECIMALS: dict[str, int] = {"EUR": 0, "days": 0, "conflicts": 0, "works": 0}
+
+
+def _kpi_number(value: object, unit: object) -> str:
+    """A KPI value or target in its unit: shares as percentages, counts and euros whole."""
+    unit = "" if unit is None or (isinstance(unit, float) and math.isnan(unit)) else str(unit)
+    if unit == "share":
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return _text(value)
+        return "" if math.isnan(number) else f"{number * 100:.0f} %"
+    text = _number(value, _UNIT_DECIMALS.get(unit, 2))
+    return f"{text} {escape(unit)}" if text and unit in ("EUR", "days") else text
+
+
 def _kpis(data: ReportData) -> str:
     if data.kpis.empty:
         return _empty_note("No KPIs for this cycle.")
+    kpis = pd.DataFrame(data.kpis).reset_index(drop=True)
+    units = kpis["unit"] if "unit" in kpis.columns else pd.Series([None] * len(kpis))
+    # the unit decides how a number reads; formatted here, escaped by _kpi_number
+    shown = kpis.assign(
+        target=[_kpi_number(v, u) for v, u in zip(kpis["target"], units, strict=True)],
+        value=[_kpi_number(v, u) for v, u in zip(kpis["value"], units, strict=True)],
+    )
     return _table(
-        data.kpis,
+        shown,
         ["kpi", "target", "value", "state"],
         headers=["KPI", "target", "value", "state"],
         numeric=["target", "value"],
-        formats={
-            "target": lambda v: _number(v, 2),
-            "value": lambda v: _number(v, 2),
-            "state": _rag,
-        },
+        formats={"target": str, "value": str, "state": _rag},
         css_class="kpis",
         limit=None,
     )

@@ -286,3 +286,23 @@ def test_report_bytes_for_downloads(data, tmp_path: Path) -> None:
     assert report_bytes(data, "xlsx")[:2] == b"PK"
     with pytest.raises(InputError, match="unknown report format 'docx'"):
         report_bytes(data, "docx")
+
+
+def test_kpis_read_in_their_units(data) -> None:
+    kpis = pd.DataFrame(
+        {
+            "kpi": ["combined_share", "savings_eur", "max_disruption_days", "<i>x</i>"],
+            "target": [0.6, 2_000_000.0, 60.0, None],
+            "value": [0.325, 2_919_798.4, 154.0, 7.5],
+            "state": ["red", "green", "red", "no target"],
+            "unit": ["share", "EUR", "days", "<script>"],
+        }
+    )
+    root, tags = parse(render_html(build_data(kpis=kpis)))
+    assert "script" not in tags
+    assert root.find_all("table", class_="kpis")[0].rows()[1:] == [
+        ["combined_share", "60 %", "32 %", "red"],
+        ["savings_eur", "2,000,000 EUR", "2,919,798 EUR", "green"],
+        ["max_disruption_days", "60 days", "154 days", "red"],
+        ["<i>x</i>", "", "7.50", "no target"],
+    ]
