@@ -683,3 +683,25 @@ def test_map_draws_the_moratoria_layer(tmp_path: Path) -> None:
     assert '"source_work_id":"R1"' in page and '"valid_until":"2030-06-27"' in page
     assert "Moratoria" in page
     assert "Moratoria" not in maps.works_map(maps.prepare(store.works())).get_root().render()
+
+
+def test_progress_edited_as_a_sheet(adopted: Store) -> None:
+    sheet = cycle.progress_sheet(adopted, YEAR, "Water")
+    assert sheet["work_id"].tolist() == ["W1", "V1"]
+    assert sheet["start"].tolist() == [pd.Timestamp("2027-05-01"), pd.Timestamp("2027-07-01")]
+    assert sheet["status"].isna().all()
+    edited = sheet.copy()  # as the app's editor hands it back: dates as date objects
+    for col in ("start", "end", "actual_start", "actual_end"):
+        edited[col] = edited[col].dt.date.astype(object)
+    assert cycle.changed_progress(sheet, edited).empty
+    edited["status"] = edited["status"].astype(object)
+    edited.loc[0, ["status", "actual_start", "actual_end", "remark"]] = [
+        "done", dt.date(2027, 5, 2), dt.date(2027, 5, 21), "finished"]  # fmt: skip
+    changes = cycle.changed_progress(sheet, edited)
+    assert changes.values.tolist() == [["W1", "done", "2027-05-02", "2027-05-21", "finished"]]
+    result = cycle.record_progress(adopted, YEAR, "Water", changes, source="edited in the app")
+    assert result.rejected.empty
+    again = cycle.progress_sheet(adopted, YEAR, "Water").set_index("work_id")
+    assert again.loc["W1", "status"] == "done"
+    assert again.loc["W1", "actual_end"] == pd.Timestamp("2027-05-21")
+    assert cycle.changed_progress(again.reset_index(), again.reset_index()).empty

@@ -64,6 +64,7 @@ Writing
 ``adopt(store, cycle, programme=None, decision=..., decision_date=..., reason=...)``
 (returns :class:`Adoption` with the revision number),
 ``read_progress(path, mapping=None)`` + ``record_progress(store, cycle, org, frame)``
+(or ``progress_sheet`` edited in the app, ``changed_progress`` its edits)
 (returns :class:`ProgressResult`: accepted, rejected with reason, moratoria
 created), ``import_moratoria(store, frame, org=...)``, ``add_exemption(...)``.
 
@@ -98,8 +99,10 @@ from ims_geo.cycle.monitor import (
     DEVIATIONS,
     PROGRESS_COLUMNS,
     ProgressResult,
+    changed_progress,
     deviations,
     progress,
+    progress_sheet,
     project_status,
     read_progress,
     record_progress,
@@ -150,6 +153,7 @@ __all__ = [
     "adopt",
     "baseline",
     "changes",
+    "changed_progress",
     "cycles",
     "deviations",
     "disruption",
@@ -164,6 +168,7 @@ __all__ = [
     "picture",
     "programme",
     "progress",
+    "progress_sheet",
     "project_status",
     "projects",
     "read_moratoria",

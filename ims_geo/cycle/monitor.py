@@ -393,6 +393,65 @@ def progress(store: Store, cycle: int) -> pd.DataFrame:
     return frame.astype({"org": str, "work_id": str, "status": str})
 
 
+def progress_sheet(store: Store, cycle: int, org: str) -> pd.DataFrame:
+    """The organisation's works to report progress on, as an editable sheet.
+
+    One row per work of the adopted programme (else of the current plan):
+    work_id, title, start, end (adopted or planned), then the latest
+    report's status, actual_start, actual_end and remark (empty when none).
+    """
+    year = checked_cycle(cycle)
+    if has_programme(store, year):
+        adopted = programme(store, year)
+        own = adopted[adopted[S.ORG] == org]
+        works = pd.DataFrame(
+            {
+                S.WORK_ID: own[S.WORK_ID],
+                S.TITLE: own["title"],
+                "start": own["start"],
+                "end": own["end"],
+            }  # fmt: skip
+        )
+    else:
+        current = store.works(orgs=[org])
+        works = pd.DataFrame(
+            {
+                S.WORK_ID: current[S.WORK_ID].astype(str),
+                S.TITLE: current[S.TITLE],
+                "start": current[S.START],
+                "end": current[S.END],
+            }  # fmt: skip
+        )
+    reports = progress(store, year)
+    reports = reports[reports[S.ORG] == org].drop(columns=[S.ORG, "source", "reported_at"])
+    sheet = works.merge(reports, on=S.WORK_ID, how="left").reset_index(drop=True)
+    sheet[S.STATUS] = sheet[S.STATUS].astype(object).where(sheet[S.STATUS].notna(), None)
+    sheet["remark"] = sheet["remark"].astype(object).where(sheet["remark"].notna(), None)
+    return sheet
+
+
+def changed_progress(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Rows of an edited :func:`progress_sheet` that differ from the sheet as it was.
+
+    Returns :data:`PROGRESS_COLUMNS` of the changed rows (for :func:`record_progress`).
+    """
+    columns = list(PROGRESS_COLUMNS)
+
+    def text(frame: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame(index=frame.index)
+        for col in columns:
+            values = frame[col] if col in frame else pd.Series(None, index=frame.index)
+            if col in ("actual_start", "actual_end"):
+                values = pd.to_datetime(values, errors="coerce").dt.strftime("%Y-%m-%d")
+            out[col] = values.astype("string").fillna("").str.strip()
+        return out.set_index(S.WORK_ID)
+
+    old, new = text(before), text(after)
+    old = old.reindex(new.index).fillna("")
+    changed = (old != new).any(axis=1).to_numpy()
+    return new[changed].reset_index().replace("", None).loc[:, columns]
+
+
 # --- deviations ----------------------------------------------------------------------------
 def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
     """Every adopted work with its expected period, deviation and days."""

@@ -134,3 +134,17 @@ def test_council_pack_downloads(open_app, tmp_path: Path):
     assert not at.exception and not at.error
     buttons = [b for b in at.get("download_button")]
     assert len(buttons) == 2
+
+
+def test_progress_sheet_on_the_page(open_app, tmp_path: Path):
+    path = tmp_path / "cycle.gpkg"
+    store = build(path)
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14", savings=SAVINGS)
+    at = open_app("cycle", store=path)
+    at.selectbox(key="cycle_progress_org").set_value("Water").run()
+    (sheet,) = [d.value for d in at.dataframe if d.key == f"cycle_progress_sheet_{YEAR}_Water"]
+    assert sheet["work_id"].tolist() == ["W1", "V1"]
+    assert sheet["status"].isna().all()
+    at.button(key="cycle_progress_edited").click().run()
+    assert not at.exception and not at.error
+    assert at.info[0].value == "0 progress reports stored, 0 rejected"

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo import cycle
+from ims_geo.schema import STATUSES
 from ims_geo.ui import state, widgets
 
 STATES = {"done": "✅ done", "partial": "🟡 partial", "missing": "⭕ missing"}
@@ -152,6 +153,28 @@ with tab_monitoring:
             result = cycle.record_progress(store, year, org, reports, source=upload.name)
         st.session_state["cycle_progress_result"] = (result.report(), result.rejected)
         st.rerun()
+    if org:
+        st.markdown("**Or edit the progress of this organisation's works**")
+        with widgets.user_errors():
+            sheet = cycle.progress_sheet(store, year, org)
+        edited = st.data_editor(
+            widgets.table(sheet), hide_index=True, key=f"cycle_progress_sheet_{year}_{org}",
+            disabled=["work_id", "title", "start", "end"],
+            column_config={
+                "status": st.column_config.SelectboxColumn(options=list(STATUSES)),
+                "actual_start": st.column_config.DateColumn(),
+                "actual_end": st.column_config.DateColumn(),
+                "remark": st.column_config.TextColumn(),
+            },
+        )  # fmt: skip
+        if st.button("Store the edited progress", key="cycle_progress_edited"):
+            changes = cycle.changed_progress(sheet, edited)
+            with widgets.user_errors():
+                result = cycle.record_progress(
+                    store, year, org, changes, source="edited in the app"
+                )
+            st.session_state["cycle_progress_result"] = (result.report(), result.rejected)
+            st.rerun()
     if "cycle_progress_result" in st.session_state:
         text, rejected = st.session_state["cycle_progress_result"]
         st.info(widgets.literal(text))
