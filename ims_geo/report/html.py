@@ -105,10 +105,8 @@ def _rag(state: object) -> str:
     return f'<span class="rag rag-{key}">{text or "–"}</span>'
 
 
+#: Turns a cell value into escaped HTML text.
 Formatter = Callable[[object], str]
-
-_EUR: Formatter = _number
-_INT: Formatter = _number
 
 
 def _table(
@@ -122,7 +120,12 @@ def _table(
     css_class: str = "",
     limit: int | None = MAX_ROWS,
 ) -> str:
-    """An HTML table of ``columns`` of ``frame``; every cell escaped (or formatted)."""
+    """An HTML table of ``columns`` of ``frame``; every cell escaped (or formatted).
+
+    ``formats`` maps a column to a :data:`Formatter` (which must escape);
+    ``total`` is a last row of texts this module built itself (numbers and
+    fixed labels), written as given.
+    """
     formats = formats or {}
     heads = headers or columns
     head = "".join(
