@@ -406,3 +406,10 @@ def test_fuzz_sample_through_the_cli(tmp_path):
         if outcome.outcome not in ("refused", "accepted"):
             failures.append((case.name, outcome.outcome, outcome.detail[:200]))
     assert failures == []
+
+
+def test_a_geopackage_over_the_row_limit_is_refused_before_it_is_read():
+    data, count = fc.bases(0)["plan.gpkg"]
+    with pytest.raises(HostileInputError, match=rf"plan.gpkg holds {count} features.*max_rows"):
+        read_works(data, name="plan.gpkg", limits=Limits(max_rows=count - 1))
+    assert len(read_works(data, name="plan.gpkg", limits=Limits(max_rows=count)).works) == count
