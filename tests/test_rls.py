@@ -365,3 +365,27 @@ def test_planning_cycle_tables_follow_the_same_rules(inst: Installation) -> None
         ("a_plan", "A", "progress report"),
         ("a_coord", "A", "adoption"),
     ]
+
+
+def test_password_guessing_locks_the_user_name(inst: Installation) -> None:
+    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
+        for i in range(10):
+            guess = con.execute(f"SELECT {S}.login('b_plan', %s)", (f"guess number {i}",))
+            assert guess.fetchone() == (None,)
+        # the right password now is refused too, and that is recorded
+        assert con.execute(f"SELECT {S}.login('b_plan', %s)", (PASSWORD,)).fetchone() == (None,)
+        # other users are not affected
+        assert con.execute(f"SELECT {S}.login('a_plan', %s)", (PASSWORD,)).fetchone()[0]
+    with psycopg.connect(_libpq(inst.owner_url)) as con:
+        actions = con.execute(
+            f"SELECT action, count(*) FROM {S}.audit WHERE target = 'b_plan' "
+            "AND action LIKE 'login%%' GROUP BY action ORDER BY action"
+        ).fetchall()
+        assert actions == [("login", 1), ("login failed", 10), ("login locked", 1)]
+        # after the window the user signs in again (moved back in time by the owner)
+        con.execute(f"ALTER TABLE {S}.audit DISABLE TRIGGER audit_append_only")
+        con.execute(f"UPDATE {S}.audit SET at = at - interval '16 minutes'")
+        con.execute(f"ALTER TABLE {S}.audit ENABLE TRIGGER audit_append_only")
+        con.commit()
+    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
+        assert con.execute(f"SELECT {S}.login('b_plan', %s)", (PASSWORD,)).fetchone()[0]

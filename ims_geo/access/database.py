@@ -61,6 +61,10 @@ SESSION_SETTING = "ims_geo.session"
 BCRYPT_COST = 12
 #: Fewest characters of a password.
 MIN_PASSWORD = 10
+#: Failed sign-ins of one user name within :data:`LOCKOUT_MINUTES` after which
+#: sign-in is refused until the window has passed (store_meta ``max_failed_logins``).
+MAX_FAILED_LOGINS = 10
+LOCKOUT_MINUTES = 15
 #: Hours a sign-in stays valid.
 SESSION_HOURS = 12.0
 #: Planning-cycle tables (:mod:`ims_geo.store.cycle_tables`): the roles that may
@@ -189,6 +193,7 @@ def access_ddl(s: str, owner: str, search_path: str) -> list[str]:
   action text NOT NULL, target text NOT NULL DEFAULT '', detail text NOT NULL DEFAULT '',
   db_user text NOT NULL DEFAULT session_user)""",
         f"CREATE INDEX audit_at ON {s}.audit (at)",
+        f"CREATE INDEX audit_failed ON {s}.audit (target, at) WHERE action = 'login failed'",
         f"CREATE INDEX IF NOT EXISTS works_org_work_id ON {s}.works (org, work_id)",
         # who made an import: the transaction that created the version
         f"ALTER TABLE {s}.plan_versions ADD COLUMN IF NOT EXISTS created_txid xid8 "
@@ -260,8 +265,16 @@ DECLARE
   tok text;
   cost int := COALESCE((SELECT value::int FROM {s}.store_meta WHERE key = 'bcrypt_cost'), {BCRYPT_COST});
   hours float8 := COALESCE((SELECT value::float8 FROM {s}.store_meta WHERE key = 'session_hours'), {SESSION_HOURS});
+  failures int := COALESCE((SELECT value::int FROM {s}.store_meta WHERE key = 'max_failed_logins'), {MAX_FAILED_LOGINS});
 BEGIN
   DELETE FROM {s}.sessions WHERE expires_at < now();
+  -- password guessing: after too many failures in the window, even the right one is refused
+  IF (SELECT count(*) FROM {s}.audit WHERE action = 'login failed' AND target = left(p_user, 200)
+      AND at > now() - interval '{LOCKOUT_MINUTES} minutes') >= failures THEN
+    {audit_insert} VALUES (left(p_user, 200), NULL, NULL, 'login locked', left(COALESCE(p_user, ''), 200),
+      'too many failed sign-ins in {LOCKOUT_MINUTES} minutes');
+    RETURN NULL;
+  END IF;
   SELECT * INTO u FROM {s}.users WHERE username = p_user;
   IF NOT FOUND THEN
     PERFORM crypt(COALESCE(p_password, ''), gen_salt('bf', cost));  -- as slow as a known user
