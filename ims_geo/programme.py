@@ -79,12 +79,23 @@ Schedule
 :func:`ims_geo.schedule.solve` moves the changeable works inside their
 windows (durations fixed): it decides which clusters are executed combined
 and when, removes dig-after-pave (moratorium) violations where the windows
-allow and never creates one, separates clashing works, and keeps each
-organisation's yearly budget and at most ``max_parallel`` simultaneous
-occupations per grid cell, each with a penalised slack so that it always
-returns a schedule. The pairs it must watch are those that could conflict
-anywhere inside the windows: :func:`ims_geo.conflicts.find_conflicts` on
-the works stretched over their whole windows finds them.
+allow, separates clashing works, and keeps each organisation's yearly budget
+and at most ``max_parallel`` simultaneous occupations per grid cell. It is
+never worse than the plan, by construction (see :mod:`ims_geo.schedule`): no
+pair becomes a new violation or (unless ``allow_new_clashes``) a new clash,
+no budget row ends further over than planned, no cell over its limit gets
+more than planned. The pairs it must watch are those that could conflict
+anywhere inside the windows: :func:`ims_geo.conflicts.find_conflicts` on the
+works stretched over their whole windows finds them.
+
+Budgets
+-------
+A work's ``cost_eur`` is booked over the calendar years it occupies, pro
+rata by days. A budget row (org, year, budget_eur, optional ``funding``)
+takes the works of its organisation whose ``funding`` names its line, or,
+for a row without ``funding``, every other work of the organisation. With
+``unbudgeted_years="frozen"`` a budgeted line may not spend more than its
+plan in a year without a row; ``"free"`` leaves such years unlimited.
 
 KPIs
 ----
@@ -93,7 +104,11 @@ clashes, moratorium violations, combined works, combined projects,
 disruption days, works moved, total shift days, estimated cost eur (the
 works' ``cost_eur`` added up, less the savings; NaN when no work has a
 cost), savings eur, and with budgets ``org-years over budget``, with
-``max_parallel`` ``cells over max_parallel``. Baseline and proposal are both
+``max_parallel`` ``cells over max_parallel``; ``new moratorium violations``
+and ``new clashes`` count the pairs that are so in the proposal and were
+not at the planned dates (0 unless ``allow_new_clashes``). An excavation
+that starts after a sealing nearby started and overlaps its last days is a
+moratorium violation, not a clash. Baseline and proposal are both
 computed from dates, never taken from the solver: the proposal's conflicts
 are found again by :func:`ims_geo.conflicts.find_conflicts` on the works at
 their proposed dates, budgets and cells are recounted from those dates, and
@@ -116,8 +131,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -149,6 +166,10 @@ CLUSTER_COLUMNS: tuple[str, ...] = (
 KPI_COLUMNS: tuple[str, ...] = ("kpi", "baseline", "proposal")
 INFEASIBLE_COLUMNS: tuple[str, ...] = ("constraint", "subject", "works", "amount", "reason")
 BUDGET_COLUMNS: tuple[str, ...] = ("org", "year", "budget_eur")
+#: Optional column of a budgets table: the budget line (matched with the works' ``funding``).
+BUDGET_LINE = "funding"
+#: What a year without a budget row is (see :func:`propose`).
+UNBUDGETED_YEARS: tuple[str, ...] = ("frozen", "free")
 
 #: Conflict kinds that make two works candidates for one combined project.
 CLUSTER_KINDS: frozenset[str] = frozenset({"clash", "moratorium", "synergy"})
@@ -226,7 +247,15 @@ def load_budgets(path: str | Path) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        org (str), year (int64), budget_eur (float64).
+        org (str), year (int64), budget_eur (float64), funding (str, "" when
+        the file has no ``funding`` column).
+
+    Notes
+    -----
+    An optional ``funding`` column names a budget line of the organisation.
+    A work books its cost on the row of its organisation, year and
+    ``funding`` when the organisation has budget rows with that ``funding``;
+    every other work of the organisation books on its rows without one.
 
     Raises
     ------
@@ -287,17 +316,24 @@ def check_budgets(
         strict=True,
     ):
         problems.append(f"line {at}: budget_eur '{text}' is not an amount >= 0")
+    funding = (
+        frame[columns[BUDGET_LINE]].astype("string").str.strip().fillna("")
+        if BUDGET_LINE in columns
+        else pd.Series("", index=frame.index, dtype="string")
+    )
     out = pd.DataFrame(
         {
             "org": org.fillna("").astype(str),
             "year": year.fillna(0).astype("int64"),
             "budget_eur": amount.astype("float64"),
+            BUDGET_LINE: funding.astype(str).to_numpy(),
         }
     )
-    dup = out.duplicated(["org", "year"], keep=False) & ~bad_year.to_numpy(bool)
-    for (o, y), group in out[dup].groupby(["org", "year"]):
+    dup = out.duplicated(["org", BUDGET_LINE, "year"], keep=False) & ~bad_year.to_numpy(bool)
+    for (o, f, y), group in out[dup].groupby(["org", BUDGET_LINE, "year"]):
         lines = ", ".join(str(v) for v in line[group.index.to_numpy()])
-        problems.append(f"lines {lines}: org '{o}' has more than one budget for {y}")
+        what = f"budget line '{f}'" if f else "budget"
+        problems.append(f"lines {lines}: org '{o}' has more than one {what} for {y}")
     if problems:
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise InputError(f"{where}: " + "; ".join(problems[:10]) + more)
@@ -321,6 +357,10 @@ def propose(
     cell_size: float = CELL_SIZE,
     max_cluster: int = MAX_CLUSTER,
     weights: sched.Weights | None = None,
+    hard_budgets: bool = False,
+    unbudgeted_years: str = "frozen",
+    allow_new_clashes: bool = False,
+    not_before: date | str | None = None,
 ) -> Proposal:
     """Propose a combined programme for planned works.
 
@@ -359,6 +399,23 @@ def propose(
         Largest number of works in one combined project.
     weights
         Objective weights of the scheduler.
+    hard_budgets
+        Euros over a budget weigh more than anything combining can gain (the
+        solver removes overruns first); otherwise each euro over costs
+        :attr:`ims_geo.schedule.Weights.budget_eur`. Either way no budget row
+        ends further over than the plan has it.
+    unbudgeted_years
+        ``"frozen"`` (default): in a year without a budget row of its own, an
+        organisation (budget line) with budget rows may not spend more than
+        its plan does; ``"free"``: such years are unlimited.
+    allow_new_clashes
+        Let the proposal put two works in the street together that the plan
+        does not (a trade for combined works or fixed violations); every such
+        clash is reported as new. Off by default: no new clash.
+    not_before
+        No work is moved to start before this date (a work planned earlier
+        may keep its planned date); None for no such limit. The CLI passes
+        today.
 
     Returns
     -------
@@ -375,10 +432,16 @@ def propose(
     >>> proposal = propose(works, budgets="data/budgets.example.csv")  # doctest: +SKIP
     >>> proposal.kpis  # doctest: +SKIP
     """
+    clock = time.perf_counter()
     tell = progress or (lambda fraction, message: None)
     rules = rules if rules is not None else Rules()
     costs = _as_costs(costs)
     _check_parameters(max_parallel, time_limit, workers, cell_size, max_cluster)
+    if unbudgeted_years not in UNBUDGETED_YEARS:
+        raise InputError(
+            f"unbudgeted_years must be one of {', '.join(UNBUDGETED_YEARS)}, got {unbudgeted_years!r}"
+        )
+    floor = _not_before(not_before)
     original, frame = _check_works(works)
     budget_rows = _as_budgets(budgets)
     warnings: list[str] = []
@@ -388,7 +451,7 @@ def propose(
     keys = _keys(frame)
     ia, ib, kind, score = _pair_index(conflicts, keys, "conflicts")
     tell(0.05, "finding the pairs that could conflict within the windows")
-    a = _Arrays.of(frame, rules)
+    a = _Arrays.of(frame, rules, floor)
     reach = find_conflicts(_window_works(frame, a), rules, internal=False)
     wa, wb, wkind, _ = _pair_index(reach, keys, "window conflicts")
     tell(0.15, "forming clusters")
@@ -397,13 +460,19 @@ def propose(
     offset, order = _phases(a, cluster)
     pair_kinds = np.isin(wkind, list(CLUSTER_KINDS))
     base_kinds = np.isin(kind, list(CLUSTER_KINDS))
-    problem, cells = _problem(
+    problem, cells, line_names = _problem(
         a, frame, np.r_[ia[base_kinds], wa[pair_kinds]], np.r_[ib[base_kinds], wb[pair_kinds]],
-        cluster, offset, budget_rows, max_parallel, cell_size, warnings,
+        cluster, offset, budget_rows, max_parallel, cell_size, warnings, unbudgeted_years,
     )  # fmt: skip
+    problem = replace(problem, hard_budgets=hard_budgets, allow_new_clashes=allow_new_clashes)
+    # the whole run keeps to the time limit: what comes after the solver (the
+    # proposal's conflicts found again, the outputs) takes about as long as
+    # finding the conflicts did
+    before = time.perf_counter() - clock
+    solver_limit = max(0.9 * time_limit - 2 * before, min(0.1 * time_limit, 1.0))
     result = sched.solve(
         problem,
-        time_limit=time_limit,
+        time_limit=solver_limit,
         workers=workers,
         weights=weights,
         progress=lambda f, m: tell(0.15 + 0.7 * f, m),
@@ -421,11 +490,16 @@ def propose(
     proposed[S.END] = _dates(start + a.duration)
     after = find_conflicts(proposed, rules, internal=False)
     pa, pb, pkind, _ = _pair_index(after, keys, "proposal conflicts")
+    # an excavation that starts during a new surface's last days digs after pave
+    kind = _dig_after_pave(a, ia, ib, kind, a.start)
+    pkind = _dig_after_pave(a, pa, pb, pkind, start)
     ids = _cluster_ids(a, cluster, executed, start)
     out_works = _works_out(frame, original, start, a, ids, order, executed)
     clusters = _clusters_out(frame, original, a, ids, start, executed, order, costs)
     coordinated = (ids[pa] != "") & (ids[pa] == ids[pb])
-    kpis = _kpis(a, kind, pkind, coordinated, start, executed, ids, clusters, problem, result)
+    kpis = _kpis(
+        a, ia, ib, kind, pa, pb, pkind, coordinated, start, executed, ids, clusters, problem, result
+    )
     infeasible = _infeasible(
         frame,
         a,
@@ -440,6 +514,7 @@ def propose(
         kind,
         ia,
         ib,
+        line_names,
     )
     tell(1.0, "proposal ready")
     return Proposal(
@@ -501,6 +576,7 @@ def _as_budgets(budgets: pd.DataFrame | str | Path | None) -> pd.DataFrame:
                 "org": pd.Series(dtype=str),
                 "year": pd.Series(dtype="int64"),
                 "budget_eur": pd.Series(dtype="float64"),
+                BUDGET_LINE: pd.Series(dtype=str),
             }
         )
     if isinstance(budgets, str | Path):
@@ -585,6 +661,39 @@ def _dates(days: np.ndarray) -> np.ndarray:
     return np.asarray(days, dtype=np.int64).astype("datetime64[D]").astype("datetime64[s]")
 
 
+def _not_before(value: date | str | None) -> int | None:
+    """Day number of ``not_before`` (a date or an ISO date text), None for none."""
+    if value is None:
+        return None
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"not_before: '{value}' is not a date (use YYYY-MM-DD)") from exc
+    if pd.isna(day):
+        raise InputError(f"not_before: '{value}' is not a date (use YYYY-MM-DD)")
+    return int(np.datetime64(day.date(), "D").astype(np.int64))
+
+
+def _dig_after_pave(
+    a: _Arrays, ia: np.ndarray, ib: np.ndarray, kind: np.ndarray, start: np.ndarray
+) -> np.ndarray:
+    """Kinds with every clash in which an excavation starts after a sealing started as moratorium.
+
+    The conflict engine calls a pair whose periods share a day a clash; an
+    excavation that starts on a new surface's last days still digs it up,
+    so the proposal counts it as a moratorium violation (see
+    :func:`ims_geo.schedule.pair_state`), never as a violation fixed.
+    """
+    kind = np.asarray(kind, dtype=object).copy()
+    clash = np.flatnonzero(kind == "clash")
+    x, y = ia[clash], ib[clash]
+    dig = (a.seals[x] & a.excavates[y] & (start[y] > start[x])) | (
+        a.seals[y] & a.excavates[x] & (start[x] > start[y])
+    )
+    kind[clash[dig]] = "moratorium"
+    return kind
+
+
 @dataclass(frozen=True)
 class _Arrays:
     """Per-work arrays the proposal is computed from."""
@@ -605,7 +714,8 @@ class _Arrays:
     moratorium_days: int
 
     @classmethod
-    def of(cls, frame: gpd.GeoDataFrame, rules: Rules) -> _Arrays:
+    def of(cls, frame: gpd.GeoDataFrame, rules: Rules, floor: int | None = None) -> _Arrays:
+        """The arrays of ``frame``; no work moves to start before day ``floor``."""
         start, end = _days(frame[S.START]), _days(frame[S.END])
         duration = end - start
         status = frame[S.STATUS].astype(str).to_numpy()
@@ -624,7 +734,13 @@ class _Arrays:
         return cls(
             start=start,
             duration=duration,
-            lo=np.where(changeable, _days(frame[S.EARLIEST]), start),
+            lo=np.where(
+                changeable,
+                _days(frame[S.EARLIEST])
+                if floor is None
+                else np.maximum(_days(frame[S.EARLIEST]), np.minimum(floor, start)),
+                start,
+            ),
             hi=np.where(changeable, _days(frame[S.LATEST]) - duration, start),
             changeable=changeable,
             active=status != "cancelled",
@@ -787,8 +903,9 @@ def _problem(
     max_parallel: int | None,
     cell_size: float,
     warnings: list[str],
-) -> tuple[sched.Problem, np.ndarray]:
-    org_codes, org_names = pd.factorize(pd.Series(a.org, dtype=str))
+    unbudgeted_years: str = "frozen",
+) -> tuple[sched.Problem, np.ndarray, np.ndarray]:
+    line, line_names, budgets = _budget_lines(a, frame, budgets, unbudgeted_years, warnings)
     cost = frame[S.COST].to_numpy(dtype=float, na_value=np.nan)
     cost = np.where(np.isfinite(cost), np.round(cost), 0).astype(np.int64)
     centroid = shapely.centroid(frame.geometry.to_numpy())
@@ -802,10 +919,7 @@ def _problem(
         dtype=object,
     )
     cell = np.where(a.active & np.isfinite(x), cell_codes, -1)
-    b_org = pd.Index(org_names).get_indexer(budgets["org"])
-    unknown = sorted(set(budgets["org"][b_org < 0]))
-    if unknown:
-        warnings.append(f"budgets name organisations without works, ignored: {', '.join(unknown)}")
+    b_org = budgets["line"].to_numpy(np.int64)
     rows = b_org >= 0
     problem = sched.Problem(
         start=a.start,
@@ -820,18 +934,100 @@ def _problem(
         pair_b=pb,
         cluster=cluster,
         offset=offset,
-        org=org_codes.astype(np.int64),
+        org=line.astype(np.int64),
         cost=np.where(a.active, cost, 0),
         cell=cell.astype(np.int64),
         budget_org=b_org[rows].astype(np.int64),
         budget_year=budgets["year"].to_numpy(np.int64)[rows],
         budget_eur=np.floor(budgets["budget_eur"].to_numpy(float)[rows]).astype(np.int64),
+        budget_frozen=budgets["frozen"].to_numpy(bool)[rows],
         moratorium_days=a.moratorium_days,
         max_parallel=max_parallel,
         x=x,
         y=y,
     )
-    return problem, cells
+    return problem, cells, line_names
+
+
+def _budget_lines(
+    a: _Arrays,
+    frame: gpd.GeoDataFrame,
+    budgets: pd.DataFrame,
+    unbudgeted_years: str,
+    warnings: list[str],
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Budget line of every work, the lines' names, and the budget rows by line.
+
+    A work books on (org, funding) when its organisation has budget rows for
+    that funding, otherwise on (org, ""). With ``unbudgeted_years ==
+    "frozen"``, every year a line's works could touch that has no row of its
+    own gets a frozen row (the plan's spending is its cap).
+    """
+    funding = (
+        frame[S.FUNDING].astype("string").str.strip().fillna("").astype(str).to_numpy(object)
+        if S.FUNDING in frame.columns
+        else np.full(len(frame), "", dtype=object)
+    )
+    lines_with_rows = set(
+        zip(budgets["org"].astype(str), budgets[BUDGET_LINE].astype(str), strict=True)
+    )
+    pairs = list(zip(a.org.tolist(), funding.tolist(), strict=True))
+    own = np.asarray([(o, f) in lines_with_rows and f != "" for o, f in pairs], dtype=bool)
+    work_line = pd.Series(
+        [f"{o}\x1f{f}" if k else f"{o}\x1f" for (o, f), k in zip(pairs, own, strict=True)],
+        dtype=str,
+    )
+    row_line = budgets["org"].astype(str) + "\x1f" + budgets[BUDGET_LINE].astype(str)
+    codes, names = pd.factorize(pd.concat([work_line, row_line], ignore_index=True))
+    line = codes[: len(work_line)]
+    rows = budgets.assign(line=codes[len(work_line) :], frozen=False)
+    used_lines = set(line.tolist())
+    unknown_org = sorted(set(budgets["org"]) - set(a.org.tolist()))
+    if unknown_org:
+        warnings.append(
+            f"budgets name organisations without works, ignored: {', '.join(unknown_org)}"
+        )
+    unused = rows[~rows["line"].isin(used_lines) & rows["org"].isin(set(a.org.tolist()))]
+    for o, f in sorted(set(zip(unused["org"], unused[BUDGET_LINE], strict=True))):
+        warnings.append(f"budget line '{f}' of {o} matches no work's funding, ignored")
+    rows.loc[~rows["line"].isin(used_lines), "line"] = -1
+    if unbudgeted_years == "frozen" and len(rows):
+        budgeted = rows.loc[rows["line"] >= 0, "line"].unique()
+        mine = np.isin(line, budgeted) & a.active
+        if mine.any():
+            first = sched.day_year(a.lo[mine])
+            last = sched.day_year(a.hi[mine] + a.duration[mine])
+            span = (
+                pd.DataFrame({"line": line[mine], "first": first, "last": last})
+                .groupby("line")
+                .agg(first=("first", "min"), last=("last", "max"))
+            )
+            have = set(zip(rows["line"].tolist(), rows["year"].tolist(), strict=True))
+            extra = [
+                (ln, y)
+                for ln, f0, f1 in zip(
+                    span.index.tolist(), span["first"].tolist(), span["last"].tolist(), strict=True
+                )
+                for y in range(f0, f1 + 1)
+                if (ln, y) not in have
+            ]
+            if extra:
+                frozen = pd.DataFrame(
+                    {
+                        "org": [names[ln].split("\x1f")[0] for ln, _ in extra],
+                        "year": np.asarray([y for _, y in extra], np.int64),
+                        "budget_eur": 0.0,
+                        BUDGET_LINE: [names[ln].split("\x1f")[1] for ln, _ in extra],
+                        "line": np.asarray([ln for ln, _ in extra], np.int64),
+                        "frozen": True,
+                    }
+                )
+                rows = pd.concat([rows, frozen], ignore_index=True)
+    label = np.asarray(
+        [n.replace("\x1f", " / ") if not n.endswith("\x1f") else n[:-1] for n in names],
+        dtype=object,
+    )
+    return line, label, rows
 
 
 def _check_joint(problem: sched.Problem, start: np.ndarray, executed: np.ndarray) -> None:
@@ -1004,7 +1200,11 @@ def _disruption(a: _Arrays, start: np.ndarray, executed: np.ndarray, ids: np.nda
 
 def _kpis(
     a: _Arrays,
+    ia: np.ndarray,
+    ib: np.ndarray,
     kind: np.ndarray,
+    pa: np.ndarray,
+    pb: np.ndarray,
     pkind: np.ndarray,
     coordinated: np.ndarray,
     start: np.ndarray,
@@ -1019,6 +1219,16 @@ def _kpis(
     # planned cost estimates (NaN when no work carries one), less the savings
     cost = float(problem.cost[a.active].sum()) if (problem.cost[a.active] > 0).any() else np.nan
     moved = start != a.start
+
+    def pairs_of(x: np.ndarray, y: np.ndarray, which: np.ndarray) -> set[tuple[int, int]]:
+        return set(
+            zip(np.minimum(x, y)[which].tolist(), np.maximum(x, y)[which].tolist(), strict=True)
+        )
+
+    # new: not so at the planned dates (a violation that became a clash is not new)
+    together0, digs0 = sched.pair_state(problem, a.start, pa, pb)
+    new_violations = pairs_of(pa, pb, (pkind == "moratorium") & ~digs0)
+    new_clashes = pairs_of(pa, pb, (pkind == "clash") & ~coordinated & ~together0)
     rows = [
         ("clashes", int((kind == "clash").sum()), int(((pkind == "clash") & ~coordinated).sum())),
         (
@@ -1033,6 +1243,8 @@ def _kpis(
         ("total shift days", 0, int(np.abs(start - a.start).sum())),
         ("estimated cost eur", cost, cost - savings),
         ("savings eur", 0.0, savings),
+        ("new moratorium violations", 0, len(new_violations)),
+        ("new clashes", 0, len(new_clashes)),
     ]
     if len(problem.budget_org):
         rows.append(
@@ -1080,28 +1292,24 @@ def _infeasible(
     kind: np.ndarray,
     ia: np.ndarray,
     ib: np.ndarray,
+    line_names: np.ndarray,
 ) -> pd.DataFrame:
     rows: list[tuple[str, str, str, float, str]] = []
     m = a.moratorium_days
     start, combined, proven = result.start, result.combined, result.proven
-    before = set(
-        zip(
-            np.minimum(ia, ib)[kind == "moratorium"].tolist(),
-            np.maximum(ia, ib)[kind == "moratorium"].tolist(),
-            strict=True,
-        )
-    )
+    _, digs0 = sched.pair_state(problem, a.start, pa, pb)
+    before = set(zip(pa[digs0].tolist(), pb[digs0].tolist(), strict=True))
     # moratorium: which side seals; could the windows have avoided it?
     for x, y in zip(
         pa[pkind == "moratorium"].tolist(), pb[pkind == "moratorium"].tolist(), strict=True
     ):
-        forward = a.seals[x] and a.excavates[y] and start[y] > start[x] + a.duration[x]
+        forward = a.seals[x] and a.excavates[y] and start[y] > start[x]
         seal, dig = (x, y) if forward else (y, x)
         gap = int(start[dig] - start[seal] - a.duration[seal])
         windows = (a.lo[dig] + a.duration[dig] + 1 <= a.hi[seal]) or (
             a.hi[dig] >= a.lo[seal] + a.duration[seal] + m + 1
         )
-        existing = (min(x, y), max(x, y)) in before
+        existing = (x, y) in before
         if not windows:
             why = "the flexibility windows do not let the excavation end before the sealing starts"
         elif proven[seal] and proven[dig]:
@@ -1124,11 +1332,18 @@ def _infeasible(
             )
         )
     clash = (pkind == "clash") & ~coordinated
+    together0, _ = sched.pair_state(problem, a.start, pa, pb)
+    clashed = set(zip(pa[together0].tolist(), pb[together0].tolist(), strict=True))
     for x, y in zip(pa[clash].tolist(), pb[clash].tolist(), strict=True):
         lo, hi, d = a.lo, a.hi, a.duration
         apart = (lo[x] + d[x] + 1 <= hi[y]) or (lo[y] + d[y] + 1 <= hi[x])
         overlap = min(start[x] + d[x], start[y] + d[y]) - max(start[x], start[y]) + 1
-        if not apart:
+        if (x, y) not in clashed:
+            why = (
+                "new clash, allowed (allow_new_clashes) to combine works or fix a violation "
+                "elsewhere"
+            )
+        elif not apart:
             why = "their flexibility windows overlap too much to separate them"
         elif proven[x] and proven[y]:
             why = (
@@ -1147,17 +1362,16 @@ def _infeasible(
             )
         )
     over = sched.budget_overruns(problem, start)
-    org_names = pd.factorize(pd.Series(a.org, dtype=str))[1]
     for o, y, used, budget, extra in over.itertuples(index=False):
         rows.append(
             (
                 "budget",
-                f"{org_names[o]} {y}",
+                f"{line_names[o]} {y}",
                 "",
                 float(extra),
-                f"works starting in {y} cost EUR {used:,.0f}, budget EUR {budget:,.0f}: over by "
-                f"EUR {extra:,.0f}; the windows and other constraints allow no further move "
-                "to another year",
+                f"works book EUR {used:,.0f} in {y} (costs spread over their days), budget "
+                f"EUR {budget:,.0f}: over by EUR {extra:,.0f}; the windows and other constraints "
+                "allow no further move to another year",
             )
         )
     loads = sched.cell_overloads(problem, start, combined)

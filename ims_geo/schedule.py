@@ -19,34 +19,40 @@ may not move are constants. For every candidate cluster ``c`` a Boolean
 starts at ``S_c + offset_i`` (see :mod:`ims_geo.programme` for what the
 offsets mean).
 
-Constraints, each with a penalised slack so that no model is ever
-infeasible (the slack that stays on is reported, see
-:func:`budget_overruns` and :func:`cell_overloads`):
+Never worse than the plan, by construction: the planned dates satisfy
+every constraint below, every model starts from the current solution (the
+planned dates at first, given as the hint) and holds everything outside it
+at its current dates, so each model has a solution at least as good as the
+current one, and a model that finds none in its time leaves the dates as
+they are.
 
-* moratorium: for a nearby pair where ``a`` seals the surface and ``b``
-  excavates, ``b`` may not start 1 .. ``moratorium_days`` days after ``a``
-  ends. The solver resolves it by letting the excavation end before the
-  sealing starts (or, where it already is, leaving the excavation beyond the
-  moratorium); where the windows allow neither, the two may still overlap,
-  which makes the pair a clash (penalised as one) instead of a dig after
-  pave. This removes existing dig-after-pave violations wherever the
-  windows allow; the slack costs :attr:`Weights.violation` for a violation
-  already in the plan and ten times as much (:attr:`Weights.new_violation`)
-  for one the proposal would create, so a new violation is never traded for a
-  budget, a cell limit or a clash (a work can always stay where it was).
-* yearly budget: per organisation and calendar year, the cost of the works
-  starting in that year stays within the budget; the overrun costs
-  :attr:`Weights.violation` per violated org-year plus
-  :attr:`Weights.budget_keur` per thousand euros.
+* moratorium (dig after pave, :func:`pair_state`): for a nearby pair where
+  ``a`` seals the surface and ``b`` excavates, ``b`` may not start after
+  ``a`` started and up to ``moratorium_days`` days after ``a`` ends (an
+  excavation that starts during the new surface's last days is a violation,
+  not a fix). Hard for every pair that does not dig after pave in the plan;
+  a violation of the plan may stay at :attr:`Weights.violation`.
+* clash: a nearby pair that is not in the street together in the plan may
+  not be in the proposal, unless both are members of one combined cluster
+  (or :attr:`Problem.allow_new_clashes`, at :attr:`Weights.new_clash`); a
+  clash of the plan may stay at :attr:`Weights.clash`.
+* yearly budget: per organisation (budget line) and calendar year, the
+  works' costs spread pro rata over their days (:func:`day_rate_cents`) may
+  not exceed the budget, or the plan's spending where the plan already is
+  over (hard); the euros over the budget cost :attr:`Weights.budget_eur`
+  each (:attr:`Weights.budget_eur_hard` with ``hard_budgets``). A frozen
+  row (a year without a budget of its own) may not book more than the plan.
 * ``max_parallel``: at most K street occupations at the same time per grid
-  cell; a combined cluster is one occupation in every cell its members lie
-  in. Each extra simultaneous occupation costs :attr:`Weights.violation`.
+  cell, or the plan's peak in a cell where the plan has more (hard); a
+  combined cluster is one occupation in every cell its members lie in. Each
+  occupation over K costs :attr:`Weights.violation`.
 
 Objective (maximised): ``combined`` per work executed in a combined
 cluster, minus ``clash`` per nearby pair in the street at the same time
 outside a combined cluster, minus ``shift_day`` per day a work moves,
 minus ``spread_day`` per day of the largest move inside a cluster (which
-shares a joint period's move fairly among its members), minus the slacks.
+shares a joint period's move fairly among its members), minus the
+penalties above.
 
 Decomposition
 -------------
@@ -59,8 +65,7 @@ every other work held at its current date. Small components are batched
 into exact models (one CP-SAT worker with the full LP relaxation, which
 proves optimality far sooner on these models than a portfolio). A large
 component, as dense plans give (a city centre's works can all be linked),
-starts from a greedy schedule (sealing works late, excavations early) and is
-improved by a block search: exact models over blocks of nearby works, in
+starts from the current dates (the plan's) and is improved by a block search: exact models over blocks of nearby works, in
 turn, until a sweep over all blocks no longer improves it; one model over
 the whole component then gives the bound (see :meth:`_Search.blocks`).
 
@@ -112,23 +117,32 @@ _PARALLEL_BOUND_WORKS = 500
 
 @dataclass(frozen=True)
 class Weights:
-    """Objective weights of the scheduler (integers, larger = more important)."""
+    """Objective weights of the scheduler (integers, larger = more important).
+
+    Nothing here can make the proposal worse than the plan: a new moratorium
+    violation, a new clash (unless :attr:`Problem.allow_new_clashes`), a
+    budget row further over, or a cell over its limit by more than in the
+    plan are hard constraints, not penalties.
+    """
 
     #: Gain per work executed in a combined cluster.
     combined: int = 1000
-    #: Penalty per nearby pair in the street at the same time outside a combined cluster.
+    #: Penalty per nearby pair in the street at the same time outside a
+    #: combined cluster, for a clash already in the plan.
     clash: int = 1000
+    #: Penalty per clash the proposal creates (only with ``allow_new_clashes``).
+    new_clash: int = 1500
     #: Penalty per day a work moves away from its planned start.
     shift_day: int = 2
     #: Penalty per day of the largest move inside a cluster.
     spread_day: int = 1
-    #: Penalty per moratorium violation of the plan left unresolved, org-year
-    #: over budget and extra parallel occupation in a cell.
+    #: Penalty per moratorium violation of the plan left unresolved and per
+    #: extra parallel occupation in a cell.
     violation: int = 1_000_000
-    #: Penalty per moratorium violation the proposal would create (not in the plan).
-    new_violation: int = 10_000_000
-    #: Penalty per thousand euros over a budget.
-    budget_keur: int = 1
+    #: Penalty per euro over a budget (a combined work is worth ``combined``).
+    budget_eur: int = 1
+    #: Penalty per euro over a budget with ``hard_budgets``: above any gain.
+    budget_eur_hard: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,16 @@ class Problem:
     x, y
         Position of each work (metres), used to cut large components into
         blocks of nearby works; None uses the works' order.
+    budget_frozen
+        Per budget row: the row is a year without a budget of its own whose
+        spending may not grow (its ``budget_eur`` is ignored: the cap is the
+        plan's own spending in that year); None for none.
+    hard_budgets
+        Euros over a budget weigh more than anything the proposal can gain
+        (:attr:`Weights.budget_eur_hard`); otherwise :attr:`Weights.budget_eur`.
+    allow_new_clashes
+        A pair that does not clash in the plan may clash in the proposal
+        (penalised by :attr:`Weights.new_clash`); otherwise it may not.
     """
 
     start: np.ndarray
@@ -194,6 +218,9 @@ class Problem:
     max_parallel: int | None = None
     x: np.ndarray | None = None
     y: np.ndarray | None = None
+    budget_frozen: np.ndarray | None = None
+    hard_budgets: bool = False
+    allow_new_clashes: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.start)
@@ -209,6 +236,10 @@ class Problem:
             raise ScheduleError("Problem.pair_a and pair_b differ in length")
         if not (len(self.budget_org) == len(self.budget_year) == len(self.budget_eur)):
             raise ScheduleError("Problem.budget_org, budget_year and budget_eur differ in length")
+        if self.budget_frozen is None:
+            object.__setattr__(self, "budget_frozen", np.zeros(len(self.budget_org), bool))
+        elif len(self.budget_frozen) != len(self.budget_org):
+            raise ScheduleError("Problem.budget_frozen and budget_org differ in length")
         bad = self.changeable & (self.lo > self.hi)
         if bad.any():
             raise ScheduleError(f"work {int(np.flatnonzero(bad)[0])} has an empty start window")
@@ -385,42 +416,134 @@ def cell_overloads(problem: Problem, start: np.ndarray, combined: np.ndarray) ->
 
 
 def budget_overruns(problem: Problem, start: np.ndarray) -> pd.DataFrame:
-    """Budget rows exceeded by the cost of the works starting in their year.
+    """Budget rows exceeded by the cost the works book in their year.
 
-    Returns org, year, used, budget and over (euros) for every budget row
+    Returns org, year, used, budget and over (euros, to the cent) for every
+    budget row of its own (not a frozen year, see :attr:`Problem.budget_frozen`)
     whose ``used > budget``.
     """
     p = problem
-    used = budget_use(p, start)
-    over = used > p.budget_eur
+    used = budget_cents(p, start)
+    cap = np.asarray(p.budget_eur, dtype=np.int64) * 100
+    over = (used > cap) & ~np.asarray(p.budget_frozen, bool)
     return pd.DataFrame(
         {
             "org": p.budget_org[over],
             "year": p.budget_year[over],
-            "used": used[over],
-            "budget": p.budget_eur[over],
-            "over": (used - p.budget_eur)[over],
+            "used": used[over] / 100,
+            "budget": p.budget_eur[over].astype(float),
+            "over": (used - cap)[over] / 100,
         }
     )
 
 
 def budget_use(problem: Problem, start: np.ndarray) -> np.ndarray:
-    """Euros of works starting in each budget row's org and year."""
+    """Euros (to the cent) each budget row's org books in its year."""
+    return budget_cents(problem, start) / 100
+
+
+def day_rate_cents(problem: Problem) -> np.ndarray:
+    """Cost of each work per day of its occupation, in whole cents.
+
+    A work's cost is spread over its days pro rata (a work from December to
+    February books a third of its cost in the first year when a third of its
+    days lie there); the rate is rounded to the cent, so a work books its
+    cost to within half a cent per day.
+    """
+    p = problem
+    counted = p.active & (p.cost != 0)
+    rate = np.rint(p.cost.astype(float) * 100 / (p.duration + 1)).astype(np.int64)
+    return np.where(counted, rate, 0)
+
+
+def year_days(start: np.ndarray, duration: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(work, year, days) of every calendar year each occupation touches."""
+    start = np.asarray(start, np.int64)
+    end = start + np.asarray(duration, np.int64)
+    y0, y1 = day_year(start), day_year(end)
+    count = (y1 - y0 + 1).astype(np.int64)
+    work = np.repeat(np.arange(len(start)), count)
+    first = np.repeat(np.cumsum(count) - count, count)
+    year = y0[work] + (np.arange(len(work)) - first)
+    begin = np.maximum(start[work], year_start(year))
+    finish = np.minimum(end[work], year_start(year + 1) - 1)
+    return work, year, finish - begin + 1
+
+
+def budget_cents(problem: Problem, start: np.ndarray) -> np.ndarray:
+    """Cents each budget row's org books in its year (costs spread pro rata by days)."""
     p = problem
     rows = len(p.budget_org)
     used = np.zeros(rows, dtype=np.int64)
     if rows == 0:
         return used
+    rate = day_rate_cents(p)
+    counted = np.flatnonzero(rate != 0)
+    work, year, days = year_days(np.asarray(start)[counted], p.duration[counted])
+    work = counted[work]
     key_rows = p.budget_org.astype(np.int64) * 10_000 + p.budget_year.astype(np.int64)
     order = np.argsort(key_rows, kind="stable")
     sorted_keys = key_rows[order]
-    counted = p.active & (p.cost != 0)
-    key_works = p.org.astype(np.int64)[counted] * 10_000 + day_year(start[counted])
+    key_works = p.org.astype(np.int64)[work] * 10_000 + year
     pos = np.searchsorted(sorted_keys, key_works)
     pos_c = np.minimum(pos, rows - 1)
     hit = (pos < rows) & (sorted_keys[pos_c] == key_works)
-    np.add.at(used, order[pos_c[hit]], p.cost[counted][hit])
+    np.add.at(used, order[pos_c[hit]], (rate[work] * days)[hit])
     return used
+
+
+def budget_caps(problem: Problem) -> np.ndarray:
+    """Highest cents each budget row may book: its budget, or the plan's when more.
+
+    A frozen row's cap is the plan's own spending; a row the plan already
+    overruns may stay as far over as the plan is, never further.
+    """
+    p = problem
+    planned = budget_cents(p, p.start)
+    cap = np.asarray(p.budget_eur, dtype=np.int64) * 100
+    return np.where(np.asarray(p.budget_frozen, bool), planned, np.maximum(cap, planned))
+
+
+def cell_peaks(problem: Problem, start: np.ndarray, combined: np.ndarray) -> pd.Series:
+    """Most simultaneous occupations in every occupied cell (index: cell code)."""
+    occ = occupations(problem, start, combined)
+    if occ.empty:
+        return pd.Series(dtype="int64")
+    cell = np.r_[occ["cell"].to_numpy(), occ["cell"].to_numpy()]
+    day = np.r_[occ["begin"].to_numpy(), occ["end"].to_numpy()]
+    delta = np.r_[np.ones(len(occ), np.int64), -np.ones(len(occ), np.int64)]
+    order = np.lexsort((delta, day, cell))  # at the same day, ends (-1) before starts
+    cell, delta = cell[order], delta[order]
+    running = np.cumsum(delta)
+    first = np.r_[True, cell[1:] != cell[:-1]]
+    base = np.maximum.accumulate(np.where(first, np.arange(len(cell)), 0))
+    level = running - np.r_[0, running][base]
+    return pd.Series(level).groupby(cell).max().astype("int64")
+
+
+def pair_state(
+    problem: Problem, start: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each pair is in the street together, and whether it digs after pave.
+
+    Dig after pave (a moratorium violation): one work seals the surface, the
+    other excavates and starts after the sealing started and no later than
+    ``moratorium_days`` after it ended. An excavation that starts during the
+    new surface's last days is such a violation (and in the street together
+    with it too); an excavation that starts first or on the same day and
+    overlaps the sealing is only in the street together with it.
+    """
+    p = problem
+    s = np.asarray(start, np.int64)
+    a = np.asarray(a, np.int64)
+    b = np.asarray(b, np.int64)
+    d, m = p.duration, p.moratorium_days
+    together = (s[a] <= s[b] + d[b]) & (s[b] <= s[a] + d[a])
+
+    def digs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return p.seals[x] & p.excavates[y] & (s[y] > s[x]) & (s[y] <= s[x] + d[x] + m)
+
+    return together, digs(a, b) | digs(b, a)
 
 
 # --- pairs ------------------------------------------------------------------
@@ -436,8 +559,9 @@ class _Pairs:
     mor_ab: np.ndarray  # a seals, b excavates, and a violation is both possible and avoidable
     mor_ba: np.ndarray
     cluster: np.ndarray  # shared candidate cluster, -1 when none
-    was_ab: np.ndarray  # the a-b moratorium is violated at the planned dates
+    was_ab: np.ndarray  # b digs after a paves at the planned dates
     was_ba: np.ndarray
+    was_clash: np.ndarray  # the two are in the street together at the planned dates
 
 
 def _pairs(p: Problem) -> _Pairs:
@@ -460,23 +584,23 @@ def _pairs(p: Problem) -> _Pairs:
     m = p.moratorium_days
 
     def moratorium(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        # gap = s_y - s_x - d_x; violation when 1 <= gap <= m
-        gmin = lo[y] - hi[x] - d[x]
-        gmax = hi[y] - lo[x] - d[x]
-        possible = (gmin <= m) & (gmax >= 1)
-        avoidable = (gmin <= 0) | (gmax >= m + 1)
+        # violation when s_x < s_y <= s_x + d_x + m (see pair_state)
+        possible = (hi[y] >= lo[x] + 1) & (lo[y] <= hi[x] + d[x] + m)
+        avoidable = (lo[y] <= hi[x]) | (hi[y] >= lo[x] + d[x] + m + 1)
         return p.seals[x] & p.excavates[y] & possible & avoidable
 
     def violated(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        gap = p.start[y] - p.start[x] - d[x]
-        return (gap >= 1) & (gap <= m)
+        s = p.start
+        return p.seals[x] & p.excavates[y] & (s[y] > s[x]) & (s[y] <= s[x] + d[x] + m)
 
     mor_ab, mor_ba = moratorium(a, b), moratorium(b, a)
     keep = clash | mor_ab | mor_ba
     a, b = a[keep], b[keep]
+    together = (p.start[a] <= p.start[b] + d[b]) & (p.start[b] <= p.start[a] + d[a])
     return _Pairs(
-        a, b, clash[keep], mor_ab[keep], mor_ba[keep], shared[keep], violated(a, b), violated(b, a)
-    )
+        a, b, clash[keep], mor_ab[keep], mor_ba[keep], shared[keep], violated(a, b),
+        violated(b, a), together,
+    )  # fmt: skip
 
 
 # --- models -----------------------------------------------------------------
@@ -507,6 +631,7 @@ class _Model:
         self.terms: list[cp_model.LinearExprT] = []
         self.coefs: list[int] = []
         self.n_pairs = len(pairs.a)
+        self.planned_peaks: dict[int, int] = {}
         for i in free.tolist():
             s = self.s[i] = m.new_int_var(int(p.lo[i]), int(p.hi[i]), f"s{i}")
             if hint:
@@ -558,49 +683,73 @@ class _Model:
                 m.add_hint(joint, int(min(max(self.current[idx[0]] - p.offset[idx[0]], lo), hi)))
 
     def _pairs(self, pairs: _Pairs) -> None:
+        """Clashes and moratoria: never worse than the plan for any pair.
+
+        A pair that does not clash in the plan may not clash (outside a
+        combined cluster of both) unless :attr:`Problem.allow_new_clashes`; a
+        pair that does not dig after pave in the plan may not. Only what the
+        plan already has can stay, at a penalty. The current solution (the
+        plan's dates at first) satisfies every such constraint, so every model
+        has a solution and it is given as the hint.
+        """
         p, m, w = self.p, self.m, self.w
         d = p.duration
         mor = p.moratorium_days
-        for a, b, clash, mab, mba, c, was_ab, was_ba in zip(
+        for a, b, clash, mab, mba, c, was_ab, was_ba, was_clash in zip(
             pairs.a.tolist(), pairs.b.tolist(), pairs.clash.tolist(), pairs.mor_ab.tolist(),
             pairs.mor_ba.tolist(), pairs.cluster.tolist(), pairs.was_ab.tolist(),
-            pairs.was_ba.tolist(), strict=True,
+            pairs.was_ba.tolist(), pairs.was_clash.tolist(), strict=True,
         ):  # fmt: skip
             sa, sb = self.start(a), self.start(b)
             da, db = int(d[a]), int(d[b])
-            # a_first: a ends before b starts; b_first: b ends before a starts
-            a_first = m.new_bool_var("")
-            m.add(sb >= sa + da + 1).only_enforce_if(a_first)
-            m.add(sb <= sa + da).only_enforce_if(~a_first)
-            b_first = m.new_bool_var("")
-            m.add(sa >= sb + db + 1).only_enforce_if(b_first)
-            m.add(sa <= sb + db).only_enforce_if(~b_first)
-            m.add_bool_or([~a_first, ~b_first])
             if clash:
-                v = m.new_bool_var("")
-                lits = [a_first, b_first, v]
+                # a_first: a ends before b starts; b_first: b ends before a starts
+                a_first = m.new_bool_var("")
+                m.add(sb >= sa + da + 1).only_enforce_if(a_first)
+                m.add(sb <= sa + da).only_enforce_if(~a_first)
+                b_first = m.new_bool_var("")
+                m.add(sa >= sb + db + 1).only_enforce_if(b_first)
+                m.add(sa <= sb + db).only_enforce_if(~b_first)
+                m.add_bool_or([~a_first, ~b_first])
+                lits = [a_first, b_first]
                 if c >= 0 and c in self.comb:
                     lits.append(self.comb[c])
-                m.add_bool_or(lits)
-                self.objective(-w.clash, v)
-            for first, x_start, y_start, dx, flag, was in (
-                (a_first, sa, sb, da, mab, was_ab),
-                (b_first, sb, sa, db, mba, was_ba),
+                if was_clash or p.allow_new_clashes:
+                    v = m.new_bool_var("")
+                    m.add_bool_or([*lits, v])
+                    self.objective(-(w.clash if was_clash else w.new_clash), v)
+                else:
+                    m.add_bool_or(lits)
+            for x_start, y_start, dx, flag, was in (
+                (sa, sb, da, mab, was_ab),
+                (sb, sa, db, mba, was_ba),
             ):
                 if not flag:
                     continue
+                # late: the excavation starts after the sealing started
+                late = m.new_bool_var("")
+                m.add(y_start >= x_start + 1).only_enforce_if(late)
+                m.add(y_start <= x_start).only_enforce_if(~late)
                 far = m.new_bool_var("")
                 m.add(y_start >= x_start + dx + mor + 1).only_enforce_if(far)
                 m.add(y_start <= x_start + dx + mor).only_enforce_if(~far)
-                slack = m.new_bool_var("")
-                m.add_bool_or([~first, far, slack])
-                # keeping a violation of the plan is bad; creating one is worse
-                self.objective(-(w.violation if was else w.new_violation), slack)
+                if was:
+                    slack = m.new_bool_var("")
+                    m.add_bool_or([~late, far, slack])
+                    self.objective(-w.violation, slack)
+                else:
+                    m.add_bool_or([~late, far])
 
     # --- coupling constraints (budgets, cells) ---------------------------------
 
     def add_budgets(self, outside_start: np.ndarray) -> None:
-        """Yearly budgets of the organisations of the free works."""
+        """Yearly budgets of the organisations (budget lines) of the free works.
+
+        Each work books its cost pro rata over the days it occupies in each
+        year (:func:`day_rate_cents`). A row may never book more than its cap
+        (:func:`budget_caps`: its budget, or the plan's spending where that
+        is more); the euros over the budget itself are penalised per euro.
+        """
         p, m, w = self.p, self.m, self.w
         if not len(p.budget_org):
             return
@@ -609,62 +758,64 @@ class _Model:
         rows = np.flatnonzero(np.isin(p.budget_org, orgs))
         if not len(rows):
             return
-        counted = p.active & (p.cost != 0)
+        rate = day_rate_cents(p)
+        counted = rate != 0
         in_model = np.zeros(len(p.start), bool)
         in_model[free] = True
-        # works outside the model (and free works whose window lies in one year) are constants
-        fixed_idx = np.flatnonzero(counted & ~in_model & np.isin(p.org, orgs))
-        fixed_year = day_year(outside_start[fixed_idx])
         mine = free[counted[free]]
-        y0, y1 = day_year(p.lo[mine]), day_year(p.hi[mine])
+        # a free work whose every possible day lies in one year books a constant
+        y0, y1 = day_year(p.lo[mine]), day_year(p.hi[mine] + p.duration[mine])
         single = y0 == y1
+        const_idx = np.r_[np.flatnonzero(counted & ~in_model & np.isin(p.org, orgs)), mine[single]]
+        work, year, days = year_days(np.asarray(outside_start)[const_idx], p.duration[const_idx])
+        work = const_idx[work]
         const = (
-            pd.DataFrame(
-                {
-                    "org": np.r_[p.org[fixed_idx], p.org[mine[single]]],
-                    "year": np.r_[fixed_year, y0[single]],
-                    "cost": np.r_[p.cost[fixed_idx], p.cost[mine[single]]],
-                }
-            )
-            .groupby(["org", "year"])["cost"]
+            pd.DataFrame({"org": p.org[work], "year": year, "cents": rate[work] * days})
+            .groupby(["org", "year"])["cents"]
             .sum()
             .to_dict()
         )
-        terms: dict[tuple[int, int], tuple[list, list]] = {}
+        terms: dict[tuple[int, int], tuple[list, list, list]] = {}
         for i, first_year, last_year in zip(
             mine[~single].tolist(), y0[~single].tolist(), y1[~single].tolist(), strict=True
         ):
             years = np.arange(first_year, last_year + 2)
             starts = year_start(years).tolist()
-            lits = []
+            s_i, d_i = self.s[i], int(p.duration[i])
             for k, y in enumerate(years[:-1].tolist()):
-                lit = m.new_bool_var("")
-                m.add(self.s[i] >= starts[k]).only_enforce_if(lit)
-                m.add(self.s[i] <= starts[k + 1] - 1).only_enforce_if(lit)
-                lits.append(lit)
-                vars_, coefs = terms.setdefault((int(p.org[i]), y), ([], []))
-                vars_.append(lit)
-                coefs.append(int(p.cost[i]))
-            m.add_exactly_one(lits)
+                b0, b1 = starts[k], starts[k + 1] - 1
+                lo_i, hi_i = int(p.lo[i]), int(p.hi[i])
+                t0 = m.new_int_var(max(lo_i, b0), max(hi_i, b0), "")
+                m.add_max_equality(t0, [s_i, b0])
+                t1 = m.new_int_var(min(lo_i + d_i, b1), min(hi_i + d_i, b1), "")
+                m.add_min_equality(t1, [s_i + d_i, b1])
+                n_days = m.new_int_var(0, min(d_i + 1, b1 - b0 + 1), "")
+                m.add_max_equality(n_days, [0, t1 - t0 + 1])
+                vars_, coefs, tops = terms.setdefault((int(p.org[i]), y), ([], [], []))
+                vars_.append(n_days)
+                coefs.append(int(rate[i]))
+                tops.append(min(d_i + 1, b1 - b0 + 1))
+        caps = budget_caps(p)
+        frozen = np.asarray(p.budget_frozen, bool)
+        weight = w.budget_eur_hard if p.hard_budgets else w.budget_eur
         for r in rows.tolist():
             key = (int(p.budget_org[r]), int(p.budget_year[r]))
             if key not in terms:
                 continue  # constant: nothing in this model can change it
-            vars_, coefs = terms[key]
+            vars_, coefs, tops = terms[key]
             base = int(const.get(key, 0))
-            cap = int(p.budget_eur[r])
-            over_max = base + sum(coefs) - cap
-            if over_max <= 0:
+            most = base + sum(c * t for c, t in zip(coefs, tops, strict=True))
+            if most <= int(p.budget_eur[r]) * 100 and not frozen[r]:
                 continue
-            used = cp_model.LinearExpr.weighted_sum(vars_, coefs)
-            over = m.new_int_var(0, over_max, f"over{r}")
-            m.add(used + base <= cap + over)
-            violated = m.new_bool_var(f"budget{r}")
-            m.add(over == 0).only_enforce_if(~violated)
-            over_k = m.new_int_var(0, over_max // 1000 + 1, f"overk{r}")
-            m.add(1000 * over_k >= over)
-            self.objective(-w.violation, violated)
-            self.objective(-w.budget_keur, over_k)
+            used = cp_model.LinearExpr.weighted_sum(vars_, coefs) + base
+            m.add(used <= int(caps[r]))  # never further over than the plan
+            if frozen[r]:
+                continue
+            budget = int(p.budget_eur[r]) * 100
+            if most > budget:
+                over = m.new_int_var(0, (most - budget) // 100 + 1, f"over{r}")
+                m.add(100 * over >= used - budget)
+                self.objective(-weight, over)
 
     def add_cells(self, outside_start: np.ndarray, combined_out: np.ndarray) -> None:
         """At most ``max_parallel`` occupations at a time in every cell the free works touch."""
@@ -706,10 +857,13 @@ class _Model:
                     m.new_optional_fixed_size_interval_var(self.joint[c], span, comb, "")
                 )
         k = int(p.max_parallel)
+        planned = self.planned_peaks
         for cell, ivs in intervals.items():
             if len(ivs) <= k:
                 continue
-            over = m.new_int_var(0, len(ivs) - k, f"cell{cell}")
+            # never more at a time than the limit, or than the plan has where it has more
+            cap = max(k, int(planned.get(cell, 0)))
+            over = m.new_int_var(0, min(len(ivs), cap) - k, f"cell{cell}")
             m.add_cumulative(ivs, [1] * len(ivs), k + over)
             self.objective(-w.violation, over)
 
@@ -768,6 +922,11 @@ class _Search:
         self.combined = np.zeros(p.n_clusters, dtype=bool)
         self.proven = np.ones(len(p.start), dtype=bool)
         self.rows: list[dict] = []
+        self.planned_peaks: dict[int, int] = (
+            cell_peaks(p, p.start, np.zeros(p.n_clusters, bool)).to_dict()
+            if p.max_parallel is not None
+            else {}
+        )
         self.total = max(total, 1)
         self.done = 0
         # progress of this stage runs from ``base`` to ``base + span``
@@ -784,6 +943,7 @@ class _Search:
         clusters = np.unique(p.cluster[free][p.cluster[free] >= 0])
         start = self.start if current is None else current
         model = _Model(p, self.w, np.sort(free), sub, clusters, start, self.combined, hint=True)
+        model.planned_peaks = self.planned_peaks
         if coupling:
             model.add_budgets(start)
             outside = self.combined.copy()
@@ -807,25 +967,6 @@ class _Search:
             f"{self.what} {self.done} of {self.total} works",
         )
 
-    def greedy(self, free: np.ndarray) -> None:
-        """Start point for a large component: sealing late, excavations early.
-
-        Where a sealing and an excavation nearby could break a moratorium,
-        the excavation ending before the sealing starts is the fix; moving
-        the sealing works to the end of their windows and the excavations to
-        the start of theirs gets most of those pairs there at once.
-        """
-        p, pr = self.p, self.pairs
-        seal = np.zeros(len(p.start), bool)
-        dig = np.zeros(len(p.start), bool)
-        seal[pr.a[pr.mor_ab]] = seal[pr.b[pr.mor_ba]] = True
-        dig[pr.b[pr.mor_ab]] = dig[pr.a[pr.mor_ba]] = True
-        mine = np.zeros(len(p.start), bool)
-        mine[free] = True
-        mine &= p.changeable
-        self.start[mine & seal & ~dig] = p.hi[mine & seal & ~dig]
-        self.start[mine & dig & ~seal] = p.lo[mine & dig & ~seal]
-
     def count_pairs(self, free: np.ndarray) -> int:
         """Constraining pairs with at least one work in ``free``."""
         mask = np.zeros(len(self.p.start), bool)
@@ -835,7 +976,7 @@ class _Search:
     def evaluate(self, free: np.ndarray, coupling: bool, deadline: float) -> tuple[float, float]:
         """Objective of the current solution over ``free`` (and the solver seconds)."""
         model = self.model(free, coupling)
-        solver, status = model.solve(max(deadline - time.perf_counter(), 1.0), 1, fixed=True)
+        solver, status = model.solve(max(deadline - time.perf_counter(), 0.2), 1, fixed=True)
         value = float(solver.objective_value) if _found(status) else np.nan
         return value, float(solver.wall_time)
 
@@ -1070,9 +1211,12 @@ def solve(
         search.exact(free, coupling, max(share, 0.05), f"components {k + 1}", "components")
         remaining_works -= len(free)
     for k, free in enumerate(large):
-        share = (stage1_end - time.perf_counter()) * len(free) / max(remaining_works, 1)
-        search.greedy(free)
-        search.blocks(free, coupling, max(share, 0.5), f"large component {k + 1}", "components")
+        # every large component gets its share of what is left (at least a
+        # few block models' worth, never past the end of the time limit)
+        now = time.perf_counter()
+        share = (stage1_end - now) * len(free) / max(remaining_works, 1)
+        share = min(max(share, 0.5), max(t0 + time_limit - now, 0.05))
+        search.blocks(free, coupling, share, f"large component {k + 1}", "components")
         remaining_works -= len(free)
 
     # stage 2: what is still over a budget or a cell limit, with every work that
@@ -1080,7 +1224,7 @@ def solve(
     if coupling:
         scope = _repair_scope(p, search.start, search.combined)
         if len(scope):
-            left = max(t0 + time_limit - time.perf_counter(), 0.1 * time_limit)
+            left = max(t0 + time_limit - time.perf_counter(), 0.05)
             search.base, search.span, search.done, search.total = share1, 1 - share1, 0, len(scope)
             search.what = "rescheduled for budgets and cells"
             if len(scope) <= _EXACT_WORKS:

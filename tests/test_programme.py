@@ -94,6 +94,8 @@ def test_two_works_are_aligned_in_the_middle() -> None:
             pytest.approx(np.nan, nan_ok=True),
         ),
         "savings eur": (0, 40_500),
+        "new moratorium violations": (0, 0),
+        "new clashes": (0, 0),
     }
     assert proposal.infeasible.empty
     assert proposal.solver["status"].tolist() == ["OPTIMAL"]
@@ -362,7 +364,9 @@ BUDGETS = pd.DataFrame({"org": ["Water", "Water"], "year": [2027, 2028], "budget
 
 def test_a_budget_forces_a_shift_to_the_next_year() -> None:
     proposal = propose(budget_works("2028-02-28"), budgets=BUDGETS)
-    assert dates(proposal.works, "W2") == ("2028-01-01", "2028-01-10")
+    # costs are booked pro rata by days: W2 (EUR 60,000 a day) may keep 6 of its
+    # 10 days in 2027 (600,000 + 360,000 <= 1,000,000), the smallest move
+    assert dates(proposal.works, "W2") == ("2027-12-26", "2028-01-04")
     assert dates(proposal.works, "W1") == ("2027-06-01", "2027-06-10")
     assert kpis(proposal)["org-years over budget"] == (1, 0)
     assert kpis(proposal)["estimated cost eur"] == (1_200_000, 1_200_000)
@@ -532,7 +536,7 @@ def test_bad_parameters_are_errors(kwargs: dict, message: str) -> None:
 
 def test_load_budgets_reads_the_example() -> None:
     budgets = load_budgets(ROOT / "data" / "budgets.example.csv")
-    assert budgets.columns.tolist() == ["org", "year", "budget_eur"]
+    assert budgets.columns.tolist() == ["org", "year", "budget_eur", "funding"]
     assert str(budgets["year"].dtype) == "int64" and str(budgets["budget_eur"].dtype) == "float64"
     assert len(budgets) > 0 and (budgets["budget_eur"] > 0).all()
 
@@ -678,3 +682,120 @@ def test_proposals_stay_in_windows_and_keep_durations(
         0
     ] + int((proposal.infeasible["constraint"] == "moratorium").sum())
     assert shapely.is_valid(proposal.clusters.geometry.to_numpy()).all()
+
+
+# --- never worse than the plan ---------------------------------------------------------
+
+
+def test_an_excavation_on_the_new_surfaces_last_day_digs_after_pave() -> None:
+    # the excavation starts on the resurfacing's last day: the conflict engine calls
+    # the pair a clash, the proposal counts it as what it is, a moratorium violation
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "layer": "surface",
+         "start_date": "2027-03-01", "end_date": "2027-03-10", "status": "in_progress",
+         "geometry": line(0)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-03-10",
+         "end_date": "2027-03-19", "geometry": line(3)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    assert proposal.conflicts["kind"].tolist() == ["clash"]
+    assert kpis(proposal)["moratorium violations"] == (1, 1)
+    assert kpis(proposal)["clashes"] == (0, 0)
+    row = proposal.infeasible.iloc[0]
+    assert row["constraint"] == "moratorium"
+    assert row["reason"].startswith("existing violation kept: the flexibility windows")
+
+
+def test_a_one_day_overlap_is_not_a_fix() -> None:
+    # W1 digs in July after R1 resurfaced in March; its window lets it start on the
+    # resurfacing's last day (Mar 10) at the earliest, never before Mar 1: no move
+    # fixes the violation, so W1 stays where it is
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "layer": "surface",
+         "start_date": "2027-03-01", "end_date": "2027-03-10", "status": "in_progress",
+         "geometry": line(0)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-07-01",
+         "end_date": "2027-07-10", "earliest": "2027-03-10", "latest": "2027-12-31",
+         "geometry": line(3)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    assert dates(proposal.works, "W1") == ("2027-07-01", "2027-07-10")
+    assert kpis(proposal)["moratorium violations"] == (1, 1)
+    assert kpis(proposal)["new moratorium violations"] == (0, 0)
+
+
+def test_combining_never_pulls_a_work_into_a_clash_with_a_third_one() -> None:
+    # S1 and W1 would meet in the middle (about Apr 1), where W1 would clash with
+    # the telecom work T1 in progress (Mar 25 - Apr 25, next to W1 only)
+    frame = works(
+        {"work_id": "S1", "org": "Sewer", "discipline": "sewer", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", **YEAR, "geometry": line(0)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-05-01",
+         "end_date": "2027-05-20", **YEAR, "geometry": line(3)},
+        {"work_id": "T1", "org": "Fibre", "discipline": "telecom", "start_date": "2027-03-25",
+         "end_date": "2027-04-25", "status": "in_progress", "geometry": line(22)},
+    )  # fmt: skip
+    proposal = propose(frame)
+    # joint period S..S+19 must end before Mar 25 (S <= Mar 5: moves 4 + 57 days)
+    # or start after Apr 25 (S = Apr 26: moves 56 + 5 days, the smaller largest move)
+    assert dates(proposal.works, "S1") == ("2027-04-26", "2027-05-05")
+    assert dates(proposal.works, "W1") == ("2027-04-26", "2027-05-15")
+    assert kpis(proposal)["clashes"] == (0, 0)
+    assert kpis(proposal)["new clashes"] == (0, 0)
+    assert kpis(proposal)["combined works"] == (0, 2)
+
+
+def test_a_year_without_a_budget_is_frozen_unless_free() -> None:
+    only_2027 = pd.DataFrame({"org": ["Water"], "year": [2027], "budget_eur": [1e6]})
+    frozen = propose(budget_works("2028-02-28"), budgets=only_2027)
+    # 2028 has no budget row: the plan spends nothing there, so nothing may move there
+    assert frozen.works["shift_days"].tolist() == [0, 0]
+    assert kpis(frozen)["org-years over budget"] == (1, 1)
+    row = frozen.infeasible.iloc[0]
+    assert (row["constraint"], row["subject"], row["amount"]) == ("budget", "Water 2027", 200_000.0)
+    free = propose(budget_works("2028-02-28"), budgets=only_2027, unbudgeted_years="free")
+    # free: 6 of W2's days may stay in 2027 (600,000 + 6 x 60,000 <= 1,000,000)
+    assert dates(free.works, "W2") == ("2027-12-26", "2028-01-04")
+    assert kpis(free)["org-years over budget"] == (1, 0)
+
+
+def test_a_budget_line_is_matched_by_the_funding_column() -> None:
+    frame = budget_works("2028-02-28")
+    frame["funding"] = ["renewal", "growth"]
+    lines = pd.DataFrame(
+        {"org": ["Water"] * 3, "year": [2027, 2027, 2028], "budget_eur": [600_000, 500_000, 1e6],
+         "funding": ["renewal", "", ""]}
+    )  # fmt: skip
+    proposal = propose(frame, budgets=lines)
+    # W1 books on its line 'renewal' (600,000, within); W2 on the general line, over
+    # by 100,000 in 2027 unless at most 8 of its days stay there (8 x 60,000 <= 500,000)
+    assert kpis(proposal)["org-years over budget"] == (1, 0)
+    assert dates(proposal.works, "W2") == ("2027-12-24", "2028-01-02")
+
+
+def test_combining_never_overloads_a_cell_within_its_limit() -> None:
+    # S1 and W1 (one 250 m cell) would meet around Apr 1, when the cell already
+    # has P1 in progress (far from both, no conflict): limit 1 holds in the plan
+    frame = works(
+        {"work_id": "S1", "org": "Sewer", "discipline": "sewer", "start_date": "2027-03-01",
+         "end_date": "2027-03-10", **YEAR, "geometry": line(100, 100, 200)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-05-01",
+         "end_date": "2027-05-20", **YEAR, "geometry": line(103, 100, 200)},
+        {"work_id": "P1", "org": "Power", "discipline": "electricity", "start_date": "2027-03-25",
+         "end_date": "2027-04-10", "status": "in_progress", "geometry": Point(20, 20)},
+    )  # fmt: skip
+    proposal = propose(frame, max_parallel=1)
+    assert kpis(proposal)["cells over max_parallel"] == (0, 0)
+    assert dates(proposal.works, "S1") == ("2027-04-11", "2027-04-20")
+    assert dates(proposal.works, "W1") == ("2027-04-11", "2027-04-30")
+
+
+def test_nothing_moves_before_not_before() -> None:
+    proposal = propose(two_utilities(), not_before="2027-04-15")
+    # the joint period may not start before Apr 15: S1 moves there, W1 follows
+    assert dates(proposal.works, "S1") == ("2027-04-15", "2027-04-24")
+    assert dates(proposal.works, "W1") == ("2027-04-15", "2027-05-04")
+    with pytest.raises(InputError, match="not_before"):
+        propose(two_utilities(), not_before="soon")
+    with pytest.raises(InputError, match="unbudgeted_years"):
+        propose(two_utilities(), unbudgeted_years="maybe")

@@ -296,6 +296,8 @@ def test_clashes_are_avoided_by_the_smallest_move() -> None:
 
 
 def test_budget_moves_the_cheapest_shift_into_the_next_year() -> None:
+    # costs are booked pro rata by days: the 10-day work at EUR 60,000 a day may
+    # keep 6 of its days in 2027 (600,000 + 6 x 60,000 <= 1,000,000), not 7
     dec_1 = int(sc.year_start(np.array([2028]))[0]) - 31  # 2027-12-01
     jan_1 = dec_1 + 31
     p = problem(
@@ -310,7 +312,8 @@ def test_budget_moves_the_cheapest_shift_into_the_next_year() -> None:
         budget_eur=np.array([1_000_000, 1_000_000]),
     )
     result = sc.solve(p)
-    assert result.start.tolist() == [dec_1 - 200, jan_1]
+    assert result.start.tolist() == [dec_1 - 200, jan_1 - 6]
+    assert sc.budget_use(p, result.start).tolist() == [960_000, 240_000]
     assert sc.budget_overruns(p, result.start).empty
     assert result.models["stage"].tolist() == ["coupling"]
 
@@ -403,17 +406,40 @@ def chain(n: int, seed: int) -> sc.Problem:
     )
 
 
-def brute_cost(p: sc.Problem, start: np.ndarray, w: sc.Weights) -> int:
-    """The objective of a schedule without clusters, pair by pair."""
-    total = -w.shift_day * int(np.abs(start - p.start).sum())
+def brute_state(p: sc.Problem, start: np.ndarray) -> tuple[set, set]:
+    """Pairs in the street together and pairs digging after pave, day by day."""
+    together, dig = set(), set()
     for a, b in zip(p.pair_a.tolist(), p.pair_b.tolist(), strict=True):
-        ea, eb = start[a] + p.duration[a], start[b] + p.duration[b]
-        if max(start[a], start[b]) <= min(ea, eb):
-            total -= w.clash
-        for x, y, ex in ((a, b, ea), (b, a, eb)):
-            if p.seals[x] and p.excavates[y] and 1 <= start[y] - ex <= p.moratorium_days:
-                total -= w.violation
-    return total
+        days_a = set(range(start[a], start[a] + p.duration[a] + 1))
+        days_b = set(range(start[b], start[b] + p.duration[b] + 1))
+        if days_a & days_b:
+            together.add((a, b))
+        for x, y in ((a, b), (b, a)):
+            # the excavation starts after the sealing started, within the moratorium
+            if (
+                p.seals[x]
+                and p.excavates[y]
+                and start[x] < start[y] <= max(days_of(p, start, x)) + p.moratorium_days
+            ):
+                dig.add((a, b))
+    return together, dig
+
+
+def days_of(p: sc.Problem, start: np.ndarray, i: int) -> range:
+    return range(start[i], start[i] + p.duration[i] + 1)
+
+
+def brute_cost(p: sc.Problem, start: np.ndarray, w: sc.Weights) -> int | None:
+    """The objective of a schedule without clusters; None when it is worse than the plan."""
+    together, dig = brute_state(p, start)
+    together0, dig0 = brute_state(p, p.start)
+    if not together <= together0 or not dig <= dig0:
+        return None
+    return (
+        -w.shift_day * int(np.abs(start - p.start).sum())
+        - w.clash * len(together)
+        - w.violation * len(dig)
+    )
 
 
 def test_block_search_keeps_windows_and_beats_the_plan() -> None:
@@ -425,8 +451,10 @@ def test_block_search_keeps_windows_and_beats_the_plan() -> None:
     assert row["works"] == 150
     assert ((result.start >= p.lo) & (result.start <= p.hi)).all()
     # the reported objective is the objective of the returned schedule
-    assert row["objective"] == brute_cost(p, result.start, w)
-    assert brute_cost(p, result.start, w) > brute_cost(p, p.start, w)
+    got, planned = brute_cost(p, result.start, w), brute_cost(p, p.start, w)
+    assert got is not None and planned is not None
+    assert row["objective"] == got
+    assert got > planned
     assert row["objective"] <= row["best_bound"] or np.isnan(row["best_bound"])
 
 
@@ -444,9 +472,10 @@ def test_small_problems_are_solved_to_optimality_by_brute_force() -> None:
         moratorium_days=6,
     )
     w = sc.Weights()
-    best = max(
+    costs = [
         brute_cost(p, np.array(s), w) for s in product(range(3, 8), range(5, 11), range(6, 13))
-    )
+    ]
+    best = max(c for c in costs if c is not None)
     result = sc.solve(p)
     assert brute_cost(p, result.start, w) == best
     assert result.models.iloc[0]["objective"] == best
@@ -512,3 +541,66 @@ def test_solutions_respect_windows_and_fixed_works(data: st.DataObject) -> None:
         assert result.start[0] == result.start[1]
     assert set(result.models.columns) == set(sc.MODEL_COLUMNS)
     assert pd.api.types.is_float_dtype(result.models["gap"]) or result.models.empty
+
+
+# --- never worse than the plan -------------------------------------------------------
+
+
+def third_party(allow: bool) -> sc.Problem:
+    # works 0 and 1 can only be combined at day 100, where 1 would overlap the
+    # fixed work 2 (95..104), which it does not in the plan
+    return problem(
+        start=[50, 150, 95],
+        duration=[5, 5, 9],
+        lo=[50, 100, 95],
+        hi=[100, 150, 95],
+        changeable=[True, True, False],
+        pair_a=[0, 1],
+        pair_b=[1, 2],
+        cluster=[0, 0, -1],
+        allow_new_clashes=allow,
+    )
+
+
+def test_a_new_clash_only_when_allowed() -> None:
+    kept = sc.solve(third_party(False))
+    assert kept.combined.tolist() == [False]
+    assert kept.start.tolist() == [50, 150, 95]
+    traded = sc.solve(third_party(True))
+    # combined: +2 x 1000, one new clash -1500, moves 2 x 50 days -200, spread -50
+    assert traded.combined.tolist() == [True]
+    assert traded.start.tolist() == [100, 100, 95]
+    together, _ = sc.pair_state(third_party(True), traded.start, np.array([1]), np.array([2]))
+    assert together.tolist() == [True]
+
+
+def test_an_overlap_with_the_surfaces_last_days_is_a_violation() -> None:
+    p = problem(
+        start=[100, 200],
+        duration=[9, 9],
+        seals=[True, False],
+        excavates=[False, True],
+    )
+    a, b = np.array([0, 0, 0, 0]), np.array([1, 1, 1, 1])
+    starts = [[100, 109], [100, 100], [100, 95], [100, 90]]
+    got = [sc.pair_state(p, np.array(s), a[:1], b[:1])[1][0] for s in starts]
+    # starts on the last day: digs after pave; same day or before: only together
+    assert got == [True, False, False, False]
+
+
+def test_a_cell_over_its_limit_in_the_plan_never_gets_more() -> None:
+    # three works at once in a cell limited to 1; only one can leave: the peak drops
+    # to 2 (work 2 leaves the overlap) and never rises above the plan
+    p = problem(
+        start=[10, 10, 10],
+        duration=[9, 9, 9],
+        lo=[10, 10, 0],
+        hi=[10, 10, 40],
+        changeable=[False, False, True],
+        cell=[0, 0, 0],
+        max_parallel=1,
+    )
+    result = sc.solve(p, time_limit=1)
+    assert result.start.tolist()[:2] == [10, 10]
+    assert not 1 <= result.start[2] <= 19
+    assert sc.cell_peaks(p, result.start, result.combined).to_dict() == {0: 2}

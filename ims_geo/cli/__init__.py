@@ -624,6 +624,28 @@ def _left_out_line(works: Any, rules: Any) -> str:
     help="Side in metres of the area cells that --max-parallel counts in.",
 )
 @click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
+@click.option(
+    "--hard-budgets",
+    is_flag=True,
+    help="Remove euros over a budget before anything else (default: a penalty per euro).",
+)
+@click.option(
+    "--unbudgeted-years",
+    type=click.Choice(["frozen", "free"]),
+    default="frozen",
+    show_default=True,
+    help="A year without a budget row: no more spending than planned (frozen), or unlimited.",
+)
+@click.option(
+    "--allow-new-clashes",
+    is_flag=True,
+    help="Let the proposal create clashes (reported as new) to combine works or fix violations.",
+)
+@click.option(
+    "--not-before",
+    metavar="DATE",
+    help="No work is moved to start before this date (YYYY-MM-DD; default today).",
+)
 @ingest_options
 @store_option
 @_handle_errors
@@ -638,6 +660,10 @@ def propose_cmd(
     costs: str | None,
     cell_size: float,
     workers: int,
+    hard_budgets: bool,
+    unbudgeted_years: str,
+    allow_new_clashes: bool,
+    not_before: str | None,
     read: InputOptions,
     store_path: str,
 ) -> None:
@@ -647,6 +673,8 @@ def propose_cmd(
     shift) and the clusters (members, joint period, savings) to OUT and
     prints the KPIs of the proposal against everyone keeping their dates.
     """
+    from datetime import date
+
     from ims_geo import export
     from ims_geo.programme import propose
 
@@ -663,6 +691,10 @@ def propose_cmd(
         costs=costs,
         cell_size=cell_size,
         progress=_progress(err=True),
+        hard_budgets=hard_budgets,
+        unbudgeted_years=unbudgeted_years,
+        allow_new_clashes=allow_new_clashes,
+        not_before=not_before if not_before is not None else date.today(),
     )
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
     if len(proposal.solver):
@@ -740,6 +772,7 @@ def serve_cmd(port: int, address: str, store_path: str) -> None:
 # Command groups that live in their own modules of this package register
 # themselves on ``main`` when imported (one line each, below).
 from ims_geo.cli import admin as _admin  # noqa: E402,F401
+from ims_geo.cli import api as _api  # noqa: E402,F401
 from ims_geo.cli import cycle as _cycle  # noqa: E402,F401
 from ims_geo.cli import mapping as _mapping  # noqa: E402,F401
 from ims_geo.cli import report as _report  # noqa: E402,F401
