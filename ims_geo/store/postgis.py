@@ -341,7 +341,6 @@ class PostGISStore(Store):
                         "database administrator to run CREATE EXTENSION postgis"
                     ) from exc
             with self._engine.begin() as conn:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
                 self._owner = bool(
                     conn.execute(
                         sa.text(
@@ -353,6 +352,8 @@ class PostGISStore(Store):
                         {"s": s},
                     ).scalar()
                 )
+                if self._owner:  # only an owner creates or upgrades: one at a time
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SETUP_LOCK})
                 exists = conn.execute(
                     sa.text("SELECT to_regclass(:t), to_regclass(:u)"),
                     {"t": f"{s}.store_meta", "u": f"{s}.sessions"},
