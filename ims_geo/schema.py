@@ -505,7 +505,8 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
         # date objects among text; text no format fits stays unparsed (never guessed)
         missing = parsed.isna() & given
         if missing.any() and pd.api.types.is_object_dtype(series):
-            native = missing & series.map(lambda v: isinstance(v, dt.date)).astype(bool)
+            native = missing.copy()
+            native[missing] = series[missing].map(lambda v: isinstance(v, dt.date)).astype(bool)
             if native.any():
                 retry = pd.to_datetime(series.where(native), errors="coerce", utc=True)
                 parsed = parsed.where(~native, retry.dt.tz_convert(None))

@@ -409,3 +409,27 @@ def test_native_date_objects_and_aware_datetimes_keep_their_local_date():
     plus_two = dt.timezone(dt.timedelta(hours=2))
     aware = pd.Series([dt.datetime(2027, 3, 1, 0, 30, tzinfo=plus_two)], dtype=object)
     assert parse_dates(aware)[0].dt.date.tolist() == [dt.date(2027, 3, 1)]
+
+
+def test_date_objects_among_text_are_read_and_text_is_never_guessed():
+    values = [
+        dt.date(2027, 1, 2),
+        "03.04.2027",
+        "04/30/2027 10:00",
+        None,
+        dt.datetime(2027, 5, 6, 7),
+    ]
+    for order in (values, values[::-1]):
+        days, bad = parse_dates(pd.Series(order, dtype=object))
+        got = {
+            str(v): (None if pd.isna(d) else d.strftime("%Y-%m-%d"))
+            for v, d in zip(order, days, strict=True)
+        }
+        assert got == {
+            "2027-01-02": "2027-01-02",
+            "03.04.2027": "2027-04-03",
+            "04/30/2027 10:00": None,  # month first: only with a mapping's date_format
+            "None": None,
+            "2027-05-06 07:00:00": "2027-05-06",
+        }
+        assert [str(v) for v, b in zip(order, bad, strict=True) if b] == ["04/30/2027 10:00"]
