@@ -318,3 +318,35 @@ def test_restore_and_progress_reports_are_audited(inst: Installation) -> None:
     ]  # fmt: skip
     assert rows["target"].tolist()[-2] == "B version 3"
     assert "b1" in rows["detail"].iloc[-1] and (rows["org"] == "B").all()
+
+
+def test_admin_init_can_create_the_application_role(postgis_url: str, postgis_cluster: Any) -> None:
+    import uuid
+
+    import psycopg
+    import sqlalchemy as sa
+
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    secret = "a-role-password-of-the-test"
+    database = sa.make_url(postgis_url).database
+    result = cli("admin", "init", "--owner-url", postgis_url, "--app-role", role, "--create-role",
+                 env={"IMS_GEO_APP_PASSWORD": secret})  # fmt: skip
+    try:
+        assert result.exit_code == 0, result.output
+        assert secret not in result.output
+        url = f"postgresql+psycopg://{role}:{secret}@127.0.0.1:{postgis_cluster.port}/{database}"
+        with open_store(url) as visitor:  # the new role signs on with its password
+            assert visitor.identity is None and not visitor.is_owner  # type: ignore[attr-defined]
+        libpq = f"postgresql://{role}:{secret}@127.0.0.1:{postgis_cluster.port}/{database}"
+        with psycopg.connect(libpq) as con:
+            row = con.execute(
+                "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles "
+                "WHERE rolname = current_user"
+            ).fetchone()
+            assert row == (False, False, False, False)
+        wrong = f"postgresql://{role}:wrong@127.0.0.1:{postgis_cluster.port}/{database}"
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(wrong)
+    finally:
+        postgis_cluster.execute(f"DROP OWNED BY {role}", database=database)
+        postgis_cluster.execute(f"DROP ROLE IF EXISTS {role}")
