@@ -182,12 +182,14 @@ def test_script_payloads_in_user_strings_are_shown_as_text_and_never_run(page: P
 
 
 def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_page(
-    page: Page, empty_app_server
+    page: Page, empty_app_server, tmp_path
 ):
     """The UK EToN Ashford export: organisations from a column, the mapping suggested and
     its value translations filled on the page, stored as the promoters' plans, and the
     conflicts between the real promoters listed."""
     import pyogrio
+
+    from ims_geo.ingest import load_mapping, read_works
 
     from conftest import shared_data
 
@@ -208,6 +210,15 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     tables = page.get_by_test_id("stExpander").filter(has_text="Value translation")
     expect(tables.get_by_test_id("stDataFrame")).to_have_count(2, timeout=UI_TIMEOUT)
     expect(tables.get_by_text("status · 5 values")).to_be_visible()
+    # the mapping built here, downloaded, reads the same file the same way next year
+    with page.expect_download(timeout=UI_TIMEOUT) as download:
+        page.get_by_role("button", name="Download this mapping").click()
+    assert download.value.suggested_filename == "htdd_ashford_2018-06_mapping.toml"
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    again = read_works(path, mapping=load_mapping(saved))
+    assert len(again.works) == len(raw) and again.warnings == []
+    assert again.works.groupby("org").size().to_dict() == promoters.to_dict()
     store_button = page.get_by_role(
         "button", name=f"Store as new plan versions of {len(promoters)} organisations"
     )
