@@ -312,6 +312,8 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     #: Feature counts the file's own parts declare (checked against what was read).
     declared: dict[str, int] = field(default_factory=dict)
+    #: Records the reader skips on purpose (a shapefile's deleted records).
+    skipped: int = 0
 
 
 def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
@@ -389,11 +391,9 @@ def resolve(
         cpg, dbf = _sibling(path, ".cpg"), _sibling(path, ".dbf")
         assert dbf is not None  # checked above
         _shapefile_encoding(dataset, encoding, cpg is not None, lambda: open(dbf, "rb"), name)
-        with open(dbf, "rb") as f:
-            dataset.declared[".dbf"] = _dbf_records(f.read(32))
         shx = _sibling(path, ".shx")
         shx_size = shx.stat().st_size if shx is not None else 100
-        dataset.declared[".shx"] = max((shx_size - 100) // 8, 0)
+        _declare_shapefile(dataset, dbf.read_bytes(), shx_size)
         return dataset
     if upload.suffix != ".zip":
         fmt = FORMATS[upload.suffix]
@@ -465,17 +465,29 @@ def resolve(
 
     has_cpg = (stem + ".cpg").lower() in by_name
     _shapefile_encoding(dataset, encoding, has_cpg, open_dbf, name)
-    with open_dbf() as stream:
-        dataset.declared[".dbf"] = _dbf_records(stream.read(32))
     with zipfile.ZipFile(path) as archive:
         shx_size = archive.getinfo(by_name[(stem + ".shx").lower()]).file_size
-    dataset.declared[".shx"] = max((shx_size - 100) // 8, 0)
+    with open_dbf() as stream:
+        _declare_shapefile(dataset, stream.read(), shx_size)
     return dataset
 
 
-def _dbf_records(header: bytes) -> int:
-    """Record count in a .dbf header (-1 when the header is cut short)."""
-    return int.from_bytes(header[4:8], "little") if len(header) >= 32 else -1
+def _declare_shapefile(dataset: Dataset, dbf: bytes, shx_size: int) -> None:
+    """The feature counts a shapefile's .dbf and .shx declare, less deleted records.
+
+    GDAL skips records marked deleted (``*``) in the .dbf but counts them in
+    the layer's feature count, as the .shx does.
+    """
+    if len(dbf) < 32:
+        dataset.declared[".dbf"] = -1
+        return
+    records = int.from_bytes(dbf[4:8], "little")
+    header_size = int.from_bytes(dbf[8:10], "little")
+    record_size = max(int.from_bytes(dbf[10:12], "little"), 1)
+    flags = np.frombuffer(dbf, dtype=np.uint8)[header_size::record_size][:records]
+    dataset.skipped = int((flags == 0x2A).sum())
+    dataset.declared[".dbf"] = records - dataset.skipped
+    dataset.declared[".shx"] = max((shx_size - 100) // 8, 0) - dataset.skipped
 
 
 def check_geopackage(path: Path, name: str) -> None:
@@ -593,7 +605,8 @@ def read_gdal(
     with contextlib.suppress(Exception):
         info = pyogrio.read_info(dataset.path, layer=dataset.layer)
         if int(info.get("features", -1)) >= 0:
-            dataset.declared[f"its {dataset.fmt} header"] = int(info["features"])
+            features = int(info["features"]) - dataset.skipped
+            dataset.declared[f"its {dataset.fmt} header"] = features
     declared = max(dataset.declared.values(), default=-1)
     if declared > max_rows:
         raise HostileInputError(

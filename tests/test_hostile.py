@@ -413,3 +413,17 @@ def test_a_geopackage_over_the_row_limit_is_refused_before_it_is_read():
     with pytest.raises(HostileInputError, match=rf"plan.gpkg holds {count} features.*max_rows"):
         read_works(data, name="plan.gpkg", limits=Limits(max_rows=count - 1))
     assert len(read_works(data, name="plan.gpkg", limits=Limits(max_rows=count)).works) == count
+
+
+def test_deleted_shapefile_records_are_not_taken_for_lost_ones(tmp_path):
+    parts = fc.shapefile_parts(fc.plan(5))
+    dbf = bytearray(parts[".dbf"])
+    header_size = int.from_bytes(dbf[8:10], "little")
+    record_size = int.from_bytes(dbf[10:12], "little")
+    dbf[header_size + record_size] = 0x2A  # the second record deleted, as ArcGIS leaves it
+    members = {f"plan{s}": d for s, d in parts.items()} | {"plan.dbf": bytes(dbf)}
+    result = read_works(fc.zipped(members), name="deleted.zip")
+    assert result.works[schema.WORK_ID].tolist() == ["W0000", "W0002", "W0003", "W0004"]
+    with pytest.raises(InputError, match=r"4 features were read but .dbf declares 999"):
+        dbf[4:8] = (1000).to_bytes(4, "little")
+        read_works(fc.zipped(members | {"plan.dbf": bytes(dbf)}), name="deleted.zip")
