@@ -427,3 +427,14 @@ def test_deleted_shapefile_records_are_not_taken_for_lost_ones(tmp_path):
     with pytest.raises(InputError, match=r"4 features were read but .dbf declares 999"):
         dbf[4:8] = (1000).to_bytes(4, "little")
         read_works(fc.zipped(members | {"plan.dbf": bytes(dbf)}), name="deleted.zip")
+
+
+def test_a_stale_geopackage_feature_count_is_checked_against_the_table(tmp_path):
+    import sqlite3
+
+    data, count = fc.bases(0)["plan.gpkg"]
+    path = tmp_path / "stale.gpkg"
+    path.write_bytes(data)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE gpkg_ogr_contents SET feature_count = 7")
+    assert len(read_works(path).works) == count
