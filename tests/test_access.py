@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import shapely
 from access_data import (
+    B_SECRET_COST,
     B_SECRET_TITLE,
     PASSWORD,
     RD,
@@ -350,3 +351,33 @@ def test_admin_init_can_create_the_application_role(postgis_url: str, postgis_cl
     finally:
         postgis_cluster.execute(f"DROP OWNED BY {role}", database=database)
         postgis_cluster.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_only_a_coordinator_adopts_and_the_adoption_keeps_private_works_anonymous(
+    inst: Installation,
+) -> None:
+    import psycopg
+    import sqlalchemy as sa
+
+    from ims_geo.cycle.adopt import adopt
+
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as planner:
+        with pytest.raises(StoreError, match="row-level security"):
+            adopt(planner, 2027, decision="council 1", decision_date="2027-01-10", time_limit=5)
+    with open_store(inst.app_url, user="a_coord", password=PASSWORD) as coordinator:
+        adoption = adopt(
+            coordinator, 2027, decision="council 1", decision_date="2027-01-10", time_limit=5
+        )
+    assert adoption.revision == 1 and adoption.n_works == 5
+    libpq = sa.make_url(inst.owner_url).set(drivername="postgresql")
+    with psycopg.connect(libpq.render_as_string(hide_password=False)) as con:
+        members = con.execute(
+            "SELECT org, work_id, title, cost_eur FROM ims_geo.programme_members ORDER BY org"
+        ).fetchall()
+        audited = con.execute(
+            "SELECT username, action FROM ims_geo.audit WHERE action = 'adoption'"
+        ).fetchall()
+    assert [m[0] for m in members] == ["A", "A", "B", "B", PRIVATE_ORG]
+    assert all(B_SECRET_TITLE != m[2] and m[3] != B_SECRET_COST for m in members)
+    assert members[-1][1].startswith("anon-") and members[-1][2] is None
+    assert audited == [("a_coord", "adoption")]
