@@ -168,7 +168,10 @@ def postgis_cluster() -> Iterator[PostGISCluster]:
             _unavailable(
                 f"CREATE EXTENSION postgis failed ({exc}); install postgresql-15-postgis-3"
             )
-        cluster.execute("CREATE EXTENSION pgcrypto", database=TEMPLATE)
+        try:  # bcrypt and random tokens of the shared installation's sign-in
+            cluster.execute("CREATE EXTENSION pgcrypto", database=TEMPLATE)
+        except Exception as exc:  # the contrib modules are not installed
+            _unavailable(f"CREATE EXTENSION pgcrypto failed ({exc}); install postgresql-contrib")
         cluster.execute(f"ALTER DATABASE {TEMPLATE} WITH is_template true")
         # the shared installation's roles: an owner of the store schema and the
         # application's role (no superuser, no BYPASSRLS, not the owner)
