@@ -183,6 +183,9 @@ TYPICAL_DEPTH_M: dict[str, float] = {
 OTHER_DEPTH_M = 0.5
 #: Default largest number of works in one combined project.
 MAX_CLUSTER = 12
+#: Components of the conflict graph up to this many works offer every connected
+#: set of works as a candidate project (larger ones: linked pairs and greedy clusters).
+ENUMERATE_WORKS = 8
 #: Default size of the grid cells ``max_parallel`` counts occupations in (metres).
 CELL_SIZE = 250.0
 
@@ -457,14 +460,21 @@ def propose(
     tell(0.15, "forming clusters")
     in_cluster = np.isin(kind, list(CLUSTER_KINDS))
     cluster, splits = _clusters(a, ia[in_cluster], ib[in_cluster], score[in_cluster], max_cluster)
-    offset, order = _phases(a, cluster)
+    cand_work, cand_id, cand_offset = _candidates(
+        a, ia[in_cluster], ib[in_cluster], cluster, max_cluster
+    )
+    none = np.full(len(cluster), -1, np.int64)
     pair_kinds = np.isin(wkind, list(CLUSTER_KINDS))
     base_kinds = np.isin(kind, list(CLUSTER_KINDS))
     problem, cells, line_names = _problem(
         a, frame, np.r_[ia[base_kinds], wa[pair_kinds]], np.r_[ib[base_kinds], wb[pair_kinds]],
-        cluster, offset, budget_rows, max_parallel, cell_size, warnings, unbudgeted_years,
+        none, np.zeros(len(none), np.int64), budget_rows, max_parallel, cell_size, warnings,
+        unbudgeted_years,
     )  # fmt: skip
-    problem = replace(problem, hard_budgets=hard_budgets, allow_new_clashes=allow_new_clashes)
+    problem = replace(
+        problem, hard_budgets=hard_budgets, allow_new_clashes=allow_new_clashes,
+        cand_work=cand_work, cand_id=cand_id, cand_offset=cand_offset,
+    )  # fmt: skip
     # the whole run keeps to the time limit: what comes after the solver (the
     # proposal's conflicts found again, the outputs) takes about as long as
     # finding the conflicts did
@@ -479,12 +489,13 @@ def propose(
     )
     tell(0.85, "checking the proposal")
     start = result.start
-    executed = (
-        (cluster >= 0) & result.combined[np.maximum(cluster, 0)]
-        if problem.n_clusters
-        else np.zeros(len(start), bool)
-    )
-    _check_joint(problem, start, executed)
+    # the candidate project each work is executed in (the solver chose them)
+    chosen = result.combined[cand_id] if len(cand_id) else np.zeros(0, bool)
+    cluster = none.copy()
+    cluster[cand_work[chosen]] = cand_id[chosen]
+    executed = cluster >= 0
+    offset, order = _phases(a, cluster)
+    _check_joint(cluster, offset, start, executed)
     proposed = frame.copy()
     proposed[S.START] = _dates(start)
     proposed[S.END] = _dates(start + a.duration)
@@ -866,6 +877,85 @@ def _split(members: np.ndarray, neighbours: dict, a: _Arrays, cap: int) -> list[
     return parts
 
 
+def _candidates(
+    a: _Arrays, ia: np.ndarray, ib: np.ndarray, greedy: np.ndarray, cap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate projects the solver chooses from, in long form (work, candidate, offset).
+
+    Per connected component of the links (conflicts between changeable
+    works): with at most :data:`ENUMERATE_WORKS` works, every connected set of
+    2 to ``cap`` works with a joint period (so the solver's choice is the
+    optimum over every possible project); larger components: every linked
+    pair with a joint period and the greedy clusters (:func:`_clusters`).
+    Offsets follow the phase rule of each candidate (:func:`_phases`).
+    """
+    n = len(a.start)
+    keep = (ia != ib) & a.changeable[ia] & a.changeable[ib] & a.active[ia] & a.active[ib]
+    ia, ib = np.minimum(ia[keep], ib[keep]), np.maximum(ia[keep], ib[keep])
+    if len(ia):
+        uniq = np.unique(np.c_[ia, ib], axis=0)
+        ia, ib = uniq[:, 0], uniq[:, 1]
+    label = sched.components(n, ia, ib)
+    sealing = a.group == 2
+    sets: list[tuple[int, ...]] = []
+
+    def fits(members: tuple[int, ...]) -> bool:
+        m = np.asarray(members)
+        _, low, high = _phase_offsets(a.lo[m], a.hi[m], a.duration[m], sealing[m])
+        return low <= high
+
+    linked = np.zeros(n, bool)
+    linked[ia] = linked[ib] = True
+    comp_size = np.zeros(n, np.int64)
+    np.add.at(comp_size, label[linked], 1)
+    small = comp_size[label] <= ENUMERATE_WORKS
+    # small components: every connected set
+    edges_small = small[ia]
+    neighbours: dict[int, set[int]] = {}
+    for u, v in zip(ia[edges_small].tolist(), ib[edges_small].tolist(), strict=True):
+        neighbours.setdefault(u, set()).add(v)
+        neighbours.setdefault(v, set()).add(u)
+    for root in sorted(neighbours):
+        # connected sets whose smallest work is ``root``
+        frontier: set[tuple[int, ...]] = {(root,)}
+        while frontier:
+            grown: set[tuple[int, ...]] = set()
+            for part in frontier:
+                if len(part) >= cap:
+                    continue
+                reach = set().union(*(neighbours[i] for i in part)) - set(part)
+                for j in reach:
+                    if j > root:
+                        grown.add(tuple(sorted((*part, j))))
+            sets.extend(g for g in grown if fits(g))
+            frontier = grown
+    # large components: linked pairs and the greedy clusters
+    big = ~small[ia]
+    sets.extend(
+        (u, v) for u, v in zip(ia[big].tolist(), ib[big].tolist(), strict=True) if fits((u, v))
+    )
+    member = np.flatnonzero((greedy >= 0) & ~small)
+    if len(member):
+        order = member[np.argsort(greedy[member], kind="stable")]
+        cuts = np.flatnonzero(np.r_[True, greedy[order][1:] != greedy[order][:-1], True])
+        for k in range(len(cuts) - 1):
+            group = tuple(sorted(order[cuts[k] : cuts[k + 1]].tolist()))
+            if len(group) > 2:  # pairs are in already
+                sets.append(group)
+    sets = sorted(set(sets))
+    if not sets:
+        empty = np.zeros(0, np.int64)
+        return empty, empty.copy(), empty.copy()
+    work = np.fromiter((i for g in sets for i in g), np.int64)
+    cid = np.repeat(np.arange(len(sets)), [len(g) for g in sets])
+    # phase rule per candidate: sealing members start after the longest other member
+    d1 = np.full(len(sets), -1, np.int64)
+    phase1 = ~sealing[work]
+    np.maximum.at(d1, cid[phase1], a.duration[work][phase1])
+    offset = np.where(sealing[work] & (d1[cid] >= 0), d1[cid] + 1, 0)
+    return work, cid.astype(np.int64), offset.astype(np.int64)
+
+
 def _phases(a: _Arrays, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start offset in the joint period and execution order of every cluster member."""
     n = len(a.start)
@@ -1030,12 +1120,14 @@ def _budget_lines(
     return line, label, rows
 
 
-def _check_joint(problem: sched.Problem, start: np.ndarray, executed: np.ndarray) -> None:
+def _check_joint(
+    cluster: np.ndarray, offset: np.ndarray, start: np.ndarray, executed: np.ndarray
+) -> None:
     """Every executed cluster really follows its joint period (members at S + offset)."""
     idx = np.flatnonzero(executed)
     if not len(idx):
         return
-    joint = pd.Series(start[idx] - problem.offset[idx]).groupby(problem.cluster[idx]).nunique()
+    joint = pd.Series(start[idx] - offset[idx]).groupby(cluster[idx]).nunique()
     if (joint > 1).any():
         raise ScheduleError(
             f"cluster {int(joint.index[joint > 1][0])} is marked combined but its members do not "

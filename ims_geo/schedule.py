@@ -194,6 +194,12 @@ class Problem:
     allow_new_clashes
         A pair that does not clash in the plan may clash in the proposal
         (penalised by :attr:`Weights.new_clash`); otherwise it may not.
+    cand_work, cand_id, cand_offset
+        Candidate projects in long form, one row per member: the work, the
+        candidate (0..k-1) and the member's start offset in the candidate's
+        joint period. A work may be a member of several candidates; the
+        solver chooses which candidates are executed, each work in at most
+        one. None: the candidates are ``cluster`` and ``offset`` (one each).
     """
 
     start: np.ndarray
@@ -221,6 +227,9 @@ class Problem:
     budget_frozen: np.ndarray | None = None
     hard_budgets: bool = False
     allow_new_clashes: bool = False
+    cand_work: np.ndarray | None = None
+    cand_id: np.ndarray | None = None
+    cand_offset: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.start)
@@ -236,6 +245,19 @@ class Problem:
             raise ScheduleError("Problem.pair_a and pair_b differ in length")
         if not (len(self.budget_org) == len(self.budget_year) == len(self.budget_eur)):
             raise ScheduleError("Problem.budget_org, budget_year and budget_eur differ in length")
+        if self.cand_work is None:
+            member = np.flatnonzero(np.asarray(self.cluster) >= 0)
+            object.__setattr__(self, "cand_work", member.astype(np.int64))
+            object.__setattr__(self, "cand_id", np.asarray(self.cluster)[member].astype(np.int64))
+            object.__setattr__(
+                self, "cand_offset", np.asarray(self.offset)[member].astype(np.int64)
+            )
+        elif (
+            self.cand_id is None
+            or self.cand_offset is None
+            or not (len(self.cand_work) == len(self.cand_id) == len(self.cand_offset))
+        ):
+            raise ScheduleError("Problem.cand_work, cand_id and cand_offset differ in length")
         if self.budget_frozen is None:
             object.__setattr__(self, "budget_frozen", np.zeros(len(self.budget_org), bool))
         elif len(self.budget_frozen) != len(self.budget_org):
@@ -247,7 +269,32 @@ class Problem:
     @property
     def n_clusters(self) -> int:
         """Number of candidate clusters."""
-        return int(self.cluster.max()) + 1 if len(self.cluster) else 0
+        cid = self.members[1]
+        return int(cid.max()) + 1 if len(cid) else 0
+
+    @property
+    def members(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(work, candidate, offset) of every candidate membership."""
+        assert self.cand_work is not None and self.cand_id is not None
+        assert self.cand_offset is not None
+        return self.cand_work, self.cand_id, self.cand_offset
+
+
+def in_combined(problem: Problem, combined: np.ndarray) -> np.ndarray:
+    """Whether each work is a member of an executed candidate."""
+    work, cid, _ = problem.members
+    out = np.zeros(len(problem.start), bool)
+    if len(cid):
+        out[work[np.asarray(combined, bool)[cid]]] = True
+    return out
+
+
+def _unit_links(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """Edges linking the members of every candidate (consecutive members)."""
+    work, cid, _ = problem.members
+    order = np.lexsort((work, cid))
+    same = cid[order][1:] == cid[order][:-1]
+    return work[order][:-1][same], work[order][1:][same]
 
 
 @dataclass
@@ -329,9 +376,9 @@ def cluster_starts(problem: Problem, start: np.ndarray) -> tuple[np.ndarray, np.
     k = problem.n_clusters
     joint = np.full(k, np.iinfo(np.int64).max)
     span = np.zeros(k, dtype=np.int64)
-    member = problem.cluster >= 0
-    np.minimum.at(joint, problem.cluster[member], (start - problem.offset)[member])
-    np.maximum.at(span, problem.cluster[member], (problem.offset + problem.duration + 1)[member])
+    work, cid, off = problem.members
+    np.minimum.at(joint, cid, np.asarray(start)[work] - off)
+    np.maximum.at(span, cid, off + problem.duration[work] + 1)
     return joint, span
 
 
@@ -343,11 +390,7 @@ def occupations(problem: Problem, start: np.ndarray, combined: np.ndarray) -> pd
     period. ``source`` is the work index, or ``-1 - c`` for cluster ``c``.
     """
     p = problem
-    in_comb = (
-        (p.cluster >= 0) & combined[np.maximum(p.cluster, 0)]
-        if p.n_clusters
-        else np.zeros(len(start), bool)
-    )
+    in_comb = in_combined(p, combined) if p.n_clusters else np.zeros(len(start), bool)
     own = p.active & (p.cell >= 0) & ~in_comb
     idx = np.flatnonzero(own)
     frames = [
@@ -360,10 +403,11 @@ def occupations(problem: Problem, start: np.ndarray, combined: np.ndarray) -> pd
             }
         )
     ]
-    members = np.flatnonzero(p.active & (p.cell >= 0) & in_comb)
-    if len(members):
+    work, cid, _ = p.members
+    chosen = np.asarray(combined, bool)[cid] & p.active[work] & (p.cell[work] >= 0)
+    if chosen.any():
         joint, span = cluster_starts(p, start)
-        pairs = np.unique(np.c_[p.cluster[members], p.cell[members]], axis=0)
+        pairs = np.unique(np.c_[cid[chosen], p.cell[work[chosen]]], axis=0)
         c = pairs[:, 0]
         frames.append(
             pd.DataFrame(
@@ -558,10 +602,27 @@ class _Pairs:
     clash: np.ndarray  # the pair can both overlap and not overlap (or shares a cluster)
     mor_ab: np.ndarray  # a seals, b excavates, and a violation is both possible and avoidable
     mor_ba: np.ndarray
-    cluster: np.ndarray  # shared candidate cluster, -1 when none
+    cluster: np.ndarray  # 1 when the two share a candidate cluster, -1 when not
     was_ab: np.ndarray  # b digs after a paves at the planned dates
     was_ba: np.ndarray
     was_clash: np.ndarray  # the two are in the street together at the planned dates
+
+
+def _shared_pairs(p: Problem) -> pd.DataFrame:
+    """Every pair (a < b) of works that are members of one candidate, with the candidate."""
+    work, cid, _ = p.members
+    frame = pd.DataFrame({"c": cid, "w": work})
+    both = frame.merge(frame, on="c", suffixes=("_a", "_b"))
+    both = both[both["w_a"] < both["w_b"]]
+    return pd.DataFrame(
+        {"a": both["w_a"].to_numpy(np.int64), "b": both["w_b"].to_numpy(np.int64),
+         "c": both["c"].to_numpy(np.int64)}
+    )  # fmt: skip
+
+
+def _shared_keys(p: Problem) -> np.ndarray:
+    shared = _shared_pairs(p)
+    return np.unique(shared["a"].to_numpy() * len(p.start) + shared["b"].to_numpy())
 
 
 def _pairs(p: Problem) -> _Pairs:
@@ -579,7 +640,7 @@ def _pairs(p: Problem) -> _Pairs:
     overlap = (lo[a] - d[b] <= hi[b]) & (lo[b] <= hi[a] + d[a])
     a_first = lo[a] + d[a] + 1 <= hi[b]
     b_first = lo[b] + d[b] + 1 <= hi[a]
-    shared = np.where((p.cluster[a] >= 0) & (p.cluster[a] == p.cluster[b]), p.cluster[a], -1)
+    shared = np.where(np.isin(a * len(p.start) + b, _shared_keys(p)), 1, -1)
     clash = overlap & (a_first | b_first | (shared >= 0))
     m = p.moratorium_days
 
@@ -619,6 +680,7 @@ class _Model:
         current: np.ndarray,
         combined_now: np.ndarray,
         hint: bool,
+        shared: dict[tuple[int, int], list[int]] | None = None,
     ) -> None:
         self.p, self.w, self.free, self.clusters = p, w, free, clusters
         self.current = current
@@ -629,6 +691,8 @@ class _Model:
         self.comb: dict[int, cp_model.IntVar] = {}
         self.joint: dict[int, cp_model.IntVar] = {}
         self.terms: list[cp_model.LinearExprT] = []
+        self.taken: dict[int, list] = {}
+        self.shared = shared or {}
         self.coefs: list[int] = []
         self.n_pairs = len(pairs.a)
         self.planned_peaks: dict[int, int] = {}
@@ -656,31 +720,44 @@ class _Model:
         return self.s[i] if i in self.s else int(self.current[i])
 
     def _clusters(self, hint: bool) -> None:
+        """Candidate projects: which are executed (each work in at most one), and when."""
         p, m, w = self.p, self.m, self.w
         if not len(self.clusters):
             return
-        member = np.flatnonzero(np.isin(p.cluster, self.clusters))
-        order = member[np.argsort(p.cluster[member], kind="stable")]
-        bounds = np.flatnonzero(np.r_[True, p.cluster[order][1:] != p.cluster[order][:-1], True])
+        work, cid, off = p.members
+        rows = np.flatnonzero(np.isin(cid, self.clusters))
+        rows = rows[np.lexsort((work[rows], cid[rows]))]
+        bounds = np.flatnonzero(np.r_[True, cid[rows][1:] != cid[rows][:-1], True])
+        taken: dict[int, list] = {}
         for k in range(len(bounds) - 1):
-            idx = order[bounds[k] : bounds[k + 1]]
-            c = int(p.cluster[idx[0]])
-            lo = int((p.lo[idx] - p.offset[idx]).max())
-            hi = int((p.hi[idx] - p.offset[idx]).min())
-            spread = m.new_int_var(0, int((p.hi[idx] - p.lo[idx]).max()), f"spread{c}")
-            for i in idx.tolist():
-                m.add(spread >= self.shift[i])
-            self.objective(-w.spread_day, spread)
+            r = rows[bounds[k] : bounds[k + 1]]
+            idx, o = work[r], off[r]
+            c = int(cid[r[0]])
+            lo = int((p.lo[idx] - o).max())
+            hi = int((p.hi[idx] - o).min())
             if lo > hi:
                 continue
             comb = self.comb[c] = m.new_bool_var(f"comb{c}")
             joint = self.joint[c] = m.new_int_var(lo, hi, f"S{c}")
-            for i in idx.tolist():
-                m.add(self.s[i] == joint + int(p.offset[i])).only_enforce_if(comb)
+            spread = m.new_int_var(0, int((p.hi[idx] - p.lo[idx]).max()), f"spread{c}")
+            for i, oi in zip(idx.tolist(), o.tolist(), strict=True):
+                m.add(self.s[i] == joint + int(oi)).only_enforce_if(comb)
+                m.add(spread >= self.shift[i]).only_enforce_if(comb)
+                taken.setdefault(i, []).append(comb)
             self.objective(w.combined * len(idx), comb)
+            self.objective(-w.spread_day, spread)
             if hint:
-                m.add_hint(comb, bool(self.combined_now[c]))
-                m.add_hint(joint, int(min(max(self.current[idx[0]] - p.offset[idx[0]], lo), hi)))
+                now = bool(self.combined_now[c])
+                m.add_hint(comb, now)
+                first = int(idx[0])
+                m.add_hint(joint, int(min(max(self.current[first] - int(o[0]), lo), hi)))
+                m.add_hint(
+                    spread, int(np.abs(self.current[idx] - p.start[idx]).max()) if now else 0
+                )
+        for lits in taken.values():
+            if len(lits) > 1:
+                m.add_at_most_one(lits)
+        self.taken = taken
 
     def _pairs(self, pairs: _Pairs) -> None:
         """Clashes and moratoria: never worse than the plan for any pair.
@@ -712,8 +789,8 @@ class _Model:
                 m.add(sa <= sb + db).only_enforce_if(~b_first)
                 m.add_bool_or([~a_first, ~b_first])
                 lits = [a_first, b_first]
-                if c >= 0 and c in self.comb:
-                    lits.append(self.comb[c])
+                if c >= 0:
+                    lits.extend(self.comb[k] for k in self.shared.get((a, b), ()) if k in self.comb)
                 if was_clash or p.allow_new_clashes:
                     v = m.new_bool_var("")
                     m.add_bool_or([*lits, v])
@@ -841,18 +918,23 @@ class _Model:
             if p.cell[i] < 0 or not p.active[i]:
                 continue
             size = int(p.duration[i]) + 1
-            c = int(p.cluster[i])
-            if c in self.comb:
-                iv = m.new_optional_fixed_size_interval_var(self.s[i], size, ~self.comb[c], "")
+            lits = self.taken.get(i, [])
+            if lits:
+                # the work occupies the street on its own unless one of its candidates runs
+                alone = m.new_bool_var("")
+                m.add(alone + sum(lits) == 1)
+                iv = m.new_optional_fixed_size_interval_var(self.s[i], size, alone, "")
             else:
                 iv = m.new_fixed_size_interval_var(self.s[i], size, "")
             intervals[int(p.cell[i])].append(iv)
+        work, cid, off = p.members
         for c, comb in self.comb.items():
-            idx = np.flatnonzero((p.cluster == c) & p.active & (p.cell >= 0))
-            if not len(idx):
+            r = np.flatnonzero(cid == c)
+            r = r[p.active[work[r]] & (p.cell[work[r]] >= 0)]
+            if not len(r):
                 continue
-            span = int((p.offset[idx] + p.duration[idx]).max()) + 1
-            for cell in np.unique(p.cell[idx]).tolist():
+            span = int((off[r] + p.duration[work[r]]).max()) + 1
+            for cell in np.unique(p.cell[work[r]]).tolist():
                 intervals[cell].append(
                     m.new_optional_fixed_size_interval_var(self.joint[c], span, comb, "")
                 )
@@ -918,6 +1000,12 @@ class _Search:
     def __init__(self, p: Problem, w: Weights, workers: int, tell: Progress, total: int) -> None:
         self.p, self.w, self.workers, self.tell = p, w, workers, tell
         self.pairs = _pairs(p)
+        shared = _shared_pairs(p)
+        self.shared: dict[tuple[int, int], list[int]] = (
+            shared.groupby(["a", "b"])["c"].agg(list).to_dict() if len(shared) else {}
+        )
+        work, cid, _ = p.members
+        self.cand_size = np.bincount(cid, minlength=p.n_clusters)
         self.start = np.asarray(p.start, dtype=np.int64).copy()
         self.combined = np.zeros(p.n_clusters, dtype=bool)
         self.proven = np.ones(len(p.start), dtype=bool)
@@ -938,11 +1026,25 @@ class _Search:
         p = self.p
         mask = np.zeros(len(p.start), bool)
         mask[free] = True
+        work, cid, _ = p.members
+        # an executed candidate with members outside the model stays as it is,
+        # its members in the model too; candidates wholly inside are decided
+        inside = np.bincount(cid[mask[work]], minlength=p.n_clusters)
+        whole = (inside == self.cand_size) & (self.cand_size > 0)
+        straddle = self.combined & ~whole & (inside > 0)
+        if straddle.any():
+            mask[work[straddle[cid]]] = False
+            free = np.flatnonzero(mask)
+            inside = np.bincount(cid[mask[work]], minlength=p.n_clusters)
+            whole = (inside == self.cand_size) & (self.cand_size > 0)
         k = mask[self.pairs.a] | mask[self.pairs.b]
         sub = _Pairs(*(getattr(self.pairs, f)[k] for f in _Pairs.__dataclass_fields__))
-        clusters = np.unique(p.cluster[free][p.cluster[free] >= 0])
+        clusters = np.flatnonzero(whole)
         start = self.start if current is None else current
-        model = _Model(p, self.w, np.sort(free), sub, clusters, start, self.combined, hint=True)
+        model = _Model(
+            p, self.w, np.sort(free), sub, clusters, start, self.combined, hint=True,
+            shared=self.shared,
+        )  # fmt: skip
         model.planned_peaks = self.planned_peaks
         if coupling:
             model.add_budgets(start)
@@ -1002,12 +1104,11 @@ class _Search:
         x = p.x[free] if p.x is not None else free.astype(float)
         y = p.y[free] if p.y is not None else np.zeros(len(free))
         code = _morton(np.asarray(x, float), np.asarray(y, float))
-        # a cluster sorts at the code of its first member, so it is never cut
-        unit = np.where(p.cluster[free] >= 0, p.cluster[free], -1 - free)
-        first = pd.Series(code).groupby(unit).transform("min").to_numpy()
-        order = free[np.lexsort((free, unit, first))]
-        unit_sorted = np.where(p.cluster[order] >= 0, p.cluster[order], -1 - order)
-        starts_unit = np.r_[True, unit_sorted[1:] != unit_sorted[:-1]]
+        # a block may cut a candidate project: one wholly inside is decided by the
+        # block's model, one cut is held as it is (see :meth:`model`); the cuts
+        # move by half a block every sweep
+        order = free[np.lexsort((free, code))]
+        starts_unit = np.ones(len(order), bool)
         sweeps = models = 0
         wall = 0.0
         whole: dict[str, Any] = {}
@@ -1082,7 +1183,7 @@ class _Search:
                 "method": f"blocks ({sweeps} sweeps, {models} block models)",
                 "works": len(free),
                 "pairs": self.count_pairs(free),
-                "clusters": len(np.unique(self.p.cluster[free][self.p.cluster[free] >= 0])),
+                "clusters": len(np.unique(self.p.members[1][np.isin(self.p.members[0], free)])),
                 "status": final,
                 "objective": objective,
                 "best_bound": bound,
@@ -1170,15 +1271,11 @@ def solve(
     pairs = _pairs(p)
     # decomposition: changeable works linked by constraining pairs and clusters
     both = p.changeable[pairs.a] & p.changeable[pairs.b]
-    member = np.flatnonzero(p.cluster >= 0)
-    order = member[np.argsort(p.cluster[member], kind="stable")]
-    same = p.cluster[order][1:] == p.cluster[order][:-1]
-    label = components(
-        n, np.r_[pairs.a[both], order[:-1][same]], np.r_[pairs.b[both], order[1:][same]]
-    )
+    link_a, link_b = _unit_links(p)
+    label = components(n, np.r_[pairs.a[both], link_a], np.r_[pairs.b[both], link_b])
     involved = np.zeros(n, bool)
     involved[pairs.a] = involved[pairs.b] = True
-    involved[member] = True
+    involved[p.members[0]] = True
     involved &= p.changeable
     comps, comp_size = np.unique(label[involved], return_counts=True)
     coupling = bool(len(p.budget_org)) or p.max_parallel is not None
@@ -1257,14 +1354,19 @@ def _repair_scope(p: Problem, start: np.ndarray, combined: np.ndarray) -> np.nda
     hit = np.zeros(n, bool)
     over = budget_overruns(p, start)
     if len(over):
-        year = day_year(start)
-        movable = p.changeable & p.active & (p.cost != 0) & (day_year(p.lo) != day_year(p.hi))
-        key = p.org.astype(np.int64) * 10_000 + year
-        hit |= movable & np.isin(
-            key, over["org"].to_numpy(np.int64) * 10_000 + over["year"].to_numpy(np.int64)
+        movable = (
+            p.changeable & p.active & (p.cost != 0)
+            & (day_year(p.lo) != day_year(p.hi + p.duration))
+        )  # fmt: skip
+        keys = over["org"].to_numpy(np.int64) * 10_000 + over["year"].to_numpy(np.int64)
+        org = p.org.astype(np.int64) * 10_000
+        hit |= movable & (
+            np.isin(org + day_year(start), keys) | np.isin(org + day_year(start + p.duration), keys)
         )
     cells = cell_overloads(p, start, combined)
     if len(cells):
         hit |= p.changeable & p.active & np.isin(p.cell, cells["cell"].to_numpy())
-    mates = np.isin(p.cluster, p.cluster[hit & (p.cluster >= 0)]) & (p.cluster >= 0)
+    work, cid, _ = p.members
+    mates = np.zeros(n, bool)
+    mates[work[np.isin(cid, cid[hit[work]])]] = True
     return np.flatnonzero(hit | mates)
