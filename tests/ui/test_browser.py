@@ -184,9 +184,9 @@ def test_script_payloads_in_user_strings_are_shown_as_text_and_never_run(page: P
 def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_page(
     page: Page, empty_app_server, tmp_path
 ):
-    """The UK EToN Ashford export: organisations from a column, the mapping suggested and
-    its value translations filled on the page, stored as the promoters' plans, and the
-    conflicts between the real promoters listed."""
+    """The UK EToN Ashford export: organisations from a column, the mapping suggested on
+    the page and one value translation changed in its table, stored as the promoters'
+    plans, and the conflicts between the real promoters listed."""
     import pyogrio
 
     from ims_geo.ingest import load_mapping, read_works
@@ -210,12 +210,29 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     tables = page.get_by_test_id("stExpander").filter(has_text="Value translation")
     expect(tables.get_by_test_id("stDataFrame")).to_have_count(2, timeout=UI_TIMEOUT)
     expect(tables.get_by_text("status · 5 values")).to_be_visible()
-    # the mapping built here, downloaded, reads the same file the same way next year
-    with page.expect_download(timeout=UI_TIMEOUT) as download:
-        page.get_by_role("button", name="Download this mapping").click()
+    # the planner corrects one translation in the table: works about to start are committed
+    # (rows by count: completed, cancelled, in progress, about to start, forward planning)
+    status_table = tables.get_by_test_id("stDataFrame").nth(1)
+    status_table.scroll_into_view_if_needed()
+    box = status_table.bounding_box()
+    assert box is not None
+    row = 35  # header and row height of the data editor, in pixels
+    page.mouse.dblclick(box["x"] + box["width"] - 40, box["y"] + row * 4 + row / 2)
+    page.keyboard.type("committed")
+    page.keyboard.press("Enter")
+    screenshot(page, "upload_translation")
+    # the mapping built here, downloaded, reads the same file the same way next year; the
+    # edit reaches the server with a rerun, so a download may still hold the mapping before it
+    for _ in range(40):
+        with page.expect_download(timeout=UI_TIMEOUT) as download:
+            page.get_by_role("button", name="Download this mapping").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        if load_mapping(saved).values["status"]["planned work about to start"] == "committed":
+            break
+        page.wait_for_timeout(250)
     assert download.value.suggested_filename == "htdd_ashford_2018-06_mapping.toml"
-    saved = tmp_path / download.value.suggested_filename
-    download.value.save_as(saved)
+    assert load_mapping(saved).values["status"]["planned work about to start"] == "committed"
     again = read_works(path, mapping=load_mapping(saved))
     assert len(again.works) == len(raw) and again.warnings == []
     assert again.works.groupby("org").size().to_dict() == promoters.to_dict()
@@ -229,6 +246,8 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     )
     works = open_store(empty_app_server["store"]).works()
     assert works.groupby("org").size().to_dict() == promoters.to_dict()
+    about_to_start = int((raw["e__works_state"] == "Planned work about to start").sum())
+    assert int((works["status"] == "committed").sum()) == about_to_start == 14
     conflicts = find_conflicts(works)
     between = conflicts[conflicts["kind"] != "internal"]
     pairs = len(between[["org_a", "org_b"]].drop_duplicates())
