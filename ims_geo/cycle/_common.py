@@ -41,9 +41,10 @@ def day_text(value: Any) -> str | None:
 
 def days(values: Sequence[Any] | pd.Series) -> pd.Series:
     """Stored dates (text or date objects, None) as ``datetime64[s]``."""
-    series = pd.Series(list(values), dtype=object)
-    parsed = pd.to_datetime(series.astype("string"), format="ISO8601", errors="coerce")
-    return parsed.dt.floor("D").astype("datetime64[s]")
+    raw = np.asarray(list(values), dtype=object)
+    raw[pd.isna(raw)] = None  # NaN / NA / NaT as missing
+    # numpy reads ISO text, date objects and None (NaT) directly, far faster than pandas
+    return pd.Series(raw.astype("datetime64[D]").astype("datetime64[s]"))
 
 
 def day_numbers(values: pd.Series) -> np.ndarray:

@@ -309,7 +309,13 @@ def baseline(store: Store, cycle: int, rules: Rules | None = None) -> Baseline:
     )
 
 
-def kpis(store: Store, cycle: int, rules: Rules | None = None) -> pd.DataFrame:
+def kpis(
+    store: Store,
+    cycle: int,
+    rules: Rules | None = None,
+    *,
+    deviations: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """KPIs of ``cycle`` against its targets (see the module docstring).
 
     Returns
@@ -317,15 +323,17 @@ def kpis(store: Store, cycle: int, rules: Rules | None = None) -> pd.DataFrame:
     pandas.DataFrame
         kpi, target, value, state, then better, unit, description; the
         known KPIs first, then the custom ones (value NaN: not computed).
+
+    ``deviations`` may be given when already computed (:func:`ims_geo.cycle.deviations`).
     """
-    from ims_geo.cycle.monitor import deviations
+    from ims_geo.cycle import monitor
 
     year = checked_cycle(cycle)
     values: dict[str, float] = {}
     works = picture(store, year)
     if has_programme(store, year):
         adopted = programme(store, year)
-        dev = deviations(store, year)
+        dev = monitor.deviations(store, year) if deviations is None else deviations
         key = adopted["org"] + "\x1f" + adopted["work_id"]
         state = key.map(
             pd.Series(dev["deviation"].to_numpy(), index=dev["org"] + "\x1f" + dev["work_id"])

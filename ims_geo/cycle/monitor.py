@@ -537,7 +537,19 @@ def deviations(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) -> pd.
         No programme was adopted for the cycle.
     """
     year = checked_cycle(cycle)
+    return _deviations_of(store, year, _assess(store, year, moved_days))
+
+
+def monitoring(
+    store: Store, cycle: int, *, moved_days: int = MOVED_DAYS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`deviations` and :func:`project_status` of ``cycle``, assessed once."""
+    year = checked_cycle(cycle)
     frame = _assess(store, year, moved_days)
+    return _deviations_of(store, year, frame), _status_of(store, year, frame)
+
+
+def _deviations_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     found = frame[frame["deviation"] != ""]
     out = pd.DataFrame(
         {
@@ -617,7 +629,10 @@ def project_status(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) ->
         :data:`PROJECT_STATUS_COLUMNS`, by project.
     """
     year = checked_cycle(cycle)
-    frame = _assess(store, year, moved_days)
+    return _status_of(store, year, _assess(store, year, moved_days))
+
+
+def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     combined = frame[frame["project"].notna()].copy()
     adopted = projects(store, year)
     if adopted.empty:

@@ -18,7 +18,7 @@ import pandas as pd
 from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, programme, revisions
 from ims_geo.cycle.baseline import kpis, plans
-from ims_geo.cycle.monitor import deviations, progress, project_status
+from ims_geo.cycle.monitor import monitoring, progress
 from ims_geo.cycle.targets import KPIS, is_full_revision, targets
 from ims_geo.rules import Rules
 from ims_geo.store.base import Store
@@ -134,8 +134,7 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
     else:
         steps.append((3, "missing", "programme not adopted"))
     # 4. monitoring
-    devs = deviations(store, year) if adopted else pd.DataFrame()
-    states = project_status(store, year) if adopted else pd.DataFrame()
+    devs, states = monitoring(store, year) if adopted else (pd.DataFrame(), pd.DataFrame())
     if not adopted:
         steps.append((4, "missing", "nothing to monitor before the programme is adopted"))
     else:
@@ -152,7 +151,7 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
             detail += f"; no progress from {', '.join(silent)}"
         steps.append((4, "partial" if silent else "done", detail))
     # 5. evaluation
-    values = kpis(store, year, rules)
+    values = kpis(store, year, rules, deviations=devs if adopted else None)
     measured = values[values["state"].isin(["green", "amber", "red"])]
     if measured.empty:
         steps.append((5, "missing", "no KPI can be measured against a target yet"))
