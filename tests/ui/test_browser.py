@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 import pandas as pd
 import pytest
 import shapely
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from ims_geo.conflicts import find_conflicts
@@ -223,15 +224,20 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     screenshot(page, "upload_translation")
     # the mapping built here, downloaded, reads the same file the same way next year; the
     # edit reaches the server with a rerun, so a download may still hold the mapping before it
+    # (a download started while the page reruns is cancelled: then try again)
+    saved = tmp_path / "htdd_ashford_2018-06_mapping.toml"
     for _ in range(40):
-        with page.expect_download(timeout=UI_TIMEOUT) as download:
-            page.get_by_role("button", name="Download this mapping").click()
-        saved = tmp_path / download.value.suggested_filename
-        download.value.save_as(saved)
+        try:
+            with page.expect_download(timeout=UI_TIMEOUT) as download:
+                page.get_by_role("button", name="Download this mapping").click()
+            assert download.value.suggested_filename == saved.name
+            download.value.save_as(saved)
+        except PlaywrightError:
+            page.wait_for_timeout(250)
+            continue
         if load_mapping(saved).values["status"]["planned work about to start"] == "committed":
             break
         page.wait_for_timeout(250)
-    assert download.value.suggested_filename == "htdd_ashford_2018-06_mapping.toml"
     assert load_mapping(saved).values["status"]["planned work about to start"] == "committed"
     again = read_works(path, mapping=load_mapping(saved))
     assert len(again.works) == len(raw) and again.warnings == []
