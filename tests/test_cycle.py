@@ -705,3 +705,20 @@ def test_progress_edited_as_a_sheet(adopted: Store) -> None:
     assert again.loc["W1", "status"] == "done"
     assert again.loc["W1", "actual_end"] == pd.Timestamp("2027-05-21")
     assert cycle.changed_progress(again.reset_index(), again.reset_index()).empty
+
+
+def test_baseline_of_the_cycle(store: Store) -> None:
+    from ims_geo.conflicts import find_conflicts
+
+    base = cycle.baseline(store, YEAR)
+    kinds = find_conflicts(store.works())["kind"].value_counts()
+    assert base.conflict_counts.set_index("kind")["conflicts"].to_dict() == {
+        k: int(kinds.get(k, 0)) for k in ("clash", "moratorium", "synergy")
+    }
+    assert kinds.get("clash", 0) > 0
+    assert base.plans["org"].tolist() == sorted(PLANS)
+    assert base.plans["submitted"].all() and not base.plans["stale"].any()
+    assert dict(
+        zip(base.disruption["segment"], base.disruption["disruption_days"], strict=True)
+    ) == brute_disruption(store.works(), YEAR)
+    assert base.moratoria.empty

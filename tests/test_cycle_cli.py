@@ -178,3 +178,17 @@ def test_conflicts_from_the_store_read_its_moratoria(tmp_path: Path) -> None:
     assert table[
         ["org_a", "work_id_a", "org_b", "work_id_b", "kind", "moratorium_id"]
     ].values.tolist() == [["City", "R1", "Water", "W7", "moratorium", "1"]]
+
+
+def test_baseline_printed_and_written(store_path: str, tmp_path: Path) -> None:
+    out = tmp_path / "baseline.xlsx"
+    code, text, err = run("cycle", "baseline", "--cycle", "2027", "--out", str(out),
+                          "--store", store_path)  # fmt: skip
+    assert code == 0, err
+    assert (
+        "Most disrupted street segment in 2027: 100 m square 121000 487000 (50 days, 2 works)"
+        in text
+    )
+    sheets = pd.read_excel(out, sheet_name=None)
+    assert set(sheets) == {"plans", "conflicts", "disruption"}
+    assert sorted(sheets["plans"]["org"]) == sorted(PLANS)

@@ -204,6 +204,38 @@ def progress_cmd(
     _write_rejects(result.rejected, rejects)
 
 
+@cycle_group.command("baseline")
+@cycle_option
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Write plans, conflicts, moratoria and disruption (.gpkg or .xlsx).")  # fmt: skip
+@rules_options
+@store_option
+@_handle_errors
+def baseline_cmd(year: int, out: str | None, rules: Any, store_path: str) -> None:
+    """The cycle's baseline: plans, conflicts by kind, moratoria, disruption per street segment."""
+    from ims_geo import cycle, export
+
+    base = cycle.baseline(_open_store(store_path), year, rules)
+    click.echo(base.plans.to_string(index=False) if len(base.plans) else "No plans stored.")
+    click.echo("")
+    click.echo(base.conflict_counts.to_string(index=False))
+    click.echo(f"\n{len(base.moratoria)} moratoria in force during {year}")
+    if len(base.disruption):
+        top = base.disruption.iloc[0]
+        click.echo(
+            f"Most disrupted street segment in {year}: {top['segment']} "
+            f"({top['disruption_days']} days, {top['works']} works)"
+        )
+    if out:
+        if export.format_of(out) not in ("gpkg", "xlsx"):
+            _fail(f"--out {out}: the baseline has several layers; write .gpkg or .xlsx")
+        layers = {"plans": base.plans, "conflicts": base.conflicts, "disruption": base.disruption}
+        if len(base.moratoria):
+            layers["moratoria"] = base.moratoria
+        export.write_layers(layers, out)
+        click.echo(f"Baseline written to {out}", err=True)
+
+
 @cycle_group.command("status")
 @cycle_option
 @rules_options

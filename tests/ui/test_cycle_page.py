@@ -20,6 +20,8 @@ TABLES = {
     "cycle_deviations": {"deviation", "days"},
     "cycle_progress_rejected": {"reason", "source_row"},
     "cycle_moratoria": {"source_work_id", "valid_until"},
+    "cycle_plans": {"org", "submitted", "stale"},
+    "cycle_disruption": {"segment", "disruption_days"},
 }
 #: Columns a table must not have (to tell the projects from the project states).
 NOT = {"cycle_rag": {"split_rule"}}
@@ -56,6 +58,10 @@ def test_page_shows_the_five_steps_and_kpis_of_the_demo(open_app, demo_store):
         expected.drop(["combined_share", "savings_eur"]).tolist()
     )
     assert "No programme adopted" in at.info[0].value
+    base = cycle.baseline(store, year)
+    assert frame(at, "cycle_plans")["org"].tolist() == base.plans["org"].tolist()
+    shown = frame(at, "cycle_disruption")
+    assert shown["disruption_days"].tolist() == base.disruption["disruption_days"].tolist()
 
 
 def test_targets_and_full_revision_from_the_page(open_app, store_copy):

@@ -60,9 +60,24 @@ if len(now.stale):
         icon=":material/history:",
     )
 
-tab_kpis, tab_programme, tab_monitoring, tab_moratoria, tab_report = st.tabs(
-    ["Targets and KPIs", "Adopted programme", "Monitoring", "Moratoria", "Council pack"]
-)
+tab_baseline, tab_kpis, tab_programme, tab_monitoring, tab_moratoria, tab_report = st.tabs(
+    ["Baseline", "Targets and KPIs", "Adopted programme", "Monitoring", "Moratoria",
+     "Council pack"]
+)  # fmt: skip
+
+with tab_baseline:
+    with widgets.user_errors():
+        base = cycle.baseline(store, year)
+    left, right = st.columns(2)
+    left.markdown("**Plans**")
+    left.dataframe(widgets.table(base.plans), hide_index=True, key="cycle_plans")
+    right.markdown("**Conflicts of the current plans** (moratoria layer included)")
+    right.dataframe(base.conflict_counts, hide_index=True, key="cycle_conflict_counts")
+    st.markdown(
+        f"**Disruption days per street segment in {year}** (a `street` column of the plans, "
+        "else 100 m squares), most disrupted first"
+    )
+    st.dataframe(widgets.table(base.disruption), hide_index=True, key="cycle_disruption")
 
 with tab_kpis:
     kpis = now.kpis.assign(state=now.kpis["state"].map(KPI_STATES))
@@ -77,7 +92,7 @@ with tab_kpis:
         current.loc[:, ["kpi", "target", "description"]],
         disabled=["kpi", "description"], hide_index=True, key=f"cycle_targets_{year}",
     )  # fmt: skip
-    if st.button("Save targets", key="cycle_save_targets"):
+    if state.may("coordinate") and st.button("Save targets", key="cycle_save_targets"):
         values = {
             k: float(v)
             for k, v in zip(edited["kpi"], edited["target"], strict=True)
@@ -89,7 +104,7 @@ with tab_kpis:
     left, right, button = st.columns([2, 1, 1], vertical_alignment="bottom")
     name = left.text_input("Custom KPI", key="cycle_custom_name", placeholder="e.g. trees_planted")
     number = right.number_input("Target", value=0.0, key="cycle_custom_value")
-    if button.button("Add", key="cycle_custom_add") and name.strip():
+    if state.may("coordinate") and button.button("Add", key="cycle_custom_add") and name.strip():
         with widgets.user_errors():
             cycle.set_targets(store, year, {name.strip(): number}, custom=True)
         st.rerun()
@@ -121,7 +136,9 @@ with tab_programme:
         decided = st.date_input("Decision date", value=dt.date.today(), key="cycle_decided")
         reason = st.text_input("Reason (for a new revision)", key="cycle_reason")
         seconds = st.slider("Solver time limit (s)", 5, 120, 20, 5, key="cycle_time")
-        if st.form_submit_button("Adopt", type="primary", key="cycle_adopt_submit"):
+        if st.form_submit_button(
+            "Adopt", type="primary", key="cycle_adopt_submit", disabled=not state.may("coordinate")
+        ):
             with st.spinner("Proposing and freezing the programme…"), widgets.user_errors():
                 adopted = cycle.adopt(
                     store, year, decision=decision, decision_date=decided,
@@ -147,7 +164,10 @@ with tab_monitoring:
         "Progress file", key="cycle_progress_file",
         type=["csv", "gpkg", "geojson", "json", "zip", "fgb"],
     )  # fmt: skip
-    if upload is not None and org and st.button("Store progress", key="cycle_progress_store"):
+    if (
+        upload is not None and org and state.may("write")
+        and st.button("Store progress", key="cycle_progress_store")
+    ):  # fmt: skip
         with widgets.user_errors(reading=upload.name):
             reports = cycle.read_progress(upload.getvalue(), name=upload.name)
             result = cycle.record_progress(store, year, org, reports, source=upload.name)
@@ -167,7 +187,9 @@ with tab_monitoring:
                 "remark": st.column_config.TextColumn(),
             },
         )  # fmt: skip
-        if st.button("Store the edited progress", key="cycle_progress_edited"):
+        if state.may("write") and st.button(
+            "Store the edited progress", key="cycle_progress_edited"
+        ):
             changes = cycle.changed_progress(sheet, edited)
             with widgets.user_errors():
                 result = cycle.record_progress(
