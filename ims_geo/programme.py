@@ -1321,6 +1321,17 @@ def _kpis(
     together0, digs0 = sched.pair_state(problem, a.start, pa, pb)
     new_violations = pairs_of(pa, pb, (pkind == "moratorium") & ~digs0)
     new_clashes = pairs_of(pa, pb, (pkind == "clash") & ~coordinated & ~together0)
+    # violations of the plan: fixed ones, and those the two works' windows could fix
+    # (for the pair alone: an upper bound on what any schedule can fix)
+    was = kind == "moratorium"
+    fixed = pairs_of(ia, ib, was) - pairs_of(pa, pb, pkind == "moratorium")
+    x, y = ia[was], ib[was]
+    dig_x = a.excavates[x] & a.seals[y] & (a.start[x] > a.start[y])
+    seal, dig = np.where(dig_x, y, x), np.where(dig_x, x, y)
+    m = a.moratorium_days
+    # fixed: the excavation starts no later than the sealing (before it, or with it
+    # where the plan already has them together) or after the moratorium
+    fixable = (a.lo[dig] <= a.hi[seal]) | (a.hi[dig] >= a.lo[seal] + a.duration[seal] + m + 1)
     rows = [
         ("clashes", int((kind == "clash").sum()), int(((pkind == "clash") & ~coordinated).sum())),
         (
@@ -1337,6 +1348,9 @@ def _kpis(
         ("savings eur", 0.0, savings),
         ("new moratorium violations", 0, len(new_violations)),
         ("new clashes", 0, len(new_clashes)),
+        ("moratorium violations fixed", 0, len(fixed)),
+        ("fixable violations (upper bound)", 0, int(fixable.sum())),
+        ("combined works (upper bound)", 0, len(np.unique(problem.members[0]))),
     ]
     if len(problem.budget_org):
         rows.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import product
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -96,6 +98,9 @@ def test_two_works_are_aligned_in_the_middle() -> None:
         "savings eur": (0, 40_500),
         "new moratorium violations": (0, 0),
         "new clashes": (0, 0),
+        "moratorium violations fixed": (0, 0),
+        "fixable violations (upper bound)": (0, 0),
+        "combined works (upper bound)": (0, 2),
     }
     assert proposal.infeasible.empty
     assert proposal.solver["status"].tolist() == ["OPTIMAL"]
@@ -427,6 +432,8 @@ def test_proposal_kpis_are_recounted_on_the_proposed_dates() -> None:
     # the cable (in progress, fixed) digs 123 days after the road is sealed: the
     # road and the sewer move, as one project, after the cable
     assert kpis(proposal)["moratorium violations"][0] == 2
+    assert kpis(proposal)["moratorium violations fixed"] == (0, 2)
+    assert kpis(proposal)["fixable violations (upper bound)"] == (0, 2)
     assert dates(proposal.works, "S1") == ("2027-08-21", "2027-09-09")
     assert dates(proposal.works, "R1") == ("2027-09-10", "2027-10-10")
     assert proposal.conflicts.columns.tolist() == list(CONFLICT_COLUMNS)
@@ -682,6 +689,112 @@ def test_proposals_stay_in_windows_and_keep_durations(
         0
     ] + int((proposal.infeasible["constraint"] == "moratorium").sum())
     assert shapely.is_valid(proposal.clusters.geometry.to_numpy()).all()
+    never_worse(frame, proposal, k, budgets)
+
+
+def day_sets(frame: pd.DataFrame, start: str, end: str) -> list[set[int]]:
+    """Days (numbers) each work occupies, from two date columns."""
+    first = frame[start].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    last = frame[end].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    return [set(range(a, b + 1)) for a, b in zip(first.tolist(), last.tolist(), strict=True)]
+
+
+def never_worse(
+    frame: gpd.GeoDataFrame,
+    proposal: programme.Proposal,
+    k: int | None,
+    budgets: pd.DataFrame | None,
+) -> None:
+    """Day-by-day recount: no new clash or dig after pave, no budget or cell worse."""
+    from ims_geo.schema import excavates, seals_surface
+
+    w = proposal.works
+    before = day_sets(frame, "start_date", "end_date")
+    after = day_sets(w, "proposed_start", "proposed_end")
+    seal, dig = seals_surface(frame), excavates(frame)
+    live = ~frame["status"].isin(["done", "cancelled"]).to_numpy()
+    org = frame["org"].to_numpy()
+    cid = w["cluster_id"].fillna("").to_numpy()
+    geoms = frame.geometry.to_numpy()
+    limit = 3 * 365
+    for i in range(len(frame)):
+        for j in range(i + 1, len(frame)):
+            if org[i] == org[j] or not (live[i] and live[j]):
+                continue
+            if shapely.distance(geoms[i], geoms[j]) > 20:
+                continue
+
+            def digs(days: list[set[int]], i: int = i, j: int = j) -> bool:
+                return any(
+                    seal[x] and dig[y] and min(days[x]) < min(days[y]) <= max(days[x]) + limit
+                    for x, y in ((i, j), (j, i))
+                )
+
+            together = bool(after[i] & after[j]) and not (cid[i] and cid[i] == cid[j])
+            assert not together or before[i] & before[j], (i, j, "new clash")
+            assert not digs(after) or digs(before), (i, j, "new dig after pave")
+    if budgets is not None:
+        cost = frame["cost_eur"].fillna(0).to_numpy(float)
+
+        def spend(days: list[set[int]]) -> dict[tuple[str, int], float]:
+            out: dict[tuple[str, int], float] = {}
+            for i, d in enumerate(days):
+                if frame["status"].iloc[i] == "cancelled" or not cost[i]:
+                    continue
+                for day in d:
+                    year = int(np.datetime64(day, "D").astype("datetime64[Y]").astype(int)) + 1970
+                    out[(org[i], year)] = out.get((org[i], year), 0.0) + cost[i] / len(d)
+            return out
+
+        was, now = spend(before), spend(after)
+        rows = {
+            (o, y): b for o, y, b in budgets[["org", "year", "budget_eur"]].itertuples(index=False)
+        }
+        budgeted = {o for o, _ in rows}
+        for key in set(was) | set(now):
+            if key[0] not in budgeted:
+                continue
+            cap = (
+                max(rows.get(key, was.get(key, 0.0)), was.get(key, 0.0))
+                if key in rows
+                else was.get(key, 0.0)
+            )
+            assert now.get(key, 0.0) <= cap + 0.01 * len(frame) * 366, (key, "budget worse")
+    if k is not None:
+        cell = [
+            (int(c.x // programme.CELL_SIZE), int(c.y // programme.CELL_SIZE))
+            for c in shapely.centroid(geoms)
+        ]
+
+        def peaks(days: list[set[int]], clusters: np.ndarray) -> dict:
+            load: dict = {}
+            counted = set()
+            for i, d in enumerate(days):
+                if frame["status"].iloc[i] == "cancelled":
+                    continue
+                if clusters[i]:
+                    members = [j for j in range(len(days)) if clusters[j] == clusters[i]]
+                    span = set(
+                        range(
+                            min(min(days[j]) for j in members),
+                            max(max(days[j]) for j in members) + 1,
+                        )
+                    )
+                    if (clusters[i], cell[i]) in counted:
+                        continue
+                    counted.add((clusters[i], cell[i]))
+                    d = span
+                for day in d:
+                    load[(cell[i], day)] = load.get((cell[i], day), 0) + 1
+            top: dict = {}
+            for (c, _), n in load.items():
+                top[c] = max(top.get(c, 0), n)
+            return top
+
+        was_top = peaks(before, np.full(len(frame), "", dtype=object))
+        now_top = peaks(after, cid)
+        for c, n in now_top.items():
+            assert n <= max(k, was_top.get(c, 0)), (c, "cell worse")
 
 
 # --- never worse than the plan ---------------------------------------------------------
@@ -799,3 +912,106 @@ def test_nothing_moves_before_not_before() -> None:
         propose(two_utilities(), not_before="soon")
     with pytest.raises(InputError, match="unbudgeted_years"):
         propose(two_utilities(), unbudgeted_years="maybe")
+
+
+# --- the solver's choice of projects against an independent brute force ---------------
+
+
+def partitions(items: list[int]) -> list[list[list[int]]]:
+    """Every partition of ``items`` into blocks."""
+    if not items:
+        return [[]]
+    first, rest = items[0], items[1:]
+    out = []
+    for part in partitions(rest):
+        out.append([[first], *part])
+        for k in range(len(part)):
+            out.append([*part[:k], [first, *part[k]], *part[k + 1 :]])
+    return out
+
+
+def brute_combined(starts0: list[int], dur: list[int], lo: list[int], hi: list[int],
+                   seals: list[bool]) -> int:  # fmt: skip
+    """Most works executable in combined projects, by enumeration.
+
+    A project (2+ works) starts its non-sealing members on one day S and its
+    sealing members the day after the longest non-sealing member ends (S if
+    there is none). Works not in one project may not be in the street together
+    or dig after pave (they are not in the plan). Every pair is near.
+    """
+    n = len(starts0)
+    m = 3 * 365
+    best = 0
+    blocks_all = partitions(list(range(n)))
+    for starts in product(*(range(lo[i], hi[i] + 1) for i in range(n))):
+        ok_pair = {}
+        for i in range(n):
+            for j in range(i + 1, n):
+                together = starts[i] <= starts[j] + dur[j] and starts[j] <= starts[i] + dur[i]
+                digs = any(
+                    seals[x] and not seals[y] and starts[x] < starts[y] <= starts[x] + dur[x] + m
+                    for x, y in ((i, j), (j, i))
+                )
+                ok_pair[(i, j)] = not together and not digs
+        for blocks in blocks_all:
+            block_of = {i: b for b, block in enumerate(blocks) for i in block}
+            if not all(ok or block_of[i] == block_of[j] and len(blocks[block_of[i]]) > 1
+                       for (i, j), ok in ok_pair.items()):  # fmt: skip
+                continue
+            fine = True
+            for block in blocks:
+                if len(block) < 2:
+                    continue
+                first = [i for i in block if not seals[i]]
+                last = [i for i in block if seals[i]]
+                s0 = starts[first[0]] if first else starts[last[0]]
+                d1 = max((dur[i] for i in first), default=-1)
+                fine &= all(starts[i] == s0 for i in first)
+                fine &= all(starts[i] == (s0 + d1 + 1 if first else s0) for i in last)
+            if fine:
+                best = max(best, sum(len(b) for b in blocks if len(b) > 1))
+    return best
+
+
+@st.composite
+def small_boxes(draw: st.DrawFn) -> gpd.GeoDataFrame:
+    """2-4 works of different organisations next to each other, one after the other
+    in the plan (excavations first, then the resurfacing), with small windows."""
+    n = draw(st.integers(2, 4))
+    kinds = sorted(draw(st.lists(st.sampled_from(["sewer", "water", "telecom", "road"]),
+                                 min_size=n, max_size=n)), key=lambda d: d == "road")  # fmt: skip
+    rows, day = [], pd.Timestamp("2027-03-01")
+    for i, discipline in enumerate(kinds):
+        duration = draw(st.integers(0, 3))
+        start = day + pd.Timedelta(days=draw(st.integers(1, 2)))
+        slack = 8 if n <= 3 else 3  # the enumeration stays small
+        before, after = draw(st.integers(0, slack)), draw(st.integers(0, slack))
+        rows.append(
+            {"work_id": f"w{i}", "org": f"org{i}", "discipline": discipline,
+             "layer": "surface" if discipline == "road" else "subsurface",
+             "start_date": start, "end_date": start + pd.Timedelta(days=duration),
+             "earliest": start - pd.Timedelta(days=before),
+             "latest": start + pd.Timedelta(days=duration + after), "geometry": line(2.0 * i)}
+        )  # fmt: skip
+        day = start + pd.Timedelta(days=duration)
+    return works(*rows)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_boxes())
+def test_combined_works_are_the_optimum_of_an_independent_enumeration(
+    frame: gpd.GeoDataFrame,
+) -> None:
+    days = frame["start_date"].to_numpy(dtype="datetime64[D]").astype(np.int64).tolist()
+    dur = (frame["end_date"] - frame["start_date"]).dt.days.tolist()
+    lo = frame["earliest"].to_numpy(dtype="datetime64[D]").astype(np.int64).tolist()
+    hi = (
+        frame["latest"].to_numpy(dtype="datetime64[D]").astype(np.int64) - np.asarray(dur)
+    ).tolist()
+    seals = (frame["discipline"] == "road").tolist()
+    # every pair is linked (near, within the synergy window): all sets are candidates
+    assert len(find_conflicts(frame)) == len(frame) * (len(frame) - 1) // 2
+    expected = brute_combined(days, dur, lo, hi, seals)
+    proposal = propose(frame, time_limit=5)
+    assert proposal.kpi("combined works") == (0.0, float(expected))
+    assert proposal.solver["status"].eq("OPTIMAL").all()
