@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
@@ -475,7 +477,39 @@ def _read(
             for u in uploads
         ]
         names = ", ".join(u.name for u in uploads)
-        result: IngestResult = _isolated(_read_inside, (local, orgs, options), names, limits)
+        packed: IngestResult = _isolated(_read_inside, (local, orgs, options), names, limits)
+    return _unpacked(packed)
+
+
+class _Packed:
+    """A GeoDataFrame as attributes + one WKB array: pickles ~20x faster than geometries."""
+
+    def __init__(self, frame: gpd.GeoDataFrame) -> None:
+        self.name = frame.geometry.name
+        self.crs = frame.crs
+        self.attributes = pd.DataFrame(frame.drop(columns=[self.name]))
+        self.columns = list(frame.columns)
+        self.wkb = shapely.to_wkb(frame.geometry.to_numpy())
+
+    def unpack(self) -> gpd.GeoDataFrame:
+        geometry = gpd.GeoSeries(
+            shapely.from_wkb(self.wkb), index=self.attributes.index, crs=self.crs
+        )
+        frame = gpd.GeoDataFrame(self.attributes, geometry=geometry.rename(self.name))
+        return frame[self.columns]
+
+
+def _packed(result: IngestResult) -> IngestResult:
+    result.works = _Packed(result.works)  # type: ignore[assignment]
+    result.rejected = _Packed(result.rejected)  # type: ignore[assignment]
+    return result
+
+
+def _unpacked(result: IngestResult) -> IngestResult:
+    for key in ("works", "rejected"):
+        value = getattr(result, key)
+        if isinstance(value, _Packed):
+            setattr(result, key, value.unpack())
     return result
 
 
@@ -526,7 +560,7 @@ def _read_inside(
             item.warnings.extend(checked.warnings)
         if len(out) > 1:
             _reject_cross_file_duplicates(out)
-        return _result(out, work_crs)
+        return _packed(_result(out, work_crs))
     except ImsGeoError:
         raise
     except Exception as exc:  # any other failure is a refusal of the files
@@ -556,6 +590,7 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     else:
         raw, more, unreadable = _sources.read_gdal(dataset, label, options.engine, limits.max_rows)
     notes.extend(more)
+    raw = _plain_cells(raw)
     is_text = dataset.kind == "csv"
     frame, more, chosen = _apply_mapping(
         raw, mapping, name=label, text_geometry=is_text, org_given=org is not None
@@ -587,6 +622,41 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     return _Loaded(
         label, dataset.label, frame.reset_index(drop=True), problems, notes, chosen, source_columns
     )
+
+
+def _plain_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nested values (a GeoJSON object or list, an Arrow struct) and bytes as plain text.
+
+    Every later writer (CSV, XLSX, GeoPackage, shapefile, the store) takes
+    text, numbers and dates; one nested cell would make them all fail.
+    """
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    for column in frame.columns:
+        if column == geometry:
+            continue
+        values = frame[column]
+        dtype = values.dtype
+        if isinstance(dtype, pd.ArrowDtype) and pa.types.is_nested(dtype.pyarrow_dtype):
+            values = pd.Series(values.tolist(), index=values.index, dtype=object)
+        elif not pd.api.types.is_object_dtype(dtype):
+            continue
+        cells = values.to_numpy(dtype=object)
+        nested = np.fromiter(
+            (isinstance(v, dict | list | tuple | bytes | bytearray) for v in cells),
+            dtype=bool,
+            count=len(cells),
+        )
+        if nested.any():
+            cells = cells.copy()
+            cells[nested] = [_as_text(v) for v in cells[nested]]
+            frame[column] = pd.Series(cells, index=values.index, dtype=object)
+    return frame
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _sane_geometries(

@@ -21,6 +21,7 @@ Accepted dates
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,8 @@ MARGIN_DEGREES = 5.0
 MAX_MAGNITUDE = 1e8
 #: Plausible years of a planned work.
 FIRST_YEAR, LAST_YEAR = 1900, 2200
+#: A four-digit year 1900-2200 standing on its own (RE2 syntax: Arrow runs it natively).
+_PLAUSIBLE_YEAR = r"(?:^|\D)(?:19\d\d|2[01]\d\d|2200)(?:\D|$)"
 
 
 # --- geometries -------------------------------------------------------------------------
@@ -160,15 +163,43 @@ def _outside_area_of_use(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     if area is None:
         return np.zeros(len(geoms), dtype=bool)
     bounds = shapely.bounds(geoms)
+    west, south, east, north = area.bounds
+    m = MARGIN_DEGREES
+    if not crs.is_geographic and east > west:
+        # most geometries lie well inside: test them against the area's box in the CRS
+        # itself, and reproject only the others (PROJ time grows with the points)
+        with contextlib.suppress(Exception):
+            box = Transformer.from_crs(4326, crs, always_xy=True).transform_bounds(
+                west - m, max(south - m, -90.0), east + m, min(north + m, 90.0), densify_pts=21
+            )
+            if np.isfinite(box).all():
+                inside = (
+                    (bounds[:, 0] >= box[0])
+                    & (bounds[:, 1] >= box[1])
+                    & (bounds[:, 2] <= box[2])
+                    & (bounds[:, 3] <= box[3])
+                )
+                outside = np.zeros(len(geoms), dtype=bool)
+                if not inside.all():
+                    outside[~inside] = _outside_by_corners(bounds[~inside], crs, area.bounds)
+                return outside
+    return _outside_by_corners(bounds, crs, area.bounds)
+
+
+def _outside_by_corners(
+    bounds: np.ndarray, crs: CRS, area: tuple[float, float, float, float]
+) -> np.ndarray:
+    """Per bounding box: does a corner, in longitude/latitude, leave ``area`` plus the margin?"""
     xs = bounds[:, [0, 2, 0, 2]].ravel()
     ys = bounds[:, [1, 1, 3, 3]].ravel()
     if crs.is_geographic and crs.to_epsg() == 4326:
-        lon, lat = xs, ys
+        x, y = xs, ys
     else:
         to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
-        lon, lat = to_lonlat.transform(xs, ys, errcheck=False)
-    lon, lat = np.asarray(lon).reshape(-1, 4), np.asarray(lat).reshape(-1, 4)
-    west, south, east, north = area.bounds
+        x, y = to_lonlat.transform(xs, ys, errcheck=False)
+    lon: np.ndarray = np.asarray(x, dtype=float).reshape(-1, 4)
+    lat: np.ndarray = np.asarray(y, dtype=float).reshape(-1, 4)
+    west, south, east, north = area
     m = MARGIN_DEGREES
     if east < west:  # the area crosses the antimeridian
         east += 360
@@ -217,8 +248,19 @@ def date_problems(frame: pd.DataFrame) -> list[tuple[str, np.ndarray, Any]]:
     for column in schema.DATE_COLUMNS:
         if column not in frame:
             continue
-        parsed, _bad = schema.parse_dates(frame[column])
-        wrong = implausible_years(parsed)
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            wrong = implausible_years(values)
+        else:
+            # a text holding a plausible four-digit year cannot parse to an implausible
+            # date: only the others (usually none) are parsed here a second time
+            text = values.astype("string")
+            plausible = text.str.contains(_PLAUSIBLE_YEAR, regex=True).fillna(True)
+            doubt = (~plausible | text.str.strip().str.startswith("-").fillna(False)).to_numpy(bool)
+            wrong = np.zeros(len(values), dtype=bool)
+            if doubt.any():
+                parsed, _bad = schema.parse_dates(values[doubt])
+                wrong[doubt] = implausible_years(parsed)
         if wrong.any():
             text = frame[column].astype("string").fillna("").reset_index(drop=True)
             message = (
