@@ -722,3 +722,15 @@ def test_baseline_of_the_cycle(store: Store) -> None:
         zip(base.disruption["segment"], base.disruption["disruption_days"], strict=True)
     ) == brute_disruption(store.works(), YEAR)
     assert base.moratoria.empty
+
+
+def test_register_needs_a_store_with_plans(tmp_path: Path) -> None:
+    empty = open_store(tmp_path / "empty.gpkg")
+    register = gpd.GeoDataFrame(
+        {"source_org": ["City"], "source_work_id": ["M1"], "valid_from": ["2027-01-01"],
+         "valid_until": ["2029-12-31"]},
+        geometry=[line(0)], crs=RD,
+    )  # fmt: skip
+    with pytest.raises(InputError, match="import the organisations' plans first"):
+        cycle.import_moratoria(empty, register, org="City")
+    assert cycle.moratoria(empty).empty

@@ -305,6 +305,11 @@ def import_moratoria(
         raise StoreError(f"organisation {store.acting_org!r} may not register for {org!r}")
     if register.crs is None:
         raise InputError("the register has no CRS; set it before importing")
+    if store.crs is None:
+        raise InputError(
+            "the store holds no plans yet, so it has no CRS to keep the moratoria in; "
+            "import the organisations' plans first"
+        )
     frame = register.reset_index(drop=True).copy()
     for name in _ALIASES:
         if name not in frame:
@@ -342,7 +347,7 @@ def import_moratoria(
     label = str(source or register.attrs.get("source") or "register")
     crs = store.crs
     geo = good.geometry
-    if crs is not None and CRS.from_user_input(geo.crs) != crs:
+    if CRS.from_user_input(geo.crs) != crs:
         geo = geo.to_crs(crs)
     stored = gpd.GeoDataFrame(
         {
@@ -353,7 +358,7 @@ def import_moratoria(
             "source": f"register {label}",
         },
         geometry=geo.to_numpy(),
-        crs=crs or geo.crs,
+        crs=crs,
     )
     with transaction(store, write=True) as tx:
         first = tx.next_id("moratoria", "moratorium_id")
