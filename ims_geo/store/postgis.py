@@ -262,6 +262,16 @@ class PostGISStore(Store):
         """Opened by the schema owner: unrestricted, no sign-in (administration only)."""
         return self._owner
 
+    def session_valid(self) -> bool:
+        """Whether the sign-in still holds in the database (not expired, ended or disabled).
+
+        One cheap query; an app checks it on every page run so that a user who
+        was disabled, or whose session expired, is sent back to sign in.
+        """
+        if self._session_token is None:
+            return False
+        return bool(self._query(f"SELECT 1 FROM {self.schema}.whoami()"))
+
     def logout(self) -> None:
         """End the sign-in in the database; the store then reads as anonymous."""
         if self._session_token is None:

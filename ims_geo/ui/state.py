@@ -1,14 +1,26 @@
-"""Cached reads of the store for the app's pages.
+"""Cached reads of the store for the app's pages, and the one way pages open the store.
 
-Every cached value is keyed by the store location and
+Every cached value is keyed by the store location, the viewer (who is
+signed in: organisation and role, or nobody) and
 :meth:`~ims_geo.store.Store.revision`, which changes on every commit: a new
 plan version invalidates works, conflicts and map layers on the next rerun,
-in every browser session.
+in every browser session, and no viewer is ever served another's view.
+
+A GeoPackage store has no users (one person, one file). A shared PostGIS
+store is read as a visitor (public works only) until the user signs in on
+the login page; the sign-in's secret session token is kept in this browser
+session's ``st.session_state`` only (never in a URL, a cache key or a log),
+and :func:`store` resumes it on every page run, so the database applies the
+user's organisation and role to every query and refuses what they may not
+do. A session that expired, or whose user was disabled, sends the user back
+to sign in.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -17,10 +29,13 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ims_geo import maps
 from ims_geo._mapping import loads_mapping, to_dict
+from ims_geo.access.roles import Identity
 from ims_geo.conflicts import find_conflicts
+from ims_geo.errors import StoreError
 from ims_geo.ingest import IngestResult, Mapping, list_layers, read_works
 from ims_geo.programme import Progress, Proposal, propose
 from ims_geo.rules import load_rules
+from ims_geo.schema import VISIBILITY
 from ims_geo.store import DEFAULT_STORE, STORE_ENV, Store, open_store
 from ims_geo.suggest import read_raw, value_table
 
@@ -30,14 +45,147 @@ def location() -> str:
     return os.environ.get(STORE_ENV) or DEFAULT_STORE
 
 
+#: ``st.session_state`` keys of the sign-in (the token is a secret: nowhere else).
+SESSION_KEY = "ims_session"
+_STORE_KEY = "ims_signed_in_store"
+#: Set when a sign-in ended by itself (expired, user disabled): the login page says so.
+ENDED_KEY = "ims_session_ended"
+_CHECKED_KEY = "ims_session_checked"
+#: Seconds between two checks that the sign-in still holds in the database.
+RECHECK_SECONDS = 2.0
+_POSTGRES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+def shared() -> bool:
+    """Whether the store is a shared PostGIS installation (with sign-in)."""
+    return location().strip().lower().startswith(_POSTGRES)
+
+
 @st.cache_resource(show_spinner=False)
 def _open(where: str) -> Store:
+    # GeoPackage: the one store; PostGIS: the visitor's (public works only)
     return open_store(where)
 
 
+def _signed_in() -> Store | None:
+    """This browser session's signed-in store, resumed from its session token."""
+    token = st.session_state.get(SESSION_KEY)
+    if token is None or not shared():
+        return None
+    opened = st.session_state.get(_STORE_KEY)
+    try:
+        if opened is None or getattr(opened, "session_token", None) != token:
+            opened = open_store(location(), session=token)
+            st.session_state[_STORE_KEY] = opened
+        elif time.monotonic() - st.session_state.get(_CHECKED_KEY, 0.0) > RECHECK_SECONDS:
+            # asked again at most every few seconds, not for every read of a page run
+            if not opened.session_valid():  # type: ignore[attr-defined]
+                raise StoreError("the session has ended")
+        st.session_state[_CHECKED_KEY] = time.monotonic()
+    except StoreError:
+        _forget()
+        st.session_state[ENDED_KEY] = True
+        return None
+    return opened
+
+
+def _forget() -> None:
+    opened = st.session_state.pop(_STORE_KEY, None)
+    st.session_state.pop(SESSION_KEY, None)
+    if opened is not None:
+        opened.close()
+
+
 def store() -> Store:
-    """The store at :func:`location` (one connection per location and process)."""
+    """The store as this browser session may see it: every page opens it through here.
+
+    GeoPackage: the store at :func:`location`. PostGIS: signed in as the
+    user of this session (the database then applies their organisation and
+    role), else as a visitor who sees public works only.
+    """
+    return _signed_in() or _open(location())
+
+
+def visitor_store() -> Store:
+    """The store as someone who is not signed in sees it (public view)."""
     return _open(location())
+
+
+def identity() -> Identity | None:
+    """Who is signed in (None: nobody, or a GeoPackage store)."""
+    opened = _signed_in()
+    return None if opened is None else opened.identity  # type: ignore[attr-defined]
+
+
+def sign_in(user: str, password: str) -> Identity:
+    """Sign in to the shared store; :class:`StoreError` when refused (reason audited)."""
+    opened = open_store(location(), user=user, password=password)
+    _forget()
+    st.session_state[SESSION_KEY] = opened.session_token  # type: ignore[attr-defined]
+    st.session_state[_STORE_KEY] = opened
+    st.session_state.pop(ENDED_KEY, None)
+    ident = opened.identity  # type: ignore[attr-defined]
+    assert ident is not None
+    return ident
+
+
+def sign_out() -> None:
+    """End the sign-in in the database and forget it here."""
+    opened = st.session_state.get(_STORE_KEY)
+    try:
+        if opened is not None:
+            opened.logout()
+    except StoreError:
+        pass  # the session ends on its own when it expires
+    _forget()
+
+
+def may(action: str) -> bool:
+    """Whether this session may ``write`` (plans, progress), ``coordinate`` or ``admin``.
+
+    Always true for a GeoPackage store (one user, no roles). Used to hide
+    buttons; the database refuses the same actions anyway.
+    """
+    if not shared():
+        return True
+    ident = identity()
+    if ident is None:
+        return False
+    return {"write": ident.can_write, "coordinate": ident.can_coordinate,
+            "admin": ident.is_admin}[action]  # fmt: skip
+
+
+def refuse_unless(action: str, what: str) -> None:
+    """Stop the page with a clear message when this session may not ``action``."""
+    if may(action):
+        return
+    ident = identity()
+    who = "You are not signed in" if ident is None else f"A {ident.role} of {ident.org}"
+    st.warning(f"{who}: you may not {what}.", icon=":material/lock:")
+    st.stop()
+
+
+def viewer() -> str:
+    """Cache key part: whose view of the store this session reads (never a secret)."""
+    if not shared():
+        return ""
+    ident = identity()
+    return "visitor" if ident is None else f"{ident.org}\x1f{ident.role}"
+
+
+def allowed_pages(pages: list[Any]) -> list[Any]:
+    """The app's pages this session may use (``st.Page`` objects, by ``url_path``).
+
+    GeoPackage: every page but the login. PostGIS without sign-in: the public
+    view and the login. Signed in: every page, but Upload only for roles that
+    may write (the database refuses their imports anyway).
+    """
+    if not shared():
+        return [p for p in pages if p.url_path != "login"]
+    ident = identity()
+    if ident is None:
+        return [p for p in pages if p.url_path in ("public", "login")]
+    return [p for p in pages if p.url_path != "upload" or ident.can_write]
 
 
 def revision() -> str:
@@ -46,29 +194,41 @@ def revision() -> str:
 
 
 @st.cache_data(show_spinner="Reading the works…", max_entries=4)
-def _works(where: str, rev: str) -> gpd.GeoDataFrame:
-    return _open(where).works()
+def _works(where: str, who: str, rev: str, _store: Store) -> gpd.GeoDataFrame:
+    return _store.works()
 
 
 def works() -> gpd.GeoDataFrame:
-    """Current works of every organisation."""
-    return _works(location(), revision())
+    """Current works of every organisation (as this session may see them)."""
+    return _works(location(), viewer(), revision(), store())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _summary(where: str, rev: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    opened = _open(where)
-    return opened.summary(), opened.plan_versions()
+def _public(where: str, rev: str) -> gpd.GeoDataFrame:
+    every = _open(where).works()
+    return every[every[VISIBILITY] == "public"].reset_index(drop=True)
+
+
+def public_works() -> gpd.GeoDataFrame:
+    """The works anyone may see (visibility public), read as a visitor."""
+    return _public(location(), visitor_store().revision())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _summary(where: str, who: str, rev: str, _store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _store.summary(), _store.plan_versions()
 
 
 def summary() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per organisation summary and every plan version."""
-    return _summary(location(), revision())
+    return _summary(location(), viewer(), revision(), store())
 
 
 @st.cache_data(show_spinner="Finding conflicts…", max_entries=8)
-def _conflicts(where: str, rev: str, overrides: tuple[tuple[str, float], ...]) -> gpd.GeoDataFrame:
-    return find_conflicts(_works(where, rev), load_rules(None, **dict(overrides)))
+def _conflicts(
+    where: str, who: str, rev: str, overrides: tuple[tuple[str, float], ...], _store: Store
+) -> gpd.GeoDataFrame:
+    return find_conflicts(_works(where, who, rev, _store), load_rules(None, **dict(overrides)))
 
 
 def conflicts(**overrides: float | None) -> gpd.GeoDataFrame:
@@ -78,7 +238,7 @@ def conflicts(**overrides: float | None) -> gpd.GeoDataFrame:
     ``moratorium_years``); None keeps the default.
     """
     chosen = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
-    return _conflicts(location(), revision(), chosen)
+    return _conflicts(location(), viewer(), revision(), chosen, store())
 
 
 @st.cache_resource(show_spinner=False)
@@ -99,14 +259,14 @@ def proposal(
     reports ``progress`` to a progress bar of the page, and st.cache_data
     cannot replay calls on a block created outside the cached function.
     """
-    where = location()
-    rev = revision()
-    key = (where, rev, time_limit, max_parallel)
+    where, who, opened = location(), viewer(), store()
+    rev = opened.revision()
+    key = (where, who, rev, time_limit, max_parallel)
     kept = _proposals()
     if key not in kept:
         result = propose(
-            _works(where, rev),
-            _conflicts(where, rev, ()),
+            _works(where, who, rev, opened),
+            _conflicts(where, who, rev, (), opened),
             time_limit=time_limit,
             max_parallel=max_parallel,
             progress=progress,
@@ -120,14 +280,16 @@ def proposal(
 @st.cache_data(show_spinner="Drawing the map…", max_entries=16)
 def _works_layers(
     where: str,
+    who: str,
     rev: str,
+    _store: Store,
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
     layers: tuple[str, ...] | None,
     orgs: tuple[str, ...] | None,
     disciplines: tuple[str, ...] | None,
 ) -> tuple[maps.MapData, maps.MapData]:
-    every = _works(where, rev)
+    every = _works(where, who, rev, _store)
     shown = maps.filter_works(
         every, start=start, end=end, layers=layers, orgs=orgs, disciplines=disciplines
     )
@@ -143,17 +305,19 @@ def works_layers(
     disciplines: tuple[str, ...] | None = None,
 ) -> tuple[maps.MapData, maps.MapData]:
     """The chosen works as a map layer, and every other work as the grey context."""
-    return _works_layers(location(), revision(), start, end, layers, orgs, disciplines)
+    return _works_layers(
+        location(), viewer(), revision(), store(), start, end, layers, orgs, disciplines
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _context(where: str, rev: str) -> maps.MapData:
-    return maps.context_layer(_works(where, rev))
+def _context(where: str, who: str, rev: str, _store: Store) -> maps.MapData:
+    return maps.context_layer(_works(where, who, rev, _store))
 
 
 def context() -> maps.MapData:
     """Every work as the grey context layer."""
-    return _context(location(), revision())
+    return _context(location(), viewer(), revision(), store())
 
 
 # --- uploads ----------------------------------------------------------------------------

@@ -195,3 +195,18 @@ def api_server(
         if proc is not None:
             stop_api(proc)
         postgis_cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def restart_cluster(cluster: PostGISCluster) -> None:
+    """Restart the throwaway PostgreSQL server (fast shutdown: every connection is cut)."""
+    from postgis_server import _bin_dir, _run
+
+    bin_dir = _bin_dir()
+    assert bin_dir is not None
+    as_postgres = hasattr(os, "geteuid") and os.geteuid() == 0
+    done = _run(
+        [str(bin_dir / "pg_ctl"), "-D", str(cluster.directory / "data"), "-l",
+         str(cluster.directory / "log"), "-m", "fast", "-w", "restart"],
+        as_postgres,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr

@@ -25,12 +25,11 @@ import pytest
 import shapely
 import sqlalchemy as sa
 from access_data import B_SECRET_TITLE, RD, line
-from postgis_server import _bin_dir, _run
 
 from ims_geo.conflicts import find_conflicts
 from ims_geo.store import open_store
 
-from .conftest import IMS_GEO, ApiServer, multipart, start_api, stop_api
+from .conftest import IMS_GEO, ApiServer, multipart, restart_cluster, start_api, stop_api
 
 pytestmark = pytest.mark.postgis
 
@@ -462,18 +461,7 @@ def test_changes_show_confidential_plans_only_as_signals(api_server: ApiServer) 
 def test_the_api_answers_again_after_the_database_server_restarts(api_server: ApiServer) -> None:
     status, first = checked(api_server, "A", "GET", "/works?org=A&org=B")
     assert status == 200
-    cluster = api_server.cluster
-    bin_dir = _bin_dir()
-    assert bin_dir is not None
-    import os
-
-    as_postgres = hasattr(os, "geteuid") and os.geteuid() == 0
-    done = _run(
-        [str(bin_dir / "pg_ctl"), "-D", str(cluster.directory / "data"), "-l",
-         str(cluster.directory / "log"), "-m", "fast", "-w", "restart"],
-        as_postgres,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    restart_cluster(api_server.cluster)
     status, again = checked(api_server, "A", "GET", "/works?org=A&org=B")
     assert status == 200
     assert again == first

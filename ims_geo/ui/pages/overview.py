@@ -59,7 +59,12 @@ st.dataframe(shown, hide_index=True, key="versions_table")
 
 st.subheader("Restore an earlier version")
 earlier = versions[~versions["is_current"]]
-if earlier.empty:
+me = state.identity()
+if me is not None:  # a shared store: only the own organisation's plans
+    earlier = earlier[earlier["org"] == me.org]
+if not state.may("write"):  # hidden for viewers; the database refuses them anyway
+    st.caption("Restoring a plan version is for planners and coordinators.")
+elif earlier.empty:
     st.caption("Every organisation has only its current version: nothing to restore yet.")
 else:
     st.caption(

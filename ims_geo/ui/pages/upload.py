@@ -31,6 +31,7 @@ st.caption(
     "several organisations is stored as one plan version per organisation."
 )
 
+state.refuse_unless("write", "import plans")  # hidden from them; the database refuses too
 upload = st.file_uploader("Works file", type=TYPES, key="upload_file", max_upload_size=200)
 mapping_file = st.file_uploader(
     "Mapping file (optional)",

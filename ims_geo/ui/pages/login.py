@@ -1,0 +1,53 @@
+"""Sign in / out of a shared (PostGIS) store: user name and password, checked by the database."""
+
+import streamlit as st
+
+from ims_geo.errors import StoreError
+from ims_geo.ui import state, widgets
+
+st.title("Sign in")
+
+if not state.shared():
+    st.info(
+        "This store is a GeoPackage file: it has one user and no sign-in. Shared "
+        "installations (PostGIS) have organisations, users and roles.",
+        icon=":material/info:",
+    )
+    st.stop()
+
+me = state.identity()
+if me is not None:
+    st.success(
+        widgets.literal(
+            f"Signed in as {me.user}, {me.role} of {me.org}, until "
+            f"{me.expires_at:%Y-%m-%d %H:%M} UTC."
+        ),
+        icon=":material/verified_user:",
+    )
+    if st.button("Sign out", key="login_sign_out", type="primary"):
+        state.sign_out()
+        st.rerun()
+    st.stop()
+
+if st.session_state.pop(state.ENDED_KEY, False):
+    st.warning(
+        "Your session has ended (it expired, or your account was changed or disabled); "
+        "sign in again.",
+        icon=":material/timer_off:",
+    )
+st.caption(
+    "Sign in with the user name and password your administrator gave you. Without "
+    "signing in you see the public view only."
+)
+with st.form("login_form"):
+    user = st.text_input("User name", key="login_user", max_chars=100)
+    password = st.text_input("Password", type="password", key="login_password", max_chars=200)
+    submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
+if submitted:
+    try:
+        state.sign_in(user.strip(), password)
+    except StoreError as error:
+        # the same words for an unknown user, a wrong password and a disabled account
+        st.error(str(error), icon=":material/error:")
+        st.stop()
+    st.rerun()
