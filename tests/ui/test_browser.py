@@ -305,3 +305,53 @@ def test_planning_cycle_page_in_a_browser(page: Page, tmp_path):
         # self-contained: nothing is fetched from anywhere
         assert not re.search(r"""(src|href)\s*=\s*["']?\s*https?:|url\(\s*["']?https?:""", html)
     assert aborted == []
+
+
+@pytest.mark.postgis
+def test_sign_in_then_the_map_of_a_shared_store_in_a_browser(
+    page: Page, shared_installation, tmp_path
+):
+    from access_data import B_SECRET_TITLE, PASSWORD, populate
+
+    from .conftest import serve_app
+
+    inst = populate(shared_installation.owner_url, shared_installation.app_url)
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as seen:
+        works = seen.works()  # what A's planner may see: B's private work as a signal
+    conflicts = find_conflicts(works)
+    problems = conflicts[conflicts["kind"].isin(["clash", "moratorium"])]
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if urlparse(route.request.url).hostname == "127.0.0.1"
+            else route.abort()
+        ),
+    )
+    with serve_app(inst.app_url, tmp_path) as url:
+        # a visitor gets the public view and the sign-in, nothing else
+        page.goto(f"{url}/")
+        page.get_by_test_id("stApp").wait_for()
+        expect(page.get_by_text("Planned street works")).to_be_visible(timeout=UI_TIMEOUT)
+        nav = page.get_by_test_id("stSidebarNav")
+        expect(nav.get_by_text("Map", exact=True)).to_have_count(0)
+        nav.get_by_text("Sign in / out").click()
+        page.get_by_role("textbox", name="User name").fill("a_plan")
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_text("planner of A")).to_be_visible(timeout=UI_TIMEOUT)
+        # the map, reached through the navigation (the sign-in lives in this browser session)
+        nav.get_by_text("Map", exact=True).click()
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]')
+        paths = frame.locator("path.leaflet-interactive")
+        paths.first.wait_for(state="attached", timeout=60_000)
+        expect(paths).to_have_count(drawn_paths(works) + drawn_paths(problems), timeout=UI_TIMEOUT)
+        html = frame.locator("html").inner_html()
+        assert "A secret" in html  # A's own private work, in full
+        for secret in (B_SECRET_TITLE, "987654", "B fund", "K2-secret-code", "2027-03-17"):
+            assert secret not in html and secret not in page.content()
+        screenshot(page, "shared_map_signed_in")
+        # signing out leaves the public view only
+        nav.get_by_text("Sign in / out").click()
+        page.get_by_role("button", name="Sign out").click()
+        expect(nav.get_by_text("Map", exact=True)).to_have_count(0, timeout=UI_TIMEOUT)
