@@ -15,9 +15,14 @@ from ims_geo.cli import _handle_errors, main, store_option
     show_default=True,
     help="Address to listen on; keep 127.0.0.1 behind a reverse proxy that terminates TLS.",
 )
+@click.option(
+    "--root-path",
+    default="",
+    help="Path prefix under which a reverse proxy serves the API (e.g. /api).",
+)
 @store_option
 @_handle_errors
-def api_cmd(port: int, host: str, store_path: str) -> None:
+def api_cmd(port: int, host: str, root_path: str, store_path: str) -> None:
     """Serve the HTTP API over a shared (PostGIS) store.
 
     Clients send an organisation's token (ims-geo admin token ORG) as
@@ -30,4 +35,6 @@ def api_cmd(port: int, host: str, store_path: str) -> None:
 
     app = create_app(store_path)
     click.echo(f"ims_geo API on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True)
+    uvicorn.run(
+        app, host=host, port=port, root_path=root_path, log_level="warning", proxy_headers=True
+    )
