@@ -241,14 +241,12 @@ def record_progress(
     rules = rules or Rules()
     created = derived_moratoria(accepted, known, rules, source=label)
     with transaction(store, write=True) as tx:
-        first = tx.next_id("progress_reports", "report_id")
         tx.many(
-            "INSERT INTO {t}progress_reports (report_id, cycle, org, work_id, status, "
-            "actual_start, actual_end, remark, source, reported_at) VALUES (:id, :y, :org, "
-            ":work_id, :status, :s, :e, :remark, :source, :at)",
+            "INSERT INTO {t}progress_reports (cycle, org, work_id, status, actual_start, "
+            "actual_end, remark, source, reported_at) VALUES (:y, :org, :work_id, :status, :s, "
+            ":e, :remark, :source, :at)",
             [
                 {
-                    "id": first + i,
                     "y": year,
                     "org": org,
                     "work_id": w,
@@ -259,16 +257,14 @@ def record_progress(
                     "source": label,
                     "at": stamp,
                 }  # fmt: skip
-                for i, (w, st, a, b, r) in enumerate(
-                    zip(
-                        accepted[S.WORK_ID],
-                        accepted[S.STATUS],
-                        accepted["actual_start"],
-                        accepted["actual_end"],
-                        accepted["remark"],
-                        strict=True,
-                    )  # fmt: skip
-                )
+                for w, st, a, b, r in zip(
+                    accepted[S.WORK_ID],
+                    accepted[S.STATUS],
+                    accepted["actual_start"],
+                    accepted["actual_end"],
+                    accepted["remark"],
+                    strict=True,
+                )  # fmt: skip
             ],
         )
         made = store_derived(tx, created, org)

@@ -100,6 +100,7 @@ def moratoria(store: Store, *, active_on: Any = None) -> gpd.GeoDataFrame:
             "FROM {t}moratorium_exemptions ORDER BY exemption_id"
         )
     raw = pd.DataFrame(rows, columns=[*MORATORIUM_COLUMNS, "moratorium_id", "org", "source", "g"])
+    raw = _latest_derived(raw)
     texts = _exemption_texts(exempt)
     frame = pd.DataFrame(
         {
@@ -119,6 +120,20 @@ def moratoria(store: Store, *, active_on: Any = None) -> gpd.GeoDataFrame:
     if when is not None:
         out = out[(out["valid_from"] <= when) & (out["valid_until"] >= when)]
     out = out.sort_values(["valid_from", "source_org", "source_work_id"], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _latest_derived(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per finished resurfacing only its latest row, under its first row's id."""
+    derived = raw["source"].astype(str).str.startswith(DERIVED).to_numpy()
+    if not derived.any():
+        return raw
+    part = raw[derived]
+    key = [part["source_org"], part["source_work_id"]]
+    first = part.groupby(key)["moratorium_id"].transform("min")
+    latest = part["moratorium_id"] == part.groupby(key)["moratorium_id"].transform("max")
+    kept = part[latest.to_numpy()].assign(moratorium_id=first[latest.to_numpy()].to_numpy())
+    out = pd.concat([raw[~derived], kept]).sort_values("moratorium_id", kind="stable")
     return out.reset_index(drop=True)
 
 
@@ -171,31 +186,31 @@ def derived_moratoria(
 
 
 def store_derived(tx: Transaction, created: gpd.GeoDataFrame, org: str) -> gpd.GeoDataFrame:
-    """Write derived moratoria of ``org`` (a repeated report replaces, keeping the id)."""
+    """Write derived moratoria of ``org``.
+
+    Rows are only ever added (the shared store lets no one change them): a
+    later report of the same work adds a row that supersedes the earlier
+    one, and :func:`moratoria` shows it under the first row's id, so
+    exemptions granted on it stay attached.
+    """
     if created.empty:
         return created
-    previous = {
+    first_ids = {
         str(w): int(i)
         for i, w in tx.rows(
-            "SELECT moratorium_id, source_work_id FROM {t}moratoria WHERE source_org = :o "
-            f"AND source LIKE '{DERIVED}%'",
+            "SELECT MIN(moratorium_id), source_work_id FROM {t}moratoria WHERE source_org = :o "
+            f"AND source LIKE '{DERIVED}%' GROUP BY source_work_id",
             {"o": org},
         )
     }
-    ids = []
-    next_id = tx.next_id("moratoria", "moratorium_id")
-    for work in created["source_work_id"]:
-        if work in previous:
-            ids.append(previous[work])
-        else:
-            ids.append(next_id)
-            next_id += 1
-    tx.many(
-        "DELETE FROM {t}moratoria WHERE moratorium_id = :id",
-        [{"id": i} for i in ids if i in previous.values()],
-    )
-    _insert(tx, created.assign(moratorium_id=ids, source_org=org), org)
-    return created.assign(moratorium_id=ids, source_org=org)
+    start = tx.next_id("moratoria", "moratorium_id")
+    row_ids = np.arange(start, start + len(created), dtype=np.int64)
+    _insert(tx, created.assign(moratorium_id=row_ids, source_org=org), org)
+    shown = [
+        first_ids.get(str(w), int(i))
+        for w, i in zip(created["source_work_id"], row_ids, strict=True)
+    ]
+    return created.assign(moratorium_id=shown, source_org=org)
 
 
 def _insert(tx: Transaction, frame: gpd.GeoDataFrame, org: str) -> None:
