@@ -192,3 +192,28 @@ def test_baseline_printed_and_written(store_path: str, tmp_path: Path) -> None:
     sheets = pd.read_excel(out, sheet_name=None)
     assert set(sheets) == {"plans", "conflicts", "disruption"}
     assert sorted(sheets["plans"]["org"]) == sorted(PLANS)
+
+
+def test_adopt_a_fresh_proposal_of_the_store(tmp_path: Path) -> None:
+    from tests.test_cycle import plan, work
+
+    path = tmp_path / "fresh.gpkg"
+    store = open_store(path)
+    flexible = {"earliest": "2027-01-01", "latest": "2027-12-31"}
+    store.import_plan(plan("City", [work("R", "road", "2027-06-01", "2027-06-10", line(0),
+                                         cost_eur=10_000, **flexible)]), org="City", cycle=YEAR)  # fmt: skip
+    store.import_plan(plan("Water", [work("W", "water", "2027-03-01", "2027-03-10", line(0, 2),
+                                          cost_eur=20_000, **flexible)]), org="Water", cycle=YEAR)  # fmt: skip
+    code, out, err = run("cycle", "adopt", "--cycle", "2027", "--decision", "Steering group 3",
+                         "--time-limit", "5", "--split", "C001=cost", "--store", str(path))  # fmt: skip
+    assert code == 0, err
+    assert out.strip() == "1"
+    project = cycle.projects(store, YEAR).iloc[0]
+    assert (project["project"], project["lead_org"], project["split_rule"]) == (
+        "C001",
+        "City",
+        "cost",
+    )
+    code, _, err = run("cycle", "adopt", "--cycle", "2027", "--decision", "x", "--reason", "y",
+                       "--split", "C009=cost", "--time-limit", "5", "--store", str(path))  # fmt: skip
+    assert code == 2 and "unknown project(s) C009" in err
