@@ -62,6 +62,19 @@ def bracket_depth(texts: Sequence[Any] | pd.Series) -> np.ndarray:
     encoded = [str(t).encode("utf-8", "replace") for t in series.tolist()]
     lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
     depth = np.zeros(len(encoded), dtype=np.int64)
+    # in slices of about 16 MB, so that a large file needs little memory for this
+    cuts = np.searchsorted(np.cumsum(lengths), np.arange(1, lengths.sum() // _SLICE + 2) * _SLICE)
+    bounds = np.unique(np.concatenate([[0], np.minimum(cuts + 1, len(encoded)), [len(encoded)]]))
+    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+        depth[first:last] = _depths(encoded[first:last], lengths[first:last])
+    return depth
+
+
+_SLICE = 1 << 24
+
+
+def _depths(encoded: list[bytes], lengths: np.ndarray) -> np.ndarray:
+    depth = np.zeros(len(encoded), dtype=np.int64)
     if not lengths.sum():
         return depth
     data = np.frombuffer(b"".join(encoded), dtype=np.uint8)

@@ -454,3 +454,27 @@ def test_nested_property_values_are_stored_as_text_and_exported(tmp_path):
         None,
     ]
     assert fc.store_check(result, tmp_path) is None
+
+
+@pytest.mark.parametrize("slice_bytes", [50, 1 << 24])
+def test_bracket_depth_matches_a_brute_force_count(monkeypatch, slice_bytes):
+    from ims_geo import sanity
+
+    monkeypatch.setattr(sanity, "_SLICE", slice_bytes)
+    rng = np.random.default_rng(3)
+    texts: list[str | None] = []
+    for _ in range(500):
+        depth = int(rng.integers(0, 7))
+        tail = "[(])" if rng.random() < 0.2 else ""
+        texts.append("ü" * int(rng.integers(0, 30)) + "(" * depth + "1 2" + ")" * depth + tail)
+    texts[::11] = [None] * len(texts[::11])
+    texts[::13] = [""] * len(texts[::13])
+
+    def brute(text: str | None) -> int:
+        level = deepest = 0
+        for char in text or "":
+            level += 1 if char in "([" else -1 if char in ")]" else 0
+            deepest = max(deepest, level)
+        return deepest
+
+    assert sanity.bracket_depth(texts).tolist() == [brute(t) for t in texts]
