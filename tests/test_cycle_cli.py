@@ -54,6 +54,11 @@ def test_targets_set_print_custom_and_typo(store_path: str, tmp_path: Path) -> N
     code, out, _ = run("cycle", "targets", "--cycle", "2027", "--set", "trees=5", "--custom",
                        "--store", store_path)  # fmt: skip
     assert code == 0 and "trees" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[targets]\ncombined_shar = 0.6\n", encoding="utf-8")
+    code, _, err = run("cycle", "targets", "--cycle", "2027", "--from", str(bad),
+                       "--store", store_path)  # fmt: skip
+    assert code == 2 and f"{bad}: unknown KPI 'combined_shar' (did you mean combined_share?)" in err
     code, _, err = run("cycle", "targets", "--cycle", "2027", "--set", "oops",
                        "--store", store_path)  # fmt: skip
     assert code == 2 and "NAME=VALUE" in err

@@ -64,12 +64,17 @@ def targets_cmd(
     savings_eur, submitted_share. Other names need --custom.
     """
     from ims_geo import cycle
-    from ims_geo.cycle.targets import parse_assignments
+    from ims_geo.cycle.targets import check_targets, parse_assignments
+    from ims_geo.errors import InputError
 
     store = _open_store(store_path)
     values: dict[str, Any] = {}
     if from_file:
         values.update(cycle.load_targets(from_file))
+        try:
+            check_targets(values, custom=custom)
+        except InputError as exc:
+            raise InputError(f"{from_file}: {exc}") from exc
     values.update(parse_assignments(assignments))
     table = (
         cycle.set_targets(store, year, values, custom=custom)
