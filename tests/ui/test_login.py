@@ -212,3 +212,37 @@ def test_the_upload_page_itself_refuses_a_viewer(
     assert not at.exception
     assert not at.get("file_uploader")
     assert "viewer of A: you may not import plans" in at.warning[0].value
+
+
+PAYLOADS = (
+    "' OR '1'='1",
+    "a_plan' --",
+    "x'; DROP TABLE ims_geo.users; --",
+    "$$; DROP SCHEMA ims_geo CASCADE; $$",
+)
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_sql_injection_through_the_sign_in_form_is_harmless(
+    app: AppTest, inst: Installation, payload: str
+) -> None:
+    for user, password in ((payload, payload), ("a_plan", payload), (payload, PASSWORD)):
+        at = sign_in(app, user, password)
+        assert at.error and "refused" in at.error[0].value
+        assert state.SESSION_KEY not in at.session_state
+    with Administration.open(inst.owner_url) as adm:
+        assert len(adm.users()) == 5
+    assert len(open_store(inst.owner_url).works()) == 5
+
+
+@pytest.mark.parametrize(("user", "may_coordinate"), [("a_plan", False), ("a_coord", True)])
+def test_planning_cycle_buttons_follow_the_role(
+    app: AppTest, user: str, may_coordinate: bool
+) -> None:
+    at = sign_in(app, user)
+    at.switch_page(f"{PAGES}/cycle.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {b.key for b in at.button}
+    assert ("cycle_save_targets" in keys) is may_coordinate
+    (adopt,) = [b for b in at.button if b.key == "cycle_adopt_submit"]
+    assert adopt.disabled is not may_coordinate
