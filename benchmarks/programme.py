@@ -2,27 +2,31 @@
 
 Cases:
 
-``demo``
-    The six demo plans of ``data/demo`` imported into a GeoPackage store (as
-    ``ims-geo demo`` does), proposed with a 20 s time limit. Target: a
-    proposal in less than 30 s that leaves no moratorium violation the
-    flexibility windows allow to remove (every one left must be one the
-    windows cannot fix, pair by pair).
-``synthetic``
-    Seeded regional data sets of :mod:`benchmarks.generate` (default
-    10,000 works of eight organisations over five years on tiled Helsinki
-    streets), proposed with several time limits: the smallest gives the time
-    to a first complete feasible schedule (target < 60 s); every run reports
-    the worst gap between a model's objective and its bound.
-``synthetic+limits``
-    The same works with yearly budgets per organisation (102 % of its mean
-    yearly planned cost, so that front-loaded years are over) and at most
-    ``--max-parallel`` simultaneous occupations per 250 m cell.
+``synthetic N``
+    Seeded regional data sets of :mod:`benchmarks.generate` (``N`` works of
+    eight organisations over five years on tiled Helsinki streets),
+    proposed with a time limit per size. Each size runs in its own process,
+    so its peak memory is its own. Reported: wall time of the whole
+    ``propose`` call against the limit, peak memory, new moratorium
+    violations and new clashes (both must be 0), moratorium violations fixed
+    against the fixable upper bound (pairs whose windows allow a fix for the
+    pair alone), combined works against their upper bound (works that are a
+    member of at least one candidate project).
+``synthetic N + budgets, max_parallel K``
+    The same works with yearly budgets per organisation at 85 % of its
+    planned spending in every year and at most ``K`` simultaneous occupations
+    per 250 m cell: org-years over budget, euros over budget and cells over
+    the limit, plan against proposal (never more).
+``boxes``
+    Square boxes of the 10,000-work set holding 21 to 40 works, each proposed
+    on its own: combined works against the upper bound, and whether the
+    solver proved its schedule optimal. Target: combined works at least 90 %
+    of the bound in total.
 
 Usage::
 
-    python benchmarks/programme.py                     # demo + 10k
-    python benchmarks/programme.py --sizes 10000,20000 --limits 5,30,60
+    nice -n 19 python benchmarks/programme.py                       # 1k, 5k, 10k, 30k and boxes
+    python benchmarks/programme.py --sizes 1000 --limits 10 --boxes 3
 
 Results go to ``benchmarks/out/programme.json`` and ``benchmarks/out/programme.md``.
 """
@@ -34,14 +38,15 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -53,10 +58,10 @@ from benchmarks import generate
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
-#: Time limit of the demo run and its target wall time (seconds).
-DEMO_LIMIT, DEMO_TARGET = 20.0, 30.0
-#: A first complete feasible schedule of the synthetic set must take less than this.
-FIRST_TARGET = 60.0
+#: Boxes hold this many works (inclusive).
+BOX_WORKS = (21, 40)
+#: Combined works must reach this share of the bound on the boxes.
+BOX_TARGET = 0.9
 
 
 def _machine() -> dict[str, Any]:
@@ -66,182 +71,217 @@ def _machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "memory_gib": round(mem, 1),
         "platform": platform.platform(),
+        "load_average": [round(v, 1) for v in os.getloadavg()],
     }
 
 
-def _kpi(proposal: Proposal, name: str) -> tuple[float, float]:
+def _kpi(proposal: Proposal, name: str) -> list[float]:
     try:
-        return proposal.kpi(name)
+        return list(proposal.kpi(name))
     except KeyError:
-        return (float("nan"), float("nan"))
+        return [float("nan"), float("nan")]
 
 
-def measure(
-    case: str,
-    works: pd.DataFrame,
-    conflicts: pd.DataFrame,
-    limit: float,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """Run one proposal and summarise it."""
-    marks: dict[str, float] = {}
-    t0 = time.perf_counter()
-
-    def progress(fraction: float, message: str) -> None:
-        if message == "schedule solved" or fraction >= 0.85:
-            marks.setdefault("scheduled", time.perf_counter() - t0)
-
-    proposal = propose(works, conflicts, time_limit=limit, progress=progress, **kwargs)
-    wall = time.perf_counter() - t0
+def summarise(
+    case: str, works: pd.DataFrame, proposal: Proposal, limit: float, wall: float
+) -> dict:
+    """The numbers of one proposal."""
     solver = proposal.solver
-    bounded = solver.dropna(subset=["gap"])
-    left = proposal.infeasible[proposal.infeasible["constraint"] == "moratorium"]
-    windows = ~left["reason"].str.contains("windows do not let")
-    unproven = left["reason"].str.contains("not resolved within the time limit")
+    over = proposal.infeasible[proposal.infeasible["constraint"] == "budget"]
     return {
         "case": case,
         "works": len(works),
-        "conflicts": {k: int(v) for k, v in conflicts["kind"].value_counts().items()},
         "time_limit_s": limit,
         "wall_s": round(wall, 2),
-        "schedule_ready_s": round(marks.get("scheduled", wall), 2),
         "models": len(solver),
         "optimal_models": int((solver["status"] == "OPTIMAL").sum()),
-        "block_models": int(solver["method"].str.startswith("blocks").sum()),
-        "largest_model_works": int(solver["works"].max()) if len(solver) else 0,
-        "worst_gap": float(bounded["gap"].max()) if len(bounded) else float("nan"),
-        "unbounded_models": int(solver["gap"].isna().sum()),
         "kpis": {k: [b, p] for k, b, p in proposal.kpis.itertuples(index=False)},
-        "moratorium_left": int(_kpi(proposal, "moratorium violations")[1]),
-        # left although the windows would allow fixing the pair alone: proven
-        # unavoidable (another pair, budget or cell) or not resolved in time
-        "moratorium_left_windows_allow": int(windows.sum()),
-        "moratorium_left_unproven": int(unproven.sum()),
-        "unresolved": {
-            k: int(v) for k, v in proposal.infeasible["constraint"].value_counts().items()
-        },
+        "new_violations": _kpi(proposal, "new moratorium violations")[1],
+        "new_clashes": _kpi(proposal, "new clashes")[1],
+        "violations": _kpi(proposal, "moratorium violations"),
+        "fixed": _kpi(proposal, "moratorium violations fixed")[1],
+        "fixable": _kpi(proposal, "fixable violations (upper bound)")[1],
+        "combined": _kpi(proposal, "combined works")[1],
+        "combined_bound": _kpi(proposal, "combined works (upper bound)")[1],
+        "clashes": _kpi(proposal, "clashes"),
+        "budget_years_over": _kpi(proposal, "org-years over budget"),
+        "budget_eur_over": float(over["amount"].sum()),
+        "cells_over": _kpi(proposal, "cells over max_parallel"),
     }
 
 
-def demo_case() -> dict[str, Any]:
-    """The demo plans through the GeoPackage store, as a new user gets them."""
-    from ims_geo.demo import build_demo_store
-    from ims_geo.store import open_store
-
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(str(Path(tmp) / "demo.gpkg"))
-        build_demo_store(store)
-        works = store.works()
-    conflicts = find_conflicts(works)
-    return measure("demo", works, conflicts, DEMO_LIMIT)
+def budgets_for(works: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Yearly budgets of ``share`` of each organisation's planned spending in every year."""
+    years = works["start_date"].dt.year
+    spend = works.groupby(["org", years])["cost_eur"].sum() * share
+    frame = spend.reset_index()
+    frame.columns = ["org", "year", "budget_eur"]
+    return frame.assign(budget_eur=frame["budget_eur"].round(0))
 
 
-def budgets_for(works: pd.DataFrame) -> pd.DataFrame:
-    """Yearly budgets of 102 % of each organisation's mean yearly planned cost."""
-    years = np.arange(2027, 2032)
-    per_year = works.groupby(["org", works["start_date"].dt.year])["cost_eur"].sum()
-    mean = per_year.groupby(level=0).mean() * 1.02
-    return pd.DataFrame(
-        {
-            "org": np.repeat(mean.index.to_numpy(), len(years)),
-            "year": np.tile(years, len(mean)),
-            "budget_eur": np.repeat(mean.to_numpy().round(0), len(years)),
-        }
-    )
-
-
-def synthetic_cases(n: int, limits: list[float], max_parallel: int) -> list[dict[str, Any]]:
+def one_size(n: int, limit: float, max_parallel: int | None) -> dict[str, Any]:
+    """Generate, find conflicts and propose ``n`` works (run in a process of its own)."""
     works = generate.generate(n, seed=1)
-    t0 = time.perf_counter()
     conflicts = find_conflicts(works)
-    print(
-        f"  {n} works: {len(conflicts)} conflicts in {time.perf_counter() - t0:.1f} s", flush=True
+    budgets = budgets_for(works, 0.85) if max_parallel else None
+    t0 = time.perf_counter()
+    proposal = propose(
+        works, conflicts, time_limit=limit, budgets=budgets, max_parallel=max_parallel,
+        not_before="2026-01-01",
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    case = f"synthetic {n}" + (
+        f" + budgets 85 %, max_parallel {max_parallel}" if budgets is not None else ""
     )
-    runs = []
-    for limit in limits:
-        runs.append(measure(f"synthetic {n}", works, conflicts, limit))
-        print(f"  limit {limit:g} s: {runs[-1]['wall_s']} s", flush=True)
-    limit = max(limits)
-    budgets = budgets_for(works)
-    runs.append(
-        measure(
-            f"synthetic {n} + budgets, max_parallel {max_parallel}",
-            works,
-            conflicts,
-            limit,
-            budgets=budgets,
-            max_parallel=max_parallel,
-        )
-    )
-    print(f"  with budgets and max_parallel: {runs[-1]['wall_s']} s", flush=True)
+    run = summarise(case, works, proposal, limit, wall)
+    run["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return run
+
+
+def boxes(count: int, limit: float) -> list[dict[str, Any]]:
+    """Boxes of 21-40 works of the 10,000-work set, each proposed on its own."""
+    works = generate.generate(10_000, seed=1)
+    centre = shapely.centroid(works.geometry.to_numpy())
+    x, y = shapely.get_x(centre), shapely.get_y(centre)
+    runs: list[dict[str, Any]] = []
+    for side in (150.0, 200.0, 250.0, 300.0):
+        key = pd.Series(list(zip(np.floor(x / side), np.floor(y / side), strict=True)))
+        sizes = key.value_counts()
+        fit = sizes[(sizes >= BOX_WORKS[0]) & (sizes <= BOX_WORKS[1])]
+        # boxes spread over the region (seeded), not the first ones of a tile
+        fit = fit.sample(frac=1.0, random_state=len(runs))
+        for cell in fit.index[: count - len(runs)]:
+            box = works[(key == cell).to_numpy()].reset_index(drop=True)
+            t0 = time.perf_counter()
+            proposal = propose(box, time_limit=limit, not_before="2026-01-01")
+            run = summarise(f"box {len(runs) + 1}", box, proposal, limit, time.perf_counter() - t0)
+            run["optimal"] = bool((proposal.solver["status"] == "OPTIMAL").all())
+            runs.append(run)
+            print(
+                f"  box {len(runs)}: {len(box)} works, combined {run['combined']:.0f} of "
+                f"{run['combined_bound']:.0f}",
+                flush=True,
+            )
+        if len(runs) >= count:
+            break
     return runs
 
 
-def _fmt(v: float) -> str:
+def _f(v: float) -> str:
     return "–" if v != v else f"{v:,.0f}"
 
 
-def markdown(runs: list[dict[str, Any]], machine: dict[str, Any]) -> str:
+def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine: dict) -> str:
     lines = [
         f"Machine: {machine['cpus']} cores, {machine['memory_gib']} GiB, Python "
-        f"{machine['python']} ({machine['platform']}).",
+        f"{machine['python']}; load average at the start {machine['load_average']}.",
         "",
-        "| case | works | limit s | wall s | schedule ready s | models (optimal / blocks) "
-        "| worst gap (no bound) | clashes | moratorium | left: windows allow (not proven) "
-        "| combined works | disruption days | savings EUR | other unresolved |",
-        "|---|---:|---:|---:|---:|---|---:|---|---|---:|---:|---|---:|---|",
+        "| case | works | limit s | wall s | peak MiB | new violations | new clashes "
+        "| violations plan → proposal | fixed / fixable bound | combined / bound "
+        "| clashes | org-years over budget (EUR over) | cells over |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|",
     ]
     for r in runs:
-        k = r["kpis"]
-        other = {c: n for c, n in r["unresolved"].items() if c not in ("moratorium", "clash")}
-        gap = "–" if r["worst_gap"] != r["worst_gap"] else f"{r['worst_gap']:.2f}"
-        gap += f" ({r['unbounded_models']})"
+        v, c = r["violations"], r["clashes"]
+        budget = (
+            f"{_f(r['budget_years_over'][0])} → {_f(r['budget_years_over'][1])} "
+            f"({_f(r['budget_eur_over'])})"
+            if r["budget_years_over"][0] == r["budget_years_over"][0]
+            else "–"
+        )
+        cells = (
+            f"{_f(r['cells_over'][0])} → {_f(r['cells_over'][1])}"
+            if r["cells_over"][0] == r["cells_over"][0]
+            else "–"
+        )
         lines.append(
             f"| {r['case']} | {r['works']:,} | {r['time_limit_s']:g} | {r['wall_s']:.1f} "
-            f"| {r['schedule_ready_s']:.1f} | {r['models']} ({r['optimal_models']} / {r['block_models']}) "
-            f"| {gap} | {_fmt(k['clashes'][0])} → {_fmt(k['clashes'][1])} "
-            f"| {_fmt(k['moratorium violations'][0])} → {_fmt(k['moratorium violations'][1])} "
-            f"| {r['moratorium_left_windows_allow']} ({r['moratorium_left_unproven']}) "
-            f"| {_fmt(k['combined works'][1])} "
-            f"| {_fmt(k['disruption days'][0])} → {_fmt(k['disruption days'][1])} "
-            f"| {_fmt(k['savings eur'][1])} | {', '.join(f'{n} {c}' for c, n in other.items()) or '–'} |"
+            f"| {r.get('peak_rss_mib', 0):,} | {_f(r['new_violations'])} | {_f(r['new_clashes'])} "
+            f"| {_f(v[0])} → {_f(v[1])} | {_f(r['fixed'])} / {_f(r['fixable'])} "
+            f"| {_f(r['combined'])} / {_f(r['combined_bound'])} | {_f(c[0])} → {_f(c[1])} "
+            f"| {budget} | {cells} |"
+        )
+    if box_runs:
+        total = sum(r["combined"] for r in box_runs)
+        bound = sum(r["combined_bound"] for r in box_runs)
+        lines += [
+            "",
+            "| box | works | combined / bound | share | proven optimal | wall s | new violations |",
+            "|---|---:|---|---:|---|---:|---:|",
+        ]
+        for r in box_runs:
+            share = r["combined"] / r["combined_bound"] if r["combined_bound"] else 1.0
+            lines.append(
+                f"| {r['case']} | {r['works']} | {_f(r['combined'])} / {_f(r['combined_bound'])} "
+                f"| {share:.0%} | {'yes' if r['optimal'] else 'no'} | {r['wall_s']:.1f} "
+                f"| {_f(r['new_violations'])} |"
+            )
+        lines.append(
+            f"| all | {sum(r['works'] for r in box_runs)} | {_f(total)} / {_f(bound)} "
+            f"| {total / bound if bound else 1.0:.0%} | | | |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="10000", help="comma-separated synthetic sizes")
-    parser.add_argument("--limits", default="5,30,60", help="comma-separated time limits (s)")
+    parser.add_argument("--sizes", default="1000,5000,10000,30000")
+    parser.add_argument("--limits", default="30,30,60,120", help="time limit per size (s)")
     parser.add_argument("--max-parallel", type=int, default=4)
-    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--budget-size", type=int, default=5000, help="size of the budgets run")
+    parser.add_argument("--boxes", type=int, default=10)
+    parser.add_argument("--box-limit", type=float, default=10.0)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--with-limits", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:
+        run = one_size(args.one, args.limit, args.max_parallel if args.with_limits else None)
+        print("RESULT " + json.dumps(run), flush=True)
+        return 0
     machine = _machine()
+    sizes = [int(v) for v in args.sizes.split(",")]
+    limits = [float(v) for v in args.limits.split(",")]
+    jobs = [(n, limit, False) for n, limit in zip(sizes, limits, strict=True)]
+    if args.budget_size:
+        jobs.append((args.budget_size, limits[min(1, len(limits) - 1)], True))
     runs: list[dict[str, Any]] = []
     failed: list[str] = []
-    if not args.skip_demo:
-        print("demo", flush=True)
-        run = demo_case()
+    for n, limit, with_limits in jobs:
+        print(
+            f"synthetic {n} (limit {limit:g} s{', budgets and cells' if with_limits else ''})",
+            flush=True,
+        )
+        cmd = [sys.executable, __file__, "--one", str(n), "--limit", str(limit)]
+        cmd += ["--max-parallel", str(args.max_parallel)] + (
+            ["--with-limits"] if with_limits else []
+        )
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        found = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
+        if done.returncode or not found:
+            failed.append(f"synthetic {n}: {done.stderr.strip()[-500:]}")
+            continue
+        run = json.loads(found[-1][len("RESULT ") :])
         runs.append(run)
-        if run["wall_s"] >= DEMO_TARGET or run["moratorium_left_unproven"]:
+        print(f"  wall {run['wall_s']} s, peak {run['peak_rss_mib']} MiB", flush=True)
+        if run["new_violations"] or run["new_clashes"]:
             failed.append(
-                f"demo: {run['wall_s']} s, {run['moratorium_left_unproven']} moratorium "
-                "violations left that are not proven unavoidable"
+                f"{run['case']}: {run['new_violations']} new violations, {run['new_clashes']} new clashes"
             )
-    limits = sorted(float(v) for v in args.limits.split(","))
-    for n in (int(v) for v in args.sizes.split(",")):
-        print(f"synthetic {n}", flush=True)
-        found = synthetic_cases(n, limits, args.max_parallel)
-        runs.extend(found)
-        if found[0]["wall_s"] >= FIRST_TARGET:
-            failed.append(f"synthetic {n}: first schedule after {found[0]['wall_s']} s")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if run["wall_s"] > 1.1 * limit:
+            failed.append(f"{run['case']}: {run['wall_s']} s with a limit of {limit:g} s")
+    box_runs = boxes(args.boxes, args.box_limit) if args.boxes else []
+    if box_runs:
+        total = sum(r["combined"] for r in box_runs)
+        bound = sum(r["combined_bound"] for r in box_runs)
+        if bound and total < BOX_TARGET * bound:
+            failed.append(f"boxes: {total:.0f} combined works of a bound of {bound:.0f}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "programme.json").write_text(
-        json.dumps({"machine": machine, "peak_rss_mib": round(peak), "runs": runs}, indent=2),
+        json.dumps({"machine": machine, "runs": runs, "boxes": box_runs}, indent=2),
         encoding="utf-8",
     )
-    table = markdown(runs, machine) + f"\nPeak memory of the benchmark process: {peak:,.0f} MiB.\n"
+    table = markdown(runs, box_runs, machine)
     (OUT / "programme.md").write_text(table, encoding="utf-8")
     print(table)
     for message in failed:

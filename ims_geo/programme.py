@@ -158,6 +158,10 @@ PROPOSED_END = "proposed_end"
 CLUSTER_ID = "cluster_id"
 EXEC_ORDER = "exec_order"
 SHIFT_DAYS = "shift_days"
+#: Output column: why the work moved (empty when it did not).
+MOVE_REASON = "move_reason"
+#: Optional input column: a true value keeps the work at its planned dates, in no project.
+LOCK = "lock"
 
 CLUSTER_COLUMNS: tuple[str, ...] = (
     CLUSTER_ID, "members", "n_works", "orgs", "joint_start", "joint_end", "trench_m",
@@ -364,6 +368,8 @@ def propose(
     unbudgeted_years: str = "frozen",
     allow_new_clashes: bool = False,
     not_before: date | str | None = None,
+    lock: pd.DataFrame | str | Path | None = None,
+    exclude: pd.DataFrame | str | Path | None = None,
 ) -> Proposal:
     """Propose a combined programme for planned works.
 
@@ -419,6 +425,15 @@ def propose(
         No work is moved to start before this date (a work planned earlier
         may keep its planned date); None for no such limit. The CLI passes
         today.
+    lock
+        Works that keep their planned dates and join no project: a table (or
+        CSV path) with ``org`` and ``work_id``; with a ``lock`` column only
+        the rows marked true (true/yes/1/x); with a ``cluster_id`` column (an
+        earlier proposal's works) a marked work locks every work of its
+        project. A ``lock`` column of the works themselves locks works too.
+    exclude
+        Works left out of the programme (like cancelled ones: they neither
+        move nor count), as a table or CSV path with ``org`` and ``work_id``.
 
     Returns
     -------
@@ -455,6 +470,7 @@ def propose(
     ia, ib, kind, score = _pair_index(conflicts, keys, "conflicts")
     tell(0.05, "finding the pairs that could conflict within the windows")
     a = _Arrays.of(frame, rules, floor)
+    a = _held(a, frame, keys, lock, exclude, warnings)
     reach = find_conflicts(_window_works(frame, a), rules, internal=False)
     wa, wb, wkind, _ = _pair_index(reach, keys, "window conflicts")
     tell(0.15, "forming clusters")
@@ -506,6 +522,17 @@ def propose(
     pkind = _dig_after_pave(a, pa, pb, pkind, start)
     ids = _cluster_ids(a, cluster, executed, start)
     out_works = _works_out(frame, original, start, a, ids, order, executed)
+    out_works.insert(
+        out_works.columns.get_loc(out_works.geometry.name),
+        MOVE_REASON,
+        pd.Series(
+            _reasons(
+                a, start, ids, ia, ib, kind, pa, pb, pkind,
+                bool(len(problem.budget_org)) or max_parallel is not None,
+            ),
+            index=out_works.index, dtype="string",
+        ).replace("", pd.NA),
+    )  # fmt: skip
     clusters = _clusters_out(frame, original, a, ids, start, executed, order, costs)
     coordinated = (ids[pa] != "") & (ids[pa] == ids[pb])
     kpis = _kpis(
@@ -683,6 +710,83 @@ def _not_before(value: date | str | None) -> int | None:
     if pd.isna(day):
         raise InputError(f"not_before: '{value}' is not a date (use YYYY-MM-DD)")
     return int(np.datetime64(day.date(), "D").astype(np.int64))
+
+
+def _truthy(values: pd.Series) -> np.ndarray:
+    text = values.astype("string").str.strip().str.lower().fillna("")
+    return np.array(text.isin(["1", "true", "yes", "y", "x", "locked", "ja", "oui"]), dtype=bool)
+
+
+def _selection(
+    table: pd.DataFrame | str | Path, keys: pd.Index, what: str, warnings: list[str]
+) -> np.ndarray:
+    """Rows of the works a lock or exclude table names (org + work_id, or org + cluster_id)."""
+    where = str(table) if isinstance(table, str | Path) else what
+    if isinstance(table, str | Path):
+        try:
+            table = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except FileNotFoundError as exc:
+            raise InputError(f"{where}: {what} file not found") from exc
+        except (
+            OSError,
+            UnicodeDecodeError,
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+        ) as exc:
+            raise InputError(f"{where}: not a readable CSV file ({exc})") from exc
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"{what} must be a DataFrame or the path of a CSV file")
+    cols = {str(c).strip().lower(): c for c in table.columns}
+    if "org" not in cols or "work_id" not in cols:
+        raise InputError(
+            f"{where}: a {what} table needs the columns org and work_id (optional: {LOCK} to "
+            f"mark rows, {CLUSTER_ID} to take a marked work's whole project)"
+        )
+    org = table[cols["org"]].astype(str).str.strip()
+    wid = table[cols["work_id"]].astype(str).str.strip()
+    rows = _truthy(table[cols[LOCK]]) if LOCK in cols else np.ones(len(table), bool)
+    if CLUSTER_ID in cols:
+        # a marked member locks its whole project (every listed work of that cluster)
+        cid = table[cols[CLUSTER_ID]].astype("string").str.strip().fillna("")
+        marked = set(cid[rows & (cid != "").to_numpy(bool)])
+        rows |= cid.isin(marked).to_numpy(bool) & (cid != "").to_numpy(bool)
+    at = keys.get_indexer(org[rows] + "\x1f" + wid[rows])
+    unknown = (org[rows] + ":" + wid[rows])[at < 0].tolist()
+    if unknown:
+        warnings.append(
+            f"{what}: {len(unknown)} listed work(s) not among the works, ignored: "
+            + _list(unknown, 10)
+        )
+    chosen = np.zeros(len(keys), bool)
+    chosen[at[at >= 0]] = True
+    return chosen
+
+
+def _held(
+    a: _Arrays,
+    frame: gpd.GeoDataFrame,
+    keys: pd.Index,
+    lock: pd.DataFrame | str | Path | None,
+    exclude: pd.DataFrame | str | Path | None,
+    warnings: list[str],
+) -> _Arrays:
+    """``a`` with locked works fixed at their planned dates and excluded works out."""
+    locked = _truthy(frame[LOCK]) if LOCK in frame.columns else np.zeros(len(keys), bool)
+    if lock is not None:
+        locked = locked | _selection(lock, keys, "lock", warnings)
+    out = np.zeros(len(keys), bool)
+    if exclude is not None:
+        out = _selection(exclude, keys, "exclude", warnings)
+    if not (locked.any() or out.any()):
+        return a
+    fixed = locked | out
+    return replace(
+        a,
+        changeable=a.changeable & ~fixed,
+        lo=np.where(fixed, a.start, a.lo),
+        hi=np.where(fixed, a.start, a.hi),
+        active=a.active & ~out,
+    )
 
 
 def _dig_after_pave(
@@ -1378,6 +1482,113 @@ def _kpis(
     )
 
 
+def _window_fix(a: _Arrays, seal: int, dig: int) -> str:
+    """The smallest change of one window that would let this pair avoid the violation."""
+    m = a.moratorium_days
+    options: list[tuple[int, str]] = []
+    if a.changeable[seal]:
+        days = int(a.lo[dig] + a.duration[dig] + 1 - a.hi[seal])
+        options.append((days, f"extending {a.label[seal]}'s latest date by {days} days"))
+    if a.changeable[dig]:
+        days = int(a.lo[dig] - (a.hi[seal] - a.duration[dig] - 1))
+        options.append((days, f"moving {a.label[dig]}'s earliest date {days} days earlier"))
+        days = int(a.lo[seal] + a.duration[seal] + m + 1 - a.hi[dig])
+        options.append((days, f"extending {a.label[dig]}'s latest date by {days} days"))
+    options = [o for o in options if o[0] > 0]
+    if not options:
+        return (
+            "both works keep their dates (in progress, done or locked): no window change fixes it"
+        )
+    return min(options)[1] + " would remove it (for this pair alone)"
+
+
+def _reasons(
+    a: _Arrays,
+    start: np.ndarray,
+    ids: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    kind: np.ndarray,
+    pa: np.ndarray,
+    pb: np.ndarray,
+    pkind: np.ndarray,
+    limits: bool,
+) -> np.ndarray:
+    """Why each moved work moved ("moved +41 days to dig before City:R2's resurfacing")."""
+    n = len(start)
+    shift = start - a.start
+    texts: list[pd.DataFrame] = []
+    # 1. joined a project
+    member = np.flatnonzero(ids != "")
+    if len(member):
+        frame = pd.DataFrame({"w": member, "c": ids[member], "label": a.label[member]})
+        others = frame.groupby("c")["label"].agg(list)
+        frame["text"] = [
+            f"to join {c} with " + ", ".join(x for x in others[c] if x != lab)
+            for c, lab in zip(frame["c"], frame["label"], strict=True)
+        ]
+        texts.append(frame.assign(rank=0)[["w", "text", "rank"]])
+    # 2. a dig after pave of the plan fixed
+    now = set(zip(np.minimum(pa, pb)[pkind == "moratorium"].tolist(),
+                  np.maximum(pa, pb)[pkind == "moratorium"].tolist(), strict=True))  # fmt: skip
+    was = np.flatnonzero(kind == "moratorium")
+    gone = np.asarray(
+        [k for k in was.tolist() if (min(ia[k], ib[k]), max(ia[k], ib[k])) not in now], np.int64
+    )
+    if len(gone):
+        x, y = ia[gone], ib[gone]
+        dig_x = a.excavates[x] & a.seals[y] & (a.start[x] > a.start[y])
+        seal, dig = np.where(dig_x, y, x), np.where(dig_x, x, y)
+        before = start[dig] <= start[seal]
+        dig_text = [
+            f"to dig before {a.label[s_]}'s resurfacing" if b else
+            f"to dig after the moratorium of {a.label[s_]}'s resurfacing"
+            for s_, b in zip(seal.tolist(), before.tolist(), strict=True)
+        ]  # fmt: skip
+        seal_text = [f"to resurface after {a.label[d_]}'s excavation" for d_ in dig.tolist()]
+        texts.append(pd.DataFrame({"w": dig, "text": dig_text, "rank": 1}))
+        texts.append(pd.DataFrame({"w": seal, "text": seal_text, "rank": 1}))
+    # 3. a clash of the plan separated
+    together = set(zip(np.minimum(pa, pb)[pkind == "clash"].tolist(),
+                       np.maximum(pa, pb)[pkind == "clash"].tolist(), strict=True))  # fmt: skip
+    was = np.flatnonzero(kind == "clash")
+    apart = np.asarray(
+        [k for k in was.tolist() if (min(ia[k], ib[k]), max(ia[k], ib[k])) not in together],
+        np.int64,
+    )
+    if len(apart):
+        x, y = ia[apart], ib[apart]
+        texts.append(
+            pd.DataFrame(
+                {"w": x, "text": [f"to leave the street to {a.label[j]}" for j in y], "rank": 2}
+            )
+        )
+        texts.append(
+            pd.DataFrame(
+                {"w": y, "text": [f"to leave the street to {a.label[j]}" for j in x], "rank": 2}
+            )
+        )
+    reason = np.full(n, "", dtype=object)
+    moved = np.flatnonzero(shift != 0)
+    if not len(moved):
+        return reason
+    default = (
+        "to make room for the other moves within the budgets and cell limits"
+        if limits
+        else "to make room for the other moves"
+    )
+    reason[moved] = default
+    if texts:
+        every = pd.concat(texts, ignore_index=True)
+        every = every[np.isin(every["w"].to_numpy(), moved)].sort_values(
+            ["w", "rank"], kind="stable"
+        )
+        best = every.drop_duplicates("w")
+        reason[best["w"].to_numpy(np.int64)] = best["text"].to_numpy(object)
+    reason[moved] = [f"moved {int(shift[i]):+d} days {reason[i]}" for i in moved.tolist()]
+    return reason
+
+
 def _list(labels: Iterable[str], limit: int = 20) -> str:
     items = list(labels)
     more = f"; ... (+{len(items) - limit} more)" if len(items) > limit else ""
@@ -1417,7 +1628,10 @@ def _infeasible(
         )
         existing = (x, y) in before
         if not windows:
-            why = "the flexibility windows do not let the excavation end before the sealing starts"
+            why = (
+                "the flexibility windows do not let the excavation end before the sealing starts; "
+                + _window_fix(a, seal, dig)
+            )
         elif proven[seal] and proven[dig]:
             why = (
                 "the windows allow it for this pair alone, but fixing it would break another "

@@ -245,8 +245,15 @@ def test_propose_writes_works_clusters_and_kpis(plans, tmp_path):
     assert "moratorium" in result.stdout.lower()
 
 
-def test_propose_rejects_csv_out(plans, tmp_path):
-    result = _run("propose", plans["roads"], "--out", tmp_path / "p.csv")
+def test_propose_writes_csv_files(plans, tmp_path):
+    out = tmp_path / "p.csv"
+    result = _run("propose", plans["roads"], plans["water"], "--out", out, "--time-limit", "5")
+    assert result.exit_code == 0, result.output
+    works = pd.read_csv(out)
+    assert {"work_id", "org", "proposed_start", "cluster_id", "move_reason"} <= set(works.columns)
+    kpis = pd.read_csv(tmp_path / "p.kpis.csv")
+    assert "new moratorium violations" in kpis["kpi"].tolist()
+    result = _run("propose", plans["roads"], "--out", tmp_path / "p.geojson")
     assert result.exit_code == 2
     assert "several layers" in result.stderr
 

@@ -1015,3 +1015,68 @@ def test_combined_works_are_the_optimum_of_an_independent_enumeration(
     proposal = propose(frame, time_limit=5)
     assert proposal.kpi("combined works") == (0.0, float(expected))
     assert proposal.solver["status"].eq("OPTIMAL").all()
+
+
+# --- what a coordinator negotiates with ------------------------------------------------
+
+
+def test_locked_works_and_projects_stay_and_excluded_works_drop_out(tmp_path) -> None:
+    first = propose(two_utilities())
+    assert first.works["cluster_id"].tolist() == ["C001", "C001"]
+    # lock a whole project by marking one member of the earlier proposal's works
+    sheet = pd.DataFrame(first.works[["org", "work_id", "cluster_id"]]).assign(lock=["x", ""])
+    path = tmp_path / "lock.csv"
+    sheet.to_csv(path, index=False)
+    locked = propose(two_utilities(), lock=path)
+    assert locked.works["shift_days"].tolist() == [0, 0]
+    assert locked.clusters.empty
+    # one locked work: the other joins nothing either (no partner), stays
+    frame = two_utilities().assign(lock=["yes", ""])
+    assert propose(frame).works["shift_days"].tolist() == [0, 0]
+    excluded = propose(two_utilities(), exclude=pd.DataFrame({"org": ["Water"], "work_id": ["W1"]}))
+    assert excluded.kpi("disruption days") == (10.0, 10.0)  # W1 counts for nothing
+    with pytest.raises(InputError, match="org and work_id"):
+        propose(two_utilities(), lock=pd.DataFrame({"who": ["x"]}))
+    warned = propose(two_utilities(), lock=pd.DataFrame({"org": ["Gas"], "work_id": ["G9"]}))
+    assert warned.warnings == ["lock: 1 listed work(s) not among the works, ignored: Gas:G9"]
+
+
+def test_every_moved_work_says_why() -> None:
+    joined = propose(two_utilities())
+    assert joined.works["move_reason"].tolist() == [
+        "moved +31 days to join C001 with Water:W1",
+        "moved -31 days to join C001 with Sewer:S1",
+    ]
+    # the excavation moves before the resurfacing in progress
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "layer": "surface",
+         "start_date": "2027-06-01", "end_date": "2027-06-10", "status": "in_progress",
+         "geometry": line(0)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-07-01",
+         "end_date": "2027-07-10", **YEAR, "geometry": line(3)},
+    )  # fmt: skip
+    moved = propose(frame)
+    assert moved.works["move_reason"].isna().tolist() == [True, False]
+    assert (
+        moved.works["move_reason"].iloc[1] == "moved -40 days to dig before City:R1's resurfacing"
+    )
+
+
+def test_an_unresolved_violation_says_what_would_fix_it() -> None:
+    # W1 may start no earlier than Jun 25: it cannot end before the resurfacing in
+    # progress (Jun 1-10) starts; its latest date would have to reach past the moratorium
+    frame = works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "layer": "surface",
+         "start_date": "2027-06-01", "end_date": "2027-06-10", "status": "in_progress",
+         "geometry": line(0)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-07-01",
+         "end_date": "2027-07-10", "earliest": "2027-06-25", "latest": "2027-12-31",
+         "geometry": line(3)},
+    )  # fmt: skip
+    row = propose(frame).infeasible.iloc[0]
+    # to end by May 31 (before R1 starts) W1's 10 days must start by May 22: its
+    # earliest date (Jun 25) 34 days earlier; the moratorium is much further away
+    days = (pd.Timestamp("2027-06-25") - pd.Timestamp("2027-05-22")).days
+    assert row["reason"].endswith(
+        f"moving Water:W1's earliest date {days} days earlier would remove it (for this pair alone)"
+    )

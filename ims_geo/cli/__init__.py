@@ -596,7 +596,10 @@ def _left_out_line(works: Any, rules: Any) -> str:
 @main.command("propose")
 @inputs_argument
 @input_orgs_option
-@out_option("Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis.")
+@out_option(
+    "Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis; or .csv "
+    "(the works, and OUT.clusters.csv, OUT.kpis.csv, ... next to it)."
+)
 @rules_options
 @click.option(
     "--budgets",
@@ -646,6 +649,19 @@ def _left_out_line(works: Any, rules: Any) -> str:
     metavar="DATE",
     help="No work is moved to start before this date (YYYY-MM-DD; default today).",
 )
+@click.option(
+    "--lock",
+    "lock_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV org,work_id[,lock][,cluster_id]: works (or a marked work's whole project) kept "
+    "at their planned dates.",
+)
+@click.option(
+    "--exclude",
+    "exclude_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV org,work_id: works left out of the programme.",
+)
 @ingest_options
 @store_option
 @_handle_errors
@@ -664,6 +680,8 @@ def propose_cmd(
     unbudgeted_years: str,
     allow_new_clashes: bool,
     not_before: str | None,
+    lock_file: str | None,
+    exclude_file: str | None,
     read: InputOptions,
     store_path: str,
 ) -> None:
@@ -678,8 +696,8 @@ def propose_cmd(
     from ims_geo import export
     from ims_geo.programme import propose
 
-    if export.format_of(out) not in ("gpkg", "xlsx"):
-        _fail(f"--out {out}: a programme has several layers; write .gpkg or .xlsx")
+    if export.format_of(out) not in ("gpkg", "xlsx", "csv"):
+        _fail(f"--out {out}: a programme has several layers; write .gpkg, .xlsx or .csv")
     works = _read_inputs(inputs, store_path, read, orgs)
     proposal = propose(
         works,
@@ -695,13 +713,22 @@ def propose_cmd(
         unbudgeted_years=unbudgeted_years,
         allow_new_clashes=allow_new_clashes,
         not_before=not_before if not_before is not None else date.today(),
+        lock=lock_file,
+        exclude=exclude_file,
     )
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
     if len(proposal.solver):
         layers["solver"] = proposal.solver
     if len(proposal.infeasible):
         layers["unresolved"] = proposal.infeasible
-    export.write_layers(layers, out)
+    if export.format_of(out) == "csv":
+        # one CSV per layer: OUT holds the works, OUT's stem + .clusters.csv etc. the rest
+        target = Path(out)
+        for name, layer in layers.items():
+            path = target if name == "works" else target.with_name(f"{target.stem}.{name}.csv")
+            export.write(layer, path)
+    else:
+        export.write_layers(layers, out)
     for warning in proposal.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(proposal.kpis.to_string(index=False))
