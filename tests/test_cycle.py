@@ -734,3 +734,13 @@ def test_register_needs_a_store_with_plans(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="import the organisations' plans first"):
         cycle.import_moratoria(empty, register, org="City")
     assert cycle.moratoria(empty).empty
+
+
+def test_savings_kept_when_plans_carry_no_costs(store: Store) -> None:
+    programme = hand_programme(store)
+    cycle.adopt(store, YEAR, programme, decision="D", savings={"C001": 500_000.0})
+    project = cycle.projects(store, YEAR).set_index("project").loc["C001"]
+    # the members' own estimates add up to 170,000 EUR: no more can be credited
+    assert (project["cost_eur"], project["savings_eur"]) == (0.0, 500_000.0)
+    shares = cycle.programme(store, YEAR).set_index("work_id")["cost_share_eur"]
+    assert shares[["W1", "G1", "R1"]].tolist() == [0.0, 0.0, 0.0]

@@ -25,7 +25,8 @@ Per combined project
     0 when missing). The project costs what its members would cost apart
     less the savings of combining (shared trench, avoided reinstatement,
     traffic management, site set-up; :mod:`ims_geo.programme`), the savings
-    credited never exceeding the estimates. Each member pays its own
+    credited never exceeding the estimates (``savings_eur`` of the project
+    stays the proposal's, e.g. when the plans carry no cost estimates). Each member pays its own
     estimate less its part of the savings, the parts split by the project's
     rule (:data:`SPLIT_RULES`, ``trench`` unless ``split_rules`` names
     another per project):
@@ -422,7 +423,6 @@ def _freeze(
         share[in_project] = shares
         g = part.groupby("project", sort=True)
         cost_cents = pd.Series(shares, index=part.index).groupby(part["project"]).sum()
-        credited = g["own_cents"].sum() - cost_cents
         for name in names:
             rows.append(
                 {
@@ -431,7 +431,7 @@ def _freeze(
                     "joint_start": day_text(g["start"].min()[name]),
                     "joint_end": day_text(g["end"].max()[name]),
                     "cost_eur": int(cost_cents[name]) / 100,
-                    "savings_eur": int(credited[name]) / 100,
+                    "savings_eur": round(max(float(savings.get(name, 0.0)), 0.0), 2),
                     "split_rule": used[name],
                     "n_members": int(g.size()[name]),
                 }
