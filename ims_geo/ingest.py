@@ -867,12 +867,15 @@ def _long_text(frame: pd.DataFrame, limit: float) -> list[tuple[str, np.ndarray,
     """Cells longer than ``limit`` characters: cut to the limit, and their rows flagged."""
     problems = []
     for column in frame.columns:
-        if column == schema.GEOMETRY or not (
-            pd.api.types.is_string_dtype(frame[column])
-            or pd.api.types.is_object_dtype(frame[column])
-        ):
+        dtype = frame[column].dtype
+        if column == schema.GEOMETRY:
             continue
-        text = frame[column].astype("string")
+        if isinstance(dtype, pd.StringDtype):
+            text = frame[column]  # measured as it is: no copy
+        elif pd.api.types.is_object_dtype(dtype):
+            text = frame[column].astype("string")
+        else:
+            continue
         long = (text.str.len() > limit).fillna(False).to_numpy(dtype=bool)
         if long.any():
             cut = text.str.slice(0, limit)
