@@ -133,9 +133,27 @@ def _visible_works_sql(s: str) -> str:
     return f"""CREATE VIEW {s}.visible_works WITH (security_barrier) AS
 SELECT w.fid, w.version_id, {", ".join(columns)},
   CASE WHEN f.full THEN w.extra WHEN w.extra IS NULL THEN NULL ELSE '{{}}' END AS extra,
-  CASE WHEN f.full THEN w.geometry ELSE {s}.coarse_geometry(w.geometry, {cell}) END AS geometry
+  CASE WHEN f.full THEN w.geometry ELSE cells.geometry END AS geometry
 FROM {s}.works w CROSS JOIN LATERAL (SELECT {full} AS full) f
+LEFT JOIN LATERAL ({_coarse_sql("w.geometry", cell)} AND NOT f.full) cells ON true
 WHERE f.full OR (w.visibility = 'private' AND {me} IS NOT NULL)"""
+
+
+def _coarse_sql(g: str, cell: str) -> str:
+    """A subquery: the grid cells (side ``cell``) geometry ``g`` touches, dissolved.
+
+    The same steps as :func:`ims_geo.access.signals.coarse_geometry`. Written
+    into the view rather than called as a function: a function with a fixed
+    search_path is planned anew at every call (about 0.5 s per work).
+    """
+    return f"""SELECT ST_MakeValid(ST_Collect(c.box), 'method=structure') AS geometry
+  FROM generate_series(floor(ST_XMin({g}::box3d) / {cell})::bigint,
+                       floor(ST_XMax({g}::box3d) / {cell})::bigint) AS i
+  CROSS JOIN generate_series(floor(ST_YMin({g}::box3d) / {cell})::bigint,
+                             floor(ST_YMax({g}::box3d) / {cell})::bigint) AS j
+  CROSS JOIN LATERAL (SELECT ST_MakeEnvelope(i * {cell}, j * {cell}, (i + 1) * {cell},
+                                             (j + 1) * {cell}, ST_SRID({g})) AS box) c
+  WHERE ST_Intersects(c.box, {g})"""
 
 
 def _visible_versions_sql(s: str) -> str:
@@ -458,14 +476,6 @@ BEGIN
                          ELSE {CELL_METRES} END::text);
 END $$""",
         # --- anonymous conflict signals ----------------------------------------------------
-        f"""CREATE FUNCTION {s}.coarse_geometry(g geometry, cell float8) RETURNS geometry
-  LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = {search_path} AS $$
-  SELECT ST_MakeValid(ST_Collect(c.box), 'method=structure')
-  FROM generate_series(floor(ST_XMin(g::box3d) / cell)::bigint, floor(ST_XMax(g::box3d) / cell)::bigint) AS i
-  CROSS JOIN generate_series(floor(ST_YMin(g::box3d) / cell)::bigint, floor(ST_YMax(g::box3d) / cell)::bigint) AS j
-  CROSS JOIN LATERAL (SELECT ST_MakeEnvelope(i * cell, j * cell, (i + 1) * cell, (j + 1) * cell,
-                                             ST_SRID(g)) AS box) c
-  WHERE ST_Intersects(c.box, g) $$""",
         _visible_works_sql(s),
         _visible_versions_sql(s),
         # --- row-level security -------------------------------------------------------------

@@ -10,7 +10,7 @@ to the last day). Discipline, layer, excavation and status stay, so the
 conflict engine still finds clashes, moratorium violations and synergies.
 
 The PostGIS store computes the same signal inside the database
-(``coarse_geometry`` and the ``visible_works`` view in
+(the ``visible_works`` view in
 :mod:`ims_geo.access.database`); this module is the Python version for the
 GeoPackage store's ``acting_org`` view and the tests' oracle.
 """

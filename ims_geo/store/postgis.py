@@ -212,7 +212,10 @@ class PostGISStore(Store):
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute(
-                "SELECT set_config(%s, %s, false), set_config('lock_timeout', %s, false)",
+                # jit off: the signal view's grid cells make the planner's estimates
+                # huge, and compiling the query then costs a second per read
+                "SELECT set_config(%s, %s, false), set_config('lock_timeout', %s, false), "
+                "set_config('jit', 'off', false)",
                 (access_db.SESSION_SETTING, self._session_token or "",
                  f"{int(self.lock_timeout * 1000)}ms"),
             )  # fmt: skip
