@@ -94,7 +94,7 @@ def test_signed_in_pages_show_own_and_partners_works_and_others_private_as_signa
     at = sign_in(app, "a_plan")
     assert state.SESSION_KEY in at.session_state
     token = at.session_state[state.SESSION_KEY]
-    for page in ("overview", "map", "conflicts", "programme", "public"):
+    for page in ("overview", "map", "conflicts", "programme", "cycle", "public"):
         at.switch_page(f"{PAGES}/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
         text = assert_no_secret(at)
@@ -147,14 +147,15 @@ def test_a_planner_cannot_store_another_organisations_plan(
     at = sign_in(app, "a_plan")
     at.switch_page(f"{PAGES}/upload.py").run()
     plan = gpd.GeoDataFrame(
-        {"work_id": ["x1"], "title": ["forged"], "discipline": ["road"],
+        {"work_id": ["x1"], "org": ["B"], "title": ["forged"], "discipline": ["road"],
          "start_date": ["2027-03-01"], "end_date": ["2027-04-01"]},
         geometry=[line(0)], crs=RD,
     )  # fmt: skip
     at.file_uploader(key="upload_file").upload(
         "forged.zip", zipped_shapefile(plan), "application/zip"
     )
-    at.selectbox(key="upload_org").set_value("B")
+    assert at.selectbox(key="upload_org").options == ["A", "From the file (org column)"]
+    at.selectbox(key="upload_org").set_value("From the file (org column)")
     at.run()
     assert not at.exception
     (confirm,) = [c for c in at.checkbox if c.label == "Yes, replace these plans"]

@@ -43,7 +43,9 @@ mapping_file = st.file_uploader(
 with widgets.user_errors():
     known = sorted(state.works()[ORG].unique())
 left, right = st.columns([2, 1])
-choice = left.selectbox("Organisation", [NEW_ORG, FROM_FILE, *known], key="upload_org")
+me = state.identity()  # signed in to a shared store: plans of the own organisation only
+choices = [me.org, FROM_FILE] if me is not None else [NEW_ORG, FROM_FILE, *known]
+choice = left.selectbox("Organisation", choices, key="upload_org")
 org: str | None = None
 if choice == NEW_ORG:
     org = left.text_input("New organisation", key="upload_org_new").strip()
