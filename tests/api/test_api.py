@@ -31,7 +31,8 @@ from ims_geo.store import open_store
 
 from .conftest import IMS_GEO, ApiServer, multipart, restart_cluster, start_api, stop_api
 
-pytestmark = pytest.mark.postgis
+# one worker runs them all: one API server and one installation per test run
+pytestmark = [pytest.mark.postgis, pytest.mark.xdist_group("api")]
 
 S = "ims_geo"
 #: What nobody but B may ever read of B's private work b2.
