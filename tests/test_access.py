@@ -381,3 +381,38 @@ def test_only_a_coordinator_adopts_and_the_adoption_keeps_private_works_anonymou
     assert all(B_SECRET_TITLE != m[2] and m[3] != B_SECRET_COST for m in members)
     assert members[-1][1].startswith("anon-") and members[-1][2] is None
     assert audited == [("a_coord", "adoption")]
+
+
+def test_signed_in_reads_of_many_private_works_are_fast_and_match_the_oracle(
+    shared_installation: Any,
+) -> None:
+    import time
+
+    from access_data import line, plan
+
+    inst = populate(shared_installation.owner_url, shared_installation.app_url)
+    rng = np.random.default_rng(7)
+    n = 400
+    rows = [
+        {"work_id": f"p{i}", "title": f"secret {i}", "discipline": "water",
+         "start_date": f"2027-{1 + i % 12:02d}-{1 + i % 27:02d}", "end_date": "2028-01-31",
+         "visibility": "private", "geometry": line(float(x), float(y), float(length))}
+        for i, (x, y, length) in enumerate(
+            zip(rng.uniform(-3000, 3000, n), rng.uniform(-3000, 3000, n),
+                rng.uniform(5, 400, n), strict=True)
+        )
+    ]  # fmt: skip
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as b:
+        b.import_plan(plan("B", rows), org="B", cycle=2027)
+    with open_store(inst.owner_url) as owner:
+        expected = anonymise(owner.works(), "A", owner._salt(), owner.crs)
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as a:
+        a.works()  # warm the connection
+        started = time.perf_counter()
+        seen = a.works()
+        took = time.perf_counter() - started
+    assert took < 5, f"{n} private works read in {took:.1f} s"
+    assert (seen["org"] == PRIVATE_ORG).sum() == n
+    assert shapely.equals(seen.geometry.to_numpy(), expected.geometry.to_numpy()).all()
+    pd.testing.assert_series_equal(seen["start_date"], expected["start_date"])
+    pd.testing.assert_series_equal(seen["end_date"], expected["end_date"])
