@@ -68,11 +68,15 @@ With ``d`` = :attr:`CostTable.share_distance_m`, for each executed cluster:
   once. Area = trench length x :attr:`CostTable.trench_width_m` (for a
   polygon excavation, its area); ``_n`` counts the trench works that are
   spared a reinstatement.
-* ``disruption_days_saved``: the members' occupation days added up, minus
-  the days of the joint period.
+* ``disruption_days_saved``: over the members that share the site (each
+  within ``d`` of another member), their occupation days added up minus the
+  days from the first of them starting to the last ending; 0 when fewer than
+  two members share it. A member further away shares the period, not the
+  street works site.
 * ``savings_eur``: shared trench x ``trench_eur_per_m`` + avoided m² x
   ``reinstatement_eur_per_m2`` + days saved x
-  ``traffic_management_eur_per_day`` + (members - 1) x ``site_setup_eur``.
+  ``traffic_management_eur_per_day`` + (members sharing the site - 1) x
+  ``site_setup_eur``; ``savings_explained`` says which parts make it.
 
 Schedule
 --------
@@ -166,6 +170,7 @@ LOCK = "lock"
 CLUSTER_COLUMNS: tuple[str, ...] = (
     CLUSTER_ID, "members", "n_works", "orgs", "joint_start", "joint_end", "trench_m",
     "resurfacing_avoided_m2", "resurfacing_avoided_n", "disruption_days_saved", "savings_eur",
+    "savings_explained",
 )  # fmt: skip
 KPI_COLUMNS: tuple[str, ...] = ("kpi", "baseline", "proposal")
 INFEASIBLE_COLUMNS: tuple[str, ...] = ("constraint", "subject", "works", "amount", "reason")
@@ -1348,6 +1353,13 @@ def _clusters_out(
     per["end"] = start[per.index.to_numpy()] + a.duration[per.index.to_numpy()]
     per["label"] = a.label[per.index.to_numpy()]
     per["org"] = a.org[per.index.to_numpy()]
+    # a member shares the site (traffic management, set-up) only with a member
+    # within the share distance of it; members elsewhere in the project save neither
+    geoms = frame.geometry.to_numpy()
+    near = shapely.dwithin(geoms[pi], geoms[po], costs.share_distance_m)
+    sharing = np.zeros(len(a.start), bool)
+    sharing[pi[near]] = True
+    per["shares"] = sharing[per.index.to_numpy()]
     per = per.sort_values(["c", "order"])
     g = per.groupby("c", sort=True)
     out = pd.DataFrame(
@@ -1362,14 +1374,37 @@ def _clusters_out(
             "resurfacing_avoided_n": g["avoided_n"].sum().astype(np.int64),
         }
     )
-    span = g["end"].max() - g["start"].min() + 1
-    out["disruption_days_saved"] = (g["days"].sum() - span).astype(np.int64)
-    out["savings_eur"] = (
-        out["trench_m"] * costs.trench_eur_per_m
-        + out["resurfacing_avoided_m2"] * costs.reinstatement_eur_per_m2
-        + out["disruption_days_saved"] * costs.traffic_management_eur_per_day
-        + (out["n_works"] - 1) * costs.site_setup_eur
-    ).round(0)
+    site = per[per["shares"]].groupby("c")
+    n_site = site.size().reindex(out.index).fillna(0).astype(np.int64)
+    span = (site["end"].max() - site["start"].min() + 1).reindex(out.index).fillna(0)
+    days = site["days"].sum().reindex(out.index).fillna(0)
+    out["disruption_days_saved"] = np.where(n_site >= 2, days - span, 0).astype(np.int64)
+    setups = np.maximum(n_site - 1, 0)
+    parts = {
+        "trench": out["trench_m"] * costs.trench_eur_per_m,
+        "reinstatement": out["resurfacing_avoided_m2"] * costs.reinstatement_eur_per_m2,
+        "traffic": out["disruption_days_saved"] * costs.traffic_management_eur_per_day,
+        "setup": setups * costs.site_setup_eur,
+    }
+    out["savings_eur"] = sum(parts.values()).round(0)
+    out["savings_explained"] = [
+        "; ".join(
+            text
+            for text, amount in (
+                (f"{m:,.0f} m of trench shared (EUR {t:,.0f})", m),
+                (f"{r:,.0f} m² of reinstatement avoided (EUR {e:,.0f})", r),
+                (f"{d:,} traffic-management days saved (EUR {f:,.0f})", d),
+                (f"{k} site set-up(s) saved (EUR {u:,.0f})", k),
+            )
+            if amount > 0
+        )
+        or "nothing shared on site: the members only share the period"
+        for m, t, r, e, d, f, k, u in zip(
+            out["trench_m"], parts["trench"], out["resurfacing_avoided_m2"],
+            parts["reinstatement"], out["disruption_days_saved"], parts["traffic"], setups,
+            parts["setup"], strict=True,
+        )
+    ]  # fmt: skip
     hulls = (
         gpd.GeoSeries(original.geometry.to_numpy()[per.index.to_numpy()], crs=original.crs)
         .groupby(per["c"].to_numpy())

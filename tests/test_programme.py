@@ -1080,3 +1080,18 @@ def test_an_unresolved_violation_says_what_would_fix_it() -> None:
     assert row["reason"].endswith(
         f"moving Water:W1's earliest date {days} days earlier would remove it (for this pair alone)"
     )
+
+
+def test_members_that_share_no_site_save_only_the_period() -> None:
+    # 15 m apart: near enough to combine (20 m), too far to share a trench (5 m)
+    frame = two_utilities()
+    frame.loc[1, "geometry"] = line(15)
+    c = propose(frame).clusters.iloc[0]
+    assert (c["trench_m"], c["resurfacing_avoided_m2"], c["disruption_days_saved"]) == (0, 0, 0)
+    assert c["savings_eur"] == 0
+    assert c["savings_explained"] == "nothing shared on site: the members only share the period"
+    shared = propose(two_utilities()).clusters.iloc[0]["savings_explained"]
+    assert shared == (
+        "100 m of trench shared (EUR 25,000); 100 m² of reinstatement avoided (EUR 9,000); "
+        "10 traffic-management days saved (EUR 4,000); 1 site set-up(s) saved (EUR 2,500)"
+    )
