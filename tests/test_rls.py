@@ -7,6 +7,7 @@ CLI hold, and tries what an attacker with that password would try.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -389,3 +390,13 @@ def test_password_guessing_locks_the_user_name(inst: Installation) -> None:
         con.commit()
     with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
         assert con.execute(f"SELECT {S}.login('b_plan', %s)", (PASSWORD,)).fetchone()[0]
+
+
+def test_a_session_expires(inst: Installation) -> None:
+    with psycopg.connect(_libpq(inst.owner_url), autocommit=True) as con:
+        con.execute(f"UPDATE {S}.store_meta SET value = '0.0005' WHERE key = 'session_hours'")
+    with app_sql(inst, "a_plan") as con:  # a session of 1.8 seconds
+        assert con.execute(f"SELECT {S}.current_org()").fetchone() == ("A",)
+        time.sleep(2.0)
+        assert con.execute(f"SELECT {S}.current_org()").fetchone() == (None,)
+        assert count(con, f"SELECT 1 FROM {S}.works WHERE visibility = 'private'") == 0
