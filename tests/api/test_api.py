@@ -432,9 +432,22 @@ def test_changes_feed_new_conflicts_and_new_plans_near_own_works(
     (version,) = [r for r in rows if r["change"] == "plan version"]
     assert (version["org"], version["version"], version["works_near"]) == ("D", 1, 1)
     assert {r["change"] for r in rows} == {"new conflict", "plan version"}
-    # D moves d1 away: the conflict is resolved since then (and new since the first import)
+    # D shifts d1 by a week: the conflict with c1 changed since D's first plan
+    time.sleep(0.05)
+    second = pd.Timestamp.now(tz="UTC")
+    time.sleep(0.05)
+    shifted = d_plan.assign(start_date=["2027-05-17", "2027-05-10"])
+    assert post_plan(api_server, "D", shifted)[0] == 201
+    status, answer = checked(api_server, "C", "GET", f"/changes?since={quote(second.isoformat())}")
+    rows = [f["properties"] for f in features(answer)]
+    assert sorted(r["change"] for r in rows) == ["changed conflict", "plan version"]
+    (changed,) = [r for r in rows if r["change"] == "changed conflict"]
+    assert "2027-05-17" in (changed["start_a"], changed["start_b"])
+    # D moves d1 away: resolved since D's first plan; since before it, nothing ever happened
     moved = d_plan.assign(geometry=[line(7000), line(9000)])
     assert post_plan(api_server, "D", moved)[0] == 201
+    status, answer = checked(api_server, "C", "GET", f"/changes?since={quote(second.isoformat())}")
+    assert [f["properties"]["change"] for f in features(answer)] == ["resolved conflict"]
     status, answer = checked(api_server, "C", "GET", f"/changes?since={quote(since.isoformat())}")
     assert [f["properties"]["change"] for f in features(answer)] == []
 
