@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from access_data import B_SECRET_TITLE, RD, line
 
 from ims_geo.conflicts import find_conflicts
+from ims_geo.ingest import read_works
 from ims_geo.store import open_store
 
 from .conftest import IMS_GEO, ApiServer, multipart, restart_cluster, start_api, stop_api
@@ -293,6 +294,10 @@ def test_post_plans_gives_the_cli_validation_report_and_stores_the_version(
         {"org": "C", "version": 1, "cycle": 2027, "works": 2, "rejected": 1}
     ]
     assert "accepted: 2" in answer["report"] and "rejected: 1" in answer["report"]
+    # the very report `ims-geo import` prints for the same file
+    same = read_works(gpkg_bytes(c_plan()), name="c plan.gpkg", org="C")
+    assert answer["report"] == same.report()
+    assert answer["warnings"] == same.warnings
     assert isinstance(answer["warnings"], list)
     status, works = checked(api_server, "A", "GET", "/works?org=C")
     assert sorted(f["properties"]["work_id"] for f in features(works)) == ["c1", "c2"]
