@@ -11,6 +11,7 @@ from ims_geo._mapping import Mapping, dump_toml, loads_mapping, to_dict
 from ims_geo._mapping import apply as apply_mapping
 from ims_geo._sources import FORMATS
 from ims_geo.errors import ImsGeoError, MissingCRSError
+from ims_geo.ingest import Limits
 from ims_geo.preview import plan_changes
 from ims_geo.schema import COLUMNS, GEOMETRY, ORG, REQUIRED, VOCABULARY
 from ims_geo.store import organisations_of
@@ -32,7 +33,9 @@ st.caption(
 )
 
 state.refuse_unless("write", "import plans")  # hidden from them; the database refuses too
-upload = st.file_uploader("Works file", type=TYPES, key="upload_file", max_upload_size=200)
+# the same cap as the HTTP API and the reader (IMS_GEO_MAX_UPLOAD_BYTES, default 200 MiB)
+MAX_MB = max(1, int(Limits().max_upload_bytes // 2**20))
+upload = st.file_uploader("Works file", type=TYPES, key="upload_file", max_upload_size=MAX_MB)
 mapping_file = st.file_uploader(
     "Mapping file (optional)",
     type=["toml"],
