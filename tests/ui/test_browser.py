@@ -288,10 +288,15 @@ def test_planning_cycle_page_in_a_browser(page: Page, tmp_path):
         expect(
             page.get_by_test_id("stHeading").filter(has_text=f"Where {YEAR} stands")
         ).to_be_visible(timeout=UI_TIMEOUT)
+        expect(page.get_by_text("programme adopted: revision 1 (Council 2027/14")).to_be_visible(
+            timeout=UI_TIMEOUT
+        )
+        expect(page.get_by_text("4 of 8 organisations reported progress")).to_be_visible()
         page.get_by_role("tab", name="Adopted programme").click()
         expect(page.get_by_text("Revision 1 adopted on 2027-02-01: Council 2027/14")).to_be_visible(
             timeout=UI_TIMEOUT
         )
+        page.locator("[data-testid=stDataFrame]:visible").first.wait_for(timeout=UI_TIMEOUT)
         screenshot(page, "cycle")
         page.get_by_role("tab", name="Council pack").click()
         page.get_by_role("button", name="Build the report").click()

@@ -11,9 +11,18 @@ from ims_geo import cycle
 from ims_geo.schema import STATUSES
 from ims_geo.ui import state, widgets
 
-STATES = {"done": "✅ done", "partial": "🟡 partial", "missing": "⭕ missing"}
-RAG = {"green": "🟢 green", "amber": "🟠 amber", "red": "🔴 red"}
-KPI_STATES = {**RAG, "no target": "⚪ no target", "no data": "⚪ no data"}
+#: A step's state as coloured text (Streamlit colour directives: no emoji font needed).
+STATES = {
+    "done": ":green[**done**]",
+    "partial": ":orange[**partial**]",
+    "missing": ":red[**missing**]",
+}
+
+
+def step_line(step: int, name: str, done: str, detail: str) -> str:
+    """One step of the cycle as a line of markdown (the detail shown as plain text)."""
+    return f"{STATES[done]}  **{step}. {name}** — {widgets.literal(detail)}"
+
 
 st.title("Planning cycle")
 st.caption(
@@ -50,9 +59,8 @@ with widgets.user_errors():
     now = cycle.status(store, year)
 
 st.subheader(f"Where {year} stands" + (" (full revision)" if now.full_revision else ""))
-st.dataframe(
-    now.steps.assign(state=now.steps["state"].map(STATES)), hide_index=True, key="cycle_steps"
-)
+for step, name, done, detail in now.steps.itertuples(index=False):
+    st.markdown(step_line(step, name, done, detail))
 if len(now.stale):
     st.warning(
         f"{len(now.stale)} stale plans (not re-submitted in this full revision): "
@@ -80,7 +88,7 @@ with tab_baseline:
     st.dataframe(widgets.table(base.disruption), hide_index=True, key="cycle_disruption")
 
 with tab_kpis:
-    kpis = now.kpis.assign(state=now.kpis["state"].map(KPI_STATES))
+    kpis = now.kpis
     st.dataframe(
         kpis.loc[:, ["kpi", "target", "value", "state", "description"]],
         hide_index=True, key="cycle_kpis",
@@ -123,7 +131,7 @@ with tab_programme:
             projects = cycle.projects(store, year)
             works = cycle.programme(store, year)
         states = now.projects.set_index("project")["rag"] if len(now.projects) else pd.Series()
-        projects = projects.assign(rag=projects["project"].map(states).map(RAG))
+        projects = projects.assign(rag=projects["project"].map(states))
         st.dataframe(widgets.table(projects), hide_index=True, key="cycle_projects")
         st.dataframe(widgets.table(works), hide_index=True, key="cycle_programme")
         st.dataframe(widgets.table(revisions), hide_index=True, key="cycle_revisions")
@@ -151,8 +159,7 @@ with tab_programme:
 
 with tab_monitoring:
     if len(now.projects):
-        shown = now.projects.assign(rag=now.projects["rag"].map(RAG))
-        st.dataframe(widgets.table(shown), hide_index=True, key="cycle_rag")
+        st.dataframe(widgets.table(now.projects), hide_index=True, key="cycle_rag")
     if len(now.deviations):
         st.dataframe(widgets.table(now.deviations), hide_index=True, key="cycle_deviations")
     elif len(now.projects):
