@@ -210,7 +210,8 @@ def test_adopt_a_fresh_proposal_of_the_store(tmp_path: Path) -> None:
     store.import_plan(plan("Water", [work("W", "water", "2027-03-01", "2027-03-10", line(0, 2),
                                           cost_eur=20_000, **flexible)]), org="Water", cycle=YEAR)  # fmt: skip
     code, out, err = run("cycle", "adopt", "--cycle", "2027", "--decision", "Steering group 3",
-                         "--time-limit", "5", "--split", "C001=cost", "--store", str(path))  # fmt: skip
+                         "--time-limit", "5", "--split", "C001=cost", "--not-before", "2027-01-01",
+                         "--store", str(path))  # fmt: skip
     assert code == 0, err
     assert out.strip() == "1"
     project = cycle.projects(store, YEAR).iloc[0]

@@ -6,6 +6,7 @@ reports, where the cycle stands, the moratoria layer.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import click
@@ -109,6 +110,19 @@ def targets_cmd(
 @click.option("--cell-size", type=float, default=250.0, show_default=True,
               help="Side in metres of the area cells that --max-parallel counts in.")  # fmt: skip
 @click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
+@click.option("--hard-budgets", is_flag=True,
+              help="Remove euros over a budget before anything else (default: a penalty).")  # fmt: skip
+@click.option("--unbudgeted-years", type=click.Choice(["frozen", "free"]), default="frozen",
+              show_default=True,
+              help="A year without a budget row: no more spending than planned, or unlimited.")  # fmt: skip
+@click.option("--allow-new-clashes", is_flag=True,
+              help="Let the proposal create clashes to combine works or fix violations.")  # fmt: skip
+@click.option("--not-before", metavar="DATE",
+              help="No work is moved to start before this date (YYYY-MM-DD; default today).")  # fmt: skip
+@click.option("--lock", "lock_file", type=click.Path(exists=True, dir_okay=False),
+              help="CSV org,work_id[,lock][,cluster_id]: works kept at their planned dates.")  # fmt: skip
+@click.option("--exclude", "exclude_file", type=click.Path(exists=True, dir_okay=False),
+              help="CSV org,work_id: works left out of the programme.")  # fmt: skip
 @store_option
 @_handle_errors
 def adopt_cmd(
@@ -126,9 +140,19 @@ def adopt_cmd(
     costs: str | None,
     cell_size: float,
     workers: int,
+    hard_budgets: bool,
+    unbudgeted_years: str,
+    allow_new_clashes: bool,
+    not_before: str | None,
+    lock_file: str | None,
+    exclude_file: str | None,
     store_path: str,
 ) -> None:
-    """Adopt a programme for the cycle: a frozen, numbered revision. Prints its number."""
+    """Adopt a programme for the cycle: a frozen, numbered revision. Prints its number.
+
+    Without --programme, a fresh proposal of the store's current works is
+    adopted, with the options of 'ims-geo propose'.
+    """
     from ims_geo import cycle
 
     store = _open_store(store_path)
@@ -137,7 +161,10 @@ def adopt_cmd(
         options = {
             "rules": rules, "budgets": budgets, "max_parallel": max_parallel,
             "time_limit": time_limit, "costs": costs, "cell_size": cell_size,
-            "workers": workers, "progress": _progress(err=True),
+            "workers": workers, "progress": _progress(err=True), "hard_budgets": hard_budgets,
+            "unbudgeted_years": unbudgeted_years, "allow_new_clashes": allow_new_clashes,
+            "not_before": not_before if not_before is not None else dt.date.today(),
+            "lock": lock_file, "exclude": exclude_file,
         }  # fmt: skip
     result = cycle.adopt(
         store,
