@@ -104,7 +104,7 @@ _EXACT_WORKS = 60
 #: Works per block of the block search.
 _BLOCK_WORKS = 20
 #: Time limit of one block model (seconds).
-_BLOCK_SECONDS = 1.0
+_BLOCK_SECONDS = 0.3
 #: Share of a large set's time spent on block models; the rest goes to the
 #: model over the whole set that bounds the objective ...
 _BLOCK_SHARE = 0.7
@@ -1082,22 +1082,34 @@ class _Search:
         value = float(solver.objective_value) if _found(status) else np.nan
         return value, float(solver.wall_time)
 
-    def blocks(self, free: np.ndarray, coupling: bool, limit: float, name: str, stage: str) -> None:
+    def blocks(
+        self,
+        free: np.ndarray,
+        coupling: bool,
+        limit: float,
+        name: str,
+        stage: str,
+        *,
+        bound: bool = True,
+    ) -> None:
         """Large neighbourhood search over ``free`` in spatial blocks.
 
         The works are ordered along a Z-order curve of their positions
         (members of one cluster kept together) and cut into blocks of about
         :data:`_BLOCK_WORKS` works; each block is solved exactly with every
         other work held at its current date, in turn, the cuts shifting by
-        half a block every sweep. After each sweep the whole set's objective is
-        evaluated; sweeps repeat until one no longer improves it or the time
-        is spent. The whole set is also solved as one model, which gives the
+        half a block every sweep; sweeps repeat until one changes nothing or
+        the time is spent, and the whole set's objective is evaluated once at
+        the end. The whole set is also solved as one model, which gives the
         bound (and sometimes a better solution, which then wins). For sets of
         more than :data:`_PARALLEL_BOUND_WORKS` works and two or more workers
-        it runs in a second thread for the whole ``limit`` while the blocks
-        run (CP-SAT releases the GIL); otherwise afterwards, from the blocks'
-        solution, with what is left after :data:`_BLOCK_SHARE` of the time
-        (which often proves a set of a few hundred works optimal).
+        it runs in a second thread while the blocks run (CP-SAT releases the
+        GIL), both ending early enough for the last evaluation to finish within
+        ``limit``; otherwise afterwards, from the blocks' solution, with what
+        is left after :data:`_BLOCK_SHARE` of the time (which often proves a
+        set of a few hundred works optimal). Without ``bound`` no model of the
+        whole set is built (building one over thousands of works with budgets
+        and cells can take longer than the time left): no bound, no objective.
         """
         t0 = time.perf_counter()
         p = self.p
@@ -1113,22 +1125,28 @@ class _Search:
         wall = 0.0
         whole: dict[str, Any] = {}
         thread = None
-        if self.workers >= 2 and len(free) > _PARALLEL_BOUND_WORKS:
+        if not bound:
+            search_end = t0 + limit
+        elif self.workers >= 2 and len(free) > _PARALLEL_BOUND_WORKS:
+            built = time.perf_counter()
             full = self.model(free, coupling)
+            # the last evaluation builds a model as large: keep time for it, so
+            # that the set ends within its limit
+            end = t0 + limit - 1.5 * (time.perf_counter() - built)
 
             def bound_model() -> None:
-                whole["solver"], whole["status"] = full.solve(limit, self.workers - 1)
+                left = max(end - time.perf_counter(), 0.1)
+                whole["solver"], whole["status"] = full.solve(left, self.workers - 1)
 
             thread = threading.Thread(target=bound_model, name="ims-geo-bound", daemon=True)
             thread.start()
-            search_end = t0 + limit
+            search_end = end
         else:
             # keep a few seconds for the bound: presolving a model of thousands
             # of works alone takes that long
             search_end = t0 + min(_BLOCK_SHARE * limit, limit - min(_BOUND_SECONDS, 0.5 * limit))
-        objective = -np.inf
-        evaluated = np.nan
         while time.perf_counter() < search_end:
+            was_start, was_combined = self.start[free].copy(), self.combined.copy()
             offset = (sweeps % 2) * (_BLOCK_WORKS // 2)
             edges = np.flatnonzero(starts_unit)
             targets = np.arange(offset, len(order), _BLOCK_WORKS)
@@ -1145,36 +1163,40 @@ class _Search:
                 wall += float(solver.wall_time)
                 models += 1
             sweeps += 1
-            # a sweep that no longer improves the whole set ends the search
-            evaluated, seconds = self.evaluate(free, coupling, t0 + limit)
-            wall += seconds
-            if not evaluated > objective:
+            # a sweep that changes nothing ends the search
+            if np.array_equal(was_start, self.start[free]) and np.array_equal(
+                was_combined, self.combined
+            ):
                 break
-            objective = evaluated
-        if sweeps == 0:
+        if thread is not None:
+            thread.join()
+        objective = -np.inf
+        if bound:
             evaluated, seconds = self.evaluate(free, coupling, t0 + limit)
             wall += seconds
-        objective = evaluated if np.isfinite(evaluated) else objective
-        final = "FEASIBLE" if np.isfinite(objective) else "UNKNOWN"
-        bound = np.nan
-        if thread is None:
+            objective = evaluated if np.isfinite(evaluated) else -np.inf
+        final = "FEASIBLE" if np.isfinite(objective) or (not bound and models) else "UNKNOWN"
+        best = np.nan
+        if thread is None and bound:
             left = t0 + limit - time.perf_counter()
             if left > 0.5:
                 full = self.model(free, coupling)
                 whole["solver"], whole["status"] = full.solve(left, self.workers)
-        else:
-            thread.join()
         if "solver" in whole:
             solver, status = whole["solver"], whole["status"]
             wall += float(solver.wall_time)
             if _found(status):
-                bound = float(solver.best_objective_bound)
+                best = float(solver.best_objective_bound)
                 if not objective >= float(solver.objective_value):
                     _read(full, solver, status, self.start, self.combined)
                     objective = float(solver.objective_value)
                 if status == cp_model.OPTIMAL:
                     final = "OPTIMAL"
-        gap = abs(bound - objective) / max(1.0, abs(objective)) if np.isfinite(bound) else np.nan
+        gap = (
+            abs(best - objective) / max(1.0, abs(objective))
+            if np.isfinite(best) and np.isfinite(objective)
+            else np.nan
+        )
         self.proven[free] = final == "OPTIMAL"
         self.rows.append(
             {
@@ -1185,8 +1207,8 @@ class _Search:
                 "pairs": self.count_pairs(free),
                 "clusters": len(np.unique(self.p.members[1][np.isin(self.p.members[0], free)])),
                 "status": final,
-                "objective": objective,
-                "best_bound": bound,
+                "objective": objective if np.isfinite(objective) else np.nan,
+                "best_bound": best,
                 "gap": gap,
                 "wall_s": wall,
             }
@@ -1327,7 +1349,10 @@ def solve(
             if len(scope) <= _EXACT_WORKS:
                 search.exact(scope, True, left, "budgets and cells", "coupling")
             else:
-                search.blocks(scope, True, left, "budgets and cells", "coupling")
+                search.blocks(
+                    scope, True, left, "budgets and cells", "coupling",
+                    bound=len(scope) <= _PARALLEL_BOUND_WORKS,
+                )  # fmt: skip
     tell(1.0, "schedule solved")
     models = pd.DataFrame(search.rows, columns=list(MODEL_COLUMNS))
     return Schedule(
