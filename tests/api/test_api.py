@@ -41,6 +41,16 @@ B_SECRETS = (B_SECRET_TITLE, "987654", "B fund", "K2-secret-code", "2027-03-17",
              "2027-02-11", "2027-05-13", '"b2"')  # fmt: skip
 #: What nobody but A may ever read of A's private work a2.
 A_SECRETS = ("A secret", "2027-05-03", "2027-05-28", '"a2"')
+
+
+def places(geom: shapely.Geometry) -> set[str]:
+    """A geometry's vertices as the API writes them (EPSG:4326, 7 decimals)."""
+    xy = gpd.GeoSeries([geom], crs=RD).to_crs(4326).get_coordinates()
+    return {f"[{round(x, 7)},{round(y, 7)}]" for x, y in xy.itertuples(index=False)}
+
+
+#: B's private work exactly where it is: nobody but B may see these coordinates.
+B_PLACES = places(line(20, 3))
 PAYLOADS = (
     "' OR '1'='1",
     "x'; DROP TABLE ims_geo.works; --",
@@ -59,6 +69,8 @@ def checked(server: ApiServer, who: str, method: str, path: str, **kw: Any) -> t
     org = who.split("_")[0]
     for secret in (B_SECRETS if org != "B" else ()) + (A_SECRETS if org != "A" else ()):
         assert secret not in text, f"{secret!r} leaked to {who} by {method} {path}"
+    if org != "B":
+        assert not any(p in text.replace(" ", "") for p in B_PLACES), f"b2's place leaked to {who}"
     assert status != 500, text
     return status, json.loads(body) if body else None
 
@@ -183,6 +195,8 @@ def test_works_as_each_organisation_may_see_them(api_server: ApiServer) -> None:
     rd = gpd.GeoSeries(shapely.points(coords), crs=4326).to_crs(RD)
     xy = shapely.get_coordinates(rd.to_numpy())
     assert np.allclose(xy / 50.0, np.round(xy / 50.0), atol=0.002)
+    # A's own private work exactly where it is, written as the leak check looks for it
+    assert all(p in json.dumps(answer).replace(" ", "") for p in places(line(300)))
     # A's own private work in full
     (a2,) = [f for f in features(answer) if f["properties"]["work_id"] == "a2"]
     assert a2["properties"]["title"] == "A secret" and a2["properties"]["cost_eur"] == 11.0

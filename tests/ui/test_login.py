@@ -103,6 +103,15 @@ def test_signed_in_pages_show_own_and_partners_works_and_others_private_as_signa
     maps = [c for c in at.get("component_instance") if c.proto.component_name == FOLIUM]
     script = json.loads(maps[0].proto.json_args)["script"]
     assert "A secret" in script  # A's own private work, in full
+
+    # and B's private work is nowhere at its exact place (only as 50 m grid cells)
+    def places(geom: Any) -> set[str]:
+        xy = gpd.GeoSeries([geom], crs=RD).to_crs(4326).get_coordinates()
+        return {f"{round(x, 5)}{sep}{round(y, 5)}" for x, y in xy.itertuples(index=False)
+                for sep in (", ", ",")}  # fmt: skip
+
+    assert any(p in script for p in places(line(300)))  # A's a2, exactly where it is
+    assert not any(p in script for p in places(line(20, 3)))
     assert "B for partners" in script and "private" in script
     at.switch_page(f"{PAGES}/overview.py").run()
     (summary,) = [
