@@ -666,6 +666,37 @@ def test_cycle_on_postgis(postgis_url: str) -> None:
     assert cycle.targets(store, YEAR).set_index("kpi").loc["combined_share", "target"] == 0.5
     reopened = open_store(postgis_url)  # the tables exist once, opening again is harmless
     assert cycle.revisions(reopened)["revision"].tolist() == [1]
+    # a corrected report supersedes the moratorium under the same id; exemptions stay
+    first = int(layer.iloc[0]["moratorium_id"])
+    cycle.add_exemption(store, first, org="Water", kind="emergency")
+    cycle.record_progress(store, YEAR, "City", progress_frame(
+        [("R1", "done", "2027-06-01", "2027-07-02", None)]))  # fmt: skip
+    again = cycle.moratoria(store)
+    assert again[["moratorium_id", "valid_from", "exemptions"]].values.tolist() == [
+        [first, pd.Timestamp("2027-07-03"), "Water (all works) (emergency)"]
+    ]
+    register = gpd.GeoDataFrame(
+        {"source_org": ["City"], "source_work_id": ["M1"], "valid_from": ["2027-01-01"],
+         "valid_until": ["2029-12-31"], "exempt_org": ["Gas"], "exemption": ["decision"],
+         "decision": ["Council 2027/9"]},
+        geometry=[line(0, 40)], crs=RD,
+    )  # fmt: skip
+    stored, rejected = cycle.import_moratoria(store, register, org="City", source="register")
+    assert rejected.empty and len(cycle.moratoria(store)) == 2
+    both = cycle.moratoria(store).set_index("source_work_id")
+    assert both.loc["M1", "exemptions"] == "Gas (all works) (decision: Council 2027/9)"
+    assert both.loc["R1", "valid_until"] == pd.Timestamp("2030-07-01")
+    assert cycle.moratoria(store, active_on="2030-07-01")["source_work_id"].tolist() == ["R1"]
+    assert cycle.moratoria(store, active_on="2030-07-02").empty
+    cycle.set_full_revision(store, 2028)
+    assert cycle.stale_plans(store, 2028)["org"].tolist() == sorted(PLANS)
+    cycle.set_targets(store, YEAR, {"trees": 3}, custom=True)
+    assert cycle.targets(store, YEAR).set_index("kpi").loc["trees", "custom"]
+    # R1 finished two days after C001's joint period: C001 no longer combines
+    found = cycle.deviations(store, YEAR).set_index("work_id")
+    assert (found.loc["R1", "deviation"], found.loc["R1", "days"]) == ("not_combined", 2)
+    kpis = cycle.kpis(store, YEAR).set_index("kpi")
+    assert kpis.loc["savings_eur", "value"] == SAVINGS["C003"]
 
 
 def test_map_draws_the_moratoria_layer(tmp_path: Path) -> None:
