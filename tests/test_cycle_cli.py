@@ -145,6 +145,19 @@ def test_adopt_a_programme_file_then_progress_status_and_moratoria(
     assert code == 0 and "green" in out
 
 
+def test_example_targets_file(store_path: str) -> None:
+    from ims_geo.cli import ROOT
+
+    example = ROOT / "data" / "targets.example.toml"
+    code, _, err = run("cycle", "targets", "--cycle", "2027", "--from", str(example),
+                       "--store", store_path)  # fmt: skip
+    assert code == 0, err
+    table = cycle.targets(open_store(store_path), YEAR).set_index("kpi")["target"].to_dict()
+    assert table == {"combined_share": 0.5, "moratorium_violations": 0.0,
+                     "max_disruption_days": 120.0, "savings_eur": 250_000.0,
+                     "submitted_share": 1.0}  # fmt: skip
+
+
 def test_full_revision_and_register_import(store_path: str, tmp_path: Path) -> None:
     code, out, _ = run("cycle", "full-revision", "--cycle", "2028", "--store", store_path)
     assert code == 0
