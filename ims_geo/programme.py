@@ -572,6 +572,82 @@ def propose(
     )
 
 
+# --- comparing two proposals -------------------------------------------------------
+
+
+def read_proposal(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The KPIs and the works of a proposal written by ``ims-geo propose``.
+
+    ``.xlsx`` (sheets kpis, works), ``.gpkg`` (layers kpis, works) or ``.csv``
+    (the works, with ``<stem>.kpis.csv`` next to it).
+    """
+    where = Path(path)
+    suffix = where.suffix.lower()
+    try:
+        if suffix == ".xlsx":
+            kpis = pd.read_excel(where, sheet_name="kpis")
+            works = pd.read_excel(where, sheet_name="works")
+        elif suffix == ".gpkg":
+            kpis = pd.DataFrame(gpd.read_file(where, layer="kpis"))
+            works = pd.DataFrame(gpd.read_file(where, layer="works"))
+        elif suffix == ".csv":
+            works = pd.read_csv(where)
+            kpis = pd.read_csv(where.with_name(f"{where.stem}.kpis.csv"))
+        else:
+            raise InputError(f"{where}: a proposal is a .xlsx, .gpkg or .csv file")
+    except FileNotFoundError as exc:
+        raise InputError(f"{where}: file not found ({exc.filename})") from exc
+    except (ValueError, OSError, KeyError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(
+            f"{where}: not a proposal written by ims-geo propose (kpis and works): {exc}"
+        ) from exc
+    missing = [c for c in KPI_COLUMNS if c not in kpis.columns] + [
+        c for c in (S.ORG, S.WORK_ID, PROPOSED_START, CLUSTER_ID) if c not in works.columns
+    ]
+    if missing:
+        raise InputError(f"{where}: missing column(s) {', '.join(missing)} of a proposal")
+    return kpis, works
+
+
+def compare(first: str | Path, second: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two proposals side by side: their KPIs, and the works they treat differently.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        kpi, baseline, a, b, b_minus_a (one row per KPI of either); and
+        org, work_id, proposed_start_a, proposed_start_b, cluster_id_a,
+        cluster_id_b for every work whose proposed start or project differs.
+    """
+    ka, wa = read_proposal(first)
+    kb, wb = read_proposal(second)
+    kpis = ka[["kpi", "baseline", "proposal"]].merge(
+        kb[["kpi", "proposal"]], on="kpi", how="outer", suffixes=("_a", "_b"), sort=False
+    )
+    kpis = kpis.rename(columns={"proposal_a": "a", "proposal_b": "b"})
+    kpis["b_minus_a"] = kpis["b"] - kpis["a"]
+    keep = [S.ORG, S.WORK_ID, PROPOSED_START, CLUSTER_ID]
+    both = (
+        wa[keep]
+        .astype({S.ORG: str, S.WORK_ID: str})
+        .merge(
+            wb[keep].astype({S.ORG: str, S.WORK_ID: str}),
+            on=[S.ORG, S.WORK_ID],
+            how="outer",
+            suffixes=("_a", "_b"),
+        )
+    )
+    start_a = pd.to_datetime(both[f"{PROPOSED_START}_a"], errors="coerce")
+    start_b = pd.to_datetime(both[f"{PROPOSED_START}_b"], errors="coerce")
+    ca = both[f"{CLUSTER_ID}_a"].astype("string").fillna("")
+    cb = both[f"{CLUSTER_ID}_b"].astype("string").fillna("")
+    differ = (start_a != start_b).to_numpy(bool) | (ca != cb).to_numpy(bool)
+    both[f"{PROPOSED_START}_a"], both[f"{PROPOSED_START}_b"] = start_a, start_b
+    return kpis.reset_index(drop=True), both[differ].reset_index(drop=True)
+
+
 # --- input -----------------------------------------------------------------------
 
 
@@ -1777,7 +1853,9 @@ __all__ = [
     "KPI_COLUMNS",
     "Proposal",
     "check_budgets",
+    "compare",
     "load_budgets",
     "load_costs",
     "propose",
+    "read_proposal",
 ]

@@ -1095,3 +1095,35 @@ def test_members_that_share_no_site_save_only_the_period() -> None:
         "100 m of trench shared (EUR 25,000); 100 m² of reinstatement avoided (EUR 9,000); "
         "10 traffic-management days saved (EUR 4,000); 1 site set-up(s) saved (EUR 2,500)"
     )
+
+
+def test_two_proposals_are_compared(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from ims_geo import export
+    from ims_geo.cli import main
+
+    first = propose(two_utilities())
+    second = propose(two_utilities(), lock=pd.DataFrame({"org": ["Water"], "work_id": ["W1"]}))
+    for name, p in (("a.xlsx", first), ("b.gpkg", second)):
+        export.write_layers(
+            {"works": p.works, "clusters": p.clusters, "kpis": p.kpis}, tmp_path / name
+        )
+    kpis, differ = programme.compare(tmp_path / "a.xlsx", tmp_path / "b.gpkg")
+    row = kpis.set_index("kpi").loc["combined works"]
+    assert (row["a"], row["b"], row["b_minus_a"]) == (2.0, 0.0, -2.0)
+    assert differ["work_id"].tolist() == ["S1", "W1"]
+    assert differ["cluster_id_a"].tolist() == ["C001", "C001"]
+    assert differ["cluster_id_b"].isna().all()
+    out = tmp_path / "diff.xlsx"
+    result = CliRunner().invoke(
+        main, ["propose", "--compare", str(tmp_path / "a.xlsx"), str(tmp_path / "b.gpkg"),
+               "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pd.read_excel(out, sheet_name="works")["work_id"].tolist() == ["S1", "W1"]
+    bad = CliRunner().invoke(
+        main, ["propose", "--compare", str(out), str(out), "--out", str(tmp_path / "x.xlsx")]
+    )
+    assert bad.exit_code == 2
+    assert "missing column(s) proposal, proposed_start, cluster_id of a proposal" in bad.output

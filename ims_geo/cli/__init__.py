@@ -657,6 +657,13 @@ def _left_out_line(works: Any, rules: Any) -> str:
     "at their planned dates.",
 )
 @click.option(
+    "--compare",
+    nargs=2,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Compare two proposals (A B, .xlsx/.gpkg/.csv) instead: KPIs side by side and the "
+    "works they treat differently, written to --out.",
+)
+@click.option(
     "--exclude",
     "exclude_file",
     type=click.Path(exists=True, dir_okay=False),
@@ -681,6 +688,7 @@ def propose_cmd(
     allow_new_clashes: bool,
     not_before: str | None,
     lock_file: str | None,
+    compare: tuple[str, str] | None,
     exclude_file: str | None,
     read: InputOptions,
     store_path: str,
@@ -696,6 +704,18 @@ def propose_cmd(
     from ims_geo import export
     from ims_geo.programme import propose
 
+    if compare:
+        from ims_geo.programme import compare as compare_proposals
+
+        kpis, differ = compare_proposals(*compare)
+        if export.format_of(out) == "csv":
+            export.write(kpis, out)
+            export.write(differ, Path(out).with_name(f"{Path(out).stem}.works.csv"))
+        else:
+            export.write_layers({"kpis": kpis, "works": differ}, out)
+        click.echo(kpis.to_string(index=False))
+        click.echo(f"{len(differ)} works differ; comparison written to {out}", err=True)
+        return
     if export.format_of(out) not in ("gpkg", "xlsx", "csv"):
         _fail(f"--out {out}: a programme has several layers; write .gpkg, .xlsx or .csv")
     works = _read_inputs(inputs, store_path, read, orgs)
