@@ -197,6 +197,9 @@ def test_the_organisation_cannot_be_forged(inst: Installation) -> None:
     with app_sql(inst, None) as con:
         # without a sign-in: public works only, no version history, no writes
         assert count(con, f"SELECT 1 FROM {S}.works") == 2
+        assert count(con, f"SELECT 1 FROM {S}.plan_versions") == 0
+        current = con.execute(f"SELECT org, source FROM {S}.visible_versions ORDER BY org")
+        assert current.fetchall() == [("A", ""), ("B", "")]  # no file names
         assert con.execute(f"SELECT {S}.current_org()").fetchone() == (None,)
         for attempt in (
             "SET ims_geo.org = 'B'",

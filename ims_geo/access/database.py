@@ -32,7 +32,9 @@ Tables the application role may touch
     signals (see :mod:`ims_geo.access.signals`).
 ``plan_versions``
     INSERT own organisation; UPDATE of ``is_current`` only, own rows; no
-    DELETE. Readable when signed in; without sign-in current versions only.
+    DELETE. Readable when signed in, except others' first and last day
+    (``visible_versions`` shows them by month; without sign-in it shows the
+    current versions without file names).
 ``store_meta``
     every key but the id salt readable; only ``revision`` writable.
 ``audit``
@@ -161,7 +163,9 @@ def _visible_versions_sql(s: str) -> str:
     first and last day (which may be a private work's) only by month."""
     me = f"(SELECT {s}.current_org())"
     return f"""CREATE VIEW {s}.visible_versions WITH (security_barrier) AS
-SELECT version_id, org, cycle, version, uploaded_at, source, n_works, n_rejected, is_current,
+SELECT version_id, org, cycle, version, uploaded_at,
+  CASE WHEN {me} IS NULL THEN '' ELSE source END AS source, n_works,
+  CASE WHEN {me} IS NULL THEN 0 ELSE n_rejected END AS n_rejected, is_current,
   CASE WHEN org = {me} THEN first_start ELSE date_trunc('month', first_start)::date END
     AS first_start,
   CASE WHEN org = {me} THEN last_end
@@ -501,8 +505,7 @@ def _policies(s: str) -> list[str]:
         f"""CREATE POLICY rejected_insert ON {s}.rejected FOR INSERT WITH CHECK (
   {write} AND org = {me} AND {same_tx.format(t="rejected")})""",
         f"ALTER TABLE {s}.plan_versions ENABLE ROW LEVEL SECURITY",
-        f"""CREATE POLICY versions_read ON {s}.plan_versions FOR SELECT USING (
-  {me} IS NOT NULL OR is_current)""",
+        f"""CREATE POLICY versions_read ON {s}.plan_versions FOR SELECT USING ({me} IS NOT NULL)""",
         f"""CREATE POLICY versions_insert ON {s}.plan_versions FOR INSERT WITH CHECK (
   {write} AND org = {me})""",
         f"""CREATE POLICY versions_current ON {s}.plan_versions FOR UPDATE

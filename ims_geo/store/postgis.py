@@ -481,6 +481,16 @@ class PostGISStore(Store):
     def _commit(
         self, prepare: Callable[[CRS | None, Mapping[str, int]], Sequence[Payload]]
     ) -> list[PlanVersion]:
+        if not (self._owner and self._identity is None) and not (
+            self._identity is not None and self._identity.can_write
+        ):
+            # the database refuses it anyway; say so before any work is done
+            who = (
+                f"{self._identity.user} ({self._identity.role} of {self._identity.org})"
+                if self._identity
+                else "a visitor who is not signed in"
+            )
+            raise StoreError(f"store {self.location}: {who} may not import the plans")
         try:
             with self._engine.begin() as conn:
                 return self._write(conn, prepare)
