@@ -166,9 +166,12 @@ class Store(ABC):
         The organisation using the store. When set, it may import only its
         own plans, sees only its own rejected rows, and sees other
         organisations' ``private`` works anonymised: ``org`` is
-        ``"private"``, ``work_id`` an opaque stable id, title, cost, funding
-        and extra columns are blank; discipline, layer, dates, depths and
-        geometry stay, so they still show as conflict signals.
+        ``"private"``, ``work_id`` an opaque stable id, title, cost, funding,
+        depths and extra columns are blank, dates widened to whole months
+        and the geometry to the 50 m grid cells it touches
+        (:mod:`ims_geo.access.signals`); discipline, layer, excavation and
+        status stay, so they still show as conflict signals. A PostGIS store
+        sets it from the verified sign-in and lets the database anonymise.
     """
 
     #: True when the backend's reads already hide others' private works (PostGIS
