@@ -57,8 +57,19 @@ _POSTGRES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
 def shared() -> bool:
-    """Whether the store is a shared PostGIS installation (with sign-in)."""
-    return location().strip().lower().startswith(_POSTGRES)
+    """Whether the store is a shared PostGIS installation (with sign-in).
+
+    A PostGIS store opened by the role that owns its schema is the
+    operator's unrestricted single-user store (as a GeoPackage is): no
+    sign-in, every page. Users get the application role's URL instead.
+    """
+    where = location()
+    if not where.strip().lower().startswith(_POSTGRES):
+        return False
+    try:
+        return not getattr(_open(where), "is_owner", False)
+    except StoreError:
+        return True  # unreachable or not set up: the pages show why, through user_errors
 
 
 @st.cache_resource(show_spinner=False)
@@ -176,7 +187,8 @@ def viewer() -> str:
 def allowed_pages(pages: list[Any]) -> list[Any]:
     """The app's pages this session may use (``st.Page`` objects, by ``url_path``).
 
-    GeoPackage: every page but the login. PostGIS without sign-in: the public
+    A store without sign-in (GeoPackage, or PostGIS opened by its owner):
+    every page but the login. PostGIS without sign-in: the public
     view and the login. Signed in: every page, but Upload only for roles that
     may write (the database refuses their imports anyway).
     """

@@ -256,3 +256,14 @@ def test_planning_cycle_buttons_follow_the_role(
     assert ("cycle_save_targets" in keys) is may_coordinate
     (adopt,) = [b for b in at.button if b.key == "cycle_adopt_submit"]
     assert adopt.disabled is not may_coordinate
+
+
+def test_an_unreachable_shared_store_is_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(STORE_ENV, "postgresql://ims_app:secret-pw@127.0.0.1:1/ims")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "could not open the store" in at.error[0].value
+    assert "secret-pw" not in page_text(at)

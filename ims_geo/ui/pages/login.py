@@ -9,8 +9,9 @@ st.title("Sign in")
 
 if not state.shared():
     st.info(
-        "This store is a GeoPackage file: it has one user and no sign-in. Shared "
-        "installations (PostGIS) have organisations, users and roles.",
+        "This store has one user and no sign-in (a GeoPackage file, or a PostGIS store "
+        "opened by its owner). Shared installations (PostGIS, opened with the application "
+        "role) have organisations, users and roles.",
         icon=":material/info:",
     )
     st.stop()
