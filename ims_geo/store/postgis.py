@@ -200,13 +200,17 @@ class PostGISStore(Store):
         sa.event.listen(self._engine, "connect", self._on_connect)
         self._crs: CRS | None = None
         self._salt_value: str | None = None
-        self._open()
-        if user is not None:
-            self._sign_in("login", (user, password or ""), f"user {user!r}")
-        elif token is not None:
-            self._sign_in("login_token", (token,), "the API token")
-        elif session is not None:
-            self._use_session(session)
+        try:
+            self._open()
+            if user is not None:
+                self._sign_in("login", (user, password or ""), f"user {user!r}")
+            elif token is not None:
+                self._sign_in("login_token", (token,), "the API token")
+            elif session is not None:
+                self._use_session(session)
+        except BaseException:
+            self._engine.dispose()  # a refused store keeps no connection open
+            raise
 
     # --- sign-in ----------------------------------------------------------------------
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
