@@ -140,8 +140,12 @@ def run(
     timed_out = False
     try:
         if receive.poll(None if wall == float("inf") else wall):
-            with contextlib.suppress(EOFError, OSError):
+            try:
                 message = receive.recv()
+            except (EOFError, OSError):
+                message = None  # the worker died: its exit status tells why
+            except Exception as exc:  # an answer that cannot be unpickled
+                message = ("error", unreadable(name, exc))
         else:
             timed_out = True
     finally:

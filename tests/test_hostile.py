@@ -478,3 +478,11 @@ def test_bracket_depth_matches_a_brute_force_count(monkeypatch, slice_bytes):
         return deepest
 
     assert sanity.bracket_depth(texts).tolist() == [brute(t) for t in texts]
+
+
+def test_an_answer_the_caller_cannot_unpickle_is_a_refusal():
+    from ims_geo.errors import ImportRefusedError
+
+    # this error's constructor takes two arguments: its pickle cannot be loaded back
+    with pytest.raises(InputError, match=r"odd.gpkg could not be read \(TypeError"):
+        _worker.run(ImportRefusedError, ("no", {}), name="odd.gpkg", memory=2**31, cpu=10, wall=30)
