@@ -1125,14 +1125,16 @@ class _Search:
         wall = 0.0
         whole: dict[str, Any] = {}
         thread = None
+        build = 0.0
         if not bound:
             search_end = t0 + limit
         elif self.workers >= 2 and len(free) > _PARALLEL_BOUND_WORKS:
             built = time.perf_counter()
             full = self.model(free, coupling)
+            build = time.perf_counter() - built
             # the last evaluation builds a model as large: keep time for it, so
             # that the set ends within its limit
-            end = t0 + limit - 1.5 * (time.perf_counter() - built)
+            end = t0 + limit - 1.5 * build
 
             def bound_model() -> None:
                 left = max(end - time.perf_counter(), 0.1)
@@ -1171,11 +1173,13 @@ class _Search:
         if thread is not None:
             thread.join()
         objective = -np.inf
-        if bound:
+        # the objective of the blocks' solution needs a model of the whole set:
+        # only when there is time to build it (a loaded machine builds slowly)
+        if bound and t0 + limit - time.perf_counter() > 1.2 * build:
             evaluated, seconds = self.evaluate(free, coupling, t0 + limit)
             wall += seconds
             objective = evaluated if np.isfinite(evaluated) else -np.inf
-        final = "FEASIBLE" if np.isfinite(objective) or (not bound and models) else "UNKNOWN"
+        final = "FEASIBLE" if np.isfinite(objective) or models else "UNKNOWN"
         best = np.nan
         if thread is None and bound:
             left = t0 + limit - time.perf_counter()
@@ -1187,7 +1191,12 @@ class _Search:
             wall += float(solver.wall_time)
             if _found(status):
                 best = float(solver.best_objective_bound)
-                if not objective >= float(solver.objective_value):
+                better = (
+                    objective < float(solver.objective_value)
+                    if np.isfinite(objective)
+                    else status == cp_model.OPTIMAL
+                )
+                if better:
                     _read(full, solver, status, self.start, self.combined)
                     objective = float(solver.objective_value)
                 if status == cp_model.OPTIMAL:
