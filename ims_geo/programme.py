@@ -135,6 +135,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -570,6 +571,68 @@ def propose(
         baseline_conflicts=conflicts,
         warnings=warnings,
     )
+
+
+# --- the programme as a Gantt chart ---------------------------------------------------
+
+
+def gantt(proposal: Proposal) -> pd.DataFrame:
+    """One row per work of a combined project, one column per month it spans.
+
+    Columns: cluster_id, exec_order, org, work_id, title, proposed_start,
+    proposed_end, then one column per calendar month ("2027-03", ...) from
+    the first project's start to the last one's end, holding 1 where the work
+    occupies the street in that month (empty otherwise). :func:`style_gantt`
+    colours those cells in a spreadsheet.
+    """
+    w = proposal.works
+    members = w[w[CLUSTER_ID].notna()].sort_values([CLUSTER_ID, EXEC_ORDER])
+    head = [CLUSTER_ID, EXEC_ORDER, S.ORG, S.WORK_ID, S.TITLE, PROPOSED_START, PROPOSED_END]
+    out = pd.DataFrame(members[[c for c in head if c in members.columns]]).reset_index(drop=True)
+    if out.empty:
+        return out
+    first = out[PROPOSED_START].min().to_period("M")
+    last = out[PROPOSED_END].max().to_period("M")
+    months = pd.period_range(first, last, freq="M")
+    begin = out[PROPOSED_START].dt.to_period("M").to_numpy()
+    end = out[PROPOSED_END].dt.to_period("M").to_numpy()
+    grid = {
+        str(m): pd.array(np.where((begin <= m) & (end >= m), 1, pd.NA), dtype="Int64")
+        for m in months
+    }
+    return pd.concat([out, pd.DataFrame(grid)], axis=1)
+
+
+def style_gantt(path: str | Path, sheet: str = "gantt") -> None:
+    """Colour the occupied months of the Gantt sheet of an ``.xlsx`` file (conditional format)."""
+    from openpyxl import load_workbook
+    from openpyxl.formatting.rule import CellIsRule
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    book = load_workbook(path)
+    if sheet not in book.sheetnames:
+        return
+    ws = book[sheet]
+    months = [
+        cell.column
+        for cell in ws[1]
+        if isinstance(cell.value, str) and re.fullmatch(r"\d{4}-\d{2}", cell.value)
+    ]
+    first = min(months, default=0)
+    if months and ws.max_row >= 2:
+        cells = f"{get_column_letter(first)}2:{get_column_letter(ws.max_column)}{ws.max_row}"
+        ws.conditional_formatting.add(
+            cells,
+            CellIsRule(
+                operator="equal", formula=["1"],
+                fill=PatternFill("solid", start_color="2F6FB3", end_color="2F6FB3"),
+                font=Font(color="2F6FB3"),
+            ),
+        )  # fmt: skip
+        for col in range(first, ws.max_column + 1):
+            ws.column_dimensions[get_column_letter(col)].width = 4
+    book.save(path)
 
 
 # --- comparing two proposals -------------------------------------------------------
@@ -1854,8 +1917,10 @@ __all__ = [
     "Proposal",
     "check_budgets",
     "compare",
+    "gantt",
     "load_budgets",
     "load_costs",
     "propose",
     "read_proposal",
+    "style_gantt",
 ]

@@ -1127,3 +1127,30 @@ def test_two_proposals_are_compared(tmp_path) -> None:
     )
     assert bad.exit_code == 2
     assert "missing column(s) proposal, proposed_start, cluster_id of a proposal" in bad.output
+
+
+def test_the_gantt_sheet_marks_each_members_months(tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    from ims_geo import export
+
+    frame = two_utilities()
+    frame.loc[1, "end_date"] = pd.Timestamp("2027-06-10")  # W1: 40 days
+    proposal = propose(frame)
+    chart = programme.gantt(proposal)
+    by_id = proposal.works.set_index("work_id")
+    months = [c for c in chart.columns if c[:2] == "20"]
+    # from the joint start's month to the month the 40-day water main ends
+    first = by_id.loc["S1", "proposed_start"].to_period("M")
+    last = by_id.loc["W1", "proposed_end"].to_period("M")
+    assert months == [str(m) for m in pd.period_range(first, last, freq="M")]
+    assert chart["work_id"].tolist() == ["S1", "W1"]
+    assert chart[str(first)].tolist() == [1, 1]
+    s1_end = by_id.loc["S1", "proposed_end"].to_period("M")
+    assert chart[str(last)].tolist() == [1 if s1_end == last else pd.NA, 1]
+    path = tmp_path / "p.xlsx"
+    export.write_layers({"works": proposal.works, "gantt": chart}, path)
+    programme.style_gantt(path)
+    sheet = load_workbook(path)["gantt"]
+    ranges = [str(r.sqref) for r in sheet.conditional_formatting]
+    assert ranges == [f"H2:{chr(ord('H') + len(months) - 1)}3"]

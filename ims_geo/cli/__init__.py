@@ -741,6 +741,10 @@ def propose_cmd(
         layers["solver"] = proposal.solver
     if len(proposal.infeasible):
         layers["unresolved"] = proposal.infeasible
+    if export.format_of(out) == "xlsx" and len(proposal.clusters):
+        from ims_geo.programme import gantt
+
+        layers["gantt"] = gantt(proposal)
     if export.format_of(out) == "csv":
         # one CSV per layer: OUT holds the works, OUT's stem + .clusters.csv etc. the rest
         target = Path(out)
@@ -749,6 +753,10 @@ def propose_cmd(
             export.write(layer, path)
     else:
         export.write_layers(layers, out)
+        if "gantt" in layers:
+            from ims_geo.programme import style_gantt
+
+            style_gantt(out)
     for warning in proposal.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(proposal.kpis.to_string(index=False))
