@@ -171,7 +171,7 @@ LOCK = "lock"
 CLUSTER_COLUMNS: tuple[str, ...] = (
     CLUSTER_ID, "members", "n_works", "orgs", "joint_start", "joint_end", "trench_m",
     "resurfacing_avoided_m2", "resurfacing_avoided_n", "disruption_days_saved", "savings_eur",
-    "savings_explained",
+    "savings_explained", "member_titles",
 )  # fmt: skip
 KPI_COLUMNS: tuple[str, ...] = ("kpi", "baseline", "proposal")
 INFEASIBLE_COLUMNS: tuple[str, ...] = ("constraint", "subject", "works", "amount", "reason")
@@ -1492,6 +1492,15 @@ def _clusters_out(
     per["end"] = start[per.index.to_numpy()] + a.duration[per.index.to_numpy()]
     per["label"] = a.label[per.index.to_numpy()]
     per["org"] = a.org[per.index.to_numpy()]
+    titles = (
+        frame[S.TITLE].astype("string").fillna("").to_numpy(object)
+        if S.TITLE in frame.columns
+        else np.full(len(frame), "", dtype=object)
+    )
+    per["titled"] = [
+        f"{lab} ({t})" if t else lab
+        for lab, t in zip(per["label"], titles[per.index.to_numpy()], strict=True)
+    ]
     # a member shares the site (traffic management, set-up) only with a member
     # within the share distance of it; members elsewhere in the project save neither
     geoms = frame.geometry.to_numpy()
@@ -1544,6 +1553,7 @@ def _clusters_out(
             parts["setup"], strict=True,
         )
     ]  # fmt: skip
+    out["member_titles"] = g["titled"].agg("; ".join)
     hulls = (
         gpd.GeoSeries(original.geometry.to_numpy()[per.index.to_numpy()], crs=original.crs)
         .groupby(per["c"].to_numpy())

@@ -1090,6 +1090,10 @@ def test_members_that_share_no_site_save_only_the_period() -> None:
     assert (c["trench_m"], c["resurfacing_avoided_m2"], c["disruption_days_saved"]) == (0, 0, 0)
     assert c["savings_eur"] == 0
     assert c["savings_explained"] == "nothing shared on site: the members only share the period"
+    titled = two_utilities().assign(title=["Sewer renewal Main St", None])
+    assert propose(titled).clusters.iloc[0]["member_titles"] == (
+        "Sewer:S1 (Sewer renewal Main St); Water:W1"
+    )
     shared = propose(two_utilities()).clusters.iloc[0]["savings_explained"]
     assert shared == (
         "100 m of trench shared (EUR 25,000); 100 m² of reinstatement avoided (EUR 9,000); "
