@@ -775,3 +775,16 @@ def test_savings_kept_when_plans_carry_no_costs(store: Store) -> None:
     assert (project["cost_eur"], project["savings_eur"]) == (0.0, 500_000.0)
     shares = cycle.programme(store, YEAR).set_index("work_id")["cost_share_eur"]
     assert shares[["W1", "G1", "R1"]].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_unplanned_from_the_plan_status(adopted: Store) -> None:
+    sewer = plan("Sewer", [
+        *PLANS["Sewer"],
+        work("X9", "sewer", "2027-04-01", "2027-04-10", line(3000), status="in_progress"),
+        work("X8", "sewer", "2026-04-01", "2026-04-10", line(3500), status="done"),
+        work("X7", "sewer", "2027-09-01", "2027-09-10", line(4000)),
+    ])  # fmt: skip
+    adopted.import_plan(sewer, org="Sewer", cycle=YEAR)
+    found = cycle.deviations(adopted, YEAR)
+    assert found[["org", "work_id", "deviation"]].values.tolist() == [["Sewer", "X9", "unplanned"]]
+    assert found.iloc[0]["start"] == pd.Timestamp("2027-04-01")

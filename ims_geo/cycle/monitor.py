@@ -37,7 +37,9 @@ duration). Classes (:data:`DEVIATIONS`), the first that applies:
     the start is after / before the adopted start; ``days`` is the shift.
 ``unplanned``
     a work that is not in the programme but was reported started
-    (``in_progress``, ``done`` or an actual start); ``days`` is empty.
+    (``in_progress``, ``done`` or an actual start), or that its
+    organisation's current plan marks ``in_progress`` or ``done`` with a
+    start in the cycle year; ``days`` is empty.
 
 State of a combined project (:func:`project_status`)
 ----------------------------------------------------
@@ -590,11 +592,31 @@ def _reasons(frame: pd.DataFrame) -> list[str]:
 
 
 def _unplanned(store: Store, year: int, assessed: pd.DataFrame) -> pd.DataFrame:
+    """Works outside the programme that started: reported so, or marked so in the plan."""
     reports = progress(store, year)
-    key = reports[S.ORG] + "\x1f" + reports[S.WORK_ID]
     in_programme = set(assessed[S.ORG] + "\x1f" + assessed[S.WORK_ID])
+    key = reports[S.ORG] + "\x1f" + reports[S.WORK_ID]
     started = reports["status"].isin(_STARTED) | reports["actual_start"].notna()
     found = reports[started & ~key.isin(in_programme)]
+    current = store.works()
+    plan_key = current[S.ORG].astype(str) + "\x1f" + current[S.WORK_ID].astype(str)
+    marked = (
+        current[S.STATUS].isin(_STARTED).to_numpy()
+        & (current[S.START].dt.year == year).to_numpy()
+        & ~plan_key.isin(in_programme).to_numpy()
+        & ~plan_key.isin(set(key)).to_numpy()
+    )
+    from_plan = pd.DataFrame(
+        {
+            S.ORG: current.loc[marked, S.ORG].astype(str).to_numpy(),
+            S.WORK_ID: current.loc[marked, S.WORK_ID].astype(str).to_numpy(),
+            "actual_start": current.loc[marked, S.START].to_numpy(),
+            "actual_end": current.loc[marked, S.END].to_numpy(),
+            "status": current.loc[marked, S.STATUS].astype(str).to_numpy(),
+            "remark": None,
+        }
+    )
+    found = pd.concat([found, from_plan], ignore_index=True) if len(from_plan) else found
     if found.empty:
         return pd.DataFrame()
     return pd.DataFrame(
