@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,20 +221,56 @@ def shared_template(postgis_cluster: PostGISCluster) -> str:
     return name
 
 
-@pytest.fixture
-def shared_installation(
-    postgis_cluster: PostGISCluster, shared_template: str
-) -> Iterator[SharedInstallation]:
-    """A fresh database owned by the owner role, initialised for the application role."""
-    name = f"shared_{uuid.uuid4().hex[:12]}"
+POPULATED_TEMPLATE = "ims_populated_template"
+
+
+@pytest.fixture(scope="session")
+def populated_template(postgis_cluster: PostGISCluster, shared_template: str) -> dict[str, int]:
+    """A template of a shared installation with organisations, users and plans
+    (``tests/access_data.py``); the version ids of B's and A's plans."""
+    from access_data import populate
+
+    name = POPULATED_TEMPLATE
     postgis_cluster.execute(f"CREATE DATABASE {name} TEMPLATE {shared_template} OWNER {OWNER_ROLE}")
     port = postgis_cluster.port
+    made = populate(
+        f"postgresql+psycopg://{OWNER_ROLE}:{OWNER_PASSWORD}@127.0.0.1:{port}/{name}",
+        f"postgresql+psycopg://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{port}/{name}",
+    )
+    postgis_cluster.execute("DELETE FROM ims_geo.sessions", database=name)
+    postgis_cluster.execute(f"ALTER DATABASE {name} WITH is_template true")
+    return {"b_version": made.b_version, "a_version": made.a_version}
+
+
+@pytest.fixture
+def populated_installation(
+    postgis_cluster: PostGISCluster, populated_template: dict[str, int]
+) -> Iterator[tuple[SharedInstallation, dict[str, int]]]:
+    """A fresh copy of :func:`populated_template` (cloning takes a fraction of a second)."""
+    with _clone(postgis_cluster, POPULATED_TEMPLATE) as installation:
+        yield installation, populated_template
+
+
+@contextmanager
+def _clone(cluster: PostGISCluster, template: str) -> Iterator[SharedInstallation]:
+    name = f"shared_{uuid.uuid4().hex[:12]}"
+    cluster.execute(f"CREATE DATABASE {name} TEMPLATE {template} OWNER {OWNER_ROLE}")
+    port = cluster.port
     owner_url = f"postgresql+psycopg://{OWNER_ROLE}:{OWNER_PASSWORD}@127.0.0.1:{port}/{name}"
     app_url = f"postgresql+psycopg://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{port}/{name}"
     try:
         yield SharedInstallation(owner_url=owner_url, app_url=app_url, database=name)
     finally:
-        postgis_cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cluster.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def shared_installation(
+    postgis_cluster: PostGISCluster, shared_template: str
+) -> Iterator[SharedInstallation]:
+    """A fresh database owned by the owner role, initialised for the application role."""
+    with _clone(postgis_cluster, shared_template) as installation:
+        yield installation
 
 
 @pytest.fixture

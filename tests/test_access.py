@@ -45,8 +45,9 @@ B2_CELLS = shapely.box(121_000, 487_000, 121_100, 487_050)
 
 
 @pytest.fixture
-def inst(shared_installation: Any) -> Installation:
-    return populate(shared_installation.owner_url, shared_installation.app_url)
+def inst(populated_installation: Any) -> Installation:
+    made, versions = populated_installation
+    return Installation(made.owner_url, made.app_url, **versions)
 
 
 def cli(*args: object, env: dict[str, str] | None = None, input: str | None = None) -> Any:

@@ -22,7 +22,6 @@ from access_data import (
     Installation,
     line,
     plan,
-    populate,
 )
 
 from ims_geo.store import open_store
@@ -33,8 +32,9 @@ S = "ims_geo"
 
 
 @pytest.fixture
-def inst(shared_installation: Any) -> Installation:
-    return populate(shared_installation.owner_url, shared_installation.app_url)
+def inst(populated_installation: Any) -> Installation:
+    made, versions = populated_installation
+    return Installation(made.owner_url, made.app_url, **versions)
 
 
 def _libpq(url: str) -> str:
@@ -45,6 +45,7 @@ def _libpq(url: str) -> str:
 def app_sql(inst: Installation, user: str | None = "a_plan") -> Iterator[psycopg.Connection]:
     """A raw connection with the application's credentials, signed in as ``user``."""
     with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
+        con.execute("SET jit = off")  # as the store's own connections (speed only)
         if user is not None:
             token = con.execute(f"SELECT {S}.login(%s, %s)", (user, PASSWORD)).fetchone()[0]
             assert token is not None
