@@ -245,6 +245,23 @@ def killer_geojson(value: str = "1e200", epsg: int = 3879) -> bytes:
     ).encode()
 
 
+def nested_geojson(depth: int, collection: bool) -> bytes:
+    """A GeoJSON feature whose geometry nests ``depth`` collections or coordinate arrays."""
+    if collection:
+        geometry = (
+            '{"type":"GeometryCollection","geometries":[' * depth
+            + '{"type":"Point","coordinates":[4.9,52.37]}'
+            + "]}" * depth
+        )
+    else:
+        geometry = '{"type":"Point","coordinates":' + "[" * depth + "4.9,52.37" + "]" * depth + "}"
+    return (
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        f'{{"work_id":"1","org":"{ORG}","discipline":"road","start_date":"2027-01-01",'
+        f'"end_date":"2027-02-01"}},"geometry":{geometry}}}]}}'
+    ).encode()
+
+
 def nested_collection(depth: int) -> bytes:
     wkt = "GEOMETRYCOLLECTION (" * depth + "POINT (121000 487000)" + ")" * depth
     return _csv([f'1,A,road,2027-01-01,2027-02-01,"SRID={RD};{wkt}"'])
@@ -320,6 +337,11 @@ def _hostile(seed: int) -> Iterator[Case]:
     yield Case("killer coordinate", "killer_4326.geojson", killer_geojson("1e200", 4326), rows=1)
     for depth in (100_000, 10_000, 100, 9):
         yield Case("nested collection", f"nested_{depth}.csv", nested_collection(depth), rows=1)
+    for depth in (100_000, 40):
+        for collection in (True, False):
+            kind = "collections" if collection else "arrays"
+            data = nested_geojson(depth, collection)
+            yield Case("nested collection", f"nested_{kind}_{depth}.geojson", data)
     yield Case(
         "mixed SRID",
         "mixed_srid.csv",

@@ -148,6 +148,16 @@ def test_a_collection_nested_100000_deep_is_rejected_before_parsing():
     ]
 
 
+def test_deeply_nested_geojson_is_refused_or_rejected():
+    for kind in ("collections", "arrays"):
+        with pytest.raises(InputError, match=rf"nested_{kind}_100000.geojson.*Too many nested"):
+            read(f"nested_{kind}_100000.geojson")
+    assert reasons(read("nested_collections_40.geojson")) == [
+        "unsupported geometry type 'GeometryCollection' (use points, lines or polygons)"
+    ]
+    assert reasons(read("nested_arrays_40.geojson")) == ["missing geometry"]
+
+
 def test_mixed_srid_and_plain_wkt_rows():
     result = read("mixed_srid.csv")
     assert result.rejected.empty and len(result.works) == 3
