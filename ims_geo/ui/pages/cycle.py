@@ -49,6 +49,7 @@ with st.sidebar:
     wanted = st.toggle(
         "Full revision (once per election period)", value=full, key=f"cycle_full_{year}",
         help="Every organisation must re-submit its plan; plans not refreshed are stale.",
+        disabled=not state.may("coordinate"),
     )  # fmt: skip
     if wanted != full:
         with widgets.user_errors():
@@ -166,6 +167,9 @@ with tab_monitoring:
         st.success("No deviations from the adopted programme.")
     st.markdown("**Report progress** (work_id, status, actual_start, actual_end, remark)")
     orgs = sorted(set(versions["org"])) if len(versions) else []
+    signed_in = state.identity()
+    if state.shared():  # an organisation reports its own progress only
+        orgs = [signed_in.org] if signed_in is not None else []
     org = st.selectbox("Organisation", orgs, key="cycle_progress_org")
     upload = st.file_uploader(
         "Progress file", key="cycle_progress_file",
