@@ -69,7 +69,9 @@ Writing
 created), ``import_moratoria(store, frame, org=...)``, ``add_exemption(...)``.
 
 The conflict engine with the moratoria layer:
-``find_conflicts_with_moratoria(works, moratoria_frame, rules)``.
+``find_conflicts_with_moratoria(works, moratoria_frame, rules)``; a store's
+conflicts (its works, moratoria and exemptions; what the CLI and the app show):
+``store_conflicts(store, works=None, rules=None)``.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ from ims_geo.cycle.moratoria import (
     import_moratoria,
     moratoria,
     read_moratoria,
+    store_conflicts,
 )
 from ims_geo.cycle.status import CycleStatus, stale_plans, status
 from ims_geo.cycle.targets import (
@@ -179,5 +182,6 @@ __all__ = [
     "set_targets",
     "stale_plans",
     "status",
+    "store_conflicts",
     "targets",
 ]

@@ -531,6 +531,43 @@ def find_conflicts_with_moratoria(
     return _exempted(out, layer, exempt)
 
 
+def store_conflicts(
+    store: Store,
+    works: gpd.GeoDataFrame | None = None,
+    rules: Rules | None = None,
+    *,
+    internal: bool | None = None,
+) -> gpd.GeoDataFrame:
+    """Conflicts of a store's works with its moratoria layer and exemptions.
+
+    The one way the CLI (``ims-geo conflicts`` on the store), the app's pages
+    and the cycle's KPIs find a store's conflicts, so they always agree.
+
+    Parameters
+    ----------
+    store
+        The store whose moratoria and exemptions apply.
+    works
+        Its works as read by the caller (e.g. cached); None reads
+        :meth:`~ims_geo.store.Store.works`.
+    rules
+        Conflict rules (default :class:`ims_geo.rules.Rules`).
+    internal
+        As in :func:`ims_geo.conflicts.find_conflicts`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`find_conflicts_with_moratoria`.
+    """
+    works = store.works() if works is None else works
+    if works.empty:  # nothing can dig in a moratorium; the engine's empty frame
+        return find_conflicts_with_moratoria(works, None, rules, internal=internal)
+    return find_conflicts_with_moratoria(
+        works, moratoria(store), rules, exempt=exemptions(store), internal=internal
+    )
+
+
 def _pseudo_works(
     works: gpd.GeoDataFrame, layer: gpd.GeoDataFrame, span: int, rules: Rules
 ) -> gpd.GeoDataFrame:

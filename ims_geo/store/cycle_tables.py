@@ -214,9 +214,13 @@ def transaction(store: Store, *, write: bool = False) -> Iterator[Transaction]:
     """One transaction on ``store``'s cycle tables; committed when the block ends.
 
     With ``write`` the transaction holds the store's writer lock from its
-    start, so numbers handed out inside it (revisions, ids) are unique.
+    start, so numbers handed out inside it (revisions, ids) are unique, and
+    it changes the store's :meth:`~ims_geo.store.Store.revision` in the same
+    commit (progress, adoptions, moratoria and exemptions change what the
+    app's cached conflicts and pages show).
     Anything raised inside the block rolls everything back.
     """
+    from ims_geo.store.base import new_revision
     from ims_geo.store.gpkg import GeoPackageStore
 
     if isinstance(store, GeoPackageStore):
@@ -225,6 +229,10 @@ def transaction(store: Store, *, write: bool = False) -> Iterator[Transaction]:
             con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield _SqliteTransaction(con)
+                if write:
+                    con.execute(
+                        "UPDATE store_meta SET value = ? WHERE key = 'revision'", (new_revision(),)
+                    )
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -241,6 +249,11 @@ def transaction(store: Store, *, write: bool = False) -> Iterator[Transaction]:
             if write:
                 conn.execute(sa.text(f"LOCK TABLE {schema}.cycles IN EXCLUSIVE MODE"))
             yield _SqlAlchemyTransaction(conn, schema)
+            if write:  # row-level security: only a role that may write changes it
+                conn.execute(
+                    sa.text(f"UPDATE {schema}.store_meta SET value = :r WHERE key = 'revision'"),
+                    {"r": new_revision()},
+                )
     except sa.exc.SQLAlchemyError as exc:
         cause = str(getattr(exc, "orig", None) or exc).strip()
         raise StoreError(

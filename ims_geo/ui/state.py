@@ -30,7 +30,7 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from ims_geo import maps
 from ims_geo._mapping import loads_mapping, to_dict
 from ims_geo.access.roles import Identity
-from ims_geo.conflicts import find_conflicts
+from ims_geo.cycle.moratoria import store_conflicts
 from ims_geo.errors import StoreError
 from ims_geo.ingest import IngestResult, Mapping, list_layers, read_works
 from ims_geo.programme import Progress, Proposal, propose
@@ -240,11 +240,18 @@ def summary() -> tuple[pd.DataFrame, pd.DataFrame]:
 def _conflicts(
     where: str, who: str, rev: str, overrides: tuple[tuple[str, float], ...], _store: Store
 ) -> gpd.GeoDataFrame:
-    return find_conflicts(_works(where, who, rev, _store), load_rules(None, **dict(overrides)))
+    # with the store's moratoria layer and exemptions, as the CLI and the cycle's KPIs
+    rules = load_rules(None, **dict(overrides))
+    return store_conflicts(_store, _works(where, who, rev, _store), rules)
 
 
 def conflicts(**overrides: float | None) -> gpd.GeoDataFrame:
-    """Conflicts between the current works, ranked by score.
+    """Conflicts between the current works and with active moratoria, ranked by score.
+
+    Computed by :func:`ims_geo.cycle.store_conflicts`: a protected new surface
+    of the moratoria layer counts like a sealing work (rows with a
+    ``moratorium_id``); exempted pairs are left out. Recording progress or
+    importing moratoria changes the store's revision, so these are found again.
 
     ``overrides`` replace default rules (``distance``, ``window_days``,
     ``moratorium_years``); None keeps the default.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 
+from ims_geo import cycle
 from ims_geo.conflicts import find_conflicts
 from ims_geo.rules import Rules
+from ims_geo.schema import validate
 from ims_geo.store import open_store
+from tests.ui.conftest import PAGES
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +129,106 @@ def test_the_page_says_which_works_took_no_part(open_app, demo):
         ["outside the period", int(outside.sum()), "none"],
     ]
     assert 0 < outside.sum() < len(works)
+
+
+# --- the moratoria layer: the page reads a store's conflicts as the CLI does ------------------
+RD = "EPSG:28992"
+
+
+def _line(dy: float) -> shapely.LineString:
+    return shapely.LineString([(121_000.0, 487_000.0 + dy), (121_100.0, 487_000.0 + dy)])
+
+
+def _plan(org: str, wid: str, discipline: str, start: str, end: str, dy: float):
+    frame = gpd.GeoDataFrame(
+        {"work_id": [wid], "discipline": [discipline], "start_date": [start], "end_date": [end]},
+        geometry=[_line(dy)], crs=RD,
+    )  # fmt: skip
+    checked = validate(frame, org=org, source=f"{org}.gpkg")
+    assert checked.rejected.empty
+    return checked.valid
+
+
+@pytest.fixture
+def resurfaced(tmp_path):
+    """City resurfaces R1 (June 2027); Water digs W7 3 m beside it in January 2031.
+
+    W7 starts after R1's planned end + 3 years (the page's moratorium rule),
+    and far outside the synergy window: the works alone have no conflict.
+    """
+    path = tmp_path / "cycle.gpkg"
+    store = open_store(path)
+    store.import_plan(_plan("City", "R1", "road", "2027-06-01", "2027-06-30", 0.0),
+                      org="City", cycle=2027)  # fmt: skip
+    store.import_plan(_plan("Water", "W7", "water", "2031-01-06", "2031-01-15", 3.0),
+                      org="Water", cycle=2031)  # fmt: skip
+    assert find_conflicts(store.works()).empty
+    return path
+
+
+def _finish_r1(path) -> int:
+    """City reports R1 done (actual 2 to 20 June 2027): its 5-year moratorium's id."""
+    reports = pd.DataFrame(
+        [("R1", "done", "2027-06-02", "2027-06-20", None)], columns=list(cycle.PROGRESS_COLUMNS)
+    )
+    result = cycle.record_progress(open_store(path), 2027, "City", reports, source="city.csv",
+                                   rules=Rules(moratorium_years=5))  # fmt: skip
+    assert result.rejected.empty and len(result.moratoria) == 1
+    return int(result.moratoria["moratorium_id"].iloc[0])
+
+
+def test_a_moratorium_recorded_in_the_session_shows_and_an_exemption_lifts_it(open_app, resurfaced):
+    at = open_app("conflicts", store=resurfaced)
+    assert len(table(at)) == 0
+    before = open_store(resurfaced).revision()
+
+    mid = _finish_r1(resurfaced)  # progress recorded while the page is open
+    assert open_store(resurfaced).revision() != before  # the cached conflicts are stale now
+    at.run()
+    assert not at.exception
+    shown = table(at)
+    assert shown[["kind", "org_a", "work_id_a", "org_b", "work_id_b"]].values.tolist() == [
+        ["moratorium", "City", "R1", "Water", "W7"]
+    ]
+    # protected from the day after the actual end for 5 x 365 days; W7 digs 1296 days after
+    # it (1096 days to 20 June 2030, 2028 a leap year, then 200), 3 m away
+    row = shown.iloc[0]
+    assert row["gap_days"] == (pd.Timestamp("2031-01-06") - pd.Timestamp("2027-06-20")).days
+    assert row["gap_days"] == 1296
+    assert row["distance_m"] == pytest.approx(3.0)
+    # the same single row as the CLI's library function
+    expected = cycle.store_conflicts(open_store(resurfaced))
+    assert expected["moratorium_id"].tolist() == [mid]
+
+    at.switch_page(f"{PAGES}/overview.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Moratorium violations"], metrics["Clashes"], metrics["Synergies"]) == (
+        "1", "0", "0",
+    )  # fmt: skip
+
+    cycle.add_exemption(open_store(resurfaced), mid, org="Water", work_id="W7",
+                        kind="emergency")  # fmt: skip
+    at.run()
+    assert at.metric[3].label == "Moratorium violations" and at.metric[3].value == "0"
+    at.switch_page(f"{PAGES}/conflicts.py").run()
+    assert not at.exception
+    assert len(table(at)) == 0
+
+
+def test_the_map_draws_the_moratorium_conflict_recorded_in_the_session(
+    open_app, resurfaced, folium_args
+):
+    def drawn(at) -> tuple[int, list[str]]:
+        captions = [c.value.split(" · ")[0] for c in at.caption if " drawn" in c.value]
+        return folium_args(at)["script"].count('"type": "Feature"'), captions
+
+    at = open_app("map", store=resurfaced)
+    assert drawn(at) == (2, ["2 works drawn", "0 conflicts drawn"])
+    _finish_r1(resurfaced)
+    at.run()
+    assert not at.exception
+    # R1, W7, their moratorium conflict and the protected surface
+    assert drawn(at) == (
+        4, ["2 works drawn", "1 conflicts drawn", "1 moratoria (protected new surfaces) drawn"],
+    )  # fmt: skip
