@@ -571,14 +571,11 @@ def conflicts_cmd(
     works = _read_inputs(inputs, store_path, read, orgs)
     if inputs:
         conflicts = find_conflicts(works, rules, internal=internal or None)
-    else:  # the store's works: its moratoria layer protects new surfaces too
-        from ims_geo.cycle import moratoria as layer
-        from ims_geo.cycle.moratoria import exemptions, find_conflicts_with_moratoria
+    else:  # the store's works: its moratoria layer protects new surfaces too (as in the app)
+        from ims_geo.cycle.moratoria import store_conflicts
 
         store = _open_store(store_path)
-        conflicts = find_conflicts_with_moratoria(
-            works, layer(store), rules, exempt=exemptions(store), internal=internal or None
-        )
+        conflicts = store_conflicts(store, works, rules, internal=internal or None)
     export.write(export.conflict_table(conflicts, works), out, layer="conflicts")
     counts = conflicts["kind"].value_counts()
     detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"

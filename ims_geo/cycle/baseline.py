@@ -50,7 +50,7 @@ from ims_geo import schema as S
 from ims_geo.crs import ensure_metric
 from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, programme, projects
-from ims_geo.cycle.moratoria import exemptions, find_conflicts_with_moratoria, moratoria
+from ims_geo.cycle.moratoria import moratoria, store_conflicts
 from ims_geo.cycle.targets import KPIS, is_full_revision, kpi_state, targets
 from ims_geo.rules import Rules
 from ims_geo.store.base import Store, compare_works
@@ -276,7 +276,7 @@ def conflicts(store: Store, cycle: int, rules: Rules | None = None) -> gpd.GeoDa
         from ims_geo.conflicts import empty_conflicts
 
         return empty_conflicts(works.crs)
-    return find_conflicts_with_moratoria(works, moratoria(store), rules, exempt=exemptions(store))
+    return store_conflicts(store, works, rules)
 
 
 def baseline(store: Store, cycle: int, rules: Rules | None = None) -> Baseline:
@@ -293,9 +293,7 @@ def baseline(store: Store, cycle: int, rules: Rules | None = None) -> Baseline:
 
         found = empty_conflicts(works.crs)
     else:
-        found = find_conflicts_with_moratoria(
-            works, moratoria(store), rules, exempt=exemptions(store)
-        )
+        found = store_conflicts(store, works, rules)
     counts = found["kind"].value_counts()
     kinds = ["clash", "moratorium", "synergy"]
     table = pd.DataFrame({"kind": kinds, "conflicts": [int(counts.get(k, 0)) for k in kinds]})
@@ -356,9 +354,7 @@ def kpis(
         values["moratorium_violations"] = 0.0
         values["max_disruption_days"] = 0.0
     else:
-        found = find_conflicts_with_moratoria(
-            works, moratoria(store), rules, exempt=exemptions(store)
-        )
+        found = store_conflicts(store, works, rules)
         values["moratorium_violations"] = float((found["kind"] == "moratorium").sum())
         segments = disruption(works, year)
         values["max_disruption_days"] = (
