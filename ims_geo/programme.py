@@ -387,7 +387,11 @@ def propose(
     conflicts
         Conflicts between ``works`` at their planned dates (the output of
         :func:`ims_geo.conflicts.find_conflicts`); None computes them with
-        ``rules``.
+        ``rules``. Rows of the moratoria layer (those with a
+        ``moratorium_id``, from :func:`ims_geo.cycle.store_conflicts`) are
+        ignored: a moratorium is no work to schedule, and the proposal's own
+        conflicts are found on the works alone, so baseline and proposal
+        KPIs are counted alike.
     rules
         Conflict rules (default :class:`ims_geo.rules.Rules`); also used to
         find the pairs that could conflict anywhere in the windows and to
@@ -472,6 +476,8 @@ def propose(
     tell(0.0, "finding conflicts at the planned dates")
     if conflicts is None:
         conflicts = find_conflicts(frame, rules)
+    elif "moratorium_id" in conflicts.columns:  # the moratoria layer's rows (see above)
+        conflicts = conflicts[conflicts["moratorium_id"].isna().to_numpy()]
     keys = _keys(frame)
     ia, ib, kind, score = _pair_index(conflicts, keys, "conflicts")
     tell(0.05, "finding the pairs that could conflict within the windows")
@@ -1025,13 +1031,40 @@ def _window_works(frame: gpd.GeoDataFrame, a: _Arrays) -> gpd.GeoDataFrame:
 # --- clusters ----------------------------------------------------------------------
 
 
-def _phase_offsets(
-    lo: np.ndarray, hi: np.ndarray, d: np.ndarray, sealing: np.ndarray
-) -> tuple[int, int, int]:
-    """(D1, lowest S, highest S) of one set of works (D1 = -1 without phase 1)."""
-    d1 = int(d[~sealing].max()) if (~sealing).any() else -1
-    off = np.where(sealing & (d1 >= 0), d1 + 1, 0)
-    return d1, int((lo - off).max()), int((hi - off).min())
+def member_offsets(a: _Arrays, work: np.ndarray, cid: np.ndarray) -> np.ndarray:
+    """Start offset of every member (``work``) in its project's (``cid``) joint period.
+
+    The trench works (group 0), deepest first, are staggered: the first
+    starts on the joint start; each next one starts with the one before it,
+    or later so that it ends no earlier than that one ends (it is laid above
+    it: in overlap where its duration allows, after it where it is short).
+    Other surface works start on the joint start. The sealing works start
+    the day after the last of these ends (on the joint start when there is
+    none).
+    """
+    work = np.asarray(work, np.int64)
+    cid = np.asarray(cid, np.int64)
+    if not len(work):
+        return np.zeros(0, np.int64)
+    trench = a.group[work] == 0
+    order = np.lexsort((a.label[work], a.depth_rank[work], -a.depth[work], a.group[work], cid))
+    c_s, t_s, d_s = cid[order], trench[order], a.duration[work[order]]
+    chained = np.r_[False, (c_s[1:] == c_s[:-1]) & t_s[1:] & t_s[:-1]]
+    step = np.where(chained, np.maximum(0, np.r_[0, d_s[:-1]] - d_s), 0)
+    off_s = np.where(t_s, pd.Series(step).groupby(c_s).cumsum().to_numpy(), 0)
+    offset = np.zeros(len(work), np.int64)
+    offset[order] = off_s
+    sealing = a.group[work] == 2
+    ends = pd.Series(np.where(sealing, -1, offset + a.duration[work])).groupby(cid).max()
+    last = ends.reindex(cid).to_numpy()
+    return np.where(sealing & (last >= 0), last + 1, offset).astype(np.int64)
+
+
+def _window(a: _Arrays, members: np.ndarray) -> tuple[int, int]:
+    """Lowest and highest joint start of one set of works (empty when low > high)."""
+    m = np.asarray(members, np.int64)
+    off = member_offsets(a, m, np.zeros(len(m), np.int64))
+    return int((a.lo[m] - off).max()), int((a.hi[m] - off).min())
 
 
 def _clusters(
@@ -1044,19 +1077,9 @@ def _clusters(
     label = sched.components(n, ia, ib)
     linked = np.zeros(n, bool)
     linked[ia] = linked[ib] = True
-    sealing = a.group == 2
-    frame = pd.DataFrame(
-        {
-            "comp": label,
-            "lo": a.lo,
-            "hi": a.hi,
-            "d1": np.where(sealing, -1, a.duration),
-            "sealing": sealing,
-        }
-    )[linked]
-    g = frame.groupby("comp")
-    d1 = g["d1"].transform("max").to_numpy()
-    off = np.where(frame["sealing"].to_numpy() & (d1 >= 0), d1 + 1, 0)
+    frame = pd.DataFrame({"comp": label, "lo": a.lo, "hi": a.hi})[linked]
+    idx = frame.index.to_numpy()
+    off = member_offsets(a, idx, label[idx])
     frame["lo_s"], frame["hi_s"] = frame["lo"] - off, frame["hi"] - off
     g = frame.groupby("comp")
     fits = (g["lo_s"].max() <= g["hi_s"].min()) & (g.size() <= cap)
@@ -1107,10 +1130,7 @@ def _split(members: np.ndarray, neighbours: dict, a: _Arrays, cap: int) -> list[
             _, j = heapq.heappop(heap)
             if j not in free:
                 continue
-            trial = np.asarray([*part, j])
-            _, low, high = _phase_offsets(
-                a.lo[trial], a.hi[trial], a.duration[trial], sealing[trial]
-            )
+            low, high = _window(a, np.asarray([*part, j]))
             if low > high:
                 continue
             part.append(j)
@@ -1144,12 +1164,10 @@ def _candidates(
         uniq = np.unique(np.c_[ia, ib], axis=0)
         ia, ib = uniq[:, 0], uniq[:, 1]
     label = sched.components(n, ia, ib)
-    sealing = a.group == 2
     sets: list[tuple[int, ...]] = []
 
     def fits(members: tuple[int, ...]) -> bool:
-        m = np.asarray(members)
-        _, low, high = _phase_offsets(a.lo[m], a.hi[m], a.duration[m], sealing[m])
+        low, high = _window(a, np.asarray(members))
         return low <= high
 
     linked = np.zeros(n, bool)
@@ -1196,12 +1214,7 @@ def _candidates(
         return empty, empty.copy(), empty.copy()
     work = np.fromiter((i for g in sets for i in g), np.int64)
     cid = np.repeat(np.arange(len(sets)), [len(g) for g in sets])
-    # phase rule per candidate: sealing members start after the longest other member
-    d1 = np.full(len(sets), -1, np.int64)
-    phase1 = ~sealing[work]
-    np.maximum.at(d1, cid[phase1], a.duration[work][phase1])
-    offset = np.where(sealing[work] & (d1[cid] >= 0), d1[cid] + 1, 0)
-    return work, cid.astype(np.int64), offset.astype(np.int64)
+    return work, cid.astype(np.int64), member_offsets(a, work, cid)
 
 
 def _phases(a: _Arrays, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1212,11 +1225,7 @@ def _phases(a: _Arrays, cluster: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.zeros(n, np.int64)
     if not len(member):
         return offset, order
-    sealing = a.group[member] == 2
-    d1 = np.full(cluster.max() + 1, -1, np.int64)
-    np.maximum.at(d1, cluster[member][~sealing], a.duration[member][~sealing])
-    c1 = d1[cluster[member]]
-    offset[member] = np.where(sealing & (c1 >= 0), c1 + 1, 0)
+    offset[member] = member_offsets(a, member, cluster[member])
     keys = np.lexsort(
         (a.label[member], a.depth_rank[member], -a.depth[member], a.group[member], cluster[member])
     )
