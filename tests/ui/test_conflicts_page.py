@@ -232,3 +232,19 @@ def test_the_map_draws_the_moratorium_conflict_recorded_in_the_session(
     assert drawn(at) == (
         4, ["2 works drawn", "1 conflicts drawn", "1 moratoria (protected new surfaces) drawn"],
     )  # fmt: skip
+
+
+def test_the_programme_page_proposes_on_a_store_with_a_registered_moratorium(open_app, tmp_path):
+    from tests.test_cycle_store_conflicts import build
+
+    path = tmp_path / "layered.gpkg"
+    store = build(open_store(path))
+    assert cycle.store_conflicts(store)["moratorium_id"].notna().sum() == 1  # names REG-9
+    at = open_app("programme", store=path)
+    at.slider(key="programme_time").set_value(5)
+    at.button(key="programme_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    # the works' own conflicts only: one synergy (R1 and W1), no clash, no moratorium
+    assert (metrics["Clashes"], metrics["Moratorium violations"]) == ("0", "0")
