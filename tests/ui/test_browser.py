@@ -93,8 +93,10 @@ def test_map_upload_and_conflicts_in_a_browser(
     upload = tmp_path / "plan_2027.zip"
     upload.write_bytes(zipped_shapefile(sample_plan()))
     page.goto(f"{url}/upload")
-    page.get_by_test_id("stFileUploader").first.wait_for(timeout=UI_TIMEOUT)
-    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(upload)
+    # the plan's uploader by its label (the page also has a "Mapping file" uploader)
+    plan_uploader = page.get_by_test_id("stFileUploader").filter(has_text="Works file")
+    plan_uploader.wait_for(timeout=UI_TIMEOUT)
+    plan_uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(upload)
     organisation = page.get_by_label("New organisation")
     organisation.fill("Test Utility")
     organisation.press("Enter")
