@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -141,9 +142,29 @@ def test_every_cycle_write_changes_the_revision_and_a_refused_one_does_not(store
     assert found.loc[found["work_id_a"] == "REG-9", "moratorium_id"].tolist() == [registered[1]]
 
 
+@pytest.mark.postgis
 def test_revision_changes_on_postgis(postgis_url: str) -> None:
     store = build(open_store(postgis_url))
     mid = int(cycle.moratoria(store)["moratorium_id"].iloc[0])
     assert _changes(store, lambda: cycle.add_exemption(store, mid, org="Water", kind="emergency"))
     assert _changes(store, lambda: cycle.set_targets(store, 2027, {"moratorium_violations": 0}))
     assert cycle.store_conflicts(store)["moratorium_id"].notna().sum() == 0
+
+
+@pytest.mark.postgis
+def test_signed_in_cycle_writes_change_the_revision_everyone_reads(
+    populated_installation: Any,
+) -> None:
+    from access_data import PASSWORD
+
+    made, _ = populated_installation
+    visitor = open_store(made.app_url)
+    progress = pd.DataFrame(
+        {"work_id": ["b1"], "status": ["in_progress"], "actual_start": ["2027-03-02"]}
+    )
+    with open_store(made.app_url, user="b_plan", password=PASSWORD) as planner:
+        assert _changes(visitor, lambda: cycle.record_progress(planner, 2027, "B", progress))
+    with open_store(made.app_url, user="a_coord", password=PASSWORD) as coordinator:
+        targets = {"moratorium_violations": 0}
+        assert _changes(visitor, lambda: cycle.set_targets(coordinator, 2027, targets))
+    visitor.close()
