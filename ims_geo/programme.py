@@ -977,6 +977,8 @@ class _Arrays:
     label: np.ndarray  # "org:work_id"
     org: np.ndarray
     moratorium_days: int
+    #: Rank of every work in the execution order rule (group, deepest first, discipline, label).
+    chain_rank: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
     def of(cls, frame: gpd.GeoDataFrame, rules: Rules, floor: int | None = None) -> _Arrays:
@@ -996,7 +998,7 @@ class _Arrays:
         rank = discipline.map({d: i for i, d in enumerate(S.DEPTH_ORDER)}).fillna(
             len(S.DEPTH_ORDER)
         )
-        return cls(
+        made = cls(
             start=start,
             duration=duration,
             lo=np.where(
@@ -1018,6 +1020,10 @@ class _Arrays:
             org=frame[S.ORG].astype(str).to_numpy(object),
             moratorium_days=int(math.floor(rules.moratorium_days)),
         )
+        order = np.lexsort((made.label, made.depth_rank, -made.depth, made.group))
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return replace(made, chain_rank=rank)
 
 
 def _window_works(frame: gpd.GeoDataFrame, a: _Arrays) -> gpd.GeoDataFrame:
@@ -1062,9 +1068,20 @@ def member_offsets(a: _Arrays, work: np.ndarray, cid: np.ndarray) -> np.ndarray:
 
 def _window(a: _Arrays, members: np.ndarray) -> tuple[int, int]:
     """Lowest and highest joint start of one set of works (empty when low > high)."""
+    # the rule of :func:`member_offsets` for one set, in plain numpy: this runs
+    # for every trial set of the clusters and candidates
     m = np.asarray(members, np.int64)
-    off = member_offsets(a, m, np.zeros(len(m), np.int64))
-    return int((a.lo[m] - off).max()), int((a.hi[m] - off).min())
+    order = np.argsort(a.chain_rank[m])
+    ms = m[order]
+    gs = a.group[ms]
+    d = a.duration[ms]
+    trench = gs == 0
+    step = np.where(np.r_[False, trench[1:] & trench[:-1]], np.maximum(0, np.r_[0, d[:-1]] - d), 0)
+    off = np.where(trench, np.cumsum(step), 0)
+    sealing = gs == 2
+    if (~sealing).any():
+        off = np.where(sealing, (off + d)[~sealing].max() + 1, off)
+    return int((a.lo[ms] - off).max()), int((a.hi[ms] - off).min())
 
 
 def _clusters(

@@ -104,7 +104,7 @@ _EXACT_WORKS = 60
 #: Works per block of the block search.
 _BLOCK_WORKS = 20
 #: Time limit of one block model (seconds).
-_BLOCK_SECONDS = 0.3
+_BLOCK_SECONDS = 0.5
 #: Share of a large set's time spent on block models; the rest goes to the
 #: model over the whole set that bounds the objective ...
 _BLOCK_SHARE = 0.7
@@ -1149,6 +1149,7 @@ class _Search:
             search_end = t0 + min(_BLOCK_SHARE * limit, limit - min(_BOUND_SECONDS, 0.5 * limit))
         while time.perf_counter() < search_end:
             was_start, was_combined = self.start[free].copy(), self.combined.copy()
+            settled = True
             offset = (sweeps % 2) * (_BLOCK_WORKS // 2)
             edges = np.flatnonzero(starts_unit)
             targets = np.arange(offset, len(order), _BLOCK_WORKS)
@@ -1162,12 +1163,15 @@ class _Search:
                 remaining = search_end - time.perf_counter()
                 solver, status = model.solve(min(_BLOCK_SECONDS, max(remaining, 0.05)), 1)
                 _read(model, solver, status, self.start, self.combined)
+                settled &= status == cp_model.OPTIMAL
                 wall += float(solver.wall_time)
                 models += 1
             sweeps += 1
-            # a sweep that changes nothing ends the search
-            if np.array_equal(was_start, self.start[free]) and np.array_equal(
-                was_combined, self.combined
+            # a sweep of blocks all solved to optimality that changes nothing ends the search
+            if (
+                settled
+                and np.array_equal(was_start, self.start[free])
+                and np.array_equal(was_combined, self.combined)
             ):
                 break
         if thread is not None:
@@ -1344,7 +1348,13 @@ def solve(
         now = time.perf_counter()
         share = (stage1_end - now) * len(free) / max(remaining_works, 1)
         share = min(max(share, 0.5), max(t0 + time_limit - now, 0.05))
-        search.blocks(free, coupling, share, f"large component {k + 1}", "components")
+        # a model of the whole part only where it can be built and solved in
+        # its share: a bound for parts of up to a few hundred works; larger
+        # parts spend all their time on blocks (no bound is reported for them)
+        search.blocks(
+            free, coupling, share, f"large component {k + 1}", "components",
+            bound=len(free) <= _PARALLEL_BOUND_WORKS,
+        )  # fmt: skip
         remaining_works -= len(free)
 
     # stage 2: what is still over a budget or a cell limit, with every work that

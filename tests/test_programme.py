@@ -149,11 +149,12 @@ def test_a_sealing_cluster_runs_deepest_first_and_seals_last() -> None:
     )  # fmt: skip
     proposal = propose(frame)
     w = proposal.works
-    # phase 1 (sewer, water) starts on S, the road the day after the sewer ends;
-    # S minimises |S - Jun 1| + |S - Apr 1| + |S + 20 - Mar 1|: the median, Apr 1
-    assert dates(w, "S1") == ("2027-04-01", "2027-04-20")
+    # the sewer (20 days) starts on S, the water main (10 days, laid above it) so
+    # that it ends with the sewer (S + 10), the road the day after (S + 20);
+    # S minimises |S - Jun 1| + |S + 10 - Apr 1| + |S + 20 - Mar 1|: the median, Mar 22
+    assert dates(w, "S1") == ("2027-03-22", "2027-04-10")
     assert dates(w, "W1") == ("2027-04-01", "2027-04-10")
-    assert dates(w, "R1") == ("2027-04-21", "2027-05-21")
+    assert dates(w, "R1") == ("2027-04-11", "2027-05-11")
     assert dict(zip(w["work_id"], w["exec_order"], strict=True)) == {"R1": 3, "S1": 1, "W1": 2}
     c = proposal.clusters.iloc[0]
     assert c["members"] == "Sewer:S1; Water:W1; City:R1"
@@ -674,11 +675,19 @@ def test_proposals_stay_in_windows_and_keep_durations(
     assert (w.loc[fixed, "proposed_start"] == frame.loc[fixed, "start_date"]).all()
     assert w.loc[fixed, "cluster_id"].isna().all()
     assert (w["shift_days"] == (w["proposed_start"] - frame["start_date"]).dt.days).all()
-    # every executed cluster shares one joint period, the sealing after the rest
+    # every executed cluster: the trench works staggered deepest first (each
+    # starts with or after the one before and ends no earlier), the sealing last
     for _, members in w.dropna(subset=["cluster_id"]).groupby("cluster_id"):
         sealing = (members["discipline"] == "road").to_numpy()
+        trench = members[members["discipline"].isin(["sewer", "water", "gas", "telecom"])]
+        trench = trench.sort_values("exec_order")
+        assert trench["proposed_start"].is_monotonic_increasing
+        assert trench["proposed_end"].is_monotonic_increasing
         if (~sealing).any():
-            assert members.loc[~sealing, "proposed_start"].nunique() == 1
+            assert (
+                members.loc[~sealing, "proposed_start"].min() == trench["proposed_start"].min()
+                or trench.empty
+            )
         if sealing.any() and (~sealing).any():
             assert (
                 members.loc[sealing, "proposed_start"].min()
@@ -931,13 +940,15 @@ def partitions(items: list[int]) -> list[list[list[int]]]:
 
 
 def brute_combined(starts0: list[int], dur: list[int], lo: list[int], hi: list[int],
-                   seals: list[bool]) -> int:  # fmt: skip
+                   seals: list[bool], depth: list[int]) -> int:  # fmt: skip
     """Most works executable in combined projects, by enumeration.
 
-    A project (2+ works) starts its non-sealing members on one day S and its
-    sealing members the day after the longest non-sealing member ends (S if
-    there is none). Works not in one project may not be in the street together
-    or dig after pave (they are not in the plan). Every pair is near.
+    A project (2+ works) runs its trench works deepest first (ties: by index):
+    the first starts on S, each next one with the one before it or later, so
+    that it ends no earlier than that one; its sealing members start the day
+    after the last trench work ends (S if there is none). Works not in one
+    project may not be in the street together or dig after pave (they are not
+    in the plan). Every pair is near.
     """
     n = len(starts0)
     m = 3 * 365
@@ -962,12 +973,21 @@ def brute_combined(starts0: list[int], dur: list[int], lo: list[int], hi: list[i
             for block in blocks:
                 if len(block) < 2:
                     continue
-                first = [i for i in block if not seals[i]]
+                first = sorted((i for i in block if not seals[i]), key=lambda i: (-depth[i], i))
                 last = [i for i in block if seals[i]]
-                s0 = starts[first[0]] if first else starts[last[0]]
-                d1 = max((dur[i] for i in first), default=-1)
-                fine &= all(starts[i] == s0 for i in first)
-                fine &= all(starts[i] == (s0 + d1 + 1 if first else s0) for i in last)
+                expected = {}
+                if first:
+                    at = starts[first[0]]
+                    for k, i in enumerate(first):
+                        if k:
+                            prev = first[k - 1]
+                            at = max(expected[prev], expected[prev] + dur[prev] - dur[i])
+                        expected[i] = at
+                    after = max(expected[i] + dur[i] for i in first) + 1
+                else:
+                    after = starts[last[0]]
+                expected.update({i: after for i in last})
+                fine &= all(starts[i] == expected[i] for i in block)
             if fine:
                 best = max(best, sum(len(b) for b in blocks if len(b) > 1))
     return best
@@ -1009,9 +1029,10 @@ def test_combined_works_are_the_optimum_of_an_independent_enumeration(
         frame["latest"].to_numpy(dtype="datetime64[D]").astype(np.int64) - np.asarray(dur)
     ).tolist()
     seals = (frame["discipline"] == "road").tolist()
+    depth = frame["discipline"].map({"sewer": 3, "water": 2, "telecom": 1, "road": 0}).tolist()
     # every pair is linked (near, within the synergy window): all sets are candidates
     assert len(find_conflicts(frame)) == len(frame) * (len(frame) - 1) // 2
-    expected = brute_combined(days, dur, lo, hi, seals)
+    expected = brute_combined(days, dur, lo, hi, seals, depth)
     proposal = propose(frame, time_limit=5)
     assert proposal.kpi("combined works") == (0.0, float(expected))
     assert proposal.solver["status"].eq("OPTIMAL").all()
