@@ -16,34 +16,35 @@ done keep their dates and still count (a finished resurfacing still
 protects its street; a running work still occupies it); cancelled works
 count for nothing.
 
-Clusters
---------
-The candidate clusters are the connected components of the conflict graph
-whose edges are the ``clash``, ``moratorium`` and ``synergy`` conflicts
-between two changeable works. A component whose members' windows admit no
-joint period (below), or that has more than ``max_cluster`` works, is split
-greedily: a seed (sealing works first, then the work with most links) grows
-along its conflicts, strongest conflict (highest ``score``) first, taking a
-neighbour only while a joint period still fits every member's window; then
-the next seed grows from the works left. Sub-clusters stay connected, so
-every member meets another member in the street. Works a split leaves
-alone combine with nobody; the split is reported in ``Proposal.infeasible``
-(constraint ``cluster``).
+Candidate projects
+------------------
+The links are the ``clash``, ``moratorium`` and ``synergy`` conflicts
+between two changeable works. In a connected part of the links with at most
+:data:`ENUMERATE_WORKS` works every connected set of 2 to ``max_cluster``
+works that has a joint period (below) is a candidate project; in larger
+parts every linked pair with a joint period and the greedy clusters are:
+a component whose windows admit no joint period, or that has more than
+``max_cluster`` works, is split greedily (a seed, sealing works first, then
+the work with most links, grows along its conflicts, strongest first, while
+a joint period still fits), and the split is reported in
+``Proposal.infeasible`` (constraint ``cluster``). The scheduler decides
+which candidates are executed, each work in at most one, and when; the
+executed ones are the combined projects (``cluster_id``).
 
 Joint period
 ------------
-A combined cluster is one street occupation in two phases. Phase 1 starts
-on the joint start day ``S``: every member that does not seal the surface
-(the subsurface works and other excavations in one open trench, and the
-other surface works such as lighting or green) starts on ``S`` and keeps
-its own duration. Phase 2 is the sealing: every member that seals the
-surface (road, surface layer) starts the day after the last phase-1 member
-ends, ``S + max(phase-1 durations) + 1``; when the cluster has no phase-1
-member the sealing works start on ``S``. The joint period runs from ``S``
-to the last member's end. A joint period is possible when some ``S`` puts
-every member inside its window ``[earliest, latest]``. The schedule picks
-``S`` to minimise the members' total shift from their planned starts
-(ties: the smallest largest shift), together with the rest of the area.
+A combined project is one street occupation from its joint start day ``S``.
+Its trench works (excavations and subsurface works) go in deepest first
+(:func:`member_offsets`): the deepest starts on ``S``; each next one starts
+with the one below it, or later so that it ends no earlier than that one
+(it is laid above it: alongside where its duration allows, after it where
+it is short), so the trench is opened once and closed after the last. Other
+surface works (lighting, green) start on ``S``. The sealing (road, surface
+layer) starts the day after the last of these ends (on ``S`` when there is
+none). A joint period is possible when some ``S`` puts every member inside
+its window ``[earliest, latest]``. The schedule picks ``S`` to minimise the
+members' total shift from their planned starts (ties: the smallest largest
+shift), together with the rest of the area.
 
 Execution order
 ---------------
@@ -51,8 +52,8 @@ Inside a cluster (``exec_order`` 1, 2, ...): excavations and subsurface
 works first, deepest first (by ``depth_max`` when known, otherwise by the
 typical depth of the discipline in :data:`TYPICAL_DEPTH_M`, which follows
 :data:`ims_geo.schema.DEPTH_ORDER`: sewer, water, heat, gas, electricity,
-telecom); then other surface works; the surface sealing last. Phase-1
-members share the open street; the order says who lays first.
+telecom); then other surface works; the surface sealing last. The trench
+works are staggered in this order (see above).
 
 Savings against separate execution
 ----------------------------------

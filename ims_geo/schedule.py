@@ -14,10 +14,11 @@ The model
 ---------
 Variables: the start day ``s_i`` of every changeable work inside
 ``[lo_i, hi_i]`` (its flexibility window minus its duration); works that
-may not move are constants. For every candidate cluster ``c`` a Boolean
-``combined_c`` and a joint start ``S_c``: when combined, every member
-starts at ``S_c + offset_i`` (see :mod:`ims_geo.programme` for what the
-offsets mean).
+may not move are constants. For every candidate cluster (project) ``c`` a
+Boolean ``combined_c`` and a joint start ``S_c``: when combined, every member
+starts at ``S_c + offset_ic`` (see :mod:`ims_geo.programme` for what the
+offsets mean). A work may be a member of several candidates; at most one of
+them is executed, so the solver chooses the projects.
 
 Never worse than the plan, by construction: the planned dates satisfy
 every constraint below, every model starts from the current solution (the
