@@ -404,3 +404,108 @@ def test_a_session_expires(inst: Installation) -> None:
         time.sleep(2.0)
         assert con.execute(f"SELECT {S}.current_org()").fetchone() == (None,)
         assert count(con, f"SELECT 1 FROM {S}.works WHERE visibility = 'private'") == 0
+
+
+def test_a_signal_names_neither_its_owner_nor_its_plan_version(inst: Installation) -> None:
+    with app_sql(inst) as con:
+        # plan_versions is readable: a real version_id on a signal would name B
+        owners = con.execute(
+            f"SELECT p.org FROM {S}.visible_works v JOIN {S}.plan_versions p USING (version_id) "
+            "WHERE v.org = 'private'"
+        ).fetchall()
+        assert owners == []
+        # fids are sequential per import: B's signal would sit among B's b1 and b3
+        ids = con.execute(f"SELECT fid, version_id FROM {S}.visible_works WHERE org = 'private'")
+        assert ids.fetchall() == [(None, None)]
+        # B's count of works and its date range: over the works A may see only
+        refused(con, f"SELECT n_works FROM {S}.plan_versions")
+        counts = con.execute(f"SELECT org, n_works FROM {S}.visible_versions ORDER BY org")
+        assert counts.fetchall() == [("A", 2), ("B", 2)]  # B has 3 works, one private
+
+
+def test_signals_come_from_current_plans_only_and_hide_the_plans_dates(
+    inst: Installation,
+) -> None:
+    # B's new plan: the private works are its earliest and latest, three of them
+    new_b = plan("B", [
+        {"work_id": "b1", "title": "B for partners", "discipline": "gas",
+         "start_date": "2027-03-05", "end_date": "2027-04-01", "visibility": "partners",
+         "geometry": line(0, 5)},
+        *({"work_id": f"p{i}", "title": B_SECRET_TITLE, "discipline": "sewer",
+           "start_date": "2027-01-12", "end_date": "2027-09-09", "visibility": "private",
+           "cost_eur": B_SECRET_COST, "geometry": line(100 * i, 3)} for i in range(1, 4)),
+    ])  # fmt: skip
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as store:
+        store.import_plan(new_b, org="B", cycle=2027, source="b2.gpkg")
+    with app_sql(inst) as con:
+        signals = con.execute(
+            f"SELECT work_id, start_date::text, end_date::text FROM {S}.visible_works "
+            "WHERE org = 'private'"
+        ).fetchall()
+        # three signals of B's current plan (not the old b2), by opaque id, month dates
+        assert len(signals) == 3
+        assert [s[0] for s in signals] == sorted(s[0] for s in signals)
+        assert {s[1:] for s in signals} == {("2027-01-01", "2027-09-30")}
+        # B's version records: first and last day of b1, the only work A may see
+        days = con.execute(
+            f"SELECT n_works, first_start::text, last_end::text FROM {S}.visible_versions "
+            "WHERE org = 'B' ORDER BY version"
+        ).fetchall()
+        assert days == [(2, "2027-03-01", "2027-06-30"), (1, "2027-03-01", "2027-04-30")]
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as store:
+        works = store.works()
+        private = works[works["org"] == "private"]
+        assert sorted(private["work_id"]) == sorted(s[0] for s in signals)
+        assert private["title"].isna().all() and private["cost_eur"].isna().all()
+        assert sorted(works.loc[works["org"] != "private", "work_id"]) == ["a1", "a2", "b1"]
+        # an organisation's own works only: no signals (they would tell whose they are)
+        assert store.works(orgs=["B"])["work_id"].tolist() == ["b1"]
+        versions = store.plan_versions("B")
+        assert versions["n_works"].tolist() == [2, 1]
+
+
+def test_an_older_installation_gets_the_safe_views_when_init_runs_again(
+    inst: Installation,
+) -> None:
+    from click.testing import CliRunner
+
+    from ims_geo.cli import main
+
+    # as an installation of the previous version: signals with their version_id
+    # and fid, n_works readable
+    with psycopg.connect(_libpq(inst.owner_url), autocommit=True) as con:
+        con.execute(f"DROP VIEW {S}.visible_works")
+        con.execute(
+            f"CREATE VIEW {S}.visible_works WITH (security_barrier) AS SELECT * FROM {S}.works"
+        )
+        con.execute(f"GRANT SELECT ON {S}.visible_works TO ims_app")
+        con.execute(f"GRANT SELECT (n_works) ON {S}.plan_versions TO ims_app")
+        con.execute(f"UPDATE {S}.store_meta SET value = '1' WHERE key = 'access_version'")
+    leak = (
+        f"SELECT DISTINCT p.org FROM {S}.visible_works v "
+        f"JOIN {S}.plan_versions p USING (version_id) WHERE v.visibility = 'private'"
+    )
+    with app_sql(inst) as con:
+        assert sorted(r[0] for r in con.execute(leak)) == ["A", "B"]  # the old hole
+    result = CliRunner().invoke(
+        main, ["admin", "init", "--owner-url", inst.owner_url, "--app-role", "ims_app"]
+    )
+    assert result.exit_code == 0, result.output
+    with app_sql(inst) as con:
+        assert [r[0] for r in con.execute(leak)] == ["A"]  # own private work only
+        assert count(con, f"SELECT 1 FROM {S}.visible_works WHERE org = 'private'") == 1
+        refused(con, f"SELECT n_works FROM {S}.plan_versions")
+    assert (
+        owner_count(
+            inst,
+            f"SELECT count(*) FROM {S}.store_meta WHERE key = 'access_version' AND value = '2'",
+        )
+        == 1
+    )
+    # and again: nothing left to do, nothing changes
+    result = CliRunner().invoke(
+        main, ["admin", "init", "--owner-url", inst.owner_url, "--app-role", "ims_app"]
+    )
+    assert result.exit_code == 0, result.output
+    with app_sql(inst) as con:
+        assert count(con, f"SELECT 1 FROM {S}.visible_works WHERE org = 'private'") == 1

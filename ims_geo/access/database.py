@@ -32,9 +32,12 @@ Tables the application role may touch
     signals (see :mod:`ims_geo.access.signals`).
 ``plan_versions``
     INSERT own organisation; UPDATE of ``is_current`` only, own rows; no
-    DELETE. Readable when signed in, except others' first and last day
-    (``visible_versions`` shows them by month; without sign-in it shows the
-    current versions without file names).
+    DELETE. Readable when signed in, except the count of works and the
+    first and last day, which include private works (``visible_versions``
+    shows others' over the works the reader may see, dates by month;
+    without sign-in it shows the current versions without file names).
+    Signals in ``visible_works`` carry neither ``fid`` nor ``version_id``
+    and come from current versions only, so no join names their owner.
 ``store_meta``
     every key but the id salt readable; only ``revision`` writable.
 ``audit``
@@ -56,7 +59,7 @@ from ims_geo.errors import StoreError
 from ims_geo.schema import COLUMNS, DATE_COLUMNS
 
 #: Version of the access layer's tables and functions (``store_meta`` key ``access_version``).
-ACCESS_VERSION = "1"
+ACCESS_VERSION = "2"
 #: Setting that carries a connection's secret session token.
 SESSION_SETTING = "ims_geo.session"
 #: bcrypt work factor for new password hashes (2^12 rounds, about 0.2 s).
@@ -110,35 +113,47 @@ def _in(values: Sequence[str]) -> str:
 
 
 def _visible_works_sql(s: str) -> str:
-    """The security-barrier view the store reads works through."""
+    """The security-barrier view the store reads works through.
+
+    Two parts: the rows the reader may see in full (own, public, partners
+    when signed in), then others' private works of current plan versions as
+    anonymous signals. A signal carries no ``fid`` and no ``version_id``
+    (either would name the owner: ``plan_versions`` is readable, and fids are
+    sequential per import) and comes sorted by its opaque work id, so not
+    even the order of the rows ties it to a plan.
+    """
     me = f"(SELECT {s}.current_org())"
     full = f"(w.org = {me} OR w.visibility = 'public' OR (w.visibility = 'partners' AND {me} IS NOT NULL))"
     salt = f"(SELECT value FROM {s}.store_meta WHERE key = 'salt')"
     cell = f"COALESCE((SELECT value::float8 FROM {s}.store_meta WHERE key = 'signal_cell'), {CELL_METRES})"
     hidden = {
         "work_id": f"'anon-' || left(encode(sha256(convert_to({salt} || w.org || chr(31) || w.work_id, 'UTF8')), 'hex'), 16)",
-        "org": "'private'",
+        "org": "'private'::text",
         "start_date": "date_trunc('month', w.start_date)::date",
         "earliest": "date_trunc('month', w.earliest)::date",
         "end_date": "(date_trunc('month', w.end_date) + interval '1 month' - interval '1 day')::date",
         "latest": "(date_trunc('month', w.latest) + interval '1 month' - interval '1 day')::date",
-        "title": "NULL", "funding": "NULL", "cost_eur": "NULL", "depth_min": "NULL",
-        "depth_max": "NULL",
+        "title": None, "funding": None, "cost_eur": None, "depth_min": None, "depth_max": None,
     }  # fmt: skip
     assert set(DATE_COLUMNS) <= set(hidden)
-    columns = [
-        f'CASE WHEN f.full THEN w."{c}" ELSE {hidden[c]} END AS "{c}"'
-        if c in hidden
-        else f'w."{c}"'
-        for c in COLUMNS
-    ]
+    # a NULL of the column's own type (the two parts of the UNION must agree)
+    typed = {c: hidden[c] or f'CASE WHEN false THEN w."{c}" END' for c in hidden}
+    signal = [f'{typed[c]} AS "{c}"' if c in typed else f'w."{c}"' for c in COLUMNS]
+    by_work_id = 3 + COLUMNS.index("work_id")  # fid, version_id, then COLUMNS
+    # the UNION inside a subquery: a top-level UNION ALL would be flattened into
+    # the reader's query, and a leaky function in its WHERE would see every row
     return f"""CREATE VIEW {s}.visible_works WITH (security_barrier) AS
-SELECT w.fid, w.version_id, {", ".join(columns)},
-  CASE WHEN f.full THEN w.extra WHEN w.extra IS NULL THEN NULL ELSE '{{}}' END AS extra,
-  CASE WHEN f.full THEN w.geometry ELSE cells.geometry END AS geometry
-FROM {s}.works w CROSS JOIN LATERAL (SELECT {full} AS full) f
-LEFT JOIN LATERAL ({_coarse_sql("w.geometry", cell)} AND NOT f.full) cells ON true
-WHERE f.full OR (w.visibility = 'private' AND {me} IS NOT NULL)"""
+SELECT * FROM (
+SELECT w.fid, w.version_id, {", ".join(f'w."{c}"' for c in COLUMNS)}, w.extra, w.geometry
+FROM {s}.works w WHERE {full}
+UNION ALL
+SELECT * FROM (
+  SELECT NULL::bigint AS fid, NULL::bigint AS version_id, {", ".join(signal)},
+    CASE WHEN w.extra IS NULL THEN NULL ELSE '{{}}' END AS extra, cells.geometry
+  FROM {s}.works w JOIN {s}.plan_versions p ON p.version_id = w.version_id AND p.is_current
+  LEFT JOIN LATERAL ({_coarse_sql("w.geometry", cell)}) cells ON true
+  WHERE w.visibility = 'private' AND w.org IS DISTINCT FROM {me} AND {me} IS NOT NULL
+  ORDER BY {by_work_id}) signals) v"""
 
 
 def _coarse_sql(g: str, cell: str) -> str:
@@ -159,20 +174,78 @@ def _coarse_sql(g: str, cell: str) -> str:
 
 
 def _visible_versions_sql(s: str) -> str:
-    """Plan version records as the store reads them: another organisation's
-    first and last day (which may be a private work's) only by month."""
+    """Plan version records as the store reads them.
+
+    Another organisation's count of works, first and last day are taken
+    over the works the reader may see of that version (never its private
+    ones: a count or a date range that includes them would tell that the
+    organisation has a confidential plan, and when), dates by month.
+    """
     me = f"(SELECT {s}.current_org())"
+    seen = f"(w.visibility = 'public' OR (w.visibility = 'partners' AND {me} IS NOT NULL))"
     return f"""CREATE VIEW {s}.visible_versions WITH (security_barrier) AS
-SELECT version_id, org, cycle, version, uploaded_at,
-  CASE WHEN {me} IS NULL THEN '' ELSE source END AS source, n_works,
-  CASE WHEN {me} IS NULL THEN 0 ELSE n_rejected END AS n_rejected, is_current,
-  CASE WHEN org = {me} THEN first_start ELSE date_trunc('month', first_start)::date END
-    AS first_start,
-  CASE WHEN org = {me} THEN last_end
-    ELSE (date_trunc('month', last_end) + interval '1 month' - interval '1 day')::date END
+SELECT p.version_id, p.org, p.cycle, p.version, p.uploaded_at,
+  CASE WHEN {me} IS NULL THEN '' ELSE p.source END AS source,
+  CASE WHEN p.org = {me} THEN p.n_works ELSE o.n_works END AS n_works,
+  CASE WHEN {me} IS NULL THEN 0 ELSE p.n_rejected END AS n_rejected, p.is_current,
+  CASE WHEN p.org = {me} THEN p.first_start
+    ELSE date_trunc('month', o.first_start)::date END AS first_start,
+  CASE WHEN p.org = {me} THEN p.last_end
+    ELSE (date_trunc('month', o.last_end) + interval '1 month' - interval '1 day')::date END
     AS last_end,
-  extras
-FROM {s}.plan_versions WHERE {me} IS NOT NULL OR is_current"""
+  p.extras
+FROM {s}.plan_versions p
+LEFT JOIN LATERAL (
+  SELECT count(*)::integer AS n_works, min(w.start_date) AS first_start,
+         max(w.end_date) AS last_end
+  FROM {s}.works w
+  WHERE p.org IS DISTINCT FROM {me} AND w.version_id = p.version_id AND {seen}) o ON true
+WHERE {me} IS NOT NULL OR p.is_current"""
+
+
+def upgrade(conn: sa.Connection, schema: str) -> bool:
+    """Bring an existing installation's views and grants to :data:`ACCESS_VERSION`.
+
+    Run by the owner whenever it opens the store (so ``ims-geo admin init``
+    run again upgrades); nothing happens when the installation is current.
+    The views are dropped and created again, their readers granted again,
+    and ``plan_versions.n_works`` (which counts others' private works) is
+    no longer readable by them. Returns whether anything changed.
+    """
+    done = conn.execute(
+        sa.text(f"SELECT value FROM {schema}.store_meta WHERE key = 'access_version'")
+    ).scalar()
+    if done == ACCESS_VERSION:
+        return False
+    readers = [
+        str(r[0])
+        for r in conn.execute(
+            sa.text(
+                "SELECT DISTINCT grantee FROM information_schema.role_table_grants "
+                "WHERE table_schema = :s AND table_name = 'visible_works' "
+                "AND privilege_type = 'SELECT' AND grantee <> current_user"
+            ),
+            {"s": schema},
+        )
+    ]
+    conn.execute(sa.text(f"DROP VIEW IF EXISTS {schema}.visible_works"))
+    conn.execute(sa.text(f"DROP VIEW IF EXISTS {schema}.visible_versions"))
+    conn.execute(sa.text(_BIND.sub(r"\\:", _visible_works_sql(schema))))
+    conn.execute(sa.text(_BIND.sub(r"\\:", _visible_versions_sql(schema))))
+    for reader in readers:
+        role = _quote(reader)
+        conn.execute(
+            sa.text(f"GRANT SELECT ON {schema}.visible_works, {schema}.visible_versions TO {role}")
+        )
+        conn.execute(sa.text(f"REVOKE SELECT (n_works) ON {schema}.plan_versions FROM {role}"))
+    conn.execute(
+        sa.text(
+            f"INSERT INTO {schema}.store_meta (key, value) VALUES ('access_version', :v) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+        ),
+        {"v": ACCESS_VERSION},
+    )
+    return True
 
 
 def access_ddl(s: str, owner: str, search_path: str) -> list[str]:
@@ -682,8 +755,9 @@ def grant_app_role(conn: sa.Connection, schema: str, app_role: str) -> None:
     statements = [
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
         f"GRANT SELECT ON {', '.join(f'{schema}.{t}' for t in tables)} TO {role}",
-        # not first_start / last_end: others read them by month (visible_versions)
-        f"GRANT SELECT (version_id, org, cycle, version, uploaded_at, source, n_works, "
+        # not n_works, first_start, last_end: they include others' private works
+        # (visible_versions shows them over the works the reader may see)
+        f"GRANT SELECT (version_id, org, cycle, version, uploaded_at, source, "
         f"n_rejected, is_current, extras, created_txid) ON {schema}.plan_versions TO {role}",
         f"GRANT INSERT ({insert_works}) ON {schema}.works TO {role}",
         f"GRANT INSERT (org, cycle, version, uploaded_at, source, n_works, "

@@ -83,6 +83,9 @@ UNRELATED_LIMIT = 10
 ORGANISATION_COLUMNS: tuple[str, ...] = (ORG, "works", "rejected", "stored")
 
 VERSION_ID = "version_id"
+#: ``version_id`` of an anonymous signal read from a shared store: the database
+#: gives none (it would name the owner), and real ids start at 1.
+SIGNAL_VERSION = 0
 #: Stored text column with a work's extra (non-canonical) columns as JSON.
 EXTRA = "extra"
 
@@ -201,9 +204,15 @@ class Store(ABC):
         """Every stored version record, :data:`RECORD_COLUMNS`, by version_id."""
 
     @abstractmethod
-    def _fetch_works(self, version_ids: Sequence[int]) -> dict[str, Sequence[Any]]:
+    def _fetch_works(
+        self, version_ids: Sequence[int], *, signals: bool = False
+    ) -> dict[str, Sequence[Any]]:
         """Stored rows of ``version_ids`` as columns (:data:`ROW_COLUMNS`), in
-        insertion order; dates as ISO text or dates, geometry as WKB."""
+        insertion order; dates as ISO text or dates, geometry as WKB.
+
+        With ``signals``, a backend whose database anonymises (PostGIS) adds
+        the anonymous signals of others' private current works, with
+        ``version_id`` :data:`SIGNAL_VERSION`, after the other rows."""
 
     @abstractmethod
     def _fetch_rejected(self, version_ids: Sequence[int]) -> pd.DataFrame:
@@ -502,10 +511,12 @@ class Store(ABC):
         """
         records = self._records()
         records = records[records["is_current"]]
+        signals = True
         if orgs is not None:
             wanted = {orgs} if isinstance(orgs, str) else set(orgs)
             records = records[records[ORG].isin(wanted)]
-        return self._read(records)
+            signals = "private" in wanted  # signals have no owner but 'private'
+        return self._read(records, signals=signals)
 
     def version_works(self, version_id: int) -> gpd.GeoDataFrame:
         """Works of one plan version, current or not (same columns as :meth:`works`)."""
@@ -594,10 +605,15 @@ class Store(ABC):
             "under a new number by importing its file again"
         )
 
-    def _read(self, records: pd.DataFrame) -> gpd.GeoDataFrame:
-        """Works of the versions in ``records`` in canonical form."""
+    def _read(self, records: pd.DataFrame, *, signals: bool = False) -> gpd.GeoDataFrame:
+        """Works of the versions in ``records`` in canonical form (with ``signals``,
+        then others' private current works as anonymous signals where the
+        database makes them)."""
         ids = [int(v) for v in records[VERSION_ID]]
-        columns = self._fetch_works(ids) if ids else {c: [] for c in ROW_COLUMNS}
+        if ids or (signals and self.database_anonymises):
+            columns = self._fetch_works(ids, signals=signals)
+        else:
+            columns = {c: [] for c in ROW_COLUMNS}
         frame = decode_works(columns, self.crs)
         schemas = dict(zip(records[VERSION_ID].astype(int), records["extras"], strict=True))
         frame = attach_extras(frame, schemas)
@@ -1010,6 +1026,8 @@ def attach_extras(frame: gpd.GeoDataFrame, schemas: Mapping[int, str]) -> gpd.Ge
 
     Drops ``version_id`` and the JSON column; columns come in canonical
     order, then the extra columns in the order they were first imported.
+    Rows of no version in ``schemas`` (anonymous signals, version
+    :data:`SIGNAL_VERSION`) get no extra values.
     """
     names: list[str] = []
     decoded: list[pd.DataFrame] = []

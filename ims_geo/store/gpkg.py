@@ -304,7 +304,10 @@ class GeoPackageStore(Store):
             ).fetchall()
         return decode_records(rows)
 
-    def _fetch_works(self, version_ids: Sequence[int]) -> dict[str, Sequence[Any]]:
+    def _fetch_works(
+        self, version_ids: Sequence[int], *, signals: bool = False
+    ) -> dict[str, Sequence[Any]]:
+        # no signals from the file: a GeoPackage store anonymises in Python (_read)
         marks = ", ".join("?" * len(version_ids))
         with self._connect() as con:
             rows = con.execute(

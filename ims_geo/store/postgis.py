@@ -45,6 +45,7 @@ from ims_geo.store.base import (
     RECORD_COLUMNS,
     REJECTED_STORED,
     ROW_COLUMNS,
+    SIGNAL_VERSION,
     VERSION_ID,
     Payload,
     PlanVersion,
@@ -401,6 +402,7 @@ class PostGISStore(Store):
                         access_db.install(conn, s)
                     else:
                         access_db.secure_cycle_tables(conn, s)
+                        access_db.upgrade(conn, s)  # views of an older installation
         except sa.exc.SQLAlchemyError as exc:
             raise self._fail(exc, "open the store") from exc
         if version != SCHEMA_VERSION:
@@ -448,7 +450,9 @@ class PostGISStore(Store):
         )
         return decode_records(rows)
 
-    def _fetch_works(self, version_ids: Sequence[int]) -> dict[str, Sequence[Any]]:
+    def _fetch_works(
+        self, version_ids: Sequence[int], *, signals: bool = False
+    ) -> dict[str, Sequence[Any]]:
         # dates as ISO text: numpy parses text ~40x faster than date objects
         select = ", ".join(
             f"to_char(\"{c}\", 'YYYY-MM-DD')" if c in DATE_COLUMNS else f'"{c}"' for c in COLUMNS
@@ -456,9 +460,16 @@ class PostGISStore(Store):
         # the owner reads the table; everyone else the view with others' private
         # works as anonymous signals (and the policies on top)
         table = "works" if self._owner and self._identity is None else "visible_works"
+        if signals and table == "visible_works":
+            # others' private works: no version_id (it would name the owner), sorted
+            # by their opaque work id, never by fid (sequential per import)
+            where = "version_id = ANY(%(ids)s) OR version_id IS NULL"
+            order = "version_id IS NULL, fid, work_id"
+        else:
+            where, order = "version_id = ANY(%(ids)s)", "fid"
         sql = (
-            f"SELECT version_id, {select}, extra, ST_AsBinary(geometry) "
-            f"FROM {self.schema}.{table} WHERE version_id = ANY(%(ids)s) ORDER BY fid"
+            f"SELECT COALESCE(version_id, {SIGNAL_VERSION}), {select}, extra, "
+            f"ST_AsBinary(geometry) FROM {self.schema}.{table} WHERE {where} ORDER BY {order}"
         )
         try:
             with self._engine.connect() as conn:
