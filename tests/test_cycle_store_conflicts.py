@@ -20,6 +20,7 @@ from ims_geo import cycle
 from ims_geo.conflicts import find_conflicts
 from ims_geo.errors import InputError
 from ims_geo.programme import propose
+from ims_geo.rules import Rules
 from ims_geo.schema import REASON, validate
 from ims_geo.store import Store, open_store
 
@@ -84,6 +85,22 @@ def test_store_conflicts_add_the_register_to_the_works_own(store: Store) -> None
     assert mine[key].values.tolist() == own[key].values.tolist()
     # R1 starts 11 days after W1 ends, 2 m beside it: the works' own conflict, a synergy
     assert own[key].values.tolist() == [["City", "R1", "Water", "W1", "synergy"]]
+
+
+def test_a_zero_year_rule_still_reads_the_layer(store: Store) -> None:
+    """The page's rule "Moratorium (years)" at 0: the plans' surfaces unprotected, the layer not."""
+    rules = Rules(moratorium_years=0)
+    works = store.works()
+    found = cycle.store_conflicts(store, works, rules)
+    key = ["org_a", "work_id_a", "org_b", "work_id_b", "kind"]
+    # by score: a moratorium weighs 4, a synergy 1
+    assert found[key].values.tolist() == [
+        ["City", "REG-9", "Water", "W7", "moratorium"],
+        ["City", "R1", "Water", "W1", "synergy"],
+    ]
+    own = found[found["moratorium_id"].isna()].drop(columns="moratorium_id")
+    assert own.reset_index(drop=True).equals(find_conflicts(works, rules))
+    assert found.loc[found["work_id_a"] == "REG-9", "gap_days"].tolist() == [371]
 
 
 def test_propose_ignores_the_moratoria_layer_rows(store: Store) -> None:

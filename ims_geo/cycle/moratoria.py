@@ -36,6 +36,7 @@ exempted pairs are dropped.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -490,7 +491,9 @@ def find_conflicts_with_moratoria(
         Moratoria (:func:`moratoria`); None or empty: the engine alone.
     rules
         Conflict rules; ``moratorium_years`` also sets how far the engine
-        looks, the layer's own validity decides what is protected.
+        looks, the layer's own validity decides what is protected (also
+        when ``moratorium_years`` is 0 and the works' own new surfaces are
+        not protected).
     exempt
         Exemptions (:func:`exemptions`): the pairs they name are dropped.
     internal
@@ -508,15 +511,20 @@ def find_conflicts_with_moratoria(
         found["moratorium_id"] = pd.array([pd.NA] * len(found), dtype="Int64")
         return _exempted(found, layer, exempt)
     span = int(rules.moratorium_years * 365)
-    if span < 1:
-        raise InputError("moratorium_years must cover at least one day to read moratoria")
-    pseudo = _pseudo_works(works, layer, span, rules)
+    reading = rules
+    if span < 1:  # the works' own surfaces unprotected; the layer's validity still holds
+        span = 365
+        reading = replace(rules, moratorium_years=1)
+    pseudo = _pseudo_works(works, layer, span, reading)
     combined = pd.concat([works, pseudo], ignore_index=True)
     combined = gpd.GeoDataFrame(combined, geometry=works.geometry.name, crs=works.crs)
-    found = find_conflicts(combined, rules, internal=internal)
+    found = find_conflicts(combined, reading, internal=internal)
     in_a = found["work_id_a"].str.startswith(_MARK).to_numpy()
     in_b = found["work_id_b"].str.startswith(_MARK).to_numpy()
-    own = found[~in_a & ~in_b].copy()
+    if reading is rules:
+        own = found[~in_a & ~in_b].copy()
+    else:  # the works' own pairs under the caller's rules (no moratorium among them)
+        own = find_conflicts(works, rules, internal=internal)
     own["moratorium_id"] = pd.array([pd.NA] * len(own), dtype="Int64")
     layered = found[(in_a | in_b) & (found["kind"] == "moratorium").to_numpy()].copy()
     if len(layered):
