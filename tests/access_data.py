@@ -89,3 +89,34 @@ def populate(owner_url: str, app_url: str) -> Installation:
     with open_store(app_url, user="a_plan", password=PASSWORD) as a:
         va = a.import_plan(plan_a(), org="A", cycle=2027, source="a.gpkg")
     return Installation(owner_url, app_url, vb.version_id, va.version_id)
+
+
+#: B's register: a moratorium on the new surface of its private work b2 (with an
+#: exemption for A's a1 by B's board) and one on its partners' work b1.
+B2_SURFACE = (121_030.0, 487_005.0, 121_090.0, 487_020.0)
+B1_SURFACE = (121_010.0, 487_010.0, 121_070.0, 487_020.0)
+
+
+def register_b_moratoria(app_url: str) -> None:
+    """B registers its moratoria (signed in as b_plan)."""
+    from shapely.geometry import box
+
+    from ims_geo.cycle.moratoria import import_moratoria
+
+    register = gpd.GeoDataFrame(
+        {
+            "source_org": ["B", "B"],
+            "source_work_id": ["b2", "b1"],
+            "valid_from": ["2027-04-10", "2027-04-02"],
+            "valid_until": ["2030-04-09", "2030-04-01"],
+            "exempt_org": ["A", None],
+            "exempt_work_id": ["a1", None],
+            "exemption": ["decision", None],
+            "decision": ["B board 7/2027", None],
+        },
+        geometry=[box(*B2_SURFACE), box(*B1_SURFACE)],
+        crs=RD,
+    )
+    with open_store(app_url, user="b_plan", password=PASSWORD) as b:
+        stored, rejected = import_moratoria(b, register, org="B", source="b-register.gpkg")
+    assert rejected.empty and len(stored) == 2

@@ -29,6 +29,7 @@ from access_data import (
     plan_a,
     plan_b,
     populate,
+    register_b_moratoria,
 )
 from click.testing import CliRunner
 
@@ -438,3 +439,35 @@ def test_signed_in_reads_of_many_private_works_are_fast_and_match_the_oracle(
     pd.testing.assert_series_equal(
         seen["end_date"].reset_index(drop=True), expected["end_date"].reset_index(drop=True)
     )
+
+
+def test_moratoria_of_others_private_works_reach_a_as_signals_in_python_and_cli(
+    inst: Installation,
+) -> None:
+    from ims_geo.cycle import moratoria
+
+    register_b_moratoria(inst.app_url)
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as a:
+        layer = moratoria(a)
+        signal_id = a.works().query("org == 'private'")["work_id"].tolist()
+    assert len(layer) == 2
+    private = layer[layer["source_org"] == PRIVATE_ORG]
+    assert len(private) == 1
+    row = private.iloc[0]
+    assert row["org"] == PRIVATE_ORG and [row["source_work_id"]] == signal_id
+    assert str(row["valid_from"].date()) == "2027-04-01"
+    assert str(row["valid_until"].date()) == "2030-04-30"
+    assert row["source"] == PRIVATE_ORG and row["exemptions"] == "A a1 (decision)"
+    assert shapely.equals(row.geometry, B2_CELLS)
+    other = layer[layer["source_org"] == "B"]
+    assert other["source_work_id"].tolist() == ["b1"]
+    # the CLI as A: no trace of B's private moratorium but the signal
+    out = cli("moratoria", "--store", inst.app_url, env=as_user("a_plan"))
+    assert out.exit_code == 0, out.output
+    assert "b2" not in out.output.split() and "B board" not in out.output
+    assert "private" in out.output and "b1" in out.output
+    # B sees its own in full
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as b:
+        own = moratoria(b)
+    assert sorted(own["source_work_id"]) == ["b1", "b2"]
+    assert "B board 7/2027" in own.loc[own["source_work_id"] == "b2", "exemptions"].iloc[0]

@@ -12,16 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 import sqlalchemy as sa
 from access_data import (
+    B2_SURFACE,
     B_SECRET_COST,
     B_SECRET_TITLE,
     PASSWORD,
     Installation,
     line,
     plan,
+    register_b_moratoria,
 )
 
 from ims_geo.store import open_store
@@ -509,3 +512,55 @@ def test_an_older_installation_gets_the_safe_views_when_init_runs_again(
     assert result.exit_code == 0, result.output
     with app_sql(inst) as con:
         assert count(con, f"SELECT 1 FROM {S}.visible_works WHERE org = 'private'") == 1
+
+
+def test_moratoria_of_others_private_works_are_anonymous_signals(inst: Installation) -> None:
+    import shapely
+
+    from ims_geo.access.signals import coarse_geometry
+
+    register_b_moratoria(inst.app_url)
+    with app_sql(inst) as con:
+        # the table: B's moratorium on its private b2 is not there for A
+        rows = con.execute(f"SELECT source_org, source_work_id, org FROM {S}.moratoria")
+        assert rows.fetchall() == [("B", "b1", "B")]
+        assert con.execute(f"SELECT org, decision FROM {S}.moratorium_exemptions").fetchall() == []
+        # the view: as a signal
+        shown = con.execute(
+            f"SELECT org, source_org, source_work_id, valid_from::text, valid_until::text, "
+            f"source, created_at, geometry_wkb FROM {S}.visible_moratoria ORDER BY moratorium_id"
+        ).fetchall()
+        assert len(shown) == 2
+        org, source_org, work, start, until, source, created, wkb = shown[0]
+        assert (org, source_org, start, until, source) == (
+            "private", "private", "2027-04-01", "2030-04-30", "private",
+        )  # fmt: skip
+        assert len(created) == 7  # the month only
+        # the same opaque id as the signal of b2
+        (signal_id,) = con.execute(
+            f"SELECT work_id FROM {S}.visible_works WHERE org = 'private'"
+        ).fetchone()
+        assert work == signal_id
+        geometry = shapely.from_wkb(wkb)
+        exact = shapely.box(*B2_SURFACE)
+        assert shapely.equals(geometry, coarse_geometry(np.array([exact]), 50.0)[0])
+        assert not shapely.equals(geometry, exact)
+        assert shown[1][:3] == ("B", "B", "b1") and shown[1][3:5] == ("2027-04-02", "2030-04-01")
+        exempt = con.execute(
+            f"SELECT org, exempt_org, exempt_work_id, kind, decision "
+            f"FROM {S}.visible_moratorium_exemptions"
+        ).fetchall()
+        assert exempt == [("private", "A", "a1", "decision", None)]
+        # no join names the owner
+        named = con.execute(
+            f"SELECT e.org FROM {S}.moratorium_exemptions e JOIN {S}.visible_moratoria m "
+            "USING (moratorium_id) WHERE m.source_org = 'private'"
+        )
+        assert named.fetchall() == []
+        text = str(shown[0])
+        assert "'b2'" not in text and "b-register" not in text and "'B'" not in text
+    with app_sql(inst, "b_plan") as con:  # B sees its own in full
+        rows = con.execute(f"SELECT source_work_id FROM {S}.visible_moratoria ORDER BY 1")
+        assert rows.fetchall() == [("b1",), ("b2",)]
+        exempt = con.execute(f"SELECT org, decision FROM {S}.visible_moratorium_exemptions")
+        assert exempt.fetchall() == [("B", "B board 7/2027")]

@@ -86,7 +86,11 @@ CYCLE_TABLES: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "moratorium_exemptions": (WRITERS, True, False),
 }
 #: Version of the planning-cycle policies below (raise it when they change).
-CYCLE_POLICY_VERSION = "2"
+CYCLE_POLICY_VERSION = "3"
+#: Planning-cycle tables read through a security-barrier view ``visible_<table>``:
+#: another organisation's moratoria that protect the surface of a private work
+#: come as anonymous signals (:func:`_visible_moratoria_sql`).
+VIEWED_TABLES: tuple[str, ...] = ("moratoria", "moratorium_exemptions")
 #: Planning-cycle tables with one row per work (``org``, ``work_id``): another
 #: organisation's rows are readable only when that work is not private.
 PER_WORK_TABLES: tuple[str, ...] = ("progress_reports", "programme_members")
@@ -594,6 +598,65 @@ def _policies(s: str) -> list[str]:
     ]  # fmt: skip
 
 
+def _full_moratorium(s: str, m: str) -> str:
+    """Whether the reader may see moratorium row ``m`` in full (inside a view run by
+    the owner, where the works table shows every row): registered by or about the
+    reader's organisation, or its source work was never private."""
+    me = f"(SELECT {s}.current_org())"
+    return (
+        f"({m}.org = {me} OR {m}.source_org = {me} OR {s}.is_owner() OR NOT EXISTS "
+        f"(SELECT 1 FROM {s}.works pw WHERE pw.org = {m}.source_org "
+        f"AND pw.work_id = {m}.source_work_id AND pw.visibility = 'private'))"
+    )
+
+
+def _visible_moratoria_sql(s: str) -> list[str]:
+    """The views the store reads moratoria and their exemptions through.
+
+    A moratorium that protects the new surface of another organisation's
+    private work (in any of its plan versions) is a signal: registering and
+    source organisation ``private``, the source work id as the same opaque id
+    its signal has, the source text without file names, validity by whole
+    months, the geometry as the grid cells it touches. Its exemptions name no
+    granting organisation and no decision.
+    """
+    me = f"(SELECT {s}.current_org())"
+    salt = f"(SELECT value FROM {s}.store_meta WHERE key = 'salt')"
+    cell = f"COALESCE((SELECT value::float8 FROM {s}.store_meta WHERE key = 'signal_cell'), {CELL_METRES})"
+    seen = f"({me} IS NOT NULL OR {s}.is_owner())"
+    anon = f"'anon-' || left(encode(sha256(convert_to({salt} || m.source_org || chr(31) || m.source_work_id, 'UTF8')), 'hex'), 16)"
+    return [
+        f"""CREATE VIEW {s}.visible_moratoria WITH (security_barrier) AS
+SELECT m.moratorium_id,
+  CASE WHEN f.full THEN m.org ELSE 'private' END AS org,
+  CASE WHEN f.full THEN m.source_org ELSE 'private' END AS source_org,
+  CASE WHEN f.full THEN m.source_work_id ELSE {anon} END AS source_work_id,
+  CASE WHEN f.full THEN m.valid_from ELSE date_trunc('month', m.valid_from)::date END
+    AS valid_from,
+  CASE WHEN f.full THEN m.valid_until
+    ELSE (date_trunc('month', m.valid_until) + interval '1 month' - interval '1 day')::date END
+    AS valid_until,
+  CASE WHEN f.full THEN m.source WHEN m.source LIKE 'finished resurfacing%'
+    THEN 'finished resurfacing' ELSE 'private' END AS source,
+  CASE WHEN f.full THEN m.created_at ELSE left(m.created_at, 7) END AS created_at,
+  CASE WHEN f.full THEN m.geometry_wkb
+    ELSE upper(encode(ST_AsBinary(cells.geometry), 'hex')) END AS geometry_wkb
+FROM {s}.moratoria m CROSS JOIN LATERAL (SELECT {_full_moratorium(s, "m")} AS full) f
+CROSS JOIN LATERAL (SELECT ST_GeomFromWKB(decode(m.geometry_wkb, 'hex')) AS g) src
+LEFT JOIN LATERAL ({_coarse_sql("src.g", cell)} AND NOT f.full) cells ON true
+WHERE {seen}""",
+        f"""CREATE VIEW {s}.visible_moratorium_exemptions WITH (security_barrier) AS
+SELECT e.exemption_id, e.moratorium_id,
+  CASE WHEN f.full THEN e.org ELSE 'private' END AS org, e.exempt_org, e.exempt_work_id,
+  e.kind, CASE WHEN f.full THEN e.decision END AS decision,
+  CASE WHEN f.full THEN e.granted_at ELSE left(e.granted_at, 7) END AS granted_at
+FROM {s}.moratorium_exemptions e
+CROSS JOIN LATERAL (SELECT COALESCE((SELECT {_full_moratorium(s, "m")} FROM {s}.moratoria m
+  WHERE m.moratorium_id = e.moratorium_id), true) AS full) f
+WHERE {seen}""",
+    ]
+
+
 def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
     """Policies (and audit trigger) for one planning-cycle table.
 
@@ -606,6 +669,16 @@ def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
     may = f"COALESCE((SELECT {s}.current_app_role()) IN {_in(allowed)}, false)"
     check = f"{may} AND org = {me}" if own else may
     read = f"{me} IS NOT NULL"
+    if table == "moratoria":  # others' from private works: only via visible_moratoria
+        read += (
+            f" AND (org = {me} OR source_org = {me} OR NOT {s}._private_work(source_org, "
+            "source_work_id))"
+        )
+    elif table == "moratorium_exemptions":  # only where the moratorium itself is readable
+        read += (
+            f" AND (org = {me} OR EXISTS (SELECT 1 FROM {s}.moratoria m "
+            "WHERE m.moratorium_id = moratorium_exemptions.moratorium_id))"
+        )
     if table in PER_WORK_TABLES:
         # rows about one work: others see them only when that work is not private
         # (the policies on works hide others' private rows from this EXISTS)
@@ -628,10 +701,25 @@ def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
             f"CREATE POLICY {table}_delete ON {s}.{table} FOR DELETE USING ({check})"
         )
     out = [f"ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY"]
+    if table == "moratoria":
+        out += [
+            f"DROP VIEW IF EXISTS {s}.visible_moratorium_exemptions",
+            f"DROP VIEW IF EXISTS {s}.visible_moratoria",
+            # the policy asks about works the reader may not see: as the owner
+            f"""CREATE OR REPLACE FUNCTION {s}._private_work(p_org text, p_work text)
+  RETURNS boolean LANGUAGE plpgsql STABLE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  RETURN EXISTS (SELECT 1 FROM {s}.works w WHERE w.org = p_org AND w.work_id = p_work
+                 AND w.visibility = 'private');
+END $$""",
+        ]
     for name, sql in wanted.items():  # re-created: a newer version's rules take over
         if name in existing:
             out.append(f"DROP POLICY {name} ON {s}.{table}")
         out.append(sql)
+    if table == "moratorium_exemptions":  # both tables exist: the views over them
+        out += _visible_moratoria_sql(s)
     if table in CYCLE_AUDIT and f"{table}_audit" not in existing:
         out.append(
             f"CREATE TRIGGER {table}_audit AFTER INSERT OR UPDATE ON {s}.{table} "
@@ -713,9 +801,23 @@ def secure_cycle_tables(conn: sa.Connection, schema: str) -> list[str]:
             {"s": schema},
         )
     }
+    readers = [
+        str(r[0])
+        for r in conn.execute(
+            sa.text(
+                "SELECT DISTINCT grantee FROM information_schema.role_table_grants "
+                "WHERE table_schema = :s AND table_name = 'moratoria' "
+                "AND privilege_type = 'SELECT' AND grantee <> current_user"
+            ),
+            {"s": schema},
+        )
+    ]
     for table in tables:
         for statement in cycle_table_ddl(schema, table, existing):
-            conn.execute(sa.text(statement))
+            conn.execute(sa.text(_BIND.sub(r"\\:", statement)))
+    if set(VIEWED_TABLES) <= set(tables):
+        for reader in readers:  # the views were made anew: their readers again
+            conn.execute(sa.text(_view_grants(schema, _quote(reader))))
     conn.execute(
         sa.text(
             f"INSERT INTO {schema}.store_meta (key, value) VALUES ('cycle_policies', :v) "
@@ -724,6 +826,11 @@ def secure_cycle_tables(conn: sa.Connection, schema: str) -> list[str]:
         {"v": stamp},
     )
     return tables
+
+
+def _view_grants(schema: str, role: str) -> str:
+    views = ", ".join(f"{schema}.visible_{t}" for t in VIEWED_TABLES)
+    return f"GRANT SELECT ON {views} TO {role}"
 
 
 def grant_app_role(conn: sa.Connection, schema: str, app_role: str) -> None:
@@ -776,8 +883,11 @@ def grant_app_role(conn: sa.Connection, schema: str, app_role: str) -> None:
             f"ALTER VIEW {schema}.current_works SET (security_invoker = true)",
             f"GRANT SELECT ON {schema}.current_works TO {role}",
         ]
-    for table in secure_cycle_tables(conn, schema):
+    cycle_tables = secure_cycle_tables(conn, schema)
+    for table in cycle_tables:
         statements.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{table} TO {role}")
+    if set(VIEWED_TABLES) <= set(cycle_tables):
+        statements.append(_view_grants(schema, role))
     sequences = conn.execute(
         sa.text(
             "SELECT pg_get_serial_sequence(quote_ident(c.table_schema) || '.' || "

@@ -91,14 +91,14 @@ def moratoria(store: Store, *, active_on: Any = None) -> gpd.GeoDataFrame:
         if bad.any() or parsed.isna().all():
             raise InputError(f"--active-on {active_on!r} is not a date; write it as YYYY-MM-DD")
         when = parsed.iloc[0]
-    with transaction(store) as tx:
+    with transaction(store) as tx:  # {v}: others' moratoria of private works anonymous
         rows = tx.rows(
             "SELECT source_org, source_work_id, valid_from, valid_until, moratorium_id, org, "
-            "source, geometry_wkb FROM {t}moratoria ORDER BY moratorium_id"
+            "source, geometry_wkb FROM {v}moratoria ORDER BY moratorium_id"
         )
         exempt = tx.rows(
             "SELECT moratorium_id, exempt_org, exempt_work_id, kind, decision "
-            "FROM {t}moratorium_exemptions ORDER BY exemption_id"
+            "FROM {v}moratorium_exemptions ORDER BY exemption_id"
         )
     raw = pd.DataFrame(rows, columns=[*MORATORIUM_COLUMNS, "moratorium_id", "org", "source", "g"])
     raw = _latest_derived(raw)
@@ -143,7 +143,7 @@ def exemptions(store: Store) -> pd.DataFrame:
     with transaction(store) as tx:
         rows = tx.rows(
             "SELECT moratorium_id, exempt_org, exempt_work_id, kind, decision "
-            "FROM {t}moratorium_exemptions ORDER BY exemption_id"
+            "FROM {v}moratorium_exemptions ORDER BY exemption_id"
         )
     frame = pd.DataFrame(
         rows, columns=["moratorium_id", "exempt_org", "exempt_work_id", "kind", "decision"]
@@ -204,7 +204,7 @@ def store_derived(tx: Transaction, created: gpd.GeoDataFrame, org: str) -> gpd.G
             {"o": org},
         )
     }
-    start = tx.next_id("moratoria", "moratorium_id")
+    start = tx.next_id("moratoria", "moratorium_id", view=True)
     row_ids = np.arange(start, start + len(created), dtype=np.int64)
     _insert(tx, created.assign(moratorium_id=row_ids, source_org=org), org)
     shown = [
@@ -377,7 +377,7 @@ def import_moratoria(
         crs=crs,
     )
     with transaction(store, write=True) as tx:
-        first = tx.next_id("moratoria", "moratorium_id")
+        first = tx.next_id("moratoria", "moratorium_id", view=True)
         stored["moratorium_id"] = np.arange(first, first + len(stored), dtype=np.int64)
         _insert(tx, stored, org)
         wanted = has_exempt[ok].to_numpy()
@@ -442,7 +442,7 @@ def _insert_exemptions(
     decisions: np.ndarray,
     owner: str,
 ) -> None:
-    first = tx.next_id("moratorium_exemptions", "exemption_id")
+    first = tx.next_id("moratorium_exemptions", "exemption_id", view=True)
     stamp = now_text()
 
     def text(value: Any) -> str | None:

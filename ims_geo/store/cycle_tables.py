@@ -144,14 +144,18 @@ def create_postgres(conn: sa.Connection, schema: str) -> None:
 class Transaction:
     """One transaction on the cycle tables of either backend.
 
-    ``sql`` uses ``{t}`` before every table name and ``:name`` parameters.
+    ``sql`` uses ``{t}`` before every table name and ``:name`` parameters;
+    ``{v}`` before ``moratoria`` and ``moratorium_exemptions`` reads them as
+    the signed-in user may see them (in PostGIS the ``visible_`` views, where
+    others' moratoria of private works are anonymous signals).
     """
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, view_prefix: str | None = None) -> None:
         self.prefix = prefix
+        self.view_prefix = prefix if view_prefix is None else view_prefix
 
     def _sql(self, sql: str) -> str:
-        return sql.replace("{t}", self.prefix)
+        return sql.replace("{t}", self.prefix).replace("{v}", self.view_prefix)
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of a query."""
@@ -165,10 +169,11 @@ class Transaction:
         """Run one statement for every row of parameters."""
         raise NotImplementedError
 
-    def next_id(self, table: str, column: str) -> int:
+    def next_id(self, table: str, column: str, *, view: bool = False) -> int:
         """The next free id of ``table.column`` (writers are serialised; only for
-        tables every user reads whole)."""
-        return int(self.rows(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {{t}}{table}")[0][0])
+        tables every user reads whole, or their ``{v}`` view with ``view``)."""
+        t = "{v}" if view else "{t}"
+        return int(self.rows(f"SELECT COALESCE(MAX({column}), 0) + 1 FROM {t}{table}")[0][0])
 
 
 class _SqliteTransaction(Transaction):
@@ -189,7 +194,7 @@ class _SqliteTransaction(Transaction):
 
 class _SqlAlchemyTransaction(Transaction):
     def __init__(self, conn: sa.Connection, schema: str) -> None:
-        super().__init__(f"{schema}.")
+        super().__init__(f"{schema}.", f"{schema}.visible_")
         self.conn = conn
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
