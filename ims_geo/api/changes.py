@@ -18,8 +18,11 @@ Rows (``change``)
     ``org``, ``version``, ``uploaded_at``, ``works_near``; the geometry is
     the union of those works.
 ``confidential plan``
-    Such a version's private works near the caller's works, as anonymous
-    signals: no organisation, no version, month dates, grid-cell geometry.
+    Private works near the caller's works, as anonymous signals: no
+    organisation, no version, month dates, grid-cell geometry. Listed when
+    another organisation uploaded a plan since then; in a shared (PostGIS)
+    store every current signal near the caller's works, since the database
+    ties no signal to a plan version (that would name its owner).
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ def works_at(store: Store, since: pd.Timestamp) -> gpd.GeoDataFrame:
     then = versions[versions["uploaded_at"] <= since].sort_values("uploaded_at")
     chosen = then.groupby(s.ORG, sort=True).tail(1)
     frames = [store.version_works(int(v)) for v in chosen["version_id"]]
+    if store.database_anonymises:
+        # signals carry no plan version in a shared store (it would name the owner):
+        # taken as they are now, so a conflict with one is neither new nor resolved
+        frames.append(store.works(orgs=[PRIVATE_ORG]))
+        frames = [f for f in frames if len(f)]
     if not frames:
         empty = store.works().iloc[0:0]
         return empty
@@ -162,6 +170,15 @@ def changes(store: Store, since: pd.Timestamp, rules: Rules | None = None) -> gp
                 )
             if private.any():
                 signals.append(near[private])
+        if store.database_anonymises:
+            # a shared store ties no signal to a plan version: every current signal
+            # near the caller's works, whoever uploaded since
+            hidden = store.works(orgs=[PRIVATE_ORG])
+            hits, _ = tree.query(
+                hidden.geometry.to_numpy(), predicate="dwithin", distance=rules.distance
+            )
+            signals.append(hidden.iloc[np.unique(hits)])
+        signals = [f for f in signals if len(f)]
         if signals:
             hidden = pd.concat(signals, ignore_index=True).drop_duplicates(s.WORK_ID)
             rows.append(
