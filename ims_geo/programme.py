@@ -164,6 +164,10 @@ PROPOSED_END = "proposed_end"
 CLUSTER_ID = "cluster_id"
 EXEC_ORDER = "exec_order"
 SHIFT_DAYS = "shift_days"
+#: Output column: the work's share of its project's cost (its own estimate when alone).
+COST_SHARE = "cost_share_eur"
+#: Output column of the projects: the rule that split their cost.
+SPLIT_RULE = "split_rule"
 #: Output column: why the work moved (empty when it did not).
 MOVE_REASON = "move_reason"
 #: Optional input column: a true value keeps the work at its planned dates, in no project.
@@ -172,7 +176,7 @@ LOCK = "lock"
 CLUSTER_COLUMNS: tuple[str, ...] = (
     CLUSTER_ID, "members", "n_works", "orgs", "joint_start", "joint_end", "trench_m",
     "resurfacing_avoided_m2", "resurfacing_avoided_n", "disruption_days_saved", "savings_eur",
-    "savings_explained", "member_titles",
+    "savings_explained", "member_titles", "split_rule",
 )  # fmt: skip
 KPI_COLUMNS: tuple[str, ...] = ("kpi", "baseline", "proposal")
 INFEASIBLE_COLUMNS: tuple[str, ...] = ("constraint", "subject", "works", "amount", "reason")
@@ -547,6 +551,7 @@ def propose(
         ).replace("", pd.NA),
     )  # fmt: skip
     clusters = _clusters_out(frame, original, a, ids, start, executed, order, costs)
+    _cost_split(frame, out_works, clusters, ids)
     coordinated = (ids[pa] != "") & (ids[pa] == ids[pb])
     kpis = _kpis(
         a, ia, ib, kind, pa, pb, pkind, coordinated, start, executed, ids, clusters, problem, result
@@ -1592,6 +1597,52 @@ def _clusters_out(
         geometry=gpd.GeoSeries(hulls.reindex(out[CLUSTER_ID]).to_numpy(), crs=original.crs),
         crs=original.crs,
     )
+
+
+def _cost_split(
+    frame: gpd.GeoDataFrame, works: gpd.GeoDataFrame, clusters: gpd.GeoDataFrame, ids: np.ndarray
+) -> None:
+    """Each member's share of its project's cost (``cost_share_eur``) and the rule (``split_rule``).
+
+    One rule for proposals and adopted programmes: the planning cycle's
+    (:mod:`ims_geo.cycle.adopt`, rule ``trench`` by default): a member pays
+    its own estimate less its part of the project's savings, the parts split
+    by the metres of trench each member lays (equally per organisation
+    without trench metres; pro rata to the estimates when a part would exceed
+    a member's estimate). Works in no project pay their own estimate.
+    """
+    from ims_geo.cycle.adopt import DEFAULT_SPLIT, _split  # the cycle imports this module
+
+    own = frame[S.COST].to_numpy(dtype=float, na_value=np.nan)
+    own_cents = np.round(np.where(np.isfinite(own), own, 0.0) * 100).astype(np.int64)
+    geoms = frame.geometry.to_numpy()
+    length = np.where(_line_parts(geoms), shapely.length(geoms), 0.0)
+    trench = np.where(S.excavates(frame) & ~S.seals_surface(frame), length, 0.0)
+    share = own_cents.copy()
+    rules = pd.Series("", index=clusters.index, dtype=str)
+    member = np.flatnonzero(ids != "")
+    if len(member) and len(clusters):
+        part = pd.DataFrame(
+            {"project": ids[member], S.ORG: frame[S.ORG].astype(str).to_numpy()[member],
+             "own_cents": own_cents[member], "trench_m": trench[member]}
+        )  # fmt: skip
+        savings = dict(
+            zip(clusters[CLUSTER_ID], clusters["savings_eur"].astype(float), strict=True)
+        )
+        cents, used = _split(part, savings, {})
+        share[member] = cents
+        rules = clusters[CLUSTER_ID].map(lambda c: used.get(c, DEFAULT_SPLIT)).astype(str)
+    works.insert(
+        works.columns.get_loc(works.geometry.name),
+        COST_SHARE,
+        np.where(np.isfinite(own) | (ids != ""), share / 100, np.nan),
+    )
+    if SPLIT_RULE in clusters.columns:  # the empty frame has every column already
+        clusters[SPLIT_RULE] = rules.to_numpy()
+    else:
+        clusters.insert(
+            clusters.columns.get_loc(clusters.geometry.name), SPLIT_RULE, rules.to_numpy()
+        )
 
 
 def _disruption(a: _Arrays, start: np.ndarray, executed: np.ndarray, ids: np.ndarray) -> int:

@@ -1179,3 +1179,21 @@ def test_the_gantt_sheet_marks_each_members_months(tmp_path) -> None:
     sheet = load_workbook(path)["gantt"]
     ranges = [str(r.sqref) for r in sheet.conditional_formatting]
     assert ranges == [f"H2:{chr(ord('H') + len(months) - 1)}3"]
+
+
+def test_each_member_pays_its_estimate_less_its_trench_share_of_the_savings() -> None:
+    # the cycle's rule: savings split by the metres of trench each member lays
+    frame = two_utilities().assign(cost_eur=[100_000.0, 60_000.0])
+    frame.loc[1, "geometry"] = line(3, 0, 50)  # the water main lays 50 m, the sewer 100 m
+    proposal = propose(frame)
+    c = proposal.clusters.iloc[0]
+    saved = c["savings_eur"]
+    assert c["split_rule"] == "trench"
+    share = dict(zip(proposal.works["work_id"], proposal.works["cost_share_eur"], strict=True))
+    assert share == {
+        "S1": pytest.approx(100_000 - saved * 100 / 150, abs=0.01),
+        "W1": pytest.approx(60_000 - saved * 50 / 150, abs=0.01),
+    }
+    assert sum(share.values()) == pytest.approx(160_000 - saved, abs=0.001)
+    alone = propose(frame.assign(status=["in_progress", "planned"]))
+    assert alone.works["cost_share_eur"].tolist() == [100_000.0, 60_000.0]
