@@ -557,6 +557,9 @@ def test_moratoria_of_others_private_works_are_anonymous_signals(inst: Installat
             "USING (moratorium_id) WHERE m.source_org = 'private'"
         )
         assert named.fetchall() == []
+        # nothing answers "has B a private work of this id?"
+        with pytest.raises(psycopg.errors.UndefinedFunction):
+            con.execute(f"SELECT {S}._private_work('B', 'b2')")
         text = str(shown[0])
         assert "'b2'" not in text and "b-register" not in text and "'B'" not in text
     with app_sql(inst, "b_plan") as con:  # B sees its own in full

@@ -86,7 +86,7 @@ CYCLE_TABLES: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "moratorium_exemptions": (WRITERS, True, False),
 }
 #: Version of the planning-cycle policies below (raise it when they change).
-CYCLE_POLICY_VERSION = "3"
+CYCLE_POLICY_VERSION = "4"
 #: Planning-cycle tables read through a security-barrier view ``visible_<table>``:
 #: another organisation's moratoria that protect the surface of a private work
 #: come as anonymous signals (:func:`_visible_moratoria_sql`).
@@ -671,8 +671,7 @@ def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
     read = f"{me} IS NOT NULL"
     if table == "moratoria":  # others' from private works: only via visible_moratoria
         read += (
-            f" AND (org = {me} OR source_org = {me} OR NOT {s}._private_work(source_org, "
-            "source_work_id))"
+            f" AND (org = {me} OR source_org = {me} OR NOT {s}._private_moratorium(moratorium_id))"
         )
     elif table == "moratorium_exemptions":  # only where the moratorium itself is readable
         read += (
@@ -705,19 +704,24 @@ def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
         out += [
             f"DROP VIEW IF EXISTS {s}.visible_moratorium_exemptions",
             f"DROP VIEW IF EXISTS {s}.visible_moratoria",
-            # the policy asks about works the reader may not see: as the owner
-            f"""CREATE OR REPLACE FUNCTION {s}._private_work(p_org text, p_work text)
+            # the policy asks about works the reader may not see: as the owner, and
+            # only per moratorium (what visible_moratoria shows anyway), so it cannot
+            # be asked whether some organisation has a private work of some id
+            f"""CREATE OR REPLACE FUNCTION {s}._private_moratorium(p_id integer)
   RETURNS boolean LANGUAGE plpgsql STABLE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  RETURN EXISTS (SELECT 1 FROM {s}.works w WHERE w.org = p_org AND w.work_id = p_work
-                 AND w.visibility = 'private');
+  RETURN EXISTS (SELECT 1 FROM {s}.moratoria m JOIN {s}.works w ON w.org = m.source_org
+                 AND w.work_id = m.source_work_id
+                 WHERE m.moratorium_id = p_id AND w.visibility = 'private');
 END $$""",
         ]
     for name, sql in wanted.items():  # re-created: a newer version's rules take over
         if name in existing:
             out.append(f"DROP POLICY {name} ON {s}.{table}")
         out.append(sql)
+    if table == "moratoria":  # of an earlier version of these rules
+        out.append(f"DROP FUNCTION IF EXISTS {s}._private_work(text, text)")
     if table == "moratorium_exemptions":  # both tables exist: the views over them
         out += _visible_moratoria_sql(s)
     if table in CYCLE_AUDIT and f"{table}_audit" not in existing:
