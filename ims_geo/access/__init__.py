@@ -21,6 +21,7 @@ resume a sign-in, or read as a visitor (public works only)::
     store.identity          # Identity(user, org, role, expires_at) or None
     store.identity.can_write, .can_coordinate, .is_admin
     store.works()           # others' private works come back as anonymous signals
+                            # (last, by opaque id; no version, not in works(orgs=[...]))
     store.import_plan(...)  # refused by the database unless own org and a writing role
     store.record("export", target="conflicts.csv")   # audit row as this user
     store.logout()

@@ -38,6 +38,11 @@ Tables the application role may touch
     without sign-in it shows the current versions without file names).
     Signals in ``visible_works`` carry neither ``fid`` nor ``version_id``
     and come from current versions only, so no join names their owner.
+``moratoria``, ``moratorium_exemptions``
+    INSERT own organisation. Reads of the tables: all rows but others'
+    moratoria that protect the surface of a private work (and their
+    exemptions); the store reads ``visible_moratoria`` and
+    ``visible_moratorium_exemptions``, which add those as anonymous signals.
 ``store_meta``
     every key but the id salt readable; only ``revision`` writable.
 ``audit``
