@@ -239,8 +239,13 @@ def read_raw(
     layer: str | None = None,
     encoding: str | None = None,
     limits: Limits | None = None,
+    first_layer: bool = True,
 ) -> tuple[pd.DataFrame, bool, str | None]:
     """A file's own columns and values, unmapped (read in the limited worker).
+
+    ``first_layer`` False refuses a GeoPackage or zip of several layers when
+    ``layer`` is not given, instead of reading its first one (for readers
+    whose file must be one table, e.g. progress reports and registers).
 
     Returns
     -------
@@ -253,18 +258,22 @@ def read_raw(
     with _sources.local_path(upload) as path:
         local = _sources.Upload(upload.name, upload.suffix, path=path)
         found: tuple[pd.DataFrame, bool, str | None] = _isolated(
-            _read_raw, (local, layer, encoding, limits), upload.name, limits
+            _read_raw, (local, layer, encoding, limits, first_layer), upload.name, limits
         )
     return found
 
 
 def _read_raw(
-    upload: _sources.Upload, layer: str | None, encoding: str | None, limits: Limits
+    upload: _sources.Upload,
+    layer: str | None,
+    encoding: str | None,
+    limits: Limits,
+    first_layer: bool = True,
 ) -> tuple[pd.DataFrame, bool, str | None]:
     """The file's own columns and values (in the worker); the first layer unless told."""
     assert upload.path is not None
     try:
-        if layer is None and upload.suffix in (".gpkg", ".zip"):
+        if first_layer and layer is None and upload.suffix in (".gpkg", ".zip"):
             found = _sources.layers(upload.path, upload, limits)
             layer = found[0] if found else None
         dataset = _sources.resolve(

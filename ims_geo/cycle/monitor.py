@@ -8,7 +8,8 @@ its reason, when its work id is missing, repeated in the file, or names no
 work of the organisation's current plan or of the adopted programme; when
 a date cannot be read or the end is before the start; when the status is
 not one of :data:`ims_geo.schema.STATUSES` (aliases such as "fertig" or
-"gereed" are understood); when a work is ``done`` without its actual end.
+"gereed" are understood); when a work is ``done`` without its actual end; when its (otherwise unused)
+geometry is one no import would accept (nested too deep, a coordinate of 1e200).
 A blank status is ``done`` with an actual end, ``in_progress`` with only an
 actual start. The latest report of a work counts (:func:`progress`).
 
@@ -61,9 +62,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ims_geo import sanity
 from ims_geo import schema as S
 from ims_geo.cycle._common import checked_cycle, day_text, days, now_text
 from ims_geo.cycle.adopt import has_programme, programme, projects
+from ims_geo.cycle.moratoria import GEOMETRY_PROBLEM
 from ims_geo.errors import InputError, StoreError
 from ims_geo.rules import Rules
 from ims_geo.store.base import Store
@@ -143,25 +146,30 @@ def read_progress(
     -------
     pandas.DataFrame
         :data:`PROGRESS_COLUMNS` as text (missing ones empty), then
-        ``source_row`` (1-based row of the file) and ``source_file``.
+        ``source_row`` (1-based row of the file), ``source_file`` and
+        ``geometry_problem`` (why the row's optional geometry is unusable, e.g.
+        nested too deep or a coordinate of 1e200: :func:`record_progress`
+        rejects such rows; else None).
+
+    Raises
+    ------
+    InputError
+        The file cannot be read (damaged, wrong encoding, ...); it is parsed
+        in the limited worker process, so a hostile file is a refusal.
     """
-    from ims_geo import _sources
     from ims_geo._mapping import Mapping, apply, load_mapping
     from ims_geo.ingest import Limits
+    from ims_geo.suggest import read_raw
 
     if limits is None:
         limits = Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))
     if mapping is not None and not isinstance(mapping, Mapping):
         mapping = load_mapping(mapping)
     given: bytes | Path = path if isinstance(path, bytes) else Path(path)
-    upload = _sources.open_source(given, name, limits.max_upload_bytes)
-    label = upload.name
-    with _sources.local_path(upload) as local:
-        dataset = _sources.resolve(local, upload, layer=layer, encoding=None, limits=limits)
-        if dataset.kind == "csv":
-            raw = _sources.read_csv(dataset, label)[0]
-        else:
-            raw = _sources.read_gdal(dataset, label, "pyogrio")[0]
+    # parsed in the limited worker like every upload: a hostile file cannot crash this process
+    raw, _, _ = read_raw(given, name=name, layer=layer, limits=limits, first_layer=False)
+    label = name or (Path(path).name if not isinstance(path, bytes) else "progress")
+    problem = _geometry_problems(raw, limits)
     table = (
         pd.DataFrame(raw.drop(columns=raw.geometry.name))
         if isinstance(raw, gpd.GeoDataFrame)
@@ -185,7 +193,32 @@ def read_progress(
         )
     out[S.SOURCE_ROW] = np.arange(1, len(out) + 1)
     out[S.SOURCE_FILE] = label
+    out[GEOMETRY_PROBLEM] = problem
     return out.reset_index(drop=True)
+
+
+def _geometry_problems(raw: pd.DataFrame, limits: Any) -> np.ndarray:
+    """Why a report's (optional) geometry is unusable, per row (None where it is fine or absent).
+
+    The geometry itself is not kept, but a row whose geometry no import would
+    accept (nested too deep to parse, a coordinate of 1e200, ...) is rejected
+    like it would be there: the file is broken or hostile.
+    """
+    from ims_geo.cycle.moratoria import read_wkt
+
+    if isinstance(raw, gpd.GeoDataFrame):
+        geoms, crs = raw.geometry.to_numpy(), raw.crs
+        problem = np.full(len(raw), None, dtype=object)
+    else:
+        column = next((c for c in raw.columns if str(c).lower() == "geometry"), None)
+        if column is None:
+            return np.full(len(raw), None, dtype=object)
+        geoms, problem = read_wkt(raw[column], limits.max_geometry_depth, unparsable=False)
+        crs = None  # a CSV report says nothing of its CRS: the area-of-use check is skipped
+    reasons = sanity.geometry_problems(geoms, crs, max_vertices=limits.max_vertices)
+    fresh = pd.notna(reasons) & pd.isna(problem)
+    problem[fresh] = reasons[fresh]
+    return problem
 
 
 # --- storing reports ------------------------------------------------------------------------
@@ -236,7 +269,8 @@ def record_progress(
     checked, reason = _check(frame, known)
     ok = reason.isna().to_numpy()
     rejected = frame[~ok].assign(reason=reason[~ok].to_numpy()).reset_index(drop=True)
-    accepted = checked[ok].reset_index(drop=True)
+    rejected = rejected.drop(columns=[GEOMETRY_PROBLEM], errors="ignore")
+    accepted = checked[ok].drop(columns=[GEOMETRY_PROBLEM], errors="ignore").reset_index(drop=True)
     accepted.insert(0, S.ORG, org)
     stamp = now_text()
     label = str(source or "")
@@ -310,6 +344,9 @@ def _check(frame: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.S
         mask = np.asarray(mask, dtype=bool) & reason.isna().to_numpy()
         values = text if isinstance(text, str) else text[mask]
         reason.loc[mask] = values
+
+    if GEOMETRY_PROBLEM in frame:
+        reject(frame[GEOMETRY_PROBLEM].notna().to_numpy(), frame[GEOMETRY_PROBLEM])
 
     work_id = frame[S.WORK_ID].astype("string").str.strip()
     blank_id = (work_id.isna() | (work_id == "")).to_numpy()

@@ -46,6 +46,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from ims_geo import sanity
 from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
 from ims_geo.cycle._common import day_text, days, from_hex, now_text, to_hex
@@ -254,43 +255,89 @@ def read_moratoria(
 
     Columns are found by name (:data:`_ALIASES`: e.g. ``org`` for
     ``source_org``, ``from``/``until`` for the validity); the result has
-    those canonical names, a ``source_row`` and the geometry.
+    those canonical names, a ``source_row``, the geometry and
+    ``geometry_problem``: why a row's geometry was blanked (WKT nested more
+    than ``max_geometry_depth`` brackets, not WKT, or failing the checks of
+    :func:`ims_geo.sanity.geometry_problems`), which :func:`import_moratoria`
+    gives as the row's rejection reason.
+
+    The file is parsed in the limited worker process like every upload
+    (:mod:`ims_geo._worker`): a file that cannot be read is an
+    :class:`~ims_geo.errors.InputError` naming it, never a crash.
     """
-    from ims_geo import _sources
     from ims_geo.ingest import Limits
+    from ims_geo.suggest import read_raw
 
     limits = Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))
-    upload = _sources.open_source(Path(path), None, limits.max_upload_bytes)
-    label = upload.name
-    with _sources.local_path(upload) as local:
-        dataset = _sources.resolve(local, upload, layer=layer, encoding=None, limits=limits)
-        if dataset.kind == "csv":
-            raw = _sources.read_csv(dataset, label)[0]
-        else:
-            raw = _sources.read_gdal(dataset, label, "pyogrio")[0]
+    label = Path(path).name
+    # parsed in the limited worker like every upload: a hostile file cannot crash this process
+    raw, _, _ = read_raw(Path(path), layer=layer, limits=limits, first_layer=False)
+    problem = np.full(len(raw), None, dtype=object)
     if not isinstance(raw, gpd.GeoDataFrame):
         if "geometry" not in raw:
             raise InputError(f"{label}: a moratoria register needs a WKT geometry column")
-        text = raw["geometry"].astype("string")
-        try:
-            geoms = shapely.from_wkt(text.fillna("").to_numpy(dtype=object), on_invalid="ignore")
-        except shapely.errors.GEOSException as exc:  # pragma: no cover - on_invalid guards
-            raise InputError(f"{label}: unreadable geometry ({exc})") from exc
         if crs is None:
             raise InputError(f"{label}: a CSV register needs its CRS, e.g. --crs EPSG:28992")
+        geoms, problem = read_wkt(raw["geometry"], limits.max_geometry_depth)
         raw = gpd.GeoDataFrame(raw.drop(columns="geometry"), geometry=geoms, crs=crs)
     elif raw.crs is None:
         if crs is None:
             raise InputError(f"{label} has no CRS; give it, e.g. --crs EPSG:28992")
         raw = raw.set_crs(crs)
+    raw = raw.set_geometry(_sane_register_geometries(raw, problem, limits.max_vertices))
     folded = {str(c).strip().lower().replace(" ", "_"): c for c in raw.columns}
     out = gpd.GeoDataFrame(index=raw.index, geometry=raw.geometry.to_numpy(), crs=raw.crs)
     for name, aliases in _ALIASES.items():
         found = next((folded[a] for a in aliases if a in folded), None)
         out[name] = raw[found].astype(object).where(raw[found].notna(), None) if found else None
     out[S.SOURCE_ROW] = np.arange(1, len(out) + 1)
+    out[GEOMETRY_PROBLEM] = problem
     out.attrs["source"] = label
     return out
+
+
+#: Column of :func:`read_moratoria` output: why a row's geometry was blanked (else None).
+GEOMETRY_PROBLEM = "geometry_problem"
+
+
+def read_wkt(
+    texts: pd.Series, max_depth: float, *, unparsable: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Geometries of a WKT column and, per row, why one could not be used (else None).
+
+    GEOS parses nesting recursively: a deep enough text crashes it, so the
+    brackets are counted first and deeper texts are never parsed.
+    ``unparsable`` False leaves text that is not WKT without a reason (a
+    missing geometry).
+    """
+    text = texts.astype("string").str.strip()
+    given = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
+    problem = np.full(len(text), None, dtype=object)
+    depth = sanity.bracket_depth(text)
+    deep = given & (depth > max_depth)
+    problem[deep] = [
+        f"geometry nested '{d}' brackets deep, more than max_geometry_depth" for d in depth[deep]
+    ]
+    given &= ~deep
+    geoms = np.full(len(text), None, dtype=object)
+    geoms[given] = shapely.from_wkt(text[given].to_numpy(dtype=object), on_invalid="ignore")
+    broken = given & shapely.is_missing(geoms) & unparsable
+    problem[broken] = [f"unparsable geometry '{t[:60]}' (not WKT)" for t in text[broken].tolist()]
+    return geoms, problem
+
+
+def _sane_register_geometries(
+    frame: gpd.GeoDataFrame, problem: np.ndarray, max_vertices: float
+) -> gpd.GeoSeries:
+    """The frame's geometries 2D, those no later step could use blanked (reason in ``problem``)."""
+    geoms = frame.geometry.to_numpy()
+    reasons = sanity.geometry_problems(geoms, frame.crs, max_vertices=max_vertices)
+    bad = pd.notna(reasons)
+    fresh = bad & pd.isna(problem)
+    problem[fresh] = reasons[fresh]
+    cleaned = np.array(sanity.flat(geoms), dtype=object, copy=True)
+    cleaned[bad] = None
+    return gpd.GeoSeries(cleaned, index=frame.index, crs=frame.crs)
 
 
 def import_moratoria(
@@ -339,6 +386,17 @@ def import_moratoria(
         reason[mask] = text
 
     geoms = frame.geometry.to_numpy()
+    # the reader's reasons (nested, unparsable, ...) first, then the same checks for a frame
+    # built in code: no geometry a later step cannot use (e.g. a coordinate of 1e200) is stored
+    from ims_geo.ingest import Limits
+
+    checked = sanity.geometry_problems(geoms, register.crs, max_vertices=Limits().max_vertices)
+    problem = pd.Series(checked, index=frame.index, dtype=object)
+    if GEOMETRY_PROBLEM in frame:
+        problem = (
+            frame[GEOMETRY_PROBLEM].astype(object).where(frame[GEOMETRY_PROBLEM].notna(), problem)
+        )
+    reason[problem.notna()] = problem[problem.notna()]
     reject(shapely.is_missing(geoms) | shapely.is_empty(geoms), "missing geometry")
     start, bad_start = S.parse_dates(frame["valid_from"])
     until, bad_until = S.parse_dates(frame["valid_until"])
@@ -352,9 +410,8 @@ def import_moratoria(
         f"exemption must be one of {', '.join(EXEMPTIONS)}",
     )
     ok = reason.isna().to_numpy()
-    rejected = pd.DataFrame(frame.drop(columns=frame.geometry.name)[~ok]).assign(
-        reason=reason[~ok].to_numpy()
-    )
+    kept = frame.drop(columns=[frame.geometry.name, GEOMETRY_PROBLEM], errors="ignore")
+    rejected = pd.DataFrame(kept[~ok]).assign(reason=reason[~ok].to_numpy())
     good = frame[ok]
     source_org = good["source_org"].astype("string").str.strip().fillna(org).replace("", org)
     work = good["source_work_id"].astype("string").str.strip()
