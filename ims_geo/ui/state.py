@@ -18,6 +18,7 @@ to sign in.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from typing import Any
@@ -280,7 +281,9 @@ def proposal(
     """
     where, who, opened = location(), viewer(), store()
     rev = opened.revision()
-    key = (where, who, rev, time_limit, max_parallel)
+    # nothing is scheduled in the past: the same default as ims-geo propose
+    today = dt.date.today()
+    key = (where, who, rev, time_limit, max_parallel, today)
     kept = _proposals()
     if key not in kept:
         result = propose(
@@ -288,6 +291,7 @@ def proposal(
             _conflicts(where, who, rev, (), opened),
             time_limit=time_limit,
             max_parallel=max_parallel,
+            not_before=today,
             progress=progress,
         )
         while len(kept) >= PROPOSALS_KEPT:

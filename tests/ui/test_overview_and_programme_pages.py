@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import pandas as pd
 import pytest
 
 from ims_geo.conflicts import find_conflicts
 from ims_geo.programme import propose
 from ims_geo.store import open_store
+from ims_geo.ui import state
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,11 @@ def test_programme_runs_with_progress_and_shows_the_proposal(open_app, works):
     assert "proposed" in gantt.proto.spec and "planned" in gantt.proto.spec
     labels = [b.label for b in at.get("download_button")]
     assert labels.count("GeoPackage") == 2 and labels.count("CSV") == 3
+    # the page schedules nothing in the past: a moved work starts today or later
+    (kept,) = [p for key, p in state._proposals().items() if key[-1] == date.today()]
+    moved = kept.works[kept.works["shift_days"] != 0]
+    assert len(moved) > 0
+    assert (pd.to_datetime(moved["proposed_start"]).dt.date >= date.today()).all()
 
 
 def test_restore_button_makes_an_earlier_version_current_again(open_app, store_copy):
