@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import psycopg
 import pytest
@@ -557,6 +558,15 @@ def test_moratoria_of_others_private_works_are_anonymous_signals(inst: Installat
             "USING (moratorium_id) WHERE m.source_org = 'private'"
         )
         assert named.fetchall() == []
+        # numbers count up per registration: the signal's is opaque, so it is no
+        # neighbour of B's b1 (2); its exemption points at the same opaque number
+        ids = con.execute(f"SELECT moratorium_id FROM {S}.visible_moratoria ORDER BY 1")
+        (hidden_id,), (b1_id,) = ids.fetchall()
+        assert hidden_id < 0 and b1_id == 2
+        exempt_ids = con.execute(
+            f"SELECT exemption_id, moratorium_id FROM {S}.visible_moratorium_exemptions"
+        ).fetchall()
+        assert len(exempt_ids) == 1 and exempt_ids[0][0] < 0 and exempt_ids[0][1] == hidden_id
         # nothing answers "has B a private work of this id?"
         with pytest.raises(psycopg.errors.UndefinedFunction):
             con.execute(f"SELECT {S}._private_work('B', 'b2')")
@@ -565,5 +575,25 @@ def test_moratoria_of_others_private_works_are_anonymous_signals(inst: Installat
     with app_sql(inst, "b_plan") as con:  # B sees its own in full
         rows = con.execute(f"SELECT source_work_id FROM {S}.visible_moratoria ORDER BY 1")
         assert rows.fetchall() == [("b1",), ("b2",)]
+        # B's next one, on b2 again: number 3, which A cannot see
+        con.execute(
+            f"INSERT INTO {S}.moratoria (moratorium_id, org, source_org, source_work_id, "
+            "valid_from, valid_until, source, created_at, geometry_wkb) SELECT 3, org, "
+            "source_org, source_work_id, valid_from, valid_until, source, created_at, "
+            f"geometry_wkb FROM {S}.moratoria WHERE moratorium_id = 1"
+        )
         exempt = con.execute(f"SELECT org, decision FROM {S}.visible_moratorium_exemptions")
         assert exempt.fetchall() == [("B", "B board 7/2027")]
+    # A's next registration gets a free number all the same (4, not the hidden 3)
+    from shapely.geometry import box
+
+    from ims_geo.cycle.moratoria import import_moratoria
+
+    mine = gpd.GeoDataFrame(
+        {"source_work_id": ["a1"], "valid_from": ["2027-05-01"], "valid_until": ["2030-04-30"]},
+        geometry=[box(121_000, 487_000, 121_050, 487_010)],
+        crs="EPSG:28992",
+    )
+    with open_store(inst.app_url, user="a_plan", password=PASSWORD) as a:
+        stored, _ = import_moratoria(a, mine, org="A")
+    assert stored["moratorium_id"].tolist() == [4]

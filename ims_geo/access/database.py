@@ -91,7 +91,7 @@ CYCLE_TABLES: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "moratorium_exemptions": (WRITERS, True, False),
 }
 #: Version of the planning-cycle policies below (raise it when they change).
-CYCLE_POLICY_VERSION = "4"
+CYCLE_POLICY_VERSION = "5"
 #: Planning-cycle tables read through a security-barrier view ``visible_<table>``:
 #: another organisation's moratoria that protect the surface of a private work
 #: come as anonymous signals (:func:`_visible_moratoria_sql`).
@@ -623,16 +623,28 @@ def _visible_moratoria_sql(s: str) -> list[str]:
     source organisation ``private``, the source work id as the same opaque id
     its signal has, the source text without file names, validity by whole
     months, the geometry as the grid cells it touches. Its exemptions name no
-    granting organisation and no decision.
+    granting organisation and no decision. Such rows carry an opaque negative
+    number instead of the moratorium's and the exemption's (numbers count up
+    per registration: a neighbour of a visible row would name the owner); of
+    a finished resurfacing reported more than once only the latest row shows,
+    under the number of the first (as :func:`ims_geo.cycle.moratoria.moratoria`
+    shows the others' own).
     """
     me = f"(SELECT {s}.current_org())"
     salt = f"(SELECT value FROM {s}.store_meta WHERE key = 'salt')"
+
+    def opaque(number: str, kind: str) -> str:
+        digest = f"sha256(convert_to({salt} || '{kind}' || chr(31) || {number}::text, 'UTF8'))"
+        return f"(-1 - ('x' || left(encode({digest}, 'hex'), 7))::bit(28)::integer)"
+
+    derived = "m.source LIKE 'finished resurfacing%'"
     cell = f"COALESCE((SELECT value::float8 FROM {s}.store_meta WHERE key = 'signal_cell'), {CELL_METRES})"
     seen = f"({me} IS NOT NULL OR {s}.is_owner())"
     anon = f"'anon-' || left(encode(sha256(convert_to({salt} || m.source_org || chr(31) || m.source_work_id, 'UTF8')), 'hex'), 16)"
     return [
         f"""CREATE VIEW {s}.visible_moratoria WITH (security_barrier) AS
-SELECT m.moratorium_id,
+SELECT CASE WHEN f.full THEN m.moratorium_id
+    ELSE {opaque("COALESCE(g.first_id, m.moratorium_id)", "m")} END AS moratorium_id,
   CASE WHEN f.full THEN m.org ELSE 'private' END AS org,
   CASE WHEN f.full THEN m.source_org ELSE 'private' END AS source_org,
   CASE WHEN f.full THEN m.source_work_id ELSE {anon} END AS source_work_id,
@@ -649,9 +661,16 @@ SELECT m.moratorium_id,
 FROM {s}.moratoria m CROSS JOIN LATERAL (SELECT {_full_moratorium(s, "m")} AS full) f
 CROSS JOIN LATERAL (SELECT ST_GeomFromWKB(decode(m.geometry_wkb, 'hex')) AS g) src
 LEFT JOIN LATERAL ({_coarse_sql("src.g", cell)} AND NOT f.full) cells ON true
-WHERE {seen}""",
+LEFT JOIN LATERAL (SELECT min(d.moratorium_id) AS first_id, max(d.moratorium_id) AS last_id
+  FROM {s}.moratoria d WHERE d.source_org = m.source_org
+  AND d.source_work_id = m.source_work_id AND d.source LIKE 'finished resurfacing%') g
+  ON {derived} AND NOT f.full
+WHERE {seen} AND (f.full OR g.last_id IS NULL OR g.last_id = m.moratorium_id)""",
         f"""CREATE VIEW {s}.visible_moratorium_exemptions WITH (security_barrier) AS
-SELECT e.exemption_id, e.moratorium_id,
+SELECT CASE WHEN f.full THEN e.exemption_id ELSE {opaque("e.exemption_id", "e")} END
+    AS exemption_id,
+  CASE WHEN f.full THEN e.moratorium_id ELSE {opaque("e.moratorium_id", "m")} END
+    AS moratorium_id,
   CASE WHEN f.full THEN e.org ELSE 'private' END AS org, e.exempt_org, e.exempt_work_id,
   e.kind, CASE WHEN f.full THEN e.decision END AS decision,
   CASE WHEN f.full THEN e.granted_at ELSE left(e.granted_at, 7) END AS granted_at
@@ -727,6 +746,15 @@ END $$""",
         out.append(sql)
     if table == "moratoria":  # of an earlier version of these rules
         out.append(f"DROP FUNCTION IF EXISTS {s}._private_work(text, text)")
+    if table in VIEWED_TABLES:
+        # the next free number over every row, also those the reader may not see
+        # (it tells how many there are, nothing else)
+        key = "moratorium_id" if table == "moratoria" else "exemption_id"
+        out.append(
+            f"""CREATE OR REPLACE FUNCTION {s}.next_{table}_id() RETURNS integer
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT COALESCE(MAX({key}), 0) + 1 FROM {s}.{table} $$"""
+        )
     if table == "moratorium_exemptions":  # both tables exist: the views over them
         out += _visible_moratoria_sql(s)
     if table in CYCLE_AUDIT and f"{table}_audit" not in existing:
