@@ -597,3 +597,28 @@ def test_moratoria_of_others_private_works_are_anonymous_signals(inst: Installat
     with open_store(inst.app_url, user="a_plan", password=PASSWORD) as a:
         stored, _ = import_moratoria(a, mine, org="A")
     assert stored["moratorium_id"].tolist() == [4]
+
+
+def test_only_a_moratoriums_own_organisation_grants_an_exemption(inst: Installation) -> None:
+    register_b_moratoria(inst.app_url)
+    insert = (
+        f"INSERT INTO {S}.moratorium_exemptions (exemption_id, moratorium_id, org, exempt_org, "
+        "exempt_work_id, kind, decision, granted_at) VALUES (%s, %s, %s, 'A', 'a1', "
+        "'decision', 'self-granted', '2027-01-01')"
+    )
+    with app_sql(inst, "a_plan") as con:
+        # B's moratorium on its public b1 (number 2) is readable by A, not A's to exempt:
+        # neither in A's name nor in B's
+        assert con.execute(f"SELECT org FROM {S}.moratoria WHERE moratorium_id = 2").fetchall() == [
+            ("B",)
+        ]
+        assert "row-level security" in refused(con, insert, (90, 2, "A"))
+        assert "row-level security" in refused(con, insert, (91, 2, "B"))
+    with app_sql(inst, "b_plan") as con:  # B grants it
+        con.execute(insert, (92, 2, "B"))
+    assert (
+        owner_count(
+            inst, f"SELECT count(*) FROM {S}.moratorium_exemptions WHERE decision = 'self-granted'"
+        )
+        == 1
+    )

@@ -91,7 +91,7 @@ CYCLE_TABLES: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "moratorium_exemptions": (WRITERS, True, False),
 }
 #: Version of the planning-cycle policies below (raise it when they change).
-CYCLE_POLICY_VERSION = "5"
+CYCLE_POLICY_VERSION = "6"
 #: Planning-cycle tables read through a security-barrier view ``visible_<table>``:
 #: another organisation's moratoria that protect the surface of a private work
 #: come as anonymous signals (:func:`_visible_moratoria_sql`).
@@ -692,6 +692,11 @@ def cycle_table_ddl(s: str, table: str, existing: set[str]) -> list[str]:
     me = f"(SELECT {s}.current_org())"
     may = f"COALESCE((SELECT {s}.current_app_role()) IN {_in(allowed)}, false)"
     check = f"{may} AND org = {me}" if own else may
+    if table == "moratorium_exemptions":  # only the moratorium's own organisation grants one
+        check += (
+            f" AND EXISTS (SELECT 1 FROM {s}.moratoria m WHERE m.moratorium_id = "
+            "moratorium_exemptions.moratorium_id AND m.org = moratorium_exemptions.org)"
+        )
     read = f"{me} IS NOT NULL"
     if table == "moratoria":  # others' from private works: only via visible_moratoria
         read += (
