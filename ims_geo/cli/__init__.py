@@ -196,6 +196,117 @@ rules_options = _grouped(
 )
 
 
+@dataclass(frozen=True)
+class ProposalOptions:
+    """How a combined programme is proposed (``propose`` and ``cycle adopt``)."""
+
+    budgets: str | None = None
+    max_parallel: int | None = None
+    time_limit: float = 30.0
+    costs: str | None = None
+    cell_size: float = 250.0
+    workers: int = 2
+    hard_budgets: bool = False
+    unbudgeted_years: str = "frozen"
+    allow_new_clashes: bool = False
+    not_before: str | None = None
+    lock_file: str | None = None
+    exclude_file: str | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`ims_geo.programme.propose`; nothing before today."""
+        from datetime import date
+
+        return {
+            "budgets": self.budgets,
+            "max_parallel": self.max_parallel,
+            "time_limit": self.time_limit,
+            "costs": self.costs,
+            "cell_size": self.cell_size,
+            "workers": self.workers,
+            "hard_budgets": self.hard_budgets,
+            "unbudgeted_years": self.unbudgeted_years,
+            "allow_new_clashes": self.allow_new_clashes,
+            "not_before": self.not_before if self.not_before is not None else date.today(),
+            "lock": self.lock_file,
+            "exclude": self.exclude_file,
+            "progress": _progress(err=True),
+        }
+
+
+proposal_options = _grouped(
+    [
+        click.option(
+            "--budgets",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Yearly budgets per organisation (CSV: org,year,budget_eur).",
+        ),
+        click.option(
+            "--max-parallel", type=int, help="At most K simultaneous works per area cell."
+        ),
+        click.option(
+            "--time-limit",
+            type=float,
+            default=30.0,
+            show_default=True,
+            help="Solver time budget in seconds for the whole run.",
+        ),
+        click.option(
+            "--costs",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Unit costs for the savings (TOML), see data/costs.example.toml.",
+        ),
+        click.option(
+            "--cell-size",
+            type=float,
+            default=250.0,
+            show_default=True,
+            help="Side in metres of the area cells that --max-parallel counts in.",
+        ),
+        click.option(
+            "--workers", type=int, default=2, show_default=True, help="Solver worker threads."
+        ),
+        click.option(
+            "--hard-budgets",
+            is_flag=True,
+            help="Remove euros over a budget before anything else (default: a penalty per euro).",
+        ),
+        click.option(
+            "--unbudgeted-years",
+            type=click.Choice(["frozen", "free"]),
+            default="frozen",
+            show_default=True,
+            help="A year without a budget row: no more spending than planned (frozen), or unlimited.",
+        ),
+        click.option(
+            "--allow-new-clashes",
+            is_flag=True,
+            help="Let the proposal create clashes (reported as new) to combine works or fix violations.",
+        ),
+        click.option(
+            "--not-before",
+            metavar="DATE",
+            help="No work is moved to start before this date (YYYY-MM-DD; default today).",
+        ),
+        click.option(
+            "--lock",
+            "lock_file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="CSV org,work_id[,lock][,cluster_id]: works (or a marked work's whole project) kept "
+            "at their planned dates.",
+        ),
+        click.option(
+            "--exclude",
+            "exclude_file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="CSV org,work_id: works left out of the programme.",
+        ),
+    ],
+    "proposing",
+    ProposalOptions,
+)
+
+
 def _fail(message: str, code: int = EXIT_INPUT) -> None:
     click.echo(f"Error: {redact(message)}", err=True)  # never a store password
     sys.exit(code)
@@ -598,73 +709,13 @@ def _left_out_line(works: Any, rules: Any) -> str:
     "(the works, and OUT.clusters.csv, OUT.kpis.csv, ... next to it)."
 )
 @rules_options
-@click.option(
-    "--budgets",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Yearly budgets per organisation (CSV: org,year,budget_eur).",
-)
-@click.option("--max-parallel", type=int, help="At most K simultaneous works per area cell.")
-@click.option(
-    "--time-limit",
-    type=float,
-    default=30.0,
-    show_default=True,
-    help="Solver time budget in seconds for the whole run.",
-)
-@click.option(
-    "--costs",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Unit costs for the savings (TOML), see data/costs.example.toml.",
-)
-@click.option(
-    "--cell-size",
-    type=float,
-    default=250.0,
-    show_default=True,
-    help="Side in metres of the area cells that --max-parallel counts in.",
-)
-@click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
-@click.option(
-    "--hard-budgets",
-    is_flag=True,
-    help="Remove euros over a budget before anything else (default: a penalty per euro).",
-)
-@click.option(
-    "--unbudgeted-years",
-    type=click.Choice(["frozen", "free"]),
-    default="frozen",
-    show_default=True,
-    help="A year without a budget row: no more spending than planned (frozen), or unlimited.",
-)
-@click.option(
-    "--allow-new-clashes",
-    is_flag=True,
-    help="Let the proposal create clashes (reported as new) to combine works or fix violations.",
-)
-@click.option(
-    "--not-before",
-    metavar="DATE",
-    help="No work is moved to start before this date (YYYY-MM-DD; default today).",
-)
-@click.option(
-    "--lock",
-    "lock_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="CSV org,work_id[,lock][,cluster_id]: works (or a marked work's whole project) kept "
-    "at their planned dates.",
-)
+@proposal_options
 @click.option(
     "--compare",
     nargs=2,
     type=click.Path(exists=True, dir_okay=False),
     help="Compare two proposals (A B, .xlsx/.gpkg/.csv) instead: KPIs side by side and the "
     "works they treat differently, written to --out.",
-)
-@click.option(
-    "--exclude",
-    "exclude_file",
-    type=click.Path(exists=True, dir_okay=False),
-    help="CSV org,work_id: works left out of the programme.",
 )
 @ingest_options
 @store_option
@@ -674,19 +725,8 @@ def propose_cmd(
     out: str,
     orgs: tuple[str, ...],
     rules: Any,
-    budgets: str | None,
-    max_parallel: int | None,
-    time_limit: float,
-    costs: str | None,
-    cell_size: float,
-    workers: int,
-    hard_budgets: bool,
-    unbudgeted_years: str,
-    allow_new_clashes: bool,
-    not_before: str | None,
-    lock_file: str | None,
+    proposing: ProposalOptions,
     compare: tuple[str, str] | None,
-    exclude_file: str | None,
     read: InputOptions,
     store_path: str,
 ) -> None:
@@ -696,8 +736,6 @@ def propose_cmd(
     shift) and the clusters (members, joint period, savings) to OUT and
     prints the KPIs of the proposal against everyone keeping their dates.
     """
-    from datetime import date
-
     from ims_geo import export
     from ims_geo.programme import propose
 
@@ -716,23 +754,7 @@ def propose_cmd(
     if export.format_of(out) not in ("gpkg", "xlsx", "csv"):
         _fail(f"--out {out}: a programme has several layers; write .gpkg, .xlsx or .csv")
     works = _read_inputs(inputs, store_path, read, orgs)
-    proposal = propose(
-        works,
-        rules=rules,
-        budgets=budgets,
-        max_parallel=max_parallel,
-        time_limit=time_limit,
-        workers=workers,
-        costs=costs,
-        cell_size=cell_size,
-        progress=_progress(err=True),
-        hard_budgets=hard_budgets,
-        unbudgeted_years=unbudgeted_years,
-        allow_new_clashes=allow_new_clashes,
-        not_before=not_before if not_before is not None else date.today(),
-        lock=lock_file,
-        exclude=exclude_file,
-    )
+    proposal = propose(works, rules=rules, **proposing.arguments())
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
     if len(proposal.solver):
         layers["solver"] = proposal.solver

@@ -6,7 +6,6 @@ reports, where the cycle stands, the moratoria layer.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import click
@@ -14,12 +13,13 @@ import pandas as pd
 
 from ims_geo.cli import (
     EXIT_REJECTED,
+    ProposalOptions,
     _fail,
     _handle_errors,
     _open_store,
-    _progress,
     _write_rejects,
     main,
+    proposal_options,
     rules_options,
     store_option,
 )
@@ -100,29 +100,7 @@ def targets_cmd(
 @click.option("--lead", "leads", multiple=True, metavar="PROJECT=ORG",
               help="Lead organisation of a project (default: the sealing member's).")  # fmt: skip
 @rules_options
-@click.option("--budgets", type=click.Path(exists=True, dir_okay=False),
-              help="Yearly budgets per organisation (CSV: org,year,budget_eur).")  # fmt: skip
-@click.option("--max-parallel", type=int, help="At most K simultaneous works per area cell.")
-@click.option("--time-limit", type=float, default=30.0, show_default=True,
-              help="Solver time budget in seconds for the whole run.")  # fmt: skip
-@click.option("--costs", type=click.Path(exists=True, dir_okay=False),
-              help="Unit costs for the savings (TOML), see data/costs.example.toml.")  # fmt: skip
-@click.option("--cell-size", type=float, default=250.0, show_default=True,
-              help="Side in metres of the area cells that --max-parallel counts in.")  # fmt: skip
-@click.option("--workers", type=int, default=2, show_default=True, help="Solver worker threads.")
-@click.option("--hard-budgets", is_flag=True,
-              help="Remove euros over a budget before anything else (default: a penalty).")  # fmt: skip
-@click.option("--unbudgeted-years", type=click.Choice(["frozen", "free"]), default="frozen",
-              show_default=True,
-              help="A year without a budget row: no more spending than planned, or unlimited.")  # fmt: skip
-@click.option("--allow-new-clashes", is_flag=True,
-              help="Let the proposal create clashes to combine works or fix violations.")  # fmt: skip
-@click.option("--not-before", metavar="DATE",
-              help="No work is moved to start before this date (YYYY-MM-DD; default today).")  # fmt: skip
-@click.option("--lock", "lock_file", type=click.Path(exists=True, dir_okay=False),
-              help="CSV org,work_id[,lock][,cluster_id]: works kept at their planned dates.")  # fmt: skip
-@click.option("--exclude", "exclude_file", type=click.Path(exists=True, dir_okay=False),
-              help="CSV org,work_id: works left out of the programme.")  # fmt: skip
+@proposal_options
 @store_option
 @_handle_errors
 def adopt_cmd(
@@ -134,18 +112,7 @@ def adopt_cmd(
     splits: tuple[str, ...],
     leads: tuple[str, ...],
     rules: Any,
-    budgets: str | None,
-    max_parallel: int | None,
-    time_limit: float,
-    costs: str | None,
-    cell_size: float,
-    workers: int,
-    hard_budgets: bool,
-    unbudgeted_years: str,
-    allow_new_clashes: bool,
-    not_before: str | None,
-    lock_file: str | None,
-    exclude_file: str | None,
+    proposing: ProposalOptions,
     store_path: str,
 ) -> None:
     """Adopt a programme for the cycle: a frozen, numbered revision. Prints its number.
@@ -158,14 +125,7 @@ def adopt_cmd(
     store = _open_store(store_path)
     options: dict[str, Any] = {}
     if programme_file is None:
-        options = {
-            "rules": rules, "budgets": budgets, "max_parallel": max_parallel,
-            "time_limit": time_limit, "costs": costs, "cell_size": cell_size,
-            "workers": workers, "progress": _progress(err=True), "hard_budgets": hard_budgets,
-            "unbudgeted_years": unbudgeted_years, "allow_new_clashes": allow_new_clashes,
-            "not_before": not_before if not_before is not None else dt.date.today(),
-            "lock": lock_file, "exclude": exclude_file,
-        }  # fmt: skip
+        options = {"rules": rules, **proposing.arguments()}
     result = cycle.adopt(
         store,
         year,
