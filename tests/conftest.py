@@ -1,4 +1,4 @@
-"""Shared test fixtures: real files in temporary folders, data built in code."""
+"""Shared test fixtures: real files in temporary folders, data built in code, Chromium."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 pytest_plugins = ["postgis_server"]
@@ -22,3 +23,30 @@ def shared_data(*parts: str) -> Path:
             pytest.fail(f"{path} is missing in CI; the real-data tests need ../shared/data")
         pytest.skip(f"real third-party data not available here: {path} does not exist")
     return path
+
+
+def chromium() -> Path:
+    """Debian's Chromium; skips locally (fails in CI) when it is not installed."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's Chromium for the browser tests, headless, with nothing that phones home."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(chromium()),
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+        ],
+    }

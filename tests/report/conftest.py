@@ -9,8 +9,6 @@ of each kind, conflicts in each state. Coordinates are ETRS-GK25
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -21,9 +19,6 @@ from ims_geo import cycle as cyc
 from ims_geo.report import CycleInfo, ReportData
 from ims_geo.schema import validate
 from ims_geo.store import open_store
-
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 #: An organisation name and a title that would run a script if not escaped.
 HOSTILE_ORG = 'Stadt <script>alert("org")</script> & Co'
@@ -197,34 +192,6 @@ def build_data(**overrides: object) -> ReportData:
 def data() -> ReportData:
     """The hand-made cycle (see the module docstring)."""
     return build_data()
-
-
-def chromium_or_skip() -> Path:
-    """Debian's Chromium; skips locally (fails in CI) when it is not installed."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    """Debian's Chromium, headless, with nothing that phones home."""
-    chromium = chromium_or_skip()
-    return {
-        **browser_type_launch_args,
-        "executable_path": str(chromium),
-        "args": [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-        ],
-    }
 
 
 def plan(org: str, rows: list[tuple]) -> gpd.GeoDataFrame:

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from ims_geo.cli import EXIT_INPUT, main
 from ims_geo.report.pdf import CHROMIUM_ENV
 
-from .conftest import chromium_or_skip
 from .htmltree import parse
 from .test_html import external_references
+from conftest import chromium
 
 
 def _run(*args: str, env: dict | None = None):
@@ -48,7 +48,7 @@ def test_report_html_xlsx_pdf(cycle_store, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "Status report of cycle 2026" in result.output
     assert openpyxl.load_workbook(status).sheetnames[:2] == ["cycle", "projects"]
 
-    chromium_or_skip()
+    chromium()
     pdf = tmp_path / "council.pdf"
     assert _run("report", "--cycle", "2026", "--out", str(pdf), "--store", store).exit_code == 0
     pages = pypdf.PdfReader(pdf).pages

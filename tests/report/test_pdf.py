@@ -12,7 +12,8 @@ from ims_geo.errors import ReportError
 from ims_geo.report import write_report
 from ims_geo.report.pdf import CHROMIUM_ENV
 
-from .conftest import HOSTILE_ORG, chromium_or_skip
+from .conftest import HOSTILE_ORG
+from conftest import chromium
 
 
 def _pages(path: Path) -> list[str]:
@@ -20,7 +21,7 @@ def _pages(path: Path) -> list[str]:
 
 
 def test_council_pack_pdf(data, tmp_path: Path) -> None:
-    chromium_or_skip()
+    chromium()
     path = write_report(data, tmp_path / "council.pdf")
     assert path.read_bytes().startswith(b"%PDF")
     pages = _pages(path)
@@ -42,7 +43,7 @@ def test_council_pack_pdf(data, tmp_path: Path) -> None:
 
 
 def test_status_report_pdf(data, tmp_path: Path) -> None:
-    chromium_or_skip()
+    chromium()
     text = " ".join(_pages(write_report(data, tmp_path / "status.pdf", kind="status")))
     assert "Status report: planning cycle 2027" in text
     assert "Measure sheet" not in text and "KPIs against targets" not in text

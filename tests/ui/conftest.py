@@ -1,4 +1,4 @@
-"""Fixtures of the app tests: the demo store, AppTest pages, a running app and Chromium."""
+"""Fixtures of the app tests: the demo store, AppTest pages and a running app."""
 
 from __future__ import annotations
 
@@ -28,8 +28,6 @@ from ims_geo.store import STORE_ENV, open_store
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
 PAGES = "ims_geo/ui/pages"
-CHROMIUM = Path("/usr/bin/chromium")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: The st_folium component's name in AppTest's element tree and in the browser.
 FOLIUM = "streamlit_folium.st_folium"
 
@@ -123,28 +121,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    """Debian's Chromium, headless, with nothing that phones home."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return {
-        **browser_type_launch_args,
-        "executable_path": str(CHROMIUM),
-        "args": [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-        ],
-    }
 
 
 @pytest.fixture(scope="session")
