@@ -36,6 +36,7 @@ older store gets them on its next open.
 from __future__ import annotations
 
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -141,7 +142,7 @@ def create_postgres(conn: sa.Connection, schema: str) -> None:
         conn.execute(sa.text(statement.format(t=f"{schema}.", serial=_SERIAL["postgres"])))
 
 
-class Transaction:
+class Transaction(ABC):
     """One transaction on the cycle tables of either backend.
 
     ``sql`` uses ``{t}`` before every table name and ``:name`` parameters;
@@ -157,17 +158,17 @@ class Transaction:
     def _sql(self, sql: str) -> str:
         return sql.replace("{t}", self.prefix).replace("{v}", self.view_prefix)
 
+    @abstractmethod
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of a query."""
-        raise NotImplementedError
 
+    @abstractmethod
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run one statement."""
-        raise NotImplementedError
 
+    @abstractmethod
     def many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run one statement for every row of parameters."""
-        raise NotImplementedError
 
     def next_id(self, table: str, column: str, *, view: bool = False) -> int:
         """The next free id of ``table.column`` (writers are serialised; only for
