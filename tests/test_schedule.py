@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ims_geo import schedule as sc
 from ims_geo.errors import ScheduleError
+from ims_geo.programme import schedule as sc
 
 
 def problem(**given_values) -> sc.Problem:

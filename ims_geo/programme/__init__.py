@@ -4,7 +4,7 @@
 between them into a proposed combined programme: clusters of works done as
 one project, each with a joint period and an execution order, the savings
 of combining, and an area-wide schedule (OR-Tools CP-SAT, see
-:mod:`ims_geo.schedule`) that moves works inside their flexibility windows.
+:mod:`ims_geo.programme.schedule`) that moves works inside their flexibility windows.
 Everything is reported against the uncoordinated baseline, in which every
 organisation keeps its own dates.
 
@@ -81,12 +81,12 @@ With ``d`` = :attr:`CostTable.share_distance_m`, for each executed cluster:
 
 Schedule
 --------
-:func:`ims_geo.schedule.solve` moves the changeable works inside their
+:func:`ims_geo.programme.schedule.solve` moves the changeable works inside their
 windows (durations fixed): it decides which clusters are executed combined
 and when, removes dig-after-pave (moratorium) violations where the windows
 allow, separates clashing works, and keeps each organisation's yearly budget
 and at most ``max_parallel`` simultaneous occupations per grid cell. It is
-never worse than the plan, by construction (see :mod:`ims_geo.schedule`): no
+never worse than the plan, by construction (see :mod:`ims_geo.programme.schedule`): no
 pair becomes a new violation or (unless ``allow_new_clashes``) a new clash,
 no budget row ends further over than planned, no cell over its limit gets
 more than planned. The pairs it must watch are those that could conflict
@@ -148,12 +148,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ims_geo import schedule as sched
 from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
-from ims_geo.costs import CostTable, load_costs
 from ims_geo.crs import ensure_metric
 from ims_geo.errors import InputError, ScheduleError
+from ims_geo.programme import schedule as sched
+from ims_geo.programme.costs import CostTable, load_costs
 from ims_geo.rules import Rules
 
 Progress = Callable[[float, str], None]
@@ -217,7 +217,7 @@ class Proposal:
     clusters: gpd.GeoDataFrame
     #: kpi, baseline, proposal.
     kpis: pd.DataFrame
-    #: One row per CP-SAT model (see :data:`ims_geo.schedule.MODEL_COLUMNS`).
+    #: One row per CP-SAT model (see :data:`ims_geo.programme.schedule.MODEL_COLUMNS`).
     solver: pd.DataFrame
     #: Constraints the proposal still violates, and clusters that had to be
     #: split: constraint, subject, works, amount, reason.
@@ -416,7 +416,7 @@ def propose(
     progress
         Called as ``progress(fraction, message)`` as the work proceeds.
     costs
-        Unit costs (:class:`ims_geo.costs.CostTable` or a TOML path).
+        Unit costs (:class:`ims_geo.programme.costs.CostTable` or a TOML path).
     cell_size
         Grid cell size in metres for ``max_parallel``.
     max_cluster
@@ -426,7 +426,7 @@ def propose(
     hard_budgets
         Euros over a budget weigh more than anything combining can gain (the
         solver removes overruns first); otherwise each euro over costs
-        :attr:`ims_geo.schedule.Weights.budget_eur`. Either way no budget row
+        :attr:`ims_geo.programme.schedule.Weights.budget_eur`. Either way no budget row
         ends further over than the plan has it.
     unbudgeted_years
         ``"frozen"`` (default): in a year without a budget row of its own, an
@@ -953,7 +953,7 @@ def _dig_after_pave(
     The conflict engine calls a pair whose periods share a day a clash; an
     excavation that starts on a new surface's last days still digs it up,
     so the proposal counts it as a moratorium violation (see
-    :func:`ims_geo.schedule.pair_state`), never as a violation fixed.
+    :func:`ims_geo.programme.schedule.pair_state`), never as a violation fixed.
     """
     kind = np.asarray(kind, dtype=object).copy()
     clash = np.flatnonzero(kind == "clash")
