@@ -18,7 +18,9 @@ to sign in.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import os
 import time
 from typing import Any
@@ -33,6 +35,7 @@ from ims_geo._mapping import loads_mapping, to_dict
 from ims_geo.access.roles import Identity
 from ims_geo.cycle.moratoria import store_conflicts
 from ims_geo.errors import StoreError
+from ims_geo.i18n import _, messages
 from ims_geo.ingest import IngestResult, Mapping, list_layers, read_works
 from ims_geo.programme import Progress, Proposal, propose
 from ims_geo.rules import load_rules
@@ -52,6 +55,11 @@ _STORE_KEY = "ims_signed_in_store"
 #: Set when a sign-in ended by itself (expired, user disabled): the login page says so.
 ENDED_KEY = "ims_session_ended"
 _CHECKED_KEY = "ims_session_checked"
+#: ``st.session_state`` key (and widget key) of the language chosen in the sidebar.
+LANGUAGE_KEY = "language"
+#: Query parameter that carries the language in a URL (``?lang=nl``): a shared link
+#: opens in the sender's language.
+LANGUAGE_PARAM = "lang"
 #: Seconds between two checks that the sign-in still holds in the database.
 RECHECK_SECONDS = 2.0
 _POSTGRES = ("postgresql://", "postgresql+psycopg://", "postgres://")
@@ -168,12 +176,20 @@ def may(action: str) -> bool:
 
 
 def refuse_unless(action: str, what: str) -> None:
-    """Stop the page with a clear message when this session may not ``action``."""
+    """Stop the page with a clear message when this session may not ``action``.
+
+    ``what`` is English marked with ``N_()`` (e.g. ``N_("import plans")``), shown translated.
+    """
     if may(action):
         return
     ident = identity()
-    who = "You are not signed in" if ident is None else f"A {ident.role} of {ident.org}"
-    st.warning(f"{who}: you may not {what}.", icon=":material/lock:")
+    if ident is None:
+        text = _("You are not signed in: you may not {what}.").format(what=_(what))
+    else:
+        text = _("A {role} of {org}: you may not {what}.").format(
+            role=_(messages.ROLE_NAMES.get(ident.role, ident.role)), org=ident.org, what=_(what)
+        )
+    st.warning(text, icon=":material/lock:")
     st.stop()
 
 
@@ -267,37 +283,92 @@ def _proposals() -> dict[tuple[object, ...], Proposal]:
 
 
 #: Proposals kept per process (the newest ones).
-PROPOSALS_KEPT = 4
+PROPOSALS_KEPT = 6
+
+
+def _fingerprint(value: object) -> object:
+    """A hashable stand-in for one proposal input (tables by their content)."""
+    if isinstance(value, pd.DataFrame):
+        text = pd.DataFrame(value).to_csv(index=False).encode("utf-8")
+        return ("table", tuple(map(str, value.columns)), hashlib.sha256(text).hexdigest())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, dataclasses.astuple(value))
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _fingerprint(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_fingerprint(v) for v in value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _proposal_key(
+    time_limit: float,
+    max_parallel: int | None,
+    rules: dict[str, float | None] | None,
+    not_before: dt.date | None,
+    options: dict[str, Any],
+) -> tuple[tuple[object, ...], tuple[tuple[str, float], ...], dt.date]:
+    where, who = location(), viewer()
+    # nothing is scheduled in the past: the same default as ims-geo propose
+    floor = not_before if not_before is not None else dt.date.today()
+    overrides = tuple(sorted((k, float(v)) for k, v in (rules or {}).items() if v is not None))
+    extra = tuple(sorted((k, _fingerprint(v)) for k, v in options.items()))
+    key = (where, who, revision(), time_limit, max_parallel, overrides, extra, floor)
+    return key, overrides, floor
 
 
 def proposal(
-    *, time_limit: float, max_parallel: int | None = None, progress: Progress | None = None
+    *,
+    time_limit: float,
+    max_parallel: int | None = None,
+    progress: Progress | None = None,
+    rules: dict[str, float | None] | None = None,
+    not_before: dt.date | None = None,
+    **options: Any,
 ) -> Proposal:
-    """The combined programme proposed for the current works (computed once per revision).
+    """The combined programme proposed for the current works (computed once per input).
 
     Kept in a process-wide dict rather than ``st.cache_data``: the solver
     reports ``progress`` to a progress bar of the page, and st.cache_data
     cannot replay calls on a block created outside the cached function.
+    The key is the store revision, the viewer and every input: ``rules``
+    (overrides of ``distance``, ``window_days``, ``moratorium_years``; the
+    conflicts are found with the same rules), ``not_before`` (default today)
+    and ``options``, the other keyword arguments of
+    :func:`ims_geo.programme.propose` (tables by their content).
     """
-    where, who, opened = location(), viewer(), store()
-    rev = opened.revision()
-    # nothing is scheduled in the past: the same default as ims-geo propose
-    today = dt.date.today()
-    key = (where, who, rev, time_limit, max_parallel, today)
+    key, overrides, floor = _proposal_key(time_limit, max_parallel, rules, not_before, options)
     kept = _proposals()
     if key not in kept:
+        where, who, opened, rev = location(), viewer(), store(), str(key[2])
         result = propose(
             _works(where, who, rev, opened),
-            _conflicts(where, who, rev, (), opened),
+            _conflicts(where, who, rev, overrides, opened),
+            rules=load_rules(None, **dict(overrides)),
             time_limit=time_limit,
             max_parallel=max_parallel,
-            not_before=today,
+            not_before=floor,
             progress=progress,
+            **options,
         )
         while len(kept) >= PROPOSALS_KEPT:
             kept.pop(next(iter(kept)))
         kept[key] = result
     return kept[key]
+
+
+def kept_proposal(
+    *,
+    time_limit: float,
+    max_parallel: int | None = None,
+    rules: dict[str, float | None] | None = None,
+    not_before: dt.date | None = None,
+    **options: Any,
+) -> Proposal | None:
+    """The proposal :func:`proposal` made for these inputs, if it is still kept (else None)."""
+    key, _, _ = _proposal_key(time_limit, max_parallel, rules, not_before, options)
+    return _proposals().get(key)
 
 
 @st.cache_data(show_spinner="Drawing the map…", max_entries=16)
