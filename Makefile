@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STORE  ?= data/ims.gpkg
 PORT   ?= 8501
 
-.PHONY: run test env system-deps demo lint bench clean
+.PHONY: run test env system-deps demo lint bench clean catalogues
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ lint: env
 	$(BIN)/ruff check ims_geo tests benchmarks app.py
 	$(BIN)/ruff format --check ims_geo tests benchmarks app.py
 	$(BIN)/mypy
+
+# Refresh the translation catalogues from the code (then translate the new empty
+# msgstr entries of ims_geo/locale/*/LC_MESSAGES/ims_geo.po; tests/test_i18n.py checks).
+catalogues: env
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output \
+		--project ims_geo -o ims_geo/locale/ims_geo.pot .
+	$(BIN)/pybabel update -i ims_geo/locale/ims_geo.pot -d ims_geo/locale -D ims_geo \
+		--no-fuzzy-matching --ignore-obsolete
 
 bench: env
 	$(BIN)/python benchmarks/conflicts.py

@@ -29,7 +29,7 @@ import gettext
 import io
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -51,6 +51,7 @@ __all__ = [
     "fmt_metres",
     "fmt_money",
     "fmt_number",
+    "follow",
     "language",
     "language_name",
     "languages",
@@ -69,6 +70,7 @@ MISSING = "–"
 """Shown for an absent date or number."""
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("ims_geo_lang", default=None)
+_fallback: Callable[[], str | None] | None = None
 
 
 def _locale_dirs() -> list[Path]:
@@ -134,8 +136,27 @@ def use(code: str | None) -> str:
 
 
 def language() -> str:
-    """The language in use in this context (the installation's default until :func:`use`)."""
-    return _current.get() or default_language()
+    """The language in use in this context (the installation's default until :func:`use`).
+
+    A context where :func:`use` was not called (e.g. a thread the app started) asks the
+    function given to :func:`follow`, if any, before the installation's default.
+    """
+    chosen = _current.get()
+    if chosen is None and _fallback is not None:
+        wanted = _fallback()
+        chosen = wanted if wanted in available() else None
+    return chosen or default_language()
+
+
+def follow(source: Callable[[], str | None] | None) -> None:
+    """Ask ``source`` for the language of a context where :func:`use` was not called.
+
+    The app passes a function that reads the browser session's choice, so code
+    that runs outside the page's own run (a fragment, a callback) still speaks the
+    session's language. ``None`` stops following.
+    """
+    global _fallback
+    _fallback = source
 
 
 @functools.lru_cache(maxsize=32)

@@ -414,6 +414,84 @@ def context() -> maps.MapData:
     return _context(location(), viewer(), revision(), store())
 
 
+# the map page's layers and lookups, each computed once per store revision and filters
+@st.cache_data(show_spinner="Drawing the conflicts…", max_entries=16)
+def _conflict_layer(
+    where: str,
+    who: str,
+    rev: str,
+    _store: Store,
+    kinds: tuple[str, ...] | None,
+    orgs: tuple[str, ...] | None,
+    disciplines: tuple[str, ...] | None,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+) -> tuple[maps.MapData, int]:
+    from ims_geo.ui import links
+
+    found = maps.filter_conflicts(
+        _conflicts(where, who, rev, (), _store),
+        kinds=kinds, orgs=orgs, disciplines=disciplines, start=start, end=end,
+    )  # fmt: skip
+    # the highest scores, lowest first: the worst conflicts are drawn on top
+    drawn = found.head(maps.MAX_DRAWN_CONFLICTS).iloc[::-1]
+    drawn = drawn.assign(**{maps.KEY_FIELD: links.conflict_keys(drawn)})
+    fields = [*maps.CONFLICT_FIELDS, maps.KEY_FIELD]
+    return maps.prepare(drawn, fields, light_fields=maps.LIGHT_CONFLICT_FIELDS), len(found)
+
+
+def conflict_layer(
+    *,
+    kinds: tuple[str, ...] | None = None,
+    orgs: tuple[str, ...] | None = None,
+    disciplines: tuple[str, ...] | None = None,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> tuple[maps.MapData, int]:
+    """The filtered conflicts drawn on a map (with their link keys), and how many there are."""
+    return _conflict_layer(
+        location(), viewer(), revision(), store(), kinds, orgs, disciplines, start, end
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _moratoria_layer(
+    where: str, who: str, rev: str, _store: Store, start: pd.Timestamp, end: pd.Timestamp
+) -> maps.MapData:
+    from ims_geo.cycle import moratoria as cycle_moratoria
+
+    protected = cycle_moratoria(_store)
+    protected = protected[(protected["valid_from"] <= end) & (protected["valid_until"] >= start)]
+    return maps.prepare(protected, maps.MORATORIUM_FIELDS, light_fields=None)
+
+
+def moratoria_layer(start: pd.Timestamp, end: pd.Timestamp) -> maps.MapData:
+    """The moratoria (protected new surfaces) in force at some time in ``[start, end]``."""
+    return _moratoria_layer(location(), viewer(), revision(), store(), start, end)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _areas(where: str, who: str, rev: str, _store: Store) -> pd.DataFrame:
+    return maps.areas(_works(where, who, rev, _store))
+
+
+def areas() -> pd.DataFrame:
+    """The areas the works are in (:func:`ims_geo.maps.areas`)."""
+    return _areas(location(), viewer(), revision(), store())
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _search_index(where: str, who: str, rev: str, _store: Store) -> pd.DataFrame:
+    from ims_geo.search import build_index
+
+    return build_index(_works(where, who, rev, _store))
+
+
+def search_index() -> pd.DataFrame:
+    """The works' normalised search text (:func:`ims_geo.search.build_index`)."""
+    return _search_index(location(), viewer(), revision(), store())
+
+
 # --- uploads ----------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=4)
 def _layers(file_id: str, name: str, _data: bytes) -> list[str]:

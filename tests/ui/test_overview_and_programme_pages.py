@@ -28,9 +28,9 @@ def test_overview_counts_the_store(open_app, works):
     assert metrics(at) == {
         "Organisations": str(works["org"].nunique()),
         "Planned works": f"{len(works):,}",
-        "Clashes": str(kinds["clash"]),
-        "Moratorium violations": str(kinds["moratorium"]),
-        "Synergies": str(kinds["synergy"]),
+        "Clashes": f"{kinds['clash']:,}",
+        "Moratorium violations": f"{kinds['moratorium']:,}",
+        "Synergies": f"{kinds['synergy']:,}",
     }
     summary = at.dataframe[0].value
     assert sorted(summary["org"]) == sorted(works["org"].unique())

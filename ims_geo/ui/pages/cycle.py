@@ -8,26 +8,48 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo import cycle
+from ims_geo.i18n import N_, _, fmt_date, fmt_number, messages, ngettext
 from ims_geo.schema import STATUSES
 from ims_geo.ui import state, widgets
 
 #: A step's state as coloured text (Streamlit colour directives: no emoji font needed).
 STATES = {
-    "done": ":green[**done**]",
-    "partial": ":orange[**partial**]",
-    "missing": ":red[**missing**]",
+    "done": (":green[**{}**]", N_("done")),
+    "partial": (":orange[**{}**]", N_("partial")),
+    "missing": (":red[**{}**]", N_("missing")),
 }
 
 
 def step_line(step: int, name: str, done: str, detail: str) -> str:
     """One step of the cycle as a line of markdown (the detail shown as plain text)."""
-    return f"{STATES[done]}  **{step}. {name}** — {widgets.literal(detail)}"
+    colour, word = STATES[done]
+    return (
+        f"{colour.format(_(word))}  **{step}. {_(name)}** — "
+        f"{widgets.literal(messages.translate(detail))}"
+    )
 
 
-st.title("Planning cycle")
+#: Kinds of report, as the radio shows them.
+REPORT_KINDS = {"council": N_("council pack"), "status": N_("six-monthly status report")}
+
+
+def translated(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """``frame`` with the library's words in ``columns`` (states, KPI descriptions) translated."""
+    out = frame.copy()
+    for column in columns:
+        if column in out:
+            out[column] = out[column].map(
+                lambda v: messages.translate(v) if isinstance(v, str) else v
+            )
+    return out
+
+
+st.title(_("Planning cycle"))
 st.caption(
-    "The yearly cycle of integral programming: baseline, targets, the adopted programme, "
-    "implementation and monitoring, evaluation and reporting (the council pack)."
+    _(
+        "The yearly cycle of integral programming: baseline, targets, the adopted programme, "
+        "implementation and monitoring, evaluation and reporting (the council pack)."
+    )
 )
 
 store = state.store()
@@ -37,7 +59,7 @@ years = sorted({int(y) for y in versions["cycle"]}) if len(versions) else []
 with st.sidebar:
     year = int(
         st.number_input(
-            "Cycle year",
+            _("Cycle year"),
             1900,
             2200,
             years[-1] if years else dt.date.today().year,
@@ -47,8 +69,8 @@ with st.sidebar:
     with widgets.user_errors():
         full = cycle.is_full_revision(store, year)
     wanted = st.toggle(
-        "Full revision (once per election period)", value=full, key=f"cycle_full_{year}",
-        help="Every organisation must re-submit its plan; plans not refreshed are stale.",
+        _("Full revision (once per election period)"), value=full, key=f"cycle_full_{year}",
+        help=_("Every organisation must re-submit its plan; plans not refreshed are stale."),
         disabled=not state.may("coordinate"),
     )  # fmt: skip
     if wanted != full:
@@ -59,49 +81,66 @@ with st.sidebar:
 with widgets.user_errors():
     now = cycle.status(store, year)
 
-st.subheader(f"Where {year} stands" + (" (full revision)" if now.full_revision else ""))
+st.subheader(
+    (
+        _("Where {year} stands (full revision)") if now.full_revision else _("Where {year} stands")
+    ).format(year=year)
+)
 for step, name, done, detail in now.steps.itertuples(index=False):
     st.markdown(step_line(step, name, done, detail))
 if len(now.stale):
     st.warning(
-        f"{len(now.stale)} stale plans (not re-submitted in this full revision): "
-        + ", ".join(widgets.literal(o) for o in now.stale["org"]),
+        ngettext(
+            "{count} stale plan (not re-submitted in this full revision): {orgs}",
+            "{count} stale plans (not re-submitted in this full revision): {orgs}",
+            len(now.stale),
+        ).format(
+            count=len(now.stale), orgs=", ".join(widgets.literal(o) for o in now.stale["org"])
+        ),
         icon=":material/history:",
     )
 
 tab_baseline, tab_kpis, tab_programme, tab_monitoring, tab_moratoria, tab_report = st.tabs(
-    ["Baseline", "Targets and KPIs", "Adopted programme", "Monitoring", "Moratoria",
-     "Council pack"]
+    [_("Baseline"), _("Targets and KPIs"), _("Adopted programme"), _("Monitoring"),
+     _("Moratoria"), _("Council pack")]
 )  # fmt: skip
 
 with tab_baseline:
     with widgets.user_errors():
         base = cycle.baseline(store, year)
     left, right = st.columns(2)
-    left.markdown("**Plans**")
+    left.markdown("**{}**".format(_("Plans")))
     left.dataframe(widgets.table(base.plans), hide_index=True, key="cycle_plans")
-    right.markdown("**Conflicts of the current plans** (moratoria layer included)")
-    right.dataframe(base.conflict_counts, hide_index=True, key="cycle_conflict_counts")
+    right.markdown(_("**Conflicts of the current plans** (moratoria layer included)"))
+    right.dataframe(
+        translated(base.conflict_counts, "kind"), hide_index=True, key="cycle_conflict_counts"
+    )
     st.markdown(
-        f"**Disruption days per street segment in {year}** (a `street` column of the plans, "
-        "else 100 m squares), most disrupted first"
+        _(
+            "**Disruption days per street segment in {year}** (a `street` column of the plans, "
+            "else 100 m squares), most disrupted first"
+        ).format(year=year)
     )
     st.dataframe(widgets.table(base.disruption), hide_index=True, key="cycle_disruption")
 
 with tab_kpis:
     kpis = now.kpis
     st.dataframe(
-        kpis.loc[:, ["kpi", "target", "value", "state", "description"]],
+        translated(kpis.loc[:, ["kpi", "target", "value", "state", "description"]],
+                   "kpi", "state", "description"),
         hide_index=True, key="cycle_kpis",
+        column_config={"kpi": _("KPI"), "target": _("Target"), "value": _("Value"),
+                       "state": _("State"), "description": _("Description")},
     )  # fmt: skip
-    st.markdown("**Targets**")
+    st.markdown("**{}**".format(_("Targets")))
     with widgets.user_errors():
         current = cycle.targets(store, year)
     edited = st.data_editor(
-        current.loc[:, ["kpi", "target", "description"]],
+        translated(current.loc[:, ["kpi", "target", "description"]], "description"),
         disabled=["kpi", "description"], hide_index=True, key=f"cycle_targets_{year}",
+        column_config={"kpi": _("KPI"), "target": _("Target"), "description": _("Description")},
     )  # fmt: skip
-    if state.may("coordinate") and st.button("Save targets", key="cycle_save_targets"):
+    if state.may("coordinate") and st.button(_("Save targets"), key="cycle_save_targets"):
         values = {
             k: float(v)
             for k, v in zip(edited["kpi"], edited["target"], strict=True)
@@ -111,9 +150,11 @@ with tab_kpis:
             cycle.set_targets(store, year, values, custom=True)
         st.rerun()
     left, right, button = st.columns([2, 1, 1], vertical_alignment="bottom")
-    name = left.text_input("Custom KPI", key="cycle_custom_name", placeholder="e.g. trees_planted")
-    number = right.number_input("Target", value=0.0, key="cycle_custom_value")
-    if state.may("coordinate") and button.button("Add", key="cycle_custom_add") and name.strip():
+    name = left.text_input(
+        _("Custom KPI"), key="cycle_custom_name", placeholder=_("e.g. trees_planted")
+    )
+    number = right.number_input(_("Target"), value=0.0, key="cycle_custom_value")
+    if state.may("coordinate") and button.button(_("Add"), key="cycle_custom_add") and name.strip():
         with widgets.user_errors():
             cycle.set_targets(store, year, {name.strip(): number}, custom=True)
         st.rerun()
@@ -124,31 +165,36 @@ with tab_programme:
     if len(revisions):
         last = revisions.iloc[-1]
         st.markdown(
-            f"**Revision {last['revision']}** adopted on "
-            f"{pd.Timestamp(last['decision_date']).date()}: "
-            f"{widgets.literal(last['decision'])}"
+            _("**Revision {revision}** adopted on {date}: {decision}").format(
+                revision=last["revision"],
+                date=fmt_date(last["decision_date"]),
+                decision=widgets.literal(last["decision"]),
+            )
         )
         with widgets.user_errors():
             projects = cycle.projects(store, year)
             works = cycle.programme(store, year)
         states = now.projects.set_index("project")["rag"] if len(now.projects) else pd.Series()
         projects = projects.assign(rag=projects["project"].map(states))
-        st.dataframe(widgets.table(projects), hide_index=True, key="cycle_projects")
+        st.dataframe(
+            widgets.table(translated(projects, "rag")), hide_index=True, key="cycle_projects"
+        )
         st.dataframe(widgets.table(works), hide_index=True, key="cycle_programme")
         st.dataframe(widgets.table(revisions), hide_index=True, key="cycle_revisions")
     else:
-        st.info(f"No programme adopted for {year} yet.")
+        st.info(_("No programme adopted for {year} yet.").format(year=year))
     with st.form("cycle_adopt"):
-        st.markdown("**Adopt a fresh proposal of the current plans**")
-        decision = st.text_input("Decision reference", key="cycle_decision",
-                                 placeholder="Council 2027/14")  # fmt: skip
-        decided = st.date_input("Decision date", value=dt.date.today(), key="cycle_decided")
-        reason = st.text_input("Reason (for a new revision)", key="cycle_reason")
-        seconds = st.slider("Solver time limit (s)", 5, 120, 20, 5, key="cycle_time")
+        st.markdown("**{}**".format(_("Adopt a fresh proposal of the current plans")))
+        decision = st.text_input(_("Decision reference"), key="cycle_decision",
+                                 placeholder=_("Council 2027/14"))  # fmt: skip
+        decided = st.date_input(_("Decision date"), value=dt.date.today(), key="cycle_decided")
+        reason = st.text_input(_("Reason (for a new revision)"), key="cycle_reason")
+        seconds = st.slider(_("Solver time limit (s)"), 5, 120, 20, 5, key="cycle_time")
         if st.form_submit_button(
-            "Adopt", type="primary", key="cycle_adopt_submit", disabled=not state.may("coordinate")
-        ):
-            with st.spinner("Proposing and freezing the programme…"), widgets.user_errors():
+            _("Adopt"), type="primary", key="cycle_adopt_submit",
+            disabled=not state.may("coordinate"),
+        ):  # fmt: skip
+            with st.spinner(_("Proposing and freezing the programme…")), widgets.user_errors():
                 adopted = cycle.adopt(
                     store, year, decision=decision, decision_date=decided,
                     reason=reason or None, time_limit=float(seconds),
@@ -156,28 +202,35 @@ with tab_programme:
             st.session_state["cycle_adopted"] = adopted.revision
             st.rerun()
     if "cycle_adopted" in st.session_state:
-        st.success(f"Adopted revision {st.session_state['cycle_adopted']}.")
+        st.success(
+            _("Adopted revision {revision}.").format(revision=st.session_state["cycle_adopted"])
+        )
 
 with tab_monitoring:
     if len(now.projects):
-        st.dataframe(widgets.table(now.projects), hide_index=True, key="cycle_rag")
+        st.dataframe(
+            widgets.table(translated(now.projects, "rag")), hide_index=True, key="cycle_rag"
+        )
     if len(now.deviations):
-        st.dataframe(widgets.table(now.deviations), hide_index=True, key="cycle_deviations")
+        st.dataframe(
+            widgets.table(translated(now.deviations, "deviation")),
+            hide_index=True, key="cycle_deviations",
+        )  # fmt: skip
     elif len(now.projects):
-        st.success("No deviations from the adopted programme.")
-    st.markdown("**Report progress** (work_id, status, actual_start, actual_end, remark)")
+        st.success(_("No deviations from the adopted programme."))
+    st.markdown(_("**Report progress** (work_id, status, actual_start, actual_end, remark)"))
     orgs = sorted(set(versions["org"])) if len(versions) else []
     signed_in = state.identity()
     if state.shared():  # an organisation reports its own progress only
         orgs = [signed_in.org] if signed_in is not None else []
-    org = st.selectbox("Organisation", orgs, key="cycle_progress_org")
+    org = st.selectbox(_("Organisation"), orgs, key="cycle_progress_org")
     upload = st.file_uploader(
-        "Progress file", key="cycle_progress_file",
+        _("Progress file"), key="cycle_progress_file",
         type=["csv", "gpkg", "geojson", "json", "zip", "fgb"],
     )  # fmt: skip
     if (
         upload is not None and org and state.may("write")
-        and st.button("Store progress", key="cycle_progress_store")
+        and st.button(_("Store progress"), key="cycle_progress_store")
     ):  # fmt: skip
         with widgets.user_errors(reading=upload.name):
             reports = cycle.read_progress(upload.getvalue(), name=upload.name)
@@ -185,7 +238,7 @@ with tab_monitoring:
         st.session_state["cycle_progress_result"] = (result.report(), result.rejected)
         st.rerun()
     if org:
-        st.markdown("**Or edit the progress of this organisation's works**")
+        st.markdown("**{}**".format(_("Or edit the progress of this organisation's works")))
         with widgets.user_errors():
             sheet = cycle.progress_sheet(store, year, org)
         edited = st.data_editor(
@@ -199,7 +252,7 @@ with tab_monitoring:
             },
         )  # fmt: skip
         if state.may("write") and st.button(
-            "Store the edited progress", key="cycle_progress_edited"
+            _("Store the edited progress"), key="cycle_progress_edited"
         ):
             changes = cycle.changed_progress(sheet, edited)
             with widgets.user_errors():
@@ -210,7 +263,7 @@ with tab_monitoring:
             st.rerun()
     if "cycle_progress_result" in st.session_state:
         text, rejected = st.session_state["cycle_progress_result"]
-        st.info(widgets.literal(text))
+        st.info(widgets.literal(messages.translate_report(text)))
         if len(rejected):
             st.dataframe(rejected, hide_index=True, key="cycle_progress_rejected")
 
@@ -221,19 +274,28 @@ with tab_moratoria:
         (layer["valid_from"] <= pd.Timestamp.today())
         & (layer["valid_until"] >= pd.Timestamp.today())
     ]
-    st.markdown(f"**{len(layer)} moratoria**, {len(active)} in force today")
+    st.markdown(
+        ngettext(
+            "**{count} moratorium**, {active} in force today",
+            "**{count} moratoria**, {active} in force today",
+            len(layer),
+        ).format(count=fmt_number(len(layer)), active=fmt_number(len(active)))
+    )
     st.dataframe(widgets.table(layer), hide_index=True, key="cycle_moratoria")
 
 with tab_report:
     try:
         from ims_geo.report import assemble, report_bytes
     except ImportError:  # the council pack is an optional part of the package
-        st.info("The council pack is not installed with this version.")
+        st.info(_("The council pack is not installed with this version."))
     else:
-        st.caption("One self-contained HTML file (works from a USB stick) or an Excel workbook.")
-        kind = st.radio("Kind", ["council", "status"], horizontal=True, key="cycle_report_kind")
-        if st.button("Build the report", key="cycle_report_build"):
-            with st.spinner("Assembling the report…"), widgets.user_errors():
+        st.caption(_("One self-contained HTML file (works from a USB stick) or an Excel workbook."))
+        kind = st.radio(
+            _("Kind"), ["council", "status"], horizontal=True, key="cycle_report_kind",
+            format_func=lambda k: _(REPORT_KINDS[k]),
+        )  # fmt: skip
+        if st.button(_("Build the report"), key="cycle_report_build"):
+            with st.spinner(_("Assembling the report…")), widgets.user_errors():
                 data = assemble.report_data(store, year)
                 st.session_state["cycle_report"] = (
                     year, kind, report_bytes(data, "html", kind=kind),
@@ -243,11 +305,11 @@ with tab_report:
         if built is not None and built[:2] == (year, kind):
             left, right = st.columns(2)
             left.download_button(
-                "Download HTML", built[2], file_name=f"{kind}_report_{year}.html",
+                _("Download HTML"), built[2], file_name=f"{kind}_report_{year}.html",
                 mime="text/html", key="cycle_report_html",
             )  # fmt: skip
             right.download_button(
-                "Download Excel", built[3], file_name=f"{kind}_report_{year}.xlsx",
+                _("Download Excel"), built[3], file_name=f"{kind}_report_{year}.xlsx",
                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 key="cycle_report_xlsx",
             )  # fmt: skip

@@ -3,15 +3,18 @@
 import streamlit as st
 
 from ims_geo.errors import StoreError
+from ims_geo.i18n import _, fmt_date, messages
 from ims_geo.ui import state, widgets
 
-st.title("Sign in")
+st.title(_("Sign in"))
 
 if not state.shared():
     st.info(
-        "This store has one user and no sign-in (a GeoPackage file, or a PostGIS store "
-        "opened by its owner). Shared installations (PostGIS, opened with the application "
-        "role) have organisations, users and roles.",
+        _(
+            "This store has one user and no sign-in (a GeoPackage file, or a PostGIS store "
+            "opened by its owner). Shared installations (PostGIS, opened with the application "
+            "role) have organisations, users and roles."
+        ),
         icon=":material/info:",
     )
     st.stop()
@@ -19,36 +22,42 @@ if not state.shared():
 me = state.identity()
 if me is not None:
     st.success(
-        widgets.literal(
-            f"Signed in as {me.user}, {me.role} of {me.org}, until "
-            f"{me.expires_at:%Y-%m-%d %H:%M} UTC."
+        _("Signed in as {user}, {role} of {org}, until {until} UTC.").format(
+            user=widgets.literal(me.user),
+            role=_(messages.ROLE_NAMES.get(me.role, me.role)),
+            org=widgets.literal(me.org),
+            until=f"{fmt_date(me.expires_at)} {me.expires_at:%H:%M}",
         ),
         icon=":material/verified_user:",
     )
-    if st.button("Sign out", key="login_sign_out", type="primary"):
+    if st.button(_("Sign out"), key="login_sign_out", type="primary"):
         state.sign_out()
         st.rerun()
     st.stop()
 
 if st.session_state.pop(state.ENDED_KEY, False):
     st.warning(
-        "Your session has ended (it expired, or your account was changed or disabled); "
-        "sign in again.",
+        _(
+            "Your session has ended (it expired, or your account was changed or disabled); "
+            "sign in again."
+        ),
         icon=":material/timer_off:",
     )
 st.caption(
-    "Sign in with the user name and password your administrator gave you. Without "
-    "signing in you see the public view only."
+    _(
+        "Sign in with the user name and password your administrator gave you. Without "
+        "signing in you see the public view only."
+    )
 )
 with st.form("login_form"):
-    user = st.text_input("User name", key="login_user", max_chars=100)
-    password = st.text_input("Password", type="password", key="login_password", max_chars=200)
-    submitted = st.form_submit_button("Sign in", type="primary", key="login_submit")
+    user = st.text_input(_("User name"), key="login_user", max_chars=100)
+    password = st.text_input(_("Password"), type="password", key="login_password", max_chars=200)
+    submitted = st.form_submit_button(_("Sign in"), type="primary", key="login_submit")
 if submitted:
     try:
         state.sign_in(user.strip(), password)
     except StoreError as error:
         # the same words for an unknown user, a wrong password and a disabled account
-        st.error(str(error), icon=":material/error:")
+        st.error(messages.translate(str(error)), icon=":material/error:")
         st.stop()
     st.rerun()

@@ -11,67 +11,90 @@ from ims_geo._mapping import Mapping, dump_toml, loads_mapping, to_dict
 from ims_geo._mapping import apply as apply_mapping
 from ims_geo._sources import FORMATS
 from ims_geo.errors import ImsGeoError, MissingCRSError
+from ims_geo.i18n import N_, _, fmt_number, messages, ngettext
 from ims_geo.ingest import Limits
 from ims_geo.preview import plan_changes
-from ims_geo.schema import COLUMNS, GEOMETRY, ORG, REQUIRED, VOCABULARY
+from ims_geo.schema import COLUMNS, GEOMETRY, ORG, REASON, REQUIRED, VOCABULARY
 from ims_geo.store import organisations_of
 from ims_geo.suggest import suggest_for_frame
 from ims_geo.ui import state, widgets
 
 TYPES = [suffix.lstrip(".") for suffix in FORMATS]
-NEW_ORG = "New organisation…"
-FROM_FILE = "From the file (org column)"
-AUTOMATIC = "(automatic)"
-ENCODINGS = {"automatic": None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "ISO-8859-1": "latin-1"}
+# choices kept as English codes in the session (a language switch keeps them); shown translated
+NEW_ORG = N_("New organisation…")
+FROM_FILE = N_("From the file (org column)")
+AUTOMATIC = N_("(automatic)")
+ENCODINGS = {
+    N_("automatic"): None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "ISO-8859-1": "latin-1"
+}  # fmt: skip
 
-st.title("Upload a plan")
+
+def shown(option: object) -> str:
+    """An option as the user reads it: the page's own choices translated, file values as is."""
+    text = str(option)
+    return _(text) if text in (NEW_ORG, FROM_FILE, AUTOMATIC, *ENCODINGS) else text
+
+
+st.title(_("Upload a plan"))
 st.caption(
-    f"{', '.join(sorted(set(FORMATS.values())))}: the formats the command line reads. "
-    "Columns are recognised by name (English, Dutch, German); map the others below, "
-    "translate their values, or upload a mapping file. A file with an org column holding "
-    "several organisations is stored as one plan version per organisation."
+    _(
+        "{formats}: the formats the command line reads. "
+        "Columns are recognised by name (English, Dutch, German); map the others below, "
+        "translate their values, or upload a mapping file. A file with an org column holding "
+        "several organisations is stored as one plan version per organisation."
+    ).format(formats=", ".join(sorted(set(FORMATS.values()))))
 )
 
-state.refuse_unless("write", "import plans")  # hidden from them; the database refuses too
+state.refuse_unless("write", N_("import plans"))  # hidden from them; the database refuses too
 # the same cap as the HTTP API and the reader (IMS_GEO_MAX_UPLOAD_BYTES, default 200 MiB)
 MAX_MB = max(1, int(Limits().max_upload_bytes // 2**20))
-upload = st.file_uploader("Works file", type=TYPES, key="upload_file", max_upload_size=MAX_MB)
+upload = st.file_uploader(_("Works file"), type=TYPES, key="upload_file", max_upload_size=MAX_MB)
 mapping_file = st.file_uploader(
-    "Mapping file (optional)",
+    _("Mapping file (optional)"),
     type=["toml"],
     key="upload_mapping_file",
-    help="A column mapping (TOML, see data/mappings/README.md), e.g. one downloaded here "
-    "last year. The choices below are made on top of it.",
+    help=_(
+        "A column mapping (TOML, see data/mappings/README.md), e.g. one downloaded here "
+        "last year. The choices below are made on top of it."
+    ),
 )
 with widgets.user_errors():
     known = sorted(state.works()[ORG].unique())
 left, right = st.columns([2, 1])
 me = state.identity()  # signed in to a shared store: plans of the own organisation only
 choices = [me.org, FROM_FILE] if me is not None else [NEW_ORG, FROM_FILE, *known]
-choice = left.selectbox("Organisation", choices, key="upload_org")
+choice = left.selectbox(_("Organisation"), choices, key="upload_org", format_func=shown)
 org: str | None = None
 if choice == NEW_ORG:
-    org = left.text_input("New organisation", key="upload_org_new").strip()
+    org = left.text_input(_("New organisation"), key="upload_org_new").strip()
 elif choice != FROM_FILE:
     org = choice
-cycle = right.number_input("Cycle year", 2000, 2100, dt.date.today().year, key="upload_cycle")
-with st.expander("Reading options"):
-    crs = st.text_input("CRS of a file that has none", placeholder="EPSG:28992", key="upload_crs")
-    encoding = st.selectbox("Text encoding", list(ENCODINGS), key="upload_encoding")
+cycle = right.number_input(_("Cycle year"), 2000, 2100, dt.date.today().year, key="upload_cycle")
+with st.expander(_("Reading options")):
+    crs = st.text_input(
+        _("CRS of a file that has none"), placeholder="EPSG:28992", key="upload_crs"
+    )
+    encoding = st.selectbox(
+        _("Text encoding"), list(ENCODINGS), key="upload_encoding", format_func=shown
+    )
 
 if upload is None:
     st.stop()
 if upload.name.lower().endswith(".shp"):
     st.error(
-        f"{upload.name}: a .shp file alone has no attributes (.dbf), index (.shx) or CRS (.prj). "
-        "Put the .shp, .shx, .dbf, .prj (and .cpg) files in one .zip and upload that.",
+        _(
+            "{file}: a .shp file alone has no attributes (.dbf), index (.shx) or CRS (.prj). "
+            "Put the .shp, .shx, .dbf, .prj (and .cpg) files in one .zip and upload that."
+        ).format(file=upload.name),
         icon=":material/error:",
     )
     st.stop()
 if choice == NEW_ORG and not org:
     st.info(
-        "Which organisation's plan is this? Choose or enter the organisation, or take it "
-        f"from a column of the file ({FROM_FILE})."
+        _(
+            "Which organisation's plan is this? Choose or enter the organisation, or take it "
+            "from a column of the file ({from_file})."
+        ).format(from_file=_(FROM_FILE))
     )
     st.stop()
 
@@ -80,19 +103,22 @@ if mapping_file is not None:
     try:
         base = loads_mapping(mapping_file.getvalue().decode("utf-8", "replace"), mapping_file.name)
     except ImsGeoError as error:  # read without it; the mapping can be built below instead
-        st.error(f"{error} It is not used.", icon=":material/error:")
+        st.error(
+            _("{error} It is not used.").format(error=messages.translate(str(error))),
+            icon=":material/error:",
+        )
 text_encoding = ENCODINGS[encoding] or base.encoding
 with widgets.user_errors(reading=upload.name):
     layers = state.upload_layers(upload)
-layer = st.selectbox("Layer", layers, key="upload_layer") if len(layers) > 1 else None
+layer = st.selectbox(_("Layer"), layers, key="upload_layer") if len(layers) > 1 else None
 with widgets.user_errors(reading=upload.name):
     raw, text_geometry = state.upload_frame(upload, layer=layer, encoding=text_encoding)
 native = raw.geometry.name if hasattr(raw, "geometry") and not text_geometry else None
 source_columns = [str(c) for c in raw.columns if c != native]
 try:
-    _, _, automatic = apply_mapping(
+    automatic = apply_mapping(
         raw, base, name=upload.name, text_geometry=text_geometry, org_given=org is not None
-    )
+    )[2]  # (not unpacked into "_": that name is the translation function)
 except ImsGeoError:  # the mapping file does not fit: its error is shown by the read below
     automatic = {}
 
@@ -120,18 +146,22 @@ def use_suggestion() -> None:
 
 
 st.button(
-    "Suggest a mapping",
+    _("Suggest a mapping"),
     key="upload_suggest",
     icon=":material/auto_fix:",
     on_click=use_suggestion,
-    help="Match the columns by name hints checked on the values, and propose a canonical "
-    "value for every raw value (as ims-geo mapping suggest does); then check the choices.",
+    help=_(
+        "Match the columns by name hints checked on the values, and propose a canonical "
+        "value for every raw value (as ims-geo mapping suggest does); then check the choices."
+    ),
 )
-with st.expander("Column mapping", expanded=True):
+with st.expander(_("Column mapping"), expanded=True):
     st.caption(
-        "How the file's columns are read: by name and alias (automatic, shown under each "
-        "field) or the mapping file, unless you choose a column of the file. Required: "
-        f"{', '.join(c for c in REQUIRED if c != GEOMETRY)}."
+        _(
+            "How the file's columns are read: by name and alias (automatic, shown under each "
+            "field) or the mapping file, unless you choose a column of the file. Required: "
+            "{required}."
+        ).format(required=", ".join(c for c in REQUIRED if c != GEOMETRY))
     )
     chosen: dict[str, str] = {}
     cells = st.columns(4)
@@ -142,20 +172,26 @@ with st.expander("Column mapping", expanded=True):
             *source_columns,
             *([current] if current and current not in (AUTOMATIC, *source_columns) else []),
         ]
-        found = ", ".join(automatic.get(column, [])) or "not in the file"
+        found = ", ".join(automatic.get(column, [])) or _("not in the file")
         picked = cells[i % 4].selectbox(
-            column, options, key=prefix + column, help=f"automatic: {found}"
+            column,
+            options,
+            key=prefix + column,
+            help=_("automatic: {found}").format(found=found),
+            format_func=lambda option: _(AUTOMATIC) if option == AUTOMATIC else str(option),
         )
         if picked != AUTOMATIC:
             chosen[column] = picked
 
 translations: dict[str, dict[str, object]] = {}
 proposals = bool(st.session_state.get(prefix + "proposals"))
-with st.expander("Value translation", expanded=True):
+with st.expander(_("Value translation"), expanded=True):
     st.caption(
-        "Each raw value of a vocabulary column with its rows: choose the canonical value it "
-        "means. Left empty, a value the built-in aliases do not know is read as its fallback "
-        "(and reported as a warning)."
+        _(
+            "Each raw value of a vocabulary column with its rows: choose the canonical value it "
+            "means. Left empty, a value the built-in aliases do not know is read as its fallback "
+            "(and reported as a warning)."
+        )
     )
     for column in VOCABULARY:
         sources = [chosen[column]] if column in chosen else automatic.get(column, [])
@@ -173,7 +209,7 @@ with st.expander("Value translation", expanded=True):
             key=f"{prefix}values_{column}_{'+'.join(sources)}_{int(proposals)}",
         )
     if not translations:
-        st.caption("The file has no discipline, layer, status, visibility or excavation column.")
+        st.caption(_("The file has no discipline, layer, status, visibility or excavation column."))
 
 data = to_dict(base)
 extra = st.session_state.get(prefix + "extra", {})
@@ -193,14 +229,16 @@ with widgets.user_errors():
         header=f"Mapping for {upload.name}, built on the upload page of ims_geo",
     )
 st.download_button(
-    "Download this mapping",
+    _("Download this mapping"),
     data=mapping_toml,
     file_name=f"{Path(upload.name).stem}_mapping.toml",
     mime="application/toml",
     key="upload_mapping_download",
     icon=":material/download:",
-    help="Save the column mapping and value translations for next year's file "
-    "(ims-geo import FILE --mapping this.toml reads it too).",
+    help=_(
+        "Save the column mapping and value translations for next year's file "
+        "(ims-geo import FILE --mapping this.toml reads it too)."
+    ),
 )
 
 with widgets.user_errors(reading=upload.name):
@@ -210,60 +248,92 @@ with widgets.user_errors(reading=upload.name):
             mapping=mapping_toml,
         )  # fmt: skip
     except MissingCRSError as error:
-        st.error(f"{error} Enter it under **Reading options**.", icon=":material/error:")
+        st.error(
+            _("{error} Enter it under **Reading options**.").format(
+                error=messages.translate(str(error))
+            ),
+            icon=":material/error:",
+        )
         st.stop()
 
-st.subheader("Validation report")
+st.subheader(_("Validation report"))
 cells = st.columns(3)
-cells[0].metric("Accepted", len(result.works))
-cells[1].metric("Repaired", result.repaired)
-cells[2].metric("Rejected", len(result.rejected))
+cells[0].metric(_("Accepted"), fmt_number(len(result.works)))
+cells[1].metric(_("Repaired"), fmt_number(result.repaired))
+cells[2].metric(_("Rejected"), fmt_number(len(result.rejected)))
 for warning in result.warnings:
-    st.warning(warning, icon=":material/warning:")
-with st.expander("Report", expanded=not result.rejected.empty):
-    st.code(result.report(), language=None)
+    st.warning(messages.translate(warning), icon=":material/warning:")
+with st.expander(_("Report"), expanded=not result.rejected.empty):
+    st.code(messages.translate_report(result.report()), language=None)
 
 if not result.rejected.empty:
-    st.subheader("Rejected rows")
-    st.dataframe(result.reasons(), hide_index=True, key="upload_reasons")
-    st.dataframe(widgets.table(result.rejected), hide_index=True, key="upload_rejected")
+    st.subheader(_("Rejected rows"))
+    reasons = result.reasons()
+    reasons["problem"] = reasons["problem"].map(messages.translate)
+    st.dataframe(
+        reasons,
+        hide_index=True,
+        key="upload_reasons",
+        column_config={
+            "problem": _("Problem"), "rows": _("Rows"), "examples": _("Examples")
+        },
+    )  # fmt: skip
+    rejected = result.rejected.copy()
+    rejected[REASON] = rejected[REASON].map(messages.translate_reasons)
+    st.dataframe(widgets.table(rejected), hide_index=True, key="upload_rejected")
     widgets.downloads(result.rejected, "rejected", key="upload_rejected_download", formats=["csv"])
 
 organisations = organisations_of(result.works, result.rejected, org=org)
 stored = organisations.loc[organisations["stored"].astype(bool), ORG].dropna().tolist()
 if not result.works.empty:
-    st.subheader("Preview")
+    st.subheader(_("Preview"))
     preview = maps.prepare(result.works)
     widgets.show_map(maps.works_map(preview, groups=stored or None), key="upload_map", returned=())
-    widgets.map_caption(preview, "works")
+    widgets.map_caption(preview, _("works"))
 
-st.subheader("What storing changes")
+st.subheader(_("What storing changes"))
 with widgets.user_errors():
     changes = plan_changes(state.store(), result.works, orgs=stored)
 st.dataframe(
     changes.drop(columns="drops_most"),
     hide_index=True,
     key="upload_changes",
-    column_config={"current": "works now", "new": "works in the file"},
+    column_config={
+        "org": _("Organisation"),
+        "current": _("works now"),
+        "new": _("works in the file"),
+        "added": _("added"),
+        "dropped": _("dropped"),
+        "moved": _("moved"),
+        "geometry_changed": _("geometry changed"),
+    },
 )
 risky = changes[changes["drops_most"]]
 confirmed = True
 if len(risky):
     lines = "; ".join(
-        f"{widgets.literal(r.org)}: {r.dropped} of its {r.current} current works dropped"
+        _("{org}: {dropped} of its {current} current works dropped").format(
+            org=widgets.literal(r.org),
+            dropped=fmt_number(r.dropped),
+            current=fmt_number(r.current),
+        )
         for r in risky.itertuples(index=False)
     )
     st.warning(
-        f"The new plan drops more than half of the current works ({lines}). Is this the "
-        "right file, read with the right mapping?",
+        _(
+            "The new plan drops more than half of the current works ({lines}). Is this the "
+            "right file, read with the right mapping?"
+        ).format(lines=lines),
         icon=":material/warning:",
     )
-    confirmed = st.checkbox("Yes, replace these plans", key=f"{prefix}confirm")
+    confirmed = st.checkbox(_("Yes, replace these plans"), key=f"{prefix}confirm")
 
 label = (
-    f"Store as a new plan version of {stored[0]} ({int(cycle)})"
+    _("Store as a new plan version of {org} ({cycle})").format(org=stored[0], cycle=int(cycle))
     if len(stored) == 1
-    else f"Store as new plan versions of {len(stored)} organisations ({int(cycle)})"
+    else _("Store as new plan versions of {count} organisations ({cycle})").format(
+        count=len(stored), cycle=int(cycle)
+    )
 )
 if st.button(
     label,
@@ -282,9 +352,19 @@ if st.button(
         )
     st.success(
         "\n\n".join(
-            f"Stored {v.n_works} works of {widgets.literal(v.org)} as version {v.version} of "
-            f"cycle {v.cycle}; "
-            f"{v.n_rejected} rejected rows kept with it."
+            ngettext(
+                "Stored {works} work of {org} as version {version} of cycle {cycle}; "
+                "{rejected} rejected rows kept with it.",
+                "Stored {works} works of {org} as version {version} of cycle {cycle}; "
+                "{rejected} rejected rows kept with it.",
+                v.n_works,
+            ).format(
+                works=fmt_number(v.n_works),
+                org=widgets.literal(v.org),
+                version=v.version,
+                cycle=v.cycle,
+                rejected=fmt_number(v.n_rejected),
+            )
             for v in versions
         ),
         icon=":material/check_circle:",

@@ -1,0 +1,267 @@
+"""Messages the library writes in English, shown on a page in the user's language.
+
+The library speaks English to every caller (the command line, the HTTP API,
+logs, files): its errors, warnings, the reasons of rejected rows and the
+validation report are built from fixed templates filled with values (file
+names, columns, counts). Translating them where they are raised would give a
+Dutch error to a German script's log, so they are translated where a person
+reads them: a page shows a message through :func:`translate`, which
+recognises the template the message was built from and fills the translated
+template with the same values. A message no template matches is shown as it
+is (English) — nothing is lost, it is only not translated.
+
+The templates are listed once, here, marked with :func:`~ims_geo.i18n.N_` so
+pybabel extracts them; ``tests/test_i18n.py`` builds the real messages with
+the library (a bad upload, a file without a CRS, a hostile zip) and checks
+that each is recognised, so a changed wording in the library fails the tests
+instead of silently staying English.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from ims_geo.i18n import N_, _, language, ngettext
+
+__all__ = ["ROLE_NAMES", "TEMPLATES", "translate", "translate_reasons", "translate_report"]
+
+#: Roles of a shared store as a person reads them.
+ROLE_NAMES: dict[str, str] = {
+    "planner": N_("planner"),
+    "coordinator": N_("coordinator"),
+    "viewer": N_("viewer"),
+    "admin": N_("administrator"),
+}
+
+#: Templates of the library's messages, most specific first (the first full match wins).
+#: Placeholders are named; a name used twice must hold the same text twice.
+TEMPLATES: tuple[str, ...] = (
+    # reasons of rejected rows (schema.validate, sanity), with and without their values
+    N_("missing geometry"),
+    N_("empty geometry"),
+    N_("invalid geometry that cannot be repaired"),
+    N_("missing work_id"),
+    N_("missing org (add an org column or give the organisation for the file)"),
+    N_("missing {column}"),
+    N_("unparsable {column} '{value}'"),
+    N_("unparsable {column}"),
+    N_("end_date before start_date"),
+    N_("earliest after start_date"),
+    N_("latest before end_date"),
+    N_("depth_min greater than depth_max"),
+    N_("negative depth (depths are metres below the surface)"),
+    N_("duplicate work_id '{work_id}' for org '{org}'"),
+    N_("duplicate work_id for org"),
+    N_("unsupported geometry type '{name}' (use points, lines or polygons)"),
+    N_("unsupported geometry type (use points, lines or polygons)"),
+    N_("coordinate that is not a finite number (NaN or infinity)"),
+    N_("coordinate '{xy}' far outside any map"),
+    N_("coordinate far outside any map"),
+    N_("implausible {column} '{value}' (before {first} or after {last})"),
+    N_("implausible {column} (before {first} or after {last})"),
+    # warnings of an import
+    N_(
+        "{file}: {column} '{value}' ({rows}) read as {read_as} — add it to [values.{column}] "
+        "in a mapping file"
+    ),
+    N_(
+        "{file}: {column}: {count} more unknown values ({rows}) read as {read_as} — see {raw}; "
+        "add them to [values.{column}]"
+    ),
+    N_("{file}: {count} invalid geometries repaired (make_valid)"),
+    # the validation report (ImportResult.report), line by line
+    N_("Import of {source} (layer {layer}) -> {crs}"),
+    N_("Import of {source} -> {crs}"),
+    N_("Import of {source} (layer {layer})"),
+    N_("Import of {source}"),
+    N_("accepted: {count}"),
+    N_("repaired: {count}"),
+    N_("rejected: {count}"),
+    N_("per file:"),
+    N_("warnings:"),
+    N_("{source}: accepted {accepted}, repaired {repaired}, rejected {rejected}"),
+    N_("{problem}: {count} (e.g. {examples})"),
+    N_("{problem}: {count}"),
+    # the planning cycle: step names, states and details (ims_geo.cycle.status)
+    N_("Baseline"),
+    N_("Targets"),
+    N_("Commitment"),
+    N_("Implementation and monitoring"),
+    N_("Evaluation and reporting"),
+    N_("no plans stored; import every organisation's plan"),
+    N_("{missing} of {total} organisations have not uploaded a {year} plan: {orgs}"),
+    N_("all {total} organisations uploaded a {year} plan"),
+    N_("no targets set; ims-geo cycle targets --set ..."),
+    N_("{count} of {total} KPIs have a target; none for {kpis}"),
+    N_("targets set for all {total} KPIs"),
+    N_(
+        "programme adopted: revision {revision} ({decision}, {date}), {projects} combined "
+        "projects, {works} works"
+    ),
+    N_("programme not adopted"),
+    N_("nothing to monitor before the programme is adopted"),
+    N_("{detail}; no progress from {orgs}"),
+    N_(
+        "{reported} of {total} organisations reported progress; {deviations} deviations; "
+        "projects {red} red, {amber} amber, {green} green"
+    ),
+    N_("no KPI can be measured against a target yet"),
+    N_(
+        "KPIs against targets: {green} green, {amber} amber, {red} red; council pack: "
+        "ims-geo report --cycle {year} --out pack.html"
+    ),
+    N_("{detail}; full revision: {count} stale plans"),
+    # the planning cycle: KPIs, their states, deviations, conflict kinds
+    N_("combined_share"),
+    N_("moratorium_violations"),
+    N_("max_disruption_days"),
+    N_("savings_eur"),
+    N_("submitted_share"),
+    N_("share of the programme's excavating works executed combined"),
+    N_("moratorium conflicts (dig after pave, moratoria layer included)"),
+    N_("most days any street segment is occupied in the cycle year"),
+    N_("savings of the adopted combined projects that still combine"),
+    N_("share of organisations that submitted a plan for the cycle"),
+    N_("green"),
+    N_("amber"),
+    N_("red"),
+    N_("no target"),
+    N_("no data"),
+    N_("dropped"),
+    N_("not_combined"),
+    N_("moved"),
+    N_("late"),
+    N_("early"),
+    N_("unplanned"),
+    N_("clash"),
+    N_("moratorium"),
+    N_("synergy"),
+    N_("internal"),
+    # errors a planner meets on the upload page
+    N_(
+        "{file} has no coordinate reference system (for a shapefile: no .prj file). Add the "
+        ".prj file to the upload, or say which CRS the coordinates are in: crs='EPSG:28992' in "
+        'Python, --crs EPSG:28992 on the command line, or crs = "EPSG:28992" in the mapping '
+        "file"
+    ),
+    N_(
+        "{file} says nothing about its CRS and its coordinates (e.g. {xy}) are not "
+        "longitude/latitude; say which CRS they are in: crs='EPSG:28992' in Python, --crs "
+        'EPSG:28992 on the command line, crs = "EPSG:28992" in the mapping file, or '
+        "SRID=28992; before the WKT"
+    ),
+    N_(
+        "{file} is {size} bytes, more than the upload limit of {limit} bytes "
+        "(max_upload_bytes); split the file or raise the limit"
+    ),
+    N_("{file} is empty (0 bytes); upload the file again"),
+    N_("{file} is not a vector data file{detail}; supported formats are {formats}"),
+    N_(
+        "{file} is rejected: member {member} points outside the archive (absolute path or "
+        "'..'); re-create the zip from the files themselves"
+    ),
+    N_(
+        "{file} is rejected: it expands {ratio} times its packed size, more than the limit of "
+        "{limit} (max_ratio); this is typical of zip bombs"
+    ),
+    N_(
+        "{file} is rejected: its member {member} expands {ratio} times its packed size, more "
+        "than the limit of {limit} (max_ratio); this is typical of zip bombs"
+    ),
+    N_("{file} expands to {size} bytes, more than the limit of {limit} bytes (max_expanded_bytes)"),
+    N_(
+        "{file} holds {count} files, more than the limit of {limit} (max_members); upload only "
+        "the plan's files"
+    ),
+    N_("{file} is password-protected; upload an archive without a password"),
+    N_("{file} has no layer {layer}; its layers are: {layers}"),
+    N_(
+        "{file} has no geometry column: add a column 'geometry' with WKT text (or one of "
+        "{aliases}), or x/y (lon/lat) coordinate columns, or name it in a mapping file "
+        "([columns] geometry = ...); its columns are: {columns}"
+    ),
+)
+
+#: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
+_NESTED = frozenset({"problem", "rows", "detail"})
+_ROWS = re.compile(r"(?P<n>\d[\d,]*) rows?")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    compiled = []
+    for template in TEMPLATES:
+        seen: set[str] = set()
+        parts: list[str] = []
+        last = 0
+        for match in _PLACEHOLDER.finditer(template):
+            parts.append(re.escape(template[last : match.start()]))
+            name = match.group(1)
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+            seen.add(name)
+            last = match.end()
+        parts.append(re.escape(template[last:]))
+        compiled.append((template, re.compile("".join(parts), re.DOTALL)))
+    return tuple(compiled)
+
+
+def _nested(name: str, value: str) -> str:
+    if name == "rows":
+        rows = _ROWS.fullmatch(value)
+        if rows is None:
+            return value
+        n = int(rows.group("n").replace(",", ""))
+        return ngettext("{n} row", "{n} rows", n).format(n=rows.group("n"))
+    return translate(value)
+
+
+def translate(message: str) -> str:
+    """``message`` in the language in use when a template matches it, else unchanged.
+
+    Parameters
+    ----------
+    message
+        A message the library built (an error, a warning, a rejected row's reason).
+
+    Returns
+    -------
+    str
+        The translated message with the original values (file names, counts) filled in.
+    """
+    return _translated(language(), str(message))
+
+
+@functools.lru_cache(maxsize=4096)
+def _translated(lang: str, text: str) -> str:
+    """:func:`translate` in ``lang`` (cached: a table repeats the same reasons many times)."""
+    exact = _(text)
+    if exact != text:
+        return exact
+    for template, pattern in _patterns():
+        found = pattern.fullmatch(text)
+        if found is None:
+            continue
+        values = {
+            name: _nested(name, value) if name in _NESTED else value
+            for name, value in found.groupdict().items()
+        }
+        return _(template).format(**values)
+    return text
+
+
+def translate_reasons(reasons: str) -> str:
+    """A rejected row's ``reason`` (problems joined by ``"; "``), each problem translated."""
+    return "; ".join(translate(part) for part in str(reasons).split("; "))
+
+
+def translate_report(report: str) -> str:
+    """The validation report (:meth:`ims_geo.ingest.IngestResult.report`), line by line."""
+    lines = []
+    for line in report.splitlines():
+        body = line.lstrip(" ")
+        indent = line[: len(line) - len(body)]
+        bullet = "- " if body.startswith("- ") else ""
+        lines.append(indent + bullet + translate(body[len(bullet) :]))
+    return "\n".join(lines)
