@@ -101,6 +101,8 @@ def test_two_works_are_aligned_in_the_middle() -> None:
         "moratorium violations fixed": (0, 0),
         "fixable violations (upper bound)": (0, 0),
         "combined works (upper bound)": (0, 2),
+        "combined works (upper bound, violations fixed first)": (0, 2),
+        "works in a candidate project": (0, 2),
     }
     assert proposal.infeasible.empty
     assert proposal.solver["status"].tolist() == ["OPTIMAL"]
@@ -1036,6 +1038,9 @@ def test_combined_works_are_the_optimum_of_an_independent_enumeration(
     proposal = propose(frame, time_limit=5)
     assert proposal.kpi("combined works") == (0.0, float(expected))
     assert proposal.solver["status"].eq("OPTIMAL").all()
+    # the bound is proven by a model of its own and is the enumerated optimum
+    assert proposal.kpi("combined works (upper bound)") == (0.0, float(expected))
+    assert proposal.solver["bound_proof"].eq("exact").all()
 
 
 # --- what a coordinator negotiates with ------------------------------------------------

@@ -1677,6 +1677,10 @@ def _kpis(
     # planned cost estimates (NaN when no work carries one), less the savings
     cost = float(problem.cost[a.active].sum()) if (problem.cost[a.active] > 0).any() else np.nan
     moved = start != a.start
+    # the proven bound of every part (see ims_geo.programme.schedule.combined_bounds)
+    parts = result.models[result.models["combined_bound"].notna()]
+    bound = float(parts["combined_bound"].sum())
+    bound_fixing = float(parts["combined_bound_fixing"].fillna(parts["combined_bound"]).sum())
 
     def pairs_of(x: np.ndarray, y: np.ndarray, which: np.ndarray) -> set[tuple[int, int]]:
         return set(
@@ -1716,7 +1720,9 @@ def _kpis(
         ("new clashes", 0, len(new_clashes)),
         ("moratorium violations fixed", 0, len(fixed)),
         ("fixable violations (upper bound)", 0, int(fixable.sum())),
-        ("combined works (upper bound)", 0, len(np.unique(problem.members[0]))),
+        ("combined works (upper bound)", 0, bound),
+        ("combined works (upper bound, violations fixed first)", 0, bound_fixing),
+        ("works in a candidate project", 0, len(np.unique(problem.members[0]))),
     ]
     if len(problem.budget_org):
         rows.append(

@@ -82,6 +82,7 @@ still violated after that is reported (:func:`budget_overruns`,
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -99,6 +100,9 @@ Progress = Callable[[float, str], None]
 #: Share of the time limit given to the component models when budgets or
 #: cell limits exist (the rest is kept for the last pass over what is over).
 _STAGE1_SHARE = 0.8
+#: Share of the time limit :func:`solve` keeps for the bounds on the combined
+#: works (:func:`combined_bounds`) by default.
+BOUND_SHARE = 0.15
 #: Models up to this many works are solved exactly in one piece (small
 #: components are batched up to it); larger sets by blocks.
 _EXACT_WORKS = 60
@@ -317,7 +321,10 @@ class Schedule:
 MODEL_COLUMNS = (
     "model", "stage", "method", "works", "pairs", "clusters", "status",
     "objective", "best_bound", "gap", "wall_s",
+    "combined", "combined_bound", "combined_bound_fixing", "bound_proof",
 )  # fmt: skip
+#: How a part's ``combined_bound`` is proven (see :func:`combined_bounds`).
+BOUND_PROOFS: tuple[str, ...] = ("exact", "cp-sat bound", "blocks", "candidates")
 
 
 # --- plain array helpers ------------------------------------------------------
@@ -682,8 +689,11 @@ class _Model:
         combined_now: np.ndarray,
         hint: bool,
         shared: dict[tuple[int, int], list[int]] | None = None,
+        count: np.ndarray | None = None,
     ) -> None:
         self.p, self.w, self.free, self.clusters = p, w, free, clusters
+        # the works whose combination the objective counts (all when None)
+        self.count = count
         self.current = current
         self.combined_now = combined_now
         m = self.m = cp_model.CpModel()
@@ -745,7 +755,8 @@ class _Model:
                 m.add(self.s[i] == joint + int(oi)).only_enforce_if(comb)
                 m.add(spread >= self.shift[i]).only_enforce_if(comb)
                 taken.setdefault(i, []).append(comb)
-            self.objective(w.combined * len(idx), comb)
+            gain = len(idx) if self.count is None else int(self.count[idx].sum())
+            self.objective(w.combined * gain, comb)
             self.objective(-w.spread_day, spread)
             if hint:
                 now = bool(self.combined_now[c])
@@ -1276,6 +1287,7 @@ def solve(
     workers: int = 2,
     weights: Weights | None = None,
     progress: Progress | None = None,
+    bound_share: float = BOUND_SHARE,
 ) -> Schedule:
     """Schedule the changeable works of ``problem``.
 
@@ -1293,6 +1305,11 @@ def solve(
         Objective weights (default :class:`Weights`).
     progress
         Called as ``progress(fraction, message)`` while solving.
+    bound_share
+        Share of ``time_limit`` kept for the upper bound on the combined
+        works of every part (:func:`combined_bounds`), reported in the
+        columns combined, combined_bound, combined_bound_fixing and
+        bound_proof of the part's row of :attr:`Schedule.models`.
 
     Returns
     -------
@@ -1318,7 +1335,8 @@ def solve(
     share1 = _STAGE1_SHARE if coupling else 1.0
     search = _Search(p, w, workers, tell, int(comp_size.sum()))
     search.pairs = pairs
-    search.span = share1
+    # progress: the schedule to 95 %, the bounds after it
+    search.span = 0.95 * share1
 
     # stage 1: small components batched into exact models, large ones by blocks
     by_label = _grouper(label, involved)
@@ -1337,10 +1355,14 @@ def solve(
     large = [
         by_label(c) for c in comps[~small][np.argsort(-comp_size[~small], kind="stable")].tolist()
     ]
-    stage1_end = t0 + time_limit * share1
+    schedule_limit = time_limit * (1.0 - min(max(bound_share, 0.0), 0.9))
+    stage1_end = t0 + schedule_limit * share1
     remaining_works = int(comp_size.sum())
+    # the parts of the network: the row of each part's model, and its works
+    parts: list[tuple[int, np.ndarray]] = []
     for k, free in enumerate(batches):
         share = (stage1_end - time.perf_counter()) * len(free) / max(remaining_works, 1)
+        parts.append((len(search.rows), free))
         search.exact(free, coupling, max(share, 0.05), f"components {k + 1}", "components")
         remaining_works -= len(free)
     for k, free in enumerate(large):
@@ -1348,10 +1370,12 @@ def solve(
         # few block models' worth, never past the end of the time limit)
         now = time.perf_counter()
         share = (stage1_end - now) * len(free) / max(remaining_works, 1)
-        share = min(max(share, 0.5), max(t0 + time_limit - now, 0.05))
+        share = min(max(share, 0.5), max(t0 + schedule_limit - now, 0.05))
         # a model of the whole part only where it can be built and solved in
         # its share: a bound for parts of up to a few hundred works; larger
-        # parts spend all their time on blocks (no bound is reported for them)
+        # parts spend all their time on blocks (their bound on the combined
+        # works comes from :func:`combined_bounds`)
+        parts.append((len(search.rows), free))
         search.blocks(
             free, coupling, share, f"large component {k + 1}", "components",
             bound=len(free) <= _PARALLEL_BOUND_WORKS,
@@ -1363,8 +1387,9 @@ def solve(
     if coupling:
         scope = _repair_scope(p, search.start, search.combined)
         if len(scope):
-            left = max(t0 + time_limit - time.perf_counter(), 0.05)
-            search.base, search.span, search.done, search.total = share1, 1 - share1, 0, len(scope)
+            left = max(t0 + schedule_limit - time.perf_counter(), 0.05)
+            search.base, search.span = 0.95 * share1, 0.95 * (1 - share1)
+            search.done, search.total = 0, len(scope)
             search.what = "rescheduled for budgets and cells"
             if len(scope) <= _EXACT_WORKS:
                 search.exact(scope, True, left, "budgets and cells", "coupling")
@@ -1373,11 +1398,300 @@ def solve(
                     scope, True, left, "budgets and cells", "coupling",
                     bound=len(scope) <= _PARALLEL_BOUND_WORKS,
                 )  # fmt: skip
+    # the bound on the combined works of every part, in the time kept for it
+    tell(0.95, "bounding the combined works of every part")
+    bounds = combined_bounds(
+        p, [free for _, free in parts], search.start, search.combined,
+        time_limit=max(t0 + time_limit - time.perf_counter(), 0.0), pairs=pairs,
+    )  # fmt: skip
+    for (at, _), bound in zip(
+        parts, bounds.drop(columns="bound_s").to_dict("records"), strict=True
+    ):
+        search.rows[at].update(bound)
     tell(1.0, "schedule solved")
     models = pd.DataFrame(search.rows, columns=list(MODEL_COLUMNS))
     return Schedule(
         start=search.start, combined=search.combined, models=models, proven=search.proven
     )
+
+
+# --- upper bounds on the combined works ------------------------------------------
+
+#: Weights of the bound models: combined works only, nothing else counts.
+_BOUND_WEIGHTS = Weights(
+    combined=1, clash=0, new_clash=0, shift_day=0, spread_day=0, violation=0, budget_eur=0,
+    budget_eur_hard=0,
+)  # fmt: skip
+#: Parts up to this many works get their bound from one model over the part;
+#: larger ones from blocks of :data:`_BOUND_BLOCK_WORKS` works with their neighbours.
+_BOUND_WHOLE_WORKS = 400
+_BOUND_BLOCK_WORKS = 60
+
+
+def _sub_pairs(pairs: _Pairs, keep: np.ndarray, no_clash: np.ndarray | None = None) -> _Pairs:
+    """The pairs ``keep``; the clash constraint of the pairs ``no_clash`` dropped."""
+    sub = _Pairs(*(getattr(pairs, f)[keep] for f in _Pairs.__dataclass_fields__))
+    if no_clash is None:
+        return sub
+    return replace(sub, clash=sub.clash & ~no_clash[keep])
+
+
+def _plan_violations_left(p: Problem, pairs: _Pairs, start: np.ndarray) -> int:
+    """Pairs of ``pairs`` that dig after pave in the plan, can be fixed, and still do at ``start``."""
+    s = np.asarray(start, np.int64)
+    d, m = p.duration, p.moratorium_days
+
+    def digs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (s[y] > s[x]) & (s[y] <= s[x] + d[x] + m)
+
+    left = (pairs.mor_ab & pairs.was_ab & digs(pairs.a, pairs.b)) | (
+        pairs.mor_ba & pairs.was_ba & digs(pairs.b, pairs.a)
+    )
+    return int(left.sum())
+
+
+def combined_bounds(
+    problem: Problem,
+    parts: list[np.ndarray],
+    start: np.ndarray,
+    combined: np.ndarray,
+    *,
+    time_limit: float,
+    pairs: _Pairs | None = None,
+) -> pd.DataFrame:
+    """A proven upper bound on the combined works of every part, and how it is proven.
+
+    A part is a set of changeable works that no constraining pair links to a
+    changeable work outside it (a connected component of :func:`solve`, or a
+    batch of them). The bound is the most works any schedule could execute in
+    the candidate projects, under the hard constraints of every schedule
+    (windows, durations, fixed works, each work in at most one project, every
+    project at its joint period with the phase rule's offsets, no new
+    dig-after-pave violation, no new clash unless ``allow_new_clashes``)
+    without budgets and cell limits (dropping a constraint can only raise the
+    maximum, so the bound holds with them too). It is found by its own CP-SAT
+    model whose objective is the number of combined works alone, never from
+    the proposal:
+
+    * ``exact``: a model over the whole part (up to :data:`_BOUND_WHOLE_WORKS`
+      works) proved its optimum: the bound is the optimum.
+    * ``cp-sat bound``: that model's best bound when the time ran out.
+    * ``blocks``: larger parts are cut into blocks of nearby works; each
+      block's model holds the block, every member of a candidate project
+      with a work in the block, and the constraints among these (a pair with
+      a work outside, or a clash a project outside the model could allow,
+      is dropped), and counts the combined works of the block only. Each is
+      a relaxation of the whole part for the block's works, so the sum of
+      the blocks' bounds bounds the part.
+    * ``candidates``: no model finished in time: the works that are a member
+      of at least one candidate project (a block without a finished model
+      counts its works so).
+
+    ``combined_bound_fixing`` bounds the combined works of the schedules
+    that leave no more of the plan's fixable dig-after-pave violations in the
+    part than ``start`` does (the lexicographic order: violations fixed
+    first): a second model maximises ``V`` x fixed violations + combined
+    works with ``V`` above any number of combined works, so its bound ``B``
+    gives ``combined <= B + V x violations left``. Only for parts with one
+    model; NaN elsewhere.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per part: combined (works of ``combined`` candidates),
+        combined_bound, combined_bound_fixing, bound_proof, bound_s.
+    """
+    p = problem
+    pairs = pairs if pairs is not None else _pairs(p)
+    n = len(p.start)
+    work, cid, _ = p.members
+    cand_size = np.bincount(cid, minlength=p.n_clusters)
+    in_cand = np.zeros(n, bool)
+    in_cand[work] = True
+    done = in_combined(p, combined)
+    shared = _shared_pairs(p)
+    shared_map: dict[tuple[int, int], list[int]] = (
+        shared.groupby(["a", "b"])["c"].agg(list).to_dict() if len(shared) else {}
+    )
+    t0 = time.perf_counter()
+    total = max(sum(int(in_cand[f].sum()) for f in parts), 1)
+    left_works = total
+    rows: list[dict] = []
+    for free in parts:
+        free = np.sort(np.asarray(free, np.int64))
+        mine = int(in_cand[free].sum())
+        achieved = int(done[free].sum())
+        clock = time.perf_counter()
+        share = max((t0 + time_limit - clock) * mine / max(left_works, 1), 0.0)
+        left_works -= mine
+        row = {
+            "combined": achieved,
+            "combined_bound": float(mine),
+            "combined_bound_fixing": np.nan,
+            "bound_proof": "candidates",
+        }
+        if mine == 0:
+            row.update(combined_bound=0.0, combined_bound_fixing=0.0, bound_proof="exact")
+        elif share < 0.01:
+            pass  # no time left: the candidates' works
+        elif len(free) <= _BOUND_WHOLE_WORKS:
+            row.update(
+                _bound_whole(p, pairs, free, start, combined, share, shared_map, cand_size, mine)
+            )
+        else:
+            row.update(_bound_blocks(p, pairs, free, start, combined, share, shared_map, in_cand))
+        row["bound_s"] = time.perf_counter() - clock
+        rows.append(row)
+    return pd.DataFrame(
+        rows,
+        columns=["combined", "combined_bound", "combined_bound_fixing", "bound_proof", "bound_s"],
+    )
+
+
+def _bound_model(
+    p: Problem,
+    pairs: _Pairs,
+    free: np.ndarray,
+    start: np.ndarray,
+    combined: np.ndarray,
+    weights: Weights,
+    shared_map: dict[tuple[int, int], list[int]],
+    cand_size: np.ndarray,
+    count: np.ndarray | None = None,
+) -> tuple[_Model, _Pairs]:
+    """A bound model over ``free``: candidates wholly inside, pairs inside or with fixed works."""
+    n = len(p.start)
+    mask = np.zeros(n, bool)
+    mask[free] = True
+    work, cid, _ = p.members
+    inside = np.bincount(cid[mask[work]], minlength=p.n_clusters)
+    clusters = np.flatnonzero((inside == cand_size) & (cand_size > 0))
+    # a pair with a changeable work outside the model is dropped (a relaxation)
+    ok_a = mask[pairs.a] | ~p.changeable[pairs.a]
+    ok_b = mask[pairs.b] | ~p.changeable[pairs.b]
+    keep = ok_a & ok_b & (mask[pairs.a] | mask[pairs.b])
+    # a clash a candidate outside the model could allow is dropped too
+    whole = set(clusters.tolist())
+    no_clash = np.zeros(len(pairs.a), bool)
+    for k in np.flatnonzero(keep & (pairs.cluster >= 0)).tolist():
+        key = (int(pairs.a[k]), int(pairs.b[k]))
+        if any(c not in whole for c in shared_map.get(key, ())):
+            no_clash[k] = True
+    sub = _sub_pairs(pairs, keep, no_clash)
+    model = _Model(
+        p, weights, free, sub, clusters, start, combined, hint=True, shared=shared_map,
+        count=count,
+    )  # fmt: skip
+    return model, sub
+
+
+def _solve_bound(model: _Model, limit: float) -> tuple[float, bool]:
+    """Best bound of a bound model (NaN when nothing was found) and whether it is proven optimal."""
+    model.m.maximize(cp_model.LinearExpr.weighted_sum(model.terms, model.coefs))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(float(limit), 0.01)
+    solver.parameters.num_workers = 1
+    solver.parameters.linearization_level = 2
+    status = solver.solve(model.m)
+    if status == cp_model.OPTIMAL:
+        return float(solver.objective_value), True
+    if status == cp_model.FEASIBLE:
+        return float(solver.best_objective_bound), False
+    return np.nan, False
+
+
+def _bound_whole(
+    p: Problem,
+    pairs: _Pairs,
+    free: np.ndarray,
+    start: np.ndarray,
+    combined: np.ndarray,
+    limit: float,
+    shared_map: dict[tuple[int, int], list[int]],
+    cand_size: np.ndarray,
+    mine: int,
+) -> dict:
+    model, sub = _bound_model(
+        p, pairs, free, start, combined, _BOUND_WEIGHTS, shared_map, cand_size
+    )
+    has_violations = bool(((sub.mor_ab & sub.was_ab) | (sub.mor_ba & sub.was_ba)).any())
+    first = limit * (0.6 if has_violations else 1.0)
+    clock = time.perf_counter()
+    best, proven = _solve_bound(model, first)
+    if not np.isfinite(best):
+        return {}
+    bound = float(min(math.floor(best + 1e-6), mine))
+    out: dict[str, Any] = {
+        "combined_bound": bound,
+        "bound_proof": "exact" if proven else "cp-sat bound",
+        "combined_bound_fixing": bound,
+    }
+    if has_violations:
+        # violations first: V x fixed + combined, V above any number of combined works
+        v = mine + 1
+        fixing = replace(_BOUND_WEIGHTS, violation=v)
+        model_f, sub_f = _bound_model(
+            p, pairs, free, start, combined, fixing, shared_map, cand_size
+        )
+        rest = max(limit - (time.perf_counter() - clock), 0.01)
+        best_f, _ = _solve_bound(model_f, rest)
+        left = _plan_violations_left(p, sub_f, start)
+        out["combined_bound_fixing"] = (
+            float(min(math.floor(best_f + 1e-6) + v * left, bound))
+            if np.isfinite(best_f)
+            else bound
+        )
+    return out
+
+
+def _bound_blocks(
+    p: Problem,
+    pairs: _Pairs,
+    free: np.ndarray,
+    start: np.ndarray,
+    combined: np.ndarray,
+    limit: float,
+    shared_map: dict[tuple[int, int], list[int]],
+    in_cand: np.ndarray,
+) -> dict:
+    t0 = time.perf_counter()
+    n = len(p.start)
+    work, cid, _ = p.members
+    cand_size = np.bincount(cid, minlength=p.n_clusters)
+    counted = free[in_cand[free]]
+    x = p.x[counted] if p.x is not None else counted.astype(float)
+    y = p.y[counted] if p.y is not None else np.zeros(len(counted))
+    order = counted[np.lexsort((counted, _morton(np.asarray(x, float), np.asarray(y, float))))]
+    blocks = [order[k : k + _BOUND_BLOCK_WORKS] for k in range(0, len(order), _BOUND_BLOCK_WORKS)]
+    total = 0.0
+    solved = 0
+    for k, block in enumerate(blocks):
+        left = t0 + limit - time.perf_counter()
+        share = left / (len(blocks) - k)
+        if share < 0.01:
+            total += len(block)
+            continue
+        mask = np.zeros(n, bool)
+        mask[block] = True
+        # the block and every member of a candidate project with a work in it
+        touching = np.unique(cid[mask[work]])
+        halo = np.zeros(n, bool)
+        halo[work[np.isin(cid, touching)]] = True
+        members = np.flatnonzero(mask | halo)
+        model, _ = _bound_model(
+            p, pairs, members, start, combined, _BOUND_WEIGHTS, shared_map, cand_size,
+            count=mask,
+        )  # fmt: skip
+        best, _ = _solve_bound(model, share)
+        if np.isfinite(best):
+            total += min(math.floor(best + 1e-6), len(block))
+            solved += 1
+        else:
+            total += len(block)
+    return {
+        "combined_bound": float(total),
+        "bound_proof": "blocks" if solved else "candidates",
+    }
 
 
 def _grouper(labels: np.ndarray, mask: np.ndarray) -> Callable[[int], np.ndarray]:
