@@ -1335,8 +1335,7 @@ def solve(
     share1 = _STAGE1_SHARE if coupling else 1.0
     search = _Search(p, w, workers, tell, int(comp_size.sum()))
     search.pairs = pairs
-    # progress: the schedule to 95 %, the bounds after it
-    search.span = 0.95 * share1
+    search.span = share1
 
     # stage 1: small components batched into exact models, large ones by blocks
     by_label = _grouper(label, involved)
@@ -1355,7 +1354,13 @@ def solve(
     large = [
         by_label(c) for c in comps[~small][np.argsort(-comp_size[~small], kind="stable")].tolist()
     ]
-    schedule_limit = time_limit * (1.0 - min(max(bound_share, 0.0), 0.9))
+    # the bounds first, in the share kept for them, so that they always get it
+    tell(0.0, "bounding the combined works of every part")
+    raw_bounds = _prove_bounds(
+        p, [*batches, *large], time_limit=time_limit * min(max(bound_share, 0.0), 0.9),
+        pairs=pairs,
+    )  # fmt: skip
+    schedule_limit = time_limit
     stage1_end = t0 + schedule_limit * share1
     remaining_works = int(comp_size.sum())
     # the parts of the network: the row of each part's model, and its works
@@ -1388,7 +1393,7 @@ def solve(
         scope = _repair_scope(p, search.start, search.combined)
         if len(scope):
             left = max(t0 + schedule_limit - time.perf_counter(), 0.05)
-            search.base, search.span = 0.95 * share1, 0.95 * (1 - share1)
+            search.base, search.span = share1, 1 - share1
             search.done, search.total = 0, len(scope)
             search.what = "rescheduled for budgets and cells"
             if len(scope) <= _EXACT_WORKS:
@@ -1398,12 +1403,8 @@ def solve(
                     scope, True, left, "budgets and cells", "coupling",
                     bound=len(scope) <= _PARALLEL_BOUND_WORKS,
                 )  # fmt: skip
-    # the bound on the combined works of every part, in the time kept for it
-    tell(0.95, "bounding the combined works of every part")
-    bounds = combined_bounds(
-        p, [free for _, free in parts], search.start, search.combined,
-        time_limit=max(t0 + time_limit - time.perf_counter(), 0.0), pairs=pairs,
-    )  # fmt: skip
+    # the bounds against the schedule's combined works and violations left
+    bounds = _bound_rows(p, [free for _, free in parts], raw_bounds, search.start, search.combined)
     for (at, _), bound in zip(
         parts, bounds.drop(columns="bound_s").to_dict("records"), strict=True
     ):
@@ -1501,47 +1502,69 @@ def combined_bounds(
         One row per part: combined (works of ``combined`` candidates),
         combined_bound, combined_bound_fixing, bound_proof, bound_s.
     """
-    p = problem
+    raw = _prove_bounds(problem, parts, time_limit=time_limit, pairs=pairs)
+    return _bound_rows(problem, parts, raw, start, combined)
+
+
+def _prove_bounds(
+    p: Problem, parts: list[np.ndarray], *, time_limit: float, pairs: _Pairs | None = None
+) -> list[dict]:
+    """The bound models of every part, within ``time_limit`` (see :func:`combined_bounds`)."""
     pairs = pairs if pairs is not None else _pairs(p)
     n = len(p.start)
     work, cid, _ = p.members
     cand_size = np.bincount(cid, minlength=p.n_clusters)
     in_cand = np.zeros(n, bool)
     in_cand[work] = True
-    done = in_combined(p, combined)
     shared = _shared_pairs(p)
     shared_map: dict[tuple[int, int], list[int]] = (
         shared.groupby(["a", "b"])["c"].agg(list).to_dict() if len(shared) else {}
     )
     t0 = time.perf_counter()
-    total = max(sum(int(in_cand[f].sum()) for f in parts), 1)
-    left_works = total
+    left_works = max(sum(int(in_cand[f].sum()) for f in parts), 1)
     rows: list[dict] = []
     for free in parts:
         free = np.sort(np.asarray(free, np.int64))
         mine = int(in_cand[free].sum())
-        achieved = int(done[free].sum())
         clock = time.perf_counter()
         share = max((t0 + time_limit - clock) * mine / max(left_works, 1), 0.0)
         left_works -= mine
-        row = {
-            "combined": achieved,
-            "combined_bound": float(mine),
-            "combined_bound_fixing": np.nan,
-            "bound_proof": "candidates",
-        }
+        row: dict[str, Any] = {"combined_bound": float(mine), "bound_proof": "candidates"}
         if mine == 0:
-            row.update(combined_bound=0.0, combined_bound_fixing=0.0, bound_proof="exact")
+            row.update(combined_bound=0.0, bound_proof="exact", fix_best=0.0, fix_v=0)
         elif share < 0.01:
             pass  # no time left: the candidates' works
         elif len(free) <= _BOUND_WHOLE_WORKS:
-            row.update(
-                _bound_whole(p, pairs, free, start, combined, share, shared_map, cand_size, mine)
-            )
+            row.update(_bound_whole(p, pairs, free, share, shared_map, cand_size, mine))
         else:
-            row.update(_bound_blocks(p, pairs, free, start, combined, share, shared_map, in_cand))
+            row.update(_bound_blocks(p, pairs, free, share, shared_map, in_cand))
         row["bound_s"] = time.perf_counter() - clock
         rows.append(row)
+    return rows
+
+
+def _bound_rows(
+    p: Problem, parts: list[np.ndarray], raw: list[dict], start: np.ndarray, combined: np.ndarray
+) -> pd.DataFrame:
+    """The bounds of :func:`_prove_bounds` with the combined works of a schedule, per part."""
+    done = in_combined(p, combined)
+    rows = []
+    for free, bound in zip(parts, raw, strict=True):
+        fixing = np.nan
+        if "fix_best" in bound:
+            fixing = bound["combined_bound"]
+            if bound.get("fix_pairs") is not None and np.isfinite(bound["fix_best"]):
+                left = _plan_violations_left(p, bound["fix_pairs"], start)
+                fixing = min(math.floor(bound["fix_best"] + 1e-6) + bound["fix_v"] * left, fixing)
+        rows.append(
+            {
+                "combined": int(done[np.asarray(free, np.int64)].sum()),
+                "combined_bound": bound["combined_bound"],
+                "combined_bound_fixing": float(fixing),
+                "bound_proof": bound["bound_proof"],
+                "bound_s": bound.get("bound_s", 0.0),
+            }
+        )
     return pd.DataFrame(
         rows,
         columns=["combined", "combined_bound", "combined_bound_fixing", "bound_proof", "bound_s"],
@@ -1604,43 +1627,33 @@ def _bound_whole(
     p: Problem,
     pairs: _Pairs,
     free: np.ndarray,
-    start: np.ndarray,
-    combined: np.ndarray,
     limit: float,
     shared_map: dict[tuple[int, int], list[int]],
     cand_size: np.ndarray,
     mine: int,
 ) -> dict:
-    model, sub = _bound_model(
-        p, pairs, free, start, combined, _BOUND_WEIGHTS, shared_map, cand_size
-    )
+    none = np.zeros(p.n_clusters, bool)
+    model, sub = _bound_model(p, pairs, free, p.start, none, _BOUND_WEIGHTS, shared_map, cand_size)
     has_violations = bool(((sub.mor_ab & sub.was_ab) | (sub.mor_ba & sub.was_ba)).any())
-    first = limit * (0.6 if has_violations else 1.0)
     clock = time.perf_counter()
-    best, proven = _solve_bound(model, first)
+    best, proven = _solve_bound(model, limit * (0.6 if has_violations else 1.0))
     if not np.isfinite(best):
         return {}
     bound = float(min(math.floor(best + 1e-6), mine))
     out: dict[str, Any] = {
         "combined_bound": bound,
         "bound_proof": "exact" if proven else "cp-sat bound",
-        "combined_bound_fixing": bound,
+        "fix_best": bound,
+        "fix_v": 0,
+        "fix_pairs": None,
     }
     if has_violations:
         # violations first: V x fixed + combined, V above any number of combined works
         v = mine + 1
         fixing = replace(_BOUND_WEIGHTS, violation=v)
-        model_f, sub_f = _bound_model(
-            p, pairs, free, start, combined, fixing, shared_map, cand_size
-        )
-        rest = max(limit - (time.perf_counter() - clock), 0.01)
-        best_f, _ = _solve_bound(model_f, rest)
-        left = _plan_violations_left(p, sub_f, start)
-        out["combined_bound_fixing"] = (
-            float(min(math.floor(best_f + 1e-6) + v * left, bound))
-            if np.isfinite(best_f)
-            else bound
-        )
+        model_f, sub_f = _bound_model(p, pairs, free, p.start, none, fixing, shared_map, cand_size)
+        best_f, _ = _solve_bound(model_f, max(limit - (time.perf_counter() - clock), 0.01))
+        out.update(fix_best=best_f, fix_v=v, fix_pairs=sub_f)
     return out
 
 
@@ -1648,8 +1661,6 @@ def _bound_blocks(
     p: Problem,
     pairs: _Pairs,
     free: np.ndarray,
-    start: np.ndarray,
-    combined: np.ndarray,
     limit: float,
     shared_map: dict[tuple[int, int], list[int]],
     in_cand: np.ndarray,
@@ -1679,8 +1690,8 @@ def _bound_blocks(
         halo[work[np.isin(cid, touching)]] = True
         members = np.flatnonzero(mask | halo)
         model, _ = _bound_model(
-            p, pairs, members, start, combined, _BOUND_WEIGHTS, shared_map, cand_size,
-            count=mask,
+            p, pairs, members, p.start, np.zeros(p.n_clusters, bool), _BOUND_WEIGHTS, shared_map,
+            cand_size, count=mask,
         )  # fmt: skip
         best, _ = _solve_bound(model, share)
         if np.isfinite(best):
