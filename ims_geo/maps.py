@@ -44,7 +44,9 @@ from pyproj import CRS, Transformer
 
 from ims_geo.crs import ensure_metric
 from ims_geo.errors import InputError
+from ims_geo.i18n import N_, _
 from ims_geo.schema import (
+    AREA_COLUMNS,
     COST,
     DISCIPLINE,
     DISCIPLINES,
@@ -79,29 +81,50 @@ MIN_LINE_M = 2.0
 #: Grid the coordinates are rounded to, in degrees (1e-5 deg is about 1 m).
 PRECISION_DEG = 1e-5
 
-#: Colour of each discipline (water blue, gas yellow, electricity red,
-#: telecom orange: the utility colour code planners know from site markings).
+#: Background of a map without raster tiles (Leaflet's own grey is too dark to
+#: read the works on): a light warm grey like a printed street map's land.
+BASEMAP_COLOUR = "#f4f3ef"
+
+#: Colour of each discipline. Eleven disciplines are more than any
+#: colour-blind-safe palette separates by hue alone (Paul Tol's muted scheme
+#: stops at nine), so these are taken from Tol's and Okabe & Ito's palettes,
+#: darkened where needed so that every one has a WCAG non-text contrast of at
+#: least 3:1 against :data:`BASEMAP_COLOUR`, and kept apart from every colour
+#: below; the legend, the tooltips and the conflicts' own line style (dashed
+#: rings, never solid lines) carry the rest. The utility marking colours
+#: planners know stay where they can: water blue, gas ochre, electricity red.
 DISCIPLINE_COLOURS: dict[str, str] = {
-    "road": "#4d4d4d",
-    "sewer": "#8c564b",
-    "water": "#1f77b4",
-    "gas": "#e6ac00",
-    "electricity": "#d62728",
-    "telecom": "#ff7f0e",
-    "heat": "#9467bd",
-    "lighting": "#bcbd22",
-    "green": "#2ca02c",
-    "transit": "#e377c2",
-    "other": "#17becf",
+    "road": "#332288",
+    "sewer": "#8c510a",
+    "water": "#0072b2",
+    "gas": "#997700",
+    "electricity": "#cc3311",
+    "telecom": "#117777",
+    "heat": "#882255",
+    "lighting": "#777733",
+    "green": "#117733",
+    "transit": "#5566aa",
+    "other": "#6e6e8c",
 }
-#: Colour of each conflict kind.
+#: Colour of each conflict kind: signal hues no discipline uses, always drawn
+#: as dashed outlines and rings (:data:`CONFLICT_STYLE`, :data:`HALO_STYLE`).
 KIND_COLOURS: dict[str, str] = {
-    "clash": "#d7191c",
-    "moratorium": "#7b3294",
-    "synergy": "#1a9641",
-    "internal": "#f28e2b",
+    "clash": "#e6007e",
+    "moratorium": "#7a00e6",
+    "synergy": "#00a000",
+    "internal": "#d45500",
 }
-CONTEXT_COLOUR = "#c8c8c8"
+#: Protected new surfaces (the moratoria layer): a wide hatched black band.
+MORATORIA_COLOUR = "#000000"
+#: Works outside the filters: thin dashed dark grey, clearly above the basemap.
+OUTSIDE_COLOUR = "#5c5c5c"
+#: The basemap drawn from the data (every work's line, light, under everything).
+CONTEXT_COLOUR = "#d3d1ca"
+#: The selected work and the search matches: a wide cyan glow.
+HIGHLIGHT_COLOUR = "#00c8ff"
+#: Combined projects (programme map): a dashed outline.
+AREA_COLOUR = "#3949ab"
+FALLBACK_COLOUR = "#555555"
 
 
 @dataclass(frozen=True)
@@ -114,84 +137,137 @@ class Style:
 
 WORK_STYLE = Style(
     line={"weight": 3, "opacity": 0.95, "fillOpacity": 0.3},
-    point={"radius": 5, "weight": 2, "opacity": 0.95, "fillOpacity": 0.6},
+    point={"radius": 5, "weight": 2, "opacity": 0.95, "fillOpacity": 0.7},
 )
-#: Conflicts under the works: a wide translucent band / ring around where they meet.
+#: Conflicts under the works: a wide dashed band / a dashed ring around where they meet.
 HALO_STYLE = Style(
-    line={"weight": 12, "opacity": 0.4, "fillOpacity": 0.25, "lineCap": "butt"},
-    point={"radius": 9, "weight": 3, "opacity": 0.7, "fillOpacity": 0.2},
+    line={"weight": 11, "opacity": 0.7, "fillOpacity": 0.1, "dashArray": "10 6", "lineCap": "butt"},
+    point={"radius": 11, "weight": 3, "opacity": 0.9, "fillOpacity": 0.0, "dashArray": "4 3"},
 )
-#: Conflicts on their own map.
+#: Conflicts on their own map: dashed lines and dashed rings.
 CONFLICT_STYLE = Style(
-    line={"weight": 4, "opacity": 0.85, "fillOpacity": 0.4},
-    point={"radius": 4, "weight": 2, "opacity": 0.9, "fillOpacity": 0.5},
+    line={"weight": 5, "opacity": 0.95, "fillOpacity": 0.15, "dashArray": "8 5", "lineCap": "butt"},
+    point={"radius": 8, "weight": 3, "opacity": 0.95, "fillOpacity": 0.0, "dashArray": "4 3"},
 )
+#: The basemap drawn from the data: light, street-wide lines.
 CONTEXT_STYLE = Style(
-    line={"weight": 2, "opacity": 0.9, "fillOpacity": 0.0},
-    point={"radius": 2, "weight": 1, "opacity": 0.9, "fillOpacity": 0.5},
+    line={"weight": 4, "opacity": 1.0, "fillOpacity": 0.0},
+    point={"radius": 2, "weight": 1, "opacity": 1.0, "fillOpacity": 0.5},
+)
+#: Works outside the filters: thin dashed lines.
+OUTSIDE_STYLE = Style(
+    line={"weight": 1.5, "opacity": 0.9, "fillOpacity": 0.0, "dashArray": "4 4"},
+    point={"radius": 3, "weight": 1, "opacity": 0.9, "fillOpacity": 0.0},
 )
 #: Combined projects: a dashed outline around their works.
 AREA_STYLE = Style(
     line={"weight": 2, "opacity": 0.9, "fillOpacity": 0.12, "dashArray": "5 4"},
     point={"radius": 12, "weight": 2, "opacity": 0.9, "fillOpacity": 0.12},
 )
-AREA_COLOUR = "#3949ab"
-#: Moratoria (protected new surfaces): a wide hatched band in the moratorium colour.
+#: Moratoria (protected new surfaces): a wide hatched band.
 MORATORIUM_STYLE = Style(
-    line={"weight": 16, "opacity": 0.35, "fillOpacity": 0.25, "dashArray": "3 5"},
-    point={"radius": 10, "weight": 3, "opacity": 0.6, "fillOpacity": 0.25},
+    line={"weight": 16, "opacity": 0.3, "fillOpacity": 0.2, "dashArray": "2 4", "lineCap": "butt"},
+    point={"radius": 10, "weight": 3, "opacity": 0.5, "fillOpacity": 0.15, "dashArray": "2 4"},
 )
 HIGHLIGHT_STYLE = Style(
-    line={"weight": 10, "opacity": 0.5, "fillOpacity": 0.1},
-    point={"radius": 12, "weight": 4, "opacity": 0.6, "fillOpacity": 0.1},
+    line={"weight": 12, "opacity": 0.55, "fillOpacity": 0.15},
+    point={"radius": 13, "weight": 5, "opacity": 0.7, "fillOpacity": 0.15},
 )
-FALLBACK_COLOUR = "#555555"
+
+#: How each enum value reads on a map (tooltips, popups, legend), translated where shown.
+VALUE_NAMES: dict[str, dict[str, str]] = {
+    DISCIPLINE: {
+        "road": N_("road"),
+        "sewer": N_("sewer"),
+        "water": N_("water"),
+        "gas": N_("gas"),
+        "electricity": N_("electricity"),
+        "telecom": N_("telecom"),
+        "heat": N_("district heat"),
+        "lighting": N_("street lighting"),
+        "green": N_("green"),
+        "transit": N_("transit"),
+        "other": N_("other"),
+    },
+    "kind": {
+        "clash": N_("clash"),
+        "moratorium": N_("moratorium"),
+        "synergy": N_("synergy"),
+        "internal": N_("internal"),
+    },
+    LAYER: {"surface": N_("surface"), "subsurface": N_("subsurface")},
+    STATUS: {
+        "idea": N_("idea"),
+        "planned": N_("planned"),
+        "committed": N_("committed"),
+        "in_progress": N_("in progress"),
+        "done": N_("done"),
+        "cancelled": N_("cancelled"),
+    },
+    "severity": {"high": N_("high"), "medium": N_("medium"), "low": N_("low")},
+}
+VALUE_NAMES["discipline_a"] = VALUE_NAMES["discipline_b"] = VALUE_NAMES[DISCIPLINE]
+
+
+def value_name(column: str, value: object) -> str:
+    """``value`` of an enum ``column`` as it reads in the language in use."""
+    name = VALUE_NAMES.get(column, {}).get(str(value))
+    return _(name) if name is not None else str(value)
+
+
+def _value_names(columns: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Translated enum names of ``columns`` (for the browser's tooltips and popups)."""
+    return {c: {v: _(n) for v, n in VALUE_NAMES[c].items()} for c in columns if c in VALUE_NAMES}
+
 
 #: Columns a work's popup shows, with their labels.
 WORK_FIELDS: dict[str, str] = {
-    WORK_ID: "Work",
-    ORG: "Organisation",
-    TITLE: "Title",
-    DISCIPLINE: "Discipline",
-    LAYER: "Layer",
-    START: "Start",
-    END: "End",
-    STATUS: "Status",
-    COST: "Cost (EUR)",
+    WORK_ID: N_("Work"),
+    ORG: N_("Organisation"),
+    TITLE: N_("Title"),
+    DISCIPLINE: N_("Discipline"),
+    LAYER: N_("Layer"),
+    START: N_("Start"),
+    END: N_("End"),
+    STATUS: N_("Status"),
+    COST: N_("Cost (EUR)"),
 }
 #: Columns a conflict's popup shows, with their labels.
 CONFLICT_FIELDS: dict[str, str] = {
-    "kind": "Kind",
-    "severity": "Severity",
-    "score": "Score",
-    "org_a": "Organisation A",
-    "work_id_a": "Work A",
-    "org_b": "Organisation B",
-    "work_id_b": "Work B",
-    "distance_m": "Distance (m)",
-    "gap_days": "Gap (days)",
+    "kind": N_("Kind"),
+    "severity": N_("Severity"),
+    "score": N_("Score"),
+    "org_a": N_("Organisation A"),
+    "work_id_a": N_("Work A"),
+    "org_b": N_("Organisation B"),
+    "work_id_b": N_("Work B"),
+    "distance_m": N_("Distance (m)"),
+    "gap_days": N_("Gap (days)"),
 }
 #: Columns a combined project's popup shows, with their labels.
 CLUSTER_FIELDS: dict[str, str] = {
-    "cluster_id": "Combined project",
-    "n_works": "Works",
-    "orgs": "Organisations",
-    "joint_start": "Joint start",
-    "joint_end": "Joint end",
-    "disruption_days_saved": "Disruption days saved",
-    "savings_eur": "Savings (EUR)",
+    "cluster_id": N_("Combined project"),
+    "n_works": N_("Works"),
+    "orgs": N_("Organisations"),
+    "joint_start": N_("Joint start"),
+    "joint_end": N_("Joint end"),
+    "disruption_days_saved": N_("Disruption days saved"),
+    "savings_eur": N_("Savings (EUR)"),
 }
 #: Columns a moratorium's popup shows, with their labels.
 MORATORIUM_FIELDS: dict[str, str] = {
-    "source_org": "Protected by",
-    "source_work_id": "Work",
-    "valid_from": "From",
-    "valid_until": "Until",
-    "source": "Source",
-    "exemptions": "Exemptions",
+    "source_org": N_("Protected by"),
+    "source_work_id": N_("Work"),
+    "valid_from": N_("From"),
+    "valid_until": N_("Until"),
+    "source": N_("Source"),
+    "exemptions": N_("Exemptions"),
 }
 #: What a popup keeps in the light representation (big layers).
 LIGHT_WORK_FIELDS: tuple[str, ...] = (WORK_ID, ORG, DISCIPLINE, START, END)
+#: Property of a drawn conflict with its link key (:func:`ims_geo.ui.links.conflict_key`,
+#: added by the page): the popup then links the conflict in the conflict list.
+KEY_FIELD = "key"
 LIGHT_CONFLICT_FIELDS: tuple[str, ...] = (
     "kind",
     "severity",
@@ -199,7 +275,10 @@ LIGHT_CONFLICT_FIELDS: tuple[str, ...] = (
     "work_id_a",
     "org_b",
     "work_id_b",
+    KEY_FIELD,
 )
+#: What a conflict's tooltip shows: the kind and both works.
+CONFLICT_TOOLTIP: tuple[str, ...] = ("kind", "org_a", "work_id_a", "org_b", "work_id_b")
 #: Separator between organisation and work id in a work's tooltip.
 LABEL_SEPARATOR = " · "
 
@@ -489,6 +568,138 @@ def conflicts_of(work: Mapping[str, object], conflicts: pd.DataFrame) -> pd.Data
     return conflicts[(side_a | side_b).to_numpy(dtype=bool)]
 
 
+# --- areas and views ------------------------------------------------------------------
+#: Works whose extents are closer than this (metres) belong to one area.
+AREA_GAP_M = 1500.0
+#: Columns of :func:`areas`.
+AREA_NAME, AREA_WORKS = "name", "works"
+_BOX = ("west", "south", "east", "north")
+
+
+def bounds_of(works: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    """``(west, south, east, north)`` in degrees around ``works`` (None when none has a place)."""
+    drawn = works[~(works.geometry.isna() | works.geometry.is_empty)]
+    if drawn.empty:
+        return None
+    if drawn.crs is None:
+        raise InputError("the layer has no CRS; set one before drawing it on a map")
+    west, south, east, north = drawn.geometry.to_crs(_WGS84).total_bounds
+    return float(west), float(south), float(east), float(north)
+
+
+def _area_column(works: pd.DataFrame) -> str | None:
+    """The first column of :data:`~ims_geo.schema.AREA_COLUMNS` that names every work's area."""
+    known = {name.casefold() for name in AREA_COLUMNS}
+    for column in works.columns:
+        if isinstance(column, str) and column.casefold() in known:
+            text = works[column].astype("string").str.strip()
+            if (text.notna() & (text != "")).all():
+                return column
+    return None
+
+
+def _spatial_labels(works: gpd.GeoDataFrame, gap: float) -> np.ndarray:
+    """Cluster number of every work: extents within ``gap`` metres of each other chain up."""
+    metric = ensure_metric(works).geometry.to_numpy()
+    grown = shapely.buffer(shapely.envelope(metric), gap / 2, quad_segs=1)
+    parts = shapely.get_parts(shapely.union_all(grown))
+    # every work's own envelope lies in exactly one of the disjoint merged parts
+    where, part = shapely.STRtree(parts).query(shapely.point_on_surface(metric), "intersects")
+    labels = np.empty(len(works), dtype="int64")
+    labels[where] = part
+    return labels
+
+
+def areas(works: gpd.GeoDataFrame, *, gap: float = AREA_GAP_M) -> pd.DataFrame:
+    """The places the works are in, to zoom the map to one: most works first.
+
+    An area is the works that share a value of an area column
+    (:data:`~ims_geo.schema.AREA_COLUMNS`: municipality, gemeente, ...) when
+    every work has one; else a spatial cluster: works whose extents lie
+    within ``gap`` metres of each other, in a chain. A cluster is named by
+    its largest organisation, followed by its most frequent street when two
+    clusters would have the same name (and a number when still the same).
+
+    Returns
+    -------
+    DataFrame
+        ``name``, ``works`` (count) and the area's box in degrees ``west``,
+        ``south``, ``east``, ``north``; one row per area.
+    """
+    from ims_geo.search import street_names
+
+    drawn = works[~(works.geometry.isna() | works.geometry.is_empty)]
+    if drawn.empty:
+        return pd.DataFrame(columns=[AREA_NAME, AREA_WORKS, *_BOX])
+    column = _area_column(drawn)
+    if column is not None:
+        labels = drawn[column].astype("string").str.strip().to_numpy(dtype=object)
+    else:
+        labels = _spatial_labels(drawn, gap)
+    lonlat = drawn.geometry.to_crs(_WGS84).bounds.to_numpy()
+    boxes = pd.DataFrame(lonlat, columns=list(_BOX)).assign(area=labels)
+    grouped = boxes.groupby("area", sort=False)
+    out = grouped.agg(
+        works=("west", "size"), west=("west", "min"), south=("south", "min"),
+        east=("east", "max"), north=("north", "max"),
+    )  # fmt: skip
+    if column is not None:
+        out[AREA_NAME] = out.index.astype(str)
+    else:
+        labelled = pd.DataFrame(
+            {"area": labels, "org": drawn[ORG].to_numpy(), "street": street_names(drawn).to_numpy()}
+        )
+        out[AREA_NAME] = _most_frequent(labelled, "org").reindex(out.index)
+        twins = out[AREA_NAME].duplicated(keep=False)
+        if twins.any():
+            streets = _most_frequent(labelled[labelled["street"] != ""], "street")
+            suffix = streets.reindex(out.index).fillna("")
+            named = out[AREA_NAME].where(suffix == "", out[AREA_NAME] + " – " + suffix)
+            out[AREA_NAME] = named.where(twins, out[AREA_NAME])
+        repeat = out.groupby(AREA_NAME).cumcount()
+        numbered = out[AREA_NAME] + " (" + (repeat + 1).astype(str) + ")"
+        out[AREA_NAME] = out[AREA_NAME].where(~out[AREA_NAME].duplicated(keep=False), numbered)
+    out = out.sort_values([AREA_WORKS, AREA_NAME], ascending=[False, True], kind="stable")
+    return out[[AREA_NAME, AREA_WORKS, *_BOX]].reset_index(drop=True)
+
+
+def _most_frequent(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Per ``area``: the value of ``column`` most rows have (ties: the first in order)."""
+    counts = frame.groupby(["area", column], sort=False).size().reset_index(name="n")
+    counts = counts.sort_values(["area", "n", column], ascending=[True, False, True])
+    return counts.drop_duplicates("area").set_index("area")[column]
+
+
+def area_bounds(row: Mapping[str, object]) -> tuple[float, float, float, float]:
+    """The box of one row of :func:`areas`."""
+    return tuple(float(row[c]) for c in _BOX)  # type: ignore[return-value,arg-type]
+
+
+def conflict_labels(conflicts: pd.DataFrame) -> pd.Series:
+    """The tooltip text of each conflict as drawn (kind in the language in use, both works)."""
+    if conflicts.empty:
+        return pd.Series([], index=conflicts.index, dtype=object)
+    names = {v: _(n) for v, n in VALUE_NAMES["kind"].items()}
+    kinds = conflicts["kind"].astype(str)
+    label = kinds.map(names).fillna(kinds).astype(object)
+    for column in CONFLICT_TOOLTIP[1:]:
+        label = label + LABEL_SEPARATOR + conflicts[column].astype(str)
+    return label
+
+
+def clicked_conflict(
+    returned: Mapping[str, object] | None, conflicts: pd.DataFrame
+) -> pd.Series | None:
+    """The conflict a user clicked on a map (by its tooltip), or None."""
+    if not returned or conflicts.empty:
+        return None
+    tooltip = returned.get("last_object_clicked_tooltip")
+    if not isinstance(tooltip, str) or not tooltip.strip():
+        return None
+    hits = np.flatnonzero((conflict_labels(conflicts) == tooltip.strip()).to_numpy())
+    return conflicts.iloc[hits[0]] if len(hits) else None
+
+
 def view_of(
     bounds: tuple[float, float, float, float], *, width: int = 700, height: int = 500
 ) -> tuple[tuple[float, float], int]:
@@ -512,34 +723,88 @@ def tile_url() -> str | None:
 
 
 # --- legend ---------------------------------------------------------------------------
+def _swatch(colour: str, style: Style) -> str:
+    """A small SVG line in ``colour`` with the line style's width, opacity and dashes."""
+    line = style.line
+    weight = min(float(line.get("weight", 3)), 10.0)  # type: ignore[arg-type]
+    dash = line.get("dashArray")
+    dashes = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        '<svg width="28" height="12" style="vertical-align:middle;margin-right:6px" '
+        f'aria-hidden="true"><line x1="1" y1="6" x2="27" y2="6" stroke="{colour}" '
+        f'stroke-width="{weight:g}" stroke-opacity="{line.get("opacity", 1)}"{dashes}/></svg>'
+    )
+
+
 def legend_html(
-    disciplines: Iterable[str] | None = None, kinds: Iterable[str] | None = None
+    disciplines: Iterable[str] | None = None,
+    kinds: Iterable[str] | None = None,
+    *,
+    conflict_style: Style | None = None,
+    moratoria: bool = False,
+    outside: bool = False,
+    context: bool = False,
+    highlight: bool = False,
 ) -> str:
-    """HTML of a map legend: a swatch per discipline and per conflict kind."""
+    """HTML of a map legend: a swatch for everything drawn, in the language in use.
 
-    def rows(title: str, names: Iterable[str], colours: Mapping[str, str]) -> str:
-        items = "".join(
-            f'<div><span style="display:inline-block;width:18px;height:4px;'
-            f'margin:0 6px 3px 0;background:{colours.get(n, FALLBACK_COLOUR)}"></span>'
-            f"{html.escape(n)}</div>"
-            for n in names
-        )
-        return f"<div style='font-weight:600;margin-top:4px'>{html.escape(title)}</div>{items}"
-
-    parts = []
+    Parameters
+    ----------
+    disciplines
+        Disciplines drawn as works (solid lines), listed in schema order.
+    kinds
+        Conflict kinds drawn (dashed, :data:`CONFLICT_STYLE` or ``conflict_style``).
+    moratoria, outside, context, highlight
+        Whether the protected new surfaces, the works outside the filters, the
+        streets drawn from the data, and the selected work / search matches
+        are on the map.
+    """
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
     if disciplines is not None:
         chosen = set(disciplines)
-        parts.append(
-            rows("Discipline", [d for d in DISCIPLINES if d in chosen], DISCIPLINE_COLOURS)
-        )
+        sections.append(
+            (
+                _("Works by discipline"),
+                [
+                    (_swatch(DISCIPLINE_COLOURS.get(d, FALLBACK_COLOUR), WORK_STYLE),
+                     value_name(DISCIPLINE, d))
+                    for d in DISCIPLINES if d in chosen
+                ],
+            )
+        )  # fmt: skip
     if kinds is not None:
         chosen = set(kinds)
-        parts.append(rows("Conflict", [k for k in KIND_COLOURS if k in chosen], KIND_COLOURS))
+        style = conflict_style or CONFLICT_STYLE
+        sections.append(
+            (
+                _("Conflicts"),
+                [
+                    (_swatch(KIND_COLOURS[k], style), value_name("kind", k))
+                    for k in KIND_COLOURS if k in chosen
+                ],
+            )
+        )  # fmt: skip
+    others = [
+        (shown, _swatch(colour, style), label)
+        for shown, colour, style, label in (
+            (moratoria, MORATORIA_COLOUR, MORATORIUM_STYLE, N_("Protected new surface (moratorium)")),
+            (highlight, HIGHLIGHT_COLOUR, HIGHLIGHT_STYLE, N_("Selected work or search match")),
+            (outside, OUTSIDE_COLOUR, OUTSIDE_STYLE, N_("Works outside the filters")),
+            (context, CONTEXT_COLOUR, CONTEXT_STYLE, N_("Streets (drawn from the plans)")),
+        )
+    ]  # fmt: skip
+    rest = [(swatch, _(label)) for shown, swatch, label in others if shown]
+    if rest:
+        sections.append((_("Also on the map"), rest))
+    body = "".join(
+        f"<div style='font-weight:600;margin-top:4px'>{html.escape(title)}</div>"
+        + "".join(f"<div>{swatch}{html.escape(label)}</div>" for swatch, label in rows)
+        for title, rows in sections
+    )
     return (
-        '<div class="ims-legend" style="background:rgba(255,255,255,.9);padding:6px 10px;'
-        'border-radius:4px;font:12px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)">'
-        + "".join(parts)
-        + "</div>"
+        '<div class="ims-legend" style="background:rgba(255,255,255,.92);padding:6px 10px;'
+        "border-radius:4px;font:12px/1.5 sans-serif;color:#222;"
+        'box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:340px;overflow-y:auto">' + body + "</div>"
     )
 
 
@@ -571,7 +836,10 @@ class _GeoJsonLayer(folium.map.Layer):
     """A Leaflet GeoJSON layer over a :class:`_Data`, styled and labelled in the browser.
 
     Styling, tooltips and popups are JavaScript functions over the features'
-    properties, so nothing is computed per feature in Python.
+    properties, so nothing is computed per feature in Python. Enum values
+    are shown by their names in the language in use (``names``); with
+    ``link`` a popup ends with a link that opens the feature elsewhere in
+    the app (relative to the app's own address, in the same tab).
     """
 
     _template = Template(
@@ -597,24 +865,46 @@ class _GeoJsonLayer(folium.map.Layer):
             onEachFeature: function(f, layer) {
                 {%- if this.tooltip or this.popup %}
                 var p = f.properties;
-                var esc = function(v) {
+                var names = {{ this.names|tojson }};
+                var esc = function(k) {
+                    var v = p[k];
+                    if (v !== null && v !== undefined && names[k] && names[k][v] !== undefined) {
+                        v = names[k][v];
+                    }
                     return String(v === null || v === undefined ? "" : v).replace(
                         /[&<>"']/g, function(c) { return "&#" + c.charCodeAt(0) + ";"; });
                 };
                 {%- endif %}
                 {%- if this.tooltip %}
                 layer.bindTooltip(
-                    {{ this.tooltip|tojson }}.map(function(k) { return esc(p[k]); })
-                        .join({{ this.separator|tojson }}), {sticky: true});
+                    {{ this.tooltip|tojson }}.map(esc).join({{ this.separator|tojson }}),
+                    {sticky: true});
                 {%- endif %}
                 {%- if this.popup %}
                 layer.bindPopup(function() {
-                    return "<table class='ims-popup'>" + {{ this.popup|tojson }}.filter(
+                    var rows = {{ this.popup|tojson }}.filter(
                         function(r) { return p[r[0]] !== null && p[r[0]] !== undefined; }
                     ).map(function(r) {
-                        return "<tr><th style='text-align:left;padding-right:8px'>" + esc(r[1])
-                            + "</th><td>" + esc(p[r[0]]) + "</td></tr>";
-                    }).join("") + "</table>";
+                        return "<tr><th style='text-align:left;padding-right:8px'>"
+                            + r[1].replace(/[&<>"']/g, function(c) {
+                                return "&#" + c.charCodeAt(0) + ";"; })
+                            + "</th><td>" + esc(r[0]) + "</td></tr>";
+                    }).join("");
+                    {%- if this.link %}
+                    var key = p[{{ this.link[0]|tojson }}];
+                    if (key !== null && key !== undefined) {
+                        var base = "/";
+                        try {
+                            base = window.parent.location.pathname.replace(/[^\\/]*$/, "");
+                        } catch (e) {}
+                        rows += "<tr><td colspan='2' style='padding-top:6px'><a target='_top' href='"
+                            + base + {{ this.link[1]|tojson }} + encodeURIComponent(String(key))
+                            + "'>" + {{ this.link[2]|tojson }}.replace(/[&<>"']/g, function(c) {
+                                return "&#" + c.charCodeAt(0) + ";"; })
+                            + "</a></td></tr>";
+                    }
+                    {%- endif %}
+                    return "<table class='ims-popup'>" + rows + "</table>";
                 }, {maxWidth: 360});
                 {%- endif %}
             }
@@ -637,10 +927,13 @@ class _GeoJsonLayer(folium.map.Layer):
         popup: Mapping[str, str] | None = None,
         interactive: bool = True,
         control: bool = True,
+        overlay: bool = True,
+        show: bool = True,
+        link: tuple[str, str, str] | None = None,
     ):
         # Leaflet's layer control inserts a layer's name as HTML, and names are
         # organisations: escaped here, they are shown as the text they are
-        super().__init__(name=html.escape(name), overlay=True, control=control, show=True)
+        super().__init__(name=html.escape(name), overlay=overlay, control=control, show=show)
         self._name = "ImsLayer"
         self.data = data
         self.colour_by = colour_by
@@ -650,8 +943,11 @@ class _GeoJsonLayer(folium.map.Layer):
         self.only = only
         self.tooltip = list(tooltip)
         self.separator = LABEL_SEPARATOR
-        self.popup = [[k, v] for k, v in (popup or {}).items()]
+        # labels translated now, when the map is built for one page run
+        self.popup = [[k, _(v)] for k, v in (popup or {}).items()]
+        self.names = _value_names([*self.tooltip, *(popup or {})])
         self.interactive = interactive
+        self.link = list(link) if link else None
 
 
 class _Legend(MacroElement):
@@ -677,6 +973,23 @@ class _Legend(MacroElement):
         self.html = html_text
 
 
+class _Background(MacroElement):
+    """The map's background colour where no raster tile covers it."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.getContainer().style.background = {{ this.colour|tojson }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, colour: str):
+        super().__init__()
+        self._name = "ImsBackground"
+        self.colour = colour
+
+
 def _base_map(bounds: tuple[float, float, float, float] | None, tiles: str | None) -> folium.Map:
     """A map without tiles (or with ``tiles``) that loads Leaflet from the app itself."""
     west, south, east, north = bounds or (-10.0, 35.0, 30.0, 60.0)
@@ -692,13 +1005,14 @@ def _base_map(bounds: tuple[float, float, float, float] | None, tiles: str | Non
     # process (a notebook with internet) keep their defaults
     fmap.default_js = [("leaflet", LEAFLET_JS)]
     fmap.default_css = [("leaflet_css", LEAFLET_CSS)]
+    _Background(BASEMAP_COLOUR).add_to(fmap)
     if tiles:
         folium.TileLayer(
             tiles=tiles,
             attr=os.environ.get(TILES_ATTR_ENV) or "tiles",
-            name="Tiles",
+            name=html.escape(_("Raster tiles")),
             overlay=False,
-            control=False,
+            control=True,
         ).add_to(fmap)
     if bounds is not None:
         fmap.fit_bounds([[south, west], [north, east]])
@@ -718,22 +1032,46 @@ def union_bounds(*layers: MapData | None) -> tuple[float, float, float, float] |
     )
 
 
-def _context(fmap: folium.Map, context: MapData | None) -> None:
-    if context is not None and context.count:
-        data = _data(fmap, context.geojson)
-        _GeoJsonLayer(
-            data,
-            "Context",
-            colour=CONTEXT_COLOUR,
-            colours={},
-            style=CONTEXT_STYLE,
-            interactive=False,
-            control=False,
-        ).add_to(fmap)
+def _context(fmap: folium.Map, context: MapData | None, tiles: str | None) -> bool:
+    """Draw the streets from the data; with raster tiles, as the other base layer to pick."""
+    if context is None or not context.count:
+        return False
+    data = _data(fmap, context.geojson)
+    _GeoJsonLayer(
+        data,
+        _("Streets from the plans (offline)"),
+        colour=CONTEXT_COLOUR,
+        colours={},
+        style=CONTEXT_STYLE,
+        interactive=False,
+        control=bool(tiles),
+        overlay=not tiles,
+        show=not tiles,
+    ).add_to(fmap)
+    return True
+
+
+def _outside(fmap: folium.Map, outside: MapData | None) -> bool:
+    if outside is None or not outside.count:
+        return False
+    data = _data(fmap, outside.geojson)
+    _GeoJsonLayer(
+        data,
+        _("Outside the filters"),
+        colour=OUTSIDE_COLOUR,
+        colours={},
+        style=OUTSIDE_STYLE,
+        interactive=False,
+    ).add_to(fmap)
+    return True
 
 
 def _conflicts_layer(
-    fmap: folium.Map | folium.FeatureGroup, conflicts: MapData, name: str, style: Style
+    fmap: folium.Map | folium.FeatureGroup,
+    conflicts: MapData,
+    name: str,
+    style: Style,
+    link: str | None = None,
 ) -> None:
     data = _data(fmap, conflicts.geojson)
     _GeoJsonLayer(
@@ -742,8 +1080,9 @@ def _conflicts_layer(
         colour_by="kind",
         colours=KIND_COLOURS,
         style=style,
-        tooltip=("kind", "org_a", "org_b"),
+        tooltip=CONFLICT_TOOLTIP,
         popup=CONFLICT_FIELDS,
+        link=None if link is None else (KEY_FIELD, link, _("Open in the conflict list")),
     ).add_to(fmap)
 
 
@@ -758,6 +1097,9 @@ def works_map(
     kinds: Iterable[str] | None = None,
     tiles: str | None = None,
     moratoria: MapData | None = None,
+    outside: MapData | None = None,
+    link: str | None = None,
+    highlight: bool = False,
 ) -> folium.Map:
     """A map of works coloured by discipline, one switchable layer per group.
 
@@ -770,9 +1112,11 @@ def works_map(
         Values of ``group_by`` (organisations by default) that get a layer
         each; empty: one layer "Works".
     conflicts
-        Coloured by kind, drawn as a wide translucent band under the works.
+        Coloured by kind, drawn as a wide dashed band under the works.
     context
-        From :func:`context_layer`: a light-grey, non-clickable basemap.
+        From :func:`context_layer`: the streets drawn from the data, light and
+        not clickable — the basemap that needs no network. With ``tiles`` it
+        is the other base layer of the layer control.
     disciplines, kinds
         What the legend lists (default: every discipline; kinds of ``conflicts``).
     tiles
@@ -780,16 +1124,28 @@ def works_map(
     moratoria
         Protected new surfaces (:func:`ims_geo.cycle.moratoria`), a layer of
         their own under everything else.
+    outside
+        From :func:`context_layer` of the works the filters leave out: thin
+        dashed dark grey lines above the basemap.
+    link
+        URL prefix (relative to the app) a conflict's key is appended to in its
+        popup, e.g. ``"conflicts?conflict="``; the conflicts need a
+        :data:`KEY_FIELD` property.
+    highlight
+        Whether the legend explains the highlight (a layer added with
+        :func:`highlight`).
     """
-    fmap = _base_map(union_bounds(works, conflicts, context), tiles)
-    _context(fmap, context)
-    if moratoria is not None and moratoria.count:
+    fmap = _base_map(union_bounds(works, conflicts, context, outside), tiles)
+    drew_context = _context(fmap, context, tiles)
+    drew_outside = _outside(fmap, outside)
+    drew_moratoria = moratoria is not None and moratoria.count > 0
+    if moratoria is not None and drew_moratoria:
         moratoria_layer(fmap, moratoria)
     if conflicts is not None:
-        _conflicts_layer(fmap, conflicts, "Conflicts", HALO_STYLE)
+        _conflicts_layer(fmap, conflicts, _("Conflicts"), HALO_STYLE, link)
     data = _data(fmap, works.geojson)
     layers: list[tuple[str, tuple[str, str] | None]] = [(g, (group_by, g)) for g in groups]
-    layers = layers or [("Works", None)]
+    layers = layers or [(_("Works"), None)]
     for name, only in layers:
         _GeoJsonLayer(
             data,
@@ -800,7 +1156,16 @@ def works_map(
         ).add_to(fmap)
     if kinds is None and conflicts is not None:
         kinds = KIND_COLOURS
-    _Legend(legend_html(DISCIPLINES if disciplines is None else disciplines, kinds)).add_to(fmap)
+    legend = legend_html(
+        DISCIPLINES if disciplines is None else disciplines,
+        kinds,
+        conflict_style=HALO_STYLE,
+        moratoria=drew_moratoria,
+        outside=drew_outside,
+        context=drew_context,
+        highlight=highlight,
+    )
+    _Legend(legend).add_to(fmap)
     folium.LayerControl(collapsed=len(layers) > 8).add_to(fmap)
     return fmap
 
@@ -811,12 +1176,16 @@ def conflicts_map(
     context: MapData | None = None,
     kinds: Iterable[str] | None = None,
     tiles: str | None = None,
+    link: str | None = None,
 ) -> folium.Map:
-    """A map of conflicts coloured by kind over the works' context layer."""
+    """A map of conflicts coloured by kind (dashed) over the streets drawn from the data."""
     fmap = _base_map(union_bounds(conflicts, context), tiles)
-    _context(fmap, context)
-    _conflicts_layer(fmap, conflicts, "Conflicts", CONFLICT_STYLE)
-    _Legend(legend_html(None, KIND_COLOURS if kinds is None else kinds)).add_to(fmap)
+    drew_context = _context(fmap, context, tiles)
+    _conflicts_layer(fmap, conflicts, _("Conflicts"), CONFLICT_STYLE, link)
+    kinds = KIND_COLOURS if kinds is None else kinds
+    _Legend(legend_html(None, kinds, context=drew_context)).add_to(fmap)
+    if tiles:
+        folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
 
@@ -829,11 +1198,11 @@ def programme_map(
 ) -> folium.Map:
     """Combined projects outlined, their works coloured by discipline on top."""
     fmap = _base_map(union_bounds(works, clusters, context), tiles)
-    _context(fmap, context)
+    drew_context = _context(fmap, context, tiles)
     areas = _data(fmap, clusters.geojson)
     _GeoJsonLayer(
         areas,
-        "Combined projects",
+        _("Combined projects"),
         colours={},
         colour=AREA_COLOUR,
         style=AREA_STYLE,
@@ -841,22 +1210,22 @@ def programme_map(
         popup=CLUSTER_FIELDS,
     ).add_to(fmap)
     data = _data(fmap, works.geojson)
-    _GeoJsonLayer(data, "Works", tooltip=(ORG, WORK_ID), popup=WORK_FIELDS).add_to(fmap)
-    _Legend(legend_html(DISCIPLINES)).add_to(fmap)
+    _GeoJsonLayer(data, _("Works"), tooltip=(ORG, WORK_ID), popup=WORK_FIELDS).add_to(fmap)
+    _Legend(legend_html(DISCIPLINES, context=drew_context)).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 
 
 def moratoria_layer(
-    fmap: folium.Map | folium.FeatureGroup, moratoria: MapData, *, name: str = "Moratoria"
+    fmap: folium.Map | folium.FeatureGroup, moratoria: MapData, *, name: str | None = None
 ) -> None:
     """Add the moratoria layer (from :func:`prepare` with :data:`MORATORIUM_FIELDS`)."""
     data = _data(fmap, moratoria.geojson)
     _GeoJsonLayer(
         data,
-        name,
+        _("Moratoria") if name is None else name,
         colours={},
-        colour=KIND_COLOURS["moratorium"],
+        colour=MORATORIA_COLOUR,
         style=MORATORIUM_STYLE,
         tooltip=("source_org", "source_work_id", "valid_until"),
         popup=MORATORIUM_FIELDS,
@@ -864,14 +1233,14 @@ def moratoria_layer(
 
 
 def highlight(works: MapData, *, name: str = "Selected") -> folium.FeatureGroup:
-    """A layer that outlines ``works`` in black, for ``st_folium(feature_group_to_add=...)``."""
+    """A layer that outlines ``works`` in a cyan glow, for ``st_folium(feature_group_to_add=...)``."""
     group = folium.FeatureGroup(name=html.escape(name), control=False)
     data = _data(group, works.geojson)
     _GeoJsonLayer(
         data,
         name,
         colours={},
-        colour="#000000",
+        colour=HIGHLIGHT_COLOUR,
         style=HIGHLIGHT_STYLE,
         tooltip=(ORG, WORK_ID),
         popup=WORK_FIELDS,

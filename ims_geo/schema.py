@@ -56,6 +56,18 @@ REQUIRED: tuple[str, ...] = (WORK_ID, ORG, START, END, GEOMETRY)
 DATE_COLUMNS: tuple[str, ...] = (START, END, EARLIEST, LATEST)
 NUMBER_COLUMNS: tuple[str, ...] = (DEPTH_MIN, DEPTH_MAX, COST)
 TEXT_COLUMNS: tuple[str, ...] = (WORK_ID, ORG, TITLE, FUNDING)
+#: Extra (non-canonical) columns that name a work's street, as plans spell them
+#: (matched case-insensitively); the map's search reads them when present.
+STREET_COLUMNS: tuple[str, ...] = (
+    "street", "street_name", "streetname", "road_name", "usrn", "address",
+    "straat", "straatnaam", "adres", "strasse", "straße", "strassenname", "adresse",
+    "katu", "kadunnimi", "gata", "gatunamn", "rue", "via", "calle",
+)  # fmt: skip
+#: Extra columns that name a work's municipality or area (the map's "zoom to area").
+AREA_COLUMNS: tuple[str, ...] = (
+    "municipality", "area", "district", "gemeente", "wijk", "gemeinde", "bezirk",
+    "stadtteil", "kunta", "kommun", "commune",
+)  # fmt: skip
 
 # --- enums -----------------------------------------------------------------
 DISCIPLINES: tuple[str, ...] = (

@@ -443,3 +443,259 @@ def test_organisation_names_in_the_layer_control_are_escaped():
     assert json.dumps(PAYLOAD_ORG).replace("<", "\\u003c").replace(">", "\\u003e") in html_text
     group = maps.highlight(data, name=PAYLOAD_ORG)
     assert group.layer_name == html.escape(PAYLOAD_ORG)
+
+
+# --- one colour scheme: disciplines never confused with conflicts -------------------------
+def _linear(hex_colour: str) -> np.ndarray:
+    """sRGB channels of ``#rrggbb`` linearised (WCAG 2.x / IEC 61966-2-1)."""
+    srgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours."""
+    weights = np.array([0.2126, 0.7152, 0.0722])
+    la, lb = sorted([float(_linear(a) @ weights), float(_linear(b) @ weights)])
+    return (lb + 0.05) / (la + 0.05)
+
+
+def lab(hex_colour: str) -> np.ndarray:
+    """CIELAB (D65) of an sRGB colour."""
+    xyz = np.array(
+        [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
+    ) @ _linear(hex_colour)
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+SIGNALS = {
+    **{f"conflict {k}": c for k, c in maps.KIND_COLOURS.items()},
+    "moratoria": maps.MORATORIA_COLOUR,
+    "outside the filters": maps.OUTSIDE_COLOUR,
+    "context streets": maps.CONTEXT_COLOUR,
+    "highlight": maps.HIGHLIGHT_COLOUR,
+    "basemap": maps.BASEMAP_COLOUR,
+}
+
+
+def test_every_discipline_has_a_colour_of_its_own():
+    from ims_geo.schema import DISCIPLINES
+
+    assert set(maps.DISCIPLINE_COLOURS) == set(DISCIPLINES)
+    colours = [c.lower() for c in maps.DISCIPLINE_COLOURS.values()]
+    assert len(set(colours)) == len(colours)
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in [*colours, *SIGNALS.values()])
+
+
+def test_no_colour_is_shared_between_disciplines_and_conflicts_moratoria_or_context():
+    disciplines = {c.lower() for c in maps.DISCIPLINE_COLOURS.values()}
+    signals = [c.lower() for c in SIGNALS.values()]
+    assert disciplines.isdisjoint(signals)
+    assert len(set(signals)) == len(signals)
+    # and not merely different strings: every discipline is far (CIELAB distance) from
+    # every conflict, moratoria and outside colour, and the conflict kinds from each other
+    for name, signal in SIGNALS.items():
+        for discipline, colour in maps.DISCIPLINE_COLOURS.items():
+            assert np.linalg.norm(lab(colour) - lab(signal)) >= 15, (name, discipline)
+    kinds = list(maps.KIND_COLOURS.values())
+    for i, a in enumerate(kinds):
+        for b in kinds[i + 1 :]:
+            assert np.linalg.norm(lab(a) - lab(b)) >= 30, (a, b)
+
+
+def test_contrast_against_the_light_basemap_is_at_least_three_to_one():
+    assert contrast("#ffffff", "#000000") == pytest.approx(21.0)
+    assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+    drawn = {
+        **maps.DISCIPLINE_COLOURS,
+        **maps.KIND_COLOURS,
+        "moratoria": maps.MORATORIA_COLOUR,
+        "outside": maps.OUTSIDE_COLOUR,
+    }
+    for name, colour in drawn.items():
+        assert contrast(colour, maps.BASEMAP_COLOUR) >= 3.0, name
+    # the basemap streets are meant to recede: light, below 3:1, but visible
+    assert 1.1 < contrast(maps.CONTEXT_COLOUR, maps.BASEMAP_COLOUR) < 3.0
+    # the works outside the filters stand out from the basemap streets they lie on
+    assert contrast(maps.OUTSIDE_COLOUR, maps.CONTEXT_COLOUR) >= 3.0
+
+
+def test_conflicts_are_dashed_and_works_solid():
+    for style in (maps.WORK_STYLE, maps.CONTEXT_STYLE, maps.HIGHLIGHT_STYLE):
+        assert "dashArray" not in style.line
+    for style in (maps.CONFLICT_STYLE, maps.HALO_STYLE, maps.MORATORIUM_STYLE, maps.OUTSIDE_STYLE):
+        assert "dashArray" in style.line
+    # a conflict at a point is a ring (not a filled dot like a work at a point)
+    assert maps.CONFLICT_STYLE.point["fillOpacity"] == maps.HALO_STYLE.point["fillOpacity"] == 0
+    assert maps.WORK_STYLE.point["fillOpacity"] > 0
+    # dash patterns differ between conflicts, moratoria and works outside the filters
+    dashes = {
+        s.line["dashArray"] for s in (maps.HALO_STYLE, maps.MORATORIUM_STYLE, maps.OUTSIDE_STYLE)
+    }
+    assert len(dashes) == 3
+
+
+def test_legend_explains_everything_drawn():
+    text = maps.legend_html(
+        ["water"], ["clash"], moratoria=True, outside=True, context=True, highlight=True
+    )
+    for colour in (
+        maps.DISCIPLINE_COLOURS["water"],
+        maps.KIND_COLOURS["clash"],
+        maps.MORATORIA_COLOUR,
+        maps.OUTSIDE_COLOUR,
+        maps.CONTEXT_COLOUR,
+        maps.HIGHLIGHT_COLOUR,
+    ):
+        assert f'stroke="{colour}"' in text
+    for label in (
+        ">water<",
+        ">clash<",
+        ">Protected new surface (moratorium)<",
+        ">Works outside the filters<",
+        ">Streets (drawn from the plans)<",
+        ">Selected work or search match<",
+    ):
+        assert label in text
+    # conflicts dashed in the legend too, works solid
+    assert re.search(rf'stroke="{maps.KIND_COLOURS["clash"]}"[^>]*stroke-dasharray', text)
+    assert not re.search(rf'stroke="{maps.DISCIPLINE_COLOURS["water"]}"[^>]*dasharray', text)
+    plain = maps.legend_html(["water"])
+    assert maps.OUTSIDE_COLOUR not in plain and "Conflicts" not in plain
+
+
+def test_legend_and_names_follow_the_language(monkeypatch):
+    from ims_geo import i18n
+
+    monkeypatch.setattr(
+        i18n, "_", lambda message: {"water": "WATER-NL", "Conflicts": "C<&>"}.get(message, message)
+    )
+    monkeypatch.setattr(maps, "_", i18n._)
+    text = maps.legend_html(["water"], ["clash"])
+    assert ">WATER-NL<" in text
+    # a translation is text too: escaped
+    assert "C&lt;&amp;&gt;" in text and "C<&>" not in text
+    assert maps.value_name("discipline", "water") == "WATER-NL"
+    assert maps.value_name("discipline", "Wasserleitung") == "Wasserleitung"
+
+
+def test_works_map_draws_the_basemap_and_the_works_outside_the_filters(works, monkeypatch):
+    monkeypatch.delenv(maps.TILES_ENV, raising=False)
+    shown = maps.prepare(works.iloc[:2])
+    fmap = maps.works_map(
+        shown,
+        context=maps.context_layer(works),
+        outside=maps.context_layer(works.iloc[2:]),
+    )
+    page = fmap.get_root().render()
+    assert maps.feature_count(page) == 2 + 1 + 1
+    assert f"style.background = {json.dumps(maps.BASEMAP_COLOUR)}" in page
+    # the basemap lies under the outside works, both under the works; neither is clickable
+    assert page.index(maps.CONTEXT_COLOUR) < page.index(maps.OUTSIDE_COLOUR)
+    assert page.count("interactive: false") == 2
+    assert "L.tileLayer" not in page
+    legend = re.search(r"innerHTML = (\".*?\");", page).group(1)
+    assert "Works outside the filters" in legend and "Streets (drawn from the plans)" in legend
+
+
+def test_with_raster_tiles_the_streets_from_the_data_are_the_other_base_layer(works):
+    fmap = maps.works_map(
+        maps.prepare(works),
+        context=maps.context_layer(works),
+        tiles="/app/static/tiles/{z}/{x}/{y}.png",
+    )
+    page = fmap.get_root().render()
+    assert "L.tileLayer" in page
+    base = re.search(r"base_layers\s*:\s*\{(.*?)\}", page, re.S).group(1)
+    assert '"Raster tiles"' in base and '"Streets from the plans (offline)"' in base
+    # the tiles are shown first; the streets from the data wait in the layer control
+    layer = re.search(r'"Streets from the plans \(offline\)" : (ims_layer_\w+)', base).group(1)
+    assert f"{layer}.addTo(" not in page
+
+
+def test_a_conflict_popup_links_the_conflict_list(conflicts):
+    from ims_geo.ui import links
+
+    keyed = conflicts.assign(**{maps.KEY_FIELD: links.conflict_keys(conflicts)})
+    data = maps.prepare(keyed, [*maps.CONFLICT_FIELDS, maps.KEY_FIELD])
+    keys = [f["properties"][maps.KEY_FIELD] for f in features(data)]
+    assert keys == [links.conflict_key(row) for row in conflicts.to_dict("records")]
+    page = maps.conflicts_map(data, link="conflicts?conflict=").get_root().render()
+    assert "target='_top'" in page and '"conflicts?conflict="' in page
+    assert "encodeURIComponent" in page and "Open in the conflict list" in page
+    assert "target='_top'" not in maps.conflicts_map(data).get_root().render()
+
+
+def test_clicked_conflict_by_its_tooltip(conflicts):
+    labels = maps.conflict_labels(conflicts)
+    expected = [
+        f"{k} · {oa} · {wa} · {ob} · {wb}"
+        for k, oa, wa, ob, wb in zip(
+            conflicts["kind"], conflicts["org_a"], conflicts["work_id_a"],
+            conflicts["org_b"], conflicts["work_id_b"], strict=True,
+        )
+    ]  # fmt: skip
+    assert list(labels) == expected
+    returned = {"last_object_clicked": {"lat": 1.0, "lng": 2.0},
+                "last_object_clicked_tooltip": expected[2]}  # fmt: skip
+    assert maps.clicked_conflict(returned, conflicts)["work_id_a"] == "a3"
+    assert maps.clicked_conflict({"last_object_clicked_tooltip": "City · w1"}, conflicts) is None
+    assert maps.clicked_conflict(None, conflicts) is None
+    assert maps.clicked_conflict(returned, conflicts.iloc[:0]) is None
+
+
+# --- areas: zoom to a place when the works lie far apart ------------------------------------
+def far_apart() -> gpd.GeoDataFrame:
+    """Three places: two towns 50 km apart and a hamlet 3 km from the first town."""
+    rows = []
+    for town, (x0, y0), plan in (
+        ("A", (150_000, 460_000), [("City", "Main St"), ("City", "Main St"), ("Water", "Side St")]),
+        ("B", (200_000, 460_000), [("Water", "High St"), ("Water", None), ("Gas", "High St")]),
+        ("C", (150_000, 463_000), [("City", "Lane")]),
+    ):
+        for i, (org, street) in enumerate(plan):
+            rows.append(
+                dict(work_id=f"{town}{i}", org=org, start_date="2027-01-01",
+                     end_date="2027-02-01", street=street,
+                     geometry=shapely.LineString([(x0 + 300 * i, y0), (x0 + 300 * i + 200, y0)]))
+            )  # fmt: skip
+    return make_works(rows)
+
+
+def test_areas_are_spatial_clusters_named_by_their_largest_organisation():
+    works = far_apart()
+    got = maps.areas(works)
+    # brute force: chains of works whose extents are within the gap
+    box = works.geometry.envelope
+    near = [[box.iloc[i].distance(box.iloc[j]) <= maps.AREA_GAP_M for j in range(len(works))]
+            for i in range(len(works))]  # fmt: skip
+    label = list(range(len(works)))
+    for _ in works.index:
+        for i in range(len(works)):
+            for j in range(len(works)):
+                if near[i][j]:
+                    label[i] = label[j] = min(label[i], label[j])
+    groups = pd.Series(label).value_counts()
+    assert sorted(got["works"], reverse=True) == sorted(groups, reverse=True) == [3, 3, 1]
+    # town A and the hamlet are both mostly City: the street tells them apart;
+    # town B is Water's; the larger areas come first
+    assert list(got["name"]) == ["City – Main St", "Water", "City – Lane"]
+    town_b = works[works["work_id"].str.startswith("B")].to_crs(4326).total_bounds
+    assert maps.area_bounds(got.iloc[1]) == pytest.approx(tuple(town_b))
+    assert maps.bounds_of(works[works["work_id"].str.startswith("B")]) == pytest.approx(
+        tuple(town_b), abs=1e-4
+    )
+
+
+def test_areas_from_a_municipality_column_and_a_single_area():
+    works = far_apart()
+    works["Gemeente"] = np.where(works["work_id"].str.startswith("B"), "Zwolle", "Deventer")
+    got = maps.areas(works)
+    assert list(zip(got["name"], got["works"], strict=True)) == [("Deventer", 4), ("Zwolle", 3)]
+    # a column with gaps does not name the areas
+    works.loc[0, "Gemeente"] = None
+    assert list(maps.areas(works)["works"]) == [3, 3, 1]
+    one = maps.areas(works[works["work_id"].str.startswith("A")])
+    assert list(one["works"]) == [3]
+    assert maps.areas(works.iloc[:0]).empty
