@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import folium
 import pandas as pd
 import streamlit as st
+from babel import dates as babel_dates
+from babel import numbers
 from streamlit_folium import st_folium
 
-from ims_geo import export, maps
+from ims_geo import export, i18n, maps
 from ims_geo.errors import ImsGeoError
+from ims_geo.i18n import N_, _, ngettext
+from ims_geo.i18n.labels import label
 from ims_geo.ingest import IngestResult
 from ims_geo.schema import COLUMNS, ENUMS, EXCAVATION, GEOMETRY, REASON, SOURCE_FILE, SOURCE_ROW
 
 MAP_HEIGHT = 560
 #: What a map click returns to the script; panning and zooming return nothing (no rerun).
 CLICK = ("last_object_clicked", "last_object_clicked_tooltip")
-DOWNLOADS = {"csv": "CSV", "xlsx": "Excel", "geojson": "GeoJSON", "gpkg": "GeoPackage"}
+DOWNLOADS = {
+    "csv": N_("CSV"),
+    "xlsx": N_("Excel"),
+    "geojson": N_("GeoJSON"),
+    "gpkg": N_("GeoPackage"),
+}
 
 
 # Markdown, Streamlit directives (":red[...]", ":material/x:") and LaTeX ("$")
@@ -49,8 +59,10 @@ def user_errors(reading: str | None = None) -> Iterator[None]:
         if reading is None:
             raise
         st.error(
-            f"{reading} could not be read ({type(error).__name__}: {error}); check that it is "
-            "a valid file of one of the supported formats.",
+            _(
+                "{file} could not be read ({error}); check that it is a valid file of one of "
+                "the supported formats."
+            ).format(file=reading, error=f"{type(error).__name__}: {error}"),
             icon=":material/error:",
         )
         st.stop()
@@ -60,8 +72,10 @@ def require_works(works: pd.DataFrame) -> None:
     """Stop the page with a hint when the store holds no works yet."""
     if works.empty:
         st.info(
-            "The store holds no works yet. Upload an organisation's plan on the "
-            "**Upload** page, or load the demo with `ims-geo demo`.",
+            _(
+                "The store holds no works yet. Upload an organisation's plan on the "
+                "**Upload** page, or load the demo with `ims-geo demo`."
+            ),
             icon=":material/info:",
         )
         st.stop()
@@ -74,10 +88,24 @@ def choose(
     key: str,
     default: Sequence[str] | None = None,
     help: str | None = None,
+    format_func: Callable[[Any], str] = str,
 ) -> tuple[str, ...]:
-    """A multiselect that starts with every option (or ``default``) chosen."""
+    """A multiselect that starts with every option (or ``default``) chosen.
+
+    ``label`` and ``help`` are shown as given (translate them with ``_()``);
+    ``format_func`` shows an option in words (default: as it is).
+    """
     start = list(options) if default is None else list(default)
-    return tuple(st.multiselect(label, list(options), default=start, key=key, help=help))
+    return tuple(
+        st.multiselect(
+            label, list(options), default=start, key=key, help=help, format_func=format_func
+        )
+    )
+
+
+def month_name(month: pd.Timestamp) -> str:
+    """A month as the language in use writes it (``Mar 2031``, ``mrt 2031``, ``März 2031``)."""
+    return babel_dates.format_date(month, format="MMM y", locale=_cldr_locale())
 
 
 def period(works: pd.DataFrame, *, key: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -86,12 +114,12 @@ def period(works: pd.DataFrame, *, key: str) -> tuple[pd.Timestamp, pd.Timestamp
     if len(months) == 1:
         return months[0], maps.month_end(months[0])
     first, last = st.select_slider(
-        "Period",
+        _("Period"),
         options=months,
         value=(months[0], months[-1]),
-        format_func=lambda m: m.strftime("%b %Y"),
+        format_func=month_name,
         key=key,
-        help="Show what is planned at some time in these months.",
+        help=_("Show what is planned at some time in these months."),
     )
     return first, maps.month_end(last)
 
@@ -118,21 +146,173 @@ def show_map(
 
 def map_caption(layer: maps.MapData, what: str, *, total: int | None = None) -> None:
     """How much is drawn (of how many), and whether the light representation was used."""
-    text = f"{layer.count:,} {what} drawn"
+    text = _("{n} {what} drawn").format(n=i18n.fmt_number(layer.count), what=what)
     if total is not None and total > layer.count:
-        text += f" (the {layer.count:,} highest scores of {total:,}; filter to see others)"
-    text += f" · {layer.size / 1e6:.1f} MB"
+        text += " " + _("(the {n} highest scores of {total}; filter to see others)").format(
+            n=i18n.fmt_number(layer.count), total=i18n.fmt_number(total)
+        )
+    text += " · " + _("{size} MB").format(size=i18n.fmt_number(layer.size / 1e6, decimals=1))
     if layer.light:
-        text += " · simplified for speed (filter for full detail)"
+        text += " · " + _("simplified for speed (filter for full detail)")
     st.caption(text)
 
 
 def table(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame for st.dataframe: no geometry, dates without a time of day."""
+    """A frame for st.dataframe: no geometry, dates without a time of day.
+
+    Values stay what they are (numbers stay numbers, so a column sorts as
+    numbers); :func:`column_config` says how each column reads.
+    """
     out = pd.DataFrame(frame.drop(columns=[GEOMETRY], errors="ignore"))
     for column in out.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in out.dtypes]]:
         out[column] = out[column].dt.date
     return out
+
+
+# --- how a table's columns read -------------------------------------------------------------
+#: Columns of whole euros (besides every ``*_eur`` column).
+_EUROS = frozenset({"amount_eur"})
+#: Lengths in whole metres (besides every ``*_m`` column not listed in :data:`_FINE_METRES`).
+_FINE_METRES = frozenset({"distance_m", "depth_min", "depth_max", "depth_overlap"})
+#: Counts of days (besides every ``*_days`` column).
+_DAYS = frozenset({"days", "days_moved"})
+#: Counts shown with thousands separators.
+_COUNTS = frozenset({
+    "works", "n_works", "n_rejected", "rejected", "n_members", "resurfacing_avoided_n",
+    "projects", "pairs", "clusters",
+})  # fmt: skip
+_CLDR_TOKENS = re.compile(r"y+|M+|d+|'[^']*'|[^yMd']+")
+
+
+def _cldr_locale() -> str:
+    return "en_GB" if i18n.language() == i18n.DEFAULT_LANGUAGE else i18n.language()
+
+
+def date_format() -> str:
+    """The momentJS pattern of a date column in the language in use (``D MMM YYYY``,
+    ``DD-MM-YYYY``, ``DD.MM.YYYY``): CLDR's medium date, or the short one where the
+    medium one names the month (the table's browser writes month names in English only)."""
+    locale = _cldr_locale()
+    pattern = babel_dates.get_date_format("medium", locale=locale).pattern
+    if "MMM" in pattern and not locale.startswith("en"):
+        pattern = babel_dates.get_date_format("short", locale=locale).pattern
+    out = []
+    for token in _CLDR_TOKENS.findall(pattern):
+        if token.startswith("y"):
+            out.append("YYYY")
+        elif token.startswith("d"):
+            out.append("DD" if len(token) > 1 else "D")
+        elif token.startswith("M"):
+            out.append(token if len(token) <= 3 else "MMMM")
+        elif token.startswith("'"):
+            out.append("[" + token.strip("'") + "]")
+        else:
+            out.append(token)
+    return "".join(out)
+
+
+def number_format(kind: str) -> str:
+    """The printf pattern (Streamlit's sprintf) of a number column in the language in use.
+
+    ``kind`` is ``euros`` (whole, the language's separator and symbol place),
+    ``metres`` (whole), ``fine_metres`` (one decimal), ``days``, ``count`` or
+    ``score`` (two decimals).
+    """
+    grouping = "," if numbers.get_group_symbol(_cldr_locale()) == "," else "'.,"
+    whole = f"%{grouping}.0f"
+    if kind == "euros":
+        sample = i18n.fmt_money(1)
+        return sample.replace("1", whole, 1)
+    return {
+        "metres": whole,
+        "fine_metres": "%.1f",
+        "days": f"%{grouping}d",
+        "count": f"%{grouping}d",
+        "score": "%.2f",
+    }[kind]
+
+
+def _number_kind(column: str) -> str | None:
+    if column.endswith("_eur") or column in _EUROS:
+        return "euros"
+    if column in _FINE_METRES:
+        return "fine_metres"
+    if column.endswith("_m"):
+        return "metres"
+    if column.endswith("_days") or column in _DAYS:
+        return "days"
+    if column in _COUNTS:
+        return "count"
+    if column == "score":
+        return "score"
+    return None
+
+
+def _is_date(values: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    if values.dtype != object:
+        return False
+    present = values.dropna()
+    return len(present) > 0 and all(isinstance(v, dt.date) for v in present.head(20))
+
+
+def column_config(frame: pd.DataFrame, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``column_config`` for st.dataframe / st.data_editor: every column's header in words
+    (:func:`ims_geo.i18n.labels.label`), dates as dates, euros with thousands separators,
+    metres rounded. The values are not touched, so each column sorts by its values.
+
+    Parameters
+    ----------
+    frame
+        The frame as shown (after :func:`table`).
+    config
+        The page's own column configs; they win (a page's label is kept, and
+        gets this module's format when it has none).
+    """
+    out: dict[str, Any] = {}
+    for column in frame.columns:
+        name = str(column)
+        values = frame[column]
+        words = label(name)
+        if pd.api.types.is_bool_dtype(values):
+            out[name] = st.column_config.CheckboxColumn(words)
+        elif _is_date(values):
+            out[name] = st.column_config.DateColumn(words, format=date_format())
+        elif pd.api.types.is_numeric_dtype(values) and (kind := _number_kind(name)):
+            out[name] = st.column_config.NumberColumn(words, format=number_format(kind))
+        else:
+            out[name] = words
+    for name, own in (config or {}).items():
+        base = out.get(name)
+        if isinstance(own, dict) and isinstance(base, dict):
+            merged = {**base, **{k: v for k, v in own.items() if v is not None}}
+            if own.get("label") is None:
+                merged["label"] = base.get("label")
+            out[name] = merged
+        else:
+            out[name] = own
+    return out
+
+
+def show_table(
+    frame: pd.DataFrame,
+    *,
+    key: str,
+    config: dict[str, Any] | None = None,
+    columns: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``st.dataframe`` of ``frame`` as people read it (see :func:`column_config`).
+
+    ``columns`` picks and orders the columns shown; other keyword arguments
+    go to st.dataframe (``height``, ``on_select``, ...).
+    """
+    shown = table(frame)
+    if columns is not None:
+        shown = shown[[c for c in columns if c in shown.columns]]
+    kwargs.setdefault("hide_index", True)
+    return st.dataframe(shown, key=key, column_config=column_config(shown, config), **kwargs)
 
 
 def downloads(
@@ -140,10 +320,14 @@ def downloads(
 ) -> None:
     """One download button per export format; the file is written when clicked."""
     row = st.container(horizontal=True, wrap=True)
+
+    def writer(fmt: str) -> Callable[[], bytes]:
+        return lambda: export.to_bytes(frame, fmt, layer=stem)
+
     for fmt in formats:
         row.download_button(
-            DOWNLOADS.get(fmt, fmt),
-            data=lambda fmt=fmt: export.to_bytes(frame, fmt, layer=stem),
+            _(DOWNLOADS[fmt]) if fmt in DOWNLOADS else fmt,
+            data=writer(fmt),
             file_name=f"{stem}{export.SUFFIXES[fmt]}",
             mime=export.MEDIA_TYPES[fmt],
             key=f"{key}_{fmt}",
@@ -168,21 +352,54 @@ def pick_row(
     config: dict[str, Any] | None = None,
 ) -> int | None:
     """A table where one row can be selected; returns the selected row's position."""
-    shown = table(frame)
-    if columns is not None:
-        shown = shown[[c for c in columns if c in shown.columns]]
-    event = st.dataframe(
-        shown,
-        hide_index=True,
+    event = show_table(
+        frame,
+        key=key,
+        columns=columns,
+        config=config,
         on_select="rerun",
         selection_mode="single-row",
-        key=key,
         height=height,
-        column_config=config,
     )
     rows = event.selection.rows if event is not None else []
     # a selection made before the filters changed may point past the table
     return rows[0] if rows and rows[0] < len(frame) else None
+
+
+def select_row(key: str, position: int | None) -> None:
+    """Select row ``position`` of the table with widget ``key`` (None: none); call it
+    before the table is drawn in the run."""
+    rows = [] if position is None else [int(position)]
+    st.session_state[key] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+
+
+def selected_rows(key: str) -> list[int]:
+    """The rows selected in the table with widget ``key`` (as the last run left them)."""
+    state = st.session_state.get(key)
+    try:
+        return [int(r) for r in state["selection"]["rows"]]  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def clicked_key(returned: Mapping[str, Any] | None, field: str = maps.KEY_FIELD) -> str | None:
+    """The ``field`` property (a conflict's link key) of the feature clicked on a map.
+
+    ``st_folium`` returns the clicked feature as ``last_active_drawing``
+    (GeoJSON, with the properties it was drawn with); None when nothing with
+    that property was clicked. The value is untrusted: compare it with the
+    store's keys only.
+    """
+    if not returned:
+        return None
+    feature = returned.get("last_active_drawing")
+    if not isinstance(feature, Mapping):
+        return None
+    properties = feature.get("properties")
+    if not isinstance(properties, Mapping):
+        return None
+    value = properties.get(field)
+    return value if isinstance(value, str) and value else None
 
 
 def view(*layers: maps.MapData) -> dict[str, Any]:
@@ -244,7 +461,12 @@ def translation_editor(
             "canonical": pd.Series(starts, dtype=object),
         }
     )
-    st.markdown(f"**{column}** · {len(shown)} values")
+    st.markdown(
+        "**"
+        + literal(column)
+        + "** · "
+        + ngettext("{n} value", "{n} values", len(shown)).format(n=len(shown))
+    )
     edited = st.data_editor(
         shown,
         key=key,
@@ -252,10 +474,12 @@ def translation_editor(
         disabled=["raw", "rows", "proposed"],
         width="stretch",
         column_config={
-            "raw": st.column_config.TextColumn("value in the file"),
-            "rows": st.column_config.NumberColumn("rows"),
-            "proposed": st.column_config.TextColumn("proposed"),
-            "canonical": st.column_config.SelectboxColumn(f"read as ({column})", options=options),
+            "raw": st.column_config.TextColumn(_("value in the file")),
+            "rows": st.column_config.NumberColumn(_("rows")),
+            "proposed": st.column_config.TextColumn(_("proposed")),
+            "canonical": st.column_config.SelectboxColumn(
+                _("read as ({column})").format(column=column), options=options
+            ),
         },
     )
     out: dict[str, Any] = {}
@@ -281,14 +505,17 @@ def conflicts_of(orgs: Sequence[str], *, key: str) -> None:
         conflicts = state.conflicts()
     mine = conflicts[conflicts["org_a"].isin(orgs) | conflicts["org_b"].isin(orgs)]
     mine = mine[mine["kind"] != "internal"]
-    st.subheader("Conflicts of the stored plans")
+    st.subheader(_("Conflicts of the stored plans"))
     counts = mine["kind"].value_counts()
-    detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
+    detail = ", ".join(f"{counts[k]} {maps.value_name('kind', k)}" for k in counts.index) or _(
+        "none"
+    )
     pairs = mine[["org_a", "org_b"]].drop_duplicates()
     st.caption(
-        f"{len(mine)} conflicts ({detail}) between {len(pairs)} pairs of organisations; "
-        "see the Conflicts page for filters, the map and downloads."
+        _(
+            "{n} conflicts ({detail}) between {pairs} pairs of organisations; "
+            "see the Conflicts page for filters, the map and downloads."
+        ).format(n=len(mine), detail=detail, pairs=len(pairs))
     )
-    st.dataframe(
-        table(mine[[c for c in CONFLICT_COLUMNS if c in mine.columns]]), hide_index=True, key=key
-    )
+    listed = export.conflict_table(mine, state.works())
+    show_table(listed, key=key, columns=CONFLICT_COLUMNS)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from streamlit.testing.v1 import AppTest
 
 from ims_geo import cycle
 from ims_geo.conflicts import find_conflicts
+from ims_geo.explain import explain, sentences
 from ims_geo.rules import Rules
 from ims_geo.schema import validate
-from ims_geo.store import open_store
-from tests.ui.conftest import PAGES
+from ims_geo.store import STORE_ENV, open_store
+from ims_geo.ui import links
+from ims_geo.ui.widgets import literal
+from tests.ui.conftest import APP, PAGES
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +136,138 @@ def test_the_page_says_which_works_took_no_part(open_app, demo):
         ["outside the period", int(outside.sum()), "none"],
     ]
     assert 0 < outside.sum() < len(works)
+
+
+# --- the list people work from ------------------------------------------------------------------
+#: The columns the list shows until others are chosen.
+DEFAULT_COLUMNS = [
+    "kind", "severity", "score", "org_a", "work_id_a", "title_a", "start_a", "end_a",
+    "org_b", "work_id_b", "title_b", "start_b", "end_b", "distance_m", "gap_days", "overlap_m",
+]  # fmt: skip
+
+
+def _linked(monkeypatch, store, key: str) -> AppTest:
+    """The app opened on ``conflicts?conflict=KEY``."""
+    monkeypatch.setenv(STORE_ENV, str(store))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params[links.CONFLICT] = key
+    at.run()
+    at.switch_page(f"{PAGES}/conflicts.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _config(at, key: str = "conflicts_table") -> dict:
+    (frame,) = [d for d in at.dataframe if d.key == key]
+    return json.loads(frame.proto.columns)
+
+
+def test_the_list_names_both_works_with_titles_and_periods_as_dates(open_app, demo):
+    works, conflicts = demo
+    at = open_app("conflicts")
+    shown = table(at)
+    assert list(shown.columns) == DEFAULT_COLUMNS
+    titles = dict(
+        zip(zip(works["org"], works["work_id"], strict=True), works["title"], strict=True)
+    )
+    for side in ("a", "b"):
+        pairs = zip(shown[f"org_{side}"], shown[f"work_id_{side}"], strict=True)
+        expected = [titles[pair] for pair in pairs]
+        assert shown[f"title_{side}"].tolist() == expected
+    top = conflicts.iloc[0]
+    assert shown.loc[0, "start_a"] == top["start_a"].date()  # a date, no time of day
+    config = _config(at)
+    assert config["title_a"]["label"] == "Title A"
+    assert config["start_b"] == {
+        "label": "Start B",
+        "type_config": {"type": "date", "format": "D MMM YYYY"},
+    }
+    assert config["distance_m"]["label"] == "Distance (m)"
+    assert config["distance_m"]["type_config"]["format"] == "%.1f"
+    assert config["gap_days"]["type_config"]["format"] == "%,d"
+
+
+def test_columns_are_chosen_and_the_list_sorts_by_any_of_them(open_app, demo):
+    _, conflicts = demo
+    at = open_app("conflicts")
+    at.multiselect(key="conflicts_columns").set_value(["org_b", "distance_m", "kind", "score"])
+    at.selectbox(key="conflicts_sort").set_value("distance_m")
+    at.toggle(key="conflicts_descending").set_value(False)
+    at.run()
+    assert not at.exception
+    shown = table(at)
+    assert list(shown.columns) == ["org_b", "distance_m", "kind", "score"]  # in the order chosen
+    # nearest first, the worst first among equally near ones
+    expected = conflicts.assign(d=conflicts["distance_m"].round(2)).sort_values(
+        ["d", "score"], ascending=[True, False], kind="stable"
+    )
+    assert shown["distance_m"].tolist() == expected["d"].tolist()
+    assert shown["score"].tolist() == expected["score"].tolist()
+
+
+def test_the_table_and_the_map_show_the_same_conflicts(open_app, demo, folium_args):
+    _, conflicts = demo
+    at = open_app("conflicts")
+    at.multiselect(key="conflict_kinds").set_value(["moratorium"])
+    at.run()
+    shown = table(at)
+    script = folium_args(at)["script"]
+    drawn = re.findall(r'"key": ?"([^"]*)"', script)
+    listed = (shown["kind"] + "~" + shown["org_a"] + "~" + shown["work_id_a"] + "~"
+              + shown["org_b"] + "~" + shown["work_id_b"])  # fmt: skip
+    assert (
+        sorted(drawn) == sorted(listed) and len(drawn) == (conflicts["kind"] == "moratorium").sum()
+    )
+
+
+def _explained(conflict, works) -> dict[str, list[str]]:
+    return sentences(explain(conflict, works, Rules()))
+
+
+def test_a_link_opens_the_conflict_selected_on_the_map_and_explained(
+    demo_store, demo, folium_args, monkeypatch
+):
+    works, conflicts = demo
+    wanted = conflicts.iloc[7]
+    at = _linked(monkeypatch, demo_store, links.conflict_key(wanted))
+    assert at.session_state["conflicts_table"]["selection"]["rows"] == [7]
+    assert at.subheader[0].value.endswith(
+        f"{wanted['org_a']} · {wanted['work_id_a']} ↔ {wanted['org_b']} · {wanted['work_id_b']}"
+    )
+    args = folium_args(at)
+    assert args["zoom"] >= 16 and args["feature_group"].count('"type": "Feature"') == 2
+    (panel,) = [e for e in at.expander if e.label == "Why, and how to resolve it"]
+    text = "\n".join(m.value for m in panel.markdown)
+    lines = _explained(wanted, works)
+    assert lines["resolve"] and lines["why"]
+    for line in lines["why"] + lines["resolve"]:
+        assert literal(line) in text
+    assert at.query_params[links.CONFLICT] == links.conflict_key(wanted)
+
+    # sorting the list keeps the same conflict selected
+    at.selectbox(key="conflicts_sort").set_value("work_id_b")
+    at.run()
+    rows = at.session_state["conflicts_table"]["selection"]["rows"]
+    shown = table(at)
+    assert len(rows) == 1 and shown.iloc[rows[0]]["work_id_b"] == wanted["work_id_b"]
+    assert shown.iloc[rows[0]]["work_id_a"] == wanted["work_id_a"]
+
+    # another row picked: the URL names it (a link to share); none picked: no conflict in it
+    at.session_state["conflicts_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    top = table(at).iloc[0]
+    assert at.query_params[links.CONFLICT] == links.conflict_key(top)
+    assert len([e for e in at.expander if e.label == "Why, and how to resolve it"]) == 1
+    at.session_state["conflicts_table"] = {"selection": {"rows": [], "columns": []}}
+    at.run()
+    assert links.CONFLICT not in at.query_params
+    assert not [e for e in at.expander if e.label == "Why, and how to resolve it"]
+
+
+def test_a_link_to_an_unknown_conflict_says_so_and_selects_nothing(demo_store, monkeypatch):
+    at = _linked(monkeypatch, demo_store, "clash~<img src=x>~1~B~2")
+    assert "The linked conflict is not in the list" in at.warning[0].value
+    assert not [e for e in at.expander if e.label == "Why, and how to resolve it"]
 
 
 # --- the moratoria layer: the page reads a store's conflicts as the CLI does ------------------
