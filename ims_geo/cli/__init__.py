@@ -292,8 +292,9 @@ proposal_options = _grouped(
             "--lock",
             "lock_file",
             type=click.Path(exists=True, dir_okay=False),
-            help="CSV org,work_id[,lock][,cluster_id]: works (or a marked work's whole project) kept "
-            "at their planned dates.",
+            help="CSV, or an earlier proposal's .xlsx/.gpkg, with org,work_id[,lock][,cluster_id]"
+            "[,proposed_start]: works (or a marked work's whole project) kept at their planned "
+            "dates, or at the proposed_start given (an earlier proposal's; its project kept).",
         ),
         click.option(
             "--exclude",

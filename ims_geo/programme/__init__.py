@@ -487,7 +487,7 @@ def propose(
     ia, ib, kind, score = _pair_index(conflicts, keys, "conflicts")
     tell(0.05, "finding the pairs that could conflict within the windows")
     a = _Arrays.of(frame, rules, floor)
-    a = _held(a, frame, keys, lock, exclude, warnings)
+    a, reference, locked_projects = _held(a, frame, keys, lock, exclude, warnings)
     reach = find_conflicts(_window_works(frame, a), rules, internal=False)
     wa, wb, wkind, _ = _pair_index(reach, keys, "window conflicts")
     tell(0.15, "forming clusters")
@@ -496,6 +496,14 @@ def propose(
     cand_work, cand_id, cand_offset = _candidates(
         a, ia[in_cluster], ib[in_cluster], cluster, max_cluster
     )
+    # an earlier project kept by the lock: one more candidate, at its locked dates
+    in_locked = np.zeros(len(cluster), bool)
+    for members in locked_projects:
+        next_id = int(cand_id.max()) + 1 if len(cand_id) else 0
+        cand_work = np.r_[cand_work, members]
+        cand_id = np.r_[cand_id, np.full(len(members), next_id, np.int64)]
+        cand_offset = np.r_[cand_offset, reference[members] - reference[members].min()]
+        in_locked[members] = True
     none = np.full(len(cluster), -1, np.int64)
     pair_kinds = np.isin(wkind, list(CLUSTER_KINDS))
     base_kinds = np.isin(kind, list(CLUSTER_KINDS))
@@ -507,6 +515,10 @@ def propose(
     problem = replace(
         problem, hard_budgets=hard_budgets, allow_new_clashes=allow_new_clashes,
         cand_work=cand_work, cand_id=cand_id, cand_offset=cand_offset,
+        # the solution every model starts from and never makes worse: the plan,
+        # locked works at their locked dates (a locked project's members may
+        # only be combined, at those dates)
+        start=reference, changeable=problem.changeable | (in_locked & a.active),
     )  # fmt: skip
     # the whole run keeps to the time limit: what comes after the solver (the
     # proposal's conflicts found again, the outputs) takes about as long as
@@ -527,7 +539,9 @@ def propose(
     cluster = none.copy()
     cluster[cand_work[chosen]] = cand_id[chosen]
     executed = cluster >= 0
-    offset, order = _phases(a, cluster)
+    _, order = _phases(a, cluster)
+    offset = np.zeros(len(cluster), np.int64)
+    offset[cand_work[chosen]] = cand_offset[chosen]
     _check_joint(cluster, offset, start, executed)
     proposed = frame.copy()
     proposed[S.START] = _dates(start)
@@ -550,6 +564,12 @@ def propose(
             index=out_works.index, dtype="string",
         ).replace("", pd.NA),
     )  # fmt: skip
+    relocked = (reference != a.start) & (start == reference)
+    if relocked.any():
+        out_works.loc[relocked, MOVE_REASON] = [
+            f"moved {int(d):+d} days: kept at an earlier proposal's dates (lock)"
+            for d in (start - a.start)[relocked]
+        ]
     clusters = _clusters_out(frame, original, a, ids, start, executed, order, costs)
     _cost_split(frame, out_works, clusters, ids)
     coordinated = (ids[pa] != "") & (ids[pa] == ids[pb])
@@ -571,6 +591,7 @@ def propose(
         ia,
         ib,
         line_names,
+        relocked=reference != a.start,
     )
     tell(1.0, "proposal ready")
     return Proposal(
@@ -873,39 +894,88 @@ def _truthy(values: pd.Series) -> np.ndarray:
     return np.array(text.isin(["1", "true", "yes", "y", "x", "locked", "ja", "oui"]), dtype=bool)
 
 
+def _read_table(table: pd.DataFrame | str | Path, what: str) -> tuple[pd.DataFrame, str]:
+    """A lock or exclude table: a frame, or a CSV, ``.xlsx`` (sheet works) or ``.gpkg`` (layer works)."""
+    if isinstance(table, pd.DataFrame):
+        return table, what
+    if not isinstance(table, str | Path):
+        raise InputError(f"{what} must be a DataFrame or the path of a CSV, .xlsx or .gpkg file")
+    where = str(table)
+    suffix = Path(table).suffix.lower()
+    try:
+        if suffix == ".xlsx":
+            sheets = pd.read_excel(table, sheet_name=None, dtype=str, keep_default_na=False)
+            if not sheets:
+                raise InputError(f"{where}: the workbook has no sheet")
+            # an earlier proposal's workbook: its works sheet; otherwise the first sheet
+            return sheets.get("works", next(iter(sheets.values()))), where
+        if suffix == ".gpkg":
+            frame = pd.DataFrame(gpd.read_file(table, layer="works"))
+            return frame.drop(columns="geometry", errors="ignore").astype("string"), where
+        return pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig"), where
+    except InputError:
+        raise
+    except FileNotFoundError as exc:
+        raise InputError(f"{where}: {what} file not found") from exc
+    except (
+        OSError, UnicodeDecodeError, ValueError, KeyError, pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+    ) as exc:  # fmt: skip
+        raise InputError(
+            f"{where}: not a readable {what} table (CSV, or .xlsx / .gpkg with the works "
+            f"of an earlier proposal): {exc}"
+        ) from exc
+
+
+@dataclass
+class _Held:
+    """What a lock or exclude table names: the works, their lock dates and projects."""
+
+    chosen: np.ndarray
+    #: Start day each chosen work is locked at (its earlier proposal's), -1 for its plan's.
+    day: np.ndarray
+    #: Earlier project of each chosen work ("" for none).
+    project: np.ndarray
+
+
 def _selection(
     table: pd.DataFrame | str | Path, keys: pd.Index, what: str, warnings: list[str]
-) -> np.ndarray:
+) -> _Held:
     """Rows of the works a lock or exclude table names (org + work_id, or org + cluster_id)."""
-    where = str(table) if isinstance(table, str | Path) else what
-    if isinstance(table, str | Path):
-        try:
-            table = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except FileNotFoundError as exc:
-            raise InputError(f"{where}: {what} file not found") from exc
-        except (
-            OSError,
-            UnicodeDecodeError,
-            pd.errors.ParserError,
-            pd.errors.EmptyDataError,
-        ) as exc:
-            raise InputError(f"{where}: not a readable CSV file ({exc})") from exc
-    if not isinstance(table, pd.DataFrame):
-        raise InputError(f"{what} must be a DataFrame or the path of a CSV file")
+    table, where = _read_table(table, what)
     cols = {str(c).strip().lower(): c for c in table.columns}
     if "org" not in cols or "work_id" not in cols:
         raise InputError(
             f"{where}: a {what} table needs the columns org and work_id (optional: {LOCK} to "
-            f"mark rows, {CLUSTER_ID} to take a marked work's whole project)"
+            f"mark rows, {CLUSTER_ID} to take a marked work's whole project, {PROPOSED_START} "
+            "to keep an earlier proposal's dates)"
         )
     org = table[cols["org"]].astype(str).str.strip()
     wid = table[cols["work_id"]].astype(str).str.strip()
     rows = _truthy(table[cols[LOCK]]) if LOCK in cols else np.ones(len(table), bool)
+    cid = (
+        table[cols[CLUSTER_ID]].astype("string").str.strip().fillna("")
+        if CLUSTER_ID in cols
+        else pd.Series("", index=table.index, dtype="string")
+    )
     if CLUSTER_ID in cols:
         # a marked member locks its whole project (every listed work of that cluster)
-        cid = table[cols[CLUSTER_ID]].astype("string").str.strip().fillna("")
         marked = set(cid[rows & (cid != "").to_numpy(bool)])
         rows |= cid.isin(marked).to_numpy(bool) & (cid != "").to_numpy(bool)
+    day = np.full(len(table), -1, np.int64)
+    if PROPOSED_START in cols:
+        text = table[cols[PROPOSED_START]].astype("string").str.strip().fillna("")
+        when = pd.to_datetime(text.str.slice(0, 10), errors="coerce", format="%Y-%m-%d")
+        bad = rows & (text != "").to_numpy(bool) & when.isna().to_numpy(bool)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{where}: {int(bad.sum())} row(s) with a {PROPOSED_START} that is not a date "
+                f"(first: row {first + 2}, '{text.iloc[first]}'); write YYYY-MM-DD or leave it "
+                "empty to keep the planned dates"
+            )
+        ok = when.notna().to_numpy(bool)
+        day[ok] = when[ok].to_numpy(dtype="datetime64[D]").astype(np.int64)
     at = keys.get_indexer(org[rows] + "\x1f" + wid[rows])
     unknown = (org[rows] + ":" + wid[rows])[at < 0].tolist()
     if unknown:
@@ -914,8 +984,13 @@ def _selection(
             + _list(unknown, 10)
         )
     chosen = np.zeros(len(keys), bool)
-    chosen[at[at >= 0]] = True
-    return chosen
+    found = at >= 0
+    chosen[at[found]] = True
+    out_day = np.full(len(keys), -1, np.int64)
+    out_day[at[found]] = day[rows][found]
+    project = np.full(len(keys), "", dtype=object)
+    project[at[found]] = cid[rows].to_numpy(dtype=object)[found]
+    return _Held(chosen, out_day, project)
 
 
 def _held(
@@ -925,23 +1000,53 @@ def _held(
     lock: pd.DataFrame | str | Path | None,
     exclude: pd.DataFrame | str | Path | None,
     warnings: list[str],
-) -> _Arrays:
-    """``a`` with locked works fixed at their planned dates and excluded works out."""
-    locked = _truthy(frame[LOCK]) if LOCK in frame.columns else np.zeros(len(keys), bool)
+) -> tuple[_Arrays, np.ndarray, list[np.ndarray]]:
+    """``a`` with locked works fixed and excluded works out, the reference starts, locked projects.
+
+    A locked work keeps its planned dates, or the proposed start the lock
+    table gives it (an earlier proposal's works); the reference starts are the
+    planned ones with the locked works at their locked dates (the solution
+    the proposal starts from and never makes worse). A locked project is the
+    locked works of one earlier project (2 or more, each with its locked date),
+    kept together as one combined project.
+    """
+    n = len(keys)
+    locked = _truthy(frame[LOCK]) if LOCK in frame.columns else np.zeros(n, bool)
+    day = np.full(n, -1, np.int64)
+    project = np.full(n, "", dtype=object)
     if lock is not None:
-        locked = locked | _selection(lock, keys, "lock", warnings)
-    out = np.zeros(len(keys), bool)
+        held = _selection(lock, keys, "lock", warnings)
+        locked = locked | held.chosen
+        day, project = held.day, held.project
+    out = np.zeros(n, bool)
     if exclude is not None:
-        out = _selection(exclude, keys, "exclude", warnings)
+        out = _selection(exclude, keys, "exclude", warnings).chosen
     if not (locked.any() or out.any()):
-        return a
+        return a, a.start, []
+    # only a work that may move is held at an earlier proposal's date
+    dated = locked & ~out & a.changeable & a.active & (day >= 0)
+    reference = np.where(dated, day, a.start)
     fixed = locked | out
-    return replace(
-        a,
-        changeable=a.changeable & ~fixed,
-        lo=np.where(fixed, a.start, a.lo),
-        hi=np.where(fixed, a.start, a.hi),
-        active=a.active & ~out,
+    projects: list[np.ndarray] = []
+    named = dated & (project != "")
+    if named.any():
+        groups = pd.Series(np.flatnonzero(named)).groupby(project[named]).agg(list)
+        projects = [np.asarray(g, np.int64) for g in groups.tolist() if len(g) >= 2]
+    moved = int((dated & (day != a.start)).sum())
+    if moved:
+        warnings.append(
+            f"lock: {moved} work(s) kept at an earlier proposal's dates instead of their plan's"
+        )
+    return (
+        replace(
+            a,
+            changeable=a.changeable & ~fixed,
+            lo=np.where(fixed, reference, a.lo),
+            hi=np.where(fixed, reference, a.hi),
+            active=a.active & ~out,
+        ),
+        reference,
+        projects,
     )
 
 
@@ -1878,9 +1983,19 @@ def _infeasible(
     ia: np.ndarray,
     ib: np.ndarray,
     line_names: np.ndarray,
+    relocked: np.ndarray | None = None,
 ) -> pd.DataFrame:
     rows: list[tuple[str, str, str, float, str]] = []
     m = a.moratorium_days
+    # works the lock keeps at an earlier proposal's dates: what they cause is the lock's
+    relocked = relocked if relocked is not None else np.zeros(len(a.start), bool)
+
+    def by_lock(x: int, y: int) -> str:
+        held = [a.label[i] for i in (x, y) if relocked[i]]
+        return (
+            f"the lock keeps {' and '.join(held)} at an earlier proposal's dates; " if held else ""
+        )
+
     start, combined, proven = result.start, result.combined, result.proven
     _, digs0 = sched.pair_state(problem, a.start, pa, pb)
     before = set(zip(pa[digs0].tolist(), pb[digs0].tolist(), strict=True))
@@ -1916,7 +2031,9 @@ def _infeasible(
                 f"{a.label[dig]} digs {gap} days after {a.label[seal]} seals",
                 f"{a.label[seal]}; {a.label[dig]}",
                 float(gap),
-                ("existing violation kept: " if existing else "new violation: ") + why,
+                ("existing violation kept: " if existing else "new violation: ")
+                + by_lock(x, y)
+                + why,
             )
         )
     clash = (pkind == "clash") & ~coordinated
@@ -1926,7 +2043,9 @@ def _infeasible(
         lo, hi, d = a.lo, a.hi, a.duration
         apart = (lo[x] + d[x] + 1 <= hi[y]) or (lo[y] + d[y] + 1 <= hi[x])
         overlap = min(start[x] + d[x], start[y] + d[y]) - max(start[x], start[y]) + 1
-        if (x, y) not in clashed:
+        if (x, y) not in clashed and (relocked[x] or relocked[y]):
+            why = "new clash: " + by_lock(x, y) + "the other work could not move out of the way"
+        elif (x, y) not in clashed:
             why = (
                 "new clash, allowed (allow_new_clashes) to combine works or fix a violation "
                 "elsewhere"
