@@ -1618,8 +1618,10 @@ def _solve_bound(model: _Model, limit: float) -> tuple[float, bool]:
     status = solver.solve(model.m)
     if status == cp_model.OPTIMAL:
         return float(solver.objective_value), True
-    if status == cp_model.FEASIBLE:
-        return float(solver.best_objective_bound), False
+    if status in (cp_model.FEASIBLE, cp_model.UNKNOWN):
+        # CP-SAT's bound is proven even when no solution was found in time
+        bound = float(solver.best_objective_bound)
+        return (bound if np.isfinite(bound) and abs(bound) < 1e15 else np.nan), False
     return np.nan, False
 
 
