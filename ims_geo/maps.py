@@ -38,7 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.template import Template
 from pyproj import CRS, Transformer
 
@@ -264,9 +264,11 @@ MORATORIUM_FIELDS: dict[str, str] = {
     "exemptions": N_("Exemptions"),
 }
 #: What a popup keeps in the light representation (big layers).
-LIGHT_WORK_FIELDS: tuple[str, ...] = (WORK_ID, ORG, DISCIPLINE, START, END)
-#: Property of a drawn conflict with its link key (:func:`ims_geo.ui.links.conflict_key`,
-#: added by the page): the popup then links the conflict in the conflict list.
+#: (The dates are left out: a click shows every detail under the map.)
+LIGHT_WORK_FIELDS: tuple[str, ...] = (WORK_ID, ORG, DISCIPLINE)
+#: Property of a drawn conflict with its link key (:func:`ims_geo.ui.links.conflict_key`),
+#: kept when a page adds it (to tell which conflict was clicked); a popup's link
+#: needs no such property (:data:`CONFLICT_TOOLTIP`).
 KEY_FIELD = "key"
 LIGHT_CONFLICT_FIELDS: tuple[str, ...] = (
     "kind",
@@ -277,8 +279,11 @@ LIGHT_CONFLICT_FIELDS: tuple[str, ...] = (
     "work_id_b",
     KEY_FIELD,
 )
-#: What a conflict's tooltip shows: the kind and both works.
+#: What a conflict's tooltip shows: the kind and both works. The same properties,
+#: joined by :data:`KEY_SEPARATOR`, are its link key (``ims_geo.ui.links.conflict_key``):
+#: the browser builds the link from them, so no feature carries its key twice.
 CONFLICT_TOOLTIP: tuple[str, ...] = ("kind", "org_a", "work_id_a", "org_b", "work_id_b")
+KEY_SEPARATOR = "~"
 #: Separator between organisation and work id in a work's tooltip.
 LABEL_SEPARATOR = " · "
 
@@ -825,6 +830,27 @@ class _Data(MacroElement):
         self._name = "ImsData"
         self.text = text
 
+    def render(self, **kwargs: object) -> None:
+        """Add the declaration to the page's script as it is.
+
+        branca wraps every rendered script in a new Jinja template, which
+        would parse megabytes of GeoJSON (seconds at 10,000 works) for nothing.
+        """
+        figure = self.get_root()
+        script = self._template.module.__dict__["script"](self, kwargs)
+        figure.script.add_child(_Verbatim(script), name=self.get_name())
+
+
+class _Verbatim(Element):
+    """Text put into a page as it is (no template)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: object) -> str:
+        return self.text
+
 
 def _data(parent: folium.Map | folium.FeatureGroup, text: str) -> _Data:
     data = _Data(text)
@@ -838,7 +864,8 @@ class _GeoJsonLayer(folium.map.Layer):
     Styling, tooltips and popups are JavaScript functions over the features'
     properties, so nothing is computed per feature in Python. Enum values
     are shown by their names in the language in use (``names``); with
-    ``link`` a popup ends with a link that opens the feature elsewhere in
+    ``link`` (properties, URL prefix, label, separator) a popup ends with a
+    link that opens the feature elsewhere in
     the app (relative to the app's own address, in the same tab).
     """
 
@@ -891,8 +918,9 @@ class _GeoJsonLayer(folium.map.Layer):
                             + "</th><td>" + esc(r[0]) + "</td></tr>";
                     }).join("");
                     {%- if this.link %}
-                    var key = p[{{ this.link[0]|tojson }}];
-                    if (key !== null && key !== undefined) {
+                    var parts = {{ this.link[0]|tojson }}.map(function(k) { return p[k]; });
+                    if (parts.every(function(v) { return v !== null && v !== undefined; })) {
+                        var key = parts.map(String).join({{ this.link[3]|tojson }});
                         var base = "/";
                         try {
                             base = window.parent.location.pathname.replace(/[^\\/]*$/, "");
@@ -929,7 +957,7 @@ class _GeoJsonLayer(folium.map.Layer):
         control: bool = True,
         overlay: bool = True,
         show: bool = True,
-        link: tuple[str, str, str] | None = None,
+        link: tuple[Sequence[str], str, str, str] | None = None,
     ):
         # Leaflet's layer control inserts a layer's name as HTML, and names are
         # organisations: escaped here, they are shown as the text they are
@@ -947,7 +975,7 @@ class _GeoJsonLayer(folium.map.Layer):
         self.popup = [[k, _(v)] for k, v in (popup or {}).items()]
         self.names = _value_names([*self.tooltip, *(popup or {})])
         self.interactive = interactive
-        self.link = list(link) if link else None
+        self.link = [list(link[0]), *link[1:]] if link else None
 
 
 class _Legend(MacroElement):
@@ -1082,7 +1110,9 @@ def _conflicts_layer(
         style=style,
         tooltip=CONFLICT_TOOLTIP,
         popup=CONFLICT_FIELDS,
-        link=None if link is None else (KEY_FIELD, link, _("Open in the conflict list")),
+        link=None
+        if link is None
+        else (CONFLICT_TOOLTIP, link, _("Open in the conflict list"), KEY_SEPARATOR),
     ).add_to(fmap)
 
 
@@ -1129,8 +1159,8 @@ def works_map(
         dashed dark grey lines above the basemap.
     link
         URL prefix (relative to the app) a conflict's key is appended to in its
-        popup, e.g. ``"conflicts?conflict="``; the conflicts need a
-        :data:`KEY_FIELD` property.
+        popup, e.g. ``"conflicts?conflict="`` (the key: :data:`CONFLICT_TOOLTIP`
+        joined by :data:`KEY_SEPARATOR`).
     highlight
         Whether the legend explains the highlight (a layer added with
         :func:`highlight`).

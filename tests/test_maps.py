@@ -617,13 +617,21 @@ def test_with_raster_tiles_the_streets_from_the_data_are_the_other_base_layer(wo
 def test_a_conflict_popup_links_the_conflict_list(conflicts):
     from ims_geo.ui import links
 
-    keyed = conflicts.assign(**{maps.KEY_FIELD: links.conflict_keys(conflicts)})
-    data = maps.prepare(keyed, [*maps.CONFLICT_FIELDS, maps.KEY_FIELD])
-    keys = [f["properties"][maps.KEY_FIELD] for f in features(data)]
+    data = maps.prepare(conflicts, maps.CONFLICT_FIELDS)
+    # the browser joins these properties into the key: the key of the link contract
+    keys = [
+        maps.KEY_SEPARATOR.join(str(f["properties"][c]) for c in maps.CONFLICT_TOOLTIP)
+        for f in features(data)
+    ]
     assert keys == [links.conflict_key(row) for row in conflicts.to_dict("records")]
+    # the popup's prefix is that of the contract's link
+    row = conflicts.iloc[0].to_dict()
+    assert links.conflict_link(row).startswith("conflicts?conflict=")
     page = maps.conflicts_map(data, link="conflicts?conflict=").get_root().render()
     assert "target='_top'" in page and '"conflicts?conflict="' in page
     assert "encodeURIComponent" in page and "Open in the conflict list" in page
+    assert json.dumps(list(maps.CONFLICT_TOOLTIP)) in page
+    assert f".join({json.dumps(maps.KEY_SEPARATOR)})" in page
     assert "target='_top'" not in maps.conflicts_map(data).get_root().render()
 
 

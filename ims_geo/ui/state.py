@@ -427,17 +427,14 @@ def _conflict_layer(
     start: pd.Timestamp | None,
     end: pd.Timestamp | None,
 ) -> tuple[maps.MapData, int]:
-    from ims_geo.ui import links
-
     found = maps.filter_conflicts(
         _conflicts(where, who, rev, (), _store),
         kinds=kinds, orgs=orgs, disciplines=disciplines, start=start, end=end,
     )  # fmt: skip
     # the highest scores, lowest first: the worst conflicts are drawn on top
     drawn = found.head(maps.MAX_DRAWN_CONFLICTS).iloc[::-1]
-    drawn = drawn.assign(**{maps.KEY_FIELD: links.conflict_keys(drawn)})
-    fields = [*maps.CONFLICT_FIELDS, maps.KEY_FIELD]
-    return maps.prepare(drawn, fields, light_fields=maps.LIGHT_CONFLICT_FIELDS), len(found)
+    layer = maps.prepare(drawn, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS)
+    return layer, len(found)
 
 
 def conflict_layer(
@@ -448,7 +445,7 @@ def conflict_layer(
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
 ) -> tuple[maps.MapData, int]:
-    """The filtered conflicts drawn on a map (with their link keys), and how many there are."""
+    """The filtered conflicts drawn on a map, and how many there are."""
     return _conflict_layer(
         location(), viewer(), revision(), store(), kinds, orgs, disciplines, start, end
     )

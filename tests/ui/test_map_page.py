@@ -59,7 +59,12 @@ def test_map_shows_every_work_and_the_problem_conflicts_offline(open_app, folium
     box = works.to_crs(4326).total_bounds
     assert args["center"] == pytest.approx(view_centre(box), abs=1e-6)
     # every drawn conflict carries its link key, and its popup links the conflict list
-    keys = set(re.findall(r'"key":\s*"([^"]+)"', args["script"]))
+    found = re.findall(
+        r'"kind":"([^"]*)","severity":"[^"]*","score":[^,]*,"org_a":"([^"]*)",'
+        r'"work_id_a":"([^"]*)","org_b":"([^"]*)","work_id_b":"([^"]*)"',
+        args["script"],
+    )
+    keys = {"~".join(parts) for parts in found}
     problem_rows = conflicts[conflicts["kind"].isin(["clash", "moratorium"])]
     assert keys == set(links.conflict_keys(problem_rows))
     assert '"conflicts?conflict="' in args["script"]
