@@ -1,11 +1,22 @@
 """Languages: catalogues found and merged, formatting per language."""
 
+import io
+import re
+import zipfile
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
 
 from ims_geo import i18n
+from ims_geo.errors import InputError
+from ims_geo.i18n import messages
+from ims_geo.ingest import read_works
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +91,145 @@ def test_a_municipality_adds_a_language_and_overrides_a_wording_without_code(tmp
     assert i18n.fmt_days(2) == "2 jours"
     i18n.use("nl")
     assert i18n.fmt_days(2) == "2 werkdagen"  # the installation's wording wins
+
+
+# --- the catalogues -----------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
+
+
+def _read(path: Path, lang: str | None = None) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle, locale=lang)
+
+
+def _ids(catalog: Catalog) -> set[str]:
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+
+
+def _code_ids() -> set[str]:
+    """Every message of the code, extracted as ``make catalogues`` does (babel.cfg)."""
+    with (ROOT / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT),
+        method_map=method_map,
+        options_map=options_map,
+        keywords={"_": None, "N_": None, "ngettext": (1, 2)},
+        directory_filter=lambda path: not Path(path).name.startswith("."),
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_every_message_is_translated_with_the_same_placeholders(lang):
+    catalog = _read(i18n.PACKAGE_LOCALE / lang / "LC_MESSAGES" / "ims_geo.po", lang)
+    assert catalog.plural_forms == "nplurals=2; plural=(n != 1);"
+    problems = []
+    for message in catalog:
+        if not message.id:
+            continue
+        if message.fuzzy:
+            problems.append(("fuzzy", message.id))
+        english = message.id if isinstance(message.id, tuple) else (message.id,)
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        if not all(forms):
+            problems.append(("untranslated", message.id))
+        wanted = {tuple(sorted(set(PLACEHOLDER.findall(e)))) for e in english}
+        for form in forms:
+            if form and tuple(sorted(set(PLACEHOLDER.findall(form)))) not in wanted:
+                problems.append(("placeholders", message.id, form))
+    assert not problems, problems
+
+
+def test_the_catalogues_hold_every_message_of_the_code():
+    template = _ids(_read(i18n.PACKAGE_LOCALE / "ims_geo.pot"))
+    missing = _code_ids() - template
+    assert not missing, f"run `make catalogues` and translate: {sorted(missing)}"
+    for lang in ("nl", "de"):
+        path = i18n.PACKAGE_LOCALE / lang / "LC_MESSAGES" / "ims_geo.po"
+        assert _ids(_read(path, lang)) == template, lang
+
+
+# --- the library's messages, translated where they are shown -------------------------------
+def _bad_plan() -> bytes:
+    rows = [
+        "work_id,org,start_date,end_date,status,geometry",
+        'A1,Water,2030-01-01,2030-02-01,planned,"LINESTRING (0 0, 10 0)"',
+        "A2,Water,2030-01-01,2030-02-01,planned,",
+        'A3,Water,2030-13-45,2030-02-01,planned,"LINESTRING (0 5, 10 5)"',
+        'A4,Water,2030-03-01,2030-02-01,planned,"LINESTRING (0 9, 10 9)"',
+        'A5,Water,2030-01-01,2030-02-01,planned,"POINT (3 3)"',
+        'A5,Water,2030-01-01,2030-02-01,planned,"POINT (4 4)"',
+        'A6,Water,2030-01-01,2030-02-01,in voorbereiding,"POINT (5 5)"',
+    ]
+    return ("\n".join(rows) + "\n").encode()
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_the_upload_report_warnings_and_reasons_are_translated_where_shown(lang):
+    result = read_works(_bad_plan(), name="plan.csv", crs="EPSG:28992")
+    assert len(result.works) == 2 and len(result.rejected) == 5
+    english_report, english_reasons = result.report(), result.reasons()["problem"].tolist()
+    i18n.use(lang)
+    report = messages.translate_report(english_report)
+    assert len(report.splitlines()) == len(english_report.splitlines())
+    for line, original in zip(report.splitlines(), english_report.splitlines(), strict=True):
+        assert line != original, original  # every line recognised
+    for warning in result.warnings:
+        assert messages.translate(warning) != warning
+    for problem in english_reasons:
+        assert messages.translate(problem) != problem
+    for reason in result.rejected["reason"]:
+        translated = messages.translate_reasons(reason)
+        assert all(
+            part != original
+            for part, original in zip(translated.split("; "), reason.split("; "), strict=True)
+        ), reason
+    # the values stay as they were: the row's own date and id are quoted unchanged
+    assert "'2030-13-45'" in messages.translate_reasons(" ".join(result.rejected["reason"]))
+    i18n.use("en")
+    assert messages.translate_report(english_report) == english_report
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "kwargs"),
+    [
+        (b"work_id,org,start_date,end_date,geometry\n"
+         b'1,W,2030-01-01,2030-02-01,"POINT (155000 463000)"\n', "plan.csv", {}),
+        (_zip({"../evil.csv": b"x"}), "plan.zip", {}),
+        (b"", "plan.csv", {}),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "plan.geojson", {}),
+        (b"work_id,org,start_date,end_date\n1,W,2030-01-01,2030-02-01\n", "plan.csv", {}),
+    ],
+    ids=["no-crs", "zip-slip", "empty", "not-vector", "no-geometry"],
+)  # fmt: skip
+def test_an_upload_refusal_is_translated_where_shown(data, name, kwargs):
+    with pytest.raises(InputError) as refused:
+        read_works(data, name=name, **kwargs)
+    english = str(refused.value)
+    for lang in ("nl", "de"):
+        i18n.use(lang)
+        translated = messages.translate(english)
+        assert translated != english and name in translated, (lang, english)
+
+
+def test_the_planning_cycle_steps_are_translated_where_shown(tmp_path):
+    from ims_geo import cycle
+    from ims_geo.store import open_store
+
+    steps = cycle.status(open_store(tmp_path / "empty.gpkg"), 2030).steps
+    i18n.use("de")
+    for name, detail in zip(steps["name"], steps["detail"], strict=True):
+        assert messages.translate(name) != name
+        assert messages.translate(detail) != detail, detail

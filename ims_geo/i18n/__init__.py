@@ -32,6 +32,7 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 from babel import Locale, UnknownLocaleError, dates, numbers
@@ -45,6 +46,7 @@ __all__ = [
     "N_",
     "_",
     "available",
+    "bind",
     "default_language",
     "fmt_date",
     "fmt_days",
@@ -71,6 +73,7 @@ MISSING = "–"
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar("ims_geo_lang", default=None)
 _fallback: Callable[[], str | None] | None = None
+_T = TypeVar("_T")
 
 
 def _locale_dirs() -> list[Path]:
@@ -146,6 +149,25 @@ def language() -> str:
         wanted = _fallback()
         chosen = wanted if wanted in available() else None
     return chosen or default_language()
+
+
+def bind(func: Callable[..., _T]) -> Callable[..., _T]:
+    """``func`` that always runs in the language in use now (:func:`use` of this context).
+
+    For functions called later, outside this context: a widget's ``format_func``, a
+    callback, a thread. Returns a wrapper; ``func`` itself is unchanged.
+    """
+    fixed = language()
+
+    @functools.wraps(func)
+    def run(*args: object, **kwargs: object) -> _T:
+        token = _current.set(fixed)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _current.reset(token)
+
+    return run
 
 
 def follow(source: Callable[[], str | None] | None) -> None:

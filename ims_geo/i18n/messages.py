@@ -37,6 +37,19 @@ ROLE_NAMES: dict[str, str] = {
 #: Templates of the library's messages, most specific first (the first full match wins).
 #: Placeholders are named; a name used twice must hold the same text twice.
 TEMPLATES: tuple[str, ...] = (
+    # the validation report (ImportResult.report), line by line
+    N_("Import of {source} (layer {layer}) -> {crs}"),
+    N_("Import of {source} -> {crs}"),
+    N_("Import of {source} (layer {layer})"),
+    N_("Import of {source}"),
+    N_("accepted: {count}"),
+    N_("repaired: {count}"),
+    N_("rejected: {count}"),
+    N_("per file:"),
+    N_("warnings:"),
+    N_("{source}: accepted {accepted}, repaired {repaired}, rejected {rejected}"),
+    N_("{problem}: {count} (e.g. {examples})"),
+    N_("{problem}: {count}"),
     # reasons of rejected rows (schema.validate, sanity), with and without their values
     N_("missing geometry"),
     N_("empty geometry"),
@@ -70,19 +83,6 @@ TEMPLATES: tuple[str, ...] = (
         "add them to [values.{column}]"
     ),
     N_("{file}: {count} invalid geometries repaired (make_valid)"),
-    # the validation report (ImportResult.report), line by line
-    N_("Import of {source} (layer {layer}) -> {crs}"),
-    N_("Import of {source} -> {crs}"),
-    N_("Import of {source} (layer {layer})"),
-    N_("Import of {source}"),
-    N_("accepted: {count}"),
-    N_("repaired: {count}"),
-    N_("rejected: {count}"),
-    N_("per file:"),
-    N_("warnings:"),
-    N_("{source}: accepted {accepted}, repaired {repaired}, rejected {rejected}"),
-    N_("{problem}: {count} (e.g. {examples})"),
-    N_("{problem}: {count}"),
     # the planning cycle: step names, states and details (ims_geo.cycle.status)
     N_("Baseline"),
     N_("Targets"),
@@ -184,7 +184,13 @@ TEMPLATES: tuple[str, ...] = (
 )
 
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
-_NESTED = frozenset({"problem", "rows", "detail"})
+_NESTED = frozenset({"problem", "rows", "detail", "read_as"})
+#: Placeholders that hold a count or a year: only digits (and separators) match them, so a
+#: line such as "missing geometry: 2" is read as a problem and its count.
+_NUMBERS = frozenset({
+    "count", "total", "reported", "deviations", "red", "amber", "green", "accepted",
+    "repaired", "rejected", "projects", "works", "size", "year", "revision",
+})  # fmt: skip
 _ROWS = re.compile(r"(?P<n>\d[\d,]*) rows?")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -199,7 +205,8 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
         for match in _PLACEHOLDER.finditer(template):
             parts.append(re.escape(template[last : match.start()]))
             name = match.group(1)
-            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+            value = r"\d[\d,.]*" if name in _NUMBERS else ".*?"
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{value})")
             seen.add(name)
             last = match.end()
         parts.append(re.escape(template[last:]))

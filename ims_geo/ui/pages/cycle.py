@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo import cycle
-from ims_geo.i18n import N_, _, fmt_date, fmt_number, messages, ngettext
+from ims_geo.i18n import N_, _, bind, fmt_date, fmt_number, messages, ngettext
 from ims_geo.schema import STATUSES
 from ims_geo.ui import state, widgets
 
@@ -110,7 +110,7 @@ with tab_baseline:
         base = cycle.baseline(store, year)
     left, right = st.columns(2)
     left.markdown("**{}**".format(_("Plans")))
-    left.dataframe(widgets.table(base.plans), hide_index=True, key="cycle_plans")
+    widgets.show_table(base.plans, key="cycle_plans", into=left)
     right.markdown(_("**Conflicts of the current plans** (moratoria layer included)"))
     right.dataframe(
         translated(base.conflict_counts, "kind"), hide_index=True, key="cycle_conflict_counts"
@@ -121,7 +121,7 @@ with tab_baseline:
             "else 100 m squares), most disrupted first"
         ).format(year=year)
     )
-    st.dataframe(widgets.table(base.disruption), hide_index=True, key="cycle_disruption")
+    widgets.show_table(base.disruption, key="cycle_disruption")
 
 with tab_kpis:
     kpis = now.kpis
@@ -179,8 +179,8 @@ with tab_programme:
         st.dataframe(
             widgets.table(translated(projects, "rag")), hide_index=True, key="cycle_projects"
         )
-        st.dataframe(widgets.table(works), hide_index=True, key="cycle_programme")
-        st.dataframe(widgets.table(revisions), hide_index=True, key="cycle_revisions")
+        widgets.show_table(works, key="cycle_programme")
+        widgets.show_table(revisions, key="cycle_revisions")
     else:
         st.info(_("No programme adopted for {year} yet.").format(year=year))
     with st.form("cycle_adopt"):
@@ -281,7 +281,7 @@ with tab_moratoria:
             len(layer),
         ).format(count=fmt_number(len(layer)), active=fmt_number(len(active)))
     )
-    st.dataframe(widgets.table(layer), hide_index=True, key="cycle_moratoria")
+    widgets.show_table(layer, key="cycle_moratoria")
 
 with tab_report:
     try:
@@ -292,7 +292,7 @@ with tab_report:
         st.caption(_("One self-contained HTML file (works from a USB stick) or an Excel workbook."))
         kind = st.radio(
             _("Kind"), ["council", "status"], horizontal=True, key="cycle_report_kind",
-            format_func=lambda k: _(REPORT_KINDS[k]),
+            format_func=bind(lambda k: _(REPORT_KINDS[k])),
         )  # fmt: skip
         if st.button(_("Build the report"), key="cycle_report_build"):
             with st.spinner(_("Assembling the report…")), widgets.user_errors():

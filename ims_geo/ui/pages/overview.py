@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from ims_geo.i18n import _, fmt_date, fmt_number, ngettext
+from ims_geo.i18n import _, bind, fmt_date, fmt_number, ngettext
 from ims_geo.ui import state, widgets
 
 RESTORED = "overview_restored"
@@ -55,7 +55,7 @@ else:
     cells[4].metric(_("Synergies"), fmt_number(kinds.get("synergy", 0)))
 
 st.subheader(_("Plans per organisation"))
-st.dataframe(widgets.table(summary), hide_index=True, key="summary_table")
+widgets.show_table(summary, key="summary_table")
 st.subheader(_("Plan versions"))
 shown = pd.DataFrame(
     {
@@ -69,7 +69,7 @@ shown = pd.DataFrame(
         "source": versions["source"],
     }
 ).sort_values(["org", "version"], kind="stable")
-st.dataframe(shown, hide_index=True, key="versions_table")
+widgets.show_table(shown, key="versions_table")
 
 st.subheader(_("Restore an earlier version"))
 earlier = versions[~versions["is_current"]]
@@ -95,16 +95,16 @@ else:
         _("Version"),
         list(mine.index[::-1]),
         key="restore_version",
-        format_func=lambda v: _(
-            "{version} · cycle {cycle} · {works} · {source} · {uploaded} UTC"
-        ).format(
-            version=v,
-            cycle=mine.at[v, "cycle"],
-            works=ngettext("{n} work", "{n} works", int(mine.at[v, "n_works"])).format(
-                n=fmt_number(mine.at[v, "n_works"])
-            ),
-            source=mine.at[v, "source"],
-            uploaded=f"{fmt_date(mine.at[v, 'uploaded_at'])} {mine.at[v, 'uploaded_at']:%H:%M}",
+        format_func=bind(
+            lambda v: _("{version} · cycle {cycle} · {works} · {source} · {uploaded} UTC").format(
+                version=v,
+                cycle=mine.at[v, "cycle"],
+                works=ngettext("{n} work", "{n} works", int(mine.at[v, "n_works"])).format(
+                    n=fmt_number(mine.at[v, "n_works"])
+                ),
+                source=mine.at[v, "source"],
+                uploaded=f"{fmt_date(mine.at[v, 'uploaded_at'])} {mine.at[v, 'uploaded_at']:%H:%M}",
+            )
         ),
     )
     if st.button(

@@ -11,7 +11,7 @@ from ims_geo._mapping import Mapping, dump_toml, loads_mapping, to_dict
 from ims_geo._mapping import apply as apply_mapping
 from ims_geo._sources import FORMATS
 from ims_geo.errors import ImsGeoError, MissingCRSError
-from ims_geo.i18n import N_, _, fmt_number, messages, ngettext
+from ims_geo.i18n import N_, _, bind, fmt_number, messages, ngettext
 from ims_geo.ingest import Limits
 from ims_geo.preview import plan_changes
 from ims_geo.schema import COLUMNS, GEOMETRY, ORG, REASON, REQUIRED, VOCABULARY
@@ -63,7 +63,7 @@ with widgets.user_errors():
 left, right = st.columns([2, 1])
 me = state.identity()  # signed in to a shared store: plans of the own organisation only
 choices = [me.org, FROM_FILE] if me is not None else [NEW_ORG, FROM_FILE, *known]
-choice = left.selectbox(_("Organisation"), choices, key="upload_org", format_func=shown)
+choice = left.selectbox(_("Organisation"), choices, key="upload_org", format_func=bind(shown))
 org: str | None = None
 if choice == NEW_ORG:
     org = left.text_input(_("New organisation"), key="upload_org_new").strip()
@@ -75,7 +75,7 @@ with st.expander(_("Reading options")):
         _("CRS of a file that has none"), placeholder="EPSG:28992", key="upload_crs"
     )
     encoding = st.selectbox(
-        _("Text encoding"), list(ENCODINGS), key="upload_encoding", format_func=shown
+        _("Text encoding"), list(ENCODINGS), key="upload_encoding", format_func=bind(shown)
     )
 
 if upload is None:
@@ -178,7 +178,7 @@ with st.expander(_("Column mapping"), expanded=True):
             options,
             key=prefix + column,
             help=_("automatic: {found}").format(found=found),
-            format_func=lambda option: _(AUTOMATIC) if option == AUTOMATIC else str(option),
+            format_func=bind(shown),
         )
         if picked != AUTOMATIC:
             chosen[column] = picked
@@ -280,7 +280,7 @@ if not result.rejected.empty:
     )  # fmt: skip
     rejected = result.rejected.copy()
     rejected[REASON] = rejected[REASON].map(messages.translate_reasons)
-    st.dataframe(widgets.table(rejected), hide_index=True, key="upload_rejected")
+    widgets.show_table(rejected, key="upload_rejected")
     widgets.downloads(result.rejected, "rejected", key="upload_rejected_download", formats=["csv"])
 
 organisations = organisations_of(result.works, result.rejected, org=org)
