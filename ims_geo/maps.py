@@ -38,7 +38,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from pyproj import CRS, Transformer
 
@@ -830,15 +830,18 @@ class _Data(MacroElement):
         self._name = "ImsData"
         self.text = text
 
-    def render(self, **kwargs: object) -> None:
+    def render(self, **kwargs: object) -> str:  # type: ignore[override]
         """Add the declaration to the page's script as it is.
 
         branca wraps every rendered script in a new Jinja template, which
         would parse megabytes of GeoJSON (seconds at 10,000 works) for nothing.
         """
         figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("the GeoJSON data can only be rendered in a map's page")
         script = self._template.module.__dict__["script"](self, kwargs)
         figure.script.add_child(_Verbatim(script), name=self.get_name())
+        return ""
 
 
 class _Verbatim(Element):
