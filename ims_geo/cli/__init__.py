@@ -757,6 +757,8 @@ def propose_cmd(
     works = _read_inputs(inputs, store_path, read, orgs)
     proposal = propose(works, rules=rules, **proposing.arguments())
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
+    if len(proposal.members):  # one row per project member, with its street
+        layers["members"] = proposal.members
     if len(proposal.solver):
         layers["solver"] = proposal.solver
     if len(proposal.infeasible):

@@ -176,9 +176,17 @@ LOCK = "lock"
 CLUSTER_COLUMNS: tuple[str, ...] = (
     CLUSTER_ID, "members", "n_works", "orgs", "joint_start", "joint_end", "trench_m",
     "resurfacing_avoided_m2", "resurfacing_avoided_n", "disruption_days_saved", "savings_eur",
-    "savings_explained", "member_titles", "split_rule",
+    "savings_explained", "member_titles", "member_streets", "split_rule",
 )  # fmt: skip
 KPI_COLUMNS: tuple[str, ...] = ("kpi", "baseline", "proposal")
+#: Columns of :attr:`Proposal.members`, one row per member of a combined project.
+MEMBER_COLUMNS: tuple[str, ...] = (
+    CLUSTER_ID, EXEC_ORDER, "org", "work_id", "title", "street", "street_source", "discipline",
+    PROPOSED_START, PROPOSED_END, SHIFT_DAYS, "cost_eur", COST_SHARE,
+)  # fmt: skip
+#: A member's street is taken from the nearest work within this many metres
+#: whose plan names its street, when its own plan names none.
+STREET_DISTANCE_M = 25.0
 INFEASIBLE_COLUMNS: tuple[str, ...] = ("constraint", "subject", "works", "amount", "reason")
 BUDGET_COLUMNS: tuple[str, ...] = ("org", "year", "budget_eur")
 #: Optional column of a budgets table: the budget line (matched with the works' ``funding``).
@@ -228,6 +236,8 @@ class Proposal:
     baseline_conflicts: gpd.GeoDataFrame
     #: Remarks about the input (e.g. budget rows naming no organisation of the works).
     warnings: list[str] = field(default_factory=list)
+    #: One row per member of a combined project (see :data:`MEMBER_COLUMNS`).
+    members: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MEMBER_COLUMNS))
 
     def kpi(self, name: str) -> tuple[float, float]:
         """Baseline and proposal value of one KPI."""
@@ -593,8 +603,10 @@ def propose(
         line_names,
         relocked=reference != a.start,
     )
+    members = _members(frame, out_works, clusters)
     tell(1.0, "proposal ready")
     return Proposal(
+        members=members,
         works=out_works,
         clusters=clusters,
         kpis=kpis,
@@ -1750,6 +1762,72 @@ def _cost_split(
         )
 
 
+def streets(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The street of every work, and where it comes from.
+
+    A work's own street columns (:data:`ims_geo.schema.STREET_COLUMNS`, e.g.
+    ``street``, ``straat``, ``katu``: source ``plan``); else the street of the
+    nearest work within :data:`STREET_DISTANCE_M` metres whose plan names one
+    (source ``nearest work``); else "–" (source empty). ``frame`` is in a
+    metric CRS.
+    """
+    from ims_geo.search import street_names
+
+    named = street_names(frame).to_numpy(dtype=object)
+    source = np.where(named != "", "plan", "").astype(object)
+    out = np.where(named != "", named, "–").astype(object)
+    have = np.flatnonzero(named != "")
+    lacking = np.flatnonzero(named == "")
+    if len(have) and len(lacking):
+        geoms = frame.geometry.to_numpy()
+        tree = shapely.STRtree(geoms[have])
+        near, _ = tree.query_nearest(
+            geoms[lacking], max_distance=STREET_DISTANCE_M, return_distance=True, all_matches=False
+        )
+        at, hit = near[0], have[near[1]]
+        out[lacking[at]] = named[hit]
+        source[lacking[at]] = "nearest work"
+    return out, source
+
+
+def _members(
+    frame: gpd.GeoDataFrame, works: gpd.GeoDataFrame, clusters: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """One row per member of a combined project, with its street (see :func:`streets`)."""
+    member = works[CLUSTER_ID].notna().to_numpy()
+    if not member.any():
+        return pd.DataFrame(columns=MEMBER_COLUMNS)
+    street, source = streets(frame)
+    w = works[member]
+    out = pd.DataFrame(
+        {
+            CLUSTER_ID: w[CLUSTER_ID].astype(str).to_numpy(),
+            EXEC_ORDER: w[EXEC_ORDER].to_numpy(),
+            "org": w[S.ORG].astype(str).to_numpy(),
+            "work_id": w[S.WORK_ID].astype(str).to_numpy(),
+            "title": w[S.TITLE].to_numpy(dtype=object) if S.TITLE in w else "",
+            "street": street[member],
+            "street_source": source[member],
+            "discipline": w[S.DISCIPLINE].astype(str).to_numpy(),
+            PROPOSED_START: w[PROPOSED_START].to_numpy(),
+            PROPOSED_END: w[PROPOSED_END].to_numpy(),
+            SHIFT_DAYS: w[SHIFT_DAYS].to_numpy(),
+            "cost_eur": w[S.COST].to_numpy(dtype=float, na_value=np.nan),
+            COST_SHARE: w[COST_SHARE].to_numpy(dtype=float),
+        }
+    )
+    out = out.sort_values([CLUSTER_ID, EXEC_ORDER], kind="stable").reset_index(drop=True)
+    if len(clusters):
+        named = out[out["street_source"] != ""]
+        joined = named.groupby(CLUSTER_ID)["street"].agg(lambda v: "; ".join(dict.fromkeys(v)))
+        value = clusters[CLUSTER_ID].map(joined).fillna("–").to_numpy(dtype=object)
+        if "member_streets" in clusters.columns:
+            clusters["member_streets"] = value
+        else:
+            clusters.insert(clusters.columns.get_loc("member_titles") + 1, "member_streets", value)
+    return out
+
+
 def _disruption(a: _Arrays, start: np.ndarray, executed: np.ndarray, ids: np.ndarray) -> int:
     own = a.active & ~executed
     total = int((a.duration[own] + 1).sum())
@@ -2127,6 +2205,7 @@ __all__ = [
     "CLUSTER_COLUMNS",
     "CostTable",
     "KPI_COLUMNS",
+    "MEMBER_COLUMNS",
     "Proposal",
     "check_budgets",
     "compare",
@@ -2135,5 +2214,6 @@ __all__ = [
     "load_costs",
     "propose",
     "read_proposal",
+    "streets",
     "style_gantt",
 ]
