@@ -12,10 +12,16 @@ package (Dutch and German); a municipality adds a language, or overrides a
 wording, by putting ``<lang>/LC_MESSAGES/ims_geo.po`` in the directory named
 by ``IMS_GEO_LOCALE_DIR`` — no code changes. English is the source language.
 
-The template is refreshed with::
+The template and the catalogues are refreshed with ``make catalogues``::
 
-    pybabel extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 -o ims_geo/locale/ims_geo.pot .
-    pybabel update -i ims_geo/locale/ims_geo.pot -d ims_geo/locale -D ims_geo
+    pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output \\
+        --project ims_geo -o ims_geo/locale/ims_geo.pot .
+    pybabel update -i ims_geo/locale/ims_geo.pot -d ims_geo/locale -D ims_geo \\
+        --no-fuzzy-matching --ignore-obsolete
+
+The library's own messages (errors, warnings, the validation report) stay
+English for the command line and the API; pages show them through
+:func:`ims_geo.i18n.messages.translate`, which translates them by template.
 
 Numbers, dates and euros follow the language's CLDR conventions
 (``1,234.5`` / ``1.234,5``; ``3 Mar 2031`` / ``3 mrt 2031`` / ``03.03.2031``).

@@ -35,7 +35,7 @@ from ims_geo._mapping import loads_mapping, to_dict
 from ims_geo.access.roles import Identity
 from ims_geo.cycle.moratoria import store_conflicts
 from ims_geo.errors import StoreError
-from ims_geo.i18n import _, messages
+from ims_geo.i18n import N_, _, messages
 from ims_geo.ingest import IngestResult, Mapping, list_layers, read_works
 from ims_geo.programme import Progress, Proposal, propose
 from ims_geo.rules import load_rules
@@ -217,19 +217,30 @@ def allowed_pages(pages: list[Any]) -> list[Any]:
     return [p for p in pages if p.url_path != "upload" or ident.can_write]
 
 
+def _busy(message: str) -> Any:
+    """A spinner in the session's language (``message`` marked with ``N_``).
+
+    The cached readers below show no spinner of their own: st.cache_data's spinner
+    text is fixed when the module is imported, before any language is chosen.
+    Like theirs, it appears only when the work takes longer than half a second.
+    """
+    return st.spinner(_(message))
+
+
 def revision() -> str:
     """The store's current revision (read on every rerun; cheap)."""
     return store().revision()
 
 
-@st.cache_data(show_spinner="Reading the works…", max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=4)
 def _works(where: str, who: str, rev: str, _store: Store) -> gpd.GeoDataFrame:
     return _store.works()
 
 
 def works() -> gpd.GeoDataFrame:
     """Current works of every organisation (as this session may see them)."""
-    return _works(location(), viewer(), revision(), store())
+    with _busy(N_("Reading the works…")):
+        return _works(location(), viewer(), revision(), store())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -253,7 +264,7 @@ def summary() -> tuple[pd.DataFrame, pd.DataFrame]:
     return _summary(location(), viewer(), revision(), store())
 
 
-@st.cache_data(show_spinner="Finding conflicts…", max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=8)
 def _conflicts(
     where: str, who: str, rev: str, overrides: tuple[tuple[str, float], ...], _store: Store
 ) -> gpd.GeoDataFrame:
@@ -274,7 +285,8 @@ def conflicts(**overrides: float | None) -> gpd.GeoDataFrame:
     ``moratorium_years``); None keeps the default.
     """
     chosen = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
-    return _conflicts(location(), viewer(), revision(), chosen, store())
+    with _busy(N_("Finding conflicts…")):
+        return _conflicts(location(), viewer(), revision(), chosen, store())
 
 
 @st.cache_resource(show_spinner=False)
@@ -371,7 +383,7 @@ def kept_proposal(
     return _proposals().get(key)
 
 
-@st.cache_data(show_spinner="Drawing the map…", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)
 def _works_layers(
     where: str,
     who: str,
@@ -399,9 +411,10 @@ def works_layers(
     disciplines: tuple[str, ...] | None = None,
 ) -> tuple[maps.MapData, maps.MapData]:
     """The chosen works as a map layer, and every other work as the grey context."""
-    return _works_layers(
-        location(), viewer(), revision(), store(), start, end, layers, orgs, disciplines
-    )
+    with _busy(N_("Drawing the map…")):
+        return _works_layers(
+            location(), viewer(), revision(), store(), start, end, layers, orgs, disciplines
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -415,7 +428,7 @@ def context() -> maps.MapData:
 
 
 # the map page's layers and lookups, each computed once per store revision and filters
-@st.cache_data(show_spinner="Drawing the conflicts…", max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16)
 def _conflict_layer(
     where: str,
     who: str,
@@ -446,9 +459,10 @@ def conflict_layer(
     end: pd.Timestamp | None = None,
 ) -> tuple[maps.MapData, int]:
     """The filtered conflicts drawn on a map, and how many there are."""
-    return _conflict_layer(
-        location(), viewer(), revision(), store(), kinds, orgs, disciplines, start, end
-    )
+    with _busy(N_("Drawing the conflicts…")):
+        return _conflict_layer(
+            location(), viewer(), revision(), store(), kinds, orgs, disciplines, start, end
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -489,6 +503,114 @@ def search_index() -> pd.DataFrame:
     return _search_index(location(), viewer(), revision(), store())
 
 
+# --- page-level results, computed once per store revision and inputs ---------------------
+def _chosen(values: Any) -> tuple[Any, ...] | None:
+    """A filter's choice as a cache key part (None: no filter)."""
+    return None if values is None else tuple(values)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _conflict_list(
+    where: str,
+    who: str,
+    rev: str,
+    overrides: tuple[tuple[str, float], ...],
+    filters: tuple[tuple[str, Any], ...],
+    _store: Store,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    from ims_geo.export import conflict_table
+
+    found = maps.filter_conflicts(_conflicts(where, who, rev, overrides, _store), **dict(filters))
+    return found, conflict_table(found, _works(where, who, rev, _store))
+
+
+def conflict_list(
+    *,
+    rules: dict[str, float | None],
+    kinds: Any = None,
+    severities: Any = None,
+    orgs: Any = None,
+    disciplines: Any = None,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The conflicts the filters keep, and the same rows as the table people read.
+
+    :func:`conflicts` under ``rules`` (``distance``, ``window_days``,
+    ``moratorium_years``), filtered by :func:`ims_geo.maps.filter_conflicts`,
+    and :func:`ims_geo.export.conflict_table` of them (titles, readable
+    units; same index). Computed once per store revision, rules and filters:
+    a rerun that changes neither (a row picked, a column chosen) reuses them.
+    """
+    chosen = tuple(sorted((k, v) for k, v in rules.items() if v is not None))
+    filters = (
+        ("kinds", _chosen(kinds)), ("severities", _chosen(severities)), ("orgs", _chosen(orgs)),
+        ("disciplines", _chosen(disciplines)), ("start", start), ("end", end),
+    )  # fmt: skip
+    with _busy(N_("Finding conflicts…")):
+        return _conflict_list(location(), viewer(), revision(), chosen, filters, store())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _layer(
+    where: str,
+    who: str,
+    rev: str,
+    key: tuple[Any, ...],
+    fields: tuple[str, ...] | None,
+    light_fields: tuple[str, ...] | None,
+    _frame: gpd.GeoDataFrame,
+) -> maps.MapData:
+    if fields is None:
+        return maps.prepare(_frame)
+    return maps.prepare(_frame, list(fields), light_fields=_chosen(light_fields))
+
+
+def layer(
+    frame: gpd.GeoDataFrame,
+    fields: Any = None,
+    *,
+    light_fields: Any = None,
+    key: tuple[Any, ...],
+) -> maps.MapData:
+    """:func:`ims_geo.maps.prepare` of ``frame``, once per store revision, viewer and ``key``.
+
+    ``key`` must name everything besides the store that ``frame`` was made
+    from (rules, filters, order, the rows drawn): two calls with the same
+    revision and key get the first call's layer, so a rerun that changes
+    nothing on the map does not serialise its features again.
+    """
+    return _layer(
+        location(), viewer(), revision(), key, _chosen(fields), _chosen(light_fields), frame
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cycle_status(where: str, who: str, rev: str, year: int, today: dt.date, _store: Store) -> Any:
+    from ims_geo import cycle
+
+    return cycle.status(_store, year)
+
+
+def cycle_status(year: int) -> Any:
+    """:func:`ims_geo.cycle.status` of ``year`` (every cycle write changes the revision)."""
+    return _cycle_status(location(), viewer(), revision(), year, dt.date.today(), store())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cycle_baseline(
+    where: str, who: str, rev: str, year: int, today: dt.date, _store: Store
+) -> Any:
+    from ims_geo import cycle
+
+    return cycle.baseline(_store, year)
+
+
+def cycle_baseline(year: int) -> Any:
+    """:func:`ims_geo.cycle.baseline` of ``year``, once per store revision."""
+    return _cycle_baseline(location(), viewer(), revision(), year, dt.date.today(), store())
+
+
 # --- uploads ----------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=4)
 def _layers(file_id: str, name: str, _data: bytes) -> list[str]:
@@ -500,7 +622,7 @@ def upload_layers(upload: UploadedFile) -> list[str]:
     return _layers(upload.file_id, upload.name, upload.getvalue())
 
 
-@st.cache_data(show_spinner="Reading and checking the file…", max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=4)
 def _read(
     file_id: str,
     name: str,
@@ -539,12 +661,14 @@ def read_upload(
     (canonical -> source column) override ``mapping`` (TOML text).
     """
     chosen = tuple(sorted((columns or {}).items()))
-    return _read(
-        upload.file_id, upload.name, org, layer, chosen, crs, encoding, upload.getvalue(), mapping
-    )
+    with _busy(N_("Reading and checking the file…")):
+        return _read(
+            upload.file_id, upload.name, org, layer, chosen, crs, encoding, upload.getvalue(),
+            mapping,
+        )  # fmt: skip
 
 
-@st.cache_data(show_spinner="Reading the file's columns…", max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=4)
 def _raw(
     file_id: str, name: str, layer: str | None, encoding: str | None, _data: bytes
 ) -> tuple[pd.DataFrame, bool]:
@@ -556,7 +680,8 @@ def upload_frame(
     upload: UploadedFile, *, layer: str | None = None, encoding: str | None = None
 ) -> tuple[pd.DataFrame, bool]:
     """The uploaded file's own columns and values, and whether its geometry is WKT text."""
-    return _raw(upload.file_id, upload.name, layer, encoding, upload.getvalue())
+    with _busy(N_("Reading the file's columns…")):
+        return _raw(upload.file_id, upload.name, layer, encoding, upload.getvalue())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -17,7 +17,7 @@ from streamlit_folium import st_folium
 
 from ims_geo import export, i18n, maps
 from ims_geo.errors import ImsGeoError
-from ims_geo.i18n import N_, _, ngettext
+from ims_geo.i18n import N_, _, messages, ngettext
 from ims_geo.i18n.labels import label
 from ims_geo.ingest import IngestResult
 from ims_geo.schema import COLUMNS, ENUMS, EXCAVATION, GEOMETRY, REASON, SOURCE_FILE, SOURCE_ROW
@@ -53,7 +53,8 @@ def user_errors(reading: str | None = None) -> Iterator[None]:
     try:
         yield
     except ImsGeoError as error:
-        st.error(str(error), icon=":material/error:")
+        # the library writes English; known messages are shown in the session's language
+        st.error(messages.translate(str(error)), icon=":material/error:")
         st.stop()
     except Exception as error:
         if reading is None:
@@ -165,7 +166,10 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     """
     out = pd.DataFrame(frame.drop(columns=[GEOMETRY], errors="ignore"))
     for column in out.columns[[pd.api.types.is_datetime64_any_dtype(t) for t in out.dtypes]]:
-        out[column] = out[column].dt.date
+        values = out[column].dropna()
+        # a date is a date; a moment (an upload, an adoption) keeps its time of day
+        if (values == values.dt.normalize()).all():
+            out[column] = out[column].dt.date
     return out
 
 
@@ -249,8 +253,6 @@ def _number_kind(column: str) -> str | None:
 
 
 def _is_date(values: pd.Series) -> bool:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return True
     if values.dtype != object:
         return False
     present = values.dropna()
@@ -277,6 +279,8 @@ def column_config(frame: pd.DataFrame, config: dict[str, Any] | None = None) -> 
         words = label(name)
         if pd.api.types.is_bool_dtype(values):
             out[name] = st.column_config.CheckboxColumn(words)
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            out[name] = st.column_config.DatetimeColumn(words, format=date_format() + " HH:mm")
         elif _is_date(values):
             out[name] = st.column_config.DateColumn(words, format=date_format())
         elif pd.api.types.is_numeric_dtype(values) and (kind := _number_kind(name)):
@@ -301,18 +305,22 @@ def show_table(
     key: str,
     config: dict[str, Any] | None = None,
     columns: Sequence[str] | None = None,
+    into: Any = None,
     **kwargs: Any,
 ) -> Any:
     """``st.dataframe`` of ``frame`` as people read it (see :func:`column_config`).
 
-    ``columns`` picks and orders the columns shown; other keyword arguments
-    go to st.dataframe (``height``, ``on_select``, ...).
+    ``columns`` picks and orders the columns shown; ``into`` is the container
+    to draw in (default: where the page is); other keyword arguments go to
+    st.dataframe (``height``, ``on_select``, ...).
     """
     shown = table(frame)
     if columns is not None:
         shown = shown[[c for c in columns if c in shown.columns]]
     kwargs.setdefault("hide_index", True)
-    return st.dataframe(shown, key=key, column_config=column_config(shown, config), **kwargs)
+    return (into or st).dataframe(
+        shown, key=key, column_config=column_config(shown, config), **kwargs
+    )
 
 
 def downloads(

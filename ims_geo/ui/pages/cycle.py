@@ -79,7 +79,7 @@ with st.sidebar:
         st.rerun()
 
 with widgets.user_errors():
-    now = cycle.status(store, year)
+    now = state.cycle_status(year)  # once per store revision: every cycle write changes it
 
 st.subheader(
     (
@@ -107,13 +107,13 @@ tab_baseline, tab_kpis, tab_programme, tab_monitoring, tab_moratoria, tab_report
 
 with tab_baseline:
     with widgets.user_errors():
-        base = cycle.baseline(store, year)
+        base = state.cycle_baseline(year)
     left, right = st.columns(2)
     left.markdown("**{}**".format(_("Plans")))
     widgets.show_table(base.plans, key="cycle_plans", into=left)
     right.markdown(_("**Conflicts of the current plans** (moratoria layer included)"))
-    right.dataframe(
-        translated(base.conflict_counts, "kind"), hide_index=True, key="cycle_conflict_counts"
+    widgets.show_table(
+        translated(base.conflict_counts, "kind"), key="cycle_conflict_counts", into=right
     )
     st.markdown(
         _(
@@ -176,9 +176,7 @@ with tab_programme:
             works = cycle.programme(store, year)
         states = now.projects.set_index("project")["rag"] if len(now.projects) else pd.Series()
         projects = projects.assign(rag=projects["project"].map(states))
-        st.dataframe(
-            widgets.table(translated(projects, "rag")), hide_index=True, key="cycle_projects"
-        )
+        widgets.show_table(translated(projects, "rag"), key="cycle_projects")
         widgets.show_table(works, key="cycle_programme")
         widgets.show_table(revisions, key="cycle_revisions")
     else:
@@ -208,14 +206,9 @@ with tab_programme:
 
 with tab_monitoring:
     if len(now.projects):
-        st.dataframe(
-            widgets.table(translated(now.projects, "rag")), hide_index=True, key="cycle_rag"
-        )
+        widgets.show_table(translated(now.projects, "rag"), key="cycle_rag")
     if len(now.deviations):
-        st.dataframe(
-            widgets.table(translated(now.deviations, "deviation")),
-            hide_index=True, key="cycle_deviations",
-        )  # fmt: skip
+        widgets.show_table(translated(now.deviations, "deviation"), key="cycle_deviations")
     elif len(now.projects):
         st.success(_("No deviations from the adopted programme."))
     st.markdown(_("**Report progress** (work_id, status, actual_start, actual_end, remark)"))
@@ -265,7 +258,8 @@ with tab_monitoring:
         text, rejected = st.session_state["cycle_progress_result"]
         st.info(widgets.literal(messages.translate_report(text)))
         if len(rejected):
-            st.dataframe(rejected, hide_index=True, key="cycle_progress_rejected")
+            rejected = rejected.assign(reason=rejected["reason"].map(messages.translate_reasons))
+            widgets.show_table(rejected, key="cycle_progress_rejected")
 
 with tab_moratoria:
     with widgets.user_errors():
