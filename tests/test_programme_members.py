@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from shapely import LineString
 
 from ims_geo.cli import main
-from ims_geo.programme import MEMBER_COLUMNS, propose, streets
+from ims_geo.errors import InputError
+from ims_geo.programme import MEMBER_COLUMNS, load_split_rules, propose, streets
 
 YEAR = {"earliest": "2027-01-01", "latest": "2027-12-31"}
 
@@ -72,3 +74,71 @@ def test_no_project_no_members() -> None:
     proposal = propose(frame, time_limit=2)
     assert proposal.members.empty
     assert list(proposal.members.columns) == list(MEMBER_COLUMNS)
+
+
+# --- the cost split rule, an input of the proposal ---------------------------------------
+
+COSTS = {"S1": 100_000.0, "W1": 300_000.0, "T1": 60_000.0, "E1": 80_000.0}
+
+
+def test_the_split_table_sets_each_projects_rule(tmp_path) -> None:
+    frame = plans().assign(cost_eur=lambda f: f["work_id"].map(COSTS))
+    path = tmp_path / "split.csv"
+    # every project by equal shares, except the sewer's project: by cost
+    pd.DataFrame(
+        {"project": ["*", ""], "org": ["", "Sewer"], "work_id": ["", "S1"],
+         "rule": ["equal", "cost"]}
+    ).to_csv(path, index=False)  # fmt: skip
+    proposal = propose(frame, split=path, time_limit=5)
+    works = proposal.works.set_index("work_id")
+    clusters = proposal.clusters.set_index("cluster_id")
+    sewer, tel = works.loc["S1", "cluster_id"], works.loc["T1", "cluster_id"]
+    assert clusters.loc[sewer, "split_rule"] == "cost"
+    assert clusters.loc[tel, "split_rule"] == "equal"
+    # by cost: everyone saves the same share of their own estimate
+    saved = min(clusters.loc[sewer, "savings_eur"], 400_000.0)
+    for w in ("S1", "W1"):
+        assert works.loc[w, "cost_share_eur"] == pytest.approx(
+            COSTS[w] - saved * COSTS[w] / 400_000.0, abs=0.01
+        )
+    # equally per organisation: each of the two saves half
+    saved = min(clusters.loc[tel, "savings_eur"], 140_000.0)
+    for w in ("T1", "E1"):
+        assert works.loc[w, "cost_share_eur"] == pytest.approx(COSTS[w] - saved / 2, abs=0.01)
+    # the per-organisation table adds up to the members' shares
+    table = proposal.cost_split.set_index(["cluster_id", "org"])
+    assert table.loc[(sewer, "Water"), "cost_share_eur"] == works.loc["W1", "cost_share_eur"]
+    assert table["saved_eur"].sum() == pytest.approx(
+        sum(COSTS.values()) - works["cost_share_eur"].sum(), abs=0.01
+    )
+    assert set(table["split_rule"]) == {"cost", "equal"}
+
+
+def test_split_rules_through_the_cli(tmp_path) -> None:
+    path = tmp_path / "plans.gpkg"
+    plans().assign(cost_eur=lambda f: f["work_id"].map(COSTS)).to_file(path, layer="works")
+    split = tmp_path / "split.csv"
+    split.write_text("project,rule\n*,cost\n", encoding="utf-8")
+    out = tmp_path / "p.csv"
+    result = CliRunner().invoke(main, ["propose", str(path), "--out", str(out), "--time-limit",
+                                       "5", "--split", str(split)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "p.cost_split.csv")
+    assert set(table["split_rule"]) == {"cost"}
+    assert sorted(table["org"]) == ["Power", "Sewer", "Tel", "Water"]
+    split.write_text("project,rule\n*,halves\nC001,\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["propose", str(path), "--out", str(out), "--split",
+                                       str(split)])  # fmt: skip
+    assert result.exit_code != 0
+    assert "split.csv: line 2: rule 'halves' is not one of trench, equal, cost" in result.output
+
+
+def test_a_split_table_without_a_rule_column_or_with_two_rules_for_one_project() -> None:
+    with pytest.raises(InputError, match="columns rule and project"):
+        load_split_rules(pd.DataFrame({"project": ["*"]}))
+    frame = plans()
+    both = pd.DataFrame(
+        {"org": ["Sewer", "Water"], "work_id": ["S1", "W1"], "rule": ["cost", "equal"]}
+    )
+    with pytest.raises(InputError, match="lines 2, 3 name members of project C00. with different"):
+        propose(frame, split=both, time_limit=2)

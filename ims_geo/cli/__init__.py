@@ -718,6 +718,12 @@ def _left_out_line(works: Any, rules: Any) -> str:
     help="Compare two proposals (A B, .xlsx/.gpkg/.csv) instead: KPIs side by side and the "
     "works they treat differently, written to --out.",
 )
+@click.option(
+    "--split",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Cost split rules (CSV: project,rule with a project id or *, or org,work_id,rule for "
+    "the project of that work; rules trench, equal, cost). Default: trench.",
+)
 @ingest_options
 @store_option
 @_handle_errors
@@ -728,6 +734,7 @@ def propose_cmd(
     rules: Any,
     proposing: ProposalOptions,
     compare: tuple[str, str] | None,
+    split: str | None,
     read: InputOptions,
     store_path: str,
 ) -> None:
@@ -755,10 +762,11 @@ def propose_cmd(
     if export.format_of(out) not in ("gpkg", "xlsx", "csv"):
         _fail(f"--out {out}: a programme has several layers; write .gpkg, .xlsx or .csv")
     works = _read_inputs(inputs, store_path, read, orgs)
-    proposal = propose(works, rules=rules, **proposing.arguments())
+    proposal = propose(works, rules=rules, split=split, **proposing.arguments())
     layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
     if len(proposal.members):  # one row per project member, with its street
         layers["members"] = proposal.members
+        layers["cost_split"] = proposal.cost_split
     if len(proposal.solver):
         layers["solver"] = proposal.solver
     if len(proposal.infeasible):

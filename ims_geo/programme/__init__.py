@@ -184,6 +184,11 @@ MEMBER_COLUMNS: tuple[str, ...] = (
     CLUSTER_ID, EXEC_ORDER, "org", "work_id", "title", "street", "street_source", "discipline",
     PROPOSED_START, PROPOSED_END, SHIFT_DAYS, "cost_eur", COST_SHARE,
 )  # fmt: skip
+#: Columns of :attr:`Proposal.cost_split`: per project and organisation, its
+#: works' own estimates, its share of the project's cost, what it saves, the rule.
+COST_SPLIT_COLUMNS: tuple[str, ...] = (
+    CLUSTER_ID, "org", "works", "cost_eur", COST_SHARE, "saved_eur", SPLIT_RULE,
+)  # fmt: skip
 #: A member's street is taken from the nearest work within this many metres
 #: whose plan names its street, when its own plan names none.
 STREET_DISTANCE_M = 25.0
@@ -238,6 +243,10 @@ class Proposal:
     warnings: list[str] = field(default_factory=list)
     #: One row per member of a combined project (see :data:`MEMBER_COLUMNS`).
     members: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=MEMBER_COLUMNS))
+    #: One row per organisation of a combined project: what it pays (see :data:`COST_SPLIT_COLUMNS`).
+    cost_split: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=COST_SPLIT_COLUMNS)
+    )
 
     def kpi(self, name: str) -> tuple[float, float]:
         """Baseline and proposal value of one KPI."""
@@ -391,6 +400,7 @@ def propose(
     not_before: date | str | None = None,
     lock: pd.DataFrame | str | Path | None = None,
     exclude: pd.DataFrame | str | Path | None = None,
+    split: pd.DataFrame | str | Path | None = None,
 ) -> Proposal:
     """Propose a combined programme for planned works.
 
@@ -459,6 +469,13 @@ def propose(
     exclude
         Works left out of the programme (like cancelled ones: they neither
         move nor count), as a table or CSV path with ``org`` and ``work_id``.
+    split
+        How each project's savings are split between its members (the cost
+        split rule of :mod:`ims_geo.cycle.adopt`: ``trench``, ``equal`` or
+        ``cost``), as a table or CSV path (see :func:`load_split_rules`):
+        rows ``project,rule`` (a project id of this proposal, or ``*`` for
+        every project) and rows ``org,work_id,rule`` (the project of that
+        work, whatever its id). None: ``trench`` for every project.
 
     Returns
     -------
@@ -485,6 +502,7 @@ def propose(
             f"unbudgeted_years must be one of {', '.join(UNBUDGETED_YEARS)}, got {unbudgeted_years!r}"
         )
     floor = _not_before(not_before)
+    split_table = load_split_rules(split) if split is not None else None
     original, frame = _check_works(works)
     budget_rows = _as_budgets(budgets)
     warnings: list[str] = []
@@ -581,7 +599,8 @@ def propose(
             for d in (start - a.start)[relocked]
         ]
     clusters = _clusters_out(frame, original, a, ids, start, executed, order, costs)
-    _cost_split(frame, out_works, clusters, ids)
+    split_rules = _split_rules(split_table, keys, ids, warnings)
+    _cost_split(frame, out_works, clusters, ids, split_rules)
     coordinated = (ids[pa] != "") & (ids[pa] == ids[pb])
     kpis = _kpis(
         a, ia, ib, kind, pa, pb, pkind, coordinated, start, executed, ids, clusters, problem, result
@@ -607,6 +626,7 @@ def propose(
     tell(1.0, "proposal ready")
     return Proposal(
         members=members,
+        cost_split=_cost_split_table(members, clusters),
         works=out_works,
         clusters=clusters,
         kpis=kpis,
@@ -1717,7 +1737,11 @@ def _clusters_out(
 
 
 def _cost_split(
-    frame: gpd.GeoDataFrame, works: gpd.GeoDataFrame, clusters: gpd.GeoDataFrame, ids: np.ndarray
+    frame: gpd.GeoDataFrame,
+    works: gpd.GeoDataFrame,
+    clusters: gpd.GeoDataFrame,
+    ids: np.ndarray,
+    split_rules: dict[str, str] | None = None,
 ) -> None:
     """Each member's share of its project's cost (``cost_share_eur``) and the rule (``split_rule``).
 
@@ -1746,7 +1770,7 @@ def _cost_split(
         savings = dict(
             zip(clusters[CLUSTER_ID], clusters["savings_eur"].astype(float), strict=True)
         )
-        cents, used = _split(part, savings, {})
+        cents, used = _split(part, savings, split_rules or {})
         share[member] = cents
         rules = clusters[CLUSTER_ID].map(lambda c: used.get(c, DEFAULT_SPLIT)).astype(str)
     works.insert(
@@ -1826,6 +1850,147 @@ def _members(
         else:
             clusters.insert(clusters.columns.get_loc("member_titles") + 1, "member_streets", value)
     return out
+
+
+def _cost_split_table(members: pd.DataFrame, clusters: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per project and organisation: own estimates, share of the project's cost, saving, rule."""
+    if members.empty:
+        return pd.DataFrame(columns=COST_SPLIT_COLUMNS)
+    g = members.groupby([CLUSTER_ID, "org"], sort=True)
+    out = pd.DataFrame(
+        {
+            "works": g.size(),
+            "cost_eur": g["cost_eur"].sum(min_count=1),
+            COST_SHARE: g[COST_SHARE].sum(min_count=1),
+        }
+    ).reset_index()
+    out["saved_eur"] = (out["cost_eur"].fillna(0.0) - out[COST_SHARE].fillna(0.0)).round(2)
+    rule = dict(zip(clusters[CLUSTER_ID], clusters[SPLIT_RULE], strict=True))
+    out[SPLIT_RULE] = out[CLUSTER_ID].map(rule).fillna("")
+    return out[list(COST_SPLIT_COLUMNS)]
+
+
+#: Columns of a cost split table (:func:`load_split_rules`): ``rule`` and a
+#: ``project``, or an ``org`` and ``work_id``.
+SPLIT_COLUMNS: tuple[str, ...] = ("project", "org", "work_id", "rule")
+
+
+def load_split_rules(table: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """Read and check a cost split table (CSV path or frame).
+
+    Each row names a rule (``trench``, ``equal`` or ``cost``, see
+    :mod:`ims_geo.cycle.adopt`) and either a ``project`` (a project id such
+    as ``C003``, or ``*`` for every project without a rule of its own) or a
+    work (``org`` and ``work_id``: the project that work is a member of, so a
+    rule survives a new proposal that numbers its projects differently).
+
+    Returns
+    -------
+    pandas.DataFrame
+        project, org, work_id, rule (str, "" where empty), line (the row's
+        line in the file, for messages).
+
+    Raises
+    ------
+    InputError
+        Unreadable file, no ``rule`` column, or rows with an unknown rule or
+        naming neither a project nor a work; the message names the file, the
+        lines and the fix.
+    """
+    from ims_geo.cycle.adopt import SPLIT_RULES
+
+    where = str(table) if isinstance(table, str | Path) else "split"
+    if isinstance(table, str | Path):
+        try:
+            table = pd.read_csv(table, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except FileNotFoundError as exc:
+            raise InputError(f"{where}: split file not found") from exc
+        except (
+            OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError,
+        ) as exc:  # fmt: skip
+            raise InputError(f"{where}: not a readable CSV file ({exc})") from exc
+    if not isinstance(table, pd.DataFrame):
+        raise InputError("split must be a DataFrame or the path of a CSV file")
+    cols = {str(c).strip().lower(): c for c in table.columns}
+    if "rule" not in cols or not ({"project"} <= set(cols) or {"org", "work_id"} <= set(cols)):
+        raise InputError(
+            f"{where}: a split table has the columns rule and project (a project id or *), "
+            "or rule, org and work_id (the project of that work); rules: " + ", ".join(SPLIT_RULES)
+        )
+
+    def text(name: str) -> pd.Series:
+        if name not in cols:
+            return pd.Series("", index=table.index, dtype=str)
+        return table[cols[name]].astype("string").fillna("").str.strip().astype(str)
+
+    out = pd.DataFrame(
+        {
+            "project": text("project"),
+            "org": text("org"),
+            "work_id": text("work_id"),
+            "rule": text("rule").str.lower(),
+            "line": np.arange(len(table)) + 2,
+        }
+    )
+    problems = [
+        f"line {ln}: rule '{r}' is not one of {', '.join(SPLIT_RULES)}"
+        for ln, r in zip(out["line"], out["rule"], strict=True)
+        if r not in SPLIT_RULES
+    ]
+    by_work = (out["org"] != "") & (out["work_id"] != "")
+    nameless = ~by_work & (out["project"] == "")
+    problems += [
+        f"line {ln}: names no project (an id or *) and no work (org and work_id)"
+        for ln in out.loc[nameless, "line"]
+    ]
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise InputError(f"{where}: " + "; ".join(problems[:10]) + more)
+    return out
+
+
+def _split_rules(
+    table: pd.DataFrame | None, keys: pd.Index, ids: np.ndarray, warnings: list[str]
+) -> dict[str, str]:
+    """Project id -> split rule from a split table (a work's row, then its id, then ``*``)."""
+    if table is None or not len(table):
+        return {}
+    projects = sorted(set(ids.tolist()) - {""})
+    rules: dict[str, str] = {}
+    default = table.loc[table["project"] == "*", "rule"]
+    if len(default):
+        rules = dict.fromkeys(projects, str(default.iloc[-1]))
+    named = table[(table["project"] != "") & (table["project"] != "*")]
+    unknown = sorted(set(named["project"]) - set(projects))
+    if unknown:
+        warnings.append(
+            f"split: project(s) not in this proposal, ignored: {_list(unknown, 10)} "
+            "(name a member work, org and work_id, to keep a rule across proposals)"
+        )
+    rules.update(
+        {p: r for p, r in zip(named["project"], named["rule"], strict=True) if p in projects}
+    )
+    by_work = table[(table["org"] != "") & (table["work_id"] != "")]
+    if len(by_work):
+        at = keys.get_indexer(by_work["org"] + "\x1f" + by_work["work_id"])
+        project = np.where(at >= 0, ids[np.maximum(at, 0)], "")
+        alone = (by_work["org"] + ":" + by_work["work_id"])[project == ""].tolist()
+        if alone:
+            warnings.append(
+                f"split: work(s) in no project of this proposal, ignored: {_list(alone, 10)}"
+            )
+        chosen = pd.DataFrame({"project": project, "rule": by_work["rule"].to_numpy(),
+                               "line": by_work["line"].to_numpy()})[project != ""]  # fmt: skip
+        clash = chosen.groupby("project")["rule"].nunique()
+        if (clash > 1).any():
+            p = str(clash.index[clash > 1][0])
+            lines = ", ".join(str(v) for v in chosen.loc[chosen["project"] == p, "line"])
+            raise InputError(
+                f"split: lines {lines} name members of project {p} with different rules; "
+                "give each project one rule"
+            )
+        rules.update(dict(zip(chosen["project"], chosen["rule"], strict=True)))
+    return rules
 
 
 def _disruption(a: _Arrays, start: np.ndarray, executed: np.ndarray, ids: np.ndarray) -> int:
@@ -2212,6 +2377,7 @@ __all__ = [
     "gantt",
     "load_budgets",
     "load_costs",
+    "load_split_rules",
     "propose",
     "read_proposal",
     "streets",
