@@ -138,6 +138,11 @@ TEMPLATES: tuple[str, ...] = (
     N_("moratorium"),
     N_("synergy"),
     N_("internal"),
+    # sign-in to a shared store
+    N_(
+        "sign-in to {store} refused for {who}: wrong user name, password or token, or the "
+        "account is disabled"
+    ),
     # errors a planner meets on the upload page
     N_(
         "{file} has no coordinate reference system (for a shapefile: no .prj file). Add the "

@@ -201,3 +201,37 @@ def test_an_upload_is_reported_in_the_chosen_language(
         "{rejected} rejected rows kept with it."
     ]
     assert at.success[0].value.startswith(expected.split("{org}")[0].format(works=4))
+
+
+# --- a shared store: the sign-in page and a role's refusal ----------------------------------
+@pytest.mark.postgis
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_sign_in_page_and_a_refusal_speak_the_chosen_language(
+    monkeypatch, shared_installation, lang
+):
+    from access_data import PASSWORD, populate
+
+    inst = populate(shared_installation.owner_url, shared_installation.app_url)
+    at = open_in(monkeypatch, inst.app_url, lang, "login")
+    assert at.title[0].value == translation(lang, "Sign in")
+    shown = labels(at)
+    assert not [t for _, t in shown if not is_translated(lang, t)], shown
+    at.text_input(key="login_user").input("a_view")
+    at.text_input(key="login_password").input("wrong password!")
+    at.button(key="login_submit").click().run()
+    assert is_translated(lang, at.error[0].value) and not english_left(lang, at.error[0].value)
+    assert at.error[0].value.startswith(translation(lang, "sign-in to {store} refused for "
+                                                          "{who}: wrong user name, password or "
+                                                          "token, or the account is "
+                                                          "disabled").split("{")[0])  # fmt: skip
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="login_submit").click().run()
+    at.switch_page(f"{PAGES}/login.py").run()
+    signed_in = translation(lang, "Signed in as {user}, {role} of {org}, until {until} UTC.")
+    assert is_translated(lang, at.success[0].value), at.success[0].value
+    assert at.success[0].value.startswith(signed_in.split("{")[0] + "a\\_view")
+    assert translation(lang, "viewer") in at.success[0].value
+    at.switch_page(f"{PAGES}/overview.py").run()
+    assert not at.exception
+    shown = labels(at) + labels(at, sidebar=True)
+    assert not [t for _, t in shown if english_left(lang, t)], shown
