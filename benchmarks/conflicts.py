@@ -18,7 +18,11 @@ Usage::
     python benchmarks/conflicts.py --sizes 10000,100000  # or --skip-1m
     python benchmarks/conflicts.py --methods floor,ims_geo,strtree --repeat 3
 
-Results go to ``benchmarks/out/conflicts.json`` and ``benchmarks/out/conflicts.md``.
+``--density 2.5`` runs the denser data set (2.5 times the works per street
+tile, :data:`benchmarks.generate.DENSE`).
+
+Results go to ``benchmarks/out/conflicts.json`` and ``benchmarks/out/conflicts.md``
+(``conflicts_density2.5.*`` for the dense set).
 """
 
 from __future__ import annotations
@@ -320,7 +324,16 @@ def summary(report: dict[str, Any]) -> list[str]:
 
 def markdown(report: dict[str, Any]) -> str:
     """The results as Markdown tables."""
-    lines = ["Time in seconds (x the floor), peak RSS of the process.", "", *summary(report), ""]
+    density = report.get("density", 1.0)
+    lines = [
+        f"Data set: {report.get('works_per_tile', generate.WORKS_PER_TILE):,} works per street "
+        f"tile (density {density:g}).",
+        "",
+        "Time in seconds (x the floor), peak RSS of the process.",
+        "",
+        *summary(report),
+        "",
+    ]
     for size in report["sizes"]:
         n = size["n"]
         floor = size["methods"].get("floor", {}).get("result")
@@ -407,6 +420,20 @@ def verdicts(report: dict[str, Any]) -> list[str]:
                 out.append(
                     f"100k: {ratio:.1f}x the floor: target <= 3x {'met' if ratio <= 3 else 'MISSED'}"
                 )
+        duck = (ms.get("duckdb") or {}).get("result")
+        if duck:
+            ahead = t < duck["seconds"]
+            out.append(
+                f"{n:,}: ims_geo (read + validate + find_conflicts) {t:.2f} s vs duckdb "
+                f"{duck['seconds']:.2f} s: target ahead of DuckDB {'met' if ahead else 'MISSED'}"
+            )
+        floor_1m = (ms.get("floor") or {}).get("result")
+        if n == 1_000_000 and floor_1m:
+            ratio = t / floor_1m["seconds"]
+            out.append(
+                f"1M: {ratio:.2f}x the floor ({floor_1m['seconds']:.2f} s): target <= 2x "
+                f"{'met' if ratio <= 2 else 'MISSED'}"
+            )
         if n == 1_000_000:
             rss = ms["ims_geo"]["peak_rss_mib"]
             out.append(
@@ -465,6 +492,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI comparison")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--density",
+        type=float,
+        default=1.0,
+        help=f"works per street tile as a multiple of {generate.WORKS_PER_TILE:,} "
+        f"(the dense data set: {generate.DENSE:g}); results go to conflicts_density<D>.*",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -492,9 +526,12 @@ def main(argv: list[str] | None = None) -> int:
 
     streets = generate.load_streets()
     print(f"street network: {streets.source}", flush=True)
+    stem = "conflicts" if args.density == 1.0 else f"conflicts_density{args.density:g}"
     report: dict[str, Any] = {
         "task": {"distance": task.distance, "window_days": task.window_days},
         "seed": args.seed,
+        "density": args.density,
+        "works_per_tile": generate.works_per_tile(args.density),
         "streets": streets.source,
         "repeat": args.repeat,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -518,7 +555,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         for n in sizes:
             start = time.perf_counter()
-            path = generate.dataset(n, seed=args.seed, directory=args.workdir, streets=streets)
+            path = generate.dataset(
+                n, seed=args.seed, directory=args.workdir, streets=streets, density=args.density
+            )
             size: dict[str, Any] = {
                 "n": n,
                 "file": path.name,
@@ -566,8 +605,8 @@ def main(argv: list[str] | None = None) -> int:
             report["sizes"].append(size)
             report["load_end"] = os.getloadavg()
             report["verdicts"] = verdicts(report)
-            (args.workdir / "conflicts.json").write_text(json.dumps(report, indent=1))
-            (args.workdir / "conflicts.md").write_text(markdown(report))
+            (args.workdir / f"{stem}.json").write_text(json.dumps(report, indent=1))
+            (args.workdir / f"{stem}.md").write_text(markdown(report))
 
     print("\n" + markdown(report))
     failed = [s for s in report["sizes"] if s["disagree"]]

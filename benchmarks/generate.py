@@ -55,6 +55,8 @@ WORKS_PER_TILE = 2_500
 TILE_GAP = 100.0
 #: Bumped whenever the generator changes, so cached files are regenerated.
 VERSION = 1
+#: The denser data set of the benchmarks: 2.5 times the works per tile.
+DENSE = 2.5
 
 HORIZON_START = np.datetime64("2027-01-01", "D")
 HORIZON_DAYS = 5 * 365 + 1  # 2027-01-01 .. 2031-12-31
@@ -217,7 +219,9 @@ def _dates(n: int, rng: np.random.Generator, duration: np.ndarray) -> tuple[np.n
     return start, end
 
 
-def generate(n: int, *, seed: int = 0, streets: Streets | None = None) -> gpd.GeoDataFrame:
+def generate(
+    n: int, *, seed: int = 0, streets: Streets | None = None, density: float = 1.0
+) -> gpd.GeoDataFrame:
     """Planned works of eight organisations over five years on a tiled street network.
 
     Parameters
@@ -228,6 +232,11 @@ def generate(n: int, *, seed: int = 0, streets: Streets | None = None) -> gpd.Ge
         Seed of the random generator; the same seed gives the same works.
     streets
         Street network of one tile (default: :func:`load_streets`).
+    density
+        Works per tile as a multiple of :data:`WORKS_PER_TILE` (default 1):
+        ``density=2.5`` puts 6,250 works on each copy of the network, so the
+        same ``n`` covers 2.5 times less ground and every work has about 2.5
+        times as many neighbours (see :data:`DENSE`).
 
     Returns
     -------
@@ -245,9 +254,11 @@ def generate(n: int, *, seed: int = 0, streets: Streets | None = None) -> gpd.Ge
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if not density > 0:
+        raise ValueError(f"density must be > 0, got {density}")
     streets = streets if streets is not None else load_streets()
     rng = np.random.default_rng(seed)
-    n_tiles = max(1, int(np.ceil(n / WORKS_PER_TILE)))
+    n_tiles = max(1, int(np.ceil(n / works_per_tile(density))))
 
     shares = np.array([o.share for o in ORGS])
     org_ix = np.sort(rng.choice(len(ORGS), size=n, p=shares / shares.sum()))
@@ -330,6 +341,11 @@ def generate(n: int, *, seed: int = 0, streets: Streets | None = None) -> gpd.Ge
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=CRS), crs=CRS)
 
 
+def works_per_tile(density: float = 1.0) -> int:
+    """Works generated on one copy of the street network at ``density``."""
+    return max(1, round(WORKS_PER_TILE * density))
+
+
 def write(works: gpd.GeoDataFrame, path: Path | str, layer: str = "works") -> Path:
     """Write works to a GeoPackage with real DATE fields (the way a planning office would)."""
     path = Path(path)
@@ -344,13 +360,19 @@ def write(works: gpd.GeoDataFrame, path: Path | str, layer: str = "works") -> Pa
 
 
 def dataset(
-    n: int, *, seed: int = 0, directory: Path | str, streets: Streets | None = None
+    n: int,
+    *,
+    seed: int = 0,
+    directory: Path | str,
+    streets: Streets | None = None,
+    density: float = 1.0,
 ) -> Path:
     """Path of the GeoPackage with ``n`` works for ``seed``, generated when not cached."""
-    path = Path(directory) / f"works_{n}_seed{seed}_v{VERSION}.gpkg"
+    dense = "" if density == 1.0 else f"_density{density:g}"
+    path = Path(directory) / f"works_{n}_seed{seed}{dense}_v{VERSION}.gpkg"
     if not path.exists():
         tmp = path.with_suffix(".partial.gpkg")
-        write(generate(n, seed=seed, streets=streets), tmp)
+        write(generate(n, seed=seed, streets=streets, density=density), tmp)
         tmp.replace(path)
     return path
 
@@ -360,11 +382,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=10_000, help="number of works")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--density",
+        type=float,
+        default=1.0,
+        help=f"works per tile as a multiple of {WORKS_PER_TILE:,} (the dense set: {DENSE:g})",
+    )
     parser.add_argument("--streets", type=Path, default=STREETS_FILE, help="street GeoPackage")
     parser.add_argument("--out", type=Path, required=True, help="GeoPackage to write")
     args = parser.parse_args(argv)
     streets = load_streets(args.streets)
-    works = generate(args.size, seed=args.seed, streets=streets)
+    works = generate(args.size, seed=args.seed, streets=streets, density=args.density)
     write(works, args.out)
     print(f"{len(works)} works on {streets.source} written to {args.out}")
     return 0

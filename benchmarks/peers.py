@@ -19,7 +19,8 @@ floor
     envelopes grown by D: the cheapest possible candidate search, not an
     answer (its count is of candidate pairs).
 ims_geo
-    read (geopandas/pyogrio, every column) + :func:`ims_geo.conflicts.find_conflicts`
+    read (geopandas/pyogrio, every column) + :func:`ims_geo.schema.validate`
+    (dates parsed, canonical dtypes) + :func:`ims_geo.conflicts.find_conflicts`
     with ``Rules(distance=D, window_days=W, moratorium_years=0)``.
 buffer_sjoin
     geopandas: buffer by D, ``sjoin(predicate="intersects")``, org and date
@@ -457,9 +458,13 @@ def ims_geo_conflicts(path: Path, task: Task) -> Result:
     _import_io()
     clock = Clock()
     works = gpd.read_file(path, engine="pyogrio", use_arrow=True)
-    for col in schema.DATE_COLUMNS:
-        works[col] = pd.to_datetime(works[col]).astype("datetime64[s]")
     clock.lap("read")
+    # as every reader of ims_geo does: canonical dtypes, dates parsed, bad rows set apart
+    checked = schema.validate(works, source=path.name)
+    if len(checked.rejected):
+        raise RuntimeError(f"validate rejected {len(checked.rejected)} generated works")
+    works = checked.valid
+    clock.lap("validate")
     conflicts = find_conflicts(works, rules)
     clock.lap("find_conflicts")
 

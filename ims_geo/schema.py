@@ -451,8 +451,14 @@ def _blank(series: pd.Series) -> np.ndarray:
     return missing
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Ids and names as text; a float that is a whole number loses its '.0'."""
+def _as_text(series: pd.Series, *, as_object: bool = True) -> pd.Series:
+    """Ids and names as text; a float that is a whole number loses its '.0'.
+
+    Missing values are None in an object column, or ``<NA>`` in a ``string``
+    column with ``as_object=False`` (ids and organisations stay Arrow text
+    through validation: a million Python strings made and read back cost
+    seconds).
+    """
     if pd.api.types.is_float_dtype(series):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         whole = np.isfinite(values) & (np.mod(values, 1) == 0) & (np.abs(values) < 2**53)
@@ -462,6 +468,8 @@ def _as_text(series: pd.Series) -> pd.Series:
     elif not (pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)):
         series = series.astype("string")
     out = series.astype("string").str.strip()
+    if not as_object:
+        return out
     return out.astype(object).where(out.notna(), None)
 
 
@@ -530,12 +538,50 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
 def _parse_enum(
     series: pd.Series, values: tuple[str, ...], aliases: dict[str, str]
 ) -> tuple[pd.Series, np.ndarray]:
-    """Map enum text to canonical values; returns values and a mask of unknown ones."""
-    text = series.astype("string").str.strip().str.lower()
+    """Map enum text to canonical values; returns values and a mask of unknown ones.
+
+    A column of text holds few distinct values: each is trimmed, lowered and
+    looked up once, and the answers are spread over the rows by their codes.
+    """
     lookup = {v: v for v in values} | aliases | {v.replace("_", " "): v for v in values}
+    if _is_text_column(series):
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        text = pd.Series(uniques, dtype=object).astype("string").str.strip().str.lower()
+    else:  # numbers, dates or mixed cells (1 and 1.0 factorize alike): each row as it reads
+        codes, text = np.arange(len(series)), series.astype("string").str.strip().str.lower()
     mapped = text.map(lookup)
     bad = (mapped.isna() & text.notna() & (text != "")).to_numpy(dtype=bool)
-    return mapped.astype(object).where(mapped.notna(), None), bad
+    # one slot past the distinct values for the missing cells (code -1): None, never bad
+    names = np.empty(len(mapped) + 1, dtype=object)
+    names[:-1] = mapped.astype(object).where(mapped.notna(), None).to_numpy()
+    present = codes >= 0
+    return (
+        pd.Series(
+            names[np.where(present, codes, len(names) - 1)], index=series.index, dtype=object
+        ),
+        np.append(bad, False)[np.where(present, codes, len(bad))],
+    )
+
+
+def _is_text_column(series: pd.Series) -> bool:
+    """True when every present value of a column is a Python or Arrow string."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    return pd.api.types.is_object_dtype(series) and (
+        pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+    )
+
+
+def _as_str_column(series: pd.Series) -> pd.Series:
+    """``series.astype(str)`` of a column without missing values, by its distinct values."""
+    if not pd.api.types.is_object_dtype(series) or not _is_text_column(series):
+        return series.astype(str)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    if (codes < 0).any():
+        return series.astype(str)
+    return pd.Series(
+        pd.array(np.asarray(uniques, dtype=object), dtype=str).take(codes), index=series.index
+    )
 
 
 def _parse_bool(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -742,12 +788,15 @@ def validate(
     for col in (WORK_ID, ORG):
         if col not in out:
             out[col] = None
-    out[WORK_ID] = _as_text(out[WORK_ID])
-    flag(_blank(out[WORK_ID]), "missing work_id")
-    out[ORG] = _as_text(out[ORG])
-    if org is not None:
-        out[ORG] = out[ORG].where(~pd.Series(_blank(out[ORG])), org)
-    flag(_blank(out[ORG]), "missing org (add an org column or give the organisation for the file)")
+    out[WORK_ID] = _as_text(out[WORK_ID], as_object=False)
+    no_id = _blank(out[WORK_ID])
+    flag(no_id, "missing work_id")
+    out[ORG] = _as_text(out[ORG], as_object=False)
+    no_org = _blank(out[ORG])
+    if org is not None and no_org.any():
+        out[ORG] = out[ORG].where(~pd.Series(no_org), org)
+        no_org = _blank(out[ORG])
+    flag(no_org, "missing org (add an org column or give the organisation for the file)")
     for col in (TITLE, FUNDING):
         out[col] = _as_text(out[col]) if col in out else None
 
@@ -809,8 +858,11 @@ def validate(
          "negative depth (depths are metres below the surface)")  # fmt: skip
 
     # duplicates: every row of a duplicated key is rejected
-    key = out[ORG].astype("string").fillna("") + "\x1f" + out[WORK_ID].astype("string").fillna("")
-    keyed = ~_blank(out[WORK_ID]) & ~_blank(out[ORG])
+    # the key is the pair of codes of the two texts (rows without either are never keyed)
+    org_codes = pd.factorize(out[ORG], use_na_sentinel=True)[0].astype(np.int64)
+    id_codes = pd.factorize(out[WORK_ID], use_na_sentinel=True)[0].astype(np.int64)
+    key = pd.Series(org_codes * (int(id_codes.max(initial=0)) + 2) + id_codes)
+    keyed = ~no_id & ~no_org
     dup = key.duplicated(keep=False).to_numpy() & keyed
     flag(dup, quoted("duplicate work_id '{}' for org '{}'", out[WORK_ID], out[ORG]))
 
@@ -839,9 +891,9 @@ def validate(
         + [c for c in out.columns if c not in COLUMNS and c != GEOMETRY]
         + [GEOMETRY]
     )
-    valid = out.loc[~bad_rows, ordered].reset_index(drop=True)
+    valid = (out.loc[~bad_rows, ordered] if bad_rows.any() else out[ordered]).reset_index(drop=True)
     for col in (WORK_ID, ORG, DISCIPLINE, LAYER, STATUS, VISIBILITY):
-        valid[col] = valid[col].astype(str)
+        valid[col] = _as_str_column(valid[col])
 
     rejected = raw.loc[bad_rows].copy()
     if not has_geometry:
