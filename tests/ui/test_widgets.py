@@ -37,6 +37,7 @@ def _page() -> None:
             "version": [2027, 3],
             "Voltage_kV": [0.4, 10.0],
             "excavation": [True, False],
+            "uploaded_at": pd.to_datetime(["2026-12-04 03:05:00", "2026-12-04 00:00:00"]),
         }
     )
     widgets.show_table(frame, key="t", config={"version": {"label": "Plan version"}})
@@ -74,6 +75,13 @@ def test_a_table_keeps_its_values_and_reads_in_words(monkeypatch):
     assert config["Voltage_kV"] == {"label": "Voltage_kV"}
     assert config["excavation"]["label"] == "Opens the street"
     assert config["excavation"]["type_config"]["type"] == "checkbox"
+    # a moment keeps its time of day
+    assert values["uploaded_at"].tolist() == [
+        pd.Timestamp("2026-12-04 03:05"), pd.Timestamp("2026-12-04")
+    ]  # fmt: skip
+    assert config["uploaded_at"] == {
+        "label": "Uploaded", "type_config": {"type": "datetime", "format": "D MMM YYYY HH:mm"},
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
