@@ -64,6 +64,12 @@ def test_the_members_sheet_lists_every_member_with_its_street(tmp_path) -> None:
         "Kerkstraat", "Kerkstraat", "–", "–",
     ]  # fmt: skip
     assert by_id.loc["W1", "street_source"] == "nearest work"
+    # the proven bound per part: on the console and in the solver sheet
+    assert "components 1" in result.stdout and "exact" in result.stdout
+    solver = pd.read_csv(tmp_path / "programme.solver.csv")
+    assert solver[["combined", "combined_bound", "bound_proof"]].values.tolist() == [
+        [4, 4.0, "exact"]
+    ]
     # the projects name their members' streets too
     clusters = pd.read_csv(tmp_path / "programme.clusters.csv", dtype=str, keep_default_na=False)
     assert sorted(clusters["member_streets"]) == ["Kerkstraat", "–"]

@@ -24,7 +24,7 @@ import click
 import pandas as pd
 
 from ims_geo import schema
-from ims_geo.errors import ImsGeoError
+from ims_geo.errors import ImsGeoError, InputError
 from ims_geo.redact import redact, redact_url
 
 #: Exit status when rows were rejected under ``--strict``.
@@ -57,6 +57,46 @@ input_orgs_option = click.option(
     help="Organisation of INPUT files that have no org column: give it once for all "
     "files, or once per file in the order of the files.",
 )
+
+
+#: ``--lang``: an export's column headers in words of a language (CSV and Excel only).
+lang_option = click.option(
+    "--lang",
+    default=None,
+    metavar="LANG",
+    help="Write the column headers in words of this language (en, nl, de, or an installed "
+    "catalogue) instead of the canonical names; .csv and .xlsx only. Default: the "
+    "canonical, machine-readable names.",
+)
+
+
+def _check_lang(out: str, lang: str | None) -> None:
+    """Refuse ``--lang`` for a spatial ``out`` or an unknown language, before any work."""
+    if lang is None:
+        return
+    from ims_geo import export, i18n
+    from ims_geo.i18n.headers import HEADED_FORMATS
+
+    if export.format_of(out) not in HEADED_FORMATS:
+        raise InputError(
+            f"--lang applies to .csv and .xlsx files, not {out}; spatial formats keep the "
+            "canonical field names"
+        )
+    if lang not in i18n.available():
+        raise InputError(
+            f"--lang {lang!r} is not a language of this installation; use one of "
+            f"{', '.join(i18n.available())}"
+        )
+
+
+def _headed(frame: Any, out: str, lang: str | None) -> Any:
+    """``frame`` with its headers in ``lang`` (when given) for the table ``out``."""
+    if lang is None:
+        return frame
+    from ims_geo.i18n.headers import headed
+
+    _check_lang(out, lang)
+    return headed(frame, lang)
 
 
 def out_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -656,6 +696,7 @@ def restore_cmd(org: str, version: int, cycle: int | None, store_path: str) -> N
 @input_orgs_option
 @rules_options
 @click.option("--internal", is_flag=True, help="Also report pairs within one organisation.")
+@lang_option
 @ingest_options
 @store_option
 @_handle_errors
@@ -665,6 +706,7 @@ def conflicts_cmd(
     orgs: tuple[str, ...],
     rules: Any,
     internal: bool,
+    lang: str | None,
     read: InputOptions,
     store_path: str,
 ) -> None:
@@ -680,6 +722,7 @@ def conflicts_cmd(
     from ims_geo.conflicts import find_conflicts
 
     export.format_of(out)
+    _check_lang(out, lang)
     works = _read_inputs(inputs, store_path, read, orgs)
     if inputs:
         conflicts = find_conflicts(works, rules, internal=internal or None)
@@ -688,7 +731,8 @@ def conflicts_cmd(
 
         store = _open_store(store_path)
         conflicts = store_conflicts(store, works, rules, internal=internal or None)
-    export.write(export.conflict_table(conflicts, works), out, layer="conflicts")
+    table = _headed(export.conflict_table(conflicts, works), out, lang)
+    export.write(table, out, layer="conflicts")
     counts = conflicts["kind"].value_counts()
     detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
     click.echo(f"{len(conflicts)} conflicts ({detail}) written to {out}", err=True)
@@ -790,20 +834,25 @@ def propose_cmd(
     for warning in proposal.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(proposal.kpis.to_string(index=False))
+    click.echo(proposal.bounds_text())  # combined works and their proven bound, per part
     click.echo(f"Programme written to {out}", err=True)
 
 
 @main.command("export")
 @out_option("Output file: .gpkg, .zip (shapefile), .geojson, .parquet, .csv or .xlsx.")
 @click.option("--org", "orgs", multiple=True, help="Only these organisations.")
+@lang_option
 @store_option
 @_handle_errors
-def export_cmd(out: str, orgs: tuple[str, ...], store_path: str) -> None:
-    """Export the store's current works (round-trips through ims-geo import)."""
+def export_cmd(out: str, orgs: tuple[str, ...], lang: str | None, store_path: str) -> None:
+    """Export the store's current works (round-trips through ims-geo import; with --lang,
+    a table for people that does not)."""
     from ims_geo import export
 
+    export.format_of(out)
+    _check_lang(out, lang)
     works = _open_store(store_path).works(orgs=list(orgs) or None)
-    export.write(works, out, layer="works")
+    export.write(_headed(works, out, lang), out, layer="works")
     click.echo(f"{len(works)} works written to {out}", err=True)
 
 

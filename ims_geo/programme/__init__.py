@@ -255,12 +255,51 @@ class Proposal:
             raise KeyError(f"no KPI '{name}' (have: {', '.join(self.kpis['kpi'])})")
         return float(row["baseline"].iloc[0]), float(row["proposal"].iloc[0])
 
+    def parts(self) -> pd.DataFrame:
+        """One row per part of the network: its combined works and their proven bound.
+
+        Columns: part, works, combined, combined_bound,
+        combined_bound_fixing, bound_proof (see
+        :func:`ims_geo.programme.schedule.combined_bounds`), the rows of the
+        ``solver`` table that bound a part.
+        """
+        cols = ["combined", "combined_bound", "combined_bound_fixing", "bound_proof"]
+        if self.solver.empty or "combined_bound" not in self.solver.columns:
+            return pd.DataFrame(columns=["part", "works", *cols])
+        rows = self.solver[self.solver["combined_bound"].notna()]
+        return (
+            rows[["model", "works", *cols]].rename(columns={"model": "part"}).reset_index(drop=True)
+        )
+
+    def bounds_text(self, limit: int = 10) -> str:
+        """The combined works against their proven bound, per part (the largest ``limit``)."""
+        parts = self.parts()
+        if parts.empty:
+            return "no part of the network has a candidate project"
+        lines = [f"{'part':<24}{'works':>8}{'combined':>10}{'bound':>8}{'fixing':>8}  proof"]
+        shown = parts.sort_values("works", ascending=False, kind="stable").head(limit)
+        for r in shown.itertuples(index=False):
+            fixing = "–" if pd.isna(r.combined_bound_fixing) else f"{r.combined_bound_fixing:,.0f}"
+            lines.append(
+                f"{r.part:<24}{r.works:>8,}{r.combined:>10,.0f}{r.combined_bound:>8,.0f}"
+                f"{fixing:>8}  {r.bound_proof}"
+            )
+        if len(parts) > limit:
+            lines.append(f"... {len(parts) - limit} smaller parts (see the solver sheet)")
+        lines.append(
+            f"{'all':<24}{parts['works'].sum():>8,}{parts['combined'].sum():>10,.0f}"
+            f"{parts['combined_bound'].sum():>8,.0f}"
+        )
+        return "\n".join(lines)
+
     def report(self) -> str:
-        """A plain-text summary: KPIs, then what stays unresolved."""
-        lines = [f"{'KPI':<28}{'baseline':>16}{'proposal':>16}"]
+        """A plain-text summary: KPIs, the bound per part, then what stays unresolved."""
+        width = max([len("KPI"), *(len(str(k)) for k in self.kpis["kpi"])]) + 2
+        lines = [f"{'KPI':<{width}}{'baseline':>16}{'proposal':>16}"]
         for kpi, base, prop in self.kpis.itertuples(index=False):
-            lines.append(f"{kpi:<28}{base:>16,.0f}{prop:>16,.0f}")
+            lines.append(f"{kpi:<{width}}{base:>16,.0f}{prop:>16,.0f}")
         lines.append(f"{len(self.clusters)} combined projects, {len(self.solver)} solver models")
+        lines.append(self.bounds_text())
         if len(self.infeasible):
             counts = self.infeasible["constraint"].value_counts()
             lines.append("unresolved: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
@@ -2073,13 +2112,12 @@ def _kpis(
         ("works in a candidate project", 0, len(np.unique(problem.members[0]))),
     ]
     if len(problem.budget_org):
-        rows.append(
-            (
-                "org-years over budget",
-                len(sched.budget_overruns(problem, a.start)),
-                len(sched.budget_overruns(problem, start)),
-            )
+        over0, over1 = (
+            sched.budget_overruns(problem, a.start),
+            sched.budget_overruns(problem, start),
         )
+        rows.append(("org-years over budget", len(over0), len(over1)))
+        rows.append(("euros over budget", float(over0["over"].sum()), float(over1["over"].sum())))
     if problem.max_parallel is not None:
         none = np.zeros(problem.n_clusters, bool)
         rows.append(

@@ -1618,10 +1618,12 @@ def _solve_bound(model: _Model, limit: float) -> tuple[float, bool]:
     status = solver.solve(model.m)
     if status == cp_model.OPTIMAL:
         return float(solver.objective_value), True
-    if status in (cp_model.FEASIBLE, cp_model.UNKNOWN):
-        # CP-SAT's bound is proven even when no solution was found in time
+    if status == cp_model.FEASIBLE:
+        # the proven bound of a search that found a solution; without one (UNKNOWN)
+        # CP-SAT's response may carry no bound at all, so none is taken from it
         bound = float(solver.best_objective_bound)
-        return (bound if np.isfinite(bound) and abs(bound) < 1e15 else np.nan), False
+        if np.isfinite(bound) and bound >= float(solver.objective_value):
+            return bound, False
     return np.nan, False
 
 
