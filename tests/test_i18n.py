@@ -233,3 +233,82 @@ def test_the_planning_cycle_steps_are_translated_where_shown(tmp_path):
     for name, detail in zip(steps["name"], steps["detail"], strict=True):
         assert messages.translate(name) != name
         assert messages.translate(detail) != detail, detail
+
+
+# --- exports with headers in words ---------------------------------------------------------
+@pytest.fixture
+def clashing(tmp_path):
+    """A GeoPackage of two organisations' works that clash, and a store holding them."""
+    import geopandas as gpd
+    import shapely
+
+    from ims_geo.schema import validate
+    from ims_geo.store import open_store
+
+    works = gpd.GeoDataFrame(
+        {
+            "work_id": ["R1", "W1"],
+            "org": ["Gemeente", "Waternet"],
+            "title": ["Asfalt", "Waterleiding"],
+            "discipline": ["road", "water"],
+            "start_date": ["2030-03-01", "2030-03-15"],
+            "end_date": ["2030-03-31", "2030-04-15"],
+            "cost_eur": [1000.0, 2500.0],
+        },
+        geometry=[
+            shapely.LineString([(155000, 463000), (155100, 463000)]),
+            shapely.LineString([(155000, 463005), (155100, 463005)]),
+        ],
+        crs=28992,
+    )
+    path = tmp_path / "plans.gpkg"
+    works.to_file(path, driver="GPKG")
+    store = open_store(tmp_path / "store.gpkg")
+    for org, plan in validate(works).valid.groupby("org"):
+        store.import_plan(plan, org=str(org), cycle=2030, source="plans.gpkg")
+    return {"file": path, "store": tmp_path / "store.gpkg"}
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from ims_geo.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_conflict_and_works_exports_have_headers_in_words_when_asked(clashing, tmp_path):
+    from ims_geo.i18n.labels import label
+
+    plain, dutch = tmp_path / "plain.csv", tmp_path / "dutch.csv"
+    assert _cli("conflicts", clashing["file"], "--out", plain).exit_code == 0
+    result = _cli("conflicts", clashing["file"], "--out", dutch, "--lang", "nl")
+    assert result.exit_code == 0, result.output
+    machine, people = pd.read_csv(plain), pd.read_csv(dutch)
+    assert len(machine) == 1 and machine.loc[0, "kind"] == "clash"
+    i18n.use("nl")
+    expected = [label(c) for c in machine.columns]
+    i18n.use("en")
+    assert list(people.columns) == expected
+    assert "Organisatie A" in expected and "work_id_a" not in expected
+    # only the headers change
+    pd.testing.assert_frame_equal(people.set_axis(machine.columns, axis=1), machine)
+
+    sheet = tmp_path / "works.xlsx"
+    result = _cli("export", "--out", sheet, "--lang", "de", "--store", clashing["store"])
+    assert result.exit_code == 0, result.output
+    german = pd.read_excel(sheet)
+    assert {"Organisation", "Titel", "Geschätzte Kosten (EUR)"} <= set(german.columns)
+    assert sorted(german["Organisation"]) == ["Gemeente", "Waternet"]
+
+
+@pytest.mark.parametrize(
+    ("out", "lang", "says"),
+    [("c.gpkg", "nl", "--lang applies to .csv and .xlsx"), ("c.csv", "xx", "not a language")],
+)
+def test_headers_in_words_are_refused_for_spatial_files_and_unknown_languages(
+    clashing, tmp_path, out, lang, says
+):
+    result = _cli("conflicts", clashing["file"], "--out", tmp_path / out, "--lang", lang)
+    assert result.exit_code != 0 and says in result.output
+    assert not (tmp_path / out).exists()
