@@ -10,13 +10,17 @@ Cases:
     ``propose`` call against the limit, peak memory, new moratorium
     violations and new clashes (both must be 0), moratorium violations fixed
     against the fixable upper bound (pairs whose windows allow a fix for the
-    pair alone), combined works against their upper bound (works that are a
-    member of at least one candidate project).
+    pair alone), combined works against their proven upper bound (the sum
+    over the parts of the network of the bound each part's own CP-SAT model
+    proves, :func:`ims_geo.programme.schedule.combined_bounds`) and against
+    the bound with the violations fixed first; the parts of more than 500
+    works with their own bound.
 ``synthetic N + budgets, max_parallel K``
     The same works with yearly budgets per organisation at 85 % of its
     planned spending in every year and at most ``K`` simultaneous occupations
     per 250 m cell: org-years over budget, euros over budget and cells over
-    the limit, plan against proposal (never more).
+    the limit, plan against proposal (never more; euros over go down where
+    works can move spending into a year with room).
 ``boxes``
     Square boxes of the 10,000-work set holding 21 to 40 works, each proposed
     on its own: combined works against the upper bound, and whether the
@@ -103,6 +107,20 @@ def summarise(
         "fixable": _kpi(proposal, "fixable violations (upper bound)")[1],
         "combined": _kpi(proposal, "combined works")[1],
         "combined_bound": _kpi(proposal, "combined works (upper bound)")[1],
+        "combined_bound_fixing": _kpi(
+            proposal, "combined works (upper bound, violations fixed first)"
+        )[1],
+        "candidate_works": _kpi(proposal, "works in a candidate project")[1],
+        "parts": len(proposal.parts()),
+        "parts_over_500": int((proposal.parts()["works"] > 500).sum()),
+        "bound_proofs": proposal.parts()["bound_proof"].value_counts().to_dict(),
+        "large_parts": [
+            [int(w), float(c), float(b), str(how)]
+            for w, c, b, how in proposal.parts()
+            .query("works > 500")[["works", "combined", "combined_bound", "bound_proof"]]
+            .itertuples(index=False)
+        ],
+        "budget_eur_over_plan": _kpi(proposal, "euros over budget"),
         "clashes": _kpi(proposal, "clashes"),
         "budget_years_over": _kpi(proposal, "org-years over budget"),
         "budget_eur_over": float(over["amount"].sum()),
@@ -155,7 +173,8 @@ def boxes(count: int, limit: float) -> list[dict[str, Any]]:
             t0 = time.perf_counter()
             proposal = propose(box, time_limit=limit, not_before="2026-01-01")
             run = summarise(f"box {len(runs) + 1}", box, proposal, limit, time.perf_counter() - t0)
-            run["optimal"] = bool((proposal.solver["status"] == "OPTIMAL").all())
+            parts = proposal.solver[proposal.solver["stage"] == "components"]
+            run["optimal"] = bool((parts["status"] == "OPTIMAL").all())
             runs.append(run)
             print(
                 f"  box {len(runs)}: {len(box)} works, combined {run['combined']:.0f} of "
@@ -177,17 +196,21 @@ def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine
         f"{machine['python']}; load average at the start {machine['load_average']}.",
         "",
         "| case | works | limit s | wall s | peak MiB | new violations | new clashes "
-        "| violations plan → proposal | fixed / fixable bound | combined / bound "
-        "| clashes | org-years over budget (EUR over) | cells over |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|",
+        "| violations plan → proposal | fixed / fixable bound | combined / bound (fixing first) "
+        "| parts > 500 works: combined / bound | clashes | org-years over budget (EUR over) "
+        "| cells over |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         v, c = r["violations"], r["clashes"]
         budget = (
             f"{_f(r['budget_years_over'][0])} → {_f(r['budget_years_over'][1])} "
-            f"({_f(r['budget_eur_over'])})"
+            f"(EUR {_f(r['budget_eur_over_plan'][0])} → {_f(r['budget_eur_over_plan'][1])})"
             if r["budget_years_over"][0] == r["budget_years_over"][0]
             else "–"
+        )
+        large = (
+            "; ".join(f"{_f(c)} / {_f(b)} ({how})" for _, c, b, how in r["large_parts"]) or "none"
         )
         cells = (
             f"{_f(r['cells_over'][0])} → {_f(r['cells_over'][1])}"
@@ -198,7 +221,8 @@ def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine
             f"| {r['case']} | {r['works']:,} | {r['time_limit_s']:g} | {r['wall_s']:.1f} "
             f"| {r.get('peak_rss_mib', 0):,} | {_f(r['new_violations'])} | {_f(r['new_clashes'])} "
             f"| {_f(v[0])} → {_f(v[1])} | {_f(r['fixed'])} / {_f(r['fixable'])} "
-            f"| {_f(r['combined'])} / {_f(r['combined_bound'])} | {_f(c[0])} → {_f(c[1])} "
+            f"| {_f(r['combined'])} / {_f(r['combined_bound'])} "
+            f"({_f(r['combined_bound_fixing'])}) | {large} | {_f(c[0])} → {_f(c[1])} "
             f"| {budget} | {cells} |"
         )
     if box_runs:
@@ -206,19 +230,30 @@ def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine
         bound = sum(r["combined_bound"] for r in box_runs)
         lines += [
             "",
-            "| box | works | combined / bound | share | proven optimal | wall s | new violations |",
-            "|---|---:|---|---:|---|---:|---:|",
+            "| box | works | combined / bound | share | bound with violations fixed first "
+            "| share | fixed / fixable | bound proof | schedule proven optimal | wall s "
+            "| new violations |",
+            "|---|---:|---|---:|---:|---:|---|---|---|---:|---:|",
         ]
         for r in box_runs:
             share = r["combined"] / r["combined_bound"] if r["combined_bound"] else 1.0
+            fixing = r["combined_bound_fixing"]
+            share_f = r["combined"] / fixing if fixing else 1.0
+            proofs = ", ".join(f"{k} {v}" for k, v in r["bound_proofs"].items())
             lines.append(
                 f"| {r['case']} | {r['works']} | {_f(r['combined'])} / {_f(r['combined_bound'])} "
-                f"| {share:.0%} | {'yes' if r['optimal'] else 'no'} | {r['wall_s']:.1f} "
+                f"| {share:.0%} | {_f(fixing)} | {share_f:.0%} "
+                f"| {_f(r['fixed'])} / {_f(r['fixable'])} | {proofs} "
+                f"| {'yes' if r['optimal'] else 'no'} | {r['wall_s']:.1f} "
                 f"| {_f(r['new_violations'])} |"
             )
+        fixing_all = sum(r["combined_bound_fixing"] for r in box_runs)
         lines.append(
             f"| all | {sum(r['works'] for r in box_runs)} | {_f(total)} / {_f(bound)} "
-            f"| {total / bound if bound else 1.0:.0%} | | | |"
+            f"| {total / bound if bound else 1.0:.0%} | {_f(fixing_all)} "
+            f"| {total / fixing_all if fixing_all else 1.0:.0%} "
+            f"| {_f(sum(r['fixed'] for r in box_runs))} / {_f(sum(r['fixable'] for r in box_runs))} "
+            "| | | | |"
         )
     return "\n".join(lines) + "\n"
 

@@ -102,7 +102,7 @@ Progress = Callable[[float, str], None]
 _STAGE1_SHARE = 0.8
 #: Share of the time limit :func:`solve` keeps for the bounds on the combined
 #: works (:func:`combined_bounds`) by default.
-BOUND_SHARE = 0.15
+BOUND_SHARE = 0.2
 #: Models up to this many works are solved exactly in one piece (small
 #: components are batched up to it); larger sets by blocks.
 _EXACT_WORKS = 60
