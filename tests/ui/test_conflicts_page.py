@@ -363,13 +363,14 @@ def test_the_map_draws_the_moratorium_conflict_recorded_in_the_session(
         return folium_args(at)["script"].count('"type": "Feature"'), captions
 
     at = open_app("map", store=resurfaced)
-    assert drawn(at) == (2, ["2 works drawn", "0 conflicts drawn"])
+    # the two works, and the streets of every plan as the basemap (one feature)
+    assert drawn(at) == (3, ["2 works drawn", "0 conflicts drawn"])
     _finish_r1(resurfaced)
     at.run()
     assert not at.exception
-    # R1, W7, their moratorium conflict and the protected surface
+    # R1, W7, their moratorium conflict, the protected surface and the basemap
     assert drawn(at) == (
-        4, ["2 works drawn", "1 conflicts drawn", "1 moratoria (protected new surfaces) drawn"],
+        5, ["2 works drawn", "1 conflicts drawn", "1 moratoria (protected new surfaces) drawn"],
     )  # fmt: skip
 
 
