@@ -9,6 +9,10 @@ The contract between pages (query parameters of the page's URL):
 
 Every value read back from a URL is untrusted: it is only compared with the
 values of the store, never used to build HTML, SQL or a path.
+
+A link made while the app is shown in another language than the
+installation's default carries it (``&lang=nl``): a link opened in a new tab
+starts a new browser session, which reads its language from the URL.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
+from ims_geo import i18n
+
 __all__ = [
     "CONFLICT",
+    "LANG",
     "ORG",
     "PROJECT",
     "WORK",
@@ -34,6 +41,8 @@ WORK = "work"
 ORG = "org"
 CONFLICT = "conflict"
 PROJECT = "project"
+#: The language of the app (the same parameter as ``ims_geo.ui.state.LANGUAGE_PARAM``).
+LANG = "lang"
 _SEP = "~"
 
 
@@ -53,16 +62,24 @@ def conflict_keys(conflicts: pd.DataFrame) -> pd.Series:
     return key
 
 
+def _query(params: dict[str, str]) -> str:
+    """``params`` as a query string, with the language in use when it is not the default."""
+    lang = i18n.language()
+    if lang != i18n.default_language():
+        params = {**params, LANG: lang}
+    return urlencode(params)
+
+
 def work_link(org: object, work_id: object) -> str:
     """Relative URL of the map page opened on one work."""
-    return "map?" + urlencode({ORG: str(org), WORK: str(work_id)})
+    return "map?" + _query({ORG: str(org), WORK: str(work_id)})
 
 
 def conflict_link(conflict: Mapping[str, object]) -> str:
     """Relative URL of the conflict list opened on one conflict."""
-    return "conflicts?" + urlencode({CONFLICT: conflict_key(conflict)})
+    return "conflicts?" + _query({CONFLICT: conflict_key(conflict)})
 
 
 def project_link(project: object) -> str:
     """Relative URL of the programme page opened on one combined project."""
-    return "programme?" + urlencode({PROJECT: str(project)})
+    return "programme?" + _query({PROJECT: str(project)})

@@ -235,3 +235,16 @@ def test_the_sign_in_page_and_a_refusal_speak_the_chosen_language(
     assert not at.exception
     shown = labels(at) + labels(at, sidebar=True)
     assert not [t for _, t in shown if english_left(lang, t)], shown
+
+
+def test_links_between_pages_carry_a_language_other_than_the_default(monkeypatch):
+    from ims_geo.ui import links
+
+    assert links.LANG == LANGUAGE_PARAM
+    monkeypatch.delenv(i18n.LANG_ENV, raising=False)
+    assert links.work_link("A", "W 1") == "map?org=A&work=W+1"
+    i18n.use("nl")
+    assert links.work_link("A", "W 1") == "map?org=A&work=W+1&lang=nl"
+    assert links.project_link(3) == "programme?project=3&lang=nl"
+    monkeypatch.setenv(i18n.LANG_ENV, "nl")  # the installation's own language needs no mark
+    assert links.work_link("A", "W 1") == "map?org=A&work=W+1"
