@@ -50,3 +50,25 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture(scope="session")
+def dask_client():  # type: ignore[no-untyped-def]
+    """One Dask LocalCluster for the whole test session: 2 in-process workers, on TCP.
+
+    In-process workers start in a second and share the test's memory; TCP
+    gives the cluster an address the CLI tests pass as ``--scheduler``.
+    """
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client

@@ -1,0 +1,596 @@
+"""The conflict search on Dask: works shuffled to tiles, the one kernel run per tile.
+
+:func:`find_conflicts_dask` returns exactly what
+:func:`ims_geo.conflicts.find_conflicts` returns on the same works (row for
+row, sorted the same way); :func:`run` can also write the answer as
+partitioned GeoParquet without gathering it. Why the answers are equal is
+proved in :mod:`ims_geo.distributed`.
+
+The works travel as a Dask DataFrame of WKB plus the attributes the rules
+read (:class:`Works`: from a GeoDataFrame, or from GeoParquet read in
+partitions, never the whole file in one process). The run makes two passes
+over them:
+
+1. a summary of each partition: its row count and a regular sample of its
+   envelope centres (at most :data:`SAMPLE_PER_PARTITION`), from which the
+   client cuts the count-balanced tiles (:func:`~ims_geo.distributed.tiles.kd_tiling`);
+   when the works are not in a local metric CRS, a first pass finds their
+   extent, from which the working CRS is chosen as the single-machine engine
+   chooses it;
+2. each work is copied to every tile its envelope grown by the halo touches,
+   the copies are shuffled by tile, and each output partition runs
+   :func:`~ims_geo.conflicts.find_conflicts` on each of its tiles and keeps
+   the pairs whose reference point lies in the tile.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import dask
+import dask.dataframe as dd
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+from pyproj import CRS
+
+from ims_geo import schema as s
+from ims_geo.conflicts import CONFLICT_COLUMNS, empty_conflicts, find_conflicts
+from ims_geo.crs import check_metric, working_crs
+from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
+from ims_geo.errors import InputError, MissingCRSError
+from ims_geo.rules import Rules
+
+#: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
+KERNEL_COLUMNS: tuple[str, ...] = (
+    s.WORK_ID, s.ORG, s.DISCIPLINE, s.LAYER, s.START, s.END, s.EXCAVATION, s.STATUS,
+    s.DEPTH_MIN, s.DEPTH_MAX,
+)  # fmt: skip
+#: Name of the WKB column while the works travel between processes.
+WKB = "_wkb"
+#: Tile number of a work's copy.
+TILE = "_tile"
+#: Envelope centres each partition contributes to the tiling.
+SAMPLE_PER_PARTITION = 20_000
+#: Works per tile the default tiling aims at (a tile's kernel then needs well under 1 GiB).
+WORKS_PER_TILE = 100_000
+#: The order of the answer (as :func:`ims_geo.conflicts.find_conflicts` sorts it).
+ORDER: tuple[str, ...] = ("score", "org_a", "work_id_a", "org_b", "work_id_b")
+
+
+@dataclass(frozen=True)
+class Works:
+    """Works as a Dask DataFrame: attribute columns and the geometry as WKB.
+
+    Attributes
+    ----------
+    frame
+        One row per work; column :data:`WKB` holds the geometry.
+    crs
+        The CRS of the coordinates.
+    """
+
+    frame: dd.DataFrame
+    crs: CRS
+
+    @classmethod
+    def from_geodataframe(
+        cls, works: gpd.GeoDataFrame, partitions: int = 1, rules: Rules | None = None
+    ) -> Works:
+        """``works`` cut into ``partitions`` row ranges (the columns the rules read only)."""
+        if not isinstance(works, gpd.GeoDataFrame):
+            raise InputError("works must be a GeoDataFrame (see ims_geo.schema.validate)")
+        if works.crs is None:
+            raise MissingCRSError(
+                "works have no CRS, so distances cannot be measured; set the CRS the "
+                "coordinates are in (e.g. works.set_crs('EPSG:28992'))"
+            )
+        keep = _kernel_columns(works.columns, rules)
+        frame = pd.DataFrame(works[keep]).reset_index(drop=True)
+        frame[WKB] = _wkb_series(np.asarray(works.geometry.array, dtype=object))
+        npart = max(1, min(int(partitions), len(frame) or 1))
+        return cls(dd.from_pandas(frame, npartitions=npart, sort=False), CRS(works.crs))
+
+    @classmethod
+    def read_parquet(
+        cls, path: str | Path | Sequence[str | Path], rules: Rules | None = None
+    ) -> Works:
+        """GeoParquet file(s) or a directory of them, read in partitions (one per row group).
+
+        Only the columns the rules read are loaded; the geometry must be WKB
+        (as ``ims-geo export --out works.parquet`` writes it) and the file's
+        ``geo`` metadata must name its CRS.
+        """
+        paths = [str(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
+        first = _first_file(paths[0])
+        schema = pq.read_schema(first)
+        geo = json.loads((schema.metadata or {}).get(b"geo", b"null") or "null")
+        if not isinstance(geo, dict) or "primary_column" not in geo:
+            raise InputError(
+                f"{first} is not GeoParquet (no 'geo' metadata); write the works with "
+                "ims-geo export --out works.parquet"
+            )
+        primary = geo["primary_column"]
+        meta = geo.get("columns", {}).get(primary, {})
+        if meta.get("encoding", "WKB") != "WKB":
+            raise InputError(f"{first}: geometry column {primary} must be WKB encoded")
+        if meta.get("crs", {}) is None or "crs" not in meta:
+            # GeoParquet: a missing crs means OGC:CRS84; null means unknown
+            if "crs" in meta:
+                raise MissingCRSError(f"{first} has no CRS; write it with its CRS")
+            crs = CRS.from_user_input("OGC:CRS84")
+        else:
+            crs = CRS.from_user_input(meta["crs"])
+        keep = _kernel_columns(schema.names, rules)
+        missing = [c for c in KERNEL_COLUMNS[:8] if c not in keep]
+        if missing:
+            raise InputError(
+                f"{first} lacks the column(s) {', '.join(missing)}; write the works with "
+                "ims-geo export --out works.parquet"
+            )
+        frame = dd.read_parquet(
+            paths if len(paths) > 1 else paths[0],
+            columns=[*keep, primary],
+            split_row_groups=True,
+            engine="pyarrow",
+        )
+        return cls(frame.rename(columns={primary: WKB}), crs)
+
+
+@dataclass
+class DaskRun:
+    """What a distributed run found and how the work was split.
+
+    Attributes
+    ----------
+    conflicts
+        The answer (as :func:`ims_geo.conflicts.find_conflicts`), when gathered.
+    files
+        The partitioned GeoParquet files written (one per output partition that has pairs).
+    crs
+        The working metric CRS the distances were measured in.
+    tiles
+        Number of tiles.
+    works
+        Number of works read.
+    copies
+        Works sent to tiles (a work touching k tiles counts k times).
+    pairs
+        Number of pairs found.
+    """
+
+    conflicts: gpd.GeoDataFrame | None
+    files: list[Path]
+    crs: CRS
+    tiles: int
+    works: int
+    copies: int
+    pairs: int
+    tiling: Tiling = field(repr=False)
+
+    @property
+    def copy_ratio(self) -> float:
+        """Copies per work: 1.0 when no work is near a tile border."""
+        return self.copies / self.works if self.works else 0.0
+
+
+def find_conflicts_dask(
+    works: gpd.GeoDataFrame | Works,
+    rules: Rules | None = None,
+    *,
+    internal: bool | None = None,
+    client: Any = None,
+    tiles: int | None = None,
+    tiling: Tiling | None = None,
+    partitions: int | None = None,
+) -> gpd.GeoDataFrame:
+    """Pairs of works that clash, break a moratorium or could be combined, found on Dask.
+
+    The same answer as :func:`ims_geo.conflicts.find_conflicts` (same rows,
+    values, geometries and order); see :func:`run` for the parameters.
+
+    Examples
+    --------
+    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
+    >>> with LocalCluster(n_workers=2) as cluster, Client(cluster) as client:  # doctest: +SKIP
+    ...     found = find_conflicts_dask(works, client=client)
+    """
+    result = run(
+        works,
+        rules,
+        internal=internal,
+        client=client,
+        tiles=tiles,
+        tiling=tiling,
+        partitions=partitions,
+    )
+    assert result.conflicts is not None  # gathered by default
+    return result.conflicts
+
+
+def run(
+    works: gpd.GeoDataFrame | Works,
+    rules: Rules | None = None,
+    *,
+    internal: bool | None = None,
+    client: Any = None,
+    tiles: int | None = None,
+    tiling: Tiling | None = None,
+    partitions: int | None = None,
+    out_dir: str | Path | None = None,
+    gather: bool = True,
+) -> DaskRun:
+    """Run the conflict search on Dask.
+
+    Parameters
+    ----------
+    works
+        Planned works: a GeoDataFrame as for
+        :func:`~ims_geo.conflicts.find_conflicts` (cut into ``partitions``),
+        or :class:`Works` (e.g. :meth:`Works.read_parquet`).
+    rules, internal
+        As for :func:`~ims_geo.conflicts.find_conflicts`.
+    client
+        A ``distributed.Client``; None runs on Dask's default scheduler
+        (the current client when there is one).
+    tiles
+        How many tiles to cut (default: one per :data:`WORKS_PER_TILE`
+        works, at least one per worker thread of the client).
+    tiling
+        Explicit tiles (instead of a KD split); its distance must be at
+        least the rules' largest distance.
+    partitions
+        Partitions a GeoDataFrame is cut into (default: one per tile).
+    out_dir
+        Directory to write the answer to as partitioned GeoParquet
+        (``part-00000.parquet``...; each file in the answer's order, with
+        bbox covering columns); None writes nothing.
+    gather
+        Gather the whole answer into :attr:`DaskRun.conflicts` (sorted).
+
+    Returns
+    -------
+    DaskRun
+        The answer and the figures of the run.
+    """
+    rules = Rules() if rules is None else rules
+    if internal is not None:
+        rules = replace(rules, internal=bool(internal))
+    distance = float(rules.max_distance)
+    if tiling is not None and tiling.distance < distance:
+        raise InputError(
+            f"the tiling's distance {tiling.distance} m is below the rules' largest "
+            f"distance {distance} m; pairs could be missed"
+        )
+    threads = _threads(client)
+    known = None
+    if not isinstance(works, Works):
+        known = len(works)
+        n_guess = tiles or max(threads, math.ceil(len(works) / WORKS_PER_TILE))
+        works = Works.from_geodataframe(works, partitions or n_guess, rules)
+    return _run(works, rules, client, tiles, tiling, out_dir, gather, distance, threads, known)
+
+
+def _run(
+    works: Works,
+    rules: Rules,
+    client: Any,
+    tiles: int | None,
+    tiling: Tiling | None,
+    out_dir: str | Path | None,
+    gather: bool,
+    distance: float,
+    threads: int,
+    known: int | None,
+) -> DaskRun:
+    source = works.crs
+    target = _target_crs(works, client)
+    summary_meta = pd.DataFrame(
+        {"x": pd.Series([], dtype="float64"), "y": pd.Series([], dtype="float64"),
+         "n": pd.Series([], dtype="int64")}
+    )  # fmt: skip
+    if tiling is not None and known is not None:  # nothing to sample, nothing to count
+        n_works = known
+    else:
+        summary = _compute(
+            client, works.frame.map_partitions(_summary, source, target, meta=summary_meta)
+        )
+        n_works = int(summary["n"].sum())
+    if tiling is None:
+        count = tiles or max(threads, math.ceil(n_works / WORKS_PER_TILE))
+        sample = summary.loc[summary["n"] == 0, ["x", "y"]].to_numpy()
+        tiling = kd_tiling(sample, count, distance)
+    meta = _copies(works.frame._meta, source, target, tiling)
+    copies = works.frame.map_partitions(_copies, source, target, tiling, meta=meta)
+    shuffled = copies.shuffle(on=TILE, npartitions=len(tiling))
+    folder = Path(out_dir) if out_dir is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    tasks = [
+        dask.delayed(_run_part)(
+            part,
+            tiling,
+            rules,
+            target.to_wkt(),
+            None if folder is None else str(folder / f"part-{k:05d}.parquet"),
+            gather,
+        )
+        for k, part in enumerate(shuffled.to_delayed())
+    ]
+    outcomes = _compute(client, tasks)
+    frames = [o[0] for o in outcomes if o[0] is not None and len(o[0])]
+    files = [Path(o[1]) for o in outcomes if o[1] is not None]
+    n_copies = sum(int(o[2]) for o in outcomes)
+    n_pairs = sum(int(o[3]) for o in outcomes)
+    conflicts = None
+    if gather:
+        conflicts = _gathered(frames, target)
+    return DaskRun(conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling)
+
+
+def read_conflicts(folder: str | Path) -> gpd.GeoDataFrame:
+    """The answer a run wrote to ``folder``, gathered and sorted (as ``find_conflicts``)."""
+    files = sorted(Path(folder).glob("part-*.parquet"))
+    if not files:
+        raise InputError(f"{folder} holds no part-*.parquet files of a conflict run")
+    parts = [gpd.read_parquet(f) for f in files]
+    crs = parts[0].crs
+    frames = [pd.DataFrame(p.drop(columns=["bbox"], errors="ignore")) for p in parts]
+    for frame in frames:
+        frame["geometry"] = _to_wkb(np.asarray(frame["geometry"].array, dtype=object))
+    return _gathered(frames, CRS(crs) if crs is not None else None)
+
+
+# --- on the client --------------------------------------------------------------------
+
+
+def _kernel_columns(names: Sequence[str] | pd.Index, rules: Rules | None) -> list[str]:
+    wanted = list(KERNEL_COLUMNS)
+    if rules is not None and rules.exempt_column is not None:
+        wanted.append(rules.exempt_column)
+    present = set(names)
+    return [c for c in dict.fromkeys(wanted) if c in present]
+
+
+def _first_file(path: str) -> str:
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(p.rglob("*.parquet"))
+        if not files:
+            raise InputError(f"{path} holds no .parquet files")
+        return str(files[0])
+    if not p.exists():
+        raise InputError(f"{path} does not exist")
+    return str(p)
+
+
+def _threads(client: Any) -> int:
+    if client is None:
+        return 1
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # a client that cannot tell (e.g. closing): one tile per worker is a guess
+        return 1
+
+
+def _compute(client: Any, work: Any) -> Any:
+    """Compute a collection or a list of delayed on the client (or Dask's default scheduler)."""
+    if client is None:
+        if isinstance(work, list):
+            return list(dask.compute(*work))
+        return work.compute()
+    if isinstance(work, list):
+        return client.gather(client.compute(work))
+    return client.compute(work).result()
+
+
+def _target_crs(works: Works, client: Any) -> CRS:
+    """The working metric CRS, chosen from the works' extent as the single-machine engine does."""
+    try:
+        return check_metric(works.crs)
+    except InputError:
+        pass
+    meta = pd.DataFrame(
+        {c: pd.Series([], dtype="float64") for c in ("minx", "miny", "maxx", "maxy")}
+    )
+    extent = _compute(client, works.frame.map_partitions(_extent, meta=meta))
+    if extent.empty or not np.isfinite(extent.to_numpy()).any():
+        return CRS(works.crs)  # nothing to measure (as find_conflicts: no metric CRS needed)
+    box = [extent["minx"].min(), extent["miny"].min(), extent["maxx"].max(), extent["maxy"].max()]
+    corners = gpd.GeoDataFrame(
+        geometry=shapely.points([box[0], box[2]], [box[1], box[3]]), crs=works.crs
+    )
+    return working_crs([corners])
+
+
+def _gathered(frames: list[pd.DataFrame], crs: CRS | None) -> gpd.GeoDataFrame:
+    """One conflicts frame of the parts, in the single-machine engine's order."""
+    if not frames:
+        return empty_conflicts(crs)
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.sort_values(
+        list(ORDER), ascending=[False, True, True, True, True], kind="stable"
+    ).reset_index(drop=True)
+    for column in CONFLICT_COLUMNS[:8]:
+        frame[column] = frame[column].astype("str")
+    for column in ("start_a", "end_a", "start_b", "end_b"):  # Parquet may widen to ms
+        frame[column] = frame[column].astype("datetime64[s]")
+    geometry = gpd.GeoSeries(shapely.from_wkb(frame.pop("geometry").to_numpy()), crs=crs)
+    return gpd.GeoDataFrame(frame[list(CONFLICT_COLUMNS[:-1])], geometry=geometry, crs=crs)
+
+
+# --- in the workers -----------------------------------------------------------------
+
+
+def _to_wkb(geoms: np.ndarray) -> np.ndarray:
+    """WKB of each geometry (None stays None); keeps Z, and every coordinate bit for bit."""
+    return shapely.to_wkb(geoms, output_dimension=3, include_srid=False)
+
+
+def _wkb_series(geoms: np.ndarray) -> pd.Series:
+    """WKB as an Arrow binary column: never mistaken for text when Dask converts strings."""
+    return pd.Series(pd.array(_to_wkb(geoms), dtype=pd.ArrowDtype(pa.binary())))
+
+
+def _decode(part: pd.DataFrame, source: CRS, target: CRS) -> np.ndarray:
+    """The partition's geometries in the working CRS."""
+    geoms = shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
+    if source == target or not len(geoms):
+        return geoms
+    return np.asarray(gpd.GeoSeries(geoms, crs=source).to_crs(target).array, dtype=object)
+
+
+def _extent(part: pd.DataFrame) -> pd.DataFrame:
+    """The partition's envelope (NaN when it has no geometry)."""
+    geoms = shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
+    box = shapely.total_bounds(geoms) if len(geoms) else np.full(4, np.nan)
+    return pd.DataFrame([box], columns=["minx", "miny", "maxx", "maxy"])
+
+
+def _summary(part: pd.DataFrame, source: CRS, target: CRS) -> pd.DataFrame:
+    """A regular sample of the envelope centres (``n`` 0) and a row with the row count."""
+    geoms = _decode(part, source, target)
+    bounds = shapely.bounds(geoms)
+    ok = np.flatnonzero(np.isfinite(bounds).all(axis=1))
+    step = max(1, math.ceil(len(ok) / SAMPLE_PER_PARTITION))
+    b = bounds[ok[::step]]
+    return pd.DataFrame(
+        {
+            "x": np.r_[(b[:, 0] + b[:, 2]) / 2, np.nan],
+            "y": np.r_[(b[:, 1] + b[:, 3]) / 2, np.nan],
+            "n": np.r_[np.zeros(len(b), np.int64), len(part)].astype(np.int64),
+        }
+    )
+
+
+def _copies(part: pd.DataFrame, source: CRS, target: CRS, tiling: Tiling) -> pd.DataFrame:
+    """One row per (work, tile) its grown envelope touches, with the tile number."""
+    geoms = _decode(part, source, target)
+    bounds = shapely.bounds(geoms)
+    present = np.flatnonzero(np.isfinite(bounds).all(axis=1))  # no geometry: no part
+    work, tile = tiling.copies(bounds[present])
+    rows = present[work]
+    out = part.iloc[rows].reset_index(drop=True)
+    if source != target:
+        out[WKB] = _wkb_series(geoms[rows])
+    out[TILE] = tile
+    return out
+
+
+def _run_part(
+    part: pd.DataFrame,
+    tiling: Tiling,
+    rules: Rules,
+    crs_wkt: str,
+    path: str | None,
+    gather: bool,
+) -> tuple[pd.DataFrame | None, str | None, int, int]:
+    """The owned pairs of every tile in one shuffled partition; written when ``path`` is given.
+
+    Returns the pairs (geometry as WKB, when ``gather``), the file written,
+    the copies read and the number of pairs.
+    """
+    crs = CRS.from_wkt(crs_wkt)
+    found = [
+        _tile_conflicts(group.drop(columns=[TILE]), int(t), tiling, rules, crs)
+        for t, group in part.groupby(TILE, sort=True)
+    ]  # one step per tile of the partition (a handful), never per work
+    found = [f for f in found if len(f)]
+    if not found:
+        return None, None, len(part), 0
+    pairs = pd.concat(found, ignore_index=True)
+    pairs = pairs.sort_values(
+        list(ORDER), ascending=[False, True, True, True, True], kind="stable"
+    ).reset_index(drop=True)
+    written = None
+    if path is not None:
+        geo = gpd.GeoDataFrame(
+            pairs.drop(columns=["geometry"]),
+            geometry=gpd.GeoSeries(shapely.from_wkb(pairs["geometry"].to_numpy()), crs=crs),
+            crs=crs,
+        )
+        geo.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
+        written = path
+    return (pairs if gather else None), written, len(part), len(pairs)
+
+
+def tile_conflicts(
+    works: gpd.GeoDataFrame, tile: int, tiling: Tiling, rules: Rules
+) -> gpd.GeoDataFrame:
+    """The pairs among ``works`` (one tile's copies) that tile ``tile`` owns.
+
+    ``works`` must be in a local metric CRS. Runs
+    :func:`~ims_geo.conflicts.find_conflicts` unchanged and keeps the rows
+    whose reference point (:func:`~ims_geo.distributed.tiles.reference_points`)
+    lies in the tile. The rows keep the kernel's order.
+    """
+    frame = pd.DataFrame(works.drop(columns=works.geometry.name))
+    frame[WKB] = _to_wkb(np.asarray(works.geometry.array, dtype=object))
+    pairs = _tile_conflicts(frame, tile, tiling, rules, CRS(works.crs))
+    if not len(pairs):
+        return empty_conflicts(works.crs)
+    geometry = gpd.GeoSeries(shapely.from_wkb(pairs.pop("geometry").to_numpy()), crs=works.crs)
+    return gpd.GeoDataFrame(pairs, geometry=geometry, crs=works.crs)
+
+
+def _tile_conflicts(
+    frame: pd.DataFrame, tile: int, tiling: Tiling, rules: Rules, crs: CRS
+) -> pd.DataFrame:
+    """The owned pairs of one tile, geometry as WKB (column ``geometry``)."""
+    geoms = shapely.from_wkb(frame[WKB].to_numpy(dtype=object, na_value=None))
+    attributes = frame.drop(columns=[WKB]).reset_index(drop=True)
+    for column in (s.START, s.END):  # GeoParquet holds dates as dates: the kernel reads datetimes
+        dtype = attributes[column].dtype if column in attributes else None
+        if dtype is not None and not (
+            isinstance(dtype, pd.DatetimeTZDtype)
+            or (isinstance(dtype, np.dtype) and dtype.kind == "M")
+        ):
+            attributes[column] = pd.to_datetime(
+                attributes[column].astype(object), errors="coerce"
+            ).astype("datetime64[s]")
+    works = gpd.GeoDataFrame(attributes, geometry=geoms, crs=crs)
+    found = find_conflicts(works, rules, workers=1)
+    if not len(found):
+        return pd.DataFrame(columns=list(CONFLICT_COLUMNS))
+    key = pd.MultiIndex.from_arrays(
+        [works[s.ORG].astype("str").to_numpy(), works[s.WORK_ID].astype("str").to_numpy()]
+    )
+    if key.has_duplicates:
+        dup = key[key.duplicated()][0]
+        raise InputError(
+            f"duplicate work_id '{dup[1]}' for org '{dup[0]}': every work needs its own "
+            "work_id within its organisation (pass the works through ims_geo.schema.validate)"
+        )
+    bounds = shapely.bounds(geoms)
+    side = {}
+    for x in ("a", "b"):
+        at = key.get_indexer(
+            pd.MultiIndex.from_arrays(
+                [found[f"org_{x}"].to_numpy(), found[f"work_id_{x}"].to_numpy()]
+            )
+        )
+        side[x] = bounds[at]
+    px, py = reference_points(side["a"], side["b"], tiling.distance)
+    own = tiling.owns(tile, px, py)
+    kept = pd.DataFrame(found[own].drop(columns="geometry")).reset_index(drop=True)
+    kept["geometry"] = _to_wkb(np.asarray(found.geometry.array, dtype=object)[own])
+    return kept
+
+
+__all__ = [
+    "KERNEL_COLUMNS",
+    "DaskRun",
+    "Works",
+    "find_conflicts_dask",
+    "read_conflicts",
+    "run",
+    "tile_conflicts",
+]
