@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -285,6 +286,12 @@ def column_config(frame: pd.DataFrame, config: dict[str, Any] | None = None) -> 
             out[name] = st.column_config.DateColumn(words, format=date_format())
         elif pd.api.types.is_numeric_dtype(values) and (kind := _number_kind(name)):
             out[name] = st.column_config.NumberColumn(words, format=number_format(kind))
+        elif name in maps.VALUE_NAMES and not pd.api.types.is_numeric_dtype(values):
+            # the stored code stays the value (it sorts and filters); the cell reads in words
+            present = sorted({str(v) for v in values.dropna()})
+            out[name] = st.column_config.SelectboxColumn(
+                words, options=present, format_func=functools.partial(maps.value_name, name)
+            )
         else:
             out[name] = words
     for name, own in (config or {}).items():

@@ -38,6 +38,7 @@ def _page() -> None:
             "Voltage_kV": [0.4, 10.0],
             "excavation": [True, False],
             "uploaded_at": pd.to_datetime(["2026-12-04 03:05:00", "2026-12-04 00:00:00"]),
+            "discipline": ["heat", "water"],
         }
     )
     widgets.show_table(frame, key="t", config={"version": {"label": "Plan version"}})
@@ -75,6 +76,12 @@ def test_a_table_keeps_its_values_and_reads_in_words(monkeypatch):
     assert config["Voltage_kV"] == {"label": "Voltage_kV"}
     assert config["excavation"]["label"] == "Opens the street"
     assert config["excavation"]["type_config"]["type"] == "checkbox"
+    # an enum value reads in words, the code stays the value
+    assert values["discipline"].tolist() == ["heat", "water"]
+    assert config["discipline"]["label"] == "Discipline"
+    assert config["discipline"]["type_config"]["options"] == [
+        {"value": "heat", "label": "district heat"}, {"value": "water", "label": "water"},
+    ]  # fmt: skip
     # a moment keeps its time of day
     assert values["uploaded_at"].tolist() == [
         pd.Timestamp("2026-12-04 03:05"), pd.Timestamp("2026-12-04")
