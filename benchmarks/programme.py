@@ -57,6 +57,7 @@ if __package__ in (None, ""):
 
 from ims_geo.conflicts import find_conflicts
 from ims_geo.programme import Proposal, propose
+from ims_geo.programme.schedule import Weights
 
 from benchmarks import generate
 
@@ -66,6 +67,9 @@ OUT = HERE / "out"
 BOX_WORKS = (21, 40)
 #: Combined works must reach this share of the bound on the boxes.
 BOX_TARGET = 0.9
+#: Weights of the boxes' second run: a fixed violation is worth 1.2 combined
+#: works (the default puts every fix before any combination).
+TRADE = Weights(violation=1200)
 
 
 def _machine() -> dict[str, Any]:
@@ -175,6 +179,10 @@ def boxes(count: int, limit: float) -> list[dict[str, Any]]:
             run = summarise(f"box {len(runs) + 1}", box, proposal, limit, time.perf_counter() - t0)
             parts = proposal.solver[proposal.solver["stage"] == "components"]
             run["optimal"] = bool((parts["status"] == "OPTIMAL").all())
+            # the trade: a fixed violation worth 1.2 combined works instead of any number
+            traded = propose(box, time_limit=limit, not_before="2026-01-01", weights=TRADE)
+            run["traded_combined"] = _kpi(traded, "combined works")[1]
+            run["traded_fixed"] = _kpi(traded, "moratorium violations fixed")[1]
             runs.append(run)
             print(
                 f"  box {len(runs)}: {len(box)} works, combined {run['combined']:.0f} of "
@@ -232,8 +240,8 @@ def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine
             "",
             "| box | works | combined / bound | share | bound with violations fixed first "
             "| share | fixed / fixable | bound proof | schedule proven optimal | wall s "
-            "| new violations |",
-            "|---|---:|---|---:|---:|---:|---|---|---|---:|---:|",
+            "| new violations | fix worth 1.2 works: combined / bound, fixed |",
+            "|---|---:|---|---:|---:|---:|---|---|---|---:|---:|---|",
         ]
         for r in box_runs:
             share = r["combined"] / r["combined_bound"] if r["combined_bound"] else 1.0
@@ -245,7 +253,8 @@ def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine
                 f"| {share:.0%} | {_f(fixing)} | {share_f:.0%} "
                 f"| {_f(r['fixed'])} / {_f(r['fixable'])} | {proofs} "
                 f"| {'yes' if r['optimal'] else 'no'} | {r['wall_s']:.1f} "
-                f"| {_f(r['new_violations'])} |"
+                f"| {_f(r['new_violations'])} | {_f(r['traded_combined'])} / "
+                f"{_f(r['combined_bound'])}, {_f(r['traded_fixed'])} |"
             )
         fixing_all = sum(r["combined_bound_fixing"] for r in box_runs)
         lines.append(
@@ -253,7 +262,9 @@ def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine
             f"| {total / bound if bound else 1.0:.0%} | {_f(fixing_all)} "
             f"| {total / fixing_all if fixing_all else 1.0:.0%} "
             f"| {_f(sum(r['fixed'] for r in box_runs))} / {_f(sum(r['fixable'] for r in box_runs))} "
-            "| | | | |"
+            f"| | | | | {_f(sum(r['traded_combined'] for r in box_runs))} / {_f(bound)} "
+            f"({sum(r['traded_combined'] for r in box_runs) / bound if bound else 1.0:.0%}), "
+            f"{_f(sum(r['traded_fixed'] for r in box_runs))} |"
         )
     return "\n".join(lines) + "\n"
 
