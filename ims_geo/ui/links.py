@@ -33,6 +33,7 @@ __all__ = [
     "conflict_key",
     "conflict_keys",
     "conflict_link",
+    "conflict_prefix",
     "project_link",
     "work_link",
 ]
@@ -78,6 +79,12 @@ def work_link(org: object, work_id: object) -> str:
 def conflict_link(conflict: Mapping[str, object]) -> str:
     """Relative URL of the conflict list opened on one conflict."""
     return "conflicts?" + _query({CONFLICT: conflict_key(conflict)})
+
+
+def conflict_prefix() -> str:
+    """:func:`conflict_link` without the key, for a link built in the browser (map popups)."""
+    query = _query({})
+    return "conflicts?" + (query + "&" if query else "") + CONFLICT + "="
 
 
 def project_link(project: object) -> str:

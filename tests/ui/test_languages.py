@@ -246,5 +246,7 @@ def test_links_between_pages_carry_a_language_other_than_the_default(monkeypatch
     i18n.use("nl")
     assert links.work_link("A", "W 1") == "map?org=A&work=W+1&lang=nl"
     assert links.project_link(3) == "programme?project=3&lang=nl"
+    assert links.conflict_prefix() == "conflicts?lang=nl&conflict="
     monkeypatch.setenv(i18n.LANG_ENV, "nl")  # the installation's own language needs no mark
     assert links.work_link("A", "W 1") == "map?org=A&work=W+1"
+    assert links.conflict_prefix() == "conflicts?conflict="

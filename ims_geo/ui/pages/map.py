@@ -169,7 +169,7 @@ fmap = maps.works_map(
     kinds=kinds,
     tiles=maps.tile_url(),
     moratoria=protected,
-    link="conflicts?" + links.CONFLICT + "=",
+    link=links.conflict_prefix(),
     highlight=not outlined.empty,
 )
 clicked = widgets.show_map(fmap, key="works_map", **view)
