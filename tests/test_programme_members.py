@@ -148,3 +148,26 @@ def test_a_split_table_without_a_rule_column_or_with_two_rules_for_one_project()
     )
     with pytest.raises(InputError, match="lines 2, 3 name members of project C00. with different"):
         propose(frame, split=both, time_limit=2)
+
+
+def test_an_adopted_proposal_keeps_the_split_its_table_asked_for(tmp_path) -> None:
+    from ims_geo import cycle
+    from ims_geo.schema import validate
+    from ims_geo.store import open_store
+
+    store = open_store(tmp_path / "store.gpkg")
+    frame = plans().assign(cost_eur=lambda f: f["work_id"].map(COSTS))
+    for org, rows in frame.groupby("org"):
+        checked = validate(gpd.GeoDataFrame(rows.drop(columns="org")), org=org)
+        store.import_plan(checked.valid, org=org, cycle=2027)
+    split = pd.DataFrame({"project": ["*"], "rule": ["cost"]})
+    cycle.adopt(store, 2027, decision="Council 1", time_limit=5, split=split)
+    projects = cycle.projects(store, 2027)
+    assert len(projects) == 2
+    assert projects["split_rule"].tolist() == ["cost", "cost"]
+    # a rule named at adoption still wins
+    cycle.adopt(store, 2027, decision="Council 2", reason="re-split", time_limit=5,
+                split=split, split_rules={"C001": "equal"})  # fmt: skip
+    projects = cycle.projects(store, 2027).set_index("project")
+    assert projects.loc["C001", "split_rule"] == "equal"
+    assert projects.loc["C002", "split_rule"] == "cost"

@@ -177,9 +177,13 @@ def adopt(
             "an adoption needs its decision reference, e.g. --decision 'Council 2027/14'"
         )
     when = _decision_date(decision_date)
-    works, proposed, what = _programme_works(store, programme, propose_options)
+    works, proposed, what, asked = _programme_works(store, programme, propose_options)
     members, project_rows = _freeze(
-        works, {**proposed, **(savings or {})}, split_rules or {}, leads or {}
+        works,
+        {**proposed, **(savings or {})},
+        # the rules the proposal was split by (its split table), unless named here
+        {**asked, **(split_rules or {})},
+        leads or {},
     )
     crs = store.crs
     stamp = now_text()
@@ -219,6 +223,22 @@ def adopt(
     )
 
 
+def _proposal_split_rules(programme: object) -> dict[str, str]:
+    """Project -> the split rule a :class:`~ims_geo.programme.Proposal` asked for."""
+    if not isinstance(programme, Proposal) or "split_rule" not in programme.clusters:
+        return {}
+    wanted = (
+        programme.clusters["split_rule"]
+        .astype(str)
+        .str.replace(r"^cost \(fallback from (\w+)\)$", r"\1", regex=True)
+    )
+    return {
+        str(c): r
+        for c, r in zip(programme.clusters[CLUSTER_ID], wanted, strict=True)
+        if r in SPLIT_RULES
+    }
+
+
 def _decision_date(value: dt.date | str | None) -> dt.date:
     if value is None:
         return dt.date.today()
@@ -234,8 +254,8 @@ def _programme_works(
     store: Store,
     programme: Proposal | gpd.GeoDataFrame | str | Path | None,
     options: Mapping[str, Any],
-) -> tuple[gpd.GeoDataFrame, dict[str, float], str]:
-    """The programme's works (canonical columns + proposed dates), savings by project."""
+) -> tuple[gpd.GeoDataFrame, dict[str, float], str, dict[str, str]]:
+    """The programme's works (canonical columns + proposed dates), savings and split rules by project."""
     current = store.works()
     if programme is None:
         if current.empty:
@@ -269,7 +289,7 @@ def _programme_works(
     if clusters is not None and CLUSTER_ID in clusters and "savings_eur" in clusters:
         values = pd.to_numeric(clusters["savings_eur"], errors="coerce").fillna(0.0)
         savings = dict(zip(clusters[CLUSTER_ID].astype(str), values.astype(float), strict=True))
-    return works, savings, what
+    return works, savings, what, _proposal_split_rules(programme)
 
 
 def _read_programme_file(path: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
