@@ -104,7 +104,10 @@ def gantt_rows(works: pd.DataFrame, *, group_by: str = "project") -> pd.DataFram
             ["_alone", "_rank", "_cluster", "_order", PROPOSED_START, ORG, WORK_ID],
             kind="stable",
         )
-        group = w["_cluster"].where(~w["_alone"], _("Not combined"))
+        # a project's heading names its organisations
+        orgs = w[~w["_alone"]].groupby("_cluster")[ORG].agg(lambda o: ", ".join(sorted(set(o))))
+        named = w["_cluster"] + " · " + w["_cluster"].map(orgs).fillna("")
+        group = named.where(~w["_alone"], _("Not combined"))
     else:
         w = w.sort_values([ORG, PROPOSED_START, WORK_ID], kind="stable")
         group = w[ORG]

@@ -51,6 +51,7 @@ __all__ = [
     "cost_split",
     "exclude_table",
     "kpi_name",
+    "kpi_table",
     "kpi_value",
     "lock_table",
     "project_members",
@@ -88,6 +89,16 @@ def kpi_name(kpi: str) -> str:
 def kpi_value(kpi: str, value: float) -> str:
     """A KPI's value as people read it (euros as money)."""
     return fmt_money(value) if kpi.endswith(" eur") else fmt_number(value)
+
+
+def kpi_table(kpis: pd.DataFrame) -> pd.DataFrame:
+    """Every KPI of a proposal in words: its name, baseline, proposal and change, as text."""
+    rows = []
+    for kpi, base, value in kpis.loc[:, ["kpi", "baseline", "proposal"]].itertuples(index=False):
+        change = float(value) - float(base)
+        rows.append((kpi_name(kpi), kpi_value(kpi, base), kpi_value(kpi, value),
+                     ("+" if change > 0 else "") + kpi_value(kpi, change)))  # fmt: skip
+    return pd.DataFrame(rows, columns=["kpi", "baseline", "proposal", "change"], dtype=object)
 
 
 def asked_rule(rule: str) -> str:

@@ -43,8 +43,8 @@ def test_rows_by_project_heading_then_members_in_execution_order_then_works_alon
     long_title = "Water main " + "x" * (charts.TITLE_CHARS - 12) + "…"
     assert order == [
         # C001 starts first (2026-06-01), C002 on 2027-04-01; works alone last
-        "▸ C001", "k1 · Kerb",
-        "▸ C002", "s1 · Main sewer (Sewer)", "w1 · " + long_title, "r1 · Resurfacing",
+        "▸ C001 · City", "k1 · Kerb",
+        "▸ C002 · City, Sewer, Water", "s1 · Main sewer (Sewer)", "w1 · " + long_title, "r1 · Resurfacing",
         "▸ Not combined", "x9 · Gas", "s1 · Main sewer (Water)",
     ]  # fmt: skip
     assert len(long_title) == charts.TITLE_CHARS

@@ -45,9 +45,8 @@ from ims_geo.ui import charts, links, negotiate, state, widgets
 DELTA_COLOURS: dict[str, Literal["normal", "inverse", "off"]] = {
     "clashes": "inverse", "moratorium violations": "inverse", "disruption days": "inverse",
     "estimated cost eur": "inverse", "combined works": "normal", "combined projects": "normal",
-    "savings eur": "normal", "new moratorium violations": "inverse", "new clashes": "inverse",
-    "moratorium violations fixed": "normal", "org-years over budget": "inverse",
-    "cells over max_parallel": "inverse",
+    "savings eur": "normal", "works moved": "off", "moratorium violations fixed": "normal",
+    "org-years over budget": "inverse", "cells over max_parallel": "inverse",
 }  # fmt: skip
 #: Unit costs: field of :class:`~ims_geo.programme.CostTable` -> its name on the page.
 COST_NAMES: dict[str, str] = {
@@ -416,9 +415,12 @@ if not same(shown_request, request):
 # --- KPIs -----------------------------------------------------------------------------------
 st.subheader(_("Against the baseline"))
 kpis = proposal.kpis
-for start in range(0, len(kpis), 5):
+primary = kpis[kpis["kpi"].isin(list(DELTA_COLOURS))]
+for start in range(0, len(primary), 5):
     cells = st.columns(5)
-    for cell, kpi in zip(cells, kpis.iloc[start : start + 5].itertuples(index=False), strict=False):
+    for cell, kpi in zip(
+        cells, primary.iloc[start : start + 5].itertuples(index=False), strict=False
+    ):
         change = float(kpi.proposal) - float(kpi.baseline)
         cell.metric(
             negotiate.kpi_name(kpi.kpi),
@@ -429,6 +431,16 @@ for start in range(0, len(kpis), 5):
                 value=negotiate.kpi_value(kpi.kpi, kpi.baseline)
             ),
         )
+with st.expander(_("All figures, with the bounds on what can be reached")):
+    st.dataframe(
+        negotiate.kpi_table(kpis), hide_index=True, key="programme_kpis",
+        column_config={
+            "kpi": st.column_config.TextColumn(_("Figure")),
+            "baseline": st.column_config.TextColumn(_("Baseline")),
+            "proposal": st.column_config.TextColumn(_("Proposal")),
+            "change": st.column_config.TextColumn(_("Change")),
+        },
+    )  # fmt: skip
 for warning in proposal.warnings:
     st.warning(widgets.literal(warning))
 
