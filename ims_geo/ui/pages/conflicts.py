@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ims_geo import export, maps
+from ims_geo import maps
 from ims_geo.conflicts import describe_left_out, left_out
 from ims_geo.cycle.moratoria import moratoria
 from ims_geo.explain import explain, sentences
@@ -70,11 +70,12 @@ with st.sidebar:
 with widgets.user_errors():
     every = state.conflicts(distance=distance, window_days=window, moratorium_years=moratorium)
     rules = load_rules(None, distance=distance, window_days=window, moratorium_years=moratorium)
-found = maps.filter_conflicts(
-    every, kinds=kinds, severities=severities, orgs=orgs, disciplines=disciplines,
-    start=start, end=end,
-)  # fmt: skip
-listed = export.conflict_table(found, works)
+    # filtered and tabled once per revision, rules and filters (not on a row pick)
+    found, listed = state.conflict_list(
+        rules={"distance": distance, "window_days": window, "moratorium_years": moratorium},
+        kinds=kinds, severities=severities, orgs=orgs, disciplines=disciplines,
+        start=start, end=end,
+    )  # fmt: skip
 
 # --- sorting and columns -----------------------------------------------------------------
 shown_columns = [c for c in COLUMNS if c in listed.columns]
@@ -164,8 +165,10 @@ if chosen_row is not None and picked is not None and picked >= maps.MAX_DRAWN_CO
     drawn = pd.concat([drawn, found.iloc[[picked]]])
 drawn = drawn.iloc[::-1]
 drawn = drawn.assign(**{maps.KEY_FIELD: links.conflict_keys(drawn)})
-layer = maps.prepare(drawn, [*maps.CONFLICT_FIELDS, maps.KEY_FIELD],
-                     light_fields=maps.LIGHT_CONFLICT_FIELDS)  # fmt: skip
+layer = state.layer(
+    drawn, [*maps.CONFLICT_FIELDS, maps.KEY_FIELD], light_fields=maps.LIGHT_CONFLICT_FIELDS,
+    key=("conflicts", distance, window, moratorium, tuple(drawn[maps.KEY_FIELD])),
+)  # fmt: skip
 fmap = maps.conflicts_map(layer, context=state.context(), kinds=kinds, tiles=maps.tile_url())
 with right:
     returned = widgets.show_map(fmap, key=MAP, returned=("last_active_drawing",), **view)
