@@ -697,6 +697,34 @@ def restore_cmd(org: str, version: int, cycle: int | None, store_path: str) -> N
 @rules_options
 @click.option("--internal", is_flag=True, help="Also report pairs within one organisation.")
 @lang_option
+@click.option(
+    "--engine",
+    type=click.Choice(["single", "dask"]),
+    default="single",
+    show_default=True,
+    help="single: this process; dask: tiles on a Dask cluster (the same answer). GeoParquet "
+    "INPUT (ims-geo export --out works.parquet) is then read in partitions.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="With --engine dask: the scheduler of an existing cluster, e.g. tcp://10.0.0.5:8786.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    help="With --engine dask: start a local cluster of N worker processes [2].",
+)
+@click.option(
+    "--tiles",
+    type=click.IntRange(1, 1_000_000),
+    help="With --engine dask: tiles to cut the area into [one per 100,000 works].",
+)
+@click.option(
+    "--parts",
+    type=click.Path(file_okay=False),
+    help="With --engine dask: also write the answer as partitioned GeoParquet to this folder.",
+)
 @ingest_options
 @store_option
 @_handle_errors
@@ -707,6 +735,11 @@ def conflicts_cmd(
     rules: Any,
     internal: bool,
     lang: str | None,
+    engine: str,
+    scheduler: str | None,
+    workers: int | None,
+    tiles: int | None,
+    parts: str | None,
     read: InputOptions,
     store_path: str,
 ) -> None:
@@ -716,17 +749,29 @@ def conflicts_cmd(
     comes from each file's org column or from --org), or the store's current
     works when no INPUT is given (with the store's moratoria layer: a
     protected new surface is a sealing work; those rows carry moratorium_id),
-    and writes one row per pair of works to OUT.
+    and writes one row per pair of works to OUT. With --engine dask the
+    search runs on a Dask cluster (--scheduler, or --workers for a local
+    one) and gives the same answer.
     """
     from ims_geo import export
+    from ims_geo.cli.distributed import DaskOptions, dask_conflicts
     from ims_geo.conflicts import find_conflicts
 
     export.format_of(out)
     _check_lang(out, lang)
-    works = _read_inputs(inputs, store_path, read, orgs)
-    if inputs:
+    on_dask = DaskOptions(scheduler, workers, tiles, parts)
+    if engine != "dask" and on_dask.given():
+        _fail(f"{', '.join(on_dask.given())}: only with --engine dask")
+    left = None
+    if engine == "dask":  # works: the titles only when GeoParquet is read in partitions
+        conflicts, works, left = dask_conflicts(
+            inputs, orgs, rules, internal, read, store_path, on_dask
+        )
+    elif inputs:
+        works = _read_inputs(inputs, store_path, read, orgs)
         conflicts = find_conflicts(works, rules, internal=internal or None)
     else:  # the store's works: its moratoria layer protects new surfaces too (as in the app)
+        works = _read_inputs(inputs, store_path, read, orgs)
         from ims_geo.cycle.moratoria import store_conflicts
 
         store = _open_store(store_path)
@@ -736,7 +781,7 @@ def conflicts_cmd(
     counts = conflicts["kind"].value_counts()
     detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
     click.echo(f"{len(conflicts)} conflicts ({detail}) written to {out}", err=True)
-    click.echo(_left_out_line(works, rules), err=True)
+    click.echo(left or _left_out_line(works, rules), err=True)
 
 
 def _left_out_line(works: Any, rules: Any) -> str:

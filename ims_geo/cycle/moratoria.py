@@ -537,6 +537,7 @@ def find_conflicts_with_moratoria(
     *,
     exempt: pd.DataFrame | None = None,
     internal: bool | None = None,
+    finder: Any = None,
 ) -> gpd.GeoDataFrame:
     """Conflicts of ``works`` with the moratoria layer read like sealing works.
 
@@ -555,6 +556,10 @@ def find_conflicts_with_moratoria(
         Exemptions (:func:`exemptions`): the pairs they name are dropped.
     internal
         As in :func:`ims_geo.conflicts.find_conflicts`.
+    finder
+        The engine, called as ``finder(works, rules, internal=...)``: None is
+        :func:`~ims_geo.conflicts.find_conflicts`; e.g. a partial of
+        :func:`ims_geo.distributed.find_conflicts_dask` runs it on a cluster.
 
     Returns
     -------
@@ -563,8 +568,9 @@ def find_conflicts_with_moratoria(
         (the moratorium a row comes from; NA for the works' own conflicts).
     """
     rules = rules or Rules()
+    search = finder or find_conflicts  # one engine for every search below
     if layer is None or len(layer) == 0:
-        found = find_conflicts(works, rules, internal=internal)
+        found = search(works, rules, internal=internal)
         found["moratorium_id"] = pd.array([pd.NA] * len(found), dtype="Int64")
         return _exempted(found, layer, exempt)
     span = int(rules.moratorium_years * 365)
@@ -575,13 +581,13 @@ def find_conflicts_with_moratoria(
     pseudo = _pseudo_works(works, layer, span, reading)
     combined = pd.concat([works, pseudo], ignore_index=True)
     combined = gpd.GeoDataFrame(combined, geometry=works.geometry.name, crs=works.crs)
-    found = find_conflicts(combined, reading, internal=internal)
+    found = search(combined, reading, internal=internal)
     in_a = found["work_id_a"].str.startswith(_MARK).to_numpy()
     in_b = found["work_id_b"].str.startswith(_MARK).to_numpy()
     if reading is rules:
         own = found[~in_a & ~in_b].copy()
     else:  # the works' own pairs under the caller's rules (no moratorium among them)
-        own = find_conflicts(works, rules, internal=internal)
+        own = search(works, rules, internal=internal)
     own["moratorium_id"] = pd.array([pd.NA] * len(own), dtype="Int64")
     layered = found[(in_a | in_b) & (found["kind"] == "moratorium").to_numpy()].copy()
     if len(layered):
@@ -602,6 +608,7 @@ def store_conflicts(
     rules: Rules | None = None,
     *,
     internal: bool | None = None,
+    finder: Any = None,
 ) -> gpd.GeoDataFrame:
     """Conflicts of a store's works with its moratoria layer and exemptions.
 
@@ -619,6 +626,8 @@ def store_conflicts(
         Conflict rules (default :class:`ims_geo.rules.Rules`).
     internal
         As in :func:`ims_geo.conflicts.find_conflicts`.
+    finder
+        The engine (as in :func:`find_conflicts_with_moratoria`).
 
     Returns
     -------
@@ -629,7 +638,7 @@ def store_conflicts(
     if works.empty:  # nothing can dig in a moratorium; the engine's empty frame
         return find_conflicts_with_moratoria(works, None, rules, internal=internal)
     return find_conflicts_with_moratoria(
-        works, moratoria(store), rules, exempt=exemptions(store), internal=internal
+        works, moratoria(store), rules, exempt=exemptions(store), internal=internal, finder=finder
     )
 
 

@@ -43,7 +43,13 @@ import shapely
 from pyproj import CRS
 
 from ims_geo import schema as s
-from ims_geo.conflicts import CONFLICT_COLUMNS, empty_conflicts, find_conflicts
+from ims_geo.conflicts import (
+    CONFLICT_COLUMNS,
+    LEFT_OUT_COLUMNS,
+    empty_conflicts,
+    find_conflicts,
+    left_out,
+)
 from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
@@ -336,6 +342,28 @@ def _run(
     return DaskRun(conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling)
 
 
+def left_out_dask(works: Works, rules: Rules | None = None, client: Any = None) -> pd.DataFrame:
+    """:func:`ims_geo.conflicts.left_out` of works in partitions, counted where they lie.
+
+    The counts are summed over the partitions; reasons come in the order
+    they are first met.
+    """
+    rules = Rules() if rules is None else rules
+    meta = pd.DataFrame(
+        {
+            c: pd.Series([], dtype=d)
+            for c, d in zip(LEFT_OUT_COLUMNS, ("object", "int64", "object"), strict=True)
+        }
+    )
+    parts = _compute(client, works.frame.map_partitions(_left_out, works.crs, rules, meta=meta))
+    if parts.empty:
+        return meta
+    total = parts.groupby(["reason", "part"], sort=False, as_index=False)["works"].sum()
+    return total[list(LEFT_OUT_COLUMNS)].astype(
+        {"reason": object, "works": "int64", "part": object}
+    )
+
+
 def read_conflicts(folder: str | Path) -> gpd.GeoDataFrame:
     """The answer a run wrote to ``folder``, gathered and sorted (as ``find_conflicts``)."""
     files = sorted(Path(folder).glob("part-*.parquet"))
@@ -453,6 +481,15 @@ def _extent(part: pd.DataFrame) -> pd.DataFrame:
     geoms = shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
     box = shapely.total_bounds(geoms) if len(geoms) else np.full(4, np.nan)
     return pd.DataFrame([box], columns=["minx", "miny", "maxx", "maxy"])
+
+
+def _left_out(part: pd.DataFrame, crs: CRS, rules: Rules) -> pd.DataFrame:
+    """:func:`ims_geo.conflicts.left_out` of one partition."""
+    geoms = shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
+    frame = gpd.GeoDataFrame(
+        part.drop(columns=[WKB]).reset_index(drop=True), geometry=geoms, crs=crs
+    )
+    return left_out(frame, rules)
 
 
 def _summary(part: pd.DataFrame, source: CRS, target: CRS) -> pd.DataFrame:
@@ -590,6 +627,7 @@ __all__ = [
     "DaskRun",
     "Works",
     "find_conflicts_dask",
+    "left_out_dask",
     "read_conflicts",
     "run",
     "tile_conflicts",

@@ -1,0 +1,64 @@
+"""A Dask client for a run: an existing cluster's scheduler, or a local cluster."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ims_geo.errors import InputError
+
+#: Local worker processes when neither a scheduler nor a number of workers is given.
+DEFAULT_WORKERS = 2
+#: Seconds to wait for an existing scheduler to answer.
+CONNECT_TIMEOUT = 20
+_ADDRESS = re.compile(r"^(tcp|tls|ws|wss|inproc)://[A-Za-z0-9_.:\[\]/-]+$")
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``, closed (with its local cluster) when the block ends.
+
+    Parameters
+    ----------
+    scheduler
+        Address of an existing cluster's scheduler (``tcp://host:8786``), e.g.
+        one started by dask-kubernetes or dask-jobqueue.
+    workers
+        Start a ``LocalCluster`` of this many worker processes (one thread
+        each) instead (default :data:`DEFAULT_WORKERS`).
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None and workers is not None:
+        raise InputError(
+            "give --scheduler (an existing cluster) or --workers (a local one), not both"
+        )
+    if scheduler is not None:
+        if not _ADDRESS.match(scheduler):
+            raise InputError(
+                f"--scheduler {scheduler!r} is not a Dask scheduler address; "
+                "give it as tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
+            )
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(
+                f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}); "
+                "check the address and that the cluster runs"
+            ) from None
+        with client:
+            yield client
+        return
+    n = DEFAULT_WORKERS if workers is None else int(workers)
+    if n < 1:
+        raise InputError(f"--workers must be at least 1, not {n}")
+    with (
+        LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+__all__ = ["DEFAULT_WORKERS", "dask_client"]

@@ -1,0 +1,99 @@
+"""``ims-geo conflicts --engine dask`` through click's CliRunner, on real files.
+
+The single engine's output file is the oracle: the Dask engine writes the
+same file, byte for byte, on a local cluster it starts (``--workers``) and
+on the test session's cluster (``--scheduler``, see ``dask_client`` in
+tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+from click.testing import CliRunner, Result
+from test_distributed import assert_same, street_works
+
+from ims_geo import export
+from ims_geo.cli import main
+from ims_geo.conflicts import find_conflicts
+from ims_geo.distributed import read_conflicts
+
+
+def ims_geo(*args: Any) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_local_cluster_with_workers_writes_the_single_engine_file(tmp_path: Path) -> None:
+    works = street_works(1500, seed=11)
+    source = tmp_path / "works.gpkg"
+    export.write(works, source, layer="works")
+    single, dask = tmp_path / "single.csv", tmp_path / "dask.csv"
+    assert ims_geo("conflicts", source, "--out", single, "--internal").exit_code == 0
+    result = ims_geo(
+        "conflicts", source, "--out", dask, "--internal", "--engine", "dask", "--workers", 2,
+        "--tiles", 5,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Dask engine on a local cluster of 2 workers" in result.stderr
+    assert "5 tiles" in result.stderr
+    assert dask.read_bytes() == single.read_bytes()
+    assert len(single.read_text().splitlines()) > 500
+
+
+def test_existing_cluster_reads_geoparquet_in_partitions(dask_client: Any, tmp_path: Path) -> None:
+    works = street_works(2500, seed=12)
+    gpkg, parquet = tmp_path / "works.gpkg", tmp_path / "works.parquet"
+    export.write(works, gpkg, layer="works")
+    works.to_parquet(parquet, row_group_size=400, write_covering_bbox=True, schema_version="1.1.0")
+    single, dask = tmp_path / "single.gpkg", tmp_path / "dask.gpkg"
+    assert ims_geo("conflicts", gpkg, "--out", single).exit_code == 0
+    address = dask_client.scheduler.address
+    assert address.startswith("tcp://")
+    parts = tmp_path / "parts"
+    result = ims_geo(
+        "conflicts", parquet, "--out", dask, "--engine", "dask", "--scheduler", address,
+        "--tiles", 4, "--parts", parts,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"Dask engine on {address}" in result.stderr
+    assert "Read 2500 works in 7 partitions" in result.stderr
+    want, got = gpd.read_file(single), gpd.read_file(dask)
+    assert len(want) > 500
+    assert_same(got, want)
+    # the partitioned answer is the engine's answer before the table's rounding
+    assert_same(read_conflicts(parts), find_conflicts(works))
+    assert result.stderr.splitlines()[-1] == ims_geo_left_out(gpkg)
+
+
+def ims_geo_left_out(path: Path) -> str:
+    """The left-out sentence the single engine prints for the works in ``path``."""
+    out = path.with_suffix(".csv")
+    return ims_geo("conflicts", path, "--out", out).stderr.splitlines()[-1]
+
+
+def test_dask_options_without_the_dask_engine_are_refused(tmp_path: Path) -> None:
+    source = tmp_path / "works.gpkg"
+    export.write(street_works(20, seed=1), source, layer="works")
+    result = ims_geo("conflicts", source, "--out", tmp_path / "x.csv", "--workers", 2)
+    assert result.exit_code == 2
+    assert "--workers: only with --engine dask" in result.stderr
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_scheduler_and_workers_together_or_a_bad_address_are_refused(tmp_path: Path) -> None:
+    source = tmp_path / "works.gpkg"
+    export.write(street_works(20, seed=1), source, layer="works")
+    both = ims_geo(
+        "conflicts", source, "--out", tmp_path / "x.csv", "--engine", "dask",
+        "--scheduler", "tcp://127.0.0.1:8786", "--workers", 2,
+    )  # fmt: skip
+    assert both.exit_code == 2 and "not both" in both.stderr
+    bad = ims_geo(
+        "conflicts", source, "--out", tmp_path / "x.csv", "--engine", "dask",
+        "--scheduler", "127.0.0.1; rm -rf /",
+    )  # fmt: skip
+    assert bad.exit_code == 2
+    assert "is not a Dask scheduler address; give it as tcp://HOST:PORT" in bad.stderr
+    assert "Traceback" not in bad.output
