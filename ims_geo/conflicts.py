@@ -130,6 +130,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from geopandas.array import GeometryArray
 from pyproj import CRS
 
 from ims_geo import schema as s
@@ -382,6 +383,7 @@ class _Segments:
     y1: np.ndarray
     length: np.ndarray
     box: np.ndarray  # (segments, 4) envelopes
+    env: np.ndarray  # (works, 4) envelope of each work's segments (NaN without any)
 
 
 def _exemptions(
@@ -519,11 +521,17 @@ def _prepare(
     id_codes, _ = pd.factorize(works[s.WORK_ID].iloc[take], sort=True)
     # a/b order of a pair: by organisation, then work_id
     rank = np.empty(len(take), dtype=np.int64)
-    rank[np.lexsort((id_codes, org_codes))] = np.arange(len(take))
+    # one stable sort of one integer key (a third of the time of a two-key lexsort)
+    # (a missing value's code -1 sorts first, as in a lexsort of the codes)
+    by_id = org_codes.astype(np.int64) * (int(id_codes.max(initial=0)) + 2) + (id_codes + 1)
+    rank[np.argsort(by_id, kind="stable")] = np.arange(len(take))
     # works are searched organisation by organisation, in space-filling-curve order
     # within each: neighbours in space are neighbours in memory and in time of search
     bounds = shapely.bounds(geoms_all[take])
-    order = np.lexsort((_morton(bounds), org_codes))
+    # the Morton key has 32 bits: organisation and key fit in one 64-bit key
+    order = np.argsort(
+        ((org_codes + 1).astype(np.uint64) << np.uint64(32)) | _morton(bounds), kind="stable"
+    )
     rows = take[order]
     bounds = bounds[order]
     rank = rank[order]
@@ -649,7 +657,12 @@ def _segments(geoms: np.ndarray, is_line: np.ndarray) -> _Segments:
     cnt = np.bincount(work, minlength=n)
     off = np.cumsum(cnt) - cnt
     box = np.c_[np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
-    return _Segments(off, cnt, x0, y0, x1, y1, length, box)
+    env = np.full((n, 4), np.nan)
+    has = np.flatnonzero(cnt)
+    if len(has):
+        env[has, :2] = np.minimum.reduceat(box[:, :2], off[has], axis=0)
+        env[has, 2:] = np.maximum.reduceat(box[:, 2:], off[has], axis=0)
+    return _Segments(off, cnt, x0, y0, x1, y1, length, box, env)
 
 
 # --- candidate pairs --------------------------------------------------------------
@@ -829,16 +842,23 @@ def _segment_pairs(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Batches of (pair, segment of a, segment of b, distance) whose envelopes are near.
 
-    Each pair is split into tasks along a's segments, and tasks are grouped
-    into batches of at most ``_SEGMENT_BATCH`` segment pairs, so that two
-    long lines cannot exhaust memory; segments of a come in ascending order.
+    Only the segments of each line whose envelopes come within the pair's
+    distance of the other line's envelope are paired: a segment further from
+    the whole other line is further from each of its segments, so the pairs
+    left out are exactly pairs the envelope test below would drop, and the
+    pairs kept come in the same order. Each pair is split into tasks along
+    a's kept segments, and tasks are grouped into batches of at most
+    ``_SEGMENT_BATCH`` segment pairs, so that two long lines cannot exhaust
+    memory; segments of a come in ascending order.
     """
-    own, far = seg.cnt[a], seg.cnt[b]
+    kept_a, own = _near_segments(seg, a, b, dist)
+    kept_b, far = _near_segments(seg, b, a, dist)
+    start_b = np.cumsum(far) - far
     step = np.maximum(1, _SEGMENT_BATCH // np.maximum(far, 1))
     tasks = np.where(far > 0, -(-own // step), 0)
     task_pair = np.repeat(np.arange(len(a)), tasks)
     task_rank = np.arange(len(task_pair)) - np.repeat(np.cumsum(tasks) - tasks, tasks)
-    first_own = seg.off[a[task_pair]]
+    first_own = (np.cumsum(own) - own)[task_pair]
     task_first = first_own + task_rank * step[task_pair]
     task_size = (
         np.minimum(step[task_pair], first_own + own[task_pair] - task_first) * far[task_pair]
@@ -853,14 +873,31 @@ def _segment_pairs(
         r = np.arange(len(rep)) - np.repeat(np.cumsum(size) - size, size)
         p = task_pair[rep]
         nf = far[p]
-        k = task_first[rep] + r // nf
-        m = seg.off[b[p]] + r % nf
+        k = kept_a[task_first[rep] + r // nf]
+        m = kept_b[start_b[p] + r % nf]
         d = dist[p]
         bk, bm = seg.box[k], seg.box[m]
         near = (bk[:, 0] <= bm[:, 2] + d) & (bm[:, 0] <= bk[:, 2] + d)
         near &= (bk[:, 1] <= bm[:, 3] + d) & (bm[:, 1] <= bk[:, 3] + d)
         yield p[near], k[near], m[near], d[near]
         t = stop
+
+
+def _near_segments(
+    seg: _Segments, own: np.ndarray, other: np.ndarray, dist: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Segments of each pair's ``own`` line within ``dist`` of the ``other`` line's envelope.
+
+    Returns the segment numbers, pair by pair and ascending within each
+    pair, and how many each pair keeps.
+    """
+    cnt = seg.cnt[own]
+    pair = np.repeat(np.arange(len(own)), cnt)
+    ids = np.repeat(seg.off[own] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    box, env, d = seg.box[ids], seg.env[other][pair], dist[pair]
+    near = (box[:, 0] <= env[:, 2] + d) & (env[:, 0] <= box[:, 2] + d)
+    near &= (box[:, 1] <= env[:, 3] + d) & (env[:, 1] <= box[:, 3] + d)
+    return ids[near], np.bincount(pair[near], minlength=len(own))
 
 
 def _within(
@@ -1076,7 +1113,8 @@ def _frame(
     }
     del i, j
     found.distance = found.overlap = found.i = found.j = found.gap = found.kind = None  # type: ignore[assignment]
-    geometry = gpd.GeoSeries(pick(found.geometry), crs=crs)
+    # every element is a shapely geometry the engine made: no need to check each one again
+    geometry = gpd.GeoSeries(GeometryArray(pick(found.geometry), crs=crs))
     found.geometry = None  # type: ignore[assignment]
     return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
 
