@@ -472,3 +472,32 @@ def test_negotiate_tables():
     assert negotiate.asked_rule("equal") == "equal"
     assert negotiate.kpi_value("savings eur", 1234567.4) == "€1,234,567"
     assert negotiate.kpi_name("cells over max_parallel") == "Areas over the parallel-works limit"
+
+
+def test_a_click_on_the_map_keeps_the_project_or_leaves_the_work_out(
+    open_app, small_store, monkeypatch
+):
+    from ims_geo import maps
+    from ims_geo.ui import widgets
+
+    at = proposed(opened(open_app, small_store))
+    p = shown(at)
+    g1 = p.works[p.works["work_id"] == "G1"]
+    # what st_folium returns when the gas main is clicked (AppTest cannot click a map)
+    click = {"last_object_clicked_tooltip": maps.work_labels(g1).iloc[0],
+             "last_object_clicked": None}  # fmt: skip
+    monkeypatch.setattr(
+        widgets, "show_map", lambda fmap, *, key, **kw: click if key == "programme_map" else {}
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    project = str(g1["cluster_id"].iloc[0])
+    assert at.button(key="programme_map_keep").label == f"Keep project {project}"
+    at.button(key="programme_map_keep").click().run()
+    assert sorted(at.session_state["programme_kept"]["work_id"]) == ["G1", "T1"]
+    assert "1 project kept" in held(at)
+    at.button(key="programme_map_exclude").click().run()
+    assert at.session_state["programme_excluded"] == {"Gas\x1fG1"}
+    at.button(key="programme_map_planned").click().run()
+    assert at.session_state["programme_planned"] == {"Gas\x1fG1"}
+    assert "1 work kept as planned · 1 work left out" in held(at)
