@@ -928,10 +928,15 @@ class _GeoJsonLayer(folium.map.Layer):
                         try {
                             base = window.parent.location.pathname.replace(/[^\\/]*$/, "");
                         } catch (e) {}
-                        rows += "<tr><td colspan='2' style='padding-top:6px'><a target='_top' href='"
-                            + base + {{ this.link[1]|tojson }} + encodeURIComponent(String(key))
-                            + "'>" + {{ this.link[2]|tojson }}.replace(/[&<>"']/g, function(c) {
-                                return "&#" + c.charCodeAt(0) + ";"; })
+                        // encodeURIComponent leaves ' ( ) unescaped: the whole address
+                        // is escaped again as an attribute value
+                        var href = (base + {{ this.link[1]|tojson }}
+                            + encodeURIComponent(String(key))).replace(/[&<>"']/g, function(c) {
+                                return "&#" + c.charCodeAt(0) + ";"; });
+                        rows += "<tr><td colspan='2' style='padding-top:6px'><a target='_blank' "
+                            + "rel='noopener' href='"
+                            + href + "'>" + {{ this.link[2]|tojson }}.replace(/[&<>"']/g,
+                                function(c) { return "&#" + c.charCodeAt(0) + ";"; })
                             + "</a></td></tr>";
                     }
                     {%- endif %}

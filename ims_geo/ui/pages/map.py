@@ -170,7 +170,9 @@ fmap = maps.works_map(
     tiles=maps.tile_url(),
     moratoria=protected,
     link=links.conflict_prefix(),
-    highlight=not outlined.empty,
+    # always in the legend: a legend that changed with the search would be a new
+    # map script, and the browser would draw the whole map again
+    highlight=True,
 )
 clicked = widgets.show_map(fmap, key="works_map", **view)
 widgets.map_caption(shown, _("works"))
