@@ -124,7 +124,7 @@ def summarise(
             .query("works > 500")[["works", "combined", "combined_bound", "bound_proof"]]
             .itertuples(index=False)
         ],
-        "budget_eur_over_plan": _kpi(proposal, "euros over budget"),
+        "budget_eur_over_plan": _kpi(proposal, "over budget eur"),
         "clashes": _kpi(proposal, "clashes"),
         "budget_years_over": _kpi(proposal, "org-years over budget"),
         "budget_eur_over": float(over["amount"].sum()),

@@ -2117,7 +2117,7 @@ def _kpis(
             sched.budget_overruns(problem, start),
         )
         rows.append(("org-years over budget", len(over0), len(over1)))
-        rows.append(("euros over budget", float(over0["over"].sum()), float(over1["over"].sum())))
+        rows.append(("over budget eur", float(over0["over"].sum()), float(over1["over"].sum())))
     if problem.max_parallel is not None:
         none = np.zeros(problem.n_clusters, bool)
         rows.append(
