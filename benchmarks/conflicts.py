@@ -317,7 +317,8 @@ def summary(report: dict[str, Any]) -> list[str]:
                 cells.append(m.get("skipped", "") or "not run")
                 continue
             ratio = f" ({r['seconds'] / floor['seconds']:.1f}x)" if floor else ""
-            cells.append(f"{_fmt_s(r['seconds'])} s{ratio}, {m['peak_rss_mib']:,.0f} MiB")
+            cpu = f", CPU {_fmt_s(r['cpu_seconds'])} s" if "cpu_seconds" in r else ""
+            cells.append(f"{_fmt_s(r['seconds'])} s{ratio}{cpu}, {m['peak_rss_mib']:,.0f} MiB")
         lines.append(f"| {size['n']:,} | " + " | ".join(cells) + " |")
     return lines
 
@@ -329,7 +330,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"Data set: {report.get('works_per_tile', generate.WORKS_PER_TILE):,} works per street "
         f"tile (density {density:g}).",
         "",
-        "Time in seconds (x the floor), peak RSS of the process.",
+        "Time in seconds (x the floor), CPU seconds of the process over the same phases "
+        "(all its threads), peak RSS of the process.",
         "",
         *summary(report),
         "",
