@@ -115,7 +115,7 @@ def optimum(best: dict[int, int], left: int | None = None) -> int:
 def test_the_bound_of_one_model_is_the_enumerated_optimum(case) -> None:
     p, cands = case
     best = brute(p, cands)
-    result = sc.solve(p, time_limit=5)
+    result = sc.solve(p, time_limit=30)
     row = result.models.iloc[0] if len(result.models) else None
     if row is None:  # nothing can move or combine: no part, nothing to bound
         assert optimum(best) == 0
@@ -148,7 +148,7 @@ def test_the_bound_of_blocks_with_their_neighbours_holds(case, block: int) -> No
         patch.setattr(sc, "_BOUND_BLOCK_WORKS", block)
         rows = sc.combined_bounds(
             p, [np.flatnonzero(p.changeable)], p.start, np.zeros(p.n_clusters, bool),
-            time_limit=5,
+            time_limit=30,
         )  # fmt: skip
     row = rows.iloc[0]
     assert row["combined_bound"] >= optimum(best)
@@ -169,5 +169,5 @@ def test_a_part_without_time_counts_the_works_of_its_candidates() -> None:
         [0, 2.0, "candidates"]
     ]
     # with time: the two can never start together (fixed 20 days apart), so 0
-    rows = sc.combined_bounds(p, [np.array([0, 1])], p.start, np.zeros(1, bool), time_limit=2)
+    rows = sc.combined_bounds(p, [np.array([0, 1])], p.start, np.zeros(1, bool), time_limit=10)
     assert rows[["combined_bound", "bound_proof"]].values.tolist() == [[0.0, "exact"]]

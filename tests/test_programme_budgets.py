@@ -43,7 +43,7 @@ def euros_and_years(proposal) -> tuple[tuple[float, float], tuple[float, float]]
 def test_every_year_over_and_no_year_with_room_stays_as_planned() -> None:
     # moving spending from one over-budget year into the other would make that one
     # worse than planned, and 2029 has no budget row: frozen (no more than planned)
-    proposal = propose(over_everywhere(), budgets=OVER, time_limit=5)
+    proposal = propose(over_everywhere(), budgets=OVER, time_limit=20)
     assert euros_and_years(proposal) == ((200_000.0, 200_000.0), (2.0, 2.0))
     assert proposal.works["shift_days"].tolist() == [0, 0]
     reasons = proposal.infeasible.loc[proposal.infeasible["constraint"] == "budget", "amount"]
@@ -109,7 +109,7 @@ def budget_cases(draw: st.DrawFn) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
 @given(budget_cases())
 def test_no_org_year_ends_further_over_and_the_euros_recount_from_dates(case) -> None:
     frame, budgets = case
-    proposal = propose(frame, budgets=budgets, time_limit=5)
+    proposal = propose(frame, budgets=budgets, time_limit=20)
     plan = booked(frame, "start_date", "end_date")
     works = proposal.works
     after = booked(works, "proposed_start", "proposed_end")

@@ -122,7 +122,7 @@ def test_locked_works_start_exactly_where_the_lock_says(shifts: list[int], data)
             "lock": ["x" if m else "" for m in marked],
         }
     )
-    proposal = propose(frame, lock=lock, time_limit=5)
+    proposal = propose(frame, lock=lock, time_limit=20)
     got = proposal.works["proposed_start"].to_numpy(dtype="datetime64[D]")
     duration = (proposal.works["proposed_end"] - proposal.works["proposed_start"]).dt.days
     assert (duration.to_numpy() == (frame["end_date"] - frame["start_date"]).dt.days).all()

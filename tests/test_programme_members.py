@@ -54,7 +54,7 @@ def test_the_members_sheet_lists_every_member_with_its_street(tmp_path) -> None:
     path = tmp_path / "plans.gpkg"
     plans().to_file(path, layer="works")
     out = tmp_path / "programme.csv"
-    result = CliRunner().invoke(main, ["propose", str(path), "--out", str(out), "--time-limit", "5",
+    result = CliRunner().invoke(main, ["propose", str(path), "--out", str(out), "--time-limit", "20",
                                        "--not-before", "2026-01-01"])  # fmt: skip
     assert result.exit_code == 0, result.output
     members = pd.read_csv(tmp_path / "programme.members.csv", dtype=str, keep_default_na=False)
@@ -95,7 +95,7 @@ def test_the_split_table_sets_each_projects_rule(tmp_path) -> None:
         {"project": ["*", ""], "org": ["", "Sewer"], "work_id": ["", "S1"],
          "rule": ["equal", "cost"]}
     ).to_csv(path, index=False)  # fmt: skip
-    proposal = propose(frame, split=path, time_limit=5)
+    proposal = propose(frame, split=path, time_limit=20)
     works = proposal.works.set_index("work_id")
     clusters = proposal.clusters.set_index("cluster_id")
     sewer, tel = works.loc["S1", "cluster_id"], works.loc["T1", "cluster_id"]
@@ -127,7 +127,7 @@ def test_split_rules_through_the_cli(tmp_path) -> None:
     split.write_text("project,rule\n*,cost\n", encoding="utf-8")
     out = tmp_path / "p.csv"
     result = CliRunner().invoke(main, ["propose", str(path), "--out", str(out), "--time-limit",
-                                       "5", "--split", str(split)])  # fmt: skip
+                                       "20", "--split", str(split)])  # fmt: skip
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "p.cost_split.csv")
     assert set(table["split_rule"]) == {"cost"}
@@ -161,12 +161,12 @@ def test_an_adopted_proposal_keeps_the_split_its_table_asked_for(tmp_path) -> No
         checked = validate(gpd.GeoDataFrame(rows.drop(columns="org")), org=org)
         store.import_plan(checked.valid, org=org, cycle=2027)
     split = pd.DataFrame({"project": ["*"], "rule": ["cost"]})
-    cycle.adopt(store, 2027, decision="Council 1", time_limit=5, split=split)
+    cycle.adopt(store, 2027, decision="Council 1", time_limit=20, split=split)
     projects = cycle.projects(store, 2027)
     assert len(projects) == 2
     assert projects["split_rule"].tolist() == ["cost", "cost"]
     # a rule named at adoption still wins
-    cycle.adopt(store, 2027, decision="Council 2", reason="re-split", time_limit=5,
+    cycle.adopt(store, 2027, decision="Council 2", reason="re-split", time_limit=20,
                 split=split, split_rules={"C001": "equal"})  # fmt: skip
     projects = cycle.projects(store, 2027).set_index("project")
     assert projects.loc["C001", "split_rule"] == "equal"
