@@ -992,7 +992,7 @@ class _Legend(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: "bottomright"});
+        var {{ this.get_name() }} = L.control({position: "bottomleft"});
         {{ this.get_name() }}.onAdd = function() {
             var div = L.DomUtil.create("div");
             div.innerHTML = {{ this.html|tojson }};

@@ -11,6 +11,7 @@ import streamlit as st
 
 from ims_geo import i18n, maps, search
 from ims_geo.i18n import N_, _
+from ims_geo.i18n.labels import label
 from ims_geo.schema import DISCIPLINE, DISCIPLINES, END, LAYERS, ORG, START, TITLE, WORK_ID
 from ims_geo.ui import links, state, widgets
 
@@ -83,6 +84,7 @@ with st.sidebar:
         _("Disciplines"),
         [d for d in DISCIPLINES if d in present],
         key="map_disciplines",
+        format_func=lambda d: maps.value_name(DISCIPLINE, d),
     )
     layer = st.radio(
         _("Layer"), [LAYER_BOTH, *LAYERS], horizontal=True, key="map_layer",
@@ -94,6 +96,7 @@ with st.sidebar:
         list(maps.KIND_COLOURS)[:3],
         default=["clash", "moratorium"],
         key="map_kinds",
+        format_func=lambda k: maps.value_name("kind", k),
     )
 
 layers = None if layer == LAYER_BOTH else (layer,)
@@ -263,7 +266,6 @@ if selected is not None:
     st.subheader(widgets.literal(f"{selected[ORG]} · {selected[WORK_ID]}"))
     details = selected.drop(labels=["geometry"], errors="ignore")
     details = details[details.notna()]
-    labels = {k: _(v) for k, v in maps.WORK_FIELDS.items()}
 
     def shown_value(column: str, value: object) -> str:
         if column in (START, END) or isinstance(value, pd.Timestamp):
@@ -275,7 +277,7 @@ if selected is not None:
     st.dataframe(
         pd.DataFrame(
             {
-                _("Field"): [labels.get(c, c) for c in details.index],
+                _("Field"): [label(c) for c in details.index],
                 _("Value"): [shown_value(c, v) for c, v in details.items()],
             }
         ),
