@@ -1427,6 +1427,8 @@ _BOUND_WEIGHTS = Weights(
 #: larger ones from blocks of :data:`_BOUND_BLOCK_WORKS` works with their neighbours.
 _BOUND_WHOLE_WORKS = 400
 _BOUND_BLOCK_WORKS = 60
+#: Least seconds a bound model gets while the bounds' time lasts.
+_BOUND_MIN_SECONDS = 0.3
 
 
 def _sub_pairs(pairs: _Pairs, keep: np.ndarray, no_clash: np.ndarray | None = None) -> _Pairs:
@@ -1527,7 +1529,8 @@ def _prove_bounds(
         free = np.sort(np.asarray(free, np.int64))
         mine = int(in_cand[free].sum())
         clock = time.perf_counter()
-        share = max((t0 + time_limit - clock) * mine / max(left_works, 1), 0.0)
+        left = t0 + time_limit - clock
+        share = max(min(max(left * mine / max(left_works, 1), _BOUND_MIN_SECONDS), left), 0.0)
         left_works -= mine
         row: dict[str, Any] = {"combined_bound": float(mine), "bound_proof": "candidates"}
         if mine == 0:
@@ -1682,7 +1685,9 @@ def _bound_blocks(
     solved = 0
     for k, block in enumerate(blocks):
         left = t0 + limit - time.perf_counter()
-        share = left / (len(blocks) - k)
+        # an even share, but enough for a model to finish: the blocks left when the
+        # time is out count their candidates' works
+        share = min(max(left / (len(blocks) - k), _BOUND_MIN_SECONDS), left)
         if share < 0.01:
             total += len(block)
             continue
