@@ -108,8 +108,15 @@ KPIs
 clashes, moratorium violations, combined works, combined projects,
 disruption days, works moved, total shift days, estimated cost eur (the
 works' ``cost_eur`` added up, less the savings; NaN when no work has a
-cost), savings eur, and with budgets ``org-years over budget``, with
-``max_parallel`` ``cells over max_parallel``; ``new moratorium violations``
+cost), savings eur, and with budgets ``org-years over budget`` and
+``over budget eur``, with ``max_parallel`` ``cells over max_parallel``;
+``combined works (upper bound)`` is the sum of the bounds each part of the
+network proves with a CP-SAT model of its own
+(:func:`ims_geo.programme.schedule.combined_bounds`, per part in the
+``solver`` table and :meth:`Proposal.parts`), ``combined works (upper bound,
+violations fixed first)`` the bound among the schedules that fix as many of
+the plan's violations as the proposal, ``works in a candidate project`` the
+loosest bound; ``new moratorium violations``
 and ``new clashes`` count the pairs that are so in the proposal and were
 not at the planned dates (0 unless ``allow_new_clashes``). An excavation
 that starts after a sealing nearby started and overlaps its last days is a
@@ -121,6 +128,15 @@ every executed cluster is checked to follow its joint period. A clash
 between two members of one executed cluster is the combined project itself
 and does not count as a clash. Disruption days add up every occupation, an
 executed cluster counting once for its joint period.
+
+Members, cost split, locks
+--------------------------
+:attr:`Proposal.members` lists every project member with its street
+(:func:`streets`), :attr:`Proposal.cost_split` what each organisation pays
+per project under the project's split rule (``split``, see
+:func:`load_split_rules`). A lock table may give a work an earlier
+proposal's ``proposed_start``: it keeps that date, and the locked members of
+one earlier project stay one project (see ``lock`` in :func:`propose`).
 
 What stays unresolved
 ---------------------
@@ -504,7 +520,11 @@ def propose(
         CSV path) with ``org`` and ``work_id``; with a ``lock`` column only
         the rows marked true (true/yes/1/x); with a ``cluster_id`` column (an
         earlier proposal's works) a marked work locks every work of its
-        project. A ``lock`` column of the works themselves locks works too.
+        project; with a ``proposed_start`` column (YYYY-MM-DD) a work keeps
+        that start instead of its plan's, and the locked works of one earlier
+        project stay one combined project at those dates. A CSV path, or an
+        earlier proposal's ``.xlsx`` (sheet works) or ``.gpkg`` (layer
+        works). A ``lock`` column of the works themselves locks works too.
     exclude
         Works left out of the programme (like cancelled ones: they neither
         move nor count), as a table or CSV path with ``org`` and ``work_id``.
