@@ -27,7 +27,10 @@ The format is decided by the file suffix, in one place (:data:`FORMATS`):
     per geometry family (points, multipoints, lines, polygons) because a
     shapefile holds a single geometry type.
 ``.parquet``
-    GeoParquet, in the working CRS (stored in the file's metadata).
+    GeoParquet 1.1, in the working CRS (stored in the file's metadata), with
+    the ``bbox`` covering column and row groups of :data:`PARQUET_ROW_GROUP`
+    rows (the partitions :mod:`ims_geo.distributed` reads);
+    :func:`write_parquet_by_org` writes a store one organisation per file.
 
 Every writer takes any geometry the store can hold: points, lines,
 polygons and their multis, with or without heights. Heights (Z) are kept
@@ -51,6 +54,7 @@ import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -406,8 +410,59 @@ def _write_geojson(frame: pd.DataFrame, path: Path) -> None:
     spatial.to_file(path, driver="GeoJSON")
 
 
+#: Rows per Parquet row group: the unit a Dask worker reads (ims_geo.distributed).
+PARQUET_ROW_GROUP = 100_000
+
+
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    _spatial(frame, "parquet").to_parquet(path, index=False)
+    # GeoParquet 1.1 with the bbox covering column: readers skip row groups by extent
+    _spatial(frame, "parquet").to_parquet(
+        path,
+        index=False,
+        write_covering_bbox=True,
+        schema_version="1.1.0",
+        row_group_size=PARQUET_ROW_GROUP,
+    )
+
+
+def write_parquet_by_org(store: Any, path: str | Path) -> list[Path]:
+    """The store's current works as one GeoParquet file per organisation.
+
+    Never holds more than one organisation's works in memory, so a national
+    store can be handed to the distributed conflict search
+    (:class:`ims_geo.distributed.Works` reads the files in partitions). The
+    files are ``<stem>.00000.parquet``, ``<stem>.00001.parquet``... next to
+    ``path``, in the order of the organisations' names (numbers, not names,
+    in the file names: an organisation's name is never part of a path).
+
+    Parameters
+    ----------
+    store
+        A works store (:class:`ims_geo.store.Store`).
+    path
+        ``.parquet`` path whose folder and stem name the files.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written (an organisation without current works writes none).
+    """
+    target = Path(path)
+    if format_of(target) != "parquet":
+        raise InputError(f"cannot write '{path}' per organisation: give a .parquet path")
+    versions = store.plan_versions()
+    orgs = sorted(set(versions.loc[versions["is_current"], ORG].astype(str)))
+    if getattr(store, "database_anonymises", False):
+        orgs.append("private")  # others' private works come as anonymous signals
+    written: list[Path] = []
+    for org in orgs:
+        works = store.works(orgs=[org])
+        if works.empty:
+            continue
+        part = target.with_name(f"{target.stem}.{len(written):05d}.parquet")
+        write(works, part, layer="works")
+        written.append(part)
+    return written
 
 
 #: Shapefile per geometry type: a shapefile holds points OR multipoints OR

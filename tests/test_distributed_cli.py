@@ -8,10 +8,13 @@ tests/conftest.py).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
+import pyarrow.parquet as pq
 from click.testing import CliRunner, Result
 from test_distributed import assert_same, street_works
 
@@ -97,3 +100,53 @@ def test_scheduler_and_workers_together_or_a_bad_address_are_refused(tmp_path: P
     assert bad.exit_code == 2
     assert "is not a Dask scheduler address; give it as tcp://HOST:PORT" in bad.stderr
     assert "Traceback" not in bad.output
+
+
+def test_store_exported_per_organisation_is_searched_on_the_cluster(
+    dask_client: Any, tmp_path: Path
+) -> None:
+    works = street_works(1200, seed=13)
+    store = tmp_path / "store.gpkg"
+    for org in sorted(set(works["org"])):
+        plan = tmp_path / f"plan-{org}.gpkg"
+        export.write(works[works["org"] == org], plan, layer="works")
+        assert ims_geo("import", plan, "--store", store).exit_code == 0
+    # GeoParquet 1.1 with the bbox covering column, one file per organisation
+    out = tmp_path / "works.parquet"
+    result = ims_geo("export", "--out", out, "--by-org", "--store", store)
+    assert result.exit_code == 0, result.output
+    files = [Path(line) for line in result.stdout.splitlines()]
+    assert [f.name for f in files] == [f"works.{k:05d}.parquet" for k in range(5)]
+    meta = json.loads(pq.read_schema(files[0]).metadata[b"geo"])
+    assert meta["version"] == "1.1.0"
+    assert meta["columns"]["geometry"]["covering"]["bbox"]["ymax"] == ["bbox", "ymax"]
+    # the store's answer on one machine, and on the cluster from the files
+    single, dask = tmp_path / "single.csv", tmp_path / "dask.csv"
+    assert ims_geo("conflicts", "--out", single, "--store", store).exit_code == 0
+    address = dask_client.scheduler.address
+    result = ims_geo("conflicts", *files, "--out", dask, "--engine", "dask", "--scheduler", address)
+    assert result.exit_code == 0, result.output
+    assert "in 5 partitions" in result.stderr
+    # the files hold the works, not the store's moratoria layer (empty here): the same rows
+    want = pd.read_csv(single, dtype=str, keep_default_na=False)
+    assert (want.pop("moratorium_id") == "").all()
+    got = pd.read_csv(dask, dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(got, want)
+    # and the store itself, with its moratoria layer, through the Dask engine
+    direct = tmp_path / "direct.csv"
+    result = ims_geo(
+        "conflicts", "--out", direct, "--store", store, "--engine", "dask", "--scheduler", address
+    )
+    assert result.exit_code == 0, result.output
+    assert direct.read_bytes() == single.read_bytes()
+    assert len(single.read_text().splitlines()) > 200
+
+
+def test_by_org_needs_parquet_and_no_other_options(tmp_path: Path) -> None:
+    store = tmp_path / "store.gpkg"
+    result = ims_geo("export", "--out", tmp_path / "w.gpkg", "--by-org", "--store", store)
+    assert result.exit_code == 2 and "give a .parquet path" in result.stderr
+    result = ims_geo(
+        "export", "--out", tmp_path / "w.parquet", "--by-org", "--org", "Gas", "--store", store
+    )
+    assert result.exit_code == 2 and "without --org and --lang" in result.stderr

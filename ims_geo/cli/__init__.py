@@ -887,15 +887,31 @@ def propose_cmd(
 @out_option("Output file: .gpkg, .zip (shapefile), .geojson, .parquet, .csv or .xlsx.")
 @click.option("--org", "orgs", multiple=True, help="Only these organisations.")
 @lang_option
+@click.option(
+    "--by-org",
+    is_flag=True,
+    help="GeoParquet only: one file per organisation (OUT's stem + .00000.parquet...), never "
+    "the whole store in memory; the INPUT of ims-geo conflicts --engine dask.",
+)
 @store_option
 @_handle_errors
-def export_cmd(out: str, orgs: tuple[str, ...], lang: str | None, store_path: str) -> None:
+def export_cmd(
+    out: str, orgs: tuple[str, ...], lang: str | None, by_org: bool, store_path: str
+) -> None:
     """Export the store's current works (round-trips through ims-geo import; with --lang,
     a table for people that does not)."""
     from ims_geo import export
 
     export.format_of(out)
     _check_lang(out, lang)
+    if by_org:
+        if orgs or lang:
+            _fail("--by-org exports every organisation, as data: without --org and --lang")
+        files = export.write_parquet_by_org(_open_store(store_path), out)
+        click.echo(f"{len(files)} GeoParquet files written next to {out}", err=True)
+        for file in files:
+            click.echo(str(file))
+        return
     works = _open_store(store_path).works(orgs=list(orgs) or None)
     export.write(_headed(works, out, lang), out, layer="works")
     click.echo(f"{len(works)} works written to {out}", err=True)
