@@ -527,8 +527,9 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
         .groupby("project")
         .agg(js=("start", "min"), je=("end", "max"))
     )
-    js = frame["project"].map(joint["js"])
-    je = frame["project"].map(joint["je"])
+    # reindex, not map: with no project at all map() casts the empty dates to float
+    js = pd.Series(joint["js"].reindex(frame["project"]).to_numpy(), index=frame.index)
+    je = pd.Series(joint["je"].reindex(frame["project"]).to_numpy(), index=frame.index)
     day = np.timedelta64(1, "D")
     before = ((js - start) / day).to_numpy(dtype="float64")
     after = ((end - je) / day).to_numpy(dtype="float64")
