@@ -267,3 +267,44 @@ def test_far_apart_works_open_on_the_largest_area_and_zoom_to_another(
     centre, level = maps.view_of(everything, width=800, height=560)
     assert folium_args(at)["center"] == pytest.approx(centre, abs=1e-6)
     assert folium_args(at)["zoom"] == level
+
+
+# --- clicks (st_folium's return value set as the browser would) -----------------------------
+def click(at, folium_args, tooltip: str, lat: float = 60.17, lng: float = 24.94) -> None:
+    """Report a click on the map's feature with ``tooltip``, then run the page."""
+    at.session_state[folium_args(at)["key"]] = {
+        "last_object_clicked": {"lat": lat, "lng": lng},
+        "last_object_clicked_tooltip": tooltip,
+    }
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_click_on_a_work_selects_it_and_puts_its_address_in_the_url(open_app, folium_args, demo):
+    works, _ = demo
+    at = open_app("map")
+    before = folium_args(at)
+    click(at, folium_args, "Helsinki Water · W2028-010")
+    assert at.query_params["org"] == "Helsinki Water"
+    assert at.query_params["work"] == "W2028-010"
+    assert "Helsinki Water · W2028-010" in [h.value for h in at.subheader]
+    args = folium_args(at)
+    # outlined where it is: the view does not jump, the map is not drawn again
+    assert features(args["feature_group"]) == 1
+    assert args["key"] == before["key"] and args.get("zoom") is None
+
+
+def test_a_click_on_a_conflict_links_it_in_the_conflict_list(open_app, folium_args, demo):
+    works, conflicts = demo
+    row = conflicts[conflicts["kind"] == "clash"].iloc[0]
+    at = open_app("map")
+    tooltip = " · ".join(str(row[c]) for c in ("kind", "org_a", "work_id_a", "org_b", "work_id_b"))
+    click(at, folium_args, tooltip)
+    (link,) = at.get("page_link")
+    assert link.proto.page == "conflicts"
+    assert link.proto.label == "Open in the conflict list"
+    assert link.proto.query_string == links.conflict_link(row).split("?", 1)[1]
+    # a conflict is not a work: nothing is selected, the address stays
+    assert "work" not in at.query_params
+    heading = [h.value for h in at.subheader][0]
+    assert heading.startswith("Conflict: clash · ")
