@@ -750,6 +750,7 @@ def legend_html(
     outside: bool = False,
     context: bool = False,
     highlight: bool = False,
+    projects: bool = False,
 ) -> str:
     """HTML of a map legend: a swatch for everything drawn, in the language in use.
 
@@ -759,10 +760,10 @@ def legend_html(
         Disciplines drawn as works (solid lines), listed in schema order.
     kinds
         Conflict kinds drawn (dashed, :data:`CONFLICT_STYLE` or ``conflict_style``).
-    moratoria, outside, context, highlight
+    moratoria, outside, context, highlight, projects
         Whether the protected new surfaces, the works outside the filters, the
-        streets drawn from the data, and the selected work / search matches
-        are on the map.
+        streets drawn from the data, the selected work / search matches and
+        combined projects are on the map.
     """
     sections: list[tuple[str, list[tuple[str, str]]]] = []
     if disciplines is not None:
@@ -792,6 +793,7 @@ def legend_html(
     others = [
         (shown, _swatch(colour, style), label)
         for shown, colour, style, label in (
+            (projects, AREA_COLOUR, AREA_STYLE, N_("Combined project")),
             (moratoria, MORATORIA_COLOUR, MORATORIUM_STYLE, N_("Protected new surface (moratorium)")),
             (highlight, HIGHLIGHT_COLOUR, HIGHLIGHT_STYLE, N_("Selected work or search match")),
             (outside, OUTSIDE_COLOUR, OUTSIDE_STYLE, N_("Works outside the filters")),
@@ -1249,7 +1251,7 @@ def programme_map(
     ).add_to(fmap)
     data = _data(fmap, works.geojson)
     _GeoJsonLayer(data, _("Works"), tooltip=(ORG, WORK_ID), popup=WORK_FIELDS).add_to(fmap)
-    _Legend(legend_html(DISCIPLINES, context=drew_context)).add_to(fmap)
+    _Legend(legend_html(DISCIPLINES, context=drew_context, projects=True)).add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
 

@@ -370,6 +370,7 @@ def test_programme_map_outlines_projects_under_their_works(works):
     assert maps.feature_count(html) == 3
     assert re.search(r'"Combined projects" : ims_layer_\w+,\s*"Works" : ims_layer_', html)
     assert maps.AREA_COLOUR in html and re.findall(r"https?://", html) == []
+    assert "Combined project" in re.search(r"innerHTML = (\".*?\");", html).group(1)
 
 
 def test_legend_lists_the_chosen_disciplines_and_kinds():
