@@ -177,10 +177,29 @@ def gantt(works: pd.DataFrame, *, group_by: str = "project") -> alt.Chart:
     ticks on a time axis at the top; zoom and pan along time with the wheel
     and drag; a tooltip per bar with both periods, the shift and the reason.
     """
+    return _gantt_chart(gantt_rows(works, group_by=group_by))
+
+
+def gantt_spec(works: pd.DataFrame, *, group_by: str = "project") -> tuple[dict, pd.DataFrame, int]:
+    """The chart of :func:`gantt` as a Vega-Lite spec without its data, the data, and
+    the pixels it needs: for ``st.vega_lite_chart(data, spec)``, which draws a spec a
+    page keeps from run to run without validating the chart again."""
     rows = gantt_rows(works, group_by=group_by)
-    order = list(dict.fromkeys(rows["row"]))
+    spec = _gantt_chart(rows, inline=False).to_dict()
+    spec.pop("data", None)
+    spec.pop("datasets", None)
+    return spec, _bars(rows), ROW_PX * int(rows["row"].nunique()) + 80
+
+
+def _bars(rows: pd.DataFrame) -> pd.DataFrame:
     bars = rows[~rows["heading"].astype(bool)].copy()
     bars["schedule_label"] = bars["schedule"].map(lambda s: _(s))
+    return bars
+
+
+def _gantt_chart(rows: pd.DataFrame, *, inline: bool = True) -> alt.Chart:
+    order = list(dict.fromkeys(rows["row"]))
+    bars = _bars(rows) if inline else alt.Data(values=[])
     names = [_(s) for s in SCHEDULES]
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
     quarter = "'Q' + quarter(datum.value) + ' ' + year(datum.value)"

@@ -104,3 +104,14 @@ def test_chart_has_a_fixed_row_height_quarter_ticks_and_zoom_on_time():
 def test_no_works_no_bars():
     rows = charts.gantt_rows(programme().iloc[:0])
     assert rows.empty and "row" in rows.columns
+
+
+def test_spec_for_the_page_is_the_chart_without_its_data():
+    works = programme()
+    spec, bars, height = charts.gantt_spec(works, group_by="org")
+    chart = charts.gantt(works, group_by="org").to_dict()
+    assert "data" not in spec and "datasets" not in spec
+    assert spec["encoding"] == chart["encoding"] and spec["height"] == chart["height"]
+    assert len(bars) == 12 and not bars["heading"].any()
+    assert set(bars["schedule_label"]) == {"planned", "proposed"}
+    assert height == charts.gantt_height(works, group_by="org")

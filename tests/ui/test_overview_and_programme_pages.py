@@ -45,7 +45,7 @@ def test_overview_of_an_empty_store_says_what_to_do(open_app, tmp_path):
 def test_programme_runs_with_progress_and_shows_the_proposal(open_app, works):
     at = open_app("programme")
     assert "Propose programme" in at.info[0].value
-    at.slider(key="programme_time").set_value(10)  # room for the solver on a busy machine
+    at.slider(key="programme_time").set_value(20)  # room for the solver on a busy machine
     at.button(key="programme_run").click().run()
     assert not at.exception
     # the baseline is the planned dates: deterministic (the proposal depends on
@@ -69,7 +69,7 @@ def test_programme_runs_with_progress_and_shows_the_proposal(open_app, works):
     assert labels.count("GeoPackage") == 2 and labels.count("CSV") == 3
     # the page schedules nothing in the past: a moved work starts today or later
     # (the proposals the app keeps in this process: this page's and other tests' alike)
-    kept = [p for key, p in state._proposals().items() if key[3] == 10 and key[-1] == date.today()]
+    kept = [p for key, p in state._proposals().items() if key[3] == 20 and key[-1] == date.today()]
     shifts = pd.concat([pd.DataFrame(p.works[["shift_days", "proposed_start"]]) for p in kept])
     moved = shifts[shifts["shift_days"] != 0]
     assert len(moved) > 0

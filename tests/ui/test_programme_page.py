@@ -144,7 +144,7 @@ def by_id(proposal) -> pd.DataFrame:
 
 def gantt_data(at) -> pd.DataFrame:
     (chart,) = at.get("vega_lite_chart")
-    return dataframe_util.convert_arrow_bytes_to_pandas_df(chart.proto.datasets[0].data.data)
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(chart.proto.data.data)
 
 
 # --- tests -------------------------------------------------------------------------------

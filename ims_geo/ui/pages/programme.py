@@ -23,7 +23,7 @@ import streamlit as st
 
 from ims_geo import cycle, maps
 from ims_geo.errors import ImsGeoError
-from ims_geo.i18n import N_, _, fmt_number, ngettext
+from ims_geo.i18n import N_, _, fmt_number, language, ngettext
 from ims_geo.programme import (
     CLUSTER_ID,
     EXEC_ORDER,
@@ -529,10 +529,13 @@ with tab_projects:
     if picked is not None:
         selected = maps.prepare(chosen)
         view = {**widgets.view(selected), "feature_group_to_add": maps.highlight(selected)}
-    fmap = maps.programme_map(
-        maps.prepare(members), maps.prepare(projects, maps.CLUSTER_FIELDS),
-        context=state.context(), tiles=maps.tile_url(),
-    )  # fmt: skip
+    # the layers are prepared once per proposal (and language: their popups' labels)
+    layers_key = (id(proposal), len(proposal.works), language())
+    layers = st.session_state.get("programme_map_memo")
+    if layers is None or layers[0] != layers_key:
+        layers = (layers_key, maps.prepare(members), maps.prepare(projects, maps.CLUSTER_FIELDS))
+        st.session_state["programme_map_memo"] = layers
+    fmap = maps.programme_map(layers[1], layers[2], context=state.context(), tiles=maps.tile_url())
     returned = widgets.show_map(fmap, key="programme_map", **view)
     clicked = maps.clicked_work(returned, members) if len(members) else None
     if clicked is not None:
@@ -662,30 +665,34 @@ with tab_gantt:
     else:
         drawn = {"projects": members, "moved": every[every[SHIFT_DAYS] != 0], "all": every}[show]
     pages = max(1, -(-len(drawn) // GANTT_PAGE))
+    page = 1
     if pages > 1:
         page = int(
             controls.number_input(
                 _("Part (of {n})").format(n=pages), 1, pages, 1, key="programme_gantt_page"
             )
         )
-        order = charts.gantt_rows(drawn, group_by=group_by)
-        keys_in_order = list(dict.fromkeys(zip(order[ORG].dropna(), order[WORK_ID].dropna(),
-                                               strict=True)))  # fmt: skip
-        part = set(keys_in_order[(page - 1) * GANTT_PAGE : page * GANTT_PAGE])
-        pairs = pd.Series(list(zip(drawn[ORG].astype(str), drawn[WORK_ID].astype(str),
-                                   strict=True)), index=drawn.index)  # fmt: skip
-        drawn = drawn[pairs.isin(part).to_numpy()]
+        # parts follow the chart's groups: by project (or organisation), then start
+        first = CLUSTER_ID if group_by == "project" else ORG
+        ordered = drawn.assign(_g=drawn[first].astype("string").fillna("\uffff")).sort_values(
+            ["_g", PROPOSED_START, ORG, WORK_ID], kind="stable"
+        )
+        drawn = ordered.iloc[(page - 1) * GANTT_PAGE : page * GANTT_PAGE].drop(columns="_g")
     st.caption(
         ngettext("{n} work, one row each; scroll down, zoom the time axis with the mouse wheel.",
                  "{n} works, one row each; scroll down, zoom the time axis with the mouse wheel.",
                  len(drawn)).format(n=fmt_number(len(drawn)))
     )  # fmt: skip
     if len(drawn):
-        height = charts.gantt_height(drawn, group_by=group_by)
+        # the chart is built once per proposal and view (validating it takes a while)
+        memo_key = (id(proposal), len(proposal.works), group_by, show, picked, page, language())
+        memo = st.session_state.get("programme_gantt_memo")
+        if memo is None or memo[0] != memo_key:
+            memo = (memo_key, *charts.gantt_spec(drawn, group_by=group_by))
+            st.session_state["programme_gantt_memo"] = memo
+        _memo_key, spec, bars, height = memo
         with st.container(height=min(height + 20, 640), key="programme_gantt_box"):
-            st.altair_chart(
-                charts.gantt(drawn, group_by=group_by), width="stretch", key="programme_gantt"
-            )
+            st.vega_lite_chart(bars, spec, width="stretch", key="programme_gantt")
 
 with tab_compare:
     saved = st.session_state.setdefault(SAVED, {})
