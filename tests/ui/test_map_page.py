@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import unicodedata
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -16,6 +17,8 @@ from ims_geo.conflicts import find_conflicts
 from ims_geo.cycle import moratoria
 from ims_geo.store import open_store
 from ims_geo.ui import links
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +182,6 @@ def test_a_work_link_opens_the_map_on_the_work_with_its_conflicts(
     work = works[(works["org"] == org) & (works["work_id"] == work_id)]
     from streamlit.testing.v1 import AppTest
 
-    from tests.ui.conftest import APP
-
     monkeypatch.setenv("IMS_GEO_STORE", str(demo_store))
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.query_params.update({"org": org, "work": work_id})
@@ -207,8 +208,6 @@ def test_a_work_link_opens_the_map_on_the_work_with_its_conflicts(
 
 def test_a_link_to_an_unknown_work_says_so(monkeypatch, demo_store, folium_args):
     from streamlit.testing.v1 import AppTest
-
-    from tests.ui.conftest import APP
 
     monkeypatch.setenv("IMS_GEO_STORE", str(demo_store))
     at = AppTest.from_file(str(APP), default_timeout=60)
@@ -308,3 +307,17 @@ def test_a_click_on_a_conflict_links_it_in_the_conflict_list(open_app, folium_ar
     assert "work" not in at.query_params
     heading = [h.value for h in at.subheader][0]
     assert heading.startswith("Conflict: clash · ")
+
+
+def test_zoom_to_an_organisation(open_app, folium_args, demo):
+    works, _ = demo
+    at = open_app("map")
+    zoom = at.selectbox(key="map_zoom")
+    orgs = sorted(works["org"].unique())
+    # one area: no area to choose, every organisation to zoom to
+    assert list(zoom.options) == ["All works", *(f"Organisation: {o}" for o in orgs)]
+    zoom.set_value("org:3").run()
+    mine = works[works["org"] == orgs[3]]
+    centre, level = maps.view_of(tuple(mine.to_crs(4326).total_bounds), width=800, height=560)
+    args = folium_args(at)
+    assert args["center"] == pytest.approx(centre, abs=1e-6) and args["zoom"] == level
