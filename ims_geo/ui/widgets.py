@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 from babel import dates as babel_dates
 from babel import numbers
+from branca.element import MacroElement
+from jinja2 import Template
 from streamlit_folium import st_folium
 
 from ims_geo import export, i18n, maps
@@ -126,6 +128,29 @@ def period(works: pd.DataFrame, *, key: str) -> tuple[pd.Timestamp, pd.Timestamp
     return first, maps.month_end(last)
 
 
+class _Focus(MacroElement):
+    """Set a map's view after the browser has drawn it (a child of the highlight group)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function(map) {
+            // again once the frame has its size and the map its first fit (a second later)
+            var focus = function() { map.setView({{ this.centre|tojson }}, {{ this.zoom }}); };
+            setTimeout(focus, 0);
+            setTimeout(focus, 1000);
+        })({{ this._parent._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, centre: Sequence[float], zoom: int):
+        super().__init__()
+        self._name = "ImsFocus"
+        self.centre = [float(centre[0]), float(centre[1])]
+        self.zoom = int(zoom)
+
+
 def show_map(
     fmap: folium.Map,
     *,
@@ -134,7 +159,16 @@ def show_map(
     height: int = MAP_HEIGHT,
     **kwargs: Any,
 ) -> dict[str, Any]:
-    """Draw a folium map; only a click (not a pan or zoom) reruns the page."""
+    """Draw a folium map; only a click (not a pan or zoom) reruns the page.
+
+    With ``center`` and ``zoom`` and a ``feature_group_to_add`` (a highlight),
+    the view is set again once the browser has drawn the map: on a map's first
+    drawing (a page opened by a link) st_folium's own view is undone by the
+    map's fit to its layers.
+    """
+    group = kwargs.get("feature_group_to_add")
+    if isinstance(group, folium.FeatureGroup) and kwargs.get("zoom") and kwargs.get("center"):
+        _Focus(kwargs["center"], int(kwargs["zoom"])).add_to(group)
     result = st_folium(
         fmap,
         key=key,

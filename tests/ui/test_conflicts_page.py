@@ -236,6 +236,9 @@ def test_a_link_opens_the_conflict_selected_on_the_map_and_explained(
     )
     args = folium_args(at)
     assert args["zoom"] >= 16 and args["feature_group"].count('"type": "Feature"') == 2
+    # the view is set again once the browser has drawn the map (its first fit undoes it)
+    lat, lon = args["center"]
+    assert f"map.setView([{lat}, {lon}], {args['zoom']})" in args["feature_group"]
     (panel,) = [e for e in at.expander if e.label == "Why, and how to resolve it"]
     text = "\n".join(m.value for m in panel.markdown)
     lines = _explained(wanted, works)
