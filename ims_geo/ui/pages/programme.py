@@ -267,12 +267,12 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
                 seed = check_budgets(raw, where=budget_file.name, first_line=2)
                 seed = seed.astype({"year": "Int64"})
             except ImsGeoError as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(widgets.literal(error), icon=":material/error:")
                 inputs_ok = False
             except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
                 st.error(
                     _("{name} is not a readable CSV file ({error}).").format(
-                        name=budget_file.name, error=error
+                        name=widgets.literal(budget_file.name), error=widgets.literal(error)
                     ),
                     icon=":material/error:",
                 )
@@ -293,7 +293,7 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
             try:
                 budgets = check_budgets(filled.fillna(""), where=_("the budgets table"))
             except ImsGeoError as error:
-                st.error(str(error), icon=":material/error:")
+                st.error(widgets.literal(error), icon=":material/error:")
                 inputs_ok = False
     with right:
         st.markdown("**" + _("Unit costs of what combining saves") + "**")
@@ -309,7 +309,10 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
                 try:
                     base = load_costs(path)
                 except ImsGeoError as error:
-                    st.error(str(error).replace(str(path), cost_file.name), icon=":material/error:")
+                    st.error(
+                        widgets.literal(str(error).replace(str(path), cost_file.name)),
+                        icon=":material/error:",
+                    )
                     inputs_ok = False
         table = pd.DataFrame(
             {
@@ -333,7 +336,7 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
         try:
             chosen_costs = CostTable(**values)
         except ImsGeoError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(widgets.literal(error), icon=":material/error:")
             inputs_ok = False
         else:
             costs = None if chosen_costs == CostTable() else chosen_costs
@@ -836,6 +839,19 @@ with tab_save:
         )  # fmt: skip
 
 with tab_open:
-    st.dataframe(proposal.infeasible, hide_index=True, key="programme_unresolved")
+    st.caption(
+        _("What the proposal still violates, with why and, where the windows allow it, "
+          "what would fix it.")
+    )  # fmt: skip
+    st.dataframe(
+        proposal.infeasible, hide_index=True, key="programme_unresolved",
+        column_config={
+            "constraint": st.column_config.TextColumn(_("Kind")),
+            "subject": st.column_config.TextColumn(_("Where")),
+            "works": st.column_config.TextColumn(_("Works")),
+            "amount": st.column_config.NumberColumn(_("Amount"), format="localized"),
+            "reason": st.column_config.TextColumn(_("Why"), width="large"),
+        },
+    )  # fmt: skip
 with tab_solver:
     st.dataframe(proposal.solver, hide_index=True, key="programme_solver")
