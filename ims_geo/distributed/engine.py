@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,6 +69,9 @@ TILE = "_tile"
 SAMPLE_PER_PARTITION = 20_000
 #: Works per tile the default tiling aims at (a tile's kernel then needs well under 1 GiB).
 WORKS_PER_TILE = 100_000
+#: Fields of GeoParquet's bbox covering column, in shapely's bounds order.
+_BOX_FIELDS: tuple[str, ...] = ("xmin", "ymin", "xmax", "ymax")
+_BOX = set(_BOX_FIELDS)
 #: The order of the answer (as :func:`ims_geo.conflicts.find_conflicts` sorts it).
 ORDER: tuple[str, ...] = ("score", "org_a", "work_id_a", "org_b", "work_id_b")
 
@@ -82,10 +86,16 @@ class Works:
         One row per work; column :data:`WKB` holds the geometry.
     crs
         The CRS of the coordinates.
+    boxes
+        GeoParquet's bbox covering column (``xmin``... per work) read alone,
+        when the files have it: the tiles are balanced on it without
+        decoding a geometry (the copies use the geometries' own bounds: a
+        file's bbox is never trusted for the answer).
     """
 
     frame: dd.DataFrame
     crs: CRS
+    boxes: dd.DataFrame | None = None
 
     @classmethod
     def from_geodataframe(
@@ -142,13 +152,18 @@ class Works:
                 f"{first} lacks the column(s) {', '.join(missing)}; write the works with "
                 "ims-geo export --out works.parquet"
             )
-        frame = dd.read_parquet(
-            paths if len(paths) > 1 else paths[0],
-            columns=[*keep, primary],
-            split_row_groups=True,
-            engine="pyarrow",
-        )
-        return cls(frame.rename(columns={primary: WKB}), crs)
+        source = paths if len(paths) > 1 else paths[0]
+        frame = dd.read_parquet(source, columns=[*keep, primary], split_row_groups=True)
+        covering = meta.get("covering", {}).get("bbox", {})
+        boxes = None
+        if covering.get("xmin", [None])[0] in schema.names and set(covering) >= _BOX:
+            boxes = dd.read_parquet(
+                source,
+                columns=[covering["xmin"][0]],
+                split_row_groups=True,
+                dtype_backend="pyarrow",
+            )
+        return cls(frame.rename(columns={primary: WKB}), crs, boxes)
 
 
 @dataclass
@@ -171,6 +186,10 @@ class DaskRun:
         Works sent to tiles (a work touching k tiles counts k times).
     pairs
         Number of pairs found.
+    kernel_seconds
+        Seconds the workers spent in the kernel, summed over the tiles.
+    slowest_tile_seconds
+        The longest one tile's kernel took.
     """
 
     conflicts: gpd.GeoDataFrame | None
@@ -181,6 +200,8 @@ class DaskRun:
     copies: int
     pairs: int
     tiling: Tiling = field(repr=False)
+    kernel_seconds: float = 0.0
+    slowest_tile_seconds: float = 0.0
 
     @property
     def copy_ratio(self) -> float:
@@ -305,6 +326,9 @@ def _run(
     )  # fmt: skip
     if tiling is not None and known is not None:  # nothing to sample, nothing to count
         n_works = known
+    elif works.boxes is not None and source == target:  # the bbox column alone is read
+        summary = _compute(client, works.boxes.map_partitions(_summary_of_boxes, meta=summary_meta))
+        n_works = int(summary["n"].sum())
     else:
         summary = _compute(
             client, works.frame.map_partitions(_summary, source, target, meta=summary_meta)
@@ -336,10 +360,14 @@ def _run(
     files = [Path(o[1]) for o in outcomes if o[1] is not None]
     n_copies = sum(int(o[2]) for o in outcomes)
     n_pairs = sum(int(o[3]) for o in outcomes)
+    seconds = [s for o in outcomes for s in o[4]]
     conflicts = None
     if gather:
         conflicts = _gathered(frames, target)
-    return DaskRun(conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling)
+    return DaskRun(
+        conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling,
+        kernel_seconds=float(sum(seconds)), slowest_tile_seconds=max(seconds, default=0.0),
+    )  # fmt: skip
 
 
 def left_out_dask(works: Works, rules: Rules | None = None, client: Any = None) -> pd.DataFrame:
@@ -492,10 +520,21 @@ def _left_out(part: pd.DataFrame, crs: CRS, rules: Rules) -> pd.DataFrame:
     return left_out(frame, rules)
 
 
+def _summary_of_boxes(part: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_summary` from a GeoParquet bbox struct column (Arrow-backed)."""
+    column = part[part.columns[0]]
+    bounds = np.column_stack(
+        [column.struct.field(f).to_numpy(dtype=float, na_value=np.nan) for f in _BOX_FIELDS]
+    )
+    return _sampled(bounds, len(part))
+
+
 def _summary(part: pd.DataFrame, source: CRS, target: CRS) -> pd.DataFrame:
     """A regular sample of the envelope centres (``n`` 0) and a row with the row count."""
-    geoms = _decode(part, source, target)
-    bounds = shapely.bounds(geoms)
+    return _sampled(shapely.bounds(_decode(part, source, target)), len(part))
+
+
+def _sampled(bounds: np.ndarray, rows: int) -> pd.DataFrame:
     ok = np.flatnonzero(np.isfinite(bounds).all(axis=1))
     step = max(1, math.ceil(len(ok) / SAMPLE_PER_PARTITION))
     b = bounds[ok[::step]]
@@ -503,7 +542,7 @@ def _summary(part: pd.DataFrame, source: CRS, target: CRS) -> pd.DataFrame:
         {
             "x": np.r_[(b[:, 0] + b[:, 2]) / 2, np.nan],
             "y": np.r_[(b[:, 1] + b[:, 3]) / 2, np.nan],
-            "n": np.r_[np.zeros(len(b), np.int64), len(part)].astype(np.int64),
+            "n": np.r_[np.zeros(len(b), np.int64), rows].astype(np.int64),
         }
     )
 
@@ -529,20 +568,22 @@ def _run_part(
     crs_wkt: str,
     path: str | None,
     gather: bool,
-) -> tuple[pd.DataFrame | None, str | None, int, int]:
+) -> tuple[pd.DataFrame | None, str | None, int, int, list[float]]:
     """The owned pairs of every tile in one shuffled partition; written when ``path`` is given.
 
     Returns the pairs (geometry as WKB, when ``gather``), the file written,
-    the copies read and the number of pairs.
+    the copies read, the number of pairs and the seconds of each tile's kernel.
     """
     crs = CRS.from_wkt(crs_wkt)
-    found = [
-        _tile_conflicts(group.drop(columns=[TILE]), int(t), tiling, rules, crs)
-        for t, group in part.groupby(TILE, sort=True)
-    ]  # one step per tile of the partition (a handful), never per work
+    found = []
+    seconds = []
+    for t, group in part.groupby(TILE, sort=True):  # a handful of tiles, never one step per work
+        began = time.perf_counter()
+        found.append(_tile_conflicts(group.drop(columns=[TILE]), int(t), tiling, rules, crs))
+        seconds.append(time.perf_counter() - began)
     found = [f for f in found if len(f)]
     if not found:
-        return None, None, len(part), 0
+        return None, None, len(part), 0, seconds
     pairs = pd.concat(found, ignore_index=True)
     pairs = pairs.sort_values(
         list(ORDER), ascending=[False, True, True, True, True], kind="stable"
@@ -556,7 +597,7 @@ def _run_part(
         )
         geo.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
         written = path
-    return (pairs if gather else None), written, len(part), len(pairs)
+    return (pairs if gather else None), written, len(part), len(pairs), seconds
 
 
 def tile_conflicts(
