@@ -312,3 +312,19 @@ def test_headers_in_words_are_refused_for_spatial_files_and_unknown_languages(
     result = _cli("conflicts", clashing["file"], "--out", tmp_path / out, "--lang", lang)
     assert result.exit_code != 0 and says in result.output
     assert not (tmp_path / out).exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_values_of_a_message_are_escaped_for_markdown_but_its_words_are_not(lang):
+    from ims_geo.ui.widgets import literal
+
+    english = (
+        "p_1.csv: status '![x](http://evil/t.png)' (3 rows) read as planned — add it to "
+        "[values.status] in a mapping file"
+    )
+    i18n.use(lang)
+    shown = messages.translate(english, escape=literal)
+    assert literal("![x](http://evil/t.png)") in shown and "![x]" not in shown
+    assert "p\\_1.csv" in shown and "[values.status]" in shown
+    assert messages.translate("<b>no template</b>", escape=literal) == literal("<b>no template</b>")
+    assert messages.translate(english) != shown  # without escape: as built (for the CLI/API)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 from ims_geo.i18n import N_, _, language, ngettext
 
@@ -219,34 +220,39 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(compiled)
 
 
-def _nested(name: str, value: str) -> str:
+def _nested(name: str, value: str, escape: Callable[[str], str] | None) -> str:
     if name == "rows":
         rows = _ROWS.fullmatch(value)
         if rows is None:
-            return value
+            return value if escape is None else escape(value)
         n = int(rows.group("n").replace(",", ""))
         return ngettext("{n} row", "{n} rows", n).format(n=rows.group("n"))
-    return translate(value)
+    return _translated(language(), value, escape)
 
 
-def translate(message: str) -> str:
+def translate(message: str, *, escape: Callable[[str], str] | None = None) -> str:
     """``message`` in the language in use when a template matches it, else unchanged.
 
     Parameters
     ----------
     message
         A message the library built (an error, a warning, a rejected row's reason).
+    escape
+        Applied to every value taken from the message (a file name, a cell of the
+        file) and to a message no template matches, never to the translated words:
+        e.g. ``widgets.literal`` for a message shown as markdown, so a file's own
+        text cannot become a link or an image.
 
     Returns
     -------
     str
         The translated message with the original values (file names, counts) filled in.
     """
-    return _translated(language(), str(message))
+    return _translated(language(), str(message), escape)
 
 
 @functools.lru_cache(maxsize=4096)
-def _translated(lang: str, text: str) -> str:
+def _translated(lang: str, text: str, escape: Callable[[str], str] | None = None) -> str:
     """:func:`translate` in ``lang`` (cached: a table repeats the same reasons many times)."""
     exact = _(text)
     if exact != text:
@@ -256,11 +262,13 @@ def _translated(lang: str, text: str) -> str:
         if found is None:
             continue
         values = {
-            name: _nested(name, value) if name in _NESTED else value
+            name: _nested(name, value, escape)
+            if name in _NESTED
+            else (value if escape is None else escape(value))
             for name, value in found.groupdict().items()
         }
         return _(template).format(**values)
-    return text
+    return text if escape is None else escape(text)
 
 
 def translate_reasons(reasons: str) -> str:

@@ -104,7 +104,9 @@ if mapping_file is not None:
         base = loads_mapping(mapping_file.getvalue().decode("utf-8", "replace"), mapping_file.name)
     except ImsGeoError as error:  # read without it; the mapping can be built below instead
         st.error(
-            _("{error} It is not used.").format(error=messages.translate(str(error))),
+            _("{error} It is not used.").format(
+                error=messages.translate(str(error), escape=widgets.literal)
+            ),
             icon=":material/error:",
         )
 text_encoding = ENCODINGS[encoding] or base.encoding
@@ -250,7 +252,7 @@ with widgets.user_errors(reading=upload.name):
     except MissingCRSError as error:
         st.error(
             _("{error} Enter it under **Reading options**.").format(
-                error=messages.translate(str(error))
+                error=messages.translate(str(error), escape=widgets.literal)
             ),
             icon=":material/error:",
         )
@@ -262,7 +264,8 @@ cells[0].metric(_("Accepted"), fmt_number(len(result.works)))
 cells[1].metric(_("Repaired"), fmt_number(result.repaired))
 cells[2].metric(_("Rejected"), fmt_number(len(result.rejected)))
 for warning in result.warnings:
-    st.warning(messages.translate(warning), icon=":material/warning:")
+    # the file's own values (names, cells) shown as text, never as markdown
+    st.warning(messages.translate(warning, escape=widgets.literal), icon=":material/warning:")
 with st.expander(_("Report"), expanded=not result.rejected.empty):
     st.code(messages.translate_report(result.report()), language=None)
 
