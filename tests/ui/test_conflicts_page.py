@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from ims_geo import cycle
 from ims_geo.conflicts import find_conflicts
+from ims_geo.cycle.moratoria import moratoria
 from ims_geo.explain import explain, sentences
 from ims_geo.rules import Rules
 from ims_geo.schema import validate
@@ -341,6 +342,24 @@ def test_a_moratorium_recorded_in_the_session_shows_and_an_exemption_lifts_it(op
     # the same single row as the CLI's library function
     expected = cycle.store_conflicts(open_store(resurfaced))
     assert expected["moratorium_id"].tolist() == [mid]
+
+    # explained: the registered moratorium protects the surface for 5 x 365 days from
+    # 21 June 2027, to 18 June 2032; W7 (10 days) may dig from the day after; R1 is done
+    at.session_state["conflicts_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    (panel,) = [e for e in at.expander if e.label == "Why, and how to resolve it"]
+    text = "\n".join(m.value for m in panel.markdown)
+    assert f"registered moratorium {mid} protects" in text
+    (until,) = moratoria(open_store(resurfaced))["valid_until"]
+    assert pd.Timestamp(until) == pd.Timestamp("2027-06-21") + pd.Timedelta(days=5 * 365 - 1)
+    start = pd.Timestamp("2032-06-19")
+    shift = (start - pd.Timestamp("2031-01-06")).days
+    assert shift == 365 + 165  # 2031-01-06 to 2032-01-06, then to 19 June in a leap year
+    moves = [line for line in text.splitlines() if line.startswith("- Move ")]
+    assert moves == [
+        "- Move Water · W7 to start after 18 Jun 2032 \\(19 Jun 2032 to 28 Jun 2032, "
+        f"{shift} days later\\)\\: outside its flexibility window."
+    ]
 
     at.switch_page(f"{PAGES}/overview.py").run()
     assert not at.exception
