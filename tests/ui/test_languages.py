@@ -250,3 +250,28 @@ def test_links_between_pages_carry_a_language_other_than_the_default(monkeypatch
     monkeypatch.setenv(i18n.LANG_ENV, "nl")  # the installation's own language needs no mark
     assert links.work_link("A", "W 1") == "map?org=A&work=W+1"
     assert links.conflict_prefix() == "conflicts?conflict="
+
+
+NAVIGATION = {
+    "overview": "Overview", "map": "Map", "upload": "Upload", "conflicts": "Conflicts",
+    "programme": "Programme", "cycle": "Planning cycle", "public": "Public view",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_navigation_names_the_pages_in_the_language_and_keeps_their_urls(
+    monkeypatch, demo_store, lang
+):
+    at = open_in(monkeypatch, demo_store, lang)
+    # AppTest keeps what st.navigation registered (no public accessor in streamlit 1.67)
+    pages = {
+        info["script_path"].rsplit("/", 1)[-1].removesuffix(".py"): info
+        for info in at._registered_pages.values()
+    }
+    assert {p: i["page_name"] for p, i in pages.items()} == {
+        p: translation(lang, title) for p, title in NAVIGATION.items()
+    }
+    # the URL of a page is the same in every language: a link works for everyone
+    assert {p: i["url_pathname"] for p, i in pages.items() if p != "overview"} == {
+        p: p for p in NAVIGATION if p != "overview"
+    }
