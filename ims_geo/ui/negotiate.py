@@ -20,7 +20,7 @@ proposal's works layer, which ``ims-geo propose --lock`` reads.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +56,7 @@ __all__ = [
     "lock_table",
     "project_members",
     "saved",
+    "split_table",
     "work_keys",
     "workbook",
 ]
@@ -193,6 +194,20 @@ def exclude_table(excluded: Iterable[str], works: pd.DataFrame) -> pd.DataFrame:
     chosen = works[keys.isin(list(excluded))]
     return pd.DataFrame(
         {ORG: chosen[ORG].astype(str).to_numpy(), WORK_ID: chosen[WORK_ID].astype(str).to_numpy()}
+    )
+
+
+def split_table(rules: Mapping[str, str], works: pd.DataFrame) -> pd.DataFrame:
+    """The ``split`` table of :func:`ims_geo.programme.propose`: ``org``, ``work_id``,
+    ``rule`` for the works (:func:`work_keys`) given a rule, those still among ``works``."""
+    keys = work_keys(works)
+    chosen = works[keys.isin(list(rules))]
+    return pd.DataFrame(
+        {
+            ORG: chosen[ORG].astype(str).to_numpy(),
+            WORK_ID: chosen[WORK_ID].astype(str).to_numpy(),
+            "rule": [rules[str(k)] for k in work_keys(chosen)],
+        }
     )
 
 

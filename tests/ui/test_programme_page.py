@@ -259,13 +259,15 @@ def test_keep_a_project_and_propose_again(open_app, small_store):
     lock = request["lock"].set_index("work_id")
     assert sorted(lock.index) == ["G1", "T1"] and lock["lock"].all()
     assert lock["proposed_start"].to_dict() == members["proposed_start"].to_dict()
-    # the proposer keeps locked works at the dates of the lock table's rows (the kept
-    # project's own, or the planned ones: see ims_geo.programme.propose)
-    again = by_id(shown(at))
-    locked = again.loc[["G1", "T1"]]
-    assert locked["shift_days"].abs().sum() == 0 or (
-        locked["proposed_start"].to_dict() == members["proposed_start"].to_dict()
-    )
+    # the kept project stays one project, at the dates it was kept at
+    again = shown(at)
+    w = by_id(again)
+    assert w.loc[["G1", "T1"], "proposed_start"].to_dict() == members["proposed_start"].to_dict()
+    assert w.loc["G1", "cluster_id"] == w.loc["T1", "cluster_id"] != ""
+    assert metric(at, "Combined works").value == "5"
+    # and it is ticked in the new proposal's table
+    listed = editor(at, "programme_projects_").value.set_index("cluster_id")
+    assert listed.loc[w.loc["G1", "cluster_id"], "keep"] and listed["keep"].sum() == 1
     # released again: nothing kept
     at.button(key="programme_release").click().run()
     assert "0 projects kept" in held(at)
@@ -392,6 +394,20 @@ def test_adopt_the_proposal_in_the_planning_cycle(open_app, small_copy):
     projects = editor(at, "programme_projects_").value
     row = int(np.flatnonzero(projects["cluster_id"] == main)[0])
     tick(at, "programme_projects_", {row: {"split_rule": "equal"}})
+    # the rule goes to the proposer by the project's first member (ids change between
+    # proposals), and the cost split follows it
+    assert at.session_state["programme_split"] == {"Sewer\x1fS1": "equal"}
+    proposed(at)
+    assert at.session_state["programme_request"]["split"].values.tolist() == [
+        ["Sewer", "S1", "equal"]
+    ]
+    p = shown(at)
+    main = p.clusters.loc[p.clusters["orgs"].str.contains("Sewer"), "cluster_id"].iloc[0]
+    savings = float(p.clusters.loc[p.clusters["cluster_id"] == main, "savings_eur"].iloc[0])
+    split = table_with(at, "share_eur").set_index("org")
+    for org, work in (("Water", "W1"), ("Sewer", "S1"), ("City", "R1")):
+        row = split[split["cluster_id"] == main].loc[org]
+        assert row["share_eur"] == pytest.approx(COSTS[work] - savings / 3, abs=0.01)
     at.number_input(key="programme_adopt_year").set_value(YEAR)
     at.text_input(key="programme_adopt_decision").set_value("Council 2027/14")
     at.button(key="programme_adopt_submit").click().run()
@@ -404,7 +420,6 @@ def test_adopt_the_proposal_in_the_planning_cycle(open_app, small_copy):
     w = by_id(p)
     assert members["start"].to_dict() == w["proposed_start"].to_dict()
     # "equal": each of the three organisations pays its estimate less a third of the savings
-    savings = float(p.clusters.loc[p.clusters["cluster_id"] == main, "savings_eur"].iloc[0])
     for work in ("W1", "S1", "R1"):
         assert members.loc[work, "cost_share_eur"] == pytest.approx(
             COSTS[work] - savings / 3, abs=0.01
@@ -471,6 +486,8 @@ def test_negotiate_tables():
     # works no longer in the store drop out of the lock
     assert len(negotiate.lock_table(kept, keys, works.iloc[1:])) == 3
     assert negotiate.exclude_table(keys, works).values.tolist() == [["Water", "W1"], ["Gas", "G1"]]
+    split = negotiate.split_table({"Sewer\x1fS1": "equal", "Gone\x1fX": "cost"}, works)
+    assert split.values.tolist() == [["Sewer", "S1", "equal"]]
     assert negotiate.asked_rule("cost (fallback from trench)") == "trench"
     assert negotiate.asked_rule("equal") == "equal"
     assert negotiate.kpi_value("savings eur", 1234567.4) == "€1,234,567"

@@ -77,6 +77,7 @@ PLANNED = "programme_planned"  # keys of works kept at their planned dates
 EXCLUDED = "programme_excluded"  # keys of works left out
 REQUEST = "programme_request"  # the inputs of the proposal shown
 SAVED = "programme_saved"  # name -> negotiate.saved(...)
+SPLITS = "programme_split"  # key of a member work -> the cost split rule of its project
 
 
 def same(a: Any, b: Any) -> bool:
@@ -88,8 +89,8 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def checkbox_changes(key: str, rows: list[str], columns: tuple[str, ...]) -> dict[str, dict]:
-    """Ticks changed in a keyed ``st.data_editor`` since they were last read.
+def table_changes(key: str, rows: list[str], columns: tuple[str, ...]) -> dict[str, dict]:
+    """Cells (ticks, choices) changed in a keyed ``st.data_editor`` since they were last read.
 
     The editor's state holds every edit since it was drawn; only those not
     seen before are returned (row key -> {column: value}), so a choice made
@@ -107,7 +108,7 @@ def checkbox_changes(key: str, rows: list[str], columns: tuple[str, ...]) -> dic
         for column in columns:
             if column in change and seen.get((at, column)) != change[column]:
                 seen[(at, column)] = change[column]
-                out.setdefault(rows[at], {})[column] = bool(change[column])
+                out.setdefault(rows[at], {})[column] = change[column]
     return out
 
 
@@ -165,14 +166,30 @@ def works_key() -> str:
 def apply_edits(proposal: Proposal) -> None:
     """Ticks made in the projects and works tables since the last run, into the choices."""
     ids = [str(c) for c in projects_of(proposal)[CLUSTER_ID]]
-    for project, change in checkbox_changes(projects_key(proposal), ids, ("keep",)).items():
-        keep_projects(proposal.works, [project], change["keep"])
+    changed = table_changes(projects_key(proposal), ids, ("keep", "split_rule"))
+    for project, change in changed.items():
+        if "keep" in change:
+            keep_projects(proposal.works, [project], bool(change["keep"]))
+        if change.get("split_rule") in cycle.SPLIT_RULES:
+            choose_split(proposal.works, project, str(change["split_rule"]))
     keys = [str(k) for k in negotiate.work_keys(proposal.works)]
-    for work_key, change in checkbox_changes(works_key(), keys, ("planned", "exclude")).items():
+    for work_key, change in table_changes(works_key(), keys, ("planned", "exclude")).items():
         if "planned" in change:
-            mark([work_key], "planned", change["planned"])
+            mark([work_key], "planned", bool(change["planned"]))
         if "exclude" in change:
-            mark([work_key], "excluded", change["exclude"])
+            mark([work_key], "excluded", bool(change["exclude"]))
+
+
+def choose_split(proposal_works: pd.DataFrame, project: str, rule: str) -> None:
+    """The cost split rule of a project, remembered by its members (ids change between
+    proposals; the proposer finds the project of a named work)."""
+    splits: dict[str, str] = st.session_state.setdefault(SPLITS, {})
+    members = proposal_works[proposal_works[CLUSTER_ID].astype("string") == project]
+    for key in negotiate.work_keys(members):
+        splits.pop(str(key), None)
+    if len(members):
+        first = members.sort_values(EXEC_ORDER, kind="stable").iloc[[0]]
+        splits[str(negotiate.work_keys(first)[0])] = rule
 
 
 # --- page -------------------------------------------------------------------------------
@@ -357,7 +374,11 @@ request: dict[str, Any] = {
     "unbudgeted_years": str(unbudgeted),
     "allow_new_clashes": bool(allow_new_clashes),
 }
-for name, value in (("budgets", budgets), ("costs", costs), ("lock", lock), ("exclude", exclude)):
+split = negotiate.split_table(st.session_state.get(SPLITS, {}), works)
+for name, value in (
+    ("budgets", budgets), ("costs", costs), ("lock", lock), ("exclude", exclude),
+    ("split", split),
+):  # fmt: skip
     if value is not None and not (isinstance(value, pd.DataFrame) and value.empty):
         request[name] = value
 
