@@ -2426,6 +2426,7 @@ def _infeasible(
 __all__ = [
     "BUDGET_COLUMNS",
     "CLUSTER_COLUMNS",
+    "COST_SPLIT_COLUMNS",
     "CostTable",
     "KPI_COLUMNS",
     "MEMBER_COLUMNS",
