@@ -367,10 +367,14 @@ def sentences(found: Explanation) -> dict[str, list[str]]:
     as text (never as markup).
     """
     first, second = found.combine
+    if found.distance_m < 0.005:  # what rounds to 0.00 m: they touch or cross
+        apart = _("{a} and {b} touch or cross; works of these disciplines meet within {limit}.")
+    else:
+        apart = _("{a} and {b} are {distance} apart; works of these disciplines meet within "
+                  "{limit}.")  # fmt: skip
     why = [
-        _("{a} and {b} are {distance} apart; works of these disciplines meet within {limit}.")
-        .format(a=_work(first), b=_work(second), distance=fmt_metres(found.distance_m),
-                limit=fmt_metres(found.distance_limit_m))
+        apart.format(a=_work(first), b=_work(second), distance=fmt_metres(found.distance_m),
+                     limit=fmt_metres(found.distance_limit_m))
     ]  # fmt: skip
     if found.kind == "internal":
         why.append(_("Both works belong to one organisation; between organisations this "
@@ -433,6 +437,9 @@ def sentences(found: Explanation) -> dict[str, list[str]]:
             _("Or combine {dig} with {seal}: dig first, then lay the new surface.").format(
                 dig=_work(found.digging), seal=_work(found.sealing))
         )  # fmt: skip
+    elif found.rule == "synergy":  # an opportunity: combining comes first
+        resolve.insert(0, _("Combine {a} with {b} into one project: the street is opened once.")
+                       .format(a=_work(first), b=_work(second)))  # fmt: skip
     else:
         resolve.append(_("Or combine {a} with {b} into one project.").format(
             a=_work(first), b=_work(second)))  # fmt: skip

@@ -236,6 +236,28 @@ def test_a_finished_resurfacing_cannot_be_dug_under_first_and_does_not_move():
     assert engine_kind(before, rules) == "moratorium"
 
 
+def test_a_synergy_offers_combining_first_and_touching_works_say_so():
+    works = pair(
+        ("digs", date(2030, 3, 1), date(2030, 3, 31)),
+        ("digs", date(2030, 6, 1), date(2030, 6, 30)),
+    )
+    works.loc[1, "geometry"] = works.geometry.iloc[0]
+    rules = Rules()
+    (row,) = [r for _, r in find_conflicts(works, rules).iterrows()]
+    assert (row["kind"], row["gap_days"], row["distance_m"]) == ("synergy", 62, 0.0)
+    lines = sentences(explain(row, works, rules))
+    assert lines["why"] == [
+        "Org0 · W0 and Org1 · W1 touch or cross; works of these disciplines meet within 20 m.",
+        "Synergy: the periods are 62 days apart, within the synergy window of 365 days: the "
+        "street could be opened once.",
+        "They share 80 m of street.",
+    ]
+    assert lines["resolve"][0] == (
+        "Combine Org0 · W0 with Org1 · W1 into one project: the street is opened once."
+    )
+    assert len(lines["resolve"]) == 5 and all(m.startswith("Move ") for m in lines["resolve"][1:])
+
+
 def test_a_work_in_progress_is_not_moved_and_an_internal_pair_names_its_rule():
     works = pair(
         ("digs", date(2030, 3, 1), date(2030, 3, 31)),
