@@ -6,6 +6,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely import LineString
 
 from ims_geo.cli import main
@@ -171,3 +173,36 @@ def test_an_adopted_proposal_keeps_the_split_its_table_asked_for(tmp_path) -> No
     projects = cycle.projects(store, 2027).set_index("project")
     assert projects.loc["C001", "split_rule"] == "equal"
     assert projects.loc["C002", "split_rule"] == "cost"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 200), st.floats(0, 200), st.sampled_from([None, "A", "B", ""])),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_streets_match_a_brute_force_nearest_search(rows) -> None:
+    frame = gpd.GeoDataFrame(
+        {"street": [r[2] for r in rows]},
+        geometry=[LineString([(x, y), (x + 10, y)]) for x, y, _ in rows],
+        crs="EPSG:28992",
+    )
+    street, source = streets(frame)
+    for i, (_, _, own) in enumerate(rows):
+        if own:
+            assert (street[i], source[i]) == (own, "plan")
+            continue
+        named = [
+            (frame.geometry[i].distance(frame.geometry[j]), j)
+            for j, (_, _, other) in enumerate(rows)
+            if other and frame.geometry[i].distance(frame.geometry[j]) <= 25.0
+        ]
+        if not named:
+            assert (street[i], source[i]) == ("–", "")
+        else:
+            nearest = min(d for d, _ in named)
+            # ties may pick either of the equally near works
+            assert street[i] in {rows[j][2] for d, j in named if d == nearest}
+            assert source[i] == "nearest work"
