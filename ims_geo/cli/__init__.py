@@ -795,7 +795,8 @@ def _left_out_line(works: Any, rules: Any) -> str:
 @inputs_argument
 @input_orgs_option
 @out_option(
-    "Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis; or .csv "
+    "Output file: .gpkg or .xlsx with the layers/sheets works, clusters, kpis, members "
+    "(with streets), cost_split, solver (the proven bound per part), unresolved; or .csv "
     "(the works, and OUT.clusters.csv, OUT.kpis.csv, ... next to it)."
 )
 @rules_options
