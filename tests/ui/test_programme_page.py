@@ -277,7 +277,18 @@ def test_keep_a_work_as_planned_and_leave_one_out(open_app, small_store):
     at = proposed(opened(open_app, small_store))
     works = editor(at, "programme_works_").value
     row = {w: i for i, w in enumerate(works["work_id"])}
-    tick(at, "programme_works_", {row["W1"]: {"planned": True}, row["T1"]: {"exclude": True}})
+    tick(at, "programme_works_", {row["W1"]: {"planned": True}})
+    # found by words of its title, in a table of one row
+    at.text_input(key="programme_works_find").set_value("FIBRE").run()
+    assert editor(at, "programme_works_").value["work_id"].tolist() == ["T1"]
+    tick(at, "programme_works_", {0: {"exclude": True}})
+    at.text_input(key="programme_works_find").set_value("").run()
+    at.multiselect(key="programme_works_org").set_value(["Water"]).run()
+    shown_rows = editor(at, "programme_works_").value
+    assert shown_rows["work_id"].tolist() == ["W1", "W2"] and shown_rows["planned"].tolist() == [
+        True, False
+    ]  # fmt: skip
+    at.multiselect(key="programme_works_org").set_value([]).run()
     assert "1 work kept as planned · 1 work left out" in held(at)
     proposed(at)
     request = at.session_state["programme_request"]

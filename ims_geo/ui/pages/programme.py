@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -158,9 +159,26 @@ def projects_key(proposal: Proposal) -> str:
     return "programme_projects_" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def works_shown(proposal: Proposal) -> pd.DataFrame:
+    """The proposal's works the works table lists (its organisation and search filters)."""
+    every = proposal.works
+    chosen = np.ones(len(every), bool)
+    orgs = st.session_state.get("programme_works_org") or []
+    if orgs:
+        chosen &= every[ORG].astype(str).isin([str(o) for o in orgs]).to_numpy()
+    find = str(st.session_state.get("programme_works_find") or "").strip().casefold()
+    if find:
+        text = every[WORK_ID].astype(str) + " " + every[TITLE].astype("string").fillna("")
+        chosen &= text.str.casefold().str.contains(find, regex=False).to_numpy(bool)
+    return every[chosen]
+
+
 def works_key() -> str:
-    """Key of the works table (fresh for every store revision: its rows change)."""
-    return "programme_works_" + hashlib.sha256(state.revision().encode()).hexdigest()[:10]
+    """Key of the works table: fresh for every store revision and filter (its rows change)."""
+    filters = repr((st.session_state.get("programme_works_org"),
+                    st.session_state.get("programme_works_find")))  # fmt: skip
+    text = state.revision() + "\x1f" + filters
+    return "programme_works_" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def apply_edits(proposal: Proposal) -> None:
@@ -172,7 +190,7 @@ def apply_edits(proposal: Proposal) -> None:
             keep_projects(proposal.works, [project], bool(change["keep"]))
         if change.get("split_rule") in cycle.SPLIT_RULES:
             choose_split(proposal.works, project, str(change["split_rule"]))
-    keys = [str(k) for k in negotiate.work_keys(proposal.works)]
+    keys = [str(k) for k in negotiate.work_keys(works_shown(proposal))]
     for work_key, change in table_changes(works_key(), keys, ("planned", "exclude")).items():
         if "planned" in change:
             mark([work_key], "planned", bool(change["planned"]))
@@ -596,7 +614,14 @@ with tab_works:
         _("Tick **Keep as planned** to keep a work at its own dates (in no project), "
           "**Leave out** to take it out of the programme; then propose again.")
     )  # fmt: skip
-    every = proposal.works
+    filters = st.container(horizontal=True)
+    filters.multiselect(
+        _("Organisations"), orgs, key="programme_works_org", placeholder=_("All organisations")
+    )
+    filters.text_input(
+        _("Find a work"), key="programme_works_find", placeholder=_("Work id or words of its title")
+    )
+    every = works_shown(proposal)
     keys = [str(k) for k in negotiate.work_keys(every)]
     key_series = pd.Series(keys, index=every.index)
     table = pd.DataFrame(
