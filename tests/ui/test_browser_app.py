@@ -20,10 +20,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Frame, Page, expect
+
+from ims_geo import i18n
+from ims_geo.cycle.moratoria import store_conflicts
+from ims_geo.store import open_store
+from ims_geo.ui import links
 
 pytestmark = [
     pytest.mark.browser,
@@ -157,3 +162,151 @@ def test_every_page_has_no_serious_accessibility_violation(local: Page, served: 
     idle(page, MAP_TIMEOUT * 2)
     found += axe_violations(page, "/programme (proposed)")
     assert found == [], "\n".join(found)
+
+
+# --- a planner's session ---------------------------------------------------------------------
+def leaflet(page: Page) -> Frame:
+    """The frame of the page's (first) Leaflet map, once it has drawn features."""
+    page.frame_locator(FOLIUM_FRAME).first.locator("path.leaflet-interactive").first.wait_for(
+        state="attached", timeout=MAP_TIMEOUT
+    )
+    frames = [f for f in page.frames if f.url.split("?")[0].endswith("st_folium/index.html")]
+    assert len(frames) >= 1, [f.url for f in page.frames]
+    return frames[0]
+
+
+def test_a_street_searched_for_zooms_the_map_onto_its_works(local: Page, served: dict) -> None:
+    page, url = local, served["url"]
+    works = open_store(served["store"]).works()
+    street = "Mikonkatu"
+    # brute force: every work whose street column names the street, in map coordinates
+    on_street = works[works["street"].astype("string").str.casefold() == street.casefold()]
+    assert len(on_street) > 5
+    west, south, east, north = on_street.to_crs(4326).total_bounds
+    open_page(page, f"{url}/map")
+    frame = leaflet(page)
+    before = frame.evaluate("() => window.map.getZoom()")
+    search = page.get_by_test_id("stTextInput").filter(has_text="Search").locator("input")
+    search.fill(street)
+    search.press("Enter")
+    frame.wait_for_function("z => window.map.getZoom() > z", arg=before, timeout=UI_TIMEOUT)
+    idle(page)
+    frame = leaflet(page)
+    view = frame.evaluate(
+        """() => { const b = window.map.getBounds(), c = window.map.getCenter();
+                   return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), c.lng, c.lat,
+                           window.map.getZoom()]; }"""
+    )
+    assert view[6] > before
+    # the map looks at the street: centred inside its works' box, every one of them in view
+    assert west <= view[4] <= east and south <= view[5] <= north, (view, on_street.total_bounds)
+    assert view[0] <= west and view[1] <= south and view[2] >= east and view[3] >= north, view
+    screenshot(page, "map_search_en")
+
+
+def test_a_conflict_opened_by_its_link_is_selected_and_explained(local: Page, served: dict) -> None:
+    page, url = local, served["url"]
+    store = open_store(served["store"])
+    found = store_conflicts(store, store.works())
+    # the fourth worst, not the first (that one the list shows first anyway): the link picks
+    # it, and the grid has it among the rows it renders
+    ranked = found.sort_values("score", ascending=False, kind="stable")
+    chosen = ranked.iloc[3]
+    assert ranked["score"].iloc[2] > chosen["score"] > ranked["score"].iloc[4]
+    key = links.conflict_key(chosen)
+    open_page(page, f"{url}/conflicts?{links.CONFLICT}={quote(key)}")
+    pair = f"{chosen['org_a']} · {chosen['work_id_a']} ↔ {chosen['org_b']} · {chosen['work_id_b']}"
+    expect(page.get_by_test_id("stHeading").filter(has_text=pair)).to_be_visible(timeout=UI_TIMEOUT)
+    expect(
+        page.get_by_test_id("stExpander").filter(has_text="Why, and how to resolve it")
+    ).to_be_visible()
+    # the table's selected row is that conflict, and the address still names it
+    selected = page.locator("[data-testid=stDataFrame] [role=row][aria-selected=true]")
+    expect(selected.first).to_contain_text(str(chosen["work_id_a"]), timeout=UI_TIMEOUT)
+    assert parse_qs(urlparse(page.url).query)[links.CONFLICT] == [key]
+    screenshot(page, "conflict_linked_en")
+
+
+def page_heading(page: Page) -> str:
+    heading = page.locator("[data-testid=stMain] h1").first
+    heading.wait_for(timeout=UI_TIMEOUT)
+    return heading.inner_text().strip()
+
+
+def test_every_page_speaks_dutch_and_german_once_chosen(local: Page, served: dict) -> None:
+    page, url = local, served["url"]
+    paths = pages_offered(page, url)
+    english: dict[str, str] = {}
+    for path in paths:
+        open_page(page, f"{url}/{path}")
+        english[path] = page_heading(page)
+        screenshot(page, f"{path or 'overview'}_en")
+    # Dutch chosen in the sidebar, then every page reached through the navigation
+    open_page(page, f"{url}/")
+    page.get_by_test_id("stSelectbox").filter(has_text="Language").click()
+    page.get_by_role("option", name=i18n.language_name("nl")).click()
+    idle(page)
+    try:
+        for lang in ("nl", "de"):
+            i18n.use(lang)
+            if lang == "de":  # German by the address, as a shared link opens it
+                open_page(page, f"{url}/?lang=de")
+            nav = page.get_by_test_id("stSidebarNav")
+            for path in paths:
+                if path:
+                    nav.locator(f'a[href$="/{path}"]').first.click()
+                    page.wait_for_url(f"**/{path}?**", timeout=UI_TIMEOUT)
+                    idle(page)
+                want = i18n._(english[path])
+                assert want != english[path], f"no {lang} translation of {english[path]!r}"
+                expect(page.locator("[data-testid=stMain] h1").first).to_have_text(
+                    want, timeout=UI_TIMEOUT
+                )
+                assert parse_qs(urlparse(page.url).query).get("lang") == [lang]
+                for name in ("Map", "Conflicts", "Programme"):
+                    expect(nav).to_contain_text(i18n._(name))
+                screenshot(page, f"{path or 'overview'}_{lang}")
+    finally:
+        i18n.use("en")
+
+
+def project_rows(page: Page) -> list[list[str]]:
+    """The combined projects table's rows as its cells read (the grid's accessible table)."""
+    grid = page.get_by_test_id("stDataFrame").filter(
+        has=page.locator("[role=columnheader]", has_text="Keep")
+    )
+    rows = grid.locator("[role=row]:has([role=gridcell])")
+    return [r.locator("[role=gridcell]").all_inner_texts() for r in rows.all()]
+
+
+def test_a_kept_project_stays_as_it_was_when_proposing_again(local: Page, served: dict) -> None:
+    page, url = local, served["url"]
+    open_page(page, f"{url}/programme")
+    page.get_by_role("button", name="Propose programme").click()
+    grid = page.get_by_test_id("stDataFrame").filter(
+        has=page.locator("[role=columnheader]", has_text="Keep")
+    )
+    grid.wait_for(timeout=MAP_TIMEOUT * 2)
+    idle(page, MAP_TIMEOUT * 2)
+    first = project_rows(page)[0]
+    assert first[0] == "false"
+    expect(page.get_by_text("0 projects kept")).to_be_visible()
+    # tick Keep on the first project (the checkbox column is the grid's first)
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    row = 35  # header and row height of the data editor, in pixels
+    page.mouse.click(box["x"] + 30, box["y"] + row + row / 2)
+    expect(page.get_by_text("1 project kept")).to_be_visible(timeout=UI_TIMEOUT)
+    changed = page.get_by_text("The inputs or your choices changed since this proposal")
+    expect(changed).to_be_visible(timeout=UI_TIMEOUT)
+    screenshot(page, "programme_kept_en")
+    page.get_by_role("button", name="Propose programme").click()
+    expect(changed).to_have_count(0, timeout=MAP_TIMEOUT * 2)
+    idle(page, MAP_TIMEOUT * 2)
+    kept = [r for r in project_rows(page) if r[0] == "true"]
+    # the same project (numbers are given anew): same organisations, works, dates, savings
+    assert len(kept) == 1
+    assert kept[0][2:7] == first[2:7], (kept[0], first)
+    expect(page.get_by_text("1 project kept")).to_be_visible()
+    screenshot(page, "programme_reproposed_en")
