@@ -5,8 +5,9 @@ The programme's Gantt chart shows every work it is given, one row per work
 works: a chart of three works and one of a thousand read alike, the page
 puts the tall one in a scrolling box. Works are grouped (by combined project
 or by organisation) under a heading row; the planned period is drawn as a
-grey bar above the proposed one. The time axis has a tick per quarter and
-zooms and pans with the mouse wheel and drag.
+grey bar above the proposed one. The time axis has a tick per month (per
+quarter over more than :data:`MONTHLY_DAYS` days) and zooms and pans with
+the mouse wheel and drag.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ GROUPINGS: dict[str, str] = {"project": N_("Combined project"), "org": N_("Organ
 ROW_PX = 24
 #: Longest title shown in a row label (characters; the tooltip has the whole title).
 TITLE_CHARS = 48
+#: Charts spanning at most this many days get a tick per month, longer ones per quarter.
+MONTHLY_DAYS = 400
+QUARTER_LABEL = "'Q' + quarter(datum.value) + ' ' + year(datum.value)"
 #: Marks a heading row's label (the group's name).
 HEADING = "▸ "
 
@@ -173,8 +177,8 @@ def gantt_rows(works: pd.DataFrame, *, group_by: str = "project") -> pd.DataFram
 def gantt(works: pd.DataFrame, *, group_by: str = "project") -> alt.Chart:
     """Gantt chart of planned against proposed periods of ``works`` (see :func:`gantt_rows`).
 
-    One row of :data:`ROW_PX` pixels per work and per group heading; quarter
-    ticks on a time axis at the top; zoom and pan along time with the wheel
+    One row of :data:`ROW_PX` pixels per work and per group heading; month or
+    quarter ticks on a time axis at the top; zoom and pan along time with the wheel
     and drag; a tooltip per bar with both periods, the shift and the reason.
     """
     return _gantt_chart(gantt_rows(works, group_by=group_by))
@@ -202,7 +206,12 @@ def _gantt_chart(rows: pd.DataFrame, *, inline: bool = True) -> alt.Chart:
     bars = _bars(rows) if inline else alt.Data(values=[])
     names = [_(s) for s in SCHEDULES]
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
-    quarter = "'Q' + quarter(datum.value) + ' ' + year(datum.value)"
+    # a tick per month over up to MONTHLY_DAYS (labelled 04/2028), else per quarter
+    # (Q2 2028); labels in numbers, the same in every language
+    span = (rows["bar_end"].max() - rows["start"].min()) if rows["start"].notna().any() else None
+    monthly = span is not None and span.days <= MONTHLY_DAYS
+    label = "timeFormat(datum.value, '%m/%Y')" if monthly else QUARTER_LABEL
+    step = 1 if monthly else 3
     return (
         alt.Chart(bars)
         .mark_bar(cornerRadius=2)
@@ -212,8 +221,8 @@ def _gantt_chart(rows: pd.DataFrame, *, inline: bool = True) -> alt.Chart:
                 title=None,
                 axis=alt.Axis(
                     orient="top",
-                    tickCount={"interval": "month", "step": 3},
-                    labelExpr=quarter,
+                    tickCount={"interval": "month", "step": step},
+                    labelExpr=label,
                     labelOverlap=True,
                     grid=True,
                 ),

@@ -90,8 +90,11 @@ def test_chart_has_a_fixed_row_height_quarter_ticks_and_zoom_on_time():
     rows = charts.gantt_rows(works)
     # every row, headings too, keeps its place on the y axis
     assert spec["encoding"]["y"]["scale"]["domain"] == list(dict.fromkeys(rows["row"]))
+    # the works span 17 months: quarters; one project of a month: months
     axis = spec["encoding"]["x"]["axis"]
     assert axis["tickCount"] == {"interval": "month", "step": 3} and "quarter" in axis["labelExpr"]
+    short = charts.gantt(works[works["cluster_id"] == "C001"]).to_dict()["encoding"]["x"]["axis"]
+    assert short["tickCount"] == {"interval": "month", "step": 1} and "%m/%Y" in short["labelExpr"]
     (zoom,) = spec["params"]
     assert zoom["select"] == {"type": "interval", "encodings": ["x"]} and zoom["bind"] == "scales"
     tips = [t["field"] for t in spec["encoding"]["tooltip"]]
