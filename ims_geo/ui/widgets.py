@@ -539,6 +539,62 @@ def translation_editor(
     return out
 
 
+# --- works that took no part in the conflict search ---------------------------------------
+_LEFT_OUT_REASONS = (
+    (re.compile(r"no geometry"), N_("no geometry")),
+    (re.compile(r"exempt by column (?P<column>.+)"), N_("exempt by column {column}")),
+    (
+        re.compile(r"status (?P<status>[a-z_]+), a finished resurfacing"),
+        N_("status {status}, a finished resurfacing"),
+    ),
+    (re.compile(r"status (?P<status>[a-z_]+)"), N_("status {status}")),
+    (re.compile(r"outside the period"), N_("outside the period")),
+)
+_LEFT_OUT_PARTS = {"none": N_("none"), "protects its surface only": N_("protects its surface only")}
+
+
+def _left_out_reason(reason: str) -> str:
+    for pattern, words in _LEFT_OUT_REASONS:
+        found = pattern.fullmatch(reason)
+        if found is not None:
+            values = found.groupdict()
+            if "status" in values:
+                values["status"] = maps.value_name("status", values["status"])
+            return _(words).format(**values)
+    return reason  # a reason this page does not know: as the library wrote it
+
+
+def left_out_words(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`ims_geo.conflicts.left_out` with its reasons and parts in the language in use."""
+    out = table.copy()
+    out["reason"] = [_left_out_reason(str(r)) for r in table["reason"]]
+    out["part"] = [_(_LEFT_OUT_PARTS[p]) if p in _LEFT_OUT_PARTS else p for p in table["part"]]
+    return out
+
+
+def left_out_sentence(table: pd.DataFrame, total: int) -> str:
+    """:func:`ims_geo.conflicts.describe_left_out` in the language in use."""
+    if table.empty:
+        return _("All {total} works took part.").format(total=i18n.fmt_number(total))
+    none = table[table["part"] == "none"]
+
+    def listed(rows: pd.DataFrame) -> str:
+        return ", ".join(
+            f"{i18n.fmt_number(n)} {_left_out_reason(str(r))}"
+            for r, n in zip(rows["reason"], rows["works"], strict=True)
+        )
+
+    line = _("{n} of {total} works took no part").format(
+        n=i18n.fmt_number(int(none["works"].sum())), total=i18n.fmt_number(total)
+    )
+    if len(none):
+        line += ": " + listed(none)
+    partly = table[table["part"] != "none"]
+    if len(partly):
+        line += "; " + _("only as a protected surface: {works}").format(works=listed(partly))
+    return line + "."
+
+
 #: Columns of the conflicts listed after an upload.
 CONFLICT_COLUMNS = (
     "kind", "severity", "org_a", "work_id_a", "title_a", "org_b", "work_id_b", "title_b",

@@ -162,3 +162,29 @@ def test_month_names_follow_the_language():
     assert widgets.month_name(march) == "März 2031"
     i18n.use("nl")
     assert widgets.month_name(march) == "mrt 2031"
+
+
+def test_the_works_left_out_read_as_the_library_writes_them_in_english(demo_store):
+    from ims_geo.conflicts import describe_left_out, left_out
+    from ims_geo.store import open_store
+
+    works = open_store(demo_store).works()
+    first = works["start_date"].min() + pd.DateOffset(months=6)
+    tables = [
+        left_out(works),
+        left_out(works, start=first, end=first + pd.DateOffset(months=5)),
+        left_out(works.iloc[:0]),
+    ]
+    assert [len(t) for t in tables[:2]] == [3, 4]  # the period adds "outside the period"
+    for table in tables:
+        assert widgets.left_out_sentence(table, len(works)) == describe_left_out(table, len(works))
+        words = widgets.left_out_words(table)
+        assert words["reason"].tolist() == table["reason"].tolist()
+        assert words["part"].tolist() == table["part"].tolist()
+    # a status reads as the language names it; an unknown reason stays as written
+    odd = pd.DataFrame({"reason": ["status in_progress", "moon phase"], "works": [2, 1],
+                        "part": ["none", "none"]})  # fmt: skip
+    assert widgets.left_out_words(odd)["reason"].tolist() == ["status in progress", "moon phase"]
+    assert widgets.left_out_sentence(odd, 9) == (
+        "3 of 9 works took no part: 2 status in progress, 1 moon phase."
+    )

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo import maps
-from ims_geo.conflicts import describe_left_out, left_out
+from ims_geo.conflicts import left_out
 from ims_geo.cycle.moratoria import moratoria
 from ims_geo.explain import explain, sentences
 from ims_geo.i18n import _
@@ -122,14 +122,14 @@ st.caption(
     )
 )
 skipped = left_out(works, start=start, end=end)  # the page's rules keep the default exemptions
-with st.expander(describe_left_out(skipped, len(works)), expanded=False):
+with st.expander(widgets.left_out_sentence(skipped, len(works)), expanded=False):
     st.caption(
         _(
             "Works that take no part in the conflict search, by the first reason that applies "
             "(exemptions of the rules; the period chosen in the sidebar)."
         )
     )
-    widgets.show_table(skipped, key="conflicts_left_out")
+    widgets.show_table(widgets.left_out_words(skipped), key="conflicts_left_out")
 heading = st.container()
 left, right = st.columns([5, 4], gap="medium")
 with left:
