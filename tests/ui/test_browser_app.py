@@ -149,6 +149,22 @@ def axe_violations(page: Page, where: str) -> list[str]:
     return found
 
 
+#: Seconds the solver may take in these tests (the demo store's parts solve well within it).
+SOLVER_SECONDS = 5
+
+
+def propose(page: Page) -> None:
+    """Press Propose programme with a short solver time limit (the same in every test: the
+    app keeps a proposal per inputs, so a second test reuses the first one's)."""
+    limit = page.get_by_role("group", name="Solver time limit (s)").locator("input")
+    if limit.input_value() != str(SOLVER_SECONDS):
+        limit.fill(str(SOLVER_SECONDS))
+        limit.press("Enter")
+        expect(limit).to_have_value(str(SOLVER_SECONDS))
+        idle(page)
+    page.get_by_role("button", name="Propose programme").click()
+
+
 def test_every_page_has_no_serious_accessibility_violation(local: Page, served: dict) -> None:
     page, url = local, served["url"]
     found: list[str] = []
@@ -157,7 +173,7 @@ def test_every_page_has_no_serious_accessibility_violation(local: Page, served: 
         found += axe_violations(page, f"/{path}")
     # the programme page's main content appears only once a programme is proposed
     open_page(page, f"{url}/programme")
-    page.get_by_test_id("stButton").filter(has_text="Propose").first.click()
+    propose(page)
     expect(page.get_by_test_id("stTab").first).to_be_visible(timeout=MAP_TIMEOUT * 2)
     idle(page, MAP_TIMEOUT * 2)
     found += axe_violations(page, "/programme (proposed)")
@@ -282,7 +298,7 @@ def project_rows(page: Page) -> list[list[str]]:
 def test_a_kept_project_stays_as_it_was_when_proposing_again(local: Page, served: dict) -> None:
     page, url = local, served["url"]
     open_page(page, f"{url}/programme")
-    page.get_by_role("button", name="Propose programme").click()
+    propose(page)
     grid = page.get_by_test_id("stDataFrame").filter(
         has=page.locator("[role=columnheader]", has_text="Keep")
     )
@@ -301,7 +317,7 @@ def test_a_kept_project_stays_as_it_was_when_proposing_again(local: Page, served
     changed = page.get_by_text("The inputs or your choices changed since this proposal")
     expect(changed).to_be_visible(timeout=UI_TIMEOUT)
     screenshot(page, "programme_kept_en")
-    page.get_by_role("button", name="Propose programme").click()
+    propose(page)
     expect(changed).to_have_count(0, timeout=MAP_TIMEOUT * 2)
     idle(page, MAP_TIMEOUT * 2)
     kept = [r for r in project_rows(page) if r[0] == "true"]
