@@ -532,3 +532,29 @@ def test_a_click_on_the_map_keeps_the_project_or_leaves_the_work_out(
     at.button(key="programme_map_planned").click().run()
     assert at.session_state["programme_planned"] == {"Gas\x1fG1"}
     assert "1 work kept as planned · 1 work left out" in held(at)
+
+
+def test_the_page_in_dutch(open_app, small_store):
+    from ims_geo import i18n
+
+    at = open_app(store=small_store)
+    at.session_state["language"] = "nl"
+    at.run()
+    at.switch_page("ims_geo/ui/pages/programme.py").run()
+    at.slider(key="programme_time").set_value(SECONDS)
+    proposed(at)
+    # choices whose names are translated work (AppTest formats them in its own thread)
+    at.radio(key="programme_gantt_show").set_value("all")
+    at.radio(key="programme_unbudgeted").set_value("free").run()
+    assert not at.exception, [e.value for e in at.exception]
+    try:
+        i18n.use("nl")
+        title, combined = i18n._("Combined programme"), i18n._("Combined works")
+        shown_rows = i18n.ngettext("{n} work, one row each; scroll down, zoom the time axis "
+                                   "with the mouse wheel.", "{n} works, one row each; scroll "
+                                   "down, zoom the time axis with the mouse wheel.", 6)  # fmt: skip
+    finally:
+        i18n.use("en")
+    assert at.title[0].value == title != "Combined programme"
+    assert metric(at, combined).value == "5"
+    assert shown_rows.format(n="6") in [c.value for c in at.caption]

@@ -81,6 +81,12 @@ SAVED = "programme_saved"  # name -> negotiate.saved(...)
 SPLITS = "programme_split"  # key of a member work -> the cost split rule of its project
 
 
+def translated(names: dict[str, str]) -> dict[str, str]:
+    """Option -> its name in this run's language, for a widget's ``format_func``: translated
+    here, in the page's run (a format function may be called elsewhere, e.g. by AppTest)."""
+    return {value: _(name) for value, name in names.items()}
+
+
 def same(a: Any, b: Any) -> bool:
     """Whether two inputs of a proposal are the same (tables by their content)."""
     if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
@@ -248,7 +254,7 @@ with st.sidebar:
     )  # fmt: skip
     unbudgeted = st.radio(
         _("A year without a budget row"), list(UNBUDGETED_YEARS), key="programme_unbudgeted",
-        format_func=lambda v: _(UNBUDGETED_NAMES.get(str(v), str(v))),
+        format_func=translated(UNBUDGETED_NAMES).__getitem__,
         help=_("What an organisation with budgets may spend in a year it has no budget for."),
     )  # fmt: skip
     allow_new_clashes = st.toggle(
@@ -701,11 +707,11 @@ with tab_gantt:
     controls = st.container(horizontal=True)
     group_by = controls.radio(
         _("Group by"), list(charts.GROUPINGS), key="programme_gantt_group", horizontal=True,
-        format_func=lambda g: _(charts.GROUPINGS[g]),
+        format_func=translated(charts.GROUPINGS).__getitem__,
     )  # fmt: skip
     show = controls.radio(
         _("Show"), list(SHOW_NAMES), key="programme_gantt_show", horizontal=True,
-        format_func=lambda s: _(SHOW_NAMES[s]),
+        format_func=translated(SHOW_NAMES).__getitem__,
     )  # fmt: skip
     every = proposal.works
     if picked is not None:
