@@ -611,7 +611,7 @@ def propose(
     # proposal's conflicts found again, the outputs) takes about as long as
     # finding the conflicts did
     before = time.perf_counter() - clock
-    solver_limit = max(0.9 * time_limit - 2 * before, min(0.1 * time_limit, 1.0))
+    solver_limit = max(0.9 * time_limit - 1.3 * before, min(0.1 * time_limit, 1.0))
     result = sched.solve(
         problem,
         time_limit=solver_limit,

@@ -1368,7 +1368,9 @@ def solve(
     for k, free in enumerate(batches):
         share = (stage1_end - time.perf_counter()) * len(free) / max(remaining_works, 1)
         parts.append((len(search.rows), free))
-        search.exact(free, coupling, max(share, 0.05), f"components {k + 1}", "components")
+        # at least enough for a small model to finish (it stops when solved)
+        share = min(max(share, _BATCH_MIN_SECONDS), max(stage1_end - time.perf_counter(), 0.05))
+        search.exact(free, coupling, share, f"components {k + 1}", "components")
         remaining_works -= len(free)
     for k, free in enumerate(large):
         # every large component gets its share of what is left (at least a
@@ -1427,6 +1429,8 @@ _BOUND_WEIGHTS = Weights(
 #: larger ones from blocks of :data:`_BOUND_BLOCK_WORKS` works with their neighbours.
 _BOUND_WHOLE_WORKS = 400
 _BOUND_BLOCK_WORKS = 60
+#: Least seconds a batch of small components gets while stage 1's time lasts.
+_BATCH_MIN_SECONDS = 0.3
 #: Least seconds a bound model gets while the bounds' time lasts.
 _BOUND_MIN_SECONDS = 0.3
 
