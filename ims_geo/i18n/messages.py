@@ -25,7 +25,14 @@ from collections.abc import Callable
 
 from ims_geo.i18n import N_, _, language, ngettext
 
-__all__ = ["ROLE_NAMES", "TEMPLATES", "translate", "translate_reasons", "translate_report"]
+__all__ = [
+    "KPI_NAMES",
+    "ROLE_NAMES",
+    "TEMPLATES",
+    "translate",
+    "translate_reasons",
+    "translate_report",
+]
 
 #: Roles of a shared store as a person reads them.
 ROLE_NAMES: dict[str, str] = {
@@ -33,6 +40,15 @@ ROLE_NAMES: dict[str, str] = {
     "coordinator": N_("coordinator"),
     "viewer": N_("viewer"),
     "admin": N_("administrator"),
+}
+
+#: The planning cycle's KPIs (``ims_geo.cycle.KPIS``) in words; their names are identifiers.
+KPI_NAMES: dict[str, str] = {
+    "combined_share": N_("Share of excavating works combined"),
+    "moratorium_violations": N_("Moratorium violations"),
+    "max_disruption_days": N_("Most disruption days on a street segment"),
+    "savings_eur": N_("Savings (EUR)"),
+    "submitted_share": N_("Share of organisations that submitted"),
 }
 
 #: Templates of the library's messages, most specific first (the first full match wins).
@@ -114,11 +130,6 @@ TEMPLATES: tuple[str, ...] = (
     ),
     N_("{detail}; full revision: {count} stale plans"),
     # the planning cycle: KPIs, their states, deviations, conflict kinds
-    N_("combined_share"),
-    N_("moratorium_violations"),
-    N_("max_disruption_days"),
-    N_("savings_eur"),
-    N_("submitted_share"),
     N_("share of the programme's excavating works executed combined"),
     N_("moratorium conflicts (dig after pave, moratoria layer included)"),
     N_("most days any street segment is occupied in the cycle year"),
@@ -190,7 +201,9 @@ TEMPLATES: tuple[str, ...] = (
 )
 
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
-_NESTED = frozenset({"problem", "rows", "detail", "read_as"})
+_NESTED = frozenset({"problem", "rows", "detail", "read_as", "kpis"})
+#: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
+_LISTS = frozenset({"kpis"})
 #: Placeholders that hold a count or a year: only digits (and separators) match them, so a
 #: line such as "missing geometry: 2" is read as a problem and its count.
 _NUMBERS = frozenset({
@@ -221,6 +234,8 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 
 def _nested(name: str, value: str, escape: Callable[[str], str] | None) -> str:
+    if name in _LISTS:
+        return ", ".join(_translated(language(), v, escape) for v in value.split(", "))
     if name == "rows":
         rows = _ROWS.fullmatch(value)
         if rows is None:
@@ -254,6 +269,8 @@ def translate(message: str, *, escape: Callable[[str], str] | None = None) -> st
 @functools.lru_cache(maxsize=4096)
 def _translated(lang: str, text: str, escape: Callable[[str], str] | None = None) -> str:
     """:func:`translate` in ``lang`` (cached: a table repeats the same reasons many times)."""
+    if text in KPI_NAMES:
+        return _(KPI_NAMES[text])
     exact = _(text)
     if exact != text:
         return exact

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ims_geo import cycle
+from ims_geo.i18n import messages
 from ims_geo.store import open_store
 from ims_geo.ui.widgets import literal
 from tests.test_cycle import SAVINGS, YEAR, build, hand_programme, monitored
@@ -36,12 +37,12 @@ def frame(at, key: str) -> pd.DataFrame:
 
 
 def steps_of(store, year: int) -> list[str]:
-    """The five step lines the page should show, built from the library."""
+    """The five step lines the page should show, built from the library (KPIs in words)."""
     table = cycle.status(store, year).steps
     icons = {"done": ":green[**done**]", "partial": ":orange[**partial**]",
              "missing": ":red[**missing**]"}  # fmt: skip
     return [
-        f"{icons[state]}  **{n}. {name}** — {literal(detail)}"
+        f"{icons[state]}  **{n}. {name}** — {literal(messages.translate(detail))}"
         for n, name, state, detail in table.itertuples(index=False)
     ]
 
@@ -60,9 +61,11 @@ def test_page_shows_the_five_steps_and_kpis_of_the_demo(open_app, demo_store):
     assert steps(at) == steps_of(store, year)
     assert steps(at)[2] == ":red[**missing**]  **3. Commitment** — programme not adopted"
     kpis = frame(at, "cycle_kpis")
-    assert kpis["kpi"].tolist() == list(cycle.KPIS)
+    # KPI names in words: "Moratorium violations", not moratorium_violations
+    words = {messages.KPI_NAMES[k]: k for k in cycle.KPIS}
+    assert kpis["kpi"].tolist() == list(words)
     expected = cycle.kpis(store, year).set_index("kpi")["value"]
-    got = kpis.set_index("kpi")["value"]
+    got = kpis.set_index(kpis["kpi"].map(words))["value"]
     assert got.drop(["combined_share", "savings_eur"]).tolist() == (
         expected.drop(["combined_share", "savings_eur"]).tolist()
     )

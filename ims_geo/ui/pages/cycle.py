@@ -113,8 +113,9 @@ with tab_baseline:
     widgets.show_table(base.plans, key="cycle_plans", into=left)
     right.markdown(_("**Conflicts of the current plans** (moratoria layer included)"))
     widgets.show_table(
-        translated(base.conflict_counts, "kind"), key="cycle_conflict_counts", into=right
-    )
+        translated(base.conflict_counts, "kind"), key="cycle_conflict_counts", into=right,
+        config={"conflicts": _("Conflicts")},
+    )  # fmt: skip
     st.markdown(
         _(
             "**Disruption days per street segment in {year}** (a `street` column of the plans, "
