@@ -256,6 +256,22 @@ def test_a_link_opens_the_conflict_selected_on_the_map_and_explained(
     assert len(rows) == 1 and shown.iloc[rows[0]]["work_id_b"] == wanted["work_id_b"]
     assert shown.iloc[rows[0]]["work_id_a"] == wanted["work_id_a"]
 
+    # a filter that keeps it: still selected, wherever its row went; one that drops it: none
+    at.multiselect(key="conflict_kinds").set_value([wanted["kind"]])
+    at.run()
+    rows = at.session_state["conflicts_table"]["selection"]["rows"]
+    shown = table(at)
+    assert (shown["kind"] == wanted["kind"]).all() and len(shown) < len(conflicts)
+    assert len(rows) == 1 and links.conflict_key(shown.iloc[rows[0]]) == links.conflict_key(wanted)
+    other = next(k for k in ("clash", "synergy", "moratorium") if k != wanted["kind"])
+    at.multiselect(key="conflict_kinds").set_value([other])
+    at.run()
+    assert at.session_state["conflicts_table"]["selection"]["rows"] == []
+    assert not [e for e in at.expander if e.label == "Why, and how to resolve it"]
+    assert links.CONFLICT not in at.query_params
+    at.multiselect(key="conflict_kinds").set_value(["clash", "moratorium", "synergy"])
+    at.run()
+
     # another row picked: the URL names it (a link to share); none picked: no conflict in it
     at.session_state["conflicts_table"] = {"selection": {"rows": [0], "columns": []}}
     at.run()
@@ -270,6 +286,7 @@ def test_a_link_opens_the_conflict_selected_on_the_map_and_explained(
 
 def test_a_link_to_an_unknown_conflict_says_so_and_selects_nothing(demo_store, monkeypatch):
     at = _linked(monkeypatch, demo_store, "clash~<img src=x>~1~B~2")
+    assert links.CONFLICT not in at.query_params  # the address names no conflict
     assert "The linked conflict is not in the list" in at.warning[0].value
     assert not [e for e in at.expander if e.label == "Why, and how to resolve it"]
 

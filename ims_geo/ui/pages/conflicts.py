@@ -154,8 +154,12 @@ if picked is not None:
             f"{chosen_row['org_b']} · {chosen_row['work_id_b']}"
         )
     )
-elif links.CONFLICT in st.query_params and st.session_state.get(_URL) in position:
-    del st.query_params[links.CONFLICT]  # the selection was cleared in the table
+elif links.CONFLICT in st.query_params and st.query_params.get(
+    links.CONFLICT
+) == st.session_state.get(_URL):
+    # nothing selected (cleared in the table, filtered out, or an unknown link): the address
+    # names no conflict either
+    del st.query_params[links.CONFLICT]
     st.session_state[_URL] = None
 
 # the highest scores, lowest first: the worst conflicts are drawn on top; the selected
