@@ -17,7 +17,9 @@ Cases:
     works with their own bound.
 ``synthetic N + budgets, max_parallel K``
     The same works with yearly budgets per organisation at 85 % of its
-    planned spending in every year and at most ``K`` simultaneous occupations
+    planned spending in every year (every org-year over as planned), or flat
+    at 85 % of its average yearly spending (years with room), and at most
+    ``K`` simultaneous occupations
     per 250 m cell: org-years over budget, euros over budget and cells over
     the limit, plan against proposal (never more; euros over go down where
     works can move spending into a year with room).
@@ -141,19 +143,31 @@ def budgets_for(works: pd.DataFrame, share: float) -> pd.DataFrame:
     return frame.assign(budget_eur=frame["budget_eur"].round(0))
 
 
-def one_size(n: int, limit: float, max_parallel: int | None) -> dict[str, Any]:
+def flat_budgets(works: pd.DataFrame, share: float) -> pd.DataFrame:
+    """Every year the same budget per organisation: ``share`` of its average yearly spending.
+
+    Years planned above the average are over, the others have room.
+    """
+    frame = budgets_for(works, share)
+    return frame.assign(budget_eur=frame.groupby("org")["budget_eur"].transform("mean").round(0))
+
+
+def one_size(n: int, limit: float, max_parallel: int | None, kind: str = "year") -> dict[str, Any]:
     """Generate, find conflicts and propose ``n`` works (run in a process of its own)."""
     works = generate.generate(n, seed=1)
     conflicts = find_conflicts(works)
-    budgets = budgets_for(works, 0.85) if max_parallel else None
+    budgets = None
+    if max_parallel:
+        budgets = budgets_for(works, 0.85) if kind == "year" else flat_budgets(works, 0.85)
     t0 = time.perf_counter()
     proposal = propose(
         works, conflicts, time_limit=limit, budgets=budgets, max_parallel=max_parallel,
         not_before="2026-01-01",
     )  # fmt: skip
     wall = time.perf_counter() - t0
+    what = "budgets 85 % in every year" if kind == "year" else "flat budgets 85 % of the average"
     case = f"synthetic {n}" + (
-        f" + budgets 85 %, max_parallel {max_parallel}" if budgets is not None else ""
+        f" + {what}, max_parallel {max_parallel}" if budgets is not None else ""
     )
     run = summarise(case, works, proposal, limit, wall)
     run["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -279,18 +293,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--box-limit", type=float, default=10.0)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--with-limits", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--with-limits", choices=["year", "flat"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        run = one_size(args.one, args.limit, args.max_parallel if args.with_limits else None)
+        run = one_size(
+            args.one, args.limit, args.max_parallel if args.with_limits else None,
+            args.with_limits or "year",
+        )  # fmt: skip
         print("RESULT " + json.dumps(run), flush=True)
         return 0
     machine = _machine()
     sizes = [int(v) for v in args.sizes.split(",")]
     limits = [float(v) for v in args.limits.split(",")]
-    jobs = [(n, limit, False) for n, limit in zip(sizes, limits, strict=True)]
+    jobs: list[tuple[int, float, str | None]] = [
+        (n, limit, None) for n, limit in zip(sizes, limits, strict=True)
+    ]
     if args.budget_size:
-        jobs.append((args.budget_size, limits[min(1, len(limits) - 1)], True))
+        for kind in ("year", "flat"):
+            jobs.append((args.budget_size, limits[min(1, len(limits) - 1)], kind))
     runs: list[dict[str, Any]] = []
     failed: list[str] = []
     for n, limit, with_limits in jobs:
@@ -300,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         cmd = [sys.executable, __file__, "--one", str(n), "--limit", str(limit)]
         cmd += ["--max-parallel", str(args.max_parallel)] + (
-            ["--with-limits"] if with_limits else []
+            ["--with-limits", with_limits] if with_limits else []
         )
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         found = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
