@@ -35,6 +35,7 @@ import gettext
 import io
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -204,10 +205,29 @@ def _load(lang: str, stamp: tuple[tuple[str, float], ...]) -> gettext.NullTransl
     return merged
 
 
+#: Seconds the catalogue files found for a language (and their times) are trusted before
+#: they are looked at again: every string shown asks for its catalogue, and a page shows
+#: hundreds (a look at the files per string cost a page about 0.1 s); an edited or added
+#: catalogue is still picked up within this time.
+_RECHECK_SECONDS = 1.0
+_stamps: dict[tuple[str, str | None], tuple[float, tuple[tuple[str, float], ...]]] = {}
+
+
+def _stamp(lang: str) -> tuple[tuple[str, float], ...]:
+    """The catalogue files of ``lang`` with their modification times (rechecked each second)."""
+    key = (lang, os.environ.get(LOCALE_DIR_ENV))
+    now = time.monotonic()
+    seen = _stamps.get(key)
+    if seen is None or now - seen[0] > _RECHECK_SECONDS:
+        seen = (now, tuple((str(p), p.stat().st_mtime) for p in _catalogue_files(lang)))
+        _stamps[key] = seen
+    return seen[1]
+
+
 def _translations(lang: str) -> gettext.NullTranslations:
-    if lang == DEFAULT_LANGUAGE and not _catalogue_files(lang):
+    stamp = _stamp(lang)
+    if lang == DEFAULT_LANGUAGE and not stamp:
         return gettext.NullTranslations()
-    stamp = tuple((str(p), p.stat().st_mtime) for p in _catalogue_files(lang))
     return _load(lang, stamp)
 
 
