@@ -5,9 +5,9 @@ The programme's Gantt chart shows every work it is given, one row per work
 works: a chart of three works and one of a thousand read alike, the page
 puts the tall one in a scrolling box. Works are grouped (by combined project
 or by organisation) under a heading row; the planned period is drawn as a
-grey bar above the proposed one. The time axis has a tick per month (per
-quarter over more than :data:`MONTHLY_DAYS` days) and zooms and pans with
-the mouse wheel and drag.
+grey bar above the proposed one. The time axis has a tick per week, month
+or quarter (by the period drawn: :data:`WEEKLY_DAYS`, :data:`MONTHLY_DAYS`)
+and zooms and pans with the mouse wheel and drag.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ GROUPINGS: dict[str, str] = {"project": N_("Combined project"), "org": N_("Organ
 ROW_PX = 24
 #: Longest title shown in a row label (characters; the tooltip has the whole title).
 TITLE_CHARS = 48
-#: Charts spanning at most this many days get a tick per month, longer ones per quarter.
+#: Charts spanning at most this many days get a tick per week, per month, longer ones per
+#: quarter.
+WEEKLY_DAYS = 100
 MONTHLY_DAYS = 400
 QUARTER_LABEL = "'Q' + quarter(datum.value) + ' ' + year(datum.value)"
 #: Marks a heading row's label (the group's name).
@@ -206,12 +208,15 @@ def _gantt_chart(rows: pd.DataFrame, *, inline: bool = True) -> alt.Chart:
     bars = _bars(rows) if inline else alt.Data(values=[])
     names = [_(s) for s in SCHEDULES]
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
-    # a tick per month over up to MONTHLY_DAYS (labelled 04/2028), else per quarter
-    # (Q2 2028); labels in numbers, the same in every language
+    # a tick per week over up to WEEKLY_DAYS (labelled 06/04/2028), per month over up to
+    # MONTHLY_DAYS (04/2028), else per quarter (Q2 2028): numbers, read alike in every language
     span = (rows["bar_end"].max() - rows["start"].min()) if rows["start"].notna().any() else None
-    monthly = span is not None and span.days <= MONTHLY_DAYS
-    label = "timeFormat(datum.value, '%m/%Y')" if monthly else QUARTER_LABEL
-    step = 1 if monthly else 3
+    days = span.days if span is not None else 0
+    interval, step, label = (
+        ("week", 1, "timeFormat(datum.value, '%d/%m/%Y')") if days <= WEEKLY_DAYS
+        else ("month", 1, "timeFormat(datum.value, '%m/%Y')") if days <= MONTHLY_DAYS
+        else ("month", 3, QUARTER_LABEL)
+    )  # fmt: skip
     return (
         alt.Chart(bars)
         .mark_bar(cornerRadius=2)
@@ -221,7 +226,7 @@ def _gantt_chart(rows: pd.DataFrame, *, inline: bool = True) -> alt.Chart:
                 title=None,
                 axis=alt.Axis(
                     orient="top",
-                    tickCount={"interval": "month", "step": step},
+                    tickCount={"interval": interval, "step": step},
                     labelExpr=label,
                     labelOverlap=True,
                     grid=True,

@@ -90,11 +90,15 @@ def test_chart_has_a_fixed_row_height_quarter_ticks_and_zoom_on_time():
     rows = charts.gantt_rows(works)
     # every row, headings too, keeps its place on the y axis
     assert spec["encoding"]["y"]["scale"]["domain"] == list(dict.fromkeys(rows["row"]))
-    # the works span 17 months: quarters; one project of a month: months
+    # the works span 17 months: quarters; a project of 5 months: months; of one month: weeks
     axis = spec["encoding"]["x"]["axis"]
     assert axis["tickCount"] == {"interval": "month", "step": 3} and "quarter" in axis["labelExpr"]
     short = charts.gantt(works[works["cluster_id"] == "C001"]).to_dict()["encoding"]["x"]["axis"]
-    assert short["tickCount"] == {"interval": "month", "step": 1} and "%m/%Y" in short["labelExpr"]
+    assert (
+        short["tickCount"] == {"interval": "week", "step": 1} and "%d/%m/%Y" in short["labelExpr"]
+    )
+    year = charts.gantt(works[works["cluster_id"] == "C002"]).to_dict()["encoding"]["x"]["axis"]
+    assert year["tickCount"] == {"interval": "month", "step": 1} and "%m/%Y" in year["labelExpr"]
     (zoom,) = spec["params"]
     assert zoom["select"] == {"type": "interval", "encodings": ["x"]} and zoom["bind"] == "scales"
     tips = [t["field"] for t in spec["encoding"]["tooltip"]]

@@ -464,10 +464,10 @@ if not same(shown_request, request):
 st.subheader(_("Against the baseline"))
 kpis = proposal.kpis
 primary = kpis[kpis["kpi"].isin(list(DELTA_COLOURS))]
-for start in range(0, len(primary), 5):
-    cells = st.columns(5)
+for start in range(0, len(primary), 4):
+    cells = st.columns(4)
     for cell, kpi in zip(
-        cells, primary.iloc[start : start + 5].itertuples(index=False), strict=False
+        cells, primary.iloc[start : start + 4].itertuples(index=False), strict=False
     ):
         change = float(kpi.proposal) - float(kpi.baseline)
         cell.metric(
