@@ -709,3 +709,40 @@ def test_areas_from_a_municipality_column_and_a_single_area():
     one = maps.areas(works[works["work_id"].str.startswith("A")])
     assert list(one["works"]) == [3]
     assert maps.areas(works.iloc[:0]).empty
+
+
+def test_big_layers_are_sent_compact_and_decode_to_the_same_features(works):
+    data = maps.prepare(works, fast_threshold=3)
+    assert data.light and data.compact is not None and not maps.prepare(works).compact
+    count, body = re.fullmatch(r"/\* ims features: (\d+) \*/ (.*)", data.compact, re.S).groups()
+    assert int(count) == data.count == 4
+    assert "<" not in body and ">" not in body and "&" not in body
+    compact = json.loads(body)
+    # what the browser builds from it (the decoder in the map's script), feature by feature
+    rebuilt = [
+        {"type": "Feature", "properties": dict(zip(compact["k"], values, strict=True)),
+         "geometry": geometry}
+        for values, geometry in zip(compact["p"], compact["g"], strict=True)
+    ]  # fmt: skip
+    assert rebuilt == features(data)
+    assert data.size == len(data.compact.encode()) < len(data.geojson.encode())
+    page = maps.works_map(data).get_root().render()
+    assert maps.feature_count(page) == 4 and data.compact in page
+    assert "properties: p, geometry: d.g[i]" in page
+
+
+def test_ten_thousand_works_are_sent_a_third_smaller():
+    rng = np.random.default_rng(3)
+    n = 10_000
+    starts = rng.uniform(0, 10_000, (n, 2)) + [150_000, 460_000]
+    frame = make_works(
+        [
+            dict(work_id=f"W{i:05d}", org=f"Organisation {i % 6}", title="Renewal",
+                 discipline="water", start_date="2027-01-01", end_date="2027-02-01",
+                 geometry=shapely.LineString([xy, xy + [120.0, 35.0], xy + [240.0, 0.0]]))
+            for i, xy in enumerate(starts)
+        ]
+    )  # fmt: skip
+    data = maps.prepare(frame)
+    assert data.compact is not None
+    assert data.size < 0.75 * len(data.geojson.encode())
