@@ -155,6 +155,10 @@ TEMPLATES: tuple[str, ...] = (
         "sign-in to {store} refused for {who}: wrong user name, password or token, or the "
         "account is disabled"
     ),
+    # the formats of ims_geo._sources.FORMATS that have words
+    N_("zipped shapefile"),
+    N_("shapefile"),
+    N_("CSV with a WKT geometry column"),
     # errors a planner meets on the upload page
     N_(
         "{file} has no coordinate reference system (for a shapefile: no .prj file). Add the "

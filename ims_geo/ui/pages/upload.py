@@ -42,7 +42,7 @@ st.caption(
         "Columns are recognised by name (English, Dutch, German); map the others below, "
         "translate their values, or upload a mapping file. A file with an org column holding "
         "several organisations is stored as one plan version per organisation."
-    ).format(formats=", ".join(sorted(set(FORMATS.values()))))
+    ).format(formats=", ".join(sorted({messages.translate(f) for f in FORMATS.values()})))
 )
 
 state.refuse_unless("write", N_("import plans"))  # hidden from them; the database refuses too
