@@ -34,6 +34,8 @@ SCHEDULE_COLOURS = {"planned": "#8a8a8a", "proposed": "#1f6fb4"}
 GROUPINGS: dict[str, str] = {"project": N_("Combined project"), "org": N_("Organisation")}
 #: Height of one work's row in pixels (two bars).
 ROW_PX = 24
+#: Pixels of a chart besides its rows: the legend and the time axis above them.
+FRAME_PX = 140
 #: Longest title shown in a row label (characters; the tooltip has the whole title).
 TITLE_CHARS = 48
 #: Charts spanning at most this many days get a tick per week, per month, longer ones per
@@ -194,7 +196,7 @@ def gantt_spec(works: pd.DataFrame, *, group_by: str = "project") -> tuple[dict,
     spec = _gantt_chart(rows, inline=False).to_dict()
     spec.pop("data", None)
     spec.pop("datasets", None)
-    return spec, _bars(rows), ROW_PX * int(rows["row"].nunique()) + 80
+    return spec, _bars(rows), ROW_PX * int(rows["row"].nunique()) + FRAME_PX
 
 
 def _bars(rows: pd.DataFrame) -> pd.DataFrame:
@@ -270,4 +272,4 @@ def _gantt_chart(rows: pd.DataFrame, *, inline: bool = True) -> alt.Chart:
 def gantt_height(works: pd.DataFrame, *, group_by: str = "project") -> int:
     """Pixels the chart of ``works`` needs (its rows plus the axis and legend)."""
     rows = gantt_rows(works, group_by=group_by)
-    return ROW_PX * int(rows["row"].nunique()) + 80
+    return ROW_PX * int(rows["row"].nunique()) + FRAME_PX

@@ -104,8 +104,8 @@ def test_chart_has_a_fixed_row_height_quarter_ticks_and_zoom_on_time():
     tips = [t["field"] for t in spec["encoding"]["tooltip"]]
     assert {"planned", "proposed", "shift", "reason", "title"} <= set(tips)
     # a few works or many: the same pixels per row
-    assert charts.gantt_height(works) == charts.ROW_PX * 9 + 80
-    assert charts.gantt_height(works.iloc[:1]) == charts.ROW_PX * 2 + 80
+    assert charts.gantt_height(works) == charts.ROW_PX * 9 + charts.FRAME_PX
+    assert charts.gantt_height(works.iloc[:1]) == charts.ROW_PX * 2 + charts.FRAME_PX
 
 
 def test_no_works_no_bars():

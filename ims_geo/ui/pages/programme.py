@@ -746,7 +746,7 @@ with tab_gantt:
             memo = (memo_key, *charts.gantt_spec(drawn, group_by=group_by))
             st.session_state["programme_gantt_memo"] = memo
         _memo_key, spec, bars, height = memo
-        with st.container(height=min(height + 20, 640), key="programme_gantt_box"):
+        with st.container(height=min(height + 30, 640), key="programme_gantt_box"):
             st.vega_lite_chart(bars, spec, width="stretch", key="programme_gantt")
 
 with tab_compare:
