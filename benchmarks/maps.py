@@ -57,7 +57,10 @@ def measure(works: gpd.GeoDataFrame) -> dict[str, object]:
     context = maps.context_layer(works)
     drawn = conflicts.head(maps.MAX_DRAWN_CONFLICTS)
     conflict_layer = maps.prepare(
-        drawn, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS
+        drawn,
+        maps.CONFLICT_FIELDS,
+        light_fields=maps.LIGHT_CONFLICT_FIELDS,
+        fast_threshold=maps.HALO_FAST_THRESHOLD,
     )
     places = maps.areas(works)
     index = search.build_index(works)

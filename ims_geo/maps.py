@@ -72,6 +72,9 @@ TILES_ATTR_ENV = "IMS_GEO_TILES_ATTR"
 
 #: Above this many features a layer is drawn in its light representation.
 FAST_THRESHOLD = 3000
+#: On the works map the conflicts accompany the works: above this many drawn they
+#: are sent light (kind, severity and both works; a click shows the rest).
+HALO_FAST_THRESHOLD = 1000
 #: Simplification tolerance in metres: detailed and light representation.
 TOLERANCE_M = 0.5
 FAST_TOLERANCE_M = 5.0

@@ -446,7 +446,12 @@ def _conflict_layer(
     )  # fmt: skip
     # the highest scores, lowest first: the worst conflicts are drawn on top
     drawn = found.head(maps.MAX_DRAWN_CONFLICTS).iloc[::-1]
-    layer = maps.prepare(drawn, maps.CONFLICT_FIELDS, light_fields=maps.LIGHT_CONFLICT_FIELDS)
+    layer = maps.prepare(
+        drawn,
+        maps.CONFLICT_FIELDS,
+        light_fields=maps.LIGHT_CONFLICT_FIELDS,
+        fast_threshold=maps.HALO_FAST_THRESHOLD,
+    )
     return layer, len(found)
 
 
@@ -609,6 +614,34 @@ def _cycle_baseline(
 def cycle_baseline(year: int) -> Any:
     """:func:`ims_geo.cycle.baseline` of ``year``, once per store revision."""
     return _cycle_baseline(location(), viewer(), revision(), year, dt.date.today(), store())
+
+
+#: Reads of :mod:`ims_geo.cycle` that :func:`cycle_read` caches (each takes the store first).
+CYCLE_READS = frozenset(
+    {"is_full_revision", "targets", "revisions", "projects", "programme", "progress_sheet",
+     "moratoria"}
+)  # fmt: skip
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _cycle_read(
+    where: str, who: str, rev: str, name: str, args: tuple[Any, ...], today: dt.date, _store: Store
+) -> Any:
+    from ims_geo import cycle
+
+    return getattr(cycle, name)(_store, *args)
+
+
+def cycle_read(name: str, *args: Any) -> Any:
+    """``ims_geo.cycle.<name>(store, *args)``, once per store revision (one of :data:`CYCLE_READS`).
+
+    Every write of the planning cycle (targets, adoption, progress, moratoria,
+    the full-revision switch) commits and so changes the revision: a page run
+    after a write reads again, a rerun that wrote nothing does not.
+    """
+    if name not in CYCLE_READS:
+        raise ValueError(f"not a cached planning cycle read: {name}")
+    return _cycle_read(location(), viewer(), revision(), name, args, dt.date.today(), store())
 
 
 # --- uploads ----------------------------------------------------------------------------

@@ -30,7 +30,8 @@ def demo(demo_store):
 
 
 def features(script: str) -> int:
-    return script.count('"type": "Feature"')
+    """Features in a map's script, GeoJSON or compact (checked in tests/test_maps.py)."""
+    return maps.feature_count(script)
 
 
 def table_with(at, column: str) -> pd.DataFrame:
