@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ims_geo import maps
+from ims_geo import i18n, maps
 from ims_geo.conflicts import left_out
 from ims_geo.cycle.moratoria import moratoria
 from ims_geo.explain import explain, sentences
@@ -118,7 +118,7 @@ st.session_state[_ORDER] = keys
 
 st.caption(
     _("{n} of {total} conflicts · select a row to show it on the map and explain it").format(
-        n=len(found), total=len(every)
+        n=i18n.fmt_number(len(found)), total=i18n.fmt_number(len(every))
     )
 )
 skipped = left_out(works, start=start, end=end)  # the page's rules keep the default exemptions
