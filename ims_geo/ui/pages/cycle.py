@@ -67,7 +67,7 @@ with st.sidebar:
         )  # fmt: skip
     )
     with widgets.user_errors():
-        full = cycle.is_full_revision(store, year)
+        full = state.cycle_read("is_full_revision", year)
     wanted = st.toggle(
         _("Full revision (once per election period)"), value=full, key=f"cycle_full_{year}",
         help=_("Every organisation must re-submit its plan; plans not refreshed are stale."),
@@ -122,7 +122,10 @@ with tab_baseline:
             "else 100 m squares), most disrupted first"
         ).format(year=year)
     )
-    widgets.show_table(base.disruption, key="cycle_disruption")
+    disruption = base.disruption.copy()
+    squares = disruption["kind"] == "square"  # street names are the plans' own words
+    disruption.loc[squares, "segment"] = disruption.loc[squares, "segment"].map(messages.translate)
+    widgets.show_table(translated(disruption, "kind"), key="cycle_disruption")
 
 with tab_kpis:
     kpis = now.kpis
@@ -135,7 +138,7 @@ with tab_kpis:
     )  # fmt: skip
     st.markdown("**{}**".format(_("Targets")))
     with widgets.user_errors():
-        current = cycle.targets(store, year)
+        current = state.cycle_read("targets", year)
     edited = st.data_editor(
         translated(current.loc[:, ["kpi", "target", "description"]], "description"),
         disabled=["kpi", "description"], hide_index=True, key=f"cycle_targets_{year}",
@@ -162,7 +165,7 @@ with tab_kpis:
 
 with tab_programme:
     with widgets.user_errors():
-        revisions = cycle.revisions(store, year)
+        revisions = state.cycle_read("revisions", year)
     if len(revisions):
         last = revisions.iloc[-1]
         st.markdown(
@@ -173,8 +176,8 @@ with tab_programme:
             )
         )
         with widgets.user_errors():
-            projects = cycle.projects(store, year)
-            works = cycle.programme(store, year)
+            projects = state.cycle_read("projects", year)
+            works = state.cycle_read("programme", year)
         states = now.projects.set_index("project")["rag"] if len(now.projects) else pd.Series()
         projects = projects.assign(rag=projects["project"].map(states))
         widgets.show_table(translated(projects, "rag"), key="cycle_projects")
@@ -234,7 +237,7 @@ with tab_monitoring:
     if org:
         st.markdown("**{}**".format(_("Or edit the progress of this organisation's works")))
         with widgets.user_errors():
-            sheet = cycle.progress_sheet(store, year, org)
+            sheet = state.cycle_read("progress_sheet", year, org)
         edited = st.data_editor(
             widgets.table(sheet), hide_index=True, key=f"cycle_progress_sheet_{year}_{org}",
             disabled=["work_id", "title", "start", "end"],
@@ -264,7 +267,7 @@ with tab_monitoring:
 
 with tab_moratoria:
     with widgets.user_errors():
-        layer = cycle.moratoria(store)
+        layer = state.cycle_read("moratoria")
     active = layer[
         (layer["valid_from"] <= pd.Timestamp.today())
         & (layer["valid_until"] >= pd.Timestamp.today())
