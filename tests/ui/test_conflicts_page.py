@@ -427,3 +427,28 @@ def test_the_programme_page_proposes_on_a_store_with_a_registered_moratorium(ope
     metrics = {m.label: m.value for m in at.metric}
     # the works' own conflicts only: one synergy (R1 and W1), no clash, no moratorium
     assert (metrics["Clashes"], metrics["Moratorium violations"]) == ("0", "0")
+
+
+def test_the_list_and_its_explanation_read_in_german(demo_store, demo, monkeypatch):
+    from ims_geo import i18n
+    from ims_geo.i18n.labels import label
+
+    works, conflicts = demo
+    monkeypatch.setenv(i18n.LANG_ENV, "de")
+    wanted = conflicts.iloc[2]
+    at = _linked(monkeypatch, demo_store, links.conflict_key(wanted))
+    try:
+        i18n.use("de")
+        headers = {c: label(c) for c in ("org_a", "start_b", "distance_m")}
+        lines = _explained(wanted, works)
+        heading = i18n._("Why, and how to resolve it")
+    finally:
+        i18n.use("en")
+    assert headers["distance_m"] != "Distance (m)" and heading != "Why, and how to resolve it"
+    config = _config(at)
+    assert {c: config[c]["label"] for c in headers} == headers
+    assert config["start_b"]["type_config"]["format"] == "DD.MM.YYYY"
+    (panel,) = [e for e in at.expander if e.label == heading]
+    text = "\n".join(m.value for m in panel.markdown)
+    for line in lines["why"] + lines["resolve"]:
+        assert literal(line) in text
