@@ -9,14 +9,18 @@ of the demo store (network to anything but 127.0.0.1 aborted and recorded).
   impact ``serious`` or ``critical`` fails the test with the rule, the element and
   axe's own explanation.
 * A planner's session: find a street and see the map zoom to it, open a conflict
-  by its link, switch to Dutch, keep a combined project and propose again.
+  by its link, switch to Dutch (and German by the address) and read every page in
+  it, keep a combined project and propose again.
 
 Screenshots of every page in every language go to ``test-output/screenshots/app/``
-(ignored by git; CI keeps them as artifacts).
+(ignored by git; CI keeps them as artifacts). ``IMS_GEO_SCREENSHOTS=1`` also
+refreshes the README's pictures in ``docs/screenshots/`` (map, conflicts,
+programme, planning cycle).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +45,7 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "test-output" / "screenshots" / "app"
+DOCS = ROOT / "docs" / "screenshots"
 UI_TIMEOUT = 30_000
 MAP_TIMEOUT = 60_000
 FOLIUM_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -123,9 +128,14 @@ def pages_offered(page: Page, url: str) -> list[str]:
     return paths
 
 
-def screenshot(page: Page, name: str) -> None:
+def screenshot(page: Page, name: str, docs: str | None = None) -> None:
+    """A full-page screenshot to :data:`SHOTS`; with ``IMS_GEO_SCREENSHOTS=1`` also the
+    README's picture ``docs/screenshots/<docs>.png`` (what the window shows)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+    if docs is not None and os.environ.get("IMS_GEO_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=DOCS / f"{docs}.png")
 
 
 def axe_violations(page: Page, where: str) -> list[str]:
@@ -217,7 +227,7 @@ def test_a_street_searched_for_zooms_the_map_onto_its_works(local: Page, served:
     # the map looks at the street: centred inside its works' box, every one of them in view
     assert west <= view[4] <= east and south <= view[5] <= north, (view, on_street.total_bounds)
     assert view[0] <= west and view[1] <= south and view[2] >= east and view[3] >= north, view
-    screenshot(page, "map_search_en")
+    screenshot(page, "map_search_en", docs="map")
 
 
 def test_a_conflict_opened_by_its_link_is_selected_and_explained(local: Page, served: dict) -> None:
@@ -240,7 +250,7 @@ def test_a_conflict_opened_by_its_link_is_selected_and_explained(local: Page, se
     selected = page.locator("[data-testid=stDataFrame] [role=row][aria-selected=true]")
     expect(selected.first).to_contain_text(str(chosen["work_id_a"]), timeout=UI_TIMEOUT)
     assert parse_qs(urlparse(page.url).query)[links.CONFLICT] == [key]
-    screenshot(page, "conflict_linked_en")
+    screenshot(page, "conflict_linked_en", docs="conflicts")
 
 
 def page_heading(page: Page) -> str:
@@ -256,7 +266,7 @@ def test_every_page_speaks_dutch_and_german_once_chosen(local: Page, served: dic
     for path in paths:
         open_page(page, f"{url}/{path}")
         english[path] = page_heading(page)
-        screenshot(page, f"{path or 'overview'}_en")
+        screenshot(page, f"{path or 'overview'}_en", docs="cycle" if path == "cycle" else None)
     # Dutch chosen in the sidebar, then every page reached through the navigation
     open_page(page, f"{url}/")
     page.get_by_test_id("stSelectbox").filter(has_text="Language").click()
@@ -325,4 +335,4 @@ def test_a_kept_project_stays_as_it_was_when_proposing_again(local: Page, served
     assert len(kept) == 1
     assert kept[0][2:7] == first[2:7], (kept[0], first)
     expect(page.get_by_text("1 project kept")).to_be_visible()
-    screenshot(page, "programme_reproposed_en")
+    screenshot(page, "programme_reproposed_en", docs="programme")
