@@ -61,12 +61,14 @@ with st.sidebar:
         if option == ALL:
             return _("All works")
         kind, _sep, number = option.partition(":")
-        if kind == "area":
+        if kind == "area" and int(number) < len(places):
             row = places.iloc[int(number)]
             return _("Area: {name} ({n} works)").format(
                 name=row[maps.AREA_NAME], n=i18n.fmt_number(row[maps.AREA_WORKS])
             )
-        return _("Organisation: {name}").format(name=org_names[int(number)])
+        if kind == "org" and int(number) < len(org_names):
+            return _("Organisation: {name}").format(name=org_names[int(number)])
+        return _("All works")
 
     # several areas far apart: open on the largest, not on a continent
     zoom = st.selectbox(
@@ -139,9 +141,10 @@ elif intent == "work" and selected is not None:
     bounds = maps.bounds_of(works.loc[[selected.name]])
 elif intent == "zoom":
     kind, _sep, number = zoom.partition(":")
-    if kind == "area":
+    # a choice kept from before the store changed may point past today's lists
+    if kind == "area" and int(number) < len(places):
         bounds = maps.area_bounds(places.iloc[int(number)])
-    elif kind == "org":
+    elif kind == "org" and int(number) < len(org_names):
         bounds = maps.bounds_of(works[works[ORG] == org_names[int(number)]])
     else:  # every area's box (cached), not every work reprojected on each run
         bounds = (
