@@ -155,6 +155,9 @@ TEMPLATES: tuple[str, ...] = (
         "sign-in to {store} refused for {who}: wrong user name, password or token, or the "
         "account is disabled"
     ),
+    # street segments of the cycle's disruption table (ims_geo.cycle.baseline)
+    N_("{size} m square {x} {y}"),
+    N_("square"),
     # the formats of ims_geo._sources.FORMATS that have words
     N_("zipped shapefile"),
     N_("shapefile"),
