@@ -178,7 +178,7 @@ def random_grid(draw: st.DrawFn, works: gpd.GeoDataFrame, distance: float) -> Ti
     return grid_tiling(lines_along(0, X0), lines_along(1, Y0), distance)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), works=random_works(), rules=rules_strategy)
 def test_tiles_with_halo_and_ownership_equal_the_kernel(
     data: st.DataObject, works: gpd.GeoDataFrame, rules: Rules

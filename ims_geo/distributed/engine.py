@@ -401,7 +401,7 @@ def read_conflicts(folder: str | Path) -> gpd.GeoDataFrame:
     crs = parts[0].crs
     frames = [pd.DataFrame(p.drop(columns=["bbox"], errors="ignore")) for p in parts]
     for frame in frames:
-        frame["geometry"] = _to_wkb(np.asarray(frame["geometry"].array, dtype=object))
+        frame["geometry"] = np.asarray(frame["geometry"].array, dtype=object)
     return _gathered(frames, CRS(crs) if crs is not None else None)
 
 
@@ -479,7 +479,7 @@ def _gathered(frames: list[pd.DataFrame], crs: CRS | None) -> gpd.GeoDataFrame:
         frame[column] = frame[column].astype("str")
     for column in ("start_a", "end_a", "start_b", "end_b"):  # Parquet may widen to ms
         frame[column] = frame[column].astype("datetime64[s]")
-    geometry = gpd.GeoSeries(shapely.from_wkb(frame.pop("geometry").to_numpy()), crs=crs)
+    geometry = gpd.GeoSeries(frame.pop("geometry").to_numpy(dtype=object), crs=crs)
     return gpd.GeoDataFrame(frame[list(CONFLICT_COLUMNS[:-1])], geometry=geometry, crs=crs)
 
 
@@ -571,7 +571,7 @@ def _run_part(
 ) -> tuple[pd.DataFrame | None, str | None, int, int, list[float]]:
     """The owned pairs of every tile in one shuffled partition; written when ``path`` is given.
 
-    Returns the pairs (geometry as WKB, when ``gather``), the file written,
+    Returns the pairs (when ``gather``), the file written,
     the copies read, the number of pairs and the seconds of each tile's kernel.
     """
     crs = CRS.from_wkt(crs_wkt)
@@ -592,7 +592,7 @@ def _run_part(
     if path is not None:
         geo = gpd.GeoDataFrame(
             pairs.drop(columns=["geometry"]),
-            geometry=gpd.GeoSeries(shapely.from_wkb(pairs["geometry"].to_numpy()), crs=crs),
+            geometry=gpd.GeoSeries(pairs["geometry"].to_numpy(dtype=object), crs=crs),
             crs=crs,
         )
         geo.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
@@ -615,14 +615,14 @@ def tile_conflicts(
     pairs = _tile_conflicts(frame, tile, tiling, rules, CRS(works.crs))
     if not len(pairs):
         return empty_conflicts(works.crs)
-    geometry = gpd.GeoSeries(shapely.from_wkb(pairs.pop("geometry").to_numpy()), crs=works.crs)
+    geometry = gpd.GeoSeries(pairs.pop("geometry").to_numpy(dtype=object), crs=works.crs)
     return gpd.GeoDataFrame(pairs, geometry=geometry, crs=works.crs)
 
 
 def _tile_conflicts(
     frame: pd.DataFrame, tile: int, tiling: Tiling, rules: Rules, crs: CRS
 ) -> pd.DataFrame:
-    """The owned pairs of one tile, geometry as WKB (column ``geometry``)."""
+    """The owned pairs of one tile (column ``geometry``: shapely geometries)."""
     geoms = shapely.from_wkb(frame[WKB].to_numpy(dtype=object, na_value=None))
     attributes = frame.drop(columns=[WKB]).reset_index(drop=True)
     for column in (s.START, s.END):  # GeoParquet holds dates as dates: the kernel reads datetimes
@@ -659,7 +659,8 @@ def _tile_conflicts(
     px, py = reference_points(side["a"], side["b"], tiling.distance)
     own = tiling.owns(tile, px, py)
     kept = pd.DataFrame(found[own].drop(columns="geometry")).reset_index(drop=True)
-    kept["geometry"] = _to_wkb(np.asarray(found.geometry.array, dtype=object)[own])
+    # shapely geometries travel between processes as WKB (their pickle): exact
+    kept["geometry"] = np.asarray(found.geometry.array, dtype=object)[own]
     return kept
 
 
