@@ -271,6 +271,7 @@ def test_keep_a_project_and_propose_again(open_app, small_store):
     # released again: nothing kept
     at.button(key="programme_release").click().run()
     assert "0 projects kept" in held(at)
+    assert not editor(at, "programme_projects_").value["keep"].any()
 
 
 def test_keep_a_work_as_planned_and_leave_one_out(open_app, small_store):

@@ -79,6 +79,7 @@ EXCLUDED = "programme_excluded"  # keys of works left out
 REQUEST = "programme_request"  # the inputs of the proposal shown
 SAVED = "programme_saved"  # name -> negotiate.saved(...)
 SPLITS = "programme_split"  # key of a member work -> the cost split rule of its project
+GENERATION = "programme_tables"  # counts "Release all": the tables are drawn afresh
 
 
 def translated(names: dict[str, str]) -> dict[str, str]:
@@ -162,6 +163,7 @@ def projects_key(proposal: Proposal) -> str:
     """Key of the projects table: a new proposal gets a fresh table (no stale ticks)."""
     projects = projects_of(proposal)
     text = "\x1f".join(projects[CLUSTER_ID].astype(str) + ":" + projects["members"].astype(str))
+    text += f"\x1f{st.session_state.get(GENERATION, 0)}"
     return "programme_projects_" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -183,7 +185,7 @@ def works_key() -> str:
     """Key of the works table: fresh for every store revision and filter (its rows change)."""
     filters = repr((st.session_state.get("programme_works_org"),
                     st.session_state.get("programme_works_find")))  # fmt: skip
-    text = state.revision() + "\x1f" + filters
+    text = state.revision() + "\x1f" + filters + f"\x1f{st.session_state.get(GENERATION, 0)}"
     return "programme_works_" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -427,6 +429,7 @@ if (kept.size or planned or excluded) and row.button(
     _("Release all"), key="programme_release", icon=":material/lock_open:"
 ):
     st.session_state[KEPT] = kept.iloc[:0]
+    st.session_state[GENERATION] = st.session_state.get(GENERATION, 0) + 1
     planned.clear()
     excluded.clear()
     st.rerun()
