@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from ims_geo import cycle
+from ims_geo import cycle, i18n
 from ims_geo.i18n import N_, _, bind, fmt_date, fmt_number, messages, ngettext
 from ims_geo.schema import STATUSES
 from ims_geo.ui import state, widgets
@@ -29,6 +29,8 @@ def step_line(step: int, name: str, done: str, detail: str) -> str:
     )
 
 
+#: How a date is typed in each language (the formats st.date_input offers; others: day first).
+DATE_INPUT = {"de": "DD.MM.YYYY", "nl": "DD-MM-YYYY"}
 #: Kinds of report, as the radio shows them.
 REPORT_KINDS = {"council": N_("council pack"), "status": N_("six-monthly status report")}
 
@@ -189,7 +191,10 @@ with tab_programme:
         st.markdown("**{}**".format(_("Adopt a fresh proposal of the current plans")))
         decision = st.text_input(_("Decision reference"), key="cycle_decision",
                                  placeholder=_("Council 2027/14"))  # fmt: skip
-        decided = st.date_input(_("Decision date"), value=dt.date.today(), key="cycle_decided")
+        decided = st.date_input(
+            _("Decision date"), value=dt.date.today(), key="cycle_decided",
+            format=DATE_INPUT.get(i18n.language(), "DD/MM/YYYY"),
+        )  # fmt: skip
         reason = st.text_input(_("Reason (for a new revision)"), key="cycle_reason")
         seconds = st.slider(_("Solver time limit (s)"), 5, 120, 20, 5, key="cycle_time")
         if st.form_submit_button(
@@ -238,15 +243,17 @@ with tab_monitoring:
         st.markdown("**{}**".format(_("Or edit the progress of this organisation's works")))
         with widgets.user_errors():
             sheet = state.cycle_read("progress_sheet", year, org)
+        editable = widgets.table(sheet)
         edited = st.data_editor(
-            widgets.table(sheet), hide_index=True, key=f"cycle_progress_sheet_{year}_{org}",
+            editable, hide_index=True, key=f"cycle_progress_sheet_{year}_{org}",
             disabled=["work_id", "title", "start", "end"],
-            column_config={
+            # headers in words, dates as the language writes them; the values stay canonical
+            column_config=widgets.column_config(editable, {
                 "status": st.column_config.SelectboxColumn(options=list(STATUSES)),
-                "actual_start": st.column_config.DateColumn(),
-                "actual_end": st.column_config.DateColumn(),
+                "actual_start": st.column_config.DateColumn(format=widgets.date_format()),
+                "actual_end": st.column_config.DateColumn(format=widgets.date_format()),
                 "remark": st.column_config.TextColumn(),
-            },
+            }),
         )  # fmt: skip
         if state.may("write") and st.button(
             _("Store the edited progress"), key="cycle_progress_edited"
