@@ -773,7 +773,7 @@ def tile_url() -> str | None:
 def _swatch(colour: str, style: Style) -> str:
     """A small SVG line in ``colour`` with the line style's width, opacity and dashes."""
     line = style.line
-    weight = min(float(line.get("weight", 3)), 10.0)  # type: ignore[arg-type]
+    weight = min(float(line.get("weight", 3)), 7.0)  # type: ignore[arg-type]
     dash = line.get("dashArray")
     dashes = f' stroke-dasharray="{dash}"' if dash else ""
     return (
@@ -845,14 +845,19 @@ def legend_html(
     rest = [(swatch, _(label)) for shown, swatch, label in others if shown]
     if rest:
         sections.append((_("Also on the map"), rest))
+    # long lists (the disciplines) in two columns, so the legend hides less of the map
     body = "".join(
         f"<div style='font-weight:600;margin-top:4px'>{html.escape(title)}</div>"
+        + "<div style='display:grid;grid-template-columns:repeat("
+        + ("2" if len(rows) > 4 else "1")
+        + ",auto);column-gap:10px'>"
         + "".join(f"<div>{swatch}{html.escape(label)}</div>" for swatch, label in rows)
+        + "</div>"
         for title, rows in sections
     )
     return (
         '<div class="ims-legend" style="background:rgba(255,255,255,.92);padding:6px 10px;'
-        "border-radius:4px;font:12px/1.5 sans-serif;color:#222;"
+        "border-radius:4px;font:12px/1.4 sans-serif;color:#222;"
         'box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:340px;overflow-y:auto">' + body + "</div>"
     )
 
