@@ -241,7 +241,9 @@ def _earlier(moved: _Side, other: _Side, rules: Rules) -> date:
     return other.start - timedelta(days=margin)
 
 
-def _moves(a: _Side, b: _Side, rules: Rules, protected_until: date | None) -> list[Move]:
+def _moves(
+    a: _Side, b: _Side, rules: Rules, protected_until: date | None, not_before: date | None
+) -> list[Move]:
     moves = []
     for moved, other in ((a, b), (b, a)):
         if not moved.movable or moved.protecting_only:
@@ -257,6 +259,8 @@ def _moves(a: _Side, b: _Side, rules: Rules, protected_until: date | None) -> li
             else:
                 end = boundary - timedelta(days=1)
                 start = end - duration
+            if not_before is not None and start < not_before:
+                continue  # nothing is moved into the past
             moves.append(
                 Move(
                     moved.org,
@@ -293,6 +297,7 @@ def explain(
     rules: Rules | None = None,
     *,
     protected_until: object = None,
+    not_before: object = None,
 ) -> Explanation:
     """Why ``conflict`` is of its kind, and the moves that would resolve it.
 
@@ -311,6 +316,9 @@ def explain(
         For a row of a registered moratorium (``moratorium_id``): its last
         protected day. Without it the moratorium length of ``rules`` from
         the sealing day is taken.
+    not_before
+        No move starts before this day (e.g. today: nothing is moved into
+        the past, as the programme proposer does); None: no limit.
 
     Returns
     -------
@@ -349,7 +357,7 @@ def explain(
         moratorium_id=moratorium_id,
         overlap_m=_number(conflict.get("overlap_m")),
         depth_overlap=_number(conflict.get("depth_overlap")),
-        moves=tuple(_moves(a, b, rules, _day(protected_until))),
+        moves=tuple(_moves(a, b, rules, _day(protected_until), _day(not_before))),
         combine=((a.org, a.work_id), (b.org, b.work_id)),
     )
 

@@ -220,6 +220,24 @@ def test_a_move_inside_the_flexibility_window_comes_first():
     assert "30.03.2033" in german and "31.03.2033" in german
 
 
+def test_nothing_is_moved_into_the_past():
+    works = pair(
+        ("digs", date(2030, 3, 1), date(2030, 3, 31)),
+        ("digs", date(2030, 3, 20), date(2030, 4, 10)),
+    )
+    rules = Rules()
+    (row,) = [r for _, r in find_conflicts(works, rules).iterrows()]
+    every = explain(row, works, rules).moves
+    # W0 earlier: ends 366 days before W1 starts (19 March 2029), so starts 17 Feb 2029
+    earlier = [m for m in every if (m.work_id, m.direction) == ("W0", EARLIER)]
+    assert (earlier[0].start, earlier[0].end) == (date(2029, 2, 17), date(2029, 3, 19))
+    kept = explain(row, works, rules, not_before=date(2029, 2, 18)).moves
+    assert [m for m in every if m.start >= date(2029, 2, 18)] == list(kept)
+    assert ("W0", EARLIER) not in {(m.work_id, m.direction) for m in kept}
+    assert {(m.work_id, m.direction) for m in kept} == {("W0", LATER), ("W1", LATER)}
+    assert explain(row, works, rules, not_before=date(2029, 2, 7)).moves == every
+
+
 def test_a_finished_resurfacing_cannot_be_dug_under_first_and_does_not_move():
     works = pair(
         ("seals", date(2030, 3, 1), date(2030, 3, 31)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import geopandas as gpd
 import pandas as pd
@@ -222,7 +223,8 @@ def test_the_table_and_the_map_show_the_same_conflicts(open_app, demo, folium_ar
 
 
 def _explained(conflict, works) -> dict[str, list[str]]:
-    return sentences(explain(conflict, works, Rules()))
+    """The explanation the page gives: nothing moved into the past."""
+    return sentences(explain(conflict, works, Rules(), not_before=date.today()))
 
 
 def test_a_link_opens_the_conflict_selected_on_the_map_and_explained(
@@ -246,6 +248,9 @@ def test_a_link_opens_the_conflict_selected_on_the_map_and_explained(
     assert lines["resolve"] and lines["why"]
     for line in lines["why"] + lines["resolve"]:
         assert literal(line) in text
+    # only those moves: none into the past
+    moves = [line for line in text.splitlines() if line.startswith("- Move ")]
+    assert len(moves) == sum(line.startswith("Move ") for line in lines["resolve"])
     assert at.query_params[links.CONFLICT] == links.conflict_key(wanted)
 
     # sorting the list keeps the same conflict selected

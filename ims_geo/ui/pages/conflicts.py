@@ -9,6 +9,8 @@ the selection can be shared.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import streamlit as st
 
@@ -196,7 +198,10 @@ if chosen_row is not None:
         match = layer_rows[layer_rows["moratorium_id"] == int(mid)]
         until = match["valid_until"].iloc[0] if len(match) else None
     with widgets.user_errors():
-        explained = explain(chosen_row, works, rules, protected_until=until)
+        # nothing moved into the past: the same default as the programme proposer
+        explained = explain(
+            chosen_row, works, rules, protected_until=until, not_before=dt.date.today()
+        )
     lines = sentences(explained)
     with st.expander(_("Why, and how to resolve it"), expanded=True, key="conflicts_explain"):
         st.markdown("**" + _("Why") + "**")
