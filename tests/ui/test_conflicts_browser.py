@@ -7,6 +7,8 @@ last interactive path of the conflicts map is the list's first row.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -22,6 +24,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
 ]
 
+ROOT = Path(__file__).resolve().parents[2]
 UI_TIMEOUT = 30_000
 MAP_TIMEOUT = 90_000
 FOLIUM_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
@@ -56,3 +59,14 @@ def test_a_conflict_clicked_on_the_map_is_selected_explained_and_linked(page: Pa
     # the address bar names the conflict: a link to share
     page.wait_for_function("() => location.search.includes('conflict=')", timeout=UI_TIMEOUT)
     assert parse_qs(urlparse(page.url).query)[links.CONFLICT] == [links.conflict_key(worst)]
+
+    # the page as the README shows it (written there when IMS_GEO_SCREENSHOTS=1)
+    page.get_by_test_id("stExpander").filter(
+        has_text="Why, and how to resolve it"
+    ).scroll_into_view_if_needed()
+    folders = [ROOT / "test-output" / "screenshots"]
+    if os.environ.get("IMS_GEO_SCREENSHOTS") == "1":
+        folders.append(ROOT / "docs" / "screenshots")
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=folder / "conflicts_explained.png", full_page=True)
