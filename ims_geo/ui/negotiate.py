@@ -3,8 +3,7 @@
 A coordinator keeps combined projects they agreed on, keeps single works at
 their planned dates, leaves works out, and compares proposals. The page
 holds those choices; this module turns them into the ``lock`` and
-``exclude`` tables of :func:`ims_geo.programme.propose`, lays out the cost
-split of every project per organisation, writes a proposal as the workbook
+``exclude`` tables of :func:`ims_geo.programme.propose`, writes a proposal as the workbook
 ``ims-geo propose`` writes (so it can be compared and adopted again), and
 compares two proposals with :func:`ims_geo.programme.compare`.
 
@@ -29,7 +28,6 @@ from ims_geo import export
 from ims_geo.i18n import N_, _, fmt_money, fmt_number
 from ims_geo.programme import (
     CLUSTER_ID,
-    COST_SHARE,
     EXEC_ORDER,
     LOCK,
     MOVE_REASON,
@@ -41,14 +39,13 @@ from ims_geo.programme import (
     gantt,
     style_gantt,
 )
-from ims_geo.schema import COST, END, ORG, START, TITLE, WORK_ID
+from ims_geo.schema import END, ORG, START, TITLE, WORK_ID
 
 __all__ = [
     "KPI_NAMES",
     "LOCK_COLUMNS",
     "asked_rule",
     "compare_with",
-    "cost_split",
     "exclude_table",
     "kpi_name",
     "kpi_table",
@@ -211,43 +208,6 @@ def split_table(rules: Mapping[str, str], works: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def cost_split(proposal: Proposal) -> pd.DataFrame:
-    """Every combined project's cost per organisation.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per project and organisation, by project then organisation:
-        ``cluster_id``, ``org``, ``works`` (how many of its works),
-        ``own_cost_eur`` (their own estimates added up), ``share_eur`` (what
-        the organisation pays in the project: :data:`~ims_geo.programme.COST_SHARE`)
-        and ``saved_eur`` (own less share).
-    """
-    w = proposal.works
-    members = w[w[CLUSTER_ID].notna()]
-    if members.empty:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=t) for c, t in (
-                (CLUSTER_ID, object), (ORG, object), ("works", "int64"),
-                ("own_cost_eur", float), ("share_eur", float), ("saved_eur", float))}
-        )  # fmt: skip
-    frame = pd.DataFrame(
-        {
-            CLUSTER_ID: members[CLUSTER_ID].astype(str),
-            ORG: members[ORG].astype(str),
-            "own": pd.to_numeric(members[COST], errors="coerce").fillna(0.0),
-            "share": pd.to_numeric(members[COST_SHARE], errors="coerce").fillna(0.0),
-        }
-    )
-    out = (
-        frame.groupby([CLUSTER_ID, ORG], sort=True)
-        .agg(works=("own", "size"), own_cost_eur=("own", "sum"), share_eur=("share", "sum"))
-        .reset_index()
-    )
-    out["saved_eur"] = out["own_cost_eur"] - out["share_eur"]
-    return out
-
-
 def saved(proposal: Proposal) -> dict[str, pd.DataFrame]:
     """What is kept of a proposal to compare it later: its KPIs and its works' dates."""
     w = proposal.works
@@ -261,10 +221,13 @@ def saved(proposal: Proposal) -> dict[str, pd.DataFrame]:
 
 def workbook(proposal: Proposal) -> bytes:
     """The proposal as ``ims-geo propose --out x.xlsx`` writes it: works, clusters, kpis,
-    solver, unresolved and the Gantt sheet (coloured)."""
+    members, cost_split, solver, unresolved and the Gantt sheet (coloured)."""
     layers: dict[str, pd.DataFrame] = {
         "works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis,
     }  # fmt: skip
+    if len(proposal.members):
+        layers["members"] = proposal.members
+        layers["cost_split"] = proposal.cost_split
     if len(proposal.solver):
         layers["solver"] = proposal.solver
     if len(proposal.infeasible):

@@ -387,11 +387,15 @@ def test_project_link_opens_the_project(open_app, small_store):
     assert not link.exception, [e.value for e in link.exception]
     assert link.selectbox(key="programme_project").value == side
     assert sorted(gantt_data(link)["work_id"].unique()) == ["G1", "T1"]
-    split = table_with(link, "share_eur")
+    members = table_with(link, "street")
+    assert members["work_id"].tolist() == ["G1", "T1"]  # in execution order: gas deeper
+    split = table_with(link, "saved_eur")
     assert split["org"].tolist() == ["Gas", "Telecom"]
     savings = float(p.clusters.loc[p.clusters["cluster_id"] == side, "savings_eur"].iloc[0])
-    assert split["own_cost_eur"].sum() == COSTS["G1"] + COSTS["T1"]
-    assert split["share_eur"].sum() == pytest.approx(COSTS["G1"] + COSTS["T1"] - savings, abs=0.01)
+    assert split["cost_eur"].sum() == COSTS["G1"] + COSTS["T1"]
+    assert split["cost_share_eur"].sum() == pytest.approx(
+        COSTS["G1"] + COSTS["T1"] - savings, abs=0.01
+    )
     # a project this proposal does not have: said, and nothing picked
     link.query_params["project"] = "<b>C999</b>"
     link.run()
@@ -416,10 +420,10 @@ def test_adopt_the_proposal_in_the_planning_cycle(open_app, small_copy):
     p = shown(at)
     main = p.clusters.loc[p.clusters["orgs"].str.contains("Sewer"), "cluster_id"].iloc[0]
     savings = float(p.clusters.loc[p.clusters["cluster_id"] == main, "savings_eur"].iloc[0])
-    split = table_with(at, "share_eur").set_index("org")
+    split = table_with(at, "saved_eur").set_index("org")
     for org, work in (("Water", "W1"), ("Sewer", "S1"), ("City", "R1")):
         row = split[split["cluster_id"] == main].loc[org]
-        assert row["share_eur"] == pytest.approx(COSTS[work] - savings / 3, abs=0.01)
+        assert row["cost_share_eur"] == pytest.approx(COSTS[work] - savings / 3, abs=0.01)
     at.number_input(key="programme_adopt_year").set_value(YEAR)
     at.text_input(key="programme_adopt_decision").set_value("Council 2027/14")
     at.button(key="programme_adopt_submit").click().run()

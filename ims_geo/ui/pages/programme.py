@@ -27,11 +27,13 @@ from ims_geo.errors import ImsGeoError
 from ims_geo.i18n import N_, _, fmt_number, language, ngettext
 from ims_geo.programme import (
     CLUSTER_ID,
+    COST_SHARE,
     EXEC_ORDER,
     MOVE_REASON,
     PROPOSED_END,
     PROPOSED_START,
     SHIFT_DAYS,
+    SPLIT_RULE,
     UNBUDGETED_YEARS,
     CostTable,
     Proposal,
@@ -39,7 +41,7 @@ from ims_geo.programme import (
     load_costs,
 )
 from ims_geo.rules import Rules
-from ims_geo.schema import DISCIPLINE, ORG, START, STATUS, TITLE, WORK_ID
+from ims_geo.schema import COST, DISCIPLINE, ORG, START, STATUS, TITLE, WORK_ID
 from ims_geo.ui import charts, links, negotiate, state, widgets
 
 #: How a KPI's change is coloured: lower is better (inverse), higher is better (normal).
@@ -687,7 +689,7 @@ with tab_moved:
     )  # fmt: skip
 
 with tab_split:
-    split = negotiate.cost_split(proposal)
+    split = proposal.cost_split
     if picked is not None:
         split = split[split[CLUSTER_ID] == picked]
     st.caption(
@@ -700,11 +702,33 @@ with tab_split:
             CLUSTER_ID: st.column_config.TextColumn(_("Project")),
             ORG: st.column_config.TextColumn(_("Organisation")),
             "works": st.column_config.NumberColumn(_("Works")),
-            "own_cost_eur": st.column_config.NumberColumn(_("Own estimate"), format="euro"),
-            "share_eur": st.column_config.NumberColumn(_("Pays in the project"), format="euro"),
+            COST: st.column_config.NumberColumn(_("Own estimate"), format="euro"),
+            COST_SHARE: st.column_config.NumberColumn(_("Pays in the project"), format="euro"),
             "saved_eur": st.column_config.NumberColumn(_("Saves"), format="euro"),
+            SPLIT_RULE: st.column_config.TextColumn(_("Cost split rule")),
         },
     )  # fmt: skip
+    if picked is not None and len(proposal.members):
+        st.markdown("**" + _("Members of project {project}").format(project=picked) + "**")
+        st.dataframe(
+            widgets.table(proposal.members[proposal.members[CLUSTER_ID] == picked]),
+            hide_index=True, key="programme_members",
+            column_config={
+                CLUSTER_ID: None,
+                EXEC_ORDER: st.column_config.NumberColumn(_("Order")),
+                ORG: st.column_config.TextColumn(_("Organisation")),
+                WORK_ID: st.column_config.TextColumn(_("Work")),
+                TITLE: st.column_config.TextColumn(_("Title")),
+                "street": st.column_config.TextColumn(_("Street")),
+                "street_source": None,
+                DISCIPLINE: st.column_config.TextColumn(_("Discipline")),
+                PROPOSED_START: st.column_config.DateColumn(_("Start"), format="D MMM YYYY"),
+                PROPOSED_END: st.column_config.DateColumn(_("End"), format="D MMM YYYY"),
+                SHIFT_DAYS: st.column_config.NumberColumn(_("Moved (days)"), format="%+d"),
+                COST: st.column_config.NumberColumn(_("Own estimate"), format="euro"),
+                COST_SHARE: st.column_config.NumberColumn(_("Pays"), format="euro"),
+            },
+        )  # fmt: skip
 
 with tab_gantt:
     controls = st.container(horizontal=True)
