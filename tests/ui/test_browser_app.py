@@ -228,6 +228,9 @@ def test_a_street_searched_for_zooms_the_map_onto_its_works(local: Page, served:
     assert west <= view[4] <= east and south <= view[5] <= north, (view, on_street.total_bounds)
     assert view[0] <= west and view[1] <= south and view[2] >= east and view[3] >= north, view
     screenshot(page, "map_search_en", docs="map")
+    # the search's outlines and results table pass the accessibility check too
+    problems = axe_violations(page, "/map (searched)")
+    assert problems == [], "\n".join(problems)
 
 
 def test_a_conflict_opened_by_its_link_is_selected_and_explained(local: Page, served: dict) -> None:
@@ -251,6 +254,9 @@ def test_a_conflict_opened_by_its_link_is_selected_and_explained(local: Page, se
     expect(selected.first).to_contain_text(str(chosen["work_id_a"]), timeout=UI_TIMEOUT)
     assert parse_qs(urlparse(page.url).query)[links.CONFLICT] == [key]
     screenshot(page, "conflict_linked_en", docs="conflicts")
+    # and so do the selected conflict and its explain panel
+    problems = axe_violations(page, "/conflicts (a conflict linked)")
+    assert problems == [], "\n".join(problems)
 
 
 def page_heading(page: Page) -> str:
