@@ -746,3 +746,14 @@ def test_ten_thousand_works_are_sent_a_third_smaller():
     data = maps.prepare(frame)
     assert data.compact is not None
     assert data.size < 0.75 * len(data.geojson.encode())
+
+
+def test_bounds_of_works_without_a_place_or_a_crs(works):
+    assert maps.bounds_of(works.iloc[:0]) is None
+    emptied = works.copy()
+    emptied["geometry"] = shapely.Point()
+    assert maps.bounds_of(emptied) is None
+    with pytest.raises(InputError, match="no CRS"):
+        maps.bounds_of(works.set_crs(None, allow_override=True))
+    expected = tuple(works.to_crs(4326).total_bounds)
+    assert maps.bounds_of(works) == pytest.approx(expected, abs=1e-12)

@@ -122,7 +122,7 @@ if wanted_org is not None and wanted_work is not None:
     if hits.empty:
         st.warning(
             _("The link names a work that is not in the store (or that you may not see): {work}.")
-            .format(work=widgets.literal(f"{wanted_org} · {wanted_work}")),
+            .format(work=widgets.literal(f"{wanted_org[:80]} · {wanted_work[:80]}")),
             icon=":material/link_off:",
         )  # fmt: skip
     else:
