@@ -328,3 +328,39 @@ def test_values_of_a_message_are_escaped_for_markdown_but_its_words_are_not(lang
     assert "p\\_1.csv" in shown and "[values.status]" in shown
     assert messages.translate("<b>no template</b>", escape=literal) == literal("<b>no template</b>")
     assert messages.translate(english) != shown  # without escape: as built (for the CLI/API)
+
+
+def test_bind_keeps_the_language_of_the_moment_for_a_function_called_later():
+    import threading
+
+    i18n.use("de")
+    later = i18n.bind(lambda n: i18n.fmt_days(n))
+    i18n.use("nl")
+    assert later(2) == "2 Tage" and i18n.fmt_days(2) == "2 dagen"
+    found: list[str] = []
+    thread = threading.Thread(target=lambda: found.append(later(3)))  # a fresh context
+    thread.start()
+    thread.join()
+    assert found == ["3 Tage"] and i18n.language() == "nl"
+
+
+def test_a_context_without_a_language_follows_the_session_then_the_installation(monkeypatch):
+    import threading
+
+    monkeypatch.delenv(i18n.LANG_ENV, raising=False)
+    seen: list[str] = []
+
+    def in_a_new_thread() -> None:  # threads start with an empty context: no use() there
+        seen.append(i18n.language())
+
+    wanted = {"lang": "de"}
+    i18n.follow(lambda: wanted["lang"])
+    try:
+        for lang in ("de", "<not a language>", None):
+            wanted["lang"] = lang
+            thread = threading.Thread(target=in_a_new_thread)
+            thread.start()
+            thread.join()
+    finally:
+        i18n.follow(None)
+    assert seen == ["de", "en", "en"]
