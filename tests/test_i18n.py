@@ -164,6 +164,7 @@ def _bad_plan() -> bytes:
         'A5,Water,2030-01-01,2030-02-01,planned,"POINT (3 3)"',
         'A5,Water,2030-01-01,2030-02-01,planned,"POINT (4 4)"',
         'A6,Water,2030-01-01,2030-02-01,in voorbereiding,"POINT (5 5)"',
+        'A7,Water,2030-01-01,2030-02-01,planned,"POINT (5"',
     ]
     return ("\n".join(rows) + "\n").encode()
 
@@ -171,7 +172,7 @@ def _bad_plan() -> bytes:
 @pytest.mark.parametrize("lang", ["nl", "de"])
 def test_the_upload_report_warnings_and_reasons_are_translated_where_shown(lang):
     result = read_works(_bad_plan(), name="plan.csv", crs="EPSG:28992")
-    assert len(result.works) == 2 and len(result.rejected) == 5
+    assert len(result.works) == 2 and len(result.rejected) == 6
     english_report, english_reasons = result.report(), result.reasons()["problem"].tolist()
     i18n.use(lang)
     report = messages.translate_report(english_report)

@@ -74,8 +74,6 @@ TEMPLATES: tuple[str, ...] = (
     N_("missing work_id"),
     N_("missing org (add an org column or give the organisation for the file)"),
     N_("missing {column}"),
-    N_("unparsable {column} '{value}'"),
-    N_("unparsable {column}"),
     N_("end_date before start_date"),
     N_("earliest after start_date"),
     N_("latest before end_date"),
@@ -88,8 +86,26 @@ TEMPLATES: tuple[str, ...] = (
     N_("coordinate that is not a finite number (NaN or infinity)"),
     N_("coordinate '{xy}' far outside any map"),
     N_("coordinate far outside any map"),
+    N_(
+        "unreadable geometry (a type such as TIN or a curve, or broken coordinates such as an "
+        "unclosed ring); export it as points, lines or polygons"
+    ),
+    N_("unparsable geometry '{value}' (not WKT)"),
+    N_("unparsable geometry (not WKT)"),
+    N_("unparsable coordinates {columns} '{value}'"),
+    N_("unparsable coordinates {columns}"),
+    N_("geometry nested '{depth}' brackets deep, more than max_geometry_depth"),
+    N_("geometry nested brackets deep, more than max_geometry_depth"),
+    N_("geometry with '{count}' vertices, more than max_vertices"),
+    N_("geometry with vertices, more than max_vertices"),
+    N_("coordinates '{xy}' outside the area of use of {crs}"),
+    N_("coordinates outside the area of use of {crs}"),
+    N_("text in column {column} longer than {limit} characters"),
     N_("implausible {column} '{value}' (before {first} or after {last})"),
     N_("implausible {column} (before {first} or after {last})"),
+    # the generic forms last: the specific ones above win
+    N_("unparsable {column} '{value}'"),
+    N_("unparsable {column}"),
     # warnings of an import
     N_(
         "{file}: {column} '{value}' ({rows}) read as {read_as} — add it to [values.{column}] "
