@@ -7,16 +7,25 @@ thin and the logic is tested without a browser:
   text in EPSG:4326 — simplified in the metric CRS, coordinates rounded
   with :func:`shapely.set_precision`, only the columns a popup shows —
   and switches to a lighter representation above :data:`FAST_THRESHOLD`
-  features.
+  features, sent compact (:attr:`MapData.compact`).
+* One colour scheme: disciplines (:data:`DISCIPLINE_COLOURS`, solid) can
+  never be taken for conflicts (:data:`KIND_COLOURS`, dashed bands and
+  rings), moratoria, works outside the filters or the basemap; every colour
+  has 3:1 contrast against :data:`BASEMAP_COLOUR` (``tests/test_maps.py``
+  computes it). :func:`legend_html` explains everything drawn, in the
+  language in use; :data:`VALUE_NAMES` / :func:`value_name` name the enums.
 * :func:`context_layer` draws every work as one light-grey line feature: a
-  basemap made from the data itself, so no tile server is needed.
+  basemap made from the data itself, so no tile server is needed (raster
+  tiles, :func:`tile_url`, are optional).
 * :func:`works_map`, :func:`conflicts_map` and :func:`programme_map` build
   :class:`folium.Map` objects that load Leaflet from the copy served with
   the app (:data:`LEAFLET_JS`), never from a CDN; :func:`highlight` is a
   layer to add to a map already shown, without redrawing it.
-* :func:`filter_works`, :func:`filter_conflicts` and :func:`clicked_work`
-  are the pure functions behind the map and table filters and the map
-  click.
+* :func:`areas`, :func:`bounds_of` and :func:`view_of` choose where the map
+  looks (an area, an organisation, a work, search matches).
+* :func:`filter_works`, :func:`filter_conflicts`, :func:`clicked_work` and
+  :func:`clicked_conflict` are the pure functions behind the map and table
+  filters and the map click.
 
 Every user-supplied string (organisation, title, work id, extra values)
 reaches the browser as text, never as markup: feature properties are JSON
