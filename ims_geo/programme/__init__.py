@@ -1903,7 +1903,8 @@ def _members(
     if len(clusters):
         named = out[out["street_source"] != ""]
         joined = named.groupby(CLUSTER_ID)["street"].agg(lambda v: "; ".join(dict.fromkeys(v)))
-        value = clusters[CLUSTER_ID].map(joined).fillna("–").to_numpy(dtype=object)
+        mapped = clusters[CLUSTER_ID].map(joined)
+        value = np.where(mapped.isna().to_numpy(), "–", mapped.to_numpy(dtype=object))
         if "member_streets" in clusters.columns:
             clusters["member_streets"] = value
         else:
