@@ -78,6 +78,14 @@ A last pass frees every work that could still relieve a budget or cell
 that is over (with its cluster mates) and solves them together. What is
 still violated after that is reported (:func:`budget_overruns`,
 :func:`cell_overloads`), never hidden.
+
+Bounds
+------
+Before the schedule, every part (a batch of small components, or a large
+one) gets a proven upper bound on its combined works from models of its own
+(:func:`combined_bounds`, :data:`BOUND_SHARE` of the time limit); it is
+reported in the part's row of :attr:`Schedule.models` (combined,
+combined_bound, combined_bound_fixing, bound_proof).
 """
 
 from __future__ import annotations
