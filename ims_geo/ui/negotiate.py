@@ -44,6 +44,7 @@ from ims_geo.schema import END, ORG, START, TITLE, WORK_ID
 __all__ = [
     "KPI_NAMES",
     "LOCK_COLUMNS",
+    "adopted",
     "asked_rule",
     "compare_with",
     "exclude_table",
@@ -217,6 +218,26 @@ def saved(proposal: Proposal) -> dict[str, pd.DataFrame]:
             drop=True
         ),
     }
+
+
+def adopted(programme: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """An adopted programme (:func:`ims_geo.cycle.programme`) as :func:`saved` has a
+    proposal, to compare with: its works' adopted dates and projects (no KPIs are kept
+    with an adoption)."""
+    works = pd.DataFrame(
+        {
+            ORG: programme[ORG].astype(str),
+            WORK_ID: programme[WORK_ID].astype(str),
+            TITLE: programme[TITLE] if TITLE in programme else "",
+            PROPOSED_START: pd.to_datetime(programme["start"]),
+            PROPOSED_END: pd.to_datetime(programme["end"]),
+            CLUSTER_ID: programme["project"].astype("string"),
+            EXEC_ORDER: pd.to_numeric(programme["order"], errors="coerce"),
+        }
+    ).reset_index(drop=True)
+    kpis = pd.DataFrame({"kpi": pd.Series(dtype=str), "baseline": pd.Series(dtype=float),
+                         "proposal": pd.Series(dtype=float)})  # fmt: skip
+    return {"kpis": kpis, "works": works}
 
 
 def workbook(proposal: Proposal) -> bytes:

@@ -440,6 +440,23 @@ def test_adopt_the_proposal_in_the_planning_cycle(open_app, small_copy):
         assert members.loc[work, "cost_share_eur"] == pytest.approx(
             COSTS[work] - savings / 3, abs=0.01
         )
+    # the adoption is a new revision of the store: propose again, then compare with the
+    # adopted programme (no KPIs are kept with it)
+    proposed(at)
+    again = by_id(shown(at))
+    adopted = f"Adopted: cycle {YEAR}, revision 1"
+    assert adopted in at.selectbox(key="programme_compare_with").options
+    at.selectbox(key="programme_compare_with").set_value(adopted).run()
+    assert not at.exception, [e.value for e in at.exception]
+    frozen = members.reindex(again.index)
+    differ = (frozen["start"] != again["proposed_start"]) | (
+        frozen["project"].astype("string").fillna("")
+        != again["cluster_id"].astype("string").fillna("")
+    )
+    assert sorted(table_with(at, "moved_days")["work_id"]) == sorted(again.index[differ])
+    figures = table_with(at, "current").set_index("kpi")
+    assert figures.loc["Combined works", "current"] == "5"
+    assert figures.loc["Combined works", "other"] == "–"
 
 
 def test_workbook_download_is_the_propose_workbook(small_store):

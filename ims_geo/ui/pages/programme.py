@@ -436,6 +436,16 @@ if (kept.size or planned or excluded) and row.button(
     excluded.clear()
     st.rerun()
 
+if "programme_adopted" in st.session_state:
+    # said here, above everything: an adoption is a new revision of the store, and the
+    # proposal is proposed again for it
+    y, revision, n_projects, n_works = st.session_state.pop("programme_adopted")
+    st.success(
+        _("Adopted as revision {revision} of cycle {year}: {projects} combined projects, "
+          "{works} works. See the Planning cycle page.").format(
+            revision=revision, year=y, projects=n_projects, works=n_works)
+    )  # fmt: skip
+
 wanted_project = st.query_params.get(links.PROJECT)
 if run or (shown_request is None and wanted_project):
     # a link to a project proposes with the inputs as they are (the link is the ask)
@@ -790,9 +800,17 @@ with tab_compare:
         while len(saved) > SAVED_KEPT:
             saved.pop(next(iter(saved)))
         st.toast(_("Kept for comparison."))
+    # the programmes adopted in the planning cycle can be compared with too (no KPIs kept)
+    with widgets.user_errors():
+        adopted = cycle.revisions(state.store())
+    revisions = {
+        _("Adopted: cycle {cycle}, revision {revision}").format(cycle=y, revision=r): (y, r)
+        for y, r in zip(adopted["cycle"], adopted["revision"], strict=True)
+    }
     other_name = st.selectbox(
-        _("Compare the current proposal with"), list(saved), index=None,
-        key="programme_compare_with", placeholder=_("a proposal kept in this session"),
+        _("Compare the current proposal with"), [*saved, *revisions], index=None,
+        key="programme_compare_with",
+        placeholder=_("a proposal kept in this session or an adopted programme"),
     )  # fmt: skip
     other_file = st.file_uploader(
         _("…or a proposal file (Excel or GeoPackage from this page or ims-geo propose)"),
@@ -802,8 +820,12 @@ with tab_compare:
     label = ""
     if other_file is not None:
         other, label = other_file.getvalue(), other_file.name
-    elif other_name is not None:
-        other, label = saved[other_name], other_name
+    elif other_name in saved:
+        other, label = saved[other_name], str(other_name)
+    elif other_name in revisions:
+        with widgets.user_errors():
+            other = negotiate.adopted(cycle.programme(state.store(), *revisions[other_name]))
+        label = str(other_name)
     if other is not None:
         with widgets.user_errors(reading=label):
             compared_kpis, differ = negotiate.compare_with(current, other, name=label)
@@ -820,8 +842,7 @@ with tab_compare:
                 "current": [negotiate.kpi_value(k, v) for k, v in
                             zip(compared_kpis["kpi"], compared_kpis["b"], strict=True)],
                 "change": [("+" if d > 0 else "") + negotiate.kpi_value(k, d) for k, d in
-                           zip(compared_kpis["kpi"], compared_kpis["b_minus_a"].fillna(0),
-                               strict=True)],
+                           zip(compared_kpis["kpi"], compared_kpis["b_minus_a"], strict=True)],
             }
         )  # fmt: skip
         st.dataframe(
@@ -909,13 +930,7 @@ with tab_save:
                 )  # fmt: skip
             st.session_state["programme_adopted"] = (adopted.cycle, adopted.revision,
                                                      adopted.n_projects, adopted.n_works)  # fmt: skip
-    if "programme_adopted" in st.session_state:
-        y, revision, n_projects, n_works = st.session_state["programme_adopted"]
-        st.success(
-            _("Adopted as revision {revision} of cycle {year}: {projects} combined projects, "
-              "{works} works. See the Planning cycle page.").format(
-                revision=revision, year=y, projects=n_projects, works=n_works)
-        )  # fmt: skip
+            st.rerun()  # the page (its comparison with adopted programmes) sees the new revision
 
 with tab_open:
     st.caption(
