@@ -118,6 +118,31 @@ def test_tiles_are_translated_copies_side_by_side(grid: generate.Streets) -> Non
     assert big.total_bounds[2] - big.total_bounds[0] > 1.5 * width
 
 
+def test_density_puts_more_works_on_each_tile(grid: generate.Streets) -> None:
+    n = 5 * generate.WORKS_PER_TILE  # 12,500 works
+    plain = generate.generate(n, seed=3, streets=grid)
+    assert_geodataframe_equal(plain, generate.generate(n, seed=3, streets=grid, density=1.0))
+    dense = generate.generate(n, seed=3, streets=grid, density=2.5)
+    assert generate.works_per_tile(2.5) == 6_250
+    # 12,500 works: five copies of the grid at density 1, two at density 2.5
+    assert set(plain["tile"]) == set(range(5)) and set(dense["tile"]) == {0, 1}
+    assert len(dense) == n and schema.validate(dense).rejected.empty
+
+    def neighbours(works: gpd.GeoDataFrame) -> int:
+        """Unordered pairs whose envelopes, grown by 20 m, meet (counted one by one)."""
+        b = works.geometry.bounds.to_numpy()
+        i, j = np.triu_indices(len(b), 1)
+        near = (b[i, 0] <= b[j, 2] + 40) & (b[j, 0] <= b[i, 2] + 40)
+        return int((near & (b[i, 1] <= b[j, 3] + 40) & (b[j, 1] <= b[i, 3] + 40)).sum())
+
+    sample = np.random.default_rng(0).choice(n, 2_500, replace=False)
+    # 2.5 times the works per tile: roughly 2.5 times the neighbours per work
+    ratio = neighbours(dense.iloc[sample]) / neighbours(plain.iloc[sample])
+    assert 2.0 < ratio < 3.0
+    with pytest.raises(ValueError, match="density"):
+        generate.generate(10, streets=grid, density=0)
+
+
 def test_real_streets_are_reprojected_osm_segments() -> None:
     path = shared_data("helsinki_osm_streets", "helsinki_streets.gpkg")
     streets = generate.load_streets(path)
@@ -155,6 +180,8 @@ def test_dataset_is_cached_by_size_and_seed(grid: generate.Streets, tmp_path: Pa
     assert generate.dataset(300, seed=5, directory=tmp_path, streets=grid) == first
     assert first.stat().st_mtime_ns == stamp
     assert generate.dataset(300, seed=6, directory=tmp_path, streets=grid) != first
+    dense = generate.dataset(300, seed=5, directory=tmp_path, streets=grid, density=2.5)
+    assert dense != first and "density2.5" in dense.name
 
 
 def test_checksum_ignores_order_and_orientation() -> None:
