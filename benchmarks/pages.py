@@ -5,9 +5,11 @@ browser asks for is aborted) and headless Debian Chromium opens its pages.
 What is measured is what a planner waits for, read from the browser's own clock
 (``performance.now()``, milliseconds since the navigation started):
 
-* **interactive**: Streamlit's script run has finished (the ``stApp`` element's
-  run state becomes ``notRunning`` and stays so for :data:`SETTLE_MS`: a rerun the
-  page triggers itself, e.g. a map reporting its mount, counts as part of the load);
+* **interactive**: Streamlit's script run has finished and the page is drawn (the
+  ``stApp`` element's run state is ``notRunning``, and neither it nor the page's
+  elements changed for :data:`SETTLE_MS`: a rerun the page triggers itself, e.g. a
+  map reporting its mount, counts as part of the load); the time reported is that
+  of the last change, not including the settling wait;
 * **map drawn**: the first Leaflet feature of the page's map is in the DOM (an SVG
   ``path.leaflet-interactive`` or the canvas renderer), recorded by a
   MutationObserver inside the map's iframe.
@@ -66,14 +68,15 @@ FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 #: Installed in every document (main page and the map's iframe) before its scripts run.
 PROBE = """(() => {
   const now = () => performance.timeOrigin + performance.now();
-  window.__ims = {runs: [], drawn: null};
-  const watch = () => {
+  window.__ims = {runs: [], drawn: null, changed: null};
+  const watch = (records) => {
     const app = document.querySelector('[data-testid=stApp]');
     if (app) {
       const state = app.getAttribute('data-test-script-state');
       const runs = window.__ims.runs;
       if (!runs.length || runs[runs.length - 1][0] !== state) runs.push([state, now()]);
     }
+    if (records && records.some((r) => r.type === 'childList')) window.__ims.changed = now();
     if (window.__ims.drawn === null &&
         document.querySelector('path.leaflet-interactive, .leaflet-overlay-pane canvas')) {
       window.__ims.drawn = now();
@@ -91,14 +94,18 @@ PROBE = """(() => {
   }, 10);
 })();"""
 
-#: The end of the last run (epoch ms), once the app has been idle for SETTLE_MS; else null.
+#: When the page last changed (its run's end, or the last element it added), once the run
+#: is over and nothing has changed for SETTLE_MS; else null. A fast run may never show as
+#: ``running`` in the DOM (React renders both states at once): its elements show it ran.
 SETTLED = """([since, settle]) => {
-  const runs = window.__ims.runs.filter(([, t]) => t >= since);
-  const ran = runs.some(([s]) => s === 'running');
-  const last = window.__ims.runs[window.__ims.runs.length - 1];
-  if (!ran || !last || last[0] !== 'notRunning') return null;
-  const t = performance.timeOrigin + performance.now();
-  return t - last[1] >= settle ? last[1] : null;
+  const ims = window.__ims;
+  const runs = ims.runs.filter(([, t]) => t >= since);
+  const last = ims.runs[ims.runs.length - 1];
+  if (!last || last[0] !== 'notRunning') return null;
+  const changed = ims.changed !== null && ims.changed >= since ? ims.changed : null;
+  if (!runs.length && changed === null) return null;
+  const end = Math.max(last[1], changed === null ? 0 : changed);
+  return performance.timeOrigin + performance.now() - end >= settle ? end : null;
 }"""
 
 
