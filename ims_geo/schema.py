@@ -536,12 +536,16 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 def _parse_enum(
-    series: pd.Series, values: tuple[str, ...], aliases: dict[str, str]
+    series: pd.Series,
+    values: tuple[str, ...],
+    aliases: dict[str, str],
+    fill: str | None = None,
 ) -> tuple[pd.Series, np.ndarray]:
     """Map enum text to canonical values; returns values and a mask of unknown ones.
 
     A column of text holds few distinct values: each is trimmed, lowered and
     looked up once, and the answers are spread over the rows by their codes.
+    Values that are missing or map to nothing are None, or ``fill``.
     """
     lookup = {v: v for v in values} | aliases | {v.replace("_", " "): v for v in values}
     if _is_text_column(series):
@@ -554,6 +558,8 @@ def _parse_enum(
     # one slot past the distinct values for the missing cells (code -1): None, never bad
     names = np.empty(len(mapped) + 1, dtype=object)
     names[:-1] = mapped.astype(object).where(mapped.notna(), None).to_numpy()
+    if fill is not None:
+        names[pd.isna(names)] = fill
     present = codes >= 0
     return (
         pd.Series(
@@ -830,21 +836,21 @@ def validate(
     for col, (values, aliases) in ENUMS.items():
         if col not in out:
             out[col] = None
-        parsed_enum, bad = _parse_enum(out[col], values, aliases)
+        parsed_enum, bad = _parse_enum(out[col], values, aliases, defaults.get(col))
         if col in raw and bad.any():
             unknown.append((col, bad))
-        if col in defaults:
-            parsed_enum = parsed_enum.where(parsed_enum.notna(), defaults[col])
         out[col] = parsed_enum
     out[LAYER] = out[LAYER].where(out[LAYER].notna(), default_layer(out[DISCIPLINE]))
 
-    if EXCAVATION in out:
-        exc, bad = _parse_bool(out[EXCAVATION])
-        if bad.any():
-            unknown.append((EXCAVATION, bad))
-    else:
-        exc = pd.Series([None] * n, dtype=object)
-    out[EXCAVATION] = exc.where(exc.notna(), out[LAYER] == "subsurface").astype(bool)
+    if EXCAVATION not in out or out[EXCAVATION].dtype != np.bool_:
+        # (plain booleans have no missing value: nothing to read or fill)
+        if EXCAVATION in out:
+            exc, bad = _parse_bool(out[EXCAVATION])
+            if bad.any():
+                unknown.append((EXCAVATION, bad))
+        else:
+            exc = pd.Series([None] * n, dtype=object)
+        out[EXCAVATION] = exc.where(exc.notna(), out[LAYER] == "subsurface").astype(bool)
     for col in NUMBER_COLUMNS:
         if col not in out:
             out[col] = np.nan
