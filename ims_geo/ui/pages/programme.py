@@ -26,9 +26,11 @@ from ims_geo import cycle, maps
 from ims_geo.errors import ImsGeoError
 from ims_geo.i18n import N_, _, fmt_number, language, ngettext
 from ims_geo.programme import (
+    CELL_SIZE,
     CLUSTER_ID,
     COST_SHARE,
     EXEC_ORDER,
+    MAX_CLUSTER,
     MOVE_REASON,
     PROPOSED_END,
     PROPOSED_START,
@@ -245,9 +247,17 @@ with st.sidebar:
         help=_("The whole proposal keeps to this time; larger areas need more."),
     )  # fmt: skip
     max_parallel = st.number_input(
-        _("Simultaneous works per 250 m cell"), 0, 50, 0, key="programme_parallel",
-        help=_("0: no limit"),
+        _("Simultaneous works per cell"), 0, 50, 0, key="programme_parallel",
+        help=_("At most this many works in the street at once in each square cell of the "
+               "area (0: no limit)."),
     )  # fmt: skip
+    cell_size = st.number_input(
+        _("Cell size (m)"), 50.0, 5000.0, float(CELL_SIZE), 50.0, key="programme_cell_size",
+        help=_("Side of the square cells the simultaneous works are counted in."),
+    )  # fmt: skip
+    max_cluster = st.number_input(
+        _("Largest combined project (works)"), 2, 50, MAX_CLUSTER, 1, key="programme_max_cluster"
+    )
     not_before = st.date_input(
         _("Nothing moves to start before"), value=dt.date.today(), key="programme_not_before",
         help=_("No work is moved to start before this day (a work planned earlier may stay)."),
@@ -396,6 +406,8 @@ exclude = negotiate.exclude_table(excluded, works)
 request: dict[str, Any] = {
     "time_limit": float(time_limit),
     "max_parallel": int(max_parallel) or None,
+    **({"cell_size": float(cell_size)} if float(cell_size) != CELL_SIZE else {}),
+    **({"max_cluster": int(max_cluster)} if int(max_cluster) != MAX_CLUSTER else {}),
     "rules": rules,
     "not_before": not_before if isinstance(not_before, dt.date) else dt.date.today(),
     "hard_budgets": bool(hard_budgets),
