@@ -9,6 +9,7 @@ tests/conftest.py).
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -468,3 +469,31 @@ def test_input_that_is_not_geoparquet_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no .parquet"):
         Works.read_parquet(tmp_path / "empty")
+
+
+def test_hostile_geoparquet_is_refused_with_a_message(dask_client: Any, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    works = street_works(30, seed=5)
+    path = tmp_path / "works.parquet"
+    works.to_parquet(path)
+    table = pq.read_table(path)
+    # the geometry bytes replaced by garbage, the geo metadata kept
+    garbage = pa.array([b"\x01\x02not wkb"] * len(table), type=pa.binary())
+    broken = table.set_column(table.schema.get_field_index("geometry"), "geometry", garbage)
+    pq.write_table(broken, tmp_path / "garbage.parquet")
+    with pytest.raises(InputError, match="not valid WKB"):
+        find_conflicts_dask(Works.read_parquet(tmp_path / "garbage.parquet"), tiles=2)
+    # a CRS that is no CRS
+    meta = dict(table.schema.metadata)
+    geo = json.loads(meta[b"geo"])
+    geo["columns"]["geometry"]["crs"] = "EPSG:not-a-code"
+    meta[b"geo"] = json.dumps(geo).encode()
+    pq.write_table(table.replace_schema_metadata(meta), tmp_path / "crs.parquet")
+    with pytest.raises(InputError, match="is not a CRS"):
+        Works.read_parquet(tmp_path / "crs.parquet")
+    # not Parquet at all
+    (tmp_path / "text.parquet").write_text("work_id,org\n1,a\n")
+    with pytest.raises(InputError, match="cannot be read as GeoParquet"):
+        Works.read_parquet(tmp_path / "text.parquet")

@@ -127,8 +127,11 @@ class Works:
         """
         paths = [str(p) for p in ([path] if isinstance(path, (str, Path)) else path)]
         first = _first_file(paths[0])
-        schema = pq.read_schema(first)
-        geo = json.loads((schema.metadata or {}).get(b"geo", b"null") or "null")
+        try:
+            schema = pq.read_schema(first)
+            geo = json.loads((schema.metadata or {}).get(b"geo", b"null") or "null")
+        except (OSError, ValueError) as exc:  # not Parquet, or metadata that is not JSON
+            raise InputError(f"{first} cannot be read as GeoParquet: {exc}") from None
         if not isinstance(geo, dict) or "primary_column" not in geo:
             raise InputError(
                 f"{first} is not GeoParquet (no 'geo' metadata); write the works with "
@@ -144,7 +147,10 @@ class Works:
                 raise MissingCRSError(f"{first} has no CRS; write it with its CRS")
             crs = CRS.from_user_input("OGC:CRS84")
         else:
-            crs = CRS.from_user_input(meta["crs"])
+            try:
+                crs = CRS.from_user_input(meta["crs"])
+            except Exception:  # pyproj's CRSError, or a value of the wrong type
+                raise InputError(f"{first}: the CRS in its 'geo' metadata is not a CRS") from None
         keep = _kernel_columns(schema.names, rules)
         missing = [c for c in KERNEL_COLUMNS[:8] if c not in keep]
         if missing:
@@ -496,9 +502,20 @@ def _wkb_series(geoms: np.ndarray) -> pd.Series:
     return pd.Series(pd.array(_to_wkb(geoms), dtype=pd.ArrowDtype(pa.binary())))
 
 
+def _geometries(part: pd.DataFrame) -> np.ndarray:
+    """The WKB column decoded; bytes that are not WKB are the input's fault, said so."""
+    try:
+        return shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
+    except (shapely.errors.GEOSException, TypeError, ValueError) as exc:
+        raise InputError(
+            f"a geometry of the works is not valid WKB ({exc}); write the works with "
+            "ims-geo export --out works.parquet"
+        ) from None
+
+
 def _decode(part: pd.DataFrame, source: CRS, target: CRS) -> np.ndarray:
     """The partition's geometries in the working CRS."""
-    geoms = shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
+    geoms = _geometries(part)
     if source == target or not len(geoms):
         return geoms
     return np.asarray(gpd.GeoSeries(geoms, crs=source).to_crs(target).array, dtype=object)
@@ -506,14 +523,14 @@ def _decode(part: pd.DataFrame, source: CRS, target: CRS) -> np.ndarray:
 
 def _extent(part: pd.DataFrame) -> pd.DataFrame:
     """The partition's envelope (NaN when it has no geometry)."""
-    geoms = shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
+    geoms = _geometries(part)
     box = shapely.total_bounds(geoms) if len(geoms) else np.full(4, np.nan)
     return pd.DataFrame([box], columns=["minx", "miny", "maxx", "maxy"])
 
 
 def _left_out(part: pd.DataFrame, crs: CRS, rules: Rules) -> pd.DataFrame:
     """:func:`ims_geo.conflicts.left_out` of one partition."""
-    geoms = shapely.from_wkb(part[WKB].to_numpy(dtype=object, na_value=None))
+    geoms = _geometries(part)
     frame = gpd.GeoDataFrame(
         part.drop(columns=[WKB]).reset_index(drop=True), geometry=geoms, crs=crs
     )
@@ -623,7 +640,7 @@ def _tile_conflicts(
     frame: pd.DataFrame, tile: int, tiling: Tiling, rules: Rules, crs: CRS
 ) -> pd.DataFrame:
     """The owned pairs of one tile (column ``geometry``: shapely geometries)."""
-    geoms = shapely.from_wkb(frame[WKB].to_numpy(dtype=object, na_value=None))
+    geoms = _geometries(frame)
     attributes = frame.drop(columns=[WKB]).reset_index(drop=True)
     for column in (s.START, s.END):  # GeoParquet holds dates as dates: the kernel reads datetimes
         dtype = attributes[column].dtype if column in attributes else None
