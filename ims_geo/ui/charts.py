@@ -226,6 +226,7 @@ def _gantt_chart(rows: pd.DataFrame, *, inline: bool = True) -> alt.Chart:
             x=alt.X(
                 "start:T",
                 title=None,
+                scale=alt.Scale(padding=12),  # bars at the edges stay whole
                 axis=alt.Axis(
                     orient="top",
                     tickCount={"interval": interval, "step": step},

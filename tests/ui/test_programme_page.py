@@ -190,10 +190,12 @@ def test_inputs_reach_the_proposer(open_app, small_store):
     at.number_input(key="programme_window").set_value(200)
     at.number_input(key="programme_cell_size").set_value(500.0)
     at.number_input(key="programme_max_cluster").set_value(2)
+    at.toggle(key="programme_allow_clashes").set_value(True)
     proposed(at)
     request = at.session_state["programme_request"]
     assert request["max_parallel"] == 1 and request["hard_budgets"]
     assert request["cell_size"] == 500.0 and request["max_cluster"] == 2
+    assert request["allow_new_clashes"] and "New clashes" in {m.label for m in at.metric}
     # no project of more than two works: Main street's three make one of two at most
     assert shown(at).clusters["n_works"].max() == 2
     assert request["unbudgeted_years"] == "free" and request["rules"] == {"window_days": 200.0}
@@ -205,7 +207,7 @@ def test_inputs_reach_the_proposer(open_app, small_store):
     expected = propose(
         works, rules=Rules(window_days=200), budgets=request["budgets"], max_parallel=1,
         time_limit=SECONDS, hard_budgets=True, unbudgeted_years="free", cell_size=500.0,
-        max_cluster=2,
+        max_cluster=2, allow_new_clashes=True,
     ).kpis  # fmt: skip
     figures = table_with(at, "change").set_index("kpi")
     assert set(figures.index) == {negotiate.kpi_name(k) for k in expected["kpi"]}

@@ -490,7 +490,12 @@ if not same(shown_request, request):
 # --- KPIs -----------------------------------------------------------------------------------
 st.subheader(_("Against the baseline"))
 kpis = proposal.kpis
-primary = kpis[kpis["kpi"].isin(list(DELTA_COLOURS))]
+# new clashes are a figure to watch when the proposal may trade them
+shown_kpis = [
+    *DELTA_COLOURS,
+    *(["new clashes"] if (shown_request or {}).get("allow_new_clashes") else []),
+]
+primary = kpis[kpis["kpi"].isin(shown_kpis)]
 for start in range(0, len(primary), 4):
     cells = st.columns(4)
     for cell, kpi in zip(
