@@ -21,6 +21,7 @@ programme, planning cycle).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,11 @@ def open_page(page: Page, url: str) -> None:
     """Navigate and wait for the run to end and any Leaflet map on it to draw."""
     page.goto(url)
     page.get_by_test_id("stApp").wait_for(timeout=UI_TIMEOUT)
+    settle(page)
+
+
+def settle(page: Page) -> None:
+    """Wait for the page's run to end and any Leaflet map on it to draw (a reader's pace)."""
     idle(page)
     for i in range(page.locator(FOLIUM_FRAME).count()):
         frame = page.frame_locator(FOLIUM_FRAME).nth(i)
@@ -135,6 +141,11 @@ def screenshot(page: Page, name: str, docs: str | None = None) -> None:
     page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
     if docs is not None and os.environ.get("IMS_GEO_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
+        # the page from its top (a step may have scrolled a table into view)
+        page.evaluate(
+            "() => document.querySelectorAll('*').forEach((e) => { if (e.scrollTop) e.scrollTop = 0; })"
+        )
+        page.wait_for_timeout(300)
         page.screenshot(path=DOCS / f"{docs}.png")
 
 
@@ -278,17 +289,32 @@ def test_every_page_speaks_dutch_and_german_once_chosen(local: Page, served: dic
     page.get_by_test_id("stSelectbox").filter(has_text="Language").click()
     page.get_by_role("option", name=i18n.language_name("nl")).click()
     idle(page)
+    browser = page.context.browser
+    assert browser is not None
+    # German by the address, as a link shared by a colleague opens it: another browser
+    german = browser.new_page(viewport={"width": 1400, "height": 1000})
+    aborted: list[str] = []
+
+    def local_only(route) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            aborted.append(route.request.url)
+            route.abort()
+
+    german.route("**/*", local_only)
     try:
         for lang in ("nl", "de"):
             i18n.use(lang)
-            if lang == "de":  # German by the address, as a shared link opens it
+            if lang == "de":
+                page = german
                 open_page(page, f"{url}/?lang=de")
             nav = page.get_by_test_id("stSidebarNav")
             for path in paths:
                 if path:
                     nav.locator(f'a[href$="/{path}"]').first.click()
                     page.wait_for_url(f"**/{path}?**", timeout=UI_TIMEOUT)
-                    idle(page)
+                    settle(page)
                 want = i18n._(english[path])
                 assert want != english[path], f"no {lang} translation of {english[path]!r}"
                 expect(page.locator("[data-testid=stMain] h1").first).to_have_text(
@@ -300,6 +326,8 @@ def test_every_page_speaks_dutch_and_german_once_chosen(local: Page, served: dic
                 screenshot(page, f"{path or 'overview'}_{lang}")
     finally:
         i18n.use("en")
+        german.close()
+    assert aborted == []
 
 
 def project_rows(page: Page) -> list[list[str]]:
@@ -335,6 +363,11 @@ def test_a_kept_project_stays_as_it_was_when_proposing_again(local: Page, served
     screenshot(page, "programme_kept_en")
     propose(page)
     expect(changed).to_have_count(0, timeout=MAP_TIMEOUT * 2)
+    # the new proposal's table: its one kept project ticked (the grid is drawn anew)
+    ticked = grid.locator("[role=row]").filter(
+        has=page.locator("[role=gridcell][aria-colindex='1']", has_text=re.compile(r"^true$"))
+    )
+    expect(ticked).to_have_count(1, timeout=MAP_TIMEOUT * 2)
     idle(page, MAP_TIMEOUT * 2)
     kept = [r for r in project_rows(page) if r[0] == "true"]
     # the same project (numbers are given anew): same organisations, works, dates, savings
