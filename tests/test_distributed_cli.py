@@ -9,6 +9,8 @@ tests/conftest.py).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +36,16 @@ def test_local_cluster_with_workers_writes_the_single_engine_file(tmp_path: Path
     export.write(works, source, layer="works")
     single, dask = tmp_path / "single.csv", tmp_path / "dask.csv"
     assert ims_geo("conflicts", source, "--out", single, "--internal").exit_code == 0
-    result = ims_geo(
-        "conflicts", source, "--out", dask, "--internal", "--engine", "dask", "--workers", 2,
-        "--tiles", 5,
+    # the installed command in a process of its own: the local cluster's worker processes
+    # start from a clean interpreter, as they do for a user (not from the test process,
+    # whose __main__ may be another program's, e.g. the app run by AppTest)
+    command = Path(sys.executable).with_name("ims-geo")
+    result = subprocess.run(
+        [command, "conflicts", source, "--out", dask, "--internal", "--engine", "dask",
+         "--workers", "2", "--tiles", "5"],
+        capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    assert result.returncode == 0, result.stderr
     assert "Dask engine on a local cluster of 2 workers" in result.stderr
     assert "5 tiles" in result.stderr
     assert dask.read_bytes() == single.read_bytes()

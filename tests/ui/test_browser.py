@@ -309,7 +309,7 @@ def test_planning_cycle_page_in_a_browser(page: Page, tmp_path):
         )
         expect(page.get_by_text("4 of 8 organisations reported progress")).to_be_visible()
         page.get_by_role("tab", name="Adopted programme").click()
-        expect(page.get_by_text("Revision 1 adopted on 2027-02-01: Council 2027/14")).to_be_visible(
+        expect(page.get_by_text("Revision 1 adopted on 1 Feb 2027: Council 2027/14")).to_be_visible(
             timeout=UI_TIMEOUT
         )
         page.locator("[data-testid=stDataFrame]:visible").first.wait_for(timeout=UI_TIMEOUT)
