@@ -853,18 +853,7 @@ def propose_cmd(
         _fail(f"--out {out}: a programme has several layers; write .gpkg, .xlsx or .csv")
     works = _read_inputs(inputs, store_path, read, orgs)
     proposal = propose(works, rules=rules, split=split, **proposing.arguments())
-    layers = {"works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis}
-    if len(proposal.members):  # one row per project member, with its street
-        layers["members"] = proposal.members
-        layers["cost_split"] = proposal.cost_split
-    if len(proposal.solver):
-        layers["solver"] = proposal.solver
-    if len(proposal.infeasible):
-        layers["unresolved"] = proposal.infeasible
-    if export.format_of(out) == "xlsx" and len(proposal.clusters):
-        from ims_geo.programme import gantt
-
-        layers["gantt"] = gantt(proposal)
+    layers = proposal.layers(gantt_sheet=export.format_of(out) == "xlsx")
     if export.format_of(out) == "csv":
         # one CSV per layer: OUT holds the works, OUT's stem + .clusters.csv etc. the rest
         target = Path(out)

@@ -287,6 +287,27 @@ class Proposal:
             rows[["model", "works", *cols]].rename(columns={"model": "part"}).reset_index(drop=True)
         )
 
+    def layers(self, *, gantt_sheet: bool = False) -> dict[str, pd.DataFrame]:
+        """The output's layers (sheets) in order, as ``ims-geo propose`` and the page write them.
+
+        Works, clusters and kpis always; members and cost_split, solver and
+        unresolved when they hold rows; with ``gantt_sheet`` (Excel) the
+        Gantt sheet of :func:`gantt` when there are projects.
+        """
+        layers: dict[str, pd.DataFrame] = {
+            "works": self.works, "clusters": self.clusters, "kpis": self.kpis,
+        }  # fmt: skip
+        if len(self.members):  # one row per project member, with its street
+            layers["members"] = self.members
+            layers["cost_split"] = self.cost_split
+        if len(self.solver):
+            layers["solver"] = self.solver
+        if len(self.infeasible):
+            layers["unresolved"] = self.infeasible
+        if gantt_sheet and len(self.clusters):
+            layers["gantt"] = gantt(self)
+        return layers
+
     def bounds_text(self, limit: int = 10) -> str:
         """The combined works against their proven bound, per part (the largest ``limit``)."""
         parts = self.parts()

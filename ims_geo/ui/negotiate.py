@@ -36,7 +36,6 @@ from ims_geo.programme import (
     SHIFT_DAYS,
     Proposal,
     compare,
-    gantt,
     style_gantt,
 )
 from ims_geo.schema import END, ORG, START, TITLE, WORK_ID
@@ -243,18 +242,7 @@ def adopted(programme: pd.DataFrame) -> dict[str, pd.DataFrame]:
 def workbook(proposal: Proposal) -> bytes:
     """The proposal as ``ims-geo propose --out x.xlsx`` writes it: works, clusters, kpis,
     members, cost_split, solver, unresolved and the Gantt sheet (coloured)."""
-    layers: dict[str, pd.DataFrame] = {
-        "works": proposal.works, "clusters": proposal.clusters, "kpis": proposal.kpis,
-    }  # fmt: skip
-    if len(proposal.members):
-        layers["members"] = proposal.members
-        layers["cost_split"] = proposal.cost_split
-    if len(proposal.solver):
-        layers["solver"] = proposal.solver
-    if len(proposal.infeasible):
-        layers["unresolved"] = proposal.infeasible
-    if len(proposal.clusters):
-        layers["gantt"] = gantt(proposal)
+    layers = proposal.layers(gantt_sheet=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "programme.xlsx"
         export.write_layers(layers, path)

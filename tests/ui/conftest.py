@@ -16,6 +16,8 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 import geopandas as gpd
 import pytest
@@ -181,6 +183,21 @@ def serve_app(store: Path, folder: Path) -> Iterator[str]:
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+def block_remote(page: Any) -> list[str]:
+    """Abort every request of ``page`` beyond 127.0.0.1; the list of aborted URLs (must stay empty)."""
+    aborted: list[str] = []
+
+    def local_only(route: Any) -> None:
+        if urlparse(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            aborted.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    return aborted
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from playwright.sync_api import Page, expect
 
 from ims_geo.conflicts import find_conflicts
 from ims_geo.store import open_store
+from tests.ui.conftest import block_remote
 
 pytestmark = [
     pytest.mark.browser,
@@ -59,16 +60,7 @@ def test_map_upload_and_conflicts_in_a_browser(
     works = open_store(app_server["store"]).works()
     conflicts = find_conflicts(works)
 
-    aborted: list[str] = []
-
-    def local_only(route) -> None:
-        if urlparse(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            aborted.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", local_only)
+    aborted = block_remote(page)
 
     # Map: every work and every clash / moratorium conflict as a clickable SVG path
     page.goto(f"{url}/map")
@@ -289,16 +281,7 @@ def test_planning_cycle_page_in_a_browser(page: Page, tmp_path):
     cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14",
                 decision_date="2027-02-01", savings=SAVINGS)  # fmt: skip
     monitored(store)
-    aborted: list[str] = []
-
-    def local_only(route) -> None:
-        if urlparse(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            aborted.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", local_only)
+    aborted = block_remote(page)
     with serve_app(store_path, tmp_path) as url:
         page.goto(f"{url}/cycle")
         expect(

@@ -34,6 +34,7 @@ from ims_geo import i18n
 from ims_geo.cycle.moratoria import store_conflicts
 from ims_geo.store import open_store
 from ims_geo.ui import links
+from tests.ui.conftest import block_remote
 
 pytestmark = [
     pytest.mark.browser,
@@ -86,16 +87,7 @@ def served(demo_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture
 def local(page: Page) -> Iterator[Page]:
     """The browser page with every request beyond 127.0.0.1 aborted; none may be made."""
-    aborted: list[str] = []
-
-    def local_only(route) -> None:
-        if urlparse(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            aborted.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", local_only)
+    aborted = block_remote(page)
     yield page
     assert aborted == []
 
@@ -293,16 +285,7 @@ def test_every_page_speaks_dutch_and_german_once_chosen(local: Page, served: dic
     assert browser is not None
     # German by the address, as a link shared by a colleague opens it: another browser
     german = browser.new_page(viewport={"width": 1400, "height": 1000})
-    aborted: list[str] = []
-
-    def local_only(route) -> None:
-        if urlparse(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            aborted.append(route.request.url)
-            route.abort()
-
-    german.route("**/*", local_only)
+    aborted = block_remote(german)
     try:
         for lang in ("nl", "de"):
             i18n.use(lang)
