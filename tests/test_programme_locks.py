@@ -130,3 +130,45 @@ def test_locked_works_start_exactly_where_the_lock_says(shifts: list[int], data)
         if m:
             assert got[k] == wanted[k]
             assert pd.isna(proposal.works["cluster_id"].iloc[k])
+
+
+def test_ids_with_leading_zeros_round_trip_through_a_csv_proposal(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from ims_geo.cli import main
+    from ims_geo.programme import read_proposal
+
+    plans = three()
+    plans["work_id"] = ["007", "010", "0900"]
+    plans["org"] = ["0042", "Water", "Tel"]
+    path = tmp_path / "plans.gpkg"
+    plans.to_file(path, layer="works")
+    common = ["--time-limit", "10", "--not-before", "2026-01-01"]
+    first = CliRunner().invoke(
+        main, ["propose", str(path), "--out", str(tmp_path / "a.csv"), *common]
+    )
+    assert first.exit_code == 0, first.output
+    _, works_a = read_proposal(tmp_path / "a.csv")
+    assert works_a["work_id"].tolist() == ["007", "010", "0900"]
+    assert works_a["org"].tolist() == ["0042", "Water", "Tel"]
+    assert works_a["cluster_id"].tolist() == ["C001", "C001", ""]
+    # the whole earlier proposal as the lock: every work found and kept where it was
+    again = CliRunner().invoke(
+        main,
+        ["propose", str(path), "--lock", str(tmp_path / "a.csv"), "--out",
+         str(tmp_path / "b.xlsx"), *common],
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "not among the works" not in again.output
+    _, works_b = read_proposal(tmp_path / "b.xlsx")
+    assert starts(works_b) == starts(works_a)
+    # a .csv and a .xlsx of the same programme: no work differs
+    compared = CliRunner().invoke(
+        main,
+        ["propose", "--compare", str(tmp_path / "a.csv"), str(tmp_path / "b.xlsx"),
+         "--out", str(tmp_path / "d.csv")],
+    )  # fmt: skip
+    assert compared.exit_code == 0, compared.output
+    assert "0 works differ" in compared.output
+    kpis = pd.read_csv(tmp_path / "d.csv").set_index("kpi")
+    assert kpis.loc["combined works", ["a", "b"]].tolist() == [2.0, 2.0]

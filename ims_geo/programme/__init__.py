@@ -787,20 +787,29 @@ def read_proposal(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The KPIs and the works of a proposal written by ``ims-geo propose``.
 
     ``.xlsx`` (sheets kpis, works), ``.gpkg`` (layers kpis, works) or ``.csv``
-    (the works, with ``<stem>.kpis.csv`` next to it).
+    (the works, with ``<stem>.kpis.csv`` next to it). Identifiers and other
+    text keep their characters (a work id "007" stays "007"): the works of a
+    ``.csv`` are read as text, those of a workbook as their cells' types.
     """
     where = Path(path)
     suffix = where.suffix.lower()
     try:
         if suffix == ".xlsx":
             kpis = pd.read_excel(where, sheet_name="kpis")
-            works = pd.read_excel(where, sheet_name="works")
+            # each cell as its type in the workbook: text stays text ("007")
+            works = pd.read_excel(where, sheet_name="works", dtype=object).infer_objects()
         elif suffix == ".gpkg":
             kpis = pd.DataFrame(gpd.read_file(where, layer="kpis"))
             works = pd.DataFrame(gpd.read_file(where, layer="works"))
         elif suffix == ".csv":
-            works = pd.read_csv(where)
-            kpis = pd.read_csv(where.with_name(f"{where.stem}.kpis.csv"))
+            # every column as text (ids such as "007" keep their zeros), the
+            # KPI figures as numbers again
+            works = pd.read_csv(where, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            kpis = pd.read_csv(
+                where.with_name(f"{where.stem}.kpis.csv"),
+                dtype={"kpi": str},
+                encoding="utf-8-sig",
+            )
         else:
             raise InputError(f"{where}: a proposal is a .xlsx, .gpkg or .csv file")
     except FileNotFoundError as exc:
