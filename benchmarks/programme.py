@@ -27,7 +27,9 @@ Cases:
     Square boxes of the 10,000-work set holding 21 to 40 works, each proposed
     on its own: combined works against the upper bound, and whether the
     solver proved its schedule optimal. Target: combined works at least 90 %
-    of the bound in total.
+    of the bound in total. Each box is proposed again with every worth of a
+    fixed violation of ``--sweep`` (in combined works; ``first``: every fix
+    before any combination): combined works and violations fixed.
 
 Usage::
 
@@ -69,9 +71,18 @@ OUT = HERE / "out"
 BOX_WORKS = (21, 40)
 #: Combined works must reach this share of the bound on the boxes.
 BOX_TARGET = 0.9
-#: Weights of the boxes' second run: a fixed violation is worth 1.2 combined
-#: works (the default puts every fix before any combination).
-TRADE = Weights(violation=1200)
+#: Worths of a fixed violation (in combined works) the boxes are proposed with
+#: besides the default; ``first`` puts every fix before any combination.
+SWEEP = "first,1.2,1.5,1.7,2,3,5"
+#: A weight of a fixed violation above any number of combined works.
+FIRST = 1_000_000
+
+
+def sweep_weights(worth: str) -> Weights:
+    """The weights of one worth of ``--sweep`` (a number of combined works, or ``first``)."""
+    if worth == "first":
+        return Weights(violation=FIRST)
+    return Weights(violation=round(float(worth) * Weights.combined))
 
 
 def _machine() -> dict[str, Any]:
@@ -174,7 +185,7 @@ def one_size(n: int, limit: float, max_parallel: int | None, kind: str = "year")
     return run
 
 
-def boxes(count: int, limit: float) -> list[dict[str, Any]]:
+def boxes(count: int, limit: float, sweep: list[str]) -> list[dict[str, Any]]:
     """Boxes of 21-40 works of the 10,000-work set, each proposed on its own."""
     works = generate.generate(10_000, seed=1)
     centre = shapely.centroid(works.geometry.to_numpy())
@@ -193,10 +204,17 @@ def boxes(count: int, limit: float) -> list[dict[str, Any]]:
             run = summarise(f"box {len(runs) + 1}", box, proposal, limit, time.perf_counter() - t0)
             parts = proposal.solver[proposal.solver["stage"] == "components"]
             run["optimal"] = bool((parts["status"] == "OPTIMAL").all())
-            # the trade: a fixed violation worth 1.2 combined works instead of any number
-            traded = propose(box, time_limit=limit, not_before="2026-01-01", weights=TRADE)
-            run["traded_combined"] = _kpi(traded, "combined works")[1]
-            run["traded_fixed"] = _kpi(traded, "moratorium violations fixed")[1]
+            # other worths of a fixed violation: combined works and fixes
+            run["sweep"] = {}
+            for worth in sweep:
+                other = propose(
+                    box, time_limit=limit, not_before="2026-01-01", weights=sweep_weights(worth)
+                )
+                run["sweep"][worth] = [
+                    _kpi(other, "combined works")[1],
+                    _kpi(other, "moratorium violations fixed")[1],
+                    _kpi(other, "new moratorium violations")[1] + _kpi(other, "new clashes")[1],
+                ]
             runs.append(run)
             print(
                 f"  box {len(runs)}: {len(box)} works, combined {run['combined']:.0f} of "
@@ -248,39 +266,69 @@ def markdown(runs: list[dict[str, Any]], box_runs: list[dict[str, Any]], machine
             f"| {budget} | {cells} |"
         )
     if box_runs:
-        total = sum(r["combined"] for r in box_runs)
-        bound = sum(r["combined_bound"] for r in box_runs)
-        lines += [
-            "",
-            "| box | works | combined / bound | share | bound with violations fixed first "
-            "| share | fixed / fixable | bound proof | schedule proven optimal | wall s "
-            "| new violations | fix worth 1.2 works: combined / bound, fixed |",
-            "|---|---:|---|---:|---:|---:|---|---|---|---:|---:|---|",
-        ]
-        for r in box_runs:
-            share = r["combined"] / r["combined_bound"] if r["combined_bound"] else 1.0
-            fixing = r["combined_bound_fixing"]
-            share_f = r["combined"] / fixing if fixing else 1.0
-            proofs = ", ".join(f"{k} {v}" for k, v in r["bound_proofs"].items())
-            lines.append(
-                f"| {r['case']} | {r['works']} | {_f(r['combined'])} / {_f(r['combined_bound'])} "
-                f"| {share:.0%} | {_f(fixing)} | {share_f:.0%} "
-                f"| {_f(r['fixed'])} / {_f(r['fixable'])} | {proofs} "
-                f"| {'yes' if r['optimal'] else 'no'} | {r['wall_s']:.1f} "
-                f"| {_f(r['new_violations'])} | {_f(r['traded_combined'])} / "
-                f"{_f(r['combined_bound'])}, {_f(r['traded_fixed'])} |"
-            )
-        fixing_all = sum(r["combined_bound_fixing"] for r in box_runs)
-        lines.append(
-            f"| all | {sum(r['works'] for r in box_runs)} | {_f(total)} / {_f(bound)} "
-            f"| {total / bound if bound else 1.0:.0%} | {_f(fixing_all)} "
-            f"| {total / fixing_all if fixing_all else 1.0:.0%} "
-            f"| {_f(sum(r['fixed'] for r in box_runs))} / {_f(sum(r['fixable'] for r in box_runs))} "
-            f"| | | | | {_f(sum(r['traded_combined'] for r in box_runs))} / {_f(bound)} "
-            f"({sum(r['traded_combined'] for r in box_runs) / bound if bound else 1.0:.0%}), "
-            f"{_f(sum(r['traded_fixed'] for r in box_runs))} |"
-        )
+        lines += ["", *box_table(box_runs), "", *sweep_table(box_runs)]
     return "\n".join(lines) + "\n"
+
+
+def box_table(box_runs: list[dict[str, Any]]) -> list[str]:
+    """One row per box with the default weights, and the boxes together."""
+    lines = [
+        "| box | works | combined / bound | share | bound with violations fixed first "
+        "| share | fixed / fixable | bound proof | schedule proven optimal | wall s "
+        "| new violations | fixes first: combined, fixed |",
+        "|---|---:|---|---:|---:|---:|---|---|---|---:|---:|---|",
+    ]
+    for r in box_runs:
+        share = r["combined"] / r["combined_bound"] if r["combined_bound"] else 1.0
+        fixing = r["combined_bound_fixing"]
+        share_f = r["combined"] / fixing if fixing else 1.0
+        proofs = ", ".join(f"{k} {v}" for k, v in r["bound_proofs"].items())
+        first = r["sweep"].get("first", [float("nan")] * 3)
+        lines.append(
+            f"| {r['case']} | {r['works']} | {_f(r['combined'])} / {_f(r['combined_bound'])} "
+            f"| {share:.0%} | {_f(fixing)} | {share_f:.0%} "
+            f"| {_f(r['fixed'])} / {_f(r['fixable'])} | {proofs} "
+            f"| {'yes' if r['optimal'] else 'no'} | {r['wall_s']:.1f} "
+            f"| {_f(r['new_violations'])} | {_f(first[0])}, {_f(first[1])} |"
+        )
+    total = sum(r["combined"] for r in box_runs)
+    bound = sum(r["combined_bound"] for r in box_runs)
+    fixing_all = sum(r["combined_bound_fixing"] for r in box_runs)
+    first_all = [
+        sum(r["sweep"].get("first", [float("nan")] * 3)[k] for r in box_runs) for k in (0, 1)
+    ]
+    lines.append(
+        f"| all | {sum(r['works'] for r in box_runs)} | {_f(total)} / {_f(bound)} "
+        f"| {total / bound if bound else 1.0:.0%} | {_f(fixing_all)} "
+        f"| {total / fixing_all if fixing_all else 1.0:.0%} "
+        f"| {_f(sum(r['fixed'] for r in box_runs))} / {_f(sum(r['fixable'] for r in box_runs))} "
+        f"| | | | {_f(sum(r['new_violations'] for r in box_runs))} "
+        f"| {_f(first_all[0])}, {_f(first_all[1])} |"
+    )
+    return lines
+
+
+def sweep_table(box_runs: list[dict[str, Any]]) -> list[str]:
+    """The boxes together for every worth of a fixed violation of the sweep."""
+    bound = sum(r["combined_bound"] for r in box_runs)
+    lines = [
+        "| a fixed violation is worth (combined works) | combined / bound | share "
+        "| violations fixed | new violations and clashes |",
+        "|---|---|---:|---:|---:|",
+        f"| {Weights().violation / Weights.combined:g} (default) "
+        f"| {_f(sum(r['combined'] for r in box_runs))} / {_f(bound)} "
+        f"| {sum(r['combined'] for r in box_runs) / bound if bound else 1.0:.1%} "
+        f"| {_f(sum(r['fixed'] for r in box_runs))} "
+        f"| {_f(sum(r['new_violations'] + r['new_clashes'] for r in box_runs))} |",
+    ]
+    for worth in box_runs[0]["sweep"]:
+        combined, fixed, new = (sum(r["sweep"][worth][k] for r in box_runs) for k in range(3))
+        label = "any number (fixes first)" if worth == "first" else worth
+        lines.append(
+            f"| {label} | {_f(combined)} / {_f(bound)} "
+            f"| {combined / bound if bound else 1.0:.1%} | {_f(fixed)} | {_f(new)} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-size", type=int, default=5000, help="size of the budgets run")
     parser.add_argument("--boxes", type=int, default=10)
     parser.add_argument("--box-limit", type=float, default=10.0)
+    parser.add_argument(
+        "--sweep",
+        default=SWEEP,
+        help="worths of a fixed violation (combined works, or 'first') the boxes are also "
+        "proposed with; '' for none",
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--with-limits", choices=["year", "flat"], help=argparse.SUPPRESS)
@@ -336,12 +390,17 @@ def main(argv: list[str] | None = None) -> int:
             )
         if run["wall_s"] > 1.1 * limit:
             failed.append(f"{run['case']}: {run['wall_s']} s with a limit of {limit:g} s")
-    box_runs = boxes(args.boxes, args.box_limit) if args.boxes else []
+    sweep = [v.strip() for v in args.sweep.split(",") if v.strip()]
+    box_runs = boxes(args.boxes, args.box_limit, sweep) if args.boxes else []
     if box_runs:
         total = sum(r["combined"] for r in box_runs)
         bound = sum(r["combined_bound"] for r in box_runs)
         if bound and total < BOX_TARGET * bound:
             failed.append(f"boxes: {total:.0f} combined works of a bound of {bound:.0f}")
+        for r in box_runs:
+            new = r["new_violations"] + r["new_clashes"] + sum(v[2] for v in r["sweep"].values())
+            if new:
+                failed.append(f"{r['case']}: {new:.0f} new violations or clashes")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "programme.json").write_text(
         json.dumps({"machine": machine, "runs": runs, "boxes": box_runs}, indent=2),

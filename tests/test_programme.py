@@ -869,6 +869,59 @@ def test_combining_never_pulls_a_work_into_a_clash_with_a_third_one() -> None:
     assert kpis(proposal)["combined works"] == (0, 2)
 
 
+def fix_or_combine() -> gpd.GeoDataFrame:
+    """G1 digs in July after R1 resurfaced in June; it can move before R1 (a fix) or
+    meet W1, whose window keeps it in July and which lies 100 m from R1 (a project)."""
+    return works(
+        {"work_id": "R1", "org": "City", "discipline": "road", "layer": "surface",
+         "start_date": "2027-06-01", "end_date": "2027-06-10", "status": "in_progress",
+         "geometry": line(0)},
+        {"work_id": "G1", "org": "Gas", "discipline": "gas", "start_date": "2027-07-01",
+         "end_date": "2027-07-20", **YEAR, "geometry": line(2, 0, 300)},
+        {"work_id": "W1", "org": "Water", "discipline": "water", "start_date": "2027-07-05",
+         "end_date": "2027-07-14", "earliest": "2027-07-01", "latest": "2027-07-31",
+         "geometry": line(5, 200, 300)},
+    )  # fmt: skip
+
+
+def test_a_fix_is_given_up_for_two_combined_works_unless_fixes_come_first(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from ims_geo.cli import main
+    from ims_geo.programme.schedule import Weights
+
+    # the objective of the two schedules (the plan's clash of G1 and W1 ends either way):
+    # combining keeps the violation; the water main (deeper) and the longer gas main
+    # start together on S in W1's window: 2 x 1000 - 1700 - 2 x (|S - Jul 1| +
+    # |S - Jul 5|) - 1 x spread, best at S = Jul 3 (moves 2 and 2: 2000 - 1700 - 8 - 2);
+    # fixing moves G1 to end by May 31 (May 12, 50 days) and W1 can meet nobody
+    w = Weights()
+    assert 2 * w.combined - w.violation - 4 * w.shift_day - 2 * w.spread_day == 290
+    assert -50 * w.shift_day == -100
+    default = propose(fix_or_combine())
+    assert dates(default.works, "G1") == ("2027-07-03", "2027-07-22")
+    assert dates(default.works, "W1") == ("2027-07-03", "2027-07-12")
+    assert kpis(default)["moratorium violations"] == (1, 1)
+    assert kpis(default)["combined works"] == (0, 2)
+    first = propose(fix_or_combine(), weights=Weights(violation=1_000_000))
+    assert dates(first.works, "G1") == ("2027-05-12", "2027-05-31")
+    assert dates(first.works, "W1") == ("2027-07-05", "2027-07-14")
+    assert kpis(first)["moratorium violations"] == (1, 0)
+    assert kpis(first)["combined works"] == (0, 0)
+    # the command's --fix-worth sets the same weight
+    path = tmp_path / "plans.gpkg"
+    fix_or_combine().to_file(path, layer="works")
+    for worth, combined in (("1000", "0"), ("1.7", "2")):
+        out = tmp_path / f"p{worth}.csv"
+        result = CliRunner().invoke(
+            main, ["propose", str(path), "--out", str(out), "--fix-worth", worth,
+                   "--not-before", "2026-01-01"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        table = pd.read_csv(tmp_path / f"p{worth}.kpis.csv", dtype=str).set_index("kpi")
+        assert table.loc["combined works", "proposal"] == combined
+
+
 def test_a_year_without_a_budget_is_frozen_unless_free() -> None:
     only_2027 = pd.DataFrame({"org": ["Water"], "year": [2027], "budget_eur": [1e6]})
     frozen = propose(budget_works("2028-02-28"), budgets=only_2027)

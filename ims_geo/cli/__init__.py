@@ -252,12 +252,19 @@ class ProposalOptions:
     not_before: str | None = None
     lock_file: str | None = None
     exclude_file: str | None = None
+    fix_worth: float | None = None
 
     def arguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`ims_geo.programme.propose`; nothing before today."""
         from datetime import date
 
+        from ims_geo.programme.schedule import Weights
+
+        weights = None
+        if self.fix_worth is not None:
+            weights = Weights(violation=round(self.fix_worth * Weights.combined))
         return {
+            "weights": weights,
             "budgets": self.budgets,
             "max_parallel": self.max_parallel,
             "time_limit": self.time_limit,
@@ -341,6 +348,13 @@ proposal_options = _grouped(
             "exclude_file",
             type=click.Path(exists=True, dir_okay=False),
             help="CSV org,work_id: works left out of the programme.",
+        ),
+        click.option(
+            "--fix-worth",
+            type=click.FloatRange(min=0.0, min_open=True),
+            help="How many combined works a dig-after-pave violation of the plan that is fixed "
+            "is worth [default: 1.7: a fix is given up only for two or more combined works]; "
+            "1000 fixes every violation the windows allow before combining anything.",
         ),
     ],
     "proposing",

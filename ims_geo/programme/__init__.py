@@ -518,7 +518,10 @@ def propose(
     max_cluster
         Largest number of works in one combined project.
     weights
-        Objective weights of the scheduler.
+        Objective weights of the scheduler (default
+        :class:`ims_geo.programme.schedule.Weights`: a moratorium violation
+        of the plan fixed is worth 1.7 combined works, so a fix is given up
+        only for two or more; ``Weights(violation=1_000_000)`` fixes first).
     hard_budgets
         Euros over a budget weigh more than anything combining can gain (the
         solver removes overruns first); otherwise each euro over costs
