@@ -365,3 +365,161 @@ def test_a_context_without_a_language_follows_the_session_then_the_installation(
     finally:
         i18n.follow(None)
     assert seen == ["de", "en", "en"]
+
+
+# --- a store's refusals and the programme page's input errors, built by the library ------------
+def _plan(*rows: str) -> bytes:
+    return ("\n".join(["work_id,org,start_date,end_date,geometry", *rows]) + "\n").encode()
+
+
+def _work(org: str, work_id: str, x: int = 0) -> str:
+    return f'{work_id},{org},2030-01-01,2030-02-01,"POINT ({155000 + x} 463000)"'
+
+
+def _broken(org: str, work_id: str) -> str:
+    return f"{work_id},{org},2030-01-01,2030-02-01,"  # no geometry: rejected
+
+
+def _refusal(store, data: bytes, org: str | None) -> str:
+    from ims_geo.errors import ImportRefusedError
+
+    result = read_works(data, name="plan.csv", crs="EPSG:28992")
+    with pytest.raises(ImportRefusedError) as refused:
+        store.import_plans(result.works, result.rejected, cycle=2030, source="plan.csv", org=org)
+    return str(refused.value)
+
+
+def _refusals(tmp_path) -> list[str]:
+    """Every form of a store's refusal: each optional part of "no accepted works" with and
+    without the others, a plan unrelated to the current one, and two refusals at once."""
+    from ims_geo.store import open_store
+
+    store = open_store(tmp_path / "refusals.gpkg")
+    found = [
+        _refusal(store, _plan(), "New"),
+        _refusal(store, _plan(_broken("Water", "B1")), "Water"),
+        _refusal(store, _plan(_work("Gas", "G1")), "Elec"),
+        _refusal(
+            store, _plan(_work("Gas", "G1"), _work("Gas", "G2", 5), _broken("Elec", "E9")), "Elec"
+        ),
+    ]
+    result = read_works(
+        _plan(*(_work("Water", f"W{i}", i) for i in range(12))), name="w.csv", crs="EPSG:28992"
+    )
+    store.import_plans(result.works, cycle=2030, source="w.csv")
+    found += [
+        _refusal(store, _plan(), "Water"),
+        _refusal(store, _plan(_broken("Water", "B1"), _broken("Water", "B2")), "Water"),
+        _refusal(store, _plan(_work("Gas", "G1")), "Water"),
+        _refusal(store, _plan(_work("Gas", "G1"), _broken("Water", "B1")), "Water"),
+        _refusal(store, _plan(*(_work("Water", f"X{i}", i) for i in range(3))), None),
+        _refusal(
+            store,
+            _plan(*(_work("Water", f"X{i}", i) for i in range(3)), _broken("Gas", "B1")),
+            None,
+        ),
+    ]
+    return found
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_store_refusal_is_translated_where_shown_in_every_form_it_takes(tmp_path, lang):
+    refusals = _refusals(tmp_path)
+    assert len(set(refusals)) == len(refusals) == 10
+    # the library's own wording, so a changed sentence fails here instead of staying English
+    assert sum("; storing it would empty its current plan (version 1, 12 works)" in r
+               for r in refusals) == 4  # fmt: skip
+    assert sum("the file holds rows of other organisations only: Gas (" in r for r in refusals) == 4
+    assert sum("rows rejected: the report says why" in r for r in refusals) == 5
+    assert sum("shares no work_id" in r for r in refusals) == 2
+    assert "\n" in refusals[-1]
+    i18n.use(lang)
+    for english in refusals:
+        shown = messages.translate(english)
+        assert not shown.startswith("nothing was stored"), english
+        lines = shown.split("\n")
+        assert len(lines) == len(english.split("\n"))
+        for line in lines:
+            assert "the new plan of" not in line and "Fix the file" not in line, line
+            assert "'Water'" in line or "'Elec'" in line or "'New'" in line or "'Gas'" in line
+        # the values are kept: the versions, counts and ids of the message
+        for value in re.findall(r"'[A-Z]\w*'|(?<=version )\d+|\d+(?= works)", english):
+            assert value in shown, (value, shown)
+    counted = messages.translate(refusals[3])
+    assert ("Gas (2 rijen)" if lang == "nl" else "Gas (2 Zeilen)") in counted
+    assert "ims-geo restore Water 1" in messages.translate(refusals[-2])
+
+
+BUDGET_PROBLEMS = [
+    ("org,year,budget_eur\n,2030,100\n", "empty org"),
+    ("org,year,budget_eur\nGas,20x0,100\n", "is not a calendar year"),
+    ("org,year,budget_eur\nGas,2030,-5\n", "is not an amount >= 0"),
+    ("org,year,budget_eur\nGas,2030,1\nGas,2030,2\n", "has more than one budget for"),
+    ("org,year,budget_eur,funding\nGas,2030,1,EU\nGas,2030,2,EU\n", "more than one budget line"),
+    ("org,budget_eur\nGas,100\n", "missing column(s) year"),
+    ("org,year,budget_eur\n" + ",2030,1\n" * 12, "(and 3 more)"),  # 12 empty orgs, one duplicate
+    ("org,year,budget_eur\n,20x0,-1\n", "is not a calendar year; line 2: budget_eur"),
+]
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+@pytest.mark.parametrize(("text", "says"), BUDGET_PROBLEMS)
+def test_the_programme_pages_budget_errors_are_translated_where_shown(lang, text, says):
+    from ims_geo.programme import check_budgets
+
+    raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    with pytest.raises(InputError) as refused:
+        check_budgets(raw, where="budgets.csv", first_line=2)
+    english = str(refused.value)
+    assert says in english
+    i18n.use(lang)
+    shown = messages.translate(english)
+    assert shown.startswith("budgets.csv: ") and shown != english, shown
+    for part in shown.removeprefix("budgets.csv: ").split("; "):
+        assert not re.search(r"\b(line|lines|empty|missing|has more than)\b", part), part
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [("trench_eur_per_m = -1\n", "finite number >= 0"), ("trench_eur_per_m = 'x'\n", "a number"),
+     ("trench_eur_per = 1\n", "did you mean"), ("zzz = 1\n", "known keys")],
+)  # fmt: skip
+def test_the_programme_pages_unit_cost_errors_are_translated_where_shown(
+    tmp_path, lang, toml, says
+):
+    from ims_geo.programme.costs import load_costs
+
+    path = tmp_path / "costs.toml"
+    path.write_text(toml)
+    with pytest.raises(InputError) as refused:
+        load_costs(path)
+    english = str(refused.value)
+    assert says in english
+    i18n.use(lang)
+    shown = messages.translate(english)
+    assert shown != english and str(path) in shown
+    assert "cost" not in shown.replace(str(path), "").replace("_eur_per", ""), shown
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_store_refusing_works_of_no_organisation_or_of_another_is_translated(tmp_path, lang):
+    from ims_geo.errors import ImsGeoError
+    from ims_geo.store import open_store
+
+    works = read_works(_plan(_work("Gas", "G1")), name="plan.csv", crs="EPSG:28992").works
+    refusals = []
+    for store, plan in [
+        (open_store(tmp_path / "s.gpkg"), works.iloc[:0]),
+        (open_store(tmp_path / "s.gpkg", acting_org="Water"), works),
+    ]:
+        with pytest.raises(ImsGeoError) as refused:
+            store.import_plans(plan, cycle=2030)
+        refusals.append(str(refused.value))
+    assert refusals[0].startswith("the works name no organisation")
+    assert refusals[1].startswith("organisation 'Water' may only change its own works")
+    i18n.use(lang)
+    for english in refusals:
+        shown = messages.translate(english)
+        assert shown != english and "organisation" not in shown, shown
+    assert "'Gas'" in messages.translate(refusals[1])

@@ -178,6 +178,88 @@ TEMPLATES: tuple[str, ...] = (
     N_("zipped shapefile"),
     N_("shapefile"),
     N_("CSV with a WKT geometry column"),
+    # a store's refusal of new plan versions (ims_geo.store.base: one line per refused plan)
+    N_("nothing was stored: {refusals}"),
+    N_(
+        "the new plan of {org} has no accepted works ({count} rows rejected: the report says "
+        "why); the file holds rows of other organisations only: {others}; storing it would "
+        "empty its current plan (version {version}, {works} works). Fix the file (or choose "
+        "the right organisation), or store an empty plan on purpose with: ims-geo import "
+        "--allow-empty"
+    ),
+    N_(
+        "the new plan of {org} has no accepted works ({count} rows rejected: the report says "
+        "why); the file holds rows of other organisations only: {others}. Fix the file (or "
+        "choose the right organisation), or store an empty plan on purpose with: ims-geo "
+        "import --allow-empty"
+    ),
+    N_(
+        "the new plan of {org} has no accepted works ({count} rows rejected: the report says "
+        "why); storing it would empty its current plan (version {version}, {works} works). Fix "
+        "the file (or choose the right organisation), or store an empty plan on purpose with: "
+        "ims-geo import --allow-empty"
+    ),
+    N_(
+        "the new plan of {org} has no accepted works ({count} rows rejected: the report says "
+        "why). Fix the file (or choose the right organisation), or store an empty plan on "
+        "purpose with: ims-geo import --allow-empty"
+    ),
+    N_(
+        "the new plan of {org} has no accepted works; the file holds rows of other "
+        "organisations only: {others}; storing it would empty its current plan (version "
+        "{version}, {works} works). Fix the file (or choose the right organisation), or store "
+        "an empty plan on purpose with: ims-geo import --allow-empty"
+    ),
+    N_(
+        "the new plan of {org} has no accepted works; the file holds rows of other "
+        "organisations only: {others}. Fix the file (or choose the right organisation), or "
+        "store an empty plan on purpose with: ims-geo import --allow-empty"
+    ),
+    N_(
+        "the new plan of {org} has no accepted works; storing it would empty its current plan "
+        "(version {version}, {works} works). Fix the file (or choose the right organisation), "
+        "or store an empty plan on purpose with: ims-geo import --allow-empty"
+    ),
+    N_(
+        "the new plan of {org} has no accepted works. Fix the file (or choose the right "
+        "organisation), or store an empty plan on purpose with: ims-geo import --allow-empty"
+    ),
+    N_(
+        "the new plan of {org} ({count} works, ids such as {ids}) shares no work_id with its "
+        "current plan (version {version}, {works} works, ids such as {old_ids}): that looks "
+        "like another organisation's file, or ids read from the wrong column. Check the file "
+        "and its organisation (--org, the org column or the mapping); if it really replaces "
+        "the whole plan, import it with: ims-geo import --replace (and {restore} brings the "
+        "current plan back)"
+    ),
+    N_(
+        "the works name no organisation (no org column, or it is empty in every row); give the "
+        "organisation of the file (ims-geo import --org NAME) or map a column to org in the "
+        "mapping file"
+    ),
+    N_("organisation {org} may only change its own works, not the plan of {others} ({store})"),
+    N_(
+        "the plan of {orgs} was changed by another import while this one was checked; nothing "
+        "was stored, import again"
+    ),
+    # the programme page's budgets and unit costs (ims_geo.programme.check_budgets, costs)
+    N_(
+        "{where}: missing column(s) {missing}; a budgets table has the columns {columns} (one "
+        "row per organisation and year)"
+    ),
+    N_("{where}: {problems} (and {count} more)"),
+    N_("{where}: {problems}"),
+    N_("line {line}: empty org"),
+    N_("line {line}: year '{value}' is not a calendar year"),
+    N_("line {line}: budget_eur '{value}' is not an amount >= 0"),
+    N_("lines {lines}: org '{org}' has more than one budget line '{funding}' for {year}"),
+    N_("lines {lines}: org '{org}' has more than one budget for {year}"),
+    N_("{where}: cost table: '{name}' must be a finite number >= 0, got {value}"),
+    N_("cost table: '{name}' must be a finite number >= 0, got {value}"),
+    N_("{where}: cost table: '{name}' must be a number, got {value}"),
+    N_("cost table: '{name}' must be a number, got {value}"),
+    N_("{where}: unknown cost key '{key}' (did you mean '{close}'?)"),
+    N_("{where}: unknown cost key '{key}' (known keys: {keys})"),
     # errors a planner meets on the upload page
     N_(
         "{file} has no coordinate reference system (for a shapefile: no .prj file). Add the "
@@ -224,16 +306,26 @@ TEMPLATES: tuple[str, ...] = (
 )
 
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
-_NESTED = frozenset({"problem", "rows", "detail", "read_as", "kpis"})
+_NESTED = frozenset(
+    {"problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems"}
+)
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
+#: Nested placeholders that hold problems joined by ``"; "``, each translated.
+_PROBLEMS = frozenset({"problems"})
+#: Nested placeholders that hold one message per line, each translated.
+_LINES = frozenset({"refusals"})
 #: Placeholders that hold a count or a year: only digits (and separators) match them, so a
 #: line such as "missing geometry: 2" is read as a problem and its count.
 _NUMBERS = frozenset({
     "count", "total", "reported", "deviations", "red", "amber", "green", "accepted",
-    "repaired", "rejected", "projects", "works", "size", "year", "revision",
+    "repaired", "rejected", "projects", "works", "size", "year", "revision", "version", "line",
 })  # fmt: skip
+#: Placeholders whose value has a shape of its own: a table's problems name their lines.
+_SHAPES = {"problems": r"lines? \d.*?", "lines": r"\d[\d, ]*"}
 _ROWS = re.compile(r"(?P<n>\d[\d,]*) rows?")
+#: A count of rows in brackets inside a listed value: ``Gas (2 rows), Water (1 row)``.
+_COUNTED = re.compile(r"\((?P<rows>\d[\d,]* rows?)\)")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -247,7 +339,7 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
         for match in _PLACEHOLDER.finditer(template):
             parts.append(re.escape(template[last : match.start()]))
             name = match.group(1)
-            value = r"\d[\d,.]*" if name in _NUMBERS else ".*?"
+            value = _SHAPES.get(name, r"\d[\d,.]*" if name in _NUMBERS else ".*?")
             parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{value})")
             seen.add(name)
             last = match.end()
@@ -256,9 +348,26 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(compiled)
 
 
+def _counted(value: str, escape: Callable[[str], str] | None) -> str:
+    """``value`` with every ``(N rows)`` in it translated, the rest kept (and escaped)."""
+    keep: Callable[[str], str] = (lambda text: text) if escape is None else escape
+    parts, last = [], 0
+    for found in _COUNTED.finditer(value):
+        parts.append(keep(value[last : found.start()]))
+        parts.append("(" + _nested("rows", found.group("rows"), escape) + ")")
+        last = found.end()
+    return "".join(parts) + keep(value[last:])
+
+
 def _nested(name: str, value: str, escape: Callable[[str], str] | None) -> str:
     if name in _LISTS:
         return ", ".join(_translated(language(), v, escape) for v in value.split(", "))
+    if name in _LINES:
+        return "\n".join(_translated(language(), v, escape) for v in value.split("\n"))
+    if name in _PROBLEMS:
+        return "; ".join(_translated(language(), v, escape) for v in value.split("; "))
+    if name == "others":
+        return _counted(value, escape)
     if name == "rows":
         rows = _ROWS.fullmatch(value)
         if rows is None:

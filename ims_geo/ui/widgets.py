@@ -46,6 +46,11 @@ def literal(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
+def show_error(error: object) -> None:
+    """A library error (English) as a message box in the language in use, its values as text."""
+    st.error(messages.translate(str(error), escape=literal), icon=":material/error:")
+
+
 @contextlib.contextmanager
 def user_errors(reading: str | None = None) -> Iterator[None]:
     """Show an ims_geo error as a message box and stop the page (no traceback).
@@ -57,7 +62,7 @@ def user_errors(reading: str | None = None) -> Iterator[None]:
         yield
     except ImsGeoError as error:
         # the library writes English; known messages are shown in the session's language
-        st.error(messages.translate(str(error)), icon=":material/error:")
+        show_error(error)
         st.stop()
     except Exception as error:
         if reading is None:

@@ -58,6 +58,6 @@ if submitted:
         state.sign_in(user.strip(), password)
     except StoreError as error:
         # the same words for an unknown user, a wrong password and a disabled account
-        st.error(messages.translate(str(error), escape=widgets.literal), icon=":material/error:")
+        widgets.show_error(error)
         st.stop()
     st.rerun()

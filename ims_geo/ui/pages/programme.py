@@ -322,7 +322,7 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
                 seed = check_budgets(raw, where=budget_file.name, first_line=2)
                 seed = seed.astype({"year": "Int64"})
             except ImsGeoError as error:
-                st.error(widgets.literal(error), icon=":material/error:")
+                widgets.show_error(error)
                 inputs_ok = False
             except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
                 st.error(
@@ -348,7 +348,7 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
             try:
                 budgets = check_budgets(filled.fillna(""), where=_("the budgets table"))
             except ImsGeoError as error:
-                st.error(widgets.literal(error), icon=":material/error:")
+                widgets.show_error(error)
                 inputs_ok = False
     with right:
         st.markdown("**" + _("Unit costs of what combining saves") + "**")
@@ -364,10 +364,7 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
                 try:
                     base = load_costs(path)
                 except ImsGeoError as error:
-                    st.error(
-                        widgets.literal(str(error).replace(str(path), cost_file.name)),
-                        icon=":material/error:",
-                    )
+                    widgets.show_error(str(error).replace(str(path), cost_file.name))
                     inputs_ok = False
         table = pd.DataFrame(
             {
@@ -391,7 +388,7 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
         try:
             chosen_costs = CostTable(**values)
         except ImsGeoError as error:
-            st.error(widgets.literal(error), icon=":material/error:")
+            widgets.show_error(error)
             inputs_ok = False
         else:
             costs = None if chosen_costs == CostTable() else chosen_costs
