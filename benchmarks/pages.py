@@ -36,19 +36,16 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ims_geo.ui.serve import served
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
@@ -107,48 +104,6 @@ SETTLED = """([since, settle]) => {
   const end = Math.max(last[1], changed === null ? 0 : changed);
   return performance.timeOrigin + performance.now() - end >= settle ? end : null;
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(store: Path, log: Path) -> Iterator[str]:
-    """``streamlit run app.py`` over ``store`` on a free local port; yields its URL."""
-    port = _free_port()
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP),
-             "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.address", "127.0.0.1", "--server.port", str(port),
-             "--server.fileWatcherType", "none", "--server.enableStaticServing", "true"],
-            cwd=ROOT, env={**os.environ, "IMS_GEO_STORE": str(store)},
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                        if reply.read() == b"ok":
-                            break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the app did not start; see {log}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
 
 
 def _wait_settled(page, since: float, timeout_s: float = 120.0) -> float:
@@ -359,13 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, object]] = []
     if not args.skip_demo:
         demo = demo_store(args.workdir)
-        with serve(demo, args.workdir / "pages_demo.log") as url:
+        with served(demo, args.workdir / "pages_demo.log") as url:
             got = measure(url, pages, args.repeat)
         server = server_seconds(demo, pages, args.repeat)
         rows += [{"store": "demo", **r, "server_s": server[str(r["page"])]} for r in got]
     if not args.skip_big:
         big = generated_store(args.workdir, args.size, args.seed)
-        with serve(big, args.workdir / "pages_big.log") as url:
+        with served(big, args.workdir / "pages_big.log") as url:
             got = measure(url, ("map",), args.repeat)
         server = server_seconds(big, ("map",), args.repeat)
         rows += [{"store": f"{args.size:,} works", **r, "server_s": server["/map"]} for r in got]

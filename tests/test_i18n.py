@@ -523,3 +523,16 @@ def test_a_store_refusing_works_of_no_organisation_or_of_another_is_translated(t
         shown = messages.translate(english)
         assert shown != english and "organisation" not in shown, shown
     assert "'Gas'" in messages.translate(refusals[1])
+
+
+def test_every_kpi_has_one_wording_wherever_it_is_shown():
+    from ims_geo import cycle
+    from ims_geo.i18n.labels import KPI_NAMES, label
+    from ims_geo.ui import negotiate
+
+    assert set(cycle.KPIS) <= set(KPI_NAMES)
+    for kpi, words in KPI_NAMES.items():
+        assert label(kpi) == negotiate.kpi_name(kpi) == messages.translate(kpi) == words
+    # one name per euro amount, with its unit, in every table and tile
+    assert label("savings eur") == label("savings_eur") == "Savings (EUR)"
+    assert negotiate.kpi_name("estimated cost eur") == label("cost_eur")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -948,24 +947,10 @@ def demo_cmd(store_path: str, force: bool) -> None:
 @store_option
 def serve_cmd(port: int, address: str, store_path: str) -> None:
     """Start the web app on the given store."""
-    env = {
-        **os.environ,
-        "IMS_GEO_STORE": str(Path(store_path).resolve())
-        if not store_path.startswith("postgresql")
-        else store_path,
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        address,
-    ]
-    sys.exit(subprocess.call(cmd, env=env, cwd=ROOT))
+    from ims_geo.ui.serve import APP, environment, streamlit_command
+
+    command = streamlit_command(port=port, address=address, headless=False)
+    sys.exit(subprocess.call(command, env=environment(store_path), cwd=APP.parent))
 
 
 # Command groups that live in their own modules of this package register

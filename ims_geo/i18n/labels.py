@@ -26,7 +26,35 @@ from __future__ import annotations
 
 from ims_geo.i18n import N_, _
 
-__all__ = ["LABELS", "label"]
+__all__ = ["KPI_NAMES", "LABELS", "label"]
+
+#: KPIs in words, the one wording of each: a proposal's (:mod:`ims_geo.programme`, by their
+#: names, e.g. ``savings eur``) and the planning cycle's (``ims_geo.cycle.KPIS``, identifiers).
+KPI_NAMES: dict[str, str] = {
+    # a proposal's
+    "clashes": N_("Clashes"),
+    "moratorium violations": N_("Moratorium violations"),
+    "combined works": N_("Combined works"),
+    "combined projects": N_("Combined projects"),
+    "disruption days": N_("Disruption days"),
+    "works moved": N_("Works moved"),
+    "total shift days": N_("Days moved in total"),
+    "estimated cost eur": N_("Estimated cost (EUR)"),
+    "savings eur": N_("Savings (EUR)"),
+    "new moratorium violations": N_("New moratorium violations"),
+    "new clashes": N_("New clashes"),
+    "moratorium violations fixed": N_("Moratorium violations fixed"),
+    "fixable violations (upper bound)": N_("Fixable violations (at most)"),
+    "combined works (upper bound)": N_("Combinable works (at most)"),
+    "org-years over budget": N_("Organisation-years over budget"),
+    "cells over max_parallel": N_("Areas over the parallel-works limit"),
+    # the planning cycle's
+    "combined_share": N_("Share of excavating works combined"),
+    "moratorium_violations": N_("Moratorium violations"),
+    "max_disruption_days": N_("Most disruption days on a street segment"),
+    "savings_eur": N_("Savings (EUR)"),
+    "submitted_share": N_("Share of organisations that submitted"),
+}
 
 #: Canonical name (a column, or a KPI's name) -> its words (English, marked for translation).
 LABELS: dict[str, str] = {
@@ -160,21 +188,8 @@ LABELS: dict[str, str] = {
     "exempt_org": N_("Exempted organisation"),
     "exempt_work_id": N_("Exempted work"),
     "reported_at": N_("Reported"),
-    # KPIs of a proposal (ims_geo.programme), by their names
-    "clashes": N_("Clashes"),
-    "moratorium violations": N_("Moratorium violations"),
-    "combined works": N_("Combined works"),
-    "combined projects": N_("Combined projects"),
-    "disruption days": N_("Disruption days"),
-    "works moved": N_("Works moved"),
-    "total shift days": N_("Days moved in total"),
-    "estimated cost eur": N_("Estimated cost (EUR)"),
-    "savings eur": N_("Savings (EUR)"),
-    "new moratorium violations": N_("New moratorium violations"),
-    "new clashes": N_("New clashes"),
-    "moratorium violations fixed": N_("Moratorium violations resolved"),
-    "fixable violations (upper bound)": N_("Resolvable violations (upper bound)"),
-    "combined works (upper bound)": N_("Combined works (upper bound)"),
+    # the KPIs, one wording each
+    **KPI_NAMES,
 }
 
 

@@ -24,9 +24,9 @@ import re
 from collections.abc import Callable
 
 from ims_geo.i18n import N_, _, language, ngettext
+from ims_geo.i18n.labels import KPI_NAMES
 
 __all__ = [
-    "KPI_NAMES",
     "ROLE_NAMES",
     "TEMPLATES",
     "translate",
@@ -40,15 +40,6 @@ ROLE_NAMES: dict[str, str] = {
     "coordinator": N_("coordinator"),
     "viewer": N_("viewer"),
     "admin": N_("administrator"),
-}
-
-#: The planning cycle's KPIs (``ims_geo.cycle.KPIS``) in words; their names are identifiers.
-KPI_NAMES: dict[str, str] = {
-    "combined_share": N_("Share of excavating works combined"),
-    "moratorium_violations": N_("Moratorium violations"),
-    "max_disruption_days": N_("Most disruption days on a street segment"),
-    "savings_eur": N_("Savings (EUR)"),
-    "submitted_share": N_("Share of organisations that submitted"),
 }
 
 #: Templates of the library's messages, most specific first (the first full match wins).

@@ -25,7 +25,9 @@ from pathlib import Path
 import pandas as pd
 
 from ims_geo import export
-from ims_geo.i18n import N_, _, fmt_money, fmt_number
+from ims_geo.i18n import _, fmt_money, fmt_number
+from ims_geo.i18n.headers import headed
+from ims_geo.i18n.labels import KPI_NAMES
 from ims_geo.programme import (
     CLUSTER_ID,
     EXEC_ORDER,
@@ -41,7 +43,6 @@ from ims_geo.programme import (
 from ims_geo.schema import END, ORG, START, TITLE, WORK_ID
 
 __all__ = [
-    "KPI_NAMES",
     "LOCK_COLUMNS",
     "adopted",
     "asked_rule",
@@ -57,26 +58,6 @@ __all__ = [
     "work_keys",
     "workbook",
 ]
-
-#: KPI names in words (the proposer's names are the keys).
-KPI_NAMES: dict[str, str] = {
-    "clashes": N_("Clashes"),
-    "moratorium violations": N_("Moratorium violations"),
-    "combined works": N_("Combined works"),
-    "combined projects": N_("Combined projects"),
-    "disruption days": N_("Disruption days"),
-    "works moved": N_("Works moved"),
-    "total shift days": N_("Days moved in total"),
-    "estimated cost eur": N_("Estimated cost"),
-    "savings eur": N_("Savings"),
-    "new moratorium violations": N_("New moratorium violations"),
-    "new clashes": N_("New clashes"),
-    "moratorium violations fixed": N_("Moratorium violations fixed"),
-    "fixable violations (upper bound)": N_("Fixable violations (at most)"),
-    "combined works (upper bound)": N_("Combinable works (at most)"),
-    "org-years over budget": N_("Organisation-years over budget"),
-    "cells over max_parallel": N_("Areas over the parallel-works limit"),
-}
 
 
 def kpi_name(kpi: str) -> str:
@@ -239,10 +220,13 @@ def adopted(programme: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"kpis": kpis, "works": works}
 
 
-def workbook(proposal: Proposal) -> bytes:
+def workbook(proposal: Proposal, *, lang: str | None = None) -> bytes:
     """The proposal as ``ims-geo propose --out x.xlsx`` writes it: works, clusters, kpis,
-    members, cost_split, solver, unresolved and the Gantt sheet (coloured)."""
+    members, cost_split, solver, unresolved and the Gantt sheet (coloured); with ``lang``,
+    every sheet's column headers in words of that language (:func:`headed`)."""
     layers = proposal.layers(gantt_sheet=True)
+    if lang is not None:
+        layers = {name: headed(frame, lang) for name, frame in layers.items()}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "programme.xlsx"
         export.write_layers(layers, path)

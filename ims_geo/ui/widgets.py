@@ -21,6 +21,7 @@ from streamlit_folium import st_folium
 from ims_geo import export, i18n, maps
 from ims_geo.errors import ImsGeoError
 from ims_geo.i18n import N_, _, messages, ngettext
+from ims_geo.i18n.headers import HEADED_FORMATS, headed
 from ims_geo.i18n.labels import label
 from ims_geo.ingest import IngestResult
 from ims_geo.schema import COLUMNS, ENUMS, EXCAVATION, GEOMETRY, REASON, SOURCE_FILE, SOURCE_ROW
@@ -369,14 +370,79 @@ def show_table(
     )
 
 
+def header_language(*, key: str, default: bool, into: Any = None) -> str | None:
+    """A checkbox "Column headers in <language>" for a download's CSV and Excel files.
+
+    Hidden in English (the canonical names are English already). Returns the
+    language in use when the headers are to be in words
+    (:func:`ims_geo.i18n.headers.headed`), None for the canonical names that
+    ``ims-geo import`` and this app read back.
+
+    Parameters
+    ----------
+    key
+        Widget key.
+    default
+        Ticked at first: on for tables people read, off for files read back.
+    into
+        The container to draw in (default: where the page is).
+    """
+    lang = i18n.language()
+    if lang == i18n.DEFAULT_LANGUAGE:
+        return None
+    ticked = (into or st).checkbox(
+        _("Column headers in {language}").format(language=i18n.language_name(lang)),
+        value=default,
+        key=key,
+        help=_(
+            "Only the CSV and Excel files' column headers; the values stay as they are. "
+            "Untick for the canonical column names (work_id, start_date...) that ims-geo "
+            "import and this app read back."
+        ),
+    )
+    return lang if ticked else None
+
+
+#: ``downloads(..., lang=ASK)``: the download shows its own :func:`header_language` checkbox.
+ASK = "ask"
+
+
 def downloads(
-    frame: pd.DataFrame, stem: str, *, key: str, formats: Iterable[str] = DOWNLOADS
+    frame: pd.DataFrame,
+    stem: str,
+    *,
+    key: str,
+    formats: Iterable[str] = DOWNLOADS,
+    lang: str | None = ASK,
+    in_words: bool = True,
 ) -> None:
-    """One download button per export format; the file is written when clicked."""
+    """One download button per export format; the file is written when clicked.
+
+    Parameters
+    ----------
+    frame
+        The table to export, in canonical columns.
+    stem
+        The file name without its suffix (and the layer's name).
+    key
+        Widget key prefix.
+    formats
+        Formats offered (keys of :data:`DOWNLOADS`).
+    lang
+        Headers of the CSV and Excel files in words of this language; None: the
+        canonical names; :data:`ASK`: a :func:`header_language` checkbox decides.
+    in_words
+        The checkbox's first state (with ``lang=ASK``).
+    """
+    formats = list(formats)
+    if lang == ASK:
+        asked = any(f in HEADED_FORMATS for f in formats)
+        lang = header_language(key=f"{key}_headers", default=in_words) if asked else None
     row = st.container(horizontal=True, wrap=True)
 
     def writer(fmt: str) -> Callable[[], bytes]:
-        return lambda: export.to_bytes(frame, fmt, layer=stem)
+        words = lang is not None and fmt in HEADED_FORMATS
+        return lambda: export.to_bytes(headed(frame, lang) if words else frame, fmt, layer=stem)
 
     for fmt in formats:
         row.download_button(

@@ -5,14 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from ims_geo.demo import build_demo_store
 from ims_geo.store import STORE_ENV, open_store
+from ims_geo.ui.serve import served
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app.py"
@@ -118,71 +113,44 @@ def folium_args() -> Callable[..., dict]:
     return _folium_args
 
 
+@pytest.fixture
+def downloaded(monkeypatch: pytest.MonkeyPatch) -> Callable[[AppTest, str], bytes]:
+    """``downloaded(at, key)``: the bytes download button ``key`` of the last run gives.
+
+    A button's file is written when it is clicked (``data`` is a function): the
+    function the page registered is kept here and called as a click would.
+    """
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    made: dict[str, Callable[[], Any]] = {}
+    register = MediaFileManager.add_deferred
+
+    def add_deferred(self: MediaFileManager, data: Callable[[], Any], *args: Any, **kw: Any) -> str:
+        file_id = register(self, data, *args, **kw)
+        made[file_id] = data
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+
+    def read(at: AppTest, key: str) -> bytes:
+        (button,) = [b for b in at.get("download_button") if b.proto.id.endswith(f"-{key}")]
+        data = made[button.proto.deferred_file_id]()
+        return data.encode() if isinstance(data, str) else bytes(data)
+
+    return read
+
+
 # --- a running app and a browser ----------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
 
 
 @contextlib.contextmanager
-def serve_app(store: Path, folder: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on 127.0.0.1 over ``store``; yields its URL (log in ``folder``)."""
-    port = _free_port()
-    log = (folder / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(APP),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.fileWatcherType",
-            "none",
-            "--server.enableStaticServing",
-            "true",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env={**os.environ, STORE_ENV: str(store)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"the app did not start:\n{(folder / 'streamlit.log').read_text()}")
-            time.sleep(0.2)
+def serve_app(store: Path | str, folder: Path) -> Iterator[str]:
+    """The app served on 127.0.0.1 over ``store``; yields its URL (log in ``folder``)."""
+    with served(store, folder / "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
 
 
 def block_remote(page: Any) -> list[str]:

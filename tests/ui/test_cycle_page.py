@@ -9,6 +9,7 @@ import pandas as pd
 
 from ims_geo import cycle
 from ims_geo.i18n import messages
+from ims_geo.i18n.labels import KPI_NAMES
 from ims_geo.store import open_store
 from ims_geo.ui.widgets import literal
 from tests.test_cycle import SAVINGS, YEAR, build, hand_programme, monitored
@@ -62,7 +63,7 @@ def test_page_shows_the_five_steps_and_kpis_of_the_demo(open_app, demo_store):
     assert steps(at)[2] == ":red[**missing**]  **3. Commitment** — programme not adopted"
     kpis = frame(at, "cycle_kpis")
     # KPI names in words: "Moratorium violations", not moratorium_violations
-    words = {messages.KPI_NAMES[k]: k for k in cycle.KPIS}
+    words = {KPI_NAMES[k]: k for k in cycle.KPIS}
     assert kpis["kpi"].tolist() == list(words)
     expected = cycle.kpis(store, year).set_index("kpi")["value"]
     got = kpis.set_index(kpis["kpi"].map(words))["value"]

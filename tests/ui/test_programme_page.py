@@ -162,7 +162,7 @@ def test_first_proposal_combines_the_two_streets_and_explains_every_move(open_ap
     assert metric(at, "Combined works").value == "5"
     assert metric(at, "Combined projects").value == "2"
     # euros as money, baseline in the help text: the works' estimates added up
-    assert metric(at, "Estimated cost").help.endswith(f"€{sum(COSTS.values()):,}")
+    assert metric(at, "Estimated cost (EUR)").help.endswith(f"€{sum(COSTS.values()):,}")
     w = by_id(p)
     # deepest first, the new surface last
     assert w.loc[["S1", "W1", "R1"], "exec_order"].tolist() == [1, 2, 3]
@@ -487,8 +487,8 @@ def test_bad_budgets_and_unit_costs_are_named_and_stop_nothing_else(open_app, sm
     }
     at.run()
     assert not at.exception
-    # messages are shown as the text they are (no markup from a file's content)
-    expected = literal("line 1: budget_eur '-5.0' is not an amount >= 0")
+    # the library's words as they are, the values in them as text (no markup from a file)
+    expected = "line 1: budget_eur '-5.0' is not an amount >= 0"
     assert any(expected in e.value for e in at.error)
     assert at.button(key="programme_run").disabled
     at.file_uploader(key="programme_budgets_file").upload(

@@ -892,9 +892,11 @@ with tab_compare:
 
 with tab_save:
     st.markdown("**" + _("Download") + "**")
+    # canonical headers at first: the workbook is read back to compare or adopt it
+    words = widgets.header_language(key="programme_download_headers", default=False)
     row = st.container(horizontal=True, wrap=True)
     row.download_button(
-        _("Programme (Excel workbook)"), data=lambda: negotiate.workbook(final),
+        _("Programme (Excel workbook)"), data=lambda: negotiate.workbook(final, lang=words),
         file_name="programme.xlsx", key="programme_workbook", icon=":material/download:",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         on_click="ignore",
@@ -902,12 +904,14 @@ with tab_save:
                "ims-geo propose writes them: compare it or adopt it later."),
     )  # fmt: skip
     st.caption(_("Every work with its proposed dates and project"))
-    widgets.downloads(proposal.works, "programme_works", key="programme_works_download")
+    widgets.downloads(proposal.works, "programme_works", key="programme_works_download",
+                      lang=words)  # fmt: skip
     st.caption(_("Combined projects"))
-    widgets.downloads(proposal.clusters, "combined_projects", key="programme_projects_download")
+    widgets.downloads(proposal.clusters, "combined_projects", key="programme_projects_download",
+                      lang=words)  # fmt: skip
     st.caption(_("KPIs"))
     widgets.downloads(kpis, "programme_kpis", key="programme_kpis_download",
-                      formats=["csv", "xlsx"])  # fmt: skip
+                      formats=["csv", "xlsx"], lang=words)  # fmt: skip
 
     st.markdown("**" + _("Adopt in the planning cycle") + "**")
     st.caption(

@@ -284,7 +284,11 @@ if not result.rejected.empty:
     rejected = result.rejected.copy()
     rejected[REASON] = rejected[REASON].map(messages.translate_reasons)
     widgets.show_table(rejected, key="upload_rejected")
-    widgets.downloads(result.rejected, "rejected", key="upload_rejected_download", formats=["csv"])
+    # canonical headers at first: the rows are fixed and uploaded again
+    widgets.downloads(
+        result.rejected, "rejected", key="upload_rejected_download", formats=["csv"],
+        in_words=False,
+    )  # fmt: skip
 
 organisations = organisations_of(result.works, result.rejected, org=org)
 stored = organisations.loc[organisations["stored"].astype(bool), ORG].dropna().tolist()
