@@ -432,11 +432,20 @@ def test_adopt_the_proposal_in_the_planning_cycle(open_app, small_copy):
     for org, work in (("Water", "W1"), ("Sewer", "S1"), ("City", "R1")):
         row = split[split["cluster_id"] == main].loc[org]
         assert row["cost_share_eur"] == pytest.approx(COSTS[work] - savings / 3, abs=0.01)
+    before = editor(at, "programme_projects_").value
     at.number_input(key="programme_adopt_year").set_value(YEAR)
     at.text_input(key="programme_adopt_decision").set_value("Council 2027/14")
     at.button(key="programme_adopt_submit").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.success[0].value.startswith(f"Adopted as revision 1 of cycle {YEAR}: 2 combined")
+    # the page still shows what was adopted (a new store revision keeps no proposal yet),
+    # marked adopted, in this run and the next
+    for _run in range(2):
+        infos = [i.value for i in at.info]
+        assert any(f"This proposal is adopted: revision 1 of cycle {YEAR}" in i for i in infos)
+        assert not any("to combine the conflicting works" in i for i in infos), infos
+        pd.testing.assert_frame_equal(editor(at, "programme_projects_").value, before)
+        at.run()
     store = open_store(small_copy)
     (revision,) = cycle.revisions(store, YEAR).itertuples(index=False)
     assert revision.decision == "Council 2027/14" and revision.revision == 1

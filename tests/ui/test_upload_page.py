@@ -354,3 +354,39 @@ def test_hostile_files_are_rejected_rows_and_the_app_lives(open_app, store_copy,
     assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("0", "1")
     (report,) = [c.value for c in at.code]
     assert ("far outside any map" in report) or ("max_geometry_depth" in report)
+
+
+@pytest.mark.parametrize(("org", "drawn"), [("Gas", ["G1", "G2"]), ("Elec", []), (None, None)])
+def test_the_preview_draws_what_storing_keeps_and_the_rest_dashed(
+    open_app, store_copy, folium_args, org, drawn
+):
+    from ims_geo import maps
+
+    plan = (
+        b"work_id,org,start_date,end_date,geometry\n"
+        b'G1,Gas,2030-01-01,2030-02-01,"POINT (155000 463000)"\n'
+        b'G2,Gas,2030-01-01,2030-02-01,"POINT (155050 463000)"\n'
+        b'W1,Water,2030-01-01,2030-02-01,"LINESTRING (155000 463010, 155100 463010)"\n'
+    )
+    at = open_app("upload", store=store_copy)
+    at.text_input(key="upload_crs").input("EPSG:28992")
+    if org is None:
+        at.selectbox(key="upload_org").set_value("From the file (org column)")
+        at.file_uploader(key="upload_file").upload("plan.csv", plan, "text/csv")
+        at.run()
+    else:
+        at = upload(at, "plan.csv", plan, org=org)
+    assert not at.exception, [e.value for e in at.exception]
+    script = folium_args(at)["script"]
+    caption = next(c.value for c in at.caption if " works drawn" in c.value)
+    if org is None:  # every organisation is stored: a layer each, nothing dashed
+        assert maps.feature_count(script) == 3 and caption.startswith("3 works drawn")
+        assert '"Gas" : ims_layer_' in script and '"Water" : ims_layer_' in script
+        return
+    # the chosen organisation's works only (none when the file has none of them) ...
+    assert caption.startswith(f"{len(drawn)} works drawn")
+    assert f'"{org}" : ims_layer_' in script and '"Water" : ims_layer_' not in script
+    for work in ("G1", "G2", "W1"):
+        assert (f'"{work}"' in script) == (work in drawn), work
+    # ... and the rest of the file as one dashed context feature
+    assert maps.feature_count(script) == len(drawn) + 1

@@ -84,6 +84,9 @@ REQUEST = "programme_request"  # the inputs of the proposal shown
 SAVED = "programme_saved"  # name -> negotiate.saved(...)
 SPLITS = "programme_split"  # key of a member work -> the cost split rule of its project
 GENERATION = "programme_tables"  # counts "Release all": the tables are drawn afresh
+# the proposal adopted last, with its inputs and revision: adopting makes a new revision of
+# the store, for which no proposal is kept yet, and the page still shows what was adopted
+ADOPTED = "programme_adopted_proposal"
 
 
 def translated(names: dict[str, str]) -> dict[str, str]:
@@ -395,6 +398,15 @@ with st.expander(_("Budgets and unit costs"), icon=":material/euro:"):
 
 shown_request = st.session_state.get(REQUEST)
 shown = state.kept_proposal(**shown_request) if shown_request is not None else None
+adopted_as: tuple[int, int] | None = None  # (cycle, revision) of the proposal shown
+if shown_request is not None and ADOPTED in st.session_state:
+    adopted_request, adopted_proposal, adopted_as = st.session_state[ADOPTED]
+    if not same(adopted_request, shown_request) or (
+        shown is not None and shown is not adopted_proposal
+    ):
+        adopted_as = None
+    elif shown is None:
+        shown = adopted_proposal
 if shown is not None:
     apply_edits(shown)
 kept, planned, excluded = choices()
@@ -477,6 +489,13 @@ if proposal is None:
     st.info(_("Press **Propose programme** to combine the conflicting works."))
     st.stop()
 final: Proposal = proposal
+if adopted_as is not None and proposal is shown:
+    st.info(
+        _("This proposal is adopted: revision {revision} of cycle {year}. Press **Propose "
+          "programme** to propose again on the plans as they are now.").format(
+            revision=adopted_as[1], year=adopted_as[0]),
+        icon=":material/verified:",
+    )  # fmt: skip
 if not same(shown_request, request):
     st.info(
         _("The inputs or your choices changed since this proposal: press **Propose programme** "
@@ -948,6 +967,8 @@ with tab_save:
                 )  # fmt: skip
             st.session_state["programme_adopted"] = (adopted.cycle, adopted.revision,
                                                      adopted.n_projects, adopted.n_works)  # fmt: skip
+            st.session_state[ADOPTED] = (shown_request, proposal,
+                                         (adopted.cycle, adopted.revision))  # fmt: skip
             st.rerun()  # the page (its comparison with adopted programmes) sees the new revision
 
 with tab_open:

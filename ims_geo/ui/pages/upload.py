@@ -294,8 +294,14 @@ organisations = organisations_of(result.works, result.rejected, org=org)
 stored = organisations.loc[organisations["stored"].astype(bool), ORG].dropna().tolist()
 if not result.works.empty:
     st.subheader(_("Preview"))
-    preview = maps.prepare(result.works)
-    widgets.show_map(maps.works_map(preview, groups=stored or None), key="upload_map", returned=())
+    # what storing keeps, a layer per organisation; the works of the organisations left out
+    # (another one was chosen) dashed grey, so the map says what the button stores
+    storing = result.works[ORG].isin(stored).to_numpy()
+    preview = maps.prepare(result.works[storing])
+    left_out = maps.context_layer(result.works[~storing]) if not storing.all() else None
+    widgets.show_map(
+        maps.works_map(preview, groups=stored, outside=left_out), key="upload_map", returned=()
+    )
     widgets.map_caption(preview, _("works"))
 
 st.subheader(_("What storing changes"))
