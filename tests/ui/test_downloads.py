@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from functools import cache
 
 import openpyxl
 import pandas as pd
 import pytest
-from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
 from ims_geo import i18n
@@ -22,6 +20,7 @@ from ims_geo.i18n.labels import LABELS
 from ims_geo.ui.state import LANGUAGE_KEY
 
 from .conftest import APP, PAGES
+from .test_languages import catalogue
 from .test_programme_page import opened, proposed, small_store  # noqa: F401 (a fixture)
 
 
@@ -29,13 +28,6 @@ from .test_programme_page import opened, proposed, small_store  # noqa: F401 (a 
 def _english_after() -> Iterator[None]:
     yield
     i18n.use("en")
-
-
-@cache
-def catalogue(lang: str) -> dict[str, str]:
-    path = i18n.PACKAGE_LOCALE / lang / "LC_MESSAGES" / "ims_geo.po"
-    with path.open("rb") as handle:
-        return {m.id: m.string for m in read_po(handle, locale=lang) if isinstance(m.id, str)}
 
 
 def words(lang: str, columns: list[str]) -> list[str]:
