@@ -118,6 +118,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -241,9 +242,33 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _map(pool: ThreadPoolExecutor | None, func: Callable[..., Any], *args: Any) -> list[Any]:
-    """``[func(*a) for a in zip(*args)]``, on the pool's threads when there is one."""
-    return list(pool.map(func, *args) if pool is not None else map(func, *args))
+def _start(
+    pool: ThreadPoolExecutor | None, func: Callable[..., Any], *args: Any
+) -> list[Callable[[], Any]]:
+    """``func(*a)`` for each ``a`` in ``zip(*args)``: started on the pool's threads when there
+    is one (the caller goes on meanwhile), else computed now; call the getters for the results.
+    """
+    if pool is None:
+        return [functools.partial(_identity, value) for value in map(func, *args)]
+    return [pool.submit(func, *a).result for a in zip(*args, strict=True)]
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _halves(
+    pool: ThreadPoolExecutor | None, func: Callable[[np.ndarray], np.ndarray], values: np.ndarray
+) -> np.ndarray:
+    """``func(values)`` for an element-wise ``func`` that releases the GIL (a shapely function):
+    the first half on the pool while this thread does the second.
+    """
+    if pool is None or len(values) < 2:
+        return func(values)
+    half = len(values) // 2
+    first = pool.submit(func, values[:half])
+    second = func(values[half:])
+    return np.concatenate([first.result(), second])
 
 
 def empty_conflicts(crs: object = None) -> gpd.GeoDataFrame:
@@ -555,7 +580,7 @@ def _prepare(
     digger = s.excavates(works)[rows] & active
     # fresh 2D copies, allocated in search order: GEOS then reads memory near what it
     # just read (the search's distances take a third longer on the scattered originals)
-    geoms = shapely.force_2d(geoms_all[rows])
+    geoms = _halves(pool, shapely.force_2d, geoms_all[rows])
     depth = {
         c: (
             works[c].to_numpy(dtype="float64", na_value=np.nan)[rows]
@@ -1074,11 +1099,6 @@ def _frame(
     severity = np.where(
         score >= rules.severity_high, 0, np.where(score >= rules.severity_medium, 1, 2)
     )
-    top = np.maximum(prep.dmin[i], prep.dmin[j])
-    bottom = np.minimum(prep.dmax[i], prep.dmax[j])
-    both = prep.subsurface[i] & prep.subsurface[j]
-    depth = np.where(both, np.maximum(bottom - top, 0.0), np.nan)  # NaN when a depth is missing
-    del top, bottom, both
     ids = works[s.WORK_ID].astype("str").array
 
     def text(names: pd.api.extensions.ExtensionArray, codes: np.ndarray) -> pd.Series:
@@ -1094,13 +1114,19 @@ def _frame(
         "kind": (pd.array(list(KINDS), dtype="str"), kind),
         "severity": (pd.array(list(SEVERITIES), dtype="str"), severity),
     }
-    texts = _map(pool, text, *zip(*labels.values(), strict=True))
+    # the text columns (Arrow gathers, half the time of this step) are built on the pool's
+    # threads while this one builds the others
+    texts = _start(pool, text, *zip(*labels.values(), strict=True))
+    top = np.maximum(prep.dmin[i], prep.dmin[j])
+    bottom = np.minimum(prep.dmax[i], prep.dmax[j])
+    both = prep.subsurface[i] & prep.subsurface[j]
+    depth = np.where(both, np.maximum(bottom - top, 0.0), np.nan)  # NaN when a depth is missing
+    del top, bottom, both
 
     def day(days: np.ndarray) -> np.ndarray:
         return days.astype("datetime64[D]").astype("datetime64[s]")
 
     data = {
-        **dict(zip(labels, texts, strict=True)),
         "score": score,
         "distance_m": pick(found.distance),
         "gap_days": gap.astype(np.int64),
@@ -1116,6 +1142,7 @@ def _frame(
     # every element is a shapely geometry the engine made: no need to check each one again
     geometry = gpd.GeoSeries(GeometryArray(pick(found.geometry), crs=crs))
     found.geometry = None  # type: ignore[assignment]
+    data = {**{name: get() for name, get in zip(labels, texts, strict=True)}, **data}
     return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
 
 
