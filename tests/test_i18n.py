@@ -536,3 +536,44 @@ def test_every_kpi_has_one_wording_wherever_it_is_shown():
     # one name per euro amount, with its unit, in every table and tile
     assert label("savings eur") == label("savings_eur") == "Savings (EUR)"
     assert negotiate.kpi_name("estimated cost eur") == label("cost_eur")
+
+
+MAPPING_PROBLEMS = [
+    ("[columns\n", "is not a valid TOML file"),
+    ('[columns]\nwork_id = "Kenmerk"\n', "has no such column"),
+    (
+        '[keywords.discipline]\nsearch_in = ["Omschrijving"]\nwater = "water"\n',
+        "has no such column",
+    ),
+    ('[columns]\nwrong = "x"\n', "unknown column 'wrong' in [columns]"),
+    ("colums = 1\n", "unknown key 'colums'"),
+    ('[keywords.discipline]\nwater = {colour = "blue"}\n', "sets unknown column 'colour'"),
+    ('crs = "EPSG:0"\n', "is not a known CRS"),
+    ('encoding = "klingon"\n', 'is unknown; use e.g. "cp1252"'),
+    ("date_format = 3\n", "is not a strftime format"),
+    ('timezone = "Mars/Olympus"\n', 'is unknown; use e.g. "Europe/London"'),
+    ('keep_extras = "yes"\n', "keep_extras must be true or false"),
+    ('flags = ["org"]\n', "is a canonical column, not a flag"),
+    ('[extras]\nwork_id = "x"\n', "is not a usable extra column name"),
+    ("columns = 3\n", "must be a table of key = value lines"),
+    ("[columns]\nwork_id = 3\n", "must be a column name or a list of column names"),
+    ("[defaults]\nstatus = [1, 2]\n", "must be a text, number, true/false or date"),
+]
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+@pytest.mark.parametrize(("toml", "says"), MAPPING_PROBLEMS)
+def test_a_mapping_that_does_not_fit_is_translated_where_shown(lang, toml, says):
+    from ims_geo._mapping import apply, loads_mapping
+
+    frame = pd.DataFrame({"ID": ["1"], "name": ["x"], "geometry": ["POINT (0 0)"]})
+    with pytest.raises(InputError) as refused:
+        apply(frame, loads_mapping(toml, "m.toml"), name="plan.csv", text_geometry=True)
+    english = str(refused.value)
+    assert says in english and english.startswith("m.toml"), english
+    i18n.use(lang)
+    shown = messages.translate(english)
+    assert shown != english and shown.startswith("m.toml"), english
+    # the page's own name of a mapping is translated too
+    named = messages.translate(english.replace("m.toml", "the mapping", 1))
+    assert not named.startswith("the mapping") and shown.split(": ", 1)[1] in named

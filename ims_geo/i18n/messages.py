@@ -251,6 +251,40 @@ TEMPLATES: tuple[str, ...] = (
     N_("cost table: '{name}' must be a number, got {value}"),
     N_("{where}: unknown cost key '{key}' (did you mean '{close}'?)"),
     N_("{where}: unknown cost key '{key}' (known keys: {keys})"),
+    # a mapping file that does not fit (ims_geo._mapping; {mapping} is its name or the page's)
+    N_("the mapping"),
+    N_("the mapping built here"),
+    N_("{mapping} is not a valid TOML file: {error}"),
+    N_(
+        "{mapping}: [columns] {column} = {listed}, but {file} has no such column; its columns "
+        "are: {columns}"
+    ),
+    N_(
+        "{mapping}: [keywords.{column}] search_in = {listed}, but {file} has no such column; "
+        "its columns are: {columns}"
+    ),
+    N_(
+        "{mapping}: unknown column {key} in [{table}]; use one of {columns} (or declare it in "
+        "flags = [...])"
+    ),  # fmt: skip
+    N_("{mapping}: unknown key {key}; a mapping file may contain {keys}"),
+    N_("{mapping}: [keywords.{column}] {keyword} sets unknown column {key}; use one of {columns}"),
+    N_('{mapping}: crs {crs} is not a known CRS; use e.g. "EPSG:28992"'),
+    N_('{mapping}: encoding {encoding} is unknown; use e.g. "cp1252" or "utf-8"'),
+    N_(
+        "{mapping}: date_format {value} is not a strftime format or a list of them; use e.g. "
+        '"%d.%m.%Y" or ["%d.%m.%Y", "%Y%m%d"]'
+    ),
+    N_('{mapping}: timezone {value} is unknown; use e.g. "Europe/London"'),
+    N_("{mapping}: keep_extras must be true or false, not {value}"),
+    N_("{mapping}: flags: {value} is a canonical column, not a flag"),
+    N_(
+        "{mapping}: [extras] {key} is not a usable extra column name; extra columns must not be "
+        "empty, a canonical column ({columns}) or a flag"
+    ),
+    N_("{mapping}: [{key}] must be a table of key = value lines, not {value}"),
+    N_("{mapping}: {key} must be a column name or a list of column names, not {value}"),
+    N_("{mapping}: {key} must be a text, number, true/false or date, not {value}"),
     # errors a planner meets on the upload page
     N_(
         "{file} has no coordinate reference system (for a shapefile: no .prj file). Add the "
@@ -298,7 +332,7 @@ TEMPLATES: tuple[str, ...] = (
 
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
 _NESTED = frozenset(
-    {"problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems"}
+    {"problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping"}
 )
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
