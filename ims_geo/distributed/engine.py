@@ -18,9 +18,10 @@ over them:
    extent, from which the working CRS is chosen as the single-machine engine
    chooses it;
 2. each work is copied to every tile its envelope grown by the halo touches,
-   the copies are shuffled by tile, and each output partition runs
-   :func:`~ims_geo.conflicts.find_conflicts` on each of its tiles and keeps
-   the pairs whose reference point lies in the tile.
+   the copies are shuffled by tile (tile k to output partition k, so every
+   worker gets its share of tiles), and the task of each tile runs
+   :func:`~ims_geo.conflicts.find_conflicts`, keeps the pairs whose reference
+   point lies in the tile and writes them from the same task.
 """
 
 from __future__ import annotations
@@ -346,13 +347,16 @@ def _run(
         tiling = kd_tiling(sample, count, distance)
     meta = _copies(works.frame._meta, source, target, tiling)
     copies = works.frame.map_partitions(_copies, source, target, tiling, meta=meta)
-    shuffled = copies.shuffle(on=TILE, npartitions=len(tiling))
+    # tile k goes to output partition k (a hash of the tile number would put two or
+    # three tiles in some partitions and none in others: the workers would idle)
+    shuffled = copies.set_index(TILE, divisions=list(range(len(tiling) + 1)))
     folder = Path(out_dir) if out_dir is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
     tasks = [
         dask.delayed(_run_part)(
             part,
+            k,
             tiling,
             rules,
             target.to_wkt(),
@@ -580,41 +584,37 @@ def _copies(part: pd.DataFrame, source: CRS, target: CRS, tiling: Tiling) -> pd.
 
 def _run_part(
     part: pd.DataFrame,
+    tile: int,
     tiling: Tiling,
     rules: Rules,
     crs_wkt: str,
     path: str | None,
     gather: bool,
 ) -> tuple[pd.DataFrame | None, str | None, int, int, list[float]]:
-    """The owned pairs of every tile in one shuffled partition; written when ``path`` is given.
+    """The owned pairs of tile ``tile`` (the shuffled partition ``part``); written to ``path``.
 
-    Returns the pairs (when ``gather``), the file written,
-    the copies read, the number of pairs and the seconds of each tile's kernel.
+    Returns the pairs (when ``gather``), the file written, the copies read,
+    the number of pairs and the seconds of the tile's kernel.
     """
+    if len(part) and not (part.index == tile).all():
+        raise RuntimeError(f"partition {tile} of the shuffle holds works of another tile")
     crs = CRS.from_wkt(crs_wkt)
-    found = []
-    seconds = []
-    for t, group in part.groupby(TILE, sort=True):  # a handful of tiles, never one step per work
-        began = time.perf_counter()
-        found.append(_tile_conflicts(group.drop(columns=[TILE]), int(t), tiling, rules, crs))
-        seconds.append(time.perf_counter() - began)
-    found = [f for f in found if len(f)]
-    if not found:
-        return None, None, len(part), 0, seconds
-    pairs = pd.concat(found, ignore_index=True)
-    pairs = pairs.sort_values(
-        list(ORDER), ascending=[False, True, True, True, True], kind="stable"
-    ).reset_index(drop=True)
+    began = time.perf_counter()
+    pairs = _tile_conflicts(part.reset_index(drop=True), tile, tiling, rules, crs)
+    seconds = [time.perf_counter() - began]
+    copies = len(part)
+    del part  # the tile's works are done with: free them before the answer is written
+    if not len(pairs):
+        return None, None, copies, 0, seconds
     written = None
-    if path is not None:
-        geo = gpd.GeoDataFrame(
-            pairs.drop(columns=["geometry"]),
-            geometry=gpd.GeoSeries(pairs["geometry"].to_numpy(dtype=object), crs=crs),
-            crs=crs,
-        )
-        geo.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
+    if path is not None:  # the kept rows keep the kernel's order: each file is sorted
+        pairs.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
         written = path
-    return (pairs if gather else None), written, len(part), len(pairs), seconds
+    if not gather:
+        return None, written, copies, len(pairs), seconds
+    plain = pd.DataFrame(pairs.drop(columns="geometry"))
+    plain["geometry"] = np.asarray(pairs.geometry.array, dtype=object)  # pickled as WKB: exact
+    return plain, written, copies, len(pairs), seconds
 
 
 def tile_conflicts(
@@ -629,17 +629,13 @@ def tile_conflicts(
     """
     frame = pd.DataFrame(works.drop(columns=works.geometry.name))
     frame[WKB] = _to_wkb(np.asarray(works.geometry.array, dtype=object))
-    pairs = _tile_conflicts(frame, tile, tiling, rules, CRS(works.crs))
-    if not len(pairs):
-        return empty_conflicts(works.crs)
-    geometry = gpd.GeoSeries(pairs.pop("geometry").to_numpy(dtype=object), crs=works.crs)
-    return gpd.GeoDataFrame(pairs, geometry=geometry, crs=works.crs)
+    return _tile_conflicts(frame, tile, tiling, rules, CRS(works.crs))
 
 
 def _tile_conflicts(
     frame: pd.DataFrame, tile: int, tiling: Tiling, rules: Rules, crs: CRS
-) -> pd.DataFrame:
-    """The owned pairs of one tile (column ``geometry``: shapely geometries)."""
+) -> gpd.GeoDataFrame:
+    """The owned pairs of one tile, in the kernel's order."""
     geoms = _geometries(frame)
     attributes = frame.drop(columns=[WKB]).reset_index(drop=True)
     for column in (s.START, s.END):  # GeoParquet holds dates as dates: the kernel reads datetimes
@@ -652,33 +648,43 @@ def _tile_conflicts(
                 attributes[column].astype(object), errors="coerce"
             ).astype("datetime64[s]")
     works = gpd.GeoDataFrame(attributes, geometry=geoms, crs=crs)
+    del frame, attributes
     found = find_conflicts(works, rules, workers=1)
     if not len(found):
-        return pd.DataFrame(columns=list(CONFLICT_COLUMNS))
-    key = pd.MultiIndex.from_arrays(
-        [works[s.ORG].astype("str").to_numpy(), works[s.WORK_ID].astype("str").to_numpy()]
-    )
-    if key.has_duplicates:
-        dup = key[key.duplicated()][0]
-        raise InputError(
-            f"duplicate work_id '{dup[1]}' for org '{dup[0]}': every work needs its own "
-            "work_id within its organisation (pass the works through ims_geo.schema.validate)"
-        )
+        return empty_conflicts(found.crs)
+    at_a, at_b = _positions(works, found)
     bounds = shapely.bounds(geoms)
-    side = {}
-    for x in ("a", "b"):
-        at = key.get_indexer(
-            pd.MultiIndex.from_arrays(
-                [found[f"org_{x}"].to_numpy(), found[f"work_id_{x}"].to_numpy()]
-            )
+    px, py = reference_points(bounds[at_a], bounds[at_b], tiling.distance)
+    own = np.flatnonzero(tiling.owns(tile, px, py))
+    if len(own) == len(found):
+        return found
+    return found.take(own).reset_index(drop=True)
+
+
+def _positions(works: pd.DataFrame, found: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``works`` that are work a and work b of each pair in ``found``.
+
+    (organisation, work_id) is coded once over the works and both sides of
+    the pairs, so the look-up compares integers, not texts.
+    """
+    n, m = len(works), len(found)
+    codes = []
+    for column in (s.ORG, s.WORK_ID):
+        text = pd.concat(
+            [works[column].astype("str"), found[f"{column}_a"], found[f"{column}_b"]],
+            ignore_index=True,
         )
-        side[x] = bounds[at]
-    px, py = reference_points(side["a"], side["b"], tiling.distance)
-    own = tiling.owns(tile, px, py)
-    kept = pd.DataFrame(found[own].drop(columns="geometry")).reset_index(drop=True)
-    # shapely geometries travel between processes as WKB (their pickle): exact
-    kept["geometry"] = np.asarray(found.geometry.array, dtype=object)[own]
-    return kept
+        codes.append(pd.factorize(text)[0].astype(np.int64))
+    key = codes[0] * (int(codes[1].max(initial=0)) + 1) + codes[1]
+    index = pd.Index(key[:n])
+    if index.has_duplicates:
+        dup = int(np.flatnonzero(index.duplicated())[0])
+        raise InputError(
+            f"duplicate work_id '{works[s.WORK_ID].iloc[dup]}' for org "
+            f"'{works[s.ORG].iloc[dup]}': every work needs its own work_id within its "
+            "organisation (pass the works through ims_geo.schema.validate)"
+        )
+    return index.get_indexer(key[n : n + m]), index.get_indexer(key[n + m :])
 
 
 __all__ = [
