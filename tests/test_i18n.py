@@ -577,3 +577,42 @@ def test_a_mapping_that_does_not_fit_is_translated_where_shown(lang, toml, says)
     # the page's own name of a mapping is translated too
     named = messages.translate(english.replace("m.toml", "the mapping", 1))
     assert not named.startswith("the mapping") and shown.split(": ", 1)[1] in named
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_adopting_and_setting_targets_on_the_cycle_pages_are_refused_in_their_language(
+    tmp_path, lang
+):
+    from ims_geo import cycle
+    from ims_geo.store import open_store
+    from tests.test_cycle import YEAR, build, hand_programme
+
+    refusals = []
+
+    def refused(call, *args, **kwargs) -> None:
+        with pytest.raises(InputError) as error:
+            call(*args, **kwargs)
+        refusals.append(str(error.value))
+
+    store = build(tmp_path / "cycle.gpkg")
+    refused(cycle.adopt, store, YEAR, hand_programme(store), decision="")
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14")
+    refused(cycle.adopt, store, YEAR, hand_programme(store), decision="Council 2027/15")
+    refused(cycle.adopt, open_store(tmp_path / "empty.gpkg"), YEAR, decision="Council 1")
+    refused(cycle.set_targets, store, YEAR, {"trees planted": 3.0}, custom=True)
+    refused(cycle.set_targets, store, YEAR, {"combined_share": 60.0}, custom=True)
+    refused(cycle.set_targets, store, YEAR, {"trees": float("nan")}, custom=True)
+    refused(cycle.set_targets, store, YEAR, {"trees": "many"}, custom=True)
+    # two problems of one table at once, each recognised
+    refused(cycle.set_targets, store, YEAR, {"a b": 1.0, "combined_share": 2.0}, custom=True)
+    assert refusals[1].startswith(f"cycle {YEAR} already has an adopted programme (revision 1)")
+    assert "; " in refusals[-1]
+    i18n.use(lang)
+    for english in refusals:
+        shown = messages.translate(english)
+        assert shown != english, english
+        assert not re.search(r"\b(needs|already|holds|not a|is a share)\b", shown), shown
+    assert "'trees planted'" in messages.translate(refusals[3])
+    # a message of which one part is not recognised stays as the library wrote it
+    unknown = refusals[5] + "; something new"
+    assert messages.translate(unknown) == unknown

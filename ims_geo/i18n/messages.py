@@ -285,6 +285,17 @@ TEMPLATES: tuple[str, ...] = (
     N_("{mapping}: [{key}] must be a table of key = value lines, not {value}"),
     N_("{mapping}: {key} must be a column name or a list of column names, not {value}"),
     N_("{mapping}: {key} must be a text, number, true/false or date, not {value}"),
+    # adopting a programme, setting the cycle's targets (ims_geo.cycle)
+    N_("an adoption needs its decision reference, e.g. --decision 'Council 2027/14'"),
+    N_(
+        "cycle {year} already has an adopted programme (revision {revision}); say why it is "
+        "revised: --reason '...'"
+    ),
+    N_("the store holds no works to propose a programme from; import plans"),
+    N_("{name} is not a KPI name (one word, up to 64 characters)"),
+    N_("target {name}={value} is a share: give it between 0 and 1"),
+    N_("target {name}={value} is not a finite number"),
+    N_("target {name}={value} is not a number"),
     # errors a planner meets on the upload page
     N_(
         "{file} has no coordinate reference system (for a shapefile: no .prj file). Add the "
@@ -442,6 +453,13 @@ def _translated(lang: str, text: str, escape: Callable[[str], str] | None = None
             for name, value in found.groupdict().items()
         }
         return _(template).format(**values)
+    # several problems of one input joined by "; ": translated when each one is recognised
+    parts = text.split("; ")
+    if len(parts) > 1:
+        shown = [_translated(lang, part, escape) for part in parts]
+        plain = parts if escape is None else [escape(part) for part in parts]
+        if all(one != other for one, other in zip(shown, plain, strict=True)):
+            return "; ".join(shown)
     return text if escape is None else escape(text)
 
 
