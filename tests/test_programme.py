@@ -1255,3 +1255,34 @@ def test_each_member_pays_its_estimate_less_its_trench_share_of_the_savings() ->
     assert sum(share.values()) == pytest.approx(160_000 - saved, abs=0.001)
     alone = propose(frame.assign(status=["in_progress", "planned"]))
     assert alone.works["cost_share_eur"].tolist() == [100_000.0, 60_000.0]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_boxes(), st.data())
+def test_the_joint_periods_of_many_sets_at_once_are_those_of_each_set(
+    frame: gpd.GeoDataFrame, data
+) -> None:
+    # the candidates' windows are checked all at once; one set at a time, by brute
+    # force over the days: S is a joint start when every member starts in its window
+    a = programme._Arrays.of(frame, Rules())
+    n = len(frame)
+    sets = data.draw(
+        st.lists(st.lists(st.integers(0, n - 1), min_size=2, max_size=n, unique=True),
+                 min_size=1, max_size=6)
+    )  # fmt: skip
+    work = np.concatenate([np.asarray(g) for g in sets])
+    cid = np.repeat(np.arange(len(sets)), [len(g) for g in sets])
+    low, high = programme._windows(a, work, cid, len(sets))
+    for k, members in enumerate(sets):
+        off = programme.member_offsets(a, np.asarray(members), np.zeros(len(members), np.int64))
+        # every joint start lies between the earliest and the latest a member allows
+        first, last = int((a.lo[members] - off).min()), int((a.hi[members] - off).max())
+        days = [
+            s for s in range(first, last + 1)
+            if all(a.lo[i] <= s + o <= a.hi[i] for i, o in zip(members, off, strict=True))
+        ]  # fmt: skip
+        if days:
+            assert (low[k], high[k]) == (min(days), max(days))
+        else:
+            assert low[k] > high[k]
+        assert programme._window(a, np.asarray(members)) == (low[k], high[k])

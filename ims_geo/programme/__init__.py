@@ -157,6 +157,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import chain, compress
 from pathlib import Path
 
 import geopandas as gpd
@@ -1301,6 +1302,24 @@ def member_offsets(a: _Arrays, work: np.ndarray, cid: np.ndarray) -> np.ndarray:
     return np.where(sealing & (last >= 0), last + 1, offset).astype(np.int64)
 
 
+def _windows(
+    a: _Arrays, work: np.ndarray, cid: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest joint start of the sets ``0..k-1`` given in long form.
+
+    ``work`` and ``cid`` hold one row per member, each set's rows together;
+    a set has a joint period when its lowest start is not above its highest.
+    """
+    if not len(work):
+        return np.zeros(k, np.int64), np.zeros(k, np.int64)
+    off = member_offsets(a, work, cid)
+    at = np.flatnonzero(np.r_[True, cid[1:] != cid[:-1]])
+    return (
+        np.maximum.reduceat(a.lo[work] - off, at),
+        np.minimum.reduceat(a.hi[work] - off, at),
+    )
+
+
 def _window(a: _Arrays, members: np.ndarray) -> tuple[int, int]:
     """Lowest and highest joint start of one set of works (empty when low > high)."""
     # the rule of :func:`member_offsets` for one set, in plain numpy: this runs
@@ -1311,7 +1330,8 @@ def _window(a: _Arrays, members: np.ndarray) -> tuple[int, int]:
     gs = a.group[ms]
     d = a.duration[ms]
     trench = gs == 0
-    step = np.where(np.r_[False, trench[1:] & trench[:-1]], np.maximum(0, np.r_[0, d[:-1]] - d), 0)
+    step = np.zeros(len(ms), np.int64)  # slices, not np.r_: this runs thousands of times
+    step[1:] = np.where(trench[1:] & trench[:-1], np.maximum(0, d[:-1] - d[1:]), 0)
     off = np.where(trench, np.cumsum(step), 0)
     sealing = gs == 2
     if (~sealing).any():
@@ -1346,9 +1366,11 @@ def _clusters(
         edges = edges[np.isin(label[edges["u"].to_numpy()], bad)].sort_values(
             ["u", "score", "v"], ascending=[True, False, True]
         )
+        u_, v_, key = (edges[k].to_numpy() for k in ("u", "v", "score"))
+        cuts = np.flatnonzero(np.r_[True, u_[1:] != u_[:-1], True]) if len(u_) else np.zeros(1)
         neighbours = {
-            u: list(zip(-grp["score"].to_numpy(), grp["v"].to_numpy().tolist(), strict=True))
-            for u, grp in edges.groupby("u")
+            int(u_[lo]): list(zip((-key[lo:hi]).tolist(), v_[lo:hi].tolist(), strict=True))
+            for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
         }
         members = frame[frame["comp"].isin(bad)].groupby("comp").groups
         for comp in bad.tolist():
@@ -1418,9 +1440,14 @@ def _candidates(
     label = sched.components(n, ia, ib)
     sets: list[tuple[int, ...]] = []
 
-    def fits(members: tuple[int, ...]) -> bool:
-        low, high = _window(a, np.asarray(members))
-        return low <= high
+    def fitting(trial: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+        """The sets of ``trial`` with a joint period (all checked at once)."""
+        if not trial:
+            return []
+        work = np.fromiter(chain.from_iterable(trial), np.int64)
+        cid = np.repeat(np.arange(len(trial)), [len(g) for g in trial])
+        low, high = _windows(a, work, cid, len(trial))
+        return list(compress(trial, (low <= high).tolist()))
 
     linked = np.zeros(n, bool)
     linked[ia] = linked[ib] = True
@@ -1445,13 +1472,13 @@ def _candidates(
                 for j in reach:
                     if j > root:
                         grown.add(tuple(sorted((*part, j))))
-            sets.extend(g for g in grown if fits(g))
+            sets.extend(fitting(sorted(grown)))
             frontier = grown
     # large components: linked pairs and the greedy clusters
     big = ~small[ia]
-    sets.extend(
-        (u, v) for u, v in zip(ia[big].tolist(), ib[big].tolist(), strict=True) if fits((u, v))
-    )
+    pairs = np.c_[ia[big], ib[big]]
+    low, high = _windows(a, pairs.ravel(), np.repeat(np.arange(len(pairs)), 2), len(pairs))
+    sets.extend(map(tuple, pairs[low <= high].tolist()))
     member = np.flatnonzero((greedy >= 0) & ~small)
     if len(member):
         order = member[np.argsort(greedy[member], kind="stable")]

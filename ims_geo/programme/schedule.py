@@ -126,6 +126,9 @@ _BOUND_SECONDS = 4.0
 #: Sets larger than this get their bound from a model solved in a second
 #: thread while the blocks run (with two or more workers).
 _PARALLEL_BOUND_WORKS = 500
+#: A weight of a fixed violation above any number of combined works (the
+#: block search's first sweep, :meth:`_Search.blocks`).
+FIXES_FIRST = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -652,6 +655,22 @@ def _shared_pairs(p: Problem) -> pd.DataFrame:
     )  # fmt: skip
 
 
+def _shared_map(p: Problem) -> dict[tuple[int, int], list[int]]:
+    """The candidates every pair (a < b) of works shares, by pair."""
+    shared = _shared_pairs(p)
+    if not len(shared):
+        return {}
+    shared = shared.sort_values(["a", "b", "c"], kind="stable")
+    a, b, c = (shared[k].to_numpy() for k in ("a", "b", "c"))
+    cuts = np.flatnonzero(np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1]), True])
+    heads = cuts[:-1]
+    groups = np.split(c, cuts[1:-1])
+    return {
+        (x, y): g.tolist()
+        for x, y, g in zip(a[heads].tolist(), b[heads].tolist(), groups, strict=True)
+    }
+
+
 def _shared_keys(p: Problem) -> np.ndarray:
     shared = _shared_pairs(p)
     return np.unique(shared["a"].to_numpy() * len(p.start) + shared["b"].to_numpy())
@@ -1033,13 +1052,18 @@ def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 class _Search:
     """The solution being built, and the models that improve it."""
 
-    def __init__(self, p: Problem, w: Weights, workers: int, tell: Progress, total: int) -> None:
+    def __init__(
+        self,
+        p: Problem,
+        w: Weights,
+        workers: int,
+        tell: Progress,
+        total: int,
+        pairs: _Pairs | None = None,
+    ) -> None:
         self.p, self.w, self.workers, self.tell = p, w, workers, tell
-        self.pairs = _pairs(p)
-        shared = _shared_pairs(p)
-        self.shared: dict[tuple[int, int], list[int]] = (
-            shared.groupby(["a", "b"])["c"].agg(list).to_dict() if len(shared) else {}
-        )
+        self.pairs = pairs if pairs is not None else _pairs(p)
+        self.shared = _shared_map(p)
         work, cid, _ = p.members
         self.cand_size = np.bincount(cid, minlength=p.n_clusters)
         self.start = np.asarray(p.start, dtype=np.int64).copy()
@@ -1057,7 +1081,12 @@ class _Search:
         self.base, self.span, self.what = 0.0, 1.0, "scheduled"
 
     def model(
-        self, free: np.ndarray, coupling: bool, *, current: np.ndarray | None = None
+        self,
+        free: np.ndarray,
+        coupling: bool,
+        *,
+        current: np.ndarray | None = None,
+        weights: Weights | None = None,
     ) -> _Model:
         p = self.p
         mask = np.zeros(len(p.start), bool)
@@ -1078,7 +1107,7 @@ class _Search:
         clusters = np.flatnonzero(whole)
         start = self.start if current is None else current
         model = _Model(
-            p, self.w, np.sort(free), sub, clusters, start, self.combined, hint=True,
+            p, weights or self.w, np.sort(free), sub, clusters, start, self.combined, hint=True,
             shared=self.shared,
         )  # fmt: skip
         model.planned_peaks = self.planned_peaks
@@ -1183,9 +1212,14 @@ class _Search:
             # keep a few seconds for the bound: presolving a model of thousands
             # of works alone takes that long
             search_end = t0 + min(_BLOCK_SHARE * limit, limit - min(_BOUND_SECONDS, 0.5 * limit))
+        # the first sweep fixes first: its block models prove their optimum
+        # sooner, and a large set often has time for one sweep only; later
+        # sweeps trade fixes for combined works as the weights say
+        first = replace(self.w, violation=max(self.w.violation, FIXES_FIRST))
         while time.perf_counter() < search_end:
             was_start, was_combined = self.start[free].copy(), self.combined.copy()
-            settled = True
+            settled = sweeps > 0 or first == self.w
+            weights = first if sweeps == 0 else self.w
             offset = (sweeps % 2) * (_BLOCK_WORKS // 2)
             edges = np.flatnonzero(starts_unit)
             targets = np.arange(offset, len(order), _BLOCK_WORKS)
@@ -1195,7 +1229,7 @@ class _Search:
                 if time.perf_counter() >= search_end:
                     break
                 block = order[lo:hi]
-                model = self.model(block, coupling)
+                model = self.model(block, coupling, weights=weights)
                 remaining = search_end - time.perf_counter()
                 solver, status = model.solve(min(_BLOCK_SECONDS, max(remaining, 0.05)), 1)
                 _read(model, solver, status, self.start, self.combined)
@@ -1357,8 +1391,7 @@ def solve(
     comps, comp_size = np.unique(label[involved], return_counts=True)
     coupling = bool(len(p.budget_org)) or p.max_parallel is not None
     share1 = _STAGE1_SHARE if coupling else 1.0
-    search = _Search(p, w, workers, tell, int(comp_size.sum()))
-    search.pairs = pairs
+    search = _Search(p, w, workers, tell, int(comp_size.sum()), pairs)
     search.span = share1
 
     # stage 1: small components batched into exact models, large ones by blocks
@@ -1546,10 +1579,7 @@ def _prove_bounds(
     cand_size = np.bincount(cid, minlength=p.n_clusters)
     in_cand = np.zeros(n, bool)
     in_cand[work] = True
-    shared = _shared_pairs(p)
-    shared_map: dict[tuple[int, int], list[int]] = (
-        shared.groupby(["a", "b"])["c"].agg(list).to_dict() if len(shared) else {}
-    )
+    shared_map = _shared_map(p)
     t0 = time.perf_counter()
     left_works = max(sum(int(in_cand[f].sum()) for f in parts), 1)
     rows: list[dict] = []
