@@ -106,18 +106,12 @@ def run_single(path: Path, hashes: Path) -> dict[str, Any]:
 def run_dask(
     path: Path, hashes: Path, workers: int, memory: str, check: bool = True
 ) -> dict[str, Any]:
-    from distributed import Client, LocalCluster
-
     from ims_geo.distributed import Works, read_conflicts, run
+    from ims_geo.distributed.cluster import dask_client
 
     parts = hashes.with_suffix(".parts")
     t0 = time.perf_counter()
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, memory_limit=memory, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with dask_client(workers=workers, memory_limit=memory) as client:
         t1 = time.perf_counter()
         source = Works.read_parquet(path)
         result = run(source, client=client, out_dir=parts, gather=False)

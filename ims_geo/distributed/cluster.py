@@ -13,11 +13,20 @@ from ims_geo.errors import InputError
 DEFAULT_WORKERS = 2
 #: Seconds to wait for an existing scheduler to answer.
 CONNECT_TIMEOUT = 20
+#: Dask settings of the local workers. The shuffle of the works to their tiles
+#: (Dask's p2p shuffle) buffers up to 1 GiB per worker by default before it
+#: sends; a quarter of that keeps a worker's peak near its tile's kernel (the
+#: buffer only makes the sending wait, never changes what is sent). Workers of
+#: an existing cluster take the same setting from their own configuration
+#: (``DASK_DISTRIBUTED__P2P__COMM__BUFFER=256MiB``).
+WORKER_CONFIG: dict[str, Any] = {"distributed.p2p.comm.buffer": "256MiB"}
 _ADDRESS = re.compile(r"^(tcp|tls|ws|wss|inproc)://[A-Za-z0-9_.:\[\]/-]+$")
 
 
 @contextmanager
-def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
+def dask_client(
+    scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None
+) -> Iterator[Any]:
     """A ``distributed.Client``, closed (with its local cluster) when the block ends.
 
     Parameters
@@ -27,8 +36,12 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         one started by dask-kubernetes or dask-jobqueue.
     workers
         Start a ``LocalCluster`` of this many worker processes (one thread
-        each) instead (default :data:`DEFAULT_WORKERS`).
+        each, :data:`WORKER_CONFIG`) instead (default :data:`DEFAULT_WORKERS`).
+    memory_limit
+        Memory of each local worker (``"4GiB"``; default: the machine's
+        memory shared among them).
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None and workers is not None:
@@ -54,11 +67,13 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     n = DEFAULT_WORKERS if workers is None else int(workers)
     if n < 1:
         raise InputError(f"--workers must be at least 1, not {n}")
-    with (
-        LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster) as client,
-    ):
+    limit = "auto" if memory_limit is None else memory_limit
+    with dask.config.set(WORKER_CONFIG):  # each worker's nanny copies the configuration
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, memory_limit=limit, dashboard_address=None
+        )
+    with cluster, Client(cluster) as client:
         yield client
 
 
-__all__ = ["DEFAULT_WORKERS", "dask_client"]
+__all__ = ["DEFAULT_WORKERS", "WORKER_CONFIG", "dask_client"]

@@ -286,7 +286,8 @@ def run(
     out_dir
         Directory to write the answer to as partitioned GeoParquet
         (``part-00000.parquet``...; each file in the answer's order, with
-        bbox covering columns); None writes nothing.
+        bbox covering columns; ``part-*.parquet`` files of an earlier run
+        in it are removed first); None writes nothing.
     gather
         Gather the whole answer into :attr:`DaskRun.conflicts` (sorted).
 
@@ -353,6 +354,8 @@ def _run(
     folder = Path(out_dir) if out_dir is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("part-*.parquet"):  # an earlier run's parts are not this answer
+            old.unlink()
     tasks = [
         dask.delayed(_run_part)(
             part,
