@@ -543,13 +543,8 @@ def _prepare(
         return None
 
     org_codes, org_names = pd.factorize(works[s.ORG].iloc[take], sort=True)
-    id_codes, _ = pd.factorize(works[s.WORK_ID].iloc[take], sort=True)
-    # a/b order of a pair: by organisation, then work_id
-    rank = np.empty(len(take), dtype=np.int64)
-    # one stable sort of one integer key (a third of the time of a two-key lexsort)
-    # (a missing value's code -1 sorts first, as in a lexsort of the codes)
-    by_id = org_codes.astype(np.int64) * (int(id_codes.max(initial=0)) + 2) + (id_codes + 1)
-    rank[np.argsort(by_id, kind="stable")] = np.arange(len(take))
+    # the a/b order is found on the pool while this thread finds the search order
+    (ranked,) = _start(pool, _rank, [org_codes], [works[s.WORK_ID].iloc[take]])
     # works are searched organisation by organisation, in space-filling-curve order
     # within each: neighbours in space are neighbours in memory and in time of search
     bounds = shapely.bounds(geoms_all[take])
@@ -559,7 +554,7 @@ def _prepare(
     )
     rows = take[order]
     bounds = bounds[order]
-    rank = rank[order]
+    rank = ranked()[order]
     org = org_codes[order].astype(np.int32)
     names, labels = pd.factorize(works[s.DISCIPLINE].iloc[rows])
 
@@ -621,6 +616,17 @@ def _prepare(
             _segments(geoms, is_line) if pool is None else pool.submit(_segments, geoms, is_line)
         ),
     )
+
+
+def _rank(org_codes: np.ndarray, ids: pd.Series) -> np.ndarray:
+    """Position of each work by (organisation, work_id): the work with the lower rank is "a"."""
+    id_codes, _ = pd.factorize(ids, sort=True)
+    rank = np.empty(len(ids), dtype=np.int64)
+    # one stable sort of one integer key (a third of the time of a two-key lexsort)
+    # (a missing value's code -1 sorts first, as in a lexsort of the codes)
+    by_id = org_codes.astype(np.int64) * (int(id_codes.max(initial=0)) + 2) + (id_codes + 1)
+    rank[np.argsort(by_id, kind="stable")] = np.arange(len(ids))
+    return rank
 
 
 def _morton(bounds: np.ndarray) -> np.ndarray:
