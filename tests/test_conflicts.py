@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from itertools import combinations
 from typing import Any
@@ -409,6 +410,22 @@ def test_chunks_batches_blocks_and_threads_do_not_change_the_answer(monkeypatch)
         got = find_conflicts(works, rules, workers=workers)
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
         assert got.geometry.geom_equals_exact(expected.geometry, 1e-9).all()
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_steps_split_over_the_pool_keep_their_order(threads: int) -> None:
+    # each element's 2D copy where it was, whether the halves run on one thread or two
+    pool = ThreadPoolExecutor(threads) if threads else None
+    try:
+        for n in (0, 1, 2, 5):
+            shapes = shapely.points(np.arange(n, dtype=float), np.zeros(n), np.arange(n) + 10.0)
+            got = conflicts._halves(pool, shapely.force_2d, shapes)
+            assert shapely.to_wkt(got).tolist() == [f"POINT ({k} 0)" for k in range(n)]
+        getters = conflicts._start(pool, divmod, [7, 9, 20], [2, 4, 3])
+        assert [get() for get in getters] == [(3, 1), (2, 1), (6, 2)]
+    finally:
+        if pool is not None:
+            pool.shutdown()
 
 
 def test_many_organisations() -> None:
