@@ -501,3 +501,93 @@ def test_hostile_geoparquet_is_refused_with_a_message(dask_client: Any, tmp_path
     (tmp_path / "text.parquet").write_text("work_id,org\n1,a\n")
     with pytest.raises(InputError, match="cannot be read as GeoParquet"):
         Works.read_parquet(tmp_path / "text.parquet")
+
+
+# --- works read from files are checked as the import checks them ----------------------
+
+
+def _far_apart_pair(works: gpd.GeoDataFrame) -> tuple[int, int]:
+    """Two works of one organisation in different row groups of 300, far apart."""
+    same = works.index[works["org"] == works["org"].iloc[0]].to_numpy()
+    first = int(same[0])
+    cx = works.geometry.centroid.x.to_numpy()
+    last = int(same[np.argmax(np.abs(cx[same] - cx[first]))])
+    assert last // 300 != first // 300 and abs(cx[last] - cx[first]) > 100
+    return first, last
+
+
+def test_duplicate_work_id_in_two_partitions_and_tiles_is_refused_as_the_import_does(
+    dask_client: Any, tmp_path: Path
+) -> None:
+    works = street_works(2000, seed=6)
+    first, last = _far_apart_pair(works)
+    works.loc[last, "work_id"] = works.loc[first, "work_id"]
+    path = tmp_path / "works.parquet"
+    works.to_parquet(path, row_group_size=300, write_covering_bbox=True, schema_version="1.1.0")
+    source = Works.read_parquet(path)
+    assert source.frame.npartitions == 7
+    # the import rejects both rows with this reason
+    reasons = validate(gpd.read_parquet(path)).rejected[REASON].tolist()
+    message = (
+        f"duplicate work_id '{works.loc[first, 'work_id']}' for org '{works.loc[first, 'org']}'"
+    )
+    assert reasons == [message, message]
+    # the two copies lie in different tiles: no tile holds both
+    tiling = grid_tiling(
+        [float(np.mean(works.geometry.centroid.x.to_numpy()[[first, last]]))], [], 20.0
+    )
+    owners = tiling.owner(
+        works.geometry.centroid.x.to_numpy()[[first, last]],
+        works.geometry.centroid.y.to_numpy()[[first, last]],
+    )
+    assert owners[0] != owners[1]
+    for kwargs in ({"tiling": tiling}, {"tiles": 4}):
+        with pytest.raises(InputError, match=f"^{message} in {path} "):
+            find_conflicts_dask(Works.read_parquet(path), client=dask_client, **kwargs)
+
+
+def test_keys_whose_hashes_collide_are_not_taken_for_duplicates(dask_client: Any) -> None:
+    from ims_geo.distributed.engine import _refuse_duplicates
+
+    works = Works.from_geodataframe(street_works(50, seed=7), partitions=3)
+    keys = works.frame[["org", "work_id"]].compute()
+    hashes = pd.util.hash_pandas_object(keys.astype("str"), index=False).to_numpy()
+    forged = hashes.copy()
+    forged[40] = forged[3]  # two different works, one hash
+    _refuse_duplicates(works, forged, dask_client)  # read again, found different: no error
+    works_dup = street_works(50, seed=7)
+    works_dup.loc[40, ["org", "work_id"]] = works_dup.loc[3, ["org", "work_id"]].to_numpy()
+    dup = Works.from_geodataframe(works_dup, partitions=3)
+    with pytest.raises(InputError, match="duplicate work_id"):
+        _refuse_duplicates(dup, forged, dask_client)
+
+
+def test_geoparquet_rows_are_checked_and_repaired_as_the_import_does(
+    dask_client: Any, tmp_path: Path
+) -> None:
+    works = street_works(600, seed=8)
+    raw = works.copy()
+    # a layer left out (the import fills it from the discipline), a self-crossing
+    # polygon (the import repairs it): the answer is the single engine's on the imported works
+    raw["layer"] = raw["layer"].astype(object)
+    raw.loc[5, "layer"] = None
+    x, y = raw.geometry.iloc[7].coords[0]
+    raw.loc[7, "geometry"] = Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)])
+    assert not raw.geometry.iloc[7].is_valid
+    path = tmp_path / "raw.parquet"
+    raw.to_parquet(path, row_group_size=200, write_covering_bbox=True, schema_version="1.1.0")
+    imported = validate(gpd.read_parquet(path))
+    assert imported.rejected.empty and imported.repaired == 1
+    assert imported.valid.loc[5, "layer"] != "" and imported.valid.geometry.iloc[7].is_valid
+    want = find_conflicts(imported.valid)
+    assert_same(find_conflicts_dask(Works.read_parquet(path), client=dask_client, tiles=3), want)
+    # a work the import rejects: the run is refused, naming the file, the work and the reason
+    raw.loc[9, "end_date"] = raw.loc[9, "start_date"] - pd.Timedelta(days=3)
+    raw.to_parquet(path, row_group_size=200, write_covering_bbox=True, schema_version="1.1.0")
+    (reason,) = validate(gpd.read_parquet(path)).rejected[REASON].tolist()
+    assert reason == "end_date before start_date"
+    with pytest.raises(InputError) as refused:
+        find_conflicts_dask(Works.read_parquet(path), client=dask_client, tiles=3)
+    text = str(refused.value)
+    assert text.startswith(f"{path}: 1 work(s) fail the checks of ims-geo import")
+    assert f"work_id '{raw.loc[9, 'work_id']}' of org '{raw.loc[9, 'org']}': {reason}" in text

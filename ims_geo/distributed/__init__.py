@@ -45,8 +45,9 @@ computed, so every tile computes the same ``p``.
    severity. Which work is ``a`` follows the order by (organisation,
    work_id), which the kernel derives from the works at hand: the order
    of two works never depends on the others, and (organisation, work_id)
-   is unique (:func:`ims_geo.schema.validate` rejects duplicates; a tile
-   that holds a duplicate raises). So the row of ``(a, b)`` in ``T`` equals
+   is unique (:func:`ims_geo.schema.validate` rejects duplicates, and the
+   run refuses works whose (organisation, work_id) is used twice, in any
+   partitions, before it cuts the tiles). So the row of ``(a, b)`` in ``T`` equals
    its row on all works, value for value and bit for bit.
 3. *No tile reports a pair that is not in the answer.* A tile holds a
    subset of the works; by 2 a pair's row does not depend on the other

@@ -11,13 +11,18 @@ read (:class:`Works`: from a GeoDataFrame, or from GeoParquet read in
 partitions, never the whole file in one process). The run makes two passes
 over them:
 
-1. a summary of each partition: its row count and a regular sample of its
+1. a summary of each partition: its row count, a regular sample of its
    envelope centres (at most :data:`SAMPLE_PER_PARTITION`), from which the
-   client cuts the count-balanced tiles (:func:`~ims_geo.distributed.tiles.kd_tiling`);
+   client cuts the count-balanced tiles (:func:`~ims_geo.distributed.tiles.kd_tiling`),
+   and a hash of each work's (org, work_id), from which the client refuses
+   an id used twice in any partitions, as the import does;
    when the works are not in a local metric CRS, a first pass finds their
    extent, from which the working CRS is chosen as the single-machine engine
    chooses it;
-2. each work is copied to every tile its envelope grown by the halo touches,
+2. works read from files are checked as ``ims-geo import`` checks them
+   (:func:`ims_geo.schema.validate`, in each partition: a rejected work
+   refuses the run); each work is copied to every tile its envelope grown by
+   the halo touches,
    the copies are shuffled by tile (tile k to output partition k, so every
    worker gets its share of tiles), and the task of each tile runs
    :func:`~ims_geo.conflicts.find_conflicts`, keeps the pairs whose reference
@@ -92,11 +97,21 @@ class Works:
         when the files have it: the tiles are balanced on it without
         decoding a geometry (the copies use the geometries' own bounds: a
         file's bbox is never trusted for the answer).
+    source
+        The file(s) read, named in messages; empty for works handed over
+        as a GeoDataFrame.
+    checked
+        Whether the works were checked by :func:`ims_geo.schema.validate`
+        already (a GeoDataFrame is taken as it is, as by
+        :func:`~ims_geo.conflicts.find_conflicts`); works read from files are
+        checked in each partition as ``ims-geo import`` checks them.
     """
 
     frame: dd.DataFrame
     crs: CRS
     boxes: dd.DataFrame | None = None
+    source: str = ""
+    checked: bool = True
 
     @classmethod
     def from_geodataframe(
@@ -170,7 +185,8 @@ class Works:
                 split_row_groups=True,
                 dtype_backend="pyarrow",
             )
-        return cls(frame.rename(columns={primary: WKB}), crs, boxes)
+        named = ", ".join(paths) if len(paths) <= 3 else f"{paths[0]} and {len(paths) - 1} more"
+        return cls(frame.rename(columns={primary: WKB}), crs, boxes, named, checked=False)
 
 
 @dataclass
@@ -332,22 +348,28 @@ def _run(
         {"x": pd.Series([], dtype="float64"), "y": pd.Series([], dtype="float64"),
          "n": pd.Series([], dtype="int64")}
     )  # fmt: skip
+    # one pass: the sample for the tiles and a hash of each work's (org, work_id)
+    keys = works.frame[[s.ORG, s.WORK_ID]].map_partitions(
+        _key_hashes, meta=pd.Series([], dtype="uint64")
+    )
     if tiling is not None and known is not None:  # nothing to sample, nothing to count
         n_works = known
-    elif works.boxes is not None and source == target:  # the bbox column alone is read
-        summary = _compute(client, works.boxes.map_partitions(_summary_of_boxes, meta=summary_meta))
-        n_works = int(summary["n"].sum())
+        hashes = _compute(client, keys)
     else:
-        summary = _compute(
-            client, works.frame.map_partitions(_summary, source, target, meta=summary_meta)
-        )
+        if works.boxes is not None and source == target:  # the bbox column alone is read
+            sampled = works.boxes.map_partitions(_summary_of_boxes, meta=summary_meta)
+        else:
+            sampled = works.frame.map_partitions(_summary, source, target, meta=summary_meta)
+        summary, hashes = _compute(client, [sampled, keys])
         n_works = int(summary["n"].sum())
+    _refuse_duplicates(works, np.asarray(hashes, dtype=np.uint64), client)
     if tiling is None:
         count = tiles or max(threads, math.ceil(n_works / WORKS_PER_TILE))
         sample = summary.loc[summary["n"] == 0, ["x", "y"]].to_numpy()
         tiling = kd_tiling(sample, count, distance)
-    meta = _copies(works.frame._meta, source, target, tiling)
-    copies = works.frame.map_partitions(_copies, source, target, tiling, meta=meta)
+    check = None if works.checked else works.source
+    meta = _copies(works.frame._meta, source, target, tiling, None)
+    copies = works.frame.map_partitions(_copies, source, target, tiling, check, meta=meta)
     # tile k goes to output partition k (a hash of the tile number would put two or
     # three tiles in some partitions and none in others: the workers would idle)
     shuffled = copies.set_index(TILE, divisions=list(range(len(tiling) + 1)))
@@ -461,6 +483,36 @@ def _compute(client: Any, work: Any) -> Any:
     return client.compute(work).result()
 
 
+def _refuse_duplicates(works: Works, hashes: np.ndarray, client: Any) -> None:
+    """Refuse works whose (org, work_id) is used twice, in any partitions, as the import does.
+
+    The client holds one 64-bit hash per work (80 MB for 10M works); only the
+    works whose hash is met twice are read again, so that two different
+    works whose hashes collide are never taken for one.
+    """
+    ordered = np.sort(hashes)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(twice):
+        return
+    meta = pd.DataFrame(
+        {s.ORG: pd.Series([], dtype=object), s.WORK_ID: pd.Series([], dtype=object)}
+    )
+    found = _compute(
+        client,
+        works.frame[[s.ORG, s.WORK_ID]].map_partitions(_keys_hashed, np.unique(twice), meta=meta),
+    )
+    counts = found.value_counts(sort=False)
+    dup = counts[counts > 1]
+    if len(dup):
+        org, work_id = dup.index[0]
+        where = f" in {works.source}" if works.source else ""
+        raise InputError(
+            f"duplicate work_id '{work_id}' for org '{org}'{where} ({int(dup.iloc[0])} works, "
+            f"{len(dup)} duplicated id(s) in all): every work needs its own work_id within its "
+            "organisation; correct the works (ims-geo import rejects every duplicated row)"
+        )
+
+
 def _target_crs(works: Works, client: Any) -> CRS:
     """The working metric CRS, chosen from the works' extent as the single-machine engine does."""
     try:
@@ -520,9 +572,11 @@ def _geometries(part: pd.DataFrame) -> np.ndarray:
         ) from None
 
 
-def _decode(part: pd.DataFrame, source: CRS, target: CRS) -> np.ndarray:
-    """The partition's geometries in the working CRS."""
-    geoms = _geometries(part)
+def _decode(
+    part: pd.DataFrame, source: CRS, target: CRS, geoms: np.ndarray | None = None
+) -> np.ndarray:
+    """The partition's geometries (``geoms``, decoded already) in the working CRS."""
+    geoms = _geometries(part) if geoms is None else geoms
     if source == target or not len(geoms):
         return geoms
     return np.asarray(gpd.GeoSeries(geoms, crs=source).to_crs(target).array, dtype=object)
@@ -571,9 +625,66 @@ def _sampled(bounds: np.ndarray, rows: int) -> pd.DataFrame:
     )
 
 
-def _copies(part: pd.DataFrame, source: CRS, target: CRS, tiling: Tiling) -> pd.DataFrame:
-    """One row per (work, tile) its grown envelope touches, with the tile number."""
-    geoms = _decode(part, source, target)
+def _key_hashes(part: pd.DataFrame) -> pd.Series:
+    """One 64-bit hash of (org, work_id) per work (missing values hash as missing)."""
+    return pd.util.hash_pandas_object(_key_text(part), index=False).astype("uint64")
+
+
+def _key_text(part: pd.DataFrame) -> pd.DataFrame:
+    """(org, work_id) as text, the same whatever the file's string type."""
+    return part[[s.ORG, s.WORK_ID]].astype("str")
+
+
+def _keys_hashed(part: pd.DataFrame, wanted: np.ndarray) -> pd.DataFrame:
+    """(org, work_id) of the works whose key hashes to one of ``wanted``."""
+    text = _key_text(part)
+    hit = np.isin(_key_hashes(part).to_numpy(), wanted)
+    return text.loc[hit].astype(object).reset_index(drop=True)
+
+
+def _checked(
+    part: pd.DataFrame, geoms: np.ndarray, crs: CRS, source: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The partition as :func:`ims_geo.schema.validate` leaves it; any rejected work refused.
+
+    The values the import would store replace the file's (dates, defaults,
+    repaired geometries), so the search sees what the single engine sees
+    after the import.
+    """
+    frame = gpd.GeoDataFrame(
+        part.drop(columns=[WKB]).reset_index(drop=True), geometry=geoms, crs=crs
+    )
+    result = s.validate(frame, source=source)
+    if len(result.rejected):
+        first = result.rejected.iloc[0]
+        raise InputError(
+            f"{source}: {len(result.rejected)} work(s) fail the checks of ims-geo import, "
+            f"first work_id '{first.get(s.WORK_ID)}' of org '{first.get(s.ORG)}': "
+            f"{first[s.REASON]}; correct them (ims-geo import lists every rejected row with "
+            "its reason) and export the works again"
+        )
+    valid = result.valid
+    # the file's dtypes kept (dates in ms hold the checked dates in s exactly)
+    out = pd.DataFrame(
+        {c: valid[c].astype(part[c].dtype).to_numpy() for c in part.columns if c != WKB},
+        index=part.index,
+    )
+    checked = np.asarray(valid.geometry.array, dtype=object)
+    out[WKB] = part[WKB] if not result.repaired else _wkb_series(checked).to_numpy()
+    return out[list(part.columns)], checked
+
+
+def _copies(
+    part: pd.DataFrame, source: CRS, target: CRS, tiling: Tiling, check: str | None
+) -> pd.DataFrame:
+    """One row per (work, tile) its grown envelope touches, with the tile number.
+
+    ``check`` names the file when the works must first pass :func:`_checked`.
+    """
+    geoms = None
+    if check is not None and len(part):
+        part, geoms = _checked(part, _geometries(part), source, check)
+    geoms = _decode(part, source, target, geoms)
     bounds = shapely.bounds(geoms)
     present = np.flatnonzero(np.isfinite(bounds).all(axis=1))  # no geometry: no part
     work, tile = tiling.copies(bounds[present])
