@@ -370,7 +370,7 @@ def show_table(
     )
 
 
-def header_language(*, key: str, default: bool, into: Any = None) -> str | None:
+def header_language(*, key: str, default: bool) -> str | None:
     """A checkbox "Column headers in <language>" for a download's CSV and Excel files.
 
     Hidden in English (the canonical names are English already). Returns the
@@ -384,13 +384,11 @@ def header_language(*, key: str, default: bool, into: Any = None) -> str | None:
         Widget key.
     default
         Ticked at first: on for tables people read, off for files read back.
-    into
-        The container to draw in (default: where the page is).
     """
     lang = i18n.language()
     if lang == i18n.DEFAULT_LANGUAGE:
         return None
-    ticked = (into or st).checkbox(
+    ticked = st.checkbox(
         _("Column headers in {language}").format(language=i18n.language_name(lang)),
         value=default,
         key=key,
