@@ -616,3 +616,30 @@ def test_adopting_and_setting_targets_on_the_cycle_pages_are_refused_in_their_la
     # a message of which one part is not recognised stays as the library wrote it
     unknown = refusals[5] + "; something new"
     assert messages.translate(unknown) == unknown
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_file_to_compare_that_is_no_proposal_is_named_and_refused_in_its_language(lang):
+    from ims_geo import export
+    from ims_geo.ui import negotiate
+
+    current = {
+        "kpis": pd.DataFrame({"kpi": ["clashes"], "baseline": [2.0], "proposal": [1.0]}),
+        "works": pd.DataFrame(
+            {"org": ["A"], "work_id": ["1"], "proposed_start": ["2030-01-01"], "cluster_id": [""]}
+        ),
+    }
+    refusals = []
+    for data in (
+        export.to_bytes({"sheet": pd.DataFrame({"x": [1]})}, "xlsx"),  # no kpis sheet
+        export.to_bytes({"kpis": current["kpis"], "works": pd.DataFrame({"x": [1]})}, "xlsx"),
+    ):
+        with pytest.raises(InputError) as refused:
+            negotiate.compare_with(current, data, name="last year.xlsx")
+        refusals.append(str(refused.value))
+    assert refusals[0].startswith("last year.xlsx: not a proposal written by ims-geo propose")
+    assert refusals[1].startswith("last year.xlsx: missing column(s) org, work_id")
+    i18n.use(lang)
+    for english in refusals:
+        shown = messages.translate(english)
+        assert shown != english and shown.startswith("last year.xlsx: "), english

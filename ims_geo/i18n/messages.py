@@ -285,6 +285,9 @@ TEMPLATES: tuple[str, ...] = (
     N_("{mapping}: [{key}] must be a table of key = value lines, not {value}"),
     N_("{mapping}: {key} must be a column name or a list of column names, not {value}"),
     N_("{mapping}: {key} must be a text, number, true/false or date, not {value}"),
+    # a proposal to compare with (ims_geo.programme.read_proposal)
+    N_("{file}: not a proposal written by ims-geo propose (kpis and works): {error}"),
+    N_("{file}: missing column(s) {columns} of a proposal"),
     # adopting a programme, setting the cycle's targets (ims_geo.cycle)
     N_("an adoption needs its decision reference, e.g. --decision 'Council 2027/14'"),
     N_(

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from ims_geo import export
+from ims_geo.errors import InputError
 from ims_geo.i18n import _, fmt_money, fmt_number
 from ims_geo.i18n.headers import headed
 from ims_geo.i18n.labels import KPI_NAMES
@@ -272,7 +273,10 @@ def compare_with(
         else:
             there = Path(tmp) / "other.xlsx"
             export.write_layers(other, there)
-        kpis, differ = compare(there, here)
+        try:
+            kpis, differ = compare(there, here)
+        except InputError as error:  # named as the user knows it, not by its copy here
+            raise InputError(str(error).replace(str(there), name or there.name)) from None
     titles = current["works"].assign(
         **{ORG: current["works"][ORG].astype(str), WORK_ID: current["works"][WORK_ID].astype(str)}
     )
