@@ -643,3 +643,43 @@ def test_a_file_to_compare_that_is_no_proposal_is_named_and_refused_in_its_langu
     for english in refusals:
         shown = messages.translate(english)
         assert shown != english and shown.startswith("last year.xlsx: "), english
+
+
+def _shapefile_parts(tmp_path) -> dict[str, bytes]:
+    import geopandas as gpd
+    import shapely
+
+    frame = gpd.GeoDataFrame(
+        {"work_id": ["1", "2"], "org": ["W", "W"], "start_date": ["2030-01-01"] * 2,
+         "end_date": ["2030-02-01"] * 2},
+        geometry=[shapely.Point(155000, 463000), shapely.Point(155001, 463000)], crs=28992,
+    )  # fmt: skip
+    frame.to_file(tmp_path / "w.shp")
+    frame.to_file(tmp_path / "w.gpkg")
+    return {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_file_that_cannot_be_read_whole_is_refused_in_its_language(tmp_path, lang):
+    from ims_geo.ingest import Limits
+
+    parts = _shapefile_parts(tmp_path)
+    shapefile = {k: v for k, v in parts.items() if k.startswith("w.") and not k.endswith(".gpkg")}
+    cases = [
+        (_zip({k: v for k, v in shapefile.items() if k != "w.dbf"}), "plan.zip", {}),
+        (b"\n\n", "plan.csv", {}),
+        (b'work_id,org\n"1,W\n', "plan.csv", {}),
+        (parts["w.gpkg"], "plan.gpkg", {"limits": Limits(max_rows=1)}),
+    ]
+    refusals = []
+    for data, name, kwargs in cases:
+        with pytest.raises(InputError) as refused:
+            read_works(data, name=name, **kwargs)
+        refusals.append(str(refused.value))
+    assert "w.shp has no .dbf file next to it" in refusals[0]
+    assert "has no header line" in refusals[1] and "could not be read as CSV" in refusals[2]
+    assert "holds 2 features, more than the limit of 1 (max_rows)" in refusals[3]
+    i18n.use(lang)
+    for english, (_data, name, _kwargs) in zip(refusals, cases, strict=True):
+        shown = messages.translate(english)
+        assert shown != english and name in shown, english

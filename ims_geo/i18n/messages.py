@@ -336,6 +336,18 @@ TEMPLATES: tuple[str, ...] = (
         "the plan's files"
     ),
     N_("{file} is password-protected; upload an archive without a password"),
+    N_(
+        "{file}: {member} has no {parts} file next to it in the archive; zip every part of the "
+        "shapefile (.shp, .shx, .dbf, .prj, .cpg)"
+    ),
+    N_("{file} has no header line; the first line must name the columns"),
+    N_("{file} could not be read as CSV: {error}"),
+    N_("{file} cannot be decoded as {encoding}: {error}"),
+    N_("{file} holds {count} features, more than the limit of {limit} (max_rows); split the file"),
+    N_(
+        "{file} is a damaged GeoPackage (SQLite: {sqlite}); its features cannot all be read: "
+        "export it again from the source system"
+    ),
     N_("{file} has no layer {layer}; its layers are: {layers}"),
     N_(
         "{file} has no geometry column: add a column 'geometry' with WKT text (or one of "
