@@ -352,7 +352,7 @@ proposal_options = _grouped(
             "--fix-worth",
             type=click.FloatRange(min=0.0, min_open=True),
             help="How many combined works a dig-after-pave violation of the plan that is fixed "
-            "is worth [default: 1.7: a fix is given up only for two or more combined works]; "
+            "is worth [default: 1.7: a fix is given up only for a project that gains more]; "
             "1000 fixes every violation the windows allow before combining anything.",
         ),
     ],

@@ -522,7 +522,8 @@ def propose(
         Objective weights of the scheduler (default
         :class:`ims_geo.programme.schedule.Weights`: a moratorium violation
         of the plan fixed is worth 1.7 combined works, so a fix is given up
-        only for two or more; ``Weights(violation=1_000_000)`` fixes first).
+        only for a project that gains more; ``Weights(violation=1_000_000)``
+        fixes first).
     hard_budgets
         Euros over a budget weigh more than anything combining can gain (the
         solver removes overruns first); otherwise each euro over costs

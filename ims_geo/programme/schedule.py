@@ -143,12 +143,14 @@ class Weights:
 
     By default a moratorium violation of the plan that is fixed is worth 1.7
     combined works (:attr:`violation` = 1,700, :attr:`combined` = 1,000): a
-    fix is given up only where that buys at least two combined works (a
-    project of two works, or a larger one), never for one. Measured on dense
-    boxes of 21-40 works this combines 91 % of the proven bound and fixes 91
-    of the 96 violations that fixing first fixes (fixing first: 86 % and 96;
-    a fix worth 1.5 works: 92 % and 89; 2 works: 88 % and 94; see the
-    programme section of ``benchmarks/README.md``). To fix every violation
+    fix is given up only for more than that, after the moves it needs (a
+    project, which has two works or more; a clash of the plan ended counts
+    as :attr:`clash`). Measured on dense boxes of 21-40 works this combines
+    91 % of the proven bound and fixes 91 of the 96 violations that fixing
+    first fixes (fixing first: 86 % and 96; a fix worth 1.5 works: 92 % and
+    89; 2 works: 88 % and 94; see the programme section of
+    ``benchmarks/README.md``). Large parts, searched block by block, fix
+    first in their first sweep (see :meth:`_Search.blocks`). To fix every violation
     the windows allow before combining anything, use a :attr:`violation`
     above :attr:`combined` times the number of works, e.g. ``1_000_000``
     (``ims-geo propose --fix-worth 1000``).
@@ -1165,7 +1167,10 @@ class _Search:
         other work held at its current date, in turn, the cuts shifting by
         half a block every sweep; sweeps repeat until one changes nothing or
         the time is spent, and the whole set's objective is evaluated once at
-        the end. The whole set is also solved as one model, which gives the
+        the end. The first sweep's block models fix violations first (a fix
+        worth :data:`FIXES_FIRST`, at least the weights' own): they prove
+        their optimum sooner, and a large set often has time for one sweep
+        only; the later sweeps use the weights. The whole set is also solved as one model, which gives the
         bound (and sometimes a better solution, which then wins). For sets of
         more than :data:`_PARALLEL_BOUND_WORKS` works and two or more workers
         it runs in a second thread while the blocks run (CP-SAT releases the
