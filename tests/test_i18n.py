@@ -380,6 +380,15 @@ def _broken(org: str, work_id: str) -> str:
     return f"{work_id},{org},2030-01-01,2030-02-01,"  # no geometry: rejected
 
 
+def _refused(call, *args, **kwargs) -> str:
+    """The message of the library's refusal of ``call(*args, **kwargs)`` (it must refuse)."""
+    from ims_geo.errors import ImsGeoError
+
+    with pytest.raises(ImsGeoError) as refused:
+        call(*args, **kwargs)
+    return str(refused.value)
+
+
 def _refusal(store, data: bytes, org: str | None) -> str:
     from ims_geo.errors import ImportRefusedError
 
@@ -504,18 +513,15 @@ def test_the_programme_pages_unit_cost_errors_are_translated_where_shown(
 
 @pytest.mark.parametrize("lang", ["nl", "de"])
 def test_a_store_refusing_works_of_no_organisation_or_of_another_is_translated(tmp_path, lang):
-    from ims_geo.errors import ImsGeoError
     from ims_geo.store import open_store
 
     works = read_works(_plan(_work("Gas", "G1")), name="plan.csv", crs="EPSG:28992").works
-    refusals = []
-    for store, plan in [
-        (open_store(tmp_path / "s.gpkg"), works.iloc[:0]),
-        (open_store(tmp_path / "s.gpkg", acting_org="Water"), works),
-    ]:
-        with pytest.raises(ImsGeoError) as refused:
-            store.import_plans(plan, cycle=2030)
-        refusals.append(str(refused.value))
+    refusals = [
+        _refused(open_store(tmp_path / "s.gpkg").import_plans, works.iloc[:0], cycle=2030),
+        _refused(
+            open_store(tmp_path / "s.gpkg", acting_org="Water").import_plans, works, cycle=2030
+        ),
+    ]
     assert refusals[0].startswith("the works name no organisation")
     assert refusals[1].startswith("organisation 'Water' may only change its own works")
     i18n.use(lang)
@@ -587,12 +593,10 @@ def test_adopting_and_setting_targets_on_the_cycle_pages_are_refused_in_their_la
     from ims_geo.store import open_store
     from tests.test_cycle import YEAR, build, hand_programme
 
-    refusals = []
+    refusals: list[str] = []
 
     def refused(call, *args, **kwargs) -> None:
-        with pytest.raises(InputError) as error:
-            call(*args, **kwargs)
-        refusals.append(str(error.value))
+        refusals.append(_refused(call, *args, **kwargs))
 
     store = build(tmp_path / "cycle.gpkg")
     refused(cycle.adopt, store, YEAR, hand_programme(store), decision="")
@@ -629,14 +633,13 @@ def test_a_file_to_compare_that_is_no_proposal_is_named_and_refused_in_its_langu
             {"org": ["A"], "work_id": ["1"], "proposed_start": ["2030-01-01"], "cluster_id": [""]}
         ),
     }
-    refusals = []
-    for data in (
-        export.to_bytes({"sheet": pd.DataFrame({"x": [1]})}, "xlsx"),  # no kpis sheet
-        export.to_bytes({"kpis": current["kpis"], "works": pd.DataFrame({"x": [1]})}, "xlsx"),
-    ):
-        with pytest.raises(InputError) as refused:
-            negotiate.compare_with(current, data, name="last year.xlsx")
-        refusals.append(str(refused.value))
+    refusals = [
+        _refused(negotiate.compare_with, current, data, name="last year.xlsx")
+        for data in (
+            export.to_bytes({"sheet": pd.DataFrame({"x": [1]})}, "xlsx"),  # no kpis sheet
+            export.to_bytes({"kpis": current["kpis"], "works": pd.DataFrame({"x": [1]})}, "xlsx"),
+        )
+    ]
     assert refusals[0].startswith("last year.xlsx: not a proposal written by ims-geo propose")
     assert refusals[1].startswith("last year.xlsx: missing column(s) org, work_id")
     i18n.use(lang)
@@ -671,11 +674,7 @@ def test_a_file_that_cannot_be_read_whole_is_refused_in_its_language(tmp_path, l
         (b'work_id,org\n"1,W\n', "plan.csv", {}),
         (parts["w.gpkg"], "plan.gpkg", {"limits": Limits(max_rows=1)}),
     ]
-    refusals = []
-    for data, name, kwargs in cases:
-        with pytest.raises(InputError) as refused:
-            read_works(data, name=name, **kwargs)
-        refusals.append(str(refused.value))
+    refusals = [_refused(read_works, data, name=name, **kwargs) for data, name, kwargs in cases]
     assert "w.shp has no .dbf file next to it" in refusals[0]
     assert "has no header line" in refusals[1] and "could not be read as CSV" in refusals[2]
     assert "holds 2 features, more than the limit of 1 (max_rows)" in refusals[3]
