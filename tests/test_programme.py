@@ -1285,4 +1285,4 @@ def test_the_joint_periods_of_many_sets_at_once_are_those_of_each_set(
             assert (low[k], high[k]) == (min(days), max(days))
         else:
             assert low[k] > high[k]
-        assert programme._window(a, np.asarray(members)) == (low[k], high[k])
+        assert programme._Window(a)(members) == (low[k], high[k])

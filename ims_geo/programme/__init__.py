@@ -1321,23 +1321,42 @@ def _windows(
     )
 
 
-def _window(a: _Arrays, members: np.ndarray) -> tuple[int, int]:
-    """Lowest and highest joint start of one set of works (empty when low > high)."""
-    # the rule of :func:`member_offsets` for one set, in plain numpy: this runs
-    # for every trial set of the clusters and candidates
-    m = np.asarray(members, np.int64)
-    order = np.argsort(a.chain_rank[m])
-    ms = m[order]
-    gs = a.group[ms]
-    d = a.duration[ms]
-    trench = gs == 0
-    step = np.zeros(len(ms), np.int64)  # slices, not np.r_: this runs thousands of times
-    step[1:] = np.where(trench[1:] & trench[:-1], np.maximum(0, d[:-1] - d[1:]), 0)
-    off = np.where(trench, np.cumsum(step), 0)
-    sealing = gs == 2
-    if (~sealing).any():
-        off = np.where(sealing, (off + d)[~sealing].max() + 1, off)
-    return int((a.lo[ms] - off).max()), int((a.hi[ms] - off).min())
+class _Window:
+    """Lowest and highest joint start of one set of works at a time (empty when low > high).
+
+    The rule of :func:`member_offsets` for one set in plain Python: the greedy
+    split tries thousands of sets of a few works one after the other, where
+    numpy's cost per call would dominate (:func:`_windows` checks many sets
+    at once).
+    """
+
+    def __init__(self, a: _Arrays) -> None:
+        self.rank = a.chain_rank.tolist()
+        self.group = a.group.tolist()
+        self.duration = a.duration.tolist()
+        self.lo, self.hi = a.lo.tolist(), a.hi.tolist()
+
+    def __call__(self, members: Iterable[int]) -> tuple[int, int]:
+        group, duration = self.group, self.duration
+        ms = sorted(members, key=self.rank.__getitem__)
+        off: list[int] = []
+        at, before = 0, -1  # the trench works come first, deepest first
+        for i in ms:
+            if group[i] == 0:
+                if before >= 0:
+                    at += max(0, before - duration[i])
+                before = duration[i]
+                off.append(at)
+            else:
+                off.append(0)
+        ends = [o + duration[i] for i, o in zip(ms, off, strict=True) if group[i] != 2]
+        if ends:
+            last = max(ends) + 1
+            off = [last if group[i] == 2 else o for i, o in zip(ms, off, strict=True)]
+        return (
+            max(self.lo[i] - o for i, o in zip(ms, off, strict=True)),
+            min(self.hi[i] - o for i, o in zip(ms, off, strict=True)),
+        )
 
 
 def _clusters(
@@ -1374,9 +1393,10 @@ def _clusters(
             for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
         }
         members = frame[frame["comp"].isin(bad)].groupby("comp").groups
+        window = _Window(a)
         for comp in bad.tolist():
             idx = np.asarray(members[comp])
-            subs = _split(idx, neighbours, a, cap)
+            subs = _split(idx, neighbours, a, cap, window)
             for sub in subs:
                 cluster[sub] = sub[0]
             left = sorted(set(idx.tolist()) - {i for sub in subs for i in sub})
@@ -1387,7 +1407,9 @@ def _clusters(
     return out, splits
 
 
-def _split(members: np.ndarray, neighbours: dict, a: _Arrays, cap: int) -> list[list[int]]:
+def _split(
+    members: np.ndarray, neighbours: dict, a: _Arrays, cap: int, window: _Window
+) -> list[list[int]]:
     """Greedy split of one component into connected sub-clusters with a joint period."""
     sealing = a.group == 2
     degree = {int(i): len(neighbours.get(int(i), ())) for i in members}
@@ -1405,7 +1427,7 @@ def _split(members: np.ndarray, neighbours: dict, a: _Arrays, cap: int) -> list[
             _, j = heapq.heappop(heap)
             if j not in free:
                 continue
-            low, high = _window(a, np.asarray([*part, j]))
+            low, high = window([*part, j])
             if low > high:
                 continue
             part.append(j)
