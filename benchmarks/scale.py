@@ -10,9 +10,12 @@ twice, each in its own process so that its peak memory is its own:
     (two threads, as by default), the answer in memory.
 ``dask``
     a ``LocalCluster`` of ``--workers`` worker processes (one thread each),
-    :class:`ims_geo.distributed.Works` read in partitions, :func:`ims_geo.distributed.run`
-    writing the answer as partitioned GeoParquet (nothing gathered); the
-    cluster's start is timed apart.
+    started as ``ims-geo conflicts --engine dask --workers N`` starts it
+    (:func:`ims_geo.distributed.cluster.dask_client`),
+    :class:`ims_geo.distributed.Works` read in partitions (and checked as
+    the import checks them), :func:`ims_geo.distributed.run` writing the
+    answer as partitioned GeoParquet (nothing gathered); the cluster's start
+    is timed apart.
 
 Both write one 64-bit hash per row of their answer (every column, the
 geometry as WKB) in the answer's order; the two hash files are compared
@@ -21,10 +24,14 @@ element by element: equal means the same rows in the same order.
 Reported per run: wall time, peak resident memory of each process (the
 client and every worker), pairs; for Dask the tiles, the halo copy ratio,
 the shuffle volume (bytes of the works' copies) and the kernel's own time
-per tile. Run every size under ``nice -n 19`` and ``prlimit --as=...`` (the
-machine is shared)::
+per tile. On the shared machine every timed run takes the machine-wide lock
+(so two measurements never overlap) and runs in a session of its own whose
+scheduling group has the priority (``nice`` alone does not order processes
+of different sessions when the kernel groups them by session,
+``/proc/sys/kernel/sched_autogroup_enabled``)::
 
-    nice -n 19 prlimit --as=$((8<<30)) .venv/bin/python benchmarks/scale.py --sizes 1000000
+    flock /tmp/ims_measure.lock setsid bash -c \
+        'echo -15 > /proc/self/autogroup; exec .venv/bin/python benchmarks/scale.py --sizes 1000000'
 """
 
 from __future__ import annotations

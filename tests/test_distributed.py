@@ -552,8 +552,7 @@ def test_keys_whose_hashes_collide_are_not_taken_for_duplicates(dask_client: Any
     works = Works.from_geodataframe(street_works(50, seed=7), partitions=3)
     keys = works.frame[["org", "work_id"]].compute()
     hashes = pd.util.hash_pandas_object(keys.astype("str"), index=False).to_numpy()
-    forged = hashes.copy()
-    forged[40] = forged[3]  # two different works, one hash
+    forged = hashes[[3, 40]]  # as if two different works had hashed to one value
     _refuse_duplicates(works, forged, dask_client)  # read again, found different: no error
     works_dup = street_works(50, seed=7)
     works_dup.loc[40, ["org", "work_id"]] = works_dup.loc[3, ["org", "work_id"]].to_numpy()

@@ -349,20 +349,23 @@ def _run(
          "n": pd.Series([], dtype="int64")}
     )  # fmt: skip
     # one pass: the sample for the tiles and a hash of each work's (org, work_id)
+    # the hashes met more than once, counted where they fall (never all in one process)
     keys = works.frame[[s.ORG, s.WORK_ID]].map_partitions(
         _key_hashes, meta=pd.Series([], dtype="uint64")
     )
+    counts = keys.value_counts(split_out=max(1, works.frame.npartitions // 4))
+    repeated = counts[counts > 1]
     if tiling is not None and known is not None:  # nothing to sample, nothing to count
         n_works = known
-        hashes = _compute(client, keys)
+        twice = _compute(client, repeated)
     else:
         if works.boxes is not None and source == target:  # the bbox column alone is read
             sampled = works.boxes.map_partitions(_summary_of_boxes, meta=summary_meta)
         else:
             sampled = works.frame.map_partitions(_summary, source, target, meta=summary_meta)
-        summary, hashes = _compute(client, [sampled, keys])
+        summary, twice = _compute(client, [sampled, repeated])
         n_works = int(summary["n"].sum())
-    _refuse_duplicates(works, np.asarray(hashes, dtype=np.uint64), client)
+    _refuse_duplicates(works, twice.index.to_numpy(dtype=np.uint64), client)
     if tiling is None:
         count = tiles or max(threads, math.ceil(n_works / WORKS_PER_TILE))
         sample = summary.loc[summary["n"] == 0, ["x", "y"]].to_numpy()
@@ -483,15 +486,13 @@ def _compute(client: Any, work: Any) -> Any:
     return client.compute(work).result()
 
 
-def _refuse_duplicates(works: Works, hashes: np.ndarray, client: Any) -> None:
+def _refuse_duplicates(works: Works, twice: np.ndarray, client: Any) -> None:
     """Refuse works whose (org, work_id) is used twice, in any partitions, as the import does.
 
-    The client holds one 64-bit hash per work (80 MB for 10M works); only the
-    works whose hash is met twice are read again, so that two different
-    works whose hashes collide are never taken for one.
+    ``twice`` holds the hashes of (org, work_id) met more than once; only the
+    works with those hashes are read again, so that two different works
+    whose hashes collide are never taken for one.
     """
-    ordered = np.sort(hashes)
-    twice = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(twice):
         return
     meta = pd.DataFrame(
@@ -499,7 +500,7 @@ def _refuse_duplicates(works: Works, hashes: np.ndarray, client: Any) -> None:
     )
     found = _compute(
         client,
-        works.frame[[s.ORG, s.WORK_ID]].map_partitions(_keys_hashed, np.unique(twice), meta=meta),
+        works.frame[[s.ORG, s.WORK_ID]].map_partitions(_keys_hashed, twice, meta=meta),
     )
     counts = found.value_counts(sort=False)
     dup = counts[counts > 1]
