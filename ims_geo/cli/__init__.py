@@ -58,14 +58,16 @@ input_orgs_option = click.option(
 )
 
 
+def language_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--lang LANG``: a language of the installation (en, nl, de, or an installed catalogue)."""
+    return click.option("--lang", default=None, metavar="LANG", help=help)
+
+
 #: ``--lang``: an export's column headers in words of a language (CSV and Excel only).
-lang_option = click.option(
-    "--lang",
-    default=None,
-    metavar="LANG",
-    help="Write the column headers in words of this language (en, nl, de, or an installed "
+lang_option = language_option(
+    "Write the column headers in words of this language (en, nl, de, or an installed "
     "catalogue) instead of the canonical names; .csv and .xlsx only. Default: the "
-    "canonical, machine-readable names.",
+    "canonical, machine-readable names."
 )
 
 

@@ -12,6 +12,7 @@ from ims_geo.cli import (
     _fail,
     _handle_errors,
     _open_store,
+    language_option,
     main,
     out_option,
     rules_options,
@@ -45,6 +46,11 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.da
     help="The day the report describes (active moratoria), YYYY-MM-DD [today].",
 )
 @click.option("--area", default="", help="Name of the area or partnership, shown in the title.")
+@language_option(
+    "Write the report in this language (en, nl, de, or an installed catalogue): its "
+    "headings, labels, numbers, dates and sheet names. Default: the installation's "
+    "language (IMS_GEO_LANG), else English."
+)
 @rules_options
 @store_option
 @_handle_errors
@@ -54,6 +60,7 @@ def report_cmd(
     kind: str,
     as_of: dt.date | None,
     area: str,
+    lang: str | None,
     rules: Any,
     store_path: str,
 ) -> None:
@@ -62,12 +69,15 @@ def report_cmd(
     The suffix of --out picks the format: .html is one file with its maps and
     charts inside (it loads nothing, so it opens from a USB stick), .xlsx has
     one sheet per table (kpis, deviations, programme, moratoria, changes...),
-    .pdf is the HTML printed by headless Chromium.
+    .pdf is the HTML printed by headless Chromium. --lang nl writes it in Dutch
+    (organisation names and titles stay as they are).
     """
     from ims_geo.report import find_chromium, report_format, write_report
     from ims_geo.report.assemble import report_data
+    from ims_geo.report.words import check_language
 
     fmt = report_format(out)
+    check_language(lang)
     if fmt == "pdf":
         find_chromium()  # no printer: say so before the work, not after
     if "://" not in store_path and not Path(store_path).exists():
@@ -77,7 +87,7 @@ def report_cmd(
         )
     store = _open_store(store_path)
     data = report_data(store, year, as_of=as_of, rules=rules, area=area)
-    path = write_report(data, out, kind=kind)
+    path = write_report(data, out, kind=kind, lang=lang)
     what = "Council pack" if kind == "council" else "Status report"
     revision = (
         f"programme revision {data.info.revision}"

@@ -68,8 +68,10 @@ def report_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def report_bytes(data: ReportData, fmt: str, *, kind: str = "council") -> bytes:
-    """The report of ``data`` as the bytes of a file (for downloads).
+def report_bytes(
+    data: ReportData, fmt: str, *, kind: str = "council", lang: str | None = None
+) -> bytes:
+    """The report of ``data`` as the bytes of a file (for downloads), in a language.
 
     Parameters
     ----------
@@ -80,27 +82,32 @@ def report_bytes(data: ReportData, fmt: str, *, kind: str = "council") -> bytes:
     kind
         ``council`` (the yearly council pack) or ``status`` (the six-monthly
         status report: the monitoring part only).
+    lang
+        The report's language (``en``, ``nl``, ``de``...): its words, numbers and
+        dates; default the language in use (:func:`ims_geo.i18n.language`).
 
     Raises
     ------
     InputError
-        Unknown format or kind.
+        Unknown format, kind or language.
     ReportError
         A PDF was asked for and no Chromium can print it.
     """
     if kind not in KINDS:
         raise InputError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
     if fmt == "html":
-        return render_html(data, kind).encode("utf-8")
+        return render_html(data, kind, lang=lang).encode("utf-8")
     if fmt == "xlsx":
-        return xlsx_bytes(data, kind)
+        return xlsx_bytes(data, kind, lang=lang)
     if fmt == "pdf":
-        return html_to_pdf(render_html(data, kind))
+        return html_to_pdf(render_html(data, kind, lang=lang))
     raise InputError(f"unknown report format {fmt!r}; use one of html, xlsx, pdf")
 
 
-def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -> Path:
-    """Write the report of ``data`` to ``path``; the suffix picks the format.
+def write_report(
+    data: ReportData, path: str | Path, *, kind: str = "council", lang: str | None = None
+) -> Path:
+    """Write the report of ``data`` to ``path`` in a language; the suffix picks the format.
 
     Parameters
     ----------
@@ -113,6 +120,8 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
     kind
         ``council`` (the yearly council pack) or ``status`` (the six-monthly
         status report: the monitoring part only).
+    lang
+        The report's language; default the language in use (see :func:`report_bytes`).
 
     Returns
     -------
@@ -122,12 +131,12 @@ def write_report(data: ReportData, path: str | Path, *, kind: str = "council") -
     Raises
     ------
     InputError
-        Unknown suffix or kind, or the file cannot be written.
+        Unknown suffix, kind or language, or the file cannot be written.
     ReportError
         A PDF was asked for and no Chromium can print it.
     """
     target = Path(path)
-    _replace(target, report_bytes(data, report_format(target), kind=kind))
+    _replace(target, report_bytes(data, report_format(target), kind=kind, lang=lang))
     return target
 
 

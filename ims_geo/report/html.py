@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
 import geopandas as gpd
@@ -23,12 +23,19 @@ import shapely
 from ims_geo import schema as S
 from ims_geo.crs import ensure_metric
 from ims_geo.errors import InputError
-from ims_geo.maps import DISCIPLINE_COLOURS
+from ims_geo.i18n import N_, _, fmt_date, fmt_days, fmt_money, fmt_number, language, ngettext
+from ims_geo.i18n.labels import label
+from ims_geo.i18n.messages import translate
+from ims_geo.maps import DISCIPLINE_COLOURS, value_name
 from ims_geo.report import svg
 from ims_geo.report.data import CONFLICT_STATUSES, KINDS, RAG, ReportData
+from ims_geo.report.words import CONFLICT_STATES, TITLES, say, speaking
 
 #: Table rows shown in the HTML before it points to the .xlsx for the rest.
 MAX_ROWS = 500
+
+#: Turns a cell value into escaped HTML text.
+Formatter = Callable[[object], str]
 
 _CSS = """
 :root { --red: #d7191c; --amber: #f0a202; --green: #1a9641; }
@@ -73,14 +80,14 @@ _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 
 def _text(value: object) -> str:
-    """A cell as escaped text: dates as ISO days, missing as empty."""
+    """A cell as escaped text: dates as the language writes them, missing as empty."""
     if value is None:
         return ""
     if isinstance(value, float) and math.isnan(value):
         return ""
     if isinstance(value, pd.Timestamp | dt.datetime | dt.date | np.datetime64):
         day = svg.as_date(value)
-        return "" if day is None else day.isoformat()
+        return "" if day is None else escape(fmt_date(day))
     try:
         if pd.isna(value):  # type: ignore[call-overload]
             return ""
@@ -90,23 +97,55 @@ def _text(value: object) -> str:
 
 
 def _number(value: object, decimals: int = 0) -> str:
+    """A number as the language writes it (``1,234`` / ``1.234``); missing as empty."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return _text(value)
-    if math.isnan(number):
+    if not math.isfinite(number):
         return ""
-    return f"{number:,.{decimals}f}"
+    return escape(fmt_number(number, decimals=decimals))
+
+
+def _money(value: object) -> str:
+    """Whole euros as the language writes them (``€30,000``, ``€ 30.000``, ``30.000 €``)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return _text(value)
+    return "" if not math.isfinite(number) else escape(fmt_money(number))
+
+
+def _count(value: object) -> str:
+    """A count (an integer) as the language writes it, for a total row."""
+    return escape(fmt_number(int(value)))  # type: ignore[call-overload]
 
 
 def _rag(state: object) -> str:
     text = _text(state)
     key = text.lower() if text.lower() in RAG else "none"
-    return f'<span class="rag rag-{key}">{text or "–"}</span>'
+    shown = escape(say(key)) if key in RAG else text
+    return f'<span class="rag rag-{key}">{shown or "–"}</span>'
 
 
-#: Turns a cell value into escaped HTML text.
-Formatter = Callable[[object], str]
+def _words(column: str) -> Formatter:
+    """Formatter of an enum ``column`` (status, kind, discipline...): its value in words."""
+
+    def shown(value: object) -> str:
+        text = _text(value)
+        return escape(value_name(column, value)) if text else text
+
+    return shown
+
+
+def _vocabulary(value: object) -> str:
+    """:func:`~ims_geo.report.words.say` of a cell, escaped; missing as empty."""
+    return escape(say(str(value))) if _text(value) else ""
+
+
+def _reason(value: object) -> str:
+    """A reason the cycle library wrote, translated by template; its values escaped."""
+    return _text(value) if not _text(value) else translate(str(value), escape=escape)
 
 
 def _table(
@@ -114,7 +153,7 @@ def _table(
     columns: Sequence[str],
     *,
     headers: Sequence[str] | None = None,
-    formats: dict[str, Formatter] | None = None,
+    formats: Mapping[str, Formatter] | None = None,
     numeric: Sequence[str] = (),
     total: dict[str, str] | None = None,
     css_class: str = "",
@@ -127,7 +166,7 @@ def _table(
     fixed labels), written as given.
     """
     formats = formats or {}
-    heads = headers or columns
+    heads = headers or [label(c) for c in columns]
     head = "".join(
         f'<th class="num">{escape(h)}</th>' if c in numeric else f"<th>{escape(h)}</th>"
         for c, h in zip(columns, heads, strict=True)
@@ -153,10 +192,13 @@ def _table(
         )
     more = ""
     if limit is not None and len(frame) > limit:
-        more = (
-            f'<p class="note">{len(frame) - limit} more rows in the spreadsheet version '
-            "of this report.</p>"
-        )
+        rest = len(frame) - limit
+        words = ngettext(
+            "{count} more row in the spreadsheet version of this report.",
+            "{count} more rows in the spreadsheet version of this report.",
+            rest,
+        ).format(count=fmt_number(rest))
+        more = f'<p class="note">{escape(words)}</p>'
     cls = f' class="{css_class}"' if css_class else ""
     return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
@@ -206,23 +248,28 @@ def _moratoria_geoms(data: ReportData, works: gpd.GeoDataFrame) -> np.ndarray:
 
 def _header(data: ReportData, kind: str) -> str:
     info = data.info
-    name = "Council pack" if kind == "council" else "Status report"
     area = f" — {escape(info.area)}" if info.area else ""
-    lines = [f"<h1>{name}: planning cycle {info.year}{area}</h1>"]
+    title = _("{report}: planning cycle {year}").format(report=_(TITLES[kind]), year=info.year)
+    lines = [f"<h1>{escape(title)}{area}</h1>"]
     if info.revision is None:
-        lines.append('<p class="meta">No programme adopted for this cycle yet.</p>')
+        lines.append(f'<p class="meta">{escape(_("No programme adopted for this cycle yet."))}</p>')
     else:
-        decided = f" of {info.decision_date.isoformat()}" if info.decision_date else ""
+        revision = _("Adopted programme, revision {revision}").format(revision=info.revision)
         decision = f": {escape(info.decision)}" if info.decision else ""
-        lines.append(
-            f'<p class="meta">Adopted programme, revision {info.revision}{decision}{decided}.</p>'
+        decided = (
+            escape(" " + _("of {date}").format(date=fmt_date(info.decision_date)))
+            if info.decision_date
+            else ""
         )
-    lines.append(f'<p class="meta">State as of {info.as_of.isoformat()}.')
+        lines.append(f'<p class="meta">{escape(revision)}{decision}{decided}.</p>')
+    sentences = [_("State as of {date}.").format(date=fmt_date(info.as_of))]
     if info.previous_year is not None and kind == "council":
-        lines.append(f" Changes counted since the {info.previous_year} cycle.")
+        sentences.append(
+            _("Changes counted since the {year} cycle.").format(year=info.previous_year)
+        )
     if info.full_revision:
-        lines.append(" This cycle is a full revision: every plan is re-submitted.")
-    lines.append("</p>")
+        sentences.append(_("This cycle is a full revision: every plan is re-submitted."))
+    lines.append(f'<p class="meta">{escape(" ".join(sentences))}</p>')
     return "".join(lines)
 
 
@@ -246,14 +293,14 @@ def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
         [np.asarray(works.geometry.to_numpy(), dtype=object), prog_geoms, mor_geoms]
     )
     if not len(everything) or shapely.is_missing(everything).all():
-        return _empty_note("No works to draw.")
-    layers = [svg.Layer(works.geometry.to_numpy(), svg.CONTEXT_COLOUR, 1.0, title="works")]
-    legend = [("current works", svg.CONTEXT_COLOUR)]
+        return _empty_note(_("No works to draw."))
+    layers = [svg.Layer(works.geometry.to_numpy(), svg.CONTEXT_COLOUR, 1.0, title=_("works"))]
+    legend = [(_("current works"), svg.CONTEXT_COLOUR)]
     if len(mor_geoms):
         layers.append(
             svg.Layer(mor_geoms, svg.MORATORIUM_COLOUR, 3.0, dash="6 3", css_class="moratoria")
         )
-        legend.append(("moratorium (protected new surface)", svg.MORATORIUM_COLOUR))
+        legend.append((_("moratorium (protected new surface)"), svg.MORATORIUM_COLOUR))
     project = data.programme["project"].astype("string").reset_index(drop=True)
     combined = project.notna().to_numpy()
     state = project.map(_project_state(data)).fillna("").astype(str).str.lower().to_numpy()
@@ -261,13 +308,14 @@ def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
         layers.append(
             svg.Layer(prog_geoms[~combined], svg.SOLO_COLOUR, 2.0, css_class="programme solo")
         )
-        legend.append(("programme work on its own", svg.SOLO_COLOUR))
+        legend.append((_("programme work on its own"), svg.SOLO_COLOUR))
     for key in (*RAG, ""):
         mask = combined & ((state == key) if key else ~np.isin(state, RAG))
         if mask.any():
             colour = svg.rag_colour(key)
             layers.append(svg.Layer(prog_geoms[mask], colour, 3.5, css_class="programme"))
-            legend.append((f"combined project: {key or 'no state'}", colour))
+            state_words = _(key) if key else _("no state")
+            legend.append((_("combined project: {state}").format(state=state_words), colour))
     labels = []
     if combined.any():
         centre = shapely.centroid(prog_geoms[combined])
@@ -285,7 +333,7 @@ def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
         layers,
         bounds=svg.padded_bounds(everything),
         labels=labels,
-        title=f"Overview map, planning cycle {data.info.year}",
+        title=_("Overview map, planning cycle {year}").format(year=data.info.year),
     )
     return drawing + _legend(legend)
 
@@ -302,14 +350,16 @@ def _kpi_number(value: object, unit: object) -> str:
             number = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             return _text(value)
-        return "" if math.isnan(number) else f"{number * 100:.0f} %"
+        return "" if math.isnan(number) else escape(f"{fmt_number(number * 100)} %")
     text = _number(value, _UNIT_DECIMALS.get(unit, 2))
-    return f"{text} {escape(unit)}" if text and unit in ("EUR", "days") else text
+    if not text or unit not in ("EUR", "days"):
+        return text
+    return _money(value) if unit == "EUR" else escape(fmt_days(round(float(value))))  # type: ignore[arg-type]
 
 
 def _kpis(data: ReportData) -> str:
     if data.kpis.empty:
-        return _empty_note("No KPIs for this cycle.")
+        return _empty_note(_("No KPIs for this cycle."))
     kpis = pd.DataFrame(data.kpis).reset_index(drop=True)
     units = kpis["unit"] if "unit" in kpis.columns else pd.Series([None] * len(kpis))
     # the unit decides how a number reads; formatted here, escaped by _kpi_number
@@ -320,9 +370,8 @@ def _kpis(data: ReportData) -> str:
     return _table(
         shown,
         ["kpi", "target", "value", "state"],
-        headers=["KPI", "target", "value", "state"],
         numeric=["target", "value"],
-        formats={"target": str, "value": str, "state": _rag},
+        formats={"kpi": lambda k: escape(label(k)), "target": str, "value": str, "state": _rag},
         css_class="kpis",
         limit=None,
     )
@@ -331,7 +380,7 @@ def _kpis(data: ReportData) -> str:
 def _conflicts(data: ReportData) -> str:
     conflicts = data.conflicts
     if conflicts.empty:
-        return _empty_note("No conflicts between organisations at adoption or now.")
+        return _empty_note(_("No conflicts between organisations at adoption or now."))
     counts = (
         pd.crosstab(conflicts["kind"], conflicts["status"])
         .reindex(columns=list(CONFLICT_STATUSES), fill_value=0)
@@ -341,17 +390,12 @@ def _conflicts(data: ReportData) -> str:
     summary = _table(
         counts,
         ["kind", *CONFLICT_STATUSES, "total"],
-        headers=[
-            "kind",
-            "found at adoption, resolved",
-            "still open",
-            "new since adoption",
-            "total",
-        ],
+        headers=[label("kind"), *(say(c, CONFLICT_STATES) for c in CONFLICT_STATUSES), _("total")],
         numeric=[*CONFLICT_STATUSES, "total"],
+        formats={"kind": _words("kind")},
         total={
-            "kind": "all",
-            **{c: f"{int(counts[c].sum()):,}" for c in (*CONFLICT_STATUSES, "total")},
+            "kind": escape(_("all")),
+            **{c: _count(counts[c].sum()) for c in (*CONFLICT_STATUSES, "total")},
         },
         limit=None,
     )
@@ -361,8 +405,14 @@ def _conflicts(data: ReportData) -> str:
     ].sort_values(["status", "kind"])
     detail = ""
     if len(pending):
-        detail = "<h3>Clashes and moratorium conflicts still open or new</h3>" + _table(
-            pending, ["org_a", "work_id_a", "org_b", "work_id_b", "kind", "status"]
+        heading = escape(_("Clashes and moratorium conflicts still open or new"))
+        detail = f"<h3>{heading}</h3>" + _table(
+            pending,
+            ["org_a", "work_id_a", "org_b", "work_id_b", "kind", "status"],
+            formats={
+                "kind": _words("kind"),
+                "status": lambda s: escape(say(str(s), CONFLICT_STATES)),
+            },
         )
     return summary + detail
 
@@ -394,11 +444,19 @@ def _span(programme: pd.DataFrame) -> tuple[dt.date, dt.date] | None:
     return starts.min().date(), ends.max().date()
 
 
+def _days(values: pd.Series) -> pd.Series:
+    """Days as the language writes them, each distinct day formatted once; missing as empty."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    distinct = stamps.dropna().unique()
+    words = pd.Series([fmt_date(d) for d in distinct], index=distinct, dtype=object)
+    return pd.Series(stamps.map(words).fillna("").astype(str).to_numpy(), index=values.index)
+
+
 def _gantt(data: ReportData) -> str:
     prog = pd.DataFrame(data.programme).reset_index(drop=True)
     span = _span(prog) if len(prog) else None
     if span is None:
-        return _empty_note("No programme adopted for this cycle.")
+        return _empty_note(_("No programme adopted for this cycle."))
     project = prog["project"].astype("string")
     combined = project.notna().to_numpy()
     state = project.map(_project_state(data)).astype(object).where(combined, None)
@@ -406,7 +464,7 @@ def _gantt(data: ReportData) -> str:
     work = prog["work_id"].astype(str)
     start = pd.to_datetime(prog["start"], errors="coerce")
     end = pd.to_datetime(prog["end"], errors="coerce")
-    period = start.dt.strftime("%Y-%m-%d") + " – " + end.dt.strftime("%Y-%m-%d")
+    period = _days(start) + " – " + _days(end)
     actual = data.progress.drop_duplicates([S.ORG, S.WORK_ID])
     actual = actual.set_index(_keys(actual)) if len(actual) else actual
     keys = _keys(prog)
@@ -419,8 +477,8 @@ def _gantt(data: ReportData) -> str:
             "colour": colours,
             "tooltip": np.where(
                 combined,
-                work + ", project " + project.fillna("") + ": " + period.fillna(""),
-                work + " (on its own): " + period.fillna(""),
+                work + ", " + _("project") + " " + project.fillna("") + ": " + period,
+                work + " (" + _("on its own") + "): " + period,
             ),
             "actual_start": pd.to_datetime(
                 actual["actual_start"].reindex(keys).to_numpy() if len(actual) else pd.NaT,
@@ -445,13 +503,13 @@ def _gantt(data: ReportData) -> str:
                 rows.loc[:, list(svg.BAR_COLUMNS)],
                 span=span,
                 today=data.info.as_of,
-                title=f"Programme of {org}",
+                title=_("Programme of {org}").format(org=org),
             )
         )
     legend = _legend(
-        [(f"project {k}", svg.rag_colour(k)) for k in RAG]
-        + [("on its own (not combined)", svg.SOLO_COLOUR)]
-        + [("actual period (reported)", "#222"), ("today", "#d7191c")]
+        [(_("project {state}").format(state=_(k)), svg.rag_colour(k)) for k in RAG]
+        + [(_("on its own (not combined)"), svg.SOLO_COLOUR)]
+        + [(_("actual period (reported)"), "#222"), (_("today"), "#d7191c")]
     )
     return legend + "".join(out)
 
@@ -459,25 +517,27 @@ def _gantt(data: ReportData) -> str:
 def _financing(data: ReportData) -> str:
     fin = data.financing
     if fin.empty:
-        return _empty_note("No programme costs to show.")
+        return _empty_note(_("No programme costs to show."))
     years = sorted({int(y) for y in fin["funding_year"].dropna()})
+    no_year = _("no year")
     fin = fin.assign(
-        year=fin["funding_year"].map(lambda y: str(int(y)) if pd.notna(y) else "no year")
+        year=fin["funding_year"].map(lambda y: str(int(y)) if pd.notna(y) else no_year)
     )
     table = fin.pivot_table(
         index="org", columns="year", values="cost_share_eur", aggfunc="sum", dropna=False
     )
-    order = [str(y) for y in years] + (["no year"] if "no year" in table.columns else [])
+    order = [str(y) for y in years] + ([no_year] if no_year in table.columns else [])
     table = table.reindex(columns=order)
     table["total"] = table.sum(axis=1, min_count=1)
     table = table.reset_index()
-    total = {c: _number(table[c].sum(min_count=1)) for c in [*order, "total"]}
-    total["org"] = "all organisations"
+    total = {c: _money(table[c].sum(min_count=1)) for c in [*order, "total"]}
+    total["org"] = escape(_("all organisations"))
     return _table(
         table,
         ["org", *order, "total"],
-        headers=["organisation (EUR)", *order, "total"],
+        headers=[label("org"), *order, _("total")],
         numeric=[*order, "total"],
+        formats={c: _money for c in [*order, "total"]},
         total=total,
         limit=None,
     )
@@ -486,9 +546,9 @@ def _financing(data: ReportData) -> str:
 def _changes(data: ReportData) -> str:
     changes = data.changes
     if data.info.previous_year is None and changes.empty:
-        return _empty_note("No earlier cycle to compare with.")
+        return _empty_note(_("No earlier cycle to compare with."))
     if changes.empty:
-        return _empty_note("No works added, dropped or moved since the previous cycle.")
+        return _empty_note(_("No works added, dropped or moved since the previous cycle."))
     kinds = sorted(changes["change"].astype(str).unique())
     counts = pd.crosstab(changes["org"], changes["change"].astype(str)).reindex(
         columns=kinds, fill_value=0
@@ -497,23 +557,24 @@ def _changes(data: ReportData) -> str:
     summary = _table(
         counts,
         ["org", *kinds],
-        headers=["organisation", *kinds],
+        headers=[label("org"), *(say(k) for k in kinds)],
         numeric=kinds,
-        total={"org": "all", **{k: f"{int(counts[k].sum()):,}" for k in kinds}},
+        total={"org": escape(_("all")), **{k: _count(counts[k].sum()) for k in kinds}},
         limit=None,
     )
     detail = _table(
         changes.sort_values(["org", "change", "work_id"]),
         ["org", "work_id", "change", "days_moved"],
         numeric=["days_moved"],
+        formats={"change": _vocabulary},
     )
-    return summary + "<h3>Works</h3>" + detail
+    return summary + f"<h3>{escape(_('Works'))}</h3>" + detail
 
 
 def _sheet_map(members: pd.DataFrame, geoms: np.ndarray, works: gpd.GeoDataFrame) -> str:
     present = ~shapely.is_missing(geoms)
     if not present.any():
-        return _empty_note("No geometry for this project's works.")
+        return _empty_note(_("No geometry for this project's works."))
     bounds = svg.padded_bounds(geoms[present], pad=0.25, min_size=150.0)
     nearby = works.geometry.to_numpy()
     if len(works):
@@ -525,7 +586,8 @@ def _sheet_map(members: pd.DataFrame, geoms: np.ndarray, works: gpd.GeoDataFrame
         colour = DISCIPLINE_COLOURS.get(discipline, DISCIPLINE_COLOURS["other"])
         # works in one trench lie on one line: each drawn narrower than the one below it
         width = 3.0 + 2.5 * (len(kinds) - 1 - i)
-        layers.append(svg.Layer(geoms[disciplines == discipline], colour, width, title=discipline))
+        title = value_name(S.DISCIPLINE, discipline)
+        layers.append(svg.Layer(geoms[disciplines == discipline], colour, width, title=title))
     points = shapely.point_on_surface(geoms[present])
     labels = [
         svg.Label(float(x), float(y), str(order))
@@ -540,8 +602,8 @@ def _sheet_map(members: pd.DataFrame, geoms: np.ndarray, works: gpd.GeoDataFrame
         layers, bounds=bounds, labels=labels, width=440, max_height=340, css_class="map sheet-map"
     ) + _legend(
         [
-            (d, DISCIPLINE_COLOURS.get(d, DISCIPLINE_COLOURS["other"]))
-            for d in sorted(set(disciplines))
+            (value_name(S.DISCIPLINE, d), DISCIPLINE_COLOURS.get(d, DISCIPLINE_COLOURS["other"]))
+            for d in kinds
         ]
     )
 
@@ -551,8 +613,9 @@ _MEMBER_COLUMNS = (
     "cost_share_eur", "funding_year", "reported",
 )  # fmt: skip
 _MEMBER_HEADERS = (
-    "order", "organisation", "work", "title", "discipline", "start", "end", "cost EUR",
-    "share EUR", "funding year", "reported status",
+    N_("Order of execution"), N_("Organisation"), N_("Work"), N_("Title"), N_("Discipline"),
+    N_("Start"), N_("End"), N_("Estimated cost"), N_("Cost share"), N_("Funding year"),
+    N_("Reported status"),
 )  # fmt: skip
 
 
@@ -578,21 +641,30 @@ def _facts(info: pd.Series | None, rows: pd.DataFrame) -> str:
     state = _rag("")
     if info is not None:
         period = f"{_text(info['joint_start'])} – {_text(info['joint_end'])}"
-        lead, reason, state = _text(info["lead_org"]), _text(info["reason"]), _rag(info["rag"])
+        lead, reason, state = _text(info["lead_org"]), _reason(info["reason"]), _rag(info["rag"])
     separately = rows["cost_eur"].sum(min_count=1)
     combined = rows["cost_share_eur"].sum(min_count=1)
-    cost = "not estimated"
-    if pd.notna(separately) or pd.notna(combined):
-        parts = [f"{_number(separately)} EUR separately" if pd.notna(separately) else ""]
-        parts.append(f"{_number(combined)} EUR combined" if pd.notna(combined) else "")
-        cost = ", ".join(p for p in parts if p)
+    parts = []
+    if pd.notna(separately):
+        parts.append(_("{amount} separately").format(amount=fmt_money(separately)))
+    if pd.notna(combined):
+        parts.append(_("{amount} combined").format(amount=fmt_money(combined)))
+    cost = escape(", ".join(parts) if parts else _("not estimated"))
+    n_works, n_orgs = len(rows), int(rows["org"].nunique())
+    members = (
+        ngettext("{count} work", "{count} works", n_works).format(count=fmt_number(n_works))
+        + " "
+        + ngettext("of {count} organisation", "of {count} organisations", n_orgs).format(
+            count=fmt_number(n_orgs)
+        )
+    )
     facts = [
-        ("lead organisation", lead),
-        ("members", f"{len(rows)} works of {rows['org'].nunique()} organisations"),
-        ("joint period", period),
-        ("cost", cost),
-        ("status", state),
-        ("reason", reason),
+        (_("Lead organisation"), lead),
+        (_("Members"), escape(members)),
+        (_("Joint period"), period),
+        (_("Cost"), cost),
+        (_("Status"), state),
+        (_("Reason"), reason),
     ]
     return "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in facts)
 
@@ -618,27 +690,34 @@ def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
         drawing = _sheet_map(rows, geoms[rows["_pos"].to_numpy()], works)
         out.append(
             f'<section class="sheet" id="project-{escape(project)}">'
-            f"<h2>Measure sheet: project {escape(project)}</h2>"
+            f"<h2>{escape(_('Measure sheet: project {project}').format(project=project))}</h2>"
             f'<div class="sheet-head"><div>{drawing}</div>'
             f'<div><table class="facts">{_facts(info, rows)}</table></div></div>'
-            "<h3>Members in execution order</h3>"
+            f"<h3>{escape(_('Members in execution order'))}</h3>"
             + _table(
                 rows,
                 _MEMBER_COLUMNS,
-                headers=_MEMBER_HEADERS,
+                headers=[_(h) for h in _MEMBER_HEADERS],
                 numeric=["order", "cost_eur", "cost_share_eur"],
-                formats={"funding_year": _year},
+                formats={
+                    "funding_year": _year,
+                    "cost_eur": _money,
+                    "cost_share_eur": _money,
+                    S.DISCIPLINE: _words(S.DISCIPLINE),
+                    "reported": _words(S.STATUS),
+                },
                 limit=None,
             )
-            + "<h3>Cost split</h3>"
+            + f"<h3>{escape(_('Cost split'))}</h3>"
             + _table(
                 split,
                 ["org", "cost_share_eur", "funding_year"],
-                headers=["organisation", "share EUR", "funding years"],
+                headers=[_("Organisation"), _("Cost share"), _("Funding years")],
                 numeric=["cost_share_eur"],
+                formats={"cost_share_eur": _money},
                 total={
-                    "org": "project",
-                    "cost_share_eur": _number(split["cost_share_eur"].sum(min_count=1)),
+                    "org": escape(_("project")),
+                    "cost_share_eur": _money(split["cost_share_eur"].sum(min_count=1)),
                 },
                 limit=None,
             )
@@ -656,7 +735,7 @@ def _year(value: object) -> str:
 
 def _projects(data: ReportData) -> str:
     if data.projects.empty:
-        return _empty_note("No combined projects in the adopted programme.")
+        return _empty_note(_("No combined projects in the adopted programme."))
     members = _members(data)
     size = members.groupby(members["project"].astype(str)).size()
     rank = {k: i for i, k in enumerate(RAG)}
@@ -667,9 +746,8 @@ def _projects(data: ReportData) -> str:
     return _table(
         table,
         ["project", "lead_org", "joint_start", "joint_end", "n_works", "rag", "reason"],
-        headers=["project", "lead", "start", "end", "works", "state", "reason"],
         numeric=["n_works"],
-        formats={"rag": _rag},
+        formats={"rag": _rag, "reason": _reason},
         limit=None,
     )
 
@@ -677,19 +755,23 @@ def _projects(data: ReportData) -> str:
 def _deviations(data: ReportData) -> str:
     dev = data.deviations
     if dev.empty:
-        return _empty_note("No deviations from the adopted programme.")
+        return _empty_note(_("No deviations from the adopted programme."))
     counts = dev.groupby("deviation").size().rename("works").reset_index()
-    return _table(counts, ["deviation", "works"], numeric=["works"], limit=None) + _table(
+    formats = {"deviation": _vocabulary}
+    return _table(
+        counts, ["deviation", "works"], numeric=["works"], formats=formats, limit=None
+    ) + _table(
         dev.sort_values(["org", "project", "work_id"]),
         ["org", "work_id", "project", "deviation", "days"],
         numeric=["days"],
+        formats=formats,
     )
 
 
 def _progress(data: ReportData) -> str:
     members = _members(data)
     if members.empty:
-        return _empty_note("No programme works to report progress on.")
+        return _empty_note(_("No programme works to report progress on."))
     reported = members["reported"].fillna("not reported").astype(str)
     table = pd.crosstab(members["org"], reported)
     order = [s for s in (*S.STATUSES, "not reported") if s in table.columns]
@@ -699,15 +781,39 @@ def _progress(data: ReportData) -> str:
     return _table(
         table,
         ["org", *order, "works"],
-        headers=["organisation", *order, "programme works"],
+        headers=[
+            label("org"),
+            *(value_name(S.STATUS, s) if s in S.STATUSES else say(s) for s in order),
+            _("programme works"),
+        ],
         numeric=[*order, "works"],
-        total={"org": "all", **{c: f"{int(table[c].sum()):,}" for c in [*order, "works"]}},
+        total={"org": escape(_("all")), **{c: _count(table[c].sum()) for c in [*order, "works"]}},
         limit=None,
     )
 
 
-def render_html(data: ReportData, kind: str = "council") -> str:
-    """The report as one self-contained HTML document.
+#: Sections of each kind of report: heading and the function that writes its body.
+SECTIONS: dict[str, tuple[tuple[str, Callable[[ReportData, gpd.GeoDataFrame], str]], ...]] = {
+    "council": (
+        (N_("Overview map"), _overview_map),
+        (N_("KPIs against targets"), lambda data, works: _kpis(data)),
+        (N_("Conflicts found and resolved since adoption"), lambda data, works: _conflicts(data)),
+        (N_("Combined projects"), lambda data, works: _projects(data)),
+        (N_("The adopted programme per organisation"), lambda data, works: _gantt(data)),
+        (N_("Cost and financing per organisation and year"), lambda data, works: _financing(data)),
+        (N_("Changes since the previous cycle"), lambda data, works: _changes(data)),
+    ),
+    "status": (
+        (N_("State of the combined projects"), lambda data, works: _projects(data)),
+        (N_("Progress reported"), lambda data, works: _progress(data)),
+        (N_("Deviations from the adopted programme"), lambda data, works: _deviations(data)),
+        (N_("The programme and what was reported"), lambda data, works: _gantt(data)),
+    ),
+}
+
+
+def render_html(data: ReportData, kind: str = "council", *, lang: str | None = None) -> str:
+    """The report as one self-contained HTML document, in a language.
 
     Parameters
     ----------
@@ -719,49 +825,39 @@ def render_html(data: ReportData, kind: str = "council") -> str:
         organisation, cost and financing, changes since the previous cycle,
         one measure sheet per combined project). ``status``: the six-monthly
         status report (state per project, progress, deviations).
+    lang
+        The language of every heading, label, number and date (``en``, ``nl``,
+        ``de``...); default the language in use (:func:`ims_geo.i18n.language`).
+        Values from users (titles, organisation names) are shown as they are.
 
     Returns
     -------
     str
         The HTML text (UTF-8); it references nothing outside itself.
+
+    Raises
+    ------
+    InputError
+        Unknown kind or language.
     """
     if kind not in KINDS:
         raise InputError(f"unknown report kind {kind!r}; use one of {', '.join(KINDS)}")
+    with speaking(lang):
+        return _document(data, kind)
+
+
+def _document(data: ReportData, kind: str) -> str:
+    """:func:`render_html` in the language in use."""
     works = _works(data)
-    title = f"{'Council pack' if kind == 'council' else 'Status report'} {data.info.year}"
+    title = f"{_(TITLES[kind])} {data.info.year}"
     parts = [_header(data, kind)]
+    for heading, body in SECTIONS[kind]:
+        parts += [f"<h2>{escape(_(heading))}</h2>", body(data, works)]
     if kind == "council":
-        parts += [
-            "<h2>Overview map</h2>",
-            _overview_map(data, works),
-            "<h2>KPIs against targets</h2>",
-            _kpis(data),
-            "<h2>Conflicts found and resolved since adoption</h2>",
-            _conflicts(data),
-            "<h2>Combined projects</h2>",
-            _projects(data),
-            "<h2>The adopted programme per organisation</h2>",
-            _gantt(data),
-            "<h2>Cost and financing per organisation and year</h2>",
-            _financing(data),
-            "<h2>Changes since the previous cycle</h2>",
-            _changes(data),
-            _measure_sheets(data, works),
-        ]
-    else:
-        parts += [
-            "<h2>State of the combined projects</h2>",
-            _projects(data),
-            "<h2>Progress reported</h2>",
-            _progress(data),
-            "<h2>Deviations from the adopted programme</h2>",
-            _deviations(data),
-            "<h2>The programme and what was reported</h2>",
-            _gantt(data),
-        ]
+        parts.append(_measure_sheets(data, works))
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="{escape(language())}"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head>"

@@ -1,19 +1,28 @@
-"""The report's tables as an Excel workbook: one sheet per table.
+"""The report's tables as an Excel workbook: one sheet per table, in a language.
 
 Written with xlsxwriter: a frozen header, an autofilter, real Excel dates,
-and every text written as text (``strings_to_formulas=False``: a work title
-``=HYPERLINK(...)`` stays a title, never becomes a formula). Each sheet has
-exactly the columns of its table in :mod:`ims_geo.report.data`.
+numbers as numbers and every text written as text (``strings_to_formulas=False``:
+a work title ``=HYPERLINK(...)`` stays a title, never becomes a formula). Each
+sheet has exactly the columns of its table in :mod:`ims_geo.report.data`, its
+name and headers in words of the report's language
+(:func:`ims_geo.i18n.labels.label`), and identifiers the cycle library writes
+(states, deviations, statuses, KPI names) in words too; values from users
+are written as they are.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from ims_geo import schema as S
+from ims_geo.i18n import N_, _
+from ims_geo.i18n.labels import label
+from ims_geo.i18n.messages import translate
+from ims_geo.maps import value_name
 from ims_geo.report.data import (
     CHANGE_COLUMNS,
     CONFLICT_COLUMNS,
@@ -26,6 +35,7 @@ from ims_geo.report.data import (
     PROJECT_COLUMNS,
     ReportData,
 )
+from ims_geo.report.words import TITLES, say, speaking
 
 #: xlsxwriter options: text stays text, whatever it looks like.
 WORKBOOK_OPTIONS: dict[str, bool] = {
@@ -36,7 +46,22 @@ WORKBOOK_OPTIONS: dict[str, bool] = {
 #: Widest column, in characters.
 _MAX_WIDTH = 60
 
-#: Sheets of each kind of report, in order: sheet name, ReportData field, columns.
+#: Sheet names in words (at most 31 characters in every language, Excel's limit).
+SHEET_NAMES: dict[str, str] = {
+    "cycle": N_("Cycle"),
+    "kpis": N_("KPIs"),
+    "conflicts": N_("Conflicts"),
+    "projects": N_("Combined projects"),
+    "programme": N_("Programme"),
+    "financing": N_("Financing"),
+    "deviations": N_("Deviations"),
+    "progress": N_("Progress"),
+    "moratoria": N_("Moratoria"),
+    "changes": N_("Changes"),
+}
+
+#: Sheets of each kind of report, in order: sheet (a key of :data:`SHEET_NAMES`),
+#: ReportData field, columns.
 SHEETS: dict[str, tuple[tuple[str, str, Sequence[str]], ...]] = {
     "council": (
         ("kpis", "kpis", KPI_COLUMNS),
@@ -57,6 +82,40 @@ SHEETS: dict[str, tuple[tuple[str, str, Sequence[str]], ...]] = {
     ),
 }
 
+#: A conflict's state in a cell (short: the column says "at adoption and now").
+_CONFLICT_CELLS: dict[str, str] = {
+    "resolved": N_("resolved"),
+    "open": N_("open"),
+    "new": N_("new"),
+}
+
+
+#: Columns of each sheet whose identifiers are written in words, and how.
+_WORDS: dict[str, dict[str, Callable[[str], str]]] = {
+    "kpis": {"kpi": label, "state": say},
+    "conflicts": {
+        "kind": lambda v: value_name("kind", v),
+        "status": lambda v: say(v, _CONFLICT_CELLS),
+    },
+    "projects": {"rag": say, "reason": translate},
+    "deviations": {"deviation": say},
+    "progress": {"status": lambda v: value_name(S.STATUS, v)},
+    "changes": {"change": say},
+}
+
+
+def _in_words(frame: pd.DataFrame, words: Mapping[str, Callable[[str], str]]) -> pd.DataFrame:
+    """``frame`` with the identifiers of the ``words`` columns in words (each distinct once)."""
+    out = frame.copy()
+    for column, say_it in words.items():
+        values = out[column].astype(object)
+        present = values.notna().to_numpy()
+        text = values[present].astype(str)
+        lookup = {v: say_it(v) for v in text.unique()}
+        values[present] = text.map(lookup)
+        out[column] = values
+    return out
+
 
 def _cells(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """Exactly ``columns``; datetimes as dates (Excel dates), missing values as empty cells."""
@@ -73,25 +132,47 @@ def _cells(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 def _about(data: ReportData, kind: str) -> pd.DataFrame:
     info = data.info
     rows = [
-        ("report", "council pack" if kind == "council" else "status report"),
-        ("cycle", info.year),
-        ("area", info.area),
-        ("programme revision", info.revision),
-        ("decision", info.decision),
-        ("decision date", info.decision_date),
-        ("state as of", info.as_of),
-        ("previous cycle", info.previous_year),
-        ("full revision", "yes" if info.full_revision else "no"),
+        (_("Report"), _(TITLES[kind])),
+        (_("Cycle"), info.year),
+        (_("Area"), info.area),
+        (_("Programme revision"), info.revision),
+        (_("Decision"), info.decision),
+        (_("Decision date"), info.decision_date),
+        (_("State as of"), info.as_of),
+        (_("Previous cycle"), info.previous_year),
+        (_("Full revision"), _("yes") if info.full_revision else _("no")),
     ]
-    return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": object})
+    return pd.DataFrame(rows, columns=[_("Item"), label("value")]).astype(object)
 
 
-def sheets(data: ReportData, kind: str = "council") -> dict[str, pd.DataFrame]:
-    """The tables of a report by sheet name, with exactly their columns (``cycle`` first)."""
-    out = {"cycle": _about(data, kind)}
-    for name, field, columns in SHEETS[kind]:
-        out[name] = _cells(getattr(data, field), columns)
-    return out
+def sheets(
+    data: ReportData, kind: str = "council", *, lang: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """The tables of a report by sheet name, in a language (the cycle sheet first).
+
+    Parameters
+    ----------
+    data
+        What the report shows.
+    kind
+        ``council`` or ``status`` (see :data:`SHEETS`).
+    lang
+        The language of the sheet names, headers and identifiers in words;
+        default the language in use.
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        Sheet name (:data:`SHEET_NAMES` in words) to its table: exactly the
+        columns of the table, headed by :func:`~ims_geo.i18n.labels.label`.
+    """
+    with speaking(lang):
+        names = {key: _(words) for key, words in SHEET_NAMES.items()}
+        out = {names["cycle"]: _about(data, kind)}
+        for name, field, columns in SHEETS[kind]:
+            table = _in_words(_cells(getattr(data, field), columns), _WORDS.get(name, {}))
+            out[names[name]] = table.rename(columns=label)
+        return out
 
 
 def _write(tables: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> None:
@@ -114,8 +195,9 @@ def _write(tables: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> Non
                 sheet.set_column(i, i, width)
 
 
-def xlsx_bytes(data: ReportData, kind: str = "council") -> bytes:
-    """The report as the bytes of an .xlsx workbook (for downloads)."""
+def xlsx_bytes(data: ReportData, kind: str = "council", *, lang: str | None = None) -> bytes:
+    """The report as the bytes of an .xlsx workbook (for downloads), in ``lang`` (see
+    :func:`sheets`)."""
     buffer = io.BytesIO()
-    _write(sheets(data, kind), buffer)
+    _write(sheets(data, kind, lang=lang), buffer)
     return buffer.getvalue()

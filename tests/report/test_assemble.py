@@ -99,7 +99,7 @@ def test_report_from_the_shared_postgis_store(postgis_url: str, tmp_path: Path) 
     assert (data.info.revision, data.info.decision) == (1, "Council <b>2026/7</b>")
     assert _states(data.conflicts) == EXPECTED_CONFLICTS
     book = openpyxl.load_workbook(write_report(data, tmp_path / "r.xlsx"))
-    rows = sorted(r[:3] for r in book["programme"].iter_rows(min_row=2, values_only=True))
+    rows = sorted(r[:3] for r in book["Programme"].iter_rows(min_row=2, values_only=True))
     assert rows == [("P1", "Road", "R1"), ("P1", "Water", "W1")]
     root, _ = parse(write_report(data, tmp_path / "r.html").read_text("utf-8"))
     assert [s.attrs["id"] for s in root.find_all("section", class_="sheet")] == ["project-P1"]

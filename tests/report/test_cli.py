@@ -35,18 +35,19 @@ def test_report_html_xlsx_pdf(cycle_store, tmp_path: Path) -> None:
     xlsx = tmp_path / "council.xlsx"
     assert _run("report", "--cycle", "2026", "--out", str(xlsx), "--store", store).exit_code == 0
     book = openpyxl.load_workbook(xlsx)
-    assert {"kpis", "deviations", "programme", "moratoria", "changes"} <= set(book.sheetnames)
-    header = [c.value for c in next(book["programme"].iter_rows())]
-    assert header == ["project", "org", "work_id", "start", "end", "order", "cost_eur",
-                      "cost_share_eur", "funding_year"]  # fmt: skip
-    rows = sorted((r[1], r[2]) for r in book["programme"].iter_rows(min_row=2, values_only=True))
+    assert {"KPIs", "Deviations", "Programme", "Moratoria", "Changes"} <= set(book.sheetnames)
+    header = [c.value for c in next(book["Programme"].iter_rows())]
+    assert header == ["Combined project", "Organisation", "Work", "Start", "End",
+                      "Order of execution", "Estimated cost (EUR)", "Cost share (EUR)",
+                      "Funding year"]  # fmt: skip
+    rows = sorted((r[1], r[2]) for r in book["Programme"].iter_rows(min_row=2, values_only=True))
     assert rows == [("Road", "R1"), ("Water", "W1")]
 
     status = tmp_path / "status.xlsx"
     result = _run("report", "--cycle", "2026", "--out", str(status), "--kind", "status",
                   "--store", store)  # fmt: skip
     assert result.exit_code == 0 and "Status report of cycle 2026" in result.output
-    assert openpyxl.load_workbook(status).sheetnames[:2] == ["cycle", "projects"]
+    assert openpyxl.load_workbook(status).sheetnames[:2] == ["Cycle", "Combined projects"]
 
     chromium()
     pdf = tmp_path / "council.pdf"

@@ -89,9 +89,9 @@ def test_kpis_with_their_state(data) -> None:
     root, _ = parse(render_html(data))
     table = root.find_all("table", class_="kpis")[0]
     assert table.rows() == [
-        ["KPI", "target", "value", "state"],
-        ["combined_share", "0.50", "0.60", "green"],
-        ["moratorium_violations", "0.00", "1.00", "red"],
+        ["Indicator", "Target", "Value", "State"],
+        ["Share of excavating works combined", "0.50", "0.60", "green"],
+        ["Moratorium violations", "0.00", "1.00", "red"],
         ["<b>custom</b> trees", "3.00", "2.00", "amber"],
     ]
     states = [s.attrs["class"] for s in table.find_all("span", class_="rag")]
@@ -131,11 +131,11 @@ def test_financing_per_organisation_and_year(data) -> None:
     root, _ = parse(render_html(data))
     table = by_heading(root, "Cost and financing per organisation and year")
     assert table.rows() == [
-        ["organisation (EUR)", "2027", "2028", "total"],
-        [FIBRE, "30,000", "15,000", "45,000"],
-        [HOSTILE_ORG, "230,000", "", "230,000"],
-        [WATER, "110,000", "45,000", "155,000"],
-        ["all organisations", "370,000", "60,000", "430,000"],
+        ["Organisation", "2027", "2028", "total"],
+        [FIBRE, "€30,000", "€15,000", "€45,000"],
+        [HOSTILE_ORG, "€230,000", "", "€230,000"],
+        [WATER, "€110,000", "€45,000", "€155,000"],
+        ["all organisations", "€370,000", "€60,000", "€430,000"],
     ]
 
 
@@ -143,7 +143,7 @@ def test_changes_since_previous_cycle(data) -> None:
     root, _ = parse(render_html(data))
     table = by_heading(root, "Changes since the previous cycle")
     assert table.rows() == [
-        ["organisation", "added", "dropped", "moved"],
+        ["Organisation", "added", "dropped", "moved"],
         [FIBRE, "1", "0", "1"],
         [HOSTILE_ORG, "0", "1", "0"],
         [WATER, "1", "0", "0"],
@@ -157,24 +157,24 @@ def test_one_measure_sheet_per_project(data) -> None:
     assert [s.attrs["id"] for s in sheets] == ["project-P1", "project-P2"]
     p1 = sheets[0]
     facts = dict(r for r in p1.find_all("table", class_="facts")[0].rows())
-    assert facts["lead organisation"] == WATER
-    assert facts["joint period"] == "2027-05-01 – 2027-10-31"
-    assert facts["members"] == "3 works of 3 organisations"
-    assert facts["cost"] == "360,000 EUR separately, 360,000 EUR combined"
-    assert facts["status"] == "red"
+    assert facts["Lead organisation"] == WATER
+    assert facts["Joint period"] == "1 May 2027 – 31 Oct 2027"
+    assert facts["Members"] == "3 works of 3 organisations"
+    assert facts["Cost"] == "€360,000 separately, €360,000 combined"
+    assert facts["Status"] == "red"
     members = p1.find_all("table")[1].rows()
     assert [r[:3] for r in members[1:]] == [
         ["1", WATER, "B1"],
         ["2", FIBRE, "C1"],
         ["3", HOSTILE_ORG, "A1"],
     ]
-    assert members[3][3] == HOSTILE_TITLE and members[1][-1] == "in_progress"
+    assert members[3][3] == HOSTILE_TITLE and members[1][-1] == "in progress"
     split = p1.find_all("table")[2].rows()
     assert split[1:] == [
-        [FIBRE, "30,000", "2027"],
-        [HOSTILE_ORG, "220,000", "2027"],
-        [WATER, "110,000", "2027"],
-        ["project", "360,000", ""],
+        [FIBRE, "€30,000", "2027"],
+        [HOSTILE_ORG, "€220,000", "2027"],
+        [WATER, "€110,000", "2027"],
+        ["project", "€360,000", ""],
     ]
     # the execution order is written on the small map, one label per member
     labels = [t.text for t in p1.find_all("svg", class_="map")[0].find_all("text", class_="label")]
@@ -195,14 +195,14 @@ def test_status_report_is_the_monitoring_part(data) -> None:
     assert [r[0] for r in projects[1:]] == ["P1", "P2"] and projects[1][5] == "red"
     progress = by_heading(root, "Progress reported").rows()
     assert progress == [
-        ["organisation", "in_progress", "done", "not reported", "programme works"],
+        ["Organisation", "in progress", "done", "not reported", "programme works"],
         [FIBRE, "0", "1", "1", "2"],
         [HOSTILE_ORG, "0", "0", "2", "2"],
         [WATER, "1", "0", "1", "2"],
         ["all", "1", "1", "4", "6"],
     ]
     deviations = by_heading(root, "Deviations from the adopted programme").rows()
-    assert deviations[1:] == [["late", "1"], ["not_combined", "1"], ["unplanned", "1"]]
+    assert deviations[1:] == [["late", "1"], ["not combined", "1"], ["unplanned", "1"]]
 
 
 def test_map_svg_coordinates() -> None:
@@ -301,8 +301,8 @@ def test_kpis_read_in_their_units(data) -> None:
     root, tags = parse(render_html(build_data(kpis=kpis)))
     assert "script" not in tags
     assert root.find_all("table", class_="kpis")[0].rows()[1:] == [
-        ["combined_share", "60 %", "32 %", "red"],
-        ["savings_eur", "2,000,000 EUR", "2,919,798 EUR", "green"],
-        ["max_disruption_days", "60 days", "154 days", "red"],
+        ["Share of excavating works combined", "60 %", "32 %", "red"],
+        ["Savings (EUR)", "€2,000,000", "€2,919,798", "green"],
+        ["Most disruption days on a street segment", "60 days", "154 days", "red"],
         ["<i>x</i>", "", "7.50", "no target"],
     ]

@@ -35,9 +35,9 @@ def test_council_pack_pdf(data, tmp_path: Path) -> None:
     assert all(pages[i].startswith("Measure sheet: project") for i in starts)
     # the KPI table, row by row, as printed
     text = " ".join(pages)
-    assert "KPI target value state" in text
-    assert "combined_share 0.50 0.60 green" in text
-    assert "moratorium_violations 0.00 1.00 red" in text
+    assert "Indicator Target Value State" in text
+    assert "Share of excavating works combined 0.50 0.60 green" in text
+    assert "Moratorium violations 0.00 1.00 red" in text
     assert "<b>custom</b> trees 3.00 2.00 amber" in text
     assert HOSTILE_ORG in text
 
@@ -47,7 +47,7 @@ def test_status_report_pdf(data, tmp_path: Path) -> None:
     text = " ".join(_pages(write_report(data, tmp_path / "status.pdf", kind="status")))
     assert "Status report: planning cycle 2027" in text
     assert "Measure sheet" not in text and "KPIs against targets" not in text
-    assert re.search(r"late 1 not_combined 1 unplanned 1", text)
+    assert re.search(r"late 1 not combined 1 unplanned 1", text)
 
 
 def test_no_printer_is_a_clear_error(data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

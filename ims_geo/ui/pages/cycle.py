@@ -303,11 +303,11 @@ with tab_report:
             with st.spinner(_("Assembling the report…")), widgets.user_errors():
                 data = assemble.report_data(store, year)
                 st.session_state["cycle_report"] = (
-                    year, kind, report_bytes(data, "html", kind=kind),
-                    report_bytes(data, "xlsx", kind=kind),
+                    year, kind, report_bytes(data, "html", kind=kind, lang=i18n.language()),
+                    report_bytes(data, "xlsx", kind=kind, lang=i18n.language()), i18n.language(),
                 )  # fmt: skip
         built = st.session_state.get("cycle_report")
-        if built is not None and built[:2] == (year, kind):
+        if built is not None and (*built[:2], built[-1]) == (year, kind, i18n.language()):
             left, right = st.columns(2)
             left.download_button(
                 _("Download HTML"), built[2], file_name=f"{kind}_report_{year}.html",
