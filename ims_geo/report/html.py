@@ -124,7 +124,7 @@ def _count(value: object) -> str:
 def _rag(state: object) -> str:
     text = _text(state)
     key = text.lower() if text.lower() in RAG else "none"
-    shown = escape(say(key)) if key in RAG else text
+    shown = escape(say(str(state))) if text else text
     return f'<span class="rag rag-{key}">{shown or "–"}</span>'
 
 
@@ -203,6 +203,12 @@ def _table(
     return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
 
 
+def _element(tag: str, text: str, attributes: str = "") -> str:
+    """``<tag attributes>text</tag>`` with ``text`` escaped (``attributes`` written as given)."""
+    opening = f"{tag} {attributes}" if attributes else tag
+    return f"<{opening}>{escape(text)}</{tag}>"
+
+
 def _empty_note(text: str) -> str:
     return f'<p class="note">{escape(text)}</p>'
 
@@ -252,7 +258,7 @@ def _header(data: ReportData, kind: str) -> str:
     title = _("{report}: planning cycle {year}").format(report=_(TITLES[kind]), year=info.year)
     lines = [f"<h1>{escape(title)}{area}</h1>"]
     if info.revision is None:
-        lines.append(f'<p class="meta">{escape(_("No programme adopted for this cycle yet."))}</p>')
+        lines.append(_element("p", _("No programme adopted for this cycle yet."), 'class="meta"'))
     else:
         revision = _("Adopted programme, revision {revision}").format(revision=info.revision)
         decision = f": {escape(info.decision)}" if info.decision else ""
@@ -568,7 +574,7 @@ def _changes(data: ReportData) -> str:
         numeric=["days_moved"],
         formats={"change": _vocabulary},
     )
-    return summary + f"<h3>{escape(_('Works'))}</h3>" + detail
+    return summary + _element("h3", _("Works")) + detail
 
 
 def _sheet_map(members: pd.DataFrame, geoms: np.ndarray, works: gpd.GeoDataFrame) -> str:
@@ -688,12 +694,13 @@ def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
         info = projects.loc[project] if project in projects.index else None
         split = splits[project]
         drawing = _sheet_map(rows, geoms[rows["_pos"].to_numpy()], works)
+        heading = _("Measure sheet: project {project}").format(project=project)
         out.append(
             f'<section class="sheet" id="project-{escape(project)}">'
-            f"<h2>{escape(_('Measure sheet: project {project}').format(project=project))}</h2>"
-            f'<div class="sheet-head"><div>{drawing}</div>'
+            + _element("h2", heading)
+            + f'<div class="sheet-head"><div>{drawing}</div>'
             f'<div><table class="facts">{_facts(info, rows)}</table></div></div>'
-            f"<h3>{escape(_('Members in execution order'))}</h3>"
+            + _element("h3", _("Members in execution order"))
             + _table(
                 rows,
                 _MEMBER_COLUMNS,
@@ -708,7 +715,7 @@ def _measure_sheets(data: ReportData, works: gpd.GeoDataFrame) -> str:
                 },
                 limit=None,
             )
-            + f"<h3>{escape(_('Cost split'))}</h3>"
+            + _element("h3", _("Cost split"))
             + _table(
                 split,
                 ["org", "cost_share_eur", "funding_year"],
