@@ -18,17 +18,18 @@ import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
-from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
 from ims_geo import cycle, i18n
-from ims_geo.cli import EXIT_INPUT, main
+from ims_geo.cli import EXIT_INPUT
 from ims_geo.errors import InputError
 from ims_geo.report import render_html, report_bytes, write_report
 from ims_geo.ui.state import LANGUAGE_KEY
 
 from .conftest import FIBRE, HOSTILE_ORG, HOSTILE_TITLE, WATER, build_data
 from .htmltree import Node, parse
+from .test_cli import _run
+from .test_html import by_heading
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_CODE = sorted((ROOT / "ims_geo" / "report").glob("*.py"))
@@ -185,7 +186,7 @@ def test_numbers_dates_and_euros_as_dutch_and_german_write_them() -> None:
         ]
         assert [r[1:3] for r in table[1:]] == expected[lang]
         assert [r[3] for r in table[1:]] == [words(s) for s in ("red", "green", "red", "no target")]
-        financing = _after(root, words("Cost and financing per organisation and year"))
+        financing = by_heading(root, words("Cost and financing per organisation and year"))
         assert financing.rows() == [
             [words("Organisation"), "2027", "2028", words("total")],
             [FIBRE, eur("30.000"), eur("15.000"), eur("45.000")],
@@ -210,16 +211,6 @@ def test_numbers_dates_and_euros_as_dutch_and_german_write_them() -> None:
         members = sheet.find_all("table")[1].rows()
         assert members[3][3] == HOSTILE_TITLE
         assert members[1][4] == words("water") and members[1][-1] == words("in progress")
-
-
-def _after(root: Node, heading: str) -> Node:
-    seen = False
-    for node in root.iter():
-        if node.tag == "h2":
-            seen = node.text.strip() == heading
-        elif seen and node.tag == "table":
-            return node
-    raise AssertionError(f"no table under {heading!r}")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -270,10 +261,6 @@ def test_the_language_is_scoped_to_the_call() -> None:
     with pytest.raises(InputError, match="cannot be written in 'fr'.*use one of en, "):
         render_html(data, lang="fr")
     assert i18n.language() == "nl"
-
-
-def _run(*args: str):
-    return CliRunner().invoke(main, list(args))
 
 
 def test_report_command_lang(cycle_store, tmp_path: Path) -> None:
