@@ -157,3 +157,30 @@ def test_by_org_needs_parquet_and_no_other_options(tmp_path: Path) -> None:
         "export", "--out", tmp_path / "w.parquet", "--by-org", "--org", "Gas", "--store", store
     )
     assert result.exit_code == 2 and "without --org and --lang" in result.stderr
+
+
+def test_geoparquet_with_a_work_id_used_twice_is_refused_as_the_import_rejects_it(
+    dask_client: Any, tmp_path: Path
+) -> None:
+    works = street_works(50, seed=1)
+    works.loc[40, ["org", "work_id"]] = works.loc[3, ["org", "work_id"]].to_numpy()
+    gpkg, parquet = tmp_path / "works.gpkg", tmp_path / "works.parquet"
+    export.write(works, gpkg, layer="works")
+    works.to_parquet(parquet, row_group_size=20, write_covering_bbox=True, schema_version="1.1.0")
+    # the import rejects both rows, with this reason each
+    rejects = tmp_path / "rejects.csv"
+    single = ims_geo("conflicts", gpkg, "--out", tmp_path / "s.csv", "--rejects", rejects)
+    assert single.exit_code == 0, single.output
+    reasons = pd.read_csv(rejects)["reason"].tolist()
+    message = f"duplicate work_id '{works.loc[3, 'work_id']}' for org '{works.loc[3, 'org']}'"
+    assert reasons == [message, message]
+    # the Dask engine refuses the file (rows 3 and 40 lie in row groups 0 and 2)
+    out = tmp_path / "d.csv"
+    refused = ims_geo(
+        "conflicts", parquet, "--out", out, "--engine", "dask",
+        "--scheduler", dask_client.scheduler.address, "--tiles", 3,
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert f"Error: {message} in {parquet} (2 works, 1 duplicated id(s) in all)" in refused.stderr
+    assert "Traceback" not in refused.output
+    assert not out.exists()
