@@ -284,8 +284,9 @@ PLANNING_CYCLE = [
         "council_2027 = write_report(data_2027, folder / 'council_2027.html')\n"
         "write_report(data_2027, folder / 'council_2027.xlsx')\n"
         "print('changes counted since the', data_2027.info.previous_year, 'cycle')\n"
-        "changes_sheet = pd.read_excel(folder / 'council_2027.xlsx', sheet_name='changes')\n"
-        "changes_sheet.groupby(['org', 'change']).size()"
+        "# the workbook speaks the report's language: sheet names and headers in words\n"
+        "changes_sheet = pd.read_excel(folder / 'council_2027.xlsx', sheet_name='Changes')\n"
+        "changes_sheet.groupby(['Organisation', 'Change']).size()"
     ),
 ]
 
