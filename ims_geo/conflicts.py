@@ -84,7 +84,8 @@ How it scales
 Works are grouped by organisation into a few blocks and, within each, laid
 out along a space-filling curve (so that works near in space are near in
 memory and are met one after another). Each block's works query one
-STRtree (over the works of that block and the blocks after it) with their
+STRtree (over the works of the organisations after the block's first, and
+of the block itself when internal pairs are asked for) with their
 envelopes grown by the largest distance their discipline can meet at, so
 each unordered pair is produced once. The cheap vectorised filters (order,
 organisation, exemptions, the time rules, distance between envelopes) run
@@ -725,24 +726,31 @@ class _Found:
 def _search(prep: _Prepared, rules: Rules, pool: ThreadPoolExecutor | None) -> list[_Found]:
     """Final pairs, chunk by chunk, in a fixed order (the answer never depends on threads).
 
-    Block ``b`` queries one STRtree over its own works and every later
-    block's, so each pair is met from its first work. With a pool the
-    chunks run on its threads while the next block's tree is built; at most
-    two blocks are in flight, so at most two trees are alive.
+    Block ``b`` queries one STRtree over every later block's works and, with
+    internal pairs, its own; without them, over the works after the block's
+    first organisation (a pair's second work belongs to a later
+    organisation than its first), so each pair is met from its first work
+    and the last organisation queries nothing. With a pool the chunks run on
+    its threads while the next block's tree is built; at most two blocks
+    are in flight, so at most two trees are alive.
     """
     found: list[_Found | None] = []
     in_flight: list[list[Future[_Found | None]]] = []
     for b in range(len(prep.blocks) - 1):
         lo, hi = int(prep.blocks[b]), int(prep.blocks[b + 1])
-        if lo >= len(prep.rows) - 1:
+        # the first work that can be the second of a pair found from this block
+        first = lo if rules.internal else int(prep.org_end[lo])
+        if lo >= len(prep.rows) - 1 or first >= len(prep.rows):
             continue
-        tree = shapely.STRtree(prep.geoms[lo:])
+        tree = shapely.STRtree(prep.geoms[first:])
         tree.query(prep.geoms[lo])  # GEOS builds the tree on the first query: not in threads
         chunks = [(c, min(c + _CHUNK, hi)) for c in range(lo, hi, _CHUNK)]
         if pool is None:
-            found.extend(_chunk(prep, rules, tree, lo, c0, c1) for c0, c1 in chunks)
+            found.extend(_chunk(prep, rules, tree, first, c0, c1) for c0, c1 in chunks)
             continue
-        in_flight.append([pool.submit(_chunk, prep, rules, tree, lo, c0, c1) for c0, c1 in chunks])
+        in_flight.append(
+            [pool.submit(_chunk, prep, rules, tree, first, c0, c1) for c0, c1 in chunks]
+        )
         del tree
         if len(in_flight) > 1:
             found.extend(f.result() for f in in_flight.pop(0))
