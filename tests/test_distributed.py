@@ -570,6 +570,10 @@ def test_geoparquet_rows_are_checked_and_repaired_as_the_import_does(
     # polygon (the import repairs it): the answer is the single engine's on the imported works
     raw["layer"] = raw["layer"].astype(object)
     raw.loc[5, "layer"] = None
+    # excavation and dates as text, as a hand-made file may hold them
+    raw["excavation"] = np.where(raw["excavation"], "yes", "no")
+    for column in ("start_date", "end_date"):
+        raw[column] = raw[column].dt.strftime("%d.%m.%Y")
     x, y = raw.geometry.iloc[7].coords[0]
     raw.loc[7, "geometry"] = Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)])
     assert not raw.geometry.iloc[7].is_valid
@@ -581,7 +585,7 @@ def test_geoparquet_rows_are_checked_and_repaired_as_the_import_does(
     want = find_conflicts(imported.valid)
     assert_same(find_conflicts_dask(Works.read_parquet(path), client=dask_client, tiles=3), want)
     # a work the import rejects: the run is refused, naming the file, the work and the reason
-    raw.loc[9, "end_date"] = raw.loc[9, "start_date"] - pd.Timedelta(days=3)
+    raw.loc[9, "end_date"] = "01.01.2020"
     raw.to_parquet(path, row_group_size=200, write_covering_bbox=True, schema_version="1.1.0")
     (reason,) = validate(gpd.read_parquet(path)).rejected[REASON].tolist()
     assert reason == "end_date before start_date"

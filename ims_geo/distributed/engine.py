@@ -371,7 +371,8 @@ def _run(
         sample = summary.loc[summary["n"] == 0, ["x", "y"]].to_numpy()
         tiling = kd_tiling(sample, count, distance)
     check = None if works.checked else works.source
-    meta = _copies(works.frame._meta, source, target, tiling, None)
+    meta = works.frame._meta if check is None else _canonical(works.frame._meta)
+    meta = _copies(meta, source, target, tiling, None)
     copies = works.frame.map_partitions(_copies, source, target, tiling, check, meta=meta)
     # tile k goes to output partition k (a hash of the tile number would put two or
     # three tiles in some partitions and none in others: the workers would idle)
@@ -665,14 +666,30 @@ def _checked(
             "its reason) and export the works again"
         )
     valid = result.valid
-    # the file's dtypes kept (dates in ms hold the checked dates in s exactly)
-    out = pd.DataFrame(
-        {c: valid[c].astype(part[c].dtype).to_numpy() for c in part.columns if c != WKB},
-        index=part.index,
-    )
+    out = pd.DataFrame({c: valid[c].to_numpy() for c in part.columns if c != WKB}, index=part.index)
     checked = np.asarray(valid.geometry.array, dtype=object)
     out[WKB] = part[WKB] if not result.repaired else _wkb_series(checked).to_numpy()
-    return out[list(part.columns)], checked
+    return _canonical(out[list(part.columns)]), checked
+
+
+#: dtypes of the checked works' columns the rules read (text columns: ``str``).
+_CANONICAL: dict[str, str] = {
+    s.START: "datetime64[s]", s.END: "datetime64[s]", s.EXCAVATION: "bool",
+    s.DEPTH_MIN: "float64", s.DEPTH_MAX: "float64",
+}  # fmt: skip
+
+
+def _canonical(part: pd.DataFrame) -> pd.DataFrame:
+    """The checked columns in the dtypes :func:`ims_geo.schema.validate` gives them.
+
+    Every partition and the collection's meta agree on them, so the shuffle
+    never casts a value to a file's own type (a text ``excavation`` column
+    holds booleans once checked).
+    """
+    out = part.copy()
+    for column in (c for c in KERNEL_COLUMNS if c in out):
+        out[column] = out[column].astype(_CANONICAL.get(column, "str"))
+    return out
 
 
 def _copies(
