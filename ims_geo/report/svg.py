@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ims_geo.i18n import fmt_number
+
 #: Colours of the red/amber/green states (and of a project with no state).
 RAG_COLOURS: dict[str, str] = {"red": "#d7191c", "amber": "#f0a202", "green": "#1a9641"}
 NO_STATE_COLOUR = "#4477aa"
@@ -187,7 +189,9 @@ def _scale_bar(frame: _Frame) -> str:
     length = _nice_length(frame.width / frame.scale / 4)
     px = length * frame.scale
     x0, y0 = 10.0, frame.height + _SCALE_BAR_PX - 6.0
-    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    value, unit = (length / 1000, "km") if length >= 1000 else (length, "m")
+    # the language's decimal sign: "0.5 m" / "0,5 m"
+    label = f"{fmt_number(value, decimals=max(0, -math.floor(math.log10(value))))} {unit}"
     return (
         f'<g class="scale"><path d="M{x0:.1f} {y0 - 4:.1f}V{y0:.1f}H{x0 + px:.1f}V{y0 - 4:.1f}" '
         f'fill="none" stroke="#222" stroke-width="1.5"/>'

@@ -12,9 +12,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+import shapely
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
@@ -24,6 +26,7 @@ from ims_geo import cycle, i18n
 from ims_geo.cli import EXIT_INPUT
 from ims_geo.errors import InputError
 from ims_geo.report import render_html, report_bytes, write_report
+from ims_geo.report.svg import Layer, map_svg
 from ims_geo.ui.state import LANGUAGE_KEY
 
 from .conftest import FIBRE, HOSTILE_ORG, HOSTILE_TITLE, WATER, build_data
@@ -314,3 +317,13 @@ def test_cycle_page_builds_the_report_in_the_page_language(monkeypatch, tmp_path
     assert [h.text for h in root.find_all("h2")][: len(COUNCIL)] == [words(h) for h in COUNCIL]
     book = openpyxl.load_workbook(io.BytesIO(built[3]))
     assert book.sheetnames[:2] == [words("Cycle"), words("KPIs")]
+
+
+@pytest.mark.parametrize(("lang", "expected"), [("en", "0.5 m"), ("de", "0,5 m"), ("nl", "0,5 m")])
+def test_the_scale_bar_writes_the_language_decimal_sign(lang: str, expected: str) -> None:
+    # 2 m drawn 200 px wide: a quarter is 0.5 m, the largest 1/2/5 x 10^k not above it
+    line = shapely.LineString([(0, 0), (2, 2)])
+    i18n.use(lang)
+    drawing = map_svg([Layer(np.array([line]), "#123456", 2.0)], bounds=(0, 0, 2, 2), width=200)
+    root, _ = parse(drawing)
+    assert root.find_all("g", class_="scale")[0].find_all("text")[0].text == expected
