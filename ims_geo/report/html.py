@@ -25,11 +25,10 @@ from ims_geo.crs import ensure_metric
 from ims_geo.errors import InputError
 from ims_geo.i18n import N_, _, fmt_date, fmt_days, fmt_money, fmt_number, language, ngettext
 from ims_geo.i18n.labels import label
-from ims_geo.i18n.messages import translate
 from ims_geo.maps import DISCIPLINE_COLOURS, value_name
 from ims_geo.report import svg
 from ims_geo.report.data import CONFLICT_STATUSES, KINDS, RAG, ReportData
-from ims_geo.report.words import CONFLICT_STATES, TITLES, say, speaking
+from ims_geo.report.words import CONFLICT_STATES, TITLES, reason, say, speaking
 
 #: Table rows shown in the HTML before it points to the .xlsx for the rest.
 MAX_ROWS = 500
@@ -144,8 +143,8 @@ def _vocabulary(value: object) -> str:
 
 
 def _reason(value: object) -> str:
-    """A reason the cycle library wrote, translated by template; its values escaped."""
-    return _text(value) if not _text(value) else translate(str(value), escape=escape)
+    """A reason the cycle library wrote, in words of the language (:func:`reason`), escaped."""
+    return escape(reason(str(value))) if _text(value) else ""
 
 
 def _table(

@@ -12,13 +12,23 @@ organisation names) are never translated.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 from ims_geo import i18n
 from ims_geo.errors import InputError
-from ims_geo.i18n import N_, _
+from ims_geo.i18n import N_, _, fmt_days
+from ims_geo.i18n.messages import translate
 
-__all__ = ["CONFLICT_STATES", "TITLES", "VOCABULARY", "check_language", "say", "speaking"]
+__all__ = [
+    "CONFLICT_STATES",
+    "TITLES",
+    "VOCABULARY",
+    "check_language",
+    "reason",
+    "say",
+    "speaking",
+]
 
 #: The two kinds of report by name, as their titles read.
 TITLES: dict[str, str] = {"council": N_("Council pack"), "status": N_("Status report")}
@@ -52,6 +62,45 @@ def say(value: str, words: dict[str, str] = VOCABULARY) -> str:
     """``value`` in words of the language in use when ``words`` knows it, else as it is."""
     found = words.get(value)
     return value if found is None else _(found)
+
+
+#: A project's state as the cycle library explains it (``ims_geo.cycle.project_status``):
+#: "on programme", or its deviating members joined by "; ", each
+#: "<org> <work> <deviation>[ (+N days)][, outside the joint period]".
+_MEMBER = re.compile(
+    r"(?P<who>.+) (?P<deviation>dropped|not_combined|moved|late|early|unplanned)"
+    r"(?: \((?P<days>[+-]\d+) days\))?(?P<outside>, outside the joint period)?"
+)
+_ON_PROGRAMME = N_("on programme")
+_OUTSIDE = N_("outside the joint period")
+
+
+def _member(text: str) -> str | None:
+    found = _MEMBER.fullmatch(text)
+    if found is None:
+        return None
+    words = f"{found['who']} {say(found['deviation'])}"
+    if found["days"] is not None:
+        days = int(found["days"])
+        words += f" ({'+' if days > 0 else '-' if days < 0 else ''}{fmt_days(abs(days))})"
+    return words + (", " + _(_OUTSIDE) if found["outside"] else "")
+
+
+def reason(text: str) -> str:
+    """Why a combined project has its state, in words of the language in use.
+
+    The cycle library writes it in English (``Water W1 late (+2 days); Gas G1
+    early (-2 days)``, ``on programme``); the organisations and works in it are
+    kept as they are. A reason in another form (written by hand) is translated
+    by :func:`ims_geo.i18n.messages.translate` when a template matches, else
+    kept as it is.
+    """
+    if text == "on programme":
+        return _(_ON_PROGRAMME)
+    members = [_member(part) for part in text.split("; ")]
+    if all(m is not None for m in members):
+        return "; ".join(m for m in members if m is not None)
+    return translate(text)
 
 
 def check_language(lang: str | None) -> None:

@@ -21,7 +21,6 @@ import pandas as pd
 from ims_geo import schema as S
 from ims_geo.i18n import N_, _
 from ims_geo.i18n.labels import label
-from ims_geo.i18n.messages import translate
 from ims_geo.maps import value_name
 from ims_geo.report.data import (
     CHANGE_COLUMNS,
@@ -35,7 +34,7 @@ from ims_geo.report.data import (
     PROJECT_COLUMNS,
     ReportData,
 )
-from ims_geo.report.words import TITLES, say, speaking
+from ims_geo.report.words import TITLES, reason, say, speaking
 
 #: xlsxwriter options: text stays text, whatever it looks like.
 WORKBOOK_OPTIONS: dict[str, bool] = {
@@ -97,7 +96,7 @@ _WORDS: dict[str, dict[str, Callable[[str], str]]] = {
         "kind": lambda v: value_name("kind", v),
         "status": lambda v: say(v, _CONFLICT_CELLS),
     },
-    "projects": {"rag": say, "reason": translate},
+    "projects": {"rag": say, "reason": reason},
     "deviations": {"deviation": say},
     "progress": {"status": lambda v: value_name(S.STATUS, v)},
     "changes": {"change": say},

@@ -26,6 +26,7 @@ from ims_geo import cycle, i18n
 from ims_geo.cli import EXIT_INPUT
 from ims_geo.errors import InputError
 from ims_geo.report import render_html, report_bytes, write_report
+from ims_geo.report.assemble import report_data
 from ims_geo.report.svg import Layer, map_svg
 from ims_geo.ui.state import LANGUAGE_KEY
 
@@ -327,3 +328,29 @@ def test_the_scale_bar_writes_the_language_decimal_sign(lang: str, expected: str
     drawing = map_svg([Layer(np.array([line]), "#123456", 2.0)], bounds=(0, 0, 2, 2), width=200)
     root, _ = parse(drawing)
     assert root.find_all("g", class_="scale")[0].find_all("text")[0].text == expected
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_why_a_project_has_its_state_in_the_language(lang: str, tmp_path: Path) -> None:
+    from tests.test_cycle import SAVINGS, YEAR, build, hand_programme, monitored
+
+    store = build(tmp_path / "cycle.gpkg")
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Raad 2027/14", savings=SAVINGS)
+    data = report_data(monitored(store), YEAR)
+    words = Words(lang)
+
+    def days(n: int) -> str:
+        return words.plural("{n} day", n).format(n=n)
+
+    # the cycle library's reasons (English) of the three projects, worst first
+    expected = [
+        ("C002", f"Heat H1 {words('dropped')}; Elec E1 {words('not combined')} (+{days(25)})"),
+        ("C001", f"Water W1 {words('late')} (+{days(2)}); Gas G1 {words('early')} (-{days(2)})"),
+        ("C003", words("on programme")),
+    ]
+    root, _ = parse(render_html(data, "status", lang=lang))
+    rows = by_heading(root, words("State of the combined projects")).rows()[1:]
+    assert [(r[0], r[-1]) for r in rows] == expected
+    sheets_ = openpyxl.load_workbook(io.BytesIO(report_bytes(data, "xlsx", lang=lang)))
+    projects = sheets_[words("Combined projects")].iter_rows(min_row=2, values_only=True)
+    assert sorted((r[0], r[-1]) for r in projects) == sorted(expected)
