@@ -33,10 +33,12 @@ from access_data import (
 )
 from click.testing import CliRunner
 
+from ims_geo import i18n
 from ims_geo.access.admin import Administration
 from ims_geo.access.signals import month_end, month_start
 from ims_geo.cli import main
 from ims_geo.errors import StoreError
+from ims_geo.report.words import speaking
 from ims_geo.store import PRIVATE_ORG, open_store
 from ims_geo.store.base import anonymise
 
@@ -171,6 +173,35 @@ def test_private_works_of_others_are_anonymous_signals_equal_to_the_python_oracl
         assert own.loc[own["work_id"] == "b2", "title"].tolist() == [B_SECRET_TITLE]
 
 
+def _written_dates(*days: str) -> list[str]:
+    """``days`` as ISO text and as every language and style of the reports writes them."""
+    written = list(days)
+    for lang in i18n.available():
+        with speaking(lang):
+            written += [
+                i18n.fmt_date(d, style=s) for d in days for s in ("short", "medium", "long")
+            ]
+    return sorted(set(written))
+
+
+#: B's private work's dates, as any output could write them.
+SECRET_DATES = _written_dates("2027-03-17", "2027-04-09")
+
+
+def _written_amounts(amount: float) -> list[str]:
+    """``amount``'s digits and the amount as every language writes it (whole, cents, euros)."""
+    written = [str(int(amount))]
+    for lang in i18n.available():
+        with speaking(lang):
+            written += [i18n.fmt_money(amount), i18n.fmt_number(amount)]
+            written.append(i18n.fmt_number(amount, decimals=2))
+    return sorted(set(written))
+
+
+#: B's private work's cost, as any output could write it.
+SECRET_AMOUNTS = _written_amounts(B_SECRET_COST)
+
+
 def _leaks(path: Path) -> list[str]:
     """Which of B's secrets appear in the file at ``path`` (every cell, as text)."""
     if path.suffix == ".xlsx":
@@ -183,7 +214,7 @@ def _leaks(path: Path) -> list[str]:
         text = "\n".join(gpd.read_file(path, layer=n).to_csv(index=False) for n in layers)
     else:
         text = path.read_text(encoding="utf-8")
-    secrets = [B_SECRET_TITLE, "987654", "B fund", "K2-secret", "2027-03-17", "2027-04-09"]
+    secrets = [B_SECRET_TITLE, *SECRET_AMOUNTS, "B fund", "K2-secret", *SECRET_DATES]
     found = [s for s in secrets if s in text]
     return found + (["b2"] if '"b2"' in text or ",b2," in text else [])
 
@@ -204,10 +235,12 @@ def test_no_output_of_a_signed_in_cli_leaks_a_private_work(
     result = cli("propose", "--out", tmp_path / "programme.xlsx", "--time-limit", "5", env=env)
     assert result.exit_code == 0, result.output
     outputs.append(tmp_path / "programme.xlsx")
-    for name in ("report.html", "report.xlsx"):
-        result = cli("report", "--cycle", "2027", "--out", tmp_path / name, env=env)
-        assert result.exit_code == 0, result.output
-        outputs.append(tmp_path / name)
+    for lang in i18n.available():
+        for suffix in ("html", "xlsx"):
+            out = tmp_path / f"report_{lang}.{suffix}"
+            result = cli("report", "--cycle", "2027", "--lang", lang, "--out", out, env=env)
+            assert result.exit_code == 0, result.output
+            outputs.append(out)
     result = cli("works", env=env)
     assert result.exit_code == 0 and B_SECRET_TITLE not in result.output
     for path in outputs:
