@@ -261,9 +261,7 @@ class ProposalOptions:
 
         from ims_geo.programme.schedule import Weights
 
-        weights = None
-        if self.fix_worth is not None:
-            weights = Weights(violation=round(self.fix_worth * Weights.combined))
+        weights = Weights.fixing(self.fix_worth) if self.fix_worth is not None else None
         return {
             "weights": weights,
             "budgets": self.budgets,
@@ -354,7 +352,7 @@ proposal_options = _grouped(
             "--fix-worth",
             type=click.FloatRange(min=0.0, min_open=True),
             help="How many combined works a dig-after-pave violation of the plan that is fixed "
-            "is worth [default: 1.7: a fix is given up only for a project that gains more]; "
+            "is worth, at least 0.001 [default: 1.7: a fix is given up only for a project that gains more]; "
             "1000 fixes every violation the windows allow before combining anything.",
         ),
     ],

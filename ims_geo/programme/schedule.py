@@ -101,7 +101,7 @@ import numpy as np
 import pandas as pd
 from ortools.sat.python import cp_model
 
-from ims_geo.errors import ScheduleError
+from ims_geo.errors import InputError, ScheduleError
 
 Progress = Callable[[float, str], None]
 
@@ -177,6 +177,42 @@ class Weights:
     budget_eur: int = 1
     #: Penalty per euro over a budget with ``hard_budgets``: above any gain.
     budget_eur_hard: int = 10_000
+
+    @classmethod
+    def fixing(cls, worth: float) -> Weights:
+        """The weights where a fixed violation of the plan is worth ``worth`` combined works.
+
+        Parameters
+        ----------
+        worth
+            Combined works a fixed moratorium violation is worth (``ims-geo propose
+            --fix-worth``, the Programme page), at least :data:`FIX_WORTH_MIN`;
+            :data:`FIX_WORTH_DEFAULT` gives the default weights.
+
+        Returns
+        -------
+        Weights
+            The default weights with :attr:`violation` = ``worth`` x :attr:`combined`
+            (rounded to a whole number).
+
+        Raises
+        ------
+        InputError
+            If ``worth`` is below :data:`FIX_WORTH_MIN` (a fix would be worth nothing).
+        """
+        if not worth >= FIX_WORTH_MIN:
+            raise InputError(
+                f"The worth of a fixed violation is {worth} combined works; give at least "
+                f"{FIX_WORTH_MIN:g} (e.g. {FIX_WORTH_DEFAULT:g}, the default)."
+            )
+        return cls(violation=round(worth * cls.combined))
+
+
+#: Default worth of a fixed violation, in combined works (1.7).
+FIX_WORTH_DEFAULT = Weights.violation / Weights.combined
+#: Smallest worth of a fixed violation, in combined works: one unit of the
+#: objective (a smaller worth would round to no weight at all).
+FIX_WORTH_MIN = 1 / Weights.combined
 
 
 @dataclass(frozen=True)

@@ -597,3 +597,51 @@ def test_the_page_in_dutch(open_app, small_store):
     assert at.title[0].value == title != "Combined programme"
     assert metric(at, combined).value == "5"
     assert shown_rows.format(n="6") in [c.value for c in at.caption]
+
+
+def test_the_worth_of_a_fixed_violation_trades_a_fix_for_combined_works(open_app, tmp_path):
+    from ims_geo.programme.schedule import FIX_WORTH_DEFAULT, Weights
+    from tests.test_programme import fix_or_combine
+
+    # G1 digs after R1's new surface: moving it before R1 fixes the violation, keeping it
+    # in July combines it with W1 (2 works); the library's default keeps the violation
+    path = tmp_path / "fix.gpkg"
+    store = open_store(path)
+    for org, part in fix_or_combine().groupby("org"):
+        store.import_plan(part.reset_index(drop=True), org=org, cycle=2027)
+    floor = dt.date(2027, 1, 1)  # the works' year: the same answer whatever today is
+    works = open_store(path).works()
+    expected = {
+        worth: propose(works, weights=weights, time_limit=SECONDS, not_before=floor).kpis
+        for worth, weights in ((FIX_WORTH_DEFAULT, None), (1000.0, Weights(violation=10**6)))
+    }
+    at = opened(open_app, path, programme_not_before=floor)
+    at.run()
+    assert at.number_input(key="programme_fix_worth").value == FIX_WORTH_DEFAULT == 1.7
+    proposed(at)
+    default = shown(at)
+    assert "weights" not in at.session_state["programme_request"]
+    at.number_input(key="programme_fix_worth").set_value(1000.0).run()
+    # the proposal's key has the worth: the proposal shown is no longer the one asked for
+    assert "inputs or your choices changed" in at.info[0].value
+    proposed(at)
+    assert at.session_state["programme_request"]["weights"] == Weights(violation=1_000_000)
+    first = shown(at)
+    assert first is not default
+    for worth, proposal, combined, fixed in ((FIX_WORTH_DEFAULT, default, 2, 0),
+                                             (1000.0, first, 0, 1)):  # fmt: skip
+        kpis = proposal.kpis.set_index("kpi")["proposal"]
+        library = expected[worth].set_index("kpi")["proposal"]
+        assert (kpis["combined works"], kpis["moratorium violations fixed"]) == (combined, fixed)
+        assert (library["combined works"], library["moratorium violations fixed"]) == (
+            combined, fixed)  # fmt: skip
+    # what the page shows now: the fix, nothing combined
+    assert metric(at, negotiate.kpi_name("combined works")).value == "0"
+    assert metric(at, negotiate.kpi_name("moratorium violations fixed")).value == "1"
+    assert by_id(first).loc["G1", "proposed_start"].date() == dt.date(2027, 5, 12)
+    # back at the default: the default proposal again, from the page's cache
+    at.number_input(key="programme_fix_worth").set_value(FIX_WORTH_DEFAULT)
+    proposed(at)
+    assert shown(at) is default
+    assert metric(at, negotiate.kpi_name("combined works")).value == "2"
+    assert metric(at, negotiate.kpi_name("moratorium violations fixed")).value == "0"

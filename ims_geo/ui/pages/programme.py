@@ -42,6 +42,7 @@ from ims_geo.programme import (
     check_budgets,
     load_costs,
 )
+from ims_geo.programme.schedule import FIX_WORTH_DEFAULT, FIX_WORTH_MIN, Weights
 from ims_geo.rules import Rules
 from ims_geo.schema import COST, DISCIPLINE, ORG, START, STATUS, TITLE, WORK_ID
 from ims_geo.ui import charts, links, negotiate, state, widgets
@@ -279,6 +280,13 @@ with st.sidebar:
         help=_("Let the proposal put works in the street together that the plans do not, "
                "to combine works or fix violations; each is reported as new."),
     )  # fmt: skip
+    fix_worth = st.number_input(
+        _("Worth of a fixed violation (in combined works)"), FIX_WORTH_MIN, None,
+        FIX_WORTH_DEFAULT, 0.1, format="%g", key="programme_fix_worth",
+        help=_("The proposal leaves a dig-after-pave violation of the plan unfixed only to "
+               "combine more works than this (after the days moved). A large value, e.g. 1000, "
+               "fixes every violation the windows allow first."),
+    )  # fmt: skip
     st.subheader(_("Conflict rules"))
     distance = st.number_input(
         _("Distance (m)"), 0.0, 1000.0, float(defaults.distance), 1.0, key="programme_distance"
@@ -422,7 +430,10 @@ request: dict[str, Any] = {
     "hard_budgets": bool(hard_budgets),
     "unbudgeted_years": str(unbudgeted),
     "allow_new_clashes": bool(allow_new_clashes),
-}
+    # the weights ims-geo propose --fix-worth gives, none at the default
+    **({"weights": Weights.fixing(float(fix_worth))}
+       if float(fix_worth) != FIX_WORTH_DEFAULT else {}),
+}  # fmt: skip
 split = negotiate.split_table(st.session_state.get(SPLITS, {}), works)
 for name, value in (
     ("budgets", budgets), ("costs", costs), ("lock", lock), ("exclude", exclude),
