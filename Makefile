@@ -47,7 +47,7 @@ catalogues: env
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output \
 		--project ims_geo -o ims_geo/locale/ims_geo.pot .
 	$(BIN)/pybabel update -i ims_geo/locale/ims_geo.pot -d ims_geo/locale -D ims_geo \
-		--no-fuzzy-matching --ignore-obsolete
+		--no-fuzzy-matching --ignore-obsolete --width 100
 
 bench: env
 	$(BIN)/python benchmarks/conflicts.py

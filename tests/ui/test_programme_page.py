@@ -589,12 +589,15 @@ def test_the_page_in_dutch(open_app, small_store):
     try:
         i18n.use("nl")
         title, combined = i18n._("Combined programme"), i18n._("Combined works")
+        worth = i18n._("Worth of a fixed violation (in combined works)")
         shown_rows = i18n.ngettext("{n} work, one row each; scroll down, zoom the time axis "
                                    "with the mouse wheel.", "{n} works, one row each; scroll "
                                    "down, zoom the time axis with the mouse wheel.", 6)  # fmt: skip
     finally:
         i18n.use("en")
     assert at.title[0].value == title != "Combined programme"
+    assert at.number_input(key="programme_fix_worth").label == worth
+    assert worth != "Worth of a fixed violation (in combined works)"
     assert metric(at, combined).value == "5"
     assert shown_rows.format(n="6") in [c.value for c in at.caption]
 
