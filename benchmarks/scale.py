@@ -32,14 +32,38 @@ of different sessions when the kernel groups them by session,
 
     flock /tmp/ims_measure.lock setsid bash -c \
         'echo -15 > /proc/self/autogroup; exec .venv/bin/python benchmarks/scale.py --sizes 1000000'
+
+With ``--cli`` the script instead compares the two engines end to end as a
+user runs them, each command in a process of its own::
+
+    ims-geo conflicts WORKS.fgb --out OUT.parquet
+    ims-geo conflicts WORKS.parquet --out OUT.parquet --engine dask --workers 2 --parts DIR
+
+(the single engine reads and checks the works, finds the pairs and writes
+GeoParquet; it does not read GeoParquet INPUT, so it reads the same works as
+FlatGeobuf, written once from the GeoParquet file, ``--single-input``; the Dask engine reads and checks them in partitions, writes the
+partitioned answer to DIR and gathers it into OUT). ``--pairs`` runs of each,
+the order alternating (single first, then Dask first, ...). Each command takes
+the machine-wide lock itself and runs in a session of its own with the
+priority, under ``/usr/bin/time -v`` (wall time from the start of the
+interpreter to its exit, the largest process's peak memory); this script
+samples the resident memory of every process of the command's tree every
+0.1 s (the peak of their sum, and each process's own). The answers are
+compared by their row count and a digest of the rows of OUT (every column,
+the geometry as WKB, in the file's order)::
+
+    .venv/bin/python benchmarks/scale.py --cli --sizes 1000000 --pairs 3
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -55,6 +79,8 @@ if __package__ in (None, ""):
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out" / "scale"
 GIB = 1 << 30
+LOCK = "/tmp/ims_measure.lock"
+IMS_GEO = Path(sys.executable).with_name("ims-geo")
 
 
 def _peak_rss() -> int:
@@ -187,6 +213,133 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _tree_rss(root: int) -> dict[int, tuple[str, int]]:
+    """Resident memory of ``root`` and its descendants: pid -> (command line, bytes)."""
+    import psutil
+
+    try:
+        top = psutil.Process(root)
+        procs = [top, *top.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return {}
+    found: dict[int, tuple[str, int]] = {}
+    for proc in procs:
+        try:
+            found[proc.pid] = (" ".join(proc.cmdline())[:120], proc.memory_info().rss)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _wall_seconds(text: str) -> float:
+    """The wall time of a ``/usr/bin/time -v`` report, in seconds."""
+    match = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
+    if match is None:
+        raise ValueError(f"no wall time in the /usr/bin/time report: {text[-500:]!r}")
+    parts = [float(p) for p in match.group(1).split(":")]
+    return sum(v * 60**i for i, v in enumerate(reversed(parts)))
+
+
+def as_format(path: Path, suffix: str) -> Path:
+    """The works of the GeoParquet ``path`` in another format (cached next to it)."""
+    import geopandas as gpd
+
+    target = path.with_suffix(suffix)
+    if not target.exists():
+        tmp = path.with_name(f"partial_{target.name}")
+        gpd.read_parquet(path).to_file(tmp, engine="pyogrio")
+        tmp.replace(target)
+    return target
+
+
+def run_cli(engine: str, path: Path, out: Path, workers: int, timeout: float) -> dict[str, Any]:
+    """One ``ims-geo conflicts`` command under the lock, with the priority; time and memory."""
+    out.unlink(missing_ok=True)
+    parts = out.with_suffix(".parts")
+    shutil.rmtree(parts, ignore_errors=True)
+    report = out.with_suffix(".time")
+    cmd = [str(IMS_GEO), "conflicts", str(path), "--out", str(out)]
+    if engine == "dask":
+        cmd += ["--engine", "dask", "--workers", str(workers), "--parts", str(parts)]
+    timed = ["/usr/bin/time", "-v", "-o", str(report), *cmd]
+    script = 'echo -15 > /proc/self/autogroup; exec "$@"'
+    wrapped = ["flock", LOCK, "setsid", "bash", "-c", script, "bash", *timed]
+    load = [round(v, 2) for v in os.getloadavg()]
+    proc = subprocess.Popen(wrapped, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peaks: dict[int, tuple[str, int]] = {}
+    tree_peak = 0
+    start = time.monotonic()
+    while proc.poll() is None:
+        if time.monotonic() - start > timeout:
+            proc.kill()
+            raise TimeoutError(f"{' '.join(cmd)}: still running after {timeout:.0f} s")
+        now = _tree_rss(proc.pid)
+        tree_peak = max(tree_peak, sum(rss for _, rss in now.values()))
+        for pid, (line, rss) in now.items():
+            if rss > peaks.get(pid, ("", 0))[1]:
+                peaks[pid] = (line, rss)
+        time.sleep(0.1)
+    _, err = proc.communicate()
+    text = report.read_text() if report.exists() else ""
+    if proc.returncode != 0:
+        return {"engine": engine, "error": err.decode()[-3000:] + text[-1000:]}
+    maxrss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    big = {str(pid): v for pid, v in peaks.items() if v[1] > 50 << 20}  # not flock, bash, time
+    return {
+        "engine": engine,
+        "command": " ".join(cmd),
+        "load_before": load,
+        "wall_s": _wall_seconds(text),
+        "max_rss_largest_process": int(maxrss.group(1)) * 1024 if maxrss else None,
+        "peak_rss_tree_sum": tree_peak,
+        "peak_rss_per_process": big,
+        "stderr": err.decode()[-1500:],
+    }
+
+
+def answer_digest(out: Path) -> dict[str, Any]:
+    """Rows of an answer file and a digest of them (every column, geometry as WKB, in order)."""
+    import geopandas as gpd
+
+    frame = gpd.read_parquet(out)
+    hashes = _row_hashes(frame)
+    return {"rows": len(frame), "digest": hashlib.sha256(hashes.tobytes()).hexdigest()[:16]}
+
+
+def main_cli(args: argparse.Namespace) -> int:
+    """The end-to-end comparison: ``--pairs`` runs of each command, the order alternating."""
+    report: dict[str, Any] = {"machine_before": machine(), "cli_runs": []}
+    target = args.report.with_name("scale_cli.json")
+    for n in args.sizes:
+        inputs = {"dask": data(n, args.seed)}
+        inputs["single"] = as_format(inputs["dask"], args.single_input)
+        for i in range(args.pairs):
+            order = ["single", "dask"] if i % 2 == 0 else ["dask", "single"]
+            for engine in order:
+                out = OUT / "cli" / f"conflicts_{n}_{engine}.parquet"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                run = {
+                    "n": n,
+                    "pair": i + 1,
+                    **run_cli(engine, inputs[engine], out, args.workers, args.timeout),
+                }
+                if "error" not in run:
+                    run.update(answer_digest(out))
+                report["cli_runs"].append(run)
+                shown = {
+                    k: v for k, v in run.items() if k not in ("stderr", "peak_rss_per_process")
+                }
+                print(json.dumps(shown), flush=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(json.dumps(report, indent=1))
+    answers = {(r["rows"], r["digest"]) for r in report["cli_runs"] if "digest" in r}
+    report["equal"] = len(answers) == 1 and all("digest" in r for r in report["cli_runs"])
+    report["machine_after"] = machine()
+    print(f"every answer equal: {report['equal']} {sorted(answers)}", flush=True)
+    target.write_text(json.dumps(report, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
@@ -196,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--skip-single", action="store_true", help="Dask only (e.g. at 10M)")
     parser.add_argument("--report", type=Path, default=OUT / "scale.json")
+    parser.add_argument("--cli", action="store_true", help="the ims-geo commands end to end")
+    parser.add_argument("--pairs", type=int, default=3, help="with --cli: runs of each engine")
+    parser.add_argument(
+        "--single-input", default=".fgb", help="with --cli: the single engine's INPUT format"
+    )
     # the child processes
     parser.add_argument("--engine", choices=["single", "dask"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -203,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.engine:
         return child(args)
+    if args.cli:
+        return main_cli(args)
     report: dict[str, Any] = {"machine_before": machine(), "runs": []}
     if args.report.exists():
         report = json.loads(args.report.read_text())
