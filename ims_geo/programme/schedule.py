@@ -153,7 +153,8 @@ class Weights:
     first in their first sweep (see :meth:`_Search.blocks`). To fix every violation
     the windows allow before combining anything, use a :attr:`violation`
     above :attr:`combined` times the number of works, e.g. ``1_000_000``
-    (``ims-geo propose --fix-worth 1000``).
+    (``ims-geo propose --fix-worth 1000``, the Programme page's worth of a
+    fixed violation; both through :meth:`fixing`).
     """
 
     #: Gain per work executed in a combined cluster.

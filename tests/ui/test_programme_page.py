@@ -603,7 +603,10 @@ def test_the_page_in_dutch(open_app, small_store):
 
 
 def test_the_worth_of_a_fixed_violation_trades_a_fix_for_combined_works(open_app, tmp_path):
-    from ims_geo.programme.schedule import FIX_WORTH_DEFAULT, Weights
+    from click.testing import CliRunner
+
+    from ims_geo.cli import EXIT_INPUT, main
+    from ims_geo.programme.schedule import FIX_WORTH_DEFAULT, FIX_WORTH_MIN, Weights
     from tests.test_programme import fix_or_combine
 
     # G1 digs after R1's new surface: moving it before R1 fixes the violation, keeping it
@@ -620,7 +623,17 @@ def test_the_worth_of_a_fixed_violation_trades_a_fix_for_combined_works(open_app
     }
     at = opened(open_app, path, programme_not_before=floor)
     at.run()
-    assert at.number_input(key="programme_fix_worth").value == FIX_WORTH_DEFAULT == 1.7
+    widget = at.number_input(key="programme_fix_worth")
+    assert widget.value == FIX_WORTH_DEFAULT == 1.7
+    # the smallest worth the page offers is the smallest ims-geo propose takes: one unit of
+    # the objective (a smaller one would weigh nothing); no largest, as there
+    assert (widget.min, widget.max) == (FIX_WORTH_MIN, None) and FIX_WORTH_MIN == 0.001
+    plans = tmp_path / "plans.gpkg"
+    fix_or_combine().to_file(plans, layer="works")
+    refused = CliRunner().invoke(
+        main, ["propose", str(plans), "--out", str(tmp_path / "p.csv"), "--fix-worth", "0.0009"]
+    )
+    assert refused.exit_code == EXIT_INPUT and "give at least 0.001" in refused.output
     proposed(at)
     default = shown(at)
     assert "weights" not in at.session_state["programme_request"]
