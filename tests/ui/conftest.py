@@ -153,6 +153,13 @@ def serve_app(store: Path | str, folder: Path) -> Iterator[str]:
         yield url
 
 
+def idle(page: Any, timeout: float = 60_000) -> None:
+    """Wait until the page's script run has finished (Streamlit's own run state)."""
+    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(
+        state="attached", timeout=timeout
+    )
+
+
 def block_remote(page: Any) -> list[str]:
     """Abort every request of ``page`` beyond 127.0.0.1; the list of aborted URLs (must stay empty)."""
     aborted: list[str] = []

@@ -22,7 +22,7 @@ from playwright.sync_api import Page, expect
 
 from ims_geo.conflicts import find_conflicts
 from ims_geo.store import open_store
-from tests.ui.conftest import block_remote
+from tests.ui.conftest import block_remote, idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -214,6 +214,7 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     def edit_the_translation() -> None:
         status_table.scroll_into_view_if_needed()
         page.wait_for_load_state("networkidle")
+        idle(page)  # a grid laid out again by a rerun drops the keys typed into it
         box = status_table.bounding_box()
         assert box is not None
         page.mouse.dblclick(box["x"] + box["width"] - 40, box["y"] + row * 4 + row / 2)
@@ -236,7 +237,7 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     # the mapping built here, downloaded, reads the same file the same way next year; the
     # edit reaches the server with a rerun, so a download may still hold the mapping before
     # it, and an edit typed while the grid was being laid out again is lost: edit again
-    for _ in range(3):
+    for _ in range(5):
         edit_the_translation()
         screenshot(page, "upload_translation")
         for _ in range(20):

@@ -34,7 +34,7 @@ from ims_geo import i18n
 from ims_geo.cycle.moratoria import store_conflicts
 from ims_geo.store import open_store
 from ims_geo.ui import links
-from tests.ui.conftest import block_remote
+from tests.ui.conftest import block_remote, idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -90,13 +90,6 @@ def local(page: Page) -> Iterator[Page]:
     aborted = block_remote(page)
     yield page
     assert aborted == []
-
-
-def idle(page: Page, timeout: float = MAP_TIMEOUT) -> None:
-    """Wait until the page's script run has finished (Streamlit's own run state)."""
-    page.locator("[data-testid=stApp][data-test-script-state=notRunning]").wait_for(
-        state="attached", timeout=timeout
-    )
 
 
 def open_page(page: Page, url: str) -> None:
