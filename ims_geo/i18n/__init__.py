@@ -29,6 +29,7 @@ Numbers, dates and euros follow the language's CLDR conventions
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import gettext
@@ -65,6 +66,7 @@ __all__ = [
     "language_name",
     "languages",
     "ngettext",
+    "speaking",
     "use",
 ]
 
@@ -156,6 +158,24 @@ def language() -> str:
         wanted = _fallback()
         chosen = wanted if wanted in available() else None
     return chosen or default_language()
+
+
+@contextlib.contextmanager
+def speaking(code: str | None) -> Iterator[str]:
+    """Everything inside the ``with`` block speaks ``code``; the language before afterwards.
+
+    ``None`` keeps the language in use. The caller checks ``code`` against
+    :func:`available` first when an unknown code must be refused rather than
+    fall back as :func:`use` does.
+    """
+    if code is None:
+        yield language()
+        return
+    token = _current.set(None)
+    try:
+        yield use(code)
+    finally:
+        _current.reset(token)
 
 
 def bind(func: Callable[..., _T]) -> Callable[..., _T]:

@@ -48,12 +48,8 @@ def headed(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
             f"unknown language {lang!r}; use one of {', '.join(i18n.available())} "
             f"(or add its catalogue in {i18n.LOCALE_DIR_ENV})"
         )
-    before = i18n.language()
-    i18n.use(lang)
-    try:
+    with i18n.speaking(lang):
         words = [label(c) for c in frame.columns]
-    finally:
-        i18n.use(before)
     geometry = getattr(frame, "_geometry_column_name", None)
     counts = pd.Series(words).value_counts()
     names = {

@@ -138,13 +138,6 @@ def speaking(lang: str | None) -> Iterator[str]:
     InputError
         When ``lang`` is not a language of this installation.
     """
-    if lang is None:
-        yield i18n.language()
-        return
     check_language(lang)
-    before = i18n.language()
-    i18n.use(lang)
-    try:
-        yield lang
-    finally:
-        i18n.use(before)
+    with i18n.speaking(lang) as spoken:
+        yield spoken
