@@ -608,23 +608,82 @@ def conflict_table(conflicts: pd.DataFrame, works: pd.DataFrame | None = None) -
     A copy of ``conflicts`` with ``title_a`` after ``org_a`` and ``title_b``
     after ``org_b``, and ``distance_m`` / ``overlap_m`` rounded to 2 decimals.
     """
-    out = conflicts.copy()
+    # pandas copies on write: the rounded columns are new, no other column is copied
+    out = conflicts.copy(deep=False)
     for col in CONFLICT_METRES:
         if col in out.columns:
             out[col] = out[col].round(2)
     if works is None or TITLE not in works.columns:
         return out
-    titles = pd.DataFrame(
-        {ORG: works[ORG].to_numpy(), WORK_ID: works[WORK_ID].to_numpy(), "t": works[TITLE]}
-    ).drop_duplicates([ORG, WORK_ID])
-    for side in ("a", "b"):
-        keys = pd.DataFrame(
-            {ORG: out[f"org_{side}"].to_numpy(), WORK_ID: out[f"work_id_{side}"].to_numpy()}
-        )
-        found = keys.merge(titles, how="left", on=[ORG, WORK_ID], validate="many_to_one")["t"]
+    sides = [[out[f"org_{side}"], out[f"work_id_{side}"]] for side in ("a", "b")]
+    rows = first_rows([works[ORG], works[WORK_ID]], sides)
+    titles = _titles(works[TITLE])
+    for side, at_works in zip(("a", "b"), rows, strict=True):
+        found = titles.array.take(at_works, allow_fill=True)
         name = f"title_{side}"
         if name in out.columns:
             out = out.drop(columns=name)
         at = out.columns.get_loc(f"org_{side}") + 1 if f"org_{side}" in out.columns else 0
-        out.insert(int(at), name, found.to_numpy())
+        if found.dtype != _TEXT or found.isna().all():
+            found = np.asarray(found)  # the column gets the type its values give
+        out.insert(int(at), name, found)
+    return out
+
+
+#: The dtype pandas gives a column of text.
+_TEXT = pd.Series(np.array(["text"], dtype=object)).dtype
+
+
+def _titles(titles: pd.Series) -> pd.Series:
+    """The works' titles, text as :data:`_TEXT` (Arrow): no Python string is made per pair."""
+    if titles.dtype == object:
+        return pd.Series(titles.to_numpy())  # typed as a column of these values is
+    return titles
+
+
+def first_rows(
+    keys: Sequence[pd.Series | np.ndarray], sought: Sequence[Sequence[pd.Series | np.ndarray]]
+) -> list[np.ndarray]:
+    """Position of the first row with each sought key, ``-1`` where no row has it.
+
+    The same as a left merge on the key columns after dropping duplicate
+    keys (first kept), missing values matching missing values, but by
+    integer codes: each key column is factorised once over the rows and
+    every sought key, the columns' codes combined into one integer per key
+    and factorised again; codes in the order of first appearance make the
+    rows' keys the smallest codes, so a sought key's code is a position in
+    the rows' first occurrences.
+
+    Parameters
+    ----------
+    keys
+        The rows' key columns, equally long.
+    sought
+        Sets of key columns to look up, each with as many columns as ``keys``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One int64 array of positions in the rows per set in ``sought``.
+    """
+    sizes = [len(keys[0])] + [len(columns[0]) for columns in sought]
+    code = np.zeros(sum(sizes), dtype=np.int64)
+    for i, column in enumerate(keys):
+        values = pd.concat(
+            [pd.Series(column, copy=False)] + [pd.Series(c[i], copy=False) for c in sought],
+            ignore_index=True,
+        )
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        code = code * max(len(uniques), 1) + codes
+    code, _ = pd.factorize(code)
+    mine = code[: sizes[0]]
+    seen = np.maximum.accumulate(np.concatenate(([-1], mine[:-1]))) if len(mine) else mine
+    # codes in order of first appearance: the first rows of codes 0, 1, 2...
+    first = np.append(np.flatnonzero(mine > seen), -1)
+    out = []
+    start = sizes[0]
+    for size in sizes[1:]:
+        part = code[start : start + size]
+        out.append(first[np.minimum(part, len(first) - 1)])  # the last one: -1
+        start += size
     return out

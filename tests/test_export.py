@@ -645,3 +645,97 @@ def test_rows_without_geometry_are_written_too(tmp_path, suffix):
         back = _read_back(path)
     assert back["work_id"].tolist() == ["a", "b", "c"]
     assert back["reason"].tolist() == ["missing geometry", "x", "empty geometry"]
+
+
+# --- the answer's table: titles by key, as a merge on (org, work_id) would give them -------
+def _random_pairs(seed: int, n_works: int = 40, n_pairs: int = 300):
+    """Works with repeated and missing keys and untitled works, and pairs naming them.
+
+    Odd seeds give the titles as an object column, as the import's checks do.
+    """
+    rng = np.random.default_rng(seed)
+    orgs = np.array(["A", "B", "C", "Dé"], dtype=object)
+    works = pd.DataFrame(
+        {
+            "org": orgs[rng.integers(0, 3, n_works)],  # "Dé" has no works
+            "work_id": [f"W{i}" for i in rng.integers(0, 12, n_works)],
+            "title": [None if r < 0.2 else f"t{r:.6f}" for r in rng.random(n_works)],
+        }
+    )
+    if seed % 2:
+        works["title"] = works["title"].astype(object)
+    pairs = gpd.GeoDataFrame(
+        {
+            "work_id_a": [f"W{i}" for i in rng.integers(0, 14, n_pairs)],
+            "org_a": orgs[rng.integers(0, 4, n_pairs)],
+            "work_id_b": [f"W{i}" for i in rng.integers(0, 14, n_pairs)],
+            "org_b": orgs[rng.integers(0, 4, n_pairs)],
+            "kind": "clash",
+            "distance_m": rng.random(n_pairs) * 30,
+            "overlap_m": rng.random(n_pairs) * 100,
+        },
+        geometry=shapely.points(rng.random((n_pairs, 2)) * 100),
+        crs=28992,
+    )
+    return works, pairs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conflict_table_titles_are_each_keys_first_title(seed):
+    works, pairs = _random_pairs(seed)
+    first: dict[tuple[str, str], object] = {}
+    for org, work_id, title in works[["org", "work_id", "title"]].itertuples(index=False):
+        first.setdefault((org, work_id), title)
+    table = export.conflict_table(pairs, works)
+    assert list(table.columns) == [
+        "work_id_a", "org_a", "title_a", "work_id_b", "org_b", "title_b",
+        "kind", "distance_m", "overlap_m", "geometry",
+    ]  # fmt: skip
+    for side in ("a", "b"):
+        keys = zip(pairs[f"org_{side}"], pairs[f"work_id_{side}"], strict=True)
+        want = [first.get(key) for key in keys]
+        got = table[f"title_{side}"].tolist()
+        assert [None if pd.isna(v) else v for v in got] == [None if pd.isna(v) else v for v in want]
+        assert table[f"title_{side}"].dtype == pd.StringDtype(na_value=np.nan)
+    for col in ("distance_m", "overlap_m"):
+        assert table[col].tolist() == [round(v, 2) for v in pairs[col]]
+    assert table.crs == pairs.crs
+    # the pairs' geometries are the same objects, and the pairs themselves are left as they were
+    assert all(a is b for a, b in zip(table.geometry, pairs.geometry, strict=True))
+    assert (pairs["distance_m"] != pairs["distance_m"].round(2)).any()
+
+
+def test_conflict_table_without_any_title_found_and_with_titles_already_there():
+    works, pairs = _random_pairs(0)
+    elsewhere = works.assign(org="Z")  # no pair names these works
+    table = export.conflict_table(pairs, elsewhere)
+    assert table["title_a"].isna().all() and table["title_a"].dtype == object
+    again = export.conflict_table(table, works)  # titles replaced, not doubled
+    assert list(again.columns) == list(table.columns)
+    assert again["title_a"].notna().any()
+    assert export.conflict_table(pairs, works.drop(columns="title")).columns.tolist() == list(
+        pairs.columns
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_first_rows_is_a_left_merge_on_the_first_of_each_key(seed):
+    rng = np.random.default_rng(seed)
+    keys = [
+        rng.integers(0, 4, 50),
+        np.array([f"k{i}" for i in rng.integers(0, 5, 50)], dtype=object),
+    ]
+    sought = [
+        [rng.integers(0, 5, n), np.array([f"k{i}" for i in rng.integers(0, 6, n)], dtype=object)]
+        for n in (0, 1, 80)
+    ]
+    first: dict[tuple[int, str], int] = {}
+    for row, key in enumerate(zip(*keys, strict=True)):
+        first.setdefault(key, row)
+    got = export.first_rows(keys, sought)
+    for columns, rows in zip(sought, got, strict=True):
+        assert rows.tolist() == [first.get(key, -1) for key in zip(*columns, strict=True)]
+    assert [r.tolist() for r in export.first_rows([k[:0] for k in keys], sought[1:])] == [
+        [-1],
+        [-1] * 80,
+    ]
