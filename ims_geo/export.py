@@ -49,8 +49,10 @@ from __future__ import annotations
 
 import glob
 import io
+import json
 import re
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -61,6 +63,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import shapely
 
 from ims_geo.errors import InputError
@@ -184,13 +187,14 @@ def _safe_frame(frame: pd.DataFrame, fmt: str) -> pd.DataFrame:
     """``frame`` with safe column names and M dropped; the geometry column is ``geometry``."""
     geom_col = _geometry_column(frame)
     max_length = MAX_NAME_LENGTH.get(fmt)
+    # pandas copies on write: renaming and replacing columns never touches ``frame``
     if geom_col is None:
-        out = pd.DataFrame(frame).copy()
+        out = pd.DataFrame(frame).copy(deep=False)
         out.columns = safe_names(list(out.columns), max_length=max_length)
         return out
     others = [c for c in frame.columns if c != geom_col]
     names = safe_names(others, max_length=max_length, reserved=RESERVED_NAMES + GEOMETRY_NAMES)
-    table = pd.DataFrame(frame[others]).copy()
+    table = pd.DataFrame(frame[others]).copy(deep=False)
     table.columns = names
     geoms = _without_measures(frame.geometry.to_numpy())
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=frame.crs)
@@ -215,9 +219,15 @@ def _layer_names(names: Sequence[str], max_length: int | None = None) -> list[st
     return safe_names(names, max_length=max_length, reserved=())
 
 
-def _dates_as_date(frame: pd.DataFrame) -> pd.DataFrame:
-    """Datetime columns as ``datetime.date`` where every value is at midnight."""
-    out = frame.copy()
+def _dates_as_date(frame: pd.DataFrame, *, arrow: bool = False) -> pd.DataFrame:
+    """Datetime columns as dates where every value is at midnight.
+
+    The dates are ``datetime.date`` objects, or with ``arrow`` Arrow dates
+    (``date32``, cast in one pass, no object per value) for the writers that
+    hand the table to Arrow, which turns the objects into the same dates.
+    A column without any date stays a column of ``None`` either way.
+    """
+    out = frame.copy(deep=False)
     for col in out.columns:
         series = out[col]
         if isinstance(series.dtype, pd.DatetimeTZDtype):
@@ -225,7 +235,12 @@ def _dates_as_date(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = series
         if pd.api.types.is_datetime64_any_dtype(series):
             valid = series.dropna()
-            if (valid == valid.dt.normalize()).all():
+            if not (valid == valid.dt.normalize()).all():
+                continue
+            if arrow and len(valid):
+                dates = pa.array(series, from_pandas=True).cast(pa.date32())
+                out[col] = pd.Series(pd.arrays.ArrowExtensionArray(dates), index=out.index)
+            else:
                 out[col] = pd.Series(series.dt.date, index=out.index, dtype=object).where(
                     series.notna(), None
                 )
@@ -241,7 +256,9 @@ def _geometry_column(frame: pd.DataFrame) -> str | None:
 def _tabular(frame: pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
     """A plain table: dates as dates, geometry as WKT in EPSG:4326 in the last column."""
     geom_col = _geometry_column(frame)
-    out = _dates_as_date(pd.DataFrame(frame.drop(columns=geom_col) if geom_col else frame))
+    # a CSV is written by Arrow (dates as Arrow dates); Excel takes ``datetime.date``
+    plain = pd.DataFrame(frame.drop(columns=geom_col) if geom_col else frame)
+    out = _dates_as_date(plain, arrow=not excel)
     if geom_col:
         geoms, decimals = _table_geometries(frame)
         wkt = shapely.to_wkt(geoms, rounding_precision=decimals, trim=True)
@@ -376,13 +393,16 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Formats written through Arrow: their dates go as Arrow dates (:func:`_dates_as_date`).
+_ARROW_DATES = frozenset({"gpkg", "parquet"})
+
+
 def _spatial(frame: pd.DataFrame, fmt: str) -> gpd.GeoDataFrame:
     if _geometry_column(frame) is None:
         raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
     safe = _safe_frame(frame, fmt)
-    return gpd.GeoDataFrame(
-        _arrow_safe(_dates_as_date(safe)), geometry=safe.geometry.name, crs=safe.crs
-    )
+    dated = _dates_as_date(safe, arrow=fmt in _ARROW_DATES)
+    return gpd.GeoDataFrame(_arrow_safe(dated), geometry=safe.geometry.name, crs=safe.crs)
 
 
 def _write_gpkg(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
@@ -390,7 +410,8 @@ def _write_gpkg(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
     for name, frame in zip(_layer_names(list(layers)), layers.values(), strict=True):
         if _geometry_column(frame) is None:
             # an attribute table (no geometry) is a plain GeoPackage table in QGIS
-            table = gpd.GeoDataFrame(_arrow_safe(_dates_as_date(_safe_frame(frame, "gpkg"))))
+            plain = _dates_as_date(_safe_frame(frame, "gpkg"), arrow=True)
+            table = gpd.GeoDataFrame(_arrow_safe(plain))
             table.to_file(path, layer=name, driver="GPKG", mode=mode, use_arrow=True)
         else:
             spatial = _spatial(frame, "gpkg")
@@ -416,13 +437,129 @@ PARQUET_ROW_GROUP = 100_000
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     # GeoParquet 1.1 with the bbox covering column: readers skip row groups by extent
-    _spatial(frame, "parquet").to_parquet(
-        path,
-        index=False,
-        write_covering_bbox=True,
-        schema_version="1.1.0",
-        row_group_size=PARQUET_ROW_GROUP,
+    pq.write_table(
+        geoparquet_table(frame), path, compression="snappy", row_group_size=PARQUET_ROW_GROUP
     )
+
+
+#: Version of the GeoParquet specification the files follow.
+GEOPARQUET_VERSION = "1.1.0"
+#: Names of shapely's geometry type ids 0..7 (+ 8: the same with heights), as GeoParquet lists them.
+_GEOMETRY_TYPES = [
+    "Point", "LineString", "LineString", "Polygon", "MultiPoint", "MultiLineString",
+    "MultiPolygon", "GeometryCollection",
+]  # fmt: skip
+_GEOMETRY_TYPES += [f"{name} Z" for name in _GEOMETRY_TYPES]
+_BBOX = ("xmin", "ymin", "xmax", "ymax")
+
+
+def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
+    """``frame`` as the Arrow table of a GeoParquet 1.1 file with the ``bbox`` covering column.
+
+    The table, its schema and its metadata (``geo`` and ``pandas``) are
+    those geopandas' ``to_parquet(write_covering_bbox=True,
+    schema_version="1.1.0")`` writes for the frame the export makes of
+    ``frame`` (safe names, no measures, dates as dates), so any GeoParquet
+    reader reads the file as before. It is built in one pass per step: the
+    geometries' bounds once for the covering column and the extent, their
+    WKB once, dates cast by Arrow, no copy of any column.
+
+    Parameters
+    ----------
+    frame
+        A GeoDataFrame.
+
+    Returns
+    -------
+    pyarrow.Table
+        The columns (safe names), then ``geometry`` (WKB) and ``bbox``.
+    """
+    geom_col = _geometry_column(frame)
+    if geom_col is None:
+        raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
+    others = [c for c in frame.columns if c != geom_col]
+    names = safe_names(others, reserved=RESERVED_NAMES + GEOMETRY_NAMES)
+    if "bbox" in names:
+        raise InputError(
+            "cannot write GeoParquet: the column 'bbox' is the file's own bounding boxes; "
+            "rename that column"
+        )
+    given = pd.DataFrame(frame[others]).copy(deep=False)  # copied on write, never here
+    given.columns = names
+    attrs = _arrow_safe(_dates_as_date(given, arrow=True))
+    dated = [
+        c
+        for c in names
+        if isinstance(attrs[c].dtype, pd.ArrowDtype) and attrs[c].dtype != given[c].dtype
+    ]
+    attrs["geometry"] = None  # an Arrow null column: the WKB takes its place
+    table = pa.Table.from_pandas(attrs, preserve_index=False)
+
+    geoms = _without_measures(frame.geometry.to_numpy())
+    crs = frame.crs
+    field = pa.field(
+        "geometry",
+        pa.binary(),
+        nullable=True,
+        metadata={
+            "ARROW:extension:name": "geoarrow.wkb",
+            "ARROW:extension:metadata": json.dumps({"crs": crs.to_json_dict()}) if crs else "{}",
+        },
+    )
+    wkb = pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
+    table = table.set_column(table.schema.get_field_index("geometry"), field, wkb)
+
+    bounds = shapely.bounds(geoms)
+    boxes = [pa.array(bounds[:, i], from_pandas=True) for i in range(4)]  # NaN: no box
+    table = table.append_column("bbox", pa.StructArray.from_arrays(boxes, names=list(_BBOX)))
+
+    metadata = dict(table.schema.metadata)
+    if dated:  # pandas reads the dates back as datetime.date objects, as before
+        described = json.loads(metadata[b"pandas"])
+        for column in described["columns"]:
+            if column["name"] in dated:
+                column["numpy_type"] = "object"
+        metadata[b"pandas"] = json.dumps(described).encode("utf-8")
+    metadata[b"geo"] = json.dumps(_geo_metadata(geoms, bounds, crs)).encode("utf-8")
+    return table.replace_schema_metadata(metadata)
+
+
+def _geo_metadata(geoms: np.ndarray, bounds: np.ndarray, crs: Any) -> dict[str, Any]:
+    """GeoParquet's ``geo`` metadata of the ``geometry`` column (as geopandas writes it)."""
+    types = shapely.get_type_id(geoms)
+    types[shapely.has_z(geoms)] += 8
+    present = sorted(_GEOMETRY_TYPES[t] for t in np.unique(types) if t >= 0)
+    column: dict[str, Any] = {"encoding": "WKB", "crs": None, "geometry_types": present}
+    if crs:
+        column["crs"] = _without_member_ids(crs.to_json_dict())
+    with warnings.catch_warnings():  # only missing or empty geometries: no extent
+        warnings.filterwarnings("ignore", r"All-NaN slice encountered", RuntimeWarning)
+        extent = [
+            float(np.nanmin(bounds[:, 0])) if len(bounds) else np.nan,
+            float(np.nanmin(bounds[:, 1])) if len(bounds) else np.nan,
+            float(np.nanmax(bounds[:, 2])) if len(bounds) else np.nan,
+            float(np.nanmax(bounds[:, 3])) if len(bounds) else np.nan,
+        ]
+    if np.isfinite(extent).all():
+        column["bbox"] = extent
+    column["covering"] = {"bbox": {name: ["bbox", name] for name in _BBOX}}
+    return {
+        "primary_column": "geometry",
+        "columns": {"geometry": column},
+        "version": GEOPARQUET_VERSION,
+        "creator": {"library": "geopandas", "version": gpd.__version__},
+    }
+
+
+def _without_member_ids(crs: dict[str, Any]) -> dict[str, Any]:
+    """PROJJSON without the ids of datum ensemble members (older PROJ cannot read them)."""
+    for key, value in crs.items():
+        if isinstance(value, dict):
+            _without_member_ids(value)
+        elif key == "members" and isinstance(value, list):
+            for member in value:
+                member.pop("id", None)
+    return crs
 
 
 def write_parquet_by_org(store: Any, path: str | Path) -> list[Path]:

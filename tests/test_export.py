@@ -12,6 +12,8 @@ import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
@@ -738,4 +740,111 @@ def test_first_rows_is_a_left_merge_on_the_first_of_each_key(seed):
     assert [r.tolist() for r in export.first_rows([k[:0] for k in keys], sought[1:])] == [
         [-1],
         [-1] * 80,
+    ]
+
+
+# --- GeoParquet, GeoPackage and CSV written through Arrow: what the export wrote before -----
+def _assorted(rows: int = 6, crs: int | None = 28992) -> gpd.GeoDataFrame:
+    """Every kind of column and geometry a planner's frame can bring, ``rows`` of them."""
+    geoms = shapely.from_wkt(
+        [
+            "POINT (1 2)",
+            "LINESTRING Z (0 0 1, 10 0 2)",
+            "POLYGON M ((0 0 1, 5 0 1, 5 5 1, 0 0 1))",
+            None,
+            "POLYGON EMPTY",
+            "MULTILINESTRING ((0 0, 1 1), (2 2, 3 3))",
+        ]
+    )
+    day = pd.to_datetime(["2027-01-01", None, "2027-03-05", "1969-12-31", "2031-12-31", None])
+    frame = pd.DataFrame(
+        {
+            "work_id": ["1", "B-2", "C3", "D", "E", "F"],
+            "org": [7, "Waternet", None, 2.5, "A", "B"],  # numbers mixed with text
+            "start_date": day.astype("datetime64[s]"),
+            "end_date": day.tz_localize("Europe/Helsinki"),
+            "checked": pd.to_datetime(["2027-01-01 12:30"] * 6),
+            "never": pd.Series([pd.NaT] * 6, dtype="datetime64[s]"),
+            "cost_eur": [1.5, np.nan, 3.0, 4.0, 5.0, 6.0],
+            "excavation": [True, False, True, True, False, True],
+            "Street": list("abcdef"),
+            "street": list("uvwxyz"),
+            "Geometry": list("gggggg"),
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs)).iloc[:rows]
+
+
+def _as_exported_before(frame: gpd.GeoDataFrame, fmt: str) -> gpd.GeoDataFrame:
+    """The frame the writers took before: dates as ``datetime.date`` objects."""
+    safe = export._safe_frame(frame, fmt)
+    plain = export._arrow_safe(export._dates_as_date(safe))
+    return gpd.GeoDataFrame(plain, geometry="geometry", crs=safe.crs)
+
+
+@pytest.mark.parametrize(
+    ("rows", "crs"), [(6, 28992), (6, None), (1, 28992), (0, 28992), (4, 3067)], ids=str
+)
+def test_geoparquet_is_what_geopandas_writes(rows, crs, tmp_path):
+    frame = _assorted(rows, crs)
+    if rows == 4:
+        frame = frame.set_geometry(gpd.GeoSeries([None] * 4, crs=crs, index=frame.index))
+    ours = export.write(frame, tmp_path / "ours.parquet")
+    _as_exported_before(frame, "parquet").to_parquet(
+        tmp_path / "theirs.parquet",
+        index=False,
+        write_covering_bbox=True,
+        schema_version="1.1.0",
+        row_group_size=export.PARQUET_ROW_GROUP,
+    )
+    mine, theirs = pq.ParquetFile(ours), pq.ParquetFile(tmp_path / "theirs.parquet")
+    assert mine.schema_arrow.equals(theirs.schema_arrow, check_metadata=True)
+    assert mine.schema_arrow.metadata == theirs.schema_arrow.metadata  # geo and pandas
+    assert mine.metadata.num_row_groups == theirs.metadata.num_row_groups
+    assert mine.read().equals(theirs.read())
+    back = gpd.read_parquet(ours)
+    pd.testing.assert_frame_equal(back, gpd.read_parquet(tmp_path / "theirs.parquet"))
+    assert mine.schema_arrow.names[-3:] == ["Geometry_2", "geometry", "bbox"]
+
+
+def test_geoparquet_row_groups_and_a_bbox_column_of_the_planner(tmp_path, monkeypatch):
+    monkeypatch.setattr(export, "PARQUET_ROW_GROUP", 4)
+    frame = pd.concat([_assorted()] * 3, ignore_index=True)
+    assert pq.ParquetFile(export.write(frame, tmp_path / "w.parquet")).metadata.num_row_groups == 5
+    with pytest.raises(InputError, match="'bbox'.*rename"):
+        export.write(frame.assign(bbox=1), tmp_path / "x.parquet")
+
+
+def test_geopackage_and_csv_hold_what_they_held_before(tmp_path):
+    frame = _assorted()
+    ours = export.write(frame, tmp_path / "ours.gpkg", layer="works")
+    before = _as_exported_before(frame, "gpkg")
+    before.to_file(tmp_path / "theirs.gpkg", layer="works", driver="GPKG", use_arrow=True)
+    mine, theirs = pyogrio.read_info(ours), pyogrio.read_info(tmp_path / "theirs.gpkg")
+    for key in ("fields", "dtypes", "geometry_type", "crs", "features"):
+        assert np.array_equal(mine[key], theirs[key]), key
+    assert mine["dtypes"][mine["fields"].tolist().index("start_date")] == "datetime64[D]"
+    pd.testing.assert_frame_equal(
+        pyogrio.read_dataframe(ours), pyogrio.read_dataframe(tmp_path / "theirs.gpkg")
+    )
+    # CSV: Arrow's writer gets the same table with Arrow dates as with date objects, and
+    # pandas' writer (a column Arrow cannot type) the same text
+    safe = export._safe_frame(frame, "csv")
+    now = export.neutralise_csv(export._tabular(safe))
+    before = export.neutralise_csv(export._tabular(safe, excel=True))  # date objects
+    assert isinstance(now["start_date"].dtype, pd.ArrowDtype)
+    assert isinstance(before["start_date"].iloc[0], dt.date)
+    arrow = [
+        pa.Table.from_pandas(t.drop(columns="org"), preserve_index=False) for t in (now, before)
+    ]
+    assert arrow[0].equals(arrow[1])
+    csv = export.write(frame, tmp_path / "w.csv").read_text(encoding="utf-8")
+    assert csv == before.to_csv(index=False, date_format="%Y-%m-%d")
+    no_mixed = export.write(frame.drop(columns="org"), tmp_path / "a.csv").read_text(
+        encoding="utf-8"
+    )
+    assert no_mixed.splitlines()[1].split(",")[1:4] == [
+        "2027-01-01",
+        "2027-01-01",
+        "2027-01-01 12:30:00.000000",
     ]
