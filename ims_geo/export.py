@@ -192,12 +192,26 @@ def _safe_frame(frame: pd.DataFrame, fmt: str) -> pd.DataFrame:
         out = pd.DataFrame(frame).copy(deep=False)
         out.columns = safe_names(list(out.columns), max_length=max_length)
         return out
-    others = [c for c in frame.columns if c != geom_col]
-    names = safe_names(others, max_length=max_length, reserved=RESERVED_NAMES + GEOMETRY_NAMES)
-    table = pd.DataFrame(frame[others]).copy(deep=False)
-    table.columns = names
+    table = _attributes(frame, geom_col)
+    table.columns = safe_names(
+        list(table.columns), max_length=max_length, reserved=RESERVED_NAMES + GEOMETRY_NAMES
+    )
     geoms = _without_measures(frame.geometry.to_numpy())
     return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=frame.crs)
+
+
+def _attributes(frame: pd.DataFrame, geom_col: str) -> pd.DataFrame:
+    """The columns of ``frame`` but its geometry, sharing their data with it.
+
+    Selecting them with a list would copy every column of a frame whose
+    columns were inserted one by one (pandas merges its blocks).
+    """
+    keep = [i for i, name in enumerate(frame.columns) if name != geom_col]
+    if not keep:
+        return pd.DataFrame(index=frame.index)
+    table = pd.DataFrame({i: frame.iloc[:, i] for i in keep}, copy=False)
+    table.columns = frame.columns[keep]
+    return table
 
 
 def _without_measures(geoms: np.ndarray) -> np.ndarray:
@@ -477,14 +491,13 @@ def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
     geom_col = _geometry_column(frame)
     if geom_col is None:
         raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
-    others = [c for c in frame.columns if c != geom_col]
-    names = safe_names(others, reserved=RESERVED_NAMES + GEOMETRY_NAMES)
+    given = _attributes(frame, geom_col)  # copied on write, never here
+    names = safe_names(list(given.columns), reserved=RESERVED_NAMES + GEOMETRY_NAMES)
     if "bbox" in names:
         raise InputError(
             "cannot write GeoParquet: the column 'bbox' is the file's own bounding boxes; "
             "rename that column"
         )
-    given = pd.DataFrame(frame[others]).copy(deep=False)  # copied on write, never here
     given.columns = names
     attrs = _arrow_safe(_dates_as_date(given, arrow=True))
     dated = [

@@ -783,12 +783,18 @@ def _as_exported_before(frame: gpd.GeoDataFrame, fmt: str) -> gpd.GeoDataFrame:
 
 
 @pytest.mark.parametrize(
-    ("rows", "crs"), [(6, 28992), (6, None), (1, 28992), (0, 28992), (4, 3067)], ids=str
+    "case",
+    ["assorted", "no crs, index repeated", "one row", "no rows", "no geometry", "only geometry"],
 )
-def test_geoparquet_is_what_geopandas_writes(rows, crs, tmp_path):
-    frame = _assorted(rows, crs)
-    if rows == 4:
-        frame = frame.set_geometry(gpd.GeoSeries([None] * 4, crs=crs, index=frame.index))
+def test_geoparquet_is_what_geopandas_writes(case, tmp_path):
+    frame = {
+        "assorted": _assorted(),
+        "no crs, index repeated": _assorted(crs=None).set_axis([3, 3, 1, 0, 9, 9]),
+        "one row": _assorted(1),
+        "no rows": _assorted(0),
+        "no geometry": _assorted(4, 3067).set_geometry(gpd.GeoSeries([None] * 4, crs=3067)),
+        "only geometry": _assorted()[["geometry"]],
+    }[case]
     ours = export.write(frame, tmp_path / "ours.parquet")
     _as_exported_before(frame, "parquet").to_parquet(
         tmp_path / "theirs.parquet",
@@ -804,7 +810,9 @@ def test_geoparquet_is_what_geopandas_writes(rows, crs, tmp_path):
     assert mine.read().equals(theirs.read())
     back = gpd.read_parquet(ours)
     pd.testing.assert_frame_equal(back, gpd.read_parquet(tmp_path / "theirs.parquet"))
-    assert mine.schema_arrow.names[-3:] == ["Geometry_2", "geometry", "bbox"]
+    assert mine.schema_arrow.names[-2:] == ["geometry", "bbox"]
+    if case != "only geometry":
+        assert mine.schema_arrow.names[-3] == "Geometry_2"
 
 
 def test_geoparquet_row_groups_and_a_bbox_column_of_the_planner(tmp_path, monkeypatch):
