@@ -533,14 +533,42 @@ def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
             if column["name"] in dated:
                 column["numpy_type"] = "object"
         metadata[b"pandas"] = json.dumps(described).encode("utf-8")
-    metadata[b"geo"] = json.dumps(_geo_metadata(geoms, bounds, crs)).encode("utf-8")
+    types = _wkb_types(wkb)
+    metadata[b"geo"] = json.dumps(_geo_metadata(types, bounds, crs)).encode("utf-8")
     return table.replace_schema_metadata(metadata)
 
 
-def _geo_metadata(geoms: np.ndarray, bounds: np.ndarray, crs: Any) -> dict[str, Any]:
-    """GeoParquet's ``geo`` metadata of the ``geometry`` column (as geopandas writes it)."""
-    types = shapely.get_type_id(geoms)
-    types[shapely.has_z(geoms)] += 8
+def _wkb_types(wkb: pa.BinaryArray | pa.ChunkedArray) -> np.ndarray:
+    """The geometry types of ISO WKB as in :data:`_GEOMETRY_TYPES` (``-1``: no geometry).
+
+    Read from each value's header (byte order, then the type: 1..7, plus
+    1000 with heights), so the geometries are not visited once more.
+    """
+    if isinstance(wkb, pa.ChunkedArray):  # more than 2 GiB of WKB
+        return np.concatenate([np.zeros(0, np.int64)] + [_wkb_types(c) for c in wkb.chunks])
+    present = ~np.asarray(wkb.is_null(), dtype=bool)
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int32)[wkb.offset : wkb.offset + len(wkb)]
+    data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8) if len(wkb) else np.zeros(0, np.uint8)
+    starts = offsets[present]
+    header = data[starts[:, None] + np.arange(5)].astype(np.uint32)
+    little = header[:, 0] == 1
+    code = np.where(
+        little,
+        header[:, 1] | header[:, 2] << 8 | header[:, 3] << 16 | header[:, 4] << 24,
+        header[:, 4] | header[:, 3] << 8 | header[:, 2] << 16 | header[:, 1] << 24,
+    )
+    # WKB 1..7 are Point, LineString, Polygon, Multi..., GeometryCollection: ids 0, 1, 3..7
+    base = code % 1000
+    types = np.full(len(wkb), -1, dtype=np.int64)
+    types[present] = np.where(base == 1, 0, np.where(base == 2, 1, base)) + 8 * (code // 1000 == 1)
+    return types
+
+
+def _geo_metadata(types: np.ndarray, bounds: np.ndarray, crs: Any) -> dict[str, Any]:
+    """GeoParquet's ``geo`` metadata of the ``geometry`` column (as geopandas writes it).
+
+    ``types`` are the geometries' type ids (:func:`_wkb_types`).
+    """
     present = sorted(_GEOMETRY_TYPES[t] for t in np.unique(types) if t >= 0)
     column: dict[str, Any] = {"encoding": "WKB", "crs": None, "geometry_types": present}
     if crs:

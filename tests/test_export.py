@@ -775,6 +775,16 @@ def _assorted(rows: int = 6, crs: int | None = 28992) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=crs)).iloc[:rows]
 
 
+#: Beyond :data:`GEOMETRIES`: empties with and without heights, a ring, collections.
+MORE_GEOMETRIES = [
+    "POINT Z EMPTY",
+    "MULTIPOLYGON EMPTY",
+    "LINEARRING (0 0, 1 0, 1 1, 0 0)",
+    "GEOMETRYCOLLECTION (POINT (1 1), LINESTRING Z (0 0 1, 1 1 1))",
+    "GEOMETRYCOLLECTION EMPTY",
+]
+
+
 def _as_exported_before(frame: gpd.GeoDataFrame, fmt: str) -> gpd.GeoDataFrame:
     """The frame the writers took before: dates as ``datetime.date`` objects."""
     safe = export._safe_frame(frame, fmt)
@@ -784,7 +794,15 @@ def _as_exported_before(frame: gpd.GeoDataFrame, fmt: str) -> gpd.GeoDataFrame:
 
 @pytest.mark.parametrize(
     "case",
-    ["assorted", "no crs, index repeated", "one row", "no rows", "no geometry", "only geometry"],
+    [
+        "assorted",
+        "no crs, index repeated",
+        "one row",
+        "no rows",
+        "no geometry",
+        "only geometry",
+        "every geometry",
+    ],
 )
 def test_geoparquet_is_what_geopandas_writes(case, tmp_path):
     frame = {
@@ -794,6 +812,9 @@ def test_geoparquet_is_what_geopandas_writes(case, tmp_path):
         "no rows": _assorted(0),
         "no geometry": _assorted(4, 3067).set_geometry(gpd.GeoSeries([None] * 4, crs=3067)),
         "only geometry": _assorted()[["geometry"]],
+        "every geometry": gpd.GeoDataFrame(
+            geometry=shapely.from_wkt(GEOMETRIES + MORE_GEOMETRIES), crs=28992
+        ),
     }[case]
     ours = export.write(frame, tmp_path / "ours.parquet")
     _as_exported_before(frame, "parquet").to_parquet(
@@ -811,7 +832,7 @@ def test_geoparquet_is_what_geopandas_writes(case, tmp_path):
     back = gpd.read_parquet(ours)
     pd.testing.assert_frame_equal(back, gpd.read_parquet(tmp_path / "theirs.parquet"))
     assert mine.schema_arrow.names[-2:] == ["geometry", "bbox"]
-    if case != "only geometry":
+    if case not in ("only geometry", "every geometry"):
         assert mine.schema_arrow.names[-3] == "Geometry_2"
 
 
