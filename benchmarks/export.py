@@ -19,6 +19,10 @@ high-water mark, reset before each step through ``/proc/self/clear_refs``):
     dropping the table, the answer and the works, as the command's frames
     are dropped when it returns (mostly the geometries' own memory).
 
+The files go to ``--folder`` (default ``benchmarks/out/export``); on a
+shared disk the write-back of one file can stall the next write, so
+``--folder /dev/shm`` times the work of the writers alone.
+
 With ``--before REV`` every step also runs with ``ims_geo/export.py`` as it
 was at git revision ``REV`` (loaded from ``git show``, the rest of the
 package as it is now), the two alternating step by step, and the files the
@@ -31,7 +35,7 @@ scheduling group has the priority (see ``benchmarks/scale.py``)::
 
     flock /tmp/ims_measure.lock setsid bash -c \\
         'echo -15 > /proc/self/autogroup; exec .venv/bin/python benchmarks/export.py \\
-         --sizes 100000 1000000 --before d560c7f~2'
+         --sizes 100000 1000000 --before 79dda8c --folder /dev/shm/ims_export'
 
 The report is written to ``benchmarks/out/export/export.json``.
 """
@@ -136,8 +140,13 @@ def same_files(fmt: str, a: Path, b: Path) -> bool:
     return filecmp.cmp(a, b, shallow=False)
 
 
-def run(n: int, seed: int, formats: list[str], before: ModuleType | None) -> dict[str, Any]:
-    """Every step at ``n`` works, with the current module and (given) the one ``before``."""
+def run(
+    n: int, seed: int, formats: list[str], before: ModuleType | None, folder: Path
+) -> dict[str, Any]:
+    """Every step at ``n`` works, with the current module and (given) the one ``before``.
+
+    The files are written to ``folder`` and deleted once compared.
+    """
     import geopandas as gpd
 
     from ims_geo import export
@@ -168,11 +177,11 @@ def run(n: int, seed: int, formats: list[str], before: ModuleType | None) -> dic
         pd.testing.assert_frame_equal(frames["table before"], frames["table now"], check_exact=True)
         row["table equal"] = True
         del frames["table before"]
-    folder = OUT / str(n)
     folder.mkdir(parents=True, exist_ok=True)
-    for fmt in formats:
+    for i, fmt in enumerate(formats):
         paths = {name: folder / f"{name}.{fmt}" for name in modules}
-        for name, module in modules.items():
+        order = list(modules.items())
+        for name, module in order if i % 2 == 0 else order[::-1]:  # neither always first
             _, row[f"write {fmt} {name}"] = measure(
                 lambda m=module, p=paths[name]: m.write(frames["table now"], p, layer="conflicts")
             )
@@ -197,11 +206,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=["parquet", "gpkg", "csv"])
     parser.add_argument("--before", metavar="REV", help="also time ims_geo/export.py at REV")
     parser.add_argument("--report", type=Path, default=OUT / "export.json")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=OUT,
+        help="where the files are written (e.g. /dev/shm: the disk's write-back left out)",
+    )
     args = parser.parse_args(argv)
     before = module_at(args.before) if args.before else None
-    report: dict[str, Any] = {"machine": machine(), "before": args.before, "runs": []}
+    report: dict[str, Any] = {
+        "machine": machine(),
+        "before": args.before,
+        "folder": str(args.folder),
+        "runs": [],
+    }
     for n in args.sizes:
-        report["runs"].append(run(n, args.seed, args.formats, before))
+        report["runs"].append(run(n, args.seed, args.formats, before, args.folder / str(n)))
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, indent=1))
     return 0
