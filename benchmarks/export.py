@@ -6,7 +6,8 @@ import checks them (:func:`ims_geo.schema.validate`) and searched once with
 :func:`ims_geo.conflicts.find_conflicts` (not timed here). Then, in this
 one process, each step the command takes after the search is timed, with
 its peak resident memory above the memory held before it (the kernel's
-high-water mark, reset before each step through ``/proc/self/clear_refs``):
+high-water mark, reset before each step through ``/proc/self/clear_refs``,
+after the C library has given back the memory freed before):
 
 ``table``
     :func:`ims_geo.export.conflict_table` (both works' titles, metres to
@@ -43,6 +44,7 @@ The report is written to ``benchmarks/out/export/export.json``.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import filecmp
 import gc
 import importlib.util
@@ -81,6 +83,7 @@ def _status() -> dict[str, int]:
 def measure(step: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
     """``step()``, its wall time, and resident memory: its peak and what it kept, above before."""
     gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # memory freed before the step goes back first
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # the high-water mark starts again at the resident memory
     before = _status()["VmRSS"]
