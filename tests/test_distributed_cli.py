@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
+import shapely
 from click.testing import CliRunner, Result
 from test_distributed import assert_same, street_works
 
@@ -184,3 +187,121 @@ def test_geoparquet_with_a_work_id_used_twice_is_refused_as_the_import_rejects_i
     assert f"Error: {message} in {parquet} (2 works, 1 duplicated id(s) in all)" in refused.stderr
     assert "Traceback" not in refused.output
     assert not out.exists()
+
+
+def titled_works(n: int, seed: int) -> gpd.GeoDataFrame:
+    """:func:`street_works` with titles on the western half only (the east has none)."""
+    works = street_works(n, seed=seed)
+    west = works.geometry.centroid.x < works.geometry.centroid.x.median()
+    works["title"] = np.where(west, "Renewal " + works["work_id"] + " ë", None)
+    return works
+
+
+def geoparquet_input(works: gpd.GeoDataFrame, folder: Path) -> tuple[Path, Path]:
+    """``works`` as GeoPackage (for the single engine) and GeoParquet in row groups."""
+    gpkg, parquet = folder / "works.gpkg", folder / "works.parquet"
+    export.write(works, gpkg, layer="works")
+    works.to_parquet(parquet, row_group_size=300, write_covering_bbox=True, schema_version="1.1.0")
+    return gpkg, parquet
+
+
+def assert_same_geoparquet(got: Path, want: Path) -> None:
+    """Two GeoParquet files with the same schema, metadata, row groups and rows."""
+    a, b = pq.ParquetFile(got), pq.ParquetFile(want)
+    assert a.schema_arrow.equals(b.schema_arrow, check_metadata=True)
+    assert a.schema_arrow.metadata == b.schema_arrow.metadata
+    assert a.metadata.num_row_groups == b.metadata.num_row_groups
+    assert a.read().equals(b.read())  # every column, the geometry's WKB, the order
+
+
+def test_geoparquet_out_is_joined_from_the_workers_parts(dask_client: Any, tmp_path: Path) -> None:
+    works = titled_works(2500, seed=14)
+    gpkg, parquet = geoparquet_input(works, tmp_path)
+    single = tmp_path / "single.parquet"
+    want = ims_geo("conflicts", gpkg, "--out", single)
+    assert want.exit_code == 0, want.output
+    address = dask_client.scheduler.address
+    parts, dask = tmp_path / "parts", tmp_path / "out" / "dask.parquet"
+    result = ims_geo(
+        "conflicts", parquet, "--out", dask, "--engine", "dask", "--scheduler", address,
+        "--tiles", 6, "--parts", parts,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert_same_geoparquet(dask, single)
+    table = pq.read_table(single)
+    assert table.num_rows > 500
+    titles = table.column("title_a").to_pandas()
+    assert titles.notna().any() and titles.isna().any()
+    # the summary line and the left-out line are the single engine's
+    assert result.stderr.splitlines()[-2] == want.stderr.splitlines()[-2].replace(
+        str(single), str(dask)
+    )
+    assert result.stderr.splitlines()[-1] == want.stderr.splitlines()[-1]
+    # the kept parts are the table's rows, tile by tile
+    files = sorted(parts.glob("part-*.parquet"))
+    assert 1 < len(files) <= 6
+    rows = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    key = ["org_a", "work_id_a", "org_b", "work_id_b", "kind"]
+    got = rows.drop_columns(["geometry", "bbox"]).to_pandas().sort_values(key)
+    expected = table.drop_columns(["geometry", "bbox"]).to_pandas().sort_values(key)
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+    # without --parts the parts go to a folder next to --out, removed afterwards
+    again = tmp_path / "again" / "dask.parquet"
+    result = ims_geo(
+        "conflicts", parquet, "--out", again, "--engine", "dask", "--scheduler", address,
+        "--tiles", 3,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert_same_geoparquet(again, single)
+    assert [p.name for p in again.parent.iterdir()] == ["dask.parquet"]
+
+
+def test_geoparquet_out_of_other_input_and_of_no_pair(dask_client: Any, tmp_path: Path) -> None:
+    works = titled_works(900, seed=15)
+    gpkg, _ = geoparquet_input(works, tmp_path)
+    address = dask_client.scheduler.address
+    single, dask = tmp_path / "single.parquet", tmp_path / "dask.parquet"
+    assert ims_geo("conflicts", gpkg, "--out", single, "--internal").exit_code == 0
+    result = ims_geo(
+        "conflicts", gpkg, "--out", dask, "--internal", "--engine", "dask",
+        "--scheduler", address, "--tiles", 4,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pq.read_metadata(single).num_rows > 100
+    assert_same_geoparquet(dask, single)
+    # works too far apart for any pair: the empty table, as the single engine writes it
+    apart = works.iloc[:12].copy()
+    apart["geometry"] = shapely.points(np.arange(12) * 1000.0 + 150_000, 450_000.0)
+    gpkg, parquet = geoparquet_input(apart, tmp_path / "apart")
+    single, dask = tmp_path / "apart" / "single.parquet", tmp_path / "apart" / "dask.parquet"
+    want = ims_geo("conflicts", gpkg, "--out", single)
+    assert want.exit_code == 0, want.output
+    result = ims_geo(
+        "conflicts", parquet, "--out", dask, "--engine", "dask", "--scheduler", address
+    )
+    assert result.exit_code == 0, result.output
+    assert pq.read_metadata(single).num_rows == 0
+    assert_same_geoparquet(dask, single)
+    assert "0 conflicts (none) written to" in result.stderr
+
+
+def test_headers_in_a_language_through_the_dask_engine(dask_client: Any, tmp_path: Path) -> None:
+    works = titled_works(600, seed=16)
+    gpkg, parquet = geoparquet_input(works, tmp_path)
+    address = dask_client.scheduler.address
+    single, dask = tmp_path / "single.csv", tmp_path / "dask.csv"
+    assert ims_geo("conflicts", gpkg, "--out", single, "--lang", "nl").exit_code == 0
+    result = ims_geo(
+        "conflicts", parquet, "--out", dask, "--lang", "nl", "--engine", "dask",
+        "--scheduler", address,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert dask.read_bytes() == single.read_bytes()
+    assert "work_id_a" not in single.read_text().splitlines()[0]
+    # GeoParquet keeps the canonical names: refused before any work, by both engines
+    for engine in ("single", "dask"):
+        out = tmp_path / f"{engine}.parquet"
+        refused = ims_geo("conflicts", parquet, "--out", out, "--lang", "nl", "--engine", engine)
+        assert refused.exit_code == 2
+        assert "--lang applies to .csv and .xlsx files" in refused.stderr
+        assert not out.exists()

@@ -777,9 +777,12 @@ def conflicts_cmd(
         _fail(f"{', '.join(on_dask.given())}: only with --engine dask")
     left = None
     if engine == "dask":  # works: the titles only when GeoParquet is read in partitions
-        conflicts, works, left = dask_conflicts(
-            inputs, orgs, rules, internal, read, store_path, on_dask
-        )
+        answer = dask_conflicts(inputs, orgs, rules, internal, read, store_path, on_dask, out)
+        conflicts, works, left = answer.conflicts, answer.titles, answer.left
+        if answer.written is not None:  # the workers wrote OUT's rows: nothing was gathered
+            _conflicts_line(answer.written.kinds, answer.written.rows, out)
+            click.echo(left, err=True)
+            return
     elif inputs:
         works = _read_inputs(inputs, store_path, read, orgs)
         conflicts = find_conflicts(works, rules, internal=internal or None)
@@ -791,10 +794,14 @@ def conflicts_cmd(
         conflicts = store_conflicts(store, works, rules, internal=internal or None)
     table = _headed(export.conflict_table(conflicts, works), out, lang)
     export.write(table, out, layer="conflicts")
-    counts = conflicts["kind"].value_counts()
-    detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
-    click.echo(f"{len(conflicts)} conflicts ({detail}) written to {out}", err=True)
+    _conflicts_line(conflicts["kind"].value_counts(), len(conflicts), out)
     click.echo(left or _left_out_line(works, rules), err=True)
+
+
+def _conflicts_line(counts: Any, total: int, out: str) -> None:
+    """How many conflicts of each kind (``counts``, most first) were written to ``out``."""
+    detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
+    click.echo(f"{total} conflicts ({detail}) written to {out}", err=True)
 
 
 def _left_out_line(works: Any, rules: Any) -> str:

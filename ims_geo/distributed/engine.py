@@ -37,7 +37,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import dask.dataframe as dd
@@ -61,6 +61,9 @@ from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
 from ims_geo.rules import Rules
+
+if TYPE_CHECKING:
+    from ims_geo.distributed.table import TableParts
 
 #: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
 KERNEL_COLUMNS: tuple[str, ...] = (
@@ -277,6 +280,7 @@ def run(
     partitions: int | None = None,
     out_dir: str | Path | None = None,
     gather: bool = True,
+    table: TableParts | None = None,
 ) -> DaskRun:
     """Run the conflict search on Dask.
 
@@ -306,6 +310,12 @@ def run(
         in it are removed first); None writes nothing.
     gather
         Gather the whole answer into :attr:`DaskRun.conflicts` (sorted).
+    table
+        Write each tile's part of the exported table instead of its pairs
+        (:class:`~ims_geo.distributed.table.TableParts`: titles, rounded
+        metres, as :func:`ims_geo.export.conflict_table` makes them; needs
+        ``out_dir``; :func:`~ims_geo.distributed.table.assemble` joins the
+        parts into one file).
 
     Returns
     -------
@@ -327,7 +337,19 @@ def run(
         known = len(works)
         n_guess = tiles or max(threads, math.ceil(len(works) / WORKS_PER_TILE))
         works = Works.from_geodataframe(works, partitions or n_guess, rules)
-    return _run(works, rules, client, tiles, tiling, out_dir, gather, distance, threads, known)
+    if table is not None and out_dir is None:
+        raise InputError("the parts of the exported table need a folder to be written to")
+    written = _Written(out_dir, gather, table)
+    return _run(works, rules, client, tiles, tiling, written, distance, threads, known)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """Where and what a run writes: the folder of its parts, the gathered answer, the table."""
+
+    out_dir: str | Path | None
+    gather: bool
+    table: TableParts | None
 
 
 def _run(
@@ -336,8 +358,7 @@ def _run(
     client: Any,
     tiles: int | None,
     tiling: Tiling | None,
-    out_dir: str | Path | None,
-    gather: bool,
+    written: _Written,
     distance: float,
     threads: int,
     known: int | None,
@@ -377,11 +398,15 @@ def _run(
     # tile k goes to output partition k (a hash of the tile number would put two or
     # three tiles in some partitions and none in others: the workers would idle)
     shuffled = copies.set_index(TILE, divisions=list(range(len(tiling) + 1)))
-    folder = Path(out_dir) if out_dir is not None else None
+    gather = written.gather
+    folder = Path(written.out_dir) if written.out_dir is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("part-*.parquet"):  # an earlier run's parts are not this answer
             old.unlink()
+    titles = None  # sent to each worker once (the tiles' tasks share it)
+    if written.table is not None:
+        titles = written.table.shared(client)
     tasks = [
         dask.delayed(_run_part)(
             part,
@@ -391,6 +416,7 @@ def _run(
             target.to_wkt(),
             None if folder is None else str(folder / f"part-{k:05d}.parquet"),
             gather,
+            titles,
         )
         for k, part in enumerate(shuffled.to_delayed())
     ]
@@ -542,6 +568,15 @@ def _gathered(frames: list[pd.DataFrame], crs: CRS | None) -> gpd.GeoDataFrame:
     frame = frame.sort_values(
         list(ORDER), ascending=[False, True, True, True, True], kind="stable"
     ).reset_index(drop=True)
+    return normalised(frame, crs)
+
+
+def normalised(frame: pd.DataFrame, crs: CRS | None) -> gpd.GeoDataFrame:
+    """Pairs (geometries in column ``geometry``) in the single engine's dtypes and columns.
+
+    Parts read back from Parquet or sent between processes may hold text
+    in another string type and dates in milliseconds; ``frame`` is changed.
+    """
     for column in CONFLICT_COLUMNS[:8]:
         frame[column] = frame[column].astype("str")
     for column in ("start_a", "end_a", "start_b", "end_b"):  # Parquet may widen to ms
@@ -722,11 +757,14 @@ def _run_part(
     crs_wkt: str,
     path: str | None,
     gather: bool,
+    titles: Any = None,
 ) -> tuple[pd.DataFrame | None, str | None, int, int, list[float]]:
     """The owned pairs of tile ``tile`` (the shuffled partition ``part``); written to ``path``.
 
-    Returns the pairs (when ``gather``), the file written, the copies read,
-    the number of pairs and the seconds of the tile's kernel.
+    ``titles`` is :attr:`TableParts.titles` (a frame, or ``False`` for no
+    titles) when the tile writes its part of the exported table instead of
+    its pairs. Returns the pairs (when ``gather``), the file written, the
+    copies read, the number of pairs and the seconds of the tile's kernel.
     """
     if len(part) and not (part.index == tile).all():
         raise RuntimeError(f"partition {tile} of the shuffle holds works of another tile")
@@ -739,14 +777,22 @@ def _run_part(
     if not len(pairs):
         return None, None, copies, 0, seconds
     written = None
-    if path is not None:  # the kept rows keep the kernel's order: each file is sorted
-        pairs.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
-        written = path
-    if not gather:
-        return None, written, copies, len(pairs), seconds
+    count = len(pairs)
     plain = pd.DataFrame(pairs.drop(columns="geometry"))
     plain["geometry"] = np.asarray(pairs.geometry.array, dtype=object)  # pickled as WKB: exact
-    return plain, written, copies, len(pairs), seconds
+    if path is not None and titles is not None:  # the exported table's rows of this tile
+        from ims_geo.distributed.table import tile_table
+
+        table = tile_table(normalised(plain.copy(deep=False), crs), titles)
+        pq.write_table(table, path, compression="snappy")
+        written = path
+    elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
+        pairs.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
+        written = path
+    del pairs
+    if not gather:
+        return None, written, copies, count, seconds
+    return plain, written, copies, count, seconds
 
 
 def tile_conflicts(
