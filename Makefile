@@ -37,8 +37,8 @@ test: env system-deps lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: env
-	$(BIN)/ruff check ims_geo tests benchmarks app.py
-	$(BIN)/ruff format --check ims_geo tests benchmarks app.py
+	$(BIN)/ruff check ims_geo tests benchmarks app.py notebooks --extend-exclude "notebooks/*.ipynb"
+	$(BIN)/ruff format --check ims_geo tests benchmarks app.py notebooks --extend-exclude "notebooks/*.ipynb"
 	$(BIN)/mypy
 
 # Refresh the translation catalogues from the code (then translate the new empty

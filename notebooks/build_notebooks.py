@@ -246,9 +246,7 @@ PLANNING_CYCLE = [
         "print(openpyxl.load_workbook(xlsx).sheetnames)\n"
         "data_2026.kpis[['kpi', 'target', 'value', 'state']]"
     ),
-    new_code_cell(
-        "data_2026.conflicts.groupby(['kind', 'status']).size().unstack(fill_value=0)"
-    ),
+    new_code_cell("data_2026.conflicts.groupby(['kind', 'status']).size().unstack(fill_value=0)"),
     new_markdown_cell(
         "## Cycle 2027\n\n### Fortschreibung\n\nHelsinki Water uploads its plan for 2027: five "
         "works dropped, eight moved by four months, two new ones. The previous version stays "
@@ -299,7 +297,9 @@ def main() -> None:
         },
     )
     nbformat.write(nb, HERE / "conflicts_walkthrough.ipynb")
-    nbformat.write(new_notebook(cells=PLANNING_CYCLE, metadata=nb.metadata), HERE / "planning_cycle.ipynb")
+    nbformat.write(
+        new_notebook(cells=PLANNING_CYCLE, metadata=nb.metadata), HERE / "planning_cycle.ipynb"
+    )
 
 
 if __name__ == "__main__":
