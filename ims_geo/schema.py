@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -489,6 +490,26 @@ class _Lazy:
         return self.template.format(*(_cell_text(c.iloc[i]) for c in self.columns))
 
 
+#: A mask of rows, or a getter of one (computed on another thread).
+_Mask = np.ndarray | Callable[[], np.ndarray]
+
+
+def _repaired(geoms: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Invalid geometries repaired (``make_valid``).
+
+    Returns the geometries (a copy when any was repaired), the mask of the
+    invalid ones and the mask of those the repair leaves empty or invalid.
+    """
+    invalid = present & ~shapely.is_valid(geoms)
+    unrepairable = np.zeros(len(geoms), dtype=bool)
+    if invalid.any():
+        fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+        unrepairable[invalid] = shapely.is_empty(fixed) | ~shapely.is_valid(fixed)
+    return geoms, invalid, unrepairable
+
+
 def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse dates from native dates, datetimes or text.
 
@@ -741,9 +762,15 @@ def validate(
     raw = frame.reset_index(drop=True)
     n = len(raw)
     found: dict[int, list[str]] = {}
+    # the checks' (mask, message) in the order their reasons are listed; a mask may be
+    # computed on another thread (a getter), so the rows are only marked at the end
+    flags: list[tuple[_Mask, str | Sequence[str] | pd.Series]] = []
 
-    def flag(mask: np.ndarray, message: str | Sequence[str] | pd.Series) -> None:
-        """Add ``message`` (one text, or one per row) to the masked rows only."""
+    def flag(mask: _Mask, message: str | Sequence[str] | pd.Series) -> None:
+        """Add ``message`` (one text, or one per row) to the masked rows only (see ``mark``)."""
+        flags.append((mask, message))
+
+    def mark(mask: np.ndarray, message: str | Sequence[str] | pd.Series) -> None:
         rows = np.flatnonzero(mask)
         if not len(rows):
             return
@@ -781,14 +808,14 @@ def validate(
     empty_geom = ~missing_geom & shapely.is_empty(geoms)
     flag(empty_geom, "empty geometry")
     present = ~missing_geom & ~empty_geom
-    invalid = present & ~shapely.is_valid(geoms)
-    if invalid.any():
-        fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-        geoms = geoms.copy()
-        geoms[invalid] = fixed
-        unrepairable = np.zeros(n, dtype=bool)
-        unrepairable[invalid] = shapely.is_empty(fixed) | ~shapely.is_valid(fixed)
-        flag(unrepairable, "invalid geometry that cannot be repaired")
+    # validity and repair (GEOS, outside the GIL) on a second thread while this one checks
+    # the columns
+    pool = ThreadPoolExecutor(1)
+    try:
+        checked = pool.submit(_repaired, geoms, present)
+    finally:
+        pool.shutdown(wait=False)
+    flag(lambda: checked.result()[2], "invalid geometry that cannot be repaired")
 
     # required text
     for col in (WORK_ID, ORG):
@@ -840,7 +867,9 @@ def validate(
         if col in raw and bad.any():
             unknown.append((col, bad))
         out[col] = parsed_enum
-    out[LAYER] = out[LAYER].where(out[LAYER].notna(), default_layer(out[DISCIPLINE]))
+    no_layer = out[LAYER].isna().to_numpy()
+    if no_layer.any():
+        out[LAYER] = out[LAYER].where(~no_layer, default_layer(out[DISCIPLINE]))
 
     if EXCAVATION not in out or out[EXCAVATION].dtype != np.bool_:
         # (plain booleans have no missing value: nothing to read or fill)
@@ -872,6 +901,9 @@ def validate(
     dup = key.duplicated(keep=False).to_numpy() & keyed
     flag(dup, quoted("duplicate work_id '{}' for org '{}'", out[WORK_ID], out[ORG]))
 
+    geoms, invalid, _ = checked.result()
+    for which, message in flags:
+        mark(which() if callable(which) else which, message)
     bad_rows = np.zeros(n, dtype=bool)
     bad_rows[list(found)] = True
     reasons = np.full(n, "", dtype=object)
@@ -901,7 +933,7 @@ def validate(
     for col in (WORK_ID, ORG, DISCIPLINE, LAYER, STATUS, VISIBILITY):
         valid[col] = _as_str_column(valid[col])
 
-    rejected = raw.loc[bad_rows].copy()
+    rejected = raw.loc[bad_rows].copy() if bad_rows.any() else raw.iloc[:0].copy()
     if not has_geometry:
         rejected = gpd.GeoDataFrame(
             rejected, geometry=gpd.GeoSeries([None] * len(rejected), index=rejected.index), crs=None

@@ -348,6 +348,26 @@ def test_invalid_geometries_are_repaired_and_counted():
     assert result.warnings == ["plan.gpkg: 1 invalid geometries repaired (make_valid)"]
 
 
+def test_an_unrepairable_geometry_keeps_its_place_among_the_row_reasons():
+    # the geometries are checked on a second thread: the reasons keep the order of the checks
+    collapsed = shapely.Polygon([(0, 0), (1, 0), (2, 0), (0, 0)])
+    frame = works(
+        work_id=["", "b", "c"],
+        start_date=["x", "2027-01-01", "2027-01-01"],
+        title=["long title", "t", "t"],
+        geometry=[collapsed, collapsed, P],
+    )
+    problems = [("title", np.array([True, False, False]), "title too long")]
+    result = validate(frame, problems=problems)
+    assert reasons(result) == {
+        1: "title too long; invalid geometry that cannot be repaired; missing work_id; "
+        "unparsable start_date 'x'",
+        2: "invalid geometry that cannot be repaired",
+    }
+    assert result.valid[schema.WORK_ID].tolist() == ["c"]
+    assert result.repaired == 0
+
+
 def test_problems_found_by_the_reader_are_added():
     frame = works(work_id=["a", "b", "c"], geometry=[None, P, P])
     result = validate(
