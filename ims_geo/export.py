@@ -547,8 +547,10 @@ def _wkb_types(wkb: pa.BinaryArray | pa.ChunkedArray) -> np.ndarray:
     if isinstance(wkb, pa.ChunkedArray):  # more than 2 GiB of WKB
         return np.concatenate([np.zeros(0, np.int64)] + [_wkb_types(c) for c in wkb.chunks])
     present = ~np.asarray(wkb.is_null(), dtype=bool)
+    if not present.any():
+        return np.full(len(wkb), -1, dtype=np.int64)
     offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int32)[wkb.offset : wkb.offset + len(wkb)]
-    data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8) if len(wkb) else np.zeros(0, np.uint8)
+    data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)
     starts = offsets[present]
     header = data[starts[:, None] + np.arange(5)].astype(np.uint32)
     little = header[:, 0] == 1
