@@ -14,6 +14,7 @@ import codecs
 import contextlib
 import csv
 import io
+import json
 import re
 import shutil
 import sqlite3
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyogrio
 import pyogrio.raw
 import shapely
+from pyproj.exceptions import CRSError
 
 from ims_geo.errors import HostileInputError, InputError
 from ims_geo.export import csv_text
@@ -48,9 +50,12 @@ FORMATS: dict[str, str] = {
     ".csv": "CSV with a WKT geometry column",
     ".gml": "GML",
     ".kml": "KML",
+    ".parquet": "GeoParquet",
 }
 #: Fields GDAL's LIBKML driver adds to every placemark for drawing it, dropped on reading.
 KML_DISPLAY_FIELDS = ("altitudeMode", "tessellate", "extrude", "visibility", "drawOrder", "icon")
+#: Formats not read from inside a zip archive (Parquet is compressed already).
+_NOT_IN_ZIP = (".zip", ".parquet")
 #: Members smaller than this cannot hurt, whatever their compression ratio.
 _SMALL_MEMBER = 1 << 20
 #: Shapefile parts that must sit next to the .shp.
@@ -67,6 +72,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "a gzip file"),
     (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
     (b"\x00\x00\x27\x0a", "a shapefile .shp"),
+    (b"PAR1", "a Parquet file"),
 )
 
 
@@ -177,6 +183,7 @@ def check_content(path: Path, suffix: str, name: str) -> None:
         ".gml": text.startswith(b"<"),
         ".kml": text.startswith(b"<"),
         ".csv": found is None and b"\x00" not in head,
+        ".parquet": head.startswith(b"PAR1"),
     }[suffix]
     if not ok:
         raise _not_vector(name, f" (it looks like {found})" if found else "")
@@ -280,7 +287,7 @@ def _vector_members(members: list[str]) -> list[str]:
         pure = PurePosixPath(member.replace("\\", "/"))
         if any(p.startswith((".", "__MACOSX")) for p in pure.parts):
             continue
-        if pure.suffix.lower() in FORMATS and pure.suffix.lower() != ".zip":
+        if pure.suffix.lower() in FORMATS and pure.suffix.lower() not in _NOT_IN_ZIP:
             out.append(member)
     return out
 
@@ -302,7 +309,7 @@ def _labels(members: list[str]) -> dict[str, str]:
 class Dataset:
     """What exactly to read: a GDAL path and layer, or CSV bytes."""
 
-    kind: str  # "gdal" or "csv"
+    kind: str  # "gdal", "csv" or "parquet"
     fmt: str
     path: str = ""
     layer: str | None = None
@@ -314,6 +321,8 @@ class Dataset:
     declared: dict[str, int] = field(default_factory=dict)
     #: Records the reader skips on purpose (a shapefile's deleted records).
     skipped: int = 0
+    #: The safety limits (:class:`ims_geo.ingest.Limits`) a Parquet file is checked against.
+    limits: Any = None
 
 
 def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
@@ -361,7 +370,7 @@ def layers(path: Path, upload: Upload, limits: Any) -> list[str]:
                 f"/vsizip/{path.resolve()}/{inner}", upload.name, FORMATS[_suffix(inner)]
             )
         return list(_labels(members))
-    if upload.suffix == ".csv":
+    if upload.suffix in (".csv", ".parquet"):
         return [Path(upload.name).stem]
     return _gdal_layers(str(path), upload.name, FORMATS[upload.suffix])
 
@@ -379,6 +388,8 @@ def resolve(
     name = upload.name
     if upload.suffix == ".csv":
         return Dataset("csv", FORMATS[".csv"], csv_data=path.read_bytes(), encoding=encoding)
+    if upload.suffix == ".parquet":
+        return Dataset("parquet", FORMATS[".parquet"], path=str(path), limits=limits)
     if upload.suffix == ".shp":
         missing = [s for s in _SHAPEFILE_PARTS if not _sibling(path, s)]
         if missing:
@@ -407,10 +418,13 @@ def resolve(
     test_zip(path, name)
     vector = _vector_members(members)
     if not vector:
-        nested = (
-            " (a zip inside the zip is not opened: unpack it)"
-            if any(m.lower().endswith(".zip") for m in members)
-            else ""
+        nested = next(
+            (
+                f" (a {suffix} inside the zip is not opened: upload it on its own)"
+                for suffix in _NOT_IN_ZIP
+                if any(m.lower().endswith(suffix) for m in members)
+            ),
+            "",
         )
         raise _not_vector(
             name, f" (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv, .gml or .kml{nested})"
@@ -601,7 +615,10 @@ def read_gdal(
     Returns the frame, GDAL's warnings and, when some geometries could not
     be parsed, which rows (their geometry is missing in the frame). A file
     that declares more than ``max_rows`` features is refused before it is read.
+    A GeoParquet dataset is read by :func:`read_parquet`.
     """
+    if dataset.kind == "parquet":
+        return read_parquet(dataset, name, max_rows)
     with contextlib.suppress(Exception):
         info = pyogrio.read_info(dataset.path, layer=dataset.layer)
         if int(info.get("features", -1)) >= 0:
@@ -801,3 +818,274 @@ def read_csv(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
     frame = frame.apply(csv_text)
     frame.columns = csv_text(pd.Series(frame.columns, dtype=object)).tolist()
     return frame, notes
+
+
+# --- GeoParquet -----------------------------------------------------------------
+
+#: Reason of a row whose WKB geometry shapely cannot parse.
+UNREADABLE_WKB = (
+    "unreadable geometry (not valid WKB: truncated or of an unknown type); export the file "
+    "again from the source system"
+)
+#: GeoArrow native encodings of GeoParquet 1.1, read through geopandas.
+GEOARROW_ENCODINGS = (
+    "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+)  # fmt: skip
+#: Names a WKB column of a Parquet file without ``geo`` metadata may have (compared folded).
+WKB_NAMES = ("geometry", "geom", "the_geom", "shape", "geometrie", "wkb", "wkb_geometry")
+_WRITE_WKB = (
+    "write the geometry as WKB (GeoPandas: to_parquet(geometry_encoding='WKB'); GDAL: "
+    "-lco GEOMETRY_ENCODING=WKB)"
+)
+
+
+@dataclass
+class _GeoColumn:
+    """The geometry column of a Parquet file and what its ``geo`` metadata says of it."""
+
+    name: str
+    encoding: str  # "WKB" or a GeoArrow native encoding
+    crs: Any  # PROJJSON / text, or None when the file says nothing usable
+    others: list[str]  # further geometry columns, not attributes
+    covering: list[str]  # the bounding box columns of the geometry column, not attributes
+
+
+def read_parquet(
+    dataset: Dataset, name: str, max_rows: float = float("inf")
+) -> tuple[gpd.GeoDataFrame, list[str], np.ndarray | None]:
+    """Read a (Geo)Parquet file with pyarrow: its attributes and one geometry column.
+
+    The file's footer is checked before any data page is read: the row
+    count against ``max_rows``, the column data's uncompressed size
+    against ``max_expanded_bytes`` and each column chunk's compression
+    ratio against ``max_ratio`` (of ``dataset.limits``). The geometry
+    column is the ``geo`` metadata's primary column (WKB, or a GeoArrow
+    native encoding read through geopandas); a file without ``geo``
+    metadata needs a WKB column named ``geometry`` (or ``geom``,
+    ``wkb``...) and has no CRS of its own. Covering (``bbox``) and further
+    geometry columns are not attributes. Attribute types no writer takes
+    (decimals, times, durations, dictionaries...) are read as text, nested
+    ones as JSON text.
+
+    Returns
+    -------
+    tuple
+        The frame (CRS None when the file has none), notes for the user and
+        which rows hold WKB that shapely cannot parse (their geometry is
+        missing in the frame), or None.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(dataset.path, memory_map=False)
+        schema = parquet.schema_arrow
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise _not_vector(name, f" (it could not be read as Parquet: {exc})") from exc
+    _check_parquet_size(parquet.metadata, name, max_rows, dataset.limits)
+    geo = _geo_column(schema, name)
+    notes = []
+    if geo.others:
+        notes.append(
+            f"{name}: only the geometry column {geo.name!r} is read; the further geometry "
+            f"columns {', '.join(geo.others)} are left out"
+        )
+    keep = [c for c in schema.names if c not in geo.others + geo.covering]
+    try:
+        table = parquet.read(columns=keep, use_pandas_metadata=False)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InputError(
+            f"{name}: the Parquet data could not be read ({type(exc).__name__}: "
+            f"{str(exc)[:300]}); the file is damaged: export it again from the source system"
+        ) from exc
+    table = table.replace_schema_metadata(None)
+    geoms, unreadable = _parquet_geometries(table.column(geo.name), geo, name)
+    attributes = _plain_arrow(table.drop_columns([geo.name]), name)
+    frame = attributes.to_pandas(
+        types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_nested(t) else None
+    )
+    out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index))
+    if geo.crs is not None:
+        try:
+            out = out.set_crs(geo.crs)
+        except (ValueError, TypeError, CRSError) as exc:
+            raise InputError(
+                f"{name}: the CRS in its geo metadata is not understood ({str(exc)[:200]}); "
+                "export the file again with its CRS as PROJJSON, or without one and give the "
+                "CRS (--crs)"
+            ) from exc
+    return out, notes, unreadable if unreadable.any() else None
+
+
+def _check_parquet_size(meta: Any, name: str, max_rows: float, limits: Any) -> None:
+    """Refuse a file whose footer declares too many rows, too much data or a bomb's ratio."""
+    if meta.num_rows > max_rows:
+        raise HostileInputError(
+            f"{name} holds {meta.num_rows:,} features, more than the limit of {max_rows:,} "
+            "(max_rows); split the file"
+        )
+    if limits is None:
+        return
+    sizes = np.array(
+        [
+            (chunk.total_uncompressed_size, chunk.total_compressed_size)
+            for group in range(meta.num_row_groups)
+            for chunk in map(meta.row_group(group).column, range(meta.num_columns))
+        ],
+        dtype=np.float64,
+    ).reshape(-1, 2)
+    expanded, packed = sizes.sum(axis=0)
+    if expanded > limits.max_expanded_bytes:
+        raise HostileInputError(
+            f"{name} expands to {expanded:,.0f} bytes of column data, more than the limit of "
+            f"{limits.max_expanded_bytes:,} bytes (max_expanded_bytes); split the file"
+        )
+    ratios = sizes[:, 0] / np.maximum(sizes[:, 1], 1)
+    bomb = (sizes[:, 0] > _SMALL_MEMBER) & (ratios > limits.max_ratio)
+    if bomb.any() or (packed and expanded / packed > limits.max_ratio):
+        ratio = ratios[bomb].max() if bomb.any() else expanded / packed
+        raise HostileInputError(
+            f"{name} is rejected: its column data expands {ratio:,.0f} times its packed size, "
+            f"more than the limit of {limits.max_ratio} (max_ratio); this is typical of "
+            "compression bombs"
+        )
+
+
+def _geo_column(schema: pa.Schema, name: str) -> _GeoColumn:
+    """The geometry column, from the ``geo`` metadata or, without it, a WKB column's name."""
+    raw = (schema.metadata or {}).get(b"geo")
+    if raw is None:
+        folded = {str(c).casefold(): str(c) for c in schema.names}
+        found = next((folded[n] for n in WKB_NAMES if n in folded), None)
+        if found is None:
+            raise InputError(
+                f"{name} is Parquet without GeoParquet 'geo' metadata and has no WKB column "
+                f"named {' or '.join(WKB_NAMES[:2])}; its columns are: "
+                f"{', '.join(schema.names[:30])}; write it as GeoParquet (GeoPandas: "
+                "to_parquet; GDAL: ogr2ogr -f Parquet)"
+            )
+        _check_binary(schema, found, name)
+        return _GeoColumn(found, "WKB", None, [], [])
+    try:
+        geo = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"{name}: its GeoParquet 'geo' metadata is not JSON ({exc}); the file is damaged: "
+            "export it again from the source system"
+        ) from exc
+    columns = geo.get("columns") if isinstance(geo, dict) else None
+    primary = geo.get("primary_column") if isinstance(geo, dict) else None
+    if not isinstance(columns, dict) or not isinstance(primary, str):
+        raise InputError(
+            f"{name}: its GeoParquet 'geo' metadata has no 'primary_column' and 'columns'; "
+            "the file does not follow GeoParquet 1.0/1.1: export it again from the source system"
+        )
+    if primary not in schema.names or not isinstance(columns.get(primary), dict):
+        raise InputError(
+            f"{name}: its GeoParquet 'geo' metadata names the geometry column {primary!r}, "
+            f"which the file does not have (its columns are: {', '.join(schema.names[:30])}); "
+            "export it again from the source system"
+        )
+    column = columns[primary]
+    encoding = str(column.get("encoding", ""))
+    if encoding.upper() == "WKB":
+        encoding = "WKB"
+        _check_binary(schema, primary, name)
+    elif encoding.lower() not in GEOARROW_ENCODINGS:
+        raise InputError(
+            f"{name}: its geometry column {primary!r} is encoded as {encoding[:40]!r}, which is "
+            f"not read (WKB and the GeoArrow encodings {', '.join(GEOARROW_ENCODINGS)} are); "
+            f"{_WRITE_WKB}"
+        )
+    # GeoParquet: no "crs" key means OGC:CRS84, "crs": null an unknown CRS
+    crs = column.get("crs", "OGC:CRS84")
+    others = [str(c) for c in columns if c != primary and c in schema.names]
+    covering = column.get("covering")
+    box = covering.get("bbox") if isinstance(covering, dict) else None
+    path = box.get("xmin") if isinstance(box, dict) else None
+    covers = isinstance(path, list) and path and path[0] in schema.names and path[0] != primary
+    covering = [str(path[0])] if covers and isinstance(path, list) else []
+    kind = encoding if encoding == "WKB" else encoding.lower()
+    return _GeoColumn(primary, kind, crs, [c for c in others if c not in covering], covering)
+
+
+def _check_binary(schema: pa.Schema, column: str, name: str) -> None:
+    kind = schema.field(column).type
+    if isinstance(kind, pa.ExtensionType):
+        kind = kind.storage_type
+    if not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or kind == pa.binary_view()):
+        raise InputError(
+            f"{name}: its geometry column {column!r} holds {kind}, not WKB bytes; {_WRITE_WKB}"
+        )
+
+
+class _GeoArrowArray:
+    """A GeoArrow array with its extension type named, as geopandas' ``from_arrow`` takes it."""
+
+    def __init__(self, array: pa.Array, extension: str) -> None:
+        self.array = array
+        self.field = pa.field("geometry", array.type, metadata={
+            "ARROW:extension:name": f"geoarrow.{extension}"
+        })  # fmt: skip
+
+    def __arrow_c_array__(self, requested_schema: Any = None) -> tuple[Any, Any]:
+        return self.field.__arrow_c_schema__(), self.array.__arrow_c_array__()[1]
+
+
+def _parquet_geometries(
+    column: pa.ChunkedArray, geo: _GeoColumn, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shapely geometries of the geometry column; which rows held WKB that does not parse."""
+    array = column.combine_chunks()
+    if isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    if geo.encoding == "WKB":
+        wkb = array.to_numpy(zero_copy_only=False)
+        geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+        unreadable = ~np.asarray(array.is_null(), dtype=bool) & shapely.is_missing(geoms)
+        return np.asarray(geoms, dtype=object), unreadable
+    try:
+        geoms = gpd.GeoSeries.from_arrow(_GeoArrowArray(array, geo.encoding)).to_numpy()
+    except (ValueError, TypeError, IndexError, pa.ArrowException) as exc:
+        raise InputError(
+            f"{name}: its {geo.encoding} geometries could not be read ({str(exc)[:200]}); "
+            f"{_WRITE_WKB}"
+        ) from exc
+    return np.asarray(geoms, dtype=object), np.zeros(len(geoms), dtype=bool)
+
+
+def _plain_arrow(table: pa.Table, name: str) -> pa.Table:
+    """Attribute columns as types every writer takes: odd ones as text, nested ones kept.
+
+    Dictionary and extension columns are read as their values; decimals,
+    times, durations, half floats and views as text (exact); nested types
+    stay for :func:`ims_geo.ingest` to write as JSON text.
+    """
+    for index, given in enumerate(table.schema):
+        column = table.column(index)
+        kind = given.type
+        while isinstance(kind, pa.ExtensionType) or pa.types.is_dictionary(kind):
+            if isinstance(kind, pa.ExtensionType):
+                kind = kind.storage_type
+                column = pa.chunked_array([c.storage for c in column.chunks], kind)
+            else:
+                kind = kind.value_type
+                column = column.cast(kind)
+        plain = (
+            pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_float32(kind) or pa.types.is_float64(kind)
+            or pa.types.is_date(kind) or pa.types.is_timestamp(kind)
+            or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+            or pa.types.is_null(kind) or pa.types.is_nested(kind)
+        )  # fmt: skip
+        if not plain:
+            try:
+                column = column.cast(pa.large_string())
+            except (pa.ArrowException, ValueError) as exc:
+                raise InputError(
+                    f"{name}: column {given.name!r} holds {kind}, which cannot be read as "
+                    "text; write it as text or numbers, or leave it out of the file"
+                ) from exc
+        if column is not table.column(index):
+            table = table.set_column(index, pa.field(given.name, column.type), column)
+    return table

@@ -8,7 +8,9 @@ every row with :func:`ims_geo.schema.validate` and return an
 reason) and a text report.
 
 Formats: zipped shapefile (.zip, also with the shapefile in a folder of the
-archive), .shp with its sibling files, GeoPackage, GeoJSON, FlatGeobuf, GML, KML
+archive), .shp with its sibling files, GeoPackage, GeoJSON, FlatGeobuf, GML, KML,
+GeoParquet 1.0/1.1 (WKB or GeoArrow geometries; Parquet without ``geo`` metadata
+with a WKB ``geometry`` column, in lon/lat unless a CRS is given, as a CSV)
 and CSV with a WKT ``geometry`` column (or x/y, lon/lat columns for points).
 Uploads are checked before they are read (size, content, zip paths and
 expansion; see :class:`Limits`).
@@ -102,12 +104,14 @@ class Limits:
     max_upload_bytes
         Size of the uploaded file.
     max_expanded_bytes
-        Total expanded size of a zip archive's members.
+        Total expanded size of a zip archive's members, or of a Parquet
+        file's column data (uncompressed, as its footer declares).
     max_members
         Number of members of a zip archive.
     max_ratio
-        Expanded / packed size of each zip member and of the whole archive
-        (zip bombs expand thousands of times; real plans 2 to 20 times).
+        Expanded / packed size of each zip member and of the whole archive,
+        of each Parquet column chunk and of the whole file (zip bombs expand
+        thousands of times; real plans 2 to 20 times).
     max_text_chars
         Characters of one cell; a longer text rejects its row.
     max_rows
@@ -600,7 +604,8 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     notes.extend(more)
     problems: list[tuple[str, np.ndarray, Any]] = []
     if unreadable is not None and unreadable.any():
-        problems.append((schema.GEOMETRY, unreadable, _sources.UNREADABLE_GEOMETRY))
+        why = _sources.UNREADABLE_WKB if dataset.kind == "parquet" else _sources.UNREADABLE_GEOMETRY
+        problems.append((schema.GEOMETRY, unreadable, why))
     if len(frame) > limits.max_rows:
         raise HostileInputError(
             f"{label} holds {len(frame):,} rows, more than the limit of {limits.max_rows:,} "
@@ -615,7 +620,9 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
         user_crs = crs is not None or bool(mapping and mapping.crs)
     else:
         user_crs = frame.crs is None
-        frame = _spatial_crs(frame, label, crs, mapping, notes)
+        lonlat = dataset.kind == "parquet"  # no CRS: longitude/latitude, as for a CSV
+        frame = _spatial_crs(frame, label, crs, mapping, notes, assume_lonlat=lonlat)
+        user_crs = user_crs and bool(crs is not None or (mapping and mapping.crs))
     problems.extend(_sane_geometries(frame, label, limits, user_crs=user_crs))
     problems.extend(sanity.date_problems(frame))
     problems.extend(_long_text(frame, limits.max_text_chars))
@@ -699,11 +706,17 @@ def _spatial_crs(
     crs: CRS | None,
     mapping: Mapping | None,
     notes: list[str],
+    *,
+    assume_lonlat: bool = False,
 ) -> gpd.GeoDataFrame:
+    """``frame`` with its CRS: its own, else the given one; else lon/lat when assumed."""
     fallback = crs or (CRS.from_user_input(mapping.crs) if mapping and mapping.crs else None)
     if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame:
         return gpd.GeoDataFrame(frame, geometry=[None] * len(frame), crs=fallback)
     if frame.crs is None:
+        if fallback is None and assume_lonlat:
+            _check_lonlat(frame.geometry.to_numpy(), name)
+            return frame.set_crs(CSV_DEFAULT_CRS)
         if fallback is None:
             raise MissingCRSError(
                 f"{name} has no coordinate reference system (for a shapefile: no .prj file). "
@@ -791,22 +804,32 @@ def _wkt_geometry(
             if fine.size:
                 geoms[fine] = gpd.GeoSeries(geoms[fine], crs=own).to_crs(base).to_numpy()
     if assumed:
-        present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        if present.any():
-            with np.errstate(invalid="ignore"):
-                xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[present])
-            if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
-                raise MissingCRSError(
-                    f"{name} says nothing about its CRS and its coordinates (e.g. "
-                    f"{xmin:.0f} {ymin:.0f}) are not longitude/latitude; say which CRS they are "
-                    "in: crs='EPSG:28992' in Python, --crs EPSG:28992 on the command line, "
-                    'crs = "EPSG:28992" in the mapping file, or SRID=28992; before the WKT'
-                )
+        _check_lonlat(geoms, name, ", or SRID=28992; before the WKT")
     out = gpd.GeoDataFrame(
         frame.drop(columns=[schema.GEOMETRY], errors="ignore"),
         geometry=gpd.GeoSeries(geoms, index=frame.index, crs=base),
     )
     return out, problems, notes
+
+
+def _check_lonlat(geoms: np.ndarray, name: str, more: str = "") -> None:
+    """Raise :class:`MissingCRSError` unless a file without a CRS holds longitude/latitude.
+
+    Such a file (a CSV without ``SRID=``, Parquet without GeoParquet
+    metadata) is read as :data:`CSV_DEFAULT_CRS` when every coordinate fits.
+    """
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    if not present.any():
+        return
+    with np.errstate(invalid="ignore"):
+        xmin, ymin, xmax, ymax = shapely.total_bounds(geoms[present])
+    if not (-180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90):
+        raise MissingCRSError(
+            f"{name} says nothing about its CRS and its coordinates (e.g. "
+            f"{xmin:.0f} {ymin:.0f}) are not longitude/latitude; say which CRS they are "
+            "in: crs='EPSG:28992' in Python, --crs EPSG:28992 on the command line, "
+            f'crs = "EPSG:28992" in the mapping file{more}'
+        )
 
 
 def _srid_crs(code: str, name: str) -> CRS:
