@@ -558,7 +558,11 @@ def _prepare(
     if len(take) < 2:
         return None
 
-    org_codes, org_names = pd.factorize(works[s.ORG].iloc[take], sort=True)
+    # organisations and disciplines are factorised whole and their codes taken (gathering
+    # a million strings first costs more than the factorising); codes of organisations
+    # without a work taking part go unused, the order of the others is the same
+    org_all, org_names = pd.factorize(works[s.ORG], sort=True)
+    org_codes = org_all[take]
     # the a/b order is found on the pool while this thread finds the search order
     (ranked,) = _start(pool, _rank, [org_codes], [works[s.WORK_ID].iloc[take]])
     # works are searched organisation by organisation, in space-filling-curve order
@@ -572,7 +576,8 @@ def _prepare(
     bounds = bounds[order]
     rank = ranked()[order]
     org = org_codes[order].astype(np.int32)
-    names, labels = pd.factorize(works[s.DISCIPLINE].iloc[rows])
+    disc_all, labels = pd.factorize(works[s.DISCIPLINE])
+    names = disc_all[rows]
 
     start = _days(works[s.START].iloc[rows], s.START)
     end = _days(works[s.END].iloc[rows], s.END)
