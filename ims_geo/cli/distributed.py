@@ -91,7 +91,7 @@ def dask_conflicts(
     from ims_geo.conflicts import describe_left_out, empty_conflicts
     from ims_geo.distributed import Works, left_out_dask, run
     from ims_geo.distributed.cluster import dask_client
-    from ims_geo.distributed.table import TableParts, assemble
+    from ims_geo.distributed.table import assemble
 
     partitioned = bool(inputs) and all(Path(p).suffix.lower() == ".parquet" for p in inputs)
     if partitioned and orgs:
@@ -111,13 +111,10 @@ def dask_conflicts(
     try:
         with dask_client(options.scheduler, options.workers) as client:
 
-            def finder(
-                works: Any, rules: Any, *, internal: bool | None = None, titles: Any = None
-            ) -> Any:
-                table = TableParts.of(titles) if direct else None
+            def finder(works: Any, rules: Any, *, internal: bool | None = None) -> Any:
                 found = run(
                     works, rules, internal=internal, client=client, tiles=options.tiles,
-                    out_dir=folder, gather=table is None, table=table,
+                    out_dir=folder, gather=not direct, table=direct,
                 )  # fmt: skip
                 figures.append(found)
                 return found.conflicts
@@ -125,9 +122,10 @@ def dask_conflicts(
             where = options.scheduler or f"a local cluster of {len(client.nthreads())} workers"
             click.echo(f"Dask engine on {where}", err=True)
             if partitioned:
-                source = Works.read_parquet(list(inputs), rules)
-                titles = _titles(inputs)
-                conflicts = finder(source, rules, internal=internal or None, titles=titles)
+                # the titles travel with the works to their tiles when the tiles write --out
+                source = Works.read_parquet(list(inputs), rules, (schema.TITLE,) if direct else ())
+                conflicts = finder(source, rules, internal=internal or None)
+                titles = None if direct else _titles(inputs)
                 left = describe_left_out(left_out_dask(source, rules, client), figures[-1].works)
                 click.echo(
                     f"Read {figures[-1].works} works in {source.frame.npartitions} partitions",
@@ -137,7 +135,7 @@ def dask_conflicts(
                 titles = _read_inputs(inputs, store_path, read, orgs)
                 left = _left_out_line(titles, rules)
                 if inputs:
-                    conflicts = finder(titles, rules, internal=internal or None, titles=titles)
+                    conflicts = finder(titles, rules, internal=internal or None)
                 else:  # the store's works with its moratoria layer, as the single engine
                     from ims_geo.cycle.moratoria import store_conflicts
 
@@ -150,6 +148,7 @@ def dask_conflicts(
             written = assemble(figures[-1].files, out)
             if written is None:
                 conflicts = empty_conflicts(figures[-1].crs)
+                titles = _titles(inputs) if partitioned else titles
     finally:
         if direct and options.parts is None:
             shutil.rmtree(folder, ignore_errors=True)  # type: ignore[arg-type]

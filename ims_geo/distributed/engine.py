@@ -37,7 +37,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dask
 import dask.dataframe as dd
@@ -61,9 +61,6 @@ from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
 from ims_geo.rules import Rules
-
-if TYPE_CHECKING:
-    from ims_geo.distributed.table import TableParts
 
 #: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
 KERNEL_COLUMNS: tuple[str, ...] = (
@@ -118,9 +115,17 @@ class Works:
 
     @classmethod
     def from_geodataframe(
-        cls, works: gpd.GeoDataFrame, partitions: int = 1, rules: Rules | None = None
+        cls,
+        works: gpd.GeoDataFrame,
+        partitions: int = 1,
+        rules: Rules | None = None,
+        carry: Sequence[str] = (),
     ) -> Works:
-        """``works`` cut into ``partitions`` row ranges (the columns the rules read only)."""
+        """``works`` cut into ``partitions`` row ranges (the columns the rules read only).
+
+        ``carry`` names other columns to take along when the works have them
+        (e.g. ``title``, for the tiles' part of the exported table).
+        """
         if not isinstance(works, gpd.GeoDataFrame):
             raise InputError("works must be a GeoDataFrame (see ims_geo.schema.validate)")
         if works.crs is None:
@@ -128,7 +133,7 @@ class Works:
                 "works have no CRS, so distances cannot be measured; set the CRS the "
                 "coordinates are in (e.g. works.set_crs('EPSG:28992'))"
             )
-        keep = _kernel_columns(works.columns, rules)
+        keep = _kernel_columns(works.columns, rules, carry)
         frame = pd.DataFrame(works[keep]).reset_index(drop=True)
         frame[WKB] = _wkb_series(np.asarray(works.geometry.array, dtype=object))
         npart = max(1, min(int(partitions), len(frame) or 1))
@@ -136,11 +141,15 @@ class Works:
 
     @classmethod
     def read_parquet(
-        cls, path: str | Path | Sequence[str | Path], rules: Rules | None = None
+        cls,
+        path: str | Path | Sequence[str | Path],
+        rules: Rules | None = None,
+        carry: Sequence[str] = (),
     ) -> Works:
         """GeoParquet file(s) or a directory of them, read in partitions (one per row group).
 
-        Only the columns the rules read are loaded; the geometry must be WKB
+        Only the columns the rules read are loaded (and those of ``carry``
+        the files have, as for :meth:`from_geodataframe`); the geometry must be WKB
         (as ``ims-geo export --out works.parquet`` writes it) and the file's
         ``geo`` metadata must name its CRS.
         """
@@ -170,7 +179,7 @@ class Works:
                 crs = CRS.from_user_input(meta["crs"])
             except Exception:  # pyproj's CRSError, or a value of the wrong type
                 raise InputError(f"{first}: the CRS in its 'geo' metadata is not a CRS") from None
-        keep = _kernel_columns(schema.names, rules)
+        keep = _kernel_columns(schema.names, rules, carry)
         missing = [c for c in KERNEL_COLUMNS[:8] if c not in keep]
         if missing:
             raise InputError(
@@ -280,7 +289,7 @@ def run(
     partitions: int | None = None,
     out_dir: str | Path | None = None,
     gather: bool = True,
-    table: TableParts | None = None,
+    table: bool = False,
 ) -> DaskRun:
     """Run the conflict search on Dask.
 
@@ -312,10 +321,12 @@ def run(
         Gather the whole answer into :attr:`DaskRun.conflicts` (sorted).
     table
         Write each tile's part of the exported table instead of its pairs
-        (:class:`~ims_geo.distributed.table.TableParts`: titles, rounded
+        (:func:`~ims_geo.distributed.table.tile_table`: titles, rounded
         metres, as :func:`ims_geo.export.conflict_table` makes them; needs
         ``out_dir``; :func:`~ims_geo.distributed.table.assemble` joins the
-        parts into one file).
+        parts into one file). The titles travel with the works to their
+        tiles: :class:`Works` must carry ``title`` (``carry``) when the
+        works have titles; a GeoDataFrame's are taken along.
 
     Returns
     -------
@@ -336,8 +347,9 @@ def run(
     if not isinstance(works, Works):
         known = len(works)
         n_guess = tiles or max(threads, math.ceil(len(works) / WORKS_PER_TILE))
-        works = Works.from_geodataframe(works, partitions or n_guess, rules)
-    if table is not None and out_dir is None:
+        carry = (s.TITLE,) if table else ()
+        works = Works.from_geodataframe(works, partitions or n_guess, rules, carry)
+    if table and out_dir is None:
         raise InputError("the parts of the exported table need a folder to be written to")
     written = _Written(out_dir, gather, table)
     return _run(works, rules, client, tiles, tiling, written, distance, threads, known)
@@ -349,7 +361,7 @@ class _Written:
 
     out_dir: str | Path | None
     gather: bool
-    table: TableParts | None
+    table: bool
 
 
 def _run(
@@ -404,9 +416,6 @@ def _run(
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("part-*.parquet"):  # an earlier run's parts are not this answer
             old.unlink()
-    titles = None  # sent to each worker once (the tiles' tasks share it)
-    if written.table is not None:
-        titles = written.table.shared(client)
     tasks = [
         dask.delayed(_run_part)(
             part,
@@ -416,7 +425,7 @@ def _run(
             target.to_wkt(),
             None if folder is None else str(folder / f"part-{k:05d}.parquet"),
             gather,
-            titles,
+            written.table,
         )
         for k, part in enumerate(shuffled.to_delayed())
     ]
@@ -473,10 +482,13 @@ def read_conflicts(folder: str | Path) -> gpd.GeoDataFrame:
 # --- on the client --------------------------------------------------------------------
 
 
-def _kernel_columns(names: Sequence[str] | pd.Index, rules: Rules | None) -> list[str]:
+def _kernel_columns(
+    names: Sequence[str] | pd.Index, rules: Rules | None, carry: Sequence[str] = ()
+) -> list[str]:
     wanted = list(KERNEL_COLUMNS)
     if rules is not None and rules.exempt_column is not None:
         wanted.append(rules.exempt_column)
+    wanted.extend(carry)
     present = set(names)
     return [c for c in dict.fromkeys(wanted) if c in present]
 
@@ -707,7 +719,7 @@ def _checked(
     return _canonical(out[list(part.columns)]), checked
 
 
-#: dtypes of the checked works' columns the rules read (text columns: ``str``).
+#: dtypes of the checked works' columns the rules read and the title (text columns: ``str``).
 _CANONICAL: dict[str, str] = {
     s.START: "datetime64[s]", s.END: "datetime64[s]", s.EXCAVATION: "bool",
     s.DEPTH_MIN: "float64", s.DEPTH_MAX: "float64",
@@ -722,7 +734,7 @@ def _canonical(part: pd.DataFrame) -> pd.DataFrame:
     holds booleans once checked).
     """
     out = part.copy()
-    for column in (c for c in KERNEL_COLUMNS if c in out):
+    for column in (c for c in (*KERNEL_COLUMNS, s.TITLE) if c in out):
         out[column] = out[column].astype(_CANONICAL.get(column, "str"))
     return out
 
@@ -757,18 +769,20 @@ def _run_part(
     crs_wkt: str,
     path: str | None,
     gather: bool,
-    titles: Any = None,
+    table: bool = False,
 ) -> tuple[pd.DataFrame | None, str | None, int, int, list[float]]:
     """The owned pairs of tile ``tile`` (the shuffled partition ``part``); written to ``path``.
 
-    ``titles`` is :attr:`TableParts.titles` (a frame, or ``False`` for no
-    titles) when the tile writes its part of the exported table instead of
-    its pairs. Returns the pairs (when ``gather``), the file written, the
+    With ``table`` the tile writes its part of the exported table instead
+    of its pairs, the titles taken from its own works. Returns the pairs (when ``gather``), the file written, the
     copies read, the number of pairs and the seconds of the tile's kernel.
     """
     if len(part) and not (part.index == tile).all():
         raise RuntimeError(f"partition {tile} of the shuffle holds works of another tile")
     crs = CRS.from_wkt(crs_wkt)
+    titles = None  # the tile's works hold both works of each of its pairs
+    if table and s.TITLE in part.columns:
+        titles = part[[s.ORG, s.WORK_ID, s.TITLE]].reset_index(drop=True)
     began = time.perf_counter()
     pairs = _tile_conflicts(part.reset_index(drop=True), tile, tiling, rules, crs)
     seconds = [time.perf_counter() - began]
@@ -780,7 +794,7 @@ def _run_part(
     count = len(pairs)
     plain = pd.DataFrame(pairs.drop(columns="geometry"))
     plain["geometry"] = np.asarray(pairs.geometry.array, dtype=object)  # pickled as WKB: exact
-    if path is not None and titles is not None:  # the exported table's rows of this tile
+    if path is not None and table:  # the exported table's rows of this tile
         from ims_geo.distributed.table import tile_table
 
         table = tile_table(normalised(plain.copy(deep=False), crs), titles)

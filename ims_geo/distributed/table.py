@@ -28,7 +28,6 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -38,51 +37,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ims_geo import export
-from ims_geo import schema as s
 from ims_geo.distributed.engine import ORDER
 
-#: Columns of the works the table takes the titles from.
-TITLE_COLUMNS: tuple[str, ...] = (s.ORG, s.WORK_ID, s.TITLE)
 
+def tile_table(pairs: gpd.GeoDataFrame, works: pd.DataFrame | None) -> pa.Table:
+    """One tile's pairs as the rows of the exported GeoParquet table (its Arrow table).
 
-@dataclass(frozen=True)
-class TableParts:
-    """What each tile needs to write its part of the exported table.
-
-    Attributes
-    ----------
-    titles
-        The works' org, work_id and title (any other columns are left
-        out), or None when the works have no titles (as for
-        :func:`ims_geo.export.conflict_table`).
+    ``works`` are the tile's works with their titles (org, work_id, title),
+    or None when the works have no titles.
     """
-
-    titles: pd.DataFrame | None = None
-
-    @classmethod
-    def of(cls, works: pd.DataFrame | None) -> TableParts:
-        """The parts' titles taken from ``works`` (the frame the single engine's table reads)."""
-        if works is None or s.TITLE not in works.columns:
-            return cls(None)
-        return cls(pd.DataFrame({c: works[c].to_numpy() for c in TITLE_COLUMNS}))
-
-    def shared(self, client: Any) -> Any:
-        """The titles as the tiles' tasks receive them: sent to every worker once.
-
-        ``False`` stands for no titles (None would mean no table).
-        """
-        if self.titles is None:
-            return False
-        if client is None:
-            import dask
-
-            return dask.delayed(self.titles, pure=True)
-        return client.scatter(self.titles, broadcast=True, hash=False)
-
-
-def tile_table(pairs: gpd.GeoDataFrame, titles: pd.DataFrame | bool) -> pa.Table:
-    """One tile's pairs as the rows of the exported GeoParquet table (its Arrow table)."""
-    works = titles if isinstance(titles, pd.DataFrame) else None
     return export.geoparquet_table(export.conflict_table(pairs, works))
 
 
@@ -172,4 +135,4 @@ def _kinds(kind: pa.ChunkedArray) -> pd.Series:
     return pd.Series(counts[at], index=pd.Index([values[i] for i in at], name="kind"), name="count")
 
 
-__all__ = ["TITLE_COLUMNS", "Assembled", "TableParts", "assemble", "tile_table"]
+__all__ = ["Assembled", "assemble", "tile_table"]
