@@ -891,7 +891,10 @@ def read_parquet(
         )
     keep = [c for c in schema.names if c not in geo.others + geo.covering]
     try:
-        table = parquet.read(columns=keep, use_pandas_metadata=False)
+        # one thread: worker threads would not start under a tight address-space limit
+        table = parquet.read(columns=keep, use_pandas_metadata=False, use_threads=False)
+    except MemoryError:
+        raise  # the worker names the memory limit
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise InputError(
             f"{name}: the Parquet data could not be read ({type(exc).__name__}: "
