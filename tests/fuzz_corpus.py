@@ -121,6 +121,131 @@ def csv_text(frame: gpd.GeoDataFrame) -> bytes:
     return table.to_csv(index=False).encode("utf-8")
 
 
+def geoparquet(
+    frame: gpd.GeoDataFrame,
+    *,
+    geo: Callable[[dict[str, Any]], Any] | None = None,
+    table: Callable[[Any], Any] | None = None,
+    **kwargs: Any,
+) -> bytes:
+    """``frame`` as GeoParquet 1.1 written by geopandas (bbox covering column), as bytes.
+
+    ``geo`` may change the ``geo`` metadata (a dict; its result, JSON or bytes, is
+    written), ``table`` the Arrow table before it is written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, write_covering_bbox=True, schema_version="1.1.0", **kwargs)
+    if geo is None and table is None:
+        return buffer.getvalue()
+    written = pq.read_table(pa.BufferReader(buffer.getvalue()))
+    if geo is not None:
+        meta = dict(written.schema.metadata)
+        changed = geo(json.loads(meta[b"geo"]))
+        if changed is None:
+            meta.pop(b"geo")
+        else:
+            meta[b"geo"] = changed if isinstance(changed, bytes) else json.dumps(changed).encode()
+        written = written.replace_schema_metadata(meta)
+    if table is not None:
+        written = table(written)
+    out = io.BytesIO()
+    pq.write_table(written, out)
+    return out.getvalue()
+
+
+def _geo_column(geo: dict[str, Any], drop: tuple[str, ...] = (), **changes: Any) -> dict[str, Any]:
+    """``geo`` metadata with its geometry column's entries changed, and ``drop`` removed."""
+    column = geo["columns"]["geometry"]
+    column.update(changes)
+    for key in drop:
+        column.pop(key)
+    return geo
+
+
+def _with_wkb(table: Any, row: int, wkb: bytes) -> Any:
+    """The Arrow table with the WKB of one row replaced."""
+    import pyarrow as pa
+
+    values = table.column("geometry").to_pylist()
+    values[row] = wkb
+    index = table.schema.get_field_index("geometry")
+    return table.set_column(index, table.schema.field(index), pa.array(values, pa.binary()))
+
+
+def _parquet_cases() -> Iterator[Case]:
+    """Hostile and odd GeoParquet files."""
+    small = plan(20, 9)
+    yield Case("parquet", "image.parquet", b"\x89PNG\r\n\x1a\n" + bytes(200), expect="refused")
+    yield Case("parquet", "text.parquet", b"work_id,org\n1,A\n", expect="refused")
+    whole = geoparquet(small)
+    yield Case("parquet", "cut.parquet", whole[: len(whole) // 2], expect="refused")
+    yield Case("parquet", "footer_only.parquet", b"PAR1" + whole[-2000:], expect="refused")
+    yield Case("parquet", "geo_not_json.parquet", geoparquet(small, geo=lambda g: b"{not json"),
+               expect="refused")  # fmt: skip
+    yield Case("parquet", "geo_list.parquet", geoparquet(small, geo=lambda g: [1, 2]),
+               expect="refused")  # fmt: skip
+    missing = geoparquet(small, geo=lambda g: g | {"primary_column": "geom"})
+    yield Case("parquet", "geo_missing_column.parquet", missing, expect="refused")
+    wkt = geoparquet(small, geo=lambda g: _geo_column(g, encoding="WKT"))
+    yield Case("parquet", "encoding_wkt.parquet", wkt, expect="refused")
+    yield Case("parquet", "geoarrow.parquet", geoparquet(small, geometry_encoding="geoarrow"),
+               rows=20)  # fmt: skip
+    yield Case("parquet", "crs_null.parquet", geoparquet(small, geo=lambda g: _geo_column(g, crs=None)),
+               expect="refused")  # fmt: skip
+    no_crs = geoparquet(
+        small, geo=lambda g: _geo_column(g, drop=("crs",))
+    )  # lon/lat, says the spec
+    yield Case("parquet", "crs_absent.parquet", no_crs, expect="refused")
+    bad = geoparquet(small, table=lambda t: _with_wkb(t, 1, b"\x01\x02\x00\x00\x00\xff\xff"))
+    yield Case("parquet", "bad_wkb.parquet", bad, rows=20)
+    unknown = geoparquet(small, table=lambda t: _with_wkb(t, 2, b"\x01\x63\x00\x00\x00"))
+    yield Case("parquet", "unknown_wkb_type.parquet", unknown, rows=20)
+    deep = nested_wkb(100_000)
+    # GEOS parses WKB recursively: the reader crashes, the file is refused, the caller lives
+    yield Case("parquet", "deep_wkb.parquet", geoparquet(small, table=lambda t: _with_wkb(t, 0, deep)),
+               expect="refused")  # fmt: skip
+    yield Case("parquet", "rows.parquet", geoparquet(plan(300, 10)), expect="refused",
+               limits={"max_rows": 100})  # fmt: skip
+    yield Case("parquet", "expanded.parquet", geoparquet(plan(300, 10)), expect="refused",
+               limits={"max_expanded_bytes": 10_000})  # fmt: skip
+    yield Case("parquet", "odd_types.parquet", geoparquet(small, table=odd_columns), rows=20)
+
+
+def nested_wkb(depth: int) -> bytes:
+    """A GeometryCollection nested ``depth`` deep around one point, as little-endian WKB."""
+    point = shapely.to_wkb(shapely.Point(121_000, 487_000), byte_order=1)
+    return (b"\x01\x07\x00\x00\x00\x01\x00\x00\x00" * depth) + point
+
+
+def odd_columns(table: Any) -> Any:
+    """``table`` with a column of each Arrow type no writer takes as it is."""
+    import datetime as dt
+    import decimal
+
+    import pyarrow as pa
+
+    n = table.num_rows
+    columns = {
+        "price": pa.array([decimal.Decimal("12.50")] * n, pa.decimal128(10, 2)),
+        "at": pa.array([dt.time(7, 30)] * n, pa.time64("us")),
+        "took": pa.array([dt.timedelta(seconds=90)] * n, pa.duration("s")),
+        "kind": pa.array(["x"] * n).dictionary_encode(),
+        "info": pa.array([{"a": 1, "b": "c"}] * n),
+        "tags": pa.array([[1, 2]] * n),
+        "pairs": pa.array([[("k", 1)]] * n, pa.map_(pa.string(), pa.int64())),
+        "blob": pa.array([b"\x01\x02"] * n, pa.binary()),
+        "half": pa.array(np.full(n, 1.5, np.float16), pa.float16()),
+        "stamp": pa.array([dt.datetime(2027, 1, 1, 8)] * n, pa.timestamp("us", tz="UTC")),
+        "nothing": pa.nulls(n),
+    }
+    for name, values in columns.items():
+        table = table.append_column(name, values)
+    return table
+
+
 def bases(seed: int = 0) -> dict[str, tuple[bytes, int]]:
     """Valid plans by file name: (bytes, number of features)."""
     small = plan(40, seed)
@@ -134,6 +259,7 @@ def bases(seed: int = 0) -> dict[str, tuple[bytes, int]]:
         "plan.gml": (_written(small, ".gml"), 40),
         "plan.zip": (zipped({f"plan{s}": d for s, d in parts.items()}), 40),
         "plan_csv.zip": (zipped({"plan.csv": csv_text(plan(400, seed + 2))}), 400),
+        "plan.parquet": (geoparquet(small), 40),
     }
 
 
@@ -465,7 +591,7 @@ def _hostile(seed: int) -> Iterator[Case]:
 def corpus(size: int, seed: int = 13) -> list[Case]:
     """Every hand-made hostile file and wrong sidecar, then mutations up to ``size`` files."""
     rng = random.Random(seed)
-    cases = list(_hostile(seed)) + list(_shapefile_cases(rng, seed))
+    cases = list(_hostile(seed)) + list(_shapefile_cases(rng, seed)) + list(_parquet_cases())
     base = bases(seed)
     names = sorted(base)
     kinds: list[tuple[str, Callable[[str, bytes], tuple[bytes, str]]]] = [
