@@ -31,6 +31,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pyogrio
 import pyogrio.raw
 import shapely
@@ -54,8 +55,11 @@ FORMATS: dict[str, str] = {
 }
 #: Fields GDAL's LIBKML driver adds to every placemark for drawing it, dropped on reading.
 KML_DISPLAY_FIELDS = ("altitudeMode", "tessellate", "extrude", "visibility", "drawOrder", "icon")
-#: Formats not read from inside a zip archive (Parquet is compressed already).
-_NOT_IN_ZIP = (".zip", ".parquet")
+#: Formats not read from inside a zip archive, and what to do instead.
+_NOT_IN_ZIP = {
+    ".zip": " (a zip inside the zip is not opened: unpack it)",
+    ".parquet": " (a .parquet inside the zip is not opened: upload it on its own)",
+}
 #: Members smaller than this cannot hurt, whatever their compression ratio.
 _SMALL_MEMBER = 1 << 20
 #: Shapefile parts that must sit next to the .shp.
@@ -420,8 +424,8 @@ def resolve(
     if not vector:
         nested = next(
             (
-                f" (a {suffix} inside the zip is not opened: upload it on its own)"
-                for suffix in _NOT_IN_ZIP
+                why
+                for suffix, why in _NOT_IN_ZIP.items()
                 if any(m.lower().endswith(suffix) for m in members)
             ),
             "",
@@ -874,8 +878,6 @@ def read_parquet(
         which rows hold WKB that shapely cannot parse (their geometry is
         missing in the frame), or None.
     """
-    import pyarrow.parquet as pq
-
     try:
         parquet = pq.ParquetFile(dataset.path, memory_map=False)
         schema = parquet.schema_arrow
