@@ -41,8 +41,9 @@ user runs them, each command in a process of its own::
 
 (the single engine reads and checks the works, finds the pairs and writes
 GeoParquet; it does not read GeoParquet INPUT, so it reads the same works as
-FlatGeobuf, written once from the GeoParquet file, ``--single-input``; the Dask engine reads and checks them in partitions, writes the
-partitioned answer to DIR and gathers it into OUT). ``--pairs`` runs of each,
+FlatGeobuf, written once from the GeoParquet file, ``--single-input``; the Dask engine reads and checks them in partitions, each tile's
+task writes its part of OUT's table to DIR, and the client joins the parts
+into OUT with Arrow, nothing gathered: :mod:`ims_geo.distributed.table`). ``--pairs`` runs of each,
 the order alternating (single first, then Dask first, ...). Each command takes
 the machine-wide lock itself and runs in a session of its own with the
 priority, under ``/usr/bin/time -v`` (wall time from the start of the

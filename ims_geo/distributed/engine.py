@@ -792,21 +792,25 @@ def _run_part(
         return None, None, copies, 0, seconds
     written = None
     count = len(pairs)
-    plain = pd.DataFrame(pairs.drop(columns="geometry"))
-    plain["geometry"] = np.asarray(pairs.geometry.array, dtype=object)  # pickled as WKB: exact
     if path is not None and table:  # the exported table's rows of this tile
         from ims_geo.distributed.table import tile_table
 
-        table = tile_table(normalised(plain.copy(deep=False), crs), titles)
-        pq.write_table(table, path, compression="snappy")
+        rows = tile_table(normalised(_plain(pairs), crs), titles)
+        pq.write_table(rows, path, compression="snappy")
         written = path
     elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
         pairs.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
         written = path
-    del pairs
     if not gather:
         return None, written, copies, count, seconds
-    return plain, written, copies, count, seconds
+    return _plain(pairs), written, copies, count, seconds
+
+
+def _plain(pairs: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The pairs as a new plain frame, the geometries as objects (pickled as WKB: exact)."""
+    plain = pd.DataFrame(pairs.drop(columns="geometry"))
+    plain["geometry"] = np.asarray(pairs.geometry.array, dtype=object)
+    return plain
 
 
 def tile_conflicts(
