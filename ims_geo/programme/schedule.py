@@ -1099,10 +1099,11 @@ class _Search:
         tell: Progress,
         total: int,
         pairs: _Pairs | None = None,
+        shared: dict[tuple[int, int], list[int]] | None = None,
     ) -> None:
         self.p, self.w, self.workers, self.tell = p, w, workers, tell
         self.pairs = pairs if pairs is not None else _pairs(p)
-        self.shared = _shared_map(p)
+        self.shared = shared if shared is not None else _shared_map(p)
         work, cid, _ = p.members
         self.cand_size = np.bincount(cid, minlength=p.n_clusters)
         self.start = np.asarray(p.start, dtype=np.int64).copy()
@@ -1421,7 +1422,7 @@ def solve(
     n = len(p.start)
     tell = progress or (lambda fraction, message: None)
 
-    pairs = _pairs(p)
+    pairs, shared = _pairs(p), _shared_map(p)
     # decomposition: changeable works linked by constraining pairs and clusters
     both = p.changeable[pairs.a] & p.changeable[pairs.b]
     link_a, link_b = _unit_links(p)
@@ -1433,7 +1434,7 @@ def solve(
     comps, comp_size = np.unique(label[involved], return_counts=True)
     coupling = bool(len(p.budget_org)) or p.max_parallel is not None
     share1 = _STAGE1_SHARE if coupling else 1.0
-    search = _Search(p, w, workers, tell, int(comp_size.sum()), pairs)
+    search = _Search(p, w, workers, tell, int(comp_size.sum()), pairs, shared)
     search.span = share1
 
     # stage 1: small components batched into exact models, large ones by blocks
@@ -1457,7 +1458,7 @@ def solve(
     tell(0.0, "bounding the combined works of every part")
     raw_bounds = _prove_bounds(
         p, [*batches, *large], time_limit=time_limit * min(max(bound_share, 0.0), 0.9),
-        pairs=pairs,
+        pairs=pairs, shared=shared,
     )  # fmt: skip
     schedule_limit = time_limit
     stage1_end = t0 + schedule_limit * share1
@@ -1612,16 +1613,25 @@ def combined_bounds(
 
 
 def _prove_bounds(
-    p: Problem, parts: list[np.ndarray], *, time_limit: float, pairs: _Pairs | None = None
+    p: Problem,
+    parts: list[np.ndarray],
+    *,
+    time_limit: float,
+    pairs: _Pairs | None = None,
+    shared: dict[tuple[int, int], list[int]] | None = None,
 ) -> list[dict]:
-    """The bound models of every part, within ``time_limit`` (see :func:`combined_bounds`)."""
+    """The bound models of every part, within ``time_limit`` (see :func:`combined_bounds`).
+
+    ``pairs`` and ``shared`` (:func:`_pairs`, :func:`_shared_map`) are built
+    here when not given.
+    """
     pairs = pairs if pairs is not None else _pairs(p)
     n = len(p.start)
     work, cid, _ = p.members
     cand_size = np.bincount(cid, minlength=p.n_clusters)
     in_cand = np.zeros(n, bool)
     in_cand[work] = True
-    shared_map = _shared_map(p)
+    shared_map = shared if shared is not None else _shared_map(p)
     t0 = time.perf_counter()
     left_works = max(sum(int(in_cand[f].sum()) for f in parts), 1)
     rows: list[dict] = []
