@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import sqlite3
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -875,8 +876,9 @@ def read_parquet(
     -------
     tuple
         The frame (CRS None when the file has none), notes for the user and
-        which rows hold WKB that shapely cannot parse (their geometry is
-        missing in the frame), or None.
+        why rows have no geometry in the frame though the file gives one
+        (WKB that does not parse or nests too deep; None for the other rows),
+        or None when every row is fine.
     """
     try:
         parquet = pq.ParquetFile(dataset.path, memory_map=False)
@@ -903,7 +905,8 @@ def read_parquet(
             f"{str(exc)[:300]}); the file is damaged: export it again from the source system"
         ) from exc
     table = table.replace_schema_metadata(None)
-    geoms, unreadable = _parquet_geometries(table.column(geo.name), geo, name)
+    depth = dataset.limits.max_geometry_depth if dataset.limits is not None else 8
+    geoms, reasons = _parquet_geometries(table.column(geo.name), geo, name, depth)
     attributes = _plain_arrow(table.drop_columns([geo.name]), name)
     frame = attributes.to_pandas(
         types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_nested(t) else None
@@ -918,7 +921,7 @@ def read_parquet(
                 "export the file again with its CRS as PROJJSON, or without one and give the "
                 "CRS (--crs)"
             ) from exc
-    return out, notes, unreadable if unreadable.any() else None
+    return out, notes, reasons if pd.notna(reasons).any() else None
 
 
 def _check_parquet_size(meta: Any, name: str, max_rows: float, limits: Any) -> None:
@@ -1037,17 +1040,30 @@ class _GeoArrowArray:
 
 
 def _parquet_geometries(
-    column: pa.ChunkedArray, geo: _GeoColumn, name: str
+    column: pa.ChunkedArray, geo: _GeoColumn, name: str, max_depth: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shapely geometries of the geometry column; which rows held WKB that does not parse."""
+    """Shapely geometries of the geometry column, and why a row has none (None: it is fine).
+
+    WKB nesting collections deeper than ``max_depth`` is not parsed (GEOS
+    reads WKB recursively: deep enough, it crashes); WKB that does not
+    parse is :data:`UNREADABLE_WKB`.
+    """
     array = column.combine_chunks()
     if isinstance(array, pa.ExtensionArray):
         array = array.storage
+    reasons = np.full(len(array), None, dtype=object)
     if geo.encoding == "WKB":
         wkb = array.to_numpy(zero_copy_only=False)
+        for row in np.flatnonzero(_collection_headers(array) > max_depth):
+            depth = _wkb_depth(bytes(wkb[row]), int(max_depth))
+            if depth > max_depth:
+                reasons[row] = f"geometry nesting collections {depth}+ deep, more than "
+                reasons[row] += "max_geometry_depth"
+                wkb[row] = None
         geoms = shapely.from_wkb(wkb, on_invalid="ignore")
-        unreadable = ~np.asarray(array.is_null(), dtype=bool) & shapely.is_missing(geoms)
-        return np.asarray(geoms, dtype=object), unreadable
+        bad = ~np.asarray(array.is_null(), dtype=bool) & shapely.is_missing(geoms)
+        reasons[bad & pd.isna(reasons)] = UNREADABLE_WKB
+        return np.asarray(geoms, dtype=object), reasons
     try:
         geoms = gpd.GeoSeries.from_arrow(_GeoArrowArray(array, geo.encoding)).to_numpy()
     except (ValueError, TypeError, IndexError, pa.ArrowException) as exc:
@@ -1055,7 +1071,91 @@ def _parquet_geometries(
             f"{name}: its {geo.encoding} geometries could not be read ({str(exc)[:200]}); "
             f"{_WRITE_WKB}"
         ) from exc
-    return np.asarray(geoms, dtype=object), np.zeros(len(geoms), dtype=bool)
+    return np.asarray(geoms, dtype=object), reasons
+
+
+#: WKB type codes of multi-part geometries and collections (ISO with Z/M/ZM, and EWKB flags).
+_COLLECTION_CODES = np.array(
+    [base + dims for base in (4, 5, 6, 7) for dims in (0, 1000, 2000, 3000)]
+    + [base | flags for base in (4, 5, 6, 7) for flags in range(0x20000000, 1 << 32, 0x20000000)],
+    dtype=np.uint32,
+)
+
+
+def _collection_headers(array: pa.Array) -> np.ndarray:
+    """Per WKB value, how many of its byte positions start a collection's header.
+
+    An upper bound of how deep collections nest in it, counted over the
+    values' bytes in slices of :data:`_WKB_SLICE` without parsing them.
+    """
+    values = array.cast(pa.large_binary())
+    _validity, offset_buffer, buffer = values.buffers()
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    found = [np.zeros(0, dtype=np.int64)]
+    first, last = int(offsets[0]), int(offsets[-1]) - 4
+    for low in range(first, max(last, first), _WKB_SLICE):
+        high = min(low + _WKB_SLICE, last)
+        b = [data[low + k : high + k].astype(np.uint32) for k in range(5)]
+        little = b[1] | b[2] << 8 | b[3] << 16 | b[4] << 24
+        big = b[4] | b[3] << 8 | b[2] << 16 | b[1] << 24
+        code = np.where(b[0] == 1, little, big)
+        found.append(low + np.flatnonzero((b[0] <= 1) & np.isin(code, _COLLECTION_CODES)))
+    rows = np.searchsorted(offsets, np.concatenate(found), side="right") - 1
+    return np.bincount(rows, minlength=len(values))
+
+
+_WKB_SLICE = 1 << 22
+
+
+def _wkb_depth(blob: bytes, limit: int) -> int:
+    """How deep collections nest in one WKB value, counted up to ``limit + 1``; 0 if malformed.
+
+    Walked without recursion (a stack of the children each open collection
+    still has); only for the few values :func:`_collection_headers` flags.
+    """
+    open_children: list[int] = []
+    deepest, pos = 0, 0
+    try:
+        while True:
+            order = "<" if blob[pos] == 1 else ">"
+            (code,) = struct.unpack_from(order + "I", blob, pos + 1)
+            pos += 5 + (4 if code & 0x20000000 else 0)  # EWKB: an SRID follows
+            base = code & 0x1FFFFFFF
+            dims = 2 + bool(code & 0x80000000) + bool(code & 0x40000000)
+            if base >= 1000:
+                dims, base = 2 + (0, 1, 1, 2)[min(base // 1000, 3)], base % 1000
+            if base == 1:
+                pos += 8 * dims
+            elif base == 2:
+                pos += 4 + 8 * dims * struct.unpack_from(order + "I", blob, pos)[0]
+            elif base == 3:
+                (rings,) = struct.unpack_from(order + "I", blob, pos)
+                pos += 4
+                for _ in range(rings):
+                    pos += 4 + 8 * dims * struct.unpack_from(order + "I", blob, pos)[0]
+            elif 4 <= base <= 7:
+                (parts,) = struct.unpack_from(order + "I", blob, pos)
+                pos += 4
+                deepest = max(deepest, len(open_children) + 1)
+                if deepest > limit:
+                    return deepest
+                if parts:
+                    open_children.append(parts)
+                    continue
+            else:
+                return 0
+            while open_children:  # one geometry done: close the collections it completes
+                open_children[-1] -= 1
+                if open_children[-1]:
+                    break
+                open_children.pop()
+            if not open_children:
+                return deepest
+    except (IndexError, struct.error):
+        return 0
 
 
 def _plain_arrow(table: pa.Table, name: str) -> pa.Table:

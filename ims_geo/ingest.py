@@ -603,9 +603,11 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     source_columns = [str(c) for c in raw.columns if c != native_geometry]
     notes.extend(more)
     problems: list[tuple[str, np.ndarray, Any]] = []
-    if unreadable is not None and unreadable.any():
-        why = _sources.UNREADABLE_WKB if dataset.kind == "parquet" else _sources.UNREADABLE_GEOMETRY
-        problems.append((schema.GEOMETRY, unreadable, why))
+    if dataset.kind == "parquet" and unreadable is not None:  # a reason per row
+        reasons = pd.Series(unreadable, dtype=object).fillna("")
+        problems.append((schema.GEOMETRY, pd.notna(unreadable), reasons))
+    elif unreadable is not None and unreadable.any():
+        problems.append((schema.GEOMETRY, unreadable, _sources.UNREADABLE_GEOMETRY))
     if len(frame) > limits.max_rows:
         raise HostileInputError(
             f"{label} holds {len(frame):,} rows, more than the limit of {limits.max_rows:,} "

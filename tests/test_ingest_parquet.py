@@ -215,7 +215,6 @@ def case(name: str) -> fc.Case:
         ("crs_absent.parquet", r"declares its CRS as OGC:CRS84, but no coordinate lies"),
         ("rows.parquet", r"rows.parquet holds 300 features, more than the limit of 100"),
         ("expanded.parquet", r"expands to [\d,]+ bytes of column data.*max_expanded_bytes"),
-        ("deep_wkb.parquet", r"deep_wkb.parquet crashed the file reader"),
     ],
 )
 def test_hostile_parquet_is_refused_with_a_clear_message(name, message):
@@ -235,6 +234,52 @@ def test_hostile_parquet_through_the_cli_is_an_error_line_not_a_traceback(tmp_pa
         assert isinstance(result.exception, SystemExit)
         assert "Traceback" not in result.output
         assert name in result.stderr
+
+
+def nested(depth: int) -> shapely.Geometry:
+    """A point in ``depth`` GeometryCollections, the innermost with a multi-polygon beside it."""
+    geom = shapely.GeometryCollection(
+        [shapely.Point(X0, Y0), shapely.MultiPolygon([shapely.box(X0, Y0, X0 + 1, Y0 + 1)])]
+    )
+    for _ in range(depth - 1):
+        geom = shapely.GeometryCollection([shapely.Point(X0 + 1, Y0), geom])
+    return geom
+
+
+@pytest.mark.parametrize("depth", [1, 2, 7, 8, 9, 30])
+@pytest.mark.parametrize(
+    "flavour",
+    [{"byte_order": 1}, {"byte_order": 0}, {"include_srid": True}, {"output_dimension": 3}],
+)
+def test_wkb_nesting_is_measured_as_built(depth, flavour):
+    geom = nested(depth)
+    if flavour.get("output_dimension") == 3:
+        geom = shapely.force_3d(geom, 2.0)
+    if flavour.get("include_srid"):
+        geom = shapely.set_srid(geom, RD)
+    wkb = shapely.to_wkb(geom, **flavour)
+    # the innermost collection holds a multi-polygon: one level more
+    assert _sources._wkb_depth(wkb, 100) == depth + 1
+    assert _sources._wkb_depth(wkb, 3) == min(depth + 1, 4)
+    counted = _sources._collection_headers(pa.array([b"", wkb, None, wkb[:20]], pa.binary()))
+    assert counted[1] >= depth + 1 and counted[0] == 0 and counted[2] == 0
+
+
+def test_deeply_nested_wkb_rejects_its_row_before_geos_parses_it():
+    found = case("deep_wkb.parquet")
+    result = read_works(found.data, name=found.name, org=fc.ORG)
+    assert len(result.works) == 19
+    assert result.rejected[schema.SOURCE_ROW].tolist() == [1]
+    assert result.rejected[schema.REASON].tolist() == [
+        "geometry nesting collections 9+ deep, more than max_geometry_depth"
+    ]
+    shallow = fc.geoparquet(
+        fc.plan(3, 2), table=lambda t: fc._with_wkb(t, 1, shapely.to_wkb(nested(7)))
+    )
+    parsed = read_works(shallow, name="shallow.parquet", org=fc.ORG)  # parsed, then judged
+    assert parsed.rejected[schema.REASON].tolist() == [
+        "unsupported geometry type 'GeometryCollection' (use points, lines or polygons)"
+    ]
 
 
 def test_invalid_wkb_rejects_its_row_only():
