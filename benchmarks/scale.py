@@ -36,12 +36,12 @@ of different sessions when the kernel groups them by session,
 With ``--cli`` the script instead compares the two engines end to end as a
 user runs them, each command in a process of its own::
 
-    ims-geo conflicts WORKS.fgb --out OUT.parquet
+    ims-geo conflicts WORKS.parquet --out OUT.parquet
     ims-geo conflicts WORKS.parquet --out OUT.parquet --engine dask --workers 2 --parts DIR
 
 (the single engine reads and checks the works, finds the pairs and writes
-GeoParquet; it does not read GeoParquet INPUT, so it reads the same works as
-FlatGeobuf, written once from the GeoParquet file, ``--single-input``; the Dask engine reads and checks them in partitions, each tile's
+GeoParquet; it reads the same GeoParquet file, or the works in another
+format written once from it, ``--single-input .fgb``; the Dask engine reads and checks them in partitions, each tile's
 task writes its part of OUT's table to DIR, and the client joins the parts
 into OUT with Arrow, nothing gathered: :mod:`ims_geo.distributed.table`). ``--pairs`` runs of each,
 the order alternating (single first, then Dask first, ...). Each command takes
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli", action="store_true", help="the ims-geo commands end to end")
     parser.add_argument("--pairs", type=int, default=3, help="with --cli: runs of each engine")
     parser.add_argument(
-        "--single-input", default=".fgb", help="with --cli: the single engine's INPUT format"
+        "--single-input", default=".parquet", help="with --cli: the single engine's INPUT format"
     )
     # the child processes
     parser.add_argument("--engine", choices=["single", "dask"], help=argparse.SUPPRESS)
