@@ -1082,6 +1082,10 @@ _COLLECTION_CODES = np.array(
 )
 
 
+_COLLECTION_LOW_BYTES = np.zeros(256, dtype=bool)
+_COLLECTION_LOW_BYTES[_COLLECTION_CODES & 0xFF] = True
+
+
 def _collection_headers(array: pa.Array) -> np.ndarray:
     """Per WKB value, how many of its byte positions start a collection's header.
 
@@ -1098,16 +1102,20 @@ def _collection_headers(array: pa.Array) -> np.ndarray:
     first, last = int(offsets[0]), int(offsets[-1]) - 4
     for low in range(first, max(last, first), _WKB_SLICE):
         high = min(low + _WKB_SLICE, last)
-        b = [data[low + k : high + k].astype(np.uint32) for k in range(5)]
-        little = b[1] | b[2] << 8 | b[3] << 16 | b[4] << 24
-        big = b[4] | b[3] << 8 | b[2] << 16 | b[1] << 24
-        code = np.where(b[0] == 1, little, big)
-        found.append(low + np.flatnonzero((b[0] <= 1) & np.isin(code, _COLLECTION_CODES)))
+        order = data[low:high]
+        # the type's least significant byte first sorts out nearly every position
+        little = np.flatnonzero((order == 1) & _COLLECTION_LOW_BYTES[data[low + 1 : high + 1]])
+        big = np.flatnonzero((order == 0) & _COLLECTION_LOW_BYTES[data[low + 4 : high + 4]])
+        for at, shifts in ((little, (0, 8, 16, 24)), (big, (24, 16, 8, 0))):
+            code = np.zeros(len(at), dtype=np.uint32)
+            for k, shift in enumerate(shifts, start=1):
+                code |= data[low + at + k].astype(np.uint32) << shift
+            found.append(low + at[np.isin(code, _COLLECTION_CODES)])
     rows = np.searchsorted(offsets, np.concatenate(found), side="right") - 1
     return np.bincount(rows, minlength=len(values))
 
 
-_WKB_SLICE = 1 << 22
+_WKB_SLICE = 1 << 24
 
 
 def _wkb_depth(blob: bytes, limit: int) -> int:
