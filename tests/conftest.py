@@ -72,3 +72,39 @@ def dask_client():  # type: ignore[no-untyped-def]
         Client(cluster) as client,
     ):
         yield client
+
+
+# --- the order and grouping of the tests over pytest-xdist's workers ----------------------
+#: Test modules that take longest one test at a time (a notebook run end to end): collected
+#: first, so ``--dist loadgroup`` starts them first and both workers finish together.
+LONGEST_FIRST = ("tests/test_notebooks.py",)
+
+
+def _xdist_groups(item: pytest.Item) -> str:
+    """The ``xdist_group`` names of ``item`` joined as pytest-xdist joins them (``""``: none)."""
+    names = {
+        str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+        for m in item.iter_markers("xdist_group")
+    }
+    return "_".join(sorted(names))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest tests first; and ``xdist_group`` kept on pytest 9.2.
+
+    pytest-xdist 3.8 marks a grouped test by appending ``@group`` to
+    ``item._nodeid``, which pytest 9.2 no longer reads (its node ids are
+    structured, ``item._id``): every group was silently spread over both
+    workers, each then starting the group's servers again. The suffix is set
+    here where pytest reads it (pytest-xdist issue 1386), on the workers only.
+    """
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+    if not (items and getattr(config.option, "loadgroup", False) and hasattr(items[0], "_id")):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        group = _xdist_groups(item)
+        if group and not item.nodeid.endswith(f"@{group}"):
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
