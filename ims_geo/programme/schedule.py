@@ -118,6 +118,8 @@ _EXACT_WORKS = 60
 _BLOCK_WORKS = 20
 #: Time limit of one block model (seconds).
 _BLOCK_SECONDS = 0.5
+#: Least time of the evaluation of a whole set's solution (seconds; dates fixed).
+_EVALUATION_SECONDS = 1.0
 #: Share of a large set's time spent on block models; the rest goes to the
 #: model over the whole set that bounds the objective ...
 _BLOCK_SHARE = 0.7
@@ -1181,10 +1183,20 @@ class _Search:
         return int((mask[self.pairs.a] | mask[self.pairs.b]).sum())
 
     def evaluate(self, free: np.ndarray, coupling: bool, deadline: float) -> tuple[float, float]:
-        """Objective of the current solution over ``free`` (and the solver seconds)."""
+        """Objective of the current solution over ``free`` (and the solver seconds).
+
+        The dates and combinations are fixed; the solver still sets the
+        variables they imply (violations, budget overruns...). Only a proven
+        optimum is the solution's objective: a merely feasible answer (the
+        time ran out, e.g. on a loaded machine) can be lower, and is not
+        reported (``nan``). The evaluation gets at least
+        :data:`_EVALUATION_SECONDS`, which a fixed model needs only on a very
+        busy machine.
+        """
         model = self.model(free, coupling)
-        solver, status = model.solve(max(deadline - time.perf_counter(), 0.2), 1, fixed=True)
-        value = float(solver.objective_value) if _found(status) else np.nan
+        left = max(deadline - time.perf_counter(), _EVALUATION_SECONDS)
+        solver, status = model.solve(left, 1, fixed=True)
+        value = float(solver.objective_value) if status == cp_model.OPTIMAL else np.nan
         return value, float(solver.wall_time)
 
     def blocks(
