@@ -39,7 +39,9 @@ from tests.ui.conftest import block_remote, idle
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.xdist_group("browser"),
+    # a group of its own (its own app server): the other browser tests run meanwhile on the
+    # other worker
+    pytest.mark.xdist_group("browser_app"),
     # pytest-base-url's session fixture (pulled in by pytest-playwright) is an
     # instance method, which pytest 9 warns about
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
