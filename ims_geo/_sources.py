@@ -893,7 +893,12 @@ def read_parquet(
             f"{name}: only the geometry column {geo.name!r} is read; the further geometry "
             f"columns {', '.join(geo.others)} are left out"
         )
-    keep = [c for c in schema.names if c not in geo.others + geo.covering]
+    # pandas' unnamed index, when a frame was written with one, is no attribute of a work
+    keep = [
+        c
+        for c in schema.names
+        if c not in geo.others + geo.covering and not re.fullmatch(r"__index_level_\d+__", c)
+    ]
     try:
         # one thread: worker threads would not start under a tight address-space limit
         table = parquet.read(columns=keep, use_pandas_metadata=False, use_threads=False)

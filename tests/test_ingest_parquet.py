@@ -181,6 +181,19 @@ def test_parquet_without_geo_metadata_is_read_as_a_csv_would_be():
         read_works(no_wkb, name="plain.parquet")
 
 
+def test_further_geometry_columns_and_a_pandas_index_are_no_attributes():
+    frame = works(4).set_index(pd.Index([7, 3, 9, 1]))
+    frame["centre"] = frame.geometry.centroid
+    result = read_works(fc.geoparquet(frame), name="two.parquet")
+    assert result.rejected.empty, result.report()
+    assert "centre" not in result.works and not any("index" in c for c in result.works.columns)
+    assert result.warnings == [
+        "two.parquet: only the geometry column 'geometry' is read; the further geometry "
+        "columns centre are left out"
+    ]
+    assert result.works["street"].tolist() == frame["street"].tolist()
+
+
 def test_a_text_geometry_column_is_refused_with_the_fix():
     frame = works(3)
     table = pa.table({"work_id": ["1", "2", "3"], "geometry": frame.geometry.to_wkt().tolist()})
