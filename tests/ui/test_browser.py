@@ -234,16 +234,27 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
             return None
         return load_mapping(saved).values["status"]["planned work about to start"]
 
-    # the mapping built here, downloaded, reads the same file the same way next year; the
-    # edit reaches the server with a rerun, so a download may still hold the mapping before
-    # it, and an edit typed while the grid was being laid out again is lost: edit again
+    # the mapping built here, downloaded, reads the same file the same way next year; an edit
+    # typed while the grid was being laid out again is lost (its cell does not show it: edit
+    # again), and a kept edit reaches the server with a rerun, so a download may still hold
+    # the mapping before it (download again once the page is idle)
+    cell = (
+        status_table.locator("[role=row]")
+        .filter(has_text="planned work about to start")
+        .locator("[role=gridcell]")
+        .last
+    )
     for _ in range(5):
         edit_the_translation()
+        try:
+            expect(cell).to_have_text("committed", timeout=UI_TIMEOUT)
+        except AssertionError:
+            continue
         screenshot(page, "upload_translation")
         for _ in range(20):
+            idle(page)
             if downloaded_translation() == "committed":
                 break
-            page.wait_for_timeout(250)
         else:
             continue
         break
