@@ -34,7 +34,7 @@ system-deps:
 	fi
 
 test: env system-deps lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=25
 
 lint: env
 	$(BIN)/ruff check ims_geo tests benchmarks app.py notebooks --extend-exclude "notebooks/*.ipynb"
