@@ -736,7 +736,9 @@ def restore_cmd(org: str, version: int, cycle: int | None, store_path: str) -> N
 @click.option(
     "--parts",
     type=click.Path(file_okay=False),
-    help="With --engine dask: also write the answer as partitioned GeoParquet to this folder.",
+    help="With --engine dask: also write the answer as partitioned GeoParquet to this folder "
+    "(with a .parquet --out: the parts of OUT's table, written by the workers and joined into "
+    "OUT; on a cluster of other machines give a folder they share with this one).",
 )
 @ingest_options
 @store_option
