@@ -89,6 +89,10 @@ TEMPLATES: tuple[str, ...] = (
     N_("geometry nested brackets deep, more than max_geometry_depth"),
     N_("geometry with '{count}' vertices, more than max_vertices"),
     N_("geometry with vertices, more than max_vertices"),
+    # reasons of a GeoParquet file's rows (its WKB is checked before it is parsed)
+    N_("geometry nesting collections {depth}+ deep, more than max_geometry_depth"),
+    N_("unreadable geometry (not valid WKB: truncated or of an unknown type)"),
+    N_("export the file again from the source system"),
     N_("coordinates '{xy}' outside the area of use of {crs}"),
     N_("coordinates outside the area of use of {crs}"),
     N_("text in column {column} longer than {limit} characters"),
@@ -107,6 +111,13 @@ TEMPLATES: tuple[str, ...] = (
         "add them to [values.{column}]"
     ),
     N_("{file}: {count} invalid geometries repaired (make_valid)"),
+    N_(
+        "{file}: only the geometry column {column} is read; the further geometry columns "
+        "{columns} are left out"
+    ),
+    N_(
+        "{file} declares its CRS as {crs}; the given crs {given} is only used for files without one"
+    ),
     # the planning cycle: step names, states and details (ims_geo.cycle.status)
     N_("Baseline"),
     N_("Targets"),
@@ -313,11 +324,28 @@ TEMPLATES: tuple[str, ...] = (
         "SRID=28992; before the WKT"
     ),
     N_(
+        "{file} says nothing about its CRS and its coordinates (e.g. {xy}) are not "
+        "longitude/latitude; say which CRS they are in: crs='EPSG:28992' in Python, --crs "
+        'EPSG:28992 on the command line, crs = "EPSG:28992" in the mapping file'
+    ),
+    N_(
+        "{file} declares its CRS as {crs}, but no coordinate lies where {crs} is used (e.g. "
+        "{xy}); the file's CRS declaration (its .prj, SRID= or crs member) is wrong: export the "
+        "file again with its real CRS"
+    ),
+    N_(
+        "{file}: no coordinate lies where the given crs {crs} is used (e.g. {xy}); the crs "
+        "(--crs, crs=..., or crs in the mapping file) is wrong for this file: give the CRS its "
+        "coordinates are really in"
+    ),
+    N_(
         "{file} is {size} bytes, more than the upload limit of {limit} bytes "
         "(max_upload_bytes); split the file or raise the limit"
     ),
     N_("{file} is empty (0 bytes); upload the file again"),
     N_("{file} is not a vector data file{detail}; supported formats are {formats}"),
+    N_(" (it could not be read as Parquet: {error})"),
+    N_(" (a .parquet inside the zip is not opened: upload it on its own)"),
     N_(
         "{file} is rejected: member {member} points outside the archive (absolute path or "
         "'..'); re-create the zip from the files themselves"
@@ -331,6 +359,14 @@ TEMPLATES: tuple[str, ...] = (
         "than the limit of {limit} (max_ratio); this is typical of zip bombs"
     ),
     N_("{file} expands to {size} bytes, more than the limit of {limit} bytes (max_expanded_bytes)"),
+    N_(
+        "{file} expands to {size} bytes of column data, more than the limit of {limit} bytes "
+        "(max_expanded_bytes); split the file"
+    ),
+    N_(
+        "{file} is rejected: its column data expands {ratio} times its packed size, more than "
+        "the limit of {limit} (max_ratio); this is typical of compression bombs"
+    ),
     N_(
         "{file} holds {count} files, more than the limit of {limit} (max_members); upload only "
         "the plan's files"
@@ -353,6 +389,49 @@ TEMPLATES: tuple[str, ...] = (
         "{file} has no geometry column: add a column 'geometry' with WKT text (or one of "
         "{aliases}), or x/y (lon/lat) coordinate columns, or name it in a mapping file "
         "([columns] geometry = ...); its columns are: {columns}"
+    ),
+    # a GeoParquet file that cannot be read (ims_geo._geoparquet)
+    N_(
+        "{file}: the Parquet data could not be read ({error}); the file is damaged: export it "
+        "again from the source system"
+    ),
+    N_(
+        "{file} is Parquet without GeoParquet 'geo' metadata and has no WKB column named "
+        "{names}; its columns are: {columns}; write it as GeoParquet (GeoPandas: to_parquet; "
+        "GDAL: ogr2ogr -f Parquet)"
+    ),
+    N_(
+        "{file}: its GeoParquet 'geo' metadata is not JSON ({error}); the file is damaged: "
+        "export it again from the source system"
+    ),
+    N_(
+        "{file}: its GeoParquet 'geo' metadata has no 'primary_column' and 'columns'; the file "
+        "does not follow GeoParquet 1.0/1.1: export it again from the source system"
+    ),
+    N_(
+        "{file}: its GeoParquet 'geo' metadata names the geometry column {column}, which the "
+        "file does not have (its columns are: {columns}); export it again from the source system"
+    ),
+    N_(
+        "{file}: its geometry column {column} is encoded as {encoding}, which is not read (WKB "
+        "and the GeoArrow encodings {encodings} are); write the geometry as WKB (GeoPandas: "
+        "to_parquet(geometry_encoding='WKB'); GDAL: -lco GEOMETRY_ENCODING=WKB)"
+    ),
+    N_(
+        "{file}: its geometry column {column} holds {kind}, not WKB bytes; write the geometry as "
+        "WKB (GeoPandas: to_parquet(geometry_encoding='WKB'); GDAL: -lco GEOMETRY_ENCODING=WKB)"
+    ),
+    N_(
+        "{file}: its {encoding} geometries could not be read ({error}); write the geometry as "
+        "WKB (GeoPandas: to_parquet(geometry_encoding='WKB'); GDAL: -lco GEOMETRY_ENCODING=WKB)"
+    ),
+    N_(
+        "{file}: the CRS in its geo metadata is not understood ({error}); export the file again "
+        "with its CRS as PROJJSON, or without one and give the CRS (--crs)"
+    ),
+    N_(
+        "{file}: column {column} holds {kind}, which cannot be read as text; write it as text or "
+        "numbers, or leave it out of the file"
     ),
 )
 
