@@ -344,8 +344,30 @@ TEMPLATES: tuple[str, ...] = (
     ),
     N_("{file} is empty (0 bytes); upload the file again"),
     N_("{file} is not a vector data file{detail}; supported formats are {formats}"),
-    N_(" (it could not be read as Parquet: {error})"),
+    # why a file is not a vector data file ({detail} above; {nested}: a zip inside the zip)
+    N_(" (it looks like {found})"),
+    N_(" (it could not be read as {fmt}: {error})"),
+    N_(" (it could not be opened as {fmt}: {error})"),
+    N_(" (it holds no layers)"),
+    N_(" (SQLite cannot open it as a GeoPackage: {error})"),
+    N_(" (a damaged or unreadable zip archive: {error})"),
+    N_(" (a damaged zip archive: {error})"),
+    N_(" (the archive holds no vector file)"),
+    N_(" (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv, .gml or .kml{nested})"),
+    N_(" (a zip inside the zip is not opened: unpack it)"),
     N_(" (a .parquet inside the zip is not opened: upload it on its own)"),
+    # what a file looks like by its first bytes ({found} above)
+    N_("a PNG image"),
+    N_("a JPEG image"),
+    N_("a GIF image"),
+    N_("a PDF document"),
+    N_("a zip archive"),
+    N_("an SQLite database / GeoPackage"),
+    N_("a FlatGeobuf file"),
+    N_("a gzip file"),
+    N_("an old Microsoft Office document"),
+    N_("a shapefile .shp"),
+    N_("a Parquet file"),
     N_(
         "{file} is rejected: member {member} points outside the archive (absolute path or "
         "'..'); re-create the zip from the files themselves"
@@ -389,6 +411,10 @@ TEMPLATES: tuple[str, ...] = (
         "{file} has no geometry column: add a column 'geometry' with WKT text (or one of "
         "{aliases}), or x/y (lon/lat) coordinate columns, or name it in a mapping file "
         "([columns] geometry = ...); its columns are: {columns}"
+    ),
+    N_(
+        "{file} could not be read ({error}); the file is damaged or not what its name says: "
+        "export it again from the source system"
     ),
     # a GeoParquet file that cannot be read (ims_geo._geoparquet)
     N_(
@@ -436,9 +462,10 @@ TEMPLATES: tuple[str, ...] = (
 )
 
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
-_NESTED = frozenset(
-    {"problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping"}
-)
+_NESTED = frozenset({
+    "problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping",
+    "found", "nested",
+})  # fmt: skip
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
 #: Nested placeholders that hold problems joined by ``"; "``, each translated.
@@ -531,6 +558,8 @@ def translate(message: str, *, escape: Callable[[str], str] | None = None) -> st
 @functools.lru_cache(maxsize=4096)
 def _translated(lang: str, text: str, escape: Callable[[str], str] | None = None) -> str:
     """:func:`translate` in ``lang`` (cached: a table repeats the same reasons many times)."""
+    if not text:  # an empty part (no detail): gettext would give the catalogue's header
+        return text
     if text in KPI_NAMES:
         return _(KPI_NAMES[text])
     exact = _(text)
