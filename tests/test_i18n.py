@@ -682,3 +682,133 @@ def test_a_file_that_cannot_be_read_whole_is_refused_in_its_language(tmp_path, l
     for english, (_data, name, _kwargs) in zip(refusals, cases, strict=True):
         shown = messages.translate(english)
         assert shown != english and name in shown, english
+
+
+# --- GeoParquet: the import's refusals, rows' reasons and warnings --------------------------
+def _parquet_case(name: str):
+    import fuzz_corpus as fc
+
+    return next(case for case in fc._parquet_cases() if case.name == name)
+
+
+def _parquet_upload(key: str) -> tuple[bytes, str, dict]:
+    """A GeoParquet upload the library refuses: the hostile files' corpus, or built here."""
+    import fuzz_corpus as fc
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import shapely
+
+    from ims_geo.ingest import Limits
+
+    def written(table: pa.Table) -> bytes:
+        out = pa.BufferOutputStream()
+        pq.write_table(table, out)
+        return out.getvalue().to_pybytes()
+
+    small = fc.plan(20, 9)
+    wkt = shapely.to_wkt(small.geometry.to_numpy())
+    if key == "ratio":
+        return fc.geoparquet(fc.plan(300, 10)), "bomb.parquet", {"limits": Limits(max_ratio=1.01)}
+    if key == "zipped":
+        return _zip({"plan.parquet": fc.geoparquet(small)}), "plan.zip", {}
+    if key == "crs-not-understood":
+        odd = fc.geoparquet(small, geo=lambda g: fc._geo_column(g, crs={"type": "nonsense"}))
+        return odd, "odd.parquet", {}
+    if key == "text-geometry":
+        return written(pa.table({"work_id": ["1"], "geometry": [wkt[0]]})), "wkt.parquet", {}
+    if key == "no-geo-metadata":
+        return written(pa.table({"work_id": ["1"], "shape_wkt": [wkt[0]]})), "plain.parquet", {}
+    case = _parquet_case(key)
+    return case.data, case.name, {"limits": Limits(**case.limits)} if case.limits else {}
+
+
+@pytest.mark.parametrize(
+    ("key", "nl", "de"),
+    [
+        ("cut.parquet", "geen vectorbestand (het kon niet als Parquet worden gelezen: ",
+         "keine Vektordatei (sie konnte nicht als Parquet gelesen werden: "),
+        ("text.parquet", "is geen vectorbestand; ondersteunde formaten zijn ",
+         "ist keine Vektordatei; unterstützte Formate sind "),
+        ("image.parquet", "geen vectorbestand (het lijkt een PNG-afbeelding)",
+         "keine Vektordatei (sie scheint ein PNG-Bild zu sein)"),
+        ("zipped", "(het archief bevat geen .shp, .gpkg, .geojson, .fgb, .csv, .gml of .kml "
+         "(een .parquet in de zip wordt niet geopend: upload het afzonderlijk))",
+         "(das Archiv enthält keine .shp, .gpkg, .geojson, .fgb, .csv, .gml oder .kml "
+         "(eine .parquet-Datei im Zip wird nicht geöffnet: laden Sie sie einzeln hoch))"),
+        ("geo_not_json.parquet", "de GeoParquet-metadata 'geo' zijn geen JSON (",
+         "seine GeoParquet-Metadaten 'geo' sind kein JSON ("),
+        ("geo_list.parquet", "het bestand volgt GeoParquet 1.0/1.1 niet",
+         "die Datei folgt nicht GeoParquet 1.0/1.1"),
+        ("geo_missing_column.parquet", "noemen de geometriekolom 'geom', die het bestand niet heeft",
+         "nennen die Geometriespalte 'geom', die die Datei nicht hat"),
+        ("encoding_wkt.parquet", "is gecodeerd als 'WKT', wat niet wordt gelezen",
+         "ist als 'WKT' kodiert, was nicht gelesen wird"),
+        ("text-geometry", "geen WKB-bytes; schrijf de geometrie als WKB (GeoPandas: ",
+         "keine WKB-Bytes; schreiben Sie die Geometrie als WKB (GeoPandas: "),
+        ("no-geo-metadata", "is Parquet zonder GeoParquet-metadata 'geo' en heeft geen WKB-kolom",
+         "ist Parquet ohne GeoParquet-Metadaten 'geo' und hat keine WKB-Spalte"),
+        ("crs_null.parquet", "zegt niets over het CRS en de coördinaten",
+         "sagt nichts über sein KBS und seine Koordinaten"),
+        ("crs_absent.parquet", "geeft als CRS OGC:CRS84 op, maar geen enkele coördinaat ligt",
+         "gibt als KBS OGC:CRS84 an, aber keine Koordinate liegt"),
+        ("crs-not-understood", "het CRS in de geo-metadata wordt niet begrepen (",
+         "das KBS in seinen geo-Metadaten wird nicht verstanden ("),
+        ("rows.parquet", "bevat 300 objecten, meer dan de grens van 100 (max_rows)",
+         "enthält 300 Objekte, mehr als die Grenze von 100 (max_rows)"),
+        ("expanded.parquet", "bytes aan kolomgegevens, meer dan de limiet van 10,000 bytes",
+         "Bytes Spaltendaten, mehr als die Grenze von 10,000 Bytes"),
+        ("ratio", "de kolomgegevens pakken uit tot 2 keer de ingepakte grootte",
+         "seine Spaltendaten entpacken sich auf das 2-Fache ihrer gepackten Größe"),
+    ],
+)  # fmt: skip
+def test_a_refused_geoparquet_upload_is_explained_in_dutch_and_german(key, nl, de):
+    data, name, kwargs = _parquet_upload(key)
+    english = _refused(read_works, data, name=name, org="W", **kwargs)
+    assert english.startswith(name), english
+    for lang, says in (("nl", nl), ("de", de)):
+        i18n.use(lang)
+        shown = messages.translate(english)
+        assert shown.startswith(name) and says in shown, (lang, english, shown)
+        assert "Project-Id-Version" not in shown  # an empty detail is no catalogue header
+    i18n.use("en")
+    assert messages.translate(english) == english
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_geoparquet_upload_s_rejected_rows_and_warnings_are_translated(lang):
+    import fuzz_corpus as fc
+
+    small = fc.plan(20, 9)
+    small["centre"] = small.geometry.centroid
+    deep, bad = fc.nested_wkb(100), b"\x01\x02\x00\x00\x00\xff\xff"
+    data = fc.geoparquet(small, table=lambda t: fc._with_wkb(fc._with_wkb(t, 0, deep), 1, bad))
+    result = read_works(data, name="plan.parquet", crs="EPSG:4326")
+    # rows 0 and 1 of 20 were broken: the rest is read, with both further warnings
+    assert len(result.works) == 18 and len(result.rejected) == 2
+    assert len(result.warnings) == 2
+    english_report = result.report()
+    i18n.use(lang)
+    report = messages.translate_report(english_report)
+    for line, original in zip(report.splitlines(), english_report.splitlines(), strict=True):
+        assert line != original, original
+    for warning in result.warnings:
+        shown = messages.translate(warning)
+        assert shown != warning and shown.startswith("plan.parquet"), warning
+    reasons = [messages.translate_reasons(r) for r in result.rejected["reason"]]
+    for shown, reason in zip(reasons, result.rejected["reason"], strict=True):
+        assert all(
+            part != original
+            for part, original in zip(shown.split("; "), reason.split("; "), strict=True)
+        ), reason
+    expected = {
+        "nl": ("diep genest, meer dan max_geometry_depth",
+               "onleesbare geometrie (geen geldige WKB: afgekapt of van een onbekend type); "
+               "exporteer het bestand opnieuw uit het bronsysteem",
+               "de verdere geometriekolommen centre worden weggelaten"),
+        "de": ("tief verschachtelten Sammlungen, mehr als max_geometry_depth",
+               "nicht lesbare Geometrie (kein gültiges WKB: abgeschnitten oder von unbekanntem "
+               "Typ); exportieren Sie die Datei erneut aus dem Quellsystem",
+               "die weiteren Geometriespalten centre werden ausgelassen"),
+    }[lang]  # fmt: skip
+    assert expected[0] in reasons[0] and reasons[1] == expected[1], reasons
+    assert any(expected[2] in messages.translate(w) for w in result.warnings)

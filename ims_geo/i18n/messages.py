@@ -249,8 +249,6 @@ TEMPLATES: tuple[str, ...] = (
         "{where}: missing column(s) {missing}; a budgets table has the columns {columns} (one "
         "row per organisation and year)"
     ),
-    N_("{where}: {problems} (and {count} more)"),
-    N_("{where}: {problems}"),
     N_("line {line}: empty org"),
     N_("line {line}: year '{value}' is not a calendar year"),
     N_("line {line}: budget_eur '{value}' is not an amount >= 0"),
@@ -459,6 +457,9 @@ TEMPLATES: tuple[str, ...] = (
         "{file}: column {column} holds {kind}, which cannot be read as text; write it as text or "
         "numbers, or leave it out of the file"
     ),
+    # a table's problems (the programme page's budgets) last: "{where}: line 1 ..." is generic
+    N_("{where}: {problems} (and {count} more)"),
+    N_("{where}: {problems}"),
 )
 
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
