@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
 from click.testing import CliRunner, Result
-from test_distributed import assert_same, street_works
+from test_distributed import X0, Y0, assert_same, street_works
 
 from ims_geo import export
 from ims_geo.cli import main
@@ -257,7 +257,11 @@ def test_geoparquet_out_is_joined_from_the_workers_parts(dask_client: Any, tmp_p
 
 
 def test_geoparquet_out_of_other_input_and_of_no_pair(dask_client: Any, tmp_path: Path) -> None:
+    # in Helsinki's metric CRS, whose PROJJSON (in the file's metadata) has ids WKT would lose
     works = titled_works(900, seed=15)
+    works = works.set_geometry(works.translate(385_000 - X0, 6_672_000 - Y0)).set_crs(
+        "EPSG:3067", allow_override=True
+    )
     gpkg, _ = geoparquet_input(works, tmp_path)
     address = dask_client.scheduler.address
     single, dask = tmp_path / "single.parquet", tmp_path / "dask.parquet"
@@ -271,7 +275,7 @@ def test_geoparquet_out_of_other_input_and_of_no_pair(dask_client: Any, tmp_path
     assert_same_geoparquet(dask, single)
     # works too far apart for any pair: the empty table, as the single engine writes it
     apart = works.iloc[:12].copy()
-    apart["geometry"] = shapely.points(np.arange(12) * 1000.0 + 150_000, 450_000.0)
+    apart["geometry"] = shapely.points(np.arange(12) * 1000.0 + 385_000, 6_672_000.0)
     gpkg, parquet = geoparquet_input(apart, tmp_path / "apart")
     single, dask = tmp_path / "apart" / "single.parquet", tmp_path / "apart" / "dask.parquet"
     want = ims_geo("conflicts", gpkg, "--out", single)

@@ -137,7 +137,7 @@ class Works:
         frame = pd.DataFrame(works[keep]).reset_index(drop=True)
         frame[WKB] = _wkb_series(np.asarray(works.geometry.array, dtype=object))
         npart = max(1, min(int(partitions), len(frame) or 1))
-        return cls(dd.from_pandas(frame, npartitions=npart, sort=False), CRS(works.crs))
+        return cls(dd.from_pandas(frame, npartitions=npart, sort=False), _crs(works.crs))
 
     @classmethod
     def read_parquet(
@@ -422,7 +422,7 @@ def _run(
             k,
             tiling,
             rules,
-            target.to_wkt(),
+            target.to_json(),  # PROJJSON: WKT would lose ids the files' metadata keeps
             None if folder is None else str(folder / f"part-{k:05d}.parquet"),
             gather,
             written.table,
@@ -476,7 +476,7 @@ def read_conflicts(folder: str | Path) -> gpd.GeoDataFrame:
     frames = [pd.DataFrame(p.drop(columns=["bbox"], errors="ignore")) for p in parts]
     for frame in frames:
         frame["geometry"] = np.asarray(frame["geometry"].array, dtype=object)
-    return _gathered(frames, CRS(crs) if crs is not None else None)
+    return _gathered(frames, _crs(crs) if crs is not None else None)
 
 
 # --- on the client --------------------------------------------------------------------
@@ -503,6 +503,11 @@ def _first_file(path: str) -> str:
     if not p.exists():
         raise InputError(f"{path} does not exist")
     return str(p)
+
+
+def _crs(value: Any) -> CRS:
+    """``value`` as a CRS; a CRS is kept as it is (``CRS(crs)`` may drop ids of its PROJJSON)."""
+    return value if isinstance(value, CRS) else CRS(value)
 
 
 def _threads(client: Any) -> int:
@@ -564,7 +569,7 @@ def _target_crs(works: Works, client: Any) -> CRS:
     )
     extent = _compute(client, works.frame.map_partitions(_extent, meta=meta))
     if extent.empty or not np.isfinite(extent.to_numpy()).any():
-        return CRS(works.crs)  # nothing to measure (as find_conflicts: no metric CRS needed)
+        return _crs(works.crs)  # nothing to measure (as find_conflicts: no metric CRS needed)
     box = [extent["minx"].min(), extent["miny"].min(), extent["maxx"].max(), extent["maxy"].max()]
     corners = gpd.GeoDataFrame(
         geometry=shapely.points([box[0], box[2]], [box[1], box[3]]), crs=works.crs
@@ -766,7 +771,7 @@ def _run_part(
     tile: int,
     tiling: Tiling,
     rules: Rules,
-    crs_wkt: str,
+    crs_json: str,
     path: str | None,
     gather: bool,
     table: bool = False,
@@ -779,7 +784,7 @@ def _run_part(
     """
     if len(part) and not (part.index == tile).all():
         raise RuntimeError(f"partition {tile} of the shuffle holds works of another tile")
-    crs = CRS.from_wkt(crs_wkt)
+    crs = CRS.from_json(crs_json)
     titles = None  # the tile's works hold both works of each of its pairs
     if table and s.TITLE in part.columns:
         titles = part[[s.ORG, s.WORK_ID, s.TITLE]].reset_index(drop=True)
@@ -825,7 +830,7 @@ def tile_conflicts(
     """
     frame = pd.DataFrame(works.drop(columns=works.geometry.name))
     frame[WKB] = _to_wkb(np.asarray(works.geometry.array, dtype=object))
-    return _tile_conflicts(frame, tile, tiling, rules, CRS(works.crs))
+    return _tile_conflicts(frame, tile, tiling, rules, _crs(works.crs))
 
 
 def _tile_conflicts(
