@@ -718,6 +718,10 @@ def _parquet_upload(key: str) -> tuple[bytes, str, dict]:
         return written(pa.table({"work_id": ["1"], "geometry": [wkt[0]]})), "wkt.parquet", {}
     if key == "no-geo-metadata":
         return written(pa.table({"work_id": ["1"], "shape_wkt": [wkt[0]]})), "plain.parquet", {}
+    if key == "memory":  # one text of 1 MB repeated: a small file, 4 GB once decoded
+        text = pa.DictionaryArray.from_arrays(pa.array([0] * 4000, pa.int32()), ["y" * 2**20])
+        data = fc.geoparquet(fc.plan(4000, 12), table=lambda t: t.append_column("note", text))
+        return data, "big.parquet", {"limits": Limits(max_memory_bytes=2**30)}
     case = _parquet_case(key)
     return case.data, case.name, {"limits": Limits(**case.limits)} if case.limits else {}
 
@@ -759,6 +763,9 @@ def _parquet_upload(key: str) -> tuple[bytes, str, dict]:
          "Bytes Spaltendaten, mehr als die Grenze von 10,000 Bytes"),
         ("ratio", "de kolomgegevens pakken uit tot 2 keer de ingepakte grootte",
          "seine Spaltendaten entpacken sich auf das 2-Fache ihrer gepackten Größe"),
+        # the reader meets its memory limit as a MemoryError or, in Arrow's C++, as its end
+        ("memory", "geheugenlimiet van 1,024 MiB (max_memory_bytes)",
+         "Speichergrenze von 1,024 MiB (max_memory_bytes)"),
     ],
 )  # fmt: skip
 def test_a_refused_geoparquet_upload_is_explained_in_dutch_and_german(key, nl, de):

@@ -414,6 +414,20 @@ TEMPLATES: tuple[str, ...] = (
         "{file} could not be read ({error}); the file is damaged or not what its name says: "
         "export it again from the source system"
     ),
+    N_(
+        "{file}: reading needed more than the memory limit of {limit} (max_memory_bytes); split "
+        "the file, or raise the limit if the file is trusted"
+    ),
+    N_("{file}: the file nests its content too deeply to be read safely"),
+    N_(
+        "{file}: the file reader stopped unexpectedly (exit status {code}); the file is damaged "
+        "or needed more than the memory limit of {limit} (max_memory_bytes)"
+    ),
+    N_(
+        "{file} crashed the file reader ({signal}); the file is damaged or hostile, or needed "
+        "more than the memory limit of {limit} (max_memory_bytes); export it again from the "
+        "source system"
+    ),
     # a GeoParquet file that cannot be read (ims_geo._geoparquet)
     N_(
         "{file}: the Parquet data could not be read ({error}); the file is damaged: export it "
