@@ -819,3 +819,24 @@ def test_a_geoparquet_upload_s_rejected_rows_and_warnings_are_translated(lang):
     }[lang]  # fmt: skip
     assert expected[0] in reasons[0] and reasons[1] == expected[1], reasons
     assert any(expected[2] in messages.translate(w) for w in result.warnings)
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_reason_of_two_problems_is_translated_in_the_row_and_in_the_report(lang):
+    import fuzz_corpus as fc
+    import shapely
+
+    blobs = [fc._wkb(shapely.Point(121_000, 487_000)), fc._tin()]
+    result = read_works(fc.gpkg_with_blobs(blobs), name="tin.gpkg", org="W")
+    assert len(result.works) == 1 and len(result.rejected) == 1
+    (reason,) = result.rejected["reason"]
+    english_report = result.report()
+    i18n.use(lang)
+    shown = messages.translate_reasons(reason)
+    assert shown == messages.translate(reason), shown  # the row and its whole reason agree
+    for line, original in zip(
+        messages.translate_report(english_report).splitlines(),
+        english_report.splitlines(),
+        strict=True,
+    ):
+        assert line != original, original

@@ -81,6 +81,12 @@ TEMPLATES: tuple[str, ...] = (
         "unreadable geometry (a type such as TIN or a curve, or broken coordinates such as an "
         "unclosed ring); export it as points, lines or polygons"
     ),
+    # the same reason as its two problems, as the report counts them and a row lists them
+    N_(
+        "unreadable geometry (a type such as TIN or a curve, or broken coordinates such as an "
+        "unclosed ring)"
+    ),
+    N_("export it as points, lines or polygons"),
     N_("unparsable geometry '{value}' (not WKT)"),
     N_("unparsable geometry (not WKT)"),
     N_("unparsable coordinates {columns} '{value}'"),
