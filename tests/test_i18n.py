@@ -718,10 +718,6 @@ def _parquet_upload(key: str) -> tuple[bytes, str, dict]:
         return written(pa.table({"work_id": ["1"], "geometry": [wkt[0]]})), "wkt.parquet", {}
     if key == "no-geo-metadata":
         return written(pa.table({"work_id": ["1"], "shape_wkt": [wkt[0]]})), "plain.parquet", {}
-    if key == "memory":  # one text of 1 MB repeated: a small file, 4 GB once decoded
-        text = pa.DictionaryArray.from_arrays(pa.array([0] * 4000, pa.int32()), ["y" * 2**20])
-        data = fc.geoparquet(fc.plan(4000, 12), table=lambda t: t.append_column("note", text))
-        return data, "big.parquet", {"limits": Limits(max_memory_bytes=2**30)}
     case = _parquet_case(key)
     return case.data, case.name, {"limits": Limits(**case.limits)} if case.limits else {}
 
@@ -763,9 +759,6 @@ def _parquet_upload(key: str) -> tuple[bytes, str, dict]:
          "Bytes Spaltendaten, mehr als die Grenze von 10,000 Bytes"),
         ("ratio", "de kolomgegevens pakken uit tot 2 keer de ingepakte grootte",
          "seine Spaltendaten entpacken sich auf das 2-Fache ihrer gepackten Größe"),
-        # the reader meets its memory limit as a MemoryError or, in Arrow's C++, as its end
-        ("memory", "geheugenlimiet van 1,024 MiB (max_memory_bytes)",
-         "Speichergrenze von 1,024 MiB (max_memory_bytes)"),
     ],
 )  # fmt: skip
 def test_a_refused_geoparquet_upload_is_explained_in_dutch_and_german(key, nl, de):
@@ -840,3 +833,33 @@ def test_a_reason_of_two_problems_is_translated_in_the_row_and_in_the_report(lan
         strict=True,
     ):
         assert line != original, original
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_reader_stopped_by_its_limits_is_explained_in_dutch_and_german(lang):
+    import signal
+
+    from ims_geo import _worker
+
+    limits = {"name": "big.parquet", "memory": 2**30, "cpu": 60.0, "wall": 120.0}
+    refusals = [
+        _worker._refusal("big.parquet", 2**30, MemoryError()),
+        _worker._refusal("big.parquet", 2**30, RecursionError()),
+        _worker._died(None, **limits),
+        _worker._died(-signal.SIGXCPU, **limits),
+        _worker._died(-signal.SIGKILL, **limits),
+        _worker._died(-signal.SIGSEGV, **limits),
+        _worker._died(127, **limits),
+    ]
+    english = [str(refusal) for refusal in refusals]
+    assert all(e.startswith("big.parquet") for e in english), english
+    i18n.use(lang)
+    shown = [messages.translate(e) for e in english]
+    for one, original in zip(shown, english, strict=True):
+        assert one != original and one.startswith("big.parquet"), original
+    limit, cpu, seconds = {
+        "nl": ("geheugenlimiet van 1,024 MiB", "CPU-tijd", "na 120 s gestopt"),
+        "de": ("Speichergrenze von 1,024 MiB", "CPU-Zeit", "nach 120 s angehalten"),
+    }[lang]
+    assert limit in shown[0] and cpu in shown[3] and seconds in shown[2], shown
+    assert "(SIGSEGV)" in shown[5] and "127" in shown[6], shown

@@ -424,6 +424,19 @@ TEMPLATES: tuple[str, ...] = (
         "{file}: reading needed more than the memory limit of {limit} (max_memory_bytes); split "
         "the file, or raise the limit if the file is trusted"
     ),
+    N_(
+        "{file}: reading was stopped after {seconds} s, the read time limit (max_read_seconds); "
+        "split the file, or raise the limit if the file is trusted (see README, Limits)"
+    ),
+    N_(
+        "{file}: reading used more than {seconds} s of CPU time, the limit (max_cpu_seconds); "
+        "split the file, or raise the limit if the file is trusted (see README, Limits)"
+    ),
+    N_(
+        "{file}: the file reader was killed (SIGKILL), usually because the machine ran out of "
+        "memory; the reader's own limit is {limit} (max_memory_bytes); split the file, or raise "
+        "the limit if the file is trusted (see README, Limits)"
+    ),
     N_("{file}: the file nests its content too deeply to be read safely"),
     N_(
         "{file}: the file reader stopped unexpectedly (exit status {code}); the file is damaged "
