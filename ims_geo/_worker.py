@@ -44,7 +44,7 @@ from typing import Any
 from ims_geo.errors import ImsGeoError, InputError, ReadLimitError
 
 #: Modules the forkserver imports once, so that each worker starts ready.
-PRELOAD = ["ims_geo.ingest"]
+PRELOAD = ["ims_geo.ingest", "ims_geo._geoparquet"]
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 #: Seconds a worker may take past its CPU limit before the wall clock stops it anyway.
@@ -211,28 +211,27 @@ def _child(
     message: tuple[str, Any]
     try:
         message = ("ok", func(*args))
-    except ImsGeoError as exc:
-        message = ("error", exc)
-    except MemoryError:
-        message = (
-            "error",
-            ReadLimitError(
-                f"{name}: reading needed more than the memory limit of {_mib(memory)} "
-                "(max_memory_bytes); split the file, or raise the limit if the file is trusted"
-            ),
-        )
-    except RecursionError:
-        message = (
-            "error",
-            InputError(f"{name}: the file nests its content too deeply to be read safely"),
-        )
-    except Exception as exc:  # every other failure becomes a refusal
-        message = ("error", unreadable(name, exc))
+    except Exception as exc:  # every failure becomes a refusal
+        message = ("error", _refusal(name, memory, exc))
     try:
         conn.send(message)
-    except Exception as exc:  # e.g. out of memory while pickling
-        conn.send(("error", unreadable(name, exc)))
+    except Exception as exc:  # e.g. out of memory while pickling the works read
+        conn.send(("error", _refusal(name, memory, exc)))
     conn.close()
+
+
+def _refusal(name: str, memory: float, exc: Exception) -> ImsGeoError:
+    """What the caller is told of ``exc``, raised while reading ``name`` or sending its works."""
+    if isinstance(exc, ImsGeoError):
+        return exc
+    if isinstance(exc, MemoryError):
+        return ReadLimitError(
+            f"{name}: reading needed more than the memory limit of {_mib(memory)} "
+            "(max_memory_bytes); split the file, or raise the limit if the file is trusted"
+        )
+    if isinstance(exc, RecursionError):
+        return InputError(f"{name}: the file nests its content too deeply to be read safely")
+    return unreadable(name, exc)
 
 
 def unreadable(name: str, exc: BaseException) -> InputError:

@@ -22,7 +22,7 @@ import shapely
 from click.testing import CliRunner
 from geopandas.testing import assert_geodataframe_equal
 
-from ims_geo import _sources, schema
+from ims_geo import _geoparquet, _sources, schema
 from ims_geo.cli import main
 from ims_geo.conflicts import find_conflicts
 from ims_geo.errors import HostileInputError, InputError, MissingCRSError, ReadLimitError
@@ -272,9 +272,9 @@ def test_wkb_nesting_is_measured_as_built(depth, flavour):
         geom = shapely.set_srid(geom, RD)
     wkb = shapely.to_wkb(geom, **flavour)
     # the innermost collection holds a multi-polygon: one level more
-    assert _sources._wkb_depth(wkb, 100) == depth + 1
-    assert _sources._wkb_depth(wkb, 3) == min(depth + 1, 4)
-    counted = _sources._collection_headers(pa.array([b"", wkb, None, wkb[:20]], pa.binary()))
+    assert _geoparquet._wkb_depth(wkb, 100) == depth + 1
+    assert _geoparquet._wkb_depth(wkb, 3) == min(depth + 1, 4)
+    counted = _geoparquet._collection_headers(pa.array([b"", wkb, None, wkb[:20]], pa.binary()))
     assert counted[1] >= depth + 1 and counted[0] == 0 and counted[2] == 0
 
 
@@ -300,7 +300,7 @@ def test_invalid_wkb_rejects_its_row_only():
         result = read_works(case(name).data, name=name, org=fc.ORG)
         assert len(result.works) == 19
         assert result.rejected[schema.SOURCE_ROW].tolist() == [row]
-        assert result.rejected[schema.REASON].tolist() == [_sources.UNREADABLE_WKB]
+        assert result.rejected[schema.REASON].tolist() == [_geoparquet.UNREADABLE_WKB]
 
 
 def test_footer_limits_are_checked_before_any_data_is_read(monkeypatch, tmp_path):
@@ -319,16 +319,16 @@ def test_footer_limits_are_checked_before_any_data_is_read(monkeypatch, tmp_path
     monkeypatch.setattr(pq.ParquetFile, "read", never)
     dataset = _sources.Dataset("parquet", "GeoParquet", path=str(path), limits=Limits())
     with pytest.raises(HostileInputError, match="holds 300 features"):
-        _sources.read_parquet(dataset, "plan.parquet", max_rows=299)
+        _geoparquet.read_parquet(dataset, "plan.parquet", max_rows=299)
     dataset.limits = Limits(max_expanded_bytes=expanded - 1)
     with pytest.raises(HostileInputError, match=f"expands to {expanded:,} bytes"):
-        _sources.read_parquet(dataset, "plan.parquet")
+        _geoparquet.read_parquet(dataset, "plan.parquet")
     dataset.limits = Limits(max_ratio=1.01)
     with pytest.raises(HostileInputError, match="compression bombs"):
-        _sources.read_parquet(dataset, "plan.parquet")
+        _geoparquet.read_parquet(dataset, "plan.parquet")
     dataset.limits = Limits(max_expanded_bytes=expanded)
     with pytest.raises(AssertionError, match="data pages read"):
-        _sources.read_parquet(dataset, "plan.parquet", max_rows=300)
+        _geoparquet.read_parquet(dataset, "plan.parquet", max_rows=300)
 
 
 def test_a_compression_bomb_column_is_refused_from_its_footer(tmp_path):
@@ -341,7 +341,7 @@ def test_a_compression_bomb_column_is_refused_from_its_footer(tmp_path):
     assert ratio > 200 and meta.total_uncompressed_size > 2**20
     dataset = _sources.Dataset("parquet", "GeoParquet", path=str(path), limits=Limits())
     with pytest.raises(HostileInputError, match=rf"expands {ratio:,.0f} times .*max_ratio"):
-        _sources.read_parquet(dataset, "bomb.parquet")
+        _geoparquet.read_parquet(dataset, "bomb.parquet")
 
 
 def test_decoded_text_beyond_the_memory_limit_is_a_read_limit_error(tmp_path):
