@@ -211,15 +211,22 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
     row = 35  # header and row height of the data editor, in pixels
     saved = tmp_path / "htdd_ashford_2018-06_mapping.toml"
 
-    def edit_the_translation() -> None:
+    def edit_the_translation() -> bool:
+        """Type the translation into its cell's editor; False when the editor did not open."""
         status_table.scroll_into_view_if_needed()
         page.wait_for_load_state("networkidle")
         idle(page)  # a grid laid out again by a rerun drops the keys typed into it
         box = status_table.bounding_box()
         assert box is not None
         page.mouse.dblclick(box["x"] + box["width"] - 40, box["y"] + row * 4 + row / 2)
+        # keys typed before the cell's editor (a drop-down in the grid's overlay) is open are lost
+        try:
+            page.locator("#portal input").first.wait_for(timeout=UI_TIMEOUT)
+        except PlaywrightError:
+            return False
         page.keyboard.type("committed")
         page.keyboard.press("Enter")
+        return True
 
     def downloaded_translation() -> str | None:
         """The translation in the mapping the page offers now (None: no download)."""
@@ -245,7 +252,8 @@ def test_a_real_multi_organisation_feed_uploaded_with_a_mapping_built_on_the_pag
         .last
     )
     for _ in range(5):
-        edit_the_translation()
+        if not edit_the_translation():
+            continue
         try:
             expect(cell).to_have_text("committed", timeout=UI_TIMEOUT)
         except AssertionError:
