@@ -224,7 +224,7 @@ def _refusal(name: str, memory: float, exc: Exception) -> ImsGeoError:
     """What the caller is told of ``exc``, raised while reading ``name`` or sending its works."""
     if isinstance(exc, ImsGeoError):
         return exc
-    if isinstance(exc, MemoryError):
+    if _out_of_memory(exc):
         return ReadLimitError(
             f"{name}: reading needed more than the memory limit of {_mib(memory)} "
             "(max_memory_bytes); split the file, or raise the limit if the file is trusted"
@@ -232,6 +232,24 @@ def _refusal(name: str, memory: float, exc: Exception) -> ImsGeoError:
     if isinstance(exc, RecursionError):
         return InputError(f"{name}: the file nests its content too deeply to be read safely")
     return unreadable(name, exc)
+
+
+#: How libraries word a failed allocation when they pass it on as their own error (e.g.
+#: Arrow wrapping a MemoryError raised in a conversion): under the reader's address-space
+#: limit, a failed allocation is that limit.
+_ALLOCATION_FAILED = ("MemoryError", "Unable to allocate", "bad_alloc", "out of memory")
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` or an exception it was raised from is a failed allocation."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain is short; a cycle must not hang the worker
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError) or any(w in str(seen) for w in _ALLOCATION_FAILED):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def unreadable(name: str, exc: BaseException) -> InputError:

@@ -501,3 +501,20 @@ def test_an_answer_the_caller_cannot_unpickle_is_a_refusal():
     # this error's constructor takes two arguments: its pickle cannot be loaded back
     with pytest.raises(InputError, match=r"odd.gpkg could not be read \(TypeError"):
         _worker.run(ImportRefusedError, ("no", {}), name="odd.gpkg", memory=2**31, cpu=10, wall=30)
+
+
+def test_a_failed_allocation_passed_on_by_a_library_is_the_memory_limit():
+    wrapped = ValueError("Unknown error: Wrapping conversion failed")
+    wrapped.__cause__ = MemoryError()
+    cases = [
+        MemoryError(),
+        wrapped,
+        RuntimeError("std::bad_alloc"),
+        ValueError("Unable to allocate 160. KiB for an array with shape (163996,)"),
+    ]
+    for exc in cases:
+        refusal = _worker._refusal("big.parquet", 2**30, exc)
+        assert isinstance(refusal, ReadLimitError)
+        assert "big.parquet: reading needed more than the memory limit of 1,024 MiB" in str(refusal)
+    other = _worker._refusal("plan.parquet", 2**30, ValueError("bad magic"))
+    assert type(other) is InputError and "plan.parquet could not be read" in str(other)
