@@ -102,8 +102,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
     if not (items and getattr(config.option, "loadgroup", False) and hasattr(items[0], "_id")):
         return
-    from _pytest.nodeid import NodeId
-
+    try:  # pytest's own node ids: if they change again, the groups are only spread
+        from _pytest.nodeid import NodeId
+    except ImportError:
+        return
     for item in items:
         group = _xdist_groups(item)
         if group and not item.nodeid.endswith(f"@{group}"):
