@@ -60,6 +60,7 @@ from ims_geo.conflicts import (
 from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
+from ims_geo.export import first_rows
 from ims_geo.rules import Rules
 
 #: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
@@ -865,27 +866,22 @@ def _tile_conflicts(
 def _positions(works: pd.DataFrame, found: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``works`` that are work a and work b of each pair in ``found``.
 
-    (organisation, work_id) is coded once over the works and both sides of
-    the pairs, so the look-up compares integers, not texts.
+    Looked up by integer codes of (organisation, work_id)
+    (:func:`ims_geo.export.first_rows`); the works themselves are looked up
+    too: a work that is not its key's first row repeats an earlier work's key.
     """
-    n, m = len(works), len(found)
-    codes = []
-    for column in (s.ORG, s.WORK_ID):
-        text = pd.concat(
-            [works[column].astype("str"), found[f"{column}_a"], found[f"{column}_b"]],
-            ignore_index=True,
-        )
-        codes.append(pd.factorize(text)[0].astype(np.int64))
-    key = codes[0] * (int(codes[1].max(initial=0)) + 1) + codes[1]
-    index = pd.Index(key[:n])
-    if index.has_duplicates:
-        dup = int(np.flatnonzero(index.duplicated())[0])
+    keys = [works[s.ORG].astype("str"), works[s.WORK_ID].astype("str")]
+    sides = [[found[f"{s.ORG}_{side}"], found[f"{s.WORK_ID}_{side}"]] for side in ("a", "b")]
+    own, at_a, at_b = first_rows(keys, [keys, *sides])
+    twice = np.flatnonzero(own != np.arange(len(works)))
+    if len(twice):
+        dup = int(twice[0])
         raise InputError(
             f"duplicate work_id '{works[s.WORK_ID].iloc[dup]}' for org "
             f"'{works[s.ORG].iloc[dup]}': every work needs its own work_id within its "
             "organisation (pass the works through ims_geo.schema.validate)"
         )
-    return index.get_indexer(key[n : n + m]), index.get_indexer(key[n + m :])
+    return at_a, at_b
 
 
 __all__ = [
