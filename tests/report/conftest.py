@@ -100,6 +100,19 @@ def build_programme() -> pd.DataFrame:
     return frame
 
 
+def kpi_table(last: float) -> pd.DataFrame:
+    """Three KPIs in their units (share, euros, days) and one hostile one worth ``last``."""
+    return pd.DataFrame(
+        {
+            "kpi": ["combined_share", "savings_eur", "max_disruption_days", "<i>x</i>"],
+            "target": [0.6, 2_000_000.0, 60.0, None],
+            "value": [0.325, 2_919_798.4, 154.0, last],
+            "state": ["red", "green", "red", "no target"],
+            "unit": ["share", "EUR", "days", "<script>"],
+        }
+    )
+
+
 def build_data(**overrides: object) -> ReportData:
     parts: dict[str, object] = {
         "info": CycleInfo(

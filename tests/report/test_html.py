@@ -16,7 +16,7 @@ from ims_geo.report import report_bytes, write_report
 from ims_geo.report.html import render_html
 from ims_geo.report.svg import Layer, gantt_svg, map_svg
 
-from .conftest import FIBRE, HOSTILE_ORG, HOSTILE_TITLE, WATER, build_data, build_works
+from .conftest import FIBRE, HOSTILE_ORG, HOSTILE_TITLE, WATER, build_data, build_works, kpi_table
 from .htmltree import Node, parse
 
 #: Attributes through which a document could load or link something.
@@ -289,15 +289,7 @@ def test_report_bytes_for_downloads(data, tmp_path: Path) -> None:
 
 
 def test_kpis_read_in_their_units(data) -> None:
-    kpis = pd.DataFrame(
-        {
-            "kpi": ["combined_share", "savings_eur", "max_disruption_days", "<i>x</i>"],
-            "target": [0.6, 2_000_000.0, 60.0, None],
-            "value": [0.325, 2_919_798.4, 154.0, 7.5],
-            "state": ["red", "green", "red", "no target"],
-            "unit": ["share", "EUR", "days", "<script>"],
-        }
-    )
+    kpis = kpi_table(7.5)
     root, tags = parse(render_html(build_data(kpis=kpis)))
     assert "script" not in tags
     assert root.find_all("table", class_="kpis")[0].rows()[1:] == [

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import openpyxl
-import pandas as pd
 import pytest
 import shapely
 from babel.messages.catalog import Catalog
@@ -30,7 +29,7 @@ from ims_geo.report.assemble import report_data
 from ims_geo.report.svg import Layer, map_svg
 from ims_geo.ui.state import LANGUAGE_KEY
 
-from .conftest import FIBRE, HOSTILE_ORG, HOSTILE_TITLE, WATER, build_data
+from .conftest import FIBRE, HOSTILE_ORG, HOSTILE_TITLE, WATER, build_data, kpi_table
 from .htmltree import Node, parse
 from .test_cli import _run
 from .test_html import by_heading
@@ -151,15 +150,7 @@ def test_no_english_word_of_the_report_is_left(lang: str, kind: str) -> None:
 
 
 def test_numbers_dates_and_euros_as_dutch_and_german_write_them() -> None:
-    kpis = pd.DataFrame(
-        {
-            "kpi": ["combined_share", "savings_eur", "max_disruption_days", "<i>x</i>"],
-            "target": [0.6, 2_000_000.0, 60.0, None],
-            "value": [0.325, 2_919_798.4, 154.0, 1_234_567.0],
-            "state": ["red", "green", "red", "no target"],
-            "unit": ["share", "EUR", "days", "<script>"],
-        }
-    )
+    kpis = kpi_table(1_234_567.0)
     expected = {
         "nl": [
             ["60 %", "32 %"],
