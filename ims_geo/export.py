@@ -575,6 +575,24 @@ def _geo_metadata(types: np.ndarray, bounds: np.ndarray, crs: Any) -> dict[str, 
     column: dict[str, Any] = {"encoding": "WKB", "crs": None, "geometry_types": present}
     if crs:
         column["crs"] = _without_member_ids(crs.to_json_dict())
+    with_extent(column, bounds)
+    return {
+        "primary_column": "geometry",
+        "columns": {"geometry": column},
+        "version": GEOPARQUET_VERSION,
+        "creator": {"library": "geopandas", "version": gpd.__version__},
+    }
+
+
+def with_extent(column: dict[str, Any], bounds: np.ndarray) -> None:
+    """Set the ``bbox`` (extent of the rows of ``bounds``) and ``covering`` of a ``geo`` column.
+
+    ``bounds`` are rows of minx, miny, maxx, maxy (NaN: no geometry); no
+    finite extent, no ``bbox``. The keys come in the order geopandas
+    writes them: ``bbox``, then ``covering``.
+    """
+    column.pop("bbox", None)
+    column.pop("covering", None)
     with warnings.catch_warnings():  # only missing or empty geometries: no extent
         warnings.filterwarnings("ignore", r"All-NaN slice encountered", RuntimeWarning)
         extent = [
@@ -586,12 +604,6 @@ def _geo_metadata(types: np.ndarray, bounds: np.ndarray, crs: Any) -> dict[str, 
     if np.isfinite(extent).all():
         column["bbox"] = extent
     column["covering"] = {"bbox": {name: ["bbox", name] for name in _BBOX}}
-    return {
-        "primary_column": "geometry",
-        "columns": {"geometry": column},
-        "version": GEOPARQUET_VERSION,
-        "creator": {"library": "geopandas", "version": gpd.__version__},
-    }
 
 
 def _without_member_ids(crs: dict[str, Any]) -> dict[str, Any]:

@@ -114,12 +114,7 @@ def _metadata(tables: Sequence[pa.Table], schema: pa.Schema) -> dict[bytes, byte
     column = geo["columns"][geo["primary_column"]]
     given = [g["columns"][g["primary_column"]].get("bbox") for g in geos]
     boxes = np.array([b for b in given if b is not None], dtype=float).reshape(-1, 4)
-    column.pop("bbox", None)
-    if len(boxes):  # the extent of every row: the extent of the parts' extents
-        extent = [*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0)]
-        covering = column.pop("covering")  # the key order geopandas writes: bbox, covering
-        column["bbox"] = [float(v) for v in extent]
-        column["covering"] = covering
+    export.with_extent(column, boxes)  # the extent of every row: that of the parts' extents
     types = {t for g in geos for t in g["columns"][g["primary_column"]]["geometry_types"]}
     column["geometry_types"] = sorted(types)
     metadata[b"geo"] = json.dumps(geo).encode("utf-8")
