@@ -26,6 +26,7 @@ from pyproj.exceptions import CRSError
 
 from ims_geo._sources import _SMALL_MEMBER, Dataset, _not_vector
 from ims_geo.errors import HostileInputError, InputError
+from ims_geo.export import wkb_type_codes
 
 #: Reason of a row whose WKB geometry shapely cannot parse.
 UNREADABLE_WKB = (
@@ -311,11 +312,8 @@ def _collection_headers(array: pa.Array) -> np.ndarray:
         # the type's least significant byte first sorts out nearly every position
         little = np.flatnonzero((order == 1) & _COLLECTION_LOW_BYTES[data[low + 1 : high + 1]])
         big = np.flatnonzero((order == 0) & _COLLECTION_LOW_BYTES[data[low + 4 : high + 4]])
-        for at, shifts in ((little, (0, 8, 16, 24)), (big, (24, 16, 8, 0))):
-            code = np.zeros(len(at), dtype=np.uint32)
-            for k, shift in enumerate(shifts, start=1):
-                code |= data[low + at + k].astype(np.uint32) << shift
-            found.append(low + at[np.isin(code, _COLLECTION_CODES)])
+        at = low + np.concatenate([little, big])
+        found.append(at[np.isin(wkb_type_codes(data, at), _COLLECTION_CODES)])
     rows = np.searchsorted(offsets, np.concatenate(found), side="right") - 1
     return np.bincount(rows, minlength=len(values))
 

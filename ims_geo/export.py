@@ -551,19 +551,26 @@ def _wkb_types(wkb: pa.BinaryArray | pa.ChunkedArray) -> np.ndarray:
         return np.full(len(wkb), -1, dtype=np.int64)
     offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int32)[wkb.offset : wkb.offset + len(wkb)]
     data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)
-    starts = offsets[present]
-    header = data[starts[:, None] + np.arange(5)].astype(np.uint32)
-    little = header[:, 0] == 1
-    code = np.where(
-        little,
-        header[:, 1] | header[:, 2] << 8 | header[:, 3] << 16 | header[:, 4] << 24,
-        header[:, 4] | header[:, 3] << 8 | header[:, 2] << 16 | header[:, 1] << 24,
-    )
+    code = wkb_type_codes(data, offsets[present])
     # WKB 1..7 are Point, LineString, Polygon, Multi..., GeometryCollection: ids 0, 1, 3..7
     base = code % 1000
     types = np.full(len(wkb), -1, dtype=np.int64)
     types[present] = np.where(base == 1, 0, np.where(base == 2, 1, base)) + 8 * (code // 1000 == 1)
     return types
+
+
+def wkb_type_codes(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The type codes (uint32) of the WKB headers at byte positions ``starts`` of ``data``.
+
+    A header is the byte order (1: little endian, 0: big endian) and the
+    type code in that order; ``data`` holds at least 5 bytes from each start.
+    """
+    header = data[starts[:, None] + np.arange(5)].astype(np.uint32)
+    return np.where(
+        header[:, 0] == 1,
+        header[:, 1] | header[:, 2] << 8 | header[:, 3] << 16 | header[:, 4] << 24,
+        header[:, 4] | header[:, 3] << 8 | header[:, 2] << 16 | header[:, 1] << 24,
+    )
 
 
 def _geo_metadata(types: np.ndarray, bounds: np.ndarray, crs: Any) -> dict[str, Any]:
