@@ -613,18 +613,19 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
             f"{label} holds {len(frame):,} rows, more than the limit of {limits.max_rows:,} "
             "(max_rows); split the file"
         )
+    # the coordinates are in a CRS the user gave (not the file's own, nor lon/lat assumed)
+    crs_given = crs is not None or bool(mapping and mapping.crs)
     if is_text:
         frame, more_problems, more = _wkt_geometry(
             frame, label, crs, mapping, list(raw.columns), limits
         )
         notes.extend(more)
         problems.extend(more_problems)
-        user_crs = crs is not None or bool(mapping and mapping.crs)
+        user_crs = crs_given
     else:
-        user_crs = frame.crs is None
+        user_crs = frame.crs is None and crs_given
         lonlat = dataset.kind == "parquet"  # no CRS: longitude/latitude, as for a CSV
         frame = _spatial_crs(frame, label, crs, mapping, notes, assume_lonlat=lonlat)
-        user_crs = user_crs and bool(crs is not None or (mapping and mapping.crs))
     problems.extend(_sane_geometries(frame, label, limits, user_crs=user_crs))
     problems.extend(sanity.date_problems(frame))
     problems.extend(_long_text(frame, limits.max_text_chars))
