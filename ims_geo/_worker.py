@@ -221,9 +221,14 @@ def _child(
 
 
 def _refusal(name: str, memory: float, exc: Exception) -> ImsGeoError:
-    """What the caller is told of ``exc``, raised while reading ``name`` or sending its works."""
+    """What the caller is told of ``exc``, raised while reading ``name`` or sending its works.
+
+    A refusal the reading made of a failed allocation (:func:`unreadable`
+    ``from`` it, in the reader's catch-alls) is the memory limit too.
+    """
     if isinstance(exc, ImsGeoError):
-        return exc
+        if exc.__cause__ is None or not _out_of_memory(exc.__cause__):
+            return exc
     if _out_of_memory(exc):
         return ReadLimitError(
             f"{name}: reading needed more than the memory limit of {_mib(memory)} "

@@ -512,9 +512,15 @@ def test_a_failed_allocation_passed_on_by_a_library_is_the_memory_limit():
         RuntimeError("std::bad_alloc"),
         ValueError("Unable to allocate 160. KiB for an array with shape (163996,)"),
     ]
+    try:  # the reader's catch-alls refuse the file (unreadable ... from the failure)
+        raise _worker.unreadable("big.parquet", MemoryError()) from MemoryError()
+    except InputError as refused:
+        cases.append(refused)
     for exc in cases:
         refusal = _worker._refusal("big.parquet", 2**30, exc)
         assert isinstance(refusal, ReadLimitError)
         assert "big.parquet: reading needed more than the memory limit of 1,024 MiB" in str(refusal)
     other = _worker._refusal("plan.parquet", 2**30, ValueError("bad magic"))
     assert type(other) is InputError and "plan.parquet could not be read" in str(other)
+    own = InputError("plan.parquet: out of memory is a column name here")
+    assert _worker._refusal("plan.parquet", 2**30, own) is own  # a refusal stays as it is
