@@ -3,7 +3,9 @@
 The format is decided by the file suffix, in one place (:data:`FORMATS`):
 
 ``.csv``
-    UTF-8, comma separated, header row; dates ISO ``YYYY-MM-DD``; geometry
+    UTF-8, comma separated, header row; dates ISO ``YYYY-MM-DD``, a date
+    with a time of day ``YYYY-MM-DD HH:MM:SS.ffffff`` (in every column beside
+    any other); a column of mixed numbers and text as its text; geometry
     as WKT in EPSG:4326 (longitude/latitude) in the last column, which is
     what QGIS "Delimited text" and ``ims-geo import`` assume. A text
     cell or header that a spreadsheet would run as a formula (it begins with
@@ -357,15 +359,37 @@ def csv_text(values: pd.Series) -> pd.Series:
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     table = neutralise_csv(_tabular(_safe_frame(frame, "csv")))
-    try:
-        arrow = pa.Table.from_pandas(table, preserve_index=False)
-    except (pa.ArrowException, TypeError, ValueError):
-        # mixed-type user columns: pandas writes anything, only slower
-        table.to_csv(path, index=False, encoding="utf-8", date_format="%Y-%m-%d")
-        return
     plain_header = not any(set(str(c)) & set(',"\r\n') for c in table.columns)
     options = pacsv.WriteOptions(quoting_header="none" if plain_header else "needed")
-    pacsv.write_csv(arrow, path, options)  # several times faster than pandas
+    pacsv.write_csv(_csv_columns(table), path, options)  # several times faster than pandas
+
+
+def _csv_columns(table: pd.DataFrame) -> pa.Table:
+    """``table`` as the Arrow table the CSV writer takes, one conversion per column.
+
+    A column Arrow cannot type (numbers mixed with text) or cannot write as
+    CSV (lists, records, periods, intervals) goes as its text, the way
+    pandas writes it; every other column, datetimes included, is written by
+    Arrow whatever its neighbours, so a value is always written as the same
+    text.
+    """
+    arrays = []
+    for col in table.columns:
+        values = table[col]
+        try:
+            array = pa.array(values, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            array = None
+        unwritable = array is None or pa.types.is_nested(array.type)
+        if unwritable or isinstance(array.type, pa.BaseExtensionType):
+            array = pa.array(_as_text(values), type=pa.string())
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in table.columns])
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Each value's text (``str``), missing values kept missing."""
+    return values.astype(str).where(values.notna(), None)
 
 
 def _write_xlsx(layers: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> None:
@@ -403,7 +427,7 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
         except (pa.ArrowException, TypeError, ValueError):
             if out is frame:
                 out = frame.copy()
-            out[col] = values.astype(str).where(values.notna(), None)
+            out[col] = _as_text(values)
     return out
 
 

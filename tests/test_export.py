@@ -13,6 +13,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyogrio
 import pytest
@@ -281,12 +282,46 @@ def test_csv_neutralising_leaves_numbers_dates_and_empty_cells(tmp_path):
     )
     back = pd.read_csv(export.write(frame, tmp_path / "t.csv"), dtype=str, keep_default_na=False)
     assert back.to_dict("list") == {
-        "n": ["-3.5", "2.0", ""],
+        "n": ["-3.5", "2", ""],  # as Arrow writes 2.0 in every CSV
         "i": ["-1", "0", "7"],
         "mixed": ["-4", "5", ""],
         "day": ["2026-01-02", "", "2026-01-03"],
         "t": ["'-", "'=", ""],
     }
+
+
+def test_csv_writes_a_datetime_as_the_same_text_beside_a_column_arrow_cannot_type(tmp_path):
+    checked = ["2027-01-01 08:30:00", "2027-03-05 23:59:59.250000", None, "2027-06-01 00:00:00"]
+    times = pd.to_datetime(checked, format="ISO8601")
+    plain = pd.DataFrame(
+        {
+            "work_id": ["a", "b", "c", "d"],
+            "checked": times,
+            "local": times.tz_localize("Europe/Helsinki"),  # written as its wall-clock time
+        }
+    )
+    mixed = plain.assign(note=[1, "n.v.", None, 2.5])  # numbers mixed with text
+    with pytest.raises((pa.ArrowException, TypeError, ValueError)):
+        pa.Table.from_pandas(mixed)
+    cells = [
+        "2027-01-01 08:30:00.000000",
+        "2027-03-05 23:59:59.250000",
+        "",
+        "2027-06-01 00:00:00.000000",
+    ]
+    texts = []
+    for name, frame in (("plain", plain), ("mixed", mixed)):
+        path = export.write(frame, tmp_path / f"{name}.csv")
+        text = path.read_text(encoding="utf-8")
+        rows = [line.split(",") for line in text.splitlines()[1:]]
+        assert [r[1] for r in rows] == cells and [r[2] for r in rows] == cells, text
+        back = pd.read_csv(path, parse_dates=["checked", "local"])
+        for column in ("checked", "local"):
+            assert back[column].tolist() == list(times), column
+        texts.append(text)
+    mixed_lines = [line.rsplit(",", 1) for line in texts[1].splitlines()]
+    assert [head for head, _ in mixed_lines] == texts[0].splitlines()
+    assert [note for _, note in mixed_lines] == ["note", '"1"', '"n.v."', "", '"2.5"']
 
 
 # --- column names that no format can confuse --------------------------------------------
@@ -856,8 +891,8 @@ def test_geopackage_and_csv_hold_what_they_held_before(tmp_path):
     pd.testing.assert_frame_equal(
         pyogrio.read_dataframe(ours), pyogrio.read_dataframe(tmp_path / "theirs.gpkg")
     )
-    # CSV: Arrow's writer gets the same table with Arrow dates as with date objects, and
-    # pandas' writer (a column Arrow cannot type) the same text
+    # CSV: Arrow's writer gets the same table with Arrow dates as with date objects; a
+    # column Arrow cannot type goes as its text
     safe = export._safe_frame(frame, "csv")
     now = export.neutralise_csv(export._tabular(safe))
     before = export.neutralise_csv(export._tabular(safe, excel=True))  # date objects
@@ -868,7 +903,12 @@ def test_geopackage_and_csv_hold_what_they_held_before(tmp_path):
     ]
     assert arrow[0].equals(arrow[1])
     csv = export.write(frame, tmp_path / "w.csv").read_text(encoding="utf-8")
-    assert csv == before.to_csv(index=False, date_format="%Y-%m-%d")
+    org = before["org"]
+    text = before.assign(org=org.map(str).where(org.notna(), None))
+    expected = tmp_path / "expected.csv"
+    options = pacsv.WriteOptions(quoting_header="none")
+    pacsv.write_csv(pa.Table.from_pandas(text, preserve_index=False), expected, options)
+    assert csv == expected.read_text(encoding="utf-8")
     no_mixed = export.write(frame.drop(columns="org"), tmp_path / "a.csv").read_text(
         encoding="utf-8"
     )
