@@ -92,8 +92,10 @@ organisation, exemptions, the time rules, distance between envelopes) run
 before the exact GEOS distance, and the shared length and meeting geometry
 are computed only for the final pairs, with numpy on the lines' segments.
 Queries run in chunks, on up to two threads (the lines' segments are cut
-on one of them while the first queries run); the answer does not depend on
-the chunking or the threads. Python's cyclic garbage collector is paused for
+on one of them while the first queries run); each chunk scores and sorts its
+own pairs, and the answer merges the chunks' sorted runs and gathers its
+columns on the pool's threads. The answer does not depend on the chunking or
+the threads. Python's cyclic garbage collector is paused for
 the call: the geometries it creates hold no reference cycles, and full
 collections walking them cost a fifth of the time. Memory grows with the
 input and the answer, never with the square of the input. Distances are
@@ -216,11 +218,9 @@ def find_conflicts(
             parts = _search(prepared, rules, pool)
             if not parts:
                 return empty_conflicts(crs)
-            found = _Found.concat(parts)
-            del parts
             # the search's arrays are done with: free them before the answer is built
             prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
-            return _frame(metric, prepared, rules, found, crs, pool)
+            return _frame(metric, prepared, parts, crs, pool)
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -722,25 +722,35 @@ def _segments(geoms: np.ndarray, is_line: np.ndarray) -> _Segments:
 
 @dataclass
 class _Found:
-    """Final pairs of one chunk (positions into :class:`_Prepared`)."""
+    """Final pairs of one chunk, sorted as the answer is: its columns, text ones as codes.
 
-    i: np.ndarray
-    j: np.ndarray
-    kind: np.ndarray  # kind the pair has between organisations
-    gap: np.ndarray
-    distance: np.ndarray
-    overlap: np.ndarray
+    Fields are named after the answer's columns (:data:`CONFLICT_COLUMNS`);
+    a text column holds positions in its names (:func:`_frame`), ``pair`` is
+    the pair's ``rank_a * n + rank_b`` (the order after the score).
+    """
+
+    work_id_a: np.ndarray  # positions in the works frame
+    org_a: np.ndarray
+    work_id_b: np.ndarray
+    org_b: np.ndarray
+    discipline_a: np.ndarray
+    discipline_b: np.ndarray
+    kind: np.ndarray
+    severity: np.ndarray
+    score: np.ndarray
+    distance_m: np.ndarray
+    gap_days: np.ndarray
+    overlap_m: np.ndarray
+    depth_overlap: np.ndarray
+    start_a: np.ndarray
+    end_a: np.ndarray
+    start_b: np.ndarray
+    end_b: np.ndarray
     geometry: np.ndarray
+    pair: np.ndarray
 
-    @staticmethod
-    def concat(parts: list[_Found]) -> _Found:
-        """One _Found of all ``parts``, emptying them field by field (bounds peak memory)."""
-        fields: dict[str, np.ndarray] = {}
-        for name in _Found.__dataclass_fields__:
-            fields[name] = np.concatenate([getattr(p, name) for p in parts])
-            for p in parts:
-                setattr(p, name, None)
-        return _Found(**fields)
+    def __len__(self) -> int:
+        return len(self.pair)
 
 
 def _search(prep: _Prepared, rules: Rules, pool: ThreadPoolExecutor | None) -> list[_Found]:
@@ -826,7 +836,7 @@ def _chunk(
     swap = prep.rank[i] > prep.rank[j]
     i, j = np.where(swap, j, i), np.where(swap, i, j)
     overlap, geometry = _meet(prep, i, j, dpair)
-    return _Found(i, j, kind.astype(np.int8), gap, distance, overlap, geometry)
+    return _answer(prep, rules, i, j, kind, gap, distance, overlap, geometry)
 
 
 # --- where the works meet --------------------------------------------------------------
@@ -1077,34 +1087,23 @@ def _pieces_to_lines(
 # --- the answer -------------------------------------------------------------------
 
 
-def _ranked(score: np.ndarray, rank_a: np.ndarray, rank_b: np.ndarray, n: int) -> np.ndarray:
-    """Order of the pairs by score (descending, 4 decimals), then ``rank_a``, then ``rank_b``.
-
-    One sort of one integer key when the three fit in 63 bits (they do up to
-    millions of works with the default weights), else a sort of two keys.
-    """
-    pair = rank_a * np.int64(n) + rank_b  # < n * n
-    pair_bits = max(int(n) * int(n), 1).bit_length()
-    if len(score) and np.isfinite(score).all() and np.abs(score).max() < 1e9:
-        # scores have 4 decimals: score * 10^4 are distinct integers, in the same order
-        steps = np.rint(score * 1e4).astype(np.int64)
-        steps = steps.max() - steps  # descending score first
-        if int(steps.max()) < 1 << (63 - pair_bits):
-            return np.argsort((steps << np.int64(pair_bits)) | pair)
-    return np.lexsort((pair, -score))
-
-
-def _frame(
-    works: gpd.GeoDataFrame,
+def _answer(
     prep: _Prepared,
     rules: Rules,
-    found: _Found,
-    crs: CRS | None,
-    pool: ThreadPoolExecutor | None = None,
-) -> gpd.GeoDataFrame:
-    """The answer: one row per pair, scored, sorted; ``found`` is emptied on the way."""
-    i, j, gap = found.i, found.j, found.gap
-    base = found.kind.astype(np.int64)
+    i: np.ndarray,
+    j: np.ndarray,
+    base: np.ndarray,
+    gap: np.ndarray,
+    distance: np.ndarray,
+    overlap: np.ndarray,
+    geometry: np.ndarray,
+) -> _Found:
+    """The answer's values of final pairs (``i`` the first work of each, ``base`` the kind
+    between organisations), scored and sorted as the answer is (see :func:`_ranked`).
+
+    Every value depends on its pair alone, so the chunks compute them on the pool's
+    threads and the answer only merges their sorted runs and gathers.
+    """
     kind = np.where(prep.org[i] == prep.org[j], _INTERNAL, base)
     window = max(rules.window_days, 1)
     limit = max(rules.moratorium_days, 1.0)
@@ -1113,71 +1112,128 @@ def _frame(
         [np.minimum(1 - gap, 365) / 365, 1 - (gap - 1) / limit],
         1 - (gap - 1) / window,
     )
-    del base
     weights = np.array([rules.kind_weight(k) for k in KINDS])
-    shared = np.nan_to_num(found.overlap, nan=0.0)
+    shared = np.nan_to_num(overlap, nan=0.0)
     score = weights[kind] * (
         (1 + np.clip(urgency, 0.0, 1.0))
         * prep.weight_table[prep.disc[i]]
         * prep.weight_table[prep.disc[j]]
         + rules.overlap_weight * shared / (shared + _OVERLAP_SCALE)
     )
-    del urgency, shared
     score = np.round(score, 4)
-    order = _ranked(score, prep.rank[i], prep.rank[j], len(prep.rank))
-
-    def pick(values: np.ndarray) -> np.ndarray:
-        return values[order]
-
-    i, j, score, kind, gap = pick(i), pick(j), pick(score), pick(kind), pick(gap)
-    severity = np.where(
-        score >= rules.severity_high, 0, np.where(score >= rules.severity_medium, 1, 2)
-    )
-    ids = works[s.WORK_ID].astype("str").array
-
-    def text(names: pd.api.extensions.ExtensionArray, codes: np.ndarray) -> pd.Series:
-        return pd.Series(names.take(codes), dtype="str")
-
-    labels = {  # column: (names, codes)
-        "work_id_a": (ids, prep.rows[i]),
-        "org_a": (prep.org_names, prep.org[i]),
-        "work_id_b": (ids, prep.rows[j]),
-        "org_b": (prep.org_names, prep.org[j]),
-        "discipline_a": (prep.disc_names, prep.disc_label[i]),
-        "discipline_b": (prep.disc_names, prep.disc_label[j]),
-        "kind": (pd.array(list(KINDS), dtype="str"), kind),
-        "severity": (pd.array(list(SEVERITIES), dtype="str"), severity),
-    }
-    # the text columns (Arrow gathers, half the time of this step) are built on the pool's
-    # threads while this one builds the others
-    texts = _start(pool, text, *zip(*labels.values(), strict=True))
+    pair = prep.rank[i] * np.int64(len(prep.rank)) + prep.rank[j]
+    order = _ranked(score, pair, len(prep.rank))
+    i, j, kind, gap, score, pair = (v[order] for v in (i, j, kind, gap, score, pair))
     # depths shared by the pairs of two subsurface works only (NaN when a depth is missing)
     depth = np.full(len(i), np.nan)
     both = np.flatnonzero(prep.subsurface[i] & prep.subsurface[j])
     top = np.maximum(prep.dmin[i[both]], prep.dmin[j[both]])
     depth[both] = np.maximum(np.minimum(prep.dmax[i[both]], prep.dmax[j[both]]) - top, 0.0)
-    del top, both
-    # the dates as seconds once per work, then gathered per pair (one pass per column)
-    start_s = (prep.start * _DAY_S).view("datetime64[s]")
-    end_s = (prep.end * _DAY_S).view("datetime64[s]")
+    severity = np.where(
+        score >= rules.severity_high, 0, np.where(score >= rules.severity_medium, 1, 2)
+    )
 
-    data = {
-        "score": score,
-        "distance_m": pick(found.distance),
-        "gap_days": gap.astype(np.int64, copy=False),
-        "overlap_m": pick(found.overlap),
-        "depth_overlap": depth,
-        "start_a": start_s[i],
-        "end_a": end_s[i],
-        "start_b": start_s[j],
-        "end_b": end_s[j],
+    def day_s(days: np.ndarray) -> np.ndarray:
+        return (days * _DAY_S).view("datetime64[s]")
+
+    return _Found(
+        work_id_a=prep.rows[i],
+        org_a=prep.org[i],
+        work_id_b=prep.rows[j],
+        org_b=prep.org[j],
+        discipline_a=prep.disc_label[i],
+        discipline_b=prep.disc_label[j],
+        kind=kind.astype(np.int8),
+        severity=severity.astype(np.int8),
+        score=score,
+        distance_m=distance[order],
+        gap_days=gap.astype(np.int64, copy=False),
+        overlap_m=overlap[order],
+        depth_overlap=depth,
+        start_a=day_s(prep.start[i]),
+        end_a=day_s(prep.end[i]),
+        start_b=day_s(prep.start[j]),
+        end_b=day_s(prep.end[j]),
+        geometry=geometry[order],
+        pair=pair,
+    )
+
+
+def _ranked(
+    score: np.ndarray, pair: np.ndarray, n: int, pool: ThreadPoolExecutor | None = None
+) -> np.ndarray:
+    """Order of the pairs by score (descending, 4 decimals), then ``pair`` (ascending).
+
+    ``pair`` is ``rank_a * n + rank_b`` of ``n`` works. One sort of one
+    integer key when the two fit in 63 bits (they do up to millions of works
+    with the default weights), else a sort of two keys.
+    """
+    pair_bits = max(int(n) * int(n), 1).bit_length()
+    if len(score) and np.isfinite(score).all() and np.abs(score).max() < 1e9:
+        # scores have 4 decimals: score * 10^4 are distinct integers, in the same order
+        steps = np.rint(score * 1e4).astype(np.int64)
+        steps = steps.max() - steps  # descending score first
+        if int(steps.max()) < 1 << (63 - pair_bits):
+            return _argsort((steps << np.int64(pair_bits)) | pair, pool)
+    return np.lexsort((pair, -score))
+
+
+def _argsort(key: np.ndarray, pool: ThreadPoolExecutor | None) -> np.ndarray:
+    """A stable ``argsort``: with a pool, each half sorted on its own thread, then merged.
+
+    numpy's stable sort of integers (timsort) finds the runs that are already sorted,
+    such as the chunks' sorted pairs, and merges two sorted halves in one pass.
+    """
+    if pool is None or len(key) < 2:
+        return np.argsort(key, kind="stable")
+    half = len(key) // 2
+    first = pool.submit(np.argsort, key[:half], kind="stable")
+    second = np.argsort(key[half:], kind="stable") + half
+    halves = np.concatenate([first.result(), second])
+    return halves[np.argsort(key[halves], kind="stable")]
+
+
+def _frame(
+    works: gpd.GeoDataFrame,
+    prep: _Prepared,
+    parts: list[_Found],
+    crs: CRS | None,
+    pool: ThreadPoolExecutor | None = None,
+) -> gpd.GeoDataFrame:
+    """The answer: the chunks' sorted pairs merged into one frame; ``parts`` is emptied.
+
+    The order comes from the score and ``pair`` columns; every other column is
+    joined and gathered in that order on the pool's threads (numpy and Arrow
+    gathers release the GIL) while this thread gathers the geometries.
+    """
+
+    def joined(name: str) -> np.ndarray:
+        values = np.concatenate([getattr(p, name) for p in parts])
+        for p in parts:  # each column's chunks freed as soon as it is joined
+            setattr(p, name, None)
+        return values
+
+    score = joined("score")
+    order = _ranked(score, joined("pair"), len(prep.rank), pool)
+    names = {
+        "work_id": works[s.WORK_ID].astype("str").array,
+        "org": prep.org_names,
+        "discipline": prep.disc_names,
+        "kind": pd.array(list(KINDS), dtype="str"),
+        "severity": pd.array(list(SEVERITIES), dtype="str"),
     }
-    del i, j
-    found.distance = found.overlap = found.i = found.j = found.gap = found.kind = None  # type: ignore[assignment]
+
+    def column(name: str) -> np.ndarray | pd.Series:
+        values = (score if name == "score" else joined(name))[order]
+        label = names.get(name.removesuffix("_a").removesuffix("_b"))
+        return values if label is None else pd.Series(label.take(values), dtype="str")
+
+    # the text columns (Arrow gathers) first: the longest
+    computed = [c for c in CONFLICT_COLUMNS if c != "geometry"]
+    getters = _start(pool, column, computed)
     # every element is a shapely geometry the engine made: no need to check each one again
-    geometry = gpd.GeoSeries(GeometryArray(pick(found.geometry), crs=crs))
-    found.geometry = None  # type: ignore[assignment]
-    data = {**{name: get() for name, get in zip(labels, texts, strict=True)}, **data}
+    geometry = gpd.GeoSeries(GeometryArray(joined("geometry")[order], crs=crs))
+    data = {name: get() for name, get in zip(computed, getters, strict=True)}
     return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
 
 

@@ -952,11 +952,12 @@ def test_score_and_severity() -> None:
     assert sealing_then_digging(1095).score.iloc[0] == round(4 * (1 + 1 / 1095 + 0.5), 4)
 
 
+@pytest.mark.parametrize("threads", [0, 2])
 @pytest.mark.parametrize(
     ("n", "scale"),
     [(50, 8.0), (3_000_000, 8.0), (50, 1e12), (200_000, 4e4)],  # one key; two keys
 )
-def test_rank_order_is_score_then_first_then_second(n: int, scale: float) -> None:
+def test_rank_order_is_score_then_first_then_second(n: int, scale: float, threads: int) -> None:
     rng = np.random.default_rng(int(scale) % 1000 + n % 1000)
     count = 2_000
     rank_a = rng.integers(0, n, count)
@@ -965,8 +966,48 @@ def test_rank_order_is_score_then_first_then_second(n: int, scale: float) -> Non
     unique = np.unique(rank_a * np.int64(n) + rank_b, return_index=True)[1]
     rank_a, rank_b = rank_a[unique], rank_b[unique]
     score = np.round(rng.choice(rng.random(30) * scale, len(rank_a)), 4)
+    # sorted runs, as the chunks hand them over, then shuffled ones
+    cut = len(score) // 3
+    first = np.lexsort((rank_b[:cut], rank_a[:cut], -score[:cut]))
+    shuffle = np.r_[first, cut + rng.permutation(len(score) - cut)]
+    score, rank_a, rank_b = score[shuffle], rank_a[shuffle], rank_b[shuffle]
     expected = np.lexsort((rank_b, rank_a, -score))
-    np.testing.assert_array_equal(conflicts._ranked(score, rank_a, rank_b, n), expected)
+    pool = ThreadPoolExecutor(threads) if threads else None
+    try:
+        for size in (0, 1, 2, 3, len(score)):  # the halves of the parallel sort, down to none
+            got = conflicts._ranked(
+                score[:size], rank_a[:size] * np.int64(n) + rank_b[:size], n, pool
+            )
+            want = np.lexsort((rank_b[:size], rank_a[:size], -score[:size]))
+            np.testing.assert_array_equal(got, want)
+        assert size == len(expected)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("weight", [4.0, 1e12])  # the score key fits one integer; two keys
+def test_answer_sorted_by_score_then_works_across_chunks(
+    monkeypatch, workers: int, weight: float
+) -> None:
+    # the chunks' sorted runs merged, and a score too large for the one-integer key
+    # (the chunks and the answer then sort on two keys), against a sort of the rows
+    monkeypatch.setattr(conflicts, "_CHUNK", 7)
+    works = street_works(300, seed=5)
+    rules = Rules(
+        internal=True,
+        kind_weights={"clash": weight, "moratorium": 3.0, "synergy": 1.0, "internal": 0.5},
+        discipline_weights={"gas": 1.5},
+    )
+    got = find_conflicts(works, rules, workers=workers)
+    assert got.kind.nunique() == 4 and got.score.nunique() > 20
+    assert got.score.max() >= 1e9 if weight > 1e9 else got.score.max() < 1e9
+    expected = got.sort_values(
+        ["score", "org_a", "work_id_a", "org_b", "work_id_b"],
+        ascending=[False, True, True, True, True],
+    ).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_sorted_by_score_then_ids() -> None:
