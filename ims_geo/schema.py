@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 # --- columns ---------------------------------------------------------------
@@ -471,7 +472,7 @@ def _as_text(series: pd.Series, *, as_object: bool = True) -> pd.Series:
     out = series.astype("string").str.strip()
     if not as_object:
         return out
-    return out.astype(object).where(out.notna(), None)
+    return pd.Series(out.to_numpy(dtype=object, na_value=None), index=out.index, dtype=object)
 
 
 def _cell_text(value: object) -> str:
@@ -494,6 +495,42 @@ class _Lazy:
 _Mask = np.ndarray | Callable[[], np.ndarray]
 
 
+@dataclass(frozen=True)
+class _Geometries:
+    """What :func:`validate` found of the geometries (:func:`_checked_geometries`)."""
+
+    #: The geometries, those repaired replaced (a copy when any was repaired).
+    geoms: np.ndarray
+    missing: np.ndarray
+    empty: np.ndarray
+    invalid: np.ndarray
+    #: Invalid geometries the repair leaves empty or invalid.
+    unrepairable: np.ndarray
+
+
+def _checked_geometries(geoms: np.ndarray) -> _Geometries:
+    """Missing, empty and invalid geometries found, and the invalid ones repaired.
+
+    GEOS work outside the GIL: :func:`validate` runs it on a second thread.
+    """
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    fixed, invalid, unrepairable = _repaired(geoms, ~missing & ~empty)
+    return _Geometries(fixed, missing, empty, invalid, unrepairable)
+
+
+def _duplicated(ids: pd.Series, orgs: pd.Series, keyed: np.ndarray) -> np.ndarray:
+    """Keyed rows whose (org, work_id) key another row has too.
+
+    The key is the pair of codes of the two texts (Arrow's hashing, outside
+    the GIL); rows without either (``keyed`` False) are never marked.
+    """
+    org_codes = pd.factorize(orgs, use_na_sentinel=True)[0].astype(np.int64)
+    id_codes = pd.factorize(ids, use_na_sentinel=True)[0].astype(np.int64)
+    key = pd.Series(org_codes * (int(id_codes.max(initial=0)) + 2) + id_codes)
+    return key.duplicated(keep=False).to_numpy() & keyed
+
+
 def _repaired(geoms: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Invalid geometries repaired (``make_valid``).
 
@@ -510,6 +547,34 @@ def _repaired(geoms: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.nd
     return geoms, invalid, unrepairable
 
 
+#: Cell types of a column of plain calendar dates, as a GeoPackage DATE is read through Arrow.
+_PLAIN_DATE_TYPES = frozenset({dt.date, type(None)})
+_NAT_SECONDS = np.iinfo(np.int64).min
+
+
+def _plain_dates(series: pd.Series) -> pd.Series | None:
+    """``series`` as ``datetime64[s]`` when it holds only ``datetime.date`` objects and None.
+
+    The fast path of :func:`parse_dates` for a column of native dates: the
+    days are read by Arrow in one pass instead of each cell being converted
+    and floored by pandas. Any other column (text, numbers, NaT, datetimes,
+    with or without a time zone, numpy datetimes, a column with no date)
+    returns None and takes the general path. ``datetime.date`` spans years
+    1-9999, all of which ``datetime64[s]`` holds.
+    """
+    if not pd.api.types.is_object_dtype(series) or not len(series):
+        return None
+    values = series.to_numpy()
+    kinds = set(map(type, values))
+    if dt.date not in kinds or not kinds <= _PLAIN_DATE_TYPES:
+        return None
+    days = pa.array(values, type=pa.date32())
+    seconds = days.cast(pa.int32()).fill_null(0).to_numpy().astype(np.int64) * 86_400
+    if days.null_count:
+        seconds[days.is_null().to_numpy(zero_copy_only=False)] = _NAT_SECONDS
+    return pd.Series(seconds.view("datetime64[s]"), index=series.index)
+
+
 def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Parse dates from native dates, datetimes or text.
 
@@ -517,6 +582,9 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     dropped keeping the local wall-clock date) and a mask of values that
     were given but could not be parsed.
     """
+    plain = _plain_dates(series)
+    if plain is not None:
+        return plain, np.zeros(len(series), dtype=bool)
     given = ~_blank(series)
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         parsed = series.dt.tz_localize(None)
@@ -525,8 +593,9 @@ def parse_dates(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     elif pd.api.types.infer_dtype(series, skipna=True) in ("date", "datetime"):
         # native date / datetime objects (e.g. GeoPackage DATE read through Arrow)
         parsed = pd.to_datetime(series, errors="coerce", utc=True).dt.tz_localize(None)
-        if any(getattr(v, "tzinfo", None) is not None for v in series.dropna().iloc[:1]):
-            local = [v.replace(tzinfo=None) if v is not None else None for v in series]
+        # any aware value, wherever it is: each keeps its own wall-clock date
+        if any(getattr(v, "tzinfo", None) is not None for v in series.dropna()):
+            local = [v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v for v in series]
             parsed = pd.to_datetime(pd.Series(local, index=series.index), errors="coerce")
     else:
         text = series.astype("string").str.strip()
@@ -568,6 +637,29 @@ def _parse_enum(
     looked up once, and the answers are spread over the rows by their codes.
     Values that are missing or map to nothing are None, or ``fill``.
     """
+    names, slots, bad = _enum_slots(series, values, aliases, fill)
+    return pd.Series(names[slots], index=series.index, dtype=object), bad
+
+
+def _enum_text(
+    series: pd.Series, values: tuple[str, ...], aliases: dict[str, str], fill: str | None
+) -> tuple[pd.Series, np.ndarray]:
+    """:func:`_parse_enum` as a ``str`` column (Arrow text), built from the distinct values.
+
+    Missing values are NaN. The valid frame's vocabulary columns are ``str``;
+    spreading the few canonical names over the rows in Arrow saves making a
+    million Python strings and finding their distinct values again.
+    """
+    names, slots, bad = _enum_slots(series, values, aliases, fill)
+    text = pd.array(names, dtype=str).take(slots)
+    return pd.Series(text, index=series.index), bad
+
+
+def _enum_slots(
+    series: pd.Series, values: tuple[str, ...], aliases: dict[str, str], fill: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical names of the distinct values (a last slot for missing cells), each row's slot
+    among them and the mask of unknown values (see :func:`_parse_enum`)."""
     lookup = {v: v for v in values} | aliases | {v.replace("_", " "): v for v in values}
     if _is_text_column(series):
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
@@ -581,13 +673,8 @@ def _parse_enum(
     names[:-1] = mapped.astype(object).where(mapped.notna(), None).to_numpy()
     if fill is not None:
         names[pd.isna(names)] = fill
-    present = codes >= 0
-    return (
-        pd.Series(
-            names[np.where(present, codes, len(names) - 1)], index=series.index, dtype=object
-        ),
-        np.append(bad, False)[np.where(present, codes, len(bad))],
-    )
+    slots = np.where(codes >= 0, codes, len(names) - 1)
+    return names, slots, np.append(bad, False)[slots]
 
 
 def _is_text_column(series: pd.Series) -> bool:
@@ -787,7 +874,7 @@ def validate(
         """``template`` filled per row, built lazily by :func:`flag` for bad rows."""
         return _Lazy(template, list(columns))
 
-    out = raw.copy()
+    out = raw.copy(deep=False)  # (copy on write: columns are replaced, never changed in place)
     warnings: list[str] = []
 
     # geometry
@@ -803,33 +890,31 @@ def validate(
         flag(np.asarray(mask, dtype=bool), message)
         if column == GEOMETRY:
             geometry_problem |= np.asarray(mask, dtype=bool)
-    missing_geom = shapely.is_missing(geoms)
-    flag(missing_geom & ~geometry_problem, "missing geometry")
-    empty_geom = ~missing_geom & shapely.is_empty(geoms)
-    flag(empty_geom, "empty geometry")
-    present = ~missing_geom & ~empty_geom
-    # validity and repair (GEOS, outside the GIL) on a second thread while this one checks
-    # the columns
-    pool = ThreadPoolExecutor(1)
+    # the geometries (GEOS, outside the GIL) and, once the ids are known, the duplicate keys
+    # (Arrow, outside the GIL) are checked on other threads while this one checks the columns
+    pool = ThreadPoolExecutor(2)
     try:
-        checked = pool.submit(_repaired, geoms, present)
+        checked = pool.submit(_checked_geometries, geoms)
+        flag(lambda: checked.result().missing & ~geometry_problem, "missing geometry")
+        flag(lambda: checked.result().empty, "empty geometry")
+        flag(lambda: checked.result().unrepairable, "invalid geometry that cannot be repaired")
+
+        # required text
+        for col in (WORK_ID, ORG):
+            if col not in out:
+                out[col] = None
+        out[WORK_ID] = _as_text(out[WORK_ID], as_object=False)
+        no_id = _blank(out[WORK_ID])
+        flag(no_id, "missing work_id")
+        out[ORG] = _as_text(out[ORG], as_object=False)
+        no_org = _blank(out[ORG])
+        if org is not None and no_org.any():
+            out[ORG] = out[ORG].where(~pd.Series(no_org), org)
+            no_org = _blank(out[ORG])
+        flag(no_org, "missing org (add an org column or give the organisation for the file)")
+        duplicated = pool.submit(_duplicated, out[WORK_ID], out[ORG], ~no_id & ~no_org)
     finally:
         pool.shutdown(wait=False)
-    flag(lambda: checked.result()[2], "invalid geometry that cannot be repaired")
-
-    # required text
-    for col in (WORK_ID, ORG):
-        if col not in out:
-            out[col] = None
-    out[WORK_ID] = _as_text(out[WORK_ID], as_object=False)
-    no_id = _blank(out[WORK_ID])
-    flag(no_id, "missing work_id")
-    out[ORG] = _as_text(out[ORG], as_object=False)
-    no_org = _blank(out[ORG])
-    if org is not None and no_org.any():
-        out[ORG] = out[ORG].where(~pd.Series(no_org), org)
-        no_org = _blank(out[ORG])
-    flag(no_org, "missing org (add an org column or give the organisation for the file)")
     for col in (TITLE, FUNDING):
         out[col] = _as_text(out[col]) if col in out else None
 
@@ -863,7 +948,7 @@ def validate(
     for col, (values, aliases) in ENUMS.items():
         if col not in out:
             out[col] = None
-        parsed_enum, bad = _parse_enum(out[col], values, aliases, defaults.get(col))
+        parsed_enum, bad = _enum_text(out[col], values, aliases, defaults.get(col))
         if col in raw and bad.any():
             unknown.append((col, bad))
         out[col] = parsed_enum
@@ -893,15 +978,9 @@ def validate(
          "negative depth (depths are metres below the surface)")  # fmt: skip
 
     # duplicates: every row of a duplicated key is rejected
-    # the key is the pair of codes of the two texts (rows without either are never keyed)
-    org_codes = pd.factorize(out[ORG], use_na_sentinel=True)[0].astype(np.int64)
-    id_codes = pd.factorize(out[WORK_ID], use_na_sentinel=True)[0].astype(np.int64)
-    key = pd.Series(org_codes * (int(id_codes.max(initial=0)) + 2) + id_codes)
-    keyed = ~no_id & ~no_org
-    dup = key.duplicated(keep=False).to_numpy() & keyed
-    flag(dup, quoted("duplicate work_id '{}' for org '{}'", out[WORK_ID], out[ORG]))
+    flag(duplicated.result, quoted("duplicate work_id '{}' for org '{}'", out[WORK_ID], out[ORG]))
 
-    geoms, invalid, _ = checked.result()
+    geoms, invalid = checked.result().geoms, checked.result().invalid
     for which, message in flags:
         mark(which() if callable(which) else which, message)
     bad_rows = np.zeros(n, dtype=bool)

@@ -453,3 +453,162 @@ def test_date_objects_among_text_are_read_and_text_is_never_guessed():
             "2027-05-06 07:00:00": "2027-05-06",
         }
         assert [str(v) for v, b in zip(order, bad, strict=True) if b] == ["04/30/2027 10:00"]
+
+
+# --- fast paths: the same answer as the general path, and only for the columns they fit -----
+
+
+def _wall_clock_day(value: object) -> pd.Timestamp:
+    """The model of a parsed date: the cell's own calendar day (its wall clock), or NaT."""
+    if (
+        value is None
+        or value is pd.NaT
+        or value is pd.NA
+        or (isinstance(value, float) and np.isnan(value))
+    ):
+        return pd.NaT
+    if isinstance(value, str):
+        return pd.Timestamp(dt.date.fromisoformat(value[:10]))
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if isinstance(value, dt.datetime):  # the local date, whatever the time zone
+        return pd.Timestamp(value.year, value.month, value.day)
+    assert isinstance(value, dt.date)
+    return pd.Timestamp(value)
+
+
+def test_a_column_of_plain_dates_takes_the_fast_path_with_the_general_answer():
+    rng = np.random.default_rng(7)
+    days = rng.integers(-719_162, 2_932_896, 300)  # 0001-01-01 to 9999-12-31, from 1970
+    cells: list[object] = [dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in days]
+    cells[::17] = [None] * len(cells[::17])
+    cells += [dt.date(1, 1, 1), dt.date(9999, 12, 31), dt.date(1969, 12, 31), dt.date(1970, 1, 1)]
+    column = pd.Series(cells, dtype=object, index=np.arange(len(cells)) * 3 + 5)
+    fast = schema._plain_dates(column)
+    assert fast is not None
+    parsed, bad = parse_dates(column)
+    assert parsed.dtype == "datetime64[s]"
+    assert parsed.index.equals(column.index)
+    assert parsed.tolist() == [_wall_clock_day(v) for v in cells]
+    assert not bad.any()
+    pd.testing.assert_series_equal(fast, parsed)
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param([dt.date(2027, 3, 1), "2027-03-02", None], id="date objects and text"),
+        pytest.param(
+            [
+                dt.datetime(2027, 3, 2, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+                dt.date(2027, 3, 1),
+            ],
+            id="time zone",
+        ),
+        pytest.param(
+            [
+                dt.date(2027, 3, 1),
+                None,
+                dt.datetime(2027, 3, 2, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+            ],
+            id="time zone after a date",
+        ),
+        pytest.param([dt.date(2027, 3, 1), dt.datetime(2027, 3, 2, 18, 45)], id="datetime"),
+        pytest.param([dt.date(2027, 3, 1), pd.NaT, None], id="NaT"),
+        pytest.param([dt.date(2027, 3, 1), float("nan")], id="NaN"),
+        pytest.param([dt.date(2027, 3, 1), pd.Timestamp("2027-03-02 10:00")], id="Timestamp"),
+        pytest.param([dt.date(2027, 3, 1), np.datetime64("2027-03-02")], id="numpy datetime"),
+        pytest.param([None, None], id="no date"),
+    ],
+)
+def test_columns_that_are_not_only_plain_dates_take_the_general_path(cells):
+    column = pd.Series(cells, dtype=object)
+    assert schema._plain_dates(column) is None
+    parsed, bad = parse_dates(column)
+    assert parsed.tolist() == [_wall_clock_day(v) for v in cells]
+    assert not bad.any()
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(["2027-03-01", None, "0001-01-01"], dtype="string[pyarrow]"),
+        pd.Series(["2027-03-01", None, "9999-12-31"], dtype=str),
+        pd.Series(pd.to_datetime(["2027-03-01 13:00", None]).astype("datetime64[ms]")),
+        pd.Series(np.array(["2027-03-01", "NaT"], dtype="datetime64[D]")),
+        pd.Series(np.array(["2027-03-01T23:59:59", "1500-01-01"], dtype="datetime64[us]")),
+        pd.Series(pd.to_datetime(["2027-03-01 23:30"]).tz_localize("Europe/Amsterdam")),
+    ],
+    ids=["arrow text", "str", "datetime64[ms]", "datetime64[D]", "datetime64[us]", "aware"],
+)
+def test_typed_date_and_text_columns_take_the_general_path(column):
+    assert schema._plain_dates(column) is None
+    parsed, bad = parse_dates(column)
+    assert parsed.dtype == "datetime64[s]"
+    assert parsed.tolist() == [_wall_clock_day(v) for v in column.astype(object)]
+    assert not bad.any()
+
+
+def test_vocabulary_columns_are_arrow_text_equal_to_the_lookup_of_each_cell():
+    cells = {
+        "discipline": ["Riool", None, "fjernvarme", " WATER ", "road", "sewer", 3],
+        "layer": [None, "Ondergronds", "above", None, "???", None, "surface"],
+        "status": ["gepland", "in preparation", None, "done", "", "DONE", "idea"],
+        "visibility": ["openbaar", None, "partners", "x", "private", None, " Public "],
+    }
+    frame = works(**{k: list(v) for k, v in cells.items()})
+    valid = validate(frame).valid
+    discipline = []
+    for col in ("discipline", "layer", "status", "visibility"):
+        values, aliases = schema.ENUMS[col]
+        lookup = {v: v for v in values} | aliases | {v.replace("_", " "): v for v in values}
+        model = [lookup.get(str(v).strip().lower()) if v is not None else None for v in cells[col]]
+        if col == "discipline":
+            discipline = [m or schema.DEFAULT_DISCIPLINE for m in model]
+            model = discipline
+        elif col == "layer":
+            model = [
+                m or ("subsurface" if d in schema.SUBSURFACE_DISCIPLINES else "surface")
+                for m, d in zip(model, discipline, strict=True)
+            ]
+        else:
+            fill = schema.DEFAULT_STATUS if col == "status" else schema.DEFAULT_VISIBILITY
+            model = [m or fill for m in model]
+        assert valid[col].dtype == pd.StringDtype(na_value=np.nan), col
+        assert valid[col].tolist() == model, col
+        # the object answer other readers use holds the same names
+        object_answer, _ = schema._parse_enum(frame[col], values, aliases)
+        text_answer, _ = schema._enum_text(frame[col], values, aliases, None)
+        assert object_answer.dtype == object
+        assert text_answer.astype(object).where(text_answer.notna(), None).tolist() == (
+            object_answer.tolist()
+        )
+
+
+def test_validate_leaves_its_input_as_it_was():
+    frame = works(
+        work_id=[" a ", "b", "b", 4.0],
+        org=["A", None, None, "A"],
+        start_date=[dt.date(2027, 1, 1), dt.date(2027, 1, 2), None, dt.date(2027, 1, 3)],
+        layer=[None, "boven", None, "subsurface"],
+        geometry=[P, shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)]), None, P],
+    )
+    before = frame.copy(deep=True)
+    validate(frame, org="Stedin")
+    pd.testing.assert_frame_equal(frame, before, check_exact=True)
+
+
+def test_reasons_found_on_other_threads_keep_the_order_of_the_checks():
+    # geometries and duplicate keys are checked beside the columns; each row lists its
+    # reasons in the order of the checks whichever thread found them
+    frame = works(
+        work_id=["d", "d", "e", ""],
+        start_date=["2027-01-01", "later", "2027-01-01", "2027-01-01"],
+        geometry=[shapely.Point(), None, P, shapely.Polygon([(0, 0), (1, 0), (2, 0), (0, 0)])],
+    )
+    assert reasons(validate(frame)) == {
+        1: "empty geometry; duplicate work_id 'd' for org 'Stedin'",
+        2: "missing geometry; unparsable start_date 'later'; "
+        "duplicate work_id 'd' for org 'Stedin'",
+        4: "invalid geometry that cannot be repaired; missing work_id",
+    }
