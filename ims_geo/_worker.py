@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -38,6 +39,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing import context, forkserver, popen_forkserver, reduction, spawn, util
 from typing import Any
 
@@ -95,12 +97,61 @@ def _mib(value: float) -> str:
     return f"{value / 2**20:,.0f} MiB"
 
 
+@dataclass(frozen=True)
+class Memory:
+    """A reading's address-space limit and where it came from, for the refusal.
+
+    Attributes
+    ----------
+    limit
+        The limit in bytes.
+    file_bytes
+        The size of the file(s) read when the limit grew with it (else 0).
+    machine_bytes
+        The machine's memory when the limit is the share of it a reader may
+        take at most (:func:`machine_cap`; else 0).
+    """
+
+    limit: float
+    file_bytes: float = 0
+    machine_bytes: float = 0
+
+
+def machine_memory() -> int:
+    """The machine's physical memory in bytes (0 where the system does not tell)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+#: The share of the machine's memory a reader's limit grows to at most.
+MACHINE_SHARE = 0.75
+#: The setting (environment variable) of the app's reading memory limit.
+MEMORY_SETTING = "IMS_GEO_MAX_MEMORY_BYTES"
+
+
+def machine_cap() -> float:
+    """The most a reader's address-space limit grows to on this machine (3/4 of its memory)."""
+    total = machine_memory()
+    return total * MACHINE_SHARE if total else float("inf")
+
+
+def _size(value: float) -> str:
+    return _mib(value) if value >= 2**20 else f"{value / 2**10:,.0f} KiB"
+
+
+def _raised(limit: float) -> str:
+    """A larger limit to suggest: twice ``limit``, in whole GiB."""
+    return f"{max(1, math.ceil(2 * limit / 2**30))}G"
+
+
 def run(
     func: Callable[..., Any],
     args: tuple[Any, ...],
     *,
     name: str,
-    memory: float,
+    memory: float | Memory,
     cpu: float,
     wall: float,
 ) -> Any:
@@ -115,7 +166,8 @@ def run(
     name
         The file(s) being read, for the messages.
     memory, cpu, wall
-        Address-space limit in bytes, CPU seconds and wall-clock seconds.
+        Address-space limit in bytes (or a :class:`Memory` that says where
+        it came from), CPU seconds and wall-clock seconds.
 
     Raises
     ------
@@ -125,6 +177,7 @@ def run(
     ReadLimitError
         The worker crashed, ran out of memory or time.
     """
+    memory = memory if isinstance(memory, Memory) else Memory(memory)
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
     env = dict(os.environ)
@@ -155,7 +208,7 @@ def run(
         process.join()
     if message is None:
         code = None if timed_out else process.exitcode
-        raise _died(code, name=name, memory=memory, cpu=cpu, wall=wall)
+        raise _died(code, name=name, memory=memory.limit, cpu=cpu, wall=wall)
     if message[0] == "error":
         raise message[1]
     return message[1]
@@ -199,7 +252,7 @@ def _child(
     func: Callable[..., Any],
     args: tuple[Any, ...],
     name: str,
-    memory: float,
+    memory: Memory,
     cpu: float,
     env: dict[str, str],
 ) -> None:
@@ -207,7 +260,7 @@ def _child(
     os.environ.update(env)
     _no_network()
     _limit(resource.RLIMIT_CPU, cpu, extra=1)
-    _limit(resource.RLIMIT_AS, memory)
+    _limit(resource.RLIMIT_AS, memory.limit)
     message: tuple[str, Any]
     try:
         message = ("ok", func(*args))
@@ -220,7 +273,7 @@ def _child(
     conn.close()
 
 
-def _refusal(name: str, memory: float, exc: Exception) -> ImsGeoError:
+def _refusal(name: str, memory: float | Memory, exc: Exception) -> ImsGeoError:
     """What the caller is told of ``exc``, raised while reading ``name`` or sending its works.
 
     A refusal the reading made of a failed allocation (:func:`unreadable`
@@ -230,13 +283,33 @@ def _refusal(name: str, memory: float, exc: Exception) -> ImsGeoError:
         if exc.__cause__ is None or not _out_of_memory(exc.__cause__):
             return exc
     if _out_of_memory(exc):
-        return ReadLimitError(
-            f"{name}: reading needed more than the memory limit of {_mib(memory)} "
-            "(max_memory_bytes); split the file, or raise the limit if the file is trusted"
-        )
+        return _over_memory(name, memory if isinstance(memory, Memory) else Memory(memory))
     if isinstance(exc, RecursionError):
         return InputError(f"{name}: the file nests its content too deeply to be read safely")
     return unreadable(name, exc)
+
+
+def _over_memory(name: str, memory: Memory) -> ReadLimitError:
+    """The refusal of ``name`` whose reading needed more than ``memory``: which limit, the fix."""
+    limit = _mib(memory.limit)
+    if memory.machine_bytes:  # the words say MACHINE_SHARE
+        which = (
+            f"the memory limit of {limit}, the most a reader may take on this machine "
+            f"(three quarters of its {_mib(memory.machine_bytes)})"
+        )
+    elif memory.file_bytes:
+        which = (
+            f"the memory limit of {limit} for {_size(memory.file_bytes)} of input "
+            "(max_memory_bytes, grown with its size)"
+        )
+    else:
+        which = f"the memory limit of {limit} (max_memory_bytes)"
+    more = _raised(memory.limit)
+    return ReadLimitError(
+        f"{name}: reading needed more than {which}; split the file, or if it is trusted "
+        f"raise the limit: --limit max_memory_bytes={more} on the command line, "
+        f"{MEMORY_SETTING}={more} for the app"
+    )
 
 
 #: How libraries word a failed allocation when they pass it on as their own error (e.g.

@@ -25,11 +25,13 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -60,6 +62,9 @@ __all__ = [
 #: CRS of CSV geometries when neither the file nor the caller says otherwise.
 CSV_DEFAULT_CRS = "EPSG:4326"
 ENGINES = ("pyogrio", "fiona")
+#: The file types every upload of the app accepts (plans, progress reports), as
+#: Streamlit's ``file_uploader(type=...)`` takes them: the formats the reader reads.
+UPLOAD_TYPES: list[str] = [suffix.lstrip(".") for suffix in _sources.FORMATS]
 
 
 #: Prefix of the environment variables that set :class:`Limits` (``IMS_GEO_MAX_ROWS``...).
@@ -89,6 +94,18 @@ def parse_limit(key: str, text: str) -> float:
             + (" or 2G" if key.endswith("_bytes") else "")
         ) from None
     return int(value) if value.is_integer() else value
+
+
+class _Growing(float):
+    """The default :attr:`Limits.max_memory_bytes`: a larger file gets more (see there)."""
+
+
+#: Bytes of reader address space per byte of file, per format, on top of the default
+#: :attr:`Limits.max_memory_bytes`: the growth measured from 100,000 to 1,000,000 works
+#: (benchmarks/generate.py; README, Limits) with a quarter more for other data. A format
+#: not measured gets the largest (a compressed file expands the most).
+MEMORY_PER_FILE_BYTE: dict[str, float] = {".gpkg": 5, ".fgb": 4, ".shp": 2, ".parquet": 17}
+_MEMORY_PER_OTHER_BYTE = max(MEMORY_PER_FILE_BYTE.values())
 
 
 @dataclass(frozen=True)
@@ -121,7 +138,10 @@ class Limits:
     max_geometry_depth
         Nesting of one geometry (collections in collections); deeper rejects its row.
     max_memory_bytes
-        Address space of the process that parses the file.
+        Address space of the process that parses the file. Unless set, it
+        grows with the file: 3 GiB plus :data:`MEMORY_PER_FILE_BYTE` times
+        the size of each file read, up to three quarters of the machine's
+        memory (:meth:`memory_for`); a set value is the limit for any file.
     max_cpu_seconds
         CPU time of the process that parses the file.
     max_read_seconds
@@ -136,7 +156,7 @@ class Limits:
     max_rows: float = _env_limit("max_rows", 2_000_000)
     max_vertices: float = _env_limit("max_vertices", 250_000)
     max_geometry_depth: float = _env_limit("max_geometry_depth", 8)
-    max_memory_bytes: float = _env_limit("max_memory_bytes", 3 * 2**30)
+    max_memory_bytes: float = _env_limit("max_memory_bytes", _Growing(3 * 2**30))
     max_cpu_seconds: float = _env_limit("max_cpu_seconds", 300)
     max_read_seconds: float = _env_limit("max_read_seconds", 300)
 
@@ -144,6 +164,38 @@ class Limits:
         for key, value in vars(self).items():
             if not isinstance(value, int | float) or value != value or value <= 0:
                 raise InputError(f"Limits.{key} must be a positive number, not {value!r}")
+
+    def memory_for(self, paths: Sequence[Path]) -> _worker.Memory:
+        """The reader's address-space limit for reading the files ``paths``.
+
+        Parameters
+        ----------
+        paths
+            The files on disk (a shapefile's ``.shp`` counts its parts).
+
+        Returns
+        -------
+        _worker.Memory
+            :attr:`max_memory_bytes` when it was set (or nothing larger is
+            needed); else grown with the files' sizes, at most
+            :func:`_worker.machine_cap`.
+        """
+        least = self.max_memory_bytes
+        if not isinstance(least, _Growing):
+            return _worker.Memory(least)
+        sizes = [(p.suffix.lower(), _file_bytes(p)) for p in paths]
+        grown = least + sum(
+            MEMORY_PER_FILE_BYTE.get(s, _MEMORY_PER_OTHER_BYTE) * b for s, b in sizes
+        )
+        total = sum(b for _, b in sizes)
+        cap = _worker.machine_cap()
+        if grown <= least:
+            return _worker.Memory(least)
+        if grown <= cap:
+            return _worker.Memory(grown, file_bytes=total)
+        if cap <= least:
+            return _worker.Memory(least)
+        return _worker.Memory(cap, file_bytes=total, machine_bytes=_worker.machine_memory())
 
     @classmethod
     def for_local_files(cls, **changes: float) -> Limits:
@@ -285,7 +337,7 @@ def list_layers(source: Any, *, name: str | None = None, limits: Limits | None =
     upload = _sources.open_source(source, name, limits.max_upload_bytes)
     with _sources.local_path(upload) as path:
         local = _sources.Upload(upload.name, upload.suffix, path=path)
-        found: list[str] = _isolated(_layers_inside, (local, limits), upload.name, limits)
+        found: list[str] = _isolated(_layers_inside, (local, limits), upload.name, limits, [path])
         return found
 
 
@@ -299,12 +351,22 @@ def _layers_inside(upload: _sources.Upload, limits: Limits) -> list[str]:
         raise _worker.unreadable(upload.name, exc) from exc
 
 
-def _isolated(func: Any, args: tuple[Any, ...], name: str, limits: Limits) -> Any:
+def _file_bytes(path: Path) -> int:
+    """The size of the file ``path``; of a shapefile, of all its parts."""
+    if path.suffix.lower() != ".shp":
+        return path.stat().st_size
+    return sum(part.stat().st_size for part in path.parent.glob(glob.escape(path.stem) + ".*"))
+
+
+def _isolated(
+    func: Any, args: tuple[Any, ...], name: str, limits: Limits, paths: Sequence[Path] = ()
+) -> Any:
+    """``func(*args)`` in the limited reader; its memory limit grown for the files ``paths``."""
     return _worker.run(
         func,
         args,
         name=name,
-        memory=limits.max_memory_bytes,
+        memory=limits.memory_for(paths),
         cpu=limits.max_cpu_seconds,
         wall=limits.max_read_seconds,
     )
@@ -481,7 +543,8 @@ def _read(
             for u in uploads
         ]
         names = ", ".join(u.name for u in uploads)
-        packed: IngestResult = _isolated(_read_inside, (local, orgs, options), names, limits)
+        paths = [u.path for u in local if u.path is not None]
+        packed: IngestResult = _isolated(_read_inside, (local, orgs, options), names, limits, paths)
     return _unpacked(packed)
 
 

@@ -422,7 +422,19 @@ TEMPLATES: tuple[str, ...] = (
     ),
     N_(
         "{file}: reading needed more than the memory limit of {limit} (max_memory_bytes); split "
-        "the file, or raise the limit if the file is trusted"
+        "the file, or if it is trusted raise the limit: --limit max_memory_bytes={more} on the "
+        "command line, {setting}={more} for the app"
+    ),
+    N_(
+        "{file}: reading needed more than the memory limit of {limit} for {size} of input "
+        "(max_memory_bytes, grown with its size); split the file, or if it is trusted raise the "
+        "limit: --limit max_memory_bytes={more} on the command line, {setting}={more} for the app"
+    ),
+    N_(
+        "{file}: reading needed more than the memory limit of {limit}, the most a reader may take "
+        "on this machine (three quarters of its {memory}); split the file, or if it is trusted "
+        "raise the limit: --limit max_memory_bytes={more} on the command line, {setting}={more} "
+        "for the app"
     ),
     N_(
         "{file}: reading was stopped after {seconds} s, the read time limit (max_read_seconds); "

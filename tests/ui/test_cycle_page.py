@@ -164,3 +164,67 @@ def test_progress_sheet_on_the_page(open_app, tmp_path: Path):
     at.button(key="cycle_progress_edited").click().run()
     assert not at.exception and not at.error
     assert at.info[0].value == "0 progress reports stored, 0 rejected"
+
+
+def _progress_parquet() -> bytes:
+    """City's progress as GeoParquet: R1 done (a work of City), R7 (no work of City)."""
+    import io
+
+    import geopandas as gpd
+    from shapely import Point
+
+    from tests.test_cycle import RD, X0, Y0
+
+    reports = pd.DataFrame(
+        {
+            "work_id": ["R1", "R7"],
+            "status": ["done", "done"],
+            "actual_start": ["2027-06-01", None],
+            "actual_end": ["2027-06-28", None],
+        }
+    )
+    points = [Point(X0 + 50, Y0), Point(X0 + 60, Y0)]
+    buffer = io.BytesIO()
+    gpd.GeoDataFrame(reports, geometry=points, crs=RD).to_parquet(buffer)
+    return buffer.getvalue()
+
+
+def test_progress_upload_takes_geoparquet_like_the_upload_page(open_app, tmp_path: Path):
+    from ims_geo._sources import FORMATS
+
+    path = tmp_path / "cycle.gpkg"
+    store = build(path)
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14", savings=SAVINGS)
+    at = open_app("cycle", store=path)
+    uploader = at.file_uploader(key="cycle_progress_file")
+    assert sorted(uploader.proto.type) == sorted(FORMATS)  # every format the reader reads
+    upload_page = open_app("upload", store=path).file_uploader(key="upload_file")
+    assert list(upload_page.proto.type) == list(uploader.proto.type)
+    at.selectbox(key="cycle_progress_org").set_value("City")
+    uploader.upload("city.parquet", _progress_parquet(), "application/vnd.apache.parquet")
+    at.run()
+    at.button(key="cycle_progress_store").click().run()
+    assert not at.exception and not at.error
+    assert "1 progress reports stored, 1 rejected" in at.info[0].value
+    assert "1 moratoria created" in at.info[0].value
+    assert frame(at, "cycle_moratoria")["source_work_id"].tolist() == ["R1"]
+
+
+def test_progress_geoparquet_is_read_under_the_apps_upload_limits(
+    open_app, tmp_path: Path, monkeypatch
+):
+    path = tmp_path / "cycle.gpkg"
+    store = build(path)
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14", savings=SAVINGS)
+    data = _progress_parquet()
+    # the installation allows less column data than this report holds
+    monkeypatch.setenv("IMS_GEO_MAX_EXPANDED_BYTES", "100")
+    at = open_app("cycle", store=path)
+    at.selectbox(key="cycle_progress_org").set_value("City")
+    at.file_uploader(key="cycle_progress_file").upload("city.parquet", data, "application/x")
+    at.run()
+    at.button(key="cycle_progress_store").click().run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("city.parquet expands to ") and "(max_expanded_bytes)" in error
+    assert cycle.progress(open_store(path), YEAR).empty  # nothing was stored

@@ -9,6 +9,7 @@ import streamlit as st
 
 from ims_geo import cycle, i18n
 from ims_geo.i18n import N_, _, bind, fmt_date, fmt_number, messages, ngettext
+from ims_geo.ingest import UPLOAD_TYPES, Limits
 from ims_geo.schema import STATUSES
 from ims_geo.ui import state, widgets
 
@@ -226,16 +227,14 @@ with tab_monitoring:
     if state.shared():  # an organisation reports its own progress only
         orgs = [signed_in.org] if signed_in is not None else []
     org = st.selectbox(_("Organisation"), orgs, key="cycle_progress_org")
-    upload = st.file_uploader(
-        _("Progress file"), key="cycle_progress_file",
-        type=["csv", "gpkg", "geojson", "json", "zip", "fgb"],
-    )  # fmt: skip
+    upload = st.file_uploader(_("Progress file"), key="cycle_progress_file", type=UPLOAD_TYPES)
     if (
         upload is not None and org and state.may("write")
         and st.button(_("Store progress"), key="cycle_progress_store")
     ):  # fmt: skip
         with widgets.user_errors(reading=upload.name):
-            reports = cycle.read_progress(upload.getvalue(), name=upload.name)
+            # the upload limits of every page (IMS_GEO_MAX_...), in the limited reader
+            reports = cycle.read_progress(upload.getvalue(), name=upload.name, limits=Limits())
             result = cycle.record_progress(store, year, org, reports, source=upload.name)
         st.session_state["cycle_progress_result"] = (result.report(), result.rejected)
         st.rerun()

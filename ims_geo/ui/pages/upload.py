@@ -12,14 +12,13 @@ from ims_geo._mapping import apply as apply_mapping
 from ims_geo._sources import FORMATS
 from ims_geo.errors import ImsGeoError, MissingCRSError
 from ims_geo.i18n import N_, _, bind, fmt_number, messages, ngettext
-from ims_geo.ingest import Limits
+from ims_geo.ingest import UPLOAD_TYPES, Limits
 from ims_geo.preview import plan_changes
 from ims_geo.schema import COLUMNS, GEOMETRY, ORG, REASON, REQUIRED, VOCABULARY
 from ims_geo.store import organisations_of
 from ims_geo.suggest import suggest_for_frame
 from ims_geo.ui import state, widgets
 
-TYPES = [suffix.lstrip(".") for suffix in FORMATS]
 # choices kept as English codes in the session (a language switch keeps them); shown translated
 NEW_ORG = N_("New organisation…")
 FROM_FILE = N_("From the file (org column)")
@@ -48,7 +47,9 @@ st.caption(
 state.refuse_unless("write", N_("import plans"))  # hidden from them; the database refuses too
 # the same cap as the HTTP API and the reader (IMS_GEO_MAX_UPLOAD_BYTES, default 200 MiB)
 MAX_MB = max(1, int(Limits().max_upload_bytes // 2**20))
-upload = st.file_uploader(_("Works file"), type=TYPES, key="upload_file", max_upload_size=MAX_MB)
+upload = st.file_uploader(
+    _("Works file"), type=UPLOAD_TYPES, key="upload_file", max_upload_size=MAX_MB
+)
 mapping_file = st.file_uploader(
     _("Mapping file (optional)"),
     type=["toml"],
