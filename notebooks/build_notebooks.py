@@ -132,6 +132,11 @@ PLANNING_CYCLE = [
         "from ims_geo.store import open_store\n\n"
         "folder = Path(tempfile.mkdtemp())"
     ),
+    new_code_cell(
+        "# seconds the proposer searches for each year's programme (longer: a better programme)\n"
+        "time_limit = 20",
+        metadata={"tags": ["parameters"]},
+    ),
     new_markdown_cell(
         "## Cycle 2026\n\n### 1. Baseline\n\nSix organisations' plans for 2026 go into a "
         "store; the baseline counts the conflicts between them."
@@ -160,7 +165,7 @@ PLANNING_CYCLE = [
         "frozen: later imports, proposals and rule changes never change it."
     ),
     new_code_cell(
-        "proposal = propose(store.works(), time_limit=20)  # stops as soon as every part is solved\n"
+        "proposal = propose(store.works(), time_limit=time_limit)\n"
         "adoption = cycle.adopt(store, 2026, proposal, decision='Steering group decision 2026/03',\n"
         "                       decision_date='2026-03-12')\n"
         "print('adopted revision', adoption.revision, 'with', adoption.n_projects, 'combined projects')\n"
@@ -276,7 +281,7 @@ PLANNING_CYCLE = [
     new_code_cell(
         "cycle.set_targets(store, 2027, {'combined_share': 0.35, 'moratorium_violations': 0})\n"
         "adoption_2027 = cycle.adopt(store, 2027, decision='Steering group decision 2027/02',\n"
-        "                            decision_date='2027-03-10', time_limit=20)\n"
+        "                            decision_date='2027-03-10', time_limit=time_limit)\n"
         "assert cycle.programme(store, 2026).equals(programme)  # frozen\n"
         "data_2027 = report_data(store, 2027, as_of=dt.date(2027, 3, 31), area='Helsinki demo')\n"
         "council_2027 = write_report(data_2027, folder / 'council_2027.html')\n"
