@@ -524,3 +524,102 @@ def test_a_failed_allocation_passed_on_by_a_library_is_the_memory_limit():
     assert type(other) is InputError and "plan.parquet could not be read" in str(other)
     own = InputError("plan.parquet: out of memory is a column name here")
     assert _worker._refusal("plan.parquet", 2**30, own) is own  # a refusal stays as it is
+
+
+# --- the reader's memory limit: grown with the file, not with what a small file claims -------
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:,.0f} MiB"
+
+
+def _sized(path, size: int):  # type: ignore[no-untyped-def]
+    with open(path, "wb") as f:
+        f.truncate(size)  # a sparse file: its size without writing it
+    return path
+
+
+def test_a_small_file_that_decodes_beyond_the_default_memory_limit_is_still_refused():
+    import pyarrow as pa
+
+    # one dictionary value of 1 MB repeated 4000 times: a tiny file, 4 GB once decoded
+    text = pa.array(["y" * 2**20] * 4000).dictionary_encode()
+    data = fc.geoparquet(fc.plan(4000, 12), table=lambda t: t.append_column("note", text))
+    assert len(data) < 2**21
+    limit = 3 * 2**30 + 17 * len(data)  # the default for a GeoParquet file of its size
+    with pytest.raises(ReadLimitError) as refused:
+        read_works(data, name="big.parquet", org=ORG)
+    more = f"{math.ceil(2 * limit / 2**30)}G"
+    size = f"{len(data) / 2**10:,.0f} KiB" if len(data) < 2**20 else _mib(len(data))
+    assert str(refused.value) == (
+        f"big.parquet: reading needed more than the memory limit of {_mib(limit)} for "
+        f"{size} of input (max_memory_bytes, grown with its size); split the file, "
+        f"or if it is trusted raise the limit: --limit max_memory_bytes={more} on the command "
+        f"line, IMS_GEO_MAX_MEMORY_BYTES={more} for the app"
+    )
+
+
+def test_the_default_memory_limit_grows_with_the_file_up_to_the_machines_share(
+    tmp_path, monkeypatch
+):
+    gib = 2**30
+    small = _sized(tmp_path / "small.csv", 2**10)
+    national = _sized(tmp_path / "national.fgb", 100 * 2**20)
+    huge = _sized(tmp_path / "huge.fgb", gib)
+    shapefile = [_sized(tmp_path / f"roads.{s}", 2**20) for s in ("shp", "shx", "dbf", "prj")]
+    monkeypatch.setattr(_worker, "machine_memory", lambda: 32 * gib)
+    limits = Limits()
+    assert limits.memory_for([]) == _worker.Memory(3 * gib)
+    # a format not measured grows by the largest multiple; a shapefile counts its parts
+    assert limits.memory_for([small]) == _worker.Memory(3 * gib + 17 * 2**10, file_bytes=2**10)
+    assert limits.memory_for([national]) == _worker.Memory(
+        3 * gib + 400 * 2**20, file_bytes=100 * 2**20
+    )
+    assert limits.memory_for([shapefile[0]]) == _worker.Memory(
+        3 * gib + 2 * 4 * 2**20, file_bytes=4 * 2**20
+    )
+    assert limits.memory_for([national, huge]).limit == 3 * gib + 4 * (gib + 100 * 2**20)
+    # a machine of 8 GiB: a reader takes at most 6 GiB, but never less than 3 GiB
+    monkeypatch.setattr(_worker, "machine_memory", lambda: 8 * gib)
+    assert limits.memory_for([huge]) == _worker.Memory(
+        6 * gib, file_bytes=gib, machine_bytes=8 * gib
+    )
+    monkeypatch.setattr(_worker, "machine_memory", lambda: 2 * gib)
+    assert limits.memory_for([huge]) == _worker.Memory(3 * gib)
+    # a limit that was set is the limit for any file, from Python, the environment or the CLI
+    assert Limits(max_memory_bytes=gib).memory_for([huge]) == _worker.Memory(gib)
+    assert Limits.for_local_files(max_memory_bytes=gib).memory_for([huge]) == _worker.Memory(gib)
+    monkeypatch.setenv("IMS_GEO_MAX_MEMORY_BYTES", "5G")
+    assert Limits().memory_for([huge]) == _worker.Memory(5 * gib)
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_each_memory_refusal_names_its_limit_and_fix_in_every_language(lang):
+    from ims_geo import i18n
+    from ims_geo.i18n import messages
+
+    gib = 2**30
+    limits = [
+        _worker.Memory(gib),
+        _worker.Memory(3.5 * gib, file_bytes=128 * 2**20),
+        _worker.Memory(6 * gib, file_bytes=8 * gib, machine_bytes=8 * gib),
+    ]
+    english = [str(_worker._refusal("plan.fgb", m, MemoryError())) for m in limits]
+    assert english[0].startswith("plan.fgb: reading needed more than the memory limit of 1,024 MiB")
+    assert "3,584 MiB for 128 MiB of input (max_memory_bytes, grown" in english[1]
+    assert "6,144 MiB, the most a reader may take on this machine" in english[2]
+    assert "three quarters of its 8,192 MiB" in english[2]
+    for text, more in zip(english, ("2G", "7G", "12G"), strict=True):
+        assert text.endswith(
+            f"--limit max_memory_bytes={more} on the command line, "
+            f"IMS_GEO_MAX_MEMORY_BYTES={more} for the app"
+        )
+    try:
+        i18n.use(lang)
+        shown = [messages.translate(e) for e in english]
+    finally:
+        i18n.use("en")
+    for one, original, more in zip(shown, english, ("2G", "7G", "12G"), strict=True):
+        assert one != original and one.startswith("plan.fgb"), one
+        assert f"--limit max_memory_bytes={more}" in one
+        assert f"IMS_GEO_MAX_MEMORY_BYTES={more}" in one

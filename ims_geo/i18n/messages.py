@@ -426,7 +426,7 @@ TEMPLATES: tuple[str, ...] = (
         "command line, {setting}={more} for the app"
     ),
     N_(
-        "{file}: reading needed more than the memory limit of {limit} for {size} of input "
+        "{file}: reading needed more than the memory limit of {limit} for {amount} of input "
         "(max_memory_bytes, grown with its size); split the file, or if it is trusted raise the "
         "limit: --limit max_memory_bytes={more} on the command line, {setting}={more} for the app"
     ),
