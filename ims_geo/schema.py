@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
+from geopandas.array import GeometryArray
 
 # --- columns ---------------------------------------------------------------
 WORK_ID = "work_id"
@@ -1000,7 +1001,7 @@ def validate(
     if repaired:
         warnings.append(f"{source or 'input'}: {repaired} invalid geometries repaired (make_valid)")
 
-    out = out.set_geometry(gpd.GeoSeries(geoms, crs=crs, index=out.index), crs=crs)
+    out = out.set_geometry(gpd.GeoSeries(GeometryArray(geoms, crs=crs), index=out.index), crs=crs)
     if out.geometry.name != GEOMETRY:
         out = out.rename_geometry(GEOMETRY)
     ordered = (
