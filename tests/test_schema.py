@@ -612,3 +612,22 @@ def test_reasons_found_on_other_threads_keep_the_order_of_the_checks():
         "duplicate work_id 'd' for org 'Stedin'",
         4: "invalid geometry that cannot be repaired; missing work_id",
     }
+
+
+@pytest.mark.parametrize("repeated", [True, False], ids=["repeated values", "distinct values"])
+def test_titles_are_python_strings_whether_or_not_they_repeat(repeated):
+    n = 6 * schema._HEAD_ROWS
+    rng = np.random.default_rng(3)
+    picks = rng.integers(0, 40 if repeated else 10 * n, n)
+    cells: list[object] = [f"  title {k} " for k in picks]
+    cells[5::97] = [None] * len(cells[5::97])
+    cells[7::101] = ["   "] * len(cells[7::101])
+    text = pd.Series(cells, dtype="string").str.strip()
+    head = text.iloc[: schema._HEAD_ROWS].nunique()
+    assert (head <= schema._HEAD_ROWS // 8) == repeated  # the two ways are both taken
+    got = schema._python_strings(text)
+    assert got.dtype == object
+    assert got.tolist() == [None if c is None else c.strip() for c in cells]
+    assert all(type(v) is str for v in got if v is not None)
+    frame = works(title=cells)
+    assert validate(frame).valid[schema.TITLE].tolist() == got.tolist()
