@@ -490,7 +490,9 @@ def _python_strings(text: pd.Series) -> np.ndarray:
     """
     if len(text) > 4 * _HEAD_ROWS and text.iloc[:_HEAD_ROWS].nunique() <= _HEAD_ROWS // 8:
         codes, uniques = pd.factorize(text, use_na_sentinel=True)
-        return np.append(np.asarray(uniques, dtype=object), None)[codes]
+        names = np.empty(len(uniques) + 1, dtype=object)  # the last for the missing (code -1)
+        names[:-1] = np.asarray(uniques, dtype=object)
+        return names[codes]
     return text.to_numpy(dtype=object, na_value=None)
 
 
