@@ -1203,18 +1203,19 @@ def _frame(
     """The answer: the chunks' sorted pairs merged into one frame; ``parts`` is emptied.
 
     The order comes from the score and ``pair`` columns; every other column is
-    joined and gathered in that order on the pool's threads (numpy and Arrow
-    gathers release the GIL) while this thread gathers the geometries.
+    put in place chunk by chunk (no joined copy) on the pool's threads (numpy
+    and Arrow release the GIL) while this thread places the geometries.
     """
 
     def joined(name: str) -> np.ndarray:
-        values = np.concatenate([getattr(p, name) for p in parts])
-        for p in parts:  # each column's chunks freed as soon as it is joined
-            setattr(p, name, None)
-        return values
+        return np.concatenate([getattr(p, name) for p in parts])
 
     score = joined("score")
     order = _ranked(score, joined("pair"), len(prep.rank), pool)
+    # where each row of the joined chunks goes in the answer
+    place = np.empty(len(order), dtype=np.int64)
+    place[order] = np.arange(len(order))
+    ends = np.cumsum([len(p) for p in parts])
     names = {
         "work_id": works[s.WORK_ID].astype("str").array,
         "org": prep.org_names,
@@ -1223,8 +1224,15 @@ def _frame(
         "severity": pd.array(list(SEVERITIES), dtype="str"),
     }
 
+    def placed(name: str) -> np.ndarray:
+        values = np.empty(len(order), dtype=getattr(parts[0], name).dtype)
+        for part, end in zip(parts, ends, strict=True):
+            values[place[end - len(part) : end]] = getattr(part, name)
+            setattr(part, name, None)  # each chunk's column freed once placed
+        return values
+
     def column(name: str) -> np.ndarray | pd.Series:
-        values = (score if name == "score" else joined(name))[order]
+        values = score[order] if name == "score" else placed(name)
         label = names.get(name.removesuffix("_a").removesuffix("_b"))
         return values if label is None else pd.Series(label.take(values), dtype="str")
 
@@ -1232,7 +1240,7 @@ def _frame(
     computed = [c for c in CONFLICT_COLUMNS if c != "geometry"]
     getters = _start(pool, column, computed)
     # every element is a shapely geometry the engine made: no need to check each one again
-    geometry = gpd.GeoSeries(GeometryArray(joined("geometry")[order], crs=crs))
+    geometry = gpd.GeoSeries(GeometryArray(placed("geometry"), crs=crs))
     data = {name: get() for name, get in zip(computed, getters, strict=True)}
     return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
 
