@@ -360,6 +360,36 @@ def test_copies_reach_every_tile_the_grown_envelope_touches() -> None:
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("matrix_tiles", [0, 10_000], ids=["tree", "compared"])
+def test_copies_equal_a_brute_force_test_of_every_work_and_tile(
+    matrix_tiles: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of :meth:`Tiling.copies` (a tree of tile boxes, or numbers compared)."""
+    import ims_geo.distributed.tiles as tiles_module
+
+    monkeypatch.setattr(tiles_module, "MATRIX_TILES", matrix_tiles)
+    monkeypatch.setattr(tiles_module, "_BLOCK", 64)  # several blocks of works
+    rng = np.random.default_rng(7)
+    # whole metres and a halo of 10 m + 1 mm: envelopes end on tile edges, grown or not
+    tiling = grid_tiling([0.0, 30.0, 60.0], [0.0, 40.0], 20.0)
+    low = rng.integers(-50, 100, size=(300, 2)).astype(float)
+    size = rng.integers(0, 80, size=(300, 2)) * rng.integers(0, 2, size=(300, 1))
+    bounds = np.c_[low, low + size]
+    bounds[:5] = [[30.0 - tiling.halo, 0.0, 30.0 - tiling.halo, 0.0]] * 5  # grown: touches x = 30
+    work, tile = tiling.copies(bounds)
+    h = tiling.halo
+    want = [
+        (w, t)
+        for w in range(len(bounds))
+        for t in range(len(tiling))
+        if box(
+            *np.clip([tiling.x0[t], tiling.y0[t], tiling.x1[t], tiling.y1[t]], -1e9, 1e9)
+        ).intersects(box(*(bounds[w] + [-h, -h, h, h])))
+    ]
+    assert list(zip(work.tolist(), tile.tolist(), strict=True)) == want
+    assert work.dtype == tile.dtype == np.int64
+
+
 def test_reference_point_lies_in_both_grown_envelopes() -> None:
     a = np.array([[0.0, 0.0, 10.0, 2.0]])
     b = np.array([[30.0, -5.0, 40.0, 1.0]])  # 20 m to the right: exactly D

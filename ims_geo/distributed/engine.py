@@ -60,7 +60,7 @@ from ims_geo.conflicts import (
 from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
-from ims_geo.export import first_rows
+from ims_geo.export import first_rows, geoparquet_table
 from ims_geo.rules import Rules
 
 #: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
@@ -719,9 +719,11 @@ def _checked(
             "its reason) and export the works again"
         )
     valid = result.valid
-    out = pd.DataFrame({c: valid[c].to_numpy() for c in part.columns if c != WKB}, index=part.index)
+    # the checked columns as they are (Arrow text stays Arrow text: no Python strings made)
+    out = pd.DataFrame({c: valid[c] for c in part.columns if c != WKB})
     checked = np.asarray(valid.geometry.array, dtype=object)
-    out[WKB] = part[WKB] if not result.repaired else _wkb_series(checked).to_numpy()
+    wkb = part[WKB].array if not result.repaired else _wkb_series(checked).array
+    out[WKB] = pd.Series(wkb, index=out.index)
     return _canonical(out[list(part.columns)]), checked
 
 
@@ -805,7 +807,8 @@ def _run_part(
         pq.write_table(rows, path, compression="snappy")
         written = path
     elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
-        pairs.to_parquet(path, index=False, write_covering_bbox=True, schema_version="1.1.0")
+        # the export's GeoParquet table (dates as dates): bounds once, types from the WKB
+        pq.write_table(geoparquet_table(pairs), path, compression="snappy")
         written = path
     if not gather:
         return None, written, copies, count, seconds
