@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from playwright.sync_api import Frame, Page, expect
+from playwright.sync_api import Browser, Frame, Page, expect
 
 from ims_geo import i18n
 from ims_geo.cycle.moratoria import store_conflicts
@@ -122,6 +122,13 @@ def pages_offered(page: Page, url: str) -> list[str]:
     return paths
 
 
+def page_heading(page: Page) -> str:
+    """The page's title as it reads."""
+    heading = page.locator("[data-testid=stMain] h1").first
+    heading.wait_for(timeout=UI_TIMEOUT)
+    return heading.inner_text().strip()
+
+
 def screenshot(page: Page, name: str, docs: str | None = None) -> None:
     """A full-page screenshot to :data:`SHOTS`; with ``IMS_GEO_SCREENSHOTS=1`` also the
     README's picture ``docs/screenshots/<docs>.png`` (what the window shows)."""
@@ -174,12 +181,38 @@ def propose(page: Page) -> None:
     page.get_by_role("button", name="Propose programme").click()
 
 
-def test_every_page_has_no_serious_accessibility_violation(local: Page, served: dict) -> None:
-    page, url = local, served["url"]
+@pytest.fixture(scope="module")
+def english_walk(browser: Browser, browser_context_args: dict, served: dict) -> dict:
+    """Every page the navigation offers, opened once in English and kept for the checks of
+    the tests below (what each one reads of the walk is what it would read walking again):
+    ``paths`` (the pages' URL paths), ``headings`` (each page's title), ``violations``
+    (axe-core's serious and critical ones), ``aborted`` (requests beyond 127.0.0.1).
+    A screenshot of each page goes to :data:`SHOTS` as ``<page>_en.png``."""
+    context = browser.new_context(**browser_context_args)
+    page = context.new_page()
+    aborted = block_remote(page)
+    url = served["url"]
+    headings: dict[str, str] = {}
     found: list[str] = []
-    for path in pages_offered(page, url):
-        open_page(page, f"{url}/{path}")
-        found += axe_violations(page, f"/{path}")
+    try:
+        paths = pages_offered(page, url)
+        for path in paths:
+            open_page(page, f"{url}/{path}")
+            headings[path] = page_heading(page)
+            screenshot(page, f"{path or 'overview'}_en", docs="cycle" if path == "cycle" else None)
+            found += axe_violations(page, f"/{path}")
+    finally:
+        context.close()
+    return {"paths": paths, "headings": headings, "violations": found, "aborted": aborted}
+
+
+def test_every_page_has_no_serious_accessibility_violation(
+    local: Page, served: dict, english_walk: dict
+) -> None:
+    page, url = local, served["url"]
+    # the walk opened every page the navigation offers
+    assert english_walk["aborted"] == [] and list(english_walk["headings"]) == english_walk["paths"]
+    found = list(english_walk["violations"])
     # the programme page's main content appears only once a programme is proposed
     open_page(page, f"{url}/programme")
     propose(page)
@@ -258,20 +291,13 @@ def test_a_conflict_opened_by_its_link_is_selected_and_explained(local: Page, se
     assert problems == [], "\n".join(problems)
 
 
-def page_heading(page: Page) -> str:
-    heading = page.locator("[data-testid=stMain] h1").first
-    heading.wait_for(timeout=UI_TIMEOUT)
-    return heading.inner_text().strip()
-
-
-def test_every_page_speaks_dutch_and_german_once_chosen(local: Page, served: dict) -> None:
+def test_every_page_speaks_dutch_and_german_once_chosen(
+    local: Page, served: dict, english_walk: dict
+) -> None:
     page, url = local, served["url"]
-    paths = pages_offered(page, url)
-    english: dict[str, str] = {}
-    for path in paths:
-        open_page(page, f"{url}/{path}")
-        english[path] = page_heading(page)
-        screenshot(page, f"{path or 'overview'}_en", docs="cycle" if path == "cycle" else None)
+    # every page's English title, as the walk through every page read it
+    paths, english = english_walk["paths"], english_walk["headings"]
+    assert english_walk["aborted"] == [] and set(english) == set(paths)
     # Dutch chosen in the sidebar, then every page reached through the navigation
     open_page(page, f"{url}/")
     page.get_by_test_id("stSelectbox").filter(has_text="Language").click()
