@@ -398,12 +398,14 @@ def _refusal(store, data: bytes, org: str | None) -> str:
     return str(refused.value)
 
 
-def _refusals(tmp_path) -> list[str]:
+@pytest.fixture(scope="module")
+def store_refusals(tmp_path_factory) -> list[str]:
     """Every form of a store's refusal: each optional part of "no accepted works" with and
-    without the others, a plan unrelated to the current one, and two refusals at once."""
+    without the others, a plan unrelated to the current one, and two refusals at once
+    (the library's English messages, built once for the languages they are shown in)."""
     from ims_geo.store import open_store
 
-    store = open_store(tmp_path / "refusals.gpkg")
+    store = open_store(tmp_path_factory.mktemp("refusals") / "refusals.gpkg")
     found = [
         _refusal(store, _plan(), "New"),
         _refusal(store, _plan(_broken("Water", "B1")), "Water"),
@@ -432,8 +434,8 @@ def _refusals(tmp_path) -> list[str]:
 
 
 @pytest.mark.parametrize("lang", ["nl", "de"])
-def test_a_store_refusal_is_translated_where_shown_in_every_form_it_takes(tmp_path, lang):
-    refusals = _refusals(tmp_path)
+def test_a_store_refusal_is_translated_where_shown_in_every_form_it_takes(store_refusals, lang):
+    refusals = store_refusals
     assert len(set(refusals)) == len(refusals) == 10
     # the library's own wording, so a changed sentence fails here instead of staying English
     assert sum("; storing it would empty its current plan (version 1, 12 works)" in r
