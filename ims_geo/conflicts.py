@@ -551,6 +551,9 @@ def _prepare(
     works: gpd.GeoDataFrame, rules: Rules, pool: ThreadPoolExecutor | None = None
 ) -> _Prepared | None:
     geoms_all = np.asarray(works.geometry.array, dtype=object)
+    # envelopes and types of every work (GEOS, outside the GIL) on the pool while this
+    # thread finds the works that take part (2D copies keep the types: see below)
+    (shapes,) = _start(pool, _bounds_and_types, [geoms_all])
     seals_all = s.seals_surface(works)
     present, exempt_by_status, exempt_by_column, protector_all, _ = _exemptions(works, rules)
     active_all = ~exempt_by_status & ~exempt_by_column
@@ -567,14 +570,14 @@ def _prepare(
     (ranked,) = _start(pool, _rank, [org_codes], [works[s.WORK_ID].iloc[take]])
     # works are searched organisation by organisation, in space-filling-curve order
     # within each: neighbours in space are neighbours in memory and in time of search
-    bounds = shapely.bounds(geoms_all[take])
+    bounds_all, types_all = shapes()
+    bounds = bounds_all[take]
     # the Morton key has 32 bits: organisation and key fit in one 64-bit key
     order = np.argsort(
         ((org_codes + 1).astype(np.uint64) << np.uint64(32)) | _morton(bounds), kind="stable"
     )
     rows = take[order]
     bounds = bounds[order]
-    rank = ranked()[order]
     org = org_codes[order].astype(np.int32)
     disc_all, labels = pd.factorize(works[s.DISCIPLINE])
     names = disc_all[rows]
@@ -606,10 +609,10 @@ def _prepare(
         for c in (s.DEPTH_MIN, s.DEPTH_MAX)
     }
     subsurface = (works[s.LAYER].astype("string") == "subsurface").fillna(False)
-    is_line = np.isin(shapely.get_type_id(geoms), _LINE_TYPES)
+    is_line = np.isin(types_all[rows], _LINE_TYPES)
     return _Prepared(
         rows=rows,
-        rank=rank,
+        rank=ranked()[order],  # waited for last: it overlaps everything above
         geoms=geoms,
         org=org,
         org_end=np.searchsorted(org, org, side="right"),
@@ -639,6 +642,11 @@ def _prepare(
     )
 
 
+def _bounds_and_types(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Envelopes (n, 4) and GEOS type ids of the geometries."""
+    return shapely.bounds(geoms), shapely.get_type_id(geoms)
+
+
 def _rank(org_codes: np.ndarray, ids: pd.Series) -> np.ndarray:
     """Position of each work by (organisation, work_id): the work with the lower rank is "a"."""
     id_codes, _ = pd.factorize(ids, sort=True)
@@ -656,10 +664,14 @@ def _morton(bounds: np.ndarray) -> np.ndarray:
     low = centre.min(axis=0)
     span = np.maximum(centre.max(axis=0) - low, 1e-9)
     cells = np.minimum((centre - low) / span * 65536, 65535).astype(np.uint64)
-    key = np.zeros(len(bounds), dtype=np.uint64)
-    for bit in range(16):
-        for axis in (0, 1):
-            key |= ((cells[:, axis] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit + axis)
+    return _spread(cells[:, 0]) | (_spread(cells[:, 1]) << np.uint64(1))
+
+
+def _spread(cells: np.ndarray) -> np.ndarray:
+    """The 16 bits of each value moved to the even bits 0, 2, ..., 30 (bit k to bit 2k)."""
+    key = cells.astype(np.uint64)
+    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+        key = (key | (key << np.uint64(shift))) & np.uint64(mask)
     return key
 
 

@@ -431,6 +431,25 @@ def test_steps_split_over_the_pool_keep_their_order(threads: int) -> None:
             pool.shutdown()
 
 
+def test_search_order_key_interleaves_the_bits() -> None:
+    # the Morton key against its definition, bit by bit: x's bit k at 2k, y's at 2k + 1
+    rng = np.random.default_rng(4)
+    cells = np.r_[[0, 1, 0xFFFF, 0x8000, 0x5555], rng.integers(0, 1 << 16, 200)].astype(np.uint64)
+    spread = conflicts._spread(cells)
+    for value, got in zip(cells.tolist(), spread.tolist(), strict=True):
+        assert got == sum(((value >> k) & 1) << (2 * k) for k in range(16))
+    centres = rng.random((300, 2)) * [500.0, 80.0] + [1000.0, 2000.0]
+    bounds = np.c_[centres - 1.0, centres + 1.0]
+    key = conflicts._morton(bounds)
+    centres = (bounds[:, :2] + bounds[:, 2:]) / 2
+    span = centres.max(axis=0) - centres.min(axis=0)
+    cells_xy = np.minimum((centres - centres.min(axis=0)) / span * 65536, 65535).astype(int)
+    for (x, y), got in zip(cells_xy.tolist(), key.tolist(), strict=True):
+        assert got == sum(
+            (((x >> k) & 1) << (2 * k)) | (((y >> k) & 1) << (2 * k + 1)) for k in range(16)
+        )
+
+
 @pytest.mark.parametrize("internal", [True, False])
 def test_many_organisations(internal: bool) -> None:
     # more organisations than blocks: several organisations share a block and its tree
