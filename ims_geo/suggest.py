@@ -258,7 +258,7 @@ def read_raw(
     with _sources.local_path(upload) as path:
         local = _sources.Upload(upload.name, upload.suffix, path=path)
         found: tuple[pd.DataFrame, bool, str | None] = _isolated(
-            _read_raw, (local, layer, encoding, limits, first_layer), upload.name, limits
+            _read_raw, (local, layer, encoding, limits, first_layer), upload.name, limits, [path]
         )
     return found
 
