@@ -25,7 +25,7 @@ from ims_geo import cycle, i18n
 from ims_geo.cli import EXIT_INPUT
 from ims_geo.errors import InputError
 from ims_geo.report import render_html, report_bytes, write_report
-from ims_geo.report.assemble import report_data
+from ims_geo.report.assemble import ReportData, report_data
 from ims_geo.report.svg import Layer, map_svg
 from ims_geo.ui.state import LANGUAGE_KEY
 
@@ -321,13 +321,22 @@ def test_the_scale_bar_writes_the_language_decimal_sign(lang: str, expected: str
     assert root.find_all("g", class_="scale")[0].find_all("text")[0].text == expected
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_why_a_project_has_its_state_in_the_language(lang: str, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def monitored_report(tmp_path_factory: pytest.TempPathFactory) -> ReportData:
+    """The report data of the planning cycle's scenario a year on (tests/test_cycle.py), built
+    once for the languages it is written in."""
     from tests.test_cycle import SAVINGS, YEAR, build, hand_programme, monitored
 
-    store = build(tmp_path / "cycle.gpkg")
+    store = build(tmp_path_factory.mktemp("monitored") / "cycle.gpkg")
     cycle.adopt(store, YEAR, hand_programme(store), decision="Raad 2027/14", savings=SAVINGS)
-    data = report_data(monitored(store), YEAR)
+    return report_data(monitored(store), YEAR)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_why_a_project_has_its_state_in_the_language(
+    lang: str, monitored_report: ReportData
+) -> None:
+    data = monitored_report
     words = Words(lang)
 
     def days(n: int) -> str:
