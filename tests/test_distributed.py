@@ -624,3 +624,19 @@ def test_geoparquet_rows_are_checked_and_repaired_as_the_import_does(
     text = str(refused.value)
     assert text.startswith(f"{path}: 1 work(s) fail the checks of ims-geo import")
     assert f"work_id '{raw.loc[9, 'work_id']}' of org '{raw.loc[9, 'org']}': {reason}" in text
+
+
+def test_local_workers_start_without_dasks_malloc_trim_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """glibc keeps adjusting its mmap threshold in the workers (see ``WORKER_CONFIG``)."""
+    import os
+
+    from ims_geo.distributed.cluster import dask_client
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with dask_client(workers=1, memory_limit="1GiB") as client:
+        seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"))
+        threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
+    assert list(seen.values()) == ["unset"]
+    assert list(threads.values()) == ["1"]  # Dask's other settings of the workers stay

@@ -19,7 +19,20 @@ CONNECT_TIMEOUT = 20
 #: buffer only makes the sending wait, never changes what is sent). Workers of
 #: an existing cluster take the same setting from their own configuration
 #: (``DASK_DISTRIBUTED__P2P__COMM__BUFFER=256MiB``).
-WORKER_CONFIG: dict[str, Any] = {"distributed.p2p.comm.buffer": "256MiB"}
+#:
+#: Dask starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which turns
+#: off glibc's adjustment of the size above which an allocation gets pages of
+#: its own: every array of more than 128 KiB that a tile's kernel makes is
+#: then mapped and zeroed afresh (130,000-650,000 page faults and 0.3-1.8 s of
+#: system time per tile of 100,000 works, against 30,000 and 0.1-0.2 s
+#: without it; the tile took 3.3-4.6 s against 3.1-3.5 s). The local workers
+#: start without it (``None`` leaves the variable unset; a value in the
+#: environment still wins); on a cluster of your own, leave
+#: ``MALLOC_TRIM_THRESHOLD_`` out of the workers' environment.
+WORKER_CONFIG: dict[str, Any] = {
+    "distributed.p2p.comm.buffer": "256MiB",
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 _ADDRESS = re.compile(r"^(tcp|tls|ws|wss|inproc)://[A-Za-z0-9_.:\[\]/-]+$")
 
 
