@@ -454,6 +454,7 @@ def ims_geo_conflicts(path: Path, task: Task) -> Result:
     import pandas as pd
 
     from ims_geo import schema
+    from ims_geo._sources import ARROW_READ
     from ims_geo.conflicts import find_conflicts
     from ims_geo.rules import Rules
 
@@ -465,7 +466,8 @@ def ims_geo_conflicts(path: Path, task: Task) -> Result:
 
     _import_io()
     clock = Clock()
-    works = gpd.read_file(path, engine="pyogrio", use_arrow=True)
+    # as every reader of ims_geo reads a GeoPackage: through Arrow, DATE columns as datetime64
+    works = gpd.read_file(path, engine="pyogrio", **ARROW_READ)
     clock.lap("read")
     # as every reader of ims_geo does: canonical dtypes, dates parsed, bad rows set apart
     checked = schema.validate(works, source=path.name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import datetime as dt
 import io
 import re
 import shutil
@@ -324,6 +325,9 @@ class Dataset:
     skipped: int = 0
     #: The safety limits (:class:`ims_geo.ingest.Limits`) a Parquet file is checked against.
     limits: Any = None
+    #: Fields the file declares as calendar dates (a GeoPackage or shapefile DATE), set
+    #: by :func:`read_gdal`; they are read as ``datetime64``.
+    date_fields: list[str] = field(default_factory=list)
 
 
 def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
@@ -601,6 +605,13 @@ def gdal_encoding(encoding: str, name: str) -> str:
     return {"mac-roman": "MACINTOSH", "utf-8": "UTF-8"}.get(python_name, python_name.upper())
 
 
+#: How pyogrio reads through Arrow (:func:`read_gdal`): DATE columns as ``datetime64``,
+#: one array each instead of a ``datetime.date`` object per cell.
+ARROW_READ: dict[str, Any] = {
+    "use_arrow": True,
+    "arrow_to_pandas_kwargs": {"date_as_object": False},
+}
+
 #: Reason of a row whose geometry GDAL returned but shapely cannot parse.
 UNREADABLE_GEOMETRY = (
     "unreadable geometry (a type such as TIN or a curve, or broken coordinates such as an "
@@ -624,6 +635,11 @@ def read_gdal(
         return read_parquet(dataset, name, max_rows)
     with contextlib.suppress(Exception):
         info = pyogrio.read_info(dataset.path, layer=dataset.layer)
+        dataset.date_fields = [
+            str(f)
+            for f, t in zip(info["fields"], info["dtypes"], strict=True)
+            if t == "datetime64[D]"
+        ]
         if int(info.get("features", -1)) >= 0:
             features = int(info["features"]) - dataset.skipped
             dataset.declared[f"its {dataset.fmt} header"] = features
@@ -643,7 +659,7 @@ def read_gdal(
     elif engine == "pyogrio":
         # several times faster for large files (GML may hold curves, which
         # the Arrow path does not read)
-        kwargs["use_arrow"] = True
+        kwargs.update(ARROW_READ)
     unreadable: np.ndarray | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -672,7 +688,91 @@ def read_gdal(
         frame = frame.drop(columns=[c for c in KML_DISPLAY_FIELDS if c in frame.columns])
     _check_text(frame, dataset, name)
     _check_count(frame, dataset, name)
+    frame = _written_bad_dates(frame, dataset, caught)
     return frame, messages, unreadable
+
+
+#: GeoPackage layers up to this many features have their DATE text checked in every
+#: read (a fraction of a second); larger ones when GDAL's reading shows a bad value.
+DATE_CHECK_ROWS = 200_000
+
+#: SQL: a DATE cell that is not a real calendar date written as ``YYYY-MM-DD`` (year 1-9999).
+_NOT_A_DATE = (
+    "({c} IS NOT NULL AND NOT (typeof({c}) = 'text' AND length({c}) = 10 "
+    "AND substr({c}, 1, 4) <> '0000' AND date({c}, '+0 days') IS {c}))"
+)
+
+
+def _iso_date(value: Any) -> bool:
+    """True for None and a real calendar date written as ``YYYY-MM-DD``."""
+    if value is None:
+        return True
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _written_bad_dates(
+    frame: gpd.GeoDataFrame, dataset: Dataset, caught: list[warnings.WarningMessage]
+) -> gpd.GeoDataFrame:
+    """``frame`` with each GeoPackage DATE cell GDAL could not read as written put back as its text.
+
+    GDAL reads a DATE text that is no date (``abc``, ``2026-13-01``, an empty text)
+    as 1970-01-01 and an impossible day (``2026-02-30``) as the day it overflows to
+    (2026-03-02), with at most a warning. Those cells get the text the file holds
+    (the other cells of the column become ``datetime.date``), so that validation
+    rejects the row as an unparsable date naming the value, as for a CSV. Layers of
+    more than :data:`DATE_CHECK_ROWS` features are checked only when GDAL warned
+    about a date or read one as 1970-01-01; a GeoPackage SQLite cannot open here
+    (inside a ZIP) is not checked.
+    """
+    fields = [
+        f
+        for f in dataset.date_fields
+        if f in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[f])
+    ]
+    if dataset.fmt != "GeoPackage" or not fields or not len(frame):
+        return frame
+    if len(frame) > DATE_CHECK_ROWS:
+        said = " ".join(str(w.message) for w in caught)
+        epoch = np.datetime64("1970-01-01")
+        if not ("content for record" in said or any((frame[f] == epoch).any() for f in fields)):
+            return frame
+    quoted = {f: '"' + f.replace('"', '""') + '"' for f in fields}
+    table = '"' + str(dataset.layer or "").replace('"', '""') + '"'
+    found: list[tuple[int, str, Any]] = []
+    with contextlib.suppress(sqlite3.Error, ValueError):
+        uri = f"file:{dataset.path}?mode=ro&immutable=1"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            if dataset.layer is None:
+                (table_name,) = db.execute("SELECT table_name FROM gpkg_contents").fetchone()
+                table = '"' + str(table_name).replace('"', '""') + '"'
+            bad = " OR ".join(_NOT_A_DATE.format(c=q) for q in quoted.values())
+            rows = db.execute(
+                f"SELECT (SELECT COUNT(*) FROM {table} AS u WHERE u.rowid < t.rowid), "
+                f"{', '.join(quoted.values())} FROM {table} AS t WHERE {bad}"
+            ).fetchall()
+            found = [
+                (int(row[0]), f, v)
+                for row in rows
+                for f, v in zip(fields, row[1:], strict=True)
+                if not _iso_date(v)
+            ]
+    if not found:
+        return frame
+    for f in {f for _, f, _ in found}:
+        written = {position: str(value) for position, column, value in found if column == f}
+        good = pd.notna(frame[f]).to_numpy().copy()
+        good[list(written)] = False
+        cells = np.full(len(frame), None, dtype=object)
+        cells[good] = frame[f][good].dt.date.to_numpy(dtype=object)
+        cells[list(written)] = list(written.values())
+        frame[f] = pd.Series(cells, index=frame.index, dtype=object)
+    return frame
 
 
 def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
@@ -729,7 +829,7 @@ def _geometries_one_by_one(
     dataset: Dataset, name: str, kwargs: dict[str, Any]
 ) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """Read the attributes and the raw WKB; a geometry shapely cannot parse is None."""
-    options = {k: v for k, v in kwargs.items() if k != "use_arrow"}
+    options = {k: v for k, v in kwargs.items() if k not in ARROW_READ}
     try:
         attributes = pyogrio.read_dataframe(dataset.path, read_geometry=False, **options)
         meta, _fids, wkb, _fields = pyogrio.raw.read(dataset.path, columns=[], **options)

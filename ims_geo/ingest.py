@@ -496,6 +496,8 @@ class _Loaded:
     warnings: list[str]
     columns: dict[str, list[str]]
     source_columns: list[str]
+    #: Columns of ``frame`` read from the file's DATE fields (as ``datetime64``).
+    date_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -619,7 +621,7 @@ def _read_inside(
                 _Part(
                     item,
                     _to(checked.valid, work_crs),
-                    _to(checked.rejected, work_crs),
+                    _to(_written_dates(checked.rejected, item.date_columns), work_crs),
                     valid_rows,
                     checked.repaired,
                 )
@@ -692,9 +694,48 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     problems.extend(_sane_geometries(frame, label, limits, user_crs=user_crs))
     problems.extend(sanity.date_problems(frame))
     problems.extend(_long_text(frame, limits.max_text_chars))
+    dates = [
+        str(c)
+        for c in frame.columns
+        if (sources := chosen.get(str(c), [str(c)]))
+        and set(sources) <= set(dataset.date_fields)
+        and pd.api.types.is_datetime64_any_dtype(frame[c])
+    ]
     return _Loaded(
-        label, dataset.label, frame.reset_index(drop=True), problems, notes, chosen, source_columns
+        label,
+        dataset.label,
+        frame.reset_index(drop=True),
+        problems,
+        notes,
+        chosen,
+        source_columns,
+        dates,
     )
+
+
+def _written_dates(rejected: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+    """``rejected`` with the DATE columns as ``datetime.date``, shown as the file wrote them.
+
+    DATE fields are read as ``datetime64`` (one array instead of an object per
+    cell); a rejected row is shown, reported and exported with the date it
+    holds (``2026-03-01``, not ``2026-03-01 00:00:00``). A year ``datetime.date``
+    cannot hold (0 or after 9999) is shown as ISO text.
+    """
+    for column in columns:
+        if column not in rejected or not len(rejected):
+            continue
+        values = rejected[column]
+        if not pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        days = values.to_numpy().astype("datetime64[D]")
+        cells = np.full(len(values), None, dtype=object)
+        present = ~np.isnat(days)
+        years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+        fits = present & (years >= 1) & (years <= 9999)
+        cells[fits] = days[fits].astype(object)
+        cells[present & ~fits] = np.datetime_as_string(days[present & ~fits], unit="D")
+        rejected[column] = pd.Series(cells, index=rejected.index, dtype=object)
+    return rejected
 
 
 def _plain_cells(frame: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ here, never taken from the function under test.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -933,3 +934,175 @@ def test_a_large_flatgeobuf_is_read_under_the_limit_grown_with_its_size(tmp_path
     result = read_works(path, limits=limits)
     assert given == [_worker.Memory(grown, file_bytes=size)]
     assert len(result.works) == 100_000 and result.rejected.empty, result.report()
+
+
+# --- DATE fields: read as datetime64, shown as written -----------------------------------------
+
+#: Planned dates of four works as DATE fields: a normal one, the first and the last year a
+#: DATE holds, and none.
+DATES = [dt.date(2027, 3, 1), dt.date(1, 1, 1), dt.date(9999, 12, 31), None]
+
+
+def dated_plan() -> gpd.GeoDataFrame:
+    """Four works whose start_date is a DATE field (Arrow date32 when written)."""
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": ["D-1", "D-2", "D-3", "D-4"],
+            "org": ["Gemeente Utrecht"] * 4,
+            "start_date": DATES,
+            "end_date": [dt.date(2027, 6, 30)] * 4,
+        },
+        geometry=[
+            shapely.LineString([(136000 + 200 * i, 455000), (136100 + 200 * i, 455000)])
+            for i in range(4)
+        ],
+        crs=RD,
+    )
+    return frame
+
+
+def _expected_rejects(dates: list[dt.date | None]) -> dict[str, str]:
+    """work_id -> reason, from the dates themselves (sanity's plausible years, end 2027-06-30)."""
+    from ims_geo import sanity
+
+    reasons = {}
+    for work_id, day in zip(["D-1", "D-2", "D-3", "D-4"], dates, strict=True):
+        found = []
+        if day is None:
+            found.append("missing start_date")
+        elif not sanity.FIRST_YEAR <= day.year <= sanity.LAST_YEAR:
+            found.append(
+                f"implausible start_date '{day.isoformat()}' "
+                f"(before {sanity.FIRST_YEAR} or after {sanity.LAST_YEAR})"
+            )
+        if day is not None and day > dt.date(2027, 6, 30):
+            found.append("end_date before start_date")
+        if found:
+            reasons[work_id] = "; ".join(found)
+    return reasons
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "shp"])
+def test_date_fields_are_read_as_datetime64_with_their_exact_days(tmp_path, fmt):
+    from ims_geo import _sources
+
+    driver = {"gpkg": "GPKG", "shp": "ESRI Shapefile"}[fmt]
+    path = tmp_path / f"plan.{fmt}"
+    dated_plan().to_file(path, driver=driver, engine="pyogrio", use_arrow=True)
+    upload = _sources.open_source(path, None, float("inf"))
+    dataset = _sources.resolve(path, upload, layer=None, encoding=None, limits=Limits())
+    frame = _sources.read_gdal(dataset, path.name, "pyogrio")[0]
+
+    assert dataset.date_fields == ["start_date", "end_date"]
+    assert frame["start_date"].dtype == "datetime64[ms]"
+    days = frame["start_date"].to_numpy().astype("datetime64[D]")
+    want = np.array([d.isoformat() if d else "NaT" for d in DATES], dtype="datetime64[D]")
+    np.testing.assert_array_equal(days, want)
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "shp", "fgb"])
+def test_rejected_dates_are_shown_as_written(tmp_path, fmt):
+    from ims_geo import export
+
+    driver = {"gpkg": "GPKG", "shp": "ESRI Shapefile", "fgb": "FlatGeobuf"}[fmt]
+    path = tmp_path / f"plan.{fmt}"
+    options = {"SPATIAL_INDEX": "NO"} if fmt == "fgb" else {}
+    dated_plan().to_file(
+        path, driver=driver, engine="pyogrio", use_arrow=True, layer_options=options
+    )
+    result = read_works(path)
+
+    reasons = _expected_rejects(DATES)
+    rejected = result.rejected.set_index("work_id")
+    assert rejected[schema.REASON].to_dict() == reasons
+    assert result.works[schema.WORK_ID].tolist() == [
+        w for w in ["D-1", "D-2", "D-3", "D-4"] if w not in reasons
+    ]
+    assert result.works[schema.START].tolist() == [pd.Timestamp("2027-03-01")]
+    written = {w: d for w, d in zip(["D-1", "D-2", "D-3", "D-4"], DATES, strict=True)}
+    # a DATE field comes back as the day itself; FlatGeobuf has no DATE type (a date-time)
+    for work_id in reasons:
+        got = rejected.loc[work_id, "start_date"]
+        if written[work_id] is None:
+            assert pd.isna(got)
+        elif fmt == "fgb":
+            assert got == pd.Timestamp(written[work_id])
+        else:
+            assert type(got) is dt.date and got == written[work_id]
+    # the rejected rows' CSV, as the CLI and the upload page write it
+    out = tmp_path / "rejected.csv"
+    export.write(result.rejected, str(out), layer="rejected")
+    text = out.read_text(encoding="utf-8-sig")
+    assert "0001-01-01" in text and "9999-12-31" in text and "2027-06-30" in text
+    if fmt != "fgb":
+        assert "00:00:00" not in text
+
+
+def _write_date_texts(path: Path, layer: str, column: str, texts: dict[str, object]) -> None:
+    """Put ``texts`` (work_id -> stored value) into a GeoPackage's DATE column with SQLite.
+
+    GDAL's triggers on the layer call spatial functions plain SQLite lacks; they are
+    dropped for the update and created again (the geometries do not change).
+    """
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        triggers = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (layer,)
+        ).fetchall()
+        for name, _sql in triggers:
+            db.execute(f'DROP TRIGGER "{name}"')
+        for work_id, value in texts.items():
+            db.execute(f'UPDATE "{layer}" SET "{column}" = ? WHERE work_id = ?', (value, work_id))
+        for _name, sql in triggers:
+            db.execute(sql)
+        db.commit()
+
+
+#: DATE cells GDAL reads as another day (1970-01-01 or the day they overflow to), written as text.
+BAD_DATES = {"B-1": "abc", "B-2": "2027-13-01", "B-3": "2027-02-30", "B-4": "0000-01-01", "B-5": ""}
+
+
+@pytest.mark.parametrize("checked_always", [True, False])
+def test_geopackage_date_text_that_is_no_date_is_rejected_naming_it(
+    tmp_path, monkeypatch, checked_always
+):
+    from ims_geo import _sources, sanity
+
+    if not checked_always:  # as a large layer: checked because GDAL warns or reads 1970-01-01
+        monkeypatch.setattr(_sources, "DATE_CHECK_ROWS", 0)
+    ids = ["B-0", *BAD_DATES]
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": ids,
+            "org": ["Gemeente Utrecht"] * len(ids),
+            "start_date": [dt.date(2027, 3, 1)] * len(ids),
+            "end_date": [dt.date(2027, 6, 30)] * len(ids),
+        },
+        geometry=[
+            shapely.LineString([(136000 + 200 * i, 455000), (136100 + 200 * i, 455000)])
+            for i in range(len(ids))
+        ],
+        crs=RD,
+    )
+    path = tmp_path / "plan.gpkg"
+    frame.to_file(path, driver="GPKG", layer="works", engine="pyogrio", use_arrow=True)
+    _write_date_texts(path, "works", "start_date", BAD_DATES)
+    result = read_works(path)
+
+    # a text no date format reads is named; an empty one is no date given; year 0 is a
+    # date before any plausible year
+    want = {
+        w: f"unparsable start_date '{t}'" for w, t in BAD_DATES.items() if t[:4] not in ("", "0000")
+    }
+    want["B-4"] = (
+        f"implausible start_date '0000-01-01' (before {sanity.FIRST_YEAR} or after {sanity.LAST_YEAR})"
+    )
+    want["B-5"] = "missing start_date"
+    rejected = result.rejected.set_index("work_id")
+    assert rejected[schema.REASON].to_dict() == want
+    # the rejected rows hold what the file holds, the other dates stay days
+    assert rejected["start_date"].to_dict() == BAD_DATES
+    assert rejected["end_date"].tolist() == [dt.date(2027, 6, 30)] * len(BAD_DATES)
+    assert result.works[schema.WORK_ID].tolist() == ["B-0"]
+    assert result.works[schema.START].tolist() == [pd.Timestamp("2027-03-01")]
