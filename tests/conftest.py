@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,28 @@ CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 pytest_plugins = ["postgis_server"]
+
+
+def _keep_bytecode() -> None:
+    """Compiled bytecode of the test run's processes kept under ``.pytest_cache/pycache``.
+
+    Where the environment forbids writing ``__pycache__`` beside the sources
+    (``PYTHONDONTWRITEBYTECODE``, and a virtualenv installed without compiled
+    bytecode), every process the tests start (the xdist workers, app and API
+    servers, notebook kernels, command-line runs, the reader's forkserver)
+    compiled Streamlit, Dask, matplotlib, OR-Tools and the others from source
+    again: about 2.5 s of CPU each. They now share one cache outside the
+    source tree (ignored by git). A cache location the user set is kept.
+    """
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
+        prefix = str(ROOT / ".pytest_cache" / "pycache")
+        os.environ["PYTHONPYCACHEPREFIX"] = prefix  # for the processes started from here on
+        del os.environ["PYTHONDONTWRITEBYTECODE"]
+        sys.pycache_prefix = prefix  # and for this one's later imports
+        sys.dont_write_bytecode = False
+
+
+_keep_bytecode()
 
 
 def shared_data(*parts: str) -> Path:
