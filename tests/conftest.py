@@ -99,8 +99,22 @@ def dask_client():  # type: ignore[no-untyped-def]
 
 # --- the order and grouping of the tests over pytest-xdist's workers ----------------------
 #: Test modules that take longest one test at a time (a notebook run end to end): collected
-#: first, so ``--dist loadgroup`` starts them first and both workers finish together.
-LONGEST_FIRST = ("tests/test_notebooks.py",)
+#: first, in this order, so ``--dist loadgroup`` starts them first and both workers finish
+#: together.
+LONGEST_FIRST = (
+    "tests/test_notebooks.py",
+    # then the longest single tests (half a minute each on two cores): in collection order
+    # one of them could start late and keep its worker busy after the other had finished
+    "tests/test_benchmarks.py::test_benchmark_script_runs_and_reports",
+    "tests/test_hostile.py::test_fuzz_sample",
+)
+
+
+def _longest_rank(nodeid: str) -> int:
+    """The place of ``nodeid`` in :data:`LONGEST_FIRST` (after them: every other test)."""
+    return next(
+        (i for i, p in enumerate(LONGEST_FIRST) if nodeid.startswith(p)), len(LONGEST_FIRST)
+    )
 
 
 def _xdist_groups(item: pytest.Item) -> str:
@@ -122,7 +136,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workers, each then starting the group's servers again. The suffix is set
     here where pytest reads it (pytest-xdist issue 1386), on the workers only.
     """
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+    items.sort(key=lambda item: _longest_rank(item.nodeid))
     if not (items and getattr(config.option, "loadgroup", False) and hasattr(items[0], "_id")):
         return
     try:  # pytest's own node ids: if they change again, the groups are only spread
