@@ -476,8 +476,14 @@ def test_street_network_on_the_cluster_with_partitioned_geoparquet(
 
     import pyarrow.parquet as pq
 
-    meta = json.loads(pq.read_schema(result.files[0]).metadata[b"geo"])
+    schema = pq.read_schema(result.files[0])
+    meta = json.loads(schema.metadata[b"geo"])
     assert meta["version"] == "1.1.0"
+    # the export's GeoParquet: dates as dates, the same bytes as the single engine's file
+    assert str(schema.field("start_a").type) == "date32[day]"
+    whole = tmp_path / "single.parquet"
+    export.write(want, whole)
+    assert pq.read_schema(whole).equals(schema, check_metadata=False)
     assert meta["columns"]["geometry"]["covering"]["bbox"]["xmin"] == ["bbox", "xmin"]
     assert gpd.read_parquet(result.files[0]).crs == want.crs
 

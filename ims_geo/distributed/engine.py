@@ -315,9 +315,10 @@ def run(
         Partitions a GeoDataFrame is cut into (default: one per tile).
     out_dir
         Directory to write the answer to as partitioned GeoParquet
-        (``part-00000.parquet``...; each file in the answer's order, with
-        bbox covering columns; ``part-*.parquet`` files of an earlier run
-        in it are removed first); None writes nothing.
+        (``part-00000.parquet``...; each file in the answer's order, written
+        as :func:`ims_geo.export.geoparquet_table` makes GeoParquet: bbox
+        covering columns, dates as dates; ``part-*.parquet`` files of an
+        earlier run in it are removed first); None writes nothing.
     gather
         Gather the whole answer into :attr:`DaskRun.conflicts` (sorted).
     table
