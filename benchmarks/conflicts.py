@@ -95,7 +95,12 @@ _CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECO
 
 
 def spawn(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
-    """Run ``cmd`` in its own process group; its wall time and peak RSS from ``wait4``."""
+    """Run ``cmd`` in its own process group; its wall time and peak RSS from ``wait4``.
+
+    A process group, not a session of its own: the kernel schedules sessions as
+    groups (``sched_autogroup``), and the child stays in this one's, with the
+    priority a timed run gives it (README, "How to run").
+    """
     with tempfile.TemporaryDirectory() as tmp:
         report, err = Path(tmp) / "rusage.json", Path(tmp) / "stderr"
         with err.open("wb") as stderr:
@@ -104,7 +109,7 @@ def spawn(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 cwd=cwd,
-                start_new_session=True,
+                process_group=0,
                 env=_CHILD_ENV,
             )
             try:
