@@ -688,13 +688,9 @@ def read_gdal(
         frame = frame.drop(columns=[c for c in KML_DISPLAY_FIELDS if c in frame.columns])
     _check_text(frame, dataset, name)
     _check_count(frame, dataset, name)
-    frame = _written_bad_dates(frame, dataset, caught)
+    frame = _written_bad_dates(frame, dataset)
     return frame, messages, unreadable
 
-
-#: GeoPackage layers up to this many features have their DATE text checked in every
-#: read (a fraction of a second); larger ones when GDAL's reading shows a bad value.
-DATE_CHECK_ROWS = 200_000
 
 #: SQL: a DATE cell that is not a real calendar date written as ``YYYY-MM-DD`` (year 1-9999).
 _NOT_A_DATE = (
@@ -716,19 +712,17 @@ def _iso_date(value: Any) -> bool:
     return True
 
 
-def _written_bad_dates(
-    frame: gpd.GeoDataFrame, dataset: Dataset, caught: list[warnings.WarningMessage]
-) -> gpd.GeoDataFrame:
+def _written_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> gpd.GeoDataFrame:
     """``frame`` with each GeoPackage DATE cell GDAL could not read as written put back as its text.
 
     GDAL reads a DATE text that is no date (``abc``, ``2026-13-01``, an empty text)
     as 1970-01-01 and an impossible day (``2026-02-30``) as the day it overflows to
     (2026-03-02), with at most a warning. Those cells get the text the file holds
     (the other cells of the column become ``datetime.date``), so that validation
-    rejects the row as an unparsable date naming the value, as for a CSV. Layers of
-    more than :data:`DATE_CHECK_ROWS` features are checked only when GDAL warned
-    about a date or read one as 1970-01-01; a GeoPackage SQLite cannot open here
-    (inside a ZIP) is not checked.
+    rejects the row as an unparsable date naming the value, as for a CSV. Every
+    layer is checked whatever its size (one scan of the table, about a second at a
+    million features): an impossible day is read without a warning. A GeoPackage
+    SQLite cannot open here (inside a ZIP) is not checked.
     """
     fields = [
         f
@@ -737,11 +731,6 @@ def _written_bad_dates(
     ]
     if dataset.fmt != "GeoPackage" or not fields or not len(frame):
         return frame
-    if len(frame) > DATE_CHECK_ROWS:
-        said = " ".join(str(w.message) for w in caught)
-        epoch = np.datetime64("1970-01-01")
-        if not ("content for record" in said or any((frame[f] == epoch).any() for f in fields)):
-            return frame
     quoted = {f: '"' + f.replace('"', '""') + '"' for f in fields}
     table = '"' + str(dataset.layer or "").replace('"', '""') + '"'
     found: list[tuple[int, str, Any]] = []
@@ -753,15 +742,28 @@ def _written_bad_dates(
                 table = '"' + str(table_name).replace('"', '""') + '"'
             bad = " OR ".join(_NOT_A_DATE.format(c=q) for q in quoted.values())
             rows = db.execute(
-                f"SELECT (SELECT COUNT(*) FROM {table} AS u WHERE u.rowid < t.rowid), "
-                f"{', '.join(quoted.values())} FROM {table} AS t WHERE {bad}"
+                f"SELECT rowid, {', '.join(quoted.values())} FROM {table} WHERE {bad}"
             ).fetchall()
-            found = [
+            hits = [
                 (int(row[0]), f, v)
                 for row in rows
                 for f, v in zip(fields, row[1:], strict=True)
                 if not _iso_date(v)
             ]
+            if hits:  # GDAL reads the features in rowid order: a row's position is its rank
+                ids = np.array([rowid for rowid, _, _ in hits], dtype=np.int64)
+                first, last, count = db.execute(
+                    f"SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM {table}"
+                ).fetchone()
+                if last - first + 1 == count:  # no gaps: the rank is the distance from the first
+                    ranks = ids - first
+                else:
+                    every = np.fromiter(
+                        (r for (r,) in db.execute(f"SELECT rowid FROM {table} ORDER BY rowid")),
+                        dtype=np.int64,
+                    )
+                    ranks = np.searchsorted(every, ids)
+                found = [(int(rank), f, v) for rank, (_, f, v) in zip(ranks, hits, strict=True)]
     if not found:
         return frame
     for f in {f for _, f, _ in found}:
