@@ -660,6 +660,15 @@ def read_gdal(
         # several times faster for large files (GML may hold curves, which
         # the Arrow path does not read)
         kwargs.update(ARROW_READ)
+    header = f"its {dataset.fmt} header"
+    if dataset.fmt == "GeoPackage" and kwargs.get("use_arrow") and header in dataset.declared:
+        rows = _gpkg_rows(dataset)
+        if rows is not None and rows != dataset.declared[header]:
+            # a stale feature count (rows deleted or written without GDAL's triggers):
+            # GDAL's Arrow reading repeats or leaves out rows by it, reading row by row
+            # does not; the table decides
+            kwargs = {k: v for k, v in kwargs.items() if k not in ARROW_READ}
+            dataset.declared[header] = rows
     unreadable: np.ndarray | None = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -712,6 +721,26 @@ def _iso_date(value: Any) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _gpkg(dataset: Dataset) -> Iterator[tuple[sqlite3.Connection, str]]:
+    """The GeoPackage read-only in SQLite, and its layer's table name quoted for SQL."""
+    uri = f"file:{dataset.path}?mode=ro&immutable=1"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        name = dataset.layer
+        if name is None:
+            (name,) = db.execute("SELECT table_name FROM gpkg_contents").fetchone()
+        yield db, '"' + str(name).replace('"', '""') + '"'
+
+
+def _gpkg_rows(dataset: Dataset) -> int | None:
+    """Rows of a GeoPackage layer's table; None when SQLite cannot open or count it."""
+    with contextlib.suppress(sqlite3.Error, ValueError, TypeError):
+        with _gpkg(dataset) as (db, table):
+            (rows,) = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+            return int(rows)
+    return None
+
+
 def _written_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> gpd.GeoDataFrame:
     """``frame`` with each GeoPackage DATE cell GDAL could not read as written put back as its text.
 
@@ -732,14 +761,9 @@ def _written_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> gpd.GeoData
     if dataset.fmt != "GeoPackage" or not fields or not len(frame):
         return frame
     quoted = {f: '"' + f.replace('"', '""') + '"' for f in fields}
-    table = '"' + str(dataset.layer or "").replace('"', '""') + '"'
     found: list[tuple[int, str, Any]] = []
     with contextlib.suppress(sqlite3.Error, ValueError):
-        uri = f"file:{dataset.path}?mode=ro&immutable=1"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            if dataset.layer is None:
-                (table_name,) = db.execute("SELECT table_name FROM gpkg_contents").fetchone()
-                table = '"' + str(table_name).replace('"', '""') + '"'
+        with _gpkg(dataset) as (db, table):
             bad = " OR ".join(_NOT_A_DATE.format(c=q) for q in quoted.values())
             rows = db.execute(
                 f"SELECT rowid, {', '.join(quoted.values())} FROM {table} WHERE {bad}"
@@ -784,13 +808,8 @@ def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
     if set(wrong) == {header} and dataset.fmt == "GeoPackage" and Path(dataset.path).is_file():
         # gpkg_ogr_contents may be stale (a tool wrote rows without GDAL's triggers): the
         # table itself, which PRAGMA quick_check found sound, decides
-        with contextlib.suppress(sqlite3.Error, ValueError):
-            uri = f"file:{dataset.path}?mode=ro&immutable=1"
-            with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-                table = str(dataset.layer or "").replace('"', '""')
-                (rows,) = db.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
-            if rows == len(frame):
-                wrong = {}
+        if _gpkg_rows(dataset) == len(frame):
+            wrong = {}
     if wrong:
         said = ", ".join(f"{part} declares {n:,}" for part, n in wrong.items())
         raise InputError(

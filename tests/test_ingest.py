@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import io
 import os
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -1114,3 +1115,36 @@ def test_geopackage_date_text_that_is_no_date_is_rejected_naming_it(tmp_path, go
     kept = ["B-0"] if gone else ["B-0", "G-1", "G-2"]
     assert result.works[schema.WORK_ID].tolist() == kept
     assert result.works[schema.START].tolist() == [pd.Timestamp("2027-03-01")] * len(kept)
+
+
+@pytest.mark.parametrize("count", ["stale", "missing"])
+def test_geopackage_whose_feature_count_is_stale_reads_every_work_once(tmp_path, count):
+    # rows deleted by a tool without GDAL's triggers: gpkg_ogr_contents still says 8, and
+    # GDAL's Arrow reading repeated the last rows by that count (two works then rejected
+    # as duplicates of themselves)
+    ids = [f"W-{i}" for i in range(8)]
+    frame = gpd.GeoDataFrame(
+        {
+            "work_id": ids,
+            "org": ["Gemeente Utrecht"] * len(ids),
+            "start_date": [dt.date(2027, 3, 1)] * len(ids),
+            "end_date": [dt.date(2027, 6, 30)] * len(ids),
+        },
+        geometry=[
+            shapely.LineString([(136000 + 200 * i, 455000), (136100 + 200 * i, 455000)])
+            for i in range(len(ids))
+        ],
+        crs=RD,
+    )
+    path = tmp_path / "plan.gpkg"
+    frame.to_file(path, driver="GPKG", layer="works", engine="pyogrio", use_arrow=True)
+    _write_date_texts(path, "works", "start_date", {}, gone=("W-1", "W-4"))
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        if count == "stale":
+            db.execute("UPDATE gpkg_ogr_contents SET feature_count = 8")
+        else:  # no count at all: GDAL counts the table itself
+            db.execute("DELETE FROM gpkg_ogr_contents")
+        db.commit()
+    result = read_works(path)
+    assert result.rejected.empty, result.report()
+    assert result.works[schema.WORK_ID].tolist() == ["W-0", "W-2", "W-3", "W-5", "W-6", "W-7"]
