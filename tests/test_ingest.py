@@ -1070,16 +1070,8 @@ def _write_date_texts(
         db.commit()
 
 
-#: DATE cells GDAL reads as another day (1970-01-01 or the day they overflow to), written as text.
-BAD_DATES = {"B-1": "abc", "B-2": "2027-13-01", "B-3": "2027-02-30", "B-4": "0000-01-01", "B-5": ""}
-
-
-@pytest.mark.parametrize("gone", [(), ("G-1", "G-2")])
-def test_geopackage_date_text_that_is_no_date_is_rejected_naming_it(tmp_path, gone):
-    from ims_geo import sanity
-
-    # deleted features leave gaps in the rowids: each bad cell still finds its own row
-    ids = ["B-0", "G-1", *list(BAD_DATES)[:2], "G-2", *list(BAD_DATES)[2:]]
+def _plan_gpkg(tmp_path: Path, ids: list[str]) -> Path:
+    """A GeoPackage (layer ``works``) of one line per work id, March to June 2027."""
     frame = gpd.GeoDataFrame(
         {
             "work_id": ids,
@@ -1095,6 +1087,20 @@ def test_geopackage_date_text_that_is_no_date_is_rejected_naming_it(tmp_path, go
     )
     path = tmp_path / "plan.gpkg"
     frame.to_file(path, driver="GPKG", layer="works", engine="pyogrio", use_arrow=True)
+    return path
+
+
+#: DATE cells GDAL reads as another day (1970-01-01 or the day they overflow to), written as text.
+BAD_DATES = {"B-1": "abc", "B-2": "2027-13-01", "B-3": "2027-02-30", "B-4": "0000-01-01", "B-5": ""}
+
+
+@pytest.mark.parametrize("gone", [(), ("G-1", "G-2")])
+def test_geopackage_date_text_that_is_no_date_is_rejected_naming_it(tmp_path, gone):
+    from ims_geo import sanity
+
+    # deleted features leave gaps in the rowids: each bad cell still finds its own row
+    ids = ["B-0", "G-1", *list(BAD_DATES)[:2], "G-2", *list(BAD_DATES)[2:]]
+    path = _plan_gpkg(tmp_path, ids)
     _write_date_texts(path, "works", "start_date", BAD_DATES, gone=gone)
     result = read_works(path)
 
@@ -1123,21 +1129,7 @@ def test_geopackage_whose_feature_count_is_stale_reads_every_work_once(tmp_path,
     # GDAL's Arrow reading repeated the last rows by that count (two works then rejected
     # as duplicates of themselves)
     ids = [f"W-{i}" for i in range(8)]
-    frame = gpd.GeoDataFrame(
-        {
-            "work_id": ids,
-            "org": ["Gemeente Utrecht"] * len(ids),
-            "start_date": [dt.date(2027, 3, 1)] * len(ids),
-            "end_date": [dt.date(2027, 6, 30)] * len(ids),
-        },
-        geometry=[
-            shapely.LineString([(136000 + 200 * i, 455000), (136100 + 200 * i, 455000)])
-            for i in range(len(ids))
-        ],
-        crs=RD,
-    )
-    path = tmp_path / "plan.gpkg"
-    frame.to_file(path, driver="GPKG", layer="works", engine="pyogrio", use_arrow=True)
+    path = _plan_gpkg(tmp_path, ids)
     _write_date_texts(path, "works", "start_date", {}, gone=("W-1", "W-4"))
     with contextlib.closing(sqlite3.connect(path)) as db:
         if count == "stale":
