@@ -664,10 +664,12 @@ def read_gdal(
     if dataset.fmt == "GeoPackage" and kwargs.get("use_arrow") and header in dataset.declared:
         rows = _gpkg_rows(dataset)
         if rows is not None and rows != dataset.declared[header]:
-            # a stale feature count (rows deleted or written without GDAL's triggers):
-            # GDAL's Arrow reading repeats or leaves out rows by it, reading row by row
-            # does not; the table decides
-            kwargs = {k: v for k, v in kwargs.items() if k not in ARROW_READ}
+            # a stale feature count (rows deleted or written without GDAL's triggers): the
+            # table decides. Above the table's, GDAL's Arrow reading repeats rows up to the
+            # count, reading row by row does not; below it, reading row by row stops at the
+            # count, Arrow's does not
+            if rows < dataset.declared[header]:
+                kwargs = {k: v for k, v in kwargs.items() if k not in ARROW_READ}
             dataset.declared[header] = rows
     unreadable: np.ndarray | None = None
     with warnings.catch_warnings(record=True) as caught:

@@ -295,12 +295,12 @@ def test_both_readers_parse_in_the_limited_worker(tmp_path: Path, monkeypatch) -
     from ims_geo.errors import ReadLimitError
     from ims_geo.ingest import Limits
 
-    seen: list[str] = []
+    seen: list[tuple[str, list[str]]] = []
 
-    def watched(func, args, name, limits):  # type: ignore[no-untyped-def]
-        seen.append(name)
+    def watched(func, args, name, limits, paths):  # type: ignore[no-untyped-def]
+        seen.append((name, [Path(p).suffix for p in paths]))
         return _worker.run(
-            func, args, name=name, memory=limits.max_memory_bytes,
+            func, args, name=name, memory=limits.memory_for(paths),
             cpu=limits.max_cpu_seconds, wall=limits.max_read_seconds,
         )  # fmt: skip
 
@@ -311,7 +311,8 @@ def test_both_readers_parse_in_the_limited_worker(tmp_path: Path, monkeypatch) -
     register.write_bytes(register_csv("POINT (121000 487000)"))
     assert cycle.read_progress(progress)["work_id"].tolist() == ["W1"]
     assert cycle.read_moratoria(register, crs=RD)["source_work_id"].tolist() == ["M2"]
-    assert seen == ["progress.csv", "register.csv"]
+    # each read's memory limit grows with its own file
+    assert seen == [("progress.csv", [".csv"]), ("register.csv", [".csv"])]
     # a reader that dies (here: no time at all) is a refusal naming the file, not a crash
     with pytest.raises(ReadLimitError, match=r"progress.csv: reading was stopped"):
         cycle.read_progress(progress, limits=Limits(max_read_seconds=0.0001))
