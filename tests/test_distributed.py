@@ -637,10 +637,16 @@ def test_local_workers_start_without_dasks_malloc_trim_threshold(
 ) -> None:
     """glibc keeps adjusting its mmap threshold in the workers (see ``WORKER_CONFIG``)."""
     import os
+    import sys
+    import types
 
     from ims_geo.distributed.cluster import dask_client
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    # the worker processes are spawned: they run the main module again, and in a test
+    # process that ran the app's pages before, that is the app's script; under the
+    # command line it is the command's own
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     with dask_client(workers=1, memory_limit="1GiB") as client:
         seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"))
         threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
