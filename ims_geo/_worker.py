@@ -318,13 +318,27 @@ def _over_memory(name: str, memory: Memory) -> ReadLimitError:
 _ALLOCATION_FAILED = ("MemoryError", "Unable to allocate", "bad_alloc", "out of memory")
 
 
+#: How Arrow words a Python error it passes on; when the error's own text could not be
+#: made (garbled or empty), the allocation of that text failed: the memory limit.
+_ARROW_WRAPPED = "Unknown error: Wrapping"
+
+
+def _garbled(text: str) -> bool:
+    """Whether an error's text is missing or not text (bytes of a failed allocation)."""
+    text = text.strip()
+    return not text or not text.isprintable() or "\ufffd" in text
+
+
 def _out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` or an exception it was raised from is a failed allocation."""
     seen: BaseException | None = exc
     for _ in range(10):  # a chain is short; a cycle must not hang the worker
         if seen is None:
             return False
-        if isinstance(seen, MemoryError) or any(w in str(seen) for w in _ALLOCATION_FAILED):
+        text = str(seen)
+        if isinstance(seen, MemoryError) or any(w in text for w in _ALLOCATION_FAILED):
+            return True
+        if _ARROW_WRAPPED in text and _garbled(text.split(_ARROW_WRAPPED, 1)[1]):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
