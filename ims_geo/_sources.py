@@ -661,14 +661,15 @@ def read_gdal(
         # the Arrow path does not read)
         kwargs.update(ARROW_READ)
     header = f"its {dataset.fmt} header"
-    if dataset.fmt == "GeoPackage" and kwargs.get("use_arrow") and header in dataset.declared:
+    if dataset.fmt == "GeoPackage" and header in dataset.declared:
         rows = _gpkg_rows(dataset)
         if rows is not None and rows != dataset.declared[header]:
             # a stale feature count (rows deleted or written without GDAL's triggers): the
-            # table decides. Above the table's, GDAL's Arrow reading repeats rows up to the
-            # count, reading row by row does not; below it, reading row by row stops at the
-            # count, Arrow's does not
-            if rows < dataset.declared[header]:
+            # table, which PRAGMA quick_check found sound, decides (:func:`_check_count`).
+            # Above the table's, GDAL's Arrow reading repeats rows up to the count, reading
+            # row by row does not; below it, reading row by row stops at the count, Arrow's
+            # does not
+            if kwargs.get("use_arrow") and rows < dataset.declared[header]:
                 kwargs = {k: v for k, v in kwargs.items() if k not in ARROW_READ}
             dataset.declared[header] = rows
     unreadable: np.ndarray | None = None
@@ -731,7 +732,12 @@ def _gpkg(dataset: Dataset) -> Iterator[tuple[sqlite3.Connection, str]]:
         name = dataset.layer
         if name is None:
             (name,) = db.execute("SELECT table_name FROM gpkg_contents").fetchone()
-        yield db, '"' + str(name).replace('"', '""') + '"'
+        yield db, _sql_name(str(name))
+
+
+def _sql_name(name: str) -> str:
+    """``name`` quoted as an SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _gpkg_rows(dataset: Dataset) -> int | None:
@@ -762,7 +768,7 @@ def _written_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> gpd.GeoData
     ]
     if dataset.fmt != "GeoPackage" or not fields or not len(frame):
         return frame
-    quoted = {f: '"' + f.replace('"', '""') + '"' for f in fields}
+    quoted = {f: _sql_name(f) for f in fields}
     found: list[tuple[int, str, Any]] = []
     with contextlib.suppress(sqlite3.Error, ValueError):
         with _gpkg(dataset) as (db, table):
@@ -806,12 +812,6 @@ def _written_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> gpd.GeoData
 def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
     """Refuse a file whose reading returned fewer or more features than it declares."""
     wrong = {part: n for part, n in dataset.declared.items() if n >= 0 and n != len(frame)}
-    header = f"its {dataset.fmt} header"
-    if set(wrong) == {header} and dataset.fmt == "GeoPackage" and Path(dataset.path).is_file():
-        # gpkg_ogr_contents may be stale (a tool wrote rows without GDAL's triggers): the
-        # table itself, which PRAGMA quick_check found sound, decides
-        if _gpkg_rows(dataset) == len(frame):
-            wrong = {}
     if wrong:
         said = ", ".join(f"{part} declares {n:,}" for part, n in wrong.items())
         raise InputError(
