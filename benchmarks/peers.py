@@ -454,9 +454,9 @@ def ims_geo_conflicts(path: Path, task: Task) -> Result:
     import pandas as pd
 
     from ims_geo import schema
-    from ims_geo._sources import ARROW_READ
     from ims_geo.conflicts import find_conflicts
-    from ims_geo.rules import Rules
+    from ims_geo.conflicts.rules import Rules
+    from ims_geo.ingest._sources import ARROW_READ
 
     fields = {f.name for f in dataclasses.fields(Rules)}
     settings: dict[str, Any] = {"distance": task.distance, "window_days": task.window_days}

@@ -28,8 +28,8 @@ CONFLICTS = [
         "from pathlib import Path\n\n"
         "import matplotlib.pyplot as plt\n\n"
         "from ims_geo.conflicts import find_conflicts\n"
+        "from ims_geo.conflicts.rules import Rules\n"
         "from ims_geo.demo import build_demo_store\n"
-        "from ims_geo.rules import Rules\n"
         "from ims_geo.store import open_store"
     ),
     new_markdown_cell(

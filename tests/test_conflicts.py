@@ -34,9 +34,9 @@ from shapely.geometry import (
 
 from ims_geo import conflicts
 from ims_geo.conflicts import CONFLICT_COLUMNS, empty_conflicts, find_conflicts
+from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import check_metric, ensure_metric
 from ims_geo.errors import InputError, MissingCRSError
-from ims_geo.rules import Rules
 from ims_geo.schema import REASON, validate
 
 RD = "EPSG:28992"

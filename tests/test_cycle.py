@@ -19,8 +19,8 @@ import shapely
 from shapely import LineString
 
 from ims_geo import cycle
+from ims_geo.conflicts.rules import Rules
 from ims_geo.errors import InputError, StoreError
-from ims_geo.rules import Rules
 from ims_geo.schema import REASON, validate
 from ims_geo.store import Store, open_store
 

@@ -291,9 +291,8 @@ def test_a_register_of_several_layers_is_refused_not_read_in_part(tmp_path: Path
 
 # --- isolation -------------------------------------------------------------------------------
 def test_both_readers_parse_in_the_limited_worker(tmp_path: Path, monkeypatch) -> None:
-    from ims_geo import _worker, suggest
     from ims_geo.errors import ReadLimitError
-    from ims_geo.ingest import Limits
+    from ims_geo.ingest import Limits, _worker, suggest
 
     seen: list[tuple[str, list[str]]] = []
 

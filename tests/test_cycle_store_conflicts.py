@@ -18,9 +18,9 @@ from shapely import LineString
 
 from ims_geo import cycle
 from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts.rules import Rules
 from ims_geo.errors import InputError
 from ims_geo.programme import propose
-from ims_geo.rules import Rules
 from ims_geo.schema import REASON, validate
 from ims_geo.store import Store, open_store
 

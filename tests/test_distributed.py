@@ -25,6 +25,7 @@ from shapely.geometry import LineString, MultiLineString, Point, Polygon, box
 
 from ims_geo import export
 from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts.rules import Rules
 from ims_geo.distributed import (
     Tiling,
     Works,
@@ -38,7 +39,6 @@ from ims_geo.distributed import (
 )
 from ims_geo.distributed.tiles import HALO_MARGIN
 from ims_geo.errors import InputError
-from ims_geo.rules import Rules
 from ims_geo.schema import REASON, validate
 
 RD = "EPSG:28992"

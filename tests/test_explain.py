@@ -1,4 +1,4 @@
-"""Tests for ims_geo.explain: every proposed move re-checked by the conflict engine.
+"""Tests for ims_geo.conflicts.explain: every proposed move re-checked by the conflict engine.
 
 The oracle ``naive_kind`` spells DESIGN.md §3 out for one pair with Python
 dates; it scans every shift of a work for the first conflict-free day in each
@@ -18,9 +18,9 @@ import shapely
 
 from ims_geo import cycle, i18n
 from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts.explain import EARLIER, LATER, explain, sentences
+from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle.moratoria import find_conflicts_with_moratoria, moratoria
-from ims_geo.explain import EARLIER, LATER, explain, sentences
-from ims_geo.rules import Rules
 from ims_geo.schema import validate
 from ims_geo.store import open_store
 

@@ -27,11 +27,11 @@ import shapely
 from click.testing import CliRunner
 from pyproj import Transformer
 
-from ims_geo import _worker, maps, schema
+from ims_geo import maps, schema
 from ims_geo.cli import main
 from ims_geo.conflicts import find_conflicts
 from ims_geo.errors import HostileInputError, ImsGeoError, InputError, ReadLimitError
-from ims_geo.ingest import Limits, read_works
+from ims_geo.ingest import Limits, _worker, read_works
 from ims_geo.store import open_store
 
 RD = fc.RD
@@ -227,7 +227,7 @@ def test_geometry_blobs_shapely_cannot_parse_are_rejected_rows():
 
 
 def fc_unreadable() -> str:
-    from ims_geo._sources import UNREADABLE_GEOMETRY
+    from ims_geo.ingest._sources import UNREADABLE_GEOMETRY
 
     return UNREADABLE_GEOMETRY
 

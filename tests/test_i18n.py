@@ -572,7 +572,7 @@ MAPPING_PROBLEMS = [
 @pytest.mark.parametrize("lang", ["nl", "de"])
 @pytest.mark.parametrize(("toml", "says"), MAPPING_PROBLEMS)
 def test_a_mapping_that_does_not_fit_is_translated_where_shown(lang, toml, says):
-    from ims_geo._mapping import apply, loads_mapping
+    from ims_geo.ingest._mapping import apply, loads_mapping
 
     frame = pd.DataFrame({"ID": ["1"], "name": ["x"], "geometry": ["POINT (0 0)"]})
     with pytest.raises(InputError) as refused:
@@ -841,7 +841,7 @@ def test_a_reason_of_two_problems_is_translated_in_the_row_and_in_the_report(lan
 def test_a_reader_stopped_by_its_limits_is_explained_in_dutch_and_german(lang):
     import signal
 
-    from ims_geo import _worker
+    from ims_geo.ingest import _worker
 
     limits = {"name": "big.parquet", "memory": 2**30, "cpu": 60.0, "wall": 120.0}
     refusals = [

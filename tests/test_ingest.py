@@ -907,7 +907,7 @@ def test_kml_placemarks_with_time_spans(tmp_path):
 
 @pytest.mark.realdata
 def test_a_large_flatgeobuf_is_read_under_the_limit_grown_with_its_size(tmp_path, monkeypatch):
-    from ims_geo import _worker
+    from ims_geo.ingest import _worker
     from tests.conftest import shared_data
 
     from benchmarks import generate
@@ -985,7 +985,7 @@ def _expected_rejects(dates: list[dt.date | None]) -> dict[str, str]:
 
 @pytest.mark.parametrize("fmt", ["gpkg", "shp"])
 def test_date_fields_are_read_as_datetime64_with_their_exact_days(tmp_path, fmt):
-    from ims_geo import _sources
+    from ims_geo.ingest import _sources
 
     driver = {"gpkg": "GPKG", "shp": "ESRI Shapefile"}[fmt]
     path = tmp_path / f"plan.{fmt}"

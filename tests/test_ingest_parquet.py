@@ -22,11 +22,11 @@ import shapely
 from click.testing import CliRunner
 from geopandas.testing import assert_geodataframe_equal
 
-from ims_geo import _geoparquet, _sources, schema
+from ims_geo import schema
 from ims_geo.cli import main
 from ims_geo.conflicts import find_conflicts
 from ims_geo.errors import HostileInputError, InputError, MissingCRSError, ReadLimitError
-from ims_geo.ingest import Limits, Mapping, list_layers, read_works
+from ims_geo.ingest import Limits, Mapping, _geoparquet, _sources, list_layers, read_works
 from ims_geo.store import open_store
 
 RD = 28992

@@ -73,7 +73,7 @@ def test_a_mixed_format_date_column_is_parsed_identically_in_either_row_order(tm
 
 def test_date_parsing_in_this_process_raises_no_warning_in_either_order():
     # read_works parses in a worker process; the same steps here, warnings as errors
-    from ims_geo._mapping import apply
+    from ims_geo.ingest._mapping import apply
 
     for rows in (MIXED, MIXED[::-1]):
         frame = _plan(len(rows), start_date=[t for t, _ in rows])

@@ -15,10 +15,10 @@ from shapely import LineString, Point
 
 from ims_geo import programme
 from ims_geo.conflicts import CONFLICT_COLUMNS, find_conflicts
+from ims_geo.conflicts.rules import Rules
 from ims_geo.errors import InputError
 from ims_geo.programme import load_budgets, propose
 from ims_geo.programme.costs import CostTable, load_costs
-from ims_geo.rules import Rules
 from ims_geo.schema import CHANGEABLE_STATUSES, validate
 
 from conftest import ROOT

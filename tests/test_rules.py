@@ -1,4 +1,4 @@
-"""Tests for ims_geo.rules: the Rules dataclass and the TOML rules file."""
+"""Tests for ims_geo.conflicts.rules: the Rules dataclass and the TOML rules file."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ims_geo.conflicts.rules import FrozenMap, Rules, load_rules
 from ims_geo.errors import InputError, RulesError
-from ims_geo.rules import FrozenMap, Rules, load_rules
 
 from conftest import ROOT
 

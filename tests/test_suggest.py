@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from ims_geo import schema
 from ims_geo.cli import main
 from ims_geo.ingest import load_mapping, read_works
+from ims_geo.ingest.suggest import propose_value, suggest_for_frame
 from ims_geo.store import open_store
-from ims_geo.suggest import propose_value, suggest_for_frame
 
 from conftest import ROOT, shared_data
 

@@ -28,10 +28,10 @@ from fastapi.staticfiles import StaticFiles
 
 from ims_geo import schema as s
 from ims_geo.api import geojson
+from ims_geo.conflicts.rules import KINDS, load_rules
 from ims_geo.errors import ImportRefusedError, InputError, StoreError
 from ims_geo.ingest import Limits
 from ims_geo.redact import redact
-from ims_geo.rules import KINDS, load_rules
 from ims_geo.store import PostGISStore, Store, open_store
 
 #: Where the vendored Swagger UI is served (the docs page works offline).

@@ -34,7 +34,7 @@ import shapely
 
 from ims_geo import schema as s
 from ims_geo.conflicts import CONFLICT_COLUMNS, find_conflicts
-from ims_geo.rules import Rules
+from ims_geo.conflicts.rules import Rules
 from ims_geo.store import PRIVATE_ORG, Store
 
 #: Columns of :func:`changes` (then ``geometry``).
@@ -109,7 +109,7 @@ def changes(store: Store, since: pd.Timestamp, rules: Rules | None = None) -> gp
     since
         A moment (timezone-aware, or taken as UTC).
     rules
-        The conflict rules (default :class:`~ims_geo.rules.Rules`).
+        The conflict rules (default :class:`~ims_geo.conflicts.rules.Rules`).
 
     Returns
     -------

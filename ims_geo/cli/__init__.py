@@ -205,7 +205,7 @@ def _rules(
     moratorium_years: float | None = None,
 ) -> Any:
     """Rules from the rules file (if any) with the command-line values on top."""
-    from ims_geo.rules import Rules, load_rules
+    from ims_geo.conflicts.rules import Rules, load_rules
 
     given: dict[str, Any] = {
         "distance": distance,

@@ -35,7 +35,7 @@ def suggest_cmd(
     each distinct raw value is listed with its count and a proposed
     canonical value. Edit it, then: ims-geo import FILE --mapping OUT.
     """
-    from ims_geo.suggest import suggest_mapping
+    from ims_geo.ingest.suggest import suggest_mapping
 
     if out and Path(out).exists() and not force:
         _fail(f"{out} exists; choose another --out or add --force to overwrite it")

@@ -47,12 +47,12 @@ import pandas as pd
 import shapely
 
 from ims_geo import schema as S
+from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import ensure_metric
 from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, programme, projects
 from ims_geo.cycle.moratoria import moratoria, store_conflicts
 from ims_geo.cycle.targets import KPIS, is_full_revision, kpi_state, targets
-from ims_geo.rules import Rules
 from ims_geo.store.base import Store, compare_works
 
 #: Columns of :func:`changes` before its extra columns.

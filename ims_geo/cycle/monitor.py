@@ -64,11 +64,11 @@ import pandas as pd
 
 from ims_geo import sanity
 from ims_geo import schema as S
+from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import checked_cycle, day_text, days, now_text
 from ims_geo.cycle.adopt import has_programme, programme, projects
 from ims_geo.cycle.moratoria import GEOMETRY_PROBLEM
 from ims_geo.errors import InputError, StoreError
-from ims_geo.rules import Rules
 from ims_geo.store.base import Store
 from ims_geo.store.cycle_tables import transaction
 
@@ -157,9 +157,9 @@ def read_progress(
         The file cannot be read (damaged, wrong encoding, ...); it is parsed
         in the limited worker process, so a hostile file is a refusal.
     """
-    from ims_geo._mapping import Mapping, apply, load_mapping
     from ims_geo.ingest import Limits
-    from ims_geo.suggest import read_raw
+    from ims_geo.ingest._mapping import Mapping, apply, load_mapping
+    from ims_geo.ingest.suggest import read_raw
 
     if limits is None:
         limits = Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))

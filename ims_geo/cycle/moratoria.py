@@ -49,9 +49,9 @@ from pyproj import CRS
 from ims_geo import sanity
 from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import day_text, days, from_hex, now_text, to_hex
 from ims_geo.errors import InputError, StoreError
-from ims_geo.rules import Rules
 from ims_geo.store.base import Store
 from ims_geo.store.cycle_tables import Transaction, transaction
 
@@ -262,11 +262,11 @@ def read_moratoria(
     gives as the row's rejection reason.
 
     The file is parsed in the limited worker process like every upload
-    (:mod:`ims_geo._worker`): a file that cannot be read is an
+    (:mod:`ims_geo.ingest._worker`): a file that cannot be read is an
     :class:`~ims_geo.errors.InputError` naming it, never a crash.
     """
     from ims_geo.ingest import Limits
-    from ims_geo.suggest import read_raw
+    from ims_geo.ingest.suggest import read_raw
 
     limits = Limits(max_upload_bytes=float("inf"), max_expanded_bytes=float("inf"))
     label = Path(path).name
@@ -623,7 +623,7 @@ def store_conflicts(
         Its works as read by the caller (e.g. cached); None reads
         :meth:`~ims_geo.store.Store.works`.
     rules
-        Conflict rules (default :class:`ims_geo.rules.Rules`).
+        Conflict rules (default :class:`ims_geo.conflicts.rules.Rules`).
     internal
         As in :func:`ims_geo.conflicts.find_conflicts`.
     finder

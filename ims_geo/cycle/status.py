@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, programme, revisions
 from ims_geo.cycle.baseline import kpis, plans
 from ims_geo.cycle.monitor import monitoring, progress
 from ims_geo.cycle.targets import KPIS, is_full_revision, targets
-from ims_geo.rules import Rules
 from ims_geo.store.base import Store
 
 #: Columns of :attr:`CycleStatus.steps`.

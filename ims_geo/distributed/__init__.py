@@ -10,7 +10,7 @@ There is no second implementation of the rules.
 Why the answer is exact
 -----------------------
 Notation: ``D`` is the tiling's distance, at least the largest distance any
-rule uses (:attr:`ims_geo.rules.Rules.max_distance`), so every pair the
+rule uses (:attr:`ims_geo.conflicts.rules.Rules.max_distance`), so every pair the
 kernel reports is at most ``D`` apart; ``env(w)`` is a work's envelope in the
 working metric CRS, ``grow(w) = env(w)`` grown by ``h = D/2 + m`` on every
 side (``m`` = :data:`~ims_geo.distributed.tiles.HALO_MARGIN`, 1 mm). The

@@ -57,11 +57,11 @@ from ims_geo.conflicts import (
     find_conflicts,
     left_out,
 )
+from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
 from ims_geo.export import first_rows, geoparquet_table
-from ims_geo.rules import Rules
 
 #: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
 KERNEL_COLUMNS: tuple[str, ...] = (

@@ -182,7 +182,7 @@ TEMPLATES: tuple[str, ...] = (
     # street segments of the cycle's disruption table (ims_geo.cycle.baseline)
     N_("{size} m square {x} {y}"),
     N_("square"),
-    # the formats of ims_geo._sources.FORMATS that have words
+    # the formats of ims_geo.ingest._sources.FORMATS that have words
     N_("zipped shapefile"),
     N_("shapefile"),
     N_("CSV with a WKT geometry column"),
@@ -266,7 +266,7 @@ TEMPLATES: tuple[str, ...] = (
     N_("cost table: '{name}' must be a number, got {value}"),
     N_("{where}: unknown cost key '{key}' (did you mean '{close}'?)"),
     N_("{where}: unknown cost key '{key}' (known keys: {keys})"),
-    # a mapping file that does not fit (ims_geo._mapping; {mapping} is its name or the page's)
+    # a mapping file that does not fit (ims_geo.ingest._mapping; {mapping} is its name or the page's)
     N_("the mapping"),
     N_("the mapping built here"),
     N_("{mapping} is not a valid TOML file: {error}"),
@@ -459,7 +459,7 @@ TEMPLATES: tuple[str, ...] = (
         "more than the memory limit of {limit} (max_memory_bytes); export it again from the "
         "source system"
     ),
-    # a GeoParquet file that cannot be read (ims_geo._geoparquet)
+    # a GeoParquet file that cannot be read (ims_geo.ingest._geoparquet)
     N_(
         "{file}: the Parquet data could not be read ({error}); the file is damaged: export it "
         "again from the source system"

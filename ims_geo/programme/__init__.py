@@ -167,11 +167,11 @@ import shapely
 
 from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import ensure_metric
 from ims_geo.errors import InputError, ScheduleError
 from ims_geo.programme import schedule as sched
 from ims_geo.programme.costs import CostTable, load_costs
-from ims_geo.rules import Rules
 
 Progress = Callable[[float, str], None]
 
@@ -495,7 +495,7 @@ def propose(
         conflicts are found on the works alone, so baseline and proposal
         KPIs are counted alike.
     rules
-        Conflict rules (default :class:`ims_geo.rules.Rules`); also used to
+        Conflict rules (default :class:`ims_geo.conflicts.rules.Rules`); also used to
         find the pairs that could conflict anywhere in the windows and to
         classify the proposal.
     budgets

@@ -18,6 +18,7 @@ import pandas as pd
 from ims_geo import cycle as cyc
 from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts.rules import Rules
 from ims_geo.report.data import (
     CONFLICT_COLUMNS,
     DEVIATION_COLUMNS,
@@ -28,7 +29,6 @@ from ims_geo.report.data import (
     ReportData,
     empty,
 )
-from ims_geo.rules import Rules
 from ims_geo.store.base import PRIVATE_ORG, Store
 
 _PAIR = ("org_a", "work_id_a", "org_b", "work_id_b")

@@ -31,17 +31,17 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from ims_geo import maps
-from ims_geo._mapping import loads_mapping, to_dict
 from ims_geo.access.roles import Identity
+from ims_geo.conflicts.rules import load_rules
 from ims_geo.cycle.moratoria import store_conflicts
 from ims_geo.errors import StoreError
 from ims_geo.i18n import N_, _, messages
 from ims_geo.ingest import IngestResult, Mapping, list_layers, read_works
+from ims_geo.ingest._mapping import loads_mapping, to_dict
+from ims_geo.ingest.suggest import read_raw, value_table
 from ims_geo.programme import Progress, Proposal, propose
-from ims_geo.rules import load_rules
 from ims_geo.schema import VISIBILITY
 from ims_geo.store import DEFAULT_STORE, STORE_ENV, Store, open_store
-from ims_geo.suggest import read_raw, value_table
 
 
 def location() -> str:

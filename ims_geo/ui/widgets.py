@@ -542,7 +542,7 @@ def translation_editor(
     Parameters
     ----------
     table
-        :func:`ims_geo.suggest.value_table`: ``raw``, ``rows``, ``proposed``, ``why``.
+        :func:`ims_geo.ingest.suggest.value_table`: ``raw``, ``rows``, ``proposed``, ``why``.
     column
         The vocabulary column.
     given

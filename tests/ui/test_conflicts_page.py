@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from ims_geo import cycle
 from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts.explain import explain, sentences
+from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle.moratoria import moratoria
-from ims_geo.explain import explain, sentences
-from ims_geo.rules import Rules
 from ims_geo.schema import validate
 from ims_geo.store import STORE_ENV, open_store
 from ims_geo.ui import links

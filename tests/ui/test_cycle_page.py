@@ -190,7 +190,7 @@ def _progress_parquet() -> bytes:
 
 
 def test_progress_upload_takes_geoparquet_like_the_upload_page(open_app, tmp_path: Path):
-    from ims_geo._sources import FORMATS
+    from ims_geo.ingest._sources import FORMATS
 
     path = tmp_path / "cycle.gpkg"
     store = build(path)

@@ -26,8 +26,8 @@ import shapely
 from streamlit import dataframe_util
 
 from ims_geo import cycle
+from ims_geo.conflicts.rules import Rules
 from ims_geo.programme import propose
-from ims_geo.rules import Rules
 from ims_geo.schema import validate
 from ims_geo.store import open_store
 from ims_geo.ui import negotiate, state

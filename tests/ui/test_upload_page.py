@@ -320,7 +320,7 @@ def test_a_plan_that_drops_most_works_needs_a_confirmation(
 
 
 def test_every_format_of_the_command_line_is_offered(open_app, store_copy):
-    from ims_geo._sources import FORMATS
+    from ims_geo.ingest._sources import FORMATS
 
     at = open_app("upload", store=store_copy)
     offered = {t.lstrip(".") for t in at.file_uploader(key="upload_file").proto.type}

@@ -16,11 +16,11 @@ import streamlit as st
 
 from ims_geo import i18n, maps
 from ims_geo.conflicts import left_out
+from ims_geo.conflicts.explain import explain, sentences
+from ims_geo.conflicts.rules import load_rules
 from ims_geo.cycle.moratoria import moratoria
-from ims_geo.explain import explain, sentences
 from ims_geo.i18n import _
 from ims_geo.i18n.labels import label
-from ims_geo.rules import load_rules
 from ims_geo.schema import DISCIPLINES, ORG
 from ims_geo.ui import links, state, widgets
 

@@ -23,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo import cycle, maps
+from ims_geo.conflicts.rules import Rules
 from ims_geo.errors import ImsGeoError
 from ims_geo.i18n import N_, _, fmt_number, language, ngettext
 from ims_geo.programme import (
@@ -43,7 +44,6 @@ from ims_geo.programme import (
     load_costs,
 )
 from ims_geo.programme.schedule import FIX_WORTH_DEFAULT, FIX_WORTH_MIN, Weights
-from ims_geo.rules import Rules
 from ims_geo.schema import COST, DISCIPLINE, ORG, START, STATUS, TITLE, WORK_ID
 from ims_geo.ui import charts, links, negotiate, state, widgets
 

@@ -7,16 +7,16 @@ from pathlib import Path
 import streamlit as st
 
 from ims_geo import maps
-from ims_geo._mapping import Mapping, dump_toml, loads_mapping, to_dict
-from ims_geo._mapping import apply as apply_mapping
-from ims_geo._sources import FORMATS
 from ims_geo.errors import ImsGeoError, MissingCRSError
 from ims_geo.i18n import N_, _, bind, fmt_number, messages, ngettext
 from ims_geo.ingest import UPLOAD_TYPES, Limits
-from ims_geo.preview import plan_changes
+from ims_geo.ingest._mapping import Mapping, dump_toml, loads_mapping, to_dict
+from ims_geo.ingest._mapping import apply as apply_mapping
+from ims_geo.ingest._sources import FORMATS
+from ims_geo.ingest.preview import plan_changes
+from ims_geo.ingest.suggest import suggest_for_frame
 from ims_geo.schema import COLUMNS, GEOMETRY, ORG, REASON, REQUIRED, VOCABULARY
 from ims_geo.store import organisations_of
-from ims_geo.suggest import suggest_for_frame
 from ims_geo.ui import state, widgets
 
 # choices kept as English codes in the session (a language switch keeps them); shown translated

@@ -42,11 +42,12 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from ims_geo import _sources, _worker, sanity, schema
-from ims_geo._mapping import Mapping, load_mapping
-from ims_geo._mapping import apply as _apply_mapping
+from ims_geo import sanity, schema
 from ims_geo.crs import check_metric, working_crs
 from ims_geo.errors import HostileInputError, ImsGeoError, InputError, MissingCRSError
+from ims_geo.ingest import _sources, _worker
+from ims_geo.ingest._mapping import Mapping, load_mapping
+from ims_geo.ingest._mapping import apply as _apply_mapping
 
 __all__ = [
     "IngestResult",

@@ -138,9 +138,9 @@ from geopandas.array import GeometryArray
 from pyproj import CRS
 
 from ims_geo import schema as s
+from ims_geo.conflicts.rules import KINDS, Rules
 from ims_geo.crs import check_metric, ensure_metric
 from ims_geo.errors import InputError, MissingCRSError
-from ims_geo.rules import KINDS, Rules
 
 CONFLICT_COLUMNS: tuple[str, ...] = (
     "work_id_a", "org_a", "work_id_b", "org_b", "discipline_a", "discipline_b",
@@ -182,7 +182,7 @@ def find_conflicts(
         (:func:`ims_geo.crs.ensure_metric`) before measuring.
     rules
         Distances, time windows, exemptions and weights (default
-        :class:`~ims_geo.rules.Rules`).
+        :class:`~ims_geo.conflicts.rules.Rules`).
     internal
         Also report pairs within one organisation (kind ``internal``);
         None uses :attr:`Rules.internal`.
@@ -479,7 +479,7 @@ def left_out(
     works
         Works as for :func:`find_conflicts`.
     rules
-        The rules of the search (default :class:`~ims_geo.rules.Rules`).
+        The rules of the search (default :class:`~ims_geo.conflicts.rules.Rules`).
     start, end
         A period the caller looks at (both days inclusive); None: open.
 

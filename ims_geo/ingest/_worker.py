@@ -46,7 +46,7 @@ from typing import Any
 from ims_geo.errors import ImsGeoError, InputError, ReadLimitError
 
 #: Modules the forkserver imports once, so that each worker starts ready.
-PRELOAD = ["ims_geo.ingest", "ims_geo._geoparquet"]
+PRELOAD = ["ims_geo.ingest", "ims_geo.ingest._geoparquet"]
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 #: Seconds a worker may take past its CPU limit before the wall clock stops it anyway.

@@ -2,7 +2,7 @@
 
 :func:`explain` takes one conflict row (of :func:`ims_geo.conflicts.find_conflicts`
 or :func:`ims_geo.cycle.store_conflicts`), the two works and the
-:class:`~ims_geo.rules.Rules` it was found with, and returns an
+:class:`~ims_geo.conflicts.rules.Rules` it was found with, and returns an
 :class:`Explanation`: which rule made the pair this kind, with its numbers
 (distance against the distance rule, the gap against the synergy window or
 the moratorium), and every move of one work, keeping its duration, that
@@ -32,7 +32,7 @@ day (``protected_until``).
 Examples
 --------
 >>> import pandas as pd
->>> from ims_geo.rules import Rules
+>>> from ims_geo.conflicts.rules import Rules
 >>> works = pd.DataFrame({
 ...     "org": ["City", "Water"], "work_id": ["R1", "W1"],
 ...     "discipline": ["road", "water"], "layer": ["surface", "subsurface"],
@@ -63,9 +63,9 @@ from typing import Any
 import pandas as pd
 
 from ims_geo import schema as s
+from ims_geo.conflicts.rules import Rules
 from ims_geo.errors import InputError
 from ims_geo.i18n import _, fmt_date, fmt_days, fmt_metres, fmt_number
-from ims_geo.rules import Rules
 
 __all__ = ["Explanation", "Move", "explain", "sentences"]
 

@@ -11,7 +11,7 @@ file (``data/mappings/README.md``) with a comment on every line saying why.
 
 Examples
 --------
->>> from ims_geo.suggest import suggest_mapping
+>>> from ims_geo.ingest.suggest import suggest_mapping
 >>> s = suggest_mapping("htdd_ashford_2018-06.gpkg")  # doctest: +SKIP
 >>> open("ashford.toml", "w").write(s.to_toml())  # doctest: +SKIP
 """
@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from ims_geo import _sources, schema
-from ims_geo._mapping import Mapping, dump_toml
-from ims_geo._mapping import apply as apply_mapping
+from ims_geo import schema
 from ims_geo.errors import ImsGeoError
-from ims_geo.ingest import Limits, _isolated
+from ims_geo.ingest import Limits, _isolated, _sources
+from ims_geo.ingest._mapping import Mapping, dump_toml
+from ims_geo.ingest._mapping import apply as apply_mapping
 
 __all__ = ["Suggestion", "propose_value", "read_raw", "suggest_mapping", "value_table"]
 
@@ -285,7 +285,7 @@ def _read_raw(
     except ImsGeoError:
         raise
     except Exception as exc:  # any other failure is a refusal of the file
-        from ims_geo import _worker
+        from ims_geo.ingest import _worker
 
         raise _worker.unreadable(upload.name, exc) from exc
 

@@ -627,10 +627,10 @@ def read_gdal(
     Returns the frame, GDAL's warnings and, when some geometries could not
     be parsed, which rows (their geometry is missing in the frame). A file
     that declares more than ``max_rows`` features is refused before it is read.
-    A GeoParquet dataset is read by :func:`ims_geo._geoparquet.read_parquet`.
+    A GeoParquet dataset is read by :func:`ims_geo.ingest._geoparquet.read_parquet`.
     """
     if dataset.kind == "parquet":
-        from ims_geo._geoparquet import read_parquet  # it reads this module's Dataset
+        from ims_geo.ingest._geoparquet import read_parquet  # it reads this module's Dataset
 
         return read_parquet(dataset, name, max_rows)
     with contextlib.suppress(Exception):

@@ -4,7 +4,7 @@ The file's footer is checked against the limits before any data page is
 read; the geometry column is found through the GeoParquet ``geo`` metadata
 (WKB or a GeoArrow native encoding) or, without it, by a WKB column's name;
 a row whose geometry cannot be parsed gets a reason instead of failing the
-file. :func:`ims_geo._sources.resolve` opens the file, the import calls
+file. :func:`ims_geo.ingest._sources.resolve` opens the file, the import calls
 :func:`read_parquet` as it calls the other formats' readers.
 """
 
@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 import shapely
 from pyproj.exceptions import CRSError
 
-from ims_geo._sources import _SMALL_MEMBER, Dataset, _not_vector
 from ims_geo.errors import HostileInputError, InputError
 from ims_geo.export import wkb_type_codes
+from ims_geo.ingest._sources import _SMALL_MEMBER, Dataset, _not_vector
 
 #: Reason of a row whose WKB geometry shapely cannot parse.
 UNREADABLE_WKB = (
