@@ -313,10 +313,10 @@ def _formula_like(values: pd.Series) -> np.ndarray:
         starts = values.str.match(_FORMULA_START)
     except AttributeError:  # no text at all (numbers or dates in an object column)
         return np.zeros(len(values), dtype=bool)
-    starts = starts.fillna(False).to_numpy(dtype=bool)
+    starts = starts.eq(True).to_numpy(dtype=bool)  # NaN where a cell is not text
     if not starts.any():
         return starts
-    numbers = values.str.match(_PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
+    numbers = values.str.match(_PLAIN_NUMBER).eq(True).to_numpy(dtype=bool)
     return starts & ~numbers
 
 
@@ -367,24 +367,48 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 def _csv_columns(table: pd.DataFrame) -> pa.Table:
     """``table`` as the Arrow table the CSV writer takes, one conversion per column.
 
-    A column Arrow cannot type (numbers mixed with text) or cannot write as
-    CSV (lists, records, periods, intervals) goes as its text, the way
-    pandas writes it; every other column, datetimes included, is written by
-    Arrow whatever its neighbours, so a value is always written as the same
-    text.
+    Each column is written by Arrow whatever its neighbours (datetimes
+    included), so a value is always written as the same text; what a CSV
+    cannot hold goes as its text (:func:`_column`).
     """
-    arrays = []
-    for col in table.columns:
-        values = table[col]
-        try:
-            array = pa.array(values, from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError):
-            array = None
-        unwritable = array is None or pa.types.is_nested(array.type)
-        if unwritable or isinstance(array.type, pa.BaseExtensionType):
-            array = pa.array(_as_text(values), type=pa.string())
-        arrays.append(array)
+    arrays = [_column(table[col], plain=True)[0] for col in table.columns]
     return pa.Table.from_arrays(arrays, names=[str(c) for c in table.columns])
+
+
+def _column(values: pd.Series, *, plain: bool) -> tuple[pa.Array | pa.ChunkedArray, bool]:
+    """``values`` as Arrow, or as their text where Arrow or the format cannot hold them.
+
+    A column Arrow cannot type (numbers mixed with text) always goes as its
+    text, the way pandas writes it. A ``plain`` format (CSV, GeoPackage,
+    shapefile: one plain value per field) also takes as text what it would
+    flatten or garble: lists and records (``[1, 2]``, ``{'a': 1}``),
+    extension types (periods ``2027-01``, intervals ``(0, 1]``) and
+    durations (``3 days``); GeoParquet holds all of them as they are.
+
+    Parameters
+    ----------
+    values
+        One column.
+    plain
+        Whether the format holds only plain values.
+
+    Returns
+    -------
+    tuple
+        The Arrow array and whether it is the column's text.
+    """
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError):
+        return pa.array(_as_text(values), type=pa.string()), True
+    kind = array.type
+    if plain and pa.types.is_nested(kind):
+        # the values as Python lists and dicts: the text Excel's writer gives them too
+        listed = array.to_pylist()
+        return pa.array([None if v is None else str(v) for v in listed], pa.string()), True
+    if plain and (isinstance(kind, pa.BaseExtensionType) or pa.types.is_duration(kind)):
+        return pa.array(_as_text(values), type=pa.string()), True
+    return array, False
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -415,24 +439,25 @@ def _sheet_name(name: str) -> str:
     return clean or "sheet"
 
 
-def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns Arrow cannot type (numbers mixed with text) written as text."""
+def _arrow_safe(frame: pd.DataFrame, *, plain: bool) -> pd.DataFrame:
+    """``frame`` with each column the format cannot hold as its text (:func:`_column`)."""
     out = frame
     for col in frame.columns:
         values = frame[col]
-        if values.dtype != object or isinstance(values.dtype, gpd.array.GeometryDtype):
+        if isinstance(values.dtype, gpd.array.GeometryDtype):
             continue
-        try:
-            pa.array(values, from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError):
+        array, as_text = _column(values, plain=plain)
+        if as_text:
             if out is frame:
                 out = frame.copy()
-            out[col] = _as_text(values)
+            out[col] = pd.Series(array.to_pandas(), index=frame.index, dtype=object)
     return out
 
 
 #: Formats written through Arrow: their dates go as Arrow dates (:func:`_dates_as_date`).
 _ARROW_DATES = frozenset({"gpkg", "parquet"})
+#: Formats of plain values only (:func:`_column`).
+_PLAIN = frozenset({"csv", "gpkg", "shp-zip"})
 
 
 def _spatial(frame: pd.DataFrame, fmt: str) -> gpd.GeoDataFrame:
@@ -440,7 +465,8 @@ def _spatial(frame: pd.DataFrame, fmt: str) -> gpd.GeoDataFrame:
         raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
     safe = _safe_frame(frame, fmt)
     dated = _dates_as_date(safe, arrow=fmt in _ARROW_DATES)
-    return gpd.GeoDataFrame(_arrow_safe(dated), geometry=safe.geometry.name, crs=safe.crs)
+    attrs = _arrow_safe(dated, plain=fmt in _PLAIN)
+    return gpd.GeoDataFrame(attrs, geometry=safe.geometry.name, crs=safe.crs)
 
 
 def _write_gpkg(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
@@ -449,7 +475,7 @@ def _write_gpkg(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
         if _geometry_column(frame) is None:
             # an attribute table (no geometry) is a plain GeoPackage table in QGIS
             plain = _dates_as_date(_safe_frame(frame, "gpkg"), arrow=True)
-            table = gpd.GeoDataFrame(_arrow_safe(plain))
+            table = gpd.GeoDataFrame(_arrow_safe(plain, plain=True))
             table.to_file(path, layer=name, driver="GPKG", mode=mode, use_arrow=True)
         else:
             spatial = _spatial(frame, "gpkg")
@@ -523,7 +549,7 @@ def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
             "rename that column"
         )
     given.columns = names
-    attrs = _arrow_safe(_dates_as_date(given, arrow=True))
+    attrs = _arrow_safe(_dates_as_date(given, arrow=True), plain=False)
     dated = [
         c
         for c in names

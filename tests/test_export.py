@@ -823,7 +823,7 @@ MORE_GEOMETRIES = [
 def _as_exported_before(frame: gpd.GeoDataFrame, fmt: str) -> gpd.GeoDataFrame:
     """The frame the writers took before: dates as ``datetime.date`` objects."""
     safe = export._safe_frame(frame, fmt)
-    plain = export._arrow_safe(export._dates_as_date(safe))
+    plain = export._arrow_safe(export._dates_as_date(safe), plain=False)
     return gpd.GeoDataFrame(plain, geometry="geometry", crs=safe.crs)
 
 
@@ -917,3 +917,78 @@ def test_geopackage_and_csv_hold_what_they_held_before(tmp_path):
         "2027-01-01",
         "2027-01-01 12:30:00.000000",
     ]
+
+
+def _odd_columns() -> gpd.GeoDataFrame:
+    """Columns no plain field holds as they are: mixed, nested, extension types, durations."""
+    frame = pd.DataFrame(
+        {
+            "mixed": [7, "Waternet", None],
+            "nested": [[1, 2], None, [3]],
+            "arrow_list": pd.Series([[4, 5], [6], None], dtype=pd.ArrowDtype(pa.list_(pa.int64()))),
+            "record": [{"a": 1}, None, {"a": 2}],
+            "period": pd.period_range("2027-01", periods=3, freq="M"),
+            "interval": pd.interval_range(0, 3),
+            "duration": pd.to_timedelta([1, None, 3], unit="D"),
+            "name": ["Mühle", "Ødegård", "Kärkkäinen"],
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=shapely.points([0, 1, 2], [0, 1, 2]), crs=3067)
+
+
+#: Each odd column's values as written: the text of each Python value, missing left empty.
+ODD_TEXTS = {
+    "mixed": ["7", "Waternet", None],
+    "nested": ["[1, 2]", None, "[3]"],
+    "arrow_list": ["[4, 5]", "[6]", None],
+    "record": ["{'a': 1}", None, "{'a': 2}"],
+    "period": ["2027-01", "2027-02", "2027-03"],
+    "interval": ["(0, 1]", "(1, 2]", "(2, 3]"],
+    "duration": ["1 days", None, "3 days"],
+    "name": ["Mühle", "Ødegård", "Kärkkäinen"],
+}
+
+
+@pytest.mark.parametrize("suffix", ["csv", "gpkg", "zip"])
+def test_plain_formats_write_mixed_nested_and_extension_columns_as_their_text(suffix, tmp_path):
+    """One column each, one text per value: nothing flattened, renamed, lost or turned into 0."""
+    path = export.write(_odd_columns(), tmp_path / f"odd.{suffix}")
+    if suffix == "csv":
+        back = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(ODD_TEXTS, pa.string())
+            ),
+        ).to_pandas()
+        back = back.drop(columns="geometry").replace({"": None})
+    else:
+        source = f"/vsizip/{path}/odd.shp" if suffix == "zip" else path
+        back = pyogrio.read_dataframe(source, read_geometry=False)
+        assert list(pyogrio.read_info(source)["dtypes"]) == ["object"] * len(ODD_TEXTS)
+    assert list(back.columns) == list(ODD_TEXTS)
+    for col, texts in ODD_TEXTS.items():
+        assert back[col].astype(object).where(back[col].notna(), None).tolist() == texts, col
+
+
+def test_xlsx_writes_nested_and_extension_columns_as_the_csv_text(tmp_path):
+    """Excel cells: text stays text, numbers stay numbers, a nested value is the CSV's text."""
+    path = export.write(_odd_columns().drop(columns="duration"), tmp_path / "odd.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header, cells = rows[0], rows[1:]
+    assert list(header) == [c for c in ODD_TEXTS if c != "duration"] + ["geometry"]
+    for i, col in enumerate(header[:-1]):
+        expected = ODD_TEXTS[col]
+        if col == "mixed":
+            expected = [7, "Waternet", None]  # a number stays a number, text stays text
+        assert [row[i] for row in cells] == expected, col
+
+
+def test_geoparquet_keeps_nested_and_extension_columns_and_writes_mixed_as_text(tmp_path):
+    path = export.write(_odd_columns(), tmp_path / "odd.parquet")
+    table = pq.read_table(path)
+    assert table.column("mixed").to_pylist() == ODD_TEXTS["mixed"]
+    assert table.column("nested").to_pylist() == [[1, 2], None, [3]]
+    assert table.column("record").to_pylist() == [{"a": 1}, None, {"a": 2}]
+    assert table.column("duration").type == pa.duration("us")
+    assert table.column("name").to_pylist() == ODD_TEXTS["name"]
