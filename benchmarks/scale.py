@@ -170,6 +170,8 @@ def run_dask(
         "total_s": t2 - t1,
         "kernel_s": result.kernel_seconds,
         "slowest_tile_s": result.slowest_tile_seconds,
+        "shuffle": result.shuffle,
+        "phase_s": result.phase_seconds,
         "peak_rss": {"client": client_peak, **{str(k): v for k, v in peaks.items()}},
         "peak_rss_client_with_gathered_answer": _peak_rss(),
     }

@@ -29,6 +29,7 @@ from ims_geo.conflicts.rules import Rules
 from ims_geo.distributed import (
     Tiling,
     Works,
+    engine,
     find_conflicts_dask,
     grid_tiling,
     kd_tiling,
@@ -37,6 +38,7 @@ from ims_geo.distributed import (
     run,
     tile_conflicts,
 )
+from ims_geo.distributed.engine import SHUFFLES, _positions
 from ims_geo.distributed.tiles import HALO_MARGIN
 from ims_geo.errors import InputError
 from ims_geo.schema import REASON, validate
@@ -195,10 +197,13 @@ def test_dask_on_a_random_grid_equals_the_kernel(
 ) -> None:
     tiling = data.draw(random_grid(works, rules.max_distance))
     partitions = data.draw(st.integers(1, 3))
-    found = find_conflicts_dask(
-        works, rules, client=dask_client, tiling=tiling, partitions=partitions
+    shuffle = data.draw(st.sampled_from(SHUFFLES))
+    result = run(
+        works, rules, client=dask_client, tiling=tiling, partitions=partitions, shuffle=shuffle
     )
-    assert_same(found, find_conflicts(works, rules))
+    assert result.shuffle == shuffle
+    assert result.conflicts is not None
+    assert_same(result.conflicts, find_conflicts(works, rules))
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -301,6 +306,43 @@ def test_nothing_found_and_works_without_geometry(dask_client: Any) -> None:
     works = works_of([work("a", "Gas", Point(0, 0)), work("b", "Water", Point(500, 0))])
     works.loc[1, "geometry"] = None
     assert_same(find_conflicts_dask(works, client=dask_client, tiles=2), find_conflicts(works))
+
+
+def test_the_shuffle_follows_the_works_per_worker_thread(
+    dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    works = works_of([work("a", "Gas", Point(0, 0)), work("b", "Water", Point(5, 0))])
+    threads = sum(dask_client.nthreads().values())
+    monkeypatch.setattr(engine, "DIRECT_WORKS_PER_THREAD", 2 / threads)  # 2 works: direct
+    assert run(works, client=dask_client, tiles=2).shuffle == "direct"
+    monkeypatch.setattr(engine, "DIRECT_WORKS_PER_THREAD", 1.9 / threads)  # beyond: p2p
+    result = run(works, client=dask_client, tiles=2)
+    assert result.shuffle == "p2p"
+    assert result.conflicts is not None
+    assert_same(result.conflicts, find_conflicts(works))
+    with pytest.raises(InputError, match="shuffle must be one of direct, p2p, not 'disk'"):
+        run(works, client=dask_client, shuffle="disk")
+
+
+def test_pair_positions_equal_a_merge_on_the_keys() -> None:
+    rng = np.random.default_rng(5)
+    orgs = np.array(["Gas", "Water", "Telecom"], dtype=object)
+    keys = pd.DataFrame(
+        {"org": orgs[rng.integers(0, 3, 300)], "work_id": rng.integers(0, 400, 300)}
+    )
+    keys = keys.drop_duplicates().reset_index(drop=True)
+    keys["work_id"] = keys["work_id"].astype(str)
+    keys.loc[7, "org"] = None  # a missing organisation is a key like any other
+    a, b = rng.integers(0, len(keys), 500), rng.integers(0, len(keys), 500)
+    found = pd.DataFrame(
+        {"org_a": keys["org"].to_numpy()[a], "work_id_a": keys["work_id"].to_numpy()[a],
+         "org_b": keys["org"].to_numpy()[b], "work_id_b": keys["work_id"].to_numpy()[b]}
+    )  # fmt: skip
+    at_a, at_b = _positions(keys, found)
+    assert (at_a == a).all() and (at_b == b).all()
+    twice = pd.concat([keys, keys.iloc[[3]]], ignore_index=True)
+    with pytest.raises(InputError, match=f"duplicate work_id '{keys.loc[3, 'work_id']}'"):
+        _positions(twice, found)
 
 
 def test_duplicate_work_ids_in_a_tile_are_refused() -> None:
@@ -448,8 +490,9 @@ def street_works(n: int, seed: int) -> gpd.GeoDataFrame:
     return result.valid
 
 
+@pytest.mark.parametrize("shuffle", SHUFFLES)
 def test_street_network_on_the_cluster_with_partitioned_geoparquet(
-    dask_client: Any, tmp_path: Path
+    dask_client: Any, tmp_path: Path, shuffle: str
 ) -> None:
     works = street_works(3000, seed=3)
     rules = Rules(internal=True, pair_distance={("road", "sewer"): 30.0})
@@ -464,7 +507,9 @@ def test_street_network_on_the_cluster_with_partitioned_geoparquet(
     folder.mkdir()
     # a part of an earlier run with more tiles is not part of this answer
     want.iloc[:5].to_parquet(folder / "part-00099.parquet")
-    result = run(source, rules, client=dask_client, tiles=6, out_dir=folder)
+    result = run(source, rules, client=dask_client, tiles=6, out_dir=folder, shuffle=shuffle)
+    assert result.shuffle == shuffle
+    assert set(result.phase_seconds) == {"first pass", "search", "uneven end"}
     assert not (folder / "part-00099.parquet").exists()
     assert result.tiles == 6 and result.works == 3000 and result.pairs == len(want)
     assert 1.0 < result.copy_ratio < 1.5

@@ -23,10 +23,16 @@ over them:
    (:func:`ims_geo.schema.validate`, in each partition: a rejected work
    refuses the run); each work is copied to every tile its envelope grown by
    the halo touches,
-   the copies are shuffled by tile (tile k to output partition k, so every
-   worker gets its share of tiles), and the task of each tile runs
+   the copies go to their tiles, and the task of each tile runs
    :func:`~ims_geo.conflicts.find_conflicts`, keeps the pairs whose reference
    point lies in the tile and writes them from the same task.
+
+How the copies reach their tiles (:data:`SHUFFLES`): up to
+:data:`DIRECT_WORKS_PER_THREAD` works per worker thread, the task that made a
+partition's copies cuts them by tile and each tile's task takes its piece of
+every partition (held in the workers' memory); the tiles are not tied to a
+worker, so whichever worker is free takes the next one. Beyond that, Dask's p2p
+shuffle moves them (tile k to output partition k, buffered on disk).
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
-from ims_geo.export import first_rows, geoparquet_table
+from ims_geo.export import geoparquet_table
 
 #: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
 KERNEL_COLUMNS: tuple[str, ...] = (
@@ -76,6 +82,23 @@ TILE = "_tile"
 SAMPLE_PER_PARTITION = 20_000
 #: Works per tile the default tiling aims at (a tile's kernel then needs well under 1 GiB).
 WORKS_PER_TILE = 100_000
+#: Works per worker thread up to which the copies go to their tiles directly
+#: (:data:`SHUFFLES`); above it Dask's p2p shuffle moves them. The direct way holds
+#: every copy in the workers' memory until its tile runs (about 230 bytes per copy:
+#: 0.35 GB per worker at this size, next to a tile's 0.9 GB), the p2p shuffle
+#: keeps them on disk.
+DIRECT_WORKS_PER_THREAD = 1_500_000
+#: How the copies reach their tiles: ``"direct"`` (each partition's copies cut by tile in
+#: the task that made them, each tile's task takes its pieces from every partition: no
+#: barrier but the tiles' own, no disk, and the scheduler gives the next tile to whichever
+#: worker is free) or ``"p2p"`` (Dask's p2p shuffle, tile k to output partition k; for
+#: data beyond the workers' memory).
+SHUFFLES: tuple[str, ...] = ("direct", "p2p")
+#: Text columns of the answer whose values repeat: dictionary encoded in the tiles' files
+#: (the others, such as work ids, are written plain, which is faster).
+_REPEATED: tuple[str, ...] = (
+    "org_a", "org_b", "discipline_a", "discipline_b", "kind", "severity",
+)  # fmt: skip
 #: Fields of GeoParquet's bbox covering column, in shapely's bounds order.
 _BOX_FIELDS: tuple[str, ...] = ("xmin", "ymin", "xmax", "ymax")
 _BOX = set(_BOX_FIELDS)
@@ -226,6 +249,14 @@ class DaskRun:
         Seconds the workers spent in the kernel, summed over the tiles.
     slowest_tile_seconds
         The longest one tile's kernel took.
+    shuffle
+        How the copies reached their tiles (:data:`SHUFFLES`).
+    phase_seconds
+        Wall time of the run's parts on the client: ``"first pass"`` (the
+        sample for the tiles, the count of ids used twice), ``"search"``
+        (checks, copies, shuffle, the tiles' kernels and files) and
+        ``"uneven end"`` (how long after the first worker's last tile
+        the last one ended).
     """
 
     conflicts: gpd.GeoDataFrame | None
@@ -238,6 +269,8 @@ class DaskRun:
     tiling: Tiling = field(repr=False)
     kernel_seconds: float = 0.0
     slowest_tile_seconds: float = 0.0
+    shuffle: str = "p2p"
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def copy_ratio(self) -> float:
@@ -291,6 +324,7 @@ def run(
     out_dir: str | Path | None = None,
     gather: bool = True,
     table: bool = False,
+    shuffle: str | None = None,
 ) -> DaskRun:
     """Run the conflict search on Dask.
 
@@ -329,6 +363,10 @@ def run(
         parts into one file). The titles travel with the works to their
         tiles: :class:`Works` must carry ``title`` (``carry``) when the
         works have titles; a GeoDataFrame's are taken along.
+    shuffle
+        How the copies reach their tiles (:data:`SHUFFLES`); default
+        ``"direct"`` up to :data:`DIRECT_WORKS_PER_THREAD` works per worker
+        thread, ``"p2p"`` above. The answer is the same either way.
 
     Returns
     -------
@@ -353,7 +391,9 @@ def run(
         works = Works.from_geodataframe(works, partitions or n_guess, rules, carry)
     if table and out_dir is None:
         raise InputError("the parts of the exported table need a folder to be written to")
-    written = _Written(out_dir, gather, table)
+    if shuffle is not None and shuffle not in SHUFFLES:
+        raise InputError(f"shuffle must be one of {', '.join(SHUFFLES)}, not {shuffle!r}")
+    written = _Written(out_dir, gather, table, shuffle)
     return _run(works, rules, client, tiles, tiling, written, distance, threads, known)
 
 
@@ -364,6 +404,7 @@ class _Written:
     out_dir: str | Path | None
     gather: bool
     table: bool
+    shuffle: str | None = None
 
 
 def _run(
@@ -377,6 +418,7 @@ def _run(
     threads: int,
     known: int | None,
 ) -> DaskRun:
+    began = time.perf_counter()
     source = works.crs
     target = _target_crs(works, client)
     summary_meta = pd.DataFrame(
@@ -409,9 +451,18 @@ def _run(
     meta = works.frame._meta if check is None else _canonical(works.frame._meta)
     meta = _copies(meta, source, target, tiling, None)
     copies = works.frame.map_partitions(_copies, source, target, tiling, check, meta=meta)
-    # tile k goes to output partition k (a hash of the tile number would put two or
-    # three tiles in some partitions and none in others: the workers would idle)
-    shuffled = copies.set_index(TILE, divisions=list(range(len(tiling) + 1)))
+    shuffle = written.shuffle
+    if shuffle is None:
+        shuffle = "direct" if n_works <= DIRECT_WORKS_PER_THREAD * threads else "p2p"
+    if shuffle == "direct":
+        n = len(tiling)
+        cut = [dask.delayed(_by_tile, nout=n)(part, n) for part in copies.to_delayed()]
+        parts: list[Any] = [[pieces[k] for pieces in cut] for k in range(n)]
+    else:
+        # tile k goes to output partition k (a hash of the tile number would put two or
+        # three tiles in some partitions and none in others: the workers would idle)
+        shuffled = copies.set_index(TILE, divisions=list(range(len(tiling) + 1)))
+        parts = list(shuffled.to_delayed())
     gather = written.gather
     folder = Path(written.out_dir) if written.out_dir is not None else None
     if folder is not None:
@@ -429,9 +480,11 @@ def _run(
             gather,
             written.table,
         )
-        for k, part in enumerate(shuffled.to_delayed())
+        for k, part in enumerate(parts)
     ]
+    searched = time.perf_counter()
     outcomes = _compute(client, tasks)
+    done = time.perf_counter()
     frames = [o[0] for o in outcomes if o[0] is not None and len(o[0])]
     files = [Path(o[1]) for o in outcomes if o[1] is not None]
     n_copies = sum(int(o[2]) for o in outcomes)
@@ -440,10 +493,21 @@ def _run(
     conflicts = None
     if gather:
         conflicts = _gathered(frames, target)
+    phases = {"first pass": searched - began, "search": done - searched,
+              "uneven end": _uneven_end([o[5] for o in outcomes])}  # fmt: skip
     return DaskRun(
         conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling,
         kernel_seconds=float(sum(seconds)), slowest_tile_seconds=max(seconds, default=0.0),
+        shuffle=shuffle, phase_seconds=phases,
     )  # fmt: skip
+
+
+def _uneven_end(spans: list[tuple[str, float]]) -> float:
+    """Seconds between the first and the last worker's end of its last tile."""
+    last: dict[str, float] = {}
+    for worker, end in spans:
+        last[worker] = max(last.get(worker, end), end)
+    return max(last.values()) - min(last.values()) if len(last) > 1 else 0.0
 
 
 def left_out_dask(works: Works, rules: Rules | None = None, client: Any = None) -> pd.DataFrame:
@@ -771,7 +835,7 @@ def _copies(
 
 
 def _run_part(
-    part: pd.DataFrame,
+    part: pd.DataFrame | list[pd.DataFrame],
     tile: int,
     tiling: Tiling,
     rules: Rules,
@@ -779,13 +843,18 @@ def _run_part(
     path: str | None,
     gather: bool,
     table: bool = False,
-) -> tuple[pd.DataFrame | None, str | None, int, int, list[float]]:
+) -> tuple[pd.DataFrame | None, str | None, int, int, list[float], tuple[str, float]]:
     """The owned pairs of tile ``tile`` (the shuffled partition ``part``); written to ``path``.
+
+    ``part`` may be the tile's pieces of every partition (:func:`_by_tile`).
 
     With ``table`` the tile writes its part of the exported table instead
     of its pairs, the titles taken from its own works. Returns the pairs (when ``gather``), the file written, the
-    copies read, the number of pairs and the seconds of the tile's kernel.
+    copies read, the number of pairs, the seconds of the tile's kernel and where
+    and when (the process's clock) the task ended.
     """
+    if isinstance(part, list):
+        part = pd.concat(part) if len(part) > 1 else part[0]
     if len(part) and not (part.index == tile).all():
         raise RuntimeError(f"partition {tile} of the shuffle holds works of another tile")
     crs = CRS.from_json(crs_json)
@@ -798,22 +867,53 @@ def _run_part(
     copies = len(part)
     del part  # the tile's works are done with: free them before the answer is written
     if not len(pairs):
-        return None, None, copies, 0, seconds
+        return None, None, copies, 0, seconds, _ended()
     written = None
     count = len(pairs)
     if path is not None and table:  # the exported table's rows of this tile
         from ims_geo.distributed.table import tile_table
 
-        rows = tile_table(normalised(_plain(pairs), crs), titles)
-        pq.write_table(rows, path, compression="snappy")
-        written = path
+        written = _write(tile_table(normalised(_plain(pairs), crs), titles), path)
     elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
         # the export's GeoParquet table (dates as dates): bounds once, types from the WKB
-        pq.write_table(geoparquet_table(pairs), path, compression="snappy")
-        written = path
+        written = _write(geoparquet_table(pairs), path)
     if not gather:
-        return None, written, copies, count, seconds
-    return _plain(pairs), written, copies, count, seconds
+        return None, written, copies, count, seconds, _ended()
+    return _plain(pairs), written, copies, count, seconds, _ended()
+
+
+def _write(table: pa.Table, path: str) -> str:
+    """``table`` written to ``path`` (Snappy; dictionaries for the texts that repeat)."""
+    repeated = [c for c in _REPEATED if c in table.column_names]
+    pq.write_table(table, path, compression="snappy", use_dictionary=repeated)
+    return path
+
+
+def _ended() -> tuple[str, float]:
+    """This worker's address (the process id outside a cluster) and the wall clock."""
+    try:
+        from distributed import get_worker
+
+        where = str(get_worker().address)
+    except (ImportError, ValueError):  # not in a worker: the local scheduler
+        import os
+
+        where = str(os.getpid())
+    return where, time.time()
+
+
+def _by_tile(part: pd.DataFrame, tiles: int) -> tuple[pd.DataFrame, ...]:
+    """One partition's copies cut by tile: piece k holds tile k's copies, indexed by k.
+
+    The pieces are row ranges of one reordered copy of the partition (a slice
+    is sent without the rest of its arrays).
+    """
+    tile = part[TILE].to_numpy()
+    order = np.argsort(tile, kind="stable")
+    edges = np.searchsorted(tile[order], np.arange(tiles + 1))
+    frame = part.drop(columns=[TILE]).take(order)
+    frame.index = pd.Index(tile[order], name=TILE)
+    return tuple(frame.iloc[edges[k] : edges[k + 1]] for k in range(tiles))
 
 
 def _plain(pairs: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -870,22 +970,35 @@ def _tile_conflicts(
 def _positions(works: pd.DataFrame, found: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``works`` that are work a and work b of each pair in ``found``.
 
-    Looked up by integer codes of (organisation, work_id)
-    (:func:`ims_geo.export.first_rows`); the works themselves are looked up
-    too: a work that is not its key's first row repeats an earlier work's key.
+    Looked up by one integer code of (organisation, work_id) per work and per
+    pair side: each key column is factorised once over the works and both
+    sides (missing values share one code), the two codes combined, and the
+    sides' codes found in the works' sorted codes. A code met twice among
+    the works is a work_id used twice: refused.
     """
-    keys = [works[s.ORG].astype("str"), works[s.WORK_ID].astype("str")]
-    sides = [[found[f"{s.ORG}_{side}"], found[f"{s.WORK_ID}_{side}"]] for side in ("a", "b")]
-    own, at_a, at_b = first_rows(keys, [keys, *sides])
-    twice = np.flatnonzero(own != np.arange(len(works)))
-    if len(twice):
-        dup = int(twice[0])
+    n = len(works)
+    code = np.zeros(n + 2 * len(found), dtype=np.int64)
+    for column in (s.ORG, s.WORK_ID):
+        values = pd.concat(
+            [works[column].astype("str")]
+            + [found[f"{column}_{side}"].astype("str") for side in ("a", "b")],
+            ignore_index=True,
+        )
+        codes, uniques = pd.factorize(values)  # missing: -1, shifted to 0 below
+        code = code * (len(uniques) + 1) + (codes.astype(np.int64) + 1)
+    mine = code[:n]
+    order = np.argsort(mine, kind="stable")
+    ranked = mine[order]
+    again = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if len(again):  # the first work, in the works' order, that repeats an earlier key
+        dup = int(order[again + 1].min())
         raise InputError(
             f"duplicate work_id '{works[s.WORK_ID].iloc[dup]}' for org "
             f"'{works[s.ORG].iloc[dup]}': every work needs its own work_id within its "
             "organisation (pass the works through ims_geo.schema.validate)"
         )
-    return at_a, at_b
+    at = order[np.minimum(np.searchsorted(ranked, code[n:]), max(n - 1, 0))]
+    return at[: len(found)], at[len(found) :]
 
 
 __all__ = [
