@@ -348,6 +348,10 @@ TEMPLATES: tuple[str, ...] = (
     ),
     N_("{file} is empty (0 bytes); upload the file again"),
     N_("{file} is not a vector data file{detail}; supported formats are {formats}"),
+    N_(
+        "{file}: a date in it is no real calendar date ({error}), and the file cannot be read "
+        "past it; correct the date in the source system, or export the dates as text"
+    ),
     # why a file is not a vector data file ({detail} above; {nested}: a zip inside the zip)
     N_(" (it looks like {found})"),
     N_(" (it could not be read as {fmt}: {error})"),

@@ -5,7 +5,29 @@ size, its first bytes (is it what its name says?), a zip archive's headers
 (member paths, expanded size, compression ratio, member count) and which
 layer and text encoding to read. Files are never extracted: an upload held
 in memory is written once into a private temporary directory and archives
-are read in place through GDAL's ``/vsizip/``.
+are read in place through GDAL's ``/vsizip/`` (SQLite cannot: a GeoPackage
+member is copied, within the archive's checked sizes, to a private temporary
+file for SQLite's checks only).
+
+No date is changed on the way in. GDAL reads a date text that is no day
+(``2026-02-30``, ``abc``) as the day it overflows to or as 1970-01-01, with
+at most a warning; each format is checked so that such a cell keeps the text
+the file holds and validation rejects its row naming the value, as for a CSV:
+
+- GeoPackage DATE (also inside a zip): the cells that are no real
+  ``YYYY-MM-DD`` day are found by one SQL scan of the layer's table;
+- shapefile DATE (``.shp``, or a zip): every cell's 8 bytes are taken from
+  the .dbf's fixed-width records in one numpy pass and compared with the day
+  GDAL read (blanks and ``00000000`` are no date, as shapefile writers mean);
+- GeoJSON: GDAL types a field of ``YYYY-MM-DD`` texts as a date; it is read
+  as the texts themselves (``DATE_AS_STRING``) and validated as a CSV's;
+- FlatGeobuf date-time, KML ``timestamp``/``begin``/``end``: GDAL hands over
+  the text and a column holding a text no date-time keeps all its texts;
+- GML: its fields are text, unless its schema (.xsd/.gfs) types one as a
+  date: then a day no calendar has stops the reading, and the file is
+  refused naming it;
+- CSV and GeoParquet: read by this package itself (CSV cells are text,
+  GeoParquet dates are day numbers, which cannot overflow).
 """
 
 from __future__ import annotations
@@ -328,6 +350,29 @@ class Dataset:
     #: Fields the file declares as calendar dates (a GeoPackage or shapefile DATE), set
     #: by :func:`read_gdal`; they are read as ``datetime64``.
     date_fields: list[str] = field(default_factory=list)
+    #: A shapefile's DATE cells as its .dbf holds them (:func:`_dbf_dates`).
+    dbf_dates: list[DbfDates] = field(default_factory=list)
+    #: The zip archive and member of a GeoPackage inside a zip (SQLite needs a file).
+    archive: tuple[Path, str] | None = None
+    #: The GeoPackage file SQLite reads: the file itself, or a private copy of the member.
+    sqlite_path: str = ""
+
+
+@dataclass
+class DbfDates:
+    """One DATE field of a shapefile as its .dbf holds it, record by record read.
+
+    Records marked deleted are left out, as GDAL skips them.
+    """
+
+    #: Position of the field among the .dbf's fields (GDAL keeps their order).
+    position: int
+    #: The day each text says (``datetime64[D]``), NaT for an empty cell or a text no date.
+    days: np.ndarray
+    #: True where the text is neither empty nor a real ``YYYYMMDD`` calendar date.
+    no_date: np.ndarray
+    #: The raw cells, ``(records, width)`` bytes, to show the text of a rejected one.
+    cells: np.ndarray
 
 
 def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
@@ -445,8 +490,15 @@ def resolve(
             _check_geopackage_member(path, inner, name)
         inner_layers = _gdal_layers(f"{root}/{inner}", name, fmt)
         label = _pick(inner_layers, layer, name, container=_suffix(inner) == ".gpkg")
+        in_zip = (path, inner) if _suffix(inner) == ".gpkg" else None
         return Dataset(
-            "gdal", fmt, path=f"{root}/{inner}", layer=label, label=label, encoding=encoding
+            "gdal",
+            fmt,
+            path=f"{root}/{inner}",
+            layer=label,
+            label=label,
+            encoding=encoding,
+            archive=in_zip,
         )
     labels = _labels(vector)
     label = _pick(list(labels), layer, name)
@@ -465,7 +517,10 @@ def resolve(
                 f"{name}: {member} holds {len(inner_layers)} layers; upload it on its own "
                 "to choose one of them"
             )
-        return Dataset("gdal", fmt, path=f"{root}/{member}", label=label, encoding=encoding)
+        in_zip = (path, member) if suffix == ".gpkg" else None
+        return Dataset(
+            "gdal", fmt, path=f"{root}/{member}", label=label, encoding=encoding, archive=in_zip
+        )
     by_name = {m.lower(): m for m in members}
     stem = member[: -len(".shp")]
     missing = [s for s in _SHAPEFILE_PARTS if (stem + s).lower() not in by_name]
@@ -507,6 +562,70 @@ def _declare_shapefile(dataset: Dataset, dbf: bytes, shx_size: int) -> None:
     dataset.skipped = int((flags == 0x2A).sum())
     dataset.declared[".dbf"] = records - dataset.skipped
     dataset.declared[".shx"] = max((shx_size - 100) // 8, 0) - dataset.skipped
+    dataset.dbf_dates = _dbf_dates(dbf, records, header_size, record_size)
+
+
+def _dbf_dates(dbf: bytes, records: int, header_size: int, record_size: int) -> list[DbfDates]:
+    """Every DATE (type ``D``) field of a .dbf, read from its fixed-width records at once.
+
+    GDAL reads a DATE text that is no date (``abcdefgh``, ``2026 1 5``) as
+    1970-01-01 or another day and an impossible day (``20260230``) as the day
+    it overflows to, without a warning. Here each cell's 8 bytes are taken
+    from the records directly (one numpy view, no loop over records): the
+    reader compares them with what GDAL read (:func:`_written_bad_dates`).
+    An empty cell (spaces, or the zeros shapefile writers and GDAL write for
+    no date) is no date given.
+    """
+    fields: list[tuple[int, int]] = []  # (position among the fields, offset in the record)
+    offset, position = 1, 0  # a record starts with its deletion flag
+    for start in range(32, header_size - 31, 32):
+        descriptor = dbf[start : start + 32]
+        if descriptor[:1] == b"\r" or len(descriptor) < 32:
+            break
+        width = descriptor[16]
+        if descriptor[11:12] == b"D" and width == 8:
+            fields.append((position, offset))
+        offset += width
+        position += 1
+    complete = min(records, max(len(dbf) - header_size, 0) // record_size)
+    if not fields or offset > record_size:
+        return []
+    table = np.frombuffer(
+        dbf, dtype=np.uint8, count=complete * record_size, offset=header_size
+    ).reshape(complete, record_size)
+    table = table[table[:, 0] != 0x2A]  # GDAL skips the records marked deleted
+    out = []
+    for position, start in fields:
+        cells = table[:, start : start + 8]
+        blank = (cells == 0x20) | (cells == 0)
+        zeros = cells == 0x30
+        # spaces or NULs, "00000000", or spaces and one 0: shapelib's and GDAL's empty date
+        empty = blank.all(axis=1) | zeros.all(axis=1) | (blank[:, :7].all(axis=1) & zeros[:, 7])
+        digit = (cells >= 0x30) & (cells <= 0x39)
+        # year, month and day each digits, right-aligned (GDAL writes year 1 as "   10101")
+        space = cells == 0x20
+        starts = np.isin(np.arange(8), [0, 4, 6])
+        inside = space[:, 1:] & digit[:, :-1] & ~starts[1:]  # a space after a digit of its part
+        digits = (digit | space).all(axis=1) & digit[:, [3, 5, 7]].all(axis=1) & ~inside.any(axis=1)
+        value = (np.where(digit, cells.astype(np.int64) - 0x30, 0)) @ (
+            10 ** np.arange(7, -1, -1, dtype=np.int64)
+        )
+        year, month, day = value // 10_000, value // 100 % 100, value % 100
+        months = (np.clip(year, 1, 9999) - 1970) * 12 + np.clip(month, 1, 12) - 1
+        first = months.astype("datetime64[M]").astype("datetime64[D]")
+        length = (months + 1).astype("datetime64[M]").astype("datetime64[D]") - first
+        real = (
+            digits
+            & (year >= 1)
+            & (month >= 1)
+            & (month <= 12)
+            & (day >= 1)
+            & (day <= length.astype(np.int64))
+        )
+        days = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[D]")
+        days[real] = first[real] + (day[real] - 1)
+        out.append(DbfDates(position, days, ~empty & ~real, cells))
+    return out
 
 
 def check_geopackage(path: Path, name: str) -> None:
@@ -529,15 +648,22 @@ def check_geopackage(path: Path, name: str) -> None:
         )
 
 
-def _check_geopackage_member(path: Path, member: str, name: str) -> None:
+@contextlib.contextmanager
+def _member_copy(path: Path, member: str, name: str) -> Iterator[Path]:
+    """A private temporary copy of an archive member (its size was checked by :func:`check_zip`)."""
     with tempfile.TemporaryDirectory(prefix="ims_geo_check_") as tmp:
-        copy = Path(tmp) / "check.gpkg"
+        copy = Path(tmp) / f"member{_suffix(member)}"
         try:
             with zipfile.ZipFile(path) as archive, archive.open(member) as src:
                 with open(copy, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
         except _ZIP_ERRORS as exc:
             raise _damaged(name, member, exc) from exc
+        yield copy
+
+
+def _check_geopackage_member(path: Path, member: str, name: str) -> None:
+    with _member_copy(path, member, name) as copy:
         check_geopackage(copy, name)
 
 
@@ -633,12 +759,12 @@ def read_gdal(
         from ims_geo.ingest._geoparquet import read_parquet  # it reads this module's Dataset
 
         return read_parquet(dataset, name, max_rows)
+    fields: list[str] = []
     with contextlib.suppress(Exception):
         info = pyogrio.read_info(dataset.path, layer=dataset.layer)
+        fields = [str(f) for f in info["fields"]]
         dataset.date_fields = [
-            str(f)
-            for f, t in zip(info["fields"], info["dtypes"], strict=True)
-            if t == "datetime64[D]"
+            f for f, t in zip(fields, info["dtypes"], strict=True) if t == "datetime64[D]"
         ]
         if int(info.get("features", -1)) >= 0:
             features = int(info["features"]) - dataset.skipped
@@ -649,6 +775,18 @@ def read_gdal(
             f"{name} holds {declared:,} features, more than the limit of {max_rows:,} "
             "(max_rows); split the file"
         )
+    with contextlib.ExitStack() as stack:
+        dataset.sqlite_path = dataset.path
+        if dataset.fmt == "GeoPackage" and dataset.archive is not None:
+            # SQLite cannot open a zip member in place: a private copy, as for its check
+            dataset.sqlite_path = str(stack.enter_context(_member_copy(*dataset.archive, name)))
+        return _read_gdal(dataset, name, engine, fields)
+
+
+def _read_gdal(
+    dataset: Dataset, name: str, engine: str, fields: list[str]
+) -> tuple[gpd.GeoDataFrame, list[str], np.ndarray | None]:
+    """:func:`read_gdal` once the file's fields and counts are known (``fields``: its fields)."""
     kwargs: dict[str, Any] = {}
     if dataset.layer is not None:
         kwargs["layer"] = dataset.layer
@@ -660,6 +798,10 @@ def read_gdal(
         # several times faster for large files (GML may hold curves, which
         # the Arrow path does not read)
         kwargs.update(ARROW_READ)
+    if dataset.path.lower().endswith((".geojson", ".json")):
+        # GDAL reads a DATE text such as 2026-02-30 as the day it overflows to: the
+        # dates are read as the text written, and validated as a CSV's
+        kwargs["DATE_AS_STRING"] = "YES"
     header = f"its {dataset.fmt} header"
     if dataset.fmt == "GeoPackage" and header in dataset.declared:
         rows = _gpkg_rows(dataset)
@@ -683,13 +825,22 @@ def read_gdal(
             raise _bad_text(dataset, name) from exc
         except shapely.errors.ShapelyError:
             frame, unreadable = _geometries_one_by_one(dataset, name, kwargs)
-        except (RuntimeError, ValueError, OSError, LookupError) as exc:
+        except ValueError as exc:
+            if _IMPOSSIBLE_DAY.search(str(exc)):
+                raise InputError(
+                    f"{name}: a date in it is no real calendar date ({exc}), and the file "
+                    "cannot be read past it; correct the date in the source system, or "
+                    "export the dates as text"
+                ) from exc
+            raise _not_vector(name, f" (it could not be read as {dataset.fmt}: {exc})") from exc
+        except (RuntimeError, OSError, LookupError) as exc:
             raise _not_vector(name, f" (it could not be read as {dataset.fmt}: {exc})") from exc
     messages = list(
         dict.fromkeys(
             f"{name}: {w.message}"
             for w in caught
             if "non conformant file extension" not in str(w.message)
+            and not str(w.message).startswith(_TEXT_KEPT)
         )
     )
     if not isinstance(frame, gpd.GeoDataFrame):
@@ -700,8 +851,19 @@ def read_gdal(
         frame = frame.drop(columns=[c for c in KML_DISPLAY_FIELDS if c in frame.columns])
     _check_text(frame, dataset, name)
     _check_count(frame, dataset, name)
-    frame = _written_bad_dates(frame, dataset)
+    frame = _written_bad_dates(frame, dataset, fields)
     return frame, messages, unreadable
+
+
+#: Python's refusal of a date read row by row (GML whose schema types a field as a date,
+#: the fiona engine): a day, month or year no calendar has.
+_IMPOSSIBLE_DAY = re.compile(
+    r"^(day is out of range for month|month must be in|year -?\d+ is out of range)"
+)
+
+#: The start of pyogrio's warning that a date-time column holds a text no date-time: the
+#: column keeps the texts written, and validation rejects each such row naming its value.
+_TEXT_KEPT = "Error parsing datetimes, original strings are returned"
 
 
 #: SQL: a DATE cell that is not a real calendar date written as ``YYYY-MM-DD`` (year 1-9999).
@@ -727,7 +889,7 @@ def _iso_date(value: Any) -> bool:
 @contextlib.contextmanager
 def _gpkg(dataset: Dataset) -> Iterator[tuple[sqlite3.Connection, str]]:
     """The GeoPackage read-only in SQLite, and its layer's table name quoted for SQL."""
-    uri = f"file:{dataset.path}?mode=ro&immutable=1"
+    uri = f"file:{dataset.sqlite_path or dataset.path}?mode=ro&immutable=1"
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
         name = dataset.layer
         if name is None:
@@ -749,27 +911,77 @@ def _gpkg_rows(dataset: Dataset) -> int | None:
     return None
 
 
-def _written_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> gpd.GeoDataFrame:
-    """``frame`` with each GeoPackage DATE cell GDAL could not read as written put back as its text.
+def _written_bad_dates(
+    frame: gpd.GeoDataFrame, dataset: Dataset, fields: list[str]
+) -> gpd.GeoDataFrame:
+    """``frame`` with each DATE cell GDAL did not read as written put back as its text.
 
     GDAL reads a DATE text that is no date (``abc``, ``2026-13-01``, an empty text)
     as 1970-01-01 and an impossible day (``2026-02-30``) as the day it overflows to
     (2026-03-02), with at most a warning. Those cells get the text the file holds
     (the other cells of the column become ``datetime.date``), so that validation
     rejects the row as an unparsable date naming the value, as for a CSV. Every
-    layer is checked whatever its size (one scan of the table, about a second at a
-    million features): an impossible day is read without a warning. A GeoPackage
-    SQLite cannot open here (inside a ZIP) is not checked.
+    layer is checked whatever its size: a GeoPackage by one scan of its table
+    (about a second at a million features), a shapefile by comparing each DATE
+    cell of its .dbf (:func:`_dbf_dates`) with the day GDAL read (``fields``: the
+    layer's fields, in the .dbf's order).
     """
-    fields = [
-        f
-        for f in dataset.date_fields
-        if f in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[f])
-    ]
-    if dataset.fmt != "GeoPackage" or not fields or not len(frame):
+    if not len(frame):
         return frame
+    if dataset.fmt == "GeoPackage":
+        found = _gpkg_bad_dates(frame, dataset)
+    else:
+        found = _dbf_bad_dates(frame, dataset, fields)
+    for f, written in found.items():
+        good = pd.notna(frame[f]).to_numpy().copy()
+        good[list(written)] = False
+        cells = np.full(len(frame), None, dtype=object)
+        cells[good] = frame[f][good].dt.date.to_numpy(dtype=object)
+        cells[list(written)] = list(written.values())
+        frame[f] = pd.Series(cells, index=frame.index, dtype=object)
+    return frame
+
+
+def _read_dates(frame: pd.DataFrame, fields: list[str]) -> list[str]:
+    """Those of ``fields`` read into ``frame`` as ``datetime64`` (the others are text)."""
+    return [
+        f for f in fields if f in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[f])
+    ]
+
+
+def _dbf_bad_dates(
+    frame: gpd.GeoDataFrame, dataset: Dataset, fields: list[str]
+) -> dict[str, dict[int, str]]:
+    """Column -> {row position: text} of the .dbf DATE cells GDAL read as another day."""
+    found: dict[str, dict[int, str]] = {}
+    dated = set(_read_dates(frame, fields))
+    for column in dataset.dbf_dates:
+        if column.position >= len(fields) or fields[column.position] not in dated:
+            continue
+        f = fields[column.position]
+        read = frame[f].to_numpy().astype("datetime64[D]")
+        if len(read) != len(column.days):
+            continue  # :func:`_check_count` refused such a file already
+        same = (read == column.days) | (np.isnat(read) & np.isnat(column.days))
+        rows = np.flatnonzero(column.no_date | ~same)
+        if len(rows):
+            encoding = dataset.encoding or "UTF-8"
+            found[f] = {
+                int(row): column.cells[row].tobytes().decode(encoding, "replace") for row in rows
+            }
+    return found
+
+
+def _gpkg_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> dict[str, dict[int, str]]:
+    """Column -> {row position: text} of the GeoPackage DATE cells that are no real date.
+
+    A GeoPackage SQLite cannot open is not checked (it was refused before).
+    """
+    fields = _read_dates(frame, dataset.date_fields)
+    if not fields:
+        return {}
     quoted = {f: _sql_name(f) for f in fields}
-    found: list[tuple[int, str, Any]] = []
+    found: dict[str, dict[int, str]] = {}
     with contextlib.suppress(sqlite3.Error, ValueError):
         with _gpkg(dataset) as (db, table):
             bad = " OR ".join(_NOT_A_DATE.format(c=q) for q in quoted.values())
@@ -795,18 +1007,9 @@ def _written_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> gpd.GeoData
                         dtype=np.int64,
                     )
                     ranks = np.searchsorted(every, ids)
-                found = [(int(rank), f, v) for rank, (_, f, v) in zip(ranks, hits, strict=True)]
-    if not found:
-        return frame
-    for f in {f for _, f, _ in found}:
-        written = {position: str(value) for position, column, value in found if column == f}
-        good = pd.notna(frame[f]).to_numpy().copy()
-        good[list(written)] = False
-        cells = np.full(len(frame), None, dtype=object)
-        cells[good] = frame[f][good].dt.date.to_numpy(dtype=object)
-        cells[list(written)] = list(written.values())
-        frame[f] = pd.Series(cells, index=frame.index, dtype=object)
-    return frame
+                for rank, (_, f, v) in zip(ranks, hits, strict=True):
+                    found.setdefault(f, {})[int(rank)] = str(v)
+    return found
 
 
 def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
