@@ -623,8 +623,25 @@ def test_duplicate_work_id_in_two_partitions_and_tiles_is_refused_as_the_import_
     )
     assert owners[0] != owners[1]
     for kwargs in ({"tiling": tiling}, {"tiles": 4}):
-        with pytest.raises(InputError, match=f"^{message} in {path} "):
-            find_conflicts_dask(Works.read_parquet(path), client=dask_client, **kwargs)
+        for shuffle in SHUFFLES:
+            with pytest.raises(InputError, match=f"^{message} in {path} "):
+                run(Works.read_parquet(path), client=dask_client, shuffle=shuffle, **kwargs)
+
+
+def test_a_run_whose_key_hashes_collide_goes_on_with_the_same_answer(
+    dask_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    works = street_works(400, seed=8)
+    keys = pd.util.hash_pandas_object(works[["org", "work_id"]].astype("str"), index=False)
+    forged = keys.to_numpy()[[5, 300]]  # as if two different works had hashed to one value
+
+    def collided(hashes: list[np.ndarray]) -> np.ndarray:
+        return forged if hashes else np.zeros(0, np.uint64)
+
+    monkeypatch.setattr(engine, "_repeated", collided)
+    result = run(works, client=dask_client, tiles=3, shuffle="direct")
+    assert result.conflicts is not None and result.pairs == len(result.conflicts) > 0
+    assert_same(result.conflicts, find_conflicts(works))
 
 
 def test_keys_whose_hashes_collide_are_not_taken_for_duplicates(dask_client: Any) -> None:

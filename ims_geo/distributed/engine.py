@@ -425,24 +425,36 @@ def _run(
         {"x": pd.Series([], dtype="float64"), "y": pd.Series([], dtype="float64"),
          "n": pd.Series([], dtype="int64")}
     )  # fmt: skip
-    # one pass: the sample for the tiles and a hash of each work's (org, work_id)
-    # the hashes met more than once, counted where they fall (never all in one process)
+    # the first pass: the sample for the tiles; with the p2p shuffle also a hash of each
+    # work's (org, work_id), the hashes met more than once counted where they fall
+    # (never all in one process); the direct way counts them in the search's own pass
     keys = works.frame[[s.ORG, s.WORK_ID]].map_partitions(
         _key_hashes, meta=pd.Series([], dtype="uint64")
     )
     counts = keys.value_counts(split_out=max(1, works.frame.npartitions // 4))
     repeated = counts[counts > 1]
-    if tiling is not None and known is not None:  # nothing to sample, nothing to count
+    shuffle = written.shuffle
+    if shuffle is None and known is not None:
+        shuffle = "direct" if known <= DIRECT_WORKS_PER_THREAD * threads else "p2p"
+    twice = None
+    if tiling is not None and known is not None:  # nothing to sample
         n_works = known
-        twice = _compute(client, repeated)
     else:
         if works.boxes is not None and source == target:  # the bbox column alone is read
             sampled = works.boxes.map_partitions(_summary_of_boxes, meta=summary_meta)
         else:
             sampled = works.frame.map_partitions(_summary, source, target, meta=summary_meta)
-        summary, twice = _compute(client, [sampled, repeated])
+        if shuffle == "p2p":
+            summary, twice = _compute(client, [sampled, repeated])
+        else:
+            summary = _compute(client, sampled)
         n_works = int(summary["n"].sum())
-    _refuse_duplicates(works, twice.index.to_numpy(dtype=np.uint64), client)
+    if shuffle is None:
+        shuffle = "direct" if n_works <= DIRECT_WORKS_PER_THREAD * threads else "p2p"
+    if shuffle == "p2p":
+        if twice is None:
+            twice = _compute(client, repeated)
+        _refuse_duplicates(works, twice.index.to_numpy(dtype=np.uint64), client)
     if tiling is None:
         count = tiles or max(threads, math.ceil(n_works / WORKS_PER_TILE))
         sample = summary.loc[summary["n"] == 0, ["x", "y"]].to_numpy()
@@ -450,15 +462,19 @@ def _run(
     check = None if works.checked else works.source
     meta = works.frame._meta if check is None else _canonical(works.frame._meta)
     meta = _copies(meta, source, target, tiling, None)
-    copies = works.frame.map_partitions(_copies, source, target, tiling, check, meta=meta)
-    shuffle = written.shuffle
-    if shuffle is None:
-        shuffle = "direct" if n_works <= DIRECT_WORKS_PER_THREAD * threads else "p2p"
+    guard = dask.delayed(_repeated)([])  # p2p: counted in the first pass
     if shuffle == "direct":
         n = len(tiling)
-        cut = [dask.delayed(_by_tile, nout=n)(part, n) for part in copies.to_delayed()]
+        cut = [
+            dask.delayed(_cut, nout=n + 1)(part, source, target, tiling, check)
+            for part in works.frame.to_delayed()
+        ]
         parts: list[Any] = [[pieces[k] for pieces in cut] for k in range(n)]
+        # the hashes met more than once, counted once every partition is cut (the
+        # tiles wait for that anyway); a tile given any runs nothing
+        guard = dask.delayed(_repeated)([pieces[n] for pieces in cut])
     else:
+        copies = works.frame.map_partitions(_copies, source, target, tiling, check, meta=meta)
         # tile k goes to output partition k (a hash of the tile number would put two or
         # three tiles in some partitions and none in others: the workers would idle)
         shuffled = copies.set_index(TILE, divisions=list(range(len(tiling) + 1)))
@@ -469,21 +485,28 @@ def _run(
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("part-*.parquet"):  # an earlier run's parts are not this answer
             old.unlink()
-    tasks = [
-        dask.delayed(_run_part)(
-            part,
-            k,
-            tiling,
-            rules,
-            target.to_json(),  # PROJJSON: WKT would lose ids the files' metadata keeps
-            None if folder is None else str(folder / f"part-{k:05d}.parquet"),
-            gather,
-            written.table,
-        )
-        for k, part in enumerate(parts)
-    ]
+
+    def tile_tasks(repeated: Any) -> list[Any]:
+        return [
+            dask.delayed(_run_part)(
+                part,
+                k,
+                tiling,
+                rules,
+                target.to_json(),  # PROJJSON: WKT would lose ids the files' metadata keeps
+                None if folder is None else str(folder / f"part-{k:05d}.parquet"),
+                gather,
+                written.table,
+                repeated,
+            )
+            for k, part in enumerate(parts)
+        ]
+
     searched = time.perf_counter()
-    outcomes = _compute(client, tasks)
+    twice_found, *outcomes = _compute(client, [guard, *tile_tasks(guard)])
+    if len(twice_found):  # refused, unless two different keys' hashes collided
+        _refuse_duplicates(works, np.asarray(twice_found, dtype=np.uint64), client)
+        outcomes = _compute(client, tile_tasks(np.zeros(0, np.uint64)))
     done = time.perf_counter()
     frames = [o[0] for o in outcomes if o[0] is not None and len(o[0])]
     files = [Path(o[1]) for o in outcomes if o[1] is not None]
@@ -843,16 +866,21 @@ def _run_part(
     path: str | None,
     gather: bool,
     table: bool = False,
+    twice: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame | None, str | None, int, int, list[float], tuple[str, float]]:
     """The owned pairs of tile ``tile`` (the shuffled partition ``part``); written to ``path``.
 
-    ``part`` may be the tile's pieces of every partition (:func:`_by_tile`).
+    ``part`` may be the tile's pieces of every partition (:func:`_cut`). When
+    ``twice`` holds any hash of an (org, work_id) met more than once, the run
+    is refused (:func:`_refuse_duplicates`) and the tile does nothing.
 
     With ``table`` the tile writes its part of the exported table instead
     of its pairs, the titles taken from its own works. Returns the pairs (when ``gather``), the file written, the
     copies read, the number of pairs, the seconds of the tile's kernel and where
     and when (the process's clock) the task ended.
     """
+    if twice is not None and len(twice):
+        return None, None, 0, 0, [], _ended()
     if isinstance(part, list):
         part = pd.concat(part) if len(part) > 1 else part[0]
     if len(part) and not (part.index == tile).all():
@@ -902,18 +930,32 @@ def _ended() -> tuple[str, float]:
     return where, time.time()
 
 
-def _by_tile(part: pd.DataFrame, tiles: int) -> tuple[pd.DataFrame, ...]:
-    """One partition's copies cut by tile: piece k holds tile k's copies, indexed by k.
+def _cut(
+    part: pd.DataFrame, source: CRS, target: CRS, tiling: Tiling, check: str | None
+) -> tuple[Any, ...]:
+    """A partition's copies (:func:`_copies`) cut by tile, and its works' key hashes.
 
-    The pieces are row ranges of one reordered copy of the partition (a slice
-    is sent without the rest of its arrays).
+    Piece k holds tile k's copies, indexed by k: row ranges of one reordered
+    copy of the partition (a slice is sent without the rest of its arrays).
+    The last item is :func:`_key_hashes` of every work of the partition.
     """
-    tile = part[TILE].to_numpy()
+    hashes = _key_hashes(part).to_numpy()
+    copies = _copies(part, source, target, tiling, check)
+    tile = copies[TILE].to_numpy()
     order = np.argsort(tile, kind="stable")
-    edges = np.searchsorted(tile[order], np.arange(tiles + 1))
-    frame = part.drop(columns=[TILE]).take(order)
+    edges = np.searchsorted(tile[order], np.arange(len(tiling) + 1))
+    frame = copies.drop(columns=[TILE]).take(order)
     frame.index = pd.Index(tile[order], name=TILE)
-    return tuple(frame.iloc[edges[k] : edges[k + 1]] for k in range(tiles))
+    pieces = [frame.iloc[edges[k] : edges[k + 1]] for k in range(len(tiling))]
+    return (*pieces, hashes)
+
+
+def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
+    """The hashes met more than once among all partitions' ``hashes``."""
+    values, counts = np.unique(
+        np.concatenate([np.zeros(0, np.uint64), *hashes]), return_counts=True
+    )
+    return values[counts > 1]
 
 
 def _plain(pairs: gpd.GeoDataFrame) -> pd.DataFrame:
