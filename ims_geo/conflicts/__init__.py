@@ -815,7 +815,7 @@ def _chunk(
     # cheap filters first: each unordered pair once, organisations, time
     # works are sorted by organisation: those of other organisations after i start at org_end[i]
     keep = j > i if rules.internal else j >= prep.org_end[i]
-    i, j = i[keep], j[keep]
+    i, j = _kept(keep, i, j)
     si, ei, sj, ej = prep.start[i], prep.end[i], prep.start[j], prep.end[j]
     gap = np.maximum(si, sj) - np.minimum(ei, ej)
     both = prep.active[i] & prep.active[j]
@@ -827,20 +827,20 @@ def _chunk(
     else:
         mor = np.zeros(len(i), dtype=bool)
     keep = (both & (gap <= rules.window_days)) | mor
-    i, j, gap, both, mor = i[keep], j[keep], gap[keep], both[keep], mor[keep]
+    i, j, gap, both, mor = _kept(keep, i, j, gap, both, mor)
 
     # envelopes further apart than the pair's distance cannot meet
     dpair = prep.dist_table[prep.disc[i], prep.disc[j]]
-    bi, bj = prep.bounds[i], prep.bounds[j]
+    bi, bj = _take(prep.bounds, i), _take(prep.bounds, j)
     dx = np.maximum(0.0, np.maximum(bi[:, 0], bj[:, 0]) - np.minimum(bi[:, 2], bj[:, 2]))
     dy = np.maximum(0.0, np.maximum(bi[:, 1], bj[:, 1]) - np.minimum(bi[:, 3], bj[:, 3]))
     keep = dx * dx + dy * dy <= dpair * dpair * (1 + 1e-9) + 1e-9
-    i, j, gap, both, mor, dpair = i[keep], j[keep], gap[keep], both[keep], mor[keep], dpair[keep]
+    i, j, gap, both, mor, dpair = _kept(keep, i, j, gap, both, mor, dpair)
 
-    distance = shapely.distance(prep.geoms[i], prep.geoms[j])
-    keep = distance <= dpair
-    i, j, gap, both, mor = i[keep], j[keep], gap[keep], both[keep], mor[keep]
-    distance, dpair = distance[keep], dpair[keep]
+    distance = shapely.distance(_take(prep.geoms, i), _take(prep.geoms, j))
+    i, j, gap, both, mor, distance, dpair = _kept(
+        distance <= dpair, i, j, gap, both, mor, distance, dpair
+    )
     if not len(i):
         return None
     kind = np.where(both & (gap <= 0), _CLASH, np.where(mor, _MORATORIUM, _SYNERGY))
@@ -891,8 +891,7 @@ def _shared(
             (cuts_a, k, _within(ax, ay, ux, uy, cx, cy, vx, vy, d)),
             (cuts_b, m, _within(cx, cy, vx, vy, ax, ay, ux, uy, d)),
         ):
-            hit = hi > lo
-            cuts.append((p[hit], own[hit], lo[hit], hi[hit]))
+            cuts.append(_kept(hi > lo, p, own, lo, hi))
     lengths = []
     runs = []
     for cuts in (cuts_a, cuts_b):
@@ -903,12 +902,32 @@ def _shared(
     use_a = lengths[0] <= lengths[1]
     pieces = []
     for (rp, rs, rlo, rhi), chosen in zip(runs, (use_a, ~use_a), strict=True):
-        pick = chosen[rp] & (overlap[rp] > 0)
-        pieces.append((rp[pick], rs[pick], rlo[pick], rhi[pick]))
+        pieces.append(_kept(chosen[rp] & (overlap[rp] > 0), rp, rs, rlo, rhi))
     rp, rs, rlo, rhi = _stack(pieces)
-    order = np.lexsort((rlo, rs, rp))
+    # each pair's pieces come from one line's runs, which are sorted by segment and start:
+    # a stable sort by pair alone is the lexicographic order (pair, segment, start)
+    order = np.argsort(rp, kind="stable")
     geometry = _pieces_to_lines(seg, n, rp[order], rs[order], rlo[order], rhi[order])
     return overlap, geometry
+
+
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``values[index]`` along the first axis.
+
+    ``np.take`` gathers the rows of a 2D array many times faster than indexing does
+    (numpy 2.4: 0.1 ms against 2.5 ms for 60,000 rows of four floats).
+    """
+    return np.take(values, index, axis=0)
+
+
+def _kept(mask: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The elements (rows) of each array where ``mask`` is True, in order.
+
+    The positions are found once and gathered: several times faster than indexing
+    each array with the mask.
+    """
+    at = np.flatnonzero(mask)
+    return tuple(np.take(values, at, axis=0) for values in arrays)
 
 
 def _stack(parts: Sequence[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
@@ -957,10 +976,10 @@ def _segment_pairs(
         k = kept_a[task_first[rep] + r // nf]
         m = kept_b[start_b[p] + r % nf]
         d = dist[p]
-        bk, bm = seg.box[k], seg.box[m]
+        bk, bm = _take(seg.box, k), _take(seg.box, m)
         near = (bk[:, 0] <= bm[:, 2] + d) & (bm[:, 0] <= bk[:, 2] + d)
         near &= (bk[:, 1] <= bm[:, 3] + d) & (bm[:, 1] <= bk[:, 3] + d)
-        yield p[near], k[near], m[near], d[near]
+        yield _kept(near, p, k, m, d)
         t = stop
 
 
@@ -975,10 +994,11 @@ def _near_segments(
     cnt = seg.cnt[own]
     pair = np.repeat(np.arange(len(own)), cnt)
     ids = np.repeat(seg.off[own] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
-    box, env, d = seg.box[ids], seg.env[other][pair], dist[pair]
+    box, env, d = _take(seg.box, ids), _take(seg.env, _take(other, pair)), _take(dist, pair)
     near = (box[:, 0] <= env[:, 2] + d) & (env[:, 0] <= box[:, 2] + d)
     near &= (box[:, 1] <= env[:, 3] + d) & (env[:, 1] <= box[:, 3] + d)
-    return ids[near], np.bincount(pair[near], minlength=len(own))
+    ids, pair = _kept(near, ids, pair)
+    return ids, np.bincount(pair, minlength=len(own))
 
 
 def _within(
@@ -1048,8 +1068,14 @@ def _union(
     crowded = np.flatnonzero(np.bincount(group)[group] > 1)
     if not len(crowded):
         return p, seg, lo, hi
+    # sorted by (group, lo), ties kept in place: one sort of one integer key, the group and
+    # the rank by lo (as a two-key lexsort, in a fraction of its time)
+    by_lo = np.empty(len(crowded), dtype=np.int64)
+    by_lo[np.argsort(lo[crowded], kind="stable")] = np.arange(len(crowded))
     order = np.arange(len(p))
-    order[crowded] = crowded[np.lexsort((lo[crowded], group[crowded]))]
+    order[crowded] = crowded[
+        np.argsort(group[crowded] * np.int64(len(crowded)) + by_lo, kind="stable")
+    ]
     lo, hi = lo[order], hi[order]
     # running maximum of hi within each group (hi is in [0, 1]; groups are offset by 2)
     reach = np.maximum.accumulate(group * 2.0 + hi) - group * 2.0
@@ -1077,15 +1103,17 @@ def _pieces_to_lines(
         & (ey[:-1] == sy[1:])
     )
     begins = np.r_[True, ~joins]
+    first = np.flatnonzero(begins)
     chain = np.cumsum(begins) - 1
     emit = 1 + begins.astype(np.int64)
     pos = np.cumsum(emit) - emit
     coords = np.empty((int(emit.sum()), 2))
-    coords[pos[begins], 0], coords[pos[begins], 1] = sx[begins], sy[begins]
+    at = pos[first]
+    coords[at, 0], coords[at, 1] = sx[first], sy[first]
     end_pos = pos + begins
     coords[end_pos, 0], coords[end_pos, 1] = ex, ey
     lines = shapely.linestrings(coords, indices=np.repeat(chain, emit))
-    owner = p[begins]
+    owner = p[first]
     count = np.bincount(owner, minlength=n)
     single = count[owner] == 1
     out[owner[single]] = lines[single]
