@@ -979,7 +979,8 @@ def _segment_pairs(
         bk, bm = _take(seg.box, k), _take(seg.box, m)
         near = (bk[:, 0] <= bm[:, 2] + d) & (bm[:, 0] <= bk[:, 2] + d)
         near &= (bk[:, 1] <= bm[:, 3] + d) & (bm[:, 1] <= bk[:, 3] + d)
-        yield _kept(near, p, k, m, d)
+        p, k, m, d = _kept(near, p, k, m, d)
+        yield p, k, m, d
         t = stop
 
 
