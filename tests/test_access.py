@@ -414,7 +414,7 @@ def test_only_a_coordinator_adopts_and_the_adoption_keeps_private_works_anonymou
     from ims_geo.cycle.adopt import adopt
 
     with open_store(inst.app_url, user="a_plan", password=PASSWORD) as planner:
-        with pytest.raises(StoreError, match="row-level security"):
+        with pytest.raises(StoreError, match=r"a_plan \(planner of A\) may not adopt"):
             adopt(planner, 2027, decision="council 1", decision_date="2027-01-10", time_limit=5)
     with open_store(inst.app_url, user="a_coord", password=PASSWORD) as coordinator:
         adoption = adopt(
@@ -433,6 +433,53 @@ def test_only_a_coordinator_adopts_and_the_adoption_keeps_private_works_anonymou
     assert all(B_SECRET_TITLE != m[2] and m[3] != B_SECRET_COST for m in members)
     assert members[-1][1].startswith("anon-") and members[-1][2] is None
     assert audited == [("a_coord", "adoption")]
+
+
+def test_who_may_not_coordinate_is_told_so_before_any_work_and_nothing_changes(
+    inst: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A planner's adoption stops before a programme is proposed; targets, a full revision
+    and a visitor's write are refused naming who asked and who may, never in the
+    database's words."""
+    import ims_geo.programme
+    from ims_geo.cycle import is_full_revision, targets
+
+    def no_proposal(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a programme was proposed for a user who may not adopt it")
+
+    monkeypatch.setattr(ims_geo.programme, "propose", no_proposal)
+    for user in ("a_plan", "a_view"):
+        role = {"a_plan": "planner", "a_view": "viewer"}[user]
+        env = {**as_user(user), "IMS_GEO_STORE": inst.app_url}
+        refused = cli("cycle", "adopt", "--cycle", 2027, "--decision", "Council 1", env=env)
+        assert refused.exit_code != 0 and "Traceback" not in refused.output
+        said = " ".join(refused.output.split())
+        assert f"{user} ({role} of A) may not adopt a programme; proposing and adopting" in said
+        assert "for coordinators and admins" in said and "row-level security" not in said
+        for args, doing in (
+            (("targets", "--set", "combined_share=0.9"), "set the cycle's targets"),
+            (("full-revision",), "mark a full revision"),
+        ):
+            refused = cli("cycle", *args, "--cycle", 2027, env=env)
+            said = " ".join(refused.output.split())
+            assert refused.exit_code != 0 and f"{user} ({role} of A) may not {doing}" in said
+            assert "row-level security" not in said
+    with open_store(inst.app_url) as visitor:
+        from ims_geo.cycle import set_targets
+
+        with pytest.raises(StoreError) as refusal:
+            set_targets(visitor, 2027, {"combined_share": 0.9})
+        assert "a visitor who is not signed in may not change the planning cycle" in str(
+            refusal.value
+        )
+    with open_store(inst.app_url, user="a_coord", password=PASSWORD) as coordinator:
+        assert np.isnan(targets(coordinator, 2027).set_index("kpi").at["combined_share", "target"])
+        assert not is_full_revision(coordinator, 2027)
+    env = {**as_user("a_coord"), "IMS_GEO_STORE": inst.app_url}
+    done = cli("cycle", "targets", "--cycle", 2027, "--set", "combined_share=0.9", env=env)
+    assert done.exit_code == 0, done.output
+    with open_store(inst.app_url, user="a_view", password=PASSWORD) as viewer:
+        assert targets(viewer, 2027).set_index("kpi").at["combined_share", "target"] == 0.9
 
 
 def test_signed_in_reads_of_many_private_works_are_fast_and_match_the_oracle(

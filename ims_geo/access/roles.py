@@ -67,6 +67,11 @@ class Identity:
         return self.role in COORDINATORS
 
     @property
+    def who(self) -> str:
+        """The user with role and organisation, as refusals name them: ``jussi (planner of Helen)``."""
+        return f"{self.user} ({self.role} of {self.org})"
+
+    @property
     def is_admin(self) -> bool:
         """May manage organisations, users and tokens and read the audit trail."""
         return self.role == ADMIN

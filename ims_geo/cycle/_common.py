@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
-from ims_geo.errors import InputError
+from ims_geo.errors import InputError, StoreError
+
+if TYPE_CHECKING:
+    from ims_geo.store.base import Store
 
 #: Earliest and latest cycle year accepted.
 _YEARS = (1900, 2200)
@@ -25,6 +28,27 @@ def checked_cycle(cycle: object) -> int:
     if not _YEARS[0] <= year <= _YEARS[1]:
         raise InputError(f"cycle {year} is not a plausible year ({_YEARS[0]}-{_YEARS[1]})")
     return year
+
+
+def require_coordinator(store: Store, doing: str) -> None:
+    """Refuse a signed-in user whose role may not coordinate, before any work is done.
+
+    The database refuses such a write anyway (row-level security), but only
+    at the end, after a proposal has been computed, and in its own words.
+
+    Parameters
+    ----------
+    store
+        The store the cycle is written to.
+    doing
+        What was asked, completing "may not ...", e.g. ``"adopt a programme"``.
+    """
+    identity = store.identity
+    if identity is not None and not identity.can_coordinate:
+        raise StoreError(
+            f"store {store.location}: {identity.who} may not {doing}; proposing and adopting "
+            "programmes and setting cycle targets is for coordinators and admins"
+        )
 
 
 def now_text() -> str:

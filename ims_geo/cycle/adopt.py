@@ -75,6 +75,7 @@ from ims_geo.cycle._common import (
     flag,
     from_hex,
     now_text,
+    require_coordinator,
     to_hex,
 )
 from ims_geo.errors import InputError, StoreError
@@ -177,6 +178,7 @@ def adopt(
             "an adoption needs its decision reference, e.g. --decision 'Council 2027/14'"
         )
     when = _decision_date(decision_date)
+    require_coordinator(store, "adopt a programme")
     works, proposed, what, asked = _programme_works(store, programme, propose_options)
     members, project_rows = _freeze(
         works,

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from ims_geo._toml import read_toml
-from ims_geo.cycle._common import checked_cycle, flag, now_text
+from ims_geo.cycle._common import checked_cycle, flag, now_text, require_coordinator
 from ims_geo.errors import InputError
 from ims_geo.store.base import Store
 from ims_geo.store.cycle_tables import transaction
@@ -90,6 +90,7 @@ def set_full_revision(
 ) -> None:
     """Mark ``cycle`` as a full revision (or not): every plan must then be re-submitted."""
     year = checked_cycle(cycle)
+    require_coordinator(store, "mark a full revision")
     with transaction(store, write=True) as tx:
         tx.run("DELETE FROM {t}cycles WHERE year = :y", {"y": year})
         tx.run(
@@ -152,6 +153,7 @@ def set_targets(
     checked = check_targets(values, custom=custom)
     if not checked:
         raise InputError("no targets given; set e.g. combined_share=0.6")
+    require_coordinator(store, "set the cycle's targets")
     stamp = now_text()
     with transaction(store, write=True) as tx:
         tx.many(

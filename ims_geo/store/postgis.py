@@ -326,11 +326,7 @@ class PostGISStore(Store):
                 f"(or raise {LOCK_TIMEOUT_ENV})"
             )
         if isinstance(orig, psycopg.errors.InsufficientPrivilege):
-            who = (
-                f"{self._identity.user} ({self._identity.role} of {self._identity.org})"
-                if self._identity
-                else "a visitor who is not signed in"
-            )
+            who = self._identity.who if self._identity else "a visitor who is not signed in"
             return StoreError(
                 f"store {self.location}: {who} may not {doing} ({cause.splitlines()[0]})"
             )
@@ -500,11 +496,7 @@ class PostGISStore(Store):
             self._identity is not None and self._identity.can_write
         ):
             # the database refuses it anyway; say so before any work is done
-            who = (
-                f"{self._identity.user} ({self._identity.role} of {self._identity.org})"
-                if self._identity
-                else "a visitor who is not signed in"
-            )
+            who = self._identity.who if self._identity else "a visitor who is not signed in"
             raise StoreError(f"store {self.location}: {who} may not import the plans")
         try:
             with self._engine.begin() as conn:
