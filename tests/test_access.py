@@ -373,6 +373,22 @@ def test_restore_and_progress_reports_are_audited(inst: Installation) -> None:
     assert "b1" in rows["detail"].iloc[-1] and (rows["org"] == "B").all()
 
 
+def test_versions_offer_a_restore_only_to_those_who_may_restore(inst: Installation) -> None:
+    """Everyone is told what changed; only B's own writers how to restore B's plan."""
+    with open_store(inst.app_url, user="b_plan", password=PASSWORD) as b:
+        b.import_plan(plan_b().iloc[:2], org="B", cycle=2027, source="b2.gpkg")
+    hints = {}
+    for user in ("b_plan", "a_plan", "a_coord"):
+        env = {**as_user(user), "IMS_GEO_STORE": inst.app_url}
+        listed = cli("versions", "--org", "B", env=env)
+        assert listed.exit_code == 0, listed.output
+        assert "What changed: ims-geo compare B 1 2" in listed.output
+        hints[user] = "ims-geo restore B 1" in listed.output
+    assert hints == {"b_plan": True, "a_plan": False, "a_coord": False}
+    refused = cli("restore", "B", 1, env={**as_user("a_coord"), "IMS_GEO_STORE": inst.app_url})
+    assert refused.exit_code != 0 and "may only change its own works" in refused.output
+
+
 def test_admin_init_can_create_the_application_role(postgis_url: str, postgis_cluster: Any) -> None:
     import uuid
 

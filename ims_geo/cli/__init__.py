@@ -640,9 +640,14 @@ def versions_cmd(org: str | None, store_path: str) -> None:
         newest = int(table.loc[table[schema.ORG] == last[schema.ORG], "version"].max())
         click.echo(
             f"\nWhat changed: {command('compare', last[schema.ORG], int(last['version']), newest)}"
-            f"\nMake an earlier version current again: "
-            f"{command('restore', last[schema.ORG], int(last['version']))}"
         )
+        identity = store.identity
+        if identity is None or (identity.can_write and identity.org == last[schema.ORG]):
+            # only the organisation's own writers may restore its plan
+            click.echo(
+                "Make an earlier version current again: "
+                f"{command('restore', last[schema.ORG], int(last['version']))}"
+            )
 
 
 @main.command("compare")
