@@ -431,6 +431,35 @@ def test_steps_split_over_the_pool_keep_their_order(threads: int) -> None:
             pool.shutdown()
 
 
+def test_segments_cut_in_runs_and_joined_equal_those_cut_at_once() -> None:
+    # lines, a multi-line, a line over itself, a zero-length segment, polygons and points
+    shapes = np.array(
+        [
+            LineString([(0, 0), (5, 0), (5, 5)]),
+            Polygon([(0, 0), (1, 0), (1, 1)]),
+            MultiLineString([[(0, 0), (2, 0)], [(3, 0), (3, 0), (4, 1)]]),
+            LineString([(0, 0), (4, 0), (1, 0), (6, 0)]),
+            Point(1, 1),
+            LineString([(9, 9), (9, 9), (10, 9)]),
+            MultiLineString([[(0, 1), (0, 3)], [(0, 2), (0, 5)]]),
+        ],
+        dtype=object,
+    )
+    is_line = np.isin(shapely.get_type_id(shapes), (1, 5))
+    whole = conflicts._segments(shapes, is_line)
+    for cuts in ([3], [1, 4], [2, 3, 6]):
+        bounds = [0, *cuts, len(shapes)]
+        runs = [
+            conflicts._segments(shapes[a:b], is_line[a:b])
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        joined = conflicts._joined(runs)
+        for name in ("off", "cnt", "x0", "y0", "x1", "y1", "length", "box", "env"):
+            np.testing.assert_array_equal(getattr(joined, name), getattr(whole, name))
+    # the line over itself and the overlapping parts are dissolved: three segments each
+    assert whole.cnt.tolist() == [2, 0, 2, 3, 0, 1, 3]
+
+
 def test_search_order_key_interleaves_the_bits() -> None:
     # the Morton key against its definition, bit by bit: x's bit k at 2k, y's at 2k + 1
     rng = np.random.default_rng(4)

@@ -124,10 +124,11 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import geopandas as gpd
@@ -402,14 +403,17 @@ class _Prepared:
     weight_table: np.ndarray  # (d+1,) score weight per discipline
     blocks: np.ndarray  # start positions of the organisation blocks (+ n)
     moratorium: bool  # some pair can be a moratorium (sealers, excavations, a limit of a day+)
-    #: the segments, computed on the pool while the search starts (see :meth:`lines`)
-    segments: _Segments | Future[_Segments]
+    #: the segments, or those of the two halves of the works being computed on the pool's
+    #: two threads while the first tree is built (see :meth:`lines`)
+    segments: _Segments | list[Future[_Segments]]
+    joining: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def lines(self) -> _Segments:
         """The line works' segments (waits for them when they are still being computed)."""
-        if isinstance(self.segments, Future):
-            self.segments = self.segments.result()
-        return self.segments
+        with self.joining:  # the first chunk that needs them joins the halves
+            if not isinstance(self.segments, _Segments):
+                self.segments = _joined([half.result() for half in self.segments])
+            return self.segments
 
 
 @dataclass
@@ -571,13 +575,13 @@ def _prepare(
     # works are searched organisation by organisation, in space-filling-curve order
     # within each: neighbours in space are neighbours in memory and in time of search
     bounds_all, types_all = shapes()
-    bounds = bounds_all[take]
+    bounds = _take(bounds_all, take)
     # the Morton key has 32 bits: organisation and key fit in one 64-bit key
     order = np.argsort(
         ((org_codes + 1).astype(np.uint64) << np.uint64(32)) | _morton(bounds), kind="stable"
     )
     rows = take[order]
-    bounds = bounds[order]
+    bounds = _take(bounds, order)
     org = org_codes[order].astype(np.int32)
     disc_all, labels = pd.factorize(works[s.DISCIPLINE])
     names = disc_all[rows]
@@ -637,7 +641,12 @@ def _prepare(
         # the excavation starts a day or more after the sealing ends
         moratorium=bool(rules.moratorium_days >= 1 and sealer.any() and digger.any()),
         segments=(
-            _segments(geoms, is_line) if pool is None else pool.submit(_segments, geoms, is_line)
+            _segments(geoms, is_line)
+            if pool is None
+            else [
+                pool.submit(_segments, geoms[part], is_line[part])
+                for part in (slice(0, len(geoms) // 2), slice(len(geoms) // 2, None))
+            ]
         ),
     )
 
@@ -727,6 +736,22 @@ def _segments(geoms: np.ndarray, is_line: np.ndarray) -> _Segments:
         env[has, :2] = np.minimum.reduceat(box[:, :2], off[has], axis=0)
         env[has, 2:] = np.maximum.reduceat(box[:, 2:], off[has], axis=0)
     return _Segments(off, cnt, x0, y0, x1, y1, length, box, env)
+
+
+def _joined(parts: list[_Segments]) -> _Segments:
+    """The segments of consecutive runs of works as one: each run's after the previous'.
+
+    Every work's segments depend on that work alone, so the join equals the segments
+    of all the works cut at once.
+    """
+    shifts = np.cumsum([0] + [len(part.x0) for part in parts[:-1]])
+    joined = {
+        f.name: np.concatenate([getattr(part, f.name) for part in parts])
+        for f in fields(_Segments)
+        if f.name != "off"
+    }
+    joined["off"] = np.concatenate([part.off + at for part, at in zip(parts, shifts, strict=True)])
+    return _Segments(**joined)
 
 
 # --- candidate pairs --------------------------------------------------------------
@@ -1281,7 +1306,7 @@ def _frame(
     computed = [c for c in CONFLICT_COLUMNS if c != "geometry"]
     getters = _start(pool, column, computed)
     # every element is a shapely geometry the engine made: no need to check each one again
-    geometry = gpd.GeoSeries(GeometryArray(placed("geometry"), crs=crs))
+    geometry = gpd.GeoSeries(GeometryArray(placed("geometry"), crs=crs), copy=False)
     data = {name: get() for name, get in zip(computed, getters, strict=True)}
     return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
 
