@@ -315,3 +315,14 @@ def test_the_command_line_writes_the_rejected_dates_as_written(tmp_path, command
         assert f"accepted: {len(DBF_TEXTS) - 1 - len(reasons)}" in result.stdout
         unparsable = sum(r.startswith("unparsable") for r in reasons.values())
         assert f"unparsable start_date: {unparsable} (e.g. " in result.stdout
+
+
+def test_the_fiona_engine_refuses_a_shapefile_date_no_calendar_has(tmp_path):
+    # fiona builds a date object per cell and stops at the first impossible one
+    path = _patched_shapefile(tmp_path / "parts", [b"20270301", b"abcdefgh"], None)
+    assert read_works(path).rejected[schema.REASON].tolist() == ["unparsable start_date 'abcdefgh'"]
+    with pytest.raises(InputError) as refused:
+        read_works(path, engine="fiona")
+    assert str(refused.value).startswith(
+        "plan.shp: a date in it is no real calendar date (year 0 is out of range)"
+    )

@@ -14,8 +14,8 @@ No date is changed on the way in. GDAL reads a date text that is no day
 at most a warning; each format is checked so that such a cell keeps the text
 the file holds and validation rejects its row naming the value, as for a CSV:
 
-- GeoPackage DATE (also inside a zip): the cells that are no real
-  ``YYYY-MM-DD`` day are found by one SQL scan of the layer's table;
+- GeoPackage DATE (also inside a zip): the DATE columns' texts are read
+  once more through one SQL query and compared with the days GDAL read;
 - shapefile DATE (``.shp``, or a zip): every cell's 8 bytes are taken from
   the .dbf's fixed-width records in one numpy pass and compared with the day
   GDAL read (blanks and ``00000000`` are no date, as shapefile writers mean);
@@ -25,7 +25,10 @@ the file holds and validation rejects its row naming the value, as for a CSV:
   the text and a column holding a text no date-time keeps all its texts;
 - GML: its fields are text, unless its schema (.xsd/.gfs) types one as a
   date: then a day no calendar has stops the reading, and the file is
-  refused naming it;
+  refused naming it (as with the ``fiona`` engine, which reads row by row,
+  for any format);
+- KML: LIBKML reads a ``TimeSpan``/``TimeStamp`` text that is no date-time
+  at all (``abc``) as none: a required date then rejects the row as missing;
 - CSV and GeoParquet: read by this package itself (CSV cells are text,
   GeoParquet dates are day numbers, which cannot overflow).
 """
@@ -35,7 +38,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import datetime as dt
 import io
 import re
 import shutil
@@ -44,7 +46,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -367,12 +369,12 @@ class DbfDates:
 
     #: Position of the field among the .dbf's fields (GDAL keeps their order).
     position: int
-    #: The day each text says (``datetime64[D]``), NaT for an empty cell or a text no date.
-    days: np.ndarray
-    #: True where the text is neither empty nor a real ``YYYYMMDD`` calendar date.
-    no_date: np.ndarray
-    #: The raw cells, ``(records, width)`` bytes, to show the text of a rejected one.
+    #: The raw cells, ``(records, 8)`` bytes.
     cells: np.ndarray
+    #: ``YYYYMMDD`` as a number where the cell is digits in that shape (-1 elsewhere).
+    number: np.ndarray
+    #: True where the cell is empty: no date given.
+    empty: np.ndarray
 
 
 def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
@@ -601,30 +603,15 @@ def _dbf_dates(dbf: bytes, records: int, header_size: int, record_size: int) -> 
         zeros = cells == 0x30
         # spaces or NULs, "00000000", or spaces and one 0: shapelib's and GDAL's empty date
         empty = blank.all(axis=1) | zeros.all(axis=1) | (blank[:, :7].all(axis=1) & zeros[:, 7])
-        digit = (cells >= 0x30) & (cells <= 0x39)
+        values = cells - np.uint8(0x30)
+        digit = values <= 9
         # year, month and day each digits, right-aligned (GDAL writes year 1 as "   10101")
         space = cells == 0x20
         starts = np.isin(np.arange(8), [0, 4, 6])
         inside = space[:, 1:] & digit[:, :-1] & ~starts[1:]  # a space after a digit of its part
         digits = (digit | space).all(axis=1) & digit[:, [3, 5, 7]].all(axis=1) & ~inside.any(axis=1)
-        value = (np.where(digit, cells.astype(np.int64) - 0x30, 0)) @ (
-            10 ** np.arange(7, -1, -1, dtype=np.int64)
-        )
-        year, month, day = value // 10_000, value // 100 % 100, value % 100
-        months = (np.clip(year, 1, 9999) - 1970) * 12 + np.clip(month, 1, 12) - 1
-        first = months.astype("datetime64[M]").astype("datetime64[D]")
-        length = (months + 1).astype("datetime64[M]").astype("datetime64[D]") - first
-        real = (
-            digits
-            & (year >= 1)
-            & (month >= 1)
-            & (month <= 12)
-            & (day >= 1)
-            & (day <= length.astype(np.int64))
-        )
-        days = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[D]")
-        days[real] = first[real] + (day[real] - 1)
-        out.append(DbfDates(position, days, ~empty & ~real, cells))
+        number = np.where(digits, _number(np.where(digit, values, 0), range(8)), -1)
+        out.append(DbfDates(position, cells, number, empty))
     return out
 
 
@@ -866,26 +853,6 @@ _IMPOSSIBLE_DAY = re.compile(
 _TEXT_KEPT = "Error parsing datetimes, original strings are returned"
 
 
-#: SQL: a DATE cell that is not a real calendar date written as ``YYYY-MM-DD`` (year 1-9999).
-_NOT_A_DATE = (
-    "({c} IS NOT NULL AND NOT (typeof({c}) = 'text' AND length({c}) = 10 "
-    "AND substr({c}, 1, 4) <> '0000' AND date({c}, '+0 days') IS {c}))"
-)
-
-
-def _iso_date(value: Any) -> bool:
-    """True for None and a real calendar date written as ``YYYY-MM-DD``."""
-    if value is None:
-        return True
-    if not isinstance(value, str) or len(value) != 10:
-        return False
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 @contextlib.contextmanager
 def _gpkg(dataset: Dataset) -> Iterator[tuple[sqlite3.Connection, str]]:
     """The GeoPackage read-only in SQLite, and its layer's table name quoted for SQL."""
@@ -960,10 +927,10 @@ def _dbf_bad_dates(
             continue
         f = fields[column.position]
         read = frame[f].to_numpy().astype("datetime64[D]")
-        if len(read) != len(column.days):
+        if len(read) != len(column.cells):
             continue  # :func:`_check_count` refused such a file already
-        same = (read == column.days) | (np.isnat(read) & np.isnat(column.days))
-        rows = np.flatnonzero(column.no_date | ~same)
+        same = np.where(column.empty, np.isnat(read), _same_day(column.number, read))
+        rows = np.flatnonzero(~same)
         if len(rows):
             encoding = dataset.encoding or "UTF-8"
             found[f] = {
@@ -975,41 +942,106 @@ def _dbf_bad_dates(
 def _gpkg_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> dict[str, dict[int, str]]:
     """Column -> {row position: text} of the GeoPackage DATE cells that are no real date.
 
-    A GeoPackage SQLite cannot open is not checked (it was refused before).
+    The DATE columns are read once more as the texts the table holds (one SQL
+    query through GDAL's Arrow reading, in rowid order: GDAL's order of the
+    features) and checked in numpy: a cell is good when it is a real
+    ``YYYY-MM-DD`` day of years 1-9999 and GDAL read that day.
     """
     fields = _read_dates(frame, dataset.date_fields)
     if not fields:
         return {}
-    quoted = {f: _sql_name(f) for f in fields}
+    texts = ", ".join(f"CAST({_sql_name(f)} AS TEXT)" for f in fields)
+    try:
+        with _gpkg(dataset) as (_db, table), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _meta, arrow = pyogrio.raw.read_arrow(
+                dataset.sqlite_path or dataset.path,
+                sql=f"SELECT {texts} FROM {table} ORDER BY rowid",
+                return_fids=False,
+            )
+    except (sqlite3.Error, RuntimeError, ValueError, TypeError):
+        return {}  # a layer that is no table (a view): its dates are as GDAL read them
+    if arrow.num_rows != len(frame):  # refused before (:func:`_check_count`)
+        return {}
     found: dict[str, dict[int, str]] = {}
-    with contextlib.suppress(sqlite3.Error, ValueError):
-        with _gpkg(dataset) as (db, table):
-            bad = " OR ".join(_NOT_A_DATE.format(c=q) for q in quoted.values())
-            rows = db.execute(
-                f"SELECT rowid, {', '.join(quoted.values())} FROM {table} WHERE {bad}"
-            ).fetchall()
-            hits = [
-                (int(row[0]), f, v)
-                for row in rows
-                for f, v in zip(fields, row[1:], strict=True)
-                if not _iso_date(v)
-            ]
-            if hits:  # GDAL reads the features in rowid order: a row's position is its rank
-                ids = np.array([rowid for rowid, _, _ in hits], dtype=np.int64)
-                first, last, count = db.execute(
-                    f"SELECT MIN(rowid), MAX(rowid), COUNT(*) FROM {table}"
-                ).fetchone()
-                if last - first + 1 == count:  # no gaps: the rank is the distance from the first
-                    ranks = ids - first
-                else:
-                    every = np.fromiter(
-                        (r for (r,) in db.execute(f"SELECT rowid FROM {table} ORDER BY rowid")),
-                        dtype=np.int64,
-                    )
-                    ranks = np.searchsorted(every, ids)
-                for rank, (_, f, v) in zip(ranks, hits, strict=True):
-                    found.setdefault(f, {})[int(rank)] = str(v)
+    for f, column in zip(fields, arrow.columns, strict=True):
+        text = pa.chunked_array(column).combine_chunks()
+        cells, fits = _fixed_width(text, 10)
+        values = cells - np.uint8(0x30)
+        shaped = fits & (cells[:, 4] == 0x2D) & (cells[:, 7] == 0x2D)
+        for at in _ISO_DIGITS:
+            shaped &= values[:, at] <= 9
+        number = np.where(shaped, _number(values, _ISO_DIGITS), -1)
+        read = frame[f].to_numpy().astype("datetime64[D]")
+        given = text.is_valid().to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(given & ~_same_day(number, read))
+        if len(rows):
+            values_written = text.take(pa.array(rows)).to_pylist()
+            found[f] = dict(zip(rows.tolist(), values_written, strict=True))
     return found
+
+
+#: Where the digits of ``YYYY-MM-DD`` are.
+_ISO_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9)
+
+
+def _fixed_width(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of each text of ``width`` bytes, ``(len, width)``, and which texts have it.
+
+    When every other text is missing or empty (a DATE column of a sound file), the
+    texts of ``width`` bytes follow each other in Arrow's buffer: they are viewed
+    in place; otherwise each is gathered from its offset.
+    """
+    binary = text.cast(pa.large_binary())
+    offsets = np.frombuffer(binary.buffers()[1], dtype=np.int64)[
+        binary.offset : binary.offset + len(binary) + 1
+    ]
+    lengths = np.diff(offsets)
+    fits = binary.is_valid().to_numpy(zero_copy_only=False) & (lengths == width)
+    buffer = binary.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+    count = int(fits.sum())
+    if (fits | (lengths == 0)).all():
+        inline = data[offsets[0] : offsets[0] + count * width].reshape(count, width)
+        if count == len(binary):
+            return inline, fits
+        cells = np.zeros((len(binary), width), dtype=np.uint8)
+        cells[fits] = inline
+        return cells, fits
+    cells = np.zeros((len(binary), width), dtype=np.uint8)
+    cells[fits] = data[offsets[:-1][fits][:, None] + np.arange(width)]
+    return cells, fits
+
+
+def _number(values: np.ndarray, at: Sequence[int]) -> np.ndarray:
+    """``YYYYMMDD`` as one number from digit values ``(n, width)`` in the 8 columns ``at``."""
+    number = np.zeros(len(values), dtype=np.int32)
+    for column in at:
+        number = number * 10 + values[:, column]
+    return number
+
+
+def _same_day(number: np.ndarray, read: np.ndarray) -> np.ndarray:
+    """Where the text's ``YYYYMMDD`` ``number`` is the day GDAL ``read`` (``datetime64[D]``).
+
+    The day GDAL read is a real day: a text that says it is one, and no text
+    GDAL read as another day (2026-02-30 as 2026-03-02) or as none. Year 0,
+    which GDAL reads as a day of year 0, is no day. The days read span a few
+    years: each day of the span is converted once, and the rows look theirs up.
+    """
+    present = ~np.isnat(read)
+    if not present.any():
+        return np.zeros(len(read), dtype=bool)
+    ints = read.view(np.int64)
+    first, last = int(ints[present].min()), int(ints[present].max())
+    span = np.arange(first, last + 1).astype("datetime64[D]")
+    years, months = span.astype("datetime64[Y]"), span.astype("datetime64[M]")
+    year = years.astype(np.int64) + 1970
+    month = months.astype(np.int64) - years.astype("datetime64[M]").astype(np.int64) + 1
+    day = (span - months.astype("datetime64[D]")).astype(np.int64) + 1
+    numbers = np.where(year >= 1, year * 10_000 + month * 100 + day, -2)
+    said = numbers[np.where(present, ints - first, 0)]
+    return present & (number == said)
 
 
 def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
