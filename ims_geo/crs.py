@@ -34,18 +34,60 @@ _NATIONAL_GRIDS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
 _METRIC_REJECTS = {3857, 900913, 3395, 4087}
 
 
+#: Directions in which :func:`extreme_points` looks (a multiple of 4: the axes are among them).
+_DIRECTIONS = 16
+
+
+def extreme_points(geoms: np.ndarray) -> np.ndarray:
+    """The corners of the geometries' bounding boxes farthest out in :data:`_DIRECTIONS` directions.
+
+    They lie where the data is, unlike the corners of its total bounding
+    box: the box of a whole country in its own grid reaches far beyond the
+    country once turned to longitude/latitude (Great Britain's to 2.06° E,
+    where its coast ends at 1.76° E), out of the grid's own area. The axes
+    are among the directions, so the extremes of x and y are exact.
+
+    Parameters
+    ----------
+    geoms
+        Geometries (missing and empty ones are skipped).
+
+    Returns
+    -------
+    numpy.ndarray
+        One ``(x, y)`` row per direction; no rows without any geometry.
+    """
+    bounds = shapely.bounds(geoms)
+    bounds = bounds[np.isfinite(bounds).all(axis=1)]
+    if not len(bounds):
+        return np.empty((0, 2))
+    xmin, ymin, xmax, ymax = (np.ascontiguousarray(bounds[:, i]) for i in range(4))
+    angles = np.linspace(0.0, 2 * np.pi, _DIRECTIONS, endpoint=False)
+    steps = zip(np.round(np.cos(angles), 12), np.round(np.sin(angles), 12), strict=True)
+    out = np.empty((_DIRECTIONS, 2))
+    for i, (dx, dy) in enumerate(steps):
+        xs = xmax if dx >= 0 else xmin
+        ys = ymax if dy >= 0 else ymin
+        best = int(np.argmax(xs * dx + ys * dy))
+        out[i] = xs[best], ys[best]
+    return out
+
+
 def _lonlat_bounds(frames: Iterable[gpd.GeoDataFrame]) -> tuple[float, float, float, float]:
-    """Longitude/latitude box of all frames (each frame's extent, densified edges)."""
+    """Longitude/latitude box of all frames (each frame's :func:`extreme_points`)."""
     boxes = []
     for frame in frames:
         if frame.crs is None or frame.empty:
             continue
-        bounds = shapely.total_bounds(frame.geometry.to_numpy())
-        if not np.isfinite(bounds).all():
+        points = extreme_points(frame.geometry.to_numpy())
+        if not len(points):
             continue
         to_lonlat = Transformer.from_crs(frame.crs, 4326, always_xy=True)
-        west, south, east, north = (float(v) for v in bounds)
-        boxes.append(to_lonlat.transform_bounds(west, south, east, north, densify_pts=21))
+        lon, lat = to_lonlat.transform(points[:, 0], points[:, 1])
+        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+        if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+            continue
+        boxes.append((lon.min(), lat.min(), lon.max(), lat.max()))
     if not boxes:
         raise InputError("no geometries with a CRS to choose a working CRS from")
     b = np.asarray(boxes, dtype=float)

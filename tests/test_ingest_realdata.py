@@ -265,3 +265,14 @@ def test_zurich_city_and_canton_in_one_working_crs(engine):
     assert np.allclose(planar, geodesic, rtol=1e-3)
     assert "ansprechperson" not in works and "Tel" not in works  # personal data dropped
     assert works.loc[is_city, "descr"].tolist() == city["Projektbeschrieb"].tolist()
+
+
+def test_the_national_highways_points_of_all_england_stay_on_the_british_grid():
+    """A feed over all of England in EPSG:27700 is measured in it, not in UTM 30N."""
+    path = shared_data("uk_national_highways_roadworks_2020", "roadworks_points.gpkg")
+    raw = gpd.read_file(path)
+    assert raw.crs.to_epsg() == 27700 and raw.to_crs(4326).total_bounds[2] < 1.8
+    mapping = Mapping(columns={"work_id": "rec_id"}, defaults={"org": "Highways England"})
+    result = read_works(path, mapping=mapping)
+    assert result.works.crs.to_epsg() == 27700
+    assert len(result.works) == len(raw)

@@ -43,7 +43,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from ims_geo import sanity, schema
-from ims_geo.crs import check_metric, working_crs
+from ims_geo.crs import check_metric, extreme_points, working_crs
 from ims_geo.errors import HostileInputError, ImsGeoError, InputError, MissingCRSError
 from ims_geo.ingest import _sources, _worker
 from ims_geo.ingest._mapping import Mapping, load_mapping
@@ -1020,17 +1020,16 @@ def _long_text(frame: pd.DataFrame, limit: float) -> list[tuple[str, np.ndarray,
 def _choose_crs(loaded: list[_Loaded], target_crs: CRS | None) -> CRS | None:
     if target_crs is not None:
         return target_crs
-    # each input's extent as a densified box: reprojecting it costs the same for any size
+    # each input's extreme points: reprojecting them costs the same for any size
     located = []
     for item in loaded:
-        geoms = item.frame.geometry.to_numpy()
-        present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
-        if item.frame.crs is None or not present.any():
+        if item.frame.crs is None:
             continue
-        box = shapely.box(*shapely.total_bounds(geoms[present]))
-        side = max(box.length / 4, 1e-9)
-        outline = shapely.segmentize(box, side / 16) if box.area > 0 else box
-        located.append(gpd.GeoDataFrame(geometry=[outline], crs=item.frame.crs))
+        points = extreme_points(item.frame.geometry.to_numpy())
+        if not len(points):
+            continue
+        corners = shapely.points(points[:, 0], points[:, 1])
+        located.append(gpd.GeoDataFrame(geometry=corners, crs=item.frame.crs))
     try:
         return working_crs(located)
     except InputError:
