@@ -138,7 +138,13 @@ def run_single(path: Path, hashes: Path) -> dict[str, Any]:
 
 
 def run_dask(
-    path: Path, hashes: Path, workers: int, memory: str, check: bool = True
+    path: Path,
+    hashes: Path,
+    workers: int,
+    memory: str,
+    check: bool = True,
+    tiles: int | None = None,
+    shuffle: str | None = None,
 ) -> dict[str, Any]:
     from ims_geo.distributed import Works, read_conflicts, run
     from ims_geo.distributed.cluster import dask_client
@@ -148,7 +154,9 @@ def run_dask(
     with dask_client(workers=workers, memory_limit=memory) as client:
         t1 = time.perf_counter()
         source = Works.read_parquet(path)
-        result = run(source, client=client, out_dir=parts, gather=False)
+        result = run(
+            source, client=client, out_dir=parts, gather=False, tiles=tiles, shuffle=shuffle
+        )
         t2 = time.perf_counter()
         peaks = client.run(_peak_rss)
         client_peak = _peak_rss()  # before the answer is gathered for the check below
@@ -189,7 +197,10 @@ def child(args: argparse.Namespace) -> int:
     if args.engine == "single":
         report = run_single(Path(args.data), hashes)
     else:
-        report = run_dask(Path(args.data), hashes, args.workers, args.memory, not args.skip_single)
+        report = run_dask(
+            Path(args.data), hashes, args.workers, args.memory, not args.skip_single,
+            args.tiles, args.shuffle,
+        )  # fmt: skip
     print(json.dumps(report))
     return 0
 
@@ -351,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", default="4GiB", help="memory limit per Dask worker")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--skip-single", action="store_true", help="Dask only (e.g. at 10M)")
+    parser.add_argument("--tiles", type=int, help="Dask: tiles (default: the engine's)")
+    parser.add_argument("--shuffle", help="Dask: direct or p2p (default: the engine's choice)")
     parser.add_argument("--report", type=Path, default=OUT / "scale.json")
     parser.add_argument("--cli", action="store_true", help="the ims-geo commands end to end")
     parser.add_argument("--pairs", type=int, default=3, help="with --cli: runs of each engine")
@@ -380,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
             hashes = OUT / f"hashes_{n}_{engine}.npy"
             extra = ["--workers", str(args.workers), "--memory", args.memory]
             extra += ["--skip-single"] if args.skip_single else []
+            extra += ["--tiles", str(args.tiles)] if args.tiles else []
+            extra += ["--shuffle", args.shuffle] if args.shuffle else []
             row[engine] = spawn(
                 ["--engine", engine, "--data", str(path), "--hashes", str(hashes), *extra],
                 args.timeout,

@@ -509,7 +509,7 @@ def test_street_network_on_the_cluster_with_partitioned_geoparquet(
     want.iloc[:5].to_parquet(folder / "part-00099.parquet")
     result = run(source, rules, client=dask_client, tiles=6, out_dir=folder, shuffle=shuffle)
     assert result.shuffle == shuffle
-    assert set(result.phase_seconds) == {"first pass", "search", "uneven end"}
+    assert set(result.phase_seconds) == {"first pass", "search", "uneven end", "files"}
     assert not (folder / "part-00099.parquet").exists()
     assert result.tiles == 6 and result.works == 3000 and result.pairs == len(want)
     assert 1.0 < result.copy_ratio < 1.5

@@ -256,7 +256,8 @@ class DaskRun:
         sample for the tiles, the count of ids used twice), ``"search"``
         (checks, copies, shuffle, the tiles' kernels and files) and
         ``"uneven end"`` (how long after the first worker's last tile
-        the last one ended).
+        the last one ended); ``"files"``: the seconds the tiles took to
+        write their files, summed over the tiles.
     """
 
     conflicts: gpd.GeoDataFrame | None
@@ -517,7 +518,8 @@ def _run(
     if gather:
         conflicts = _gathered(frames, target)
     phases = {"first pass": searched - began, "search": done - searched,
-              "uneven end": _uneven_end([o[5] for o in outcomes])}  # fmt: skip
+              "uneven end": _uneven_end([o[5][:2] for o in outcomes]),
+              "files": sum(o[5][2] for o in outcomes)}  # fmt: skip
     return DaskRun(
         conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling,
         kernel_seconds=float(sum(seconds)), slowest_tile_seconds=max(seconds, default=0.0),
@@ -867,7 +869,7 @@ def _run_part(
     gather: bool,
     table: bool = False,
     twice: np.ndarray | None = None,
-) -> tuple[pd.DataFrame | None, str | None, int, int, list[float], tuple[str, float]]:
+) -> tuple[pd.DataFrame | None, str | None, int, int, list[float], tuple[str, float, float]]:
     """The owned pairs of tile ``tile`` (the shuffled partition ``part``); written to ``path``.
 
     ``part`` may be the tile's pieces of every partition (:func:`_cut`). When
@@ -898,6 +900,7 @@ def _run_part(
         return None, None, copies, 0, seconds, _ended()
     written = None
     count = len(pairs)
+    began = time.perf_counter()
     if path is not None and table:  # the exported table's rows of this tile
         from ims_geo.distributed.table import tile_table
 
@@ -905,9 +908,10 @@ def _run_part(
     elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
         # the export's GeoParquet table (dates as dates): bounds once, types from the WKB
         written = _write(geoparquet_table(pairs), path)
+    wrote = time.perf_counter() - began
     if not gather:
-        return None, written, copies, count, seconds, _ended()
-    return _plain(pairs), written, copies, count, seconds, _ended()
+        return None, written, copies, count, seconds, _ended(wrote)
+    return _plain(pairs), written, copies, count, seconds, _ended(wrote)
 
 
 def _write(table: pa.Table, path: str) -> str:
@@ -917,8 +921,11 @@ def _write(table: pa.Table, path: str) -> str:
     return path
 
 
-def _ended() -> tuple[str, float]:
-    """This worker's address (the process id outside a cluster) and the wall clock."""
+def _ended(wrote: float = 0.0) -> tuple[str, float, float]:
+    """This worker's address (the process id outside a cluster), the wall clock, ``wrote``.
+
+    ``wrote``: the seconds the tile took to write its file.
+    """
     try:
         from distributed import get_worker
 
@@ -927,7 +934,7 @@ def _ended() -> tuple[str, float]:
         import os
 
         where = str(os.getpid())
-    return where, time.time()
+    return where, time.time(), wrote
 
 
 def _cut(
