@@ -595,10 +595,11 @@ def _dbf_dates(dbf: bytes, records: int, header_size: int, record_size: int) -> 
     table = np.frombuffer(
         dbf, dtype=np.uint8, count=complete * record_size, offset=header_size
     ).reshape(complete, record_size)
-    table = table[table[:, 0] != 0x2A]  # GDAL skips the records marked deleted
+    kept = table[:, 0] != 0x2A  # GDAL skips the records marked deleted
     out = []
     for position, start in fields:
-        cells = table[:, start : start + 8]
+        cells = table[:, start : start + 8]  # a view: only the kept cells are copied
+        cells = cells if kept.all() else cells[kept]
         blank = (cells == 0x20) | (cells == 0)
         zeros = cells == 0x30
         # spaces or NULs, "00000000", or spaces and one 0: shapelib's and GDAL's empty date
