@@ -9,8 +9,10 @@ the text as written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -206,6 +208,22 @@ def test_a_geopackage_in_a_zip_is_checked_as_on_its_own(tmp_path, members):
     assert "unparsable start_date 'abc'" == rejected.loc["B-1", schema.REASON]
     assert result.works[schema.WORK_ID].tolist() == ["B-0"]
     assert result.works[schema.START].tolist() == [pd.Timestamp("2027-03-01")]
+
+
+def test_a_geopackage_in_a_zip_whose_feature_count_is_stale_reads_every_work_once(tmp_path):
+    # the count check needs SQLite, as the dates do: it too runs on the member's copy
+    ids = [f"W-{i}" for i in range(8)]
+    gpkg = _plan_gpkg(tmp_path, ids)
+    _write_date_texts(gpkg, "works", "start_date", {}, gone=("W-1", "W-4"))
+    with contextlib.closing(sqlite3.connect(gpkg)) as db:
+        db.execute("UPDATE gpkg_ogr_contents SET feature_count = 8")
+        db.commit()
+    path = tmp_path / "plan.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("plan.gpkg", gpkg.read_bytes())
+    result = read_works(path)
+    assert result.rejected.empty, result.report()
+    assert result.works[schema.WORK_ID].tolist() == ["W-0", "W-2", "W-3", "W-5", "W-6", "W-7"]
 
 
 def _text_file(tmp_path: Path, fmt: str, bad: dict[int, str]) -> Path:
