@@ -31,8 +31,12 @@ More frames
     joint_start, joint_end, cost_eur, savings_eur, split_rule, n_members,
     rag, reason, geometry.
 ``project_status(store, cycle)``
-    project, lead_org, rag (red/amber/green), reason, joint_start,
-    joint_end, members.
+    project, lead_org, rag (red/amber/awaiting_update/green), reason,
+    joint_start, joint_end, members.
+``awaiting_update(store, cycle)``
+    works whose current plan still holds the dates the programme was
+    adopted from (not deviations): org, work_id, project, days, title,
+    adopted_start, adopted_end, start, end, uploaded_at, reason.
 ``financing(store, cycle, revision=None)``
     org, funding_year, cost_share_eur, works: the cost and financing
     overview per organisation and year.
@@ -97,12 +101,16 @@ from ims_geo.cycle.baseline import (
     picture,
 )
 from ims_geo.cycle.monitor import (
+    AWAITING,
+    AWAITING_COLUMNS,
     DEVIATION_COLUMNS,
     DEVIATIONS,
     PROGRESS_COLUMNS,
     ProgressResult,
+    awaiting_update,
     changed_progress,
     deviations,
+    monitoring,
     progress,
     progress_sheet,
     project_status,
@@ -136,6 +144,8 @@ from ims_geo.cycle.targets import (
 KPI_COLUMNS: tuple[str, ...] = ("kpi", "target", "value", "state")
 
 __all__ = [
+    "AWAITING",
+    "AWAITING_COLUMNS",
     "CHANGE_COLUMNS",
     "DEVIATIONS",
     "DEVIATION_COLUMNS",
@@ -154,6 +164,7 @@ __all__ = [
     "ProgressResult",
     "add_exemption",
     "adopt",
+    "awaiting_update",
     "baseline",
     "changes",
     "changed_progress",
@@ -167,6 +178,7 @@ __all__ = [
     "kpi_state",
     "kpis",
     "load_targets",
+    "monitoring",
     "moratoria",
     "picture",
     "programme",

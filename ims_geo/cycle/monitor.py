@@ -42,13 +42,31 @@ duration). Classes (:data:`DEVIATIONS`), the first that applies:
     organisation's current plan marks ``in_progress`` or ``done`` with a
     start in the cycle year; ``days`` is empty.
 
+Plans not yet updated (:func:`awaiting_update`)
+-----------------------------------------------
+Right after an adoption the organisations' current plans still hold the
+dates they were adopted from: that is no deviation of the work, the plan is
+not yet updated. A work is ``awaiting_update`` (:data:`AWAITING`) instead
+of ``moved``, ``late`` or ``early`` when nothing was reported of its
+execution (no actual date), its organisation's current plan version was
+uploaded before the programme's latest revision was adopted, its dates
+there are still those the programme was adopted from (``planned_start``,
+``planned_end``), and the adopted dates differ from them. ``days`` is how far
+the plan's start is from the adopted start. Such works are listed apart from the
+deviations; the state clears itself when the organisation imports its
+plan with the adopted dates (then the work is on programme) or with other
+dates (then it deviates). A plan changed after the adoption, progress
+reported late, a work dropped or not combined are deviations as before.
+
 State of a combined project (:func:`project_status`)
 ----------------------------------------------------
 ``red`` when a member is dropped or not combined, or a member that has not
 started is now expected outside the joint period (the combination is at
 risk); ``amber`` when a member is late, early or moved but still inside the
-joint period; ``green`` otherwise. ``reason`` names the members and what
-happened, or says "on programme".
+joint period; ``awaiting_update`` (:data:`AWAITING`) when no member deviates
+but a member's plan is not yet updated to the adopted dates; ``green``
+otherwise. ``reason`` names the members and what happened, or says "on
+programme".
 """
 
 from __future__ import annotations
@@ -66,7 +84,7 @@ from ims_geo import sanity
 from ims_geo import schema as S
 from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import checked_cycle, day_text, days, now_text
-from ims_geo.cycle.adopt import has_programme, programme, projects
+from ims_geo.cycle.adopt import has_programme, programme, projects, revisions
 from ims_geo.cycle.moratoria import GEOMETRY_PROBLEM
 from ims_geo.errors import InputError, StoreError
 from ims_geo.store.base import Store
@@ -82,6 +100,16 @@ _DEVIATION_EXTRA: tuple[str, ...] = (
 )  # fmt: skip
 #: Deviation classes, in the order they are listed.
 DEVIATIONS: tuple[str, ...] = ("dropped", "not_combined", "moved", "late", "early", "unplanned")
+#: State of a work whose current plan still holds the dates the programme was adopted from
+#: (not a deviation; see the module docstring), and of a project where only such works differ.
+AWAITING = "awaiting_update"
+#: Columns of :func:`awaiting_update`.
+AWAITING_COLUMNS: tuple[str, ...] = (
+    "org", "work_id", "project", "days", "title", "adopted_start", "adopted_end", "start", "end",
+    "uploaded_at", "reason",
+)  # fmt: skip
+#: States of a combined project (:func:`project_status`), worst first.
+PROJECT_STATES: tuple[str, ...] = ("red", "amber", AWAITING, "green")
 #: Columns of :func:`project_status`.
 PROJECT_STATUS_COLUMNS: tuple[str, ...] = (
     "project", "lead_org", "rag", "reason", "joint_start", "joint_end", "members",
@@ -522,6 +550,18 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
     dropped = (frame["status"] == "cancelled").fillna(False).to_numpy() | (
         ~started & (~present | (frame["plan_status"] == "cancelled").fillna(False).to_numpy())
     )
+    frame["uploaded_at"] = frame[S.ORG].map(_current_uploads(store))
+    awaiting = (
+        ~dropped
+        & ~started
+        & frame["actual_end"].isna().to_numpy()
+        & (frame["uploaded_at"] <= _adopted_at(store, year)).fillna(False).to_numpy(dtype=bool)
+        & (frame["plan_start"] == frame["planned_start"]).fillna(False).to_numpy(dtype=bool)
+        & (frame["plan_end"] == frame["planned_end"]).fillna(False).to_numpy(dtype=bool)
+        & ((frame["start"] != frame["plan_start"]) | (frame["end"] != frame["plan_end"]))
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
     joint = (
         frame[frame["project"].notna()]
         .groupby("project")
@@ -538,23 +578,37 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
     shift = ((start - frame["start"]) / day).to_numpy(dtype="float64")
     end_shift = ((end - frame["end"]) / day).to_numpy(dtype="float64")
     not_combined = ~dropped & started & outside
-    rest = ~dropped & ~not_combined
+    rest = ~dropped & ~not_combined & ~awaiting
     moved = rest & ((np.abs(shift) > moved_days) | (np.abs(end_shift) > moved_days))
     late = rest & ~moved & (shift > 0)
     early = rest & ~moved & (shift < 0)
     frame["deviation"] = np.select(
-        [dropped, not_combined, moved, late, early],
-        ["dropped", "not_combined", "moved", "late", "early"],
+        [dropped, not_combined, awaiting, moved, late, early],
+        ["dropped", "not_combined", AWAITING, "moved", "late", "early"],
         default="",
     )
     days_out = np.full(len(frame), np.nan)
     days_out[not_combined] = outside_days[not_combined]
     days_out[moved] = np.where(np.abs(shift) > moved_days, shift, end_shift)[moved]
-    days_out[late | early] = shift[late | early]
+    days_out[late | early | awaiting] = shift[late | early | awaiting]
     frame["days"] = pd.array(days_out, dtype="Float64").round().astype("Int64")
-    frame["outside"] = outside & ~dropped
+    # the plan is expected to follow the adoption: its old dates put no combination at risk
+    frame["outside"] = outside & ~dropped & ~awaiting
     frame["started"] = started
     return frame
+
+
+def _current_uploads(store: Store) -> pd.Series:
+    """When each organisation's current plan version was uploaded (UTC), by organisation."""
+    versions = store.plan_versions()
+    current = versions[versions["is_current"]]
+    return pd.Series(current["uploaded_at"].to_numpy(), index=current[S.ORG].astype(str))
+
+
+def _adopted_at(store: Store, year: int) -> pd.Timestamp:
+    """When the latest revision of the cycle's programme was adopted (UTC)."""
+    adopted = revisions(store, year)["adopted_at"].iloc[-1]
+    return pd.Timestamp(pd.to_datetime(adopted, utc=True, format="ISO8601"))
 
 
 def deviations(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) -> pd.DataFrame:
@@ -576,17 +630,65 @@ def deviations(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) -> pd.
     return _deviations_of(store, year, _assess(store, year, moved_days))
 
 
+def awaiting_update(store: Store, cycle: int) -> pd.DataFrame:
+    """Works whose current plan still holds the dates the programme was adopted from.
+
+    Not deviations: the organisation has not yet imported the adopted dates
+    (see the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`AWAITING_COLUMNS`: ``start`` and ``end`` are the current
+        plan's, ``days`` how far its start is from the adopted start,
+        ``uploaded_at`` when that plan was uploaded; by org and work_id.
+
+    Raises
+    ------
+    StoreError
+        No programme was adopted for the cycle.
+    """
+    year = checked_cycle(cycle)
+    return _awaiting_of(_assess(store, year, MOVED_DAYS))
+
+
 def monitoring(
     store: Store, cycle: int, *, moved_days: int = MOVED_DAYS
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`deviations` and :func:`project_status` of ``cycle``, assessed once."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`deviations`, :func:`project_status` and :func:`awaiting_update`, assessed once."""
     year = checked_cycle(cycle)
     frame = _assess(store, year, moved_days)
-    return _deviations_of(store, year, frame), _status_of(store, year, frame)
+    return _deviations_of(store, year, frame), _status_of(store, year, frame), _awaiting_of(frame)
+
+
+def _awaiting_of(frame: pd.DataFrame) -> pd.DataFrame:
+    found = frame[frame["deviation"] == AWAITING].sort_values([S.ORG, S.WORK_ID], kind="stable")
+    out = pd.DataFrame(
+        {
+            "org": found[S.ORG].astype(str),
+            "work_id": found[S.WORK_ID].astype(str),
+            "project": pd.array(found["project"].tolist(), dtype="string"),
+            "days": pd.array(found["days"].tolist(), dtype="Int64"),
+            "title": found["title"],
+            "adopted_start": found["start"],
+            "adopted_end": found["end"],
+            "start": found["plan_start"],
+            "end": found["plan_end"],
+            "uploaded_at": found["uploaded_at"],
+        }
+    ).reset_index(drop=True)
+    out["reason"] = [
+        f"plan not yet updated to the adopted dates: plan {day_text(s)} to {day_text(e)}, "
+        f"adopted {day_text(a)} to {day_text(b)}"
+        for s, e, a, b in zip(
+            out["start"], out["end"], out["adopted_start"], out["adopted_end"], strict=True
+        )
+    ]
+    return out.loc[:, list(AWAITING_COLUMNS)]
 
 
 def _deviations_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
-    found = frame[frame["deviation"] != ""]
+    found = frame[frame["deviation"].isin(list(DEVIATIONS))]
     out = pd.DataFrame(
         {
             "org": found[S.ORG],
@@ -694,10 +796,11 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     if adopted.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_STATUS_COLUMNS})
     dev = combined["deviation"]
+    waiting = (dev == AWAITING).to_numpy()
     red_member = dev.isin(["dropped", "not_combined"]) | (
-        combined["outside"] & ~combined["started"] & (dev != "")
+        combined["outside"] & ~combined["started"] & (dev != "") & ~waiting
     )
-    amber_member = (dev != "") & ~red_member
+    amber_member = (dev != "") & ~red_member & ~waiting
     label = pd.Series(
         [
             f"{o} {w} {d}" + ("" if pd.isna(n) else f" ({int(n):+d} days)")
@@ -710,9 +813,12 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
         index=combined.index,
         dtype=object,
     )  # fmt: skip
-    g = combined.assign(red=red_member, amber=amber_member, label=label).groupby("project")
+    g = combined.assign(red=red_member, amber=amber_member, waiting=waiting, label=label).groupby(
+        "project"
+    )
     red = g["red"].any()
     amber = g["amber"].any()
+    awaits = g["waiting"].any()
     reasons = combined.assign(label=label)[dev != ""].groupby("project")["label"].agg("; ".join)
     out = pd.DataFrame(
         {
@@ -722,7 +828,8 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     )
     r = out["project"].map(red).fillna(False).to_numpy(bool)
     a = out["project"].map(amber).fillna(False).to_numpy(bool)
-    out["rag"] = np.where(r, "red", np.where(a, "amber", "green"))
+    w = out["project"].map(awaits).fillna(False).to_numpy(bool)
+    out["rag"] = np.select([r, a, w], ["red", "amber", AWAITING], default="green")
     out["reason"] = [reasons.get(p, "on programme") for p in out["project"]]
     out["joint_start"] = adopted["joint_start"].to_numpy()
     out["joint_end"] = adopted["joint_end"].to_numpy()

@@ -11,7 +11,7 @@ listed as stale (:func:`stale_plans`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, programme, revisions
 from ims_geo.cycle.baseline import kpis, plans
-from ims_geo.cycle.monitor import monitoring, progress
+from ims_geo.cycle.monitor import AWAITING, monitoring, progress
 from ims_geo.cycle.targets import KPIS, is_full_revision, targets
 from ims_geo.store.base import Store
 
@@ -49,6 +49,9 @@ class CycleStatus:
     projects: pd.DataFrame
     #: :func:`stale_plans`.
     stale: pd.DataFrame
+    #: :func:`ims_geo.cycle.monitor.awaiting_update`: works whose plan still holds the dates
+    #: the programme was adopted from (not deviations; empty before adoption).
+    awaiting: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def text(self) -> str:
         """A plain-text summary for a terminal."""
@@ -68,10 +71,24 @@ class CycleStatus:
         if len(self.deviations):
             counts = self.deviations["deviation"].value_counts()
             lines += ["", "Deviations: " + ", ".join(f"{n} {k}" for k, n in counts.items())]
+        if len(self.awaiting):
+            lines += ["", awaiting_text(self.awaiting)]
         if len(self.stale):
             lines += ["", "Stale plans (not re-submitted in this full revision): "
                       + ", ".join(self.stale["org"])]  # fmt: skip
         return "\n".join(lines)
+
+
+def awaiting_text(awaiting: pd.DataFrame) -> str:
+    """One line on the works whose plan is not yet updated to the adopted dates, per organisation.
+
+    ``awaiting`` is :func:`ims_geo.cycle.monitor.awaiting_update`.
+    """
+    per_org = awaiting.groupby("org", sort=True).size()
+    return (
+        f"Plans not yet updated to the adopted dates (not deviations): {len(awaiting)} works of "
+        + ", ".join(f"{org} ({n})" for org, n in per_org.items())
+    )
 
 
 def stale_plans(store: Store, cycle: int) -> pd.DataFrame:
@@ -134,7 +151,9 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
     else:
         steps.append((3, "missing", "programme not adopted"))
     # 4. monitoring
-    devs, states = monitoring(store, year) if adopted else (pd.DataFrame(), pd.DataFrame())
+    devs, states, awaiting = (
+        monitoring(store, year) if adopted else (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    )
     if not adopted:
         steps.append((4, "missing", "nothing to monitor before the programme is adopted"))
     else:
@@ -147,6 +166,11 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
             f"{len(in_programme) - len(silent)} of {len(in_programme)} organisations reported "
             f"progress; {len(devs)} deviations; projects {rag}"
         )
+        if len(awaiting):
+            detail += (
+                f"; {len(awaiting)} works of {awaiting['org'].nunique()} organisations and "
+                f"{counts.get(AWAITING, 0)} projects await plans updated to the adopted dates"
+            )
         if silent:
             detail += f"; no progress from {', '.join(silent)}"
         steps.append((4, "partial" if silent else "done", detail))
@@ -177,4 +201,5 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
         deviations=devs,
         projects=states,
         stale=stale_plans(store, year),
+        awaiting=awaiting,
     )
