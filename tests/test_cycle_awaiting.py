@@ -232,3 +232,49 @@ def test_kpis_do_not_count_works_awaiting_the_update_as_failed(tmp_path: Path) -
     status = cycle.status(store, YEAR)
     assert len(status.awaiting) == 2 and status.deviations.empty
     assert status.projects["rag"].tolist() == ["awaiting_update"]
+
+
+# --- the command line -----------------------------------------------------------------------
+def run(*args: str) -> str:
+    from click.testing import CliRunner
+
+    from ims_geo.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_cli_lists_plans_awaiting_the_update_apart_from_deviations(tmp_path: Path) -> None:
+    path = tmp_path / "cycle.gpkg"
+    store = open_store(path)
+    adopt(store)
+    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
+    states, project = model(before, set(), {})
+    waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
+    out = run("cycle", "deviations", "--cycle", str(YEAR), "--store", str(path))
+    lines = out.splitlines()
+    assert lines[0] == "No deviations from the adopted programme."
+    per_org = ", ".join(f"{o} (1)" for o, _ in waiting)
+    assert lines[2] == (
+        f"Plans not yet updated to the adopted dates (not deviations): {len(waiting)} works of "
+        + per_org
+    )
+    rows = [line.split() for line in lines[4 : 4 + len(waiting)]]
+    assert [(r[0], r[1], int(r[3])) for r in rows] == [
+        (o, w, states[(o, w)][1]) for o, w in waiting
+    ]
+    assert lines[-1].split()[:3] == ["C001", "City", project]
+    status = run("cycle", "status", "--cycle", str(YEAR), "--store", str(path))
+    assert (
+        "0 deviations; projects 0 red, 0 amber, 0 green; works awaiting plans updated to the "
+        f"adopted dates: {len(waiting)} (organisations: {len({o for o, _ in waiting})}, "
+        "projects: 1)" in status
+    )
+    assert "Deviations:" not in status and per_org in status
+    # Gas imports other dates: a deviation now, the awaiting list shrinks to Water
+    store.import_plan(plan_of("Gas", {"G1": ("2030-04-23", "2030-05-02")}), org="Gas", cycle=YEAR)
+    out = run("cycle", "deviations", "--cycle", str(YEAR), "--store", str(path))
+    assert out.splitlines()[1].split()[:5] == ["Gas", "G1", "C001", "late", "3"]
+    assert "works of Water (1)" in out and "Gas (1)" not in out
+    assert out.splitlines()[-1].split()[:3] == ["C001", "City", "amber"]

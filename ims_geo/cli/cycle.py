@@ -288,13 +288,31 @@ def programme_cmd(year: int, revision: int | None, out: str | None, store_path: 
 @store_option
 @_handle_errors
 def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str) -> None:
-    """Deviations from the adopted programme, and the state of every combined project."""
+    """Deviations from the adopted programme, and the state of every combined project.
+
+    Works whose current plan still holds the dates the programme was adopted
+    from are no deviations: they are listed apart, as plans not yet updated.
+    """
     from ims_geo import cycle, export
+    from ims_geo.cycle.status import awaiting_text
 
     store = _open_store(store_path)
-    found = cycle.deviations(store, year, moved_days=moved_days)
+    found, states, awaiting = cycle.monitoring(store, year, moved_days=moved_days)
     click.echo(_table(found) if len(found) else "No deviations from the adopted programme.")
-    states = cycle.project_status(store, year, moved_days=moved_days)
+    if len(awaiting):
+        click.echo("")
+        click.echo(awaiting_text(awaiting))
+        shown = [
+            "org",
+            "work_id",
+            "project",
+            "days",
+            "start",
+            "end",
+            "adopted_start",
+            "adopted_end",
+        ]
+        click.echo(_table(awaiting.loc[:, shown]))
     if len(states):
         click.echo("")
         click.echo(states.loc[:, ["project", "lead_org", "rag", "reason"]].to_string(index=False))

@@ -168,8 +168,9 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
         )
         if len(awaiting):
             detail += (
-                f"; {len(awaiting)} works of {awaiting['org'].nunique()} organisations and "
-                f"{counts.get(AWAITING, 0)} projects await plans updated to the adopted dates"
+                f"; works awaiting plans updated to the adopted dates: {len(awaiting)} "
+                f"(organisations: {awaiting['org'].nunique()}, projects: "
+                f"{counts.get(AWAITING, 0)})"
             )
         if silent:
             detail += f"; no progress from {', '.join(silent)}"
