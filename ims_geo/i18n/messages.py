@@ -144,6 +144,11 @@ TEMPLATES: tuple[str, ...] = (
     N_("nothing to monitor before the programme is adopted"),
     N_("{detail}; no progress from {orgs}"),
     N_(
+        "{detail}; works awaiting plans updated to the adopted dates: {works} (organisations: "
+        "{count}, projects: {projects})"
+    ),
+    N_("Plans not yet updated to the adopted dates (not deviations): {count} works of {orgs}"),
+    N_(
         "{reported} of {total} organisations reported progress; {deviations} deviations; "
         "projects {red} red, {amber} amber, {green} green"
     ),
@@ -170,6 +175,7 @@ TEMPLATES: tuple[str, ...] = (
     N_("late"),
     N_("early"),
     N_("unplanned"),
+    N_("awaiting_update"),
     N_("clash"),
     N_("moratorium"),
     N_("synergy"),

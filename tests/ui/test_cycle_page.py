@@ -228,3 +228,45 @@ def test_progress_geoparquet_is_read_under_the_apps_upload_limits(
     (error,) = [e.value for e in at.error]
     assert error.startswith("city.parquet expands to ") and "(max_expanded_bytes)" in error
     assert cycle.progress(open_store(path), YEAR).empty  # nothing was stored
+
+
+def test_monitoring_shows_plans_awaiting_the_update_apart(open_app, tmp_path: Path):
+    from tests.test_cycle_awaiting import ADOPTED, BEFORE, adopt, model, plan_of
+    from tests.test_cycle_awaiting import YEAR as AFTER
+
+    path = tmp_path / "awaiting.gpkg"
+    store = open_store(path)
+    adopt(store)
+    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
+    states, project = model(before, set(), {})
+    waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
+    at = open_app("cycle", store=path)
+    assert not at.exception and not at.error
+    assert int(at.number_input(key="cycle_year").value) == AFTER
+    rag = frame(at, "cycle_rag").set_index("project")["rag"].to_dict()
+    assert rag == {"C001": project} == {"C001": "awaiting_update"}
+    assert not [d for d in at.dataframe if TABLES["cycle_deviations"] <= set(d.value.columns)]
+    (shown,) = [
+        d.value for d in at.dataframe if {"adopted_start", "uploaded_at"} <= set(d.value.columns)
+    ]
+    assert list(zip(shown["org"], shown["work_id"], strict=True)) == waiting
+    assert shown["days"].tolist() == [states[k][1] for k in waiting]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Deviations"] == "0"
+    assert metrics["Plans not yet updated to the adopted dates"] == str(len(waiting))
+    assert metrics["Projects red / amber / awaiting update / green"] == "0 / 0 / 1 / 0"
+    assert any(
+        i.value.startswith(f"{len(waiting)} works' plans are not yet updated") for i in at.info
+    )
+    assert "No deviations from the adopted programme." in [s.value for s in at.success]
+    # Water imports the adopted dates: only Gas awaits
+    store.import_plan(plan_of("Water", {"W1": ADOPTED[("Water", "W1")]}), org="Water", cycle=AFTER)
+    at = open_app("cycle", store=path)
+    (shown,) = [
+        d.value for d in at.dataframe if {"adopted_start", "uploaded_at"} <= set(d.value.columns)
+    ]
+    assert shown["work_id"].tolist() == ["G1"]
+    assert {m.label: m.value for m in at.metric}[
+        "Plans not yet updated to the adopted dates"
+    ] == "1"
+    assert any(i.value.startswith("1 work's plan is not yet updated") for i in at.info)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo import cycle, i18n
+from ims_geo.cycle.monitor import PROJECT_STATES
 from ims_geo.i18n import N_, _, bind, fmt_date, fmt_number, messages, ngettext
 from ims_geo.ingest import UPLOAD_TYPES, Limits
 from ims_geo.schema import STATUSES
@@ -215,12 +216,39 @@ with tab_programme:
         )
 
 with tab_monitoring:
+    if len(now.projects) or len(now.deviations) or len(now.awaiting):
+        rag = now.projects["rag"].value_counts() if len(now.projects) else pd.Series(dtype=int)
+        counts = st.columns(3)
+        counts[0].metric(_("Deviations"), fmt_number(len(now.deviations)))
+        counts[1].metric(
+            _("Plans not yet updated to the adopted dates"), fmt_number(len(now.awaiting))
+        )
+        counts[2].metric(
+            _("Projects red / amber / awaiting update / green"),
+            " / ".join(fmt_number(int(rag.get(k, 0))) for k in PROJECT_STATES),
+        )
     if len(now.projects):
         widgets.show_table(translated(now.projects, "rag"), key="cycle_rag")
     if len(now.deviations):
         widgets.show_table(translated(now.deviations, "deviation"), key="cycle_deviations")
     elif len(now.projects):
         st.success(_("No deviations from the adopted programme."))
+    if len(now.awaiting):
+        st.info(
+            ngettext(
+                "{count} work's plan is not yet updated to the adopted dates. This is no "
+                "deviation: the organisation's current plan still holds the dates the programme "
+                "was adopted from; it clears when the organisation imports its plan with the "
+                "adopted dates.",
+                "{count} works' plans are not yet updated to the adopted dates. These are no "
+                "deviations: the organisations' current plans still hold the dates the programme "
+                "was adopted from; they clear when the organisations import their plans with the "
+                "adopted dates.",
+                len(now.awaiting),
+            ).format(count=fmt_number(len(now.awaiting))),
+            icon=":material/schedule:",
+        )
+        widgets.show_table(now.awaiting.drop(columns="reason"), key="cycle_awaiting")
     st.markdown(_("**Report progress** (work_id, status, actual_start, actual_end, remark)"))
     orgs = sorted(set(versions["org"])) if len(versions) else []
     signed_in = state.identity()
