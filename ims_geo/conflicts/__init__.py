@@ -1047,36 +1047,65 @@ def _within(
     """
     uu = ux * ux + uy * uy
     dd = dist * dist
-    discs = []
-    with np.errstate(invalid="ignore"):
-        for px, py in ((cx, cy), (cx + vx, cy + vy)):  # the discs at both ends
-            wx, wy = ax - px, ay - py
-            half_b = ux * wx + uy * wy
-            root = np.sqrt(half_b * half_b - uu * (wx * wx + wy * wy - dd))  # NaN: misses
-            discs.append(((-half_b - root) / uu, (-half_b + root) / uu))
-    # the rectangle: 0 <= along <= |v|^2 and |across| <= dist * |v|, both linear in t;
-    # a segment parallel to an edge is inside or outside as a whole (edges included)
+    wx, wy = ax - cx, ay - cy  # A seen from C: the first disc's centre, the rectangle's corner
     vv = vx * vx + vy * vy
-    wx, wy = ax - cx, ay - cy
     reach = dist * np.sqrt(vv)
-    t_lo = np.full(len(ax), -np.inf)
-    t_hi = np.full(len(ax), np.inf)
-    inside = np.ones(len(ax), dtype=bool)
-    for alpha, beta, bottom, top in (
-        (wx * vx + wy * vy, ux * vx + uy * vy, 0.0, vv),
-        (wx * vy - wy * vx, ux * vy - uy * vx, -reach, reach),
-    ):
-        flat = beta == 0
-        safe = np.where(flat, 1.0, beta)
-        e0, e1 = (bottom - alpha) / safe, (top - alpha) / safe
-        t_lo = np.where(flat, t_lo, np.maximum(t_lo, np.minimum(e0, e1)))
-        t_hi = np.where(flat, t_hi, np.minimum(t_hi, np.maximum(e0, e1)))
-        inside &= ~flat | ((alpha >= bottom) & (alpha <= top))
-    inside &= t_lo <= t_hi
+    with np.errstate(divide="ignore", invalid="ignore"):  # NaN: misses; flat slabs: replaced
+        near_c = _disc(ux, uy, uu, wx, wy, dd)
+        near_d = _disc(ux, uy, uu, ax - (cx + vx), ay - (cy + vy), dd)
+        # the rectangle: 0 <= along <= |v|^2 and |across| <= dist * |v|, both linear in t
+        along = _slab(wx * vx + wy * vy, ux * vx + uy * vy, 0.0, vv)
+        across = _slab(wx * vy - wy * vx, ux * vy - uy * vx, -reach, reach)
+    t_lo, t_hi = np.maximum(along[0], across[0]), np.minimum(along[1], across[1])
+    inside = along[2] & across[2] & (t_lo <= t_hi)
     # the span of the three pieces' intervals (fmin/fmax skip the NaN of a miss)
-    lo = np.fmin(np.fmin(discs[0][0], discs[1][0]), np.where(inside, t_lo, np.nan))
-    hi = np.fmax(np.fmax(discs[0][1], discs[1][1]), np.where(inside, t_hi, np.nan))
+    lo = np.fmin(np.fmin(near_c[0], near_d[0]), np.where(inside, t_lo, np.nan))
+    hi = np.fmax(np.fmax(near_c[1], near_d[1]), np.where(inside, t_hi, np.nan))
     return np.maximum(lo, 0.0), np.minimum(hi, 1.0)  # NaN (nothing cut) stays NaN
+
+
+def _disc(
+    ux: np.ndarray,
+    uy: np.ndarray,
+    uu: np.ndarray,
+    wx: np.ndarray,
+    wy: np.ndarray,
+    dd: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Roots t of ``|w + t u|^2 = dd``: where the line A + t u (``w`` = A less the disc's
+    centre, ``uu`` = ``|u|^2``) enters and leaves the disc of radius² ``dd``; NaN: it misses.
+
+    ``(-b -+ sqrt(b^2 - uu (|w|^2 - dd))) / uu`` with ``b = u . w``, computed in place in
+    the order of the formula (the same values as the expression, bit for bit).
+    """
+    half_b = ux * wx
+    half_b += uy * wy
+    root = wx * wx
+    root += wy * wy
+    root -= dd
+    root *= uu
+    np.subtract(half_b * half_b, root, out=root)
+    np.sqrt(root, out=root)
+    np.negative(half_b, out=half_b)
+    enter = half_b - root
+    enter /= uu
+    half_b += root
+    half_b /= uu
+    return enter, half_b
+
+
+def _slab(
+    alpha: np.ndarray, beta: np.ndarray, bottom: float | np.ndarray, top: float | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interval [low, high] of t where ``bottom <= alpha + t beta <= top``, and whether it
+    can hold: where ``beta`` is 0 the whole line is in or out (edges included), and the
+    interval is (-inf, inf).
+    """
+    flat = beta == 0
+    e0, e1 = (bottom - alpha) / beta, (top - alpha) / beta  # where flat: not used
+    low = np.where(flat, -np.inf, np.minimum(e0, e1))
+    high = np.where(flat, np.inf, np.maximum(e0, e1))
+    return low, high, ~flat | ((alpha >= bottom) & (alpha <= top))
 
 
 def _union(
