@@ -278,3 +278,35 @@ def test_cli_lists_plans_awaiting_the_update_apart_from_deviations(tmp_path: Pat
     assert out.splitlines()[1].split()[:5] == ["Gas", "G1", "C001", "late", "3"]
     assert "works of Water (1)" in out and "Gas (1)" not in out
     assert out.splitlines()[-1].split()[:3] == ["C001", "City", "amber"]
+
+
+# --- the status report ----------------------------------------------------------------------
+def test_status_report_shows_plans_awaiting_the_update_apart(tmp_path: Path) -> None:
+    from ims_geo.report import assemble, html, xlsx
+
+    store = open_store(tmp_path / "cycle.gpkg")
+    adopt(store)
+    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
+    states, project = model(before, set(), {})
+    waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
+    data = assemble.report_data(store, YEAR, as_of=dt.date(2030, 2, 1))
+    assert list(zip(data.awaiting["org"], data.awaiting["work_id"], strict=True)) == waiting
+    assert data.awaiting["days"].tolist() == [states[k][1] for k in waiting]
+    assert data.deviations.empty and data.projects["rag"].tolist() == [project]
+    page = html.render_html(data, "status", lang="en")
+    section = page.split("Plans not yet updated to the adopted dates</h2>")[1].split("<h2")[0]
+    assert "Not deviations: these organisations" in section
+    for org, wid in waiting:
+        assert f"<td>{org}</td><td>{wid}</td>" in section
+    assert '<span class="rag rag-awaiting_update">awaiting update</span>' in page
+    assert "Water W1 awaiting update (-45 days)" in page
+    sheet = xlsx.sheets(data, "status", lang="en")["Awaiting plan update"]
+    assert sheet.iloc[:, :2].values.tolist() == [list(k) for k in waiting]
+    # once every plan holds the adopted dates, the section says so and the project is green
+    for org in ("Water", "Gas"):
+        wid = BEFORE[org][0][0]
+        store.import_plan(plan_of(org, {wid: ADOPTED[(org, wid)]}), org=org, cycle=YEAR)
+    data = assemble.report_data(store, YEAR, as_of=dt.date(2030, 2, 1))
+    assert data.awaiting.empty and data.projects["rag"].tolist() == ["green"]
+    page = html.render_html(data, "status", lang="en")
+    assert "Every programme work&#x27;s plan holds the adopted dates or deviates." in page

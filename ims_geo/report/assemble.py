@@ -20,6 +20,7 @@ from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
 from ims_geo.conflicts.rules import Rules
 from ims_geo.report.data import (
+    AWAITING_REPORT_COLUMNS,
     CONFLICT_COLUMNS,
     DEVIATION_COLUMNS,
     FINANCING_COLUMNS,
@@ -178,8 +179,7 @@ def report_data(
     works = store.works()
     if adopted:
         programme = cyc.programme(store, year)
-        projects = cyc.project_status(store, year)
-        deviations = cyc.deviations(store, year)
+        deviations, projects, awaiting = cyc.monitoring(store, year)
         financing = cyc.financing(store, year)
     else:
         programme = gpd.GeoDataFrame(
@@ -187,6 +187,7 @@ def report_data(
         )
         projects = empty(PROJECT_COLUMNS)
         deviations = empty(DEVIATION_COLUMNS)
+        awaiting = empty(AWAITING_REPORT_COLUMNS)
         financing = empty(FINANCING_COLUMNS)
     decision_date = None
     if latest is not None and pd.notna(latest["decision_date"]):
@@ -215,4 +216,5 @@ def report_data(
         progress=cyc.progress(store, year),
         financing=financing,
         works=works,
+        awaiting=awaiting.loc[:, list(AWAITING_REPORT_COLUMNS)],
     )

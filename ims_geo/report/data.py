@@ -25,6 +25,7 @@ from ims_geo.cycle import (
     PROGRAMME_COLUMNS,
 )
 from ims_geo.cycle.adopt import FINANCING_COLUMNS
+from ims_geo.cycle.monitor import AWAITING
 from ims_geo.errors import InputError
 
 #: The two kinds of report: the yearly council pack and the six-monthly status report.
@@ -55,6 +56,7 @@ CONFLICT_STATUSES: tuple[str, ...] = ("resolved", "open", "new")
 PROGRESS_COLUMNS: tuple[str, ...] = ("org", "work_id", "status", "actual_start", "actual_end")
 
 __all__ = [
+    "AWAITING_REPORT_COLUMNS",
     "CHANGE_COLUMNS",
     "CONFLICT_COLUMNS",
     "CONFLICT_STATUSES",
@@ -72,8 +74,14 @@ __all__ = [
     "empty",
 ]
 
-#: Red/amber/green states, worst first.
-RAG: tuple[str, ...] = ("red", "amber", "green")
+#: States of a combined project, worst first: red, amber, awaiting_update (no member deviates
+#: but a member's plan is not yet updated to the adopted dates), green.
+RAG: tuple[str, ...] = ("red", "amber", AWAITING, "green")
+#: Works whose current plan still holds the dates the programme was adopted from (not
+#: deviations): start and end are the plan's, days how far its start is from the adopted one.
+AWAITING_REPORT_COLUMNS: tuple[str, ...] = (
+    "org", "work_id", "project", "days", "start", "end", "adopted_start", "adopted_end",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ class ReportData:
     kpis: pd.DataFrame
     #: The adopted programme, one row per member work of a combined project.
     programme: pd.DataFrame
-    #: project, lead_org, joint_start, joint_end, rag (red, amber, green), reason.
+    #: project, lead_org, joint_start, joint_end, rag (:data:`RAG`), reason.
     projects: pd.DataFrame
     #: org, work_id, project, deviation, days.
     deviations: pd.DataFrame
@@ -131,6 +139,8 @@ class ReportData:
     financing: pd.DataFrame
     #: The current works of every organisation (canonical columns, metric CRS).
     works: gpd.GeoDataFrame
+    #: :data:`AWAITING_REPORT_COLUMNS`: plans not yet updated to the adopted dates.
+    awaiting: pd.DataFrame = field(default_factory=lambda: empty(AWAITING_REPORT_COLUMNS))
 
     def __post_init__(self) -> None:
         for name, columns in _REQUIRED.items():
@@ -157,6 +167,7 @@ _REQUIRED: Mapping[str, Sequence[str]] = {
     "conflicts": CONFLICT_COLUMNS,
     "progress": PROGRESS_COLUMNS,
     "financing": FINANCING_COLUMNS,
+    "awaiting": AWAITING_REPORT_COLUMNS,
 }
 
 

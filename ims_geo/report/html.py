@@ -52,6 +52,7 @@ tr.total td { font-weight: bold; background: #f6f6f6; }
        color: #fff; font-weight: bold; text-align: center; }
 .rag-red { background: var(--red); } .rag-amber { background: var(--amber); color: #222; }
 .rag-green { background: var(--green); } .rag-none { background: #999; }
+.rag-awaiting_update { background: #8073ac; }
 .legend span { display: inline-block; margin-right: 14px; }
 .legend i { display: inline-block; width: 18px; height: 4px; margin-right: 4px;
             vertical-align: middle; }
@@ -774,6 +775,24 @@ def _deviations(data: ReportData) -> str:
     )
 
 
+def _awaiting(data: ReportData) -> str:
+    waiting = data.awaiting
+    if waiting.empty:
+        return _empty_note(_("Every programme work's plan holds the adopted dates or deviates."))
+    note = _empty_note(
+        _(
+            "Not deviations: these organisations' current plans still hold the dates the "
+            "programme was adopted from. Each clears when its organisation imports the adopted "
+            "dates."
+        )
+    )
+    return note + _table(
+        waiting.sort_values(["org", "work_id"]),
+        ["org", "work_id", "project", "start", "end", "adopted_start", "adopted_end", "days"],
+        numeric=["days"],
+    )
+
+
 def _progress(data: ReportData) -> str:
     members = _members(data)
     if members.empty:
@@ -813,6 +832,10 @@ SECTIONS: dict[str, tuple[tuple[str, Callable[[ReportData, gpd.GeoDataFrame], st
         (N_("State of the combined projects"), lambda data, works: _projects(data)),
         (N_("Progress reported"), lambda data, works: _progress(data)),
         (N_("Deviations from the adopted programme"), lambda data, works: _deviations(data)),
+        (
+            N_("Plans not yet updated to the adopted dates"),
+            lambda data, works: _awaiting(data),
+        ),
         (N_("The programme and what was reported"), lambda data, works: _gantt(data)),
     ),
 }

@@ -21,8 +21,10 @@ import shapely
 
 from ims_geo.i18n import fmt_number
 
-#: Colours of the red/amber/green states (and of a project with no state).
-RAG_COLOURS: dict[str, str] = {"red": "#d7191c", "amber": "#f0a202", "green": "#1a9641"}
+#: Colours of a project's states (red, amber, awaiting its plans' update, green).
+RAG_COLOURS: dict[str, str] = {
+    "red": "#d7191c", "amber": "#f0a202", "awaiting_update": "#8073ac", "green": "#1a9641",
+}  # fmt: skip
 NO_STATE_COLOUR = "#4477aa"
 #: Colour of a programme work that is not part of a combined project.
 SOLO_COLOUR = "#7f9fbf"

@@ -42,6 +42,7 @@ VOCABULARY: dict[str, str] = {
     "late": N_("late"),
     "early": N_("early"),
     "unplanned": N_("unplanned"),
+    "awaiting_update": N_("awaiting update"),
     "not reported": N_("not reported"),
     "red": N_("red"),
     "amber": N_("amber"),
@@ -68,7 +69,7 @@ def say(value: str, words: dict[str, str] = VOCABULARY) -> str:
 #: "on programme", or its deviating members joined by "; ", each
 #: "<org> <work> <deviation>[ (+N days)][, outside the joint period]".
 _MEMBER = re.compile(
-    r"(?P<who>.+) (?P<deviation>dropped|not_combined|moved|late|early|unplanned)"
+    r"(?P<who>.+) (?P<deviation>dropped|not_combined|moved|late|early|unplanned|awaiting_update)"
     r"(?: \((?P<days>[+-]\d+) days\))?(?P<outside>, outside the joint period)?"
 )
 _ON_PROGRAMME = N_("on programme")

@@ -23,6 +23,7 @@ from ims_geo.i18n import N_, _
 from ims_geo.i18n.labels import label
 from ims_geo.maps import value_name
 from ims_geo.report.data import (
+    AWAITING_REPORT_COLUMNS,
     CHANGE_COLUMNS,
     CONFLICT_COLUMNS,
     DEVIATION_COLUMNS,
@@ -57,6 +58,7 @@ SHEET_NAMES: dict[str, str] = {
     "progress": N_("Progress"),
     "moratoria": N_("Moratoria"),
     "changes": N_("Changes"),
+    "awaiting": N_("Awaiting plan update"),
 }
 
 #: Sheets of each kind of report, in order: sheet (a key of :data:`SHEET_NAMES`),
@@ -77,6 +79,7 @@ SHEETS: dict[str, tuple[tuple[str, str, Sequence[str]], ...]] = {
         ("projects", "projects", PROJECT_COLUMNS),
         ("progress", "progress", PROGRESS_COLUMNS),
         ("deviations", "deviations", DEVIATION_COLUMNS),
+        ("awaiting", "awaiting", AWAITING_REPORT_COLUMNS),
         ("programme", "programme", PROGRAMME_COLUMNS),
     ),
 }
