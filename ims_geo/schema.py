@@ -730,16 +730,164 @@ def _parse_bool(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return mapped.astype(object).where(mapped.notna(), None), bad
 
 
-def _parse_number(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+#: Decimal marks a number column can be declared with: ``","`` (1.234,50) or ``"."`` (1,234.50).
+DECIMAL_MARKS: tuple[str, ...] = (",", ".")
+_MARK_NAMES = {",": "decimal comma", ".": "decimal point"}
+#: Spaces that group thousands (1 234,50): plain, no-break and narrow no-break.
+_GROUP_SPACES = "[ \u00a0\u202f]"
+
+
+def _number_pattern(point: str) -> str:
+    """A number written with the decimal mark ``point`` and the other mark (or a space)
+    grouping thousands in groups of three: ``1.234.567,5``, ``1 234,5``, ``1234,5``, ``-,5``."""
+    group = re.escape("," if point == "." else ".")
+    mark = re.escape(point)
+    whole = rf"(?:\d+|[1-9]\d{{0,2}}(?:{group}\d{{3}})+|[1-9]\d{{0,2}}(?:{_GROUP_SPACES}\d{{3}})+)"
+    return rf"^[+-]?(?:{whole}(?:{mark}\d*)?|{mark}\d+)(?:[eE][+-]?\d+)?$"
+
+
+_NUMBER_PATTERNS = {point: _number_pattern(point) for point in DECIMAL_MARKS}
+
+
+def _read_as(text: pd.Series, point: str) -> pd.Series:
+    """The numbers of ``text`` written with the decimal mark ``point`` (cells already checked)."""
+    plain = text
+    for group in (*_GROUP_SPACES.strip("[]"), "," if point == "." else "."):
+        plain = plain.str.replace(group, "", regex=False)
+    if point == ",":
+        plain = plain.str.replace(",", ".", regex=False)
+    return pd.to_numeric(plain, errors="coerce").astype("float64")
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    """Numbers as a message shows them, without a thousands separator: 98000, 1234.5."""
+    return values.astype("string").str.replace(r"\.0$", "", regex=True)
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    """One number column as :func:`_parse_number` read it."""
+
+    #: The numbers (NaN where empty, unreadable or refused).
+    values: pd.Series
+    #: Cells that are no number in either style (the column's fallback applies).
+    unreadable: np.ndarray
+    #: Cells refused because their number depends on the style, with the row's reason.
+    refused: list[tuple[np.ndarray, _Lazy]] = field(default_factory=list)
+    #: What is worth knowing about the column as a whole.
+    notes: list[str] = field(default_factory=list)
+
+
+def _parse_number(series: pd.Series, column: str = "", decimal: str | None = None) -> _Numbers:
+    """Read one number column, deciding its decimal mark from all its cells.
+
+    A cell such as ``1.234,50``, ``1234,5`` or ``1.234.567`` can only be
+    written with a decimal comma, ``1,234.50``, ``1,234,567``, ``12.5`` or
+    ``0.75`` only with a decimal point (thousands are grouped by three);
+    ``98.000`` or ``1,500`` fit either style and take the column's. The
+    column's style is ``decimal`` when declared, else the one its cells show.
+    A cell whose number still depends on the style is refused, never guessed:
+    the column shows both styles or none, or the cell contradicts ``decimal``.
+
+    Parameters
+    ----------
+    series
+        The column's cells: numbers, or text as the file wrote it.
+    column
+        Column name for messages.
+    decimal
+        The declared decimal mark, ``","`` or ``"."`` (a mapping's ``decimal``).
+
+    Returns
+    -------
+    _Numbers
+    """
+    if decimal is not None and decimal not in DECIMAL_MARKS:
+        raise ValueError(f"decimal {decimal!r} for {column} is not one of {DECIMAL_MARKS}")
+    n = len(series)
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        return series.astype("float64"), np.zeros(len(series), dtype=bool)
-    text = series.astype("string").str.strip().str.replace(" ", "", regex=False)
-    # "1.234,56" (European) and "1234,5" are common in planning spreadsheets
-    euro = text.str.contains(",", regex=False, na=False)
-    text = text.where(~euro, text.str.replace(".", "", regex=False).str.replace(",", "."))
-    num = pd.to_numeric(text, errors="coerce").astype("float64")
-    bad = (num.isna() & ~pd.Series(_blank(series), index=series.index)).to_numpy(dtype=bool)
-    return num, bad
+        return _Numbers(series.astype("float64"), np.zeros(n, dtype=bool))
+    values = pd.Series(np.full(n, np.nan), index=series.index)
+    text = series.astype("string").str.strip()
+    if pd.api.types.is_object_dtype(series) and pd.api.types.infer_dtype(
+        series, skipna=True
+    ) not in ("string", "empty"):
+        # numbers among the texts (a frame built in code, a JSON file) are numbers already
+        native = series.map(
+            lambda v: isinstance(v, int | float | np.number) and not isinstance(v, bool)
+        ).to_numpy(dtype=bool)
+        values[native] = series[native].astype("float64")
+        text = text.where(~native)
+    fits = {
+        point: text.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
+        for point, pattern in _NUMBER_PATTERNS.items()
+    }
+    comma, point = fits[","], fits["."]
+    # a mark in a cell that fits both styles reads differently in each (98.000: 98 or 98000)
+    marked = (text.str.contains(".", regex=False) | text.str.contains(",", regex=False)).to_numpy(
+        dtype=bool, na_value=False
+    )
+    either = comma & point & marked
+    only = {",": comma & ~point, ".": point & ~comma}
+    shown = [mark for mark in DECIMAL_MARKS if only[mark].any()]
+    style = decimal or (shown[0] if len(shown) == 1 else None)
+    refused: list[tuple[np.ndarray, _Lazy]] = []
+    notes: list[str] = []
+    readings = {mark: pd.Series(np.full(n, np.nan), index=series.index) for mark in DECIMAL_MARKS}
+    plain = comma & point & ~marked  # 1234, -5, 1 234, 1e6: the same in either style
+    # with a style, every cell that fits it; without, each cell that fits one style only
+    read = {style: fits[style]} if style else {",": only[","], ".": only["."] | plain}
+    for mark, rows in read.items():
+        if rows.any():
+            readings[mark][rows] = _read_as(text if rows.all() else text[rows], mark)
+            values[rows] = readings[mark][rows]
+    if either.any() and style is None:
+        for mark in DECIMAL_MARKS:
+            readings[mark][either] = _read_as(text[either], mark)
+        why = "the column shows both styles" if shown else "no cell of the column shows which"
+        refused.append(
+            (
+                either,
+                _Lazy(
+                    f"ambiguous {column} '{{}}': '{{}}' with a decimal point or '{{}}' with a "
+                    f"decimal comma, and {why} — write it without a thousands separator or "
+                    'declare decimal = "," or "." in a mapping file',
+                    [text, _number_text(readings["."]), _number_text(readings[","])],
+                ),
+            )
+        )
+    if decimal is not None:
+        other = "," if decimal == "." else "."
+        wrong = only[other]
+        if wrong.any():
+            readings[other][wrong] = _read_as(text[wrong], other)
+            refused.append(
+                (
+                    wrong,
+                    _Lazy(
+                        f"{column} '{{}}' is not written with the declared {_MARK_NAMES[decimal]}"
+                        f", with a {_MARK_NAMES[other]} it reads '{{}}' — correct the cell or the "
+                        "mapping's decimal",
+                        [text, _number_text(readings[other])],
+                    ),
+                )
+            )
+    elif len(shown) > 1:
+        examples = " and ".join(
+            f"{_MARK_NAMES[mark]}s such as '{text[only[mark]].iloc[0]}'" for mark in DECIMAL_MARKS
+        )
+        notes.append(
+            f"{column} mixes {examples}: a cell that fits one style only is read in it, "
+            "one that fits both is rejected — declare decimal in a mapping file if a style "
+            "is wrong"
+        )
+    finite = np.isfinite(values.to_numpy(dtype="float64"))
+    values[~finite] = np.nan
+    refused_rows = np.zeros(n, dtype=bool)
+    for rows, _ in refused:
+        refused_rows |= rows
+    unreadable = ~finite & ~refused_rows & ~_blank(series)
+    return _Numbers(values, unreadable, refused, notes)
 
 
 def default_layer(discipline: pd.Series) -> pd.Series:
@@ -840,6 +988,7 @@ def validate(
     org: str | None = None,
     source: str = "",
     problems: Iterable[tuple[str, np.ndarray, str | Sequence[str]]] = (),
+    decimal: str | dict[str, str] | None = None,
 ) -> Validated:
     """Check planned works and split them into valid and rejected rows.
 
@@ -857,6 +1006,11 @@ def validate(
         message)``: ``message`` is one text or one text per row (only the
         masked rows' texts are used). A geometry problem (``column ==
         "geometry"``, e.g. unparsable WKT) replaces "missing geometry".
+    decimal
+        The decimal mark numbers are written with, ``","`` (``1.234,50``) or
+        ``"."`` (``1,234.50``), for every number column or per column
+        (``{"cost_eur": ","}``); a column not declared takes the style its
+        cells show, and a cell whose number depends on the style is rejected.
 
     Returns
     -------
@@ -990,10 +1144,14 @@ def validate(
         if col not in out:
             out[col] = np.nan
             continue
-        num, bad = _parse_number(out[col])
-        if bad.any():
-            unknown.append((col, bad))
-        out[col] = num
+        declared = decimal.get(col) if isinstance(decimal, dict) else decimal
+        numbers = _parse_number(out[col], col, declared)
+        if numbers.unreadable.any():
+            unknown.append((col, numbers.unreadable))
+        for rows, why in numbers.refused:
+            flag(rows, why)
+        warnings.extend(f"{source or 'input'}: {note}" for note in numbers.notes)
+        out[col] = numbers.values
     flag((out[DEPTH_MIN] > out[DEPTH_MAX]).to_numpy(dtype=bool), "depth_min greater than depth_max")
     flag((out[DEPTH_MIN] < 0).to_numpy(dtype=bool) | (out[DEPTH_MAX] < 0).to_numpy(dtype=bool),
          "negative depth (depths are metres below the surface)")  # fmt: skip

@@ -604,7 +604,11 @@ def _read_inside(
         try:
             item = _load(upload, org=file_org, options=options)
             checked = schema.validate(
-                item.frame, org=file_org, source=item.name, problems=item.problems
+                item.frame,
+                org=file_org,
+                source=item.name,
+                problems=item.problems,
+                decimal=options.mapping.decimal if options.mapping else None,
             )
         except ImsGeoError:
             raise

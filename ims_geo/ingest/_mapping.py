@@ -48,6 +48,7 @@ _TOP_KEYS = (
     "encoding",
     "date_format",
     "timezone",
+    "decimal",
     "flags",
 )
 #: Key of a ``[keywords.<column>]`` table naming the source columns its keywords search.
@@ -122,6 +123,11 @@ class Mapping:
     timezone
         Time zone (e.g. ``"Europe/London"``) that date-times with a UTC
         offset (``...T23:30:00Z``) are converted to before the day is taken.
+    decimal
+        The decimal mark the file's numbers are written with: ``","``
+        (``1.234,50``, ``98.000`` is 98000) or ``"."`` (``1,234.50``), for
+        every number column, or a table per column (``{"cost_eur": ","}``).
+        Undeclared columns take the style their cells show.
     flags
         Non-canonical columns the mapping may fill like canonical ones (in
         ``[columns]``, ``[values]``, ``[keywords]``, ``[defaults]``), e.g.
@@ -141,6 +147,7 @@ class Mapping:
     encoding: str | None = None
     date_format: tuple[str, ...] = ()
     timezone: str | None = None
+    decimal: str | dict[str, str] | None = None
     flags: tuple[str, ...] = ()
     source: str = "mapping"
 
@@ -227,6 +234,8 @@ class Mapping:
                     f'{where}: timezone {self.timezone!r} is unknown; use e.g. "Europe/London"'
                 ) from exc
             set_(self, "timezone", str(self.timezone))
+        if self.decimal is not None:
+            set_(self, "decimal", _decimal(self.decimal, where))
 
     def _check(self, key: str, table: str, *, geometry: bool = True) -> None:
         allowed = (*(MAPPABLE if geometry else schema.COLUMNS), *self.flags)
@@ -320,6 +329,30 @@ def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
             f"{where}: {key} must be a column name or a list of column names, not {value!r}"
         )
     return tuple(names)
+
+
+def _decimal(value: Any, where: str) -> str | dict[str, str]:
+    """A ``decimal`` declaration checked: one mark, or one mark per number column."""
+    marks = " or ".join(repr(m) for m in schema.DECIMAL_MARKS)
+    if isinstance(value, dict):
+        for column, mark in value.items():
+            if column not in schema.NUMBER_COLUMNS:
+                raise RulesError(
+                    f"{where}: [decimal] {column!r} is not a number column; use one of "
+                    f"{', '.join(schema.NUMBER_COLUMNS)}"
+                )
+            if mark not in schema.DECIMAL_MARKS:
+                raise RulesError(
+                    f"{where}: [decimal] {column} = {mark!r} is not a decimal mark; use {marks}"
+                )
+        return {str(c): str(m) for c, m in value.items()}
+    if value not in schema.DECIMAL_MARKS:
+        raise RulesError(
+            f"{where}: decimal = {value!r} is not a decimal mark; use {marks} "
+            '(decimal = "," reads 1.234,50 and 98.000 as 98000), or a table per column '
+            'such as [decimal] cost_eur = ","'
+        )
+    return str(value)
 
 
 def _scalar(value: Any, key: str, where: str) -> _Scalar:
@@ -631,6 +664,8 @@ def to_dict(mapping: Mapping) -> dict[str, Any]:
             data[key] = getattr(mapping, key)
     if mapping.date_format:
         data["date_format"] = names(mapping.date_format)
+    if isinstance(mapping.decimal, str):
+        data["decimal"] = mapping.decimal
     if not mapping.keep_extras:
         data["keep_extras"] = False
     if mapping.drop:
@@ -656,6 +691,8 @@ def to_dict(mapping: Mapping) -> dict[str, Any]:
         data["defaults"] = dict(mapping.defaults)
     if mapping.extras:
         data["extras"] = {k: names(v) for k, v in mapping.extras.items()}
+    if isinstance(mapping.decimal, dict):
+        data["decimal"] = dict(mapping.decimal)
     return data
 
 
