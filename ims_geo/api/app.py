@@ -348,7 +348,10 @@ def create_app(store_url: str, *, limits: Limits | None = None) -> FastAPI:
         """Report progress on the token's organisation's works (``ims-geo cycle progress``).
 
         Unknown work ids and unreadable rows are rejected with their reason;
-        a finished resurfacing creates a moratorium.
+        a finished resurfacing creates a moratorium. 201 when reports were
+        stored (the rejected rows listed with their reasons); 422 when
+        nothing was: every row rejected, or a file without rows; the body
+        then holds the same report and the reasons.
         """
         from ims_geo.cycle import read_progress, record_progress
 
@@ -360,7 +363,7 @@ def create_app(store_url: str, *, limits: Limits | None = None) -> FastAPI:
             path.write_bytes(data)
             reports = read_progress(path, name=name, limits=limits)
         result = record_progress(store, cycle, ident.org, reports, source=name)
-        return {
+        answer = {
             "report": result.report(),
             "accepted": len(result.accepted),
             "rejected": len(result.rejected),
@@ -368,6 +371,15 @@ def create_app(store_url: str, *, limits: Limits | None = None) -> FastAPI:
             "moratoria": 0 if result.moratoria is None else len(result.moratoria),
             "warnings": list(result.warnings),
         }
+        if result.accepted.empty:
+            refusal = (
+                f"{name}: nothing was stored: all {len(result.rejected)} rows were rejected "
+                "(rejected_rows says why); fix them and send the file again"
+                if len(result.rejected)
+                else f"{name}: nothing was stored: the file holds no progress rows"
+            )
+            raise _Refused(422, refusal, **answer)
+        return answer
 
     return app
 
