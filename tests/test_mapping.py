@@ -217,3 +217,67 @@ def test_declared_flags_and_missing_search_columns(tmp_path):
             _csv(tmp_path, frame),
             mapping=Mapping(keywords={"discipline": {"search_in": "WorkType", "x": "gas"}}),
         )
+
+
+# --- a file without a work_id column -----------------------------------------------------
+
+
+def _without_id(n: int, **columns) -> pd.DataFrame:
+    return _plan(n, **columns).drop(columns="work_id")
+
+
+def _no_id_messages(warnings_: list[str]) -> list[str]:
+    return [w for w in warnings_ if "has no work_id column" in w]
+
+
+def test_a_file_without_a_work_id_column_names_the_id_like_columns_and_the_command(tmp_path):
+    # rec_id: unique values, an id's name; batch: an id's name ("number") but repeated values
+    frame = _without_id(3, rec_id=["R7", "R8", "R9"], batch_number=["1", "1", "2"])
+    result = read_works(_csv(tmp_path, frame))
+    assert result.works.empty
+    assert result.rejected[schema.REASON].tolist() == ["missing work_id"] * 3
+    assert _no_id_messages(result.warnings) == [
+        "feed.csv has no work_id column, so every row is rejected as missing work_id; "
+        "'rec_id' looks like an id — `ims-geo mapping suggest feed.csv --out mapping.toml` "
+        'writes a starter mapping (or set [columns] work_id = "rec_id" in a mapping file), '
+        "then import with --mapping mapping.toml"
+    ]
+    # the column it names is the one the mapping needs: with it, every row is kept
+    mapped = read_works(_csv(tmp_path, frame), mapping=Mapping(columns={"work_id": "rec_id"}))
+    assert mapped.works[schema.WORK_ID].tolist() == ["R7", "R8", "R9"]
+    assert _no_id_messages(mapped.warnings) == []
+
+
+def test_without_an_id_like_column_the_message_lists_the_files_columns(tmp_path):
+    frame = _without_id(2, remark=["a", "a"])
+    result = read_works(_csv(tmp_path, frame))
+    (message,) = _no_id_messages(result.warnings)
+    assert "its columns are: org, start_date, end_date, geometry, remark" in message
+    assert "`ims-geo mapping suggest feed.csv --out mapping.toml`" in message
+
+
+def test_empty_id_cells_are_rows_without_an_id_not_a_missing_column(tmp_path):
+    frame = _plan(2)
+    frame["work_id"] = ["", "w1"]
+    result = read_works(_csv(tmp_path, frame))
+    assert result.works[schema.WORK_ID].tolist() == ["w1"]
+    assert result.rejected[schema.REASON].tolist() == ["missing work_id"]
+    assert _no_id_messages(result.warnings) == []
+
+
+def test_ims_geo_import_says_once_which_column_looks_like_the_id(tmp_path):
+    from click.testing import CliRunner
+
+    from ims_geo.cli import main
+
+    path = _csv(tmp_path, _without_id(3, rec_id=["R7", "R8", "R9"]))
+    result = CliRunner().invoke(
+        main,
+        ["import", str(path), "--crs", "EPSG:4326", "--store", str(tmp_path / "s.gpkg")],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 2  # no accepted works: nothing stored
+    assert "missing work_id: 3" in result.stdout
+    assert result.stdout.count("has no work_id column") == 1
+    assert "'rec_id' looks like an id" in result.stdout
+    assert "ims-geo mapping suggest feed.csv --out mapping.toml" in result.stdout

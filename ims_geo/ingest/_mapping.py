@@ -475,6 +475,9 @@ def apply(
                 f"{canonical} (set [columns] {canonical} in a mapping file to choose)"
             )
 
+    if schema.WORK_ID not in chosen and schema.WORK_ID not in mapping.defaults:
+        warnings.append(no_id_message(frame, name, source_columns, used))
+
     out: dict[str, pd.Series] = {}
     index = frame.index
     flags = [
@@ -540,6 +543,31 @@ def apply(
             geometry = geometry.rename(schema.GEOMETRY)
         result = gpd.GeoDataFrame(result, geometry=geometry, crs=frame.crs)
     return result, warnings, {k: [str(c) for c in v] for k, v in chosen.items()}
+
+
+def no_id_message(frame: pd.DataFrame, name: str, columns: list[str], used: set[str]) -> str:
+    """Why every row of a file without a ``work_id`` column is rejected, and the fix.
+
+    Names the columns that look like an id (:func:`ims_geo.ingest.suggest.id_columns`)
+    and the command that writes a starter mapping.
+    """
+    from ims_geo.ingest.suggest import id_columns  # (suggest builds on this module)
+
+    found = id_columns(frame, columns, used)
+    command = f"ims-geo mapping suggest {name} --out mapping.toml"
+    if found:
+        shown = ", ".join(repr(c) for c in found[:3])
+        looks = f"{shown} look{'s' if len(found) == 1 else ''} like an id"
+        example = found[0]
+    else:
+        looks = f"its columns are: {', '.join(map(str, columns))}"
+        example = "<the id column>"
+    return (
+        f"{name} has no work_id column, so every row is rejected as missing work_id; {looks} "
+        f"— `{command}` writes a starter mapping (or set [columns] work_id = "
+        f"{json.dumps(example, ensure_ascii=False)} in a "
+        "mapping file), then import with --mapping mapping.toml"
+    )
 
 
 def _translate(column: pd.Series, table: dict[str, _Scalar]) -> tuple[pd.Series, np.ndarray]:

@@ -34,7 +34,14 @@ from ims_geo.ingest import Limits, _isolated, _sources
 from ims_geo.ingest._mapping import Mapping, dump_toml
 from ims_geo.ingest._mapping import apply as apply_mapping
 
-__all__ = ["Suggestion", "propose_value", "read_raw", "suggest_mapping", "value_table"]
+__all__ = [
+    "Suggestion",
+    "id_columns",
+    "propose_value",
+    "read_raw",
+    "suggest_mapping",
+    "value_table",
+]
 
 #: Distinct raw values listed per vocabulary column (the most frequent first).
 MAX_VALUES = 200
@@ -386,6 +393,23 @@ def _ranked(columns: list[str], hints: tuple[str, ...], used: set[str]) -> list[
         side = sum(t in _SIDE_TOKENS and t not in hint_tokens for t in tokens)
         scored.append((min(ranks), side, len(tokens), position, column))
     return [c for *_, c in sorted(scored)]
+
+
+def id_columns(frame: pd.DataFrame, columns: list[str], used: set[str]) -> list[str]:
+    """Columns that look like a work id: an id-like name (``rec_id``, ``Projektnummer``)
+    and unique values, best first.
+
+    Parameters
+    ----------
+    frame
+        The file's own columns.
+    columns
+        The names of ``frame``'s attribute columns (not its geometry).
+    used
+        Columns already read as another canonical column.
+    """
+    ranked = _ranked(columns, HINTS[schema.WORK_ID], used)
+    return [c for c in ranked if _fits(schema.WORK_ID, frame[c])]
 
 
 def _present(series: pd.Series) -> pd.Series:
