@@ -802,7 +802,7 @@ def _search(prep: _Prepared, rules: Rules, pool: ThreadPoolExecutor | None) -> l
     are in flight, so at most two trees are alive.
     """
     found: list[_Found | None] = []
-    in_flight: list[list[Future[_Found | None]]] = []
+    in_flight: list[tuple[int, int, list[Future[_Found | None]]]] = []
     for b in range(len(prep.blocks) - 1):
         lo, hi = int(prep.blocks[b]), int(prep.blocks[b + 1])
         # the first work that can be the second of a pair found from this block
@@ -814,16 +814,33 @@ def _search(prep: _Prepared, rules: Rules, pool: ThreadPoolExecutor | None) -> l
         chunks = [(c, min(c + _CHUNK, hi)) for c in range(lo, hi, _CHUNK)]
         if pool is None:
             found.extend(_chunk(prep, rules, tree, first, c0, c1) for c0, c1 in chunks)
+            del tree
+            _release(prep.geoms, lo, hi)
             continue
         in_flight.append(
-            [pool.submit(_chunk, prep, rules, tree, first, c0, c1) for c0, c1 in chunks]
+            (lo, hi, [pool.submit(_chunk, prep, rules, tree, first, c0, c1) for c0, c1 in chunks])
         )
         del tree
         if len(in_flight) > 1:
-            found.extend(f.result() for f in in_flight.pop(0))
-    for block in in_flight:
+            done_lo, done_hi, block = in_flight.pop(0)
+            found.extend(f.result() for f in block)
+            _release(prep.geoms, done_lo, done_hi)
+    for done_lo, done_hi, block in in_flight:
         found.extend(f.result() for f in block)
+        _release(prep.geoms, done_lo, done_hi)
     return [f for f in found if f is not None]
+
+
+def _release(geoms: np.ndarray, lo: int, hi: int) -> None:
+    """Drop the 2D copies of the works ``lo:hi`` once their block's chunks are done.
+
+    Later blocks read only later works (their trees start at their first work), so
+    the copies are freed while the next block's chunks run rather than all at the
+    end, when nothing else could run meanwhile (freeing a geometry holds the GIL).
+    Slices of a chunk's size let the chunks take the GIL in between.
+    """
+    for start in range(lo, hi, _CHUNK):
+        geoms[start : min(start + _CHUNK, hi)] = None
 
 
 def _chunk(
