@@ -188,6 +188,7 @@ def test_status_report_is_the_monitoring_part(data) -> None:
         "State of the combined projects",
         "Progress reported",
         "Deviations from the adopted programme",
+        "Plans not yet updated to the adopted dates",
         "The programme and what was reported",
     ]
     assert not root.find_all("section", class_="sheet")
