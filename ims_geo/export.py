@@ -263,6 +263,33 @@ def _dates_as_date(frame: pd.DataFrame, *, arrow: bool = False) -> pd.DataFrame:
     return out
 
 
+def _is_duration(values: pd.Series) -> bool:
+    dtype = values.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        return bool(pa.types.is_duration(dtype.pyarrow_dtype))
+    if pd.api.types.is_object_dtype(dtype):
+        return pd.api.types.infer_dtype(values, skipna=True) == "timedelta"
+    return pd.api.types.is_timedelta64_dtype(dtype)
+
+
+def _durations_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Duration columns as their text (``3 days``), as every format but GeoParquet writes them.
+
+    Excel would take them as day numbers and GeoJSON not at all; CSV,
+    GeoPackage and shapefiles write the same text (:func:`_column`).
+    """
+    out = frame
+    for col in frame.columns:
+        values = frame[col]
+        if isinstance(values, pd.Series) and _is_duration(values):
+            if out is frame:
+                out = frame.copy(deep=False)
+            # one text whatever the values' type: 3 days, 1 days 12:00:00
+            durations = pd.Series(pd.to_timedelta(values.to_numpy()), index=values.index)
+            out[col] = _as_text(durations)
+    return out
+
+
 def _geometry_column(frame: pd.DataFrame) -> str | None:
     if isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name is not None:
         return frame.geometry.name
@@ -274,7 +301,7 @@ def _tabular(frame: pd.DataFrame, *, excel: bool = False) -> pd.DataFrame:
     geom_col = _geometry_column(frame)
     # a CSV is written by Arrow (dates as Arrow dates); Excel takes ``datetime.date``
     plain = pd.DataFrame(frame.drop(columns=geom_col) if geom_col else frame)
-    out = _dates_as_date(plain, arrow=not excel)
+    out = _dates_as_date(_durations_as_text(plain), arrow=not excel)
     if geom_col:
         geoms, decimals = _table_geometries(frame)
         wkt = shapely.to_wkt(geoms, rounding_precision=decimals, trim=True)
@@ -464,7 +491,7 @@ def _spatial(frame: pd.DataFrame, fmt: str) -> gpd.GeoDataFrame:
     if _geometry_column(frame) is None:
         raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
     safe = _safe_frame(frame, fmt)
-    dated = _dates_as_date(safe, arrow=fmt in _ARROW_DATES)
+    dated = _dates_as_date(_durations_as_text(safe), arrow=fmt in _ARROW_DATES)
     attrs = _arrow_safe(dated, plain=fmt in _PLAIN)
     return gpd.GeoDataFrame(attrs, geometry=safe.geometry.name, crs=safe.crs)
 
@@ -474,7 +501,7 @@ def _write_gpkg(layers: Mapping[str, pd.DataFrame], path: Path) -> None:
     for name, frame in zip(_layer_names(list(layers)), layers.values(), strict=True):
         if _geometry_column(frame) is None:
             # an attribute table (no geometry) is a plain GeoPackage table in QGIS
-            plain = _dates_as_date(_safe_frame(frame, "gpkg"), arrow=True)
+            plain = _dates_as_date(_durations_as_text(_safe_frame(frame, "gpkg")), arrow=True)
             table = gpd.GeoDataFrame(_arrow_safe(plain, plain=True))
             table.to_file(path, layer=name, driver="GPKG", mode=mode, use_arrow=True)
         else:

@@ -992,3 +992,42 @@ def test_geoparquet_keeps_nested_and_extension_columns_and_writes_mixed_as_text(
     assert table.column("record").to_pylist() == [{"a": 1}, None, {"a": 2}]
     assert table.column("duration").type == pa.duration("us")
     assert table.column("name").to_pylist() == ODD_TEXTS["name"]
+
+
+def _durations() -> gpd.GeoDataFrame:
+    """Durations as timedelta64, Arrow durations and Timedelta objects, each with a gap."""
+    frame = pd.DataFrame(
+        {
+            "duration": pd.to_timedelta([1, None, 3], unit="D"),
+            "arrow": pd.Series([86400 * 2, None, 5400], dtype=pd.ArrowDtype(pa.duration("s"))),
+            "objects": pd.Series(
+                [pd.Timedelta(days=4), None, pd.Timedelta(hours=36)], dtype=object
+            ),
+        }
+    )
+    return gpd.GeoDataFrame(frame, geometry=shapely.points([0, 1, 2], [0, 1, 2]), crs=3067)
+
+
+#: The text each duration is written as, in every format (missing left empty); a column
+#: with a part of a day writes every value with its time.
+DURATION_TEXTS = {
+    "duration": ["1 days", None, "3 days"],
+    "arrow": ["2 days 00:00:00", None, "0 days 01:30:00"],
+    "objects": ["4 days 00:00:00", None, "1 days 12:00:00"],
+}
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx", "geojson", "gpkg", "zip"])
+def test_every_format_writes_a_duration_as_the_same_text(suffix, tmp_path):
+    path = export.write(_durations(), tmp_path / f"d.{suffix}")
+    if suffix == "csv":
+        back = pd.read_csv(path, dtype=str, keep_default_na=False).replace({"": None})
+    elif suffix == "xlsx":
+        rows = list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+        back = pd.DataFrame(rows[1:], columns=rows[0])
+    else:
+        source = f"/vsizip/{path}/d.shp" if suffix == "zip" else path
+        back = pyogrio.read_dataframe(source, read_geometry=False)
+    for col, texts in DURATION_TEXTS.items():
+        got = back[col].astype(object).where(back[col].notna(), None).tolist()
+        assert got == texts, (suffix, col)
