@@ -712,5 +712,11 @@ def test_local_workers_start_without_dasks_malloc_trim_threshold(
     with dask_client(workers=1, memory_limit="1GiB") as client:
         seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"))
         threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
+        profiling = client.run(
+            lambda: __import__("dask").config.get("distributed.worker.profile.enabled")
+        )
+        imported = client.run(lambda: "ims_geo.distributed.engine" in sys.modules)
     assert list(seen.values()) == ["unset"]
     assert list(threads.values()) == ["1"]  # Dask's other settings of the workers stay
+    assert list(profiling.values()) == [False]  # no dashboard: no profiler
+    assert list(imported.values()) == [True]  # the engine imported when the client connected
