@@ -5,9 +5,11 @@ the rest of the package imports them. :func:`validate` turns a frame whose
 columns already carry canonical names (see :mod:`ims_geo.ingest` for the
 column mapping) into canonical dtypes, and splits it into valid rows and
 rejected rows, each rejected row with every problem it has in ``reason``.
-A row is rejected only when its work cannot be placed or identified; a
-vocabulary value nothing maps takes its fallback (:data:`FALLBACKS`), is
-kept in ``<column>_raw`` and is reported as a warning.
+A row is rejected only when its work cannot be placed or identified, or
+when a number's value depends on its decimal style (``98.000``: 98 or
+98000, see :func:`_parse_number`); a vocabulary value nothing maps takes its
+fallback (:data:`FALLBACKS`), is kept in ``<column>_raw`` and is reported as
+a warning.
 """
 
 from __future__ import annotations
