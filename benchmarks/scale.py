@@ -180,6 +180,7 @@ def run_dask(
         "slowest_tile_s": result.slowest_tile_seconds,
         "shuffle": result.shuffle,
         "phase_s": result.phase_seconds,
+        "tiles_per_worker": result.tiles_per_worker,
         "peak_rss": {"client": client_peak, **{str(k): v for k, v in peaks.items()}},
         "peak_rss_client_with_gathered_answer": _peak_rss(),
     }

@@ -510,6 +510,8 @@ def test_street_network_on_the_cluster_with_partitioned_geoparquet(
     result = run(source, rules, client=dask_client, tiles=6, out_dir=folder, shuffle=shuffle)
     assert result.shuffle == shuffle
     assert set(result.phase_seconds) == {"first pass", "search", "uneven end", "files"}
+    assert sum(result.tiles_per_worker.values()) == 6
+    assert set(result.tiles_per_worker) <= set(dask_client.nthreads())
     assert not (folder / "part-00099.parquet").exists()
     assert result.tiles == 6 and result.works == 3000 and result.pairs == len(want)
     assert 1.0 < result.copy_ratio < 1.5

@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -258,6 +259,8 @@ class DaskRun:
         ``"uneven end"`` (how long after the first worker's last tile
         the last one ended); ``"files"``: the seconds the tiles took to
         write their files, summed over the tiles.
+    tiles_per_worker
+        How many tiles each worker ran (by its address).
     """
 
     conflicts: gpd.GeoDataFrame | None
@@ -272,6 +275,7 @@ class DaskRun:
     slowest_tile_seconds: float = 0.0
     shuffle: str = "p2p"
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    tiles_per_worker: dict[str, int] = field(default_factory=dict)
 
     @property
     def copy_ratio(self) -> float:
@@ -524,6 +528,7 @@ def _run(
         conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling,
         kernel_seconds=float(sum(seconds)), slowest_tile_seconds=max(seconds, default=0.0),
         shuffle=shuffle, phase_seconds=phases,
+        tiles_per_worker=dict(Counter(o[5][0] for o in outcomes)),
     )  # fmt: skip
 
 
