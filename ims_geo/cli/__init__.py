@@ -523,7 +523,7 @@ def import_cmd(
         encoding=read.encoding,
         limits=_local_limits(read.limits),
     )
-    click.echo(result.report())
+    click.echo(_from_file_crs(result.report(), result.crs))
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     _write_rejects(result.rejected, read.rejects)
@@ -540,7 +540,34 @@ def import_cmd(
         allow_empty=allow_empty,
         replace=replace,
     )
+    if store.crs is not None:
+        click.echo(_kept_in(store.crs, result.crs))
     _import_report(table, versions, store.location)
+
+
+def _from_file_crs(report: str, crs: Any) -> str:
+    """The validation report, its first line naming the file's CRS as where the works came from.
+
+    The report says ``-> CRS`` of the file; the store may keep its works in another CRS,
+    which :func:`_kept_in` names once they are stored.
+    """
+    if crs is None:
+        return report
+    first, newline, rest = report.partition("\n")
+    arrow = f" -> {crs.to_string()}"
+    if first.endswith(arrow):
+        first = first[: -len(arrow)] + f" from {crs.to_string()}"
+    return first + newline + rest
+
+
+def _kept_in(store_crs: Any, file_crs: Any) -> str:
+    """The line saying in which CRS the store keeps the works (and the file's, when it differs)."""
+    from pyproj import CRS
+
+    kept = f"Works kept in {store_crs.to_string()}, the store's CRS"
+    if file_crs is not None and CRS.from_user_input(file_crs) != CRS.from_user_input(store_crs):
+        kept += f" (converted from the file's {file_crs.to_string()})"
+    return kept
 
 
 def _import_report(table: pd.DataFrame, versions: Sequence[Any], location: str) -> None:
