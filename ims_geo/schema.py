@@ -892,6 +892,20 @@ def _parse_number(series: pd.Series, column: str = "", decimal: str | None = Non
     return _Numbers(values, unreadable, refused, notes)
 
 
+def undecided_numbers(series: pd.Series, column: str = "") -> list[str]:
+    """The cells of a number column that fit both decimal styles when it shows neither or both.
+
+    ``98.000`` reads 98 or 98000: :func:`validate` rejects such a row unless
+    the style is declared (a mapping's ``decimal``). Distinct cells, the
+    most frequent first; empty when every cell reads one way.
+    """
+    refused = np.zeros(len(series), dtype=bool)
+    for rows, _ in _parse_number(series, column).refused:
+        refused |= rows
+    cells = series[refused].astype("string").str.strip()
+    return [str(c) for c in cells.value_counts(sort=True).index]
+
+
 def default_layer(discipline: pd.Series) -> pd.Series:
     """Layer implied by the discipline: subsurface for networks, surface otherwise."""
     sub = discipline.isin(list(SUBSURFACE_DISCIPLINES)).to_numpy(dtype=bool)

@@ -328,3 +328,27 @@ def test_each_ambiguous_cell_of_a_large_column_is_rejected_and_the_rest_kept():
     assert len(result.rejected) == 10_000
     assert set(result.rejected["cost_eur"]) == {"98.000"}
     assert (result.valid["cost_eur"] == 250.0).all()
+
+
+def test_a_suggested_mapping_says_which_number_cells_need_a_declared_style():
+    from ims_geo.ingest.suggest import suggest_for_frame
+
+    frame = pd.DataFrame(
+        {
+            "work_id": ["A", "B", "C", "D"],
+            "cost_eur": ["98.000", "1,500", "98.000", "250"],  # no cell shows the style
+            "depth_min": ["1,5", "0,8", "1.200", None],  # a decimal comma: 1.200 is 1200
+            "geometry": ["POINT (5 52)"] * 4,
+        }
+    )
+    s = suggest_for_frame(frame, name="plan.csv", text_geometry=True)
+    assert s.undecided == {"cost_eur": ["98.000", "1,500"]}
+    text = s.to_toml()
+    assert (
+        "# cost_eur: '98.000', '1,500' read differently with a decimal point or comma and the "
+        'column shows no one style: add decimal = "," or "." (else their rows are rejected)'
+    ) in text
+    assert "depth_min:" not in text
+    # what the hint says: once declared, every row is kept with its number
+    declared = schema.validate(_frame(frame["cost_eur"].tolist()), decimal=",")
+    assert declared.valid["cost_eur"].tolist() == [98000.0, 1.5, 98000.0, 250.0]

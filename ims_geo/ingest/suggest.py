@@ -130,6 +130,9 @@ class Suggestion:
         The file's CRS (None when it has none: a mapping ``crs`` is needed).
     source_columns
         The file's attribute columns, in order.
+    undecided
+        Number column -> its cells that read differently with a decimal
+        point or comma, when no cell shows the style (``decimal`` is needed).
     """
 
     source: str
@@ -143,6 +146,7 @@ class Suggestion:
     crs: str | None = None
     source_columns: list[str] = field(default_factory=list)
     text_geometry: bool = False
+    undecided: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The mapping as a TOML table (what :meth:`Mapping.from_dict` reads)."""
@@ -187,6 +191,13 @@ class Suggestion:
         if schema.ORG not in self.columns:
             header.append(
                 'No organisation column found: give --org on import, or add [defaults] org = "..."'
+            )
+        for column, cells in self.undecided.items():
+            shown = ", ".join(repr(c) for c in cells[:3])
+            header.append(
+                f"{column}: {shown} read differently with a decimal point or comma and the "
+                'column shows no one style: add decimal = "," or "." (else their rows are '
+                "rejected)"
             )
         header.append(
             "Not found in the file (defaults apply): " + ", ".join(missing)
@@ -350,6 +361,12 @@ def suggest_for_frame(
         for column in (*schema.VOCABULARY, EMERGENCY)
         if column in ordered
     }
+    undecided = {
+        column: cells
+        for column in schema.NUMBER_COLUMNS
+        if column in ordered
+        and (cells := schema.undecided_numbers(_values_of(attributes, ordered[column]), column))
+    }
     return Suggestion(
         source=name,
         layer=layer,
@@ -362,6 +379,7 @@ def suggest_for_frame(
         crs=crs_text if not text_geometry else _wkt_srid(attributes, ordered),
         source_columns=columns,
         text_geometry=text_geometry,
+        undecided=undecided,
     )
 
 
