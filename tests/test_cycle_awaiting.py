@@ -50,6 +50,20 @@ def plan_of(org: str, dates: dict[str, tuple[str, str]] | None = None) -> gpd.Ge
     return plan(org, rows)
 
 
+def plans_before() -> dict[tuple[str, str], tuple[str, str]]:
+    """Every work's dates in the plans the programme was adopted from."""
+    return {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
+
+
+def right_after_adoption() -> tuple[
+    dict[tuple[str, str], tuple[str, int | None]], str, list[tuple[str, str]]
+]:
+    """The model's states, project state and works awaiting the update right after adoption."""
+    states, project = model(plans_before(), set(), {})
+    waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
+    return states, project, waiting
+
+
 def adopt(store: Store) -> None:
     for org in BEFORE:
         store.import_plan(plan_of(org), org=org, cycle=YEAR, source=f"{org}.gpkg")
@@ -81,7 +95,7 @@ def model(
     ``current``: the current plan's dates; ``reimported``: organisations that
     imported a plan after the adoption; ``actual``: reported actual dates.
     """
-    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
+    before = plans_before()
     member = [k for k in ADOPTED if k in PROJECT]
     joint = (min(day(ADOPTED[k][0]) for k in member), max(day(ADOPTED[k][1]) for k in member))
     states: dict[tuple[str, str], tuple[str, int | None]] = {}
@@ -148,8 +162,7 @@ def library(store: Store) -> tuple[dict[tuple[str, str], tuple[str, int | None]]
 def walk(store: Store) -> None:
     """Adopt, then each step of the brief, comparing the library with the model each time."""
     adopt(store)
-    current = {k: v for k, v in {(o, w): (s, e) for o, rows in BEFORE.items()
-                                 for w, _, s, e, _, _ in rows}.items()}  # fmt: skip
+    current = plans_before()
     reimported: set[str] = set()
     actual: dict[tuple[str, str], tuple[str, str | None]] = {}
 
@@ -206,7 +219,7 @@ def test_an_old_plan_re_imported_after_adoption_is_a_deviation(tmp_path: Path) -
     store = open_store(tmp_path / "cycle.gpkg")
     adopt(store)
     store.import_plan(plan_of("Gas"), org="Gas", cycle=YEAR)  # the old dates, on purpose
-    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
+    before = plans_before()
     expected = model(before, {"Gas"}, {})
     assert library(store) == expected
     assert expected[0][("Gas", "G1")] == ("early", -19)
@@ -217,7 +230,7 @@ def test_progress_reported_on_a_work_awaiting_the_update_counts(tmp_path: Path) 
     adopt(store)
     cycle.record_progress(store, YEAR, "Water", progress_frame(
         [("W1", "in_progress", "2030-04-17", None, None)]))  # fmt: skip
-    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
+    before = plans_before()
     expected = model(before, set(), {("Water", "W1"): ("2030-04-17", None)})
     assert library(store) == expected
     assert expected[0][("Water", "W1")] == ("late", 2)
@@ -249,9 +262,7 @@ def test_cli_lists_plans_awaiting_the_update_apart_from_deviations(tmp_path: Pat
     path = tmp_path / "cycle.gpkg"
     store = open_store(path)
     adopt(store)
-    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
-    states, project = model(before, set(), {})
-    waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
+    states, project, waiting = right_after_adoption()
     out = run("cycle", "deviations", "--cycle", str(YEAR), "--store", str(path))
     lines = out.splitlines()
     assert lines[0] == "No deviations from the adopted programme."
@@ -286,9 +297,7 @@ def test_status_report_shows_plans_awaiting_the_update_apart(tmp_path: Path) -> 
 
     store = open_store(tmp_path / "cycle.gpkg")
     adopt(store)
-    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
-    states, project = model(before, set(), {})
-    waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
+    states, project, waiting = right_after_adoption()
     data = assemble.report_data(store, YEAR, as_of=dt.date(2030, 2, 1))
     assert list(zip(data.awaiting["org"], data.awaiting["work_id"], strict=True)) == waiting
     assert data.awaiting["days"].tolist() == [states[k][1] for k in waiting]

@@ -231,15 +231,13 @@ def test_progress_geoparquet_is_read_under_the_apps_upload_limits(
 
 
 def test_monitoring_shows_plans_awaiting_the_update_apart(open_app, tmp_path: Path):
-    from tests.test_cycle_awaiting import ADOPTED, BEFORE, adopt, model, plan_of
+    from tests.test_cycle_awaiting import ADOPTED, adopt, plan_of, right_after_adoption
     from tests.test_cycle_awaiting import YEAR as AFTER
 
     path = tmp_path / "awaiting.gpkg"
     store = open_store(path)
     adopt(store)
-    before = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
-    states, project = model(before, set(), {})
-    waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
+    states, project, waiting = right_after_adoption()
     at = open_app("cycle", store=path)
     assert not at.exception and not at.error
     assert int(at.number_input(key="cycle_year").value) == AFTER
