@@ -293,7 +293,7 @@ def test_cli_lists_plans_awaiting_the_update_apart_from_deviations(tmp_path: Pat
 
 # --- the status report ----------------------------------------------------------------------
 def test_status_report_shows_plans_awaiting_the_update_apart(tmp_path: Path) -> None:
-    from ims_geo.report import assemble, html, xlsx
+    from ims_geo.report import assemble, html, svg, xlsx
 
     store = open_store(tmp_path / "cycle.gpkg")
     adopt(store)
@@ -309,6 +309,10 @@ def test_status_report_shows_plans_awaiting_the_update_apart(tmp_path: Path) -> 
         assert f"<td>{org}</td><td>{wid}</td>" in section
     assert '<span class="rag rag-awaiting_update">awaiting update</span>' in page
     assert "Water W1 awaiting update (-45 days)" in page
+    assert "project awaiting update" in page  # the Gantt chart's legend, in its own colour
+    assert svg.rag_colour("awaiting_update") not in {
+        svg.rag_colour(k) for k in ("red", "amber", "green", "")
+    }
     sheet = xlsx.sheets(data, "status", lang="en")["Awaiting plan update"]
     assert sheet.iloc[:, :2].values.tolist() == [list(k) for k in waiting]
     # once every plan holds the adopted dates, the section says so and the project is green

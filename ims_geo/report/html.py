@@ -320,7 +320,7 @@ def _overview_map(data: ReportData, works: gpd.GeoDataFrame) -> str:
         if mask.any():
             colour = svg.rag_colour(key)
             layers.append(svg.Layer(prog_geoms[mask], colour, 3.5, css_class="programme"))
-            state_words = _(key) if key else _("no state")
+            state_words = say(key) if key else _("no state")
             legend.append((_("combined project: {state}").format(state=state_words), colour))
     labels = []
     if combined.any():
@@ -513,7 +513,7 @@ def _gantt(data: ReportData) -> str:
             )
         )
     legend = _legend(
-        [(_("project {state}").format(state=_(k)), svg.rag_colour(k)) for k in RAG]
+        [(_("project {state}").format(state=say(k)), svg.rag_colour(k)) for k in RAG]
         + [(_("on its own (not combined)"), svg.SOLO_COLOUR)]
         + [(_("actual period (reported)"), "#222"), (_("today"), "#d7191c")]
     )
