@@ -550,7 +550,10 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
     dropped = (frame["status"] == "cancelled").fillna(False).to_numpy() | (
         ~started & (~present | (frame["plan_status"] == "cancelled").fillna(False).to_numpy())
     )
-    frame["uploaded_at"] = frame[S.ORG].map(_current_uploads(store))
+    # reindex, not map: map() cannot cast an empty table of times
+    frame["uploaded_at"] = (
+        _current_uploads(store).reindex(frame[S.ORG].to_numpy()).set_axis(frame.index)
+    )
     awaiting = (
         ~dropped
         & ~started
@@ -602,7 +605,8 @@ def _current_uploads(store: Store) -> pd.Series:
     """When each organisation's current plan version was uploaded (UTC), by organisation."""
     versions = store.plan_versions()
     current = versions[versions["is_current"]]
-    return pd.Series(current["uploaded_at"].to_numpy(), index=current[S.ORG].astype(str))
+    times = pd.to_datetime(current["uploaded_at"], utc=True)
+    return pd.Series(times.array, index=pd.Index(current[S.ORG].astype(str).to_numpy()))
 
 
 def _adopted_at(store: Store, year: int) -> pd.Timestamp:
