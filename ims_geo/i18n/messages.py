@@ -147,7 +147,6 @@ TEMPLATES: tuple[str, ...] = (
         "{detail}; works awaiting plans updated to the adopted dates: {works} (organisations: "
         "{count}, projects: {projects})"
     ),
-    N_("Plans not yet updated to the adopted dates (not deviations): {count} works of {orgs}"),
     N_(
         "{reported} of {total} organisations reported progress; {deviations} deviations; "
         "projects {red} red, {amber} amber, {green} green"
