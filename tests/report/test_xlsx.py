@@ -100,7 +100,9 @@ def test_text_that_looks_like_a_formula_stays_text(tmp_path: Path) -> None:
 def test_status_workbook(data, tmp_path: Path) -> None:
     path = write_report(data, tmp_path / "status.xlsx", kind="status")
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Cycle", "Combined projects", "Progress", "Deviations", "Programme"]
+    assert book.sheetnames == [
+        "Cycle", "Combined projects", "Progress", "Deviations", "Awaiting plan update", "Programme",
+    ]  # fmt: skip
     assert _rows(book["Combined projects"])[1:] == [
         (
             "P1",
