@@ -660,7 +660,7 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     notes = list(dataset.warnings)
     unreadable = None
     if dataset.kind == "csv":
-        raw, more = _sources.read_csv(dataset, label)
+        raw, more = _sources.read_table(dataset, label)
     else:
         raw, more, unreadable = _sources.read_gdal(dataset, label, options.engine, limits.max_rows)
     notes.extend(more)

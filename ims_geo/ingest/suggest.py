@@ -291,14 +291,14 @@ def _read_raw(
     """The file's own columns and values (in the worker); the first layer unless told."""
     assert upload.path is not None
     try:
-        if first_layer and layer is None and upload.suffix in (".gpkg", ".zip"):
+        if first_layer and layer is None and upload.suffix in (".gpkg", ".zip", ".json"):
             found = _sources.layers(upload.path, upload, limits)
             layer = found[0] if found else None
         dataset = _sources.resolve(
             upload.path, upload, layer=layer, encoding=encoding, limits=limits
         )
         if dataset.kind == "csv":
-            return _sources.read_csv(dataset, upload.name)[0], True, dataset.label
+            return _sources.read_table(dataset, upload.name)[0], True, dataset.label
         return _sources.read_gdal(dataset, upload.name, "pyogrio")[0], False, dataset.label
     except ImsGeoError:
         raise
