@@ -10,6 +10,7 @@ tests/conftest.py).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -324,6 +325,33 @@ def test_the_shuffle_follows_the_works_per_worker_thread(
         run(works, client=dask_client, shuffle="disk")
 
 
+def test_the_direct_way_gives_a_free_worker_the_largest_tile_left(dask_client: Any) -> None:
+    works = street_works(3000, seed=11)
+    threads = dask_client.nthreads()
+    assert sorted(threads.values()) == [1, 1]  # the session's cluster: two one-thread workers
+    result = run(works, client=dask_client, tiles=7, shuffle="direct")
+    assert result.conflicts is not None
+    assert_same(result.conflicts, find_conflicts(works))
+    spans = result.tile_spans
+    assert len(spans) == 7 and sum(c for *_, c in spans) == result.copies
+    sizes = np.array([c for *_, c in spans])
+    assert len(set(sizes.tolist())) > 3  # the KD tiles' copies differ: the order can be wrong
+    largest = np.argsort(-sizes, kind="stable")
+    for worker in threads:
+        mine = sorted((start, end, k) for k, (w, start, end, _) in enumerate(spans) if w == worker)
+        assert mine, f"{worker} ran no tile"
+        # one tile at a time, each begun after the worker's previous one ended
+        assert all(b[0] >= a[1] for a, b in zip(mine, mine[1:], strict=False))
+        order = [k for *_, k in mine]
+        # each worker got its tiles in the order of their copies, its first among the largest
+        assert order == sorted(order, key=lambda k: int(np.flatnonzero(largest == k)[0]))
+        assert order[0] in largest[: len(threads)]
+    assert sorted(result.tiles_per_worker.values()) == sorted(
+        Counter(w for w, *_ in spans).values()
+    )
+    assert result.phase_seconds["idle between tiles"] >= 0.0
+
+
 def test_pair_positions_equal_a_merge_on_the_keys() -> None:
     rng = np.random.default_rng(5)
     orgs = np.array(["Gas", "Water", "Telecom"], dtype=object)
@@ -509,7 +537,8 @@ def test_street_network_on_the_cluster_with_partitioned_geoparquet(
     want.iloc[:5].to_parquet(folder / "part-00099.parquet")
     result = run(source, rules, client=dask_client, tiles=6, out_dir=folder, shuffle=shuffle)
     assert result.shuffle == shuffle
-    assert set(result.phase_seconds) == {"first pass", "search", "uneven end", "files"}
+    phases = {"first pass", "search", "uneven end", "idle between tiles", "files"}
+    assert set(result.phase_seconds) == phases | ({"cut"} if shuffle == "direct" else set())
     assert sum(result.tiles_per_worker.values()) == 6
     assert set(result.tiles_per_worker) <= set(dask_client.nthreads())
     assert not (folder / "part-00099.parquet").exists()

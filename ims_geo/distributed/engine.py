@@ -255,12 +255,20 @@ class DaskRun:
     phase_seconds
         Wall time of the run's parts on the client: ``"first pass"`` (the
         sample for the tiles, the count of ids used twice), ``"search"``
-        (checks, copies, shuffle, the tiles' kernels and files) and
+        (checks, copies, shuffle, the tiles' kernels and files), of it
+        ``"cut"`` when the copies go to their tiles directly on a cluster
+        (every partition read, checked and cut by tile), and
         ``"uneven end"`` (how long after the first worker's last tile
-        the last one ended); ``"files"``: the seconds the tiles took to
-        write their files, summed over the tiles.
+        the last one ended); ``"idle between tiles"``: the seconds the workers
+        waited between one tile's end and their next one's start, and
+        ``"files"``: the seconds the tiles took to write their files, both
+        summed over the workers or tiles.
     tiles_per_worker
         How many tiles each worker ran (by its address).
+    tile_spans
+        Per tile, in the tiles' order: the worker that ran it, when its task
+        began and ended (the worker's wall clock, seconds since the epoch)
+        and its copies.
     """
 
     conflicts: gpd.GeoDataFrame | None
@@ -276,6 +284,7 @@ class DaskRun:
     shuffle: str = "p2p"
     phase_seconds: dict[str, float] = field(default_factory=dict)
     tiles_per_worker: dict[str, int] = field(default_factory=dict)
+    tile_spans: list[tuple[str, float, float, int]] = field(default_factory=list)
 
     @property
     def copy_ratio(self) -> float:
@@ -468,16 +477,18 @@ def _run(
     meta = works.frame._meta if check is None else _canonical(works.frame._meta)
     meta = _copies(meta, source, target, tiling, None)
     guard = dask.delayed(_repeated)([])  # p2p: counted in the first pass
+    sizes = None
     if shuffle == "direct":
         n = len(tiling)
         cut = [
-            dask.delayed(_cut, nout=n + 1)(part, source, target, tiling, check)
+            dask.delayed(_cut, nout=n + 2)(part, source, target, tiling, check)
             for part in works.frame.to_delayed()
         ]
         parts: list[Any] = [[pieces[k] for pieces in cut] for k in range(n)]
         # the hashes met more than once, counted once every partition is cut (the
         # tiles wait for that anyway); a tile given any runs nothing
         guard = dask.delayed(_repeated)([pieces[n] for pieces in cut])
+        sizes = dask.delayed(_summed)([pieces[n + 1] for pieces in cut])
     else:
         copies = works.frame.map_partitions(_copies, source, target, tiling, check, meta=meta)
         # tile k goes to output partition k (a hash of the tile number would put two or
@@ -491,27 +502,26 @@ def _run(
         for old in folder.glob("part-*.parquet"):  # an earlier run's parts are not this answer
             old.unlink()
 
+    crs_json = target.to_json()  # PROJJSON: WKT would lose ids the files' metadata keeps
+
+    def arguments(k: int) -> tuple[Any, ...]:
+        path = None if folder is None else str(folder / f"part-{k:05d}.parquet")
+        return k, tiling, rules, crs_json, path, gather, written.table
+
     def tile_tasks(repeated: Any) -> list[Any]:
         return [
-            dask.delayed(_run_part)(
-                part,
-                k,
-                tiling,
-                rules,
-                target.to_json(),  # PROJJSON: WKT would lose ids the files' metadata keeps
-                None if folder is None else str(folder / f"part-{k:05d}.parquet"),
-                gather,
-                written.table,
-                repeated,
-            )
-            for k, part in enumerate(parts)
+            dask.delayed(_run_part)(part, *arguments(k), repeated) for k, part in enumerate(parts)
         ]
 
     searched = time.perf_counter()
-    twice_found, *outcomes = _compute(client, [guard, *tile_tasks(guard)])
-    if len(twice_found):  # refused, unless two different keys' hashes collided
-        _refuse_duplicates(works, np.asarray(twice_found, dtype=np.uint64), client)
-        outcomes = _compute(client, tile_tasks(np.zeros(0, np.uint64)))
+    cut_at = None
+    if sizes is not None and client is not None:
+        outcomes, cut_at = _largest_first(client, guard, sizes, parts, arguments, works)
+    else:
+        twice_found, *outcomes = _compute(client, [guard, *tile_tasks(guard)])
+        if len(twice_found):  # refused, unless two different keys' hashes collided
+            _refuse_duplicates(works, np.asarray(twice_found, dtype=np.uint64), client)
+            outcomes = _compute(client, tile_tasks(np.zeros(0, np.uint64)))
     done = time.perf_counter()
     frames = [o[0] for o in outcomes if o[0] is not None and len(o[0])]
     files = [Path(o[1]) for o in outcomes if o[1] is not None]
@@ -521,15 +531,91 @@ def _run(
     conflicts = None
     if gather:
         conflicts = _gathered(frames, target)
+    spans = [(o[5][0], o[5][3], o[5][1], int(o[2])) for o in outcomes]
     phases = {"first pass": searched - began, "search": done - searched,
               "uneven end": _uneven_end([o[5][:2] for o in outcomes]),
+              "idle between tiles": _idle(spans),
               "files": sum(o[5][2] for o in outcomes)}  # fmt: skip
+    if cut_at is not None:
+        phases["cut"] = cut_at - searched
     return DaskRun(
         conflicts, files, target, len(tiling), n_works, n_copies, n_pairs, tiling,
         kernel_seconds=float(sum(seconds)), slowest_tile_seconds=max(seconds, default=0.0),
         shuffle=shuffle, phase_seconds=phases,
         tiles_per_worker=dict(Counter(o[5][0] for o in outcomes)),
+        tile_spans=spans,
     )  # fmt: skip
+
+
+def _largest_first(
+    client: Any,
+    guard: Any,
+    sizes: Any,
+    parts: list[list[Any]],
+    arguments: Any,
+    works: Works,
+) -> tuple[list[Any], float]:
+    """The tiles' outcomes (as :func:`_run_part`), each tile sent to a worker only when it is free.
+
+    The partitions are cut first (their pieces stay in the workers); then
+    every worker thread gets one tile, the largest (most copies) first, and
+    each tile that ends is followed, on the worker that ran it, by the
+    largest tile left. Handed out at once, the tiles would be split evenly
+    between the workers as soon as they are ready, and a worker given
+    slower tiles would end up to a whole tile's time after the others.
+
+    ``parts[k]`` holds tile k's piece of every partition (delayed),
+    ``arguments(k)`` the rest of :func:`_run_part`'s arguments. Also returns
+    when (``time.perf_counter``) every partition was cut.
+    """
+    from distributed import as_completed
+
+    pieces = client.compute([guard, sizes, *(p for part in parts for p in part)])
+    twice, counts = pieces[0].result(), pieces[1].result()
+    cut_at = time.perf_counter()
+    if len(twice):  # refused, unless two different keys' hashes collided
+        _refuse_duplicates(works, np.asarray(twice, dtype=np.uint64), client)
+    m = len(parts[0]) if parts else 0
+    held = [pieces[2 + k * m : 2 + (k + 1) * m] for k in range(len(parts))]
+    del pieces
+    counts = np.asarray(counts, dtype=np.int64)
+    if len(counts) != len(parts):  # no partition at all
+        counts = np.zeros(len(parts), np.int64)
+    waiting = list(np.argsort(-counts, kind="stable"))
+    outcomes: list[Any] = [None] * len(parts)
+    tile_of: dict[str, int] = {}
+
+    def submit(worker: str | None) -> Any:
+        k = int(waiting.pop(0))
+        future = client.submit(
+            _run_part, held[k], *arguments(k), None, pure=False,
+            workers=None if worker is None else [worker], allow_other_workers=True,
+        )  # fmt: skip
+        tile_of[future.key] = k
+        return future
+
+    threads = [w for w, t in client.nthreads().items() for _ in range(t)]
+    ends = as_completed([submit(w) for w in threads[: len(waiting)]])
+    for future in ends:
+        outcome = future.result()
+        k = tile_of.pop(future.key)
+        outcomes[k] = outcome
+        held[k] = []  # the tile's pieces are done with
+        if waiting:  # the largest tile left, to the worker that is free now
+            ends.add(submit(outcome[5][0]))
+    return outcomes, cut_at
+
+
+def _idle(spans: list[tuple[str, float, float, int]]) -> float:
+    """Seconds the workers waited between the end of a tile and the start of their next, summed."""
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for worker, start, end, _ in spans:
+        by_worker.setdefault(worker, []).append((start, end))
+    idle = 0.0
+    for runs in by_worker.values():
+        ordered = np.array(sorted(runs))
+        idle += float(np.clip(ordered[1:, 0] - ordered[:-1, 1], 0.0, None).sum())
+    return idle
 
 
 def _uneven_end(spans: list[tuple[str, float]]) -> float:
@@ -874,7 +960,7 @@ def _run_part(
     gather: bool,
     table: bool = False,
     twice: np.ndarray | None = None,
-) -> tuple[pd.DataFrame | None, str | None, int, int, list[float], tuple[str, float, float]]:
+) -> tuple[pd.DataFrame | None, str | None, int, int, list[float], tuple[str, float, float, float]]:
     """The owned pairs of tile ``tile`` (the shuffled partition ``part``); written to ``path``.
 
     ``part`` may be the tile's pieces of every partition (:func:`_cut`). When
@@ -884,10 +970,11 @@ def _run_part(
     With ``table`` the tile writes its part of the exported table instead
     of its pairs, the titles taken from its own works. Returns the pairs (when ``gather``), the file written, the
     copies read, the number of pairs, the seconds of the tile's kernel and where
-    and when (the process's clock) the task ended.
+    and when the task ran (:func:`_ended`).
     """
+    started = time.time()
     if twice is not None and len(twice):
-        return None, None, 0, 0, [], _ended()
+        return None, None, 0, 0, [], _ended(began=started)
     if isinstance(part, list):
         part = pd.concat(part) if len(part) > 1 else part[0]
     if len(part) and not (part.index == tile).all():
@@ -902,7 +989,7 @@ def _run_part(
     copies = len(part)
     del part  # the tile's works are done with: free them before the answer is written
     if not len(pairs):
-        return None, None, copies, 0, seconds, _ended()
+        return None, None, copies, 0, seconds, _ended(0.0, started)
     written = None
     count = len(pairs)
     began = time.perf_counter()
@@ -915,8 +1002,8 @@ def _run_part(
         written = _write(geoparquet_table(pairs), path)
     wrote = time.perf_counter() - began
     if not gather:
-        return None, written, copies, count, seconds, _ended(wrote)
-    return _plain(pairs), written, copies, count, seconds, _ended(wrote)
+        return None, written, copies, count, seconds, _ended(wrote, started)
+    return _plain(pairs), written, copies, count, seconds, _ended(wrote, started)
 
 
 def _write(table: pa.Table, path: str) -> str:
@@ -926,10 +1013,11 @@ def _write(table: pa.Table, path: str) -> str:
     return path
 
 
-def _ended(wrote: float = 0.0) -> tuple[str, float, float]:
-    """This worker's address (the process id outside a cluster), the wall clock, ``wrote``.
+def _ended(wrote: float = 0.0, began: float = math.nan) -> tuple[str, float, float, float]:
+    """This worker's address (the process id outside a cluster), the wall clock, ``wrote``, ``began``.
 
-    ``wrote``: the seconds the tile took to write its file.
+    ``wrote``: the seconds the tile took to write its file; ``began``: the
+    wall clock when its task began.
     """
     try:
         from distributed import get_worker
@@ -939,7 +1027,7 @@ def _ended(wrote: float = 0.0) -> tuple[str, float, float]:
         import os
 
         where = str(os.getpid())
-    return where, time.time(), wrote
+    return where, time.time(), wrote, began
 
 
 def _cut(
@@ -949,7 +1037,8 @@ def _cut(
 
     Piece k holds tile k's copies, indexed by k: row ranges of one reordered
     copy of the partition (a slice is sent without the rest of its arrays).
-    The last item is :func:`_key_hashes` of every work of the partition.
+    The last two items are :func:`_key_hashes` of every work of the partition
+    and the number of copies of each tile.
     """
     hashes = _key_hashes(part).to_numpy()
     copies = _copies(part, source, target, tiling, check)
@@ -959,7 +1048,12 @@ def _cut(
     frame = copies.drop(columns=[TILE]).take(order)
     frame.index = pd.Index(tile[order], name=TILE)
     pieces = [frame.iloc[edges[k] : edges[k + 1]] for k in range(len(tiling))]
-    return (*pieces, hashes)
+    return (*pieces, hashes, np.diff(edges))
+
+
+def _summed(counts: list[np.ndarray]) -> np.ndarray:
+    """The copies of each tile, summed over the partitions."""
+    return np.sum(counts, axis=0) if counts else np.zeros(0, np.int64)
 
 
 def _repeated(hashes: list[np.ndarray]) -> np.ndarray:
