@@ -566,6 +566,9 @@ MAPPING_PROBLEMS = [
     ("columns = 3\n", "must be a table of key = value lines"),
     ("[columns]\nwork_id = 3\n", "must be a column name or a list of column names"),
     ("[defaults]\nstatus = [1, 2]\n", "must be a text, number, true/false or date"),
+    ('decimal = ";"\n', "decimal = ';' is not a decimal mark; use ',' or '.' (decimal"),
+    ('[decimal]\nwork_id = ","\n', "[decimal] 'work_id' is not a number column"),
+    ('[decimal]\ncost_eur = "x"\n', "[decimal] cost_eur = 'x' is not a decimal mark"),
 ]
 
 
@@ -865,3 +868,163 @@ def test_a_reader_stopped_by_its_limits_is_explained_in_dutch_and_german(lang):
     }[lang]
     assert limit in shown[0] and cpu in shown[3] and seconds in shown[2], shown
     assert "(SIGSEGV)" in shown[5] and "127" in shown[6], shown
+
+
+# --- numbers read per column, a file without work_id, the cycle on a shared store -----------
+def _costs(*cells: str) -> bytes:
+    """A plan whose rows have the cost cells ``cells`` (one work per cell)."""
+    rows = [
+        f'W{i},Water,2030-01-01,2030-02-01,"{cell}","POINT ({155000 + i} 463000)"'
+        for i, cell in enumerate(cells)
+    ]
+    return ("\n".join(["work_id,org,start_date,end_date,cost_eur,geometry", *rows]) + "\n").encode()
+
+
+NUMBER_CASES = {
+    # both styles in the column: 98.000 fits both and is refused, the mix is a warning
+    "mixed": (_costs("98.000", "1.234,50", "1,234.50"), None),
+    # no cell shows a style: 2.500 is 2.5 or 2500
+    "undecided": (_costs("2.500", "12"), None),
+    # a declared style and a cell written in the other
+    "declared comma": (_costs("1,234.50", "1.234,50"), 'decimal = ","\n'),
+    "declared point": (_costs("7.654,25", "1,234.50"), 'decimal = "."\n'),
+}
+NUMBERS_SHOWN = {
+    "nl": {
+        "mixed": "dubbelzinnige cost_eur '98.000': '98' met een decimale punt of '98000' met een "
+        "decimale komma, en de kolom toont beide schrijfwijzen",
+        "undecided": "dubbelzinnige cost_eur '2.500': '2.5' met een decimale punt of '2500' met "
+        "een decimale komma, en geen cel van de kolom laat zien welke",
+        "declared comma": "cost_eur '1,234.50' is niet geschreven met de opgegeven decimale "
+        "komma; met een decimale punt gelezen is het '1234.5'",
+        "declared point": "cost_eur '7.654,25' is niet geschreven met de opgegeven decimale "
+        "punt; met een decimale komma gelezen is het '7654.25'",
+        "warning": "plan.csv: cost_eur mengt decimale komma's zoals '1.234,50' en decimale "
+        "punten zoals '1,234.50'",
+    },
+    "de": {
+        "mixed": "mehrdeutiges cost_eur '98.000': '98' mit Dezimalpunkt oder '98000' mit "
+        "Dezimalkomma, und die Spalte zeigt beide Schreibweisen",
+        "undecided": "mehrdeutiges cost_eur '2.500': '2.5' mit Dezimalpunkt oder '2500' mit "
+        "Dezimalkomma, und keine Zelle der Spalte zeigt, welches",
+        "declared comma": "cost_eur '1,234.50' ist nicht mit dem angegebenen Dezimalkomma "
+        "geschrieben; mit Dezimalpunkt gelesen ist es '1234.5'",
+        "declared point": "cost_eur '7.654,25' ist nicht mit dem angegebenen Dezimalpunkt "
+        "geschrieben; mit Dezimalkomma gelesen ist es '7654.25'",
+        "warning": "plan.csv: cost_eur mischt Dezimalkommas wie '1.234,50' und Dezimalpunkte wie "
+        "'1,234.50'",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+@pytest.mark.parametrize("case", list(NUMBER_CASES))
+def test_a_number_that_depends_on_its_decimal_style_is_explained_in_its_language(lang, case):
+    from ims_geo.ingest._mapping import loads_mapping
+
+    data, toml = NUMBER_CASES[case]
+    mapping = loads_mapping(toml, "m.toml") if toml else None
+    result = read_works(data, name="plan.csv", crs="EPSG:28992", mapping=mapping)
+    assert len(result.rejected) == 1 and len(result.works) == len(data.splitlines()) - 2
+    (reason,) = result.rejected["reason"]
+    english_report = result.report()
+    assert len(result.warnings) == (case == "mixed")
+    i18n.use(lang)
+    shown = messages.translate_reasons(reason)
+    assert shown.startswith(NUMBERS_SHOWN[lang][case]), shown
+    report = messages.translate_report(english_report)
+    for line, original in zip(report.splitlines(), english_report.splitlines(), strict=True):
+        assert line != original, original
+    # the report counts the problem without the cell's values and quotes the cell as it was
+    problem, cell = report.splitlines()[4], data.decode().split('"')[1]
+    kind = NUMBERS_SHOWN[lang][case].split(" '")[0]  # the words before the cell's value
+    assert problem.strip().startswith(kind) and problem.endswith(f"'{cell}')"), problem
+    assert f"cost_eur '{cell}'" not in problem and ": 1 (" in problem, problem
+    for warning in result.warnings:
+        assert messages.translate(warning).startswith(NUMBERS_SHOWN[lang]["warning"]), warning
+
+
+NO_ID_FILES = [
+    ("rec_id,org", "R1,W", "R2,W"),
+    ("rec_id,Projektnummer,org", "R1,P1,W", "R2,P2,W"),
+    ("naam,org", "x,W", "x,W"),
+]
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_a_file_without_a_work_id_column_is_explained_in_its_language(lang):
+    warnings = []
+    for header, *rows in NO_ID_FILES:
+        lines = [f"{header},start_date,end_date,geometry"] + [
+            f'{row},2030-01-01,2030-02-01,"POINT ({155000 + i} 463000)"'
+            for i, row in enumerate(rows)
+        ]
+        result = read_works(
+            ("\n".join(lines) + "\n").encode(), name="my plan.csv", crs="EPSG:28992"
+        )
+        assert result.works.empty and len(result.rejected) == 2
+        (warning,) = result.warnings
+        warnings.append(warning)
+    assert "'rec_id' looks like an id" in warnings[0]
+    assert "'rec_id', 'Projektnummer' look like an id" in warnings[1]
+    assert "its columns are: naam, org, start_date, end_date, geometry" in warnings[2]
+    i18n.use(lang)
+    shown = [messages.translate(w) for w in warnings]
+    command = "`ims-geo mapping suggest my plan.csv --out mapping.toml`"
+    for one, english in zip(shown, warnings, strict=True):
+        assert one != english and one.startswith("my plan.csv ") and command in one, one
+        assert "--mapping mapping.toml" in one and "rejected" not in one, one
+    looks, look, columns = {
+        "nl": ("'rec_id' lijkt een id", "'rec_id', 'Projektnummer' lijken een id",
+               "de kolommen zijn: naam, org, start_date, end_date, geometry"),
+        "de": ("'rec_id' scheint eine ID zu sein",
+               "'rec_id', 'Projektnummer' scheinen eine ID zu sein",
+               "ihre Spalten sind: naam, org, start_date, end_date, geometry"),
+    }[lang]  # fmt: skip
+    assert looks in shown[0] and '[columns] work_id = "rec_id"' in shown[0], shown[0]
+    assert look in shown[1] and '[columns] work_id = "rec_id"' in shown[1], shown[1]
+    assert columns in shown[2], shown[2]
+
+
+@pytest.mark.postgis
+@pytest.mark.parametrize("lang", ["nl", "de"])
+def test_the_planning_cycle_refused_on_a_shared_store_names_who_in_its_language(
+    populated_installation, lang
+):
+    from access_data import PASSWORD
+
+    from ims_geo.cycle import adopt, set_full_revision, set_targets
+    from ims_geo.store import open_store
+
+    made, _versions = populated_installation
+    refusals = []
+    with open_store(made.app_url, user="a_plan", password=PASSWORD) as planner:
+        refusals.append(_refused(adopt, planner, 2027, decision="Council 1"))
+        refusals.append(_refused(set_targets, planner, 2027, {"combined_share": 0.9}))
+        refusals.append(_refused(set_full_revision, planner, 2027))
+    with open_store(made.app_url) as visitor:
+        refusals.append(_refused(set_targets, visitor, 2027, {"combined_share": 0.9}))
+    works = read_works(_plan(_work("A", "V1")), name="plan.csv", crs="EPSG:28992").works
+    with open_store(made.app_url, user="a_view", password=PASSWORD) as viewer:
+        refusals.append(_refused(viewer.import_plans, works, cycle=2027))
+    doing = ["adopt a programme", "set the cycle's targets", "mark a full revision"]
+    for english, what in zip(refusals, doing, strict=False):
+        assert f"a_plan (planner of A) may not {what}; proposing and adopting" in english
+    assert "a visitor who is not signed in may not change the planning cycle (" in refusals[3]
+    assert refusals[4].endswith("a_view (viewer of A) may not import the plans")
+    location = refusals[0].split(": ", 1)[0].removeprefix("store ")
+    i18n.use(lang)
+    shown = [messages.translate(english) for english in refusals]
+    store_word, planner, visitor, viewer = {
+        "nl": ("opslag", "a_plan (planner van A) mag ", "een bezoeker die niet is ingelogd mag ",
+               "a_view (kijker van A) mag de plannen niet importeren"),
+        "de": ("Speicher", "a_plan (Planer von A) darf ", "ein nicht angemeldeter Besucher darf ",
+               "a_view (Betrachter von A) darf die Pläne nicht importieren"),
+    }[lang]  # fmt: skip
+    for one, english in zip(shown, refusals, strict=True):
+        assert one != english and one.startswith(f"{store_word} {location}: "), one
+        assert not re.search(r"\b(may not|coordinators|store)\b", one), one
+    assert all(planner in one for one in shown[:3]), shown
+    assert len(set(shown[:3])) == 3  # each names what was asked
+    assert visitor in shown[3] and shown[3].endswith(refusals[3][refusals[3].index(" (") :])
+    assert shown[4].endswith(viewer), shown[4]

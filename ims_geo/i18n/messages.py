@@ -41,6 +41,10 @@ ROLE_NAMES: dict[str, str] = {
     "viewer": N_("viewer"),
     "admin": N_("administrator"),
 }
+#: Who a shared store's refusal names (:attr:`ims_geo.access.roles.Identity.who`).
+_WHO = N_("{user} ({role} of {org})")
+_VISITOR = N_("a visitor who is not signed in")
+_WHO_PARTS = re.compile(r"(?P<user>.+) \((?P<role>\w+) of (?P<org>.+)\)")
 
 #: Templates of the library's messages, most specific first (the first full match wins).
 #: Placeholders are named; a name used twice must hold the same text twice.
@@ -104,6 +108,44 @@ TEMPLATES: tuple[str, ...] = (
     N_("text in column {column} longer than {limit} characters"),
     N_("implausible {column} '{value}' (before {first} or after {last})"),
     N_("implausible {column} (before {first} or after {last})"),
+    # a number whose value depends on its decimal style (ims_geo.schema._parse_number)
+    N_(
+        "ambiguous {column} '{value}': '{point}' with a decimal point or '{comma}' with a "
+        "decimal comma, and the column shows both styles — write it without a thousands "
+        'separator or declare decimal = "," or "." in a mapping file'
+    ),
+    N_(
+        "ambiguous {column} '{value}': '{point}' with a decimal point or '{comma}' with a "
+        "decimal comma, and no cell of the column shows which — write it without a thousands "
+        'separator or declare decimal = "," or "." in a mapping file'
+    ),
+    N_(
+        "{column} '{value}' is not written with the declared decimal comma, with a decimal "
+        "point it reads '{number}' — correct the cell or the mapping's decimal"
+    ),
+    N_(
+        "{column} '{value}' is not written with the declared decimal point, with a decimal "
+        "comma it reads '{number}' — correct the cell or the mapping's decimal"
+    ),
+    # the same as the report counts them (the cells' values left out)
+    N_(
+        "ambiguous {column}: with a decimal point or with a decimal comma, and the column "
+        "shows both styles — write it without a thousands separator or declare "
+        'decimal = "," or "." in a mapping file'
+    ),
+    N_(
+        "ambiguous {column}: with a decimal point or with a decimal comma, and no cell of the "
+        "column shows which — write it without a thousands separator or declare "
+        'decimal = "," or "." in a mapping file'
+    ),
+    N_(
+        "{column} is not written with the declared decimal comma, with a decimal point it "
+        "reads — correct the cell or the mapping's decimal"
+    ),
+    N_(
+        "{column} is not written with the declared decimal point, with a decimal comma it "
+        "reads — correct the cell or the mapping's decimal"
+    ),
     # the generic forms last: the specific ones above win
     N_("unparsable {column} '{value}'"),
     N_("unparsable {column}"),
@@ -179,11 +221,51 @@ TEMPLATES: tuple[str, ...] = (
     N_("moratorium"),
     N_("synergy"),
     N_("internal"),
+    N_(
+        "{file}: {column} mixes decimal commas such as '{comma}' and decimal points such as "
+        "'{point}': a cell that fits one style only is read in it, one that fits both is "
+        "rejected — declare decimal in a mapping file if a style is wrong"
+    ),
+    # a file without a work_id column (ims_geo.ingest._mapping.no_id_message)
+    N_(
+        "{file} has no work_id column, so every row is rejected as missing work_id; {ids} "
+        "looks like an id — `ims-geo mapping suggest {file} --out mapping.toml` writes a "
+        "starter mapping (or set [columns] work_id = {example} in a mapping file), then import "
+        "with --mapping mapping.toml"
+    ),
+    N_(
+        "{file} has no work_id column, so every row is rejected as missing work_id; {ids} "
+        "look like an id — `ims-geo mapping suggest {file} --out mapping.toml` writes a "
+        "starter mapping (or set [columns] work_id = {example} in a mapping file), then import "
+        "with --mapping mapping.toml"
+    ),
+    N_(
+        "{file} has no work_id column, so every row is rejected as missing work_id; its "
+        "columns are: {columns} — `ims-geo mapping suggest {file} --out mapping.toml` writes a "
+        'starter mapping (or set [columns] work_id = "<the id column>" in a mapping file), '
+        "then import with --mapping mapping.toml"
+    ),
     # sign-in to a shared store
     N_(
         "sign-in to {store} refused for {who}: wrong user name, password or token, or the "
         "account is disabled"
     ),
+    # what a signed-in user's role may not do on a shared store ({who}: see _WHO)
+    N_(
+        "store {store}: {who} may not adopt a programme; proposing and adopting programmes "
+        "and setting cycle targets is for coordinators and admins"
+    ),
+    N_(
+        "store {store}: {who} may not mark a full revision; proposing and adopting programmes "
+        "and setting cycle targets is for coordinators and admins"
+    ),
+    N_(
+        "store {store}: {who} may not set the cycle's targets; proposing and adopting "
+        "programmes and setting cycle targets is for coordinators and admins"
+    ),
+    N_("store {store}: {who} may not change the planning cycle ({cause})"),
+    N_("store {store}: {who} may not read the planning cycle ({cause})"),
+    N_("store {store}: {who} may not import the plans"),
     # street segments of the cycle's disruption table (ims_geo.cycle.baseline)
     N_("{size} m square {x} {y}"),
     N_("square"),
@@ -305,6 +387,12 @@ TEMPLATES: tuple[str, ...] = (
     N_("{mapping}: [{key}] must be a table of key = value lines, not {value}"),
     N_("{mapping}: {key} must be a column name or a list of column names, not {value}"),
     N_("{mapping}: {key} must be a text, number, true/false or date, not {value}"),
+    N_(
+        '{mapping}: decimal = {value} is not a decimal mark; use {marks} (decimal = "," reads '
+        '1.234,50 and 98.000 as 98000), or a table per column such as [decimal] cost_eur = ","'
+    ),
+    N_("{mapping}: [decimal] {column} is not a number column; use one of {columns}"),
+    N_("{mapping}: [decimal] {column} = {value} is not a decimal mark; use {marks}"),
     # a proposal to compare with (ims_geo.programme.read_proposal)
     N_("{file}: not a proposal written by ims-geo propose (kpis and works): {error}"),
     N_("{file}: missing column(s) {columns} of a proposal"),
@@ -519,7 +607,7 @@ TEMPLATES: tuple[str, ...] = (
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
 _NESTED = frozenset({
     "problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping",
-    "found", "nested",
+    "found", "nested", "who",
 })  # fmt: skip
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
@@ -534,7 +622,11 @@ _NUMBERS = frozenset({
     "repaired", "rejected", "projects", "works", "size", "year", "revision", "version", "line",
 })  # fmt: skip
 #: Placeholders whose value has a shape of its own: a table's problems name their lines.
-_SHAPES = {"problems": r"lines? \d.*?", "lines": r"\d[\d, ]*"}
+_SHAPES = {
+    "problems": r"lines? \d.*?",
+    "lines": r"\d[\d, ]*",
+    "who": rf"{_VISITOR}|.+? \(\w+ of .+?\)",
+}
 _ROWS = re.compile(r"(?P<n>\d[\d,]*) rows?")
 #: A count of rows in brackets inside a listed value: ``Gas (2 rows), Water (1 row)``.
 _COUNTED = re.compile(r"\((?P<rows>\d[\d,]* rows?)\)")
@@ -571,6 +663,22 @@ def _counted(value: str, escape: Callable[[str], str] | None) -> str:
     return "".join(parts) + keep(value[last:])
 
 
+def _who(value: str, escape: Callable[[str], str] | None) -> str:
+    """Who a refusal names (``jussi (planner of Helen)`` or a visitor), the role in words."""
+    keep: Callable[[str], str] = (lambda text: text) if escape is None else escape
+    if value == _VISITOR:
+        return _(_VISITOR)
+    found = _WHO_PARTS.fullmatch(value)
+    if found is None:
+        return keep(value)
+    role = found.group("role")
+    return _(_WHO).format(
+        user=keep(found.group("user")),
+        role=_(ROLE_NAMES.get(role, role)),
+        org=keep(found.group("org")),
+    )
+
+
 def _nested(name: str, value: str, escape: Callable[[str], str] | None) -> str:
     if name in _LISTS:
         return ", ".join(_translated(language(), v, escape) for v in value.split(", "))
@@ -580,6 +688,8 @@ def _nested(name: str, value: str, escape: Callable[[str], str] | None) -> str:
         return "; ".join(_translated(language(), v, escape) for v in value.split("; "))
     if name == "others":
         return _counted(value, escape)
+    if name == "who":
+        return _who(value, escape)
     if name == "rows":
         rows = _ROWS.fullmatch(value)
         if rows is None:
