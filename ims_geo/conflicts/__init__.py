@@ -91,10 +91,11 @@ each unordered pair is produced once. The cheap vectorised filters (order,
 organisation, exemptions, the time rules, distance between envelopes) run
 before the exact GEOS distance, and the shared length and meeting geometry
 are computed only for the final pairs, with numpy on the lines' segments.
-Queries run in chunks, on up to two threads (the lines' segments are cut
-on one of them while the first queries run); each chunk scores and sorts its
-own pairs, and the answer merges the chunks' sorted runs and gathers its
-columns on the pool's threads. The answer does not depend on the chunking or
+Queries run in chunks, on up to two threads (the lines' segments are cut,
+half on each, while the first tree is built, and each block's 2D copies of
+the geometries are freed while the next block's chunks run); each chunk
+scores and sorts its own pairs, and the answer merges the chunks' sorted
+runs and gathers its columns on the pool's threads. The answer does not depend on the chunking or
 the threads. Python's cyclic garbage collector is paused for
 the call: the geometries it creates hold no reference cycles, and full
 collections walking them cost a fifth of the time. Memory grows with the
