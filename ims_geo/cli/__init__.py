@@ -162,7 +162,10 @@ ingest_options = _grouped(
             help="Column mapping file (TOML).",
         ),
         click.option(
-            "--layer", help="Layer to read from a GeoPackage or a zip with several shapefiles."
+            "--layer",
+            help="Layer to read from a GeoPackage or a zip with several shapefiles, the sheet "
+            "of an Excel workbook (.xlsx; default: its first sheet) or the list of a JSON "
+            "object holding several lists of records.",
         ),
         click.option(
             "--crs",
@@ -501,6 +504,10 @@ def import_cmd(
     store_path: str,
 ) -> None:
     """Import a plan FILE as a new plan version of its organisation(s).
+
+    FILE: a zipped shapefile, GeoPackage, GeoJSON, FlatGeobuf, GML, KML,
+    GeoParquet, CSV, JSON records (.json: a list of flat objects) or Excel
+    workbook (.xlsx).
 
     Prints a validation report (accepted, repaired, rejected by reason).
     A file whose org column names several organisations is stored as one
