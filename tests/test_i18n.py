@@ -1028,3 +1028,117 @@ def test_the_planning_cycle_refused_on_a_shared_store_names_who_in_its_language(
     assert len(set(shown[:3])) == 3  # each names what was asked
     assert visitor in shown[3] and shown[3].endswith(refusals[3][refusals[3].index(" (") :])
     assert shown[4].endswith(viewer), shown[4]
+
+
+def _workbook(*rows: list, formula: tuple[str, str] | None = None) -> bytes:
+    """An Excel workbook of one sheet, Works, holding ``rows`` (and a formula without a value)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Works"
+    for row in rows:
+        sheet.append(row)
+    if formula is not None:
+        sheet[formula[0]] = formula[1]
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+_HEAD = ["work_id", "org", "start_date", "end_date", "geometry"]
+_ROW = ["A1", "W", "2030-01-01", "2030-02-01", "POINT (155000 463000)"]
+
+
+def _table_upload(key: str) -> tuple[bytes, str, dict]:
+    """An upload of a JSON record list or an Excel workbook that the library refuses."""
+    import json
+
+    from ims_geo.ingest import Limits
+
+    record, two = dict(zip(_HEAD, _ROW, strict=True)), {"limits": Limits(max_rows=2)}
+    return {
+        "xls": (b"x", "plan.xls", {}),
+        "extension": (b"x", "plan.abc", {}),
+        "bad json": (b"[1", "plan.json", {}),
+        "no records": (b'{"a": 1}', "plan.json", {}),
+        "deep": (b"[" * 5000 + b"]" * 5000, "plan.json", {}),
+        "named table rows": (json.dumps({"tbl": [record] * 3}).encode(), "plan.json", two),
+        "empty list": (b"[]", "plan.json", {}),
+        "not a record": (json.dumps([record, [1]]).encode(), "plan.json", {}),
+        "no workbook": (_zip({"a.txt": b"x"}), "plan.xlsx", {}),
+        "sheet rows": (_workbook(_HEAD, *[_ROW] * 3), "plan.xlsx", two),
+        "empty sheet": (_workbook(), "plan.xlsx", {}),
+        "value in header": (_workbook([1, "org"], _ROW), "plan.xlsx", {}),
+        "unnamed column": (_workbook(["work_id", None, "org"], ["A1", "x", "W"]), "plan.xlsx", {}),
+        "named twice": (_workbook(["work_id", "Work_ID", "org"], ["A1", "x", "W"]), "plan.xlsx",
+                        {}),
+        "formula": (_workbook([*_HEAD, "cost_eur"], [*_ROW, None], formula=("F2", "=1+2")),
+                    "plan.xlsx", {}),
+        "zipped workbook": (_zip({"a.xlsx": _workbook(_HEAD, _ROW)}), "plan.zip", {}),
+    }[key]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "english", "nl", "de"),
+    [
+        ("xls", ".xls spreadsheets are not read", ".xls-spreadsheets worden niet gelezen",
+         ".xls-Tabellen werden nicht gelesen"),
+        ("extension", "files ending in '.abc' are not read",
+         "bestanden die eindigen op '.abc' worden niet gelezen",
+         "Dateien mit der Endung '.abc' werden nicht gelesen"),
+        ("bad json", "(it is no valid JSON: Expecting", "(het is geen geldige JSON: Expecting",
+         "(sie ist kein gültiges JSON: Expecting"),
+        ("no records", "holds no list of records", "geen lijst met records bevat",
+         "keine Liste von Datensätzen enthält"),
+        ("deep", "nests its values more deeply", "nest zijn waarden dieper",
+         "verschachtelt seine Werte tiefer"),
+        ("named table rows", "plan.json: tbl holds 3 records, more than the limit of 2",
+         "plan.json: tbl bevat 3 records, meer dan de grens van 2",
+         "plan.json: tbl enthält 3 Datensätze, mehr als die Grenze von 2"),
+        ("empty list", "plan.json holds no records", "plan.json bevat geen records",
+         "plan.json enthält keine Datensätze"),
+        ("not a record", "record 2 is a JSON list", "record 2 is een JSON-list",
+         "Datensatz 2 ist ein JSON-list"),
+        ("no workbook", "(it could not be opened as an Excel workbook: ",
+         "(het kon niet als Excel-werkmap worden geopend: ",
+         "(sie konnte nicht als Excel-Arbeitsmappe geöffnet werden: "),
+        ("sheet rows", "plan.xlsx, sheet 'Works' holds more than 2 rows",
+         "plan.xlsx, werkblad 'Works' bevat meer dan 2 rijen",
+         "plan.xlsx, Tabellenblatt 'Works' enthält mehr als 2 Zeilen"),
+        ("empty sheet", "plan.xlsx, sheet 'Works' is empty", "plan.xlsx, werkblad 'Works' is leeg",
+         "plan.xlsx, Tabellenblatt 'Works' ist leer"),
+        ("value in header", "but cell A1 holds the value 1", "maar cel A1 bevat de waarde 1",
+         "aber Zelle A1 enthält den Wert 1"),
+        ("unnamed column", "column B holds values but has no name",
+         "kolom B bevat waarden maar heeft geen naam", "Spalte B enthält Werte, hat aber keinen"),
+        ("named twice", "more than once ('work_id' in A1, B1)",
+         "meer dan eens ('work_id' in A1, B1)", "mehr als einmal ('work_id' in A1, B1)"),
+        ("formula", "cell F2 holds the formula '=1+2' without its value",
+         "cel F2 bevat de formule '=1+2' zonder haar waarde",
+         "Zelle F2 enthält die Formel '=1+2' ohne ihren Wert"),
+        ("zipped workbook", "(a .xlsx inside the zip is not opened: upload it on its own)",
+         "(een .xlsx in de zip wordt niet geopend: upload het afzonderlijk)",
+         "(eine .xlsx-Datei im Zip wird nicht geöffnet: laden Sie sie einzeln hoch)"),
+    ],
+)  # fmt: skip
+def test_a_refused_json_or_excel_upload_is_explained_in_dutch_and_german(key, english, nl, de):
+    data, name, kwargs = _table_upload(key)
+    refusal = _refused(read_works, data, name=name, crs="EPSG:28992", **kwargs)
+    assert refusal.startswith(name) and english in refusal, refusal
+    for lang, says in (("nl", nl), ("de", de)):
+        i18n.use(lang)
+        shown = messages.translate(refusal)
+        assert shown.startswith(name) and says in shown, (lang, refusal, shown)
+    i18n.use("en")
+    assert messages.translate(refusal) == refusal
+
+
+@pytest.mark.parametrize(("lang", "words"), [("nl", "Excel-werkmap"), ("de", "Excel-Arbeitsmappe")])
+def test_every_format_the_upload_page_lists_has_words_in_each_language(lang, words):
+    from ims_geo.ingest._sources import FORMATS, JSON_RECORDS
+
+    i18n.use(lang)
+    named = {kind for kind in FORMATS.values() if " " in kind} | {JSON_RECORDS}
+    assert all(messages.translate(kind) != kind for kind in named), named
+    assert messages.translate(FORMATS[".xlsx"]) == words

@@ -273,6 +273,8 @@ TEMPLATES: tuple[str, ...] = (
     N_("zipped shapefile"),
     N_("shapefile"),
     N_("CSV with a WKT geometry column"),
+    N_("Excel workbook"),
+    N_("JSON records"),
     # a store's refusal of new plan versions (ims_geo.store.base: one line per refused plan)
     N_("nothing was stored: {refusals}"),
     N_(
@@ -440,6 +442,11 @@ TEMPLATES: tuple[str, ...] = (
         "(max_upload_bytes); split the file or raise the limit"
     ),
     N_("{file} is empty (0 bytes); upload the file again"),
+    N_(
+        "{file}: {suffix} spreadsheets are not read; open it in the spreadsheet program and save "
+        "it as an Excel workbook (.xlsx) or as .csv, then upload that file"
+    ),
+    N_("{file}: files ending in {suffix} are not read; supported formats are {formats}"),
     N_("{file} is not a vector data file{detail}; supported formats are {formats}"),
     N_(
         "{file}: a date in it is no real calendar date ({error}), and the file cannot be read "
@@ -447,6 +454,7 @@ TEMPLATES: tuple[str, ...] = (
     ),
     # why a file is not a vector data file ({detail} above; {nested}: a zip inside the zip)
     N_(" (it looks like {found})"),
+    N_(" (it could not be opened as an Excel workbook: {error})"),
     N_(" (it could not be read as {fmt}: {error})"),
     N_(" (it could not be opened as {fmt}: {error})"),
     N_(" (it holds no layers)"),
@@ -457,6 +465,12 @@ TEMPLATES: tuple[str, ...] = (
     N_(" (the archive holds no .shp, .gpkg, .geojson, .fgb, .csv, .gml or .kml{nested})"),
     N_(" (a zip inside the zip is not opened: unpack it)"),
     N_(" (a .parquet inside the zip is not opened: upload it on its own)"),
+    N_(" (a .xlsx inside the zip is not opened: upload it on its own)"),
+    N_(" (it is no valid JSON: {error})"),
+    N_(
+        " (a JSON object that is no GeoJSON and holds no list of records: give the records as a "
+        "list of objects, one per work)"
+    ),
     # what a file looks like by its first bytes ({found} above)
     N_("a PNG image"),
     N_("a JPEG image"),
@@ -500,6 +514,43 @@ TEMPLATES: tuple[str, ...] = (
         "shapefile (.shp, .shx, .dbf, .prj, .cpg)"
     ),
     N_("{file} has no header line; the first line must name the columns"),
+    # a JSON list of records or an Excel workbook read as a table (ims_geo.ingest._sources)
+    N_(
+        "{file} nests its values more deeply than can be read safely (lists or objects inside "
+        "each other about a thousand times); a plan's records are flat: export them again from "
+        "the source system"
+    ),
+    N_(
+        "{file}: {table} holds {count} records, more than the limit of {limit} (max_rows); split "
+        "the file"
+    ),
+    N_("{file} holds no records; a plan needs one object per work"),
+    N_(
+        "{file}: record {number} is a JSON {kind}, not an object of named values; a table needs "
+        "one object per row, e.g. {example}"
+    ),
+    N_("{file}, sheet {sheet} holds more than {limit} rows, the limit (max_rows); split the sheet"),
+    N_(
+        "{file}, sheet {sheet} is empty; row 1 must name the columns and each row below hold one "
+        "work"
+    ),
+    N_(
+        "{file}, sheet {sheet}: row 1 must name the columns, but cell {cell} holds the value "
+        "{value}; insert a header row with the column names"
+    ),
+    N_(
+        "{file}, sheet {sheet}: column {column} holds values but has no name in row 1; write its "
+        "name in the header row"
+    ),
+    N_(
+        "{file}, sheet {sheet}: the header row names a column more than once ({columns}); give "
+        "each column its own name"
+    ),
+    N_(
+        "{file}, sheet {sheet}: cell {cell} holds the formula {formula} without its value (the "
+        "workbook was written by a program that does not calculate); open it in a spreadsheet "
+        "program and save it again, or write the value itself"
+    ),
     N_("{file} could not be read as CSV: {error}"),
     N_("{file} cannot be decoded as {encoding}: {error}"),
     N_("{file} holds {count} features, more than the limit of {limit} (max_rows); split the file"),
