@@ -89,6 +89,13 @@ WORKS_PER_TILE = 100_000
 #: 0.35 GB per worker at this size, next to a tile's 0.9 GB), the p2p shuffle
 #: keeps them on disk.
 DIRECT_WORKS_PER_THREAD = 1_500_000
+#: Tiles waiting on each worker thread behind the one it runs (direct way): their
+#: pieces are fetched from the other workers while the running tile computes. With
+#: none, the next tile is sent only when a thread is free, and the thread waits for
+#: its pieces (about 0.5 s per tile of 100,000 works); with one, the next tile is
+#: chosen one tile earlier (the tiles are sent largest first, so the last ones,
+#: which decide the end, are the smallest).
+QUEUED_PER_THREAD = 1
 #: How the copies reach their tiles: ``"direct"`` (each partition's copies cut by tile in
 #: the task that made them, each tile's task takes its pieces from every partition: no
 #: barrier but the tiles' own, no disk, and the scheduler gives the next tile to whichever
@@ -558,11 +565,12 @@ def _largest_first(
     """The tiles' outcomes (as :func:`_run_part`), each tile sent to a worker only when it is free.
 
     The partitions are cut first (their pieces stay in the workers); then
-    every worker thread gets one tile, the largest (most copies) first, and
-    each tile that ends is followed, on the worker that ran it, by the
-    largest tile left. Handed out at once, the tiles would be split evenly
-    between the workers as soon as they are ready, and a worker given
-    slower tiles would end up to a whole tile's time after the others.
+    every worker thread gets one tile and :data:`QUEUED_PER_THREAD` more
+    waiting behind it, the largest (most copies) first, and each tile that
+    ends is followed, on the worker that ran it, by the largest tile left.
+    Handed out at once, the tiles would be split evenly between the
+    workers as soon as they are ready (five and five of ten), and a worker
+    given slower tiles would end up to a few tiles' time after the others.
 
     ``parts[k]`` holds tile k's piece of every partition (delayed),
     ``arguments(k)`` the rest of :func:`_run_part`'s arguments. Also returns
@@ -595,7 +603,8 @@ def _largest_first(
         return future
 
     threads = [w for w, t in client.nthreads().items() for _ in range(t)]
-    ends = as_completed([submit(w) for w in threads[: len(waiting)]])
+    slots = threads * (1 + QUEUED_PER_THREAD)  # one round per thread, then the queued ones
+    ends = as_completed([submit(w) for w in slots[: len(waiting)]])
     for future in ends:
         outcome = future.result()
         k = tile_of.pop(future.key)
@@ -1001,9 +1010,9 @@ def _run_part(
         # the export's GeoParquet table (dates as dates): bounds once, types from the WKB
         written = _write(geoparquet_table(pairs), path)
     wrote = time.perf_counter() - began
-    if not gather:
-        return None, written, copies, count, seconds, _ended(wrote, started)
-    return _plain(pairs), written, copies, count, seconds, _ended(wrote, started)
+    plain = _plain(pairs) if gather else None
+    del pairs  # freed within the tile's span (hundreds of thousands of geometries)
+    return plain, written, copies, count, seconds, _ended(wrote, started)
 
 
 def _write(table: pa.Table, path: str) -> str:
