@@ -24,7 +24,9 @@ element by element: equal means the same rows in the same order.
 Reported per run: wall time, peak resident memory of each process (the
 client and every worker), pairs; for Dask the tiles, the halo copy ratio,
 the shuffle volume (bytes of the works' copies) and the kernel's own time
-per tile. On the shared machine every timed run takes the machine-wide lock
+per tile, and the run's phases (:attr:`ims_geo.distributed.DaskRun.phase_seconds`:
+the cut, the workers' idle time between tiles, the gap between their last
+tiles' ends) with each tile's worker and span. On the shared machine every timed run takes the machine-wide lock
 (so two measurements never overlap) and runs in a session of its own whose
 scheduling group has the priority (``nice`` alone does not order processes
 of different sessions when the kernel groups them by session,
@@ -181,6 +183,7 @@ def run_dask(
         "shuffle": result.shuffle,
         "phase_s": result.phase_seconds,
         "tiles_per_worker": result.tiles_per_worker,
+        "tile_spans": result.tile_spans,
         "peak_rss": {"client": client_peak, **{str(k): v for k, v in peaks.items()}},
         "peak_rss_client_with_gathered_answer": _peak_rss(),
     }
