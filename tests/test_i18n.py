@@ -1028,6 +1028,12 @@ def test_the_planning_cycle_refused_on_a_shared_store_names_who_in_its_language(
     assert len(set(shown[:3])) == 3  # each names what was asked
     assert visitor in shown[3] and shown[3].endswith(refusals[3][refusals[3].index(" (") :])
     assert shown[4].endswith(viewer), shown[4]
+    # the sign-in's own refusal names its user otherwise, and stays recognised
+    signing_in = _refused(open_store, made.app_url, user="a_plan", password="wrong")
+    assert signing_in.startswith("sign-in to ") and "a_plan" in signing_in, signing_in
+    assert messages.translate(signing_in) != signing_in and "a_plan" in messages.translate(
+        signing_in
+    )
 
 
 def _workbook(*rows: list, formula: tuple[str, str] | None = None) -> bytes:

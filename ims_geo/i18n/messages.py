@@ -250,22 +250,22 @@ TEMPLATES: tuple[str, ...] = (
         "sign-in to {store} refused for {who}: wrong user name, password or token, or the "
         "account is disabled"
     ),
-    # what a signed-in user's role may not do on a shared store ({who}: see _WHO)
+    # what a signed-in user's role may not do on a shared store ({person}: see _WHO)
     N_(
-        "store {store}: {who} may not adopt a programme; proposing and adopting programmes "
+        "store {store}: {person} may not adopt a programme; proposing and adopting programmes "
         "and setting cycle targets is for coordinators and admins"
     ),
     N_(
-        "store {store}: {who} may not mark a full revision; proposing and adopting programmes "
+        "store {store}: {person} may not mark a full revision; proposing and adopting programmes "
         "and setting cycle targets is for coordinators and admins"
     ),
     N_(
-        "store {store}: {who} may not set the cycle's targets; proposing and adopting "
+        "store {store}: {person} may not set the cycle's targets; proposing and adopting "
         "programmes and setting cycle targets is for coordinators and admins"
     ),
-    N_("store {store}: {who} may not change the planning cycle ({cause})"),
-    N_("store {store}: {who} may not read the planning cycle ({cause})"),
-    N_("store {store}: {who} may not import the plans"),
+    N_("store {store}: {person} may not change the planning cycle ({cause})"),
+    N_("store {store}: {person} may not read the planning cycle ({cause})"),
+    N_("store {store}: {person} may not import the plans"),
     # street segments of the cycle's disruption table (ims_geo.cycle.baseline)
     N_("{size} m square {x} {y}"),
     N_("square"),
@@ -658,7 +658,7 @@ TEMPLATES: tuple[str, ...] = (
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
 _NESTED = frozenset({
     "problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping",
-    "found", "nested", "who",
+    "found", "nested", "person",
 })  # fmt: skip
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
@@ -676,7 +676,7 @@ _NUMBERS = frozenset({
 _SHAPES = {
     "problems": r"lines? \d.*?",
     "lines": r"\d[\d, ]*",
-    "who": rf"{_VISITOR}|.+? \(\w+ of .+?\)",
+    "person": rf"{_VISITOR}|.+? \(\w+ of .+?\)",
 }
 _ROWS = re.compile(r"(?P<n>\d[\d,]*) rows?")
 #: A count of rows in brackets inside a listed value: ``Gas (2 rows), Water (1 row)``.
@@ -739,7 +739,7 @@ def _nested(name: str, value: str, escape: Callable[[str], str] | None) -> str:
         return "; ".join(_translated(language(), v, escape) for v in value.split("; "))
     if name == "others":
         return _counted(value, escape)
-    if name == "who":
+    if name == "person":
         return _who(value, escape)
     if name == "rows":
         rows = _ROWS.fullmatch(value)
