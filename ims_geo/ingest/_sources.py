@@ -1380,7 +1380,9 @@ def read_xlsx(dataset: Dataset, name: str) -> pd.DataFrame:
     limit = top + 1 if top is not None else None  # one row past the limit tells it apart
     book = _workbook(Path(dataset.path), name, data_only=True)
     try:
-        rows = list(itertools.islice(book[sheet].iter_rows(values_only=True), limit))
+        worksheet = book[sheet]
+        member = getattr(worksheet, "_worksheet_path", None)  # its XML inside the archive
+        rows = list(itertools.islice(worksheet.iter_rows(values_only=True), limit))
     finally:
         book.close()
     if top is not None and len(rows) > top:
@@ -1402,7 +1404,7 @@ def read_xlsx(dataset: Dataset, name: str) -> pd.DataFrame:
     header = _xlsx_header(table.iloc[0].tolist(), table.iloc[1:].notna().any(axis=0), where)
     body = table.iloc[1:].reset_index(drop=True)
     body.columns = header
-    if body.isna().to_numpy().any():
+    if body.isna().to_numpy().any() and _has_formulas(Path(dataset.path), member):
         _check_formulas(dataset, name, body)
     for column in header:
         body[column] = pd.Series(
@@ -1448,6 +1450,30 @@ def _column_index(cell: str) -> int:
     from openpyxl.utils import column_index_from_string
 
     return column_index_from_string(cell.rstrip("0123456789")) - 1
+
+
+#: A formula element of a worksheet's XML (``<f>``, ``<f t="shared" .../>``, ``<x:f>``).
+_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
+
+
+def _has_formulas(path: Path, member: str | None) -> bool:
+    """Whether the worksheet ``member`` of the workbook holds a formula (True when unknown).
+
+    The XML is streamed once, looking for a formula element, so that a sheet
+    without formulas is not read a second time by :func:`_check_formulas`.
+    """
+    if not member:
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member.lstrip("/")) as stream:
+            tail = b""
+            while chunk := stream.read(1 << 20):
+                if _FORMULA_TAG.search(tail + chunk):
+                    return True
+                tail = chunk[-64:]
+    except (KeyError, *_ZIP_ERRORS):
+        return True
+    return False
 
 
 def _check_formulas(dataset: Dataset, name: str, body: pd.DataFrame) -> None:
