@@ -29,10 +29,15 @@ from __future__ import annotations
 
 import argparse
 import collections
+import csv
+import io
+import json
+import random
 import signal
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +90,55 @@ def run_case(case: fc.Case, folder: Path) -> dict[str, fc.Outcome]:
     return out
 
 
+def _xlsx(frame: Any, formula: bool = False) -> bytes:
+    """``frame`` as a workbook's first sheet (geometry as EWKT text), as openpyxl writes it."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    table_rows = list(csv.reader(fc.csv_text(frame).decode("utf-8").splitlines()))
+    for row in table_rows:
+        sheet.append(row)
+    if formula:  # a formula openpyxl saves without its value: refused naming the cell
+        sheet.cell(row=2, column=len(table_rows[0]) + 1, value="=1+2")
+        sheet.cell(row=1, column=len(table_rows[0]) + 1, value="cost_eur")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def table_cases(seed: int) -> list[fc.Case]:
+    """JSON record lists and Excel workbooks: honest, hostile, then with flipped bytes."""
+    import pandas as pd
+
+    frame = fc.plan(40, seed)
+    text = pd.read_csv(io.BytesIO(fc.csv_text(frame)), dtype=str)
+    records = json.dumps(text.to_dict("records")).encode()
+    workbook = _xlsx(frame)
+    # a workbook with a member that expands 60 MiB from a few KiB: refused before openpyxl
+    with zipfile.ZipFile(io.BytesIO(workbook)) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    bomb = fc.zipped({**members, "xl/media/pad.bin": b"\0" * (60 << 20)})
+    cases = [
+        fc.Case("table: json records", "plan.json", records, rows=40),
+        fc.Case("table: xlsx", "plan.xlsx", workbook, rows=40),
+        fc.Case("table hostile", "deep.json", b"[" * 100_000 + b"]" * 100_000, expect="refused"),
+        fc.Case("table hostile", "many.json", records, expect="refused",
+                limits={"max_rows": 10}),
+        fc.Case("table hostile", "bomb.xlsx", bomb, expect="refused"),
+        fc.Case("table hostile", "formula.xlsx", _xlsx(frame, formula=True), expect="refused"),
+        fc.Case("table hostile", "plan.xls", workbook, expect="refused"),
+    ]  # fmt: skip
+    rng = random.Random(seed)
+    for i in range(10):
+        for name, data in (("plan.json", records), ("plan.xlsx", workbook)):
+            stem, suffix = name.rsplit(".", 1)
+            cases.append(
+                fc.Case(f"flipped bytes: {suffix}", f"{stem}_{i}.{suffix}", fc.flipped(data, rng))
+            )
+    return cases
+
+
 def table(counts: dict[str, collections.Counter[tuple[str, str]]], classes: list[str]) -> str:
     lines = []
     for path, title in (("upload", "Upload page's reading path"), ("cli", "`ims-geo import`")):
@@ -113,7 +167,7 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    cases = fc.corpus(args.files, seed=args.seed)
+    cases = fc.corpus(args.files, seed=args.seed) + table_cases(args.seed)
     built = time.perf_counter() - started
     classes = list(dict.fromkeys(c.cls for c in cases))
     counts: dict[str, collections.Counter[tuple[str, str]]] = {

@@ -1397,9 +1397,7 @@ def read_xlsx(dataset: Dataset, name: str) -> pd.DataFrame:
         )
     width = max(len(r) for r in rows)
     table = pd.DataFrame([tuple(r) + (None,) * (width - len(r)) for r in rows], dtype=object)
-    used = table.notna().any(axis=0).to_numpy()
-    if not used.any():
-        raise InputError(f"{where} holds no values")
+    used = table.notna().any(axis=0).to_numpy()  # the last row holds a value: some column is used
     table = table.iloc[:, : int(np.flatnonzero(used)[-1]) + 1]
     header = _xlsx_header(table.iloc[0].tolist(), table.iloc[1:].notna().any(axis=0), where)
     body = table.iloc[1:].reset_index(drop=True)
