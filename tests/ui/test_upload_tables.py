@@ -31,6 +31,7 @@ def _xlsx() -> bytes:
         sheet.append(row)
     # a text that begins as a formula is stored as text, as the product's export writes it
     sheet["E2"].data_type = "s"
+    book.create_sheet("notes").append(["remark"])  # a second sheet: the page offers both
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -46,6 +47,8 @@ def test_an_excel_workbook_and_a_json_record_list_are_uploaded(open_app, store_c
     at = upload(at, "plan.xlsx", _xlsx(), org="Waternet")
     assert not at.exception and not at.error
     assert (metric(at, "Accepted"), metric(at, "Rejected")) == ("2", "1")
+    assert at.selectbox(key="upload_layer").options == ["Sheet", "notes"]
+    assert at.selectbox(key="upload_layer").value == "Sheet"  # the first sheet unless chosen
     (rejected,) = [d.value for d in at.dataframe if schema.REASON in d.value.columns]
     assert rejected["work_id"].tolist() == ["0044"]
     assert rejected[schema.REASON].tolist() == ["end_date before start_date"]
