@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -50,6 +51,7 @@ _TOP_KEYS = (
     "timezone",
     "decimal",
     "flags",
+    "work_id_from",
 )
 #: Key of a ``[keywords.<column>]`` table naming the source columns its keywords search.
 SEARCH_IN = "search_in"
@@ -62,6 +64,24 @@ def _fold(text: str) -> str:
 
 #: Non-canonical columns every mapping may fill: the conflict rules' emergency flag.
 FLAGS: tuple[str, ...] = ("emergency",)
+#: Hexadecimal digits of SHA-256 an id composed by ``[work_id_from]`` keeps.
+ID_DIGITS = 12
+
+
+@dataclass(frozen=True)
+class IdFrom:
+    """A ``work_id`` composed from columns, for files without an id column.
+
+    Parameters
+    ----------
+    columns
+        Source columns whose cells, as written, identify a work.
+    prefix
+        Text put before the digest, e.g. ``"NH-"``.
+    """
+
+    columns: tuple[str, ...]
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,6 +152,10 @@ class Mapping:
         Non-canonical columns the mapping may fill like canonical ones (in
         ``[columns]``, ``[values]``, ``[keywords]``, ``[defaults]``), e.g.
         the ``emergency`` flag the conflict rules read; :data:`FLAGS` always.
+    work_id_from
+        Compose ``work_id`` from these source columns (:func:`composed_ids`),
+        for files without an id column; as TOML a table
+        ``{"columns": [...], "prefix": "NH-"}``.
     source
         Where the mapping came from, for messages.
     """
@@ -149,6 +173,7 @@ class Mapping:
     timezone: str | None = None
     decimal: str | dict[str, str] | None = None
     flags: tuple[str, ...] = ()
+    work_id_from: IdFrom | None = None
     source: str = "mapping"
 
     def __post_init__(self) -> None:
@@ -236,6 +261,15 @@ class Mapping:
             set_(self, "timezone", str(self.timezone))
         if self.decimal is not None:
             set_(self, "decimal", _decimal(self.decimal, where))
+        if self.work_id_from is not None:
+            set_(self, "work_id_from", _id_from(self.work_id_from, where))
+            if schema.WORK_ID in self.columns or schema.WORK_ID in self.defaults:
+                table = "columns" if schema.WORK_ID in self.columns else "defaults"
+                raise RulesError(
+                    f"{where}: [{table}] work_id and [work_id_from] both give the work_id; "
+                    "keep [columns] work_id when the file has an id column, else "
+                    "[work_id_from] only"
+                )
 
     def _check(self, key: str, table: str, *, geometry: bool = True) -> None:
         allowed = (*(MAPPABLE if geometry else schema.COLUMNS), *self.flags)
@@ -355,6 +389,34 @@ def _decimal(value: Any, where: str) -> str | dict[str, str]:
     return str(value)
 
 
+def _id_from(value: Any, where: str) -> IdFrom:
+    """A ``[work_id_from]`` table checked: a list of columns and an optional prefix."""
+    if isinstance(value, IdFrom):
+        value = {"columns": value.columns, "prefix": value.prefix}
+    if not isinstance(value, dict):
+        raise RulesError(
+            f"{where}: [work_id_from] must be a table such as columns = "
+            f'["roads", "startDate"], not {value!r}'
+        )
+    unknown = [k for k in value if k not in ("columns", "prefix")]
+    if unknown:
+        raise RulesError(
+            f"{where}: [work_id_from] has unknown key {unknown[0]!r}; use columns and prefix"
+        )
+    if "columns" not in value:
+        raise RulesError(
+            f'{where}: [work_id_from] needs columns = ["...", ...], the columns that '
+            "identify a work"
+        )
+    columns = _names(value["columns"], "[work_id_from] columns", where)
+    if len(set(columns)) != len(columns):
+        raise RulesError(f"{where}: [work_id_from] columns {list(columns)!r} names a column twice")
+    prefix = value.get("prefix", "")
+    if not isinstance(prefix, str):
+        raise RulesError(f'{where}: [work_id_from] prefix must be text, e.g. "NH-", not {prefix!r}')
+    return IdFrom(columns=columns, prefix=prefix)
+
+
 def _scalar(value: Any, key: str, where: str) -> _Scalar:
     if isinstance(value, str | bool | int | float | dt.date | dt.datetime):
         return value
@@ -448,6 +510,16 @@ def apply(
             )
         chosen[canonical] = list(dict.fromkeys(found))
         used.update(found)
+    if mapping.work_id_from is not None:
+        parts = [_resolve(n, source_columns) for n in mapping.work_id_from.columns]
+        missing = [n for n, r in zip(mapping.work_id_from.columns, parts, strict=True) if r is None]
+        if missing:
+            raise InputError(
+                f"{mapping.source}: [work_id_from] columns names {', '.join(map(repr, missing))}, "
+                f"but {name} has no such column; its columns are: "
+                f"{', '.join(map(str, source_columns))}"
+            )
+        chosen[schema.WORK_ID] = [r for r in parts if r is not None]
 
     # 2. canonical names, then aliases, for what the mapping left open
     open_targets = [c for c in targets if c not in chosen and c not in mapping.columns]
@@ -490,6 +562,20 @@ def apply(
     matched: dict[str, np.ndarray] = {}  # cells a [values] entry translated
     for canonical in (*targets, *flags):
         if canonical not in chosen:
+            continue
+        if canonical == schema.WORK_ID and mapping.work_id_from is not None:
+            column, suffixed = composed_ids(frame, chosen[canonical], mapping.work_id_from.prefix)
+            if suffixed:
+                listed = ", ".join(chosen[canonical])
+                warnings.append(
+                    f"{name}: {suffixed:,} work_id{'s' if suffixed > 1 else ''} composed from "
+                    f"{listed} got a suffix (-2, -3, ... in file order) because "
+                    f"{'their rows repeat' if suffixed > 1 else 'its row repeats'} an earlier "
+                    "row in all of those columns; such ids stay the same only while the file "
+                    "keeps its row order — add a column that tells the rows apart to "
+                    "[work_id_from] columns"
+                )
+            out[canonical] = own[canonical] = column
             continue
         column = own[canonical] = _coalesce(frame, chosen[canonical])
         if canonical in mapping.values:
@@ -543,6 +629,54 @@ def apply(
             geometry = geometry.rename(schema.GEOMETRY)
         result = gpd.GeoDataFrame(result, geometry=geometry, crs=frame.crs)
     return result, warnings, {k: [str(c) for c in v] for k, v in chosen.items()}
+
+
+def composed_ids(
+    frame: pd.DataFrame, columns: list[str], prefix: str = ""
+) -> tuple[pd.Series, int]:
+    """Stable work ids composed from the cells of ``columns``, as written.
+
+    Each row's id is ``prefix`` and the first :data:`ID_DIGITS` hexadecimal
+    digits of the SHA-256 of its cells, each written as ``<length>:<text>``
+    (UTF-8, an empty cell as ``0:``), so no two different rows share an
+    input. The id depends on the row's own cells only, never on the other
+    rows or their order. The 2nd, 3rd... row whose cells repeat an earlier
+    row's in every one of ``columns`` gets ``-2``, ``-3``... in file order.
+    A row blank in all of ``columns`` gets no id (it is rejected as missing
+    ``work_id``).
+
+    Parameters
+    ----------
+    frame
+        The rows, in file order.
+    columns
+        Columns of ``frame`` that identify a work.
+    prefix
+        Text put before each digest.
+
+    Returns
+    -------
+    (ids, suffixed)
+        The ids (text, missing where every cell is blank), on the index of
+        ``frame``; and how many of them got a suffix.
+    """
+    key = pd.Series("", index=frame.index, dtype=object)
+    blank = np.ones(len(frame), dtype=bool)
+    for column in columns:
+        cells = frame[column]
+        blank &= _blank(cells)
+        text = cells.astype("string").fillna("").astype(object)
+        key = key + text.str.len().astype(str) + ":" + text
+    digests = np.array(
+        [hashlib.sha256(k.encode("utf-8")).hexdigest()[:ID_DIGITS] for k in key], dtype=object
+    )
+    ids = pd.Series(prefix + digests, index=frame.index, dtype=object)
+    repeat = key.groupby(key.to_numpy()).cumcount().to_numpy() + 1
+    repeat[blank] = 1
+    later = repeat > 1
+    ids[later] = ids[later] + "-" + repeat[later].astype(str).astype(object)
+    ids[blank] = None
+    return ids, int(later.sum())
 
 
 def no_id_message(frame: pd.DataFrame, name: str, columns: list[str], used: set[str]) -> str:
@@ -703,6 +837,10 @@ def to_dict(mapping: Mapping) -> dict[str, Any]:
         data["flags"] = flags
     if mapping.columns:
         data["columns"] = {k: names(v) for k, v in mapping.columns.items()}
+    if mapping.work_id_from is not None:
+        data["work_id_from"] = {"columns": list(mapping.work_id_from.columns)}
+        if mapping.work_id_from.prefix:
+            data["work_id_from"]["prefix"] = mapping.work_id_from.prefix
     if mapping.values:
         data["values"] = {k: dict(v) for k, v in mapping.values.items()}
     if mapping.keywords:
