@@ -28,6 +28,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -638,8 +640,8 @@ def composed_ids(
 
     Each row's id is ``prefix`` and the first :data:`ID_DIGITS` hexadecimal
     digits of the SHA-256 of its cells, each written as ``<length>:<text>``
-    (UTF-8, an empty cell as ``0:``), so no two different rows share an
-    input. The id depends on the row's own cells only, never on the other
+    and joined by ``:`` (UTF-8; an empty cell is ``0:``), so no two
+    different rows share an input. The id depends on the row's own cells only, never on the other
     rows or their order. The 2nd, 3rd... row whose cells repeat an earlier
     row's in every one of ``columns`` gets ``-2``, ``-3``... in file order.
     A row blank in all of ``columns`` gets no id (it is rejected as missing
@@ -660,18 +662,20 @@ def composed_ids(
         The ids (text, missing where every cell is blank), on the index of
         ``frame``; and how many of them got a suffix.
     """
-    key = pd.Series("", index=frame.index, dtype=object)
+    parts: list[pa.Array] = []
     blank = np.ones(len(frame), dtype=bool)
     for column in columns:
         cells = frame[column]
         blank &= _blank(cells)
-        text = cells.astype("string").fillna("").astype(object)
-        key = key + text.str.len().astype(str) + ":" + text
-    digests = np.array(
-        [hashlib.sha256(k.encode("utf-8")).hexdigest()[:ID_DIGITS] for k in key], dtype=object
-    )
-    ids = pd.Series(prefix + digests, index=frame.index, dtype=object)
-    repeat = key.groupby(key.to_numpy()).cumcount().to_numpy() + 1
+        text = pa.array(cells.astype("string").fillna("").to_numpy(dtype=object), pa.string())
+        parts += [pc.cast(pc.utf8_length(text), pa.string()), text]
+    key = pc.binary_join_element_wise(*parts, ":")  # length:text:length:text...
+    digests = [hashlib.sha256(k.encode("utf-8")).hexdigest()[:ID_DIGITS] for k in key.to_pylist()]
+    ids = pd.Series(digests, index=frame.index, dtype=object)
+    if prefix:
+        ids = prefix + ids
+    codes = pc.dictionary_encode(key).indices.to_numpy(zero_copy_only=False)
+    repeat = pd.Series(codes).groupby(codes).cumcount().to_numpy() + 1
     repeat[blank] = 1
     later = repeat > 1
     ids[later] = ids[later] + "-" + repeat[later].astype(str).astype(object)
