@@ -5,11 +5,11 @@ the rest of the package imports them. :func:`validate` turns a frame whose
 columns already carry canonical names (see :mod:`ims_geo.ingest` for the
 column mapping) into canonical dtypes, and splits it into valid rows and
 rejected rows, each rejected row with every problem it has in ``reason``.
-A row is rejected only when its work cannot be placed or identified, or
-when a number's value depends on its decimal style (``98.000``: 98 or
-98000, see :func:`_parse_number`); a vocabulary value nothing maps takes its
-fallback (:data:`FALLBACKS`), is kept in ``<column>_raw`` and is reported as
-a warning.
+A row is rejected only when its work cannot be placed or identified; a
+vocabulary value nothing maps takes its fallback (:data:`FALLBACKS`), is kept
+in ``<column>_raw`` and is reported as a warning, and so is a number that
+cannot be read or whose value depends on its decimal style (``98.000``: 98
+or 98000, see :func:`_parse_number`): it is left empty.
 """
 
 from __future__ import annotations
@@ -767,15 +767,29 @@ def _number_text(values: pd.Series) -> pd.Series:
 
 
 @dataclass(frozen=True)
+class _Doubt:
+    """Cells of one number column whose number depends on the decimal style, left empty."""
+
+    #: The cells concerned.
+    rows: np.ndarray
+    #: The column's cells as text.
+    cells: pd.Series
+    #: The warning, ``{file}`` and ``{values}`` left to fill (see :func:`_doubt_warning`).
+    template: str
+    #: The readings each value is shown with, in the order the template names them.
+    readings: list[pd.Series]
+
+
+@dataclass(frozen=True)
 class _Numbers:
     """One number column as :func:`_parse_number` read it."""
 
-    #: The numbers (NaN where empty, unreadable or refused).
+    #: The numbers (NaN where empty, unreadable or depending on the style).
     values: pd.Series
     #: Cells that are no number in either style (the column's fallback applies).
     unreadable: np.ndarray
-    #: Cells refused because their number depends on the style, with the row's reason.
-    refused: list[tuple[np.ndarray, _Lazy]] = field(default_factory=list)
+    #: Cells left empty because their number depends on the style, to warn about.
+    doubts: list[_Doubt] = field(default_factory=list)
     #: What is worth knowing about the column as a whole.
     notes: list[str] = field(default_factory=list)
 
@@ -788,8 +802,9 @@ def _parse_number(series: pd.Series, column: str = "", decimal: str | None = Non
     ``0.75`` only with a decimal point (thousands are grouped by three);
     ``98.000`` or ``1,500`` fit either style and take the column's. The
     column's style is ``decimal`` when declared, else the one its cells show.
-    A cell whose number still depends on the style is refused, never guessed:
-    the column shows both styles or none, or the cell contradicts ``decimal``.
+    A cell whose number still depends on the style is never guessed but left
+    empty and warned about: the column shows both styles or none, or the cell
+    contradicts ``decimal``.
 
     Parameters
     ----------
@@ -833,7 +848,8 @@ def _parse_number(series: pd.Series, column: str = "", decimal: str | None = Non
     only = {",": comma & ~point, ".": point & ~comma}
     shown = [mark for mark in DECIMAL_MARKS if only[mark].any()]
     style = decimal or (shown[0] if len(shown) == 1 else None)
-    refused: list[tuple[np.ndarray, _Lazy]] = []
+    doubts: list[_Doubt] = []
+    raw = raw_column(column)
     notes: list[str] = []
     readings = {mark: pd.Series(np.full(n, np.nan), index=series.index) for mark in DECIMAL_MARKS}
     plain = comma & point & ~marked  # 1234, -5, 1 234, 1e6: the same in either style
@@ -847,15 +863,14 @@ def _parse_number(series: pd.Series, column: str = "", decimal: str | None = Non
         for mark in DECIMAL_MARKS:
             readings[mark][either] = _read_as(text[either], mark)
         why = "the column shows both styles" if shown else "no cell of the column shows which"
-        refused.append(
-            (
+        doubts.append(
+            _Doubt(
                 either,
-                _Lazy(
-                    f"ambiguous {column} '{{}}': '{{}}' with a decimal point or '{{}}' with a "
-                    f"decimal comma, and {why} — write it without a thousands separator or "
-                    'declare decimal = "," or "." in a mapping file',
-                    [text, _number_text(readings["."]), _number_text(readings[","])],
-                ),
+                text,
+                f"{{file}}: ambiguous {column} {{values}} (with a decimal point | with a decimal "
+                f"comma), and {why} — read as empty, see {raw}; write it without a thousands "
+                'separator or declare decimal = "," or "." in a mapping file',
+                [readings["."], readings[","]],
             )
         )
     if decimal is not None:
@@ -863,15 +878,14 @@ def _parse_number(series: pd.Series, column: str = "", decimal: str | None = Non
         wrong = only[other]
         if wrong.any():
             readings[other][wrong] = _read_as(text[wrong], other)
-            refused.append(
-                (
+            doubts.append(
+                _Doubt(
                     wrong,
-                    _Lazy(
-                        f"{column} '{{}}' is not written with the declared {_MARK_NAMES[decimal]}"
-                        f", with a {_MARK_NAMES[other]} it reads '{{}}' — correct the cell or the "
-                        "mapping's decimal",
-                        [text, _number_text(readings[other])],
-                    ),
+                    text,
+                    f"{{file}}: {column} {{values}} not written with the declared "
+                    f"{_MARK_NAMES[decimal]} (as read with a {_MARK_NAMES[other]}) — read as "
+                    f"empty, see {raw}; correct the cells or the mapping's decimal",
+                    [readings[other]],
                 )
             )
     elif len(shown) > 1:
@@ -880,29 +894,57 @@ def _parse_number(series: pd.Series, column: str = "", decimal: str | None = Non
         )
         notes.append(
             f"{column} mixes {examples}: a cell that fits one style only is read in it, "
-            "one that fits both is rejected — declare decimal in a mapping file if a style "
+            "one that fits both is read as empty — declare decimal in a mapping file if a style "
             "is wrong"
         )
     finite = np.isfinite(values.to_numpy(dtype="float64"))
     values[~finite] = np.nan
-    refused_rows = np.zeros(n, dtype=bool)
-    for rows, _ in refused:
-        refused_rows |= rows
-    unreadable = ~finite & ~refused_rows & ~_blank(series)
-    return _Numbers(values, unreadable, refused, notes)
+    doubtful = np.zeros(n, dtype=bool)
+    for doubt in doubts:
+        doubtful |= doubt.rows
+    unreadable = ~finite & ~doubtful & ~_blank(series)
+    return _Numbers(values, unreadable, doubts, notes)
+
+
+def _doubt_warning(doubt: _Doubt, accepted: np.ndarray, source: str = "") -> str | None:
+    """The warning for one column's cells whose number depends on the decimal style.
+
+    Each distinct value (most rows first, at most :data:`WARNED_VALUES`) with
+    its readings and rows, e.g. ``'98.000' = 98 | 98000 (3 rows)``; the rest
+    summed up as ``+4 (7 rows)``. ``None`` when no accepted row has such a cell.
+    """
+    shown = doubt.rows & accepted
+    if not shown.any():
+        return None
+    table = pd.DataFrame(
+        {"value": doubt.cells[shown].astype(object)}
+        | {f"read{i}": _number_text(r[shown]).astype(object) for i, r in enumerate(doubt.readings)}
+    )
+    counts = table.value_counts(sort=False).rename("rows").reset_index()
+    counts = counts.sort_values(["rows", "value"], ascending=[False, True])
+    listed = counts.head(WARNED_VALUES)
+    readings = listed[[f"read{i}" for i in range(len(doubt.readings))]].agg(" | ".join, axis=1)
+    items = [
+        f"'{value}' = {read} ({_rows(int(count))})"
+        for value, read, count in zip(listed["value"], readings, listed["rows"], strict=True)
+    ]
+    rest = counts.iloc[WARNED_VALUES:]
+    if len(rest):
+        items.append(f"+{len(rest)} ({_rows(int(rest['rows'].sum()))})")
+    return doubt.template.format(file=source or "input", values=", ".join(items))
 
 
 def undecided_numbers(series: pd.Series, column: str = "") -> list[str]:
     """The cells of a number column that fit both decimal styles when it shows neither or both.
 
-    ``98.000`` reads 98 or 98000: :func:`validate` rejects such a row unless
-    the style is declared (a mapping's ``decimal``). Distinct cells, the
+    ``98.000`` reads 98 or 98000: :func:`validate` leaves such a number empty
+    (and warns) unless the style is declared (a mapping's ``decimal``). Distinct cells, the
     most frequent first; empty when every cell reads one way.
     """
-    refused = np.zeros(len(series), dtype=bool)
-    for rows, _ in _parse_number(series, column).refused:
-        refused |= rows
-    cells = series[refused].astype("string").str.strip()
+    doubtful = np.zeros(len(series), dtype=bool)
+    for doubt in _parse_number(series, column).doubts:
+        doubtful |= doubt.rows
+    cells = series[doubtful].astype("string").str.strip()
     return [str(c) for c in cells.value_counts(sort=True).index]
 
 
@@ -1026,7 +1068,8 @@ def validate(
         The decimal mark numbers are written with, ``","`` (``1.234,50``) or
         ``"."`` (``1,234.50``), for every number column or per column
         (``{"cost_eur": ","}``); a column not declared takes the style its
-        cells show, and a cell whose number depends on the style is rejected.
+        cells show, and a cell whose number depends on the style is left empty,
+        kept in ``<column>_raw`` and warned about.
 
     Returns
     -------
@@ -1131,6 +1174,7 @@ def validate(
     # vocabulary and numbers: a value nothing maps never drops the work; it takes the
     # fallback, its raw text is kept in ``<column>_raw`` and it is reported as a warning
     unknown: list[tuple[str, np.ndarray]] = []
+    doubts: list[tuple[str, _Doubt]] = []
     defaults = {
         DISCIPLINE: DEFAULT_DISCIPLINE,
         STATUS: DEFAULT_STATUS,
@@ -1164,8 +1208,7 @@ def validate(
         numbers = _parse_number(out[col], col, declared)
         if numbers.unreadable.any():
             unknown.append((col, numbers.unreadable))
-        for rows, why in numbers.refused:
-            flag(rows, why)
+        doubts.extend((col, doubt) for doubt in numbers.doubts)
         warnings.extend(f"{source or 'input'}: {note}" for note in numbers.notes)
         out[col] = numbers.values
     flag((out[DEPTH_MIN] > out[DEPTH_MAX]).to_numpy(dtype=bool), "depth_min greater than depth_max")
@@ -1184,13 +1227,17 @@ def validate(
     for i, texts in found.items():
         reasons[i] = "; ".join(texts)
     accepted = ~bad_rows
-    for col, mask in unknown:
+    kept: dict[str, np.ndarray] = {}  # per column, the cells whose text is kept in <column>_raw
+    for col, mask in [*unknown, *((col, doubt.rows) for col, doubt in doubts)]:
+        kept[col] = kept.get(col, np.zeros(n, dtype=bool)) | mask
+    for col, mask in kept.items():
         shown = mask & accepted
         if shown.any():
             text = raw[col].astype("string").str.strip().to_numpy(dtype=object, na_value=None)
             out[raw_column(col)] = np.where(shown, text, None)
     unknown_values = _unknown_values(raw, unknown, accepted)
     warnings.extend(unknown_warnings(unknown_values, source))
+    warnings.extend(w for _, d in doubts if (w := _doubt_warning(d, accepted, source)) is not None)
     repaired = int((invalid & ~bad_rows).sum())
     if repaired:
         warnings.append(f"{source or 'input'}: {repaired} invalid geometries repaired (make_valid)")

@@ -1,14 +1,17 @@
 """Numbers as the planner wrote them: each number column read in one decimal style, never guessed.
 
 Every case is a small table of cells checked by hand: the number the cell
-must be, or ``REJECT`` (its number depends on the style: the row is
-rejected with both readings named) or ``FALLBACK`` (no number in any style:
-the work is kept, the cost left empty, the raw text kept and warned about).
+must be, or ``EITHER`` (its number depends on the style) or ``FALLBACK`` (no
+number in any style). Either way the work is kept with every other value,
+the cost left empty, the raw text kept in ``cost_eur_raw`` and warned about:
+an ambiguous cell once per column, with both readings named.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +27,7 @@ from ims_geo.ingest import Mapping, read_works
 from ims_geo.ingest._mapping import dump_toml, loads_mapping, to_dict
 from ims_geo.store import open_store
 
-REJECT = "reject"
+EITHER = "either"
 FALLBACK = "fallback"
 
 #: (cell, what it must be) per case; the readings of rejected cells follow them.
@@ -52,11 +55,11 @@ CASES: dict[str, list[tuple[str | None, float | str | None]]] = {
         (" 250 ", 250.0),
     ],
     "plain": [("250", 250.0), ("-4", -4.0), ("1e6", 1e6), ("0", 0.0), ("1\u00a0500", 1500.0)],
-    "ambiguous": [("98.000", REJECT), ("1,500", REJECT), ("250", 250.0)],
+    "ambiguous": [("98.000", EITHER), ("1,500", EITHER), ("250", 250.0)],
     "mixed": [
         ("1.234,50", 1234.5),  # only a decimal comma reads it
         ("1,234.50", 1234.5),  # only a decimal point reads it
-        ("98.000", REJECT),  # reads 98 or 98000: the column shows both styles
+        ("98.000", EITHER),  # reads 98 or 98000: the column shows both styles
         ("7", 7.0),
     ],
     "scientific": [("2,5E-1", 0.25), ("1.234,5", 1234.5), ("3E2", 300.0)],
@@ -72,8 +75,26 @@ CASES: dict[str, list[tuple[str | None, float | str | None]]] = {
         ("5", 5.0),
     ],
 }
-#: The two readings named in the reason of each rejected cell: (decimal point, decimal comma).
+#: The two readings named in the warning of each ambiguous cell: (decimal point, decimal comma).
 READINGS = {"98.000": ("98", "98000"), "1,500": ("1500", "1.5")}
+FIX = 'write it without a thousands separator or declare decimal = "," or "." in a mapping file'
+
+
+def _listed(cells: Iterable[str], readings: dict[str, tuple[str, ...]]) -> str:
+    """The warning's values, counted by hand: most rows first, then by value."""
+    counts = sorted(Counter(cells).items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(
+        f"'{cell}' = {' | '.join(readings[cell])} ({k} row{'s' if k != 1 else ''})"
+        for cell, k in counts
+    )
+
+
+def _ambiguous_warning(cells: Iterable[str], mixed: bool, file: str = "plan.csv") -> str:
+    why = "the column shows both styles" if mixed else "no cell of the column shows which"
+    return (
+        f"{file}: ambiguous cost_eur {_listed(cells, READINGS)} (with a decimal point | with a "
+        f"decimal comma), and {why} — read as empty, see cost_eur_raw; {FIX}"
+    )
 
 
 def _frame(cells: list[str | None]) -> gpd.GeoDataFrame:
@@ -94,25 +115,13 @@ def _frame(cells: list[str | None]) -> gpd.GeoDataFrame:
 def _check(
     cases: list[tuple[str | None, float | str | None]],
     costs: dict[str, float],
-    reasons: dict[str, str],
     raw: dict[str, str | None],
-    mixed: bool = False,
 ) -> None:
-    """The works and rejected rows (by work_id) against the hand-checked table."""
+    """The works (by work_id) against the hand-checked table: every one kept."""
+    assert set(costs) == {f"W{i}" for i in range(len(cases))}
     for i, (cell, expected) in enumerate(cases):
         key = f"W{i}"
-        if expected == REJECT:
-            assert key not in costs, cell
-            point, comma = READINGS[str(cell)]
-            why = "the column shows both styles" if mixed else "no cell of the column shows which"
-            assert reasons[key] == (
-                f"ambiguous cost_eur '{cell}': '{point}' with a decimal point or '{comma}' with "
-                f"a decimal comma, and {why} — write it without a thousands separator or "
-                'declare decimal = "," or "." in a mapping file'
-            )
-            continue
-        assert key not in reasons, (cell, reasons.get(key))
-        if expected == FALLBACK:
+        if expected in (FALLBACK, EITHER):
             assert math.isnan(costs[key]), cell
             assert raw[key] == str(cell).strip()
         elif expected is None:
@@ -130,21 +139,29 @@ def test_validate_reads_each_cell_as_the_hand_checked_table_says(case):
     raw_col = schema.raw_column("cost_eur")
     raw = dict(zip(valid["work_id"], valid[raw_col], strict=True)) if raw_col in valid else {}
     rejected = result.rejected
-    reasons = dict(zip(rejected["work_id"], rejected[schema.REASON], strict=True))
-    _check(cases, costs, reasons, raw, mixed=case == "mixed")
-    assert len(valid) + len(rejected) == len(cases)
+    assert len(rejected) == 0, rejected[schema.REASON].tolist()
+    _check(cases, costs, raw)
+    # the work kept with every other value
+    frame = _frame([c for c, _ in cases])
+    assert valid["work_id"].tolist() == frame["work_id"].tolist()
+    assert (valid["org"] == "Stedin").all()
+    assert valid["start_date"].astype(str).tolist() == ["2027-01-01"] * len(cases)
+    assert valid.geometry.equals(frame.geometry)
     mixes = [w for w in result.warnings if "mixes" in w]
     if case == "mixed":
         assert mixes == [
             "plan.csv: cost_eur mixes decimal commas such as '1.234,50' and decimal points "
             "such as '1,234.50': a cell that fits one style only is read in it, one that fits "
-            "both is rejected — declare decimal in a mapping file if a style is wrong"
+            "both is read as empty — declare decimal in a mapping file if a style is wrong"
         ]
     else:
         assert mixes == []
     fallback = sorted(str(c).strip() for c, e in cases if e == FALLBACK)
-    warned = sorted(w.split("'")[1] for w in result.warnings if "cost_eur '" in w)
+    warned = sorted(w.split("'")[1] for w in result.warnings if "[values.cost_eur]" in w)
     assert warned == fallback
+    either = [str(c) for c, e in cases if e == EITHER]
+    ambiguous = [w for w in result.warnings if "ambiguous" in w]
+    assert ambiguous == ([_ambiguous_warning(either, case == "mixed")] if either else [])
 
 
 def test_the_rows_order_never_changes_a_number():
@@ -178,35 +195,50 @@ DECLARED: dict[str, list[tuple[str | None, float | str | None]]] = {
         ("98.000", 98000.0),
         ("1,5", 1.5),
         ("1.500", 1500.0),
-        ("12.5", REJECT),  # only a decimal point reads it
-        ("1,234.50", REJECT),
+        ("12.5", EITHER),  # only a decimal point reads it
+        ("1,234.50", EITHER),
         ("7", 7.0),
     ],
-    ".": [("98.000", 98.0), ("1,500", 1500.0), ("1.234,50", REJECT), ("0.5", 0.5)],
+    ".": [("98.000", 98.0), ("1,500", 1500.0), ("1.234,50", EITHER), ("0.5", 0.5)],
 }
-#: What the other style reads in a cell refused by the declared one.
-OTHER = {"12.5": "12.5", "1,234.50": "1234.5", "1.234,50": "1234.5"}
+#: What the other style reads in a cell the declared one does not read.
+OTHER = {"12.5": ("12.5",), "1,234.50": ("1234.5",), "1.234,50": ("1234.5",)}
 NAMES = {",": "decimal comma", ".": "decimal point"}
 
 
-@pytest.mark.parametrize("mark", list(DECLARED))
-def test_a_declared_decimal_mark_reads_every_cell_and_refuses_the_other_style(mark):
-    cases = DECLARED[mark]
-    result = schema.validate(_frame([c for c, _ in cases]), decimal=mark)
-    costs = dict(zip(result.valid["work_id"], result.valid["cost_eur"], strict=True))
-    reasons = dict(zip(result.rejected["work_id"], result.rejected[schema.REASON], strict=True))
+def _declared_warning(mark: str, cells: Iterable[str], file: str = "plan.csv") -> str:
     other = "." if mark == "," else ","
-    for i, (cell, expected) in enumerate(cases):
-        if expected == REJECT:
-            assert reasons[f"W{i}"] == (
-                f"cost_eur '{cell}' is not written with the declared {NAMES[mark]}, with a "
-                f"{NAMES[other]} it reads '{OTHER[str(cell)]}' — correct the cell or the "
-                "mapping's decimal"
-            )
-        else:
-            assert costs[f"W{i}"] == expected
-    assert len(result.valid) + len(result.rejected) == len(cases)
-    assert not [w for w in result.warnings if "mixes" in w]
+    return (
+        f"{file}: cost_eur {_listed(cells, OTHER)} not written with the declared {NAMES[mark]} "
+        f"(as read with a {NAMES[other]}) — read as empty, see cost_eur_raw; correct the cells "
+        "or the mapping's decimal"
+    )
+
+
+def _declared_costs(cases: list[tuple[str | None, float | str | None]]) -> dict[str, float]:
+    return {f"W{i}": math.nan if e == EITHER else e for i, (_, e) in enumerate(cases)}
+
+
+def _same(costs: dict[str, float], expected: dict[str, float]) -> bool:
+    """Equal numbers, NaN equal to NaN."""
+    return costs.keys() == expected.keys() and all(
+        costs[k] == expected[k] or (math.isnan(costs[k]) and math.isnan(expected[k])) for k in costs
+    )
+
+
+@pytest.mark.parametrize("mark", list(DECLARED))
+def test_a_declared_decimal_mark_reads_every_cell_and_warns_about_the_other_style(mark):
+    cases = DECLARED[mark]
+    result = schema.validate(_frame([c for c, _ in cases]), source="plan.csv", decimal=mark)
+    assert len(result.rejected) == 0
+    costs = dict(zip(result.valid["work_id"], result.valid["cost_eur"], strict=True))
+    assert _same(costs, _declared_costs(cases))
+    raw = dict(zip(result.valid["work_id"], result.valid["cost_eur_raw"], strict=True))
+    assert {k: v for k, v in raw.items() if isinstance(v, str)} == {
+        f"W{i}": c for i, (c, e) in enumerate(cases) if e == EITHER
+    }
+    wrong = [str(c) for c, e in cases if e == EITHER]
+    assert result.warnings == [_declared_warning(mark, wrong)]
 
 
 def test_a_declaration_per_column_leaves_the_other_columns_to_their_cells():
@@ -232,10 +264,9 @@ def test_read_works_with_a_mapping_file_that_declares_the_decimal_comma(tmp_path
     mapping.write_text('crs = "EPSG:28992"\ndecimal = ","\n')
     result = read_works(path, mapping=mapping)
     costs = dict(zip(result.works["work_id"], result.works["cost_eur"], strict=True))
-    assert costs == {f"W{i}": e for i, (_, e) in enumerate(cases) if e != REJECT}
-    assert sorted(result.rejected["work_id"]) == sorted(
-        f"W{i}" for i, (_, e) in enumerate(cases) if e == REJECT
-    )
+    assert _same(costs, _declared_costs(cases))
+    assert len(result.rejected) == 0
+    assert result.warnings == [_declared_warning(",", ["12.5", "1,234.50"])]
 
 
 def _cli(*args) -> tuple[int, str]:
@@ -244,7 +275,7 @@ def _cli(*args) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("case", ["european", "english", "mixed", "ambiguous", "not numbers"])
-def test_ims_geo_import_stores_each_number_as_written_and_names_each_rejected_row(tmp_path, case):
+def test_ims_geo_import_stores_each_number_as_written_and_keeps_every_work(tmp_path, case):
     cases = CASES[case]
     path = _csv(tmp_path, [c for c, _ in cases])
     store, rejects = tmp_path / "store.gpkg", tmp_path / "rejects.csv"
@@ -255,17 +286,14 @@ def test_ims_geo_import_stores_each_number_as_written_and_names_each_rejected_ro
     with open_store(store) as opened:
         stored = opened.works()
     costs = dict(zip(stored["work_id"], stored["cost_eur"].astype("float64"), strict=True))
-    reasons: dict[str, str] = {}
-    if any(e == REJECT for _, e in cases):
-        table = pd.read_csv(rejects, dtype=str, keep_default_na=False)
-        reasons = dict(zip(table["work_id"], table[schema.REASON], strict=True))
-        rows = dict(zip(table["work_id"], table[schema.SOURCE_ROW].astype(int), strict=True))
-        assert rows == {k: int(k[1:]) + 1 for k in reasons}
+    assert pd.read_csv(rejects).empty  # no row rejected
     raw = dict(
         zip(stored["work_id"], stored.get("cost_eur_raw", [None] * len(stored)), strict=True)
     )
-    _check(cases, costs, reasons, raw, mixed=case == "mixed")
-    assert len(costs) + len(reasons) == len(cases)
+    _check(cases, costs, raw)
+    either = [str(c) for c, e in cases if e == EITHER]
+    warning = f"Warning: {_ambiguous_warning(either, case == 'mixed')}"
+    assert (warning in output.splitlines()) == bool(either), output
 
 
 def test_ims_geo_import_with_a_mapping_that_declares_the_decimal_comma(tmp_path):
@@ -282,12 +310,11 @@ def test_ims_geo_import_with_a_mapping_that_declares_the_decimal_comma(tmp_path)
     with open_store(store) as opened:
         stored = opened.works()
     costs = dict(zip(stored["work_id"], stored["cost_eur"].astype("float64"), strict=True))
-    assert costs == {f"W{i}": e for i, (_, e) in enumerate(cases) if e != REJECT}
-    table = pd.read_csv(rejects, dtype=str)
-    assert dict(zip(table["work_id"], table["cost_eur"], strict=True)) == {
-        f"W{i}": c for i, (c, e) in enumerate(cases) if e == REJECT
-    }
-    assert table[schema.REASON].str.contains("declared decimal comma").all()
+    assert _same(costs, _declared_costs(cases))
+    assert pd.read_csv(rejects).empty  # no row rejected
+    raw = dict(zip(stored["work_id"], stored["cost_eur_raw"], strict=True))
+    assert {k: v for k, v in raw.items() if isinstance(v, str)} == {"W3": "12.5", "W4": "1,234.50"}
+    assert f"Warning: {_declared_warning(',', ['12.5', '1,234.50'])}" in output.splitlines()
 
 
 # --- the declaration in a mapping file -------------------------------------------------
@@ -321,13 +348,44 @@ def test_a_declared_mark_outside_a_mapping_is_refused_by_validate():
         schema.validate(_frame(["1"]), decimal=";")
 
 
-def test_each_ambiguous_cell_of_a_large_column_is_rejected_and_the_rest_kept():
-    # 10,000 ambiguous cells among 20,000: each row rejected, the plain ones kept
+def test_each_ambiguous_cell_of_a_large_column_is_kept_empty_and_warned_about_once():
+    # 10,000 ambiguous cells among 20,000: every work kept, the ambiguous ones empty
     cells = np.where(np.arange(20_000) % 2 == 0, "98.000", "250").tolist()
-    result = schema.validate(_frame(cells))
-    assert len(result.rejected) == 10_000
-    assert set(result.rejected["cost_eur"]) == {"98.000"}
-    assert (result.valid["cost_eur"] == 250.0).all()
+    result = schema.validate(_frame(cells), source="plan.csv")
+    assert len(result.rejected) == 0 and len(result.valid) == 20_000
+    even = np.arange(20_000) % 2 == 0
+    assert result.valid["cost_eur"][even].isna().all()
+    assert (result.valid["cost_eur"][~even] == 250.0).all()
+    assert (result.valid["cost_eur_raw"][even] == "98.000").all()
+    assert result.valid["cost_eur_raw"][~even].isna().all()
+    assert result.warnings == [_ambiguous_warning(["98.000"] * 10_000, mixed=False)]
+
+
+def test_past_ten_ambiguous_values_the_rest_of_the_column_is_summed_up():
+    # the k-th value (1.001 ... 1.012; 1.001 is 1.001 or 1001) written k times, 78 rows
+    values = [f"1.{k:03d}" for k in range(1, 13)]
+    cells = [v for k, v in enumerate(values, start=1) for _ in range(k)]
+    result = schema.validate(_frame(cells), source="plan.csv")
+    assert len(result.valid) == len(cells) and result.valid["cost_eur"].isna().all()
+    readings = {v: (f"1.{int(v[2:]):03d}".rstrip("0"), str(1000 + int(v[2:]))) for v in values}
+    listed = ", ".join(
+        f"'{v}' = {readings[v][0]} | {readings[v][1]} ({k} rows)"
+        for k, v in sorted(((k, v) for k, v in enumerate(values, start=1)), reverse=True)[:10]
+    )
+    assert result.warnings == [
+        f"plan.csv: ambiguous cost_eur {listed}, +2 (3 rows) (with a decimal point | with a "
+        "decimal comma), and no cell of the column shows which — read as empty, see "
+        f"cost_eur_raw; {FIX}"
+    ]
+    assert schema.WARNED_VALUES == 10
+
+
+def test_a_rejected_work_is_not_counted_in_the_warning():
+    frame = _frame(["98.000", "98.000", "1,500"])
+    frame.loc[1, "end_date"] = "2026-01-01"  # before its start: rejected for that alone
+    result = schema.validate(frame, source="plan.csv")
+    assert result.rejected[schema.REASON].tolist() == ["end_date before start_date"]
+    assert result.warnings == [_ambiguous_warning(["98.000", "1,500"], mixed=False)]
 
 
 def test_a_suggested_mapping_says_which_number_cells_need_a_declared_style():
@@ -346,7 +404,8 @@ def test_a_suggested_mapping_says_which_number_cells_need_a_declared_style():
     text = s.to_toml()
     assert (
         "# cost_eur: '98.000', '1,500' read differently with a decimal point or comma and the "
-        'column shows no one style: add decimal = "," or "." (else their rows are rejected)'
+        'column shows no one style: add decimal = "," or "." (else they are read as empty and '
+        "warned about)"
     ) in text
     assert "depth_min:" not in text
     # what the hint says: once declared, every row is kept with its number

@@ -108,44 +108,6 @@ TEMPLATES: tuple[str, ...] = (
     N_("text in column {column} longer than {limit} characters"),
     N_("implausible {column} '{value}' (before {first} or after {last})"),
     N_("implausible {column} (before {first} or after {last})"),
-    # a number whose value depends on its decimal style (ims_geo.schema._parse_number)
-    N_(
-        "ambiguous {column} '{value}': '{point}' with a decimal point or '{comma}' with a "
-        "decimal comma, and the column shows both styles — write it without a thousands "
-        'separator or declare decimal = "," or "." in a mapping file'
-    ),
-    N_(
-        "ambiguous {column} '{value}': '{point}' with a decimal point or '{comma}' with a "
-        "decimal comma, and no cell of the column shows which — write it without a thousands "
-        'separator or declare decimal = "," or "." in a mapping file'
-    ),
-    N_(
-        "{column} '{value}' is not written with the declared decimal comma, with a decimal "
-        "point it reads '{number}' — correct the cell or the mapping's decimal"
-    ),
-    N_(
-        "{column} '{value}' is not written with the declared decimal point, with a decimal "
-        "comma it reads '{number}' — correct the cell or the mapping's decimal"
-    ),
-    # the same as the report counts them (the cells' values left out)
-    N_(
-        "ambiguous {column}: with a decimal point or with a decimal comma, and the column "
-        "shows both styles — write it without a thousands separator or declare "
-        'decimal = "," or "." in a mapping file'
-    ),
-    N_(
-        "ambiguous {column}: with a decimal point or with a decimal comma, and no cell of the "
-        "column shows which — write it without a thousands separator or declare "
-        'decimal = "," or "." in a mapping file'
-    ),
-    N_(
-        "{column} is not written with the declared decimal comma, with a decimal point it "
-        "reads — correct the cell or the mapping's decimal"
-    ),
-    N_(
-        "{column} is not written with the declared decimal point, with a decimal comma it "
-        "reads — correct the cell or the mapping's decimal"
-    ),
     # the generic forms last: the specific ones above win
     N_("unparsable {column} '{value}'"),
     N_("unparsable {column}"),
@@ -157,6 +119,25 @@ TEMPLATES: tuple[str, ...] = (
     N_(
         "{file}: {column}: {count} more unknown values ({rows}) read as {read_as} — see {raw}; "
         "add them to [values.{column}]"
+    ),
+    # numbers whose value depends on their decimal style, left empty (ims_geo.schema)
+    N_(
+        "{file}: ambiguous {column} {values} (with a decimal point | with a decimal comma), and "
+        "the column shows both styles — read as empty, see {raw}; write it without a thousands "
+        'separator or declare decimal = "," or "." in a mapping file'
+    ),
+    N_(
+        "{file}: ambiguous {column} {values} (with a decimal point | with a decimal comma), and "
+        "no cell of the column shows which — read as empty, see {raw}; write it without a "
+        'thousands separator or declare decimal = "," or "." in a mapping file'
+    ),
+    N_(
+        "{file}: {column} {values} not written with the declared decimal comma (as read with a "
+        "decimal point) — read as empty, see {raw}; correct the cells or the mapping's decimal"
+    ),
+    N_(
+        "{file}: {column} {values} not written with the declared decimal point (as read with a "
+        "decimal comma) — read as empty, see {raw}; correct the cells or the mapping's decimal"
     ),
     N_("{file}: {count} invalid geometries repaired (make_valid)"),
     N_(
@@ -224,7 +205,7 @@ TEMPLATES: tuple[str, ...] = (
     N_(
         "{file}: {column} mixes decimal commas such as '{comma}' and decimal points such as "
         "'{point}': a cell that fits one style only is read in it, one that fits both is "
-        "rejected — declare decimal in a mapping file if a style is wrong"
+        "read as empty — declare decimal in a mapping file if a style is wrong"
     ),
     # a file without a work_id column (ims_geo.ingest._mapping.no_id_message)
     N_(
@@ -658,7 +639,7 @@ TEMPLATES: tuple[str, ...] = (
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
 _NESTED = frozenset({
     "problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping",
-    "found", "nested", "person",
+    "found", "nested", "person", "values",
 })  # fmt: skip
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
@@ -737,7 +718,7 @@ def _nested(name: str, value: str, escape: Callable[[str], str] | None) -> str:
         return "\n".join(_translated(language(), v, escape) for v in value.split("\n"))
     if name in _PROBLEMS:
         return "; ".join(_translated(language(), v, escape) for v in value.split("; "))
-    if name == "others":
+    if name in ("others", "values"):
         return _counted(value, escape)
     if name == "person":
         return _who(value, escape)

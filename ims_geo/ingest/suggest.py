@@ -30,7 +30,7 @@ from pyproj import CRS
 
 from ims_geo import schema
 from ims_geo.errors import ImsGeoError
-from ims_geo.ingest import Limits, _isolated, _sources
+from ims_geo.ingest import Limits, _isolated, _sources, _tables
 from ims_geo.ingest._mapping import Mapping, dump_toml
 from ims_geo.ingest._mapping import apply as apply_mapping
 
@@ -196,8 +196,8 @@ class Suggestion:
             shown = ", ".join(repr(c) for c in cells[:3])
             header.append(
                 f"{column}: {shown} read differently with a decimal point or comma and the "
-                'column shows no one style: add decimal = "," or "." (else their rows are '
-                "rejected)"
+                'column shows no one style: add decimal = "," or "." (else they are read as '
+                "empty and warned about)"
             )
         header.append(
             "Not found in the file (defaults apply): " + ", ".join(missing)
@@ -298,7 +298,7 @@ def _read_raw(
             upload.path, upload, layer=layer, encoding=encoding, limits=limits
         )
         if dataset.kind == "csv":
-            return _sources.read_table(dataset, upload.name)[0], True, dataset.label
+            return _tables.read_table(dataset, upload.name)[0], True, dataset.label
         return _sources.read_gdal(dataset, upload.name, "pyogrio")[0], False, dataset.label
     except ImsGeoError:
         raise
