@@ -45,7 +45,7 @@ from pyproj.exceptions import CRSError
 from ims_geo import sanity, schema
 from ims_geo.crs import check_metric, extreme_points, working_crs
 from ims_geo.errors import HostileInputError, ImsGeoError, InputError, MissingCRSError
-from ims_geo.ingest import _sources, _worker
+from ims_geo.ingest import _sources, _tables, _worker
 from ims_geo.ingest._mapping import Mapping, load_mapping
 from ims_geo.ingest._mapping import apply as _apply_mapping
 
@@ -660,7 +660,7 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
     notes = list(dataset.warnings)
     unreadable = None
     if dataset.kind == "csv":
-        raw, more = _sources.read_table(dataset, label)
+        raw, more = _tables.read_table(dataset, label)
     else:
         raw, more, unreadable = _sources.read_gdal(dataset, label, options.engine, limits.max_rows)
     notes.extend(more)

@@ -9,39 +9,18 @@ are read in place through GDAL's ``/vsizip/`` (SQLite cannot: a GeoPackage
 member is copied, within the archive's checked sizes, to a private temporary
 file for SQLite's checks only).
 
-No date is changed on the way in. GDAL reads a date text that is no day
-(``2026-02-30``, ``abc``) as the day it overflows to or as 1970-01-01, with
-at most a warning; each format is checked so that such a cell keeps the text
-the file holds and validation rejects its row naming the value, as for a CSV:
-
-- GeoPackage DATE (also inside a zip): the DATE columns' texts are read
-  once more through one SQL query and compared with the days GDAL read;
-- shapefile DATE (``.shp``, or a zip): every cell's 8 bytes are taken from
-  the .dbf's fixed-width records in one numpy pass and compared with the day
-  GDAL read (blanks and ``00000000`` are no date, as shapefile writers mean);
-- GeoJSON: GDAL types a field of ``YYYY-MM-DD`` texts as a date; it is read
-  as the texts themselves (``DATE_AS_STRING``) and validated as a CSV's;
-- FlatGeobuf date-time, KML ``timestamp``/``begin``/``end``: GDAL hands over
-  the text and a column holding a text no date-time keeps all its texts;
-- GML: its fields are text, unless its schema (.xsd/.gfs) types one as a
-  date: then a day no calendar has stops the reading, and the file is
-  refused naming it (as with the ``fiona`` engine, which reads row by row,
-  for any format);
-- KML: LIBKML reads a ``TimeSpan``/``TimeStamp`` text that is no date-time
-  at all (``abc``) as none: a required date then rejects the row as missing;
-- CSV and GeoParquet: read by this package itself (CSV cells are text,
-  GeoParquet dates are day numbers, which cannot overflow).
+The GDAL read (:func:`read_gdal`) checks what it read against the file: the
+text is in its declared encoding, the feature count is the one the file's
+parts declare, and each date is the one the file wrote
+(:mod:`ims_geo.ingest._dates`). Tables without a GIS format (CSV, JSON
+record lists, Excel workbooks) are read by :mod:`ims_geo.ingest._tables`,
+GeoParquet by :mod:`ims_geo.ingest._geoparquet`.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
-import csv
-import datetime as dt
-import io
-import itertools
-import json
 import re
 import shutil
 import sqlite3
@@ -49,7 +28,7 @@ import tempfile
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -63,7 +42,7 @@ import pyogrio.raw
 import shapely
 
 from ims_geo.errors import HostileInputError, InputError
-from ims_geo.export import csv_text
+from ims_geo.ingest._dates import DbfDates, _dbf_dates, _gpkg, _written_bad_dates
 
 #: File name endings read, and what they are.
 FORMATS: dict[str, str] = {
@@ -368,31 +347,14 @@ class Dataset:
     #: Fields the file declares as calendar dates (a GeoPackage or shapefile DATE), set
     #: by :func:`read_gdal`; they are read as ``datetime64``.
     date_fields: list[str] = field(default_factory=list)
-    #: A shapefile's DATE cells as its .dbf holds them (:func:`_dbf_dates`).
+    #: A shapefile's DATE cells as its .dbf holds them (:func:`ims_geo.ingest._dates._dbf_dates`).
     dbf_dates: list[DbfDates] = field(default_factory=list)
     #: The zip archive and member of a GeoPackage inside a zip (SQLite needs a file).
     archive: tuple[Path, str] | None = None
     #: The GeoPackage file SQLite reads: the file itself, or a private copy of the member.
     sqlite_path: str = ""
-    #: The records of a JSON record list (:func:`json_tables`), parsed once.
+    #: The records of a JSON record list (:func:`ims_geo.ingest._tables.json_tables`), parsed once.
     records: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class DbfDates:
-    """One DATE field of a shapefile as its .dbf holds it, record by record read.
-
-    Records marked deleted are left out, as GDAL skips them.
-    """
-
-    #: Position of the field among the .dbf's fields (GDAL keeps their order).
-    position: int
-    #: The raw cells, ``(records, 8)`` bytes.
-    cells: np.ndarray
-    #: ``YYYYMMDD`` as a number where the cell is digits in that shape (-1 elsewhere).
-    number: np.ndarray
-    #: True where the cell is empty: no date given.
-    empty: np.ndarray
 
 
 def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
@@ -427,6 +389,8 @@ def _pick(layers: list[str], layer: str | None, name: str, *, container: bool = 
 
 def layers(path: Path, upload: Upload, limits: Any) -> list[str]:
     """Layer names of the upload (for a zip: its vector files, or the layers of its one file)."""
+    from ims_geo.ingest._tables import _sheets, json_tables  # they read this module's Dataset
+
     check_content(path, upload.suffix, upload.name)
     if upload.suffix == ".zip":
         members = _vector_members(check_zip(path, upload.name, limits))
@@ -462,6 +426,8 @@ def resolve(
     limits: Any,
 ) -> Dataset:
     """Choose the layer and text encoding to read from ``path``."""
+    from ims_geo.ingest._tables import _sheets, json_tables  # they read this module's Dataset
+
     check_content(path, upload.suffix, upload.name)
     name = upload.name
     if upload.suffix == ".csv":
@@ -603,55 +569,6 @@ def _declare_shapefile(dataset: Dataset, dbf: bytes, shx_size: int) -> None:
     dataset.declared[".dbf"] = records - dataset.skipped
     dataset.declared[".shx"] = max((shx_size - 100) // 8, 0) - dataset.skipped
     dataset.dbf_dates = _dbf_dates(dbf, records, header_size, record_size)
-
-
-def _dbf_dates(dbf: bytes, records: int, header_size: int, record_size: int) -> list[DbfDates]:
-    """Every DATE (type ``D``) field of a .dbf, read from its fixed-width records at once.
-
-    GDAL reads a DATE text that is no date (``abcdefgh``, ``2026 1 5``) as
-    1970-01-01 or another day and an impossible day (``20260230``) as the day
-    it overflows to, without a warning. Here each cell's 8 bytes are taken
-    from the records directly (one numpy view, no loop over records): the
-    reader compares them with what GDAL read (:func:`_written_bad_dates`).
-    An empty cell (spaces, or the zeros shapefile writers and GDAL write for
-    no date) is no date given.
-    """
-    fields: list[tuple[int, int]] = []  # (position among the fields, offset in the record)
-    offset, position = 1, 0  # a record starts with its deletion flag
-    for start in range(32, header_size - 31, 32):
-        descriptor = dbf[start : start + 32]
-        if descriptor[:1] == b"\r" or len(descriptor) < 32:
-            break
-        width = descriptor[16]
-        if descriptor[11:12] == b"D" and width == 8:
-            fields.append((position, offset))
-        offset += width
-        position += 1
-    complete = min(records, max(len(dbf) - header_size, 0) // record_size)
-    if not fields or offset > record_size:
-        return []
-    table = np.frombuffer(
-        dbf, dtype=np.uint8, count=complete * record_size, offset=header_size
-    ).reshape(complete, record_size)
-    kept = table[:, 0] != 0x2A  # GDAL skips the records marked deleted
-    out = []
-    for position, start in fields:
-        cells = table[:, start : start + 8]  # a view: only the kept cells are copied
-        cells = cells if kept.all() else cells[kept]
-        blank = (cells == 0x20) | (cells == 0)
-        zeros = cells == 0x30
-        # spaces or NULs, "00000000", or spaces and one 0: shapelib's and GDAL's empty date
-        empty = blank.all(axis=1) | zeros.all(axis=1) | (blank[:, :7].all(axis=1) & zeros[:, 7])
-        values = cells - np.uint8(0x30)
-        digit = values <= 9
-        # year, month and day each digits, right-aligned (GDAL writes year 1 as "   10101")
-        space = cells == 0x20
-        starts = np.isin(np.arange(8), [0, 4, 6])
-        inside = space[:, 1:] & digit[:, :-1] & ~starts[1:]  # a space after a digit of its part
-        digits = (digit | space).all(axis=1) & digit[:, [3, 5, 7]].all(axis=1) & ~inside.any(axis=1)
-        number = np.where(digits, _number(np.where(digit, values, 0), range(8)), -1)
-        out.append(DbfDates(position, cells, number, empty))
-    return out
 
 
 def check_geopackage(path: Path, name: str) -> None:
@@ -892,22 +809,6 @@ _IMPOSSIBLE_DAY = re.compile(
 _TEXT_KEPT = "Error parsing datetimes, original strings are returned"
 
 
-@contextlib.contextmanager
-def _gpkg(dataset: Dataset) -> Iterator[tuple[sqlite3.Connection, str]]:
-    """The GeoPackage read-only in SQLite, and its layer's table name quoted for SQL."""
-    uri = f"file:{dataset.sqlite_path or dataset.path}?mode=ro&immutable=1"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-        name = dataset.layer
-        if name is None:
-            (name,) = db.execute("SELECT table_name FROM gpkg_contents").fetchone()
-        yield db, _sql_name(str(name))
-
-
-def _sql_name(name: str) -> str:
-    """``name`` quoted as an SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _gpkg_rows(dataset: Dataset) -> int | None:
     """Rows of a GeoPackage layer's table; None when SQLite cannot open or count it."""
     with contextlib.suppress(sqlite3.Error, ValueError, TypeError):
@@ -915,174 +816,6 @@ def _gpkg_rows(dataset: Dataset) -> int | None:
             (rows,) = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
             return int(rows)
     return None
-
-
-def _written_bad_dates(
-    frame: gpd.GeoDataFrame, dataset: Dataset, fields: list[str]
-) -> gpd.GeoDataFrame:
-    """``frame`` with each DATE cell GDAL did not read as written put back as its text.
-
-    GDAL reads a DATE text that is no date (``abc``, ``2026-13-01``, an empty text)
-    as 1970-01-01 and an impossible day (``2026-02-30``) as the day it overflows to
-    (2026-03-02), with at most a warning. Those cells get the text the file holds
-    (the other cells of the column become ``datetime.date``), so that validation
-    rejects the row as an unparsable date naming the value, as for a CSV. Every
-    layer is checked whatever its size (an impossible day is read without a
-    warning): each DATE cell's text is compared with the day GDAL read, a
-    GeoPackage's texts read by one more query of its table
-    (:func:`_gpkg_bad_dates`, about 0.5 s at a million features), a
-    shapefile's taken from its .dbf (:func:`_dbf_dates`; ``fields``: the
-    layer's fields, in the .dbf's order).
-    """
-    if not len(frame):
-        return frame
-    if dataset.fmt == "GeoPackage":
-        found = _gpkg_bad_dates(frame, dataset)
-    else:
-        found = _dbf_bad_dates(frame, dataset, fields)
-    for f, written in found.items():
-        good = pd.notna(frame[f]).to_numpy().copy()
-        good[list(written)] = False
-        cells = np.full(len(frame), None, dtype=object)
-        cells[good] = frame[f][good].dt.date.to_numpy(dtype=object)
-        cells[list(written)] = list(written.values())
-        frame[f] = pd.Series(cells, index=frame.index, dtype=object)
-    return frame
-
-
-def _read_dates(frame: pd.DataFrame, fields: list[str]) -> list[str]:
-    """Those of ``fields`` read into ``frame`` as ``datetime64`` (the others are text)."""
-    return [
-        f for f in fields if f in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[f])
-    ]
-
-
-def _dbf_bad_dates(
-    frame: gpd.GeoDataFrame, dataset: Dataset, fields: list[str]
-) -> dict[str, dict[int, str]]:
-    """Column -> {row position: text} of the .dbf DATE cells GDAL read as another day."""
-    found: dict[str, dict[int, str]] = {}
-    dated = set(_read_dates(frame, fields))
-    for column in dataset.dbf_dates:
-        if column.position >= len(fields) or fields[column.position] not in dated:
-            continue
-        f = fields[column.position]
-        read = frame[f].to_numpy().astype("datetime64[D]")
-        if len(read) != len(column.cells):
-            continue  # :func:`_check_count` refused such a file already
-        same = np.where(column.empty, np.isnat(read), _same_day(column.number, read))
-        rows = np.flatnonzero(~same)
-        if len(rows):
-            encoding = dataset.encoding or "UTF-8"
-            found[f] = {
-                int(row): column.cells[row].tobytes().decode(encoding, "replace") for row in rows
-            }
-    return found
-
-
-def _gpkg_bad_dates(frame: gpd.GeoDataFrame, dataset: Dataset) -> dict[str, dict[int, str]]:
-    """Column -> {row position: text} of the GeoPackage DATE cells that are no real date.
-
-    The DATE columns are read once more as the texts the table holds (one SQL
-    query through GDAL's Arrow reading, in rowid order: GDAL's order of the
-    features) and checked in numpy: a cell is good when it is a real
-    ``YYYY-MM-DD`` day of years 1-9999 and GDAL read that day.
-    """
-    fields = _read_dates(frame, dataset.date_fields)
-    if not fields:
-        return {}
-    texts = ", ".join(f"CAST({_sql_name(f)} AS TEXT)" for f in fields)
-    try:
-        with _gpkg(dataset) as (_db, table), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _meta, arrow = pyogrio.raw.read_arrow(
-                dataset.sqlite_path or dataset.path,
-                sql=f"SELECT {texts} FROM {table} ORDER BY rowid",
-                return_fids=False,
-            )
-    except (sqlite3.Error, RuntimeError, ValueError, TypeError):
-        return {}  # a layer that is no table (a view): its dates are as GDAL read them
-    if arrow.num_rows != len(frame):  # refused before (:func:`_check_count`)
-        return {}
-    found: dict[str, dict[int, str]] = {}
-    for f, column in zip(fields, arrow.columns, strict=True):
-        text = pa.chunked_array(column).combine_chunks()
-        cells, fits = _fixed_width(text, 10)
-        values = cells - np.uint8(0x30)
-        shaped = fits & (cells[:, 4] == 0x2D) & (cells[:, 7] == 0x2D)
-        for at in _ISO_DIGITS:
-            shaped &= values[:, at] <= 9
-        number = np.where(shaped, _number(values, _ISO_DIGITS), -1)
-        read = frame[f].to_numpy().astype("datetime64[D]")
-        given = text.is_valid().to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(given & ~_same_day(number, read))
-        if len(rows):
-            values_written = text.take(pa.array(rows)).to_pylist()
-            found[f] = dict(zip(rows.tolist(), values_written, strict=True))
-    return found
-
-
-#: Where the digits of ``YYYY-MM-DD`` are.
-_ISO_DIGITS = (0, 1, 2, 3, 5, 6, 8, 9)
-
-
-def _fixed_width(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """The bytes of each text of ``width`` bytes, ``(len, width)``, and which texts have it.
-
-    When every other text is missing or empty (a DATE column of a sound file), the
-    texts of ``width`` bytes follow each other in Arrow's buffer: they are viewed
-    in place; otherwise each is gathered from its offset.
-    """
-    binary = text.cast(pa.large_binary())
-    offsets = np.frombuffer(binary.buffers()[1], dtype=np.int64)[
-        binary.offset : binary.offset + len(binary) + 1
-    ]
-    lengths = np.diff(offsets)
-    fits = binary.is_valid().to_numpy(zero_copy_only=False) & (lengths == width)
-    buffer = binary.buffers()[2]
-    data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
-    count = int(fits.sum())
-    if (fits | (lengths == 0)).all():
-        inline = data[offsets[0] : offsets[0] + count * width].reshape(count, width)
-        if count == len(binary):
-            return inline, fits
-        cells = np.zeros((len(binary), width), dtype=np.uint8)
-        cells[fits] = inline
-        return cells, fits
-    cells = np.zeros((len(binary), width), dtype=np.uint8)
-    cells[fits] = data[offsets[:-1][fits][:, None] + np.arange(width)]
-    return cells, fits
-
-
-def _number(values: np.ndarray, at: Sequence[int]) -> np.ndarray:
-    """``YYYYMMDD`` as one number from digit values ``(n, width)`` in the 8 columns ``at``."""
-    number = np.zeros(len(values), dtype=np.int32)
-    for column in at:
-        number = number * 10 + values[:, column]
-    return number
-
-
-def _same_day(number: np.ndarray, read: np.ndarray) -> np.ndarray:
-    """Where the text's ``YYYYMMDD`` ``number`` is the day GDAL ``read`` (``datetime64[D]``).
-
-    The day GDAL read is a real day: a text that says it is one, and no text
-    GDAL read as another day (2026-02-30 as 2026-03-02) or as none. Year 0,
-    which GDAL reads as a day of year 0, is no day. The days read span a few
-    years: each day of the span is converted once, and the rows look theirs up.
-    """
-    present = ~np.isnat(read)
-    if not present.any():
-        return np.zeros(len(read), dtype=bool)
-    ints = read.view(np.int64)
-    first, last = int(ints[present].min()), int(ints[present].max())
-    span = np.arange(first, last + 1).astype("datetime64[D]")
-    years, months = span.astype("datetime64[Y]"), span.astype("datetime64[M]")
-    year = years.astype(np.int64) + 1970
-    month = months.astype(np.int64) - years.astype("datetime64[M]").astype(np.int64) + 1
-    day = (span - months.astype("datetime64[D]")).astype(np.int64) + 1
-    numbers = np.where(year >= 1, year * 10_000 + month * 100 + day, -2)
-    said = numbers[np.where(present, ints - first, 0)]
-    return present & (number == said)
 
 
 def _check_count(frame: pd.DataFrame, dataset: Dataset, name: str) -> None:
@@ -1185,319 +918,3 @@ def _first_bad_text(dataset: Dataset, declared: str) -> tuple[str, int, bytes] |
             except (UnicodeDecodeError, LookupError):
                 return str(column), row, data
     return None
-
-
-def read_csv(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
-    """Read a CSV as text (ids keep their leading zeros); delimiter sniffed."""
-    data = dataset.csv_data or b""
-    notes: list[str] = []
-    if dataset.encoding is not None:
-        try:
-            text = data.decode(dataset.encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise InputError(f"{name} cannot be decoded as {dataset.encoding}: {exc}") from exc
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
-            notes.append(
-                f"{name} is not UTF-8; read as Windows-1252 (pass encoding=... / --encoding "
-                "if it is another code page)"
-            )
-    first = text.split("\n", 1)[0]
-    unquoted = re.sub(r'"[^"]*"', "", first)
-    sep = max([",", ";", "\t", "|"], key=unquoted.count)
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str)
-    except pd.errors.EmptyDataError as exc:
-        raise InputError(
-            f"{name} has no header line; the first line must name the columns"
-        ) from exc
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        raise InputError(f"{name} could not be read as CSV: {exc}") from exc
-    # text our CSV export protected against formula injection reads back as written
-    frame = frame.apply(csv_text)
-    frame.columns = csv_text(pd.Series(frame.columns, dtype=object)).tolist()
-    return frame, notes
-
-
-def read_table(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
-    """Read a table whose geometry is text (WKT or x/y columns): CSV, JSON records or Excel."""
-    if dataset.fmt == JSON_RECORDS:
-        return records_frame(dataset.records, name, dataset.limits), []
-    if dataset.fmt == FORMATS[".xlsx"]:
-        return read_xlsx(dataset, name), []
-    return read_csv(dataset, name)
-
-
-# --- JSON record lists ----------------------------------------------------------------
-
-#: GeoJSON ``type`` values: an object with one of them (or ``features``) is GeoJSON.
-_GEOJSON_TYPES = (
-    "FeatureCollection", "Feature", "Point", "MultiPoint", "LineString", "MultiLineString",
-    "Polygon", "MultiPolygon", "GeometryCollection",
-)  # fmt: skip
-#: The start of a GeoJSON object, looked for in a file's first bytes before parsing it whole.
-_GEOJSON_HEAD = re.compile(
-    rb'"type"\s*:\s*"(' + "|".join(_GEOJSON_TYPES).encode() + rb')"|"features"\s*:\s*\['
-)
-#: Bytes of a ``.json`` looked at for a GeoJSON start.
-_JSON_HEAD = 1 << 16
-
-
-def json_tables(path: Path, name: str, limits: Any) -> dict[str, list[Any]] | None:
-    """The record lists of a ``.json`` that is no GeoJSON (name -> records); None for GeoJSON.
-
-    A file whose top level is a list is one table named after the file; an
-    object that is no GeoJSON holds one table per member whose value is a
-    list of objects. A file nested deeper than Python's parser goes is
-    refused (:class:`HostileInputError`), as is one with more than
-    ``limits.max_rows`` records.
-    """
-    with open(path, "rb") as f:
-        head = f.read(_JSON_HEAD).lstrip(b"\xef\xbb\xbf").lstrip()
-    if head.startswith(b"\x1e") or (head.startswith(b"{") and _GEOJSON_HEAD.search(head)):
-        return None  # GeoJSON (a text sequence, or an object that starts as GeoJSON does)
-    try:
-        data = json.loads(path.read_bytes())
-    except RecursionError:
-        raise HostileInputError(
-            f"{name} nests its values more deeply than can be read safely (lists or objects "
-            "inside each other about a thousand times); a plan's records are flat: export "
-            "them again from the source system"
-        ) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _not_vector(name, f" (it is no valid JSON: {exc})") from exc
-    if isinstance(data, dict):
-        if data.get("type") in _GEOJSON_TYPES or "features" in data:
-            return None
-        tables = {
-            str(key): value
-            for key, value in data.items()
-            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-        }
-        if not tables:
-            raise _not_vector(
-                name,
-                " (a JSON object that is no GeoJSON and holds no list of records: give the "
-                "records as a list of objects, one per work)",
-            )
-    elif isinstance(data, list):
-        tables = {Path(name).stem: data}
-    else:
-        raise _not_vector(name, f" (its JSON is a single {type(data).__name__}, no records)")
-    for key, records in tables.items():
-        if len(records) > limits.max_rows:
-            raise HostileInputError(
-                f"{name}: {key} holds {len(records):,} records, more than the limit of "
-                f"{limits.max_rows:,} (max_rows); split the file"
-            )
-    return tables
-
-
-def records_frame(records: list[Any], name: str, limits: Any = None) -> pd.DataFrame:
-    """A list of JSON records as a table of text, as a CSV is read.
-
-    Strings are kept as written (ids keep their leading zeros), numbers and
-    ``true``/``false`` become their JSON text and are validated like a CSV's
-    cells, ``null`` is no value and a nested object or list is kept as its
-    JSON text.
-    """
-    if not records:
-        raise InputError(f"{name} holds no records; a plan needs one object per work")
-    if limits is not None and len(records) > limits.max_rows:
-        raise HostileInputError(
-            f"{name} holds {len(records):,} records, more than the limit of "
-            f"{limits.max_rows:,} (max_rows); split the file"
-        )
-    flat = np.fromiter((isinstance(r, dict) for r in records), dtype=bool, count=len(records))
-    if not flat.all():
-        at = int(np.flatnonzero(~flat)[0])
-        raise InputError(
-            f"{name}: record {at + 1} is a JSON {type(records[at]).__name__}, not an object of "
-            "named values; a table needs one object per row, e.g. "
-            '[{"work_id": "A1", "start_date": "2027-03-01"}, ...]'
-        )
-    frame = pd.DataFrame.from_records(records, coerce_float=False)
-    for column in frame.columns:
-        cells = frame[column].to_numpy(dtype=object)
-        frame[column] = pd.Series([_json_cell(v) for v in cells], index=frame.index, dtype=object)
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
-
-
-def _json_cell(value: Any) -> str | None:
-    """One JSON value as the text a CSV would hold (None for ``null`` or an absent key)."""
-    if isinstance(value, str):
-        return value
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
-
-
-# --- Excel workbooks -----------------------------------------------------------------
-
-
-def _workbook(path: Path, name: str, *, data_only: bool) -> Any:
-    """The workbook opened read-only by openpyxl (its zip was checked before)."""
-    import openpyxl
-
-    try:
-        return openpyxl.load_workbook(
-            path, read_only=True, data_only=data_only, keep_links=False, keep_vba=False
-        )
-    except Exception as exc:  # a damaged workbook: any error of the parser is a refusal
-        raise _not_vector(name, f" (it could not be opened as an Excel workbook: {exc})") from exc
-
-
-def _sheets(path: Path, name: str) -> list[str]:
-    """The sheet names of a workbook, in their order."""
-    book = _workbook(path, name, data_only=True)
-    try:
-        return [str(s) for s in book.sheetnames]
-    finally:
-        book.close()
-
-
-def read_xlsx(dataset: Dataset, name: str) -> pd.DataFrame:
-    """One sheet of a workbook as a table: row 1 names the columns, each row below a work.
-
-    Cells keep their kind: dates as dates (a date-time at midnight as its
-    day), numbers as numbers, text as text (an id ``0042`` stays text). A
-    formula is read as the value the spreadsheet saved with it, never
-    evaluated; a formula saved without its value is refused naming its cell.
-    Empty rows after the last row with a value are ignored.
-    """
-    limits = dataset.limits
-    top = int(limits.max_rows) + 1 if limits is not None and limits.max_rows < 2**62 else None
-    sheet = dataset.layer
-    where = f"{name}, sheet {sheet!r}"
-    limit = top + 1 if top is not None else None  # one row past the limit tells it apart
-    book = _workbook(Path(dataset.path), name, data_only=True)
-    try:
-        worksheet = book[sheet]
-        member = getattr(worksheet, "_worksheet_path", None)  # its XML inside the archive
-        rows = list(itertools.islice(worksheet.iter_rows(values_only=True), limit))
-    finally:
-        book.close()
-    if top is not None and len(rows) > top:
-        raise HostileInputError(
-            f"{where} holds more than {top - 1:,} rows, the limit (max_rows); split the sheet"
-        )
-    while rows and all(v is None or v == "" for v in rows[-1]):
-        rows.pop()
-    if not rows:
-        raise InputError(
-            f"{where} is empty; row 1 must name the columns and each row below hold one work"
-        )
-    width = max(len(r) for r in rows)
-    table = pd.DataFrame([tuple(r) + (None,) * (width - len(r)) for r in rows], dtype=object)
-    used = table.notna().any(axis=0).to_numpy()  # the last row holds a value: some column is used
-    table = table.iloc[:, : int(np.flatnonzero(used)[-1]) + 1]
-    header = _xlsx_header(table.iloc[0].tolist(), table.iloc[1:].notna().any(axis=0), where)
-    body = table.iloc[1:].reset_index(drop=True)
-    body.columns = header
-    if body.isna().to_numpy().any() and _has_formulas(Path(dataset.path), member):
-        _check_formulas(dataset, name, body)
-    for column in header:
-        body[column] = pd.Series(
-            [_excel_cell(v) for v in body[column].to_numpy(dtype=object)], dtype=object
-        )
-    return body
-
-
-def _xlsx_header(cells: list[Any], has_values: pd.Series, where: str) -> list[str]:
-    """The column names of row 1; raise when it holds values or repeats or lacks a name."""
-    from openpyxl.utils import get_column_letter
-
-    for i, cell in enumerate(cells):
-        if cell is not None and not isinstance(cell, str):
-            raise InputError(
-                f"{where}: row 1 must name the columns, but cell {get_column_letter(i + 1)}1 "
-                f"holds the value {cell!r}; insert a header row with the column names"
-            )
-    names = [str(c).strip() if c is not None else "" for c in cells]
-    for i, (column, filled) in enumerate(zip(names, has_values.tolist(), strict=True)):
-        if not column and filled:
-            raise InputError(
-                f"{where}: column {get_column_letter(i + 1)} holds values but has no name in "
-                "row 1; write its name in the header row"
-            )
-    seen: dict[str, list[str]] = {}
-    for i, column in enumerate(names):
-        if column:
-            seen.setdefault(column.casefold(), []).append(f"{get_column_letter(i + 1)}1")
-    twice = {k: v for k, v in seen.items() if len(v) > 1}
-    if twice:
-        shown = "; ".join(
-            f"{names[_column_index(v[0])]!r} in {', '.join(v)}" for v in twice.values()
-        )
-        raise InputError(
-            f"{where}: the header row names a column more than once ({shown}); give each "
-            "column its own name"
-        )
-    return [n or f"column_{i + 1}" for i, n in enumerate(names)]
-
-
-def _column_index(cell: str) -> int:
-    from openpyxl.utils import column_index_from_string
-
-    return column_index_from_string(cell.rstrip("0123456789")) - 1
-
-
-#: A formula element of a worksheet's XML (``<f>``, ``<f t="shared" .../>``, ``<x:f>``).
-_FORMULA_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?f[\s>/]")
-
-
-def _has_formulas(path: Path, member: str | None) -> bool:
-    """Whether the worksheet ``member`` of the workbook holds a formula (True when unknown).
-
-    The XML is streamed once, looking for a formula element, so that a sheet
-    without formulas is not read a second time by :func:`_check_formulas`.
-    """
-    if not member:
-        return True
-    try:
-        with zipfile.ZipFile(path) as archive, archive.open(member.lstrip("/")) as stream:
-            tail = b""
-            while chunk := stream.read(1 << 20):
-                if _FORMULA_TAG.search(tail + chunk):
-                    return True
-                tail = chunk[-64:]
-    except (KeyError, *_ZIP_ERRORS):
-        return True
-    return False
-
-
-def _check_formulas(dataset: Dataset, name: str, body: pd.DataFrame) -> None:
-    """Raise naming the first formula cell the workbook holds without its saved value."""
-    book = _workbook(Path(dataset.path), name, data_only=False)
-    empty = body.isna().to_numpy()
-    try:
-        for r, row in enumerate(book[dataset.layer].iter_rows(min_row=2)):
-            if r >= len(empty):
-                break
-            for c, cell in enumerate(row[: empty.shape[1]]):
-                if empty[r, c] and getattr(cell, "data_type", None) == "f":
-                    raise InputError(
-                        f"{name}, sheet {dataset.layer!r}: cell {cell.coordinate} holds the "
-                        f"formula {str(cell.value)[:80]!r} without its value (the workbook was "
-                        "written by a program that does not calculate); open it in a "
-                        "spreadsheet program and save it again, or write the value itself"
-                    )
-    finally:
-        book.close()
-
-
-def _excel_cell(value: Any) -> Any:
-    """A cell's value: a date-time at midnight as its day, a time of day as text."""
-    if isinstance(value, dt.datetime):
-        return value.date() if value.time() == dt.time(0) else value
-    if isinstance(value, dt.time):
-        return value.isoformat()
-    return value
