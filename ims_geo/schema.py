@@ -920,7 +920,7 @@ def _doubt_warning(doubt: _Doubt, accepted: np.ndarray, source: str = "") -> str
         {"value": doubt.cells[shown].astype(object)}
         | {f"read{i}": _number_text(r[shown]).astype(object) for i, r in enumerate(doubt.readings)}
     )
-    counts = table.value_counts(sort=False).rename("rows").reset_index()
+    counts = table.value_counts(sort=False, dropna=False).rename("rows").reset_index()
     counts = counts.sort_values(["rows", "value"], ascending=[False, True])
     listed = counts.head(WARNED_VALUES)
     readings = listed[[f"read{i}" for i in range(len(doubt.readings))]].agg(" | ".join, axis=1)
