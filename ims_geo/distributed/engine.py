@@ -31,7 +31,8 @@ How the copies reach their tiles (:data:`SHUFFLES`): up to
 :data:`DIRECT_WORKS_PER_THREAD` works per worker thread, the task that made a
 partition's copies cuts them by tile and each tile's task takes its piece of
 every partition (held in the workers' memory); the tiles are not tied to a
-worker, so whichever worker is free takes the next one. Beyond that, Dask's p2p
+worker: on a cluster each worker thread is given the largest tile left when it
+is about to be free (:func:`_largest_first`), so the workers end together. Beyond that, Dask's p2p
 shuffle moves them (tile k to output partition k, buffered on disk).
 """
 
@@ -98,8 +99,8 @@ DIRECT_WORKS_PER_THREAD = 1_500_000
 QUEUED_PER_THREAD = 1
 #: How the copies reach their tiles: ``"direct"`` (each partition's copies cut by tile in
 #: the task that made them, each tile's task takes its pieces from every partition: no
-#: barrier but the tiles' own, no disk, and the scheduler gives the next tile to whichever
-#: worker is free) or ``"p2p"`` (Dask's p2p shuffle, tile k to output partition k; for
+#: disk, and the next tile, the largest left, goes to whichever worker is about to be
+#: free) or ``"p2p"`` (Dask's p2p shuffle, tile k to output partition k; for
 #: data beyond the workers' memory).
 SHUFFLES: tuple[str, ...] = ("direct", "p2p")
 #: Text columns of the answer whose values repeat: dictionary encoded in the tiles' files
