@@ -340,10 +340,11 @@ def _formula_like(values: pd.Series) -> np.ndarray:
         starts = values.str.match(_FORMULA_START)
     except AttributeError:  # no text at all (numbers or dates in an object column)
         return np.zeros(len(values), dtype=bool)
-    starts = starts.eq(True).to_numpy(dtype=bool)  # NaN where a cell is not text
+    # NaN (object) or NA (text dtypes) where a cell is not text or is missing
+    starts = starts.eq(True).to_numpy(dtype=bool, na_value=False)
     if not starts.any():
         return starts
-    numbers = values.str.match(_PLAIN_NUMBER).eq(True).to_numpy(dtype=bool)
+    numbers = values.str.match(_PLAIN_NUMBER).eq(True).to_numpy(dtype=bool, na_value=False)
     return starts & ~numbers
 
 

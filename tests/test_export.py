@@ -1031,3 +1031,14 @@ def test_every_format_writes_a_duration_as_the_same_text(suffix, tmp_path):
     for col, texts in DURATION_TEXTS.items():
         got = back[col].astype(object).where(back[col].notna(), None).tolist()
         assert got == texts, (suffix, col)
+
+
+@pytest.mark.parametrize("dtype", ["string", "string[pyarrow]", "str", object])
+def test_a_text_column_with_missing_cells_is_neutralised_cell_by_cell(dtype):
+    # a missing cell among text cells, next to formulas and plain numbers written as text
+    cells = ["=SUM(A1)", None, "-12.5", "+31 6 1234", "plain", "@cmd"]
+    out = export.neutralise_csv(pd.DataFrame({"note": pd.Series(cells, dtype=dtype)}))
+    expected = [export.CSV_ESCAPE + "=SUM(A1)", None, "-12.5", export.CSV_ESCAPE + "+31 6 1234",
+                "plain", export.CSV_ESCAPE + "@cmd"]  # fmt: skip
+    got = [None if pd.isna(v) else v for v in out["note"]]
+    assert got == expected
