@@ -284,7 +284,10 @@ def programme_cmd(year: int, revision: int | None, out: str | None, store_path: 
 @cycle_option
 @click.option("--moved-days", type=int, default=30, show_default=True,
               help="Days a period may change before a work counts as moved.")  # fmt: skip
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write them (.csv, .xlsx).")
+@click.option("--out", type=click.Path(dir_okay=False),
+              help="Also write the deviations and the works awaiting the plan's update as one "
+                   "table (.csv, .xlsx): column 'state' holds the deviation kind or "
+                   "'awaiting_update'.")  # fmt: skip
 @store_option
 @_handle_errors
 def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str) -> None:
@@ -292,6 +295,8 @@ def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str)
 
     Works whose current plan still holds the dates the programme was adopted
     from are no deviations: they are listed apart, as plans not yet updated.
+    --out writes both in one table: the deviations first, in their usual
+    columns, then the works awaiting the update; 'state' tells them apart.
     """
     from ims_geo import cycle, export
     from ims_geo.cycle.status import awaiting_text
@@ -317,8 +322,42 @@ def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str)
         click.echo("")
         click.echo(states.loc[:, ["project", "lead_org", "rag", "reason"]].to_string(index=False))
     if out:
-        export.write(found, out, layer="deviations")
-        click.echo(f"Deviations written to {out}", err=True)
+        export.write(_deviations_table(found, awaiting), out, layer="deviations")
+        click.echo(
+            f"{len(found)} deviations and {len(awaiting)} works awaiting the plan's update "
+            f"written to {out}",
+            err=True,
+        )
+
+
+def _deviations_table(found: pd.DataFrame, awaiting: pd.DataFrame) -> pd.DataFrame:
+    """Deviations and works awaiting the plan's update as one table, for ``--out``.
+
+    Parameters
+    ----------
+    found
+        :func:`ims_geo.cycle.deviations`.
+    awaiting
+        :func:`ims_geo.cycle.awaiting_update`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The deviations' columns in their order (``deviation`` empty for a work
+        awaiting the update, as it is no deviation), then ``state`` (the
+        deviation kind, or ``awaiting_update``) and ``uploaded_at`` (when the
+        plan awaiting the update was uploaded); deviations first, then the
+        works awaiting the update by org and work_id.
+    """
+    from ims_geo.cycle.monitor import AWAITING
+
+    deviations = found.assign(state=found["deviation"], uploaded_at=pd.NaT)
+    waiting = awaiting.assign(deviation=None, state=AWAITING)
+    columns = [*found.columns, "state", "uploaded_at"]
+    parts = [part.reindex(columns=columns) for part in (deviations, waiting) if len(part)]
+    table = pd.concat(parts, ignore_index=True) if parts else deviations.loc[:, columns]
+    # one UTC column (a spreadsheet takes the time without its zone), not objects
+    return table.assign(uploaded_at=pd.to_datetime(table["uploaded_at"], utc=True))
 
 
 @main.group("moratoria", invoke_without_command=True)
