@@ -131,3 +131,17 @@ def test_with_nothing_deviating_the_file_lists_the_works_awaiting_the_update(
     assert list(zip(table["org"], table["work_id"], table["state"], strict=True)) == [
         ("Gas", "G1", "awaiting_update"), ("Water", "W1", "awaiting_update")
     ]  # fmt: skip
+
+
+def test_with_every_plan_on_programme_the_file_holds_the_header_only(tmp_path: Path) -> None:
+    path, target = tmp_path / "cycle.gpkg", tmp_path / "deviations.csv"
+    store = open_store(path)
+    adopt(store)
+    for org, rows in BEFORE.items():
+        dates = {w: ADOPTED[(org, w)] for w, *_ in rows}
+        store.import_plan(plan_of(org, dates), org=org, cycle=YEAR)
+    states, _ = model(dict(ADOPTED), set(BEFORE), {})
+    assert {kind for kind, _ in states.values()} == {""}  # nothing deviates, nothing awaits
+    run("cycle", "deviations", "--cycle", str(YEAR), "--store", str(path), "--out", str(target))
+    table = pd.read_csv(target, dtype=str, keep_default_na=False)
+    assert table.columns.tolist() == COLUMNS and table.empty
