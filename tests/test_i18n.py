@@ -997,6 +997,122 @@ def test_a_file_without_a_work_id_column_is_explained_in_its_language(lang):
     assert looks in shown[0] and '[columns] work_id = "rec_id"' in shown[0], shown[0]
     assert look in shown[1] and '[columns] work_id = "rec_id"' in shown[1], shown[1]
     assert columns in shown[2], shown[2]
+    compose = {
+        "nl": "in een koppelingsbestand, of stel er een samen uit kolommen met [work_id_from] "
+        "daarin), importeer",
+        "de": "in einer Zuordnungsdatei, oder setzen Sie dort eine aus Spalten mit [work_id_from] "
+        "zusammen), importieren",
+    }[lang]
+    assert all(compose in one for one in shown), shown
+
+
+#: ``[work_id_from]`` tables that do not fit a file of columns ID, name and geometry.
+ID_FROM_PROBLEMS = {
+    "not a table": 'work_id_from = "ID"\n',
+    "unknown key": '[work_id_from]\ncolumns = ["ID"]\nhash = "md5"\n',
+    "no columns": '[work_id_from]\nprefix = "NH-"\n',
+    "twice": '[work_id_from]\ncolumns = ["ID", "ID"]\n',
+    "prefix": '[work_id_from]\ncolumns = ["ID"]\nprefix = 3\n',
+    "both": '[work_id_from]\ncolumns = ["ID"]\n[defaults]\nwork_id = "x"\n',
+    "absent": '[work_id_from]\ncolumns = ["ID", "roads", "km"]\n',
+}
+ID_FROM_SHOWN = {
+    "nl": {
+        "not a table": "m.toml: [work_id_from] moet een tabel zijn zoals columns = "
+        '["roads", "startDate"], niet \'ID\'',
+        "unknown key": "m.toml: [work_id_from] heeft een onbekende sleutel 'hash'; gebruik "
+        "columns en prefix",
+        "no columns": 'm.toml: [work_id_from] heeft columns = ["...", ...] nodig, de kolommen '
+        "die een werk identificeren",
+        "twice": "m.toml: [work_id_from] columns ['ID', 'ID'] noemt een kolom twee keer",
+        "prefix": 'm.toml: [work_id_from] prefix moet tekst zijn, bijv. "NH-", niet 3',
+        "both": "m.toml: [defaults] work_id en [work_id_from] geven allebei de work_id; houd "
+        "[columns] work_id als het bestand een id-kolom heeft, anders alleen [work_id_from]",
+        "absent": "m.toml: [work_id_from] columns noemt 'roads', 'km', maar plan.csv heeft zo'n "
+        "kolom niet; de kolommen zijn: ID, name, geometry",
+    },
+    "de": {
+        "not a table": "m.toml: [work_id_from] muss eine Tabelle wie columns = "
+        '["roads", "startDate"] sein, nicht \'ID\'',
+        "unknown key": "m.toml: [work_id_from] hat den unbekannten Schlüssel 'hash'; verwenden "
+        "Sie columns und prefix",
+        "no columns": 'm.toml: [work_id_from] braucht columns = ["...", ...], die Spalten, die '
+        "eine Maßnahme kennzeichnen",
+        "twice": "m.toml: [work_id_from] columns ['ID', 'ID'] nennt eine Spalte zweimal",
+        "prefix": 'm.toml: [work_id_from] prefix muss Text sein, z. B. "NH-", nicht 3',
+        "both": "m.toml: [defaults] work_id und [work_id_from] geben beide die work_id an; "
+        "behalten Sie [columns] work_id, wenn die Datei eine ID-Spalte hat, sonst nur "
+        "[work_id_from]",
+        "absent": "m.toml: [work_id_from] columns nennt 'roads', 'km', aber plan.csv hat keine "
+        "solche Spalte; ihre Spalten sind: ID, name, geometry",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+@pytest.mark.parametrize("case", list(ID_FROM_PROBLEMS))
+def test_a_work_id_from_table_that_does_not_fit_is_explained_in_its_language(lang, case):
+    from ims_geo.ingest._mapping import apply, loads_mapping
+
+    frame = pd.DataFrame({"ID": ["1"], "name": ["x"], "geometry": ["POINT (0 0)"]})
+    with pytest.raises(InputError) as refused:
+        apply(
+            frame,
+            loads_mapping(ID_FROM_PROBLEMS[case], "m.toml"),
+            name="plan.csv",
+            text_geometry=True,
+        )
+    english = str(refused.value)
+    assert english.startswith("m.toml: [") and "[work_id_from]" in english, english
+    i18n.use(lang)
+    assert messages.translate(english) == ID_FROM_SHOWN[lang][case], english
+    # on the page a mapping built there is named in the page's language too
+    built = messages.translate(english.replace("m.toml", "the mapping built here", 1))
+    assert built.split(": ", 1)[1] == ID_FROM_SHOWN[lang][case].split(": ", 1)[1], built
+    assert not built.startswith("the mapping"), built
+
+
+@pytest.mark.parametrize("lang", ["nl", "de"])
+@pytest.mark.parametrize("repeats", [1, 1001])
+def test_ids_composed_with_a_suffix_are_explained_in_their_language(lang, repeats):
+    from ims_geo.ingest._mapping import loads_mapping
+
+    # one first row, then ``repeats`` rows repeating it in road and km, then a row of its own
+    rows = [f'A2,{12 + (i > repeats)},2030-01-01,2030-02-01,"POINT ({155000 + i} 463000)"'
+            for i in range(repeats + 2)]  # fmt: skip
+    data = ("\n".join(["road,km,start_date,end_date,geometry", *rows]) + "\n").encode()
+    mapping = loads_mapping(
+        '[work_id_from]\ncolumns = ["road", "km"]\n[defaults]\norg = "W"\n', "m.toml"
+    )
+    result = read_works(data, name="my plan.csv", crs="EPSG:28992", mapping=mapping)
+    assert len(result.works) == repeats + 2 and len(result.rejected) == 0
+    (warning,) = [w for w in result.warnings if "got a suffix" in w]
+    count = f"{repeats:,}"
+    assert warning.startswith(f"my plan.csv: {count} work_id"), warning
+    i18n.use(lang)
+    shown = messages.translate(warning)
+    expected = {
+        ("nl", 1): f"my plan.csv: {count} work_id samengesteld uit road, km kreeg een "
+        "achtervoegsel (-2, -3, ... in bestandsvolgorde) omdat de rij een eerdere rij in al die "
+        "kolommen herhaalt; zulke ids blijven alleen gelijk zolang het bestand zijn rijvolgorde "
+        "houdt — voeg een kolom die de rijen onderscheidt toe aan [work_id_from] columns",
+        ("nl", 1001): f"my plan.csv: {count} work_ids samengesteld uit road, km kregen een "
+        "achtervoegsel (-2, -3, ... in bestandsvolgorde) omdat hun rijen een eerdere rij in al "
+        "die kolommen herhalen; zulke ids blijven alleen gelijk zolang het bestand zijn "
+        "rijvolgorde houdt — voeg een kolom die de rijen onderscheidt toe aan [work_id_from] "
+        "columns",
+        ("de", 1): f"my plan.csv: {count} aus road, km zusammengesetzte work_id erhielt ein "
+        "Suffix (-2, -3, ... in Dateireihenfolge), weil ihre Zeile eine frühere Zeile in all "
+        "diesen Spalten wiederholt; solche IDs bleiben nur gleich, solange die Datei ihre "
+        "Zeilenreihenfolge behält — fügen Sie [work_id_from] columns eine Spalte hinzu, die die "
+        "Zeilen unterscheidet",
+        ("de", 1001): f"my plan.csv: {count} aus road, km zusammengesetzte work_ids erhielten ein "
+        "Suffix (-2, -3, ... in Dateireihenfolge), weil ihre Zeilen eine frühere Zeile in all "
+        "diesen Spalten wiederholen; solche IDs bleiben nur gleich, solange die Datei ihre "
+        "Zeilenreihenfolge behält — fügen Sie [work_id_from] columns eine Spalte hinzu, die die "
+        "Zeilen unterscheidet",
+    }[lang, repeats]
+    assert shown == expected, warning
 
 
 @pytest.mark.postgis

@@ -239,8 +239,9 @@ def test_a_file_without_a_work_id_column_names_the_id_like_columns_and_the_comma
     assert _no_id_messages(result.warnings) == [
         "feed.csv has no work_id column, so every row is rejected as missing work_id; "
         "'rec_id' looks like an id — `ims-geo mapping suggest feed.csv --out mapping.toml` "
-        'writes a starter mapping (or set [columns] work_id = "rec_id" in a mapping file), '
-        "then import with --mapping mapping.toml"
+        'writes a starter mapping (or set [columns] work_id = "rec_id" in a mapping file, or '
+        "compose one from columns with [work_id_from] there), then import with --mapping "
+        "mapping.toml"
     ]
     # the column it names is the one the mapping needs: with it, every row is kept
     mapped = read_works(_csv(tmp_path, frame), mapping=Mapping(columns={"work_id": "rec_id"}))

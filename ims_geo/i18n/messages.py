@@ -211,20 +211,21 @@ TEMPLATES: tuple[str, ...] = (
     N_(
         "{file} has no work_id column, so every row is rejected as missing work_id; {ids} "
         "looks like an id — `ims-geo mapping suggest {file} --out mapping.toml` writes a "
-        "starter mapping (or set [columns] work_id = {example} in a mapping file), then import "
-        "with --mapping mapping.toml"
+        "starter mapping (or set [columns] work_id = {example} in a mapping file, or compose "
+        "one from columns with [work_id_from] there), then import with --mapping mapping.toml"
     ),
     N_(
         "{file} has no work_id column, so every row is rejected as missing work_id; {ids} "
         "look like an id — `ims-geo mapping suggest {file} --out mapping.toml` writes a "
-        "starter mapping (or set [columns] work_id = {example} in a mapping file), then import "
-        "with --mapping mapping.toml"
+        "starter mapping (or set [columns] work_id = {example} in a mapping file, or compose "
+        "one from columns with [work_id_from] there), then import with --mapping mapping.toml"
     ),
     N_(
         "{file} has no work_id column, so every row is rejected as missing work_id; its "
         "columns are: {columns} — `ims-geo mapping suggest {file} --out mapping.toml` writes a "
-        'starter mapping (or set [columns] work_id = "<the id column>" in a mapping file), '
-        "then import with --mapping mapping.toml"
+        'starter mapping (or set [columns] work_id = "<the id column>" in a mapping file, or '
+        "compose one from columns with [work_id_from] there), then import with --mapping "
+        "mapping.toml"
     ),
     # sign-in to a shared store
     N_(
@@ -376,6 +377,35 @@ TEMPLATES: tuple[str, ...] = (
     ),
     N_("{mapping}: [decimal] {column} is not a number column; use one of {columns}"),
     N_("{mapping}: [decimal] {column} = {value} is not a decimal mark; use {marks}"),
+    # ids composed from columns ([work_id_from], ims_geo.ingest._mapping)
+    N_(
+        '{mapping}: [work_id_from] must be a table such as columns = ["roads", "startDate"], '
+        "not {value}"
+    ),
+    N_("{mapping}: [work_id_from] has unknown key {key}; use columns and prefix"),
+    N_('{mapping}: [work_id_from] needs columns = ["...", ...], the columns that identify a work'),
+    N_("{mapping}: [work_id_from] columns {listed} names a column twice"),
+    N_('{mapping}: [work_id_from] prefix must be text, e.g. "NH-", not {value}'),
+    N_(
+        "{mapping}: [{table}] work_id and [work_id_from] both give the work_id; keep [columns] "
+        "work_id when the file has an id column, else [work_id_from] only"
+    ),
+    N_(
+        "{mapping}: [work_id_from] columns names {listed}, but {file} has no such column; its "
+        "columns are: {columns}"
+    ),
+    N_(
+        "{file}: {count} work_id composed from {columns} got a suffix (-2, -3, ... in file "
+        "order) because its row repeats an earlier row in all of those columns; such ids stay "
+        "the same only while the file keeps its row order — add a column that tells the rows "
+        "apart to [work_id_from] columns"
+    ),
+    N_(
+        "{file}: {count} work_ids composed from {columns} got a suffix (-2, -3, ... in file "
+        "order) because their rows repeat an earlier row in all of those columns; such ids stay "
+        "the same only while the file keeps its row order — add a column that tells the rows "
+        "apart to [work_id_from] columns"
+    ),
     # a proposal to compare with (ims_geo.programme.read_proposal)
     N_("{file}: not a proposal written by ims-geo propose (kpis and works): {error}"),
     N_("{file}: missing column(s) {columns} of a proposal"),

@@ -703,8 +703,8 @@ def no_id_message(frame: pd.DataFrame, name: str, columns: list[str], used: set[
     return (
         f"{name} has no work_id column, so every row is rejected as missing work_id; {looks} "
         f"— `{command}` writes a starter mapping (or set [columns] work_id = "
-        f"{json.dumps(example, ensure_ascii=False)} in a "
-        "mapping file), then import with --mapping mapping.toml"
+        f"{json.dumps(example, ensure_ascii=False)} in a mapping file, or compose one from "
+        "columns with [work_id_from] there), then import with --mapping mapping.toml"
     )
 
 
