@@ -300,6 +300,7 @@ def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str)
     """
     from ims_geo import cycle, export
     from ims_geo.cycle.status import awaiting_text
+    from ims_geo.report.data import AWAITING_REPORT_COLUMNS
 
     store = _open_store(store_path)
     found, states, awaiting = cycle.monitoring(store, year, moved_days=moved_days)
@@ -307,17 +308,7 @@ def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str)
     if len(awaiting):
         click.echo("")
         click.echo(awaiting_text(awaiting))
-        shown = [
-            "org",
-            "work_id",
-            "project",
-            "days",
-            "start",
-            "end",
-            "adopted_start",
-            "adopted_end",
-        ]
-        click.echo(_table(awaiting.loc[:, shown]))
+        click.echo(_table(awaiting.loc[:, list(AWAITING_REPORT_COLUMNS)]))
     if len(states):
         click.echo("")
         click.echo(states.loc[:, ["project", "lead_org", "rag", "reason"]].to_string(index=False))
