@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -793,6 +793,14 @@ class _Numbers:
     #: What is worth knowing about the column as a whole.
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def doubtful(self) -> np.ndarray:
+        """Cells left empty because their number depends on the style (any of :attr:`doubts`)."""
+        doubtful = np.zeros(len(self.values), dtype=bool)
+        for doubt in self.doubts:
+            doubtful |= doubt.rows
+        return doubtful
+
 
 def _parse_number(series: pd.Series, column: str = "", decimal: str | None = None) -> _Numbers:
     """Read one number column, deciding its decimal mark from all its cells.
@@ -899,11 +907,8 @@ def _parse_number(series: pd.Series, column: str = "", decimal: str | None = Non
         )
     finite = np.isfinite(values.to_numpy(dtype="float64"))
     values[~finite] = np.nan
-    doubtful = np.zeros(n, dtype=bool)
-    for doubt in doubts:
-        doubtful |= doubt.rows
-    unreadable = ~finite & ~doubtful & ~_blank(series)
-    return _Numbers(values, unreadable, doubts, notes)
+    numbers = _Numbers(values, np.zeros(n, dtype=bool), doubts, notes)
+    return replace(numbers, unreadable=~finite & ~numbers.doubtful & ~_blank(series))
 
 
 def _doubt_warning(doubt: _Doubt, accepted: np.ndarray, source: str = "") -> str | None:
@@ -941,10 +946,7 @@ def undecided_numbers(series: pd.Series, column: str = "") -> list[str]:
     (and warns) unless the style is declared (a mapping's ``decimal``). Distinct cells, the
     most frequent first; empty when every cell reads one way.
     """
-    doubtful = np.zeros(len(series), dtype=bool)
-    for doubt in _parse_number(series, column).doubts:
-        doubtful |= doubt.rows
-    cells = series[doubtful].astype("string").str.strip()
+    cells = series[_parse_number(series, column).doubtful].astype("string").str.strip()
     return [str(c) for c in cells.value_counts(sort=True).index]
 
 
