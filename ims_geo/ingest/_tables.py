@@ -67,7 +67,7 @@ def read_csv(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
 def read_table(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
     """Read a table whose geometry is text (WKT or x/y columns): CSV, JSON records or Excel."""
     if dataset.fmt == JSON_RECORDS:
-        return records_frame(dataset.records, name, dataset.limits), []
+        return records_frame(dataset.records, name), []
     if dataset.fmt == FORMATS[".xlsx"]:
         return read_xlsx(dataset, name), []
     return read_csv(dataset, name)
@@ -138,21 +138,17 @@ def json_tables(path: Path, name: str, limits: Any) -> dict[str, list[Any]] | No
     return tables
 
 
-def records_frame(records: list[Any], name: str, limits: Any = None) -> pd.DataFrame:
+def records_frame(records: list[Any], name: str) -> pd.DataFrame:
     """A list of JSON records as a table of text, as a CSV is read.
 
     Strings are kept as written (ids keep their leading zeros), numbers and
     ``true``/``false`` become their JSON text and are validated like a CSV's
     cells, ``null`` is no value and a nested object or list is kept as its
-    JSON text.
+    JSON text. Their number was checked against ``max_rows`` by
+    :func:`json_tables`, which found them.
     """
     if not records:
         raise InputError(f"{name} holds no records; a plan needs one object per work")
-    if limits is not None and len(records) > limits.max_rows:
-        raise HostileInputError(
-            f"{name} holds {len(records):,} records, more than the limit of "
-            f"{limits.max_rows:,} (max_rows); split the file"
-        )
     flat = np.fromiter((isinstance(r, dict) for r in records), dtype=bool, count=len(records))
     if not flat.all():
         at = int(np.flatnonzero(~flat)[0])
