@@ -801,8 +801,9 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_STATUS_COLUMNS})
     dev = combined["deviation"]
     waiting = (dev == AWAITING).to_numpy()
+    # "outside" is already False for a work awaiting the plan's update (see _assess)
     red_member = dev.isin(["dropped", "not_combined"]) | (
-        combined["outside"] & ~combined["started"] & (dev != "") & ~waiting
+        combined["outside"] & ~combined["started"] & (dev != "")
     )
     amber_member = (dev != "") & ~red_member & ~waiting
     label = pd.Series(
