@@ -275,8 +275,8 @@ def _is_duration(values: pd.Series) -> bool:
 def _durations_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Duration columns as their text (``3 days``), as every format but GeoParquet writes them.
 
-    Excel would take them as day numbers and GeoJSON not at all; CSV,
-    GeoPackage and shapefiles write the same text (:func:`_column`).
+    Excel would take them as day numbers, GeoJSON not at all and the plain
+    formats (CSV, GeoPackage, shapefiles: :func:`_column`) not as one text.
     """
     out = frame
     for col in frame.columns:
@@ -409,9 +409,10 @@ def _column(values: pd.Series, *, plain: bool) -> tuple[pa.Array | pa.ChunkedArr
     A column Arrow cannot type (numbers mixed with text) always goes as its
     text, the way pandas writes it. A ``plain`` format (CSV, GeoPackage,
     shapefile: one plain value per field) also takes as text what it would
-    flatten or garble: lists and records (``[1, 2]``, ``{'a': 1}``),
-    extension types (periods ``2027-01``, intervals ``(0, 1]``) and
-    durations (``3 days``); GeoParquet holds all of them as they are.
+    flatten or garble: lists and records (``[1, 2]``, ``{'a': 1}``) and
+    extension types (periods ``2027-01``, intervals ``(0, 1]``); durations
+    come as text already (:func:`_durations_as_text`). GeoParquet holds all
+    of them as they are.
 
     Parameters
     ----------
@@ -434,7 +435,7 @@ def _column(values: pd.Series, *, plain: bool) -> tuple[pa.Array | pa.ChunkedArr
         # the values as Python lists and dicts: the text Excel's writer gives them too
         listed = array.to_pylist()
         return pa.array([None if v is None else str(v) for v in listed], pa.string()), True
-    if plain and (isinstance(kind, pa.BaseExtensionType) or pa.types.is_duration(kind)):
+    if plain and isinstance(kind, pa.BaseExtensionType):
         return pa.array(_as_text(values), type=pa.string()), True
     return array, False
 
