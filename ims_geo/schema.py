@@ -753,9 +753,8 @@ _NUMBER_PATTERNS = {point: _number_pattern(point) for point in DECIMAL_MARKS}
 
 def _read_as(text: pd.Series, point: str) -> pd.Series:
     """The numbers of ``text`` written with the decimal mark ``point`` (cells already checked)."""
-    plain = text
-    for group in (*_GROUP_SPACES.strip("[]"), "," if point == "." else "."):
-        plain = plain.str.replace(group, "", regex=False)
+    group = re.escape("," if point == "." else ".")
+    plain = text.str.replace(f"{_GROUP_SPACES}|{group}", "", regex=True)
     if point == ",":
         plain = plain.str.replace(",", ".", regex=False)
     return pd.to_numeric(plain, errors="coerce").astype("float64")
