@@ -389,7 +389,7 @@ def _pick(layers: list[str], layer: str | None, name: str, *, container: bool = 
 
 def layers(path: Path, upload: Upload, limits: Any) -> list[str]:
     """Layer names of the upload (for a zip: its vector files, or the layers of its one file)."""
-    from ims_geo.ingest._tables import _sheets, json_tables  # they read this module's Dataset
+    from ims_geo.ingest._tables import json_tables, sheets  # they read this module's Dataset
 
     check_content(path, upload.suffix, upload.name)
     if upload.suffix == ".zip":
@@ -407,9 +407,7 @@ def layers(path: Path, upload: Upload, limits: Any) -> list[str]:
     if upload.suffix in (".csv", ".parquet"):
         return [Path(upload.name).stem]
     if upload.suffix == ".xlsx":
-        check_zip(path, upload.name, limits)
-        test_zip(path, upload.name)
-        return _sheets(path, upload.name)
+        return sheets(path, upload.name, limits)
     if upload.suffix == ".json":
         tables = json_tables(path, upload.name, limits)
         if tables is not None:
@@ -426,7 +424,7 @@ def resolve(
     limits: Any,
 ) -> Dataset:
     """Choose the layer and text encoding to read from ``path``."""
-    from ims_geo.ingest._tables import _sheets, json_tables  # they read this module's Dataset
+    from ims_geo.ingest._tables import json_tables, sheets  # they read this module's Dataset
 
     check_content(path, upload.suffix, upload.name)
     name = upload.name
@@ -435,10 +433,8 @@ def resolve(
     if upload.suffix == ".parquet":
         return Dataset("parquet", FORMATS[".parquet"], path=str(path), limits=limits)
     if upload.suffix == ".xlsx":
-        check_zip(path, name, limits)
-        test_zip(path, name)
-        sheets = _sheets(path, name)
-        sheet = sheets[0] if layer is None else _pick(sheets, layer, name)
+        found = sheets(path, name, limits)
+        sheet = found[0] if layer is None else _pick(found, layer, name)
         fmt = FORMATS[".xlsx"]
         return Dataset("csv", fmt, path=str(path), layer=sheet, label=sheet, limits=limits)
     if upload.suffix == ".json" and (tables := json_tables(path, name, limits)) is not None:

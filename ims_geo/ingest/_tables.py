@@ -26,7 +26,15 @@ import pandas as pd
 
 from ims_geo.errors import HostileInputError, InputError
 from ims_geo.export import csv_text
-from ims_geo.ingest._sources import _ZIP_ERRORS, FORMATS, JSON_RECORDS, Dataset, _not_vector
+from ims_geo.ingest._sources import (
+    _ZIP_ERRORS,
+    FORMATS,
+    JSON_RECORDS,
+    Dataset,
+    _not_vector,
+    check_zip,
+    test_zip,
+)
 
 
 def read_csv(dataset: Dataset, name: str) -> tuple[pd.DataFrame, list[str]]:
@@ -193,8 +201,15 @@ def _workbook(path: Path, name: str, *, data_only: bool) -> Any:
         raise _not_vector(name, f" (it could not be opened as an Excel workbook: {exc})") from exc
 
 
-def _sheets(path: Path, name: str) -> list[str]:
-    """The sheet names of a workbook, in their order."""
+def sheets(path: Path, name: str, limits: Any) -> list[str]:
+    """The sheet names of a workbook, in their order, once its zip is checked whole.
+
+    The archive's headers are checked against ``limits`` and every member's
+    CRC (:func:`~ims_geo.ingest._sources.check_zip`,
+    :func:`~ims_geo.ingest._sources.test_zip`) before openpyxl reads it.
+    """
+    check_zip(path, name, limits)
+    test_zip(path, name)
     book = _workbook(path, name, data_only=True)
     try:
         return [str(s) for s in book.sheetnames]
