@@ -368,8 +368,16 @@ def _gdal_layers(path: str, name: str, fmt: str) -> list[str]:
     return spatial or [str(row[0]) for row in found]
 
 
-def _pick(layers: list[str], layer: str | None, name: str, *, container: bool = True) -> str:
-    """The layer to read; a single-layer file (not a GeoPackage or zip) ignores ``layer``."""
+def _pick(
+    layers: list[str], layer: str | None, name: str, *, container: bool = True, first: bool = False
+) -> str:
+    """The layer to read; a single-layer file (not a GeoPackage or zip) ignores ``layer``.
+
+    With ``first``, no ``layer`` given reads the first of several layers instead of
+    asking for one.
+    """
+    if layer is None and first and layers:
+        return layers[0]
     if layer is None or (not container and len(layers) == 1):
         if len(layers) == 1:
             return layers[0]
@@ -422,8 +430,13 @@ def resolve(
     layer: str | None,
     encoding: str | None,
     limits: Any,
+    first: bool = False,
 ) -> Dataset:
-    """Choose the layer and text encoding to read from ``path``."""
+    """Choose the layer and text encoding to read from ``path``.
+
+    With ``first`` and no ``layer``, the first layer :func:`layers` lists is read
+    instead of a file of several layers being refused.
+    """
     from ims_geo.ingest._tables import json_tables, sheets  # they read this module's Dataset
 
     check_content(path, upload.suffix, upload.name)
@@ -438,7 +451,7 @@ def resolve(
         fmt = FORMATS[".xlsx"]
         return Dataset("csv", fmt, path=str(path), layer=sheet, label=sheet, limits=limits)
     if upload.suffix == ".json" and (tables := json_tables(path, name, limits)) is not None:
-        label = _pick(list(tables), layer, name, container=False)
+        label = _pick(list(tables), layer, name, container=False, first=first)
         return Dataset(
             "csv", JSON_RECORDS, path=str(path), label=label, records=tables[label], limits=limits
         )
@@ -449,7 +462,9 @@ def resolve(
                 f"{name}: the shapefile's {' and '.join(missing)} file is missing next to it; "
                 "upload the shapefile as a .zip with all its parts (.shp, .shx, .dbf, .prj, .cpg)"
             )
-        label = _pick(_gdal_layers(str(path), name, "shapefile"), layer, name, container=False)
+        label = _pick(
+            _gdal_layers(str(path), name, "shapefile"), layer, name, container=False, first=first
+        )
         dataset = Dataset("gdal", "shapefile", path=str(path), label=label)
         cpg, dbf = _sibling(path, ".cpg"), _sibling(path, ".dbf")
         assert dbf is not None  # checked above
@@ -463,7 +478,9 @@ def resolve(
         container = upload.suffix == ".gpkg"
         if container:
             check_geopackage(path, name)
-        label = _pick(_gdal_layers(str(path), name, fmt), layer, name, container=container)
+        label = _pick(
+            _gdal_layers(str(path), name, fmt), layer, name, container=container, first=first
+        )
         return Dataset("gdal", fmt, path=str(path), layer=label, label=label, encoding=encoding)
 
     members = check_zip(path, name, limits)
@@ -491,7 +508,7 @@ def resolve(
         if _suffix(inner) == ".gpkg":
             _check_geopackage_member(path, inner, name)
         inner_layers = _gdal_layers(f"{root}/{inner}", name, fmt)
-        label = _pick(inner_layers, layer, name, container=_suffix(inner) == ".gpkg")
+        label = _pick(inner_layers, layer, name, container=_suffix(inner) == ".gpkg", first=first)
         in_zip = (path, inner) if _suffix(inner) == ".gpkg" else None
         return Dataset(
             "gdal",
@@ -503,7 +520,7 @@ def resolve(
             archive=in_zip,
         )
     labels = _labels(vector)
-    label = _pick(list(labels), layer, name)
+    label = _pick(list(labels), layer, name, first=first)
     member = labels[label]
     suffix = _suffix(member)
     if suffix == ".csv":

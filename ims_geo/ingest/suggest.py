@@ -291,11 +291,17 @@ def _read_raw(
     """The file's own columns and values (in the worker); the first layer unless told."""
     assert upload.path is not None
     try:
-        if first_layer and layer is None and upload.suffix in (".gpkg", ".zip", ".json"):
+        if first_layer and layer is None and upload.suffix in (".gpkg", ".zip"):
             found = _sources.layers(upload.path, upload, limits)
             layer = found[0] if found else None
         dataset = _sources.resolve(
-            upload.path, upload, layer=layer, encoding=encoding, limits=limits
+            upload.path,
+            upload,
+            layer=layer,
+            encoding=encoding,
+            limits=limits,
+            # a JSON file's first table chosen as it is parsed, not in a parse of its own
+            first=first_layer and upload.suffix == ".json",
         )
         if dataset.kind == "csv":
             return _tables.read_table(dataset, upload.name)[0], True, dataset.label
