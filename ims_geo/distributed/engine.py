@@ -541,7 +541,7 @@ def _run(
         conflicts = _gathered(frames, target)
     spans = [(o[5][0], o[5][3], o[5][1], int(o[2])) for o in outcomes]
     phases = {"first pass": searched - began, "search": done - searched,
-              "uneven end": _uneven_end([o[5][:2] for o in outcomes]),
+              "uneven end": _uneven_end(spans),
               "idle between tiles": _idle(spans),
               "files": sum(o[5][2] for o in outcomes)}  # fmt: skip
     if cut_at is not None:
@@ -628,10 +628,10 @@ def _idle(spans: list[tuple[str, float, float, int]]) -> float:
     return idle
 
 
-def _uneven_end(spans: list[tuple[str, float]]) -> float:
+def _uneven_end(spans: list[tuple[str, float, float, int]]) -> float:
     """Seconds between the first and the last worker's end of its last tile."""
     last: dict[str, float] = {}
-    for worker, end in spans:
+    for worker, _, end, _ in spans:
         last[worker] = max(last.get(worker, end), end)
     return max(last.values()) - min(last.values()) if len(last) > 1 else 0.0
 
