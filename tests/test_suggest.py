@@ -7,6 +7,7 @@ start), never copied from the importer's output.
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import pandas as pd
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 from ims_geo import schema
 from ims_geo.cli import main
+from ims_geo.errors import ImsGeoError
 from ims_geo.ingest import load_mapping, read_works
 from ims_geo.ingest.suggest import propose_value, suggest_for_frame
 from ims_geo.store import open_store
@@ -202,3 +204,21 @@ def test_suggestion_from_a_frame_built_in_code():
 )
 def test_proposed_values(column, raw, proposed):
     assert propose_value(column, raw)[0] == proposed
+
+
+def test_a_json_object_of_several_record_lists_is_read_raw_by_its_first_list_or_the_one_named():
+    from ims_geo.ingest.suggest import read_raw
+
+    tables = {
+        "planned": [{"Kenmerk": "P1", "Beheerder": "Waternet"}, {"Kenmerk": "P2"}],
+        "done": [{"Nummer": "D1"}],
+    }
+    data = json.dumps(tables).encode()
+    first, text, label = read_raw(data, name="plans.json")
+    assert text
+    assert first.columns.tolist()[:2] == ["Kenmerk", "Beheerder"]
+    assert first["Kenmerk"].tolist() == ["P1", "P2"]
+    named, _, _ = read_raw(data, name="plans.json", layer="done")
+    assert named["Nummer"].tolist() == ["D1"]
+    with pytest.raises(ImsGeoError, match="layer"):
+        read_raw(data, name="plans.json", first_layer=False)
