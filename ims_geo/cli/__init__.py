@@ -521,6 +521,7 @@ def import_cmd(
     from ims_geo.ingest import read_works
     from ims_geo.store import organisations_of
 
+    store = _open_store(store_path)
     result = read_works(
         file,
         org=org,
@@ -528,15 +529,16 @@ def import_cmd(
         layer=read.layer,
         crs=read.source_crs,
         encoding=read.encoding,
+        # the file's coordinates converted once, straight into the CRS the store keeps
+        target_crs=_metric_or_none(store.crs),
         limits=_local_limits(read.limits),
     )
-    click.echo(_from_file_crs(result.report(), result.crs))
+    click.echo(_from_file_crs(result.report(), result.crs, result.source_crs))
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
     _write_rejects(result.rejected, read.rejects)
     if read.strict and (len(result.rejected) or result.warnings):
         _fail(f"{_strict_failure(result)}; nothing stored", EXIT_REJECTED)
-    store = _open_store(store_path)
     table = organisations_of(result.works, result.rejected, org=org)
     versions = store.import_plans(
         result.works,
@@ -548,22 +550,35 @@ def import_cmd(
         replace=replace,
     )
     if store.crs is not None:
-        click.echo(_kept_in(store.crs, result.crs))
+        click.echo(_kept_in(store.crs, result.source_crs))
     _import_report(table, versions, store.location)
 
 
-def _from_file_crs(report: str, crs: Any) -> str:
+def _metric_or_none(crs: Any) -> Any:
+    """``crs`` when works can be measured in it (a local metric CRS), else None."""
+    from ims_geo.crs import check_metric
+
+    if crs is None:
+        return None
+    try:
+        return check_metric(crs)
+    except InputError:  # a store written in another CRS: the reader picks one, the store converts
+        return None
+
+
+def _from_file_crs(report: str, crs: Any, file_crs: Any) -> str:
     """The validation report, its first line naming the file's CRS as where the works came from.
 
-    The report says ``-> CRS`` of the file; the store may keep its works in another CRS,
-    which :func:`_kept_in` names once they are stored.
+    The report says ``-> CRS`` of the works as read (``crs``); the first line names the
+    file's own CRS instead, and :func:`_kept_in` names the store's once they are stored.
     """
     if crs is None:
         return report
     first, newline, rest = report.partition("\n")
     arrow = f" -> {crs.to_string()}"
     if first.endswith(arrow):
-        first = first[: -len(arrow)] + f" from {crs.to_string()}"
+        source = f" from {file_crs.to_string()}" if file_crs is not None else ""
+        first = first[: -len(arrow)] + source
     return first + newline + rest
 
 

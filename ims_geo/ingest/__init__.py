@@ -238,6 +238,10 @@ class IngestResult:
         The layer read, when the file has layers.
     crs
         The working CRS of ``works`` and ``rejected``.
+    source_crs
+        The CRS the file declares, or the one given for a file without
+        one; for several files, the first file's. The works were converted
+        from it to ``crs``.
     files
         Counts per input file.
     columns
@@ -254,6 +258,7 @@ class IngestResult:
     source: str = ""
     layer: str | None = None
     crs: CRS | None = None
+    source_crs: CRS | None = None
     files: list[FileReport] = field(default_factory=list)
     columns: dict[str, list[str]] = field(default_factory=dict)
     source_columns: list[str] = field(default_factory=list)
@@ -1038,10 +1043,11 @@ def _choose_crs(loaded: list[_Loaded], target_crs: CRS | None) -> CRS | None:
         return working_crs(located)
     except InputError:
         # no geometry anywhere (every row will be rejected): keep a file's own CRS
-        for item in loaded:
-            if item.frame.crs is not None:
-                return CRS.from_user_input(item.frame.crs)
-        return None
+        return next((c for item in loaded if (c := _own_crs(item.frame)) is not None), None)
+
+
+def _own_crs(frame: gpd.GeoDataFrame) -> CRS | None:
+    return None if frame.crs is None else CRS.from_user_input(frame.crs)
 
 
 def _to(frame: gpd.GeoDataFrame, crs: CRS | None) -> gpd.GeoDataFrame:
@@ -1141,6 +1147,7 @@ def _result(parts: list[_Part], crs: CRS | None) -> IngestResult:
         source=", ".join(p.loaded.name for p in parts),
         layer=layers.pop() if len(layers) == 1 else None,
         crs=crs,
+        source_crs=_own_crs(parts[0].loaded.frame) if parts else None,
         files=files,
         columns=parts[0].loaded.columns if parts else {},
         source_columns=parts[0].loaded.source_columns if parts else [],
