@@ -109,7 +109,7 @@ def init_installation(
                     )
                 access_db.grant_app_role(conn, schema, app_role)
         except sa.exc.SQLAlchemyError as exc:
-            raise store._fail(exc, f"set up the application role {app_role!r}") from exc
+            raise store.database_error(exc, f"set up the application role {app_role!r}") from exc
     finally:
         store.close()
 
@@ -157,7 +157,7 @@ class Administration:
             orig = getattr(exc, "orig", None)
             if getattr(orig, "sqlstate", None) in ("P0002", "22023"):
                 raise InputError(f"could not {doing}: {_first_line(exc)}") from exc
-            raise self.store._fail(exc, doing) from exc
+            raise self.store.database_error(exc, doing) from exc
 
     # --- organisations --------------------------------------------------------------
     def add_org(self, name: str) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ims_geo.i18n import N_
+
 PLANNER = "planner"
 COORDINATOR = "coordinator"
 VIEWER = "viewer"
@@ -43,6 +45,11 @@ WRITERS: tuple[str, ...] = RIGHTS["import / restore own organisation's plans"]
 #: Roles that may adopt programmes and set cycle targets.
 COORDINATORS: tuple[str, ...] = RIGHTS["propose and adopt programmes, set cycle targets"]
 
+#: How a refusal names who asked (:func:`who`): a signed-in user, with role and organisation,
+WHO = N_("{user} ({role} of {org})")
+#: or someone who did not sign in. Pages translate both (:mod:`ims_geo.i18n.messages`).
+VISITOR = N_("a visitor who is not signed in")
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -69,12 +76,20 @@ class Identity:
     @property
     def who(self) -> str:
         """The user with role and organisation, as refusals name them: ``jussi (planner of Helen)``."""
-        return f"{self.user} ({self.role} of {self.org})"
+        return who(self)
 
     @property
     def is_admin(self) -> bool:
         """May manage organisations, users and tokens and read the audit trail."""
         return self.role == ADMIN
+
+
+def who(identity: Identity | None) -> str:
+    """Who asked, as a refusal names them: ``jussi (planner of Helen)``, or
+    ``a visitor who is not signed in`` without a sign-in (``identity`` None)."""
+    if identity is None:
+        return VISITOR
+    return WHO.format(user=identity.user, role=identity.role, org=identity.org)
 
 
 def rights_table() -> str:

@@ -23,6 +23,7 @@ import functools
 import re
 from collections.abc import Callable
 
+from ims_geo.access.roles import VISITOR, WHO
 from ims_geo.i18n import N_, _, language, ngettext
 from ims_geo.i18n.labels import KPI_NAMES
 
@@ -41,10 +42,35 @@ ROLE_NAMES: dict[str, str] = {
     "viewer": N_("viewer"),
     "admin": N_("administrator"),
 }
-#: Who a shared store's refusal names (:attr:`ims_geo.access.roles.Identity.who`).
-_WHO = N_("{user} ({role} of {org})")
-_VISITOR = N_("a visitor who is not signed in")
-_WHO_PARTS = re.compile(r"(?P<user>.+) \((?P<role>\w+) of (?P<org>.+)\)")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _regex(template: str, shape: Callable[[str], str], *, named: bool = True) -> str:
+    """``template`` as a regular expression, each placeholder matching ``shape(name)``.
+
+    ``named``: each placeholder is a group of its name, and a name used again
+    must match the same text again; else the placeholders are plain groups.
+    """
+    seen: set[str] = set()
+    parts: list[str] = []
+    last = 0
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append(re.escape(template[last : match.start()]))
+        name = match.group(1)
+        if not named:
+            parts.append(f"(?:{shape(name)})")
+        elif name in seen:
+            parts.append(f"(?P={name})")
+        else:
+            parts.append(f"(?P<{name}>{shape(name)})")
+        seen.add(name)
+        last = match.end()
+    parts.append(re.escape(template[last:]))
+    return "".join(parts)
+
+
+#: Who a shared store's refusal names (:func:`ims_geo.access.roles.who`): the role one word.
+_WHO_PARTS = re.compile(_regex(WHO, lambda name: r"\w+" if name == "role" else ".+"))
 
 #: Templates of the library's messages, most specific first (the first full match wins).
 #: Placeholders are named; a name used twice must hold the same text twice.
@@ -232,7 +258,7 @@ TEMPLATES: tuple[str, ...] = (
         "sign-in to {store} refused for {who}: wrong user name, password or token, or the "
         "account is disabled"
     ),
-    # what a signed-in user's role may not do on a shared store ({person}: see _WHO)
+    # what a signed-in role may not do on a shared store ({person}: ims_geo.access.roles.who)
     N_(
         "store {store}: {person} may not adopt a programme; proposing and adopting programmes "
         "and setting cycle targets is for coordinators and admins"
@@ -687,31 +713,21 @@ _NUMBERS = frozenset({
 _SHAPES = {
     "problems": r"lines? \d.*?",
     "lines": r"\d[\d, ]*",
-    "person": rf"{_VISITOR}|.+? \(\w+ of .+?\)",
+    "person": re.escape(VISITOR)
+    + "|"
+    + _regex(WHO, lambda name: r"\w+" if name == "role" else ".+?", named=False),
 }
 _ROWS = re.compile(r"(?P<n>\d[\d,]*) rows?")
 #: A count of rows in brackets inside a listed value: ``Gas (2 rows), Water (1 row)``.
 _COUNTED = re.compile(r"\((?P<rows>\d[\d,]* rows?)\)")
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 @functools.lru_cache(maxsize=1)
 def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    compiled = []
-    for template in TEMPLATES:
-        seen: set[str] = set()
-        parts: list[str] = []
-        last = 0
-        for match in _PLACEHOLDER.finditer(template):
-            parts.append(re.escape(template[last : match.start()]))
-            name = match.group(1)
-            value = _SHAPES.get(name, r"\d[\d,.]*" if name in _NUMBERS else ".*?")
-            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>{value})")
-            seen.add(name)
-            last = match.end()
-        parts.append(re.escape(template[last:]))
-        compiled.append((template, re.compile("".join(parts), re.DOTALL)))
-    return tuple(compiled)
+    def shape(name: str) -> str:
+        return _SHAPES.get(name, r"\d[\d,.]*" if name in _NUMBERS else ".*?")
+
+    return tuple((t, re.compile(_regex(t, shape), re.DOTALL)) for t in TEMPLATES)
 
 
 def _counted(value: str, escape: Callable[[str], str] | None) -> str:
@@ -728,13 +744,13 @@ def _counted(value: str, escape: Callable[[str], str] | None) -> str:
 def _who(value: str, escape: Callable[[str], str] | None) -> str:
     """Who a refusal names (``jussi (planner of Helen)`` or a visitor), the role in words."""
     keep: Callable[[str], str] = (lambda text: text) if escape is None else escape
-    if value == _VISITOR:
-        return _(_VISITOR)
+    if value == VISITOR:
+        return _(VISITOR)
     found = _WHO_PARTS.fullmatch(value)
     if found is None:
         return keep(value)
     role = found.group("role")
-    return _(_WHO).format(
+    return _(WHO).format(
         user=keep(found.group("user")),
         role=_(ROLE_NAMES.get(role, role)),
         org=keep(found.group("org")),

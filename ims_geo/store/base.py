@@ -42,6 +42,7 @@ from pyproj import CRS
 
 from ims_geo import sanity
 from ims_geo.errors import ImportRefusedError, InputError, MissingCRSError, StoreError
+from ims_geo.redact import redact
 from ims_geo.schema import (
     COLUMNS,
     COST,
@@ -245,6 +246,27 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook: not every store holds connections)
         """Release connections (the store can be used again afterwards)."""
+
+    def database_error(self, exc: Exception, doing: str) -> StoreError:
+        """The product's error for a database error met while ``doing`` something.
+
+        A backend that knows more about its database's refusals (who may not,
+        a busy or unreachable server) overrides it.
+
+        Parameters
+        ----------
+        exc
+            The error the database driver raised.
+        doing
+            What was asked, completing "could not ...", e.g. ``"read the planning cycle"``.
+
+        Returns
+        -------
+        StoreError
+            Names the store, what was asked and the database's reason (passwords masked);
+            the caller raises it ``from exc``.
+        """
+        return StoreError(f"store {self.location}: could not {doing} ({database_cause(exc)})")
 
     def __enter__(self) -> Store:
         return self
@@ -626,6 +648,12 @@ class Store(ABC):
 def command(*args: object) -> str:
     """An ``ims-geo`` command line to show in a hint, its arguments quoted for a shell."""
     return " ".join(["ims-geo", *(shlex.quote(str(a)) for a in args)])
+
+
+def database_cause(exc: Exception) -> str:
+    """The database's own reason for ``exc`` (the driver's error when there is one), its
+    passwords masked."""
+    return redact(str(getattr(exc, "orig", None) or exc).strip())
 
 
 def unknown_org_message(org: str, known: Iterable[str], location: str) -> str:

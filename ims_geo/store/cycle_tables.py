@@ -268,12 +268,6 @@ def transaction(store: Store, *, write: bool = False) -> Iterator[Transaction]:
                     {"r": new_revision()},
                 )
     except sa.exc.SQLAlchemyError as exc:
-        fail = getattr(store, "_fail", None)
-        if fail is not None:  # who may not, a busy or unreachable server: in the store's words
-            raise fail(
-                exc, "change the planning cycle" if write else "read the planning cycle"
-            ) from exc
-        cause = str(getattr(exc, "orig", None) or exc).strip()
-        raise StoreError(
-            f"store {store.location}: could not read or write the planning-cycle tables ({cause})"
-        ) from exc
+        # who may not, a busy or unreachable server: in the store's words
+        doing = "change the planning cycle" if write else "read the planning cycle"
+        raise store.database_error(exc, doing) from exc

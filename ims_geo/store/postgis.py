@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from pyproj import CRS
 
 from ims_geo.access import database as access_db
-from ims_geo.access.roles import Identity
+from ims_geo.access.roles import Identity, who
 from ims_geo.errors import StoreError
 from ims_geo.redact import redact
 from ims_geo.schema import COLUMNS, DATE_COLUMNS, EXCAVATION, NUMBER_COLUMNS
@@ -50,6 +50,7 @@ from ims_geo.store.base import (
     Payload,
     PlanVersion,
     Store,
+    database_cause,
     decode_records,
     new_revision,
     new_salt,
@@ -235,7 +236,7 @@ class PostGISStore(Store):
                     {f"a{i}": a for i, a in enumerate(args)},
                 ).scalar()
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, "sign in") from exc
+            raise self.database_error(exc, "sign in") from exc
         if token is None:
             raise StoreError(
                 f"sign-in to {self.location} refused for {who}: wrong user name, password or "
@@ -302,7 +303,7 @@ class PostGISStore(Store):
             with self._engine.begin() as conn:
                 return [tuple(r) for r in conn.execute(sa.text(sql), params or {}).fetchall()]
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, "write") from exc
+            raise self.database_error(exc, "write") from exc
 
     def __repr__(self) -> str:
         who = f", user={self._identity.user!r}" if self._identity else ""
@@ -316,9 +317,14 @@ class PostGISStore(Store):
     def close(self) -> None:
         self._engine.dispose()
 
-    def _fail(self, exc: sa.exc.SQLAlchemyError, doing: str) -> StoreError:
+    def database_error(self, exc: Exception, doing: str) -> StoreError:
+        """The product's error for a database error met while ``doing`` something.
+
+        Besides what every store says (:meth:`Store.database_error`): a lock
+        not granted in time is another import still running, a refused
+        privilege names who asked, and an unreachable server says what to check.
+        """
         orig = getattr(exc, "orig", None)
-        cause = redact(str(orig or exc).strip())
         if isinstance(orig, psycopg.errors.LockNotAvailable):
             return StoreError(
                 f"store {self.location}: could not {doing}: another import is running and "
@@ -326,16 +332,16 @@ class PostGISStore(Store):
                 f"(or raise {LOCK_TIMEOUT_ENV})"
             )
         if isinstance(orig, psycopg.errors.InsufficientPrivilege):
-            who = self._identity.who if self._identity else "a visitor who is not signed in"
             return StoreError(
-                f"store {self.location}: {who} may not {doing} ({cause.splitlines()[0]})"
+                f"store {self.location}: {who(self._identity)} may not {doing} "
+                f"({database_cause(exc).splitlines()[0]})"
             )
-        hint = (
-            "; check that the server runs and the URL, user and password are right"
-            if isinstance(exc, sa.exc.OperationalError)
-            else ""
-        )
-        return StoreError(f"store {self.location}: could not {doing} ({cause}){hint}")
+        error = super().database_error(exc, doing)
+        if isinstance(exc, sa.exc.OperationalError):
+            return StoreError(
+                f"{error}; check that the server runs and the URL, user and password are right"
+            )
+        return error
 
     def _open(self) -> None:
         s = self.schema
@@ -400,7 +406,7 @@ class PostGISStore(Store):
                         access_db.secure_cycle_tables(conn, s)
                         access_db.upgrade(conn, s)  # views of an older installation
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, "open the store") from exc
+            raise self.database_error(exc, "open the store") from exc
         if version != SCHEMA_VERSION:
             raise StoreError(
                 f"{self.location} schema {s} was written by another ims_geo store version "
@@ -418,7 +424,7 @@ class PostGISStore(Store):
             with self._engine.connect() as conn:
                 return [tuple(r) for r in conn.execute(sa.text(sql), params or {}).fetchall()]
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, "read") from exc
+            raise self.database_error(exc, "read") from exc
 
     # --- reading ---------------------------------------------------------------------
     @property
@@ -496,13 +502,14 @@ class PostGISStore(Store):
             self._identity is not None and self._identity.can_write
         ):
             # the database refuses it anyway; say so before any work is done
-            who = self._identity.who if self._identity else "a visitor who is not signed in"
-            raise StoreError(f"store {self.location}: {who} may not import the plans")
+            raise StoreError(
+                f"store {self.location}: {who(self._identity)} may not import the plans"
+            )
         try:
             with self._engine.begin() as conn:
                 return self._write(conn, prepare)
         except sa.exc.SQLAlchemyError as exc:
-            raise self._fail(exc, "import the plans") from exc
+            raise self.database_error(exc, "import the plans") from exc
 
     def _write(
         self,
