@@ -44,6 +44,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ims_geo.launch import tuned_environ
+
 from benchmarks import _postgis, generate, peers
 
 HERE = Path(__file__).resolve().parent
@@ -90,8 +92,11 @@ with open(report, "w") as f:
 
 
 #: Children may cache bytecode as an installed package does: without it every
-#: process compiles pandas & co. from source again (seconds of start-up).
+#: process compiles pandas & co. from source again (seconds of start-up). Every
+#: method runs with the malloc settings the ``ims-geo`` command gives itself
+#: (:mod:`ims_geo.launch`): one environment for all, as the product runs.
 _CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+_CHILD_ENV = tuned_environ(_CHILD_ENV) or _CHILD_ENV
 
 
 def spawn(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:

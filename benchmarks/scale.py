@@ -85,6 +85,8 @@ GIB = 1 << 30
 LOCK = "/tmp/ims_measure.lock"
 IMS_GEO = Path(sys.executable).with_name("ims-geo")
 
+from ims_geo.launch import tuned_environ  # noqa: E402  (after the path is set)
+
 
 def _peak_rss() -> int:
     """Peak resident memory of this process, in bytes (Linux reports KiB)."""
@@ -211,7 +213,10 @@ def child(args: argparse.Namespace) -> int:
 
 def spawn(args: list[str], timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    # the single engine's process with the malloc settings the ``ims-geo`` command gives
+    # itself (ims_geo.launch), as the Dask engine's local workers get them
+    env = tuned_environ(os.environ)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
     if done.returncode != 0:
         return {"error": done.stderr[-3000:]}
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))

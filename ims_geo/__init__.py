@@ -4,6 +4,8 @@ Every organisation's planned street works on one map; conflicts between
 their plans found; combined programmes proposed ("dig once, pave once").
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ims_geo.errors import (
     HostileInputError,
     ImsGeoError,
@@ -13,7 +15,9 @@ from ims_geo.errors import (
     ScheduleError,
     StoreError,
 )
-from ims_geo.schema import validate
+
+if TYPE_CHECKING:
+    from ims_geo.schema import validate
 
 __version__ = "0.1.0"
 
@@ -27,3 +31,14 @@ __all__ = [
     "StoreError",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``validate`` imported when first asked for: ``import ims_geo`` stays light, so the
+    ``ims-geo`` command can set up its process (:mod:`ims_geo.launch`) before pandas loads.
+    """
+    if name == "validate":
+        from ims_geo.schema import validate
+
+        return validate
+    raise AttributeError(f"module 'ims_geo' has no attribute {name!r}")

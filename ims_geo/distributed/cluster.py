@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ims_geo.errors import InputError
+from ims_geo.launch import tuned_environ
 
 #: Local worker processes when neither a scheduler nor a number of workers is given.
 DEFAULT_WORKERS = 2
@@ -34,6 +36,11 @@ CONNECT_TIMEOUT = 20
 #: (a sample of every thread's stack each 10 ms, shown only on the dashboard)
 #: is switched off: at 1M works the kernel summed over the tiles took
 #: 22.0 / 21.6 s without it against 24.0 / 27.7 s with it (two pairs of runs).
+#:
+#: The local workers also start with the ``ims-geo`` command's malloc settings
+#: (:mod:`ims_geo.launch`; added to these by :func:`dask_client`); on a
+#: cluster of your own, set them in the workers' environment
+#: (``GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mxfast=0``).
 WORKER_CONFIG: dict[str, Any] = {
     "distributed.p2p.comm.buffer": "256MiB",
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
@@ -88,7 +95,11 @@ def dask_client(
     if n < 1:
         raise InputError(f"--workers must be at least 1, not {n}")
     limit = "auto" if memory_limit is None else memory_limit
-    with dask.config.set(WORKER_CONFIG):  # each worker's nanny copies the configuration
+    config = dict(WORKER_CONFIG)
+    tuned = tuned_environ(os.environ)  # None: this process has them, and its workers inherit
+    if tuned is not None:
+        config["distributed.nanny.pre-spawn-environ.GLIBC_TUNABLES"] = tuned["GLIBC_TUNABLES"]
+    with dask.config.set(config):  # each worker's nanny copies the configuration
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, memory_limit=limit, dashboard_address=None
         )
