@@ -48,6 +48,9 @@ def suggest_cmd(
     found = ", ".join(f"{k} <- {' / '.join(v)}" for k, v in suggestion.columns.items())
     click.echo(f"Mapping for {suggestion.source} written to {out}", err=True)
     click.echo(f"  columns: {found or 'none recognised'}", err=True)
+    if suggestion.work_id_from:
+        parts = ", ".join(suggestion.work_id_from)
+        click.echo(f"  work_id: composed from {parts} ([work_id_from])", err=True)
     for column, table in suggestion.values.items():
         click.echo(f"  {column}: {len(table)} raw values to check", err=True)
     click.echo(f"Check it, then: ims-geo import {file} --mapping {out}", err=True)

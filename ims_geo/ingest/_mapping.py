@@ -667,7 +667,7 @@ def composed_ids(
     for column in columns:
         cells = frame[column]
         blank &= _blank(cells)
-        text = pa.array(cells.astype("string").fillna("").to_numpy(dtype=object), pa.string())
+        text = pa.array(id_cells(cells), pa.string())
         parts += [pc.cast(pc.utf8_length(text), pa.string()), text]
     key = pc.binary_join_element_wise(*parts, ":")  # length:text:length:text...
     digests = [hashlib.sha256(k.encode("utf-8")).hexdigest()[:ID_DIGITS] for k in key.to_pylist()]
@@ -681,6 +681,11 @@ def composed_ids(
     ids[later] = ids[later] + "-" + repeat[later].astype(str).astype(object)
     ids[blank] = None
     return ids, int(later.sum())
+
+
+def id_cells(cells: pd.Series) -> np.ndarray:
+    """A column's cells as :func:`composed_ids` reads them: text as written, empty for none."""
+    return cells.astype("string").fillna("").to_numpy(dtype=object)
 
 
 def no_id_message(frame: pd.DataFrame, name: str, columns: list[str], used: set[str]) -> str:

@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +32,13 @@ from pyproj import CRS
 from ims_geo import schema
 from ims_geo.errors import ImsGeoError
 from ims_geo.ingest import Limits, _isolated, _sources, _tables
-from ims_geo.ingest._mapping import Mapping, dump_toml
+from ims_geo.ingest._mapping import ID_DIGITS, Mapping, dump_toml, id_cells
 from ims_geo.ingest._mapping import apply as apply_mapping
 
 __all__ = [
     "Suggestion",
     "id_columns",
+    "id_from_columns",
     "propose_value",
     "read_raw",
     "suggest_mapping",
@@ -104,6 +106,13 @@ EMERGENCY_WORDS: tuple[str, ...] = ("emergency", "immediate", "urgent", "notfall
 MAX_FLAG_VALUES = 50
 _CATEGORY_TOKENS = frozenset({"category", "type", "priority", "class", "urgency", "kategorie"})
 
+#: Most columns a proposed ``[work_id_from]`` composes a work id from.
+MAX_ID_PARTS = 4
+#: Columns tried for a composed id, the most reference-like first (bounds the sets tried).
+MAX_ID_CANDIDATES = 12
+#: A name token of a reference column: ``ref``, ``objectid``, ``Baunummer``, ``site_code``.
+_REFERENCE = re.compile(r"^(?:ref.*|no|num|.*(?:id|nr|ref|number|nummer|code))$")
+
 
 @dataclass
 class Suggestion:
@@ -133,6 +142,10 @@ class Suggestion:
     undecided
         Number column -> its cells that read differently with a decimal
         point or comma, when no cell shows the style (``decimal`` is needed).
+    work_id_from
+        For a file without an id column: the columns a work id is composed
+        from (``[work_id_from]``), and ``work_id_why`` says how well they
+        tell the rows apart.
     """
 
     source: str
@@ -147,6 +160,8 @@ class Suggestion:
     source_columns: list[str] = field(default_factory=list)
     text_geometry: bool = False
     undecided: dict[str, list[str]] = field(default_factory=dict)
+    work_id_from: list[str] = field(default_factory=list)
+    work_id_why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The mapping as a TOML table (what :meth:`Mapping.from_dict` reads)."""
@@ -158,6 +173,8 @@ class Suggestion:
         data["columns"] = {
             k: (v[0] if len(v) == 1 else list(v)) for k, v in self.columns.items() if v
         }
+        if self.work_id_from:
+            data["work_id_from"] = {"columns": list(self.work_id_from)}
         tables = {
             column: {str(r.raw): r.proposed for r in table.itertuples(index=False)}
             for column, table in self.values.items()
@@ -175,7 +192,8 @@ class Suggestion:
         """The mapping file, every line with a comment saying why."""
         where = f" (layer {self.layer})" if self.layer else ""
         wanted = (*schema.COLUMNS, *((schema.GEOMETRY,) if self.text_geometry else ()))
-        missing = [c for c in wanted if c not in self.columns]
+        composed = (schema.WORK_ID,) if self.work_id_from else ()
+        missing = [c for c in wanted if c not in self.columns and c not in composed]
         header = [
             f"Starter mapping for {self.source}{where}, {self.rows} rows, written by",
             "`ims-geo mapping suggest`. Check every line (the comments say why it was",
@@ -205,6 +223,8 @@ class Suggestion:
             else "Every canonical column was found."
         )
         comments = {f"columns.{k}": v for k, v in self.how.items()}
+        if self.work_id_from:
+            comments["work_id_from"] = self.work_id_why
         if self.date_format:
             comments["date_format"] = "date text ISO and dd.mm.yyyy forms do not read"
         if self.timezone:
@@ -373,6 +393,10 @@ def suggest_for_frame(
         if column in ordered
         and (cells := schema.undecided_numbers(_values_of(attributes, ordered[column]), column))
     }
+    id_from: list[str] = []
+    id_why = ""
+    if schema.WORK_ID not in ordered and len(attributes):
+        id_from, id_why = id_from_columns(attributes, ordered)
     return Suggestion(
         source=name,
         layer=layer,
@@ -386,6 +410,8 @@ def suggest_for_frame(
         source_columns=columns,
         text_geometry=text_geometry,
         undecided=undecided,
+        work_id_from=id_from,
+        work_id_why=id_why,
     )
 
 
@@ -434,6 +460,87 @@ def id_columns(frame: pd.DataFrame, columns: list[str], used: set[str]) -> list[
     """
     ranked = _ranked(columns, HINTS[schema.WORK_ID], used)
     return [c for c in ranked if _fits(schema.WORK_ID, frame[c])]
+
+
+def id_from_columns(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> tuple[list[str], str]:
+    """The fewest columns whose cells together tell every row apart, for ``[work_id_from]``.
+
+    Columns with a reference-like name (``ref``, ``id``, ``nr``, ``number``,
+    ``code``) are tried first, then those not read as a works column, then
+    the others (a changed title or date would change a work's id); sets of
+    up to :data:`MAX_ID_PARTS` of the first :data:`MAX_ID_CANDIDATES`,
+    smallest first. Their cells are read as :func:`~ims_geo.ingest._mapping.composed_ids`
+    reads them. When no set tells every row apart, the one that leaves the
+    fewest rows without an id (empty in all of them), then the fewest
+    repeated records (which get suffixes), is proposed.
+
+    Parameters
+    ----------
+    frame
+        The file's attribute columns (not its native geometry).
+    chosen
+        Works column -> the file's columns read as it (WKT geometry is never an id part).
+
+    Returns
+    -------
+    (columns, why)
+        The columns (none when the file has no usable column), and the
+        comment that says why.
+    """
+    candidates = _id_candidates(frame, chosen)
+    if not candidates:
+        return [], ""
+    texts = [id_cells(frame[c]) for c in candidates]
+    codes = [pd.factorize(t)[0] for t in texts]
+    blanks = [pd.Series(t, dtype="string").str.strip().eq("").to_numpy(dtype=bool) for t in texts]
+    rows = len(frame)
+    best: tuple[int, int, int, tuple[int, ...]] | None = None
+    for size in range(1, min(MAX_ID_PARTS, len(candidates)) + 1):
+        for combo in itertools.combinations(range(len(candidates)), size):
+            key = codes[combo[0]]
+            blank = blanks[combo[0]]
+            for i in combo[1:]:  # one code per distinct row of cells, kept below rows²
+                key, _ = pd.factorize(key * (codes[i].max() + 1) + codes[i])
+                blank = blank & blanks[i]
+            empty = int(blank.sum())
+            repeated = rows - empty - len(np.unique(key[~blank]))
+            score = (empty, repeated, size, combo)
+            if best is None or score < best:
+                best = score
+            if not empty and not repeated:
+                break
+        if best is not None and not best[0] and not best[1]:
+            break
+    assert best is not None
+    empty, repeated, _, combo = best
+    columns = [candidates[i] for i in combo]
+    digest = f"an id is {ID_DIGITS} hex digits of SHA-256 of their cells"
+    if not empty and not repeated:
+        these = "this column tells" if len(columns) == 1 else f"these {len(columns)} columns tell"
+        return columns, (
+            f"no id column: {these} all {rows} rows apart (reference-like names tried first); "
+            f"{digest}"
+        )
+    lost = f"; rows empty in all of them are rejected as missing work_id ({_rows(empty)})"
+    return columns, (
+        f"no id column, and no set of up to {MAX_ID_PARTS} columns tells all {rows} rows apart: "
+        f"these leave the fewest alike; {digest}; repeated records get suffixes -2, -3, ... in "
+        f"file order ({_rows(repeated)}){lost if empty else ''} — add a column that tells them "
+        "apart"
+    )
+
+
+def _id_candidates(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> list[str]:
+    """Columns an id may be composed from: reference-like names, then unread, then read ones."""
+    read = {c for canonical, found in chosen.items() if canonical != schema.GEOMETRY for c in found}
+    geometry = set(chosen.get(schema.GEOMETRY, []))
+    ranked = []
+    for position, column in enumerate(frame.columns):
+        if column in geometry or _present(frame[column]).empty:
+            continue
+        reference = any(_REFERENCE.match(t) for t in _tokens(str(column)))
+        ranked.append((not reference, column in read, position, str(column)))
+    return [c for *_, c in sorted(ranked)][:MAX_ID_CANDIDATES]
 
 
 def _present(series: pd.Series) -> pd.Series:
