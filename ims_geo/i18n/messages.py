@@ -274,6 +274,136 @@ TEMPLATES: tuple[str, ...] = (
     N_("store {store}: {person} may not change the planning cycle ({cause})"),
     N_("store {store}: {person} may not read the planning cycle ({cause})"),
     N_("store {store}: {person} may not import the plans"),
+    # a shared store's refusals in its own words (ims_geo.store.Store.database_error): what
+    # was asked ({doing}, one of the phrases below) and the database's reason; specific first
+    N_(
+        "store {store}: could not {doing}: another import is running and did not finish within "
+        "{seconds} s; try again when it is done (or raise {variable})"
+    ),
+    N_(
+        "store {store}: could not {doing} ({cause}); check that the server runs and the URL, "
+        "user and password are right"
+    ),
+    N_("store {store}: {person} may not {doing} ({cause})"),
+    N_("store {store}: could not {doing} ({cause})"),
+    # ... what was asked ({doing}) of a store
+    N_("sign in"),
+    N_("open the store"),
+    N_("read"),
+    N_("write"),
+    N_("read the works"),
+    N_("import the plans"),
+    N_("read the planning cycle"),
+    N_("change the planning cycle"),
+    # ... and of its administration (ims_geo.access.admin)
+    N_("set up the application role {role}"),
+    N_("add organisation {org}"),
+    N_("list the organisations"),
+    N_("add user {user}"),
+    N_("change the password of {user}"),
+    N_("disable user {user}"),
+    N_("enable user {user}"),
+    N_("list the users"),
+    N_("create a token for {org}"),
+    N_("revoke {token}"),
+    N_("list the tokens"),
+    N_("read the audit trail"),
+    # opening a store and signing in (ims_geo.store)
+    N_("the session for {store} has expired or ended; sign in again"),
+    N_(
+        "PostGIS is not installed in {store} ({cause}); ask the database administrator to run "
+        "CREATE EXTENSION postgis"
+    ),
+    N_(
+        "{store} has no ims_geo store for this user yet: the database administrator sets it up "
+        "with `ims-geo admin init --owner-url ... --app-role ...` (see the README)"
+    ),
+    N_(
+        "{store} schema {schema} was written by another ims_geo store version ({written}, this "
+        "one reads {reads}); upgrade ims_geo"
+    ),
+    N_(
+        "the first plan imported into {store} is in a CRS without an EPSG code ({crs}); "
+        "reproject it to a national grid or UTM zone (GeoDataFrame.to_crs) before importing"
+    ),
+    N_("cannot read the store URL ({error}); use postgresql://user:password@host:port/database"),
+    N_("the store URL has an '@' in its password or user name; write it as %40"),
+    N_("store URL driver {driver} is not supported; use postgresql:// or postgresql+psycopg://"),
+    N_(
+        "unknown store location {store}: give a .gpkg file path or a "
+        "postgresql://user@host:port/database URL"
+    ),
+    N_(
+        "{store} is a GeoPackage store: it has no users and no sign-in (one user, no server); "
+        "give a postgresql:// URL to sign in to a shared store"
+    ),
+    N_(
+        "store file {store} must be a GeoPackage ending in .gpkg; give a path such as data/ims.gpkg"
+    ),
+    N_("cannot create the folder for store {store}: {error}"),
+    N_("cannot open store {store}: {error}"),
+    N_(
+        "store {store}: another import is running and did not finish within {seconds} s; try "
+        "again when it is done (or raise {variable})"
+    ),
+    N_("store {store} is damaged ({error}); restore it from a backup or start a new store"),
+    N_("store {store} could not be read or written ({error})"),
+    N_(
+        "{store} is not a GeoPackage (not an SQLite file); give the path of an ims_geo store or "
+        "of a new .gpkg file"
+    ),
+    N_(
+        "{store} was written by another ims_geo store version ({written}, this one reads "
+        "{reads}); upgrade ims_geo or start a new store"
+    ),
+    N_(
+        "{store} is a database but not an ims_geo store; give a new file name (the store does "
+        "not write into other GeoPackages)"
+    ),
+    N_("{variable}={value} is not a number of seconds; set it to e.g. 30"),
+    N_("the lock timeout must be a positive number of seconds, got {value}"),
+    # a store's plan versions (restoring one, naming an organisation)
+    N_(
+        "version {version} is already the current plan of {org}; nothing to restore (see {command})"
+    ),
+    N_("no plan version {version} in {store}; see {command} for the stored versions"),
+    N_("{org} has no plan version {version} (its versions: {versions}); see {command}"),
+    N_(
+        "{org} has {count} plan versions numbered {version} in {store} (cycles {cycles}); "
+        "restore the one you mean under a new number by importing its file again"
+    ),
+    N_("no plans are stored in {store} yet; import one with: ims-geo import FILE"),
+    N_("no plans of {org} in {store} (did you mean {name}?). Known organisations: {names}"),
+    N_("no plans of {org} in {store}. Known organisations: {names}"),
+    # the administration of a shared store (ims_geo.access)
+    N_("could not {doing}: {reason}"),
+    N_("a password needs at least {count} characters; choose a longer one"),
+    N_("a password may have at most 72 bytes (bcrypt reads no more)"),
+    N_("a password cannot contain a NUL character"),
+    N_(
+        "{store} is not the owner of schema {schema}: run the set-up with the URL of the role "
+        "that owns (or may create) the store schema"
+    ),
+    N_(
+        "users and organisations exist only in a shared (PostGIS) store; a GeoPackage store has "
+        "no sign-in"
+    ),
+    N_("unknown role {role}; use one of {roles}"),
+    N_("a token's role is one of {roles}, not {role}"),
+    N_("{token} is not a token name; give it as ims_<number>"),
+    N_("only an admin may read the audit trail"),
+    N_(
+        "the pgcrypto extension is missing and could not be created ({cause}); ask the database "
+        "administrator to run CREATE EXTENSION pgcrypto in this database"
+    ),
+    N_(
+        "no PostgreSQL role {role} (or no schema {schema}); create it first: CREATE ROLE "
+        "{quoted} LOGIN PASSWORD '...' NOSUPERUSER NOBYPASSRLS"
+    ),
+    N_(
+        "the application role {role} would bypass row-level security (superuser, BYPASSRLS, or "
+        "owner of the store schema); use a plain role"
+    ),
     # street segments of the cycle's disruption table (ims_geo.cycle.baseline)
     N_("{size} m square {x} {y}"),
     N_("square"),
@@ -695,7 +825,7 @@ TEMPLATES: tuple[str, ...] = (
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
 _NESTED = frozenset({
     "problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping",
-    "found", "nested", "person", "values",
+    "found", "nested", "person", "values", "doing",
 })  # fmt: skip
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
