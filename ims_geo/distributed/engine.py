@@ -69,7 +69,7 @@ from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import check_metric, working_crs
 from ims_geo.distributed.tiles import Tiling, kd_tiling, reference_points
 from ims_geo.errors import InputError, MissingCRSError
-from ims_geo.export import geoparquet_table
+from ims_geo.export import first_rows, geoparquet_table
 
 #: Columns of the works the rules read (plus ``Rules.exempt_column`` when the works have it).
 KERNEL_COLUMNS: tuple[str, ...] = (
@@ -1128,35 +1128,23 @@ def _tile_conflicts(
 def _positions(works: pd.DataFrame, found: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``works`` that are work a and work b of each pair in ``found``.
 
-    Looked up by one integer code of (organisation, work_id) per work and per
-    pair side: each key column is factorised once over the works and both
-    sides (missing values share one code), the two codes combined, and the
-    sides' codes found in the works' sorted codes. A code met twice among
-    the works is a work_id used twice: refused.
+    Looked up by (organisation, work_id) with :func:`ims_geo.export.first_rows`
+    (missing values match missing values); the works' own keys are looked up
+    too: a work whose key an earlier work has is a work_id used twice: refused.
     """
-    n = len(works)
-    code = np.zeros(n + 2 * len(found), dtype=np.int64)
-    for column in (s.ORG, s.WORK_ID):
-        values = pd.concat(
-            [works[column].astype("str")]
-            + [found[f"{column}_{side}"].astype("str") for side in ("a", "b")],
-            ignore_index=True,
-        )
-        codes, uniques = pd.factorize(values)  # missing: -1, shifted to 0 below
-        code = code * (len(uniques) + 1) + (codes.astype(np.int64) + 1)
-    mine = code[:n]
-    order = np.argsort(mine, kind="stable")
-    ranked = mine[order]
-    again = np.flatnonzero(ranked[1:] == ranked[:-1])
+    key = (s.ORG, s.WORK_ID)
+    keys = [works[column].astype("str") for column in key]
+    sides = [[found[f"{column}_{side}"].astype("str") for column in key] for side in ("a", "b")]
+    first, at_a, at_b = first_rows(keys, [keys, *sides])
+    again = np.flatnonzero(first != np.arange(len(works)))
     if len(again):  # the first work, in the works' order, that repeats an earlier key
-        dup = int(order[again + 1].min())
+        dup = int(again[0])
         raise InputError(
             f"duplicate work_id '{works[s.WORK_ID].iloc[dup]}' for org "
             f"'{works[s.ORG].iloc[dup]}': every work needs its own work_id within its "
             "organisation (pass the works through ims_geo.schema.validate)"
         )
-    at = order[np.minimum(np.searchsorted(ranked, code[n:]), max(n - 1, 0))]
-    return at[: len(found)], at[len(found) :]
+    return at_a, at_b
 
 
 __all__ = [
