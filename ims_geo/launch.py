@@ -26,6 +26,7 @@ same environment (:mod:`ims_geo.distributed.cluster`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -85,8 +86,10 @@ def main() -> None:
     """
     env = tuned_environ(os.environ)
     if env is not None and sys.executable and sys.orig_argv:
-        # the same interpreter and arguments (a console script's, or ``-m``'s)
-        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+        # the same interpreter and arguments (a console script's, or ``-m``'s); where the
+        # system refuses, the command runs as it is: the settings change speed only
+        with contextlib.suppress(OSError):
+            os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
     from ims_geo.cli import main as cli
 
     cli()

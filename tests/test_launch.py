@@ -84,6 +84,21 @@ def test_main_starts_the_same_command_again_with_the_settings(
     ]
 
 
+def test_the_command_runs_as_it_is_where_the_system_refuses_to_start_it_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[bool] = []
+
+    def refused(path: str, argv: list[str], env: dict[str, str]) -> None:
+        raise PermissionError(path)
+
+    monkeypatch.setattr(os, "execve", refused)
+    monkeypatch.setattr(launch, "tuned_environ", lambda environ: {"GLIBC_TUNABLES": "x"})
+    monkeypatch.setattr("ims_geo.cli.main", lambda: ran.append(True))
+    launch.main()
+    assert ran == [True]
+
+
 @needs_glibc
 def test_the_real_command_starts_once_more_with_the_settings_then_runs(tmp_path: Path) -> None:
     # every interpreter start records its pid and its GLIBC_TUNABLES
