@@ -408,6 +408,10 @@ def layers(path: Path, upload: Upload, limits: Any) -> list[str]:
             inner = members[0]
             if inner.lower().endswith(".csv"):
                 return [PurePosixPath(inner).stem]
+            if _suffix(inner) == ".json" and (
+                tables := json_tables(path, upload.name, limits, member=inner)
+            ):
+                return list(tables)
             return _gdal_layers(
                 f"/vsizip/{path.resolve()}/{inner}", upload.name, FORMATS[_suffix(inner)]
             )
@@ -450,11 +454,10 @@ def resolve(
         sheet = found[0] if layer is None else _pick(found, layer, name)
         fmt = FORMATS[".xlsx"]
         return Dataset("csv", fmt, path=str(path), layer=sheet, label=sheet, limits=limits)
-    if upload.suffix == ".json" and (tables := json_tables(path, name, limits)) is not None:
-        label = _pick(list(tables), layer, name, container=False, first=first)
-        return Dataset(
-            "csv", JSON_RECORDS, path=str(path), label=label, records=tables[label], limits=limits
-        )
+    if upload.suffix == ".json" and (
+        records := _json_records(path, name, layer, limits, first=first)
+    ):
+        return records
     if upload.suffix == ".shp":
         missing = [s for s in _SHAPEFILE_PARTS if not _sibling(path, s)]
         if missing:
@@ -505,6 +508,10 @@ def resolve(
         if inner.lower().endswith(".csv"):
             data = read_member(path, inner, name)
             return Dataset("csv", fmt, csv_data=data, encoding=encoding)
+        if _suffix(inner) == ".json" and (
+            records := _json_records(path, name, layer, limits, first=first, member=inner)
+        ):
+            return records
         if _suffix(inner) == ".gpkg":
             _check_geopackage_member(path, inner, name)
         inner_layers = _gdal_layers(f"{root}/{inner}", name, fmt)
@@ -530,11 +537,17 @@ def resolve(
         fmt = FORMATS[suffix]
         if suffix == ".gpkg":
             _check_geopackage_member(path, member, name)
-        inner_layers = _gdal_layers(f"{root}/{member}", name, fmt)
+        tables = json_tables(path, name, limits, member=member) if suffix == ".json" else None
+        inner_layers = list(tables or {}) or _gdal_layers(f"{root}/{member}", name, fmt)
         if len(inner_layers) > 1:
             raise InputError(
                 f"{name}: {member} holds {len(inner_layers)} layers; upload it on its own "
                 "to choose one of them"
+            )
+        if tables:
+            rows = tables[inner_layers[0]]
+            return Dataset(
+                "csv", JSON_RECORDS, path=str(path), label=label, records=rows, limits=limits
             )
         in_zip = (path, member) if suffix == ".gpkg" else None
         return Dataset(
@@ -563,6 +576,27 @@ def resolve(
     with open_dbf() as stream:
         _declare_shapefile(dataset, stream.read(), shx_size)
     return dataset
+
+
+def _json_records(
+    path: Path,
+    name: str,
+    layer: str | None,
+    limits: Any,
+    *,
+    first: bool,
+    member: str | None = None,
+) -> Dataset | None:
+    """The record list to read from a ``.json`` (or the archive's ``member``); None for GeoJSON."""
+    from ims_geo.ingest._tables import json_tables  # it reads this module's Dataset
+
+    tables = json_tables(path, name, limits, member=member)
+    if tables is None:
+        return None
+    label = _pick(list(tables), layer, name, container=False, first=first)
+    return Dataset(
+        "csv", JSON_RECORDS, path=str(path), label=label, records=tables[label], limits=limits
+    )
 
 
 def _declare_shapefile(dataset: Dataset, dbf: bytes, shx_size: int) -> None:

@@ -18,7 +18,7 @@ import itertools
 import json
 import re
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -31,8 +31,10 @@ from ims_geo.ingest._sources import (
     FORMATS,
     JSON_RECORDS,
     Dataset,
+    _damaged,
     _not_vector,
     check_zip,
+    read_member,
     test_zip,
 )
 
@@ -96,21 +98,34 @@ _GEOJSON_HEAD = re.compile(
 _JSON_HEAD = 1 << 16
 
 
-def json_tables(path: Path, name: str, limits: Any) -> dict[str, list[Any]] | None:
+def json_tables(
+    path: Path, name: str, limits: Any, *, member: str | None = None
+) -> dict[str, list[Any]] | None:
     """The record lists of a ``.json`` that is no GeoJSON (name -> records); None for GeoJSON.
 
     A file whose top level is a list is one table named after the file; an
     object that is no GeoJSON holds one table per member whose value is a
     list of objects. A file nested deeper than Python's parser goes is
     refused (:class:`HostileInputError`), as is one with more than
-    ``limits.max_rows`` records.
+    ``limits.max_rows`` records. With ``member``, the file is that member
+    of the zip archive ``path`` (checked by
+    :func:`~ims_geo.ingest._sources.check_zip`), read in the same way.
     """
-    with open(path, "rb") as f:
-        head = f.read(_JSON_HEAD).lstrip(b"\xef\xbb\xbf").lstrip()
+    if member is None:
+        with open(path, "rb") as f:
+            head = f.read(_JSON_HEAD)
+    else:
+        head = _member_head(path, member, name)
+    head = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"\x1e") or (head.startswith(b"{") and _GEOJSON_HEAD.search(head)):
         return None  # GeoJSON (a text sequence, or an object that starts as GeoJSON does)
+    if member is None:
+        own, text = name, path.read_bytes()
+    else:  # named in messages as "plans.zip: plan.json"
+        own = PurePosixPath(member.replace("\\", "/")).name
+        text, name = read_member(path, member, name), f"{name}: {own}"
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads(text)
     except RecursionError:
         raise HostileInputError(
             f"{name} nests its values more deeply than can be read safely (lists or objects "
@@ -134,7 +149,7 @@ def json_tables(path: Path, name: str, limits: Any) -> dict[str, list[Any]] | No
                 "records as a list of objects, one per work)",
             )
     elif isinstance(data, list):
-        tables = {Path(name).stem: data}
+        tables = {Path(own).stem: data}
     else:
         raise _not_vector(name, f" (its JSON is a single {type(data).__name__}, no records)")
     for key, records in tables.items():
@@ -144,6 +159,15 @@ def json_tables(path: Path, name: str, limits: Any) -> dict[str, list[Any]] | No
                 f"{limits.max_rows:,} (max_rows); split the file"
             )
     return tables
+
+
+def _member_head(path: Path, member: str, name: str) -> bytes:
+    """The first bytes of an archive member (a GeoJSON is told apart without reading it all)."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+            return stream.read(_JSON_HEAD)
+    except _ZIP_ERRORS as exc:
+        raise _damaged(name, member, exc) from exc
 
 
 def records_frame(records: list[Any], name: str) -> pd.DataFrame:
