@@ -46,6 +46,7 @@ from ims_geo import sanity, schema
 from ims_geo.crs import check_metric, extreme_points, working_crs
 from ims_geo.errors import HostileInputError, ImsGeoError, InputError, MissingCRSError
 from ims_geo.ingest import _sources, _tables, _worker
+from ims_geo.ingest._dates import kml_time_span_problems
 from ims_geo.ingest._mapping import Mapping, load_mapping
 from ims_geo.ingest._mapping import apply as _apply_mapping
 
@@ -703,6 +704,8 @@ def _load(upload: _sources.Upload, *, org: str | None, options: _Options) -> _Lo
         frame = _spatial_crs(frame, label, crs, mapping, notes, assume_lonlat=lonlat)
     problems.extend(_sane_geometries(frame, label, limits, user_crs=user_crs))
     problems.extend(sanity.date_problems(frame))
+    if dataset.fmt == _sources.FORMATS[".kml"]:
+        problems.extend(kml_time_span_problems(raw, frame, chosen, label))
     problems.extend(_long_text(frame, limits.max_text_chars))
     dates = [
         str(c)

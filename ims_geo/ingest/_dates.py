@@ -19,7 +19,9 @@ the file holds and validation rejects its row naming the value, as for a CSV:
   refused naming it (as with the ``fiona`` engine, which reads row by row,
   for any format);
 - KML: LIBKML reads a ``TimeSpan``/``TimeStamp`` text that is no date-time
-  at all (``abc``) as none: a required date then rejects the row as missing;
+  at all (``abc``) as none, as a TimeSpan without ``begin`` or ``end``: a
+  required date then rejects the row as missing, and the reason names the
+  placemark and what to write (:func:`kml_time_span_problems`);
 - CSV and GeoParquet: read by this package itself (CSV cells are text,
   GeoParquet dates are day numbers, which cannot overflow).
 """
@@ -31,13 +33,16 @@ import sqlite3
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyogrio.raw
+
+from ims_geo import schema
+from ims_geo.ingest._mapping import blank_cells
 
 if TYPE_CHECKING:
     from ims_geo.ingest._sources import Dataset
@@ -291,3 +296,55 @@ def _same_day(number: np.ndarray, read: np.ndarray) -> np.ndarray:
     numbers = np.where(year >= 1, year * 10_000 + month * 100 + day, -2)
     said = numbers[np.where(present, ints - first, 0)]
     return present & (number == said)
+
+
+#: The fields GDAL reads a KML placemark's ``TimeSpan`` into, and the works column each gives.
+KML_TIME_SPAN = {"begin": schema.START, "end": schema.END}
+
+
+def kml_time_span_problems(
+    raw: pd.DataFrame, frame: pd.DataFrame, chosen: dict[str, list[str]], name: str
+) -> list[tuple[str, np.ndarray, Any]]:
+    """Placemarks whose ``TimeSpan`` gave no date the works need, each named, with the fix.
+
+    GDAL reads a ``TimeSpan`` without ``begin`` or ``end``, or with a text
+    that is no date-time, as no value, and the row would only say "missing
+    start_date". Rows whose missing date was to come from the TimeSpan get a
+    reason naming the file, the placemark (its name, else its position) and
+    what to write instead.
+
+    Parameters
+    ----------
+    raw
+        The placemarks as read (``Name``, ``begin``, ``end``...).
+    frame
+        The same rows in works columns (after the mapping).
+    chosen
+        Works column -> the file's columns it was read from.
+    name
+        The file's name.
+    """
+    lacking = {
+        field: blank_cells(frame[column]) if column in frame else np.ones(len(frame), dtype=bool)
+        for field, column in KML_TIME_SPAN.items()
+        if field in chosen.get(column, [])
+    }
+    begin = lacking.get("begin", np.zeros(len(frame), dtype=bool))
+    end = lacking.get("end", np.zeros(len(frame), dtype=bool))
+    missing = begin | end
+    if not missing.any():
+        return []
+    what = np.where(begin & end, "neither a <begin> nor an <end>", "no <end>")
+    what[begin & ~end] = "no <begin>"
+    titles = raw["Name"] if "Name" in raw else pd.Series(None, index=raw.index, dtype=object)
+    title = titles.astype("string").str.strip().fillna("").to_numpy(dtype=object)
+    position = np.char.add("no. ", np.arange(1, len(raw) + 1).astype(str)).astype(object)
+    who = np.where(title != "", title, position)
+    reasons = np.full(len(raw), None, dtype=object)
+    reasons[missing] = [
+        f"{name}: placemark '{w}' has {x} date in its TimeSpan that can be read (write "
+        "<TimeSpan><begin>2027-03-01</begin><end>2027-06-30</end></TimeSpan> in it, dates "
+        "as YYYY-MM-DD, or take the dates from other fields with a mapping file)"
+        for w, x in zip(who[missing], what[missing], strict=True)
+    ]
+    return [(schema.START if begin.any() else schema.END, missing, reasons)]

@@ -428,7 +428,8 @@ def _scalar(value: Any, key: str, where: str) -> _Scalar:
 # --- applying a mapping -----------------------------------------------------
 
 
-def _blank(series: pd.Series) -> np.ndarray:
+def blank_cells(series: pd.Series) -> np.ndarray:
+    """Which cells hold no value: missing, empty or only spaces."""
     text = series.astype("string").str.strip()
     return (series.isna() | text.isna() | (text == "")).to_numpy(dtype=bool)
 
@@ -448,7 +449,7 @@ def _coalesce(frame: pd.DataFrame, names: list[str]) -> pd.Series:
     """First non-blank value of ``names`` per row."""
     out = frame[names[0]]
     for name in names[1:]:
-        out = out.astype(object).where(~_blank(out), frame[name].astype(object))
+        out = out.astype(object).where(~blank_cells(out), frame[name].astype(object))
     return out
 
 
@@ -594,7 +595,7 @@ def apply(
             if column is None:
                 column = pd.Series([default] * len(frame), index=index, dtype=object)
             else:
-                column = column.astype(object).where(~_blank(column), default)
+                column = column.astype(object).where(~blank_cells(column), default)
         if column is not None and canonical in schema.DATE_COLUMNS:
             if mapping.date_format or mapping.timezone:
                 column = _dates(column, mapping.date_format, mapping.timezone)
@@ -666,7 +667,7 @@ def composed_ids(
     blank = np.ones(len(frame), dtype=bool)
     for column in columns:
         cells = frame[column]
-        blank &= _blank(cells)
+        blank &= blank_cells(cells)
         text = pa.array(id_cells(cells), pa.string())
         parts += [pc.cast(pc.utf8_length(text), pa.string()), text]
     key = pc.binary_join_element_wise(*parts, ":")  # length:text:length:text...
@@ -716,7 +717,7 @@ def no_id_message(frame: pd.DataFrame, name: str, columns: list[str], used: set[
 def _translate(column: pd.Series, table: dict[str, _Scalar]) -> tuple[pd.Series, np.ndarray]:
     """``[values]`` matches (case-insensitive, trimmed); returns the column and the hits."""
     mapped = column.astype("string").str.strip().str.casefold().map(table)
-    hit = ~_blank(column) & mapped.notna().to_numpy(dtype=bool)
+    hit = ~blank_cells(column) & mapped.notna().to_numpy(dtype=bool)
     out = column.astype(object).copy()
     out[hit] = mapped[hit]
     return out, hit
@@ -751,7 +752,7 @@ def _apply_keywords(
         return
     for series in searched:
         text = series.astype("string").str.casefold()
-        todo = open_rows & ~_blank(series)
+        todo = open_rows & ~blank_cells(series)
         for keyword, sets in rules.rules:
             if not todo.any():
                 break
@@ -793,7 +794,7 @@ def _dates(column: pd.Series, formats: tuple[str, ...], timezone: str | None) ->
     if pd.api.types.is_datetime64_any_dtype(column):
         return column
     text = column.astype("string").str.strip()
-    todo = _text_cells(column) & ~_blank(column)
+    todo = _text_cells(column) & ~blank_cells(column)
     out = column.astype(object).copy()
 
     def take(parsed: pd.Series, rows: np.ndarray) -> None:

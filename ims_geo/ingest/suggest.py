@@ -32,7 +32,7 @@ from pyproj import CRS
 from ims_geo import schema
 from ims_geo.errors import ImsGeoError
 from ims_geo.ingest import Limits, _isolated, _sources, _tables
-from ims_geo.ingest._mapping import ID_DIGITS, Mapping, dump_toml, id_cells
+from ims_geo.ingest._mapping import ID_DIGITS, Mapping, blank_cells, dump_toml, id_cells
 from ims_geo.ingest._mapping import apply as apply_mapping
 
 __all__ = [
@@ -492,7 +492,7 @@ def id_from_columns(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> tuple[
         return [], ""
     texts = [id_cells(frame[c]) for c in candidates]
     codes = [pd.factorize(t)[0] for t in texts]
-    blanks = [pd.Series(t, dtype="string").str.strip().eq("").to_numpy(dtype=bool) for t in texts]
+    blanks = [blank_cells(frame[c]) for c in candidates]
     rows = len(frame)
     best: tuple[int, int, int, tuple[int, ...]] | None = None
     for size in range(1, min(MAX_ID_PARTS, len(candidates)) + 1):
