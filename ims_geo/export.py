@@ -399,11 +399,11 @@ def _csv_columns(table: pd.DataFrame) -> pa.Table:
     included), so a value is always written as the same text; what a CSV
     cannot hold goes as its text (:func:`_column`).
     """
-    arrays = [_column(table[col], plain=True)[0] for col in table.columns]
+    arrays = [_arrow(_column(table[col], plain=True)) for col in table.columns]
     return pa.Table.from_arrays(arrays, names=[str(c) for c in table.columns])
 
 
-def _column(values: pd.Series, *, plain: bool) -> tuple[pa.Array | pa.ChunkedArray, bool]:
+def _column(values: pd.Series, *, plain: bool) -> pa.Array | pa.ChunkedArray | pd.Series:
     """``values`` as Arrow, or as their text where Arrow or the format cannot hold them.
 
     A column Arrow cannot type (numbers mixed with text) always goes as its
@@ -423,26 +423,40 @@ def _column(values: pd.Series, *, plain: bool) -> tuple[pa.Array | pa.ChunkedArr
 
     Returns
     -------
-    tuple
-        The Arrow array and whether it is the column's text.
+    pyarrow.Array or pandas.Series
+        The Arrow array of a column the format holds as it is; else the
+        column's text, an object Series of ``str`` (``None`` where missing)
+        on the index of ``values``.
     """
     try:
         array = pa.array(values, from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError):
-        return pa.array(_as_text(values), type=pa.string()), True
+        return _text_column(_as_text(values))
     kind = array.type
     if plain and pa.types.is_nested(kind):
         # the values as Python lists and dicts: the text Excel's writer gives them too
-        listed = array.to_pylist()
-        return pa.array([None if v is None else str(v) for v in listed], pa.string()), True
+        listed = [None if v is None else str(v) for v in array.to_pylist()]
+        return pd.Series(listed, index=values.index, dtype=object)
     if plain and isinstance(kind, pa.BaseExtensionType):
-        return pa.array(_as_text(values), type=pa.string()), True
-    return array, False
+        return _text_column(_as_text(values))
+    return array
+
+
+def _arrow(column: pa.Array | pa.ChunkedArray | pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A column of :func:`_column` as Arrow (its text as Arrow strings)."""
+    if isinstance(column, pd.Series):
+        return pa.array(column, type=pa.string(), from_pandas=True)
+    return column
 
 
 def _as_text(values: pd.Series) -> pd.Series:
     """Each value's text (``str``), missing values kept missing."""
     return values.astype(str).where(values.notna(), None)
+
+
+def _text_column(text: pd.Series) -> pd.Series:
+    """``text`` as an object column: ``str`` values, ``None`` where missing."""
+    return text.astype(object).where(text.notna(), None)
 
 
 def _write_xlsx(layers: Mapping[str, pd.DataFrame], target: Path | io.BytesIO) -> None:
@@ -475,11 +489,11 @@ def _arrow_safe(frame: pd.DataFrame, *, plain: bool) -> pd.DataFrame:
         values = frame[col]
         if isinstance(values.dtype, gpd.array.GeometryDtype):
             continue
-        array, as_text = _column(values, plain=plain)
-        if as_text:
+        column = _column(values, plain=plain)
+        if isinstance(column, pd.Series):  # its text: taken as it is, not through Arrow again
             if out is frame:
                 out = frame.copy()
-            out[col] = pd.Series(array.to_pandas(), index=frame.index, dtype=object)
+            out[col] = column
     return out
 
 
