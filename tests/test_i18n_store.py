@@ -194,6 +194,7 @@ def test_a_shared_store_s_refusals_name_what_was_asked_in_its_language(
             Administration(root).add_user, "newbie", org="Nowhere", role="viewer",
             password=PASSWORD,
         )  # fmt: skip
+        refusals["no user"] = _refused(Administration(root).disable_user, "nobody")
     refusals["session"] = _refused(open_store, made.app_url, session="no-such-session")
     owner = sa.create_engine(made.owner_url)
     try:
@@ -212,6 +213,7 @@ def test_a_shared_store_s_refusals_name_what_was_asked_in_its_language(
         "may manage organisations, users and tokens)"
     )
     assert refusals["no org"].startswith("could not add user 'newbie': ")
+    assert refusals["no user"] == "could not disable user 'nobody': no user nobody"
     reason = refusals["no org"].removeprefix("could not add user 'newbie': ")
     assert refusals["session"] == (
         f"the session for {location} has expired or ended; sign in again"
@@ -219,9 +221,10 @@ def test_a_shared_store_s_refusals_name_what_was_asked_in_its_language(
     expected = {
         "nl": {
             "admin": f"opslag {location}: a_plan (planner van A) heeft geen toestemming voor het "
-            "toevoegen van organisatie 'C' (only an admin may manage organisations, users and "
-            "tokens)",
+            "toevoegen van organisatie 'C' (alleen een beheerder mag organisaties, gebruikers en "
+            "tokens beheren)",
             "no org": f"het toevoegen van gebruiker 'newbie' is mislukt: {reason}",
+            "no user": "het uitschakelen van gebruiker 'nobody' is mislukt: geen gebruiker nobody",
             "session": f"de sessie voor {location} is verlopen of beëindigd; log opnieuw in",
             "busy": f"opslag {location}: het wijzigen van de planningscyclus is mislukt: een "
             "andere import loopt nog en was niet binnen 0.2 s klaar; probeer het opnieuw als "
@@ -229,9 +232,11 @@ def test_a_shared_store_s_refusals_name_what_was_asked_in_its_language(
         },
         "de": {
             "admin": f"Speicher {location}: a_plan (Planer von A) hat keine Berechtigung für das "
-            "Hinzufügen der Organisation 'C' (only an admin may manage organisations, users and "
-            "tokens)",
+            "Hinzufügen der Organisation 'C' (nur ein Administrator darf Organisationen, Benutzer "
+            "und Tokens verwalten)",
             "no org": f"das Hinzufügen des Benutzers 'newbie' ist fehlgeschlagen: {reason}",
+            "no user": "das Deaktivieren des Benutzers 'nobody' ist fehlgeschlagen: kein Benutzer "
+            "nobody",
             "session": f"die Sitzung für {location} ist abgelaufen oder beendet; melden Sie sich "
             "erneut an",
             "busy": f"Speicher {location}: das Ändern des Planungszyklus ist fehlgeschlagen: ein "

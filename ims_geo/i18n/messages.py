@@ -295,6 +295,15 @@ TEMPLATES: tuple[str, ...] = (
     N_("import the plans"),
     N_("read the planning cycle"),
     N_("change the planning cycle"),
+    # ... the database's own reasons ({cause}, {reason}: ims_geo.access.database)
+    N_("only a planner may import the first plan"),
+    N_("EPSG:{code} is not known to PostGIS"),
+    N_("only an admin may manage organisations, users and tokens"),
+    N_("only an admin or the user themself may change a password"),
+    N_("a password needs at least {count} characters and at most 72 bytes"),
+    N_("the audit trail is append-only: {operation} refused"),
+    N_("no user {user}"),
+    N_("no token ims_{number}"),
     # ... and of its administration (ims_geo.access.admin)
     N_("set up the application role {role}"),
     N_("add organisation {org}"),
@@ -825,7 +834,7 @@ TEMPLATES: tuple[str, ...] = (
 #: Placeholders whose value is itself a message part to translate (a reason, a count of rows).
 _NESTED = frozenset({
     "problem", "rows", "detail", "read_as", "kpis", "refusals", "others", "problems", "mapping",
-    "found", "nested", "person", "values", "doing",
+    "found", "nested", "person", "values", "doing", "cause", "reason",
 })  # fmt: skip
 #: Nested placeholders that hold a list (``a, b, c``) of message parts, each translated.
 _LISTS = frozenset({"kpis"})
