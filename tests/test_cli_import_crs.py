@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
+from ims_geo import schema
 from ims_geo.cli import main
+from ims_geo.ingest import read_works
 from ims_geo.store import open_store
 
 #: A line in London in each file's own CRS: (EPSG code, its two vertices).
@@ -86,3 +88,25 @@ def test_the_first_import_names_the_file_crs_and_the_one_chosen(tmp_path: Path) 
         "Works kept in EPSG:27700, the store's CRS (converted from the file's EPSG:4326)" in lines
     )
     stored_where_pyproj_puts_them(store, "Thames", epsg, vertices)
+
+
+def test_works_outside_the_store_crs_area_are_rejected_naming_it(tmp_path: Path) -> None:
+    """A Swiss plan read into a British store: its works would lie far outside the grid."""
+    store = tmp_path / "store.gpkg"
+    british = [(530_000.0, 180_000.0), (530_100.0, 180_000.0)]
+    run("import", plan_file(tmp_path / "gb.gpkg", "Thames", 27700, british), "--store", store)
+    swiss = [(2_683_000.0, 1_248_000.0), (2_683_100.0, 1_248_000.0)]
+    path = plan_file(tmp_path / "ch.gpkg", "Zurich", 2056, swiss)
+    result = CliRunner().invoke(main, ["import", str(path), "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Import of ch.gpkg (layer ch) from EPSG:2056"
+    assert lines[1:4] == ["  accepted: 0", "  repaired: 0", "  rejected: 1"]
+    # the reason names the first vertex converted by pyproj, and the grid's area
+    x, y = Transformer.from_crs(2056, 27700, always_xy=True).transform(*swiss[0])
+    area = CRS.from_epsg(27700).area_of_use.name.split(" - ")[0]
+    rejected = read_works(path, target_crs="EPSG:27700").rejected
+    assert rejected[schema.REASON].tolist() == [
+        f"coordinates '{x:.6g} {y:.6g}' outside the area of use of EPSG:27700 ({area})"
+    ]
+    assert open_store(store).works(orgs=["Zurich"]).empty

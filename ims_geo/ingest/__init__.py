@@ -628,15 +628,16 @@ def _read_inside(
         for item, checked in parts:
             bad = checked.rejected[schema.SOURCE_ROW].to_numpy(dtype=np.int64)
             valid_rows = np.setdiff1d(np.arange(1, len(item.frame) + 1), bad)
-            out.append(
-                _Part(
-                    item,
-                    _to(checked.valid, work_crs),
-                    _to(_written_dates(checked.rejected, item.date_columns), work_crs),
-                    valid_rows,
-                    checked.repaired,
-                )
+            part = _Part(
+                item,
+                _to(checked.valid, work_crs),
+                _to(_written_dates(checked.rejected, item.date_columns), work_crs),
+                valid_rows,
+                checked.repaired,
             )
+            if options.target_crs is not None:
+                _reject_outside(part, options.limits)
+            out.append(part)
             item.warnings.extend(checked.warnings)
         if len(out) > 1:
             _reject_cross_file_duplicates(out)
@@ -1104,19 +1105,36 @@ def _reject_cross_file_duplicates(parts: list[_Part]) -> None:
             reasons.iloc[pos] = reasons.iloc[pos].to_numpy() + "; " + bad["message"].to_numpy()
             part.rejected[schema.REASON] = reasons
         moved = mine[mine["kind"] == "valid"]
-        if moved.empty:
-            continue
-        pos = moved["pos"].to_numpy()
-        out = part.valid.iloc[pos].copy()
-        out[schema.REASON] = moved["message"].to_numpy()
-        out[schema.SOURCE_ROW] = part.valid_rows[pos]
-        out[schema.SOURCE_FILE] = part.loaded.name
-        keep = np.ones(len(part.valid), dtype=bool)
-        keep[pos] = False
-        part.valid = part.valid.loc[keep].reset_index(drop=True)
-        part.valid_rows = part.valid_rows[keep]
-        rejected = pd.concat([part.rejected, out], ignore_index=True)
-        part.rejected = rejected.sort_values(schema.SOURCE_ROW, kind="stable", ignore_index=True)
+        if not moved.empty:
+            _reject_valid(part, moved["pos"].to_numpy(), moved["message"].to_numpy())
+
+
+def _reject_outside(part: _Part, limits: Limits) -> None:
+    """Reject the works the given working CRS cannot place: outside its area of use.
+
+    The file's coordinates were checked in the file's own CRS; converted into
+    a CRS chosen for another place (a store's), they may lie far outside it,
+    where no distance is measured right.
+    """
+    geoms = part.valid.geometry.to_numpy()
+    reasons = sanity.geometry_problems(geoms, part.valid.crs, max_vertices=limits.max_vertices)
+    outside = sanity.outside_area_of_use(reasons)
+    if outside.any():
+        _reject_valid(part, np.flatnonzero(outside), reasons[outside])
+
+
+def _reject_valid(part: _Part, pos: np.ndarray, reasons: np.ndarray) -> None:
+    """Move the valid works at positions ``pos`` to the rejected rows, with their ``reasons``."""
+    out = part.valid.iloc[pos].copy()
+    out[schema.REASON] = reasons
+    out[schema.SOURCE_ROW] = part.valid_rows[pos]
+    out[schema.SOURCE_FILE] = part.loaded.name
+    keep = np.ones(len(part.valid), dtype=bool)
+    keep[pos] = False
+    part.valid = part.valid.loc[keep].reset_index(drop=True)
+    part.valid_rows = part.valid_rows[keep]
+    rejected = pd.concat([part.rejected, out], ignore_index=True)
+    part.rejected = rejected.sort_values(schema.SOURCE_ROW, kind="stable", ignore_index=True)
 
 
 def _concat(frames: list[gpd.GeoDataFrame], crs: CRS | None) -> gpd.GeoDataFrame:
