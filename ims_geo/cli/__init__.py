@@ -506,8 +506,8 @@ def import_cmd(
     """Import a plan FILE as a new plan version of its organisation(s).
 
     FILE: a zipped shapefile, GeoPackage, GeoJSON, FlatGeobuf, GML, KML,
-    GeoParquet, CSV, JSON records (.json: a list of flat objects) or Excel
-    workbook (.xlsx).
+    GeoParquet, CSV, JSON records (.json: a list of flat objects, also in a
+    .zip) or Excel workbook (.xlsx).
 
     Prints a validation report (accepted, repaired, rejected by reason).
     A file whose org column names several organisations is stored as one
