@@ -251,10 +251,11 @@ with widgets.user_errors(reading=upload.name):
             mapping=mapping_toml,
         )  # fmt: skip
     except MissingCRSError as error:
+        # the library's message ends without a full stop (it is also a CLI line)
+        said = messages.translate(str(error), escape=widgets.literal).rstrip()
+        said += "" if said.endswith((".", "!", "?")) else "."
         st.error(
-            _("{error} Enter it under **Reading options**.").format(
-                error=messages.translate(str(error), escape=widgets.literal)
-            ),
+            _("{error} Enter it under **Reading options**.").format(error=said),
             icon=":material/error:",
         )
         st.stop()
@@ -291,19 +292,35 @@ if not result.rejected.empty:
         in_words=False,
     )  # fmt: skip
 
+if result.works.empty:  # the store button would be greyed out without a word: say why
+    if result.rejected.empty:
+        nothing = _(
+            "{file} holds no works: it has no row below its header (or the layer is empty), "
+            "so there is nothing to store. Export the plan again with its works."
+        )
+        if len(layers) > 1:
+            nothing += " " + _("Or choose another layer of the file under **Layer**.")
+    else:
+        nothing = _(
+            "No row of {file} was accepted, so there is nothing to store: the report and the "
+            "rejected rows above say why. Fix those rows (or the column mapping, or the "
+            "organisation) and upload the file again."
+        )
+    st.info(nothing.format(file=widgets.literal(upload.name)), icon=":material/info:")
+    st.stop()
+
 organisations = organisations_of(result.works, result.rejected, org=org)
 stored = organisations.loc[organisations["stored"].astype(bool), ORG].dropna().tolist()
-if not result.works.empty:
-    st.subheader(_("Preview"))
-    # what storing keeps, a layer per organisation; the works of the organisations left out
-    # (another one was chosen) dashed grey, so the map says what the button stores
-    storing = result.works[ORG].isin(stored).to_numpy()
-    preview = maps.prepare(result.works[storing])
-    left_out = maps.context_layer(result.works[~storing]) if not storing.all() else None
-    widgets.show_map(
-        maps.works_map(preview, groups=stored, outside=left_out), key="upload_map", returned=()
-    )
-    widgets.map_caption(preview, _("works"))
+st.subheader(_("Preview"))
+# what storing keeps, a layer per organisation; the works of the organisations left out
+# (another one was chosen) dashed grey, so the map says what the button stores
+storing = result.works[ORG].isin(stored).to_numpy()
+preview = maps.prepare(result.works[storing])
+left_out = maps.context_layer(result.works[~storing]) if not storing.all() else None
+widgets.show_map(
+    maps.works_map(preview, groups=stored, outside=left_out), key="upload_map", returned=()
+)
+widgets.map_caption(preview, _("works"))
 
 st.subheader(_("What storing changes"))
 with widgets.user_errors():
@@ -352,7 +369,7 @@ label = (
 if st.button(
     label,
     type="primary",
-    disabled=result.works.empty or not stored or not confirmed,
+    disabled=not stored or not confirmed,
     key="upload_store",
 ):
     with widgets.user_errors():

@@ -1,0 +1,111 @@
+"""The Upload page with files that hold nothing to store, or lack their CRS: each says why."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from ims_geo.errors import MissingCRSError
+from ims_geo.i18n import messages
+from ims_geo.ingest import read_works
+from ims_geo.ui.widgets import literal
+
+ORG = "Test Utility"
+HEADER = b"work_id,title,start_date,end_date,geometry\n"
+
+
+def upload(at, name: str, data: bytes):
+    at.file_uploader(key="upload_file").upload(name, data, "application/octet-stream")
+    at.text_input(key="upload_org_new").input(ORG)
+    return at.run()
+
+
+def metrics(at) -> tuple[str, str, str]:
+    shown = {m.label: m.value for m in at.metric}
+    return shown["Accepted"], shown["Repaired"], shown["Rejected"]
+
+
+def two_layers(tmp_path: Path) -> bytes:
+    """A GeoPackage whose first layer is empty and whose second holds one work."""
+    path = tmp_path / "plan.gpkg"
+    one = gpd.GeoDataFrame(
+        {"work_id": ["A1"], "start_date": ["2030-01-01"], "end_date": ["2030-02-01"]},
+        geometry=[shapely.Point(155_000, 463_000)],
+        crs="EPSG:28992",
+    )
+    one.iloc[:0].to_file(path, layer="a_empty", engine="pyogrio")
+    one.to_file(path, layer="b_works", engine="pyogrio", mode="a")
+    return path.read_bytes()
+
+
+def test_a_csv_with_only_a_header_says_there_is_nothing_to_store(open_app, store_copy):
+    at = upload(open_app("upload", store=store_copy), "plan.csv", HEADER)
+    assert not at.exception and not at.error
+    assert metrics(at) == ("0", "0", "0")
+    (info,) = [i.value for i in at.info]
+    assert info == (
+        "plan.csv holds no works: it has no row below its header (or the layer is empty), so "
+        "there is nothing to store. Export the plan again with its works."
+    )
+    assert not [b for b in at.button if b.key == "upload_store"]  # no greyed-out button
+
+
+def test_an_empty_layer_points_to_the_other_layers(open_app, store_copy, tmp_path):
+    at = upload(open_app("upload", store=store_copy), "plan.gpkg", two_layers(tmp_path))
+    assert not at.exception and not at.error
+    layer = at.selectbox(key="upload_layer")
+    assert layer.options == ["a_empty", "b_works"] and layer.value == "a_empty"
+    (info,) = [i.value for i in at.info]
+    assert info.endswith(
+        "Export the plan again with its works. Or choose another layer of the file under **Layer**."
+    )
+    layer.set_value("b_works")
+    at.run()
+    assert not at.exception and not at.info
+    assert metrics(at) == ("1", "0", "0")
+    assert not at.button(key="upload_store").disabled
+
+
+def test_a_file_of_rejected_rows_only_says_why_nothing_is_stored(open_app, store_copy):
+    plan = HEADER + (
+        b'R1,Backwards,2030-03-01,2030-02-01,"POINT (155000 463000)"\n'
+        b'R2,No date,,2030-02-01,"POINT (155050 463000)"\n'
+    )
+    at = open_app("upload", store=store_copy)
+    at.text_input(key="upload_crs").input("EPSG:28992")
+    at = upload(at, "plan.csv", plan)
+    assert not at.exception and not at.error
+    assert metrics(at) == ("0", "0", "2")
+    (info,) = [i.value for i in at.info]
+    assert info == (
+        "No row of plan.csv was accepted, so there is nothing to store: the report and the "
+        "rejected rows above say why. Fix those rows (or the column mapping, or the "
+        "organisation) and upload the file again."
+    )
+    # the rows to fix can still be downloaded; there is no store button
+    assert [b.label for b in at.get("download_button")] == ["Download this mapping", "CSV"]
+    assert not [b for b in at.button if b.key == "upload_store"]
+
+
+def test_a_file_without_crs_is_one_sentence_then_where_to_enter_it(
+    open_app, store_copy, zipped_shapefile, sample_plan
+):
+    archive = zipfile.ZipFile(io.BytesIO(zipped_shapefile(sample_plan())))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as without_prj:
+        for member in archive.namelist():
+            if not member.endswith(".prj"):
+                without_prj.writestr(member, archive.read(member))
+    with pytest.raises(MissingCRSError) as raised:
+        read_works(buffer.getvalue(), name="plan.zip", org=ORG)
+    said = messages.translate(str(raised.value), escape=literal)
+    assert not said.endswith(".")  # the library's line: the page ends the sentence
+    at = upload(open_app("upload", store=store_copy), "plan.zip", buffer.getvalue())
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error == said + ". Enter it under **Reading options**."
