@@ -110,3 +110,16 @@ def test_works_outside_the_store_crs_area_are_rejected_naming_it(tmp_path: Path)
         f"coordinates '{x:.6g} {y:.6g}' outside the area of use of EPSG:27700 ({area})"
     ]
     assert open_store(store).works(orgs=["Zurich"]).empty
+
+
+def test_a_file_that_cannot_be_read_leaves_no_new_store_behind(tmp_path: Path) -> None:
+    store = tmp_path / "new.gpkg"
+    broken = tmp_path / "plan.gpkg"
+    broken.write_bytes(b"not a GeoPackage")
+    result = CliRunner().invoke(main, ["import", str(broken), "--store", str(store)])
+    assert result.exit_code != 0
+    assert "plan.gpkg" in result.output
+    assert not store.exists()
+    # and a file that can be read creates it, as before
+    run("import", plan_file(tmp_path / "ok.gpkg", "Water", *LINES["utm"]), "--store", store)
+    assert open_store(store).works(orgs=["Water"]).work_id.tolist() == ["A1"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -521,7 +522,9 @@ def import_cmd(
     from ims_geo.ingest import read_works
     from ims_geo.store import organisations_of
 
-    store = _open_store(store_path)
+    # a store that exists says its CRS first; a new GeoPackage store is created only once
+    # the file has been read (a file that cannot be read leaves no empty store behind)
+    store = _open_store(store_path) if _store_exists(store_path) else None
     result = read_works(
         file,
         org=org,
@@ -530,7 +533,7 @@ def import_cmd(
         crs=read.source_crs,
         encoding=read.encoding,
         # the file's coordinates converted once, straight into the CRS the store keeps
-        target_crs=_metric_or_none(store.crs),
+        target_crs=None if store is None else _metric_or_none(store.crs),
         limits=_local_limits(read.limits),
     )
     click.echo(_from_file_crs(result.report(), result.crs, result.source_crs))
@@ -539,6 +542,7 @@ def import_cmd(
     _write_rejects(result.rejected, read.rejects)
     if read.strict and (len(result.rejected) or result.warnings):
         _fail(f"{_strict_failure(result)}; nothing stored", EXIT_REJECTED)
+    store = _open_store(store_path) if store is None else store
     table = organisations_of(result.works, result.rejected, org=org)
     versions = store.import_plans(
         result.works,
@@ -552,6 +556,16 @@ def import_cmd(
     if store.crs is not None:
         click.echo(_kept_in(store.crs, result.source_crs))
     _import_report(table, versions, store.location)
+
+
+def _store_exists(store_path: str | None) -> bool:
+    """Whether the store is a shared one (a server) or a GeoPackage file that exists."""
+    from ims_geo.cli.signin import is_shared
+    from ims_geo.store import DEFAULT_STORE, STORE_ENV
+
+    if is_shared(store_path):
+        return True
+    return Path(str(store_path or os.environ.get(STORE_ENV) or DEFAULT_STORE).strip()).exists()
 
 
 def _metric_or_none(crs: Any) -> Any:
