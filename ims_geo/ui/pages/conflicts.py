@@ -123,6 +123,34 @@ st.caption(
         n=i18n.fmt_number(len(found)), total=i18n.fmt_number(len(every))
     )
 )
+if every.empty:  # an empty table and empty downloads alone would look like a fault
+    st.info(
+        i18n.ngettext(
+            "No conflicts under these rules: no two works of different organisations within "
+            "{distance} of each other are planned at most {window} apart, and none digs "
+            "within {years} year of the other's new surface. Widen the **Rules** in the "
+            "sidebar to look further.",
+            "No conflicts under these rules: no two works of different organisations within "
+            "{distance} of each other are planned at most {window} apart, and none digs "
+            "within {years} years of the other's new surface. Widen the **Rules** in the "
+            "sidebar to look further.",
+            int(moratorium),
+        ).format(
+            distance=i18n.fmt_metres(distance),
+            window=i18n.fmt_days(window),
+            years=i18n.fmt_number(moratorium),
+        ),
+        icon=":material/info:",
+    )
+elif found.empty:
+    st.info(
+        i18n.ngettext(
+            "The {total} conflict does not match the filters in the sidebar.",
+            "None of the {total} conflicts matches the filters in the sidebar.",
+            len(every),
+        ).format(total=i18n.fmt_number(len(every))),
+        icon=":material/filter_alt_off:",
+    )
 skipped = left_out(works, start=start, end=end)  # the page's rules keep the default exemptions
 with st.expander(widgets.left_out_sentence(skipped, len(works)), expanded=False):
     st.caption(
