@@ -408,7 +408,7 @@ def test_chunks_batches_blocks_and_threads_do_not_change_the_answer(
     expected = find_conflicts(works, rules, workers=1)
     monkeypatch.setattr(conflicts, "_CHUNK", 7)
     monkeypatch.setattr(conflicts, "_SEGMENT_BATCH", 3)
-    monkeypatch.setattr(conflicts, "_MAX_BLOCKS", 2)
+    monkeypatch.setattr(conflicts, "_MAX_BLOCKS", 5)
     for workers in (1, 2):
         got = find_conflicts(works, rules, workers=workers)
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
