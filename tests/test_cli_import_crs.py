@@ -123,3 +123,25 @@ def test_a_file_that_cannot_be_read_leaves_no_new_store_behind(tmp_path: Path) -
     # and a file that can be read creates it, as before
     run("import", plan_file(tmp_path / "ok.gpkg", "Water", *LINES["utm"]), "--store", store)
     assert open_store(store).works(orgs=["Water"]).work_id.tolist() == ["A1"]
+
+
+def test_works_the_store_crs_cannot_convert_are_rejected_not_the_import(tmp_path: Path) -> None:
+    """Lon/lat works a quarter of the globe from a British store: no finite grid coordinate."""
+    store = tmp_path / "store.gpkg"
+    british = [(530_000.0, 180_000.0), (530_100.0, 180_000.0)]
+    run("import", plan_file(tmp_path / "gb.gpkg", "Thames", 27700, british), "--store", store)
+    far = [(88.0, 0.0), (88.01, 0.0)]
+    # pyproj itself cannot place them on the British grid
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(*far[0])
+    assert not np.isfinite([x, y]).all()
+    path = plan_file(tmp_path / "far.gpkg", "Far", 4326, far)
+    result = CliRunner().invoke(main, ["import", str(path), "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert result.stdout.splitlines()[1:4] == ["  accepted: 0", "  repaired: 0", "  rejected: 1"]
+    assert "cannot be stored" not in result.output
+    rejected = read_works(path, target_crs="EPSG:27700").rejected
+    assert rejected[schema.REASON].tolist() == [
+        "coordinate that is not a finite number (NaN or infinity) once converted to "
+        "EPSG:27700, far outside its area of use"
+    ]
+    assert open_store(store).works(orgs=["Far"]).empty

@@ -1114,13 +1114,23 @@ def _reject_outside(part: _Part, limits: Limits) -> None:
 
     The file's coordinates were checked in the file's own CRS; converted into
     a CRS chosen for another place (a store's), they may lie far outside it,
-    where no distance is measured right.
+    where no distance is measured right, or so far that the conversion gives no
+    finite coordinate at all. The geometries' types and vertices are the file's,
+    already checked: every problem found now comes from where the works lie.
     """
     geoms = part.valid.geometry.to_numpy()
     reasons = sanity.geometry_problems(geoms, part.valid.crs, max_vertices=limits.max_vertices)
-    outside = sanity.outside_area_of_use(reasons)
-    if outside.any():
-        _reject_valid(part, np.flatnonzero(outside), reasons[outside])
+    bad = pd.notna(reasons)
+    if not bad.any():
+        return
+    # a coordinate made infinite or huge by the conversion: said as where it went wrong
+    unplaced = bad & ~sanity.outside_area_of_use(reasons)
+    code = CRS.from_user_input(part.valid.crs).to_string()
+    reasons[unplaced] = [
+        f"{reason} once converted to {code}, far outside its area of use"
+        for reason in reasons[unplaced]
+    ]
+    _reject_valid(part, np.flatnonzero(bad), reasons[bad])
 
 
 def _reject_valid(part: _Part, pos: np.ndarray, reasons: np.ndarray) -> None:
