@@ -400,19 +400,22 @@ def test_matches_oracle_street_network() -> None:
 
 
 @pytest.mark.parametrize("internal", [True, False])
+@pytest.mark.parametrize("blocks", [1, 5])
 def test_chunks_batches_blocks_and_threads_do_not_change_the_answer(
-    monkeypatch, internal: bool
+    monkeypatch, internal: bool, blocks: int
 ) -> None:
+    # the same pairs and the same values, bit for bit: one block per organisation (four)
+    # or all in one, against the default two
     works = street_works(300, seed=5)
     rules = Rules(internal=internal)
     expected = find_conflicts(works, rules, workers=1)
     monkeypatch.setattr(conflicts, "_CHUNK", 7)
     monkeypatch.setattr(conflicts, "_SEGMENT_BATCH", 3)
-    monkeypatch.setattr(conflicts, "_MAX_BLOCKS", 5)
+    monkeypatch.setattr(conflicts, "_MAX_BLOCKS", blocks)
     for workers in (1, 2):
         got = find_conflicts(works, rules, workers=workers)
-        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-12)
-        assert got.geometry.geom_equals_exact(expected.geometry, 1e-9).all()
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        assert got.geometry.geom_equals_exact(expected.geometry, 0).all()
 
 
 @pytest.mark.parametrize("threads", [0, 2])
