@@ -55,11 +55,17 @@ def test_a_csv_with_only_a_header_says_there_is_nothing_to_store(open_app, store
     assert not [b for b in at.button if b.key == "upload_store"]  # no greyed-out button
 
 
-def test_an_empty_layer_points_to_the_other_layers(open_app, store_copy, tmp_path):
+def test_a_file_of_several_layers_says_which_is_read_and_an_empty_one_points_to_the_others(
+    open_app, store_copy, tmp_path
+):
     at = upload(open_app("upload", store=store_copy), "plan.gpkg", two_layers(tmp_path))
     assert not at.exception and not at.error
     layer = at.selectbox(key="upload_layer")
     assert layer.options == ["a_empty", "b_works"] and layer.value == "a_empty"
+    assert (
+        "plan.gpkg holds 2 layers (a\\_empty, b\\_works): only the one chosen here is read "
+        "and stored. Upload the file again for each other layer that holds works."
+    ) in [c.value for c in at.caption]
     (info,) = [i.value for i in at.info]
     assert info.endswith(
         "Export the plan again with its works. Or choose another layer of the file under **Layer**."

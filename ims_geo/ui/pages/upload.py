@@ -114,6 +114,17 @@ text_encoding = ENCODINGS[encoding] or base.encoding
 with widgets.user_errors(reading=upload.name):
     layers = state.upload_layers(upload)
 layer = st.selectbox(_("Layer"), layers, key="upload_layer") if len(layers) > 1 else None
+if layer is not None:  # the command line refuses such a file without --layer: say what is read
+    st.caption(
+        _(
+            "{file} holds {count} layers ({names}): only the one chosen here is read and "
+            "stored. Upload the file again for each other layer that holds works."
+        ).format(
+            file=widgets.literal(upload.name),
+            count=fmt_number(len(layers)),
+            names=", ".join(widgets.literal(name) for name in layers),
+        )
+    )
 with widgets.user_errors(reading=upload.name):
     raw, text_geometry = state.upload_frame(upload, layer=layer, encoding=text_encoding)
 native = raw.geometry.name if hasattr(raw, "geometry") and not text_geometry else None
