@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from ims_geo.access import database as access_db
 from ims_geo.access.roles import ROLES, TOKEN_ROLES
 from ims_geo.errors import InputError, StoreError
+from ims_geo.store.base import database_cause
 from ims_geo.store.postgis import PostGISStore, _driver_url
 
 #: Columns of :meth:`Administration.users`.
@@ -243,4 +244,5 @@ class Administration:
 
 
 def _first_line(exc: sa.exc.SQLAlchemyError) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    """The first line of the database's reason, passwords masked as in every store error."""
+    return database_cause(exc).splitlines()[0]
