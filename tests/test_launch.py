@@ -136,8 +136,11 @@ def test_the_console_script_is_the_launcher() -> None:
 def test_local_dask_workers_start_with_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     from ims_geo.distributed.cluster import dask_client
 
-    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
-    monkeypatch.delenv(SWITCH, raising=False)
+    # the nanny sets the workers' variables in this process's environment before starting
+    # them: set first, so that the test's end restores the environment as it was
+    for name in ("GLIBC_TUNABLES", SWITCH):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     with dask_client(workers=1) as client:
         seen = client.run(os.environ.get, "GLIBC_TUNABLES")
     assert list(seen.values()) == [":".join(TUNABLES)]
