@@ -72,6 +72,12 @@ SHOW_NAMES = {
     "moved": N_("Moved works"),
     "all": N_("All works"),
 }
+#: Why the two figures differ from the Conflicts page's counts (the proposer's own rule).
+SEALED_CLASH = N_(
+    "An excavation that starts while a new surface nearby is being laid digs it up: "
+    "counted here as a moratorium violation, it is a clash on the Conflicts page and the "
+    "Overview."
+)
 #: Most works drawn in one Gantt chart (more are paged).
 GANTT_PAGE = 300
 #: Proposals kept for comparison in a browser session.
@@ -536,7 +542,8 @@ for start in range(0, len(primary), 4):
             delta_color=DELTA_COLOURS.get(kpi.kpi, "off"),
             help=_("Baseline (everyone keeps their dates): {value}").format(
                 value=negotiate.kpi_value(kpi.kpi, kpi.baseline)
-            ),
+            )
+            + ("\n\n" + _(SEALED_CLASH) if kpi.kpi in ("clashes", "moratorium violations") else ""),
         )
 with st.expander(_("All figures, with the bounds on what can be reached")):
     st.dataframe(
