@@ -144,7 +144,7 @@ def geometry_problems(geoms: np.ndarray, crs: Any, *, max_vertices: float) -> np
         outside = _outside_area_of_use(geoms[todo], CRS.from_user_input(crs))
         if outside.any():
             out_rows = np.flatnonzero(todo)[outside]
-            where = _area_name(CRS.from_user_input(crs))
+            where = area_name(CRS.from_user_input(crs))
             reasons[out_rows] = [
                 f"coordinates '{_coordinate(g)}' outside the area of use of {where}"
                 for g in geoms[out_rows]
@@ -164,7 +164,8 @@ def _coordinate(geom: Any) -> str:
     return f"{x:.6g} {y:.6g}"
 
 
-def _area_name(crs: CRS) -> str:
+def area_name(crs: CRS) -> str:
+    """``crs`` as reasons name it: its code and the first words of its area of use."""
     code = crs.to_string()
     area = crs.area_of_use
     return f"{code} ({area.name.split(' - ')[0]})" if area is not None else code

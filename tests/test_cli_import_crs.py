@@ -140,8 +140,8 @@ def test_works_the_store_crs_cannot_convert_are_rejected_not_the_import(tmp_path
     assert result.stdout.splitlines()[1:4] == ["  accepted: 0", "  repaired: 0", "  rejected: 1"]
     assert "cannot be stored" not in result.output
     rejected = read_works(path, target_crs="EPSG:27700").rejected
+    area = CRS.from_epsg(27700).area_of_use.name.split(" - ")[0]
     assert rejected[schema.REASON].tolist() == [
-        "coordinate that is not a finite number (NaN or infinity) once converted to "
-        "EPSG:27700, far outside its area of use"
+        f"coordinates outside the area of use of EPSG:27700 ({area})"
     ]
     assert open_store(store).works(orgs=["Far"]).empty

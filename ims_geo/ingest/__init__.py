@@ -1123,13 +1123,10 @@ def _reject_outside(part: _Part, limits: Limits) -> None:
     bad = pd.notna(reasons)
     if not bad.any():
         return
-    # a coordinate made infinite or huge by the conversion: said as where it went wrong
+    # a coordinate the conversion made infinite or huge: said as where it went wrong
     unplaced = bad & ~sanity.outside_area_of_use(reasons)
-    code = CRS.from_user_input(part.valid.crs).to_string()
-    reasons[unplaced] = [
-        f"{reason} once converted to {code}, far outside its area of use"
-        for reason in reasons[unplaced]
-    ]
+    where = sanity.area_name(CRS.from_user_input(part.valid.crs))
+    reasons[unplaced] = f"coordinates outside the area of use of {where}"
     _reject_valid(part, np.flatnonzero(bad), reasons[bad])
 
 
