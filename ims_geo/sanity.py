@@ -165,7 +165,18 @@ def _coordinate(geom: Any) -> str:
 
 
 def area_name(crs: CRS) -> str:
-    """``crs`` as reasons name it: its code and the first words of its area of use."""
+    """``crs`` as reasons name it: its code and the first words of its area of use.
+
+    Parameters
+    ----------
+    crs
+        A coordinate reference system.
+
+    Returns
+    -------
+    str
+        E.g. ``EPSG:27700 (United Kingdom (UK))``; the code alone without an area of use.
+    """
     code = crs.to_string()
     area = crs.area_of_use
     return f"{code} ({area.name.split(' - ')[0]})" if area is not None else code
