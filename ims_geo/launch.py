@@ -4,9 +4,11 @@ The conflict engine makes and frees millions of small geometries (GEOS
 objects allocated with ``malloc``) and numpy arrays of every size. With
 glibc's default settings a fresh process takes each of the pages this
 memory needs from the kernel one 4 KiB page at a time: at a million
-works a third of the engine's CPU time was the kernel handing out and
-zeroing pages, and glibc consolidating its small free lists. Two glibc
-settings (glibc 2.35 and later) take most of it away:
+works (the benchmarks' dense set) a fifth of the process's CPU time was
+the kernel handing out and zeroing pages, and a twelfth glibc merging its
+lists of small free blocks. Two glibc settings (glibc 2.35 and later) take
+a part of it away, a tenth of the conflict search's CPU time (23.2 s to
+20.8 s, three alternating runs each; ``benchmarks/README.md``):
 
 ``glibc.malloc.hugetlb=1``
     ``malloc`` asks for transparent huge pages (2 MiB) for its heaps, as
