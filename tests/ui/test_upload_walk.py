@@ -11,6 +11,7 @@ import shapely
 from ims_geo.errors import MissingCRSError
 from ims_geo.i18n import messages
 from ims_geo.ingest import read_works
+from ims_geo.store import open_store
 from ims_geo.ui.widgets import literal
 
 ORG = "Test Utility"
@@ -107,3 +108,32 @@ def test_a_file_without_crs_is_one_sentence_then_where_to_enter_it(open_app, sto
     assert error == said + ". Enter it under **Reading options**."
     at.text_input(key="upload_crs").input("EPSG:28992").run()
     assert not at.error and metrics(at) == ("1", "0", "0")
+
+
+def test_coordinate_columns_of_other_names_are_chosen_on_the_page(open_app, store_copy):
+    plan = (
+        b"work_id,start_date,end_date,Ost,Nord\n"
+        b"P1,2030-01-01,2030-02-01,155000,463000\n"
+        b"P2,2030-03-01,2030-04-01,155010.5,463020.25\n"
+    )
+    at = open_app("upload", store=store_copy)
+    at.text_input(key="upload_crs").input("EPSG:28992")
+    at = upload(at, "points.csv", plan)
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("points.csv has no geometry column")
+    fields = {s.label: s for s in at.selectbox}
+    fields["x (easting, longitude)"].set_value("Ost")
+    at.run()
+    assert [e.value for e in at.error] == [error]  # one column alone places nothing
+    fields = {s.label: s for s in at.selectbox}
+    fields["y (northing, latitude)"].set_value("Nord")
+    at.run()
+    assert not at.exception and not at.error
+    assert metrics(at) == ("2", "0", "0")
+    at.button(key="upload_store").click().run()
+    works = open_store(store_copy).works()
+    stored = works[works["org"] == ORG].set_index("work_id").geometry.to_crs("EPSG:28992")
+    expected = shapely.points([155_000, 155_010.5], [463_000, 463_020.25])
+    # kept in the store's CRS: back in the file's own CRS to a millimetre
+    assert shapely.equals_exact(stored.loc[["P1", "P2"]].to_numpy(), expected, 1e-3).all()

@@ -23,6 +23,8 @@ from ims_geo.ui import state, widgets
 NEW_ORG = N_("New organisation…")
 FROM_FILE = N_("From the file (org column)")
 AUTOMATIC = N_("(automatic)")
+#: Coordinate columns the page lets the user name: the extra's name -> the field's label.
+COORDINATES = {"x": N_("x (easting, longitude)"), "y": N_("y (northing, latitude)")}
 ENCODINGS = {
     N_("automatic"): None, "UTF-8": "utf-8", "Windows-1252": "cp1252", "ISO-8859-1": "latin-1"
 }  # fmt: skip
@@ -196,6 +198,22 @@ with st.expander(_("Column mapping"), expanded=True):
         )
         if picked != AUTOMATIC:
             chosen[column] = picked
+    # a table of points without WKT: its coordinate columns, kept under the names the reader
+    # takes points from (x/y) when their own names are none of the known pairs
+    coordinates: dict[str, str] = {}
+    for i, (axis, name) in enumerate(COORDINATES.items() if text_geometry else ()):
+        picked = cells[(len(mapped) + i) % 4].selectbox(
+            _(name),
+            [AUTOMATIC, *source_columns],
+            key=prefix + axis,
+            help=_(
+                "For a file without a WKT geometry column: the column of the points' "
+                "coordinates (their CRS under **Reading options** unless longitude/latitude)."
+            ),
+            format_func=bind(shown),
+        )
+        if picked != AUTOMATIC:
+            coordinates[axis] = picked
 
 translations: dict[str, dict[str, object]] = {}
 proposals = bool(st.session_state.get(prefix + "proposals"))
@@ -233,6 +251,8 @@ for key, value in extra.items():
     else:
         data.setdefault(key, value)
 data["columns"] = {**data.get("columns", {}), **chosen}
+if len(coordinates) == len(COORDINATES):  # one column alone places nothing
+    data["extras"] = {**data.get("extras", {}), **coordinates}
 values = {k: dict(v) for k, v in data.get("values", {}).items()}
 for column, table in translations.items():
     values[column] = {**values.get(column, {}), **table}
