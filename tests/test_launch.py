@@ -142,5 +142,21 @@ def test_local_dask_workers_start_with_the_settings(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
     with dask_client(workers=1) as client:
-        seen = client.run(os.environ.get, "GLIBC_TUNABLES")
+        seen = client.run(os.getenv, "GLIBC_TUNABLES")  # the worker's own environment
+        assert "GLIBC_TUNABLES" not in os.environ  # this process's environment as it was
     assert list(seen.values()) == [":".join(TUNABLES)]
+
+
+@needs_glibc
+def test_local_dask_workers_add_the_settings_to_those_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ims_geo.distributed.cluster import dask_client
+
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mxfast=32")
+    monkeypatch.setenv(SWITCH, "")
+    monkeypatch.delenv(SWITCH)
+    with dask_client(workers=1) as client:
+        seen = client.run(os.getenv, "GLIBC_TUNABLES")  # the worker's own environment
+        assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=32"  # left as it was
+    assert list(seen.values()) == ["glibc.malloc.mxfast=32:glibc.malloc.hugetlb=1"]

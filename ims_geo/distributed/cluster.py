@@ -97,15 +97,37 @@ def dask_client(
     limit = "auto" if memory_limit is None else memory_limit
     config = dict(WORKER_CONFIG)
     tuned = tuned_environ(os.environ)  # None: this process has them, and its workers inherit
-    if tuned is not None:
-        config["distributed.nanny.pre-spawn-environ.GLIBC_TUNABLES"] = tuned["GLIBC_TUNABLES"]
-    with dask.config.set(config):  # each worker's nanny copies the configuration
+    tunables = None if tuned is None else tuned["GLIBC_TUNABLES"]
+    if tunables is not None:
+        config["distributed.nanny.pre-spawn-environ.GLIBC_TUNABLES"] = tunables
+    # each worker's nanny copies the configuration; a variable this process has wins over
+    # it, and the nanny writes it into this process's environment before starting a worker
+    with dask.config.set(config), _variable("GLIBC_TUNABLES", tunables):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, memory_limit=limit, dashboard_address=None
         )
     with cluster, Client(cluster) as client:
         _warm(client)
         yield client
+
+
+@contextmanager
+def _variable(name: str, value: str | None) -> Iterator[None]:
+    """This process's environment variable ``name`` set to ``value`` for the block, then as
+    it was (None: left alone).
+    """
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _warm(client: Any) -> None:
