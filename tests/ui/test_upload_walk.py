@@ -7,10 +7,12 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
+from pyproj import CRS
 
 from ims_geo.errors import MissingCRSError
 from ims_geo.i18n import messages
 from ims_geo.ingest import read_works
+from ims_geo.ingest._mapping import loads_mapping
 from ims_geo.store import open_store
 from ims_geo.ui.widgets import literal
 
@@ -137,3 +139,32 @@ def test_coordinate_columns_of_other_names_are_chosen_on_the_page(open_app, stor
     expected = shapely.points([155_000, 155_010.5], [463_000, 463_020.25])
     # kept in the store's CRS: back in the file's own CRS to a millimetre
     assert shapely.equals_exact(stored.loc[["P1", "P2"]].to_numpy(), expected, 1e-3).all()
+
+
+def test_the_downloaded_mapping_keeps_the_reading_options(open_app, store_copy, monkeypatch):
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    files: dict[str, bytes] = {}
+    add = MediaFileManager.add
+
+    def kept(self, data, *args, **kwargs):
+        url = add(self, data, *args, **kwargs)
+        files[url] = data.encode() if isinstance(data, str) else bytes(data)
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", kept)
+    plan = HEADER + b'A1,Main,2030-01-01,2030-02-01,"POINT (155000 463000)"\n'
+    at = open_app("upload", store=store_copy)
+    at.text_input(key="upload_crs").input(" EPSG:28992 ")
+    at.selectbox(key="upload_encoding").set_value("Windows-1252")
+    at = upload(at, "plan.csv", plan)
+    assert not at.exception and not at.error
+    (button,) = [
+        b for b in at.get("download_button") if b.proto.id.endswith("-upload_mapping_download")
+    ]
+    saved = loads_mapping(files[button.proto.url].decode(), "plan_mapping.toml")
+    assert (saved.crs, saved.encoding) == (CRS.from_user_input("EPSG:28992"), "cp1252")
+    # read with it alone, as next year's file is, the file gives the same works
+    again = read_works(plan, name="plan.csv", org=ORG, mapping=saved)
+    assert again.works["geometry"].to_wkt().tolist() == ["POINT (155000 463000)"]
+    assert again.works.crs == "EPSG:28992"

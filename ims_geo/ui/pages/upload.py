@@ -251,6 +251,11 @@ for key, value in extra.items():
     else:
         data.setdefault(key, value)
 data["columns"] = {**data.get("columns", {}), **chosen}
+# the reading options mean what the mapping's keys mean: next year's file reads the same
+if crs.strip():
+    data["crs"] = crs.strip()
+if ENCODINGS[encoding]:
+    data["encoding"] = ENCODINGS[encoding]
 if len(coordinates) == len(COORDINATES):  # one column alone places nothing
     data["extras"] = {**data.get("extras", {}), **coordinates}
 values = {k: dict(v) for k, v in data.get("values", {}).items()}
