@@ -227,7 +227,6 @@ def find_conflicts(
                 return empty_conflicts(crs)
             # the search's arrays are done with: free them before the answer is built
             prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
-            prepared.spent.clear()
             return _frame(metric, prepared, parts, crs, pool)
         finally:
             if pool is not None:
@@ -414,8 +413,6 @@ class _Prepared:
     #: two threads while the first tree is built (see :meth:`lines`)
     segments: _Segments | list[Future[_Segments]]
     joining: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    #: the chunks' shortest lines, kept until the search ends (see :func:`_meet`)
-    spent: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def lines(self) -> _Segments:
         """The line works' segments (waits for them when they are still being computed)."""
@@ -919,10 +916,6 @@ def _meet(
         shortest = shapely.shortest_line(prep.geoms[i[point]], prep.geoms[j[point]])
         ends = shapely.get_coordinates(shortest)
         geometry[point] = shapely.points((ends[0::2] + ends[1::2]) / 2)
-        # freed all at once when the search ends: freeing a geometry holds the GIL, and
-        # each chunk freeing its own while the other thread searches cost the two threads
-        # 0.6-0.9 s at 1M dense works; all of them at the end take 0.2 s
-        prep.spent.append(shortest)
     return overlap, geometry
 
 
