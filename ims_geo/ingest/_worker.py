@@ -38,6 +38,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import context, forkserver, popen_forkserver, reduction, spawn, util
@@ -51,6 +52,10 @@ _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 #: Seconds a worker may take past its CPU limit before the wall clock stops it anyway.
 _GRACE = 2.0
+#: What a worker sends first: it started (imported the reading code and got its request).
+_STARTED = "started"
+#: The exit status of a worker that ran out of memory before it could say so.
+_OUT_OF_MEMORY = 75
 
 
 class _Popen(popen_forkserver.Popen):  # type: ignore[misc]
@@ -187,60 +192,143 @@ def run(
         name="ims_geo-reader",
         daemon=True,
     )
+    kills = oom_kills()
     process.start()
     send.close()
     message: tuple[str, Any] | None = None
-    timed_out = False
+    started = timed_out = False
+    deadline = time.monotonic() + wall
     try:
-        if receive.poll(None if wall == float("inf") else wall):
+        while message is None:
+            left = None if wall == float("inf") else max(0.0, deadline - time.monotonic())
+            if not receive.poll(left):
+                timed_out = True
+                break
             try:
-                message = receive.recv()
+                got = receive.recv()
             except (EOFError, OSError):
-                message = None  # the worker died: its exit status tells why
+                break  # the worker died: its exit status tells why
             except Exception as exc:  # an answer that cannot be unpickled
-                message = ("error", unreadable(name, exc))
-        else:
-            timed_out = True
+                got = ("error", unreadable(name, exc))
+            if got[0] == _STARTED:
+                started = True
+            else:
+                message = got
     finally:
         receive.close()
+        if not timed_out:  # it answered or closed its end: let it finish, so its status tells
+            process.join(_GRACE)
         if process.is_alive():
             process.kill()
         process.join()
     if message is None:
-        code = None if timed_out else process.exitcode
-        raise _died(code, name=name, memory=memory.limit, cpu=cpu, wall=wall)
+        if not started and not timed_out:
+            # the forkserver's modules may be older than the code on disk (an upgrade
+            # under a running app): the next reading starts a new one
+            _restart_forkserver()
+        raise _died(
+            None if timed_out else process.exitcode,
+            name=name,
+            memory=memory,
+            cpu=cpu,
+            wall=wall,
+            started=started or timed_out,
+            oom_killed=oom_kills() > kills,
+        )
     if message[0] == "error":
         raise message[1]
     return message[1]
 
 
-def _died(code: int | None, *, name: str, memory: float, cpu: float, wall: float) -> ReadLimitError:
+def _restart_forkserver() -> None:
+    """Stop the forkserver, so that the next reading forks from a new one."""
+    server = getattr(forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)
+    if stop is not None:
+        with contextlib.suppress(OSError, ChildProcessError):
+            stop()
+
+
+def oom_kills() -> int:
+    """How many processes the kernel's out-of-memory killer has killed (0 where unknown).
+
+    The counter (``/proc/vmstat``) counts the kills of the whole machine and
+    of every memory cgroup; a reader killed while it grew means the machine
+    (or its container), not the reader's own limit, ran out of memory.
+    """
+    try:
+        with open("/proc/vmstat", encoding="ascii") as stats:
+            for line in stats:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _died(
+    code: int | None,
+    *,
+    name: str,
+    memory: float | Memory,
+    cpu: float,
+    wall: float,
+    started: bool = True,
+    oom_killed: bool = False,
+) -> ReadLimitError:
+    """Why the worker reading ``name`` ended without an answer, and what to do.
+
+    Parameters
+    ----------
+    code
+        Its exit status (negative: the signal that ended it); None when the
+        wall clock stopped it.
+    started
+        Whether it started: a worker that could not import the reading code
+        says nothing before it exits.
+    oom_killed
+        Whether the kernel's out-of-memory killer killed a process meanwhile.
+    """
+    memory = memory if isinstance(memory, Memory) else Memory(memory)
     fix = "split the file, or raise the limit if the file is trusted (see README, Limits)"
     if code is None:
         return ReadLimitError(
             f"{name}: reading was stopped after {wall:,.0f} s, the read time limit "
             f"(max_read_seconds); {fix}"
         )
+    if not started:
+        return ReadLimitError(
+            f"{name}: the file reader could not start (exit status {code}); the app's code "
+            "probably changed while it ran: restart the app, then read the file again"
+        )
+    if code == _OUT_OF_MEMORY:
+        return _over_memory(name, memory)
     if code == -signal.SIGXCPU:
         return ReadLimitError(
             f"{name}: reading used more than {cpu:,.0f} s of CPU time, the limit "
             f"(max_cpu_seconds); {fix}"
         )
+    if code == -signal.SIGKILL and oom_killed:
+        return ReadLimitError(
+            f"{name}: the machine ran out of memory and the system killed the file reader "
+            f"(SIGKILL) before it reached its own limit of {_mib(memory.limit)} "
+            "(max_memory_bytes); read the file when the machine is less busy, or lower the "
+            "limit so that the reader stops first"
+        )
+    what = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
     if code == -signal.SIGKILL:
         return ReadLimitError(
-            f"{name}: the file reader was killed (SIGKILL), usually because the machine ran "
-            f"out of memory; the reader's own limit is {_mib(memory)} (max_memory_bytes); {fix}"
+            f"{name}: the file reader was killed ({what}) by something outside the app, not "
+            "by a limit of the reading; read the file again"
         )
     if code < 0:
-        what = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         return ReadLimitError(
-            f"{name} crashed the file reader ({what}); the file is damaged or hostile, or "
-            f"needed more than the memory limit of {_mib(memory)} (max_memory_bytes); "
+            f"{name} crashed the file reader ({what}); the file is damaged or hostile: "
             "export it again from the source system"
         )
     return ReadLimitError(
-        f"{name}: the file reader stopped unexpectedly (exit status {code}); the file is "
-        f"damaged or needed more than the memory limit of {_mib(memory)} (max_memory_bytes)"
+        f"{name}: the file reader stopped unexpectedly (exit status {code}); read the file "
+        "again, and if it stops again export it again from the source system"
     )
 
 
@@ -256,6 +344,7 @@ def _child(
     cpu: float,
     env: dict[str, str],
 ) -> None:
+    conn.send((_STARTED, None))
     os.environ.clear()
     os.environ.update(env)
     _no_network()
@@ -267,9 +356,12 @@ def _child(
     except Exception as exc:  # every failure becomes a refusal
         message = ("error", _refusal(name, memory, exc))
     try:
-        conn.send(message)
-    except Exception as exc:  # e.g. out of memory while pickling the works read
-        conn.send(("error", _refusal(name, memory, exc)))
+        try:
+            conn.send(message)
+        except Exception as exc:  # e.g. out of memory while pickling the works read
+            conn.send(("error", _refusal(name, memory, exc)))
+    except MemoryError:  # not even the refusal could be sent: the exit status says it
+        os._exit(_OUT_OF_MEMORY)
     conn.close()
 
 
