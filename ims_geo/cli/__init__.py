@@ -542,6 +542,13 @@ def import_cmd(
     _write_rejects(result.rejected, read.rejects)
     if read.strict and (len(result.rejected) or result.warnings):
         _fail(f"{_strict_failure(result)}; nothing stored", EXIT_REJECTED)
+    if result.works.empty and result.rejected.empty and not allow_empty:
+        # said before the organisations are looked for: a file without rows names none
+        _fail(
+            f"nothing was stored: {Path(file).name} has no rows (at most a header), so no "
+            "works; check that it is the right file, or store an empty plan on purpose with: "
+            "ims-geo import --org NAME --allow-empty"
+        )
     store = _open_store(store_path) if store is None else store
     table = organisations_of(result.works, result.rejected, org=org)
     versions = store.import_plans(

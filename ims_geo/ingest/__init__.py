@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
-from pyproj import CRS
-from pyproj.exceptions import CRSError
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError, ProjError
 
 from ims_geo import sanity, schema
 from ims_geo.crs import check_metric, extreme_points, working_crs
@@ -408,7 +408,8 @@ def read_works(
         A :class:`Mapping` or the path of a mapping file (TOML).
     crs
         CRS of a file that carries none (a shapefile without .prj, a CSV
-        without ``SRID=``). A file's own CRS is never overridden.
+        without ``SRID=``). A file's own CRS is only overridden when PROJ
+        cannot convert it (a local engineering or site grid).
     encoding
         Text encoding of the attributes; default: the .cpg file, else
         UTF-8 when the text is valid UTF-8, else Windows-1252.
@@ -847,12 +848,40 @@ def _spatial_crs(
                 'crs = "EPSG:28992" in the mapping file'
             )
         return frame.set_crs(fallback)
-    if crs is not None and CRS.from_user_input(frame.crs) != crs:
+    own = CRS.from_user_input(frame.crs)
+    if not _convertible(own):
+        if fallback is None:
+            grid = " (a local engineering or site grid)" if own.is_engineering else ""
+            raise MissingCRSError(
+                f"{name} declares its CRS as '{own.name}'{grid}, which cannot be converted to "
+                "a map CRS; export the file in an EPSG CRS (e.g. EPSG:28992), or if its "
+                "coordinates are in one, say which: crs='EPSG:28992' in Python, --crs "
+                'EPSG:28992 on the command line, or crs = "EPSG:28992" in the mapping file'
+            )
+        notes.append(
+            f"{name} declares its CRS as '{own.name}', which cannot be converted to a map "
+            f"CRS; its coordinates are read in the given crs {fallback.to_string()}"
+        )
+        return frame.set_crs(fallback, allow_override=True)
+    if crs is not None and own != crs:
         notes.append(
             f"{name} declares its CRS as {CRS.from_user_input(frame.crs).to_string()}; "
             f"the given crs {crs.to_string()} is only used for files without one"
         )
     return frame
+
+
+def _convertible(crs: CRS) -> bool:
+    """Whether PROJ can convert coordinates in ``crs`` to longitude/latitude.
+
+    A local engineering or site grid has no link to the earth: every
+    conversion of it fails, and the works could not be placed on a map.
+    """
+    try:
+        Transformer.from_crs(crs, 4326, always_xy=True)
+    except ProjError:
+        return False
+    return True
 
 
 _SRID = re.compile(r"^\s*SRID=(\d+)\s*;\s*", re.IGNORECASE)
@@ -981,10 +1010,12 @@ def _coordinate_points(
                  if x in by_name and y in by_name), None)  # fmt: skip
     if pair is None:
         aliases = ", ".join(schema.COLUMN_ALIASES[schema.GEOMETRY])
+        pairs = ", ".join(f"{x}/{y}" for x, y in COORDINATE_PAIRS)
         raise InputError(
             f"{name} has no geometry column: add a column 'geometry' with WKT text "
-            f"(or one of {aliases}), or x/y (lon/lat) coordinate columns, or name it in a "
-            "mapping file ([columns] geometry = ...); "
+            f"(or one of {aliases}), or a pair of point coordinate columns named {pairs}, "
+            "or name them in a mapping file ([columns] geometry = ... for WKT, [extras] "
+            "x = ... and y = ... for coordinates); "
             f"its columns are: {', '.join(map(str, source_columns))}"
         )
     numbers = []

@@ -265,7 +265,13 @@ def check_zip(path: Path, name: str, limits: Any) -> list[str]:
         )
     if any(i.flag_bits & 0x1 for i in infos):
         raise InputError(f"{name} is password-protected; upload an archive without a password")
-    return [i.filename for i in infos if not i.is_dir()]
+    members = [i.filename for i in infos if not i.is_dir()]
+    if not members:
+        raise InputError(
+            f"{name} is an empty archive (it holds no files); put the plan's files in it "
+            "(for a shapefile its .shp, .shx, .dbf and .prj) and upload it again"
+        )
+    return members
 
 
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError)
