@@ -27,7 +27,14 @@ navigation = st.navigation(
             st.Page(f"{PAGES}/programme.py", title=_("Programme"), url_path="programme"),
             st.Page(f"{PAGES}/cycle.py", title=_("Planning cycle"), url_path="cycle"),
             st.Page(f"{PAGES}/public.py", title=_("Public view"), url_path="public"),
-            st.Page(f"{PAGES}/login.py", title=_("Sign in / out"), url_path="login"),
+            # a store without sign-in keeps the page out of the menu, but an old link to it
+            # lands on the page that says sign-in is for shared stores (not "Page not found")
+            st.Page(
+                f"{PAGES}/login.py",
+                title=_("Sign in / out"),
+                url_path="login",
+                visibility="visible" if state.shared() else "hidden",
+            ),
         ]
     )
 )

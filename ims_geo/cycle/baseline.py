@@ -35,6 +35,10 @@ KPIs (:func:`kpis`)
 ``submitted_share``
     Organisations with a plan version for the cycle, over all organisations
     that ever submitted one.
+
+Without any work in the picture (a store that holds no plan yet) the
+conflict and disruption KPIs are not measured (NaN, state ``no data``), so
+an empty store shows nothing measured rather than a green result.
 """
 
 from __future__ import annotations
@@ -351,8 +355,10 @@ def kpis(
         values["combined_share"] = float("nan")
         values["savings_eur"] = float("nan")
     if works.empty:
-        values["moratorium_violations"] = 0.0
-        values["max_disruption_days"] = 0.0
+        # no works, nothing measured: "0 violations" against the default target would read
+        # as a green result on a store that holds no plan yet
+        values["moratorium_violations"] = float("nan")
+        values["max_disruption_days"] = float("nan")
     else:
         found = store_conflicts(store, works, rules)
         values["moratorium_violations"] = float((found["kind"] == "moratorium").sum())

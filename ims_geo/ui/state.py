@@ -205,12 +205,13 @@ def allowed_pages(pages: list[Any]) -> list[Any]:
     """The app's pages this session may use (``st.Page`` objects, by ``url_path``).
 
     A store without sign-in (GeoPackage, or PostGIS opened by its owner):
-    every page but the login. PostGIS without sign-in: the public
+    every page (the app hides the login from its menu there; the page says
+    sign-in is for shared stores). PostGIS without sign-in: the public
     view and the login. Signed in: every page, but Upload only for roles that
     may write (the database refuses their imports anyway).
     """
     if not shared():
-        return [p for p in pages if p.url_path != "login"]
+        return list(pages)
     ident = identity()
     if ident is None:
         return [p for p in pages if p.url_path in ("public", "login")]

@@ -92,6 +92,15 @@ st.subheader(
 )
 for step, name, done, detail in now.steps.itertuples(index=False):
     st.markdown(step_line(step, name, done, detail))
+if versions.empty:  # no plan, so no KPI has a value: say what comes first
+    st.info(
+        _(
+            "Nothing to measure yet: the store holds no plan. First upload each organisation's "
+            "plan on the **Upload** page; then set the targets under **Targets and KPIs** and "
+            "adopt a programme."
+        ),
+        icon=":material/info:",
+    )
 if len(now.stale):
     st.warning(
         ngettext(
