@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from ims_geo import schema
 from ims_geo.errors import ImsGeoError
@@ -86,6 +87,14 @@ CRS_TIMEZONES: dict[int, str] = {
     3879: "Europe/Helsinki", 3067: "Europe/Helsinki", 3006: "Europe/Stockholm",
     25833: "Europe/Berlin", 25832: "Europe/Berlin", 31287: "Europe/Vienna",
 }  # fmt: skip
+#: Name tokens of a point's x and y coordinate columns, in pairs, the most telling first: an
+#: x column's token (or a token it begins) swapped for its pair names the y column
+#: (centreEasting / centreNorthing, x_coord / y_coord, lon / lat).
+AXIS_TOKENS: tuple[tuple[str, str], ...] = (
+    ("easting", "northing"), ("longitude", "latitude"), ("rechtswert", "hochwert"),
+    ("lengtegraad", "breedtegraad"), ("laenge", "breite"), ("east", "north"), ("lon", "lat"),
+    ("lng", "lat"), ("long", "lat"), ("ost", "nord"), ("x", "y"),
+)  # fmt: skip
 _WKT = re.compile(
     r"^\s*(SRID=\d+\s*;\s*)?(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|"
     r"MULTIPOLYGON|GEOMETRYCOLLECTION)\b",
@@ -146,6 +155,12 @@ class Suggestion:
         For a file without an id column: the columns a work id is composed
         from (``[work_id_from]``), and ``work_id_why`` says how well they
         tell the rows apart.
+    coordinates
+        For a table without WKT: its x and y coordinate columns, read as
+        points (``[extras] x``, ``y``).
+    crs_why
+        Why ``crs`` was guessed from the coordinates (empty when the file
+        declares it).
     """
 
     source: str
@@ -162,6 +177,8 @@ class Suggestion:
     undecided: dict[str, list[str]] = field(default_factory=dict)
     work_id_from: list[str] = field(default_factory=list)
     work_id_why: str = ""
+    coordinates: list[str] = field(default_factory=list)
+    crs_why: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The mapping as a TOML table (what :meth:`Mapping.from_dict` reads)."""
@@ -170,11 +187,15 @@ class Suggestion:
             data["date_format"] = list(self.date_format)
         if self.timezone:
             data["timezone"] = self.timezone
+        if self.crs_why and self.crs:
+            data["crs"] = self.crs
         data["columns"] = {
             k: (v[0] if len(v) == 1 else list(v)) for k, v in self.columns.items() if v
         }
         if self.work_id_from:
             data["work_id_from"] = {"columns": list(self.work_id_from)}
+        if self.coordinates:
+            data["extras"] = dict(zip(("x", "y"), self.coordinates, strict=True))
         tables = {
             column: {str(r.raw): r.proposed for r in table.itertuples(index=False)}
             for column, table in self.values.items()
@@ -191,7 +212,8 @@ class Suggestion:
     def to_toml(self) -> str:
         """The mapping file, every line with a comment saying why."""
         where = f" (layer {self.layer})" if self.layer else ""
-        wanted = (*schema.COLUMNS, *((schema.GEOMETRY,) if self.text_geometry else ()))
+        points = self.text_geometry and not self.coordinates
+        wanted = (*schema.COLUMNS, *((schema.GEOMETRY,) if points else ()))
         composed = (schema.WORK_ID,) if self.work_id_from else ()
         missing = [c for c in wanted if c not in self.columns and c not in composed]
         header = [
@@ -201,7 +223,12 @@ class Suggestion:
         ]
         if self.crs is None and not self.text_geometry:
             header.append('The file has no CRS: add e.g. crs = "EPSG:28992"')
-        if self.crs is None and self.text_geometry:
+        if self.crs is None and self.coordinates:
+            header.append(
+                f"The points ({', '.join(self.coordinates)}) are read as lon/lat (EPSG:4326) "
+                'unless you add e.g. crs = "EPSG:28992"'
+            )
+        elif self.crs is None and self.text_geometry:
             header.append(
                 "The WKT has no SRID=...; prefix: it is read as lon/lat (EPSG:4326) unless "
                 'you add e.g. crs = "EPSG:28992"'
@@ -227,6 +254,10 @@ class Suggestion:
             comments["work_id_from"] = self.work_id_why
         if self.date_format:
             comments["date_format"] = "date text ISO and dd.mm.yyyy forms do not read"
+        if self.crs_why and self.crs:
+            comments["crs"] = self.crs_why
+        if self.coordinates:
+            comments["extras"] = "no WKT column: the points' x and y coordinate columns"
         if self.timezone:
             comments["timezone"] = (
                 f"date-times carry a UTC offset; zone guessed from the CRS {self.crs}"
@@ -372,6 +403,7 @@ def suggest_for_frame(
         if wkt:
             chosen[schema.GEOMETRY] = wkt
             how[schema.GEOMETRY] = "WKT text (lines and polygons before points)"
+    coordinates = _coordinate_columns(attributes, used) if text_geometry and not wkt else []
     flag = _emergency_column(attributes)
     if flag is not None:
         chosen[EMERGENCY] = [flag]
@@ -397,6 +429,11 @@ def suggest_for_frame(
     id_why = ""
     if schema.WORK_ID not in ordered and len(attributes):
         id_from, id_why = id_from_columns(attributes, ordered)
+    crs_why = ""
+    if coordinates:
+        crs_text, crs_why = _points_crs(attributes, coordinates)
+    elif text_geometry:
+        crs_text = _wkt_srid(attributes, ordered)
     return Suggestion(
         source=name,
         layer=layer,
@@ -406,12 +443,14 @@ def suggest_for_frame(
         values=values,
         date_format=formats,
         timezone=timezone,
-        crs=crs_text if not text_geometry else _wkt_srid(attributes, ordered),
+        crs=crs_text,
         source_columns=columns,
         text_geometry=text_geometry,
         undecided=undecided,
         work_id_from=id_from,
         work_id_why=id_why,
+        coordinates=coordinates,
+        crs_why=crs_why,
     )
 
 
@@ -589,6 +628,75 @@ def _wkt_columns(frame: pd.DataFrame, used: set[str]) -> list[str]:
         points = given.str.contains(r"^\s*(?:SRID=\d+\s*;\s*)?(?:MULTI)?POINT", case=False).mean()
         found.append((points, -len(given), column))
     return [c for *_, c in sorted(found)]
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    """A column's cells as numbers (a decimal comma read as a point; NaN where none)."""
+    text = series.astype("string").str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+
+
+def _coordinate_columns(frame: pd.DataFrame, used: set[str]) -> list[str]:
+    """The x and y columns of a table of points, named as a pair (:data:`AXIS_TOKENS`).
+
+    Both must hold a number in every row that has one of them, and in most rows.
+    """
+    columns = [str(c) for c in frame.columns if str(c) not in used]
+    by_tokens = {tuple(_tokens(c)): c for c in columns}
+    for x_word, y_word in AXIS_TOKENS:
+        for column in columns:
+            tokens = _tokens(column)
+            for i, token in enumerate(tokens):
+                if not token.startswith(x_word):
+                    continue
+                twin = (*tokens[:i], y_word + token[len(x_word) :], *tokens[i + 1 :])
+                other = by_tokens.get(twin)
+                if other is None or other == column:
+                    continue
+                x, y = _numbers(frame[column]), _numbers(frame[other])
+                given = np.isfinite(x) | np.isfinite(y)
+                both = np.isfinite(x) & np.isfinite(y)
+                if len(x) and (both == given).all() and both.mean() >= FIT:
+                    return [column, other]
+    return []
+
+
+def _points_crs(frame: pd.DataFrame, coordinates: list[str]) -> tuple[str | None, str]:
+    """The CRS of a table's point coordinates, when they tell it, and why.
+
+    Longitude/latitude need none (the reader's default). Else the one
+    national grid (:data:`CRS_TIMEZONES`) whose area of use holds every
+    point; several or none: no guess.
+    """
+    x, y = (_numbers(frame[c]) for c in coordinates)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return None, ""
+    box = (x[ok].min(), y[ok].min(), x[ok].max(), y[ok].max())
+    if -180 <= box[0] <= box[2] <= 180 and -90 <= box[1] <= box[3] <= 90:
+        return None, ""
+    fits = [code for code in CRS_TIMEZONES if _holds(code, box)]
+    if len(fits) != 1:
+        return None, ""
+    return f"EPSG:{fits[0]}", (
+        f"guessed from the coordinates: every point lies where EPSG:{fits[0]} is used, and no "
+        "other national grid's; check it"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _used_area(code: int) -> tuple[float, float, float, float]:
+    """Where the CRS ``code`` is used, in its own coordinates."""
+    crs = CRS.from_epsg(code)
+    area = crs.area_of_use
+    assert area is not None  # every CRS of CRS_TIMEZONES has one
+    to_crs = Transformer.from_crs(4326, crs, always_xy=True)
+    return to_crs.transform_bounds(area.west, area.south, area.east, area.north)
+
+
+def _holds(code: int, box: tuple[float, float, float, float]) -> bool:
+    west, south, east, north = _used_area(code)
+    return west <= box[0] and box[2] <= east and south <= box[1] and box[3] <= north
 
 
 def _wkt_srid(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> str | None:
