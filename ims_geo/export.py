@@ -20,7 +20,11 @@ The format is decided by the file suffix, in one place (:data:`FORMATS`):
     as its centroid, flagged in ``geometry_note``). Text is always written
     as text: never a formula or a link, whatever it begins with.
 ``.geojson``
-    RFC 7946: EPSG:4326 longitude/latitude.
+    RFC 7946: EPSG:4326 longitude/latitude. GeoJSON has no schema: the
+    columns are only the properties of its features (GDAL reads its fields
+    from them and ignores any other member), so an export of no rows is an
+    empty FeatureCollection that reads back with no column; CSV, XLSX and
+    GeoPackage keep the columns of an empty table.
 ``.gpkg``
     GeoPackage, one layer per frame, real DATE columns, in the working CRS
     (stored in the file).

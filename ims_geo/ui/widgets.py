@@ -425,7 +425,7 @@ def downloads(
     key
         Widget key prefix.
     formats
-        Formats offered (keys of :data:`DOWNLOADS`).
+        Formats offered (keys of :data:`DOWNLOADS`); GeoJSON not for an empty ``frame``.
     lang
         Headers of the CSV and Excel files in words of this language; None: the
         canonical names; :data:`ASK`: a :func:`header_language` checkbox decides.
@@ -433,6 +433,17 @@ def downloads(
         The checkbox's first state (with ``lang=ASK``).
     """
     formats = list(formats)
+    if frame.empty and "geojson" in formats:
+        # GeoJSON holds its columns only in its features (export.py): an empty file would
+        # say nothing of the table, where CSV, Excel and GeoPackage keep every column
+        formats.remove("geojson")
+        st.caption(
+            _(
+                "No GeoJSON file for an empty table: GeoJSON keeps the columns only in its "
+                "features, so a file without features has no columns. The other files keep "
+                "every column."
+            )
+        )
     if lang == ASK:
         asked = any(f in HEADED_FORMATS for f in formats)
         lang = header_language(key=f"{key}_headers", default=in_words) if asked else None
