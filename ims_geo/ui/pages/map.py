@@ -1,4 +1,5 @@
-"""Map: every organisation's works by discipline, filters, conflicts, search and zoom.
+"""Map: every organisation's works by discipline, filters, conflicts, search and zoom;
+the works after the filters as CSV and GeoPackage files.
 
 The page's address can be shared: ``map?org=ORG&work=WORK_ID`` opens it on
 one work (zoomed, highlighted, its details and conflicts shown); a click on
@@ -192,6 +193,19 @@ st.caption(
         "Thin dashed grey: works outside the filters. Light grey: the streets of every plan."
     )
 )
+
+# --- the works shown, as files (as ims-geo export writes them; written when clicked) ---------
+shown_works = maps.filter_works(
+    works, start=start, end=end, layers=layers, orgs=orgs, disciplines=disciplines
+)
+st.markdown(
+    "**"
+    + i18n.ngettext(
+        "Download the {n} work shown", "Download the {n} works shown", len(shown_works)
+    ).format(n=i18n.fmt_number(len(shown_works)))
+    + "**"
+)
+widgets.downloads(shown_works, "works", key="map_download", formats=["csv", "gpkg"], in_words=False)
 
 # --- a click: a conflict opens in the conflict list, a work becomes the selected work ---------
 fresh = bool(clicked) and clicked != st.session_state.get(LAST_CLICK)
