@@ -255,6 +255,8 @@ def test_links_between_pages_carry_a_language_other_than_the_default(monkeypatch
 NAVIGATION = {
     "overview": "Overview", "map": "Map", "upload": "Upload", "conflicts": "Conflicts",
     "programme": "Programme", "cycle": "Planning cycle", "public": "Public view",
+    # out of a GeoPackage store's menu, but its old links still open it
+    "login": "Sign in / out",
 }  # fmt: skip
 
 
