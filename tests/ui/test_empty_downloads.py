@@ -21,9 +21,10 @@ NO_GEOJSON = (
 KEY = "conflicts_download"
 
 
-def offered(at) -> list[str]:
+def offered(at, key: str = KEY) -> list[str]:
+    """The formats the download ``key`` of the last run offers."""
     ids = [b.proto.id.rsplit("-", 1)[1] for b in at.get("download_button")]
-    return sorted(i.removeprefix(f"{KEY}_") for i in ids if i.startswith(f"{KEY}_"))
+    return sorted(i.removeprefix(f"{key}_") for i in ids if i.startswith(f"{key}_"))
 
 
 def gpkg_columns(data: bytes) -> tuple[list[str], int]:

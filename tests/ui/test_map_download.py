@@ -15,6 +15,7 @@ from pandas.testing import assert_frame_equal
 from ims_geo import export
 from ims_geo.ingest import read_works
 from ims_geo.store import open_store
+from tests.ui.test_empty_downloads import offered
 
 #: Three works of two organisations; ids with leading zeros, titles a spreadsheet would run.
 PLANS = (
@@ -55,11 +56,6 @@ def expected(store: Path, keep) -> tuple[bytes, pd.DataFrame]:
     return csv, layer
 
 
-def offered(at) -> list[str]:
-    ids = [b.proto.id.rsplit("-", 1)[1] for b in at.get("download_button")]
-    return sorted(i.removeprefix(f"{KEY}_") for i in ids if i.startswith(f"{KEY}_"))
-
-
 def heading(at) -> str:
     (text,) = [m.value for m in at.markdown if m.value.startswith("**Download the")]
     return text
@@ -69,7 +65,7 @@ def test_the_map_downloads_the_works_after_its_filters_as_the_export_writes_them
     open_app, plans, downloaded
 ):
     at = open_app("map", store=plans)
-    assert offered(at) == ["csv", "gpkg"]
+    assert offered(at, KEY) == ["csv", "gpkg"]
     assert heading(at) == "**Download the 3 works shown**"
     csv, layer = expected(plans, lambda w: w["org"].notna())
     assert downloaded(at, f"{KEY}_csv") == csv
