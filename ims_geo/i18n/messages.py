@@ -737,8 +737,9 @@ TEMPLATES: tuple[str, ...] = (
     N_("{file} has no layer {layer}; its layers are: {layers}"),
     N_(
         "{file} has no geometry column: add a column 'geometry' with WKT text (or one of "
-        "{aliases}), or x/y (lon/lat) coordinate columns, or name it in a mapping file "
-        "([columns] geometry = ...); its columns are: {columns}"
+        "{aliases}), or a pair of point coordinate columns named {pairs}, or name them in a "
+        "mapping file ([columns] geometry = ... for WKT, [extras] x = ... and y = ... for "
+        "coordinates); its columns are: {columns}"
     ),
     N_(
         "{file} could not be read ({error}); the file is damaged or not what its name says: "
@@ -769,19 +770,26 @@ TEMPLATES: tuple[str, ...] = (
         "split the file, or raise the limit if the file is trusted (see README, Limits)"
     ),
     N_(
-        "{file}: the file reader was killed (SIGKILL), usually because the machine ran out of "
-        "memory; the reader's own limit is {limit} (max_memory_bytes); split the file, or raise "
-        "the limit if the file is trusted (see README, Limits)"
+        "{file}: the machine ran out of memory and the system killed the file reader (SIGKILL) "
+        "before it reached its own limit of {limit} (max_memory_bytes); read the file when the "
+        "machine is less busy, or lower the limit so that the reader stops first"
+    ),
+    N_(
+        "{file}: the file reader was killed ({signal}) by something outside the app, not by a "
+        "limit of the reading; read the file again"
+    ),
+    N_(
+        "{file}: the file reader could not start (exit status {code}); the app's code probably "
+        "changed while it ran: restart the app, then read the file again"
     ),
     N_("{file}: the file nests its content too deeply to be read safely"),
     N_(
-        "{file}: the file reader stopped unexpectedly (exit status {code}); the file is damaged "
-        "or needed more than the memory limit of {limit} (max_memory_bytes)"
+        "{file}: the file reader stopped unexpectedly (exit status {code}); read the file again, "
+        "and if it stops again export it again from the source system"
     ),
     N_(
-        "{file} crashed the file reader ({signal}); the file is damaged or hostile, or needed "
-        "more than the memory limit of {limit} (max_memory_bytes); export it again from the "
-        "source system"
+        "{file} crashed the file reader ({signal}); the file is damaged or hostile: export it "
+        "again from the source system"
     ),
     # a GeoParquet file that cannot be read (ims_geo.ingest._geoparquet)
     N_(
