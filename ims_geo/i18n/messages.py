@@ -736,6 +736,44 @@ TEMPLATES: tuple[str, ...] = (
     ),
     N_("{file} has no layer {layer}; its layers are: {layers}"),
     N_(
+        "{file} is an empty archive (it holds no files); put the plan's files in it (for a "
+        "shapefile its .shp, .shx, .dbf and .prj) and upload it again"
+    ),
+    # a file whose own CRS cannot be converted (ims_geo.ingest)
+    N_(
+        "{file} declares its CRS as '{crs}' (a local engineering or site grid), which cannot be "
+        "converted to a map CRS; export the file in an EPSG CRS (e.g. EPSG:28992), or if its "
+        "coordinates are in one, say which: crs='EPSG:28992' in Python, --crs EPSG:28992 on the "
+        'command line, or crs = "EPSG:28992" in the mapping file'
+    ),
+    N_(
+        "{file} declares its CRS as '{crs}', which cannot be converted to a map CRS; export the "
+        "file in an EPSG CRS (e.g. EPSG:28992), or if its coordinates are in one, say which: "
+        "crs='EPSG:28992' in Python, --crs EPSG:28992 on the command line, or crs = "
+        '"EPSG:28992" in the mapping file'
+    ),
+    N_(
+        "{file} declares its CRS as '{crs}', which cannot be converted to a map CRS; its "
+        "coordinates are read in the given crs {given}"
+    ),
+    # a KML placemark without the dates of its TimeSpan (ims_geo.ingest._dates)
+    N_(
+        "{file}: placemark '{placemark}' has neither a <begin> nor an <end> date in its TimeSpan "
+        "that can be read (write <TimeSpan><begin>2027-03-01</begin><end>2027-06-30</end>"
+        "</TimeSpan> in it, dates as YYYY-MM-DD, or take the dates from other fields with a "
+        "mapping file)"
+    ),
+    N_(
+        "{file}: placemark '{placemark}' has no <begin> date in its TimeSpan that can be read "
+        "(write <TimeSpan><begin>2027-03-01</begin><end>2027-06-30</end></TimeSpan> in it, "
+        "dates as YYYY-MM-DD, or take the dates from other fields with a mapping file)"
+    ),
+    N_(
+        "{file}: placemark '{placemark}' has no <end> date in its TimeSpan that can be read "
+        "(write <TimeSpan><begin>2027-03-01</begin><end>2027-06-30</end></TimeSpan> in it, "
+        "dates as YYYY-MM-DD, or take the dates from other fields with a mapping file)"
+    ),
+    N_(
         "{file} has no geometry column: add a column 'geometry' with WKT text (or one of "
         "{aliases}), or a pair of point coordinate columns named {pairs}, or name them in a "
         "mapping file ([columns] geometry = ... for WKT, [extras] x = ... and y = ... for "
