@@ -90,3 +90,18 @@ def test_the_kernel_s_count_of_oom_kills_is_read_from_vmstat():
     if line is None:
         pytest.skip("this kernel does not count OOM kills in /proc/vmstat")
     assert _worker.oom_kills() >= int(line.split()[1])
+
+
+def _abort_after_a_failed_allocation() -> None:
+    # what a C++ library under the address-space limit does when an allocation fails
+    os.write(2, b"terminate called after throwing an instance of 'std::bad_alloc'\n")
+    os.abort()
+
+
+def test_an_abort_after_a_failed_allocation_is_the_memory_limit(capfd):
+    with pytest.raises(ReadLimitError) as refused:
+        _worker.run(_abort_after_a_failed_allocation, (), name="big.gpkg", **LIMITS)
+    said = str(refused.value)
+    assert said.startswith("big.gpkg: reading needed more than the memory limit of 2,048 MiB"), said
+    # what the reader wrote before it died is passed on to the app's log
+    assert "std::bad_alloc" in capfd.readouterr().err

@@ -38,6 +38,7 @@ import resource
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ _GRACE = 2.0
 _STARTED = "started"
 #: The exit status of a worker that ran out of memory before it could say so.
 _OUT_OF_MEMORY = 75
+#: How much of the end of a dead worker's stderr is read for why it died.
+_SAID_BYTES = 8192
 
 
 class _Popen(popen_forkserver.Popen):  # type: ignore[misc]
@@ -186,14 +189,21 @@ def run(
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
     env = dict(os.environ)
+    # what the worker writes to stderr before it dies (e.g. C++'s std::bad_alloc) tells why
+    handle, said_path = tempfile.mkstemp(prefix="ims_geo-reader-", suffix=".txt")
+    os.close(handle)
     process = _Process(
         target=_child,
-        args=(send, func, args, name, memory, cpu, env),
+        args=(send, func, args, name, memory, cpu, env, said_path),
         name="ims_geo-reader",
         daemon=True,
     )
     kills = oom_kills()
-    process.start()
+    try:
+        process.start()
+    except BaseException:
+        os.unlink(said_path)
+        raise
     send.close()
     message: tuple[str, Any] | None = None
     started = timed_out = False
@@ -221,6 +231,7 @@ def run(
         if process.is_alive():
             process.kill()
         process.join()
+        said = _said(said_path, echo=message is None)
     if message is None:
         if not started and not timed_out:
             # the forkserver's modules may be older than the code on disk (an upgrade
@@ -234,10 +245,25 @@ def run(
             wall=wall,
             started=started or timed_out,
             oom_killed=oom_kills() > kills,
+            allocation_failed=any(words in said for words in _ALLOCATION_FAILED),
         )
     if message[0] == "error":
         raise message[1]
     return message[1]
+
+
+def _said(path: str, *, echo: bool) -> str:
+    """The end of what a worker wrote to stderr (removed); passed on when it died."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - _SAID_BYTES))
+            text = f.read().decode("utf-8", "replace")
+        os.unlink(path)
+    except OSError:
+        return ""
+    if echo and text:
+        sys.stderr.write(text)
+    return text
 
 
 def _restart_forkserver() -> None:
@@ -275,6 +301,7 @@ def _died(
     wall: float,
     started: bool = True,
     oom_killed: bool = False,
+    allocation_failed: bool = False,
 ) -> ReadLimitError:
     """Why the worker reading ``name`` ended without an answer, and what to do.
 
@@ -288,6 +315,9 @@ def _died(
         says nothing before it exits.
     oom_killed
         Whether the kernel's out-of-memory killer killed a process meanwhile.
+    allocation_failed
+        Whether the worker wrote of a failed allocation before it ended
+        (e.g. C++ aborting on ``std::bad_alloc`` under the memory limit).
     """
     memory = memory if isinstance(memory, Memory) else Memory(memory)
     fix = "split the file, or raise the limit if the file is trusted (see README, Limits)"
@@ -301,7 +331,7 @@ def _died(
             f"{name}: the file reader could not start (exit status {code}); the app's code "
             "probably changed while it ran: restart the app, then read the file again"
         )
-    if code == _OUT_OF_MEMORY:
+    if code == _OUT_OF_MEMORY or (allocation_failed and code != -signal.SIGKILL):
         return _over_memory(name, memory)
     if code == -signal.SIGXCPU:
         return ReadLimitError(
@@ -343,8 +373,13 @@ def _child(
     memory: Memory,
     cpu: float,
     env: dict[str, str],
+    said_path: str,
 ) -> None:
     conn.send((_STARTED, None))
+    with contextlib.suppress(OSError):
+        said = os.open(said_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(said, 2)
+        os.close(said)
     os.environ.clear()
     os.environ.update(env)
     _no_network()
