@@ -173,6 +173,18 @@ def test_conflicts_rules_override_distance(plans, tmp_path):
     assert pairs == EXPECTED | {("Gemeente:A1", "Liander:C1", "moratorium")}
 
 
+@pytest.mark.parametrize("suffix", [".geojson", ".csv"])
+def test_an_empty_answer_in_geojson_is_said_to_have_no_columns(plans, tmp_path, suffix):
+    # the roads file alone: its two works are 100 m apart, so no pair
+    out = tmp_path / f"c{suffix}"
+    result = _run("conflicts", plans["roads"], "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "0 conflicts (none) written to" in result.stderr
+    noted = f"Note: {out} has no columns" in result.stderr
+    assert noted == (suffix == ".geojson")
+    assert pyogrio.read_info(out)["features"] == 0
+
+
 def test_conflicts_bad_out_suffix_is_clear(plans, tmp_path):
     result = _run("conflicts", plans["roads"], "--out", tmp_path / "c.txt")
     assert result.exit_code == 2

@@ -877,8 +877,16 @@ def conflicts_cmd(
 
 def _conflicts_line(counts: Any, total: int, out: str) -> None:
     """How many conflicts of each kind (``counts``, most first) were written to ``out``."""
+    from ims_geo import export
+
     detail = ", ".join(f"{counts[k]} {k}" for k in counts.index) or "none"
     click.echo(f"{total} conflicts ({detail}) written to {out}", err=True)
+    if not total and export.format_of(out) == "geojson":
+        click.echo(
+            f"Note: {out} has no columns: GeoJSON keeps them only in its features; "
+            "write .csv, .xlsx or .gpkg for an empty table with every column",
+            err=True,
+        )
 
 
 def _left_out_line(works: Any, rules: Any) -> str:
