@@ -92,14 +92,18 @@ with open(report, "w") as f:
 
 
 #: Children may cache bytecode as an installed package does: without it every
-#: process compiles pandas & co. from source again (seconds of start-up). Every
-#: method runs with the malloc settings the ``ims-geo`` command gives itself
-#: (:mod:`ims_geo.launch`): one environment for all, as the product runs.
+#: process compiles pandas & co. from source again (seconds of start-up).
 _CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-_CHILD_ENV = tuned_environ(_CHILD_ENV) or _CHILD_ENV
+#: Each method runs as it ships: ims_geo (and the ``ims-geo`` command, which sets them
+#: itself) with the malloc settings of :mod:`ims_geo.launch`, the floor and the peers with
+#: glibc's own (with the settings, the floor's bounding-box query of 47M index pairs took
+#: 9.3-9.5 s against 4.3-4.8 s in some runs: README, "The eighth set").
+_TUNED_ENV = tuned_environ(_CHILD_ENV) or _CHILD_ENV
 
 
-def spawn(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
+def spawn(
+    cmd: list[str], timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Run:
     """Run ``cmd`` in its own process group; its wall time and peak RSS from ``wait4``.
 
     A process group, not a session of its own: the kernel schedules sessions as
@@ -115,7 +119,7 @@ def spawn(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
                 stderr=stderr,
                 cwd=cwd,
                 process_group=0,
-                env=_CHILD_ENV,
+                env=_CHILD_ENV if env is None else env,
             )
             try:
                 proc.wait(timeout)
@@ -168,7 +172,7 @@ def measure(
             if url:
                 cmd += ["--postgis-url", url]
             load = os.getloadavg()[0]
-            run = spawn(cmd, timeout)
+            run = spawn(cmd, timeout, env=_TUNED_ENV if method == "ims_geo" else None)
             if run.timed_out:
                 out.skipped = f"skipped: > {timeout / 60:g} min"
                 return out
