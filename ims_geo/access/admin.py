@@ -150,13 +150,14 @@ class Administration:
         try:
             with self.store._engine.begin() as conn:
                 return list(conn.execute(sa.text(sql.replace("{s}", s)), params).fetchall())
-        except sa.exc.IntegrityError as exc:
-            raise InputError(f"could not {doing}: {_first_line(exc)}") from exc
-        except sa.exc.DataError as exc:
-            raise InputError(f"could not {doing}: {_first_line(exc)}") from exc
         except sa.exc.SQLAlchemyError as exc:
-            orig = getattr(exc, "orig", None)
-            if getattr(orig, "sqlstate", None) in ("P0002", "22023"):
+            # the caller's mistake (a name taken, a value out of range, no such row, a bad
+            # argument): said as it is; anything else is the store's error
+            sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            if isinstance(exc, sa.exc.IntegrityError | sa.exc.DataError) or sqlstate in (
+                "P0002",
+                "22023",
+            ):
                 raise InputError(f"could not {doing}: {_first_line(exc)}") from exc
             raise self.store.database_error(exc, doing) from exc
 
