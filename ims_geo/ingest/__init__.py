@@ -865,7 +865,7 @@ def _spatial_crs(
         return frame.set_crs(fallback, allow_override=True)
     if crs is not None and own != crs:
         notes.append(
-            f"{name} declares its CRS as {CRS.from_user_input(frame.crs).to_string()}; "
+            f"{name} declares its CRS as {own.to_string()}; "
             f"the given crs {crs.to_string()} is only used for files without one"
         )
     return frame
@@ -1018,11 +1018,7 @@ def _coordinate_points(
             "x = ... and y = ... for coordinates); "
             f"its columns are: {', '.join(map(str, source_columns))}"
         )
-    numbers = []
-    for column in pair:
-        text = frame[column].astype("string").str.strip().str.replace(",", ".", regex=False)
-        numbers.append(pd.to_numeric(text, errors="coerce").to_numpy(dtype=float))
-    x, y = numbers
+    x, y = (coordinate_numbers(frame[column]) for column in pair)
     ok = np.isfinite(x) & np.isfinite(y)
     geoms = np.full(len(frame), None, dtype=object)
     geoms[ok] = shapely.points(x[ok], y[ok])
@@ -1037,6 +1033,12 @@ def _coordinate_points(
         message = f"unparsable coordinates {pair[0]}/{pair[1]} '" + values + "'"
         problem = (schema.GEOMETRY, given & ~ok, message.reset_index(drop=True))
     return geoms, problem
+
+
+def coordinate_numbers(series: pd.Series) -> np.ndarray:
+    """A coordinate column's cells as numbers (a decimal comma read as a point; NaN where none)."""
+    text = series.astype("string").str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
 
 
 def _long_text(frame: pd.DataFrame, limit: float) -> list[tuple[str, np.ndarray, Any]]:

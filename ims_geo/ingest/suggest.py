@@ -32,7 +32,7 @@ from pyproj import CRS, Transformer
 
 from ims_geo import schema
 from ims_geo.errors import ImsGeoError
-from ims_geo.ingest import Limits, _isolated, _sources, _tables
+from ims_geo.ingest import Limits, _isolated, _sources, _tables, coordinate_numbers
 from ims_geo.ingest._mapping import ID_DIGITS, Mapping, blank_cells, dump_toml, id_cells
 from ims_geo.ingest._mapping import apply as apply_mapping
 
@@ -630,12 +630,6 @@ def _wkt_columns(frame: pd.DataFrame, used: set[str]) -> list[str]:
     return [c for *_, c in sorted(found)]
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
-    """A column's cells as numbers (a decimal comma read as a point; NaN where none)."""
-    text = series.astype("string").str.strip().str.replace(",", ".", regex=False)
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-
-
 def _coordinate_columns(frame: pd.DataFrame, used: set[str]) -> list[str]:
     """The x and y columns of a table of points, named as a pair (:data:`AXIS_TOKENS`).
 
@@ -653,7 +647,7 @@ def _coordinate_columns(frame: pd.DataFrame, used: set[str]) -> list[str]:
                 other = by_tokens.get(twin)
                 if other is None or other == column:
                     continue
-                x, y = _numbers(frame[column]), _numbers(frame[other])
+                x, y = coordinate_numbers(frame[column]), coordinate_numbers(frame[other])
                 given = np.isfinite(x) | np.isfinite(y)
                 both = np.isfinite(x) & np.isfinite(y)
                 if len(x) and (both == given).all() and both.mean() >= FIT:
@@ -668,7 +662,7 @@ def _points_crs(frame: pd.DataFrame, coordinates: list[str]) -> tuple[str | None
     national grid (:data:`CRS_TIMEZONES`) whose area of use holds every
     point; several or none: no guess.
     """
-    x, y = (_numbers(frame[c]) for c in coordinates)
+    x, y = (coordinate_numbers(frame[c]) for c in coordinates)
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         return None, ""
