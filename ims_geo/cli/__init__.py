@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -567,12 +566,9 @@ def import_cmd(
 
 def _store_exists(store_path: str | None) -> bool:
     """Whether the store is a shared one (a server) or a GeoPackage file that exists."""
-    from ims_geo.cli.signin import is_shared
-    from ims_geo.store import DEFAULT_STORE, STORE_ENV
+    from ims_geo.store import is_shared, store_location
 
-    if is_shared(store_path):
-        return True
-    return Path(str(store_path or os.environ.get(STORE_ENV) or DEFAULT_STORE).strip()).exists()
+    return is_shared(store_path) or Path(store_location(store_path)).exists()
 
 
 def _metric_or_none(crs: Any) -> Any:

@@ -25,7 +25,8 @@ APP_PASSWORD_ENV = "IMS_GEO_APP_PASSWORD"
 
 def _administration(store_path: str) -> Any:
     from ims_geo.access.admin import Administration
-    from ims_geo.cli.signin import is_shared, open_signed_in
+    from ims_geo.cli.signin import open_signed_in
+    from ims_geo.store import is_shared
 
     if not is_shared(store_path):
         _fail(

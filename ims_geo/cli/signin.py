@@ -15,19 +15,11 @@ from typing import Any
 import click
 
 from ims_geo.errors import StoreError
+from ims_geo.store import is_shared
 
 USER_ENV = "IMS_GEO_USER"
 PASSWORD_ENV = "IMS_GEO_PASSWORD"
 TOKEN_ENV = "IMS_GEO_TOKEN"
-_POSTGRES = ("postgresql://", "postgresql+psycopg://", "postgres://")
-
-
-def is_shared(location: str | None) -> bool:
-    """Whether ``location`` (or the default store) is a PostGIS URL."""
-    from ims_geo.store import DEFAULT_STORE, STORE_ENV
-
-    text = str(location or os.environ.get(STORE_ENV) or DEFAULT_STORE).strip().lower()
-    return text.startswith(_POSTGRES)
 
 
 def credentials(location: str | None) -> dict[str, Any]:

@@ -46,9 +46,11 @@ __all__ = [
     "PlanVersion",
     "PostGISStore",
     "Store",
+    "is_shared",
     "open_store",
     "organisations_of",
     "redact_url",
+    "store_location",
 ]
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
@@ -88,7 +90,7 @@ def open_store(
     Store
     """
     if location is None:
-        location = os.environ.get(STORE_ENV) or DEFAULT_STORE
+        location = store_location()
     text = str(location).strip()
     if text.lower().startswith(_POSTGRES_SCHEMES):
         from ims_geo.store.postgis import PostGISStore
@@ -113,6 +115,18 @@ def open_store(
             "no server); give a postgresql:// URL to sign in to a shared store"
         )
     return GeoPackageStore(text, acting_org=acting_org, lock_timeout=lock_timeout)
+
+
+def store_location(location: str | Path | None = None) -> str:
+    """The store ``location`` names, else the default one: env ``IMS_GEO_STORE``, else
+    ``data/ims.gpkg``.
+    """
+    return str(location or os.environ.get(STORE_ENV) or DEFAULT_STORE).strip()
+
+
+def is_shared(location: str | Path | None = None) -> bool:
+    """Whether ``location`` (or the default store) is a shared store: a PostGIS URL."""
+    return store_location(location).lower().startswith(_POSTGRES_SCHEMES)
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import os
 import time
 from typing import Any
 
@@ -41,12 +40,12 @@ from ims_geo.ingest._mapping import loads_mapping, to_dict
 from ims_geo.ingest.suggest import read_raw, value_table
 from ims_geo.programme import Progress, Proposal, propose
 from ims_geo.schema import VISIBILITY
-from ims_geo.store import DEFAULT_STORE, STORE_ENV, Store, open_store
+from ims_geo.store import Store, is_shared, open_store, store_location
 
 
 def location() -> str:
     """Where the works are stored."""
-    return os.environ.get(STORE_ENV) or DEFAULT_STORE
+    return store_location()
 
 
 #: ``st.session_state`` keys of the sign-in (the token is a secret: nowhere else).
@@ -62,7 +61,6 @@ LANGUAGE_KEY = "language"
 LANGUAGE_PARAM = "lang"
 #: Seconds between two checks that the sign-in still holds in the database.
 RECHECK_SECONDS = 2.0
-_POSTGRES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
 def shared() -> bool:
@@ -73,7 +71,7 @@ def shared() -> bool:
     sign-in, every page. Users get the application role's URL instead.
     """
     where = location()
-    if not where.strip().lower().startswith(_POSTGRES):
+    if not is_shared(where):
         return False
     try:
         return not getattr(_open(where), "is_owner", False)
