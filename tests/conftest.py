@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -38,23 +39,28 @@ def _keep_bytecode() -> None:
 _keep_bytecode()
 
 
+def skip_unless_ci(reason: str, in_ci: str | None = None) -> NoReturn:
+    """Skip the test for a missing part of this machine; in CI, where it must be, fail."""
+    if IN_CI:
+        pytest.fail(in_ci or reason)
+    pytest.skip(reason)
+
+
 def shared_data(*parts: str) -> Path:
     """Path into ../shared/data; skips (never in CI) when the folder is absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        if IN_CI:
-            pytest.fail(f"{path} is missing in CI; the real-data tests need ../shared/data")
-        pytest.skip(f"real third-party data not available here: {path} does not exist")
+        skip_unless_ci(
+            f"real third-party data not available here: {path} does not exist",
+            f"{path} is missing in CI; the real-data tests need ../shared/data",
+        )
     return path
 
 
 def chromium() -> Path:
     """Debian's Chromium; skips locally (fails in CI) when it is not installed."""
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_unless_ci(f"{CHROMIUM} is missing (apt-get install chromium)")
     return CHROMIUM
 
 

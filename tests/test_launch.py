@@ -13,9 +13,12 @@ import pytest
 from ims_geo import launch
 from ims_geo.launch import SWITCH, TUNABLES, tuned_environ
 
+from conftest import IN_CI
+
 GLIBC = launch._glibc_supports()
+# CI runs on Debian (glibc 2.36): there the tests run, and fail if the settings are not read
 needs_glibc = pytest.mark.skipif(
-    not GLIBC, reason="glibc 2.35 or later is needed for its malloc tunables"
+    not GLIBC and not IN_CI, reason="glibc 2.35 or later is needed for its malloc tunables"
 )
 
 
