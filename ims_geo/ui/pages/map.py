@@ -228,12 +228,7 @@ if conflict is not None:
         query_params={links.CONFLICT: links.conflict_key(conflict)},
     )
 elif fresh:
-    picked = maps.clicked_work(
-        clicked,
-        maps.filter_works(
-            works, start=start, end=end, layers=layers, orgs=orgs, disciplines=disciplines
-        ),
-    )
+    picked = maps.clicked_work(clicked, shown_works)
     if picked is not None:
         selected = picked
         # the address bar now opens the map on this work; the view stays where it is
