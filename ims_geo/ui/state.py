@@ -173,20 +173,29 @@ def may(action: str) -> bool:
             "admin": ident.is_admin}[action]  # fmt: skip
 
 
+def refusal(action: str, what: str) -> str | None:
+    """Why this session may not ``action`` (None when it may), in the language in use.
+
+    ``what`` is English marked with ``N_()`` (e.g. ``N_("import plans")``), shown translated.
+    """
+    if may(action):
+        return None
+    ident = identity()
+    if ident is None:
+        return _("You are not signed in: you may not {what}.").format(what=_(what))
+    return _("A {role} of {org}: you may not {what}.").format(
+        role=_(messages.ROLE_NAMES.get(ident.role, ident.role)), org=ident.org, what=_(what)
+    )
+
+
 def refuse_unless(action: str, what: str) -> None:
     """Stop the page with a clear message when this session may not ``action``.
 
     ``what`` is English marked with ``N_()`` (e.g. ``N_("import plans")``), shown translated.
     """
-    if may(action):
+    text = refusal(action, what)
+    if text is None:
         return
-    ident = identity()
-    if ident is None:
-        text = _("You are not signed in: you may not {what}.").format(what=_(what))
-    else:
-        text = _("A {role} of {org}: you may not {what}.").format(
-            role=_(messages.ROLE_NAMES.get(ident.role, ident.role)), org=ident.org, what=_(what)
-        )
     st.warning(text, icon=":material/lock:")
     st.stop()
 

@@ -52,6 +52,20 @@ def show_error(error: object) -> None:
     st.error(messages.translate(str(error), escape=literal), icon=":material/error:")
 
 
+def refused(action: str, what: str, into: Any = st) -> bool:
+    """Whether this session may not ``action``; if so, a caption says why, in ``into``.
+
+    A signed-in user whose role may not do ``what`` (English marked with ``N_()``) reads why a
+    control is missing or greyed out, instead of meeting one that does nothing.
+    """
+    from ims_geo.ui import state
+
+    text = state.refusal(action, what)
+    if text is not None:
+        into.caption(f":material/lock: {literal(text)}")
+    return text is not None
+
+
 @contextlib.contextmanager
 def user_errors(reading: str | None = None) -> Iterator[None]:
     """Show an ims_geo error as a message box and stop the page (no traceback).

@@ -77,6 +77,7 @@ with st.sidebar:
         help=_("Every organisation must re-submit its plan; plans not refreshed are stale."),
         disabled=not state.may("coordinate"),
     )  # fmt: skip
+    widgets.refused("coordinate", N_("mark a full revision"))
     if wanted != full:
         with widgets.user_errors():
             cycle.set_full_revision(store, year, wanted)
@@ -152,12 +153,14 @@ with tab_kpis:
     st.markdown("**{}**".format(_("Targets")))
     with widgets.user_errors():
         current = state.cycle_read("targets", year)
+    setter = not widgets.refused("coordinate", N_("set the cycle's targets"))
     edited = st.data_editor(
         translated(current.loc[:, ["kpi", "target", "description"]], "description"),
-        disabled=["kpi", "description"], hide_index=True, key=f"cycle_targets_{year}",
+        disabled=["kpi", "description"] if setter else True, hide_index=True,
+        key=f"cycle_targets_{year}",
         column_config={"kpi": _("KPI"), "target": _("Target"), "description": _("Description")},
     )  # fmt: skip
-    if state.may("coordinate") and st.button(_("Save targets"), key="cycle_save_targets"):
+    if setter and st.button(_("Save targets"), key="cycle_save_targets"):
         values = {
             k: float(v)
             for k, v in zip(edited["kpi"], edited["target"], strict=True)
@@ -168,10 +171,13 @@ with tab_kpis:
         st.rerun()
     left, right, button = st.columns([2, 1, 1], vertical_alignment="bottom")
     name = left.text_input(
-        _("Custom KPI"), key="cycle_custom_name", placeholder=_("e.g. trees_planted")
+        _("Custom KPI"), key="cycle_custom_name", placeholder=_("e.g. trees_planted"),
+        disabled=not setter,
+    )  # fmt: skip
+    number = right.number_input(
+        _("Target"), value=0.0, key="cycle_custom_value", disabled=not setter
     )
-    number = right.number_input(_("Target"), value=0.0, key="cycle_custom_value")
-    if state.may("coordinate") and button.button(_("Add"), key="cycle_custom_add") and name.strip():
+    if setter and button.button(_("Add"), key="cycle_custom_add") and name.strip():
         with widgets.user_errors():
             cycle.set_targets(store, year, {name.strip(): number}, custom=True)
         st.rerun()
@@ -200,6 +206,7 @@ with tab_programme:
         st.info(_("No programme adopted for {year} yet.").format(year=year))
     with st.form("cycle_adopt"):
         st.markdown("**{}**".format(_("Adopt a fresh proposal of the current plans")))
+        widgets.refused("coordinate", N_("adopt a programme"))
         decision = st.text_input(_("Decision reference"), key="cycle_decision",
                                  placeholder=_("Council 2027/14"))  # fmt: skip
         decided = st.date_input(
@@ -263,10 +270,13 @@ with tab_monitoring:
     signed_in = state.identity()
     if state.shared():  # an organisation reports its own progress only
         orgs = [signed_in.org] if signed_in is not None else []
+    reporter = not widgets.refused("write", N_("report progress"))
     org = st.selectbox(_("Organisation"), orgs, key="cycle_progress_org")
-    upload = st.file_uploader(_("Progress file"), key="cycle_progress_file", type=UPLOAD_TYPES)
+    upload = st.file_uploader(
+        _("Progress file"), key="cycle_progress_file", type=UPLOAD_TYPES, disabled=not reporter
+    )
     if (
-        upload is not None and org and state.may("write")
+        upload is not None and org and reporter
         and st.button(_("Store progress"), key="cycle_progress_store")
     ):  # fmt: skip
         with widgets.user_errors(reading=upload.name):
@@ -282,7 +292,7 @@ with tab_monitoring:
         editable = widgets.table(sheet)
         edited = st.data_editor(
             editable, hide_index=True, key=f"cycle_progress_sheet_{year}_{org}",
-            disabled=["work_id", "title", "start", "end"],
+            disabled=["work_id", "title", "start", "end"] if reporter else True,
             # headers in words, dates as the language writes them; the values stay canonical
             column_config=widgets.column_config(editable, {
                 "status": st.column_config.SelectboxColumn(options=list(STATUSES)),
@@ -291,9 +301,7 @@ with tab_monitoring:
                 "remark": st.column_config.TextColumn(),
             }),
         )  # fmt: skip
-        if state.may("write") and st.button(
-            _("Store the edited progress"), key="cycle_progress_edited"
-        ):
+        if reporter and st.button(_("Store the edited progress"), key="cycle_progress_edited"):
             changes = cycle.changed_progress(sheet, edited)
             with widgets.user_errors():
                 result = cycle.record_progress(

@@ -960,6 +960,7 @@ with tab_save:
         versions = state.store().plan_versions()
     years = sorted({int(y) for y in versions["cycle"]}) if len(versions) else []
     with st.form("programme_adopt"):
+        widgets.refused("coordinate", N_("adopt a programme"))
         year = st.number_input(
             _("Cycle year"), 1900, 2200, years[-1] if years else dt.date.today().year,
             key="programme_adopt_year",
