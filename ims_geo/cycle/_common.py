@@ -51,6 +51,27 @@ def require_coordinator(store: Store, doing: str) -> None:
         )
 
 
+def require_writer(store: Store, doing: str) -> None:
+    """Refuse a signed-in user whose role may not write (a viewer), before any work is done.
+
+    The database refuses the write anyway (row-level security), but in its
+    own words ("new row violates row-level security policy ...").
+
+    Parameters
+    ----------
+    store
+        The store the cycle is written to.
+    doing
+        What was asked, completing "may not ...", e.g. ``"report progress"``.
+    """
+    identity = store.identity
+    if identity is not None and not identity.can_write:
+        raise StoreError(
+            f"store {store.location}: {identity.who} may not {doing}; importing plans and "
+            "reporting progress is for planners, coordinators and admins"
+        )
+
+
 def now_text() -> str:
     """The current UTC time as ISO text (what the tables store)."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -83,7 +83,7 @@ import pandas as pd
 from ims_geo import sanity
 from ims_geo import schema as S
 from ims_geo.conflicts.rules import Rules
-from ims_geo.cycle._common import checked_cycle, day_text, days, now_text
+from ims_geo.cycle._common import checked_cycle, day_text, days, now_text, require_writer
 from ims_geo.cycle.adopt import has_programme, programme, projects, revisions
 from ims_geo.cycle.moratoria import GEOMETRY_PROBLEM
 from ims_geo.errors import InputError, StoreError
@@ -281,6 +281,7 @@ def record_progress(
     org = str(org or "").strip()
     if not org:
         raise InputError("progress needs its organisation: --org ORG")
+    require_writer(store, "report progress")
     if store.acting_org is not None and org != store.acting_org:
         raise StoreError(
             f"organisation {store.acting_org!r} may only report its own progress, not {org!r}"

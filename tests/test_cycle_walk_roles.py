@@ -1,0 +1,73 @@
+"""Planning-cycle writes on a shared store, by roles that may not make them.
+
+A viewer reporting progress (library and ``ims-geo cycle progress``) is
+refused before anything is read or written, in words that name the user
+and what the role may do, not in the database's row-level-security words;
+nothing is stored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from access_data import PASSWORD
+from click.testing import CliRunner
+from postgis_server import APP_PASSWORD
+
+from ims_geo import cycle
+from ims_geo.cli import main
+from ims_geo.errors import StoreError
+from ims_geo.store import open_store
+
+pytestmark = pytest.mark.postgis
+
+REPORT = pd.DataFrame(
+    {"work_id": ["a1"], "status": ["in_progress"], "actual_start": ["2027-03-01"],
+     "actual_end": [None], "remark": ["started"]}
+)  # fmt: skip
+
+
+def _stored(owner_url: str) -> int:
+    """Progress reports in the store, every organisation's (read as the owner)."""
+    return len(cycle.progress(open_store(owner_url), 2027))
+
+
+def test_a_viewer_may_not_report_progress(
+    populated_installation: tuple[Any, dict[str, int]],
+) -> None:
+    installation, _ = populated_installation
+    viewer = open_store(installation.app_url, user="a_view", password=PASSWORD)
+    location = viewer.location
+    with pytest.raises(StoreError) as refused:
+        cycle.record_progress(viewer, 2027, "A", REPORT, source="r.csv")
+    assert str(refused.value) == (
+        f"store {location}: a_view (viewer of A) may not report progress; importing plans and "
+        "reporting progress is for planners, coordinators and admins"
+    )
+    assert _stored(installation.owner_url) == 0
+    planner = open_store(installation.app_url, user="a_plan", password=PASSWORD)
+    cycle.record_progress(planner, 2027, "A", REPORT, source="r.csv")
+    assert _stored(installation.owner_url) == 1
+
+
+def test_the_cli_refuses_a_viewers_progress_in_words(
+    populated_installation: tuple[Any, dict[str, int]], tmp_path: Path
+) -> None:
+    installation, _ = populated_installation
+    path = tmp_path / "progress.csv"
+    REPORT.to_csv(path, index=False)
+    env = {"IMS_GEO_USER": "a_view", "IMS_GEO_PASSWORD": PASSWORD, "IMS_GEO_TOKEN": "",
+           "IMS_GEO_STORE": installation.app_url}  # fmt: skip
+    args = ["cycle", "progress", str(path), "--org", "A", "--cycle", "2027"]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 1, result.output
+    location = open_store(installation.app_url, user="a_view", password=PASSWORD).location
+    assert APP_PASSWORD not in location  # the store is named without its password
+    assert result.output.splitlines() == [
+        f"Error: store {location}: a_view (viewer of A) may not report progress; importing "
+        "plans and reporting progress is for planners, coordinators and admins"
+    ]
+    assert _stored(installation.owner_url) == 0
