@@ -54,12 +54,23 @@ def cycle_group() -> None:
 @click.option("--from", "from_file", type=click.Path(exists=True, dir_okay=False),
               help="Targets from a TOML file (name = number lines).")  # fmt: skip
 @click.option("--custom", is_flag=True, help="Accept names that are not known KPIs.")
+@click.option("--carry-from", "carry_from", type=int, metavar="YEAR",
+              help="Start from the targets stored for cycle YEAR (e.g. last year's, "
+                   "custom KPIs included); --from and --set change them.")  # fmt: skip
+@click.option("--clear", "cleared", multiple=True, metavar="NAME",
+              help="Remove the target of NAME (a known KPI back to its default; repeatable).")  # fmt: skip
 @store_option
 @_handle_errors
 def targets_cmd(
-    year: int, assignments: tuple[str, ...], from_file: str | None, custom: bool, store_path: str
+    year: int,
+    assignments: tuple[str, ...],
+    from_file: str | None,
+    custom: bool,
+    carry_from: int | None,
+    cleared: tuple[str, ...],
+    store_path: str,
 ) -> None:
-    """Store the cycle's targets; without --set/--from, print them.
+    """Store the cycle's targets; without --set/--from/--carry-from/--clear, print them.
 
     Known KPIs: combined_share, moratorium_violations, max_disruption_days,
     savings_eur, submitted_share. Other names need --custom.
@@ -70,6 +81,11 @@ def targets_cmd(
 
     store = _open_store(store_path)
     values: dict[str, Any] = {}
+    if carry_from is not None:
+        values.update(cycle.stored_targets(store, carry_from))
+        if not values:
+            raise InputError(f"cycle {carry_from} has no targets stored; nothing to carry over")
+        custom = custom or any(name not in cycle.KPIS for name in values)
     if from_file:
         values.update(cycle.load_targets(from_file))
         try:
@@ -78,12 +94,14 @@ def targets_cmd(
             raise InputError(f"{from_file}: {exc}") from exc
     values.update(parse_assignments(assignments))
     table = (
-        cycle.set_targets(store, year, values, custom=custom)
-        if values
+        cycle.set_targets(store, year, values, custom=custom, clear=cleared)
+        if values or cleared
         else cycle.targets(store, year)
     )
     if values:
         click.echo(f"Stored {len(values)} targets for cycle {year}", err=True)
+    if cleared:
+        click.echo(f"Removed the targets of {', '.join(cleared)} for cycle {year}", err=True)
     click.echo(table.loc[:, ["kpi", "target", "custom", "better"]].to_string(index=False))
 
 

@@ -44,7 +44,8 @@ More frames
     every adoption: cycle, revision, decision, decision_date, reason,
     source, adopted_at, projects, works.
 ``targets(store, cycle)`` / ``cycles(store)`` / ``progress(store, cycle)``
-    the stored settings and reports.
+    the stored settings and reports; ``stored_targets(store, cycle)`` what a
+    cycle set itself (to carry into the next cycle).
 ``baseline(store, cycle)``
     :class:`Baseline`: plans per organisation, conflicts (moratoria layer
     included) and their counts by kind, active moratoria, disruption days
@@ -63,7 +64,7 @@ More frames
 
 Writing
 -------
-``set_targets(store, cycle, {name: value}, custom=False)``,
+``set_targets(store, cycle, {name: value}, custom=False, clear=())``,
 ``set_full_revision(store, cycle, True)``,
 ``adopt(store, cycle, programme=None, decision=..., decision_date=..., reason=...)``
 (returns :class:`Adoption` with the revision number),
@@ -137,6 +138,7 @@ from ims_geo.cycle.targets import (
     load_targets,
     set_full_revision,
     set_targets,
+    stored_targets,
     targets,
 )
 
@@ -195,5 +197,6 @@ __all__ = [
     "stale_plans",
     "status",
     "store_conflicts",
+    "stored_targets",
     "targets",
 ]

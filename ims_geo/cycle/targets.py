@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,8 +131,27 @@ def targets(store: Store, cycle: int) -> pd.DataFrame:
     return frame.astype({"target": "float64", "custom": bool})
 
 
+def stored_targets(store: Store, cycle: int) -> dict[str, float]:
+    """The targets stored for ``cycle`` (KPI name -> number), without the defaults.
+
+    What a cycle set itself, e.g. to carry over into the next cycle
+    (Fortschreibung): :func:`set_targets` of the next year with ``custom=True``.
+    """
+    year = checked_cycle(cycle)
+    with transaction(store) as tx:
+        rows = tx.rows(
+            "SELECT kpi, target FROM {t}cycle_targets WHERE cycle = :y ORDER BY kpi", {"y": year}
+        )
+    return {str(k): float(v) for k, v in rows}
+
+
 def set_targets(
-    store: Store, cycle: int, values: Mapping[str, Any], *, custom: bool = False
+    store: Store,
+    cycle: int,
+    values: Mapping[str, Any],
+    *,
+    custom: bool = False,
+    clear: Iterable[str] = (),
 ) -> pd.DataFrame:
     """Store targets of ``cycle`` (replacing those of the same names).
 
@@ -143,6 +162,9 @@ def set_targets(
     custom
         Accept names that are not known KPIs as custom KPIs; otherwise an
         unknown name is an error listing the known names.
+    clear
+        Names whose stored target is removed: a known KPI is back to its
+        default (:data:`DEFAULT_TARGETS`) or to no target, a custom KPI is gone.
 
     Returns
     -------
@@ -151,14 +173,21 @@ def set_targets(
     """
     year = checked_cycle(cycle)
     checked = check_targets(values, custom=custom)
-    if not checked:
+    cleared = sorted({str(name).strip() for name in clear} - set(checked))
+    if not checked and not cleared:
         raise InputError("no targets given; set e.g. combined_share=0.6")
+    unknown = [n for n in cleared if n not in KPIS and n not in stored_targets(store, year)]
+    if unknown:
+        raise InputError(
+            f"no target {', '.join(map(repr, unknown))} in cycle {year} to remove; its targets: "
+            + ", ".join(targets(store, year)["kpi"])
+        )
     require_coordinator(store, "set the cycle's targets")
     stamp = now_text()
     with transaction(store, write=True) as tx:
         tx.many(
             "DELETE FROM {t}cycle_targets WHERE cycle = :y AND kpi = :k",
-            [{"y": year, "k": name} for name in checked],
+            [{"y": year, "k": name} for name in [*checked, *cleared]],
         )
         tx.many(
             "INSERT INTO {t}cycle_targets (cycle, kpi, target, custom, updated_at) "

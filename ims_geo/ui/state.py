@@ -626,8 +626,8 @@ def cycle_baseline(year: int) -> Any:
 
 #: Reads of :mod:`ims_geo.cycle` that :func:`cycle_read` caches (each takes the store first).
 CYCLE_READS = frozenset(
-    {"is_full_revision", "targets", "revisions", "projects", "programme", "progress_sheet",
-     "moratoria"}
+    {"is_full_revision", "targets", "stored_targets", "revisions", "projects", "programme",
+     "progress_sheet", "moratoria"}
 )  # fmt: skip
 
 

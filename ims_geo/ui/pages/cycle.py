@@ -2,7 +2,6 @@
 monitoring, moratoria and the council pack. Everything is computed by ims_geo.cycle."""
 
 import datetime as dt
-import math
 
 import pandas as pd
 import streamlit as st
@@ -154,6 +153,28 @@ with tab_kpis:
     with widgets.user_errors():
         current = state.cycle_read("targets", year)
     setter = not widgets.refused("coordinate", N_("set the cycle's targets"))
+    with widgets.user_errors():  # the next cycle starts from last year's (Fortschreibung)
+        carried = {} if state.cycle_read("stored_targets", year) else (
+            state.cycle_read("stored_targets", year - 1)
+        )  # fmt: skip
+    if setter and carried:
+        st.info(
+            ngettext(
+                "No targets set for {year} yet; {previous} set {count} target. Take it over, "
+                "then change what this year needs.",
+                "No targets set for {year} yet; {previous} set {count} targets. Take them "
+                "over, then change what this year needs.",
+                len(carried),
+            ).format(year=year, previous=year - 1, count=fmt_number(len(carried))),
+            icon=":material/history:",
+        )
+        if st.button(
+            _("Take over the targets of {previous}").format(previous=year - 1),
+            key="cycle_carry_targets",
+        ):
+            with widgets.user_errors():
+                cycle.set_targets(store, year, carried, custom=True)
+            st.rerun()
     edited = st.data_editor(
         translated(current.loc[:, ["kpi", "target", "description"]], "description"),
         disabled=["kpi", "description"] if setter else True, hide_index=True,
@@ -161,13 +182,13 @@ with tab_kpis:
         column_config={"kpi": _("KPI"), "target": _("Target"), "description": _("Description")},
     )  # fmt: skip
     if setter and st.button(_("Save targets"), key="cycle_save_targets"):
-        values = {
-            k: float(v)
-            for k, v in zip(edited["kpi"], edited["target"], strict=True)
-            if v is not None and not math.isnan(float(v))
-        }
+        given = pd.to_numeric(edited["target"], errors="coerce")
+        values = dict(zip(edited["kpi"][given.notna()], given[given.notna()], strict=True))
+        # a target emptied in the table is removed (a known KPI back to its default)
         with widgets.user_errors():
-            cycle.set_targets(store, year, values, custom=True)
+            cycle.set_targets(
+                store, year, values, custom=True, clear=list(edited["kpi"][given.isna()])
+            )
         st.rerun()
     left, right, button = st.columns([2, 1, 1], vertical_alignment="bottom")
     name = left.text_input(
