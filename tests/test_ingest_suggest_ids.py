@@ -14,10 +14,13 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ims_geo import schema
 from ims_geo.cli import main
 from ims_geo.ingest import read_works
+from ims_geo.ingest.suggest import _id_candidates, id_from_columns
 from ims_geo.store import open_store
 
 #: Column names a planner reads as a reference (the suggestion should prefer them).
@@ -50,18 +53,24 @@ def suggest(path: Path, tmp_path: Path) -> tuple[dict, str, Path]:
     return tomllib.loads(text), text, out
 
 
-def sets(raw: pd.DataFrame) -> dict[frozenset[str], tuple[int, int]]:
-    """Every set of up to 4 columns -> (rows empty in all of them, rows repeating an earlier)."""
-    columns = [c for c in raw.columns if c != raw.geometry.name]
-    text = raw[columns].astype("string").fillna("")
+def scores(frame: pd.DataFrame, columns: list[str]) -> dict[tuple[str, ...], tuple[int, int]]:
+    """Every set of up to 4 ``columns`` (in their order) -> (rows empty in all of them, rows
+    repeating an earlier row's cells), from plain tuples of the cells as written."""
+    text = frame[columns].astype("string").fillna("")
     out = {}
     for size in range(1, 5):
         for combo in itertools.combinations(columns, size):
             keys = [tuple(row) for row in text[list(combo)].itertuples(index=False)]
             empty = [all(not v.strip() for v in k) for k in keys]
             kept = [k for k, e in zip(keys, empty, strict=True) if not e]
-            out[frozenset(combo)] = (sum(empty), len(kept) - len(set(kept)))
+            out[combo] = (sum(empty), len(kept) - len(set(kept)))
     return out
+
+
+def sets(raw: pd.DataFrame) -> dict[frozenset[str], tuple[int, int]]:
+    """Every set of up to 4 columns -> (rows empty in all of them, rows repeating an earlier)."""
+    columns = [c for c in raw.columns if c != raw.geometry.name]
+    return {frozenset(combo): score for combo, score in scores(raw, columns).items()}
 
 
 def test_the_fewest_columns_that_tell_every_row_apart_and_the_import_keeps_every_row(tmp_path):
@@ -124,3 +133,40 @@ def test_a_file_with_an_id_column_gets_no_composed_id(tmp_path):
     toml, _, _ = suggest(path, tmp_path)
     assert toml["columns"]["work_id"] == "work_id"
     assert "work_id_from" not in toml
+
+
+#: Cells of the random tables: repeats, case, blanks (missing, empty, spaces), trailing spaces.
+CELLS = ("a", "b", "A", "a ", "1", "", " ", None)
+#: Column names of the random tables; ``site_ref`` and ``km_no`` read as references.
+NAMES = ("street", "site_ref", "lane", "km_no", "note", "phase", "town")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.integers(1, len(NAMES)).flatmap(
+        lambda width: st.lists(
+            st.lists(st.sampled_from(CELLS), min_size=width, max_size=width),
+            min_size=1,
+            max_size=14,
+        )
+    )
+)
+def test_the_proposed_id_columns_are_the_best_of_every_set_of_columns(cells):
+    """The search proposes what comparing every set of up to four columns proposes: the
+    fewest rows blank in all, then the fewest repeated, then the fewest columns, then
+    the first in the order columns are tried."""
+    frame = pd.DataFrame(cells, columns=list(NAMES[: len(cells[0])]), dtype=object)
+    # the order columns are tried in (reference-like names first, blank columns left out)
+    order = _id_candidates(frame, {})
+    columns, why = id_from_columns(frame, {})
+    if not order:
+        assert columns == [] and why == ""
+        return
+    found = scores(frame, order)
+    position = {c: i for i, c in enumerate(order)}
+    best = min(found, key=lambda c: (*found[c], len(c), tuple(position[x] for x in c)))
+    assert tuple(columns) == best
+    empty, repeated = found[best]
+    assert why.startswith("no id column: ") == (empty == repeated == 0)
+    if repeated:
+        assert f"in file order ({repeated} row{'s' if repeated != 1 else ''})" in why

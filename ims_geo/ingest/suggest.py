@@ -19,7 +19,6 @@ Examples
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -529,29 +528,10 @@ def id_from_columns(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> tuple[
     candidates = _id_candidates(frame, chosen)
     if not candidates:
         return [], ""
-    texts = [id_cells(frame[c]) for c in candidates]
-    codes = [pd.factorize(t)[0] for t in texts]
+    codes = [pd.factorize(id_cells(frame[c]))[0] for c in candidates]
     blanks = [blank_cells(frame[c]) for c in candidates]
     rows = len(frame)
-    best: tuple[int, int, int, tuple[int, ...]] | None = None
-    for size in range(1, min(MAX_ID_PARTS, len(candidates)) + 1):
-        for combo in itertools.combinations(range(len(candidates)), size):
-            key = codes[combo[0]]
-            blank = blanks[combo[0]]
-            for i in combo[1:]:  # one code per distinct row of cells, kept below rows²
-                key, _ = pd.factorize(key * (codes[i].max() + 1) + codes[i])
-                blank = blank & blanks[i]
-            empty = int(blank.sum())
-            repeated = rows - empty - len(np.unique(key[~blank]))
-            score = (empty, repeated, size, combo)
-            if best is None or score < best:
-                best = score
-            if not empty and not repeated:
-                break
-        if best is not None and not best[0] and not best[1]:
-            break
-    assert best is not None
-    empty, repeated, _, combo = best
+    empty, repeated, combo = _fewest_alike(codes, blanks, MAX_ID_PARTS)
     columns = [candidates[i] for i in combo]
     digest = f"an id is {ID_DIGITS} hex digits of SHA-256 of their cells"
     if not empty and not repeated:
@@ -567,6 +547,103 @@ def id_from_columns(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> tuple[
         f"file order ({_rows(repeated)}){lost if empty else ''} — add a column that tells them "
         "apart"
     )
+
+
+def _fewest_alike(
+    codes: list[np.ndarray], blanks: list[np.ndarray], parts: int
+) -> tuple[int, int, tuple[int, ...]]:
+    """The set of up to ``parts`` columns that leaves the fewest rows alike.
+
+    Of every set, the one with the fewest rows blank in all its columns, then
+    the fewest rows repeating an earlier row's cells, then the fewest columns,
+    then the first in the order of ``codes`` (a branch-and-bound search, so
+    this is the set a comparison of every set would pick).
+
+    A set's row codes are built from its prefix's (combined integer codes,
+    factorised again). Rows its prefix already tells apart from every other
+    row stay apart in any larger set, so only the others are carried down.
+    A set and all its supersets leave at least as many rows alike as the set
+    joined with every later column: when that is worse than the best set
+    found, the set, its supersets and its later siblings are not tried.
+    Sets are tried by size, so the search stops at the smallest size where
+    some set tells every row apart.
+
+    Parameters
+    ----------
+    codes
+        Per column, an integer code per row (equal cells, equal codes; >= 0).
+    blanks
+        Per column, whether each row's cell is blank.
+    parts
+        Most columns in a set.
+
+    Returns
+    -------
+    (empty, repeated, columns)
+        Rows blank in every column of the set, rows repeating an earlier
+        row's cells, and the set's positions in ``codes``.
+    """
+    count, rows = len(codes), len(codes[0])
+    # the codes of every column from i on: a set joined with all later columns
+    later = [np.zeros(rows, dtype=np.int64)] * (count + 1)
+    later_blank = [np.ones(rows, dtype=bool)] * (count + 1)
+    for i in reversed(range(count)):
+        later[i] = _joined(codes[i], later[i + 1])
+        later_blank[i] = blanks[i] & later_blank[i + 1]
+    bounds: dict[tuple[int, ...], tuple[int, int]] = {}
+    best: tuple[int, int, int, tuple[int, ...]] | None = None
+
+    def visit(
+        combo: tuple[int, ...], size: int, at: np.ndarray, key: np.ndarray, blank: np.ndarray
+    ) -> None:
+        """Try the sets of ``size`` columns that begin with ``combo`` (rows ``at`` only)."""
+        nonlocal best
+        for i in range(combo[-1] + 1 if combo else 0, count - (size - len(combo) - 1)):
+            here = (*combo, i)
+            if here not in bounds:
+                bounds[here] = _alike(_joined(key, later[i][at]), blank & later_blank[i][at])
+            if best is not None and (*bounds[here], size, here) > best:
+                break  # nor can any later sibling (it is joined with fewer columns)
+            joined = _joined(key, codes[i][at])
+            both = blank & blanks[i][at]
+            if len(here) == size:
+                score = (*_alike(joined, both), size, here)
+                best = score if best is None or score < best else best
+                continue
+            # rows told apart from every other here (and not blank) stay so below
+            shared = (np.bincount(joined)[joined] > 1) | both
+            visit(here, size, at[shared], joined[shared], both[shared])
+
+    everything = np.arange(rows)
+    for size in range(1, min(parts, count) + 1):
+        visit((), size, everything, np.zeros(rows, dtype=np.int64), np.ones(rows, dtype=bool))
+        assert best is not None
+        if best[:2] == (0, 0):
+            break
+    assert best is not None
+    return best[0], best[1], best[3]
+
+
+def _joined(key: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """One code per distinct pair of ``key`` and ``codes`` (kept below the rows' count)."""
+    if not len(key):
+        return key
+    width = int(codes.max()) + 1
+    pairs = key * width + codes
+    span = (int(key.max()) + 1) * width
+    if span > 4 * len(key):
+        return pd.factorize(pairs)[0]
+    # few possible pairs: a table of those present ranks them, faster than hashing
+    present = np.zeros(span, dtype=bool)
+    present[pairs] = True
+    return (np.cumsum(present) - 1)[pairs]
+
+
+def _alike(key: np.ndarray, blank: np.ndarray) -> tuple[int, int]:
+    """Rows blank in the set, and rows repeating an earlier row's codes (of these rows)."""
+    empty = int(blank.sum())
+    distinct = int(np.count_nonzero(np.bincount(key[~blank]))) if empty < len(key) else 0
+    return empty, len(key) - empty - distinct
 
 
 def _id_candidates(frame: pd.DataFrame, chosen: dict[str, list[str]]) -> list[str]:
