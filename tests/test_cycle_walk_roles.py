@@ -1,7 +1,8 @@
 """Planning-cycle writes on a shared store, by roles that may not make them.
 
-A viewer reporting progress (library and ``ims-geo cycle progress``) is
-refused before anything is read or written, in words that name the user
+A viewer reporting progress (library and ``ims-geo cycle progress``),
+registering moratoria or granting an exemption is refused before anything
+is read or written, in words that name the user
 and what the role may do, not in the database's row-level-security words;
 nothing is stored.
 """
@@ -11,14 +12,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import pytest
-from access_data import PASSWORD
+from access_data import PASSWORD, RD, line
 from click.testing import CliRunner
 from postgis_server import APP_PASSWORD
 
 from ims_geo import cycle
 from ims_geo.cli import main
+from ims_geo.cycle.moratoria import exemptions
 from ims_geo.errors import StoreError
 from ims_geo.store import open_store
 
@@ -71,3 +74,34 @@ def test_the_cli_refuses_a_viewers_progress_in_words(
         "plans and reporting progress is for planners, coordinators and admins"
     ]
     assert _stored(installation.owner_url) == 0
+
+
+def test_a_viewer_may_not_register_moratoria_or_grant_exemptions(
+    populated_installation: tuple[Any, dict[str, int]],
+) -> None:
+    installation, _ = populated_installation
+    register = gpd.GeoDataFrame(
+        {"source_org": ["A"], "source_work_id": ["a1"], "valid_from": ["2027-01-01"],
+         "valid_until": ["2029-12-31"]},
+        geometry=[line(0)], crs=RD,
+    )  # fmt: skip
+    viewer = open_store(installation.app_url, user="a_view", password=PASSWORD)
+    refusal = (
+        f"store {viewer.location}: a_view (viewer of A) may not {{}}; importing plans and "
+        "reporting progress is for planners, coordinators and admins"
+    )
+    with pytest.raises(StoreError) as refused:
+        cycle.import_moratoria(viewer, register, org="A", source="register.gpkg")
+    assert str(refused.value) == refusal.format("register moratoria")
+    assert cycle.moratoria(open_store(installation.owner_url)).empty
+
+    planner = open_store(installation.app_url, user="a_plan", password=PASSWORD)
+    stored, rejected = cycle.import_moratoria(planner, register, org="A", source="register.gpkg")
+    assert rejected.empty and len(stored) == 1
+    (number,) = stored["moratorium_id"]
+    with pytest.raises(StoreError) as refused:
+        cycle.add_exemption(viewer, int(number), org="B", kind="emergency")
+    assert str(refused.value) == refusal.format("grant a moratorium exemption")
+    assert exemptions(open_store(installation.owner_url)).empty
+    cycle.add_exemption(planner, int(number), org="B", kind="emergency")
+    assert exemptions(open_store(installation.owner_url))["exempt_org"].tolist() == ["B"]

@@ -50,7 +50,7 @@ from ims_geo import sanity
 from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
 from ims_geo.conflicts.rules import Rules
-from ims_geo.cycle._common import day_text, days, from_hex, now_text, to_hex
+from ims_geo.cycle._common import day_text, days, from_hex, now_text, require_writer, to_hex
 from ims_geo.errors import InputError, StoreError
 from ims_geo.store.base import Store
 from ims_geo.store.cycle_tables import Transaction, transaction
@@ -364,6 +364,7 @@ def import_moratoria(
     org = str(org or "").strip()
     if not org:
         raise InputError("a register import needs the organisation: --org ORG")
+    require_writer(store, "register moratoria")
     if store.acting_org is not None and org != store.acting_org:
         raise StoreError(f"organisation {store.acting_org!r} may not register for {org!r}")
     if register.crs is None:
@@ -472,6 +473,7 @@ def add_exemption(
         raise InputError("an exemption by decision names the decision, e.g. 'Council 2027/14'")
     if not str(org or "").strip():
         raise InputError("an exemption names the organisation whose work may dig")
+    require_writer(store, "grant a moratorium exemption")
     with transaction(store, write=True) as tx:
         rows = tx.rows(
             "SELECT org FROM {t}moratoria WHERE moratorium_id = :id", {"id": int(moratorium_id)}
