@@ -47,8 +47,8 @@ def test_a_viewer_may_not_report_progress(
     with pytest.raises(StoreError) as refused:
         cycle.record_progress(viewer, 2027, "A", REPORT, source="r.csv")
     assert str(refused.value) == (
-        f"store {location}: a_view (viewer of A) may not report progress; importing plans and "
-        "reporting progress is for planners, coordinators and admins"
+        f"store {location}: a_view (viewer of A) may not report progress; a viewer reads, "
+        "planners, coordinators and admins make changes"
     )
     assert _stored(installation.owner_url) == 0
     planner = open_store(installation.app_url, user="a_plan", password=PASSWORD)
@@ -70,8 +70,8 @@ def test_the_cli_refuses_a_viewers_progress_in_words(
     location = open_store(installation.app_url, user="a_view", password=PASSWORD).location
     assert APP_PASSWORD not in location  # the store is named without its password
     assert result.output.splitlines() == [
-        f"Error: store {location}: a_view (viewer of A) may not report progress; importing "
-        "plans and reporting progress is for planners, coordinators and admins"
+        f"Error: store {location}: a_view (viewer of A) may not report progress; a viewer "
+        "reads, planners, coordinators and admins make changes"
     ]
     assert _stored(installation.owner_url) == 0
 
@@ -87,8 +87,8 @@ def test_a_viewer_may_not_register_moratoria_or_grant_exemptions(
     )  # fmt: skip
     viewer = open_store(installation.app_url, user="a_view", password=PASSWORD)
     refusal = (
-        f"store {viewer.location}: a_view (viewer of A) may not {{}}; importing plans and "
-        "reporting progress is for planners, coordinators and admins"
+        f"store {viewer.location}: a_view (viewer of A) may not {{}}; a viewer reads, "
+        "planners, coordinators and admins make changes"
     )
     with pytest.raises(StoreError) as refused:
         cycle.import_moratoria(viewer, register, org="A", source="register.gpkg")

@@ -67,8 +67,8 @@ def require_writer(store: Store, doing: str) -> None:
     identity = store.identity
     if identity is not None and not identity.can_write:
         raise StoreError(
-            f"store {store.location}: {identity.who} may not {doing}; importing plans and "
-            "reporting progress is for planners, coordinators and admins"
+            f"store {store.location}: {identity.who} may not {doing}; a viewer reads, "
+            "planners, coordinators and admins make changes"
         )
 
 
