@@ -19,6 +19,7 @@ from jinja2 import Template
 from streamlit_folium import st_folium
 
 from ims_geo import export, i18n, maps
+from ims_geo.conflicts.rules import Rules
 from ims_geo.errors import ImsGeoError
 from ims_geo.i18n import N_, _, messages, ngettext
 from ims_geo.i18n.headers import HEADED_FORMATS, headed
@@ -687,6 +688,46 @@ def left_out_sentence(table: pd.DataFrame, total: int) -> str:
     if len(partly):
         line += "; " + _("only as a protected surface: {works}").format(works=listed(partly))
     return line + "."
+
+
+def no_conflicts_sentence(rules: Rules) -> str:
+    """What an empty answer under ``rules`` says: the distances, window and moratorium searched.
+
+    The default distance, and the largest (or a smaller) one some discipline
+    pairs have; no moratorium clause when the moratorium is 0 years (none is
+    searched for).
+    """
+    distance = i18n.fmt_metres(rules.distance)
+    if rules.max_distance > rules.distance:
+        distance = _("{distance} (up to {largest} for some discipline pairs)").format(
+            distance=distance, largest=i18n.fmt_metres(rules.max_distance)
+        )
+    elif any(metres < rules.distance for metres in rules.pair_distance.values()):
+        distance = _("{distance} (less for some discipline pairs)").format(distance=distance)
+    window = i18n.fmt_days(rules.window_days)
+    years = float(rules.moratorium_years)
+    if years <= 0:
+        return _(
+            "No conflicts under these rules: no two works of different organisations within "
+            "{distance} of each other are planned at most {window} apart. Widen the **Rules** "
+            "in the sidebar to look further."
+        ).format(distance=distance, window=window)
+    whole = years.is_integer()
+    return ngettext(
+        "No conflicts under these rules: no two works of different organisations within "
+        "{distance} of each other are planned at most {window} apart, and none digs "
+        "within {years} year of the other's new surface. Widen the **Rules** in the "
+        "sidebar to look further.",
+        "No conflicts under these rules: no two works of different organisations within "
+        "{distance} of each other are planned at most {window} apart, and none digs "
+        "within {years} years of the other's new surface. Widen the **Rules** in the "
+        "sidebar to look further.",
+        int(years) if whole else 2,
+    ).format(
+        distance=distance,
+        window=window,
+        years=i18n.fmt_number(years, decimals=0 if whole else 1),
+    )
 
 
 #: Columns of the conflicts listed after an upload.

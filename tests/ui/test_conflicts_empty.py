@@ -57,6 +57,15 @@ def test_no_conflict_under_the_rules_is_explained_with_the_rules(open_app, apart
         "sidebar to look further."
     )
 
+    # a moratorium of 0 years searches for none: the sentence says nothing of one
+    at.number_input(key="rule_moratorium").set_value(0).run()
+    assert find_conflicts(works, Rules(moratorium_years=0)).empty
+    assert infos(at) == [
+        "No conflicts under these rules: no two works of different organisations within 20 m "
+        "of each other are planned at most 365 days apart. Widen the **Rules** in the sidebar "
+        "to look further."
+    ]
+
     at.number_input(key="rule_distance").set_value(100.0).run()
     (kind,) = find_conflicts(works, Rules(distance=100.0))["kind"]
     assert kind == "clash" and len(table(at)) == 1

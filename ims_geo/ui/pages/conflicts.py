@@ -124,24 +124,7 @@ st.caption(
     )
 )
 if every.empty:  # an empty table and empty downloads alone would look like a fault
-    st.info(
-        i18n.ngettext(
-            "No conflicts under these rules: no two works of different organisations within "
-            "{distance} of each other are planned at most {window} apart, and none digs "
-            "within {years} year of the other's new surface. Widen the **Rules** in the "
-            "sidebar to look further.",
-            "No conflicts under these rules: no two works of different organisations within "
-            "{distance} of each other are planned at most {window} apart, and none digs "
-            "within {years} years of the other's new surface. Widen the **Rules** in the "
-            "sidebar to look further.",
-            int(moratorium),
-        ).format(
-            distance=i18n.fmt_metres(distance),
-            window=i18n.fmt_days(window),
-            years=i18n.fmt_number(moratorium),
-        ),
-        icon=":material/info:",
-    )
+    st.info(widgets.no_conflicts_sentence(rules), icon=":material/info:")
 elif found.empty:
     st.info(
         i18n.ngettext(
