@@ -227,7 +227,7 @@ class PostGISStore(Store):
             )  # fmt: skip
         dbapi_connection.commit()
 
-    def _sign_in(self, function: str, args: tuple[str, ...], who: str) -> None:
+    def _sign_in(self, function: str, args: tuple[str, ...], account: str) -> None:
         marks = ", ".join(f":a{i}" for i in range(len(args)))
         try:
             with self._engine.begin() as conn:  # committed: a failure is audited
@@ -239,7 +239,7 @@ class PostGISStore(Store):
             raise self.database_error(exc, "sign in") from exc
         if token is None:
             raise StoreError(
-                f"sign-in to {self.location} refused for {who}: wrong user name, password or "
+                f"sign-in to {self.location} refused for {account}: wrong user name, password or "
                 "token, or the account is disabled"
             )
         self._use_session(str(token))
@@ -306,8 +306,8 @@ class PostGISStore(Store):
             raise self.database_error(exc, "write") from exc
 
     def __repr__(self) -> str:
-        who = f", user={self._identity.user!r}" if self._identity else ""
-        return f"{type(self).__name__}({self.location!r}{who})"
+        user = f", user={self._identity.user!r}" if self._identity else ""
+        return f"{type(self).__name__}({self.location!r}{user})"
 
     @property
     def location(self) -> str:
