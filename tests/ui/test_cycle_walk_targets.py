@@ -1,5 +1,6 @@
-"""The Planning cycle page's targets in the next cycle (Fortschreibung), under AppTest:
-last year's targets taken over with one button; a target emptied in the table is removed."""
+"""The Planning cycle page through the year and into the next (Fortschreibung), under
+AppTest: what comes next and who does it; last year's targets taken over with one button;
+a target emptied in the table is removed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from ims_geo import cycle
 from ims_geo.store import open_store
+from tests.test_cycle import YEAR, build, hand_programme, line, plan, work
 
 LAST_YEAR = {"combined_share": 0.6, "trees_planted": 40.0}
 
@@ -46,3 +48,42 @@ def test_last_years_targets_taken_over_then_one_emptied(
         "moratorium_violations": 0.0, "trees_planted": 40.0
     }  # fmt: skip
     assert cycle.stored_targets(open_store(path), 2025) == LAST_YEAR
+
+
+def _next_lines(at: AppTest) -> list[str]:
+    """The page's "what comes next" lines, without their arrow."""
+    arrow = "- :material/arrow_forward: "
+    (shown,) = [m.value for m in at.markdown if m.value.startswith(arrow)]
+    return [line.removeprefix(arrow) for line in shown.split("\n")]
+
+
+def test_the_page_says_what_comes_next_and_who_does_it(
+    open_app: Callable[..., AppTest], tmp_path: Path
+) -> None:
+    path = tmp_path / "store.gpkg"
+    store = build(path)  # every organisation's 2027 plan; no targets but the default
+    at = open_app("cycle", store=path)
+    assert int(at.number_input(key="cycle_year").value) == YEAR
+    assert _next_lines(at) == [
+        "A coordinator sets the targets under **Targets and KPIs** below.",
+        "A coordinator adopts the programme under **Adopted programme** below (or a proposal "
+        "on the **Programme** page), with the reference of the decision.",
+    ]
+    cycle.set_targets(store, YEAR, {k: 1.0 for k in cycle.KPIS})
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14",
+                decision_date="2027-02-01")  # fmt: skip
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _next_lines(at) == [
+        "Planners report their works' progress under **Monitoring** below.",
+        "The council pack for the directors is built under **Council pack** below.",
+    ]
+    telecom = plan("Telecom", [work("T1", "telecom", "2028-03-01", "2028-03-10", line(1000))])
+    store.import_plan(telecom, org="Telecom", cycle=YEAR + 1)
+    at.number_input(key="cycle_year").set_value(YEAR + 1).run()
+    assert _next_lines(at) == [  # the 2028 cycle: one plan of six, nothing set or adopted
+        "Planners upload their organisation's 2028 plan on the **Upload** page.",
+        "A coordinator sets the targets under **Targets and KPIs** below.",
+        "A coordinator adopts the programme under **Adopted programme** below (or a proposal "
+        "on the **Programme** page), with the reference of the decision.",
+    ]

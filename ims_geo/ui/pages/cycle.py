@@ -30,6 +30,31 @@ def step_line(step: int, name: str, done: str, detail: str) -> str:
     )
 
 
+#: What comes next after a step that is not done: who does it, and where in the app.
+NEXT_STEPS = {
+    1: N_("Planners upload their organisation's {year} plan on the **Upload** page."),
+    2: N_("A coordinator sets the targets under **Targets and KPIs** below."),
+    3: N_(
+        "A coordinator adopts the programme under **Adopted programme** below (or a proposal "
+        "on the **Programme** page), with the reference of the decision."
+    ),
+    4: N_("Planners report their works' progress under **Monitoring** below."),
+    5: N_("The council pack for the directors is built under **Council pack** below."),
+}
+
+
+def next_steps(steps: pd.DataFrame, year: int) -> list[str]:
+    """What comes next in the cycle (translated): a line per step 1-4 not done, then the
+    council pack once a programme is adopted."""
+    state = dict(zip(steps["step"], steps["state"], strict=True))
+    due = [n for n in (1, 2, 3, 4) if state.get(n, "done") != "done"]
+    if 3 in due:  # nothing to monitor or report before the adoption
+        due = [n for n in due if n != 4]
+    else:
+        due.append(5)
+    return [_(NEXT_STEPS[n]).format(year=year) for n in due]
+
+
 #: How a date is typed in each language (the formats st.date_input offers; others: day first).
 DATE_INPUT = {"de": "DD.MM.YYYY", "nl": "DD-MM-YYYY"}
 #: Kinds of report, as the radio shows them.
@@ -92,7 +117,11 @@ st.subheader(
 )
 for step, name, done, detail in now.steps.itertuples(index=False):
     st.markdown(step_line(step, name, done, detail))
-if versions.empty:  # no plan, so no KPI has a value: say what comes first
+if not versions.empty:
+    st.markdown(
+        "\n".join(f"- :material/arrow_forward: {line}" for line in next_steps(now.steps, year))
+    )
+else:  # no plan, so no KPI has a value: say what comes first
     st.info(
         _(
             "Nothing to measure yet: the store holds no plan. First upload each organisation's "
