@@ -600,16 +600,16 @@ def _fewest_alike(
         nonlocal best
         for i in range(combo[-1] + 1 if combo else 0, count - (size - len(combo) - 1)):
             here = (*combo, i)
-            if here not in bounds:
-                bounds[here] = _alike(_joined(key, later[i][at]), blank & later_blank[i][at])
-            if best is not None and (*bounds[here], size, here) > best:
-                break  # nor can any later sibling (it is joined with fewer columns)
             joined = _joined(key, codes[i][at])
             both = blank & blanks[i][at]
             if len(here) == size:
                 score = (*_alike(joined, both), size, here)
                 best = score if best is None or score < best else best
                 continue
+            if here not in bounds:
+                bounds[here] = _alike(_joined(key, later[i][at]), blank & later_blank[i][at])
+            if best is not None and (*bounds[here], size, here) > best:
+                break  # nor can any later sibling (it is joined with fewer columns)
             # rows told apart from every other here (and not blank) stay so below
             shared = (np.bincount(joined)[joined] > 1) | both
             visit(here, size, at[shared], joined[shared], both[shared])
