@@ -67,3 +67,15 @@ def test_the_empty_answer_names_the_distances_and_the_moratorium_searched(
     at = AppTest.from_function(_page, args=(distance, pairs, years), default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [i.value for i in at.info] == [START + expected + END]
+
+
+def test_the_empty_answer_is_in_the_language_in_use(monkeypatch):
+    monkeypatch.setenv(LANG_ENV, "de")
+    at = AppTest.from_function(_page, args=(20.0, [("road", "sewer", 50.0)], 0)).run(timeout=60)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [i.value for i in at.info] == [
+        "Keine Konflikte unter diesen Regeln: keine zwei Baumaßnahmen verschiedener "
+        "Organisationen im Abstand von höchstens 20 m (für einige Spartenpaare bis 50 m) sind "
+        "höchstens 365 Tage auseinander geplant. Erweitern Sie die **Regeln** in der "
+        "Seitenleiste, um weiter zu suchen."
+    ]
