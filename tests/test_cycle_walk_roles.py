@@ -105,3 +105,23 @@ def test_a_viewer_may_not_register_moratoria_or_grant_exemptions(
     assert exemptions(open_store(installation.owner_url)).empty
     cycle.add_exemption(planner, int(number), org="B", kind="emergency")
     assert exemptions(open_store(installation.owner_url))["exempt_org"].tolist() == ["B"]
+
+
+def test_progress_of_anothers_work_names_its_owner_only_when_the_work_is_visible(
+    populated_installation: tuple[Any, dict[str, int]],
+) -> None:
+    installation, _ = populated_installation
+    planner = open_store(installation.app_url, user="a_plan", password=PASSWORD)
+    report = pd.DataFrame(
+        {"work_id": ["b1", "b2"], "status": ["done", "done"],
+         "actual_start": ["2027-03-05", "2027-03-17"], "actual_end": ["2027-04-01", "2027-04-09"],
+         "remark": [None, None]}
+    )  # fmt: skip
+    result = cycle.record_progress(planner, 2027, "A", report, source="r.csv")
+    assert result.rejected[["work_id", "reason"]].values.tolist() == [
+        ["b1", "work_id b1 is not in the plan of A but in that of B; report its progress as "
+               "that organisation"],  # B shares b1 with its partners
+        ["b2", "work_id b2 is not in the organisation's current plan or the adopted "
+               "programme; check the id"],  # B's private work: its owner is not told
+    ]  # fmt: skip
+    assert _stored(installation.owner_url) == 0

@@ -199,9 +199,9 @@ def progress_cmd(
     store = _open_store(store_path)
     reports = cycle.read_progress(file, mapping=mapping, layer=layer)
     if strict:
-        from ims_geo.cycle.monitor import _check, _known_works
+        from ims_geo.cycle.monitor import problems
 
-        _, reason = _check(reports.copy(), _known_works(store, year, org))
+        reason = problems(store, year, org, reports)
         if reason.notna().any():
             rejected = reports[reason.notna().to_numpy()].assign(
                 reason=reason[reason.notna()].to_numpy()

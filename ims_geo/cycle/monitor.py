@@ -87,7 +87,7 @@ from ims_geo.cycle._common import checked_cycle, day_text, days, now_text, requi
 from ims_geo.cycle.adopt import has_programme, programme, projects, revisions
 from ims_geo.cycle.moratoria import GEOMETRY_PROBLEM
 from ims_geo.errors import InputError, StoreError
-from ims_geo.store.base import Store
+from ims_geo.store.base import PRIVATE_ORG, Store
 from ims_geo.store.cycle_tables import transaction
 
 #: Columns of a progress report (input) and the first columns of :func:`progress`.
@@ -295,7 +295,7 @@ def record_progress(
     if S.SOURCE_ROW not in frame:
         frame[S.SOURCE_ROW] = np.arange(1, len(frame) + 1)
     known = _known_works(store, year, org)
-    checked, reason = _check(frame, known)
+    checked, reason = _check(frame, known, org, _planned_elsewhere(store, frame, known, org))
     ok = reason.isna().to_numpy()
     rejected = frame[~ok].assign(reason=reason[~ok].to_numpy()).reset_index(drop=True)
     rejected = rejected.drop(columns=[GEOMETRY_PROBLEM], errors="ignore")
@@ -365,8 +365,43 @@ def _known_works(store: Store, year: int, org: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(known, geometry=known.geometry.name, crs=known.crs)
 
 
-def _check(frame: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Parsed reports and a reason per row (NA where the row is fine)."""
+def problems(store: Store, cycle: int, org: str, reports: pd.DataFrame) -> pd.Series:
+    """Why each row of ``reports`` would be rejected by :func:`record_progress` (NA: fine).
+
+    Nothing is stored (e.g. to refuse a whole file when any row is wrong).
+    """
+    year = checked_cycle(cycle)
+    known = _known_works(store, year, org)
+    frame = pd.DataFrame(reports).reset_index(drop=True)
+    return _check(frame, known, org, _planned_elsewhere(store, frame, known, org))[1]
+
+
+def _planned_elsewhere(
+    store: Store, frame: pd.DataFrame, known: pd.DataFrame, org: str
+) -> pd.Series:
+    """work_id -> the other organisations (", "-joined) whose current plan holds it, for the
+    reported ids that ``org`` does not know (the report was likely filed for the wrong one).
+
+    Only what the caller may see: others' private works are anonymous signals without their id.
+    """
+    ids = frame[S.WORK_ID].astype("string").str.strip()
+    unknown = set(ids[~ids.isin(set(known[S.WORK_ID].astype(str)))].dropna())
+    if not unknown:
+        return pd.Series(dtype=object)
+    works = store.works()
+    others = works[
+        works[S.WORK_ID].astype(str).isin(unknown).to_numpy()
+        & ~works[S.ORG].isin([org, PRIVATE_ORG]).to_numpy()
+    ]
+    pairs = others[[S.WORK_ID, S.ORG]].astype(str).drop_duplicates().sort_values(S.ORG)
+    return pairs.groupby(S.WORK_ID)[S.ORG].agg(", ".join)
+
+
+def _check(
+    frame: pd.DataFrame, known: pd.DataFrame, org: str, elsewhere: pd.Series
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Parsed reports and a reason per row (NA where the row is fine); ``elsewhere`` is
+    :func:`_planned_elsewhere`."""
     reason = pd.Series(pd.NA, index=frame.index, dtype="object")
 
     def reject(mask: np.ndarray | pd.Series, text: pd.Series | str) -> None:
@@ -387,6 +422,12 @@ def _check(frame: pd.DataFrame, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.S
         + " times in the file; report each work once",
     )  # fmt: skip
     unknown = ~work_id.isin(set(known[S.WORK_ID].astype(str))).to_numpy() & ~blank_id
+    owners = work_id.map(elsewhere).astype(object)
+    reject(
+        unknown & owners.notna().to_numpy(),
+        "work_id " + work_id.astype(str) + " is not in the plan of " + org + " but in that of "
+        + owners.astype(str) + "; report its progress as that organisation",
+    )  # fmt: skip
     reject(
         unknown,
         "work_id " + work_id.astype(str) + " is not in the organisation's current plan "
