@@ -52,9 +52,9 @@ def test_last_years_targets_taken_over_then_one_emptied(
 
 def _next_lines(at: AppTest) -> list[str]:
     """The page's "what comes next" lines, without their arrow."""
-    arrow = "- :material/arrow_forward: "
+    arrow = ":material/arrow_forward: "
     (shown,) = [m.value for m in at.markdown if m.value.startswith(arrow)]
-    return [line.removeprefix(arrow) for line in shown.split("\n")]
+    return [line.removeprefix(arrow) for line in shown.split("  \n")]
 
 
 def test_the_page_says_what_comes_next_and_who_does_it(

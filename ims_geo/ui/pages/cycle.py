@@ -119,7 +119,7 @@ for step, name, done, detail in now.steps.itertuples(index=False):
     st.markdown(step_line(step, name, done, detail))
 if not versions.empty:
     st.markdown(
-        "\n".join(f"- :material/arrow_forward: {line}" for line in next_steps(now.steps, year))
+        "  \n".join(f":material/arrow_forward: {line}" for line in next_steps(now.steps, year))
     )
 else:  # no plan, so no KPI has a value: say what comes first
     st.info(
@@ -361,7 +361,9 @@ with tab_monitoring:
             st.rerun()
     if "cycle_progress_result" in st.session_state:
         text, rejected = st.session_state["cycle_progress_result"]
-        st.info(widgets.literal(messages.translate_report(text)))
+        # one line per outcome, as the command line prints it (markdown would run them together)
+        lines = messages.translate_report(text).splitlines()
+        st.info("  \n".join(widgets.literal(line.strip()) for line in lines))
         if len(rejected):
             rejected = rejected.assign(reason=rejected["reason"].map(messages.translate_reasons))
             widgets.show_table(rejected, key="cycle_progress_rejected")
