@@ -5,6 +5,7 @@ GeoPackage store, checked against the store."""
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -60,3 +61,26 @@ def test_nothing_to_carry_or_to_remove_is_said(tmp_path: Path) -> None:
         + ", ".join(cycle.KPIS)
     ]
     assert cycle.stored_targets(open_store(store), 2027) == {}
+
+
+def test_baseline_counts_read_in_the_singular(tmp_path: Path) -> None:
+    from tests.test_cycle import PLANS, YEAR, plan, progress_frame
+
+    path = tmp_path / "one.gpkg"
+    store = open_store(path)
+    (road,) = PLANS["City"]
+    store.import_plan(plan("City", [road]), org="City", cycle=YEAR)
+    cycle.record_progress(store, YEAR, "City", progress_frame(
+        [("R1", "done", "2027-06-01", "2027-06-28", None)]))  # fmt: skip
+    code, out, err = run(path, "cycle", "baseline", "--cycle", YEAR)
+    assert code == 0, err
+    # the 100 m road crosses two squares, each occupied the same days by the one work
+    segments = cycle.baseline(open_store(path), YEAR).disruption
+    assert segments["works"].tolist() == [1, 1]
+    segment = segments["segment"].iloc[0]
+    # the baseline measures the current plans (planned dates), both days inclusive
+    days = (date.fromisoformat(road["end_date"]) - date.fromisoformat(road["start_date"])).days + 1
+    assert out.splitlines()[-2:] == [
+        f"1 moratorium in force during {YEAR}",
+        f"Most disrupted street segment in {YEAR}: {segment} ({days} days, 1 work)",
+    ]

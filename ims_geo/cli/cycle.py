@@ -229,12 +229,14 @@ def baseline_cmd(year: int, out: str | None, rules: Any, store_path: str) -> Non
     click.echo(base.plans.to_string(index=False) if len(base.plans) else "No plans stored.")
     click.echo("")
     click.echo(base.conflict_counts.to_string(index=False))
-    click.echo(f"\n{len(base.moratoria)} moratoria in force during {year}")
+    n = len(base.moratoria)
+    click.echo(f"\n{n} {'moratorium' if n == 1 else 'moratoria'} in force during {year}")
     if len(base.disruption):
         top = base.disruption.iloc[0]
+        days, works = int(top["disruption_days"]), int(top["works"])
         click.echo(
             f"Most disrupted street segment in {year}: {top['segment']} "
-            f"({top['disruption_days']} days, {top['works']} works)"
+            f"({days} {'day' if days == 1 else 'days'}, {works} {'work' if works == 1 else 'works'})"
         )
     if out:
         if export.format_of(out) not in ("gpkg", "xlsx"):
