@@ -43,12 +43,11 @@ def require_coordinator(store: Store, doing: str) -> None:
     doing
         What was asked, completing "may not ...", e.g. ``"adopt a programme"``.
     """
-    identity = store.identity
-    if identity is not None and not identity.can_coordinate:
-        raise StoreError(
-            f"store {store.location}: {identity.who} may not {doing}; proposing and adopting "
-            "programmes and setting cycle targets is for coordinators and admins"
-        )
+    _require(
+        store, doing, "can_coordinate",
+        "proposing and adopting programmes and setting cycle targets is for coordinators and "
+        "admins",
+    )  # fmt: skip
 
 
 def require_writer(store: Store, doing: str) -> None:
@@ -64,12 +63,16 @@ def require_writer(store: Store, doing: str) -> None:
     doing
         What was asked, completing "may not ...", e.g. ``"report progress"``.
     """
+    _require(
+        store, doing, "can_write", "a viewer reads, planners, coordinators and admins make changes"
+    )
+
+
+def _require(store: Store, doing: str, right: str, why: str) -> None:
+    """Raise when the store's signed-in identity lacks ``right`` (an :class:`Identity` flag)."""
     identity = store.identity
-    if identity is not None and not identity.can_write:
-        raise StoreError(
-            f"store {store.location}: {identity.who} may not {doing}; a viewer reads, "
-            "planners, coordinators and admins make changes"
-        )
+    if identity is not None and not getattr(identity, right):
+        raise StoreError(f"store {store.location}: {identity.who} may not {doing}; {why}")
 
 
 def now_text() -> str:
