@@ -84,3 +84,21 @@ def test_baseline_counts_read_in_the_singular(tmp_path: Path) -> None:
         f"1 moratorium in force during {YEAR}",
         f"Most disrupted street segment in {YEAR}: {segment} ({days} days, 1 work)",
     ]
+
+
+def test_the_council_pack_command_is_said_on_the_terminal_only(tmp_path: Path) -> None:
+    from tests.test_cycle import YEAR, build, hand_programme
+
+    store = build(tmp_path / "cycle.gpkg")
+    cycle.adopt(store, YEAR, hand_programme(store), decision="Council 2027/14",
+                decision_date="2027-02-01")  # fmt: skip
+    now = cycle.status(store, YEAR)
+    states = now.kpis["state"].value_counts()
+    counts = ", ".join(f"{states.get(k, 0)} {k}" for k in ("green", "amber", "red"))
+    step = now.steps.set_index("step").loc[5]
+    assert (step["state"], step["detail"]) == ("done", f"KPIs against targets: {counts}")
+    (line,) = [t for t in now.text().splitlines() if t.startswith("5. ")]
+    assert line.endswith(
+        f"KPIs against targets: {counts}; council pack: ims-geo report --cycle {YEAR} "
+        "--out pack.html"
+    )

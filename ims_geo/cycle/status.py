@@ -27,6 +27,8 @@ from ims_geo.store.base import Store
 STEP_COLUMNS: tuple[str, ...] = ("step", "name", "state", "detail")
 #: Columns of :func:`stale_plans`.
 STALE_COLUMNS: tuple[str, ...] = ("org", "cycle", "version", "uploaded_at")
+#: The command a terminal user runs for a step once it can be done (the app has its own tab).
+_COMMANDS = {5: "council pack: ims-geo report --cycle {year} --out pack.html"}
 _NAMES = (
     "Baseline", "Targets", "Commitment", "Implementation and monitoring",
     "Evaluation and reporting",
@@ -58,6 +60,8 @@ class CycleStatus:
         title = f"Planning cycle {self.cycle}" + (" (full revision)" if self.full_revision else "")
         lines = [title, ""]
         for step, name, state, detail in self.steps.itertuples(index=False):
+            hint = _COMMANDS.get(step) if state != "missing" else None
+            detail = f"{detail}; {hint.format(year=self.cycle)}" if hint else detail
             lines.append(f"{step}. {name:<32} {state:<8} {detail}")
         lines += ["", "KPIs against targets:"]
         for row in self.kpis.itertuples(index=False):
@@ -184,8 +188,7 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
         counts = measured["state"].value_counts()
         summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("green", "amber", "red"))
         state = "done" if adopted else "partial"
-        steps.append((5, state, f"KPIs against targets: {summary}; council pack: "
-                                f"ims-geo report --cycle {year} --out pack.html"))  # fmt: skip
+        steps.append((5, state, f"KPIs against targets: {summary}"))
     if full:
         stale = stale_plans(store, year)
         if len(stale):
