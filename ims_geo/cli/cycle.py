@@ -37,9 +37,32 @@ def _assignments(items: tuple[str, ...], what: str) -> dict[str, str]:
     return out
 
 
+#: Characters past which a text column is printed after the others.
+_LONG_TEXT = 40
+
+
 def _table(frame: pd.DataFrame) -> str:
-    shown = frame.drop(columns=[c for c in ("geometry",) if c in frame])
-    return pd.DataFrame(shown).to_string(index=False)
+    """``frame`` for a terminal: text columns left-aligned under their names (as psql prints
+    them), and long texts (a project's members, a reason) last, so every short column stays
+    on screen and a long text reads from the left."""
+    shown = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame]))
+    types = pd.api.types
+    text = [
+        c for c in shown.columns
+        if not (types.is_numeric_dtype(shown[c]) or types.is_datetime64_any_dtype(shown[c]))
+    ]  # fmt: skip
+    # a missing text prints empty (as psql prints NULL), not as nan or <NA>
+    shown[text] = shown[text].astype(object).where(shown[text].notna(), "")
+    width = {c: max(len(str(c)), int(shown[c].astype(str).str.len().max())) for c in text}
+    long = [c for c in text if width[c] > _LONG_TEXT]
+    shown = shown.loc[:, [c for c in shown.columns if c not in long] + long]
+
+    def left(width: int) -> Any:
+        return lambda value: str(value).ljust(width)
+
+    formatters = {c: left(width[c]) for c in text}
+    table = shown.to_string(index=False, formatters=formatters, justify="left")
+    return "\n".join(line.rstrip() for line in table.splitlines())
 
 
 @main.group("cycle")
@@ -331,7 +354,7 @@ def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str)
         click.echo(_table(awaiting.loc[:, list(AWAITING_REPORT_COLUMNS)]))
     if len(states):
         click.echo("")
-        click.echo(states.loc[:, ["project", "lead_org", "rag", "reason"]].to_string(index=False))
+        click.echo(_table(states.loc[:, ["project", "lead_org", "rag", "reason"]]))
     if out:
         export.write(_deviations_table(found, awaiting), out, layer="deviations")
         click.echo(
