@@ -1,6 +1,7 @@
-"""The next cycle's targets (Fortschreibung): carried over from last year, then changed;
-a target removed. Through ``ims-geo cycle targets`` (click's CliRunner) on a real
-GeoPackage store, checked against the store."""
+"""The cycle on the command line, read as its users would: the next cycle's targets
+(Fortschreibung) carried over from last year, changed and removed; the baseline's counts
+in the singular; the council pack's command said on the terminal only. Through click's
+CliRunner on real GeoPackage stores, checked against the store."""
 
 from __future__ import annotations
 
