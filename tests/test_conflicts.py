@@ -8,10 +8,12 @@ shared length from polygon buffers with many segments per quarter circle.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from itertools import combinations
+from types import SimpleNamespace
 from typing import Any
 
 import geopandas as gpd
@@ -416,6 +418,62 @@ def test_chunks_batches_blocks_and_threads_do_not_change_the_answer(
         got = find_conflicts(works, rules, workers=workers)
         pd.testing.assert_frame_equal(got, expected, check_exact=True)
         assert got.geometry.geom_equals_exact(expected.geometry, 0).all()
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        Rules(window_days=30, moratorium_years=0),
+        Rules(window_days=30, moratorium_years=1),
+        Rules(window_days=60, moratorium_years=0.5, internal=True),
+    ],
+)
+def test_time_bands_do_not_change_the_answer(monkeypatch, rules: Rules) -> None:
+    # works over three years, some longer than a band: the search by time band finds the
+    # same pairs, with the same values bit for bit, as one tree over every work
+    works = street_works(400, seed=11)
+    days = (works["end_date"] - works["start_date"]).dt.days.to_numpy()
+    start = (works["start_date"] - works["start_date"].min()).dt.days.to_numpy()
+    bands = conflicts._time_bands(rules, start, start + days, rules.moratorium_years > 0)
+    # the data really is banded: several bands by start, and the band of long works
+    assert len(set(bands.tolist())) > 5
+    assert conflicts._MAX_BANDS in set(bands.tolist())
+    assert (bands[days >= max(rules.window_days, 30)] == conflicts._MAX_BANDS).all()
+    expected = check_against_oracle(works, rules)
+    monkeypatch.setattr(
+        conflicts, "_time_bands", lambda rules, start, end, moratorium: np.zeros(len(start), int)
+    )
+    for workers in (1, 2):
+        got = find_conflicts(works, rules, workers=workers)
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        assert got.geometry.geom_equals_exact(expected.geometry, 0).all()
+
+
+def test_time_reach_bounds_every_pair_the_rules_keep() -> None:
+    # every pair of periods on a small grid, every role: a pair the rules keep (both take
+    # part and the gap is within the window, or a moratorium) has the second work start
+    # at most `ahead` days after the first ends and end at most `behind` days before the
+    # first starts; where the role allows a moratorium, some pair meets the bound exactly
+    rules = SimpleNamespace(window_days=3, moratorium_days=10.0)
+    grid = np.array([(s, e) for s in range(0, 30) for e in range(s, min(s + 6, 30))])
+    a, b = (k.ravel() for k in np.meshgrid(np.arange(len(grid)), np.arange(len(grid))))
+    sa, ea, sb, eb = grid[a, 0], grid[a, 1], grid[b, 0], grid[b, 1]
+    gap = np.maximum(sa, sb) - np.minimum(ea, eb)
+    for seals_a, digs_a, seals_b, digs_b in itertools.product([False, True], repeat=4):
+        ahead, behind = conflicts._time_reach(
+            rules, np.array([seals_a]), np.array([digs_a]), moratorium=True
+        )
+        kept = (
+            (gap <= 3)
+            | (seals_a & digs_b & (sb > ea) & (sb - ea <= 10))
+            | (seals_b & digs_a & (sa > eb) & (sa - eb <= 10))
+        )
+        assert (sb[kept] - ea[kept]).max() == (10 if seals_a and digs_b else 3) <= ahead[0]
+        assert (sa[kept] - eb[kept]).max() == (10 if digs_a and seals_b else 3) <= behind[0]
+        assert ahead[0] == (10 if seals_a else 3) and behind[0] == (10 if digs_a else 3)
+    # without moratoria the window bounds both sides
+    ahead, behind = conflicts._time_reach(rules, np.array([True]), np.array([True]), False)
+    assert ahead.tolist() == behind.tolist() == [3.0]
 
 
 @pytest.mark.parametrize("threads", [0, 2])

@@ -83,11 +83,15 @@ How it scales
 -------------
 Works are grouped by organisation into at most two blocks and, within each, laid
 out along a space-filling curve (so that works near in space are near in
-memory and are met one after another). Each block's works query one
-STRtree (over the works of the organisations after the block's first, and
+memory and are met one after another). Each block's works query the
+STRtrees of the works of the organisations after the block's first (and
 of the block itself when internal pairs are asked for) with their
 envelopes grown by the largest distance their discipline can meet at, so
-each unordered pair is produced once. The cheap vectorised filters (order,
+each unordered pair is produced once. There is one tree per time band
+(works that start in the same window-wide stretch of days, and one for
+long works) when the works are planned over a span long against the
+window; a work skips the bands that no work near enough in time to be
+kept can be in. The cheap vectorised filters (order,
 organisation, exemptions, the time rules, distance between envelopes) run
 before the exact GEOS distance, and the shared length and meeting geometry
 are computed only for the final pairs, with numpy on the lines' segments.
@@ -166,6 +170,10 @@ _SEGMENT_BATCH = 65_536
 #: 1M works, 23.5-24.0 s against 25.0-27.0 s with eight (dense set) and 10.6-11.0 s
 #: against 11.6-12.3 s (project set); building a tree holds the GIL.
 _MAX_BLOCKS = 2
+#: Narrowest time band of the search trees, in days, and most bands (see
+#: :func:`_time_bands`; the band of long works is number ``_MAX_BANDS``).
+_BAND_MIN_DAYS = 30
+_MAX_BANDS = 64
 #: Scale of the overlap term in the score: half of ``overlap_weight`` at 100 m.
 _OVERLAP_SCALE = 100.0
 _LINE_TYPES = (1, 5)  # LineString, MultiLineString
@@ -409,6 +417,11 @@ class _Prepared:
     weight_table: np.ndarray  # (d+1,) score weight per discipline
     blocks: np.ndarray  # start positions of the organisation blocks (+ n)
     moratorium: bool  # some pair can be a moratorium (sealers, excavations, a limit of a day+)
+    #: days after a work's end within which the other work of a pair it can be in starts, and
+    #: days before its start within which that work ends (see :func:`_time_reach`)
+    ahead: np.ndarray
+    behind: np.ndarray
+    band: np.ndarray  # time band of each work (see :func:`_time_bands`)
     #: the segments, or those of the two halves of the works being computed on the pool's
     #: two threads while the first tree is built (see :meth:`lines`)
     segments: _Segments | list[Future[_Segments]]
@@ -578,25 +591,31 @@ def _prepare(
     org_codes = org_all[take]
     # the a/b order is found on the pool while this thread finds the search order
     (ranked,) = _start(pool, _rank, [org_codes], [works[s.WORK_ID].iloc[take]])
-    # works are searched organisation by organisation, in space-filling-curve order
-    # within each: neighbours in space are neighbours in memory and in time of search
     bounds_all, types_all = shapes()
     bounds = _take(bounds_all, take)
-    # the Morton key has 32 bits: organisation and key fit in one 64-bit key
+    start = _days(works[s.START].iloc[take], s.START)
+    end = _days(works[s.END].iloc[take], s.END)
+    if (end < start).any():
+        bad = works[s.WORK_ID].to_numpy()[take[end < start]][:5]
+        raise InputError(f"work(s) {', '.join(map(str, bad))} end before they start; fix end_date")
+    active = active_all[take]
+    sealer = seals_all[take] & (active | protector_all[take])
+    digger = s.excavates(works)[take] & active
+    # the excavation starts a day or more after the sealing ends
+    moratorium = bool(rules.moratorium_days >= 1 and sealer.any() and digger.any())
+    # works are searched organisation by organisation, in space-filling-curve order
+    # within each: neighbours in space are neighbours in memory and in time of search
+    # (the Morton key has 32 bits: organisation and key fit in one 64-bit key)
     order = np.argsort(
         ((org_codes + 1).astype(np.uint64) << np.uint64(32)) | _morton(bounds), kind="stable"
     )
     rows = take[order]
     bounds = _take(bounds, order)
     org = org_codes[order].astype(np.int32)
+    start, end, active, sealer, digger = (v[order] for v in (start, end, active, sealer, digger))
     disc_all, labels = pd.factorize(works[s.DISCIPLINE])
     names = disc_all[rows]
 
-    start = _days(works[s.START].iloc[rows], s.START)
-    end = _days(works[s.END].iloc[rows], s.END)
-    if (end < start).any():
-        bad = works[s.WORK_ID].to_numpy()[rows[end < start]][:5]
-        raise InputError(f"work(s) {', '.join(map(str, bad))} end before they start; fix end_date")
     lookup = {d: i for i, d in enumerate(s.DISCIPLINES)}
     disc = np.array([lookup.get(d, _UNKNOWN) for d in labels], dtype=np.int64)[names]
     dist_table = np.full((_UNKNOWN + 1, _UNKNOWN + 1), float(rules.distance))
@@ -604,9 +623,6 @@ def _prepare(
         dist_table[lookup[a], lookup[b]] = dist_table[lookup[b], lookup[a]] = metres
     weight_table = np.array([rules.discipline_weight(d) for d in s.DISCIPLINES] + [1.0])
 
-    active = active_all[rows]
-    sealer = seals_all[rows] & (active | protector_all[rows])
-    digger = s.excavates(works)[rows] & active
     # fresh 2D copies, allocated in search order: GEOS then reads memory near what it
     # just read (the search's distances take a third longer on the scattered originals)
     geoms = _halves(pool, shapely.force_2d, geoms_all[rows])
@@ -620,6 +636,7 @@ def _prepare(
     }
     subsurface = (works[s.LAYER].astype("string") == "subsurface").fillna(False)
     is_line = np.isin(types_all[rows], _LINE_TYPES)
+    ahead, behind = _time_reach(rules, sealer, digger, moratorium)
     return _Prepared(
         rows=rows,
         rank=ranked()[order],  # waited for last: it overlaps everything above
@@ -644,8 +661,10 @@ def _prepare(
         dist_table=dist_table,
         weight_table=weight_table,
         blocks=_blocks(org, len(rows)),
-        # the excavation starts a day or more after the sealing ends
-        moratorium=bool(rules.moratorium_days >= 1 and sealer.any() and digger.any()),
+        moratorium=moratorium,
+        band=_time_bands(rules, start, end, moratorium),
+        ahead=ahead,
+        behind=behind,
         segments=(
             _segments(geoms, is_line)
             if pool is None
@@ -699,6 +718,76 @@ def _blocks(org: np.ndarray, n: int) -> np.ndarray:
     targets = np.linspace(0, n, _MAX_BLOCKS + 1)[1:-1]
     cuts = starts[np.clip(np.searchsorted(starts, targets), 0, len(starts) - 1)]
     return np.unique(np.r_[0, cuts, n])
+
+
+def _time_reach(
+    rules: Rules, sealer: np.ndarray, digger: np.ndarray, moratorium: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Days ``ahead`` of each work's end and ``behind`` its start that bound its pairs.
+
+    Every pair the search keeps (:func:`_chunk`: both take part and ``gap <=
+    window``, or a moratorium) has ``start_b <= end_a + ahead[a]`` and ``end_b
+    >= start_a - behind[a]``, with ``ahead`` the window, or the moratorium
+    where ``a`` may seal, and ``behind`` the window, or the moratorium where
+    ``a`` may dig:
+
+    * ``gap <= window``: ``max(start_a, start_b) - min(end_a, end_b) <=
+      window`` gives ``start_b - end_a <= window`` and ``start_a - end_b <=
+      window``;
+    * ``a`` seals, ``b`` digs: ``end_a < start_b <= end_a + moratorium``, and
+      ``end_b >= start_b > end_a >= start_a``;
+    * ``b`` seals, ``a`` digs: ``start_a - moratorium <= end_b < start_a``,
+      and ``start_b <= end_b < start_a <= end_a``.
+    """
+    window = np.full(len(sealer), float(rules.window_days))
+    if not moratorium:
+        return window, window
+    limit = max(float(rules.window_days), rules.moratorium_days)
+    return np.where(sealer, limit, window), np.where(digger, limit, window)
+
+
+@dataclass
+class _Band:
+    """Works of one search tree: positions (ascending), their tree, and their time span."""
+
+    rows: np.ndarray
+    tree: shapely.STRtree
+    first_start: int  # earliest start of its works
+    last_end: int  # latest end of its works
+
+
+def _time_bands(rules: Rules, start: np.ndarray, end: np.ndarray, moratorium: bool) -> np.ndarray:
+    """The time band of each work: its search tree within its block (see :func:`_bands`).
+
+    A pair is only kept when its works are near in time (:func:`_time_reach`),
+    so a query work skips every band whose span (earliest start to latest end
+    of its works) is further from it than its reach: at a window of half a
+    year on works planned over five years, the bounding-box query returns a
+    third of the pairs one tree returns. Bands are ``window_days`` (at least
+    :data:`_BAND_MIN_DAYS`) wide by start, at most :data:`_MAX_BANDS`; a work
+    as long as a band or longer goes to one band of long works (its span would
+    otherwise widen its band's). All works are in band 0 when their time span
+    is short against the reach (bands would skip little).
+    """
+    low = int(start.min())
+    span = int(end.max()) - low + 1
+    width = max(rules.window_days, _BAND_MIN_DAYS, -(-span // _MAX_BANDS))
+    reach = max(float(rules.window_days), rules.moratorium_days if moratorium else 0.0)
+    if 2 * (reach + width) >= 0.75 * span:
+        return np.zeros(len(start), dtype=np.int64)
+    return np.where(end - start >= width, _MAX_BANDS, (start - low) // width)
+
+
+def _bands(prep: _Prepared, first: int) -> list[_Band]:
+    """Trees of the works from ``first`` on, one per time band (:func:`_time_bands`)."""
+    band = prep.band[first:]
+    order = np.argsort(band, kind="stable")
+    bands = []
+    for rows in np.split(first + order, np.flatnonzero(np.diff(band[order])) + 1):
+        tree = shapely.STRtree(prep.geoms[rows])
+        tree.query(prep.geoms[rows[0]])  # built on the first query: here, not in the chunks
+        bands.append(_Band(rows, tree, int(prep.start[rows].min()), int(prep.end[rows].max())))
+    return bands
 
 
 def _segments(geoms: np.ndarray, is_line: np.ndarray) -> _Segments:
@@ -799,13 +888,13 @@ class _Found:
 def _search(prep: _Prepared, rules: Rules, pool: ThreadPoolExecutor | None) -> list[_Found]:
     """Final pairs, chunk by chunk, in a fixed order (the answer never depends on threads).
 
-    Block ``b`` queries one STRtree over every later block's works and, with
-    internal pairs, its own; without them, over the works after the block's
-    first organisation (a pair's second work belongs to a later
+    Block ``b`` queries the trees (:func:`_bands`) of every later block's works
+    and, with internal pairs, its own; without them, of the works after the
+    block's first organisation (a pair's second work belongs to a later
     organisation than its first), so each pair is met from its first work
     and the last organisation queries nothing. With a pool the chunks run on
-    its threads while the next block's tree is built; at most two blocks
-    are in flight, so at most two trees are alive.
+    its threads while the next block's trees are built; at most two blocks
+    are in flight, so at most two blocks' trees are alive.
     """
     found: list[_Found | None] = []
     in_flight: list[tuple[int, int, list[Future[_Found | None]]]] = []
@@ -815,18 +904,17 @@ def _search(prep: _Prepared, rules: Rules, pool: ThreadPoolExecutor | None) -> l
         first = lo if rules.internal else int(prep.org_end[lo])
         if lo >= len(prep.rows) - 1 or first >= len(prep.rows):
             continue
-        tree = shapely.STRtree(prep.geoms[first:])
-        tree.query(prep.geoms[lo])  # GEOS builds the tree on the first query: not in threads
+        bands = _bands(prep, first)
         chunks = [(c, min(c + _CHUNK, hi)) for c in range(lo, hi, _CHUNK)]
         if pool is None:
-            found.extend(_chunk(prep, rules, tree, first, c0, c1) for c0, c1 in chunks)
-            del tree
+            found.extend(_chunk(prep, rules, bands, c0, c1) for c0, c1 in chunks)
+            del bands
             _release(prep.geoms, lo, hi)
             continue
         in_flight.append(
-            (lo, hi, [pool.submit(_chunk, prep, rules, tree, first, c0, c1) for c0, c1 in chunks])
+            (lo, hi, [pool.submit(_chunk, prep, rules, bands, c0, c1) for c0, c1 in chunks])
         )
-        del tree
+        del bands
         if len(in_flight) > 1:
             done_lo, done_hi, block = in_flight.pop(0)
             found.extend(f.result() for f in block)
@@ -849,16 +937,9 @@ def _release(geoms: np.ndarray, lo: int, hi: int) -> None:
         geoms[start : min(start + _CHUNK, hi)] = None
 
 
-def _chunk(
-    prep: _Prepared, rules: Rules, tree: shapely.STRtree, tree_start: int, lo: int, hi: int
-) -> _Found | None:
+def _chunk(prep: _Prepared, rules: Rules, bands: list[_Band], lo: int, hi: int) -> _Found | None:
     """Final pairs whose first work is one of the query works ``lo:hi``."""
-    r = prep.reach[lo:hi] * (1 + 1e-9) + 1e-6  # a hair wider: rounding never loses a pair
-    b = prep.bounds[lo:hi]
-    boxes = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
-    qi, tj = tree.query(boxes)
-    i = qi.astype(np.int64) + lo
-    j = tj.astype(np.int64) + tree_start
+    i, j = _candidates(prep, bands, lo, hi)
 
     # cheap filters first: each unordered pair once, organisations, time
     # works are sorted by organisation: those of other organisations after i start at org_end[i]
@@ -875,7 +956,11 @@ def _chunk(
     else:
         mor = np.zeros(len(i), dtype=bool)
     keep = (both & (gap <= rules.window_days)) | mor
-    i, j, gap, both, mor = _kept(keep, i, j, gap, both, mor)
+    # in the order of the second works (of the search order): the geometries are then read
+    # from memory in one sweep (a band's works are spread over the search order)
+    at = np.flatnonzero(keep)
+    at = at[np.argsort(j[at], kind="stable")]
+    i, j, gap, both, mor = (np.take(v, at) for v in (i, j, gap, both, mor))
 
     # envelopes further apart than the pair's distance cannot meet
     dpair = prep.dist_table[prep.disc[i], prep.disc[j]]
@@ -897,6 +982,31 @@ def _chunk(
     i, j = np.where(swap, j, i), np.where(swap, i, j)
     overlap, geometry = _meet(prep, i, j, dpair)
     return _answer(prep, rules, i, j, kind, gap, distance, overlap, geometry)
+
+
+def _candidates(
+    prep: _Prepared, bands: list[_Band], lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)`` of a query work ``i`` in ``lo:hi`` and a work ``j`` of a band whose
+    envelopes, ``i``'s grown by its reach, meet; bands out of ``i``'s reach in time
+    (:func:`_time_reach`) are not asked.
+    """
+    r = prep.reach[lo:hi] * (1 + 1e-9) + 1e-6  # a hair wider: rounding never loses a pair
+    b = prep.bounds[lo:hi]
+    boxes = shapely.box(b[:, 0] - r, b[:, 1] - r, b[:, 2] + r, b[:, 3] + r)
+    until = prep.end[lo:hi] + prep.ahead[lo:hi]
+    since = prep.start[lo:hi] - prep.behind[lo:hi]
+    found_i, found_j = [], []
+    for band in bands:
+        asks = np.flatnonzero((band.first_start <= until) & (band.last_end >= since))
+        if not len(asks):
+            continue
+        qi, tj = band.tree.query(boxes if len(asks) == hi - lo else boxes[asks])
+        found_i.append(_take(asks, qi) + lo)
+        found_j.append(_take(band.rows, tj))
+    if not found_i:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(found_i), np.concatenate(found_j)
 
 
 # --- where the works meet --------------------------------------------------------------
