@@ -248,6 +248,16 @@ def _cldr_locale() -> str:
     return "en_GB" if i18n.language() == i18n.DEFAULT_LANGUAGE else i18n.language()
 
 
+#: How a date is typed in each language (the formats st.date_input offers; others: day first).
+_DATE_INPUT = {"de": "DD.MM.YYYY", "nl": "DD-MM-YYYY"}
+
+
+def date_input_format() -> str:
+    """The ``format`` of an ``st.date_input`` in the language in use (day first but in
+    Dutch and German, whose own separators it keeps)."""
+    return _DATE_INPUT.get(i18n.language(), "DD/MM/YYYY")
+
+
 def date_format() -> str:
     """The momentJS pattern of a date column in the language in use (``D MMM YYYY``,
     ``DD-MM-YYYY``, ``DD.MM.YYYY``): CLDR's medium date, or the short one where the

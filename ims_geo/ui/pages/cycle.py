@@ -55,8 +55,6 @@ def next_steps(steps: pd.DataFrame, year: int) -> list[str]:
     return [_(NEXT_STEPS[n]).format(year=year) for n in due]
 
 
-#: How a date is typed in each language (the formats st.date_input offers; others: day first).
-DATE_INPUT = {"de": "DD.MM.YYYY", "nl": "DD-MM-YYYY"}
 #: Kinds of report, as the radio shows them.
 REPORT_KINDS = {"council": N_("council pack"), "status": N_("six-monthly status report")}
 
@@ -261,7 +259,7 @@ with tab_programme:
                                  placeholder=_("Council 2027/14"))  # fmt: skip
         decided = st.date_input(
             _("Decision date"), value=dt.date.today(), key="cycle_decided",
-            format=DATE_INPUT.get(i18n.language(), "DD/MM/YYYY"),
+            format=widgets.date_input_format(),
         )  # fmt: skip
         reason = st.text_input(_("Reason (for a new revision)"), key="cycle_reason")
         seconds = st.slider(_("Solver time limit (s)"), 5, 120, 20, 5, key="cycle_time")

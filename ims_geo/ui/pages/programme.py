@@ -270,6 +270,7 @@ with st.sidebar:
     )
     not_before = st.date_input(
         _("Nothing moves to start before"), value=dt.date.today(), key="programme_not_before",
+        format=widgets.date_input_format(),
         help=_("No work is moved to start before this day (a work planned earlier may stay)."),
     )  # fmt: skip
     hard_budgets = st.toggle(
@@ -970,8 +971,9 @@ with tab_save:
             placeholder=_("Council 2027/14"),
         )  # fmt: skip
         decided = st.date_input(
-            _("Decision date"), value=dt.date.today(), key="programme_adopt_date"
-        )
+            _("Decision date"), value=dt.date.today(), key="programme_adopt_date",
+            format=widgets.date_input_format(),
+        )  # fmt: skip
         reason = st.text_input(_("Reason (for a new revision)"), key="programme_adopt_reason")
         if st.form_submit_button(
             _("Adopt this proposal"), type="primary", key="programme_adopt_submit",
