@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from access_data import PASSWORD
+from access_data import PASSWORD, plan_a, plan_b
 from streamlit.testing.v1 import AppTest
 
 from ims_geo.store import STORE_ENV, open_store
@@ -105,3 +105,15 @@ def test_the_programme_page_says_who_may_adopt(
     at.button(key="programme_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert _notes(at) == [_escaped(t) for t in expected]
+
+
+def test_the_overview_compares_the_own_organisations_versions_only(
+    monkeypatch: pytest.MonkeyPatch, populated_installation: tuple[Any, dict[str, int]]
+) -> None:
+    installation, _ = populated_installation
+    for user, org, made in (("a_plan", "A", plan_a()), ("b_plan", "B", plan_b())):
+        with open_store(installation.app_url, user=user, password=PASSWORD) as store:
+            store.import_plan(made, org=org, cycle=2028, source="again.gpkg")
+    at = _page(monkeypatch, installation, "a_plan", "overview")
+    assert at.selectbox(key="compare_org").options == ["A"]
+    assert "Versions 1 and 2 of A hold the same works." in [c.value for c in at.caption]

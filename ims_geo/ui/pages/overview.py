@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo.i18n import _, bind, fmt_date, fmt_number, ngettext
+from ims_geo.store import CHANGES
 from ims_geo.ui import state, widgets
 
 RESTORED = "overview_restored"
@@ -71,9 +72,37 @@ shown = pd.DataFrame(
 ).sort_values(["org", "version"], kind="stable")
 widgets.show_table(shown, key="versions_table")
 
+me = state.identity()
+st.subheader(_("What changed between two versions"))
+# a shared store: the own organisation's versions (another's may hold works gone private)
+mine = versions if me is None else versions[versions["org"] == me.org]
+several = mine.groupby("org")["version"].nunique()
+several = sorted(several[several > 1].index)
+if not several:
+    st.caption(_("Every organisation has one version: nothing to compare yet."))
+else:
+    left, middle, right = st.columns(3)
+    org = left.selectbox(_("Organisation"), several, key="compare_org")
+    numbers = sorted(int(v) for v in mine.loc[mine["org"] == org, "version"])
+    new = right.selectbox(_("Newer version"), numbers[:0:-1], key=f"compare_new_{org}")
+    old = middle.selectbox(
+        _("Older version"), [v for v in numbers if v < new][::-1], key=f"compare_old_{org}_{new}"
+    )
+    with widgets.user_errors():
+        changes = state.store().compare_versions(org, old, new)
+    counts = changes["change"].value_counts().reindex(list(CHANGES)).dropna()
+    st.caption(
+        ", ".join(f"{fmt_number(int(n))} {_(k)}" for k, n in counts.items())
+        if len(changes)
+        else _("Versions {old} and {new} of {org} hold the same works.").format(
+            old=old, new=new, org=widgets.literal(org)
+        )
+    )
+    if len(changes):
+        widgets.show_table(changes.drop(columns="geometry"), key="compare_table")
+
 st.subheader(_("Restore an earlier version"))
 earlier = versions[~versions["is_current"]]
-me = state.identity()
 if me is not None:  # a shared store: only the own organisation's plans
     earlier = earlier[earlier["org"] == me.org]
 if not state.may("write"):  # hidden for viewers; the database refuses them anyway
