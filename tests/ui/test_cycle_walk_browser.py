@@ -39,6 +39,7 @@ def cycle_server(tmp_path: Path) -> Iterator[dict]:
 
 def test_a_year_of_the_cycle_in_the_browser(page: Page, cycle_server: dict) -> None:
     aborted = block_remote(page)
+    page.set_default_timeout(2 * UI_TIMEOUT)  # a busy machine reruns slowly; never a sleep
     page.goto(f"{cycle_server['url']}/cycle")
     expect(page.get_by_text(f"Where {YEAR} stands")).to_be_visible(timeout=UI_TIMEOUT)
     expect(page.get_by_text("A coordinator adopts the programme under")).to_be_visible()
@@ -61,6 +62,7 @@ def test_a_year_of_the_cycle_in_the_browser(page: Page, cycle_server: dict) -> N
         files=[{"name": "water.csv", "mimeType": "text/csv",
                 "buffer": b"work_id,status,actual_start,actual_end\nW1,done,2027-05-03,2027-05-22\n"}]
     )  # fmt: skip
+    idle(page)  # the upload's rerun, which shows the button
     page.get_by_role("button", name="Store progress").click()
     expect(page.get_by_text("1 progress reports stored, 0 rejected")).to_be_visible(
         timeout=UI_TIMEOUT
