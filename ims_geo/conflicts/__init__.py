@@ -812,19 +812,25 @@ def _segments(geoms: np.ndarray, is_line: np.ndarray) -> _Segments:
         part = np.concatenate([part, more_part + int(multi.size - multi.sum())])
     owner_of_part = np.concatenate(owners)
     inner = np.flatnonzero(part[1:] == part[:-1])
-    work = owner_of_part[part[inner]]
-    x0, y0 = coords[inner, 0], coords[inner, 1]
-    x1, y1 = coords[inner + 1, 0], coords[inner + 1, 1]
+    work = np.take(owner_of_part, np.take(part, inner))
+    xs, ys = coords[:, 0], coords[:, 1]
+    x0, y0 = np.take(xs, inner), np.take(ys, inner)
+    x1, y1 = np.take(xs, inner + 1), np.take(ys, inner + 1)
     length = np.hypot(x1 - x0, y1 - y0)
     # zero-length segments add no length, and their disc is covered by their neighbours'
     keep = length > 0
-    order = np.flatnonzero(keep)
-    if multi.any():  # each work's segments together, in their own order
-        order = order[np.argsort(work[order], kind="stable")]
-    work, x0, y0, x1, y1, length = (v[order] for v in (work, x0, y0, x1, y1, length))
+    if multi.any() or not keep.all():
+        order = np.flatnonzero(keep)
+        if multi.any():  # each work's segments together, in their own order
+            order = order[np.argsort(work[order], kind="stable")]
+        work, x0, y0, x1, y1, length = (np.take(v, order) for v in (work, x0, y0, x1, y1, length))
     cnt = np.bincount(work, minlength=n)
     off = np.cumsum(cnt) - cnt
-    box = np.c_[np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1)]
+    box = np.empty((len(x0), 4))
+    np.minimum(x0, x1, out=box[:, 0])
+    np.minimum(y0, y1, out=box[:, 1])
+    np.maximum(x0, x1, out=box[:, 2])
+    np.maximum(y0, y1, out=box[:, 3])
     env = np.full((n, 4), np.nan)
     has = np.flatnonzero(cnt)
     if len(has):
