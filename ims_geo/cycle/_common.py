@@ -116,3 +116,18 @@ def from_hex(values: Sequence[Any]) -> np.ndarray:
 def flag(value: Any) -> bool:
     """A stored boolean (0/1 in a GeoPackage, true/false in PostgreSQL)."""
     return bool(value) and str(value).lower() not in ("0", "false", "f")
+
+
+def rows_seen(store: Store, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows about one work each (``org``, ``work_id``) as the reader may see them.
+
+    A shared store's database already shows another organisation's rows only
+    while their work is in its current plan and not private; a store read on
+    behalf of an organisation without such a database (GeoPackage with an
+    acting organisation) applies the same rule here.
+    """
+    from ims_geo.store.base import named_now
+
+    if store.database_anonymises or store.acting_org is None or frame.empty:
+        return frame
+    return frame[named_now(store, frame["org"], frame["work_id"])]

@@ -76,6 +76,7 @@ from ims_geo.cycle._common import (
     from_hex,
     now_text,
     require_coordinator,
+    rows_seen,
     to_hex,
 )
 from ims_geo.errors import InputError, StoreError
@@ -709,6 +710,7 @@ def programme(store: Store, cycle: int, revision: int | None = None) -> gpd.GeoD
         .sort_values(["_solo", "project", "order", "org", "work_id"], kind="stable")
         .drop(columns="_solo")
     )
+    frame = rows_seen(store, frame)
     geometry = from_hex(raw["geometry_wkb"].to_numpy()[frame.index.to_numpy()])
     frame = frame.reset_index(drop=True)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)

@@ -57,7 +57,7 @@ from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, programme, projects
 from ims_geo.cycle.moratoria import moratoria, store_conflicts
 from ims_geo.cycle.targets import KPIS, is_full_revision, kpi_state, targets
-from ims_geo.store.base import Store, compare_works
+from ims_geo.store.base import Store, compare_works, named_works, sees_everything
 
 #: Columns of :func:`changes` before its extra columns.
 CHANGE_COLUMNS: tuple[str, ...] = ("org", "work_id", "change", "days_moved")
@@ -393,7 +393,8 @@ def changes(store: Store, cycle: int) -> pd.DataFrame:
 
     For every organisation that submitted a plan for ``cycle``: its latest
     version of the cycle against its latest version of an earlier cycle
-    (every work ``added`` when there is none), as ``ims-geo compare`` does.
+    (every work ``added`` when there is none), as ``ims-geo compare`` does:
+    another organisation's works the reader may no longer name are left out.
 
     Returns
     -------
@@ -403,6 +404,7 @@ def changes(store: Store, cycle: int) -> pd.DataFrame:
     """
     year = checked_cycle(cycle)
     versions = store.plan_versions()
+    current = None if sees_everything(store) else store.works()
     parts = []
     for org, own in versions.groupby("org", sort=True):
         now = own[own["cycle"] == year]
@@ -411,7 +413,7 @@ def changes(store: Store, cycle: int) -> pd.DataFrame:
         new_id = int(now["version_id"].max())
         before = own[own["cycle"] < year]
         if before.empty:
-            added = store.version_works(new_id)
+            added = named_works(store, store.version_works(new_id), current)
             part = pd.DataFrame(
                 {
                     "work_id": added[S.WORK_ID].astype(str),
@@ -425,8 +427,8 @@ def changes(store: Store, cycle: int) -> pd.DataFrame:
                 }
             )
         else:
-            old = store.version_works(int(before["version_id"].max()))
-            new = store.version_works(new_id)
+            old = named_works(store, store.version_works(int(before["version_id"].max())), current)
+            new = named_works(store, store.version_works(new_id), current)
             part = pd.DataFrame(compare_works(old, new, store.crs).drop(columns="geometry"))
         part.insert(0, "org", str(org))
         parts.append(part)

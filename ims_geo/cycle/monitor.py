@@ -83,7 +83,14 @@ import pandas as pd
 from ims_geo import sanity
 from ims_geo import schema as S
 from ims_geo.conflicts.rules import Rules
-from ims_geo.cycle._common import checked_cycle, day_text, days, now_text, require_writer
+from ims_geo.cycle._common import (
+    checked_cycle,
+    day_text,
+    days,
+    now_text,
+    require_writer,
+    rows_seen,
+)
 from ims_geo.cycle.adopt import has_programme, programme, projects, revisions
 from ims_geo.cycle.moratoria import GEOMETRY_PROBLEM
 from ims_geo.errors import InputError, StoreError
@@ -495,7 +502,8 @@ def progress(store: Store, cycle: int) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(_PROGRESS_STORED))
     frame["actual_start"] = days(frame["actual_start"])
     frame["actual_end"] = days(frame["actual_end"])
-    return frame.astype({"org": str, "work_id": str, "status": str})
+    frame = rows_seen(store, frame.astype({"org": str, "work_id": str, "status": str}))
+    return frame.reset_index(drop=True)
 
 
 def progress_sheet(store: Store, cycle: int, org: str) -> pd.DataFrame:

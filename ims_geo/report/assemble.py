@@ -30,7 +30,7 @@ from ims_geo.report.data import (
     ReportData,
     empty,
 )
-from ims_geo.store.base import PRIVATE_ORG, Store
+from ims_geo.store.base import PRIVATE_ORG, Store, named_now, sees_everything
 
 _PAIR = ("org_a", "work_id_a", "org_b", "work_id_b")
 
@@ -96,7 +96,12 @@ def conflict_states(
 
 
 def works_at(store: Store, moment: pd.Timestamp) -> gpd.GeoDataFrame:
-    """Every organisation's plan as it was at ``moment`` (its latest version uploaded by then)."""
+    """Every organisation's plan as it was at ``moment`` (its latest version uploaded by then).
+
+    A reader who does not see everything gets another organisation's works
+    only where it may still name them (:func:`ims_geo.store.base.named_now`),
+    and others' private works as the anonymous signals they are now.
+    """
     versions = store.plan_versions()
     uploaded = pd.to_datetime(versions["uploaded_at"], utc=True)
     known = versions[(uploaded <= moment).to_numpy()]
@@ -105,10 +110,17 @@ def works_at(store: Store, moment: pd.Timestamp) -> gpd.GeoDataFrame:
     latest = known.sort_values("version_id").groupby(S.ORG, sort=True)["version_id"].last()
     # one read per organisation: a handful by definition
     frames = [store.version_works(int(v)) for v in latest]
-    if store.database_anonymises:
-        # a shared store ties no signal to a plan version (it would name the owner):
-        # others' private works as they are now, so their conflicts stay "open"
-        frames.append(store.works(orgs=[PRIVATE_ORG]))
+    if not sees_everything(store):
+        # no signal is tied to a plan version (it would name the owner): others'
+        # works no longer named now (made private or dropped) are left out of the
+        # older versions, their anonymous rows too, and others' private works join
+        # as they are now, so their conflicts stay "open" and none meets itself
+        now = store.works()
+        frames = [
+            f[named_now(store, f[S.ORG], f[S.WORK_ID], now) & (f[S.ORG] != PRIVATE_ORG).to_numpy()]
+            for f in frames
+        ]
+        frames.append(now[now[S.ORG] == PRIVATE_ORG])
     frames = [f for f in frames if len(f)]
     if not frames:
         return store.works().iloc[:0]

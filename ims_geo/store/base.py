@@ -586,10 +586,22 @@ class Store(ABC):
             ``end_shift_days`` are new minus old, in days) or whose geometry
             changed; ``geometry`` is the new one (the old one for dropped
             works). Sorted by :data:`CHANGES` order, then ``work_id``.
+            Another organisation's works the reader may no longer name (made
+            private or dropped since, see :func:`named_now`) are left out of
+            both versions, never shown as dropped; ``attrs["not_shown"]``
+            counts them (0 when none).
         """
         old = self._read(self._version_record(org, old_version))
         new = self._read(self._version_record(org, new_version))
-        return compare_works(old, new, self.crs)
+        current = None if sees_everything(self) else self.works()
+        shown_old, shown_new = named_works(self, old, current), named_works(self, new, current)
+        both = pd.concat([old, new])
+        # works seen by name in either version (anonymous rows never were)
+        every = both.loc[both[ORG] != PRIVATE_ORG, WORK_ID].drop_duplicates()
+        shown = pd.concat([shown_old[WORK_ID], shown_new[WORK_ID]])
+        result = compare_works(shown_old, shown_new, self.crs)
+        result.attrs["not_shown"] = int((~every.isin(shown)).sum())
+        return result
 
     def version_id(self, org: str, version: int) -> int:
         """The store-wide ``version_id`` of version ``version`` of ``org``."""
@@ -1202,6 +1214,70 @@ def anonymise(
     for col in extras:
         out[col] = out[col].where(~hide)
     return out
+
+
+def sees_everything(store: Store) -> bool:
+    """Whether the reader of ``store`` sees every organisation's works in full.
+
+    True for a GeoPackage store without an acting organisation and for the
+    owner of a PostGIS schema; False for a signed-in user or a visitor.
+    """
+    if store.acting_org is not None:
+        return False
+    return not store.database_anonymises or bool(getattr(store, "is_owner", False))
+
+
+def named_now(
+    store: Store, orgs: pd.Series, work_ids: pd.Series, current: pd.DataFrame | None = None
+) -> np.ndarray:
+    """Which works the reader may name by organisation, id and title.
+
+    Another organisation's work is named only while it is in that
+    organisation's current plan as a work the reader sees in full: a work
+    it has made private since (or dropped: a reader who sees no private
+    works cannot tell the two apart, and must not) is named in no older
+    plan version, programme or report either. The reader's own works and
+    rows already anonymous (``org`` :data:`PRIVATE_ORG`) are always kept.
+
+    Parameters
+    ----------
+    store
+        The store read from (its reader decides what is seen).
+    orgs, work_ids
+        The works, aligned.
+    current
+        The store's current works as the reader sees them (read when None).
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per work.
+    """
+    keep = np.ones(len(orgs), dtype=bool)
+    if sees_everything(store) or not len(orgs):
+        return keep
+    now = store.works() if current is None else current
+    seen = now[now[ORG] != PRIVATE_ORG]
+    seen_keys = pd.Index(seen[ORG].astype(str) + "\x1f" + seen[WORK_ID].astype(str))
+    org_text = orgs.astype(str).to_numpy(dtype=object)
+    keys = org_text + "\x1f" + work_ids.astype(str).to_numpy(dtype=object)
+    own = org_text == str(store.acting_org)
+    return own | (org_text == PRIVATE_ORG) | pd.Index(keys).isin(seen_keys)
+
+
+def named_works(
+    store: Store, works: gpd.GeoDataFrame, current: pd.DataFrame | None = None
+) -> gpd.GeoDataFrame:
+    """Works of a plan version without those the reader may not name.
+
+    Drops another organisation's works it may no longer name (see
+    :func:`named_now`) and anonymous rows (which would tie a private work to
+    the version's owner); unchanged for a reader who sees everything.
+    """
+    if sees_everything(store) or works.empty:
+        return works
+    keep = named_now(store, works[ORG], works[WORK_ID], current)
+    return works[keep & (works[ORG] != PRIVATE_ORG).to_numpy()]
 
 
 # --- comparing versions --------------------------------------------------------------
