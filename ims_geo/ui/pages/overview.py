@@ -98,6 +98,13 @@ else:
             old=old, new=new, org=widgets.literal(org)
         )
     )
+    if changes.attrs.get("not_shown", 0):
+        st.caption(
+            _(
+                "{n} works of {org} are no longer visible to you (made private or dropped): "
+                "they are left out."
+            ).format(n=fmt_number(int(changes.attrs["not_shown"])), org=widgets.literal(org))
+        )
     if len(changes):
         widgets.show_table(changes.drop(columns="geometry"), key="compare_table")
 
