@@ -89,22 +89,27 @@ def test_the_cycle_page_says_what_a_role_may_not_do(
     assert uploader.proto.disabled is (user == "a_view")
 
 
-@pytest.mark.parametrize(
-    ("user", "expected"),
-    [("a_plan", ["A planner of A: you may not adopt a programme."]), ("a_coord", [])],
-)
-def test_the_programme_page_says_who_may_adopt(
-    monkeypatch: pytest.MonkeyPatch,
-    populated_installation: tuple[Any, dict[str, int]],
-    user: str,
-    expected: list[str],
+def test_a_planner_may_not_propose_a_programme(
+    monkeypatch: pytest.MonkeyPatch, populated_installation: tuple[Any, dict[str, int]]
 ) -> None:
     installation, _ = populated_installation
-    at = _page(monkeypatch, installation, user, "programme")
-    assert _notes(at) == []  # no proposal yet, so no adoption form
+    at = _page(monkeypatch, installation, "a_plan", "programme")
+    assert _notes(at) == [_escaped("A planner of A: you may not propose a programme.")]
+    assert at.button(key="programme_run").disabled
+    assert [i.value for i in at.info] == []  # no "press Propose programme" either
+
+
+def test_a_coordinator_proposes_and_may_adopt(
+    monkeypatch: pytest.MonkeyPatch, populated_installation: tuple[Any, dict[str, int]]
+) -> None:
+    installation, _ = populated_installation
+    at = _page(monkeypatch, installation, "a_coord", "programme")
+    assert _notes(at) == []
+    assert not at.button(key="programme_run").disabled
     at.button(key="programme_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert _notes(at) == [_escaped(t) for t in expected]
+    assert _notes(at) == []
+    assert not at.button(key="programme_adopt_submit").disabled
 
 
 def test_the_overview_compares_the_own_organisations_versions_only(

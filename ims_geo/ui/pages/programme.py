@@ -452,11 +452,14 @@ for name, value in (
 held = ngettext("{n} project kept", "{n} projects kept", kept[CLUSTER_ID].nunique()).format(
     n=kept[CLUSTER_ID].nunique()
 )
+# proposing is for coordinators (as adopting): others read the reason, not a button that works
+proposes = state.may("coordinate")
 row = st.container(horizontal=True, vertical_alignment="center")
 run = row.button(
-    _("Propose programme"), type="primary", key="programme_run", disabled=not inputs_ok,
-    icon=":material/play_arrow:",
+    _("Propose programme"), type="primary", key="programme_run",
+    disabled=not inputs_ok or not proposes, icon=":material/play_arrow:",
 )  # fmt: skip
+widgets.refused("coordinate", N_("propose a programme"))
 row.caption(
     " · ".join(
         [held,
@@ -486,7 +489,7 @@ if "programme_adopted" in st.session_state:
     )  # fmt: skip
 
 wanted_project = st.query_params.get(links.PROJECT)
-if run or (shown_request is None and wanted_project):
+if proposes and (run or (shown_request is None and wanted_project)):
     # a link to a project proposes with the inputs as they are (the link is the ask)
     shown_request = request
     st.session_state[REQUEST] = request
@@ -504,7 +507,8 @@ if shown_request is not None:
             proposal = state.proposal(**shown_request, progress=report)
         bar.empty()
 if proposal is None:
-    st.info(_("Press **Propose programme** to combine the conflicting works."))
+    if proposes:
+        st.info(_("Press **Propose programme** to combine the conflicting works."))
     st.stop()
 final: Proposal = proposal
 if adopted_as is not None and proposal is shown:
