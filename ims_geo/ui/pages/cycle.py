@@ -10,6 +10,7 @@ from ims_geo import cycle, i18n
 from ims_geo.cycle.monitor import PROJECT_STATES
 from ims_geo.i18n import N_, _, bind, fmt_date, fmt_number, messages, ngettext
 from ims_geo.ingest import UPLOAD_TYPES, Limits
+from ims_geo.report import words
 from ims_geo.schema import STATUSES
 from ims_geo.ui import state, widgets
 
@@ -59,13 +60,23 @@ def next_steps(steps: pd.DataFrame, year: int) -> list[str]:
 REPORT_KINDS = {"council": N_("council pack"), "status": N_("six-monthly status report")}
 
 
+def _in_words(column: str, value: str) -> str:
+    """One value the library writes, in words, as the council pack writes it."""
+    if column == "reason":
+        return words.reason(value)
+    if value in words.VOCABULARY:  # identifiers such as not_combined, awaiting_update
+        return words.say(value)
+    return messages.translate(value)
+
+
 def translated(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
-    """``frame`` with the library's words in ``columns`` (states, KPI descriptions) translated."""
+    """``frame`` with the library's words in ``columns`` (states, deviations, reasons, KPI
+    descriptions) in the language in use."""
     out = frame.copy()
     for column in columns:
         if column in out:
             out[column] = out[column].map(
-                lambda v: messages.translate(v) if isinstance(v, str) else v
+                lambda v, c=column: _in_words(c, v) if isinstance(v, str) else v
             )
     return out
 
@@ -292,9 +303,11 @@ with tab_monitoring:
             " / ".join(fmt_number(int(rag.get(k, 0))) for k in PROJECT_STATES),
         )
     if len(now.projects):
-        widgets.show_table(translated(now.projects, "rag"), key="cycle_rag")
+        widgets.show_table(translated(now.projects, "rag", "reason"), key="cycle_rag")
     if len(now.deviations):
-        widgets.show_table(translated(now.deviations, "deviation"), key="cycle_deviations")
+        widgets.show_table(
+            translated(now.deviations, "deviation", "reason"), key="cycle_deviations"
+        )
     elif len(now.projects):
         st.success(_("No deviations from the adopted programme."))
     if len(now.awaiting):
