@@ -171,6 +171,8 @@ LABELS: dict[str, str] = {
     "actual_start": N_("Actual start"),
     "actual_end": N_("Actual end"),
     "remark": N_("Remark"),
+    "adopted_start": N_("Adopted start"),
+    "adopted_end": N_("Adopted end"),
     "deviation": N_("Deviation"),
     "days": N_("Days"),
     "rag": N_("State"),

@@ -366,6 +366,8 @@ def column_config(frame: pd.DataFrame, config: dict[str, Any] | None = None) -> 
             if own.get("label") is None:
                 merged["label"] = base.get("label")
             out[name] = merged
+        elif isinstance(own, dict) and isinstance(base, str) and own.get("label") is None:
+            out[name] = {**own, "label": base}  # a page's format keeps the header in words
         else:
             out[name] = own
     return out

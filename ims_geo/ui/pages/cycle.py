@@ -81,6 +81,11 @@ def translated(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return out
 
 
+def kpi_targets(targets: pd.Series) -> list[str]:
+    """KPI targets as the table shows them: the number, or "no target" where none is set."""
+    return [words.say("no target") if pd.isna(t) else fmt_number(float(t)) for t in targets]
+
+
 st.title(_("Planning cycle"))
 st.caption(
     _(
@@ -181,7 +186,8 @@ with tab_baseline:
 with tab_kpis:
     kpis = now.kpis
     st.dataframe(
-        translated(kpis.loc[:, ["kpi", "target", "value", "state", "description"]],
+        translated(kpis.loc[:, ["kpi", "target", "value", "state", "description"]]
+                   .assign(target=kpi_targets(kpis["target"])),
                    "kpi", "state", "description"),
         hide_index=True, key="cycle_kpis",
         column_config={"kpi": _("KPI"), "target": _("Target"), "value": _("Value"),
