@@ -95,9 +95,8 @@ with open(report, "w") as f:
 #: process compiles pandas & co. from source again (seconds of start-up).
 _CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 #: Each method runs as it ships: ims_geo (and the ``ims-geo`` command, which sets them
-#: itself) with the malloc settings of :mod:`ims_geo.launch`, the floor and the peers with
-#: glibc's own (with the settings, the floor's bounding-box query of 47M index pairs took
-#: 9.3-9.5 s against 4.3-4.8 s in some runs: README, "The eighth set").
+#: itself) with the memory settings of :mod:`ims_geo.launch`, the floor and the peers with
+#: numpy's and pyarrow's own (README, "The ninth set", also gives the floor with them).
 _TUNED_ENV = tuned_environ(_CHILD_ENV) or _CHILD_ENV
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ims_geo.errors import InputError
-from ims_geo.launch import tuned_environ
+from ims_geo.launch import SETTINGS, tuned_environ
 
 #: Local worker processes when neither a scheduler nor a number of workers is given.
 DEFAULT_WORKERS = 2
@@ -37,10 +37,10 @@ CONNECT_TIMEOUT = 20
 #: is switched off: at 1M works the kernel summed over the tiles took
 #: 22.0 / 21.6 s without it against 24.0 / 27.7 s with it (two pairs of runs).
 #:
-#: The local workers also start with the ``ims-geo`` command's malloc settings
+#: The local workers also start with the ``ims-geo`` command's memory settings
 #: (:mod:`ims_geo.launch`; added to these by :func:`dask_client`); on a
 #: cluster of your own, set them in the workers' environment
-#: (``GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mxfast=0``).
+#: (``NUMPY_MADVISE_HUGEPAGE=0`` and ``ARROW_DEFAULT_MEMORY_POOL=system``).
 WORKER_CONFIG: dict[str, Any] = {
     "distributed.p2p.comm.buffer": "256MiB",
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
@@ -96,13 +96,14 @@ def dask_client(
         raise InputError(f"--workers must be at least 1, not {n}")
     limit = "auto" if memory_limit is None else memory_limit
     config = dict(WORKER_CONFIG)
-    tuned = tuned_environ(os.environ)  # None: this process has them, and its workers inherit
-    tunables = None if tuned is None else tuned["GLIBC_TUNABLES"]
-    if tunables is not None:
-        config["distributed.nanny.pre-spawn-environ.GLIBC_TUNABLES"] = tunables
+    # the memory settings this process lacks (those it has, its workers inherit)
+    tuned = tuned_environ(os.environ) or {}
+    added = {name: value for name, value in tuned.items() if name in SETTINGS}
+    for name, value in added.items():
+        config[f"distributed.nanny.pre-spawn-environ.{name}"] = value
     # each worker's nanny copies the configuration; a variable this process has wins over
     # it, and the nanny writes it into this process's environment before starting a worker
-    with dask.config.set(config), _variable("GLIBC_TUNABLES", tunables):
+    with dask.config.set(config), _variables(added):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, memory_limit=limit, dashboard_address=None
         )
@@ -112,22 +113,20 @@ def dask_client(
 
 
 @contextmanager
-def _variable(name: str, value: str | None) -> Iterator[None]:
-    """This process's environment variable ``name`` set to ``value`` for the block, then as
-    it was (None: left alone).
+def _variables(values: dict[str, str]) -> Iterator[None]:
+    """This process's environment variables set to ``values`` for the block, then as they
+    were.
     """
-    if value is None:
-        yield
-        return
-    before = os.environ.get(name)
-    os.environ[name] = value
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _warm(client: Any) -> None:
