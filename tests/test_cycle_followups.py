@@ -14,27 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from access_data import PASSWORD, line, plan
+from access_data import PASSWORD
 
 from ims_geo.store import Store, open_store
-
-SECRET_IDS = ("W2026-011", "W2027-004")
-
-
-def _b_plan(private: bool) -> Any:
-    hidden = "private" if private else "public"
-    start = "2027-03-08" if private else "2027-03-01"  # the public work moves by 7 days
-    return plan("B", [
-        {"work_id": "W2027-002", "title": "Water open main", "discipline": "water",
-         "start_date": start, "end_date": "2027-04-30", "visibility": "public",
-         "geometry": line(0, 2)},
-        {"work_id": SECRET_IDS[0], "title": "Water secret one", "discipline": "water",
-         "start_date": "2027-03-15", "end_date": "2027-05-15", "visibility": hidden,
-         "geometry": line(5, -2)},
-        {"work_id": SECRET_IDS[1], "title": "Water secret two", "discipline": "sewer",
-         "start_date": "2027-04-01", "end_date": "2027-05-31", "visibility": hidden,
-         "geometry": line(10, 4)},
-    ])  # fmt: skip
+from tests.report.test_council_pack_privacy import b_plan
 
 
 def _assert_left_out(store: Store, old: int, new: int) -> None:
@@ -47,8 +30,10 @@ def _assert_left_out(store: Store, old: int, new: int) -> None:
 def test_a_geopackage_reader_sees_works_made_private_left_out(tmp_path: Path) -> None:
     path = tmp_path / "works.gpkg"
     with open_store(path) as store:
-        store.import_plan(_b_plan(private=False), org="B", cycle=2027, source="b1.gpkg")
-        store.import_plan(_b_plan(private=True), org="B", cycle=2027, source="b2.gpkg")
+        store.import_plan(b_plan(private=False), org="B", cycle=2027, source="b1.gpkg")
+        store.import_plan(
+            b_plan(private=True, public_start="2027-03-08"), org="B", cycle=2027, source="b2.gpkg"
+        )
         everything = store.compare_versions("B", 1, 2)
         assert everything[["work_id", "change"]].values.tolist() == [["W2027-002", "moved"]]
         assert everything.attrs["not_shown"] == 0
@@ -62,7 +47,9 @@ def test_a_shared_reader_sees_works_made_private_left_out(
 ) -> None:
     installation, _ = populated_installation
     with open_store(installation.app_url, user="b_plan", password=PASSWORD) as b:
-        first = b.import_plan(_b_plan(private=False), org="B", cycle=2027, source="b1.gpkg")
-        second = b.import_plan(_b_plan(private=True), org="B", cycle=2027, source="b2.gpkg")
+        first = b.import_plan(b_plan(private=False), org="B", cycle=2027, source="b1.gpkg")
+        second = b.import_plan(
+            b_plan(private=True, public_start="2027-03-08"), org="B", cycle=2027, source="b2.gpkg"
+        )
     with open_store(installation.app_url, user="a_plan", password=PASSWORD) as a:
         _assert_left_out(a, first.version, second.version)

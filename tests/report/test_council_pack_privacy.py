@@ -28,11 +28,12 @@ SECRET_IDS = ("W2026-011", "W2027-004")
 SECRET_TITLES = ("Water secret main eleven", "Water secret branch four")
 
 
-def _b_plan(private: bool) -> Any:
+def b_plan(private: bool, public_start: str = "2027-03-01") -> Any:
+    """B's plan: one public work, and two that are private when ``private``."""
     hidden = "private" if private else "public"
     return plan("B", [
         {"work_id": "W2027-002", "title": "Water open main", "discipline": "water",
-         "layer": "subsurface", "start_date": "2027-03-01", "end_date": "2027-04-30",
+         "layer": "subsurface", "start_date": public_start, "end_date": "2027-04-30",
          "visibility": "public", "geometry": line(0, 2)},
         {"work_id": SECRET_IDS[0], "title": SECRET_TITLES[0], "discipline": "water",
          "layer": "subsurface", "start_date": "2027-03-15", "end_date": "2027-05-15",
@@ -97,10 +98,10 @@ def _assert_private_works_hidden(store: Store) -> None:
 def test_a_geopackage_council_pack_hides_works_made_private(tmp_path: Path) -> None:
     path = tmp_path / "works.gpkg"
     with open_store(path) as store:
-        store.import_plan(_b_plan(private=False), org="B", cycle=2027, source="b.gpkg")
+        store.import_plan(b_plan(private=False), org="B", cycle=2027, source="b.gpkg")
         store.import_plan(_a_plan(), org="A", cycle=2027, source="a.gpkg")
         cyc.adopt(store, 2027, decision="council 1/2027", decision_date="2027-01-20")
-        store.import_plan(_b_plan(private=True), org="B", cycle=2027, source="b2.gpkg")
+        store.import_plan(b_plan(private=True), org="B", cycle=2027, source="b2.gpkg")
     with open_store(path, acting_org="A") as store:
         _assert_private_works_hidden(store)
 
@@ -111,12 +112,12 @@ def test_a_shared_council_pack_hides_works_made_private(
 ) -> None:
     installation, _ = populated_installation
     with open_store(installation.app_url, user="b_plan", password=PASSWORD) as b:
-        b.import_plan(_b_plan(private=False), org="B", cycle=2027, source="b.gpkg")
+        b.import_plan(b_plan(private=False), org="B", cycle=2027, source="b.gpkg")
     with open_store(installation.app_url, user="a_plan", password=PASSWORD) as a:
         a.import_plan(_a_plan(), org="A", cycle=2027, source="a.gpkg")
     with open_store(installation.app_url, user="a_coord", password=PASSWORD) as coordinator:
         cyc.adopt(coordinator, 2027, decision="council 1/2027", decision_date="2027-01-20")
     with open_store(installation.app_url, user="b_plan", password=PASSWORD) as b:
-        b.import_plan(_b_plan(private=True), org="B", cycle=2027, source="b2.gpkg")
+        b.import_plan(b_plan(private=True), org="B", cycle=2027, source="b2.gpkg")
     with open_store(installation.app_url, user="a_plan", password=PASSWORD) as a:
         _assert_private_works_hidden(a)
