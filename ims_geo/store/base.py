@@ -1261,7 +1261,7 @@ def named_now(
     seen_keys = pd.Index(seen[ORG].astype(str) + "\x1f" + seen[WORK_ID].astype(str))
     org_text = orgs.astype(str).to_numpy(dtype=object)
     keys = org_text + "\x1f" + work_ids.astype(str).to_numpy(dtype=object)
-    own = org_text == str(store.acting_org)
+    own = org_text == store.acting_org  # a visitor (None) owns nothing
     return own | (org_text == PRIVATE_ORG) | pd.Index(keys).isin(seen_keys)
 
 
