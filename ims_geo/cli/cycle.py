@@ -387,7 +387,8 @@ def _deviations_table(found: pd.DataFrame, awaiting: pd.DataFrame) -> pd.DataFra
 
     deviations = found.assign(state=found["deviation"], uploaded_at=pd.NaT)
     waiting = awaiting.assign(deviation=None, state=AWAITING)
-    columns = [*found.columns, "state", "uploaded_at"]
+    # the file keeps its columns; which cycle adopted a work is on the planning cycle page
+    columns = [*(c for c in found.columns if c != "adopted_in"), "state", "uploaded_at"]
     parts = [part.reindex(columns=columns) for part in (deviations, waiting) if len(part)]
     table = pd.concat(parts, ignore_index=True) if parts else deviations.loc[:, columns]
     # one UTC column (a spreadsheet takes the time without its zone), not objects

@@ -26,6 +26,11 @@ Frames the council pack reads (exact leading columns; extra columns follow)
 
 More frames
 -----------
+``in_force(store, cycle)`` / ``projects_in_force(store, cycle)``
+    the programme in force in a cycle (what its monitoring follows): its
+    own adopted programme and the works of earlier ones still running,
+    each row with ``adopted_in`` (the cycle that adopted it); and its
+    combined projects.
 ``projects(store, cycle, revision=None)``
     the adopted combined projects: project, lead_org, members, orgs,
     joint_start, joint_end, cost_eur, savings_eur, split_rule, n_members,
@@ -88,8 +93,10 @@ from ims_geo.cycle.adopt import (
     Adoption,
     adopt,
     financing,
+    in_force,
     programme,
     projects,
+    projects_in_force,
     revisions,
 )
 from ims_geo.cycle.baseline import (
@@ -176,6 +183,7 @@ __all__ = [
     "financing",
     "find_conflicts_with_moratoria",
     "import_moratoria",
+    "in_force",
     "is_full_revision",
     "kpi_state",
     "kpis",
@@ -188,6 +196,7 @@ __all__ = [
     "progress_sheet",
     "project_status",
     "projects",
+    "projects_in_force",
     "read_moratoria",
     "read_progress",
     "record_progress",

@@ -679,6 +679,13 @@ def programme(store: Store, cycle: int, revision: int | None = None) -> gpd.GeoD
             "WHERE m.revision_id = :rid",
             {"rid": rid},
         )
+    return _programme_frame(store, rows, number, crs)
+
+
+def _programme_frame(
+    store: Store, rows: list[Any], number: int, crs: CRS | None
+) -> gpd.GeoDataFrame:
+    """Stored programme members (the columns :func:`programme` selects) as its frame."""
     names = [*PROGRAMME_COLUMNS, *_PROGRAMME_EXTRA[:-1], "geometry_wkb"]
     raw = pd.DataFrame(rows, columns=names)
     frame = pd.DataFrame(
@@ -714,6 +721,86 @@ def programme(store: Store, cycle: int, revision: int | None = None) -> gpd.GeoD
     geometry = from_hex(raw["geometry_wkb"].to_numpy()[frame.index.to_numpy()])
     frame = frame.reset_index(drop=True)
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, crs=crs), crs=crs)
+
+
+def in_force(store: Store, cycle: int) -> gpd.GeoDataFrame:
+    """The programme in force in ``cycle``: what its monitoring follows ("Fortschreibung").
+
+    A programme runs for years, so a cycle without an adoption of its own
+    still monitors the works adopted earlier. Taking the adopted cycles up
+    to ``cycle`` oldest first (each with its latest revision), every cycle's
+    own programme replaces the works it names again, and the earlier works
+    it does not name stay in force while their adopted end is on or after
+    1 January of that cycle; the same holds for ``cycle`` itself.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The rows of :func:`programme` (``cycle``'s own first, then the
+        carried ones by the cycle that adopted them), then ``adopted_in``
+        (the cycle whose programme holds the row) and ``adopted_at`` (when
+        that cycle's latest revision was adopted, UTC). Empty when no
+        programme was adopted up to ``cycle``.
+    """
+    year = checked_cycle(cycle)
+    adopted = revisions(store)
+    adopted = adopted[adopted["cycle"] <= year].groupby("cycle").tail(1)
+    frame: gpd.GeoDataFrame | None = None
+    # one step per adopted cycle (a handful), the works of each at once
+    for number, stamp in zip(adopted["cycle"], adopted["adopted_at"], strict=True):
+        own = programme(store, int(number))
+        own["adopted_in"] = np.int64(number)
+        own["adopted_at"] = pd.Timestamp(pd.to_datetime(stamp, utc=True, format="ISO8601"))
+        frame = own if frame is None else _replaced(frame, own, int(number))
+    if frame is None:
+        empty = _programme_frame(store, [], 0, store.crs)
+        empty["adopted_in"] = pd.Series(dtype="int64")
+        empty["adopted_at"] = pd.Series(dtype="datetime64[ns, UTC]")
+        return empty
+    if int(adopted["cycle"].iloc[-1]) < year:
+        frame = frame[(frame["end"] >= pd.Timestamp(year, 1, 1)).to_numpy()]
+    return gpd.GeoDataFrame(frame.reset_index(drop=True), crs=frame.crs)
+
+
+def _replaced(earlier: gpd.GeoDataFrame, own: gpd.GeoDataFrame, year: int) -> gpd.GeoDataFrame:
+    """``own`` and the works of ``earlier`` it does not name that still run in ``year``."""
+    named = set(own["org"] + "\x1f" + own["work_id"])
+    key = earlier["org"] + "\x1f" + earlier["work_id"]
+    carried = earlier[~key.isin(named).to_numpy() & (earlier["end"] >= pd.Timestamp(year, 1, 1))]
+    if own.crs is not None and carried.crs is not None and carried.crs != own.crs:
+        carried = carried.to_crs(own.crs)
+    return gpd.GeoDataFrame(pd.concat([own, carried], ignore_index=True), crs=own.crs)
+
+
+def projects_in_force(store: Store, cycle: int) -> gpd.GeoDataFrame:
+    """The combined projects of :func:`in_force`: :data:`PROJECT_COLUMNS`, then ``adopted_in``.
+
+    A project carried from an earlier cycle keeps its adopted joint period,
+    cost and savings; its ``members``, ``orgs`` and ``n_members`` are those
+    still in force (a later programme may have re-planned some of them).
+    """
+    works = in_force(store, cycle)
+    combined = works[works["project"].notna()]
+    if combined.empty:
+        out = pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_COLUMNS})
+        out["adopted_in"] = pd.Series(dtype="int64")
+        return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries([], crs=works.crs), crs=works.crs)
+    key = pd.MultiIndex.from_arrays([combined["adopted_in"], combined["project"].astype(str)])
+    g = combined.groupby(key)
+    members = (combined["org"] + " " + combined["work_id"]).groupby(key).agg("; ".join)
+    orgs = combined["org"].groupby(key).agg(lambda s: "; ".join(sorted(set(s))))
+    frames = []
+    for number in sorted(set(combined["adopted_in"])):
+        part = projects(store, int(number)).assign(adopted_in=np.int64(number))
+        frames.append(part)
+    every = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+    at = pd.MultiIndex.from_arrays([every["adopted_in"], every["project"]])
+    every = every[at.isin(g.size().index)].copy()
+    at = pd.MultiIndex.from_arrays([every["adopted_in"], every["project"]])
+    every["members"] = members.reindex(at).to_numpy()
+    every["orgs"] = orgs.reindex(at).to_numpy()
+    every["n_members"] = g.size().reindex(at).to_numpy().astype("int64")
+    return gpd.GeoDataFrame(every.reset_index(drop=True), crs=every.crs)
 
 
 def projects(store: Store, cycle: int, revision: int | None = None) -> gpd.GeoDataFrame:

@@ -18,7 +18,13 @@ creates a moratorium (:mod:`ims_geo.cycle.moratoria`).
 
 Deviations from the adopted programme
 -------------------------------------
-For every work of the adopted programme, its *expected* period is its
+The programme monitored in a cycle is the one in force
+(:func:`ims_geo.cycle.adopt.in_force`): the cycle's own adopted programme
+and the works of earlier adopted programmes that still run in the cycle
+(``adopted_in`` names the cycle that adopted each). A work's progress
+reports count from the cycle that adopted it onwards (its latest report),
+and the "not yet updated" check below compares with that cycle's adoption.
+For every work of the programme in force, its *expected* period is its
 actual dates where reported, otherwise its dates in the organisation's
 current plan (an actual start without an actual end keeps the adopted
 duration). Classes (:data:`DEVIATIONS`), the first that applies:
@@ -91,7 +97,7 @@ from ims_geo.cycle._common import (
     require_writer,
     rows_seen,
 )
-from ims_geo.cycle.adopt import has_programme, programme, projects, revisions
+from ims_geo.cycle.adopt import in_force, projects_in_force
 from ims_geo.cycle.moratoria import GEOMETRY_PROBLEM
 from ims_geo.errors import InputError, StoreError
 from ims_geo.store.base import PRIVATE_ORG, Store
@@ -104,6 +110,7 @@ _PROGRESS_STORED: tuple[str, ...] = ("org", *PROGRESS_COLUMNS, "source", "report
 DEVIATION_COLUMNS: tuple[str, ...] = ("org", "work_id", "project", "deviation", "days")
 _DEVIATION_EXTRA: tuple[str, ...] = (
     "title", "adopted_start", "adopted_end", "start", "end", "status", "remark", "reason",
+    "adopted_in",
 )  # fmt: skip
 #: Deviation classes, in the order they are listed.
 DEVIATIONS: tuple[str, ...] = ("dropped", "not_combined", "moved", "late", "early", "unplanned")
@@ -113,7 +120,7 @@ AWAITING = "awaiting_update"
 #: Columns of :func:`awaiting_update`.
 AWAITING_COLUMNS: tuple[str, ...] = (
     "org", "work_id", "project", "days", "title", "adopted_start", "adopted_end", "start", "end",
-    "uploaded_at", "reason",
+    "uploaded_at", "reason", "adopted_in",
 )  # fmt: skip
 #: States of a combined project (:func:`project_status`), worst first.
 PROJECT_STATES: tuple[str, ...] = ("red", "amber", AWAITING, "green")
@@ -344,12 +351,12 @@ def record_progress(
 
 
 def _known_works(store: Store, year: int, org: str) -> gpd.GeoDataFrame:
-    """The organisation's works a report may name: current plan, then adopted programme."""
+    """The organisation's works a report may name: current plan, then the programme in force."""
     current = store.works(orgs=[org])
     keep = [S.WORK_ID, S.DISCIPLINE, S.LAYER, S.EXCAVATION, S.START, S.END, S.STATUS]
     known = gpd.GeoDataFrame(current[keep], geometry=current.geometry.to_numpy(), crs=current.crs)
-    if has_programme(store, year):
-        adopted = programme(store, year)
+    adopted = in_force(store, year)
+    if len(adopted):
         adopted = adopted[adopted[S.ORG] == org]
         extra = adopted[~adopted[S.WORK_ID].isin(known[S.WORK_ID])]
         if len(extra):
@@ -509,13 +516,14 @@ def progress(store: Store, cycle: int) -> pd.DataFrame:
 def progress_sheet(store: Store, cycle: int, org: str) -> pd.DataFrame:
     """The organisation's works to report progress on, as an editable sheet.
 
-    One row per work of the adopted programme (else of the current plan):
+    One row per work of the programme in force (:func:`ims_geo.cycle.adopt.in_force`;
+    else of the current plan):
     work_id, title, start, end (adopted or planned), then the latest
     report's status, actual_start, actual_end and remark (empty when none).
     """
     year = checked_cycle(cycle)
-    if has_programme(store, year):
-        adopted = programme(store, year)
+    adopted = in_force(store, year)
+    if len(adopted):
         own = adopted[adopted[S.ORG] == org]
         works = pd.DataFrame(
             {
@@ -570,7 +578,12 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
     """Every adopted work with its expected period, deviation and days."""
     if moved_days < 0:
         raise InputError(f"moved_days must be >= 0, got {moved_days}")
-    adopted = pd.DataFrame(programme(store, year).drop(columns="geometry"))
+    adopted = pd.DataFrame(in_force(store, year).drop(columns="geometry"))
+    if adopted.empty:
+        raise StoreError(
+            f"no programme adopted for cycle {year}; adopt one with "
+            f"'ims-geo cycle adopt --cycle {year} --decision ...'"
+        )
     current = store.works()
     plan = pd.DataFrame(
         {
@@ -581,9 +594,17 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
             "plan_status": current[S.STATUS].astype(str).to_numpy(),
         }
     )
-    reports = progress(store, year)
+    first = int(adopted["adopted_in"].min()) if len(adopted) else year
+    reports = reports_since(store, first, year)
+    # a work's reports count from the cycle that adopted it onwards (its latest one)
+    keyed = adopted[[S.ORG, S.WORK_ID, "adopted_in"]].merge(reports, on=[S.ORG, S.WORK_ID])
+    keyed = keyed[(keyed["cycle"] >= keyed["adopted_in"]).to_numpy()]
+    latest = keyed.sort_values("report_id", kind="stable").drop_duplicates(
+        [S.ORG, S.WORK_ID], keep="last"
+    )
+    latest = latest.drop(columns=["adopted_in", "cycle", "report_id"])
     frame = adopted.merge(plan, on=[S.ORG, S.WORK_ID], how="left").merge(
-        reports, on=[S.ORG, S.WORK_ID], how="left"
+        latest, on=[S.ORG, S.WORK_ID], how="left"
     )
     present = frame["plan_start"].notna().to_numpy()
     started = frame["actual_start"].notna().to_numpy()
@@ -608,21 +629,23 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
         ~dropped
         & ~started
         & frame["actual_end"].isna().to_numpy()
-        & (frame["uploaded_at"] <= _adopted_at(store, year)).fillna(False).to_numpy(dtype=bool)
+        & (frame["uploaded_at"] <= frame["adopted_at"]).fillna(False).to_numpy(dtype=bool)
         & (frame["plan_start"] == frame["planned_start"]).fillna(False).to_numpy(dtype=bool)
         & (frame["plan_end"] == frame["planned_end"]).fillna(False).to_numpy(dtype=bool)
         & ((frame["start"] != frame["plan_start"]) | (frame["end"] != frame["plan_end"]))
         .fillna(False)
         .to_numpy(dtype=bool)
     )
+    # a project is named per adopting cycle: the same name in two cycles is two projects
+    project_key = _project_key(frame["adopted_in"], frame["project"])
     joint = (
         frame[frame["project"].notna()]
-        .groupby("project")
+        .groupby(project_key[frame["project"].notna()])
         .agg(js=("start", "min"), je=("end", "max"))
     )
     # reindex, not map: with no project at all map() casts the empty dates to float
-    js = pd.Series(joint["js"].reindex(frame["project"]).to_numpy(), index=frame.index)
-    je = pd.Series(joint["je"].reindex(frame["project"]).to_numpy(), index=frame.index)
+    js = pd.Series(joint["js"].reindex(project_key).to_numpy(), index=frame.index)
+    je = pd.Series(joint["je"].reindex(project_key).to_numpy(), index=frame.index)
     day = np.timedelta64(1, "D")
     before = ((js - start) / day).to_numpy(dtype="float64")
     after = ((end - je) / day).to_numpy(dtype="float64")
@@ -659,10 +682,30 @@ def _current_uploads(store: Store) -> pd.Series:
     return pd.Series(times.array, index=pd.Index(current[S.ORG].astype(str).to_numpy()))
 
 
-def _adopted_at(store: Store, year: int) -> pd.Timestamp:
-    """When the latest revision of the cycle's programme was adopted (UTC)."""
-    adopted = revisions(store, year)["adopted_at"].iloc[-1]
-    return pd.Timestamp(pd.to_datetime(adopted, utc=True, format="ISO8601"))
+def reports_since(store: Store, first: int, last: int) -> pd.DataFrame:
+    """Every progress report of the cycles ``first`` to ``last`` (a work's latest is the one
+    with the highest ``report_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        org, work_id, status, actual_start, actual_end, remark, source,
+        reported_at, cycle, report_id; as the reader may see them.
+    """
+    with transaction(store) as tx:
+        rows = tx.rows(
+            "SELECT org, work_id, status, actual_start, actual_end, remark, source, "
+            "reported_at, cycle, report_id FROM {t}progress_reports "
+            "WHERE cycle >= :a AND cycle <= :b",
+            {"a": first, "b": last},
+        )
+    frame = pd.DataFrame(rows, columns=[*_PROGRESS_STORED, "cycle", "report_id"])
+    frame["actual_start"] = days(frame["actual_start"])
+    frame["actual_end"] = days(frame["actual_end"])
+    frame = frame.astype(
+        {"org": str, "work_id": str, "status": str, "cycle": "int64", "report_id": "int64"}
+    )
+    return rows_seen(store, frame).reset_index(drop=True)
 
 
 def deviations(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) -> pd.DataFrame:
@@ -729,6 +772,7 @@ def _awaiting_of(frame: pd.DataFrame) -> pd.DataFrame:
             "start": found["plan_start"],
             "end": found["plan_end"],
             "uploaded_at": found["uploaded_at"],
+            "adopted_in": found["adopted_in"].astype("int64"),
         }
     ).reset_index(drop=True)
     out["reason"] = [
@@ -760,12 +804,14 @@ def _deviations_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame
         }
     )
     out["reason"] = _reasons(out)
+    out["adopted_in"] = found["adopted_in"]
     unplanned = _unplanned(store, year, frame)
     out = pd.concat([out, unplanned], ignore_index=True) if len(unplanned) else out
     order = pd.Categorical(out["deviation"], categories=list(DEVIATIONS), ordered=True)
     out = out.assign(_o=order).sort_values(["_o", "org", "work_id"], kind="stable")
     out = out.drop(columns="_o").reset_index(drop=True)
     out["days"] = pd.array(out["days"].tolist(), dtype="Int64")
+    out["adopted_in"] = pd.array(out["adopted_in"].tolist(), dtype="Int64")
     out["project"] = pd.array(out["project"].tolist(), dtype="string")
     return out.loc[:, [*DEVIATION_COLUMNS, *_DEVIATION_EXTRA]]
 
@@ -828,6 +874,7 @@ def _unplanned(store: Store, year: int, assessed: pd.DataFrame) -> pd.DataFrame:
             "status": found["status"],
             "remark": found["remark"],
             "reason": "started without being in the adopted programme",
+            "adopted_in": pd.NA,
         }
     )
 
@@ -846,9 +893,12 @@ def project_status(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) ->
 
 def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     combined = frame[frame["project"].notna()].copy()
-    adopted = projects(store, year)
+    adopted = projects_in_force(store, year)
     if adopted.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_STATUS_COLUMNS})
+        out = pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_STATUS_COLUMNS})
+        return out.assign(adopted_in=pd.Series(dtype="int64"))
+    # a project is named per adopting cycle (see _assess)
+    combined["project"] = _project_key(combined["adopted_in"], combined["project"])
     dev = combined["deviation"]
     waiting = (dev == AWAITING).to_numpy()
     # "outside" is already False for a work awaiting the plan's update (see _assess)
@@ -875,18 +925,25 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     amber = g["amber"].any()
     awaits = g["waiting"].any()
     reasons = combined.assign(label=label)[dev != ""].groupby("project")["label"].agg("; ".join)
+    key = _project_key(adopted["adopted_in"], adopted["project"])
     out = pd.DataFrame(
         {
             "project": adopted["project"].to_numpy(),
             "lead_org": adopted["lead_org"].to_numpy(),
         }
     )
-    r = out["project"].map(red).fillna(False).to_numpy(bool)
-    a = out["project"].map(amber).fillna(False).to_numpy(bool)
-    w = out["project"].map(awaits).fillna(False).to_numpy(bool)
+    r = key.map(red).fillna(False).to_numpy(bool)
+    a = key.map(amber).fillna(False).to_numpy(bool)
+    w = key.map(awaits).fillna(False).to_numpy(bool)
     out["rag"] = np.select([r, a, w], ["red", "amber", AWAITING], default="green")
-    out["reason"] = [reasons.get(p, "on programme") for p in out["project"]]
+    out["reason"] = [reasons.get(p, "on programme") for p in key]
     out["joint_start"] = adopted["joint_start"].to_numpy()
     out["joint_end"] = adopted["joint_end"].to_numpy()
     out["members"] = adopted["members"].to_numpy()
-    return out.loc[:, list(PROJECT_STATUS_COLUMNS)]
+    out["adopted_in"] = adopted["adopted_in"].to_numpy(dtype="int64")
+    return out.loc[:, [*PROJECT_STATUS_COLUMNS, "adopted_in"]]
+
+
+def _project_key(adopted_in: pd.Series, project: pd.Series) -> pd.Series:
+    """A combined project's key: its name within the cycle that adopted it."""
+    return adopted_in.astype(str) + "\x1f" + project.astype(str)

@@ -17,9 +17,9 @@ import pandas as pd
 
 from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import checked_cycle
-from ims_geo.cycle.adopt import has_programme, programme, revisions
+from ims_geo.cycle.adopt import has_programme, in_force, revisions
 from ims_geo.cycle.baseline import kpis, plans
-from ims_geo.cycle.monitor import AWAITING, monitoring, progress
+from ims_geo.cycle.monitor import AWAITING, monitoring, reports_since
 from ims_geo.cycle.targets import KPIS, is_full_revision, targets
 from ims_geo.store.base import Store
 
@@ -95,6 +95,18 @@ def awaiting_text(awaiting: pd.DataFrame) -> str:
     )
 
 
+def _reports_of(store: Store, running: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Progress reports of the cycle, and those on works in force since the cycle that
+    adopted them."""
+    reports = reports_since(store, int(running["adopted_in"].min()), year)
+    since = pd.Series(
+        running["adopted_in"].to_numpy(), index=running["org"] + "\x1f" + running["work_id"]
+    )
+    first = since.reindex(reports["org"] + "\x1f" + reports["work_id"]).to_numpy()
+    cycles = reports["cycle"].to_numpy()
+    return reports[(cycles == year) | (cycles >= first)]
+
+
 def stale_plans(store: Store, cycle: int) -> pd.DataFrame:
     """Organisations whose plan was not re-submitted in a full-revision ``cycle``.
 
@@ -154,15 +166,17 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
         )
     else:
         steps.append((3, "missing", "programme not adopted"))
-    # 4. monitoring
+    # 4. monitoring: the programme in force runs on until this cycle adopts its own
+    running = in_force(store, year)
+    monitored = len(running) > 0
     devs, states, awaiting = (
-        monitoring(store, year) if adopted else (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+        monitoring(store, year) if monitored else (pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
     )
-    if not adopted:
+    if not monitored:
         steps.append((4, "missing", "nothing to monitor before the programme is adopted"))
     else:
-        reports = progress(store, year)
-        in_programme = sorted(set(programme(store, year)["org"]))
+        reports = _reports_of(store, running, year)
+        in_programme = sorted(set(running["org"]))
         silent = [o for o in in_programme if o not in set(reports["org"])]
         counts = states["rag"].value_counts() if len(states) else pd.Series(dtype=int)
         rag = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("red", "amber", "green"))
@@ -178,9 +192,13 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
             )
         if silent:
             detail += f"; no progress from {', '.join(silent)}"
+        earlier = sorted(set(running["adopted_in"]) - {year})
+        if earlier:
+            years = ", ".join(str(y) for y in earlier)
+            detail = f"monitoring the programme adopted in {years}: " + detail
         steps.append((4, "partial" if silent else "done", detail))
     # 5. evaluation
-    values = kpis(store, year, rules, deviations=devs if adopted else None)
+    values = kpis(store, year, rules, deviations=devs if monitored else None)
     measured = values[values["state"].isin(["green", "amber", "red"])]
     if measured.empty:
         steps.append((5, "missing", "no KPI can be measured against a target yet"))
