@@ -17,6 +17,9 @@ import geopandas as gpd
 import pandas as pd
 
 from ims_geo import cycle
+from ims_geo.conflicts import find_conflicts
+from ims_geo.report import render_html
+from ims_geo.report.assemble import report_data
 from ims_geo.store import Store, open_store
 from tests.test_cycle import line, plan, progress_frame, work
 
@@ -67,13 +70,28 @@ def between(a: str, b: str) -> int:
     return (day(b) - day(a)).days
 
 
-def upload(store: Store, org: str, year: int, dates: dict[str, tuple[str, str]]) -> None:
-    rows = [
+def plan_rows(org: str, year: int) -> list[dict]:
+    """The works of ``org``'s plan uploaded for ``year``."""
+    dates = PLANS_2027.get(org, {}) if year == 2027 else {}
+    return [
         work(wid, disc, *dates.get(wid, (start, end)), line(x, y))
         for wid, disc, start, end, x, y in PLANS_2026[org]
         if year == 2026 or wid in dates
     ]
-    store.import_plan(plan(org, rows), org=org, cycle=year, source=f"{org}.gpkg")
+
+
+def plans_at(year: int) -> gpd.GeoDataFrame:
+    """Every organisation's current plan after the uploads of ``year``."""
+    uploaded = {org for org in PLANS_2026 if year == 2026 or org in PLANS_2027}
+    frame = pd.concat(
+        [plan(org, plan_rows(org, year if org in uploaded else 2026)) for org in PLANS_2026],
+        ignore_index=True,
+    )
+    return gpd.GeoDataFrame(frame, crs=frame.crs)
+
+
+def upload(store: Store, org: str, year: int) -> None:
+    store.import_plan(plan(org, plan_rows(org, year)), org=org, cycle=year, source=f"{org}.gpkg")
 
 
 def adopt(store: Store, year: int, adopted: dict) -> None:
@@ -113,14 +131,63 @@ def states(store: Store, year: int) -> dict[tuple[str, str], tuple[str, int | No
     return out
 
 
+def pairs(conflicts: pd.DataFrame) -> set[tuple[frozenset[tuple[str, str]], str]]:
+    """Conflicts as unordered pairs of works with their kind."""
+    return {
+        (frozenset({(oa, wa), (ob, wb)}), str(k))
+        for oa, wa, ob, wb, k in zip(
+            conflicts["org_a"], conflicts["work_id_a"], conflicts["org_b"], conflicts["work_id_b"],
+            conflicts["kind"], strict=True,
+        )
+    }  # fmt: skip
+
+
+def check_report(store: Store, expected: dict, revision: int | None) -> None:
+    """The 2027 report shows the monitoring of the programme in force, with the 2026 works."""
+    data = report_data(store, 2027, as_of=dt.date(2027, 6, 1))
+    assert data.info.revision == revision
+    assert data.info.carried_from == (2026,)
+    shown = {
+        (o, w): (d, int(n))
+        for o, w, d, n in zip(
+            data.deviations["org"], data.deviations["work_id"], data.deviations["deviation"],
+            data.deviations["days"], strict=True,
+        )
+    }  # fmt: skip
+    shown.update(
+        {
+            (o, w): ("awaiting_update", int(n))
+            for o, w, n in zip(
+                data.awaiting["org"], data.awaiting["work_id"], data.awaiting["days"], strict=True
+            )
+        }
+    )
+    assert shown == {k: v[:2] for k, v in expected.items()}
+    # the same works run in 2027 before and after its adoption, which only re-plans some
+    assert sorted(zip(data.programme["org"], data.programme["work_id"], strict=True)) == sorted(
+        k for k, v in ADOPTED_2026.items() if day(v[1]) >= dt.date(2027, 1, 1)
+    )
+    # conflicts "at adoption" are those of the plans as they were at the latest adoption in
+    # force: 2026's before 2027 adopts (its own plans then), 2027's after
+    latest = 2026 if revision is None else 2027
+    then = pairs(find_conflicts(plans_at(latest)))
+    found = data.conflicts[data.conflicts["status"].isin(["resolved", "open"])]
+    assert pairs(found) == then and then
+    html = render_html(data, "council")
+    if revision is None:
+        assert "Monitoring the programme adopted in 2026." in html
+    else:
+        assert "Works still running from the programme adopted in 2026 are monitored too." in html
+
+
 def walk(store: Store) -> None:
     for org in PLANS_2026:
-        upload(store, org, 2026, {})
+        upload(store, org, 2026)
     adopt(store, 2026, ADOPTED_2026)
     for (org, wid), (status, start) in REPORTED_2026.items():
         cycle.record_progress(store, 2026, org, progress_frame([(wid, status, start, None, "")]))
-    for org, dates in PLANS_2027.items():
-        upload(store, org, 2027, dates)
+    for org in PLANS_2027:
+        upload(store, org, 2027)
 
     # --- 2027 without its own adoption: the 2026 works still running ---------------------
     running = cycle.in_force(store, 2027)
@@ -148,10 +215,11 @@ def walk(store: Store) -> None:
     assert expected[("City", "R1")][1] == -17 and expected[("Telecom", "T1")][1] == -182
     projects = cycle.project_status(store, 2027)
     assert projects[["project", "rag", "adopted_in"]].values.tolist() == [["C001", "red", 2026]]
+    check_report(store, expected, None)
     steps = cycle.status(store, 2027).steps.set_index("step")
     assert steps.loc[3, "state"] == "missing"
     assert steps.loc[4, "state"] == "partial"  # Water, City and Heat reported nothing
-    assert steps.loc[4, "detail"].startswith("monitoring the programme adopted in 2026: ")
+    assert steps.loc[4, "detail"].endswith("; monitoring the programme adopted in 2026")
     # a report filed in 2027 on a carried work is accepted
     kept = cycle.record_progress(store, 2027, "City", progress_frame([("R1", "planned", None,
                                                                         None, "on track")]))  # fmt: skip
@@ -181,9 +249,13 @@ def walk(store: Store) -> None:
     assert projects[["project", "rag", "adopted_in"]].values.tolist() == [
         ["C001", "awaiting_update", 2027]
     ]
+    check_report(store, expected, 1)
     steps = cycle.status(store, 2027).steps.set_index("step")
     assert steps.loc[3, "state"] == "done"
-    assert steps.loc[4, "detail"].startswith("monitoring the programme adopted in 2026: ")
+    carried = sum(1 for k in expected if k not in ADOPTED_2027)
+    assert steps.loc[4, "detail"].endswith(
+        f"; works still running from the programme adopted in 2026: {carried}"
+    )
     # 2028: only R1 still runs, from 2026
     running = cycle.in_force(store, 2028)
     assert running[["org", "work_id", "adopted_in"]].values.tolist() == [["City", "R1", 2026]]

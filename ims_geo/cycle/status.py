@@ -192,10 +192,14 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
             )
         if silent:
             detail += f"; no progress from {', '.join(silent)}"
-        earlier = sorted(set(running["adopted_in"]) - {year})
-        if earlier:
-            years = ", ".join(str(y) for y in earlier)
-            detail = f"monitoring the programme adopted in {years}: " + detail
+        earlier = running["adopted_in"] != year
+        if earlier.any():
+            years = ", ".join(str(y) for y in sorted(set(running.loc[earlier, "adopted_in"])))
+            if adopted:
+                n = int(earlier.sum())
+                detail += f"; works still running from the programme adopted in {years}: {n}"
+            else:
+                detail += f"; monitoring the programme adopted in {years}"
         steps.append((4, "partial" if silent else "done", detail))
     # 5. evaluation
     values = kpis(store, year, rules, deviations=devs if monitored else None)

@@ -179,8 +179,13 @@ def report_data(
     Returns
     -------
     ReportData
-        Without an adopted programme the programme, projects, deviations and
-        financing are empty and every current conflict is ``open``.
+        The programme, projects, deviations and works awaiting the update
+        are those of the programme in force (:func:`ims_geo.cycle.in_force`):
+        a cycle without its own adoption reports on the works of earlier
+        programmes still running, its conflicts "at adoption" taken at the
+        latest of those adoptions, and its financing empty. With no
+        programme in force those are empty and every current conflict is
+        ``open``.
     """
     year = int(cycle)
     day = as_of or dt.date.today()
@@ -189,10 +194,11 @@ def report_data(
     adopted = len(revisions) > 0
     latest = revisions.iloc[-1] if adopted else None
     works = store.works()
-    if adopted:
-        programme = cyc.programme(store, year)
+    # the programme in force: the cycle's own and the works of earlier ones still running
+    programme = cyc.in_force(store, year)
+    carried = tuple(sorted({int(c) for c in programme["adopted_in"] if c != year}))
+    if len(programme):
         deviations, projects, awaiting = cyc.monitoring(store, year)
-        financing = cyc.financing(store, year)
     else:
         programme = gpd.GeoDataFrame(
             empty(PROGRAMME_COLUMNS), geometry=gpd.GeoSeries([], crs=works.crs)
@@ -200,7 +206,11 @@ def report_data(
         projects = empty(PROJECT_COLUMNS)
         deviations = empty(DEVIATION_COLUMNS)
         awaiting = empty(AWAITING_REPORT_COLUMNS)
-        financing = empty(FINANCING_COLUMNS)
+    financing = cyc.financing(store, year) if adopted else empty(FINANCING_COLUMNS)
+    # conflicts "at adoption": this cycle's adoption, else the latest one still in force
+    adopted_at = latest["adopted_at"] if latest is not None else None
+    if adopted_at is None and carried:
+        adopted_at = cyc.revisions(store, carried[-1])["adopted_at"].iloc[-1]
     decision_date = None
     if latest is not None and pd.notna(latest["decision_date"]):
         decision_date = pd.Timestamp(latest["decision_date"]).date()
@@ -209,6 +219,7 @@ def report_data(
         revision=int(latest["revision"]) if latest is not None else None,
         decision=str(latest["decision"]) if latest is not None else None,
         decision_date=decision_date,
+        carried_from=carried,
         previous_year=_previous_year(store, year),
         full_revision=cyc.is_full_revision(store, year),
         area=area,
@@ -222,9 +233,7 @@ def report_data(
         deviations=deviations,
         moratoria=cyc.moratoria(store, active_on=day),
         changes=cyc.changes(store, year),
-        conflicts=_conflicts(
-            store, works, latest["adopted_at"] if latest is not None else None, programme, rules
-        ),
+        conflicts=_conflicts(store, works, adopted_at, programme, rules),
         progress=cyc.progress(store, year),
         financing=financing,
         works=works,

@@ -97,6 +97,9 @@ class CycleInfo:
     decision: str | None = None
     #: Date of that decision.
     decision_date: dt.date | None = None
+    #: Earlier cycles whose adopted programme still runs in this one: their works in force
+    #: are monitored here (:func:`ims_geo.cycle.in_force`).
+    carried_from: tuple[int, ...] = ()
     #: The cycle the changes are counted from (None: no earlier cycle).
     previous_year: int | None = None
     #: True when this cycle is a full revision (every plan re-submitted).

@@ -257,8 +257,12 @@ def _header(data: ReportData, kind: str) -> str:
     area = f" — {escape(info.area)}" if info.area else ""
     title = _("{report}: planning cycle {year}").format(report=_(TITLES[kind]), year=info.year)
     lines = [f"<h1>{escape(title)}{area}</h1>"]
+    years = ", ".join(str(y) for y in info.carried_from)
     if info.revision is None:
         lines.append(_element("p", _("No programme adopted for this cycle yet."), 'class="meta"'))
+        if years:
+            monitored = _("Monitoring the programme adopted in {year}.").format(year=years)
+            lines.append(_element("p", monitored, 'class="meta"'))
     else:
         revision = _("Adopted programme, revision {revision}").format(revision=info.revision)
         decision = f": {escape(info.decision)}" if info.decision else ""
@@ -268,6 +272,9 @@ def _header(data: ReportData, kind: str) -> str:
             else ""
         )
         lines.append(f'<p class="meta">{escape(revision)}{decision}{decided}.</p>')
+        if years:
+            also = _("Works still running from the programme adopted in {year} are monitored too.")
+            lines.append(_element("p", also.format(year=years), 'class="meta"'))
     sentences = [_("State as of {date}.").format(date=fmt_date(info.as_of))]
     if info.previous_year is not None and kind == "council":
         sentences.append(
