@@ -180,7 +180,8 @@ def check_report(store: Store, expected: dict, revision: int | None) -> None:
         assert "Works still running from the programme adopted in 2026 are monitored too." in html
 
 
-def walk(store: Store) -> None:
+def until_2027(store: Store) -> None:
+    """2026 plans, adoption and progress, then the 2027 plans (no 2027 adoption yet)."""
     for org in PLANS_2026:
         upload(store, org, 2026)
     adopt(store, 2026, ADOPTED_2026)
@@ -188,6 +189,10 @@ def walk(store: Store) -> None:
         cycle.record_progress(store, 2026, org, progress_frame([(wid, status, start, None, "")]))
     for org in PLANS_2027:
         upload(store, org, 2027)
+
+
+def walk(store: Store) -> None:
+    until_2027(store)
 
     # --- 2027 without its own adoption: the 2026 works still running ---------------------
     running = cycle.in_force(store, 2027)

@@ -54,6 +54,9 @@ class CycleStatus:
     #: :func:`ims_geo.cycle.monitor.awaiting_update`: works whose plan still holds the dates
     #: the programme was adopted from (not deviations; empty before adoption).
     awaiting: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: The cycles whose adopted programme is monitored (:func:`ims_geo.cycle.in_force`): the
+    #: cycle itself once it adopted its own, and earlier ones whose works still run.
+    monitored: tuple[int, ...] = ()
 
     def text(self) -> str:
         """A plain-text summary for a terminal."""
@@ -228,4 +231,5 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
         projects=states,
         stale=stale_plans(store, year),
         awaiting=awaiting,
+        monitored=tuple(sorted({int(c) for c in running["adopted_in"]})),
     )

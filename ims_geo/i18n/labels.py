@@ -172,6 +172,7 @@ LABELS: dict[str, str] = {
     "actual_end": N_("Actual end"),
     "remark": N_("Remark"),
     "adopted_start": N_("Adopted start"),
+    "adopted_in": N_("Adopted in"),
     "adopted_end": N_("Adopted end"),
     "deviation": N_("Deviation"),
     "days": N_("Days"),

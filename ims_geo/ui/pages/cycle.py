@@ -45,12 +45,13 @@ NEXT_STEPS = {
 
 
 def next_steps(steps: pd.DataFrame, year: int) -> list[str]:
-    """What comes next in the cycle (translated): a line per step 1-4 not done, then the
-    council pack once a programme is adopted."""
+    """What comes next in the cycle (translated): a line per step 1-4 not done (monitoring
+    before the adoption only while an earlier programme runs), then the council pack once
+    a programme is adopted."""
     state = dict(zip(steps["step"], steps["state"], strict=True))
     due = [n for n in (1, 2, 3, 4) if state.get(n, "done") != "done"]
-    if 3 in due:  # nothing to monitor or report before the adoption
-        due = [n for n in due if n != 4]
+    if 3 in due:  # no report before the adoption; monitored only while an earlier one runs
+        due = [n for n in due if n != 4 or state.get(4) != "missing"]
     else:
         due.append(5)
     return [_(NEXT_STEPS[n]).format(year=year) for n in due]
@@ -297,6 +298,14 @@ with tab_programme:
         )
 
 with tab_monitoring:
+    carried = ", ".join(str(y) for y in now.monitored if y != year)
+    if carried and year in now.monitored:
+        st.info(
+            _("Works still running from the programme adopted in {year} are monitored too.")
+            .format(year=carried)
+        )  # fmt: skip
+    elif carried:
+        st.info(_("Monitoring the programme adopted in {year}.").format(year=carried))
     if len(now.projects) or len(now.deviations) or len(now.awaiting):
         rag = now.projects["rag"].value_counts() if len(now.projects) else pd.Series(dtype=int)
         counts = st.columns(3)
