@@ -26,10 +26,13 @@ Tables the application role may touch
 ``works``, ``rejected``
     INSERT only, own organisation, and only into a plan version created in
     the same transaction (history cannot be appended to); no UPDATE or
-    DELETE. Reads of ``works``: own rows, ``public`` rows, ``partners`` rows
-    when signed in. The store reads ``visible_works`` instead: a
-    security-barrier view that adds others' ``private`` works as anonymous
-    signals (see :mod:`ims_geo.access.signals`).
+    DELETE. Reads of ``works``: own rows; others' ``public`` rows, and
+    ``partners`` rows when signed in, of works that are still so in their
+    organisation's current plan version (a work made private, or dropped,
+    is hidden in every earlier version too; see :func:`_named_now_sql`).
+    The store reads ``visible_works`` instead: a security-barrier view that
+    adds others' ``private`` works as anonymous signals (see
+    :mod:`ims_geo.access.signals`).
 ``plan_versions``
     INSERT own organisation; UPDATE of ``is_current`` only, own rows; no
     DELETE. Readable when signed in, except the count of works and the
@@ -64,7 +67,7 @@ from ims_geo.errors import StoreError
 from ims_geo.schema import COLUMNS, DATE_COLUMNS
 
 #: Version of the access layer's tables and functions (``store_meta`` key ``access_version``).
-ACCESS_VERSION = "2"
+ACCESS_VERSION = "3"
 #: Setting that carries a connection's secret session token.
 SESSION_SETTING = "ims_geo.session"
 #: bcrypt work factor for new password hashes (2^12 rounds, about 0.2 s).
@@ -90,6 +93,14 @@ CYCLE_TABLES: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "moratoria": (WRITERS, True, False),
     "moratorium_exemptions": (WRITERS, True, False),
 }
+#: Views over works and plan versions the application role reads (made again by
+#: :func:`upgrade`): the two the store reads, and the two the policy on works asks.
+WORKS_VIEWS: tuple[str, ...] = (
+    "visible_works",
+    "visible_versions",
+    "named_now",
+    "current_versions",
+)
 #: Version of the planning-cycle policies below (raise it when they change).
 CYCLE_POLICY_VERSION = "6"
 #: Planning-cycle tables read through a security-barrier view ``visible_<table>``:
@@ -121,6 +132,52 @@ def _in(values: Sequence[str]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
+def _shared(s: str, w: str) -> str:
+    """Whether another organisation's row ``w`` of ``works`` may be read in full.
+
+    Its visibility then and now: it is ``public`` (or ``partners`` to a
+    signed-in reader) itself, and the same work (organisation and id) is so
+    in that organisation's current plan version (:func:`_named_now_sql`). A
+    work made private hides every earlier version of it; one made public
+    later does not publish what was private before. Rows of current
+    versions are decided by their own visibility, without the look-up.
+    """
+    me = f"(SELECT {s}.current_org())"
+    return (
+        f"(({w}.visibility = 'public' OR ({w}.visibility = 'partners' AND {me} IS NOT NULL)) "
+        f"AND ({w}.version_id IN (SELECT n.version_id FROM {s}.current_versions n) "
+        f"OR EXISTS (SELECT 1 FROM {s}.named_now n WHERE n.org = {w}.org "
+        f"AND n.work_id = {w}.work_id)))"
+    )
+
+
+def _named_now_sql(s: str) -> list[str]:
+    """The views the policy on ``works`` asks what is shared now (made by the owner).
+
+    ``current_versions`` lists the current plan version of each
+    organisation (what ``visible_versions`` shows every reader anyway);
+    ``named_now`` the works of those versions the reader sees in full:
+    ``public``, or ``partners`` when signed in. Owned by the schema owner,
+    they read ``works`` without its policies, so the policy on ``works`` may
+    use them without recursing, and show no more than that policy does.
+
+    A work dropped from the current version is in neither: its earlier rows
+    are hidden from other organisations as a private one's are. A reader who
+    sees no private works cannot tell a dropped work from one made private,
+    and must not (the council pack and the version comparison leave both out
+    of older versions alike), so no row tells the two apart.
+    """
+    me = f"(SELECT {s}.current_org())"
+    return [
+        f"""CREATE VIEW {s}.current_versions WITH (security_barrier) AS
+SELECT p.version_id FROM {s}.plan_versions p WHERE p.is_current""",
+        f"""CREATE VIEW {s}.named_now WITH (security_barrier) AS
+SELECT w.org, w.work_id FROM {s}.works w JOIN {s}.plan_versions p
+  ON p.version_id = w.version_id AND p.is_current
+WHERE w.visibility = 'public' OR (w.visibility = 'partners' AND {me} IS NOT NULL)""",
+    ]
+
+
 def _visible_works_sql(s: str) -> str:
     """The security-barrier view the store reads works through.
 
@@ -132,7 +189,7 @@ def _visible_works_sql(s: str) -> str:
     even the order of the rows ties it to a plan.
     """
     me = f"(SELECT {s}.current_org())"
-    full = f"(w.org = {me} OR w.visibility = 'public' OR (w.visibility = 'partners' AND {me} IS NOT NULL))"
+    full = f"(w.org = {me} OR {_shared(s, 'w')})"
     salt = f"(SELECT value FROM {s}.store_meta WHERE key = 'salt')"
     cell = f"COALESCE((SELECT value::float8 FROM {s}.store_meta WHERE key = 'signal_cell'), {CELL_METRES})"
     hidden = {
@@ -191,7 +248,7 @@ def _visible_versions_sql(s: str) -> str:
     organisation has a confidential plan, and when), dates by month.
     """
     me = f"(SELECT {s}.current_org())"
-    seen = f"(w.visibility = 'public' OR (w.visibility = 'partners' AND {me} IS NOT NULL))"
+    seen = _shared(s, "w")
     return f"""CREATE VIEW {s}.visible_versions WITH (security_barrier) AS
 SELECT p.version_id, p.org, p.cycle, p.version, p.uploaded_at,
   CASE WHEN {me} IS NULL THEN '' ELSE p.source END AS source,
@@ -217,9 +274,10 @@ def upgrade(conn: sa.Connection, schema: str) -> bool:
 
     Run by the owner whenever it opens the store (so ``ims-geo admin init``
     run again upgrades); nothing happens when the installation is current.
-    The views are dropped and created again, their readers granted again,
-    and ``plan_versions.n_works`` (which counts others' private works) is
-    no longer readable by them. Returns whether anything changed.
+    The views and the policy on reading ``works`` are dropped and created
+    again, the views' readers granted again, and ``plan_versions.n_works``
+    (which counts others' private works) is no longer readable by them.
+    Returns whether anything changed.
     """
     done = conn.execute(
         sa.text(f"SELECT value FROM {schema}.store_meta WHERE key = 'access_version'")
@@ -237,15 +295,26 @@ def upgrade(conn: sa.Connection, schema: str) -> bool:
             {"s": schema},
         )
     ]
-    conn.execute(sa.text(f"DROP VIEW IF EXISTS {schema}.visible_works"))
-    conn.execute(sa.text(f"DROP VIEW IF EXISTS {schema}.visible_versions"))
-    conn.execute(sa.text(_BIND.sub(r"\\:", _visible_works_sql(schema))))
-    conn.execute(sa.text(_BIND.sub(r"\\:", _visible_versions_sql(schema))))
+    # the policy on works reads the views of what is shared now: dropped with them
+    for statement in (
+        f"DROP VIEW IF EXISTS {schema}.visible_works",
+        f"DROP VIEW IF EXISTS {schema}.visible_versions",
+        f"DROP POLICY IF EXISTS works_read ON {schema}.works",
+        f"DROP VIEW IF EXISTS {schema}.named_now",
+        f"DROP VIEW IF EXISTS {schema}.current_versions",
+        # the policy looks works up by organisation and id: without this index,
+        # a scan of the whole table per row read
+        f"CREATE INDEX IF NOT EXISTS works_org_work_id ON {schema}.works (org, work_id)",
+        *_named_now_sql(schema),
+        _visible_works_sql(schema),
+        _visible_versions_sql(schema),
+        _works_read(schema),
+    ):
+        conn.execute(sa.text(_BIND.sub(r"\\:", statement)))
     for reader in readers:
         role = _quote(reader)
-        conn.execute(
-            sa.text(f"GRANT SELECT ON {schema}.visible_works, {schema}.visible_versions TO {role}")
-        )
+        views = ", ".join(f"{schema}.{v}" for v in WORKS_VIEWS)
+        conn.execute(sa.text(f"GRANT SELECT ON {views} TO {role}"))
         conn.execute(sa.text(f"REVOKE SELECT (n_works) ON {schema}.plan_versions FROM {role}"))
     conn.execute(
         sa.text(
@@ -298,6 +367,8 @@ def access_ddl(s: str, owner: str, search_path: str) -> list[str]:
   db_user text NOT NULL DEFAULT session_user)""",
         f"CREATE INDEX audit_at ON {s}.audit (at)",
         f"CREATE INDEX audit_failed ON {s}.audit (target, at) WHERE action = 'login failed'",
+        # also what the policy on works looks a work's current visibility up by
+        # (without it, a scan of the whole table per row read)
         f"CREATE INDEX IF NOT EXISTS works_org_work_id ON {s}.works (org, work_id)",
         # who made an import: the transaction that created the version
         f"ALTER TABLE {s}.plan_versions ADD COLUMN IF NOT EXISTS created_txid xid8 "
@@ -562,11 +633,19 @@ BEGIN
                          ELSE {CELL_METRES} END::text);
 END $$""",
         # --- anonymous conflict signals ----------------------------------------------------
+        *_named_now_sql(s),
         _visible_works_sql(s),
         _visible_versions_sql(s),
         # --- row-level security -------------------------------------------------------------
         *_policies(s),
     ]
+
+
+def _works_read(s: str) -> str:
+    """The policy on reading ``works``: own rows, and others' shared then and now."""
+    me = f"(SELECT {s}.current_org())"
+    return f"""CREATE POLICY works_read ON {s}.works FOR SELECT USING (
+  org = {me} OR {_shared(s, "works")})"""
 
 
 def _policies(s: str) -> list[str]:
@@ -578,8 +657,7 @@ def _policies(s: str) -> list[str]:
     )
     return [
         f"ALTER TABLE {s}.works ENABLE ROW LEVEL SECURITY",
-        f"""CREATE POLICY works_read ON {s}.works FOR SELECT USING (
-  org = {me} OR visibility = 'public' OR (visibility = 'partners' AND {me} IS NOT NULL))""",
+        _works_read(s),
         f"""CREATE POLICY works_insert ON {s}.works FOR INSERT WITH CHECK (
   {write} AND org = {me} AND {same_tx.format(t="works")})""",
         f"ALTER TABLE {s}.rejected ENABLE ROW LEVEL SECURITY",
@@ -899,7 +977,7 @@ def grant_app_role(conn: sa.Connection, schema: str, app_role: str) -> None:
             "(superuser, BYPASSRLS, or owner of the store schema); use a plain role"
         )
     role = _quote(app_role)
-    tables = ("works", "rejected", "store_meta", "visible_works", "visible_versions", "audit")
+    tables = ("works", "rejected", "store_meta", *WORKS_VIEWS, "audit")
     insert_works = ", ".join(f'"{c}"' for c in ("version_id", *COLUMNS, "extra", "geometry"))
     statements = [
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
