@@ -772,19 +772,31 @@ def _replaced(earlier: gpd.GeoDataFrame, own: gpd.GeoDataFrame, year: int) -> gp
     return gpd.GeoDataFrame(pd.concat([own, carried], ignore_index=True), crs=own.crs)
 
 
-def projects_in_force(store: Store, cycle: int) -> gpd.GeoDataFrame:
+def projects_in_force(
+    store: Store, cycle: int, works: pd.DataFrame | None = None
+) -> gpd.GeoDataFrame:
     """The combined projects of :func:`in_force`: :data:`PROJECT_COLUMNS`, then ``adopted_in``.
 
     A project carried from an earlier cycle keeps its adopted joint period,
     cost and savings; its ``members``, ``orgs`` and ``n_members`` are those
     still in force (a later programme may have re-planned some of them).
+
+    Parameters
+    ----------
+    store
+        The works store.
+    cycle
+        The cycle year.
+    works
+        :func:`in_force` of the cycle when already read (its org, work_id,
+        project and adopted_in are used).
     """
-    works = in_force(store, cycle)
+    works = in_force(store, cycle) if works is None else works
     combined = works[works["project"].notna()]
     if combined.empty:
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_COLUMNS})
         out["adopted_in"] = pd.Series(dtype="int64")
-        return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries([], crs=works.crs), crs=works.crs)
+        return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries([], crs=store.crs), crs=store.crs)
     key = pd.MultiIndex.from_arrays([combined["adopted_in"], combined["project"].astype(str)])
     g = combined.groupby(key)
     members = (combined["org"] + " " + combined["work_id"]).groupby(key).agg("; ".join)

@@ -893,7 +893,7 @@ def project_status(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) ->
 
 def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     combined = frame[frame["project"].notna()].copy()
-    adopted = projects_in_force(store, year)
+    adopted = projects_in_force(store, year, frame)
     if adopted.empty:
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_STATUS_COLUMNS})
         return out.assign(adopted_in=pd.Series(dtype="int64"))
