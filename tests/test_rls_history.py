@@ -12,15 +12,13 @@ see is worked out here row by row from the plans themselves.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import geopandas as gpd
 import psycopg
 import pytest
-import sqlalchemy as sa
 from access_data import PASSWORD, line, plan
+from test_rls import _libpq, app_sql
 
 from ims_geo.access.admin import Administration
 from ims_geo.access.database import ACCESS_VERSION
@@ -78,21 +76,6 @@ def inst(shared_installation: Any) -> Any:
         a.import_plan(a_v1(), org="A", cycle=2027, source="a1.gpkg")
         a.import_plan(a_v2(), org="A", cycle=2027, source="a2.gpkg")
     return shared_installation
-
-
-def _libpq(url: str) -> str:
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def app_sql(inst: Any, user: str | None) -> Iterator[psycopg.Connection]:
-    """A raw connection with the application's credentials, signed in as ``user`` (or not)."""
-    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
-        if user is not None:
-            token = con.execute(f"SELECT {S}.login(%s, %s)", (user, PASSWORD)).fetchone()[0]
-            assert token is not None
-            con.execute("SELECT set_config('ims_geo.session', %s, false)", (token,))
-        yield con
 
 
 def owner_versions(inst: Any) -> dict[int, tuple[str, int]]:
