@@ -589,7 +589,9 @@ class Store(ABC):
             Another organisation's works the reader may no longer name (made
             private or dropped since, see :func:`named_now`) are left out of
             both versions, never shown as dropped; ``attrs["not_shown"]``
-            counts them (0 when none).
+            counts them (0 when none). A shared store's database hides such
+            works in every version from the start (row-level security), so
+            there they are neither shown nor counted.
         """
         old = self._read(self._version_record(org, old_version))
         new = self._read(self._version_record(org, new_version))
