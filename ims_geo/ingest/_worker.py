@@ -442,7 +442,15 @@ def _over_memory(name: str, memory: Memory) -> ReadLimitError:
 #: How libraries word a failed allocation when they pass it on as their own error (e.g.
 #: Arrow wrapping a MemoryError raised in a conversion): under the reader's address-space
 #: limit, a failed allocation is that limit.
-_ALLOCATION_FAILED = ("MemoryError", "Unable to allocate", "bad_alloc", "out of memory")
+_ALLOCATION_FAILED = (
+    "MemoryError",
+    "Unable to allocate",
+    "bad_alloc",
+    "out of memory",
+    # Arrow's thread pool: under the reader's address-space limit a new thread's stack
+    # cannot be mapped (EAGAIN), which is the memory limit too
+    "Failed to launch worker thread",
+)
 
 
 #: How Arrow words a Python error it passes on; when the error's own text could not be
