@@ -107,3 +107,19 @@ def test_an_abort_after_a_failed_allocation_is_the_memory_limit(capfd):
     assert said.startswith("big.gpkg: reading needed more than the memory limit of 2,048 MiB"), said
     # what the reader wrote before it died is passed on to the app's log
     assert "std::bad_alloc" in capfd.readouterr().err
+
+
+def _exit_as_the_loader_does_without_memory_for_a_thread() -> None:
+    # glibc's dynamic loader when a new thread's thread-local data cannot be allocated
+    os.write(2, b"cannot allocate memory for thread-local data: ABORT\n")
+    os._exit(127)
+
+
+def test_a_thread_without_memory_for_its_local_data_is_the_memory_limit(capfd):
+    with pytest.raises(ReadLimitError) as refused:
+        _worker.run(
+            _exit_as_the_loader_does_without_memory_for_a_thread, (), name="big.parquet", **LIMITS
+        )
+    said = str(refused.value)
+    assert said.startswith("big.parquet: reading needed more than the memory limit of 2,048 MiB")
+    assert "thread-local data" in capfd.readouterr().err

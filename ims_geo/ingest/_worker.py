@@ -450,6 +450,9 @@ _ALLOCATION_FAILED = (
     # Arrow's thread pool: under the reader's address-space limit a new thread's stack
     # cannot be mapped (EAGAIN), which is the memory limit too
     "Failed to launch worker thread",
+    # glibc's loader, which then ends the process with status 127, for a new thread's
+    # thread-local data under the same limit
+    "cannot allocate memory",
 )
 
 
