@@ -58,12 +58,23 @@ def tuned_environ(environ: Mapping[str, str]) -> dict[str, str] | None:
     >>> tuned_environ({"NUMPY_MADVISE_HUGEPAGE": "1"})["ARROW_DEFAULT_MEMORY_POOL"]
     'system'
     """
-    if environ.get(SWITCH):
-        return None
-    added = {name: value for name, value in SETTINGS.items() if name not in environ}
+    added = missing(environ)
     if not added:
         return None
     return {**environ, **added, SWITCH: "tuned"}
+
+
+def missing(environ: Mapping[str, str]) -> dict[str, str]:
+    """The :data:`SETTINGS` ``environ`` lacks; none when ``IMS_GEO_MALLOC`` is set.
+
+    Examples
+    --------
+    >>> missing({"NUMPY_MADVISE_HUGEPAGE": "1"})
+    {'ARROW_DEFAULT_MEMORY_POOL': 'system'}
+    """
+    if environ.get(SWITCH):
+        return {}
+    return {name: value for name, value in SETTINGS.items() if name not in environ}
 
 
 def apply(environ: MutableMapping[str, str] = os.environ) -> None:

@@ -434,14 +434,15 @@ def test_time_bands_do_not_change_the_answer(monkeypatch, rules: Rules) -> None:
     works = street_works(400, seed=11)
     days = (works["end_date"] - works["start_date"]).dt.days.to_numpy()
     start = (works["start_date"] - works["start_date"].min()).dt.days.to_numpy()
-    bands = conflicts._time_bands(rules, start, start + days, rules.moratorium_years > 0)
+    reach = max(rules.window_days, rules.moratorium_days)
+    bands = conflicts._time_bands(rules, start, start + days, reach)
     # the data really is banded: several bands by start, and the band of long works
     assert len(set(bands.tolist())) > 5
     assert conflicts._MAX_BANDS in set(bands.tolist())
     assert (bands[days >= max(rules.window_days, 30)] == conflicts._MAX_BANDS).all()
     expected = check_against_oracle(works, rules)
     monkeypatch.setattr(
-        conflicts, "_time_bands", lambda rules, start, end, moratorium: np.zeros(len(start), int)
+        conflicts, "_time_bands", lambda rules, start, end, reach: np.zeros(len(start), int)
     )
     for workers in (1, 2):
         got = find_conflicts(works, rules, workers=workers)

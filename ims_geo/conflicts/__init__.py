@@ -662,7 +662,7 @@ def _prepare(
         weight_table=weight_table,
         blocks=_blocks(org, len(rows)),
         moratorium=moratorium,
-        band=_time_bands(rules, start, end, moratorium),
+        band=_time_bands(rules, start, end, float(max(ahead.max(), behind.max()))),
         ahead=ahead,
         behind=behind,
         segments=(
@@ -756,7 +756,7 @@ class _Band:
     last_end: int  # latest end of its works
 
 
-def _time_bands(rules: Rules, start: np.ndarray, end: np.ndarray, moratorium: bool) -> np.ndarray:
+def _time_bands(rules: Rules, start: np.ndarray, end: np.ndarray, reach: float) -> np.ndarray:
     """The time band of each work: its search tree within its block (see :func:`_bands`).
 
     A pair is only kept when its works are near in time (:func:`_time_reach`),
@@ -767,12 +767,12 @@ def _time_bands(rules: Rules, start: np.ndarray, end: np.ndarray, moratorium: bo
     :data:`_BAND_MIN_DAYS`) wide by start, at most :data:`_MAX_BANDS`; a work
     as long as a band or longer goes to one band of long works (its span would
     otherwise widen its band's). All works are in band 0 when their time span
-    is short against the reach (bands would skip little).
+    is short against ``reach``, the largest of the works' days ``ahead`` and
+    ``behind`` (bands would skip little).
     """
     low = int(start.min())
     span = int(end.max()) - low + 1
     width = max(rules.window_days, _BAND_MIN_DAYS, -(-span // _MAX_BANDS))
-    reach = max(float(rules.window_days), rules.moratorium_days if moratorium else 0.0)
     if 2 * (reach + width) >= 0.75 * span:
         return np.zeros(len(start), dtype=np.int64)
     return np.where(end - start >= width, _MAX_BANDS, (start - low) // width)

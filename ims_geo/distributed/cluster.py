@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ims_geo.errors import InputError
-from ims_geo.launch import SETTINGS, tuned_environ
+from ims_geo.launch import missing
 
 #: Local worker processes when neither a scheduler nor a number of workers is given.
 DEFAULT_WORKERS = 2
@@ -97,8 +97,7 @@ def dask_client(
     limit = "auto" if memory_limit is None else memory_limit
     config = dict(WORKER_CONFIG)
     # the memory settings this process lacks (those it has, its workers inherit)
-    tuned = tuned_environ(os.environ) or {}
-    added = {name: value for name, value in tuned.items() if name in SETTINGS}
+    added = missing(os.environ)
     for name, value in added.items():
         config[f"distributed.nanny.pre-spawn-environ.{name}"] = value
     # each worker's nanny copies the configuration; a variable this process has wins over
