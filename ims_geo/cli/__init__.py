@@ -23,7 +23,7 @@ import click
 import pandas as pd
 
 from ims_geo import schema
-from ims_geo.errors import ImsGeoError, InputError
+from ims_geo.errors import ImsGeoError, InputError, StoreError
 from ims_geo.redact import redact, redact_url
 
 #: Exit status when rows were rejected under ``--strict``.
@@ -471,7 +471,8 @@ def _handle_errors(f: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--org",
     help="Only this organisation's plan. Without it, each organisation of the file's org "
-    "column gets a new plan version; a file without an org column needs it.",
+    "column gets a new plan version; a file without an org column needs it. Signed in to "
+    "a shared store, the organisation is the signed-in one (another is refused).",
 )
 @click.option(
     "--cycle",
@@ -517,6 +518,11 @@ def import_cmd(
     of more than 10 works, is refused (exit 2) unless --allow-empty or
     --replace says it is meant. Under --strict nothing is stored when any
     row is rejected.
+
+    On a shared (PostGIS) store a planner signs in (--user, or an API
+    token in IMS_GEO_TOKEN) and imports the plan of the signed-in
+    organisation: --org is not needed, and another organisation's name is
+    refused. The GeoPackage store has no users: --org names the plan.
     """
     from ims_geo.ingest import read_works
     from ims_geo.store import organisations_of
@@ -524,6 +530,7 @@ def import_cmd(
     # a store that exists says its CRS first; a new GeoPackage store is created only once
     # the file has been read (a file that cannot be read leaves no empty store behind)
     store = _open_store(store_path) if _store_exists(store_path) else None
+    org, signed_in = _import_org(store_path, store, org)
     result = read_works(
         file,
         org=org,
@@ -561,7 +568,38 @@ def import_cmd(
     )
     if store.crs is not None:
         click.echo(_kept_in(store.crs, result.source_crs))
-    _import_report(table, versions, store.location)
+    _import_report(table, versions, store.location, signed_in=signed_in)
+
+
+def _import_org(store_path: str, store: Any, org: str | None) -> tuple[str | None, bool]:
+    """The organisation an import stores, and whether it comes from a sign-in.
+
+    On a shared store it is the signed-in organisation, never a name the
+    caller passes (the database refuses another anyway; this says it in
+    words before the file is read). The GeoPackage store has no users, and
+    the owner of a shared store's schema administers it: both keep ``--org``.
+    """
+    from ims_geo.cli.signin import TOKEN_ENV
+    from ims_geo.store import is_shared
+
+    if store is None or not is_shared(store_path) or getattr(store, "is_owner", False):
+        return org, False
+    me = store.identity
+    if me is None:
+        raise StoreError(
+            f"importing a plan into the shared store {store.location} needs a sign-in: "
+            "ims-geo --user NAME import FILE (the password from env IMS_GEO_PASSWORD or a "
+            f"prompt), or an organisation's API token in env {TOKEN_ENV}; the plan is then "
+            "stored as the signed-in organisation's"
+        )
+    given = None if org is None else org.strip()
+    if given is not None and given != me.org:
+        raise StoreError(
+            f"signed in as {me.user} of {me.org!r}, you may import only the plans of "
+            f"{me.org!r}, not of {given!r}; leave out --org (the organisation comes from the "
+            "sign-in), or sign in as a user of the other organisation"
+        )
+    return me.org, True
 
 
 def _store_exists(store_path: str | None) -> bool:
@@ -609,8 +647,11 @@ def _kept_in(store_crs: Any, file_crs: Any) -> str:
     return kept
 
 
-def _import_report(table: pd.DataFrame, versions: Sequence[Any], location: str) -> None:
-    """What an import stored, per organisation, and what it left out."""
+def _import_report(
+    table: pd.DataFrame, versions: Sequence[Any], location: str, *, signed_in: bool = False
+) -> None:
+    """What an import stored, per organisation, and what it left out (``signed_in``: the
+    others are for their own organisations to import)."""
     if len(versions) == 1:
         (v,) = versions
         kept = f"; {v.n_rejected} rejected rows kept with it" if v.n_rejected else ""
@@ -638,7 +679,11 @@ def _import_report(table: pd.DataFrame, versions: Sequence[Any], location: str) 
     if len(left):
         click.echo(
             f"Left out (not stored): {len(left)} other organisation(s) of the file; "
-            "import them without --org:"
+            + (
+                "a user of each organisation imports its own plan:"
+                if signed_in
+                else "import them without --org:"
+            )
         )
         for row in left.itertuples(index=False):
             click.echo(f"  {row.org}: {row.works} works, {row.rejected} rejected")
