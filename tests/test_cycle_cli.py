@@ -208,7 +208,9 @@ def test_baseline_printed_and_written(store_path: str, tmp_path: Path) -> None:
         in text
     )
     sheets = pd.read_excel(out, sheet_name=None)
-    assert set(sheets) == {"plans", "conflicts", "disruption"}
+    # the moratoria sheet too, with its header only: the file keeps its shape
+    assert list(sheets) == ["plans", "conflicts", "moratoria", "disruption"]
+    assert sheets["moratoria"].empty
     assert sorted(sheets["plans"]["org"]) == sorted(PLANS)
 
 

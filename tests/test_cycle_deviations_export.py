@@ -24,7 +24,7 @@ HEAT = ("2030-08-05", "2030-09-04")
 #: The deviation columns of the export, in their order, then the two added for the others.
 COLUMNS = [
     "org", "work_id", "project", "deviation", "days", "title", "adopted_start", "adopted_end",
-    "start", "end", "status", "remark", "reason", "state", "uploaded_at",
+    "start", "end", "status", "remark", "reason", "adopted_in", "state", "uploaded_at",
 ]  # fmt: skip
 
 
@@ -95,6 +95,7 @@ def test_the_csv_holds_the_deviations_then_the_works_awaiting_the_update(
     table = pd.read_csv(target, dtype=str, keep_default_na=False)
     assert table.columns.tolist() == COLUMNS
     assert as_rows(table) == expected
+    assert table["adopted_in"].tolist() == [str(YEAR)] * len(expected)  # every work adopted then
     late, *waiting = table.to_dict("records")
     assert (
         late["uploaded_at"] == ""

@@ -264,9 +264,13 @@ def baseline_cmd(year: int, out: str | None, rules: Any, store_path: str) -> Non
     if out:
         if export.format_of(out) not in ("gpkg", "xlsx"):
             _fail(f"--out {out}: the baseline has several layers; write .gpkg or .xlsx")
-        layers = {"plans": base.plans, "conflicts": base.conflicts, "disruption": base.disruption}
-        if len(base.moratoria):
-            layers["moratoria"] = base.moratoria
+        # every layer, even empty (its header only): a planner's template keeps its shape
+        layers = {
+            "plans": base.plans,
+            "conflicts": base.conflicts,
+            "moratoria": base.moratoria,
+            "disruption": base.disruption,
+        }
         export.write_layers(layers, out)
         click.echo(f"Baseline written to {out}", err=True)
 
@@ -330,7 +334,7 @@ def programme_cmd(year: int, revision: int | None, out: str | None, store_path: 
 @click.option("--out", type=click.Path(dir_okay=False),
               help="Also write the deviations and the works awaiting the plan's update as one "
                    "table (.csv, .xlsx): column 'state' holds the deviation kind or "
-                   "'awaiting_update'.")  # fmt: skip
+                   "'awaiting_update', 'adopted_in' the cycle that adopted the work.")  # fmt: skip
 @store_option
 @_handle_errors
 def deviations_cmd(year: int, moved_days: int, out: str | None, store_path: str) -> None:
@@ -378,7 +382,8 @@ def _deviations_table(found: pd.DataFrame, awaiting: pd.DataFrame) -> pd.DataFra
     -------
     pandas.DataFrame
         The deviations' columns in their order (``deviation`` empty for a work
-        awaiting the update, as it is no deviation), then ``state`` (the
+        awaiting the update, as it is no deviation; ``adopted_in`` the cycle
+        whose programme adopted the work, empty for an unplanned one), then ``state`` (the
         deviation kind, or ``awaiting_update``) and ``uploaded_at`` (when the
         plan awaiting the update was uploaded); deviations first, then the
         works awaiting the update by org and work_id.
@@ -387,8 +392,7 @@ def _deviations_table(found: pd.DataFrame, awaiting: pd.DataFrame) -> pd.DataFra
 
     deviations = found.assign(state=found["deviation"], uploaded_at=pd.NaT)
     waiting = awaiting.assign(deviation=None, state=AWAITING)
-    # the file keeps its columns; which cycle adopted a work is on the planning cycle page
-    columns = [*(c for c in found.columns if c != "adopted_in"), "state", "uploaded_at"]
+    columns = [*found.columns, "state", "uploaded_at"]
     parts = [part.reindex(columns=columns) for part in (deviations, waiting) if len(part)]
     table = pd.concat(parts, ignore_index=True) if parts else deviations.loc[:, columns]
     # one UTC column (a spreadsheet takes the time without its zone), not objects

@@ -6,7 +6,9 @@ What the area expects to happen: every organisation's current works
 (cancelled ones left out, also when reported cancelled), each at its actual
 dates where progress was reported, else at its current plan dates (an
 actual start without an actual end keeps the planned duration), as the
-deviations of :mod:`ims_geo.cycle.monitor` do (:func:`picture`).
+deviations of :mod:`ims_geo.cycle.monitor` do (:func:`picture`). The reports
+that count are the cycle's own and, for a work of the programme in force,
+those since the cycle that adopted it (:func:`ims_geo.cycle.monitor.reports_in_force`).
 
 Street segments and disruption days
 -----------------------------------
@@ -21,17 +23,21 @@ what combining works buys the residents.
 
 KPIs (:func:`kpis`)
 -------------------
+The programme measured is the one in force (:func:`ims_geo.cycle.in_force`):
+a cycle without an adoption of its own counts the works and combined
+projects of earlier programmes that still run in it, as its monitoring does.
+
 ``combined_share``
-    Of the adopted programme's excavating works that are not dropped, the
-    share that are members of a combined project and not ``not_combined``.
+    Of the excavating works of the programme in force that are not dropped,
+    the share that are members of a combined project and not ``not_combined``.
 ``moratorium_violations``
     ``moratorium`` conflicts of the cycle's picture, the moratoria layer
     included and exemptions applied.
 ``max_disruption_days``
     The largest disruption days of any street segment in the cycle year.
 ``savings_eur``
-    The adopted savings of the combined projects none of whose members is
-    dropped or not combined.
+    The adopted savings of the combined projects in force none of whose
+    members is dropped or not combined.
 ``submitted_share``
     Organisations with a plan version for the cycle, over all organisations
     that ever submitted one.
@@ -54,7 +60,7 @@ from ims_geo import schema as S
 from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import ensure_metric
 from ims_geo.cycle._common import checked_cycle
-from ims_geo.cycle.adopt import has_programme, programme, projects
+from ims_geo.cycle.adopt import in_force, projects_in_force
 from ims_geo.cycle.moratoria import moratoria, store_conflicts
 from ims_geo.cycle.targets import KPIS, is_full_revision, kpi_state, targets
 from ims_geo.store.base import Store, compare_works, named_works, sees_everything
@@ -93,16 +99,22 @@ class Baseline:
     disruption: gpd.GeoDataFrame
 
 
-def picture(store: Store, cycle: int) -> gpd.GeoDataFrame:
-    """The works of ``cycle`` at the dates the area expects (see the module docstring)."""
-    from ims_geo.cycle.monitor import progress
+def picture(store: Store, cycle: int, *, running: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """The works of ``cycle`` at the dates the area expects (see the module docstring).
+
+    ``running`` is :func:`ims_geo.cycle.in_force` of the cycle when already read.
+    """
+    from ims_geo.cycle.monitor import reports_in_force
 
     year = checked_cycle(cycle)
     works = store.works()
     works = works[works[S.STATUS] != "cancelled"].reset_index(drop=True)
     key = works[S.ORG].astype(str) + "\x1f" + works[S.WORK_ID].astype(str)
     start, end = works[S.START].copy(), works[S.END].copy()
-    reports = progress(store, year)
+    # a work of the programme in force counts its reports since the cycle that adopted it
+    running = in_force(store, year) if running is None else running
+    reports = reports_in_force(store, year, running).sort_values("report_id", kind="stable")
+    reports = reports.drop_duplicates(["org", "work_id"], keep="last")
     if len(reports):
         rkey = reports["org"] + "\x1f" + reports["work_id"]
         actual_start = key.map(pd.Series(reports["actual_start"].to_numpy(), index=rkey))
@@ -332,25 +344,30 @@ def kpis(
 
     year = checked_cycle(cycle)
     values: dict[str, float] = {}
-    works = picture(store, year)
-    if has_programme(store, year):
-        adopted = programme(store, year)
+    running = in_force(store, year)
+    works = picture(store, year, running=running)
+    if len(running):
         dev = monitor.deviations(store, year) if deviations is None else deviations
-        key = adopted["org"] + "\x1f" + adopted["work_id"]
+        key = running["org"] + "\x1f" + running["work_id"]
         state = key.map(
             pd.Series(dev["deviation"].to_numpy(), index=dev["org"] + "\x1f" + dev["work_id"])
         )
         dropped = (state == "dropped").to_numpy()
         failed = state.isin(["dropped", "not_combined"]).to_numpy()
-        digs = adopted["excavation"].to_numpy(dtype=bool) & ~dropped
-        combined = digs & adopted["project"].notna().to_numpy() & ~failed
+        in_project = running["project"].notna().to_numpy()
+        digs = running["excavation"].to_numpy(dtype=bool) & ~dropped
+        combined = digs & in_project & ~failed
         values["combined_share"] = (
             float(combined.sum() / digs.sum()) if digs.any() else float("nan")
         )
-        bad_projects = set(adopted.loc[failed & adopted["project"].notna().to_numpy(), "project"])
-        adopted_projects = projects(store, year)
-        kept = ~adopted_projects["project"].isin(bad_projects)
-        values["savings_eur"] = float(adopted_projects.loc[kept, "savings_eur"].sum())
+        # a project is named within the cycle that adopted it (two cycles may reuse a name)
+        project_key = monitor.project_key(running["adopted_in"], running["project"])
+        bad_projects = set(project_key[failed & in_project])
+        adopted_projects = projects_in_force(store, year, running)
+        kept = ~monitor.project_key(
+            adopted_projects["adopted_in"], adopted_projects["project"]
+        ).isin(bad_projects)
+        values["savings_eur"] = float(adopted_projects.loc[kept.to_numpy(), "savings_eur"].sum())
     else:
         values["combined_share"] = float("nan")
         values["savings_eur"] = float("nan")

@@ -637,15 +637,15 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
         .to_numpy(dtype=bool)
     )
     # a project is named per adopting cycle: the same name in two cycles is two projects
-    project_key = _project_key(frame["adopted_in"], frame["project"])
+    keys = project_key(frame["adopted_in"], frame["project"])
     joint = (
         frame[frame["project"].notna()]
-        .groupby(project_key[frame["project"].notna()])
+        .groupby(keys[frame["project"].notna()])
         .agg(js=("start", "min"), je=("end", "max"))
     )
     # reindex, not map: with no project at all map() casts the empty dates to float
-    js = pd.Series(joint["js"].reindex(project_key).to_numpy(), index=frame.index)
-    je = pd.Series(joint["je"].reindex(project_key).to_numpy(), index=frame.index)
+    js = pd.Series(joint["js"].reindex(keys).to_numpy(), index=frame.index)
+    je = pd.Series(joint["je"].reindex(keys).to_numpy(), index=frame.index)
     day = np.timedelta64(1, "D")
     before = ((js - start) / day).to_numpy(dtype="float64")
     after = ((end - je) / day).to_numpy(dtype="float64")
@@ -706,6 +706,36 @@ def reports_since(store: Store, first: int, last: int) -> pd.DataFrame:
         {"org": str, "work_id": str, "status": str, "cycle": "int64", "report_id": "int64"}
     )
     return rows_seen(store, frame).reset_index(drop=True)
+
+
+def reports_in_force(store: Store, year: int, running: pd.DataFrame) -> pd.DataFrame:
+    """Progress reports that count in ``year``: the cycle's own, and those on works of
+    the programme in force since the cycle that adopted them.
+
+    Parameters
+    ----------
+    store
+        The works store.
+    year
+        The cycle year.
+    running
+        :func:`ims_geo.cycle.adopt.in_force` of the cycle (org, work_id, adopted_in).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`reports_since` (a work's latest has the highest ``report_id``).
+    """
+    first = min(int(running["adopted_in"].min()), year) if len(running) else year
+    reports = reports_since(store, first, year)
+    since = pd.Series(
+        running["adopted_in"].to_numpy(), index=running["org"] + "\x1f" + running["work_id"]
+    )
+    since = since[~since.index.duplicated()]
+    adopted_in = since.reindex(reports["org"] + "\x1f" + reports["work_id"]).to_numpy()
+    cycles = reports["cycle"].to_numpy()
+    # NaN (a work not in force) compares False: only the cycle's own reports count for it
+    return reports[(cycles == year) | (cycles >= adopted_in)].reset_index(drop=True)
 
 
 def deviations(store: Store, cycle: int, *, moved_days: int = MOVED_DAYS) -> pd.DataFrame:
@@ -898,7 +928,7 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame({c: pd.Series(dtype=object) for c in PROJECT_STATUS_COLUMNS})
         return out.assign(adopted_in=pd.Series(dtype="int64"))
     # a project is named per adopting cycle (see _assess)
-    combined["project"] = _project_key(combined["adopted_in"], combined["project"])
+    combined["project"] = project_key(combined["adopted_in"], combined["project"])
     dev = combined["deviation"]
     waiting = (dev == AWAITING).to_numpy()
     # "outside" is already False for a work awaiting the plan's update (see _assess)
@@ -925,7 +955,7 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     amber = g["amber"].any()
     awaits = g["waiting"].any()
     reasons = combined.assign(label=label)[dev != ""].groupby("project")["label"].agg("; ".join)
-    key = _project_key(adopted["adopted_in"], adopted["project"])
+    key = project_key(adopted["adopted_in"], adopted["project"])
     out = pd.DataFrame(
         {
             "project": adopted["project"].to_numpy(),
@@ -944,6 +974,6 @@ def _status_of(store: Store, year: int, frame: pd.DataFrame) -> pd.DataFrame:
     return out.loc[:, [*PROJECT_STATUS_COLUMNS, "adopted_in"]]
 
 
-def _project_key(adopted_in: pd.Series, project: pd.Series) -> pd.Series:
+def project_key(adopted_in: pd.Series, project: pd.Series) -> pd.Series:
     """A combined project's key: its name within the cycle that adopted it."""
     return adopted_in.astype(str) + "\x1f" + project.astype(str)

@@ -19,7 +19,7 @@ from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, in_force, revisions
 from ims_geo.cycle.baseline import kpis, plans
-from ims_geo.cycle.monitor import AWAITING, monitoring, reports_since
+from ims_geo.cycle.monitor import AWAITING, monitoring, reports_in_force
 from ims_geo.cycle.targets import KPIS, is_full_revision, targets
 from ims_geo.store.base import Store
 
@@ -98,18 +98,6 @@ def awaiting_text(awaiting: pd.DataFrame) -> str:
     )
 
 
-def _reports_of(store: Store, running: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Progress reports of the cycle, and those on works in force since the cycle that
-    adopted them."""
-    reports = reports_since(store, int(running["adopted_in"].min()), year)
-    since = pd.Series(
-        running["adopted_in"].to_numpy(), index=running["org"] + "\x1f" + running["work_id"]
-    )
-    first = since.reindex(reports["org"] + "\x1f" + reports["work_id"]).to_numpy()
-    cycles = reports["cycle"].to_numpy()
-    return reports[(cycles == year) | (cycles >= first)]
-
-
 def stale_plans(store: Store, cycle: int) -> pd.DataFrame:
     """Organisations whose plan was not re-submitted in a full-revision ``cycle``.
 
@@ -178,7 +166,7 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
     if not monitored:
         steps.append((4, "missing", "nothing to monitor before the programme is adopted"))
     else:
-        reports = _reports_of(store, running, year)
+        reports = reports_in_force(store, year, running)
         in_programme = sorted(set(running["org"]))
         silent = [o for o in in_programme if o not in set(reports["org"])]
         counts = states["rag"].value_counts() if len(states) else pd.Series(dtype=int)

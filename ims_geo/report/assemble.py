@@ -19,6 +19,7 @@ from ims_geo import cycle as cyc
 from ims_geo import schema as S
 from ims_geo.conflicts import find_conflicts
 from ims_geo.conflicts.rules import Rules
+from ims_geo.cycle.monitor import project_key
 from ims_geo.report.data import (
     AWAITING_REPORT_COLUMNS,
     CONFLICT_COLUMNS,
@@ -59,8 +60,9 @@ def conflict_states(
         Conflicts (org_a, work_id_a, org_b, work_id_b, kind) between the
         works as planned when the programme was adopted, and as planned now.
     programme
-        The adopted programme (project, org, work_id); ``project`` is
-        missing for works on their own.
+        The adopted programme (project, org, work_id, optional adopted_in:
+        the programme in force, whose projects are named per adopting
+        cycle); ``project`` is missing for works on their own.
 
     Returns
     -------
@@ -72,8 +74,15 @@ def conflict_states(
     before = pd.DataFrame(at_adoption).loc[:, [*_PAIR, "kind"]].reset_index(drop=True)
     after = pd.DataFrame(now).loc[:, [*_PAIR, "kind"]].reset_index(drop=True)
     combined = programme[programme["project"].notna()]
+    # a project is named within the cycle that adopted it: a 2026 and a 2027 project of
+    # the same name in the programme in force are two projects
+    name = (
+        project_key(combined["adopted_in"], combined["project"])
+        if "adopted_in" in combined
+        else combined["project"].astype(str)
+    )
     project = pd.Series(
-        combined["project"].astype(str).to_numpy(),
+        name.to_numpy(),
         index=combined[S.ORG].astype(str) + "\x1f" + combined[S.WORK_ID].astype(str),
     )
     project = project[~project.index.duplicated()]

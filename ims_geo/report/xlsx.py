@@ -141,6 +141,8 @@ def _about(data: ReportData, kind: str) -> pd.DataFrame:
         (_("Decision"), info.decision),
         (_("Decision date"), info.decision_date),
         (_("State as of"), info.as_of),
+        # text, as several cycles may be named ("2025, 2026"); empty when nothing is carried
+        (_("Programme carried from"), ", ".join(str(y) for y in info.carried_from)),
         (_("Previous cycle"), info.previous_year),
         (_("Full revision"), _("yes") if info.full_revision else _("no")),
     ]
