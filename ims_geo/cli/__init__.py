@@ -775,7 +775,12 @@ def compare_cmd(
 
     OLD_VERSION and NEW_VERSION are the organisation's version numbers
     (1, 2, 3..., see 'ims-geo versions --org ORG'): works added, dropped,
-    moved (date shifts in days) or re-drawn.
+    moved (date shifts in days) or re-drawn. A line on stderr says how many
+    works were left out, as the app does: another organisation's works you
+    may no longer see (made private or dropped since) are compared in
+    neither version, never shown as dropped. On a shared (PostGIS) store
+    that count is 0 by design: the database hides such works in every
+    version, so they are neither compared nor counted.
     """
     changes = _open_store(store_path).compare_versions(org, old_version, new_version)
     if changes.empty:
@@ -784,11 +789,23 @@ def compare_cmd(
         counts = changes["change"].value_counts()
         click.echo(", ".join(f"{counts[k]} {k}" for k in counts.index))
         click.echo(pd.DataFrame(changes.drop(columns="geometry")).to_string(index=False))
+    # on stderr, as the conflicts command's line: stdout stays the comparison alone
+    click.echo(_compare_left_out_line(int(changes.attrs.get("not_shown", 0))), err=True)
     if out:
         from ims_geo import export
 
         export.write(changes, out, layer="changes")
         click.echo(f"Changes written to {out}", err=True)
+
+
+def _compare_left_out_line(not_shown: int) -> str:
+    """How many works a comparison of plan versions left out, and why (one line)."""
+    if not not_shown:
+        return "0 works left out: every work of both versions you may see was compared."
+    return (
+        f"{not_shown:,} works left out: no longer visible to you (made private or dropped "
+        "since), so compared in neither version."
+    )
 
 
 @main.command("restore")
