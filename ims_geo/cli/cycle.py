@@ -247,11 +247,13 @@ def progress_cmd(
 def baseline_cmd(year: int, out: str | None, rules: Any, store_path: str) -> None:
     """The cycle's baseline: plans, conflicts by kind, moratoria, disruption per street segment."""
     from ims_geo import cycle, export
+    from ims_geo.cycle.baseline import SEALED_CLASH_NOTE
 
     base = cycle.baseline(_open_store(store_path), year, rules)
     click.echo(base.plans.to_string(index=False) if len(base.plans) else "No plans stored.")
     click.echo("")
     click.echo(base.conflict_counts.to_string(index=False))
+    click.echo(SEALED_CLASH_NOTE)
     n = len(base.moratoria)
     click.echo(f"\n{n} {'moratorium' if n == 1 else 'moratoria'} in force during {year}")
     if len(base.disruption):

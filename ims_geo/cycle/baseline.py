@@ -63,6 +63,7 @@ from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import in_force, projects_in_force
 from ims_geo.cycle.moratoria import moratoria, store_conflicts
 from ims_geo.cycle.targets import KPIS, is_full_revision, kpi_state, targets
+from ims_geo.i18n import N_
 from ims_geo.store.base import Store, compare_works, named_works, sees_everything
 
 #: Columns of :func:`changes` before its extra columns.
@@ -80,6 +81,13 @@ PLAN_COLUMNS: tuple[str, ...] = (
 STREET = "street"
 #: Side of the squares that stand in for street segments where there is no street column.
 CELL_SIZE_M = 100.0
+#: Why the baseline's clashes and moratorium conflicts differ from the programme proposal's
+#: (shown with the baseline's counts; the proposal's page says the same from its side).
+SEALED_CLASH_NOTE = N_(
+    "An excavation that starts while a new surface nearby is being laid is a clash here, as on "
+    "the Conflicts page; the programme proposal counts it as a moratorium violation, since it "
+    "digs the new surface up, so its baseline has that many fewer clashes and more violations."
+)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from ims_geo.store import open_store
 YEAR = dt.date.today().year + 2
 WHY = (
     "An excavation that starts while a new surface nearby is being laid digs it up: counted "
-    "here as a moratorium violation, it is a clash on the Conflicts page and the Overview."
+    "here as a moratorium violation, it is a clash on the Conflicts page, the Overview and the "
+    "planning cycle's baseline."
 )
 
 

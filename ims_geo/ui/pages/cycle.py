@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from ims_geo import cycle, i18n
+from ims_geo.cycle.baseline import SEALED_CLASH_NOTE
 from ims_geo.cycle.monitor import PROJECT_STATES
 from ims_geo.i18n import N_, _, bind, fmt_date, fmt_number, messages, ngettext
 from ims_geo.ingest import UPLOAD_TYPES, Limits
@@ -173,6 +174,7 @@ with tab_baseline:
         translated(base.conflict_counts, "kind"), key="cycle_conflict_counts", into=right,
         config={"conflicts": _("Conflicts")},
     )  # fmt: skip
+    right.caption(_(SEALED_CLASH_NOTE))
     st.markdown(
         _(
             "**Disruption days per street segment in {year}** (a `street` column of the plans, "

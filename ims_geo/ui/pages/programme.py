@@ -75,8 +75,8 @@ SHOW_NAMES = {
 #: Why the two figures differ from the Conflicts page's counts (the proposer's own rule).
 SEALED_CLASH = N_(
     "An excavation that starts while a new surface nearby is being laid digs it up: "
-    "counted here as a moratorium violation, it is a clash on the Conflicts page and the "
-    "Overview."
+    "counted here as a moratorium violation, it is a clash on the Conflicts page, the "
+    "Overview and the planning cycle's baseline."
 )
 #: Most works drawn in one Gantt chart (more are paged).
 GANTT_PAGE = 300
