@@ -1283,13 +1283,76 @@ def named_works(
 
 
 # --- comparing versions --------------------------------------------------------------
+#: Metres a work's geometry may differ by between two plans and still count as the same.
+#: A plan that went out and came back through a text format (GeoJSON, CSV or Excel WKT
+#: in longitude/latitude, rounded to 6-8 decimals: up to about 7 cm at 52°N) and was
+#: projected back differs from the stored one by such amounts; no planner draws a
+#: street work that precisely, and a work re-drawn by a metre is still flagged.
+GEOMETRY_TOLERANCE_M = 0.1
+#: A metre in degrees of latitude, for a store kept in a geographic CRS.
+_DEGREES_PER_METRE = 1 / 111_320
+
+
+def redrawn(old: np.ndarray, new: np.ndarray, crs: CRS | None) -> np.ndarray:
+    """Which geometries of ``new`` differ from those of ``old`` (aligned) beyond a tolerance.
+
+    A geometry is the same when it is topologically equal to the old one
+    (vertex order and start aside), or when no point of either outline is
+    farther than :data:`GEOMETRY_TOLERANCE_M` from the other (the Hausdorff
+    distance of the outlines, their segments densified so that the same
+    vertices in another order still differ; a polygon's rings, so that a new
+    hole counts).
+
+    Parameters
+    ----------
+    old, new
+        Arrays of shapely geometries, aligned.
+    crs
+        Their CRS (metric; a geographic CRS takes the tolerance in degrees of
+        latitude, no CRS in coordinate units).
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per geometry: True where the geometry really changed.
+    """
+    changed = ~shapely.equals(old, new)
+    if changed.any():
+        far = shapely.hausdorff_distance(
+            _outline(old[changed]), _outline(new[changed]), densify=0.25
+        )
+        # NaN (an empty geometry on one side) compares False: changed
+        changed[changed] = ~(far <= _tolerance(crs))
+    return changed
+
+
+def _outline(geoms: np.ndarray) -> np.ndarray:
+    """Polygons as their rings (a point inside a polygon is at distance 0 from it)."""
+    out = geoms.copy()
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    out[polygonal] = shapely.boundary(geoms[polygonal])
+    return out
+
+
+def _tolerance(crs: CRS | None) -> float:
+    """:data:`GEOMETRY_TOLERANCE_M` in the units of ``crs``."""
+    if crs is None:
+        return GEOMETRY_TOLERANCE_M
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        return GEOMETRY_TOLERANCE_M * _DEGREES_PER_METRE
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return GEOMETRY_TOLERANCE_M / (unit or 1.0)
+
+
 def compare_works(
     old: gpd.GeoDataFrame, new: gpd.GeoDataFrame, crs: CRS | None
 ) -> gpd.GeoDataFrame:
     """Works added, dropped, moved or changed in geometry between two plans.
 
-    A geometry counts as changed when it is not topologically equal to the
-    old one (same points and lines, vertex order aside).
+    A geometry counts as changed when it differs from the old one by more
+    than :data:`GEOMETRY_TOLERANCE_M` (:func:`redrawn`): a plan exported and
+    imported again through any format is the same plan.
     """
     keep = [WORK_ID, TITLE, START, END, GEOMETRY]
     pair = pd.merge(
@@ -1309,7 +1372,7 @@ def compare_works(
         | (pair[f"old_{END}"] != pair[f"new_{END}"]).to_numpy()
     )
     reshaped = both.copy()
-    reshaped[both] = ~shapely.equals(old_geom[both], new_geom[both])
+    reshaped[both] = redrawn(old_geom[both], new_geom[both], crs)
     change = np.select(
         [added, dropped, moved & reshaped, moved, reshaped],
         ["added", "dropped", "moved, geometry changed", "moved", "geometry changed"],
