@@ -109,17 +109,25 @@ def assert_flags(store: Store, same: Path, moved: Path) -> None:
     assert again[["work_id", "change"]].values.tolist() == [[MOVED, "geometry changed"]]
 
 
-def test_geopackage_store_after_adoption(tmp_path: Path) -> None:
-    from ims_geo.cycle.adopt import adopt, programme
+def adopted_store(path: Path) -> Path:
+    """A GeoPackage store with A's and B's plans and the cycle 2027 programme adopted."""
+    from ims_geo.cycle.adopt import adopt
     from ims_geo.programme import propose
 
-    path = tmp_path / "ims.gpkg"
     with open_store(path) as store:
         store.import_plan(plan("A", "a", "water", "2027-03-01", "2027-04-01", 0), org="A",
                           cycle=2027, source="a.gpkg")  # fmt: skip
         store.import_plan(plan("B", "b", "gas", "2027-09-01", "2027-10-01", 4), org="B",
                           cycle=2027, source="b.gpkg")  # fmt: skip
         adopt(store, 2027, propose(store.works(), not_before="2027-01-04"), decision="Council 1")
+    return path
+
+
+def test_geopackage_store_after_adoption(tmp_path: Path) -> None:
+    from ims_geo.cycle.adopt import programme
+
+    path = adopted_store(tmp_path / "ims.gpkg")
+    with open_store(path) as store:
         adopted = programme(store, 2027)
         assert sorted(adopted.loc[adopted["org"] == "A", "work_id"]) == ["a1", "a2", "a3", "a4"]
         same, moved = exported_then_saved_as_shapefile(str(path), {}, tmp_path)

@@ -11,24 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_reupload_after_adoption import MOVED, exported_then_saved_as_shapefile, plan
+from test_reupload_after_adoption import MOVED, adopted_store, exported_then_saved_as_shapefile
 
 from ims_geo.store import open_store
 
 
 @pytest.fixture
-def adopted_store(tmp_path: Path) -> Path:
-    from ims_geo.cycle.adopt import adopt
-    from ims_geo.programme import propose
-
-    path = tmp_path / "ims.gpkg"
-    with open_store(path) as store:
-        store.import_plan(plan("A", "a", "water", "2027-03-01", "2027-04-01", 0), org="A",
-                          cycle=2027, source="a.gpkg")  # fmt: skip
-        store.import_plan(plan("B", "b", "gas", "2027-09-01", "2027-10-01", 4), org="B",
-                          cycle=2027, source="b.gpkg")  # fmt: skip
-        adopt(store, 2027, propose(store.works(), not_before="2027-01-04"), decision="Council 1")
-    return path
+def adopted(tmp_path: Path) -> Path:
+    return adopted_store(tmp_path / "ims.gpkg")
 
 
 def changes_after_upload(open_app, store: Path, path: Path) -> dict:  # type: ignore[no-untyped-def]
@@ -45,16 +35,16 @@ def changes_after_upload(open_app, store: Path, path: Path) -> dict:  # type: ig
 
 
 def test_the_same_plan_again_changes_nothing_and_a_moved_work_is_flagged_alone(
-    open_app, adopted_store: Path, tmp_path: Path
+    open_app, adopted: Path, tmp_path: Path
 ) -> None:
-    same, moved = exported_then_saved_as_shapefile(str(adopted_store), {}, tmp_path)
-    row = changes_after_upload(open_app, adopted_store, same)
+    same, moved = exported_then_saved_as_shapefile(str(adopted), {}, tmp_path)
+    row = changes_after_upload(open_app, adopted, same)
     assert row == {
         "org": "A", "current": 4, "new": 4, "added": 0, "dropped": 0, "moved": 0,
         "geometry_changed": 0,
     }  # fmt: skip
-    row = changes_after_upload(open_app, adopted_store, moved)
+    row = changes_after_upload(open_app, adopted, moved)
     assert (row["moved"], row["geometry_changed"]) == (0, 1)
-    with open_store(adopted_store) as store:  # the preview stored nothing
+    with open_store(adopted) as store:  # the preview stored nothing
         assert store.plan_versions("A")["version"].tolist() == [1]
         assert MOVED in set(store.works(orgs=["A"])["work_id"])
