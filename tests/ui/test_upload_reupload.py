@@ -9,6 +9,7 @@ which that work was moved 50 m. AppTest, a real GeoPackage store.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_reupload_after_adoption import MOVED, adopted_store, exported_then_saved_as_shapefile
@@ -21,7 +22,7 @@ def adopted(tmp_path: Path) -> Path:
     return adopted_store(tmp_path / "ims.gpkg")
 
 
-def changes_after_upload(open_app, store: Path, path: Path) -> dict:  # type: ignore[no-untyped-def]
+def changes_after_upload(open_app: Any, store: Path, path: Path) -> dict:
     at = open_app("upload", store=store)
     at.selectbox(key="upload_org").set_value("A")
     at.file_uploader(key="upload_file").upload(
@@ -35,7 +36,7 @@ def changes_after_upload(open_app, store: Path, path: Path) -> dict:  # type: ig
 
 
 def test_the_same_plan_again_changes_nothing_and_a_moved_work_is_flagged_alone(
-    open_app, adopted: Path, tmp_path: Path
+    open_app: Any, adopted: Path, tmp_path: Path
 ) -> None:
     same, moved = exported_then_saved_as_shapefile(str(adopted), {}, tmp_path)
     row = changes_after_upload(open_app, adopted, same)
