@@ -351,6 +351,25 @@ def test_matches_oracle_lines(rows: list[dict], rules: Rules) -> None:
     check_against_oracle(works_of(rows, strict=False), rules)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=random_works(), rules=rules_strategy, shuffle=st.randoms(use_true_random=False))
+def test_conflict_rows_are_the_rows_of_each_pairs_works(
+    rows: list[dict], rules: Rules, shuffle: Any
+) -> None:
+    works = validate(works_of(rows, strict=False)).valid
+    order = list(range(len(works)))
+    shuffle.shuffle(order)  # positions, not labels: a frame in any order, any index
+    works = works.iloc[order].set_index(pd.Index([f"r{k}" for k in order]))
+    found, at_a, at_b = conflicts.find_conflict_rows(works, rules)
+    pd.testing.assert_frame_equal(found, find_conflicts(works, rules), check_exact=True)
+    assert at_a.dtype == at_b.dtype == np.int64
+    # each row's works looked up one by one by (org, work_id)
+    where = {(w.org, w.work_id): k for k, w in enumerate(works.itertuples())}
+    for side, at in (("a", at_a), ("b", at_b)):
+        expected = [where[(o, w)] for o, w in zip(found[f"org_{side}"], found[f"work_id_{side}"])]
+        assert at.tolist() == expected
+
+
 def street_works(n: int, seed: int) -> gpd.GeoDataFrame:
     """Street-like works: lines and small pits on a 60 m grid, 4 organisations, 3 years."""
     rng = np.random.default_rng(seed)

@@ -39,7 +39,7 @@ from ims_geo.distributed import (
     run,
     tile_conflicts,
 )
-from ims_geo.distributed.engine import SHUFFLES, _positions
+from ims_geo.distributed.engine import SHUFFLES, _refuse_repeated
 from ims_geo.distributed.tiles import HALO_MARGIN
 from ims_geo.errors import InputError
 from ims_geo.schema import REASON, validate
@@ -352,7 +352,7 @@ def test_the_direct_way_gives_a_free_worker_the_largest_tile_left(dask_client: A
     assert result.phase_seconds["idle between tiles"] >= 0.0
 
 
-def test_pair_positions_equal_a_merge_on_the_keys() -> None:
+def test_a_tile_whose_works_repeat_a_key_is_refused() -> None:
     rng = np.random.default_rng(5)
     orgs = np.array(["Gas", "Water", "Telecom"], dtype=object)
     keys = pd.DataFrame(
@@ -361,16 +361,13 @@ def test_pair_positions_equal_a_merge_on_the_keys() -> None:
     keys = keys.drop_duplicates().reset_index(drop=True)
     keys["work_id"] = keys["work_id"].astype(str)
     keys.loc[7, "org"] = None  # a missing organisation is a key like any other
-    a, b = rng.integers(0, len(keys), 500), rng.integers(0, len(keys), 500)
-    found = pd.DataFrame(
-        {"org_a": keys["org"].to_numpy()[a], "work_id_a": keys["work_id"].to_numpy()[a],
-         "org_b": keys["org"].to_numpy()[b], "work_id_b": keys["work_id"].to_numpy()[b]}
-    )  # fmt: skip
-    at_a, at_b = _positions(keys, found)
-    assert (at_a == a).all() and (at_b == b).all()
+    _refuse_repeated(keys)  # every key once: nothing to say
     twice = pd.concat([keys, keys.iloc[[3]]], ignore_index=True)
     with pytest.raises(InputError, match=f"duplicate work_id '{keys.loc[3, 'work_id']}'"):
-        _positions(twice, found)
+        _refuse_repeated(twice)
+    missing_twice = pd.concat([keys, keys.iloc[[7]]], ignore_index=True)
+    with pytest.raises(InputError, match=f"duplicate work_id '{keys.loc[7, 'work_id']}'"):
+        _refuse_repeated(missing_twice)
 
 
 def test_duplicate_work_ids_in_a_tile_are_refused() -> None:

@@ -218,6 +218,38 @@ def find_conflicts(
     InputError
         A required column is missing, or a work has no start or end date.
     """
+    return find_conflict_rows(works, rules, internal=internal, workers=workers)[0]
+
+
+def find_conflict_rows(
+    works: gpd.GeoDataFrame,
+    rules: Rules | None = None,
+    *,
+    internal: bool | None = None,
+    workers: int | None = None,
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    """:func:`find_conflicts`'s answer and where each pair's two works are in ``works``.
+
+    For a caller that goes on from the works themselves (e.g. their
+    envelopes): the search knows each pair's rows, looking them up again by
+    organisation and ``work_id`` would cost a fifth of the search.
+
+    Parameters
+    ----------
+    works, rules, internal, workers
+        As for :func:`find_conflicts`.
+
+    Returns
+    -------
+    tuple of (geopandas.GeoDataFrame, numpy.ndarray, numpy.ndarray)
+        The answer, then the positions (int64, ``0 .. len(works) - 1``) of
+        work a and of work b of each of its rows.
+
+    Raises
+    ------
+    MissingCRSError, InputError
+        As :func:`find_conflicts`.
+    """
     rules = Rules() if rules is None else rules
     if internal is not None:
         rules = replace(rules, internal=bool(internal))
@@ -228,11 +260,9 @@ def find_conflicts(
     with _collector_paused():
         try:
             prepared = _prepare(metric, rules, pool)
-            if prepared is None:
-                return empty_conflicts(crs)
-            parts = _search(prepared, rules, pool)
-            if not parts:
-                return empty_conflicts(crs)
+            parts = [] if prepared is None else _search(prepared, rules, pool)
+            if prepared is None or not parts:
+                return empty_conflicts(crs), np.zeros(0, np.int64), np.zeros(0, np.int64)
             # the search's arrays are done with: free them before the answer is built
             prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
             return _frame(metric, prepared, parts, crs, pool)
@@ -965,7 +995,7 @@ def _chunk(prep: _Prepared, rules: Rules, bands: list[_Band], lo: int, hi: int) 
     # in the order of the second works (of the search order): the geometries are then read
     # from memory in one sweep (a band's works are spread over the search order)
     at = np.flatnonzero(keep)
-    at = at[np.argsort(j[at], kind="stable")]
+    at = at[np.argsort(j[at])]
     i, j, gap, both, mor = (np.take(v, at) for v in (i, j, gap, both, mor))
 
     # envelopes further apart than the pair's distance cannot meet
@@ -1433,12 +1463,13 @@ def _frame(
     parts: list[_Found],
     crs: CRS | None,
     pool: ThreadPoolExecutor | None = None,
-) -> gpd.GeoDataFrame:
+) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
     """The answer: the chunks' sorted pairs merged into one frame; ``parts`` is emptied.
 
     The order comes from the score and ``pair`` columns; every other column is
     put in place chunk by chunk (no joined copy) on the pool's threads (numpy
     and Arrow release the GIL) while this thread places the geometries.
+    Returned with the rows in ``works`` of each pair's work a and work b.
     """
 
     def joined(name: str) -> np.ndarray:
@@ -1465,8 +1496,12 @@ def _frame(
             setattr(part, name, None)  # each chunk's column freed once placed
         return values
 
+    rows: dict[str, np.ndarray] = {}
+
     def column(name: str) -> np.ndarray | pd.Series:
         values = score[order] if name == "score" else placed(name)
+        if name in (f"{s.WORK_ID}_a", f"{s.WORK_ID}_b"):
+            rows[name] = values
         label = names.get(name.removesuffix("_a").removesuffix("_b"))
         return values if label is None else pd.Series(label.take(values), dtype="str")
 
@@ -1476,7 +1511,8 @@ def _frame(
     # every element is a shapely geometry the engine made: no need to check each one again
     geometry = gpd.GeoSeries(GeometryArray(placed("geometry"), crs=crs), copy=False)
     data = {name: get() for name, get in zip(computed, getters, strict=True)}
-    return gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
+    frame = gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
+    return frame, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"]
 
 
 __all__ = [
@@ -1485,6 +1521,7 @@ __all__ = [
     "SEVERITIES",
     "describe_left_out",
     "empty_conflicts",
+    "find_conflict_rows",
     "find_conflicts",
     "left_out",
 ]

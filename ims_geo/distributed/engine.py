@@ -62,7 +62,7 @@ from ims_geo.conflicts import (
     CONFLICT_COLUMNS,
     LEFT_OUT_COLUMNS,
     empty_conflicts,
-    find_conflicts,
+    find_conflict_rows,
     left_out,
 )
 from ims_geo.conflicts.rules import Rules
@@ -1087,7 +1087,9 @@ def tile_conflicts(
     """The pairs among ``works`` (one tile's copies) that tile ``tile`` owns.
 
     ``works`` must be in a local metric CRS. Runs
-    :func:`~ims_geo.conflicts.find_conflicts` unchanged and keeps the rows
+    :func:`~ims_geo.conflicts.find_conflicts` unchanged (as
+    :func:`~ims_geo.conflicts.find_conflict_rows`, which also tells each
+    pair's two works) and keeps the rows
     whose reference point (:func:`~ims_geo.distributed.tiles.reference_points`)
     lies in the tile. The rows keep the kernel's order.
     """
@@ -1113,10 +1115,10 @@ def _tile_conflicts(
             ).astype("datetime64[s]")
     works = gpd.GeoDataFrame(attributes, geometry=geoms, crs=crs)
     del frame, attributes
-    found = find_conflicts(works, rules, workers=1)
+    _refuse_repeated(works)
+    found, at_a, at_b = find_conflict_rows(works, rules, workers=1)
     if not len(found):
         return empty_conflicts(found.crs)
-    at_a, at_b = _positions(works, found)
     bounds = shapely.bounds(geoms)
     px, py = reference_points(bounds[at_a], bounds[at_b], tiling.distance)
     own = np.flatnonzero(tiling.owns(tile, px, py))
@@ -1125,17 +1127,15 @@ def _tile_conflicts(
     return found.take(own).reset_index(drop=True)
 
 
-def _positions(works: pd.DataFrame, found: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of ``works`` that are work a and work b of each pair in ``found``.
+def _refuse_repeated(works: pd.DataFrame) -> None:
+    """Refuse a tile whose works use one (organisation, work_id) twice.
 
-    Looked up by (organisation, work_id) with :func:`ims_geo.export.first_rows`
-    (missing values match missing values); the works' own keys are looked up
-    too: a work whose key an earlier work has is a work_id used twice: refused.
+    A pair is told by its works' keys (missing values match missing values,
+    as :func:`ims_geo.export.first_rows` matches them): a work whose key an
+    earlier work has is a work_id used twice.
     """
-    key = (s.ORG, s.WORK_ID)
-    keys = [works[column].astype("str") for column in key]
-    sides = [[found[f"{column}_{side}"].astype("str") for column in key] for side in ("a", "b")]
-    first, at_a, at_b = first_rows(keys, [keys, *sides])
+    keys = [works[column].astype("str") for column in (s.ORG, s.WORK_ID)]
+    (first,) = first_rows(keys, [keys])
     again = np.flatnonzero(first != np.arange(len(works)))
     if len(again):  # the first work, in the works' order, that repeats an earlier key
         dup = int(again[0])
@@ -1144,7 +1144,6 @@ def _positions(works: pd.DataFrame, found: pd.DataFrame) -> tuple[np.ndarray, np
             f"'{works[s.ORG].iloc[dup]}': every work needs its own work_id within its "
             "organisation (pass the works through ims_geo.schema.validate)"
         )
-    return at_a, at_b
 
 
 __all__ = [
