@@ -366,7 +366,8 @@ def test_conflict_rows_are_the_rows_of_each_pairs_works(
     # each row's works looked up one by one by (org, work_id)
     where = {(w.org, w.work_id): k for k, w in enumerate(works.itertuples())}
     for side, at in (("a", at_a), ("b", at_b)):
-        expected = [where[(o, w)] for o, w in zip(found[f"org_{side}"], found[f"work_id_{side}"])]
+        keys = zip(found[f"org_{side}"], found[f"work_id_{side}"], strict=True)
+        expected = [where[key] for key in keys]
         assert at.tolist() == expected
 
 
