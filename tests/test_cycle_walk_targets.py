@@ -97,9 +97,8 @@ def test_the_council_pack_command_is_said_on_the_terminal_only(tmp_path: Path) -
     states = now.kpis["state"].value_counts()
     counts = ", ".join(f"{states.get(k, 0)} {k}" for k in ("green", "amber", "red"))
     step = now.steps.set_index("step").loc[5]
-    assert (step["state"], step["detail"]) == ("done", f"KPIs against targets: {counts}")
+    # measured, but the year's evaluation report is not produced yet
+    detail = f"KPIs against targets: {counts}; council pack not produced yet"
+    assert (step["state"], step["detail"]) == ("partial", detail)
     (line,) = [t for t in now.text().splitlines() if t.startswith("5. ")]
-    assert line.endswith(
-        f"KPIs against targets: {counts}; council pack: ims-geo report --cycle {YEAR} "
-        "--out pack.html"
-    )
+    assert line.endswith(f"{detail}; council pack: ims-geo report --cycle {YEAR} --out pack.html")

@@ -92,6 +92,7 @@ CYCLE_TABLES: dict[str, tuple[tuple[str, ...], bool, bool]] = {
     "progress_reports": (WRITERS, True, False),
     "moratoria": (WRITERS, True, False),
     "moratorium_exemptions": (WRITERS, True, False),
+    "cycle_reports": (COORDINATORS, False, False),
 }
 #: Views over works and plan versions the application role reads (made again by
 #: :func:`upgrade`): the two the store reads, and the two the policy on works asks.
@@ -117,6 +118,7 @@ CYCLE_AUDIT: dict[str, str] = {
     "progress_reports": "progress report",
     "moratoria": "moratorium",
     "moratorium_exemptions": "moratorium exemption",
+    "cycle_reports": "cycle report",
 }
 
 
@@ -935,6 +937,9 @@ def secure_cycle_tables(conn: sa.Connection, schema: str) -> list[str]:
     for table in tables:
         for statement in cycle_table_ddl(schema, table, existing):
             conn.execute(sa.text(_BIND.sub(r"\\:", statement)))
+    for reader in readers:  # a table added by a later version: the application's rights on it
+        for statement in _cycle_grants(conn, schema, tables, _quote(reader)):
+            conn.execute(sa.text(statement))
     if set(VIEWED_TABLES) <= set(tables):
         for reader in readers:  # the views were made anew: their readers again
             conn.execute(sa.text(_view_grants(schema, _quote(reader))))
@@ -946,6 +951,24 @@ def secure_cycle_tables(conn: sa.Connection, schema: str) -> list[str]:
         {"v": stamp},
     )
     return tables
+
+
+def _cycle_grants(conn: sa.Connection, schema: str, tables: list[str], role: str) -> list[str]:
+    """The application role's rights on the planning-cycle tables ``tables`` (the policies
+    decide which rows) and on the numbers they draw."""
+    statements = [
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{table} TO {role}" for table in tables
+    ]
+    sequences = conn.execute(
+        sa.text(
+            "SELECT pg_get_serial_sequence(quote_ident(c.table_schema) || '.' || "
+            "quote_ident(c.table_name), c.column_name) FROM information_schema.columns c "
+            "WHERE c.table_schema = :s AND c.table_name = ANY(:t)"
+        ),
+        {"s": schema, "t": list(tables)},
+    ).fetchall()
+    statements += [f"GRANT USAGE ON SEQUENCE {seq} TO {role}" for (seq,) in sequences if seq]
+    return statements
 
 
 def _view_grants(schema: str, role: str) -> str:
@@ -1004,20 +1027,8 @@ def grant_app_role(conn: sa.Connection, schema: str, app_role: str) -> None:
             f"GRANT SELECT ON {schema}.current_works TO {role}",
         ]
     cycle_tables = secure_cycle_tables(conn, schema)
-    for table in cycle_tables:
-        statements.append(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {schema}.{table} TO {role}")
+    statements += _cycle_grants(conn, schema, cycle_tables, role)
     if set(VIEWED_TABLES) <= set(cycle_tables):
         statements.append(_view_grants(schema, role))
-    sequences = conn.execute(
-        sa.text(
-            "SELECT pg_get_serial_sequence(quote_ident(c.table_schema) || '.' || "
-            "quote_ident(c.table_name), c.column_name) FROM information_schema.columns c "
-            "WHERE c.table_schema = :s AND c.table_name = ANY(:t)"
-        ),
-        {"s": schema, "t": list(CYCLE_TABLES)},
-    ).fetchall()
-    for (sequence,) in sequences:
-        if sequence:
-            statements.append(f"GRANT USAGE ON SEQUENCE {sequence} TO {role}")
     for statement in statements:
         conn.execute(sa.text(statement))

@@ -72,6 +72,7 @@ def report_cmd(
     .pdf is the HTML printed by headless Chromium. --lang nl writes it in Dutch
     (organisation names and titles stay as they are).
     """
+    from ims_geo.cycle.evaluation import record_report
     from ims_geo.report import find_chromium, report_format, write_report
     from ims_geo.report.assemble import report_data
     from ims_geo.report.words import check_language
@@ -88,6 +89,8 @@ def report_cmd(
     store = _open_store(store_path)
     data = report_data(store, year, as_of=as_of, rules=rules, area=area)
     path = write_report(data, out, kind=kind, lang=lang)
+    # the cycle's step 5 (evaluation and reporting) is done once its council pack was produced
+    recorded = record_report(store, year, kind, [fmt], revision=data.info.revision)
     what = "Council pack" if kind == "council" else "Status report"
     revision = (
         f"programme revision {data.info.revision}"
@@ -95,3 +98,9 @@ def report_cmd(
         else "no programme adopted yet"
     )
     click.echo(f"{what} of cycle {year} ({revision}) written to {path}", err=True)
+    if not recorded:
+        click.echo(
+            f"Not recorded as produced in cycle {year}: only coordinators and admins record "
+            "the cycle's reports",
+            err=True,
+        )

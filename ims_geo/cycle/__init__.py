@@ -66,6 +66,9 @@ More frames
     KPIs, deviations, project states, stale plans; ``.text()`` for a terminal.
 ``stale_plans(store, cycle)``
     organisations whose plan was not re-submitted in a full-revision cycle.
+``reports(store, cycle)``
+    the reports of a cycle produced so far (step 5 is done with its council
+    pack): cycle, kind, formats, revision, produced_at.
 
 Writing
 -------
@@ -76,7 +79,8 @@ Writing
 ``read_progress(path, mapping=None)`` + ``record_progress(store, cycle, org, frame)``
 (or ``progress_sheet`` edited in the app, ``changed_progress`` its edits)
 (returns :class:`ProgressResult`: accepted, rejected with reason, moratoria
-created), ``import_moratoria(store, frame, org=...)``, ``add_exemption(...)``.
+created), ``import_moratoria(store, frame, org=...)``, ``add_exemption(...)``,
+``record_report(store, cycle, kind, formats, revision=...)`` (a report produced).
 
 The conflict engine with the moratoria layer:
 ``find_conflicts_with_moratoria(works, moratoria_frame, rules)``; a store's
@@ -108,6 +112,7 @@ from ims_geo.cycle.baseline import (
     kpis,
     picture,
 )
+from ims_geo.cycle.evaluation import record_report, reports
 from ims_geo.cycle.monitor import (
     AWAITING,
     AWAITING_COLUMNS,
@@ -200,6 +205,8 @@ __all__ = [
     "read_moratoria",
     "read_progress",
     "record_progress",
+    "record_report",
+    "reports",
     "revisions",
     "set_full_revision",
     "set_targets",

@@ -4,7 +4,10 @@
 (baseline, targets, commitment, implementation and monitoring, evaluation
 and reporting), whether it is ``done``, ``partial`` or ``missing`` and what
 is missing in words a coordinator forwards ("3 of 6 organisations have not
-uploaded a 2027 plan: ..."; "programme not adopted"). In a full-revision
+uploaded a 2027 plan: ..."; "programme not adopted"). Evaluation and reporting
+is done once the year's council pack was produced (recorded by
+:func:`ims_geo.cycle.evaluation.record_report`), partial while KPIs are
+measured but no council pack was. In a full-revision
 cycle every organisation must re-submit; the plans that were not are
 listed as stale (:func:`stale_plans`).
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ims_geo.conflicts.rules import Rules
+from ims_geo.cycle import evaluation
 from ims_geo.cycle._common import checked_cycle
 from ims_geo.cycle.adopt import has_programme, in_force, revisions
 from ims_geo.cycle.baseline import kpis, plans
@@ -196,12 +200,21 @@ def status(store: Store, cycle: int, rules: Rules | None = None) -> CycleStatus:
     values = kpis(store, year, rules, deviations=devs if monitored else None)
     measured = values[values["state"].isin(["green", "amber", "red"])]
     if measured.empty:
-        steps.append((5, "missing", "no KPI can be measured against a target yet"))
+        detail = "no KPI can be measured against a target yet"
     else:
         counts = measured["state"].value_counts()
         summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("green", "amber", "red"))
-        state = "done" if adopted else "partial"
-        steps.append((5, state, f"KPIs against targets: {summary}"))
+        detail = f"KPIs against targets: {summary}"
+    # done once the year's evaluation report (the council pack) was produced and recorded
+    produced = evaluation.reports(store, year)
+    packs = produced[produced["kind"] == evaluation.EVALUATION]
+    if len(packs):
+        day = packs["produced_at"].iloc[-1].date().isoformat()
+        steps.append((5, "done", f"{detail}; council pack produced on {day}"))
+    elif measured.empty:
+        steps.append((5, "missing", detail))
+    else:
+        steps.append((5, "partial", f"{detail}; council pack not produced yet"))
     if full:
         stale = stale_plans(store, year)
         if len(stale):

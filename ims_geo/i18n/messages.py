@@ -201,6 +201,9 @@ TEMPLATES: tuple[str, ...] = (
         "projects {red} red, {amber} amber, {green} green"
     ),
     N_("no KPI can be measured against a target yet"),
+    N_("{detail}; council pack produced on {date}"),
+    N_("{detail}; council pack not produced yet"),
+    N_("KPIs against targets: {green} green, {amber} amber, {red} red"),
     N_(
         "KPIs against targets: {green} green, {amber} amber, {red} red; council pack: "
         "ims-geo report --cycle {year} --out pack.html"

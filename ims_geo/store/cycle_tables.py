@@ -24,6 +24,10 @@ these tables hold what the area decided and what happened:
     geometry as hexadecimal WKB in the store CRS); ``org`` registered it.
 ``moratorium_exemptions``
     works allowed to dig in a moratorium (emergency, a named decision).
+``cycle_reports``
+    every report produced of a cycle (step 5, evaluation and reporting):
+    kind (council pack or status report), formats, the programme revision
+    it reports on, when.
 
 Rows are written once and never updated, except ``cycles`` and
 ``cycle_targets`` (settings). The SQL is written once, with ``:name``
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
 TABLES: tuple[str, ...] = (
     "cycles", "cycle_targets", "programme_revisions", "programme_projects",
     "programme_members", "progress_reports", "moratoria", "moratorium_exemptions",
+    "cycle_reports",
 )  # fmt: skip
 
 _DESCRIPTIONS = {
@@ -63,6 +68,7 @@ _DESCRIPTIONS = {
     "progress_reports": "progress reported per work",
     "moratoria": "protected new surfaces",
     "moratorium_exemptions": "works exempted from a moratorium",
+    "cycle_reports": "reports produced per cycle (council pack, status report)",
 }
 
 # ``{t}`` is the table prefix: "" in a GeoPackage, "<schema>." in PostGIS. ``{serial}``
@@ -107,6 +113,9 @@ _DDL: tuple[str, ...] = (
   exemption_id INTEGER PRIMARY KEY, moratorium_id INTEGER NOT NULL, org TEXT NOT NULL,
   exempt_org TEXT NOT NULL, exempt_work_id TEXT, kind TEXT NOT NULL, decision TEXT,
   granted_at TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {t}cycle_reports (
+  report_id {serial}, cycle INTEGER NOT NULL, kind TEXT NOT NULL, formats TEXT NOT NULL,
+  revision INTEGER, produced_at TEXT NOT NULL)""",
 )
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ims_geo import cycle, i18n
 from ims_geo.cycle.baseline import SEALED_CLASH_NOTE
+from ims_geo.cycle.evaluation import record_report
 from ims_geo.cycle.monitor import PROJECT_STATES
 from ims_geo.i18n import N_, _, bind, fmt_date, fmt_number, messages, ngettext
 from ims_geo.ingest import UPLOAD_TYPES, Limits
@@ -430,6 +431,8 @@ with tab_report:
                     year, kind, report_bytes(data, "html", kind=kind, lang=i18n.language()),
                     report_bytes(data, "xlsx", kind=kind, lang=i18n.language()), i18n.language(),
                 )  # fmt: skip
+                # produced: step 5 of the cycle is done with its council pack
+                record_report(store, year, kind, ["html", "xlsx"], revision=data.info.revision)
         built = st.session_state.get("cycle_report")
         if built is not None and (*built[:2], built[-1]) == (year, kind, i18n.language()):
             left, right = st.columns(2)
