@@ -15,9 +15,10 @@ from typing import Any
 
 import psycopg
 import pytest
-import sqlalchemy as sa
+import test_rls
 from access_data import PASSWORD, Installation
 from click.testing import CliRunner
+from test_rls import _libpq, app_sql, refused
 
 from ims_geo import cycle
 from ims_geo.cli import main
@@ -83,15 +84,8 @@ def test_a_council_pack_without_measured_kpis_still_completes_the_step(tmp_path:
     )  # fmt: skip
 
 
-# --- a shared store ------------------------------------------------------------------------
-@pytest.fixture
-def inst(populated_installation: Any) -> Installation:
-    made, versions = populated_installation
-    return Installation(made.owner_url, made.app_url, **versions)
-
-
-def _libpq(url: str) -> str:
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+# --- a shared store (the fixture and raw connections of the row-level security tests) ------
+inst = test_rls.inst
 
 
 def recorded_by_owner(inst: Installation) -> list[tuple[Any, ...]]:
@@ -114,17 +108,13 @@ def check_rights(inst: Installation) -> None:
         assert reports(store, 2027)["kind"].tolist() == ["council"]
         assert step5(store, 2027)[0] == "done"
     assert recorded_by_owner(inst) == [(2027, "council", "html")]
-    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
-        token = con.execute("SELECT ims_geo.login(%s, %s)", ("a_plan", PASSWORD)).fetchone()[0]
-        con.execute("SELECT set_config('ims_geo.session', %s, false)", (token,))
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
-            con.execute(
-                "INSERT INTO ims_geo.cycle_reports (cycle, kind, formats, produced_at) "
-                "VALUES (2027, 'council', 'html', '2027-01-01')"
-            )
-    with psycopg.connect(_libpq(inst.app_url), autocommit=True) as con:
-        token = con.execute("SELECT ims_geo.login(%s, %s)", ("a_coord", PASSWORD)).fetchone()[0]
-        con.execute("SELECT set_config('ims_geo.session', %s, false)", (token,))
+    with app_sql(inst, "a_plan") as con:
+        assert "row-level security" in refused(
+            con,
+            "INSERT INTO ims_geo.cycle_reports (cycle, kind, formats, produced_at) "
+            "VALUES (2027, 'council', 'html', '2027-01-01')",
+        )
+    with app_sql(inst, "a_coord") as con:
         # recorded once, never changed: the step's history stays what happened
         assert con.execute("DELETE FROM ims_geo.cycle_reports").rowcount == 0
         assert con.execute("UPDATE ims_geo.cycle_reports SET cycle = 2026").rowcount == 0
