@@ -108,6 +108,9 @@ class Clock:
         #: machine it grows far less with the load than the wall time does.
         self.cpu = 0.0
         self.import_seconds = time.perf_counter() - _PROCESS_START
+        #: The process's peak resident memory (MiB) at the end of the last phase: what the
+        #: method itself needed, not the check of its pairs that follows.
+        self.peak_mib = 0.0
         self._last = time.perf_counter()
         self._last_cpu = time.process_time()
 
@@ -115,6 +118,7 @@ class Clock:
         now, cpu = time.perf_counter(), time.process_time()
         self.phases[name] = self.phases.get(name, 0.0) + now - self._last
         self.cpu += cpu - self._last_cpu
+        self.peak_mib = peak_rss_mib()
         self._last, self._last_cpu = now, cpu
 
     def skip(self) -> None:
@@ -139,6 +143,7 @@ def _finish(name: str, clock: Clock, left: np.ndarray, right: np.ndarray, n: int
         seconds=sum(clock.phases.values()),
         cpu_seconds=clock.cpu,
         import_seconds=clock.import_seconds,
+        peak_rss_mib=clock.peak_mib,
     )
 
 
@@ -527,7 +532,8 @@ def run(method: str, path: Path, task: Task, *, postgis_url: str | None = None) 
         result = postgis(path, task, postgis_url)
     else:
         result = METHODS[method](path, task)
-    result.peak_rss_mib = peak_rss_mib()
+    # a method without phases: the peak of the whole run
+    result.peak_rss_mib = result.peak_rss_mib or peak_rss_mib()
     return result
 
 
