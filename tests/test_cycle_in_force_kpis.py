@@ -287,3 +287,43 @@ def test_baseline_file_has_every_sheet_even_when_empty(tmp_path: Path) -> None:
     assert list(shapes["lone"]) == ["plans", "conflicts", "moratoria", "disruption"]
     assert shapes["lone"] == shapes["full"]
     assert shapes["lone"]["moratoria"][:4] == list(cycle.MORATORIUM_COLUMNS)
+
+
+def test_the_report_keeps_same_named_projects_of_two_cycles_apart(tmp_path: Path) -> None:
+    """2027 adopts its own P1 (H1, T1) while 2026's P1 (W2, G1) still runs."""
+    from ims_geo.report import render_html
+    from ims_geo.report.assemble import report_data
+    from ims_geo.report.xlsx import sheets
+
+    store = build(open_store(tmp_path / "cycle.gpkg"))
+    replanned = {("Heat", "H1"): "P1", ("Telecom", "T1"): "P1"}
+    cycle.adopt(store, 2027, programme_frame(store, replanned), decision="Council 2027/1",
+                decision_date="2027-02-01", reason="H1 and T1 combined")  # fmt: skip
+    # by hand: each in-force work's project within the cycle that adopted it
+    in_force = {k for k, v in PLANS.items() if day(v[2]) >= dt.date(2027, 1, 1)}
+    adopted = {k: (2027, replanned[k]) if k in replanned else (2026, PROJECT[k]) for k in in_force}
+    names = {p for _, p in adopted.values() if p is not None}
+    cycles_of = {p: {c for c, q in adopted.values() if q == p} for p in names}
+    label = {
+        k: None if p is None else (f"{p} ({c})" if len(cycles_of[p]) > 1 else p)
+        for k, (c, p) in adopted.items()
+    }
+    members = {
+        name: sorted(k for k, v in label.items() if v == name)
+        for name in {v for v in label.values() if v}
+    }
+    assert sorted(members) == ["P1 (2026)", "P1 (2027)", "P2"]
+    data = report_data(store, 2027, as_of=dt.date(2027, 6, 1))
+    shown = {
+        (o, w): (None if pd.isna(p) else str(p))
+        for o, w, p in zip(data.programme["org"], data.programme["work_id"],
+                           data.programme["project"], strict=True)
+    }  # fmt: skip
+    assert shown == label
+    assert sorted(data.projects["project"]) == sorted(members)
+    html = render_html(data, "council")
+    for name in members:
+        assert f"Measure sheet: project {name}" in html
+    assert html.count("Measure sheet: project") == len(members)
+    table = sheets(data, "council", lang="en")["Combined projects"]
+    assert sorted(table.iloc[:, 0]) == sorted(members)

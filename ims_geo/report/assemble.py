@@ -104,6 +104,38 @@ def conflict_states(
     return out.loc[:, list(CONFLICT_COLUMNS)].reset_index(drop=True)
 
 
+def distinct_projects(*frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """The frames with each combined project named once across the cycles in force.
+
+    A project is named within the cycle that adopted it, so a programme in
+    force may hold a 2026 and a 2027 project of the same name: those are
+    called ``name (cycle)``, e.g. ``C001 (2026)``, so the report's tables and
+    measure sheets keep them apart. Other names stay as adopted.
+
+    Parameters
+    ----------
+    frames
+        Frames with ``project`` and ``adopted_in`` (the programme in force
+        first: its projects decide which names two cycles share); a row
+        without a project (or without ``adopted_in``) is left as it is.
+    """
+    first = frames[0]
+    named = first[first["project"].notna()]
+    cycles = named.groupby(named["project"].astype(str))["adopted_in"].nunique()
+    shared = set(cycles.index[cycles > 1])
+    out = []
+    for frame in frames:
+        if not shared or frame.empty or "adopted_in" not in frame:
+            out.append(frame)
+            continue
+        project = frame["project"]
+        hit = (project.notna() & project.astype(str).isin(shared)).to_numpy(dtype=bool)
+        label = project.astype(str) + " (" + frame["adopted_in"].astype(str) + ")"
+        renamed = project.astype(object).where(~hit, label)
+        out.append(frame.assign(project=renamed.astype(project.dtype)))
+    return out
+
+
 def works_at(store: Store, moment: pd.Timestamp) -> gpd.GeoDataFrame:
     """Every organisation's plan as it was at ``moment`` (its latest version uploaded by then).
 
@@ -208,6 +240,9 @@ def report_data(
     carried = tuple(sorted({int(c) for c in programme["adopted_in"] if c != year}))
     if len(programme):
         deviations, projects, awaiting = cyc.monitoring(store, year)
+        programme, deviations, projects, awaiting = distinct_projects(
+            programme, deviations, projects, awaiting
+        )
     else:
         programme = gpd.GeoDataFrame(
             empty(PROGRAMME_COLUMNS), geometry=gpd.GeoSeries([], crs=works.crs)
