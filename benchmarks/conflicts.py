@@ -443,10 +443,15 @@ def verdicts(report: dict[str, Any]) -> list[str]:
             )
         floor_1m = (ms.get("floor") or {}).get("result")
         if n == 1_000_000 and floor_1m:
-            ratio = t / floor_1m["seconds"]
+            # the target as stated: "1M works (validate + find_conflicts) within 2x the floor"
+            # (the floor reads too: the ratio with ims_geo's read counted is shown beside it)
+            phases = ims["phases"]
+            own = phases.get("validate", 0.0) + phases.get("find_conflicts", 0.0)
+            ratio = own / floor_1m["seconds"]
             out.append(
-                f"1M: {ratio:.2f}x the floor ({floor_1m['seconds']:.2f} s): target <= 2x "
-                f"{'met' if ratio <= 2 else 'MISSED'}"
+                f"1M: validate + find_conflicts {own:.2f} s = {ratio:.2f}x the floor "
+                f"({floor_1m['seconds']:.2f} s): target <= 2x {'met' if ratio <= 2 else 'MISSED'}"
+                f" (with ims_geo's read: {t / floor_1m['seconds']:.2f}x)"
             )
         if n == 1_000_000:
             rss = ms["ims_geo"]["peak_rss_mib"]

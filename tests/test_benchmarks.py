@@ -269,3 +269,24 @@ def test_benchmark_script_runs_and_reports(tmp_path: Path) -> None:
     assert e2e["cli"]["rows"] >= size["pairs"]
     table = (tmp_path / "conflicts.md").read_text()
     assert "| ims_geo |" in table and "| cli_moratorium_0 |" in table
+
+
+def test_the_dense_target_counts_validate_and_find_conflicts_against_the_floor() -> None:
+    def method(seconds: dict[str, float], peak: float = 3000.0) -> dict:
+        return {"result": {"seconds": sum(seconds.values()), "phases": seconds},
+                "peak_rss_mib": peak}  # fmt: skip
+
+    ims = {"read": 1.5, "validate": 0.5, "find_conflicts": 10.5}
+    report = {"sizes": [{"n": 1_000_000, "methods": {
+        "floor": method({"read": 1.5, "index": 0.3, "bbox query": 4.0}),
+        "ims_geo": method(ims, peak=4100.0)}}]}  # fmt: skip
+    lines = bench.verdicts(report)
+    # (0.5 + 10.5) / 5.8 = 1.90; with the read (12.5 / 5.8) 2.16
+    assert lines[0] == (
+        "1M: validate + find_conflicts 11.00 s = 1.90x the floor (5.80 s): target <= 2x met"
+        " (with ims_geo's read: 2.16x)"
+    )
+    assert lines[1] == "1M: 12.5 s (target < 30 s met), peak RSS 4.00 GiB (target < 4 GiB MISSED)"
+    ims["find_conflicts"] = 11.2  # 11.7 / 5.8 = 2.02; with the read 13.2 / 5.8 = 2.28
+    report["sizes"][0]["methods"]["ims_geo"] = method(ims)
+    assert bench.verdicts(report)[0].endswith("target <= 2x MISSED (with ims_geo's read: 2.28x)")
