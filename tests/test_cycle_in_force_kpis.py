@@ -273,8 +273,11 @@ def test_baseline_file_has_every_sheet_even_when_empty(tmp_path: Path) -> None:
         plan("City", [work("R1", "road", "2027-06-01", "2027-06-30", line(0))]), org="City",
         cycle=2027,
     )  # fmt: skip
+    empty = tmp_path / "empty.gpkg"
+    open_store(empty)  # no plan at all yet
     shapes = {}
-    for name, store, year in (("full", full, "2027"), ("lone", lone, "2030")):
+    for name, store, year in (("full", full, "2027"), ("lone", lone, "2030"),
+                              ("empty", empty, "2027")):  # fmt: skip
         out = tmp_path / f"{name}.xlsx"
         run("cycle", "baseline", "--cycle", year, "--store", str(store), "--out", str(out))
         shapes[name] = sheets_and_headers(out)
@@ -285,7 +288,7 @@ def test_baseline_file_has_every_sheet_even_when_empty(tmp_path: Path) -> None:
     assert lone_store.conflicts.empty and lone_store.moratoria.empty
     assert lone_store.disruption.empty
     assert list(shapes["lone"]) == ["plans", "conflicts", "moratoria", "disruption"]
-    assert shapes["lone"] == shapes["full"]
+    assert shapes["lone"] == shapes["full"] == shapes["empty"]
     assert shapes["lone"]["moratoria"][:4] == list(cycle.MORATORIUM_COLUMNS)
 
 

@@ -295,12 +295,7 @@ def _year_layer(store: Store, year: int) -> gpd.GeoDataFrame:
 
 def conflicts(store: Store, cycle: int, rules: Rules | None = None) -> gpd.GeoDataFrame:
     """Conflicts of the cycle's picture with every moratorium (exemptions applied)."""
-    works = picture(store, cycle)
-    if works.empty:
-        from ims_geo.conflicts import empty_conflicts
-
-        return empty_conflicts(works.crs)
-    return store_conflicts(store, works, rules)
+    return store_conflicts(store, picture(store, cycle), rules)
 
 
 def baseline(store: Store, cycle: int, rules: Rules | None = None) -> Baseline:
@@ -312,12 +307,8 @@ def baseline(store: Store, cycle: int, rules: Rules | None = None) -> Baseline:
     year = checked_cycle(cycle)
     works = store.works()
     works = works[works[S.STATUS] != "cancelled"].reset_index(drop=True)
-    if works.empty:
-        from ims_geo.conflicts import empty_conflicts
-
-        found = empty_conflicts(works.crs)
-    else:
-        found = store_conflicts(store, works, rules)
+    # also without works: the same columns (moratorium_id too), so an export keeps its shape
+    found = store_conflicts(store, works, rules)
     counts = found["kind"].value_counts()
     kinds = ["clash", "moratorium", "synergy"]
     table = pd.DataFrame({"kind": kinds, "conflicts": [int(counts.get(k, 0)) for k in kinds]})

@@ -48,7 +48,7 @@ from pyproj import CRS
 
 from ims_geo import sanity
 from ims_geo import schema as S
-from ims_geo.conflicts import find_conflicts
+from ims_geo.conflicts import empty_conflicts, find_conflicts
 from ims_geo.conflicts.rules import Rules
 from ims_geo.cycle._common import day_text, days, from_hex, now_text, require_writer, to_hex
 from ims_geo.errors import InputError, StoreError
@@ -637,8 +637,10 @@ def store_conflicts(
         As :func:`find_conflicts_with_moratoria`.
     """
     works = store.works() if works is None else works
-    if works.empty:  # nothing can dig in a moratorium; the engine's empty frame
-        return find_conflicts_with_moratoria(works, None, rules, internal=internal)
+    if works.empty:  # nothing can dig in a moratorium: no conflict, also without a CRS yet
+        found = empty_conflicts(works.crs)
+        found["moratorium_id"] = pd.array([], dtype="Int64")
+        return found
     return find_conflicts_with_moratoria(
         works, moratoria(store), rules, exempt=exemptions(store), internal=internal, finder=finder
     )
