@@ -737,7 +737,11 @@ def test_local_workers_start_without_dasks_malloc_trim_threshold(
     # process that ran the app's pages before, that is the app's script; under the
     # command line it is the command's own
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = dict(os.environ)
     with dask_client(workers=1, memory_limit="1GiB") as client:
+        # the settings the workers start with are theirs: this process keeps its own
+        assert dict(os.environ) == before
         seen = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"))
         threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
         profiling = client.run(

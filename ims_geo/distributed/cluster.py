@@ -101,7 +101,9 @@ def dask_client(
     for name, value in added.items():
         config[f"distributed.nanny.pre-spawn-environ.{name}"] = value
     # each worker's nanny copies the configuration; a variable this process has wins over
-    # it, and the nanny writes it into this process's environment before starting a worker
+    # it, and the nanny writes it (and Dask's own: OMP_NUM_THREADS=1...) into this
+    # process's environment before starting a worker: the environment is set back once
+    # the workers are started
     with dask.config.set(config), _variables(added):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, memory_limit=limit, dashboard_address=None
@@ -113,19 +115,17 @@ def dask_client(
 
 @contextmanager
 def _variables(values: dict[str, str]) -> Iterator[None]:
-    """This process's environment variables set to ``values`` for the block, then as they
-    were.
+    """This process's environment variables set to ``values`` for the block, then the whole
+    environment as it was (whatever else the block set or removed).
     """
-    before = {name: os.environ.get(name) for name in values}
+    before = dict(os.environ)
     os.environ.update(values)
     try:
         yield
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        for name in set(os.environ) - set(before):
+            del os.environ[name]
+        os.environ.update(before)
 
 
 def _warm(client: Any) -> None:
