@@ -86,7 +86,8 @@ CELL_SIZE_M = 100.0
 SEALED_CLASH_NOTE = N_(
     "An excavation that starts while a new surface nearby is being laid is a clash here, as on "
     "the Conflicts page; the programme proposal counts it as a moratorium violation, since it "
-    "digs the new surface up, so its baseline has that many fewer clashes and more violations."
+    "digs the new surface up, and leaves the moratoria layer out, so its baseline differs from "
+    "this one by exactly those conflicts."
 )
 
 
