@@ -55,6 +55,7 @@ def _escaped(text: str) -> str:
                 "A planner of A: you may not mark a full revision.",
                 "A planner of A: you may not set the cycle's targets.",
                 "A planner of A: you may not adopt a programme.",
+                "A planner of A: you may not record the report as the cycle's evaluation.",
             ],
         ),
         (
@@ -64,6 +65,7 @@ def _escaped(text: str) -> str:
                 "A viewer of A: you may not set the cycle's targets.",
                 "A viewer of A: you may not adopt a programme.",
                 "A viewer of A: you may not report progress.",
+                "A viewer of A: you may not record the report as the cycle's evaluation.",
             ],
         ),
         ("a_coord", []),

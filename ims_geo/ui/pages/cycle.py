@@ -424,6 +424,10 @@ with tab_report:
             _("Kind"), ["council", "status"], horizontal=True, key="cycle_report_kind",
             format_func=bind(lambda k: _(REPORT_KINDS[k])),
         )  # fmt: skip
+        # a coordinator's (or admin's) report is the cycle's evaluation: it completes step 5
+        records = not widgets.refused(
+            "coordinate", N_("record the report as the cycle's evaluation")
+        )
         if st.button(_("Build the report"), key="cycle_report_build"):
             with st.spinner(_("Assembling the report…")), widgets.user_errors():
                 data = assemble.report_data(store, year)
@@ -431,8 +435,9 @@ with tab_report:
                     year, kind, report_bytes(data, "html", kind=kind, lang=i18n.language()),
                     report_bytes(data, "xlsx", kind=kind, lang=i18n.language()), i18n.language(),
                 )  # fmt: skip
-                # produced: step 5 of the cycle is done with its council pack
-                record_report(store, year, kind, ["html", "xlsx"], revision=data.info.revision)
+                if records:
+                    revision = data.info.revision
+                    record_report(store, year, kind, ["html", "xlsx"], revision=revision)
         built = st.session_state.get("cycle_report")
         if built is not None and (*built[:2], built[-1]) == (year, kind, i18n.language()):
             left, right = st.columns(2)
