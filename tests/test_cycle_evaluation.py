@@ -162,3 +162,23 @@ def test_step_5_is_said_in_the_page_s_language(tmp_path: Path, lang: str) -> Non
         for detail in details:
             said = messages.translate(detail)
             assert said != detail and "council pack" not in said, said
+
+
+@pytest.mark.postgis
+def test_a_planner_s_report_on_the_command_line_is_not_recorded(
+    inst: Installation, tmp_path: Path
+) -> None:
+    base = {"IMS_GEO_TOKEN": "", "IMS_GEO_STORE": inst.app_url, "IMS_GEO_PASSWORD": PASSWORD}
+    out = tmp_path / "pack.html"
+    said = run("report", "--cycle", "2027", "--out", str(out),
+               env={**base, "IMS_GEO_USER": "a_plan"})  # fmt: skip
+    assert out.exists()
+    assert (
+        "Not recorded as produced in cycle 2027: only coordinators and admins record the "
+        "cycle's reports"
+    ) in said
+    assert recorded_by_owner(inst) == []
+    said = run("report", "--cycle", "2027", "--out", str(out),
+               env={**base, "IMS_GEO_USER": "a_coord"})  # fmt: skip
+    assert "Not recorded" not in said
+    assert recorded_by_owner(inst) == [(2027, "council", "html")]
