@@ -875,6 +875,26 @@ TEMPLATES: tuple[str, ...] = (
         "{file}: column {column} holds {kind}, which cannot be read as text; write it as text or "
         "numbers, or leave it out of the file"
     ),
+    # the command line's import and compare (ims_geo.cli): English there, in words where shown
+    N_(
+        "importing a plan into the shared store {location} needs a sign-in: ims-geo --user NAME "
+        "import FILE (the password from env IMS_GEO_PASSWORD or a prompt), or an organisation's "
+        "API token in env {token_env}; the plan is then stored as the signed-in organisation's"
+    ),
+    N_(
+        "signed in as {user} of {org}, you may import only the plans of {org}, not of {given}; "
+        "leave out --org (the organisation comes from the sign-in), or sign in as a user of the "
+        "other organisation"
+    ),
+    N_(
+        "Left out (not stored): {count} other organisation(s) of the file; a user of each "
+        "organisation imports its own plan:"
+    ),
+    N_("0 works left out: every work of both versions you may see was compared."),
+    N_(
+        "{n} works left out: no longer visible to you (made private or dropped since), so "
+        "compared in neither version."
+    ),
     # a table's problems (the programme page's budgets) last: "{where}: line 1 ..." is generic
     N_("{where}: {problems} (and {count} more)"),
     N_("{where}: {problems}"),
