@@ -7,7 +7,10 @@ twice, each in its own process so that its peak memory is its own:
 
 ``single``
     ``geopandas.read_parquet`` + :func:`ims_geo.conflicts.find_conflicts`
-    (two threads, as by default), the answer in memory.
+    (two threads, as by default), the answer in memory; then, timed apart,
+    :func:`ims_geo.schema.validate` of the works (the check the Dask run
+    makes of every partition, as ``ims-geo import`` checks a file), so that
+    the Dask run can be compared with the same job but its files too.
 ``dask``
     a ``LocalCluster`` of ``--workers`` worker processes (one thread each),
     started as ``ims-geo conflicts --engine dask --workers N`` starts it
@@ -123,21 +126,32 @@ def run_single(path: Path, hashes: Path) -> dict[str, Any]:
     import geopandas as gpd
 
     from ims_geo.conflicts import find_conflicts
+    from ims_geo.schema import validate
 
     t0 = time.perf_counter()
     works = gpd.read_parquet(path)
     t1 = time.perf_counter()
     found = find_conflicts(works)
     t2 = time.perf_counter()
+    peak = _peak_rss()
     np.save(hashes, _row_hashes(found))
+    pairs = len(found)
+    del found
+    # the check the Dask run makes of every partition (as ims-geo import checks a file),
+    # timed apart after the search: the same job as the Dask run, but for its files
+    t3 = time.perf_counter()
+    validate(works, source=path.name)
+    checked = time.perf_counter() - t3
     return {
         "engine": "single",
         "works": len(works),
-        "pairs": len(found),
+        "pairs": pairs,
         "read_s": t1 - t0,
         "search_s": t2 - t1,
         "total_s": t2 - t0,
-        "peak_rss": {"process": _peak_rss()},
+        "validate_s": checked,
+        "total_with_check_s": t2 - t0 + checked,
+        "peak_rss": {"process": peak},
     }
 
 
@@ -414,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
             b = np.load(OUT / f"hashes_{n}_dask.npy")
             row["equal"] = bool(len(a) == len(b) and (a == b).all())
             print(f"equal row for row: {row['equal']}", flush=True)
+            dask_s, single = row["dask"]["total_s"], row["single"]
+            print(
+                f"Dask over single: {dask_s / single['total_s']:.2f}x; over single with the "
+                f"check of the works: {dask_s / single['total_with_check_s']:.2f}x",
+                flush=True,
+            )
         row["load_after"] = machine()["load_average"]
         report["runs"] = [r for r in report["runs"] if r["n"] != n] + [row]
         args.report.parent.mkdir(parents=True, exist_ok=True)
