@@ -59,7 +59,7 @@ def right_after_adoption() -> tuple[
     dict[tuple[str, str], tuple[str, int | None]], str, list[tuple[str, str]]
 ]:
     """The model's states, project state and works awaiting the update right after adoption."""
-    states, project = model(plans_before(), set(), {})
+    states, project = model(plans_before(), {})
     waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
     return states, project, waiting
 
@@ -87,13 +87,12 @@ def adopt(store: Store) -> None:
 # --- the independent model -----------------------------------------------------------------
 def model(
     current: dict[tuple[str, str], tuple[str, str]],
-    reimported: set[str],
     actual: dict[tuple[str, str], tuple[str, str | None]],
 ) -> tuple[dict[tuple[str, str], tuple[str, int | None]], str]:
     """Each adopted work's state and days, and the state of project C001.
 
-    ``current``: the current plan's dates; ``reimported``: organisations that
-    imported a plan after the adoption; ``actual``: reported actual dates.
+    ``current``: the current plan's dates (whenever the plan was imported, a work
+    whose dates did not change awaits the update); ``actual``: reported actual dates.
     """
     before = plans_before()
     member = [k for k in ADOPTED if k in PROJECT]
@@ -111,12 +110,7 @@ def model(
         shift = (s - day(a_start)).days
         end_shift = (e - day(a_end)).days
         outside = key in PROJECT and (s < joint[0] or e > joint[1])
-        if (
-            not started
-            and key[0] not in reimported
-            and current[key] == before[key]
-            and current[key] != (a_start, a_end)
-        ):
+        if not started and current[key] == before[key] and current[key] != (a_start, a_end):
             states[key] = ("awaiting_update", shift)
             continue
         if started and outside:
@@ -163,11 +157,10 @@ def walk(store: Store) -> None:
     """Adopt, then each step of the brief, comparing the library with the model each time."""
     adopt(store)
     current = plans_before()
-    reimported: set[str] = set()
     actual: dict[tuple[str, str], tuple[str, str | None]] = {}
 
     def check(expected_project: str) -> None:
-        expected = model(current, reimported, actual)
+        expected = model(current, actual)
         assert library(store) == expected
         assert expected[1] == expected_project  # the model itself says what the step shows
 
@@ -189,14 +182,12 @@ def walk(store: Store) -> None:
     )
     # 2. Water imports the adopted dates: W1 on programme, G1 still awaits
     current[("Water", "W1")] = ADOPTED[("Water", "W1")]
-    reimported.add("Water")
     store.import_plan(plan_of("Water", {"W1": ADOPTED[("Water", "W1")]}), org="Water",
                       cycle=YEAR)  # fmt: skip
     check("awaiting_update")
     assert cycle.awaiting_update(store, YEAR)["work_id"].tolist() == ["G1"]
     # 3. Gas imports other dates (3 days after the adopted ones): a real deviation
     current[("Gas", "G1")] = ("2030-04-23", "2030-05-02")
-    reimported.add("Gas")
     store.import_plan(plan_of("Gas", {"G1": current[("Gas", "G1")]}), org="Gas", cycle=YEAR)
     check("amber")
     assert cycle.awaiting_update(store, YEAR).empty
@@ -215,14 +206,16 @@ def test_after_adoption_plans_await_the_update_on_postgis(postgis_url: str) -> N
     walk(open_store(postgis_url))
 
 
-def test_an_old_plan_re_imported_after_adoption_is_a_deviation(tmp_path: Path) -> None:
+def test_the_old_plan_imported_again_after_adoption_still_awaits_the_update(
+    tmp_path: Path,
+) -> None:
     store = open_store(tmp_path / "cycle.gpkg")
     adopt(store)
-    store.import_plan(plan_of("Gas"), org="Gas", cycle=YEAR)  # the old dates, on purpose
+    store.import_plan(plan_of("Gas"), org="Gas", cycle=YEAR)  # the same dates again
     before = plans_before()
-    expected = model(before, {"Gas"}, {})
+    expected = model(before, {})
     assert library(store) == expected
-    assert expected[0][("Gas", "G1")] == ("early", -19)
+    assert expected[0][("Gas", "G1")] == ("awaiting_update", -19)
 
 
 def test_progress_reported_on_a_work_awaiting_the_update_counts(tmp_path: Path) -> None:
@@ -231,7 +224,7 @@ def test_progress_reported_on_a_work_awaiting_the_update_counts(tmp_path: Path) 
     cycle.record_progress(store, YEAR, "Water", progress_frame(
         [("W1", "in_progress", "2030-04-17", None, None)]))  # fmt: skip
     before = plans_before()
-    expected = model(before, set(), {("Water", "W1"): ("2030-04-17", None)})
+    expected = model(before, {("Water", "W1"): ("2030-04-17", None)})
     assert library(store) == expected
     assert expected[0][("Water", "W1")] == ("late", 2)
 

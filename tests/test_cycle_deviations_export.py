@@ -36,7 +36,7 @@ def expected_rows() -> list[tuple[str, str, str, str, str, int, str, str, str, s
     """
     current = {(o, w): (s, e) for o, rows in BEFORE.items() for w, _, s, e, _, _ in rows}
     current[("Heat", "H1")] = HEAT
-    states, _ = model(current, {"Heat"}, {})
+    states, _ = model(current, {})
     deviating = sorted(k for k, (kind, _) in states.items() if kind not in ("", "awaiting_update"))
     waiting = sorted(k for k, (kind, _) in states.items() if kind == "awaiting_update")
     rows = []
@@ -141,7 +141,7 @@ def test_with_every_plan_on_programme_the_file_holds_the_header_only(tmp_path: P
     for org, rows in BEFORE.items():
         dates = {w: ADOPTED[(org, w)] for w, *_ in rows}
         store.import_plan(plan_of(org, dates), org=org, cycle=YEAR)
-    states, _ = model(dict(ADOPTED), set(BEFORE), {})
+    states, _ = model(dict(ADOPTED), {})
     assert {kind for kind, _ in states.values()} == {""}  # nothing deviates, nothing awaits
     run("cycle", "deviations", "--cycle", str(YEAR), "--store", str(path), "--out", str(target))
     table = pd.read_csv(target, dtype=str, keep_default_na=False)

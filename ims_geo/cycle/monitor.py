@@ -54,15 +54,18 @@ Right after an adoption the organisations' current plans still hold the
 dates they were adopted from: that is no deviation of the work, the plan is
 not yet updated. A work is ``awaiting_update`` (:data:`AWAITING`) instead
 of ``moved``, ``late`` or ``early`` when nothing was reported of its
-execution (no actual date), its organisation's current plan version was
-uploaded before the programme's latest revision was adopted, its dates
-there are still those the programme was adopted from (``planned_start``,
-``planned_end``), and the adopted dates differ from them. ``days`` is how far
-the plan's start is from the adopted start. Such works are listed apart from the
-deviations; the state clears itself when the organisation imports its
-plan with the adopted dates (then the work is on programme) or with other
-dates (then it deviates). A plan changed after the adoption, progress
-reported late, a work dropped or not combined are deviations as before.
+execution (no actual date), its dates in the organisation's current plan
+are still those the programme was adopted from (``planned_start``,
+``planned_end``: its dates in the plan current at the adoption), and the
+adopted dates differ from them. ``days`` is how far the plan's start is from
+the adopted start. The check is made per work, not by when the plan was
+uploaded: importing the same plan again after the adoption changes no
+work's state, and a new plan version flags only the works whose own dates
+changed. Such works are listed apart from the deviations; the state clears
+itself when the organisation imports its plan with the adopted dates (then
+the work is on programme) or with other dates (then it deviates). A work's
+dates changed after the adoption, progress reported late, a work dropped or
+not combined are deviations as before.
 
 State of a combined project (:func:`project_status`)
 ----------------------------------------------------
@@ -625,11 +628,13 @@ def _assess(store: Store, year: int, moved_days: int) -> pd.DataFrame:
     frame["uploaded_at"] = (
         _current_uploads(store).reindex(frame[S.ORG].to_numpy()).set_axis(frame.index)
     )
+    # per work, not by upload time: a plan imported again after the adoption with this
+    # work's dates unchanged leaves it awaiting the update (planned_* are its dates in the
+    # plan that was current when the programme was adopted)
     awaiting = (
         ~dropped
         & ~started
         & frame["actual_end"].isna().to_numpy()
-        & (frame["uploaded_at"] <= frame["adopted_at"]).fillna(False).to_numpy(dtype=bool)
         & (frame["plan_start"] == frame["planned_start"]).fillna(False).to_numpy(dtype=bool)
         & (frame["plan_end"] == frame["planned_end"]).fillna(False).to_numpy(dtype=bool)
         & ((frame["start"] != frame["plan_start"]) | (frame["end"] != frame["plan_end"]))
