@@ -25,6 +25,7 @@ from ims_geo import cycle
 from ims_geo.ingest import read_works
 from ims_geo.store import Store, open_store
 from tests.test_cycle import RD, line
+from tests.test_cycle_carry import adopt as adopt_in
 
 YEAR = 2030
 Key = tuple[str, str]
@@ -85,21 +86,7 @@ def upload(store: Store, org: str, data: bytes) -> None:
 
 
 def adopt(store: Store) -> None:
-    works = store.works()
-    keys = list(zip(works["org"], works["work_id"], strict=True))
-    proposal = gpd.GeoDataFrame(
-        {
-            "org": works["org"],
-            "work_id": works["work_id"],
-            "proposed_start": [ADOPTED[k][0] for k in keys],
-            "proposed_end": [ADOPTED[k][1] for k in keys],
-            "cluster_id": [PROJECT[k][0] if k in PROJECT else None for k in keys],
-            "exec_order": [PROJECT[k][1] if k in PROJECT else None for k in keys],
-        },
-        geometry=works.geometry,
-        crs=works.crs,
-    )
-    cycle.adopt(store, YEAR, proposal, decision="Council 2030/1", decision_date="2030-01-15")
+    adopt_in(store, YEAR, {k: (*ADOPTED[k], *PROJECT.get(k, (None, None))) for k in ADOPTED})
 
 
 # --- the independent model -----------------------------------------------------------------
