@@ -71,6 +71,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import shapely
+from pyproj import CRS
 
 from ims_geo.errors import InputError
 from ims_geo.schema import ORG, TITLE, WORK_ID
@@ -564,7 +565,13 @@ _GEOMETRY_TYPES += [f"{name} Z" for name in _GEOMETRY_TYPES]
 _BBOX = ("xmin", "ymin", "xmax", "ymax")
 
 
-def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
+def geoparquet_table(
+    frame: pd.DataFrame,
+    *,
+    wkb: np.ndarray | None = None,
+    bounds: np.ndarray | None = None,
+    crs: CRS | None = None,
+) -> pa.Table:
     """``frame`` as the Arrow table of a GeoParquet 1.1 file with the ``bbox`` covering column.
 
     The table, its schema and its metadata (``geo`` and ``pandas``) are
@@ -578,14 +585,18 @@ def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
     Parameters
     ----------
     frame
-        A GeoDataFrame.
+        A GeoDataFrame; or, with ``wkb``, a plain frame of the other columns.
+    wkb, bounds, crs
+        The rows' geometries already written as 2D ISO WKB (``bytes``, as
+        :mod:`ims_geo.conflicts.wkb` writes them), their envelopes (n, 4) and
+        their CRS, instead of ``frame``'s geometries (no geometry is decoded).
 
     Returns
     -------
     pyarrow.Table
         The columns (safe names), then ``geometry`` (WKB) and ``bbox``.
     """
-    geom_col = _geometry_column(frame)
+    geom_col = _geometry_column(frame) if wkb is None else "geometry"
     if geom_col is None:
         raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
     given = _attributes(frame, geom_col)  # copied on write, never here
@@ -605,8 +616,12 @@ def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
     attrs["geometry"] = None  # an Arrow null column: the WKB takes its place
     table = pa.Table.from_pandas(attrs, preserve_index=False)
 
-    geoms = _without_measures(frame.geometry.to_numpy())
-    crs = frame.crs
+    if wkb is None:
+        geoms = _without_measures(frame.geometry.to_numpy())
+        crs = frame.crs
+        wkb = shapely.to_wkb(geoms, flavor="iso")
+        bounds = shapely.bounds(geoms)
+    assert bounds is not None
     field = pa.field(
         "geometry",
         pa.binary(),
@@ -616,10 +631,9 @@ def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
             "ARROW:extension:metadata": json.dumps({"crs": crs.to_json_dict()}) if crs else "{}",
         },
     )
-    wkb = pa.array(shapely.to_wkb(geoms, flavor="iso"), pa.binary())
-    table = table.set_column(table.schema.get_field_index("geometry"), field, wkb)
+    values = pa.array(wkb, pa.binary())
+    table = table.set_column(table.schema.get_field_index("geometry"), field, values)
 
-    bounds = shapely.bounds(geoms)
     boxes = [pa.array(bounds[:, i], from_pandas=True) for i in range(4)]  # NaN: no box
     table = table.append_column("bbox", pa.StructArray.from_arrays(boxes, names=list(_BBOX)))
 
@@ -630,7 +644,7 @@ def geoparquet_table(frame: pd.DataFrame) -> pa.Table:
             if column["name"] in dated:
                 column["numpy_type"] = "object"
         metadata[b"pandas"] = json.dumps(described).encode("utf-8")
-    types = _wkb_types(wkb)
+    types = _wkb_types(values)
     metadata[b"geo"] = json.dumps(_geo_metadata(types, bounds, crs)).encode("utf-8")
     return table.replace_schema_metadata(metadata)
 

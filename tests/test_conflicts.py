@@ -360,7 +360,9 @@ def test_conflict_rows_are_the_rows_of_each_pairs_works(
     order = list(range(len(works)))
     shuffle.shuffle(order)  # positions, not labels: a frame in any order, any index
     works = works.iloc[order].set_index(pd.Index([f"r{k}" for k in order]))
-    found, at_a, at_b = conflicts.find_conflict_rows(works, rules)
+    rows = conflicts.find_conflict_rows(works, rules)
+    found, at_a, at_b = rows.frame, rows.rows_a, rows.rows_b
+    assert rows.bounds is None
     pd.testing.assert_frame_equal(found, find_conflicts(works, rules), check_exact=True)
     assert at_a.dtype == at_b.dtype == np.int64
     # each row's works looked up one by one by (org, work_id)
@@ -369,6 +371,48 @@ def test_conflict_rows_are_the_rows_of_each_pairs_works(
         keys = zip(found[f"org_{side}"], found[f"work_id_{side}"], strict=True)
         expected = [where[key] for key in keys]
         assert at.tolist() == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=random_works(geometry=lines), rules=rules_strategy, workers=st.sampled_from([1, 2]))
+def test_conflicts_written_as_wkb_are_the_answers_geometries_bit_for_bit(
+    rows: list[dict], rules: Rules, workers: int
+) -> None:
+    works = validate(works_of(rows, strict=False)).valid
+    want = find_conflicts(works, rules, workers=workers)
+    got = conflicts.find_conflict_rows(works, rules, workers=workers, wkb=True)
+    assert type(got.frame) is pd.DataFrame
+    pd.testing.assert_frame_equal(
+        got.frame.drop(columns="geometry"),
+        pd.DataFrame(want.drop(columns="geometry")),
+        check_exact=True,
+    )
+    geoms = np.asarray(want.geometry.array, dtype=object)
+    assert got.frame["geometry"].tolist() == shapely.to_wkb(geoms, flavor="iso").tolist()
+    assert got.bounds is not None
+    np.testing.assert_array_equal(got.bounds, shapely.bounds(geoms))
+
+
+def test_wkb_of_points_and_lines_is_shapelys() -> None:
+    from ims_geo.conflicts import wkb
+
+    rng = np.random.default_rng(3)
+    xy = rng.normal(0, 1e5, (500, 2))
+    xy[0] = [0.0, -0.0]  # bytes of zeros and a negative zero kept as they are
+    assert wkb.points(xy).tolist() == shapely.to_wkb(shapely.points(xy), flavor="iso").tolist()
+    n = 40
+    owner = np.sort(rng.choice(n, 70))  # pairs with no line, one line, several lines
+    chain = np.repeat(np.arange(len(owner)), rng.integers(2, 7, len(owner)))
+    coords = rng.normal(0, 1e5, (len(chain), 2))
+    lines = shapely.linestrings(coords, indices=chain)
+    want = np.empty(n, dtype=object)
+    for pair in np.unique(owner):  # one pair at a time: the brute-force answer
+        mine = lines[owner == pair]
+        shape = mine[0] if len(mine) == 1 else shapely.MultiLineString(list(mine))
+        want[pair] = shapely.to_wkb(shape, flavor="iso")
+    assert wkb.lines(coords, chain, owner, n).tolist() == want.tolist()
+    decoded = np.array([None if w is None else shapely.from_wkb(w) for w in want], dtype=object)
+    np.testing.assert_array_equal(wkb.bounds(coords, owner[chain], n), shapely.bounds(decoded))
 
 
 def street_works(n: int, seed: int) -> gpd.GeoDataFrame:

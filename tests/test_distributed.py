@@ -559,6 +559,16 @@ def test_street_network_on_the_cluster_with_partitioned_geoparquet(
     assert pq.read_schema(whole).equals(schema, check_metadata=False)
     assert meta["columns"]["geometry"]["covering"]["bbox"]["xmin"] == ["bbox", "xmin"]
     assert gpd.read_parquet(result.files[0]).crs == want.crs
+    # nothing gathered: the tiles write their geometries' WKB and boxes straight from the
+    # kernel, and each part is the same table, metadata included, as the gathering run's
+    written = tmp_path / "written"
+    alone = run(source, rules, client=dask_client, tiling=result.tiling, out_dir=written,
+                gather=False, shuffle=shuffle)  # fmt: skip
+    assert alone.conflicts is None and alone.pairs == len(want)
+    assert [f.name for f in alone.files] == [f.name for f in result.files]
+    for mine, theirs in zip(alone.files, result.files, strict=True):
+        assert pq.read_table(mine).equals(pq.read_table(theirs), check_metadata=True)
+    assert_same(read_conflicts(written), want)
 
 
 def test_geoparquet_written_in_row_groups_is_read_in_partitions(

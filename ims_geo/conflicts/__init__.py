@@ -144,6 +144,7 @@ from geopandas.array import GeometryArray
 from pyproj import CRS
 
 from ims_geo import schema as s
+from ims_geo.conflicts import wkb as _wkb
 from ims_geo.conflicts.rules import KINDS, Rules
 from ims_geo.crs import check_metric, ensure_metric
 from ims_geo.errors import InputError, MissingCRSError
@@ -218,7 +219,29 @@ def find_conflicts(
     InputError
         A required column is missing, or a work has no start or end date.
     """
-    return find_conflict_rows(works, rules, internal=internal, workers=workers)[0]
+    return find_conflict_rows(works, rules, internal=internal, workers=workers).frame
+
+
+@dataclass
+class ConflictRows:
+    """:func:`find_conflict_rows`'s answer.
+
+    Attributes
+    ----------
+    frame
+        :func:`find_conflicts`'s answer; with ``wkb``, a plain frame whose
+        ``geometry`` column holds each geometry as 2D ISO WKB (``bytes``).
+    rows_a, rows_b
+        Positions (int64, ``0 .. len(works) - 1``) in the works of work a and
+        of work b of each row.
+    bounds
+        With ``wkb``: the envelope (n, 4) of each row's geometry; else None.
+    """
+
+    frame: pd.DataFrame
+    rows_a: np.ndarray
+    rows_b: np.ndarray
+    bounds: np.ndarray | None = None
 
 
 def find_conflict_rows(
@@ -227,7 +250,8 @@ def find_conflict_rows(
     *,
     internal: bool | None = None,
     workers: int | None = None,
-) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    wkb: bool = False,
+) -> ConflictRows:
     """:func:`find_conflicts`'s answer and where each pair's two works are in ``works``.
 
     For a caller that goes on from the works themselves (e.g. their
@@ -238,12 +262,14 @@ def find_conflict_rows(
     ----------
     works, rules, internal, workers
         As for :func:`find_conflicts`.
+    wkb
+        Write each meeting geometry as WKB, with its envelope, instead of
+        making it (:mod:`ims_geo.conflicts.wkb`: the same bytes shapely
+        writes), for a caller that only writes the answer.
 
     Returns
     -------
-    tuple of (geopandas.GeoDataFrame, numpy.ndarray, numpy.ndarray)
-        The answer, then the positions (int64, ``0 .. len(works) - 1``) of
-        work a and of work b of each of its rows.
+    ConflictRows
 
     Raises
     ------
@@ -260,9 +286,16 @@ def find_conflict_rows(
     with _collector_paused():
         try:
             prepared = _prepare(metric, rules, pool)
+            if prepared is not None:
+                prepared.as_wkb = wkb
             parts = [] if prepared is None else _search(prepared, rules, pool)
             if prepared is None or not parts:
-                return empty_conflicts(crs), np.zeros(0, np.int64), np.zeros(0, np.int64)
+                nothing = np.zeros(0, np.int64)
+                if not wkb:
+                    return ConflictRows(empty_conflicts(crs), nothing, nothing)
+                plain = pd.DataFrame(empty_conflicts(crs).drop(columns="geometry"))
+                plain["geometry"] = pd.Series([], dtype=object)
+                return ConflictRows(plain, nothing, nothing, np.zeros((0, 4)))
             # the search's arrays are done with: free them before the answer is built
             prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
             return _frame(metric, prepared, parts, crs, pool)
@@ -456,6 +489,7 @@ class _Prepared:
     #: two threads while the first tree is built (see :meth:`lines`)
     segments: _Segments | list[Future[_Segments]]
     joining: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    as_wkb: bool = False  # meeting geometries written as WKB (see find_conflict_rows)
 
     def lines(self) -> _Segments:
         """The line works' segments (waits for them when they are still being computed)."""
@@ -914,8 +948,9 @@ class _Found:
     end_a: np.ndarray
     start_b: np.ndarray
     end_b: np.ndarray
-    geometry: np.ndarray
+    geometry: np.ndarray  # geometries, or their WKB
     pair: np.ndarray
+    bounds: np.ndarray | None = None  # (n, 4) envelopes of the geometries written as WKB
 
     def __len__(self) -> int:
         return len(self.pair)
@@ -1016,8 +1051,8 @@ def _chunk(prep: _Prepared, rules: Rules, bands: list[_Band], lo: int, hi: int) 
     # "a" is the pair's first work by organisation and work_id
     swap = prep.rank[i] > prep.rank[j]
     i, j = np.where(swap, j, i), np.where(swap, i, j)
-    overlap, geometry = _meet(prep, i, j, dpair)
-    return _answer(prep, rules, i, j, kind, gap, distance, overlap, geometry)
+    overlap, geometry, box = _meet(prep, i, j, dpair)
+    return _answer(prep, rules, i, j, kind, gap, distance, overlap, geometry, box)
 
 
 def _candidates(
@@ -1050,24 +1085,38 @@ def _candidates(
 
 def _meet(
     prep: _Prepared, i: np.ndarray, j: np.ndarray, dpair: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shared length (NaN unless both are lines) and meeting geometry of each pair."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Shared length (NaN unless both are lines) and meeting geometry of each pair.
+
+    With ``prep.as_wkb`` the geometries are their WKB, and their envelopes (n, 4)
+    come third (else None).
+    """
     overlap = np.full(len(i), np.nan)
     geometry = np.empty(len(i), dtype=object)
+    box = np.full((len(i), 4), np.nan) if prep.as_wkb else None
     lines = np.flatnonzero(prep.is_line[i] & prep.is_line[j])
     if len(lines):
-        overlap[lines], geometry[lines] = _shared(prep.lines(), i[lines], j[lines], dpair[lines])
-    point = shapely.is_missing(geometry)
+        overlap[lines], geometry[lines], line_box = _shared(
+            prep.lines(), i[lines], j[lines], dpair[lines], prep.as_wkb
+        )
+        if box is not None:
+            box[lines] = line_box
+    point = pd.isna(geometry)  # None: no shared part (a geometry or its WKB elsewhere)
     if point.any():
         shortest = shapely.shortest_line(prep.geoms[i[point]], prep.geoms[j[point]])
         ends = shapely.get_coordinates(shortest)
-        geometry[point] = shapely.points((ends[0::2] + ends[1::2]) / 2)
-    return overlap, geometry
+        middle = (ends[0::2] + ends[1::2]) / 2
+        if box is None:
+            geometry[point] = shapely.points(middle)
+        else:
+            geometry[point] = _wkb.points(middle)
+            box[point] = np.hstack([middle, middle])
+    return overlap, geometry, box
 
 
 def _shared(
-    seg: _Segments, a: np.ndarray, b: np.ndarray, dist: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    seg: _Segments, a: np.ndarray, b: np.ndarray, dist: np.ndarray, as_wkb: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Shared length and shared part of pairs of line works (see the module docstring).
 
     Every segment of each line is cut by the capsule (the points within the
@@ -1101,8 +1150,8 @@ def _shared(
     # each pair's pieces come from one line's runs, which are sorted by segment and start:
     # a stable sort by pair alone is the lexicographic order (pair, segment, start)
     order = np.argsort(rp, kind="stable")
-    geometry = _pieces_to_lines(seg, n, rp[order], rs[order], rlo[order], rhi[order])
-    return overlap, geometry
+    geometry, box = _pieces_to_lines(seg, n, rp[order], rs[order], rlo[order], rhi[order], as_wkb)
+    return overlap, geometry, box
 
 
 def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -1309,12 +1358,21 @@ def _union(
 
 
 def _pieces_to_lines(
-    seg: _Segments, n: int, p: np.ndarray, k: np.ndarray, lo: np.ndarray, hi: np.ndarray
-) -> np.ndarray:
-    """(Multi)LineStrings of pieces sorted by pair, segment, start; None for pairs without any."""
+    seg: _Segments,
+    n: int,
+    p: np.ndarray,
+    k: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    as_wkb: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(Multi)LineStrings of pieces sorted by pair, segment, start; None for pairs without any.
+
+    With ``as_wkb`` their WKB, and their envelopes (n, 4) second (else None).
+    """
     out = np.empty(n, dtype=object)
     if not len(p):
-        return out
+        return out, (np.full((n, 4), np.nan) if as_wkb else None)
     x0, y0, x1, y1 = seg.x0[k], seg.y0[k], seg.x1[k], seg.y1[k]
     # (1 - t) * A + t * B gives A and B exactly at t = 0 and 1, so pieces chain exactly
     sx, sy = (1 - lo) * x0 + lo * x1, (1 - lo) * y0 + lo * y1
@@ -1336,8 +1394,11 @@ def _pieces_to_lines(
     coords[at, 0], coords[at, 1] = sx[first], sy[first]
     end_pos = pos + begins
     coords[end_pos, 0], coords[end_pos, 1] = ex, ey
-    lines = shapely.linestrings(coords, indices=np.repeat(chain, emit))
+    chain_of = np.repeat(chain, emit)
     owner = p[first]
+    if as_wkb:
+        return _wkb.lines(coords, chain_of, owner, n), _wkb.bounds(coords, owner[chain_of], n)
+    lines = shapely.linestrings(coords, indices=chain_of)
     count = np.bincount(owner, minlength=n)
     single = count[owner] == 1
     out[owner[single]] = lines[single]
@@ -1345,7 +1406,7 @@ def _pieces_to_lines(
     if multi.any():
         pairs, dense = np.unique(owner[multi], return_inverse=True)
         out[pairs] = shapely.multilinestrings(lines[multi], indices=dense)
-    return out
+    return out, None
 
 
 # --- the answer -------------------------------------------------------------------
@@ -1361,6 +1422,7 @@ def _answer(
     distance: np.ndarray,
     overlap: np.ndarray,
     geometry: np.ndarray,
+    box: np.ndarray | None = None,
 ) -> _Found:
     """The answer's values of final pairs (``i`` the first work of each, ``base`` the kind
     between organisations), scored and sorted as the answer is (see :func:`_ranked`).
@@ -1420,6 +1482,7 @@ def _answer(
         end_b=day_s(prep.end[j]),
         geometry=geometry[order],
         pair=pair,
+        bounds=None if box is None else box[order],
     )
 
 
@@ -1463,7 +1526,7 @@ def _frame(
     parts: list[_Found],
     crs: CRS | None,
     pool: ThreadPoolExecutor | None = None,
-) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+) -> ConflictRows:
     """The answer: the chunks' sorted pairs merged into one frame; ``parts`` is emptied.
 
     The order comes from the score and ``pair`` columns; every other column is
@@ -1490,7 +1553,8 @@ def _frame(
     }
 
     def placed(name: str) -> np.ndarray:
-        values = np.empty(len(order), dtype=getattr(parts[0], name).dtype)
+        given = getattr(parts[0], name)
+        values = np.empty((len(order), *given.shape[1:]), dtype=given.dtype)
         for part, end in zip(parts, ends, strict=True):
             values[place[end - len(part) : end]] = getattr(part, name)
             setattr(part, name, None)  # each chunk's column freed once placed
@@ -1508,11 +1572,16 @@ def _frame(
     # the text columns (Arrow gathers) first: the longest
     computed = [c for c in CONFLICT_COLUMNS if c != "geometry"]
     getters = _start(pool, column, computed)
+    if prep.as_wkb:  # the geometries' WKB and envelopes, no geometry made
+        wkb, bounds = placed("geometry"), placed("bounds")
+        data = {name: get() for name, get in zip(computed, getters, strict=True)}
+        plain = pd.DataFrame({**data, "geometry": wkb}, copy=False)
+        return ConflictRows(plain, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"], bounds)
     # every element is a shapely geometry the engine made: no need to check each one again
     geometry = gpd.GeoSeries(GeometryArray(placed("geometry"), crs=crs), copy=False)
     data = {name: get() for name, get in zip(computed, getters, strict=True)}
     frame = gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
-    return frame, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"]
+    return ConflictRows(frame, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"])
 
 
 __all__ = [
@@ -1520,6 +1589,7 @@ __all__ = [
     "LEFT_OUT_COLUMNS",
     "SEVERITIES",
     "describe_left_out",
+    "ConflictRows",
     "empty_conflicts",
     "find_conflict_rows",
     "find_conflicts",

@@ -994,7 +994,9 @@ def _run_part(
     if table and s.TITLE in part.columns:
         titles = part[[s.ORG, s.WORK_ID, s.TITLE]].reset_index(drop=True)
     began = time.perf_counter()
-    pairs = _tile_conflicts(part.reset_index(drop=True), tile, tiling, rules, crs)
+    # a tile that only writes its pairs has their geometries written as WKB by the kernel
+    as_wkb = path is not None and not table and not gather
+    pairs, bounds = _tile_conflicts(part.reset_index(drop=True), tile, tiling, rules, crs, as_wkb)
     seconds = [time.perf_counter() - began]
     copies = len(part)
     del part  # the tile's works are done with: free them before the answer is written
@@ -1009,7 +1011,12 @@ def _run_part(
         written = _write(tile_table(normalised(_plain(pairs), crs), titles), path)
     elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
         # the export's GeoParquet table (dates as dates): bounds once, types from the WKB
-        written = _write(geoparquet_table(pairs), path)
+        if bounds is None:
+            written = _write(geoparquet_table(pairs), path)
+        else:
+            wkb = pairs["geometry"].to_numpy()
+            attributes = pairs.drop(columns="geometry")
+            written = _write(geoparquet_table(attributes, wkb=wkb, bounds=bounds, crs=crs), path)
     wrote = time.perf_counter() - began
     plain = _plain(pairs) if gather else None
     del pairs  # freed within the tile's span (hundreds of thousands of geometries)
@@ -1095,13 +1102,18 @@ def tile_conflicts(
     """
     frame = pd.DataFrame(works.drop(columns=works.geometry.name))
     frame[WKB] = _to_wkb(np.asarray(works.geometry.array, dtype=object))
-    return _tile_conflicts(frame, tile, tiling, rules, _crs(works.crs))
+    pairs, _ = _tile_conflicts(frame, tile, tiling, rules, _crs(works.crs))
+    return pairs
 
 
 def _tile_conflicts(
-    frame: pd.DataFrame, tile: int, tiling: Tiling, rules: Rules, crs: CRS
-) -> gpd.GeoDataFrame:
-    """The owned pairs of one tile, in the kernel's order."""
+    frame: pd.DataFrame, tile: int, tiling: Tiling, rules: Rules, crs: CRS, wkb: bool = False
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The owned pairs of one tile, in the kernel's order.
+
+    With ``wkb`` the pairs' geometries are their WKB and their envelopes (n, 4)
+    come second (:func:`~ims_geo.conflicts.find_conflict_rows`); else None.
+    """
     geoms = _geometries(frame)
     attributes = frame.drop(columns=[WKB]).reset_index(drop=True)
     for column in (s.START, s.END):  # GeoParquet holds dates as dates: the kernel reads datetimes
@@ -1116,15 +1128,17 @@ def _tile_conflicts(
     works = gpd.GeoDataFrame(attributes, geometry=geoms, crs=crs)
     del frame, attributes
     _refuse_repeated(works)
-    found, at_a, at_b = find_conflict_rows(works, rules, workers=1)
+    rows = find_conflict_rows(works, rules, workers=1, wkb=wkb)
+    found = rows.frame
     if not len(found):
-        return empty_conflicts(found.crs)
+        return empty_conflicts(crs), rows.bounds
     bounds = shapely.bounds(geoms)
-    px, py = reference_points(bounds[at_a], bounds[at_b], tiling.distance)
+    px, py = reference_points(bounds[rows.rows_a], bounds[rows.rows_b], tiling.distance)
     own = np.flatnonzero(tiling.owns(tile, px, py))
     if len(own) == len(found):
-        return found
-    return found.take(own).reset_index(drop=True)
+        return found, rows.bounds
+    kept = None if rows.bounds is None else rows.bounds[own]
+    return found.take(own).reset_index(drop=True), kept
 
 
 def _refuse_repeated(works: pd.DataFrame) -> None:
