@@ -995,7 +995,7 @@ def _run_part(
         titles = part[[s.ORG, s.WORK_ID, s.TITLE]].reset_index(drop=True)
     began = time.perf_counter()
     # a tile that only writes its pairs has their geometries written as WKB by the kernel
-    as_wkb = path is not None and not table and not gather
+    as_wkb = path is not None and not gather
     pairs, bounds = _tile_conflicts(part.reset_index(drop=True), tile, tiling, rules, crs, as_wkb)
     seconds = [time.perf_counter() - began]
     copies = len(part)
@@ -1008,7 +1008,10 @@ def _run_part(
     if path is not None and table:  # the exported table's rows of this tile
         from ims_geo.distributed.table import tile_table
 
-        written = _write(tile_table(normalised(_plain(pairs), crs), titles), path)
+        if bounds is None:
+            written = _write(tile_table(normalised(_plain(pairs), crs), titles), path)
+        else:
+            written = _write(tile_table(pairs, titles, bounds, crs), path)
     elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
         # the export's GeoParquet table (dates as dates): bounds once, types from the WKB
         if bounds is None:

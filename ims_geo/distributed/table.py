@@ -29,24 +29,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pyproj import CRS
 
 from ims_geo import export
 from ims_geo.distributed.engine import ORDER
 
 
-def tile_table(pairs: gpd.GeoDataFrame, works: pd.DataFrame | None) -> pa.Table:
+def tile_table(
+    pairs: pd.DataFrame,
+    works: pd.DataFrame | None,
+    bounds: np.ndarray | None = None,
+    crs: CRS | None = None,
+) -> pa.Table:
     """One tile's pairs as the rows of the exported GeoParquet table (its Arrow table).
 
     ``works`` are the tile's works with their titles (org, work_id, title),
-    or None when the works have no titles.
+    or None when the works have no titles. With ``bounds``, ``pairs`` is a
+    plain frame whose ``geometry`` holds the WKB the kernel wrote
+    (:func:`ims_geo.conflicts.find_conflict_rows`), ``bounds`` their
+    envelopes and ``crs`` their CRS.
     """
-    return export.geoparquet_table(export.conflict_table(pairs, works))
+    rows = export.conflict_table(pairs, works)
+    if bounds is None:
+        return export.geoparquet_table(rows)
+    return export.geoparquet_table(rows, wkb=rows["geometry"].to_numpy(), bounds=bounds, crs=crs)
 
 
 @dataclass(frozen=True)
