@@ -548,10 +548,34 @@ PARQUET_ROW_GROUP = 100_000
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    _write_table(geoparquet_table(frame), path)
+
+
+def _write_table(table: pa.Table, path: Path) -> None:
     # GeoParquet 1.1 with the bbox covering column: readers skip row groups by extent
-    pq.write_table(
-        geoparquet_table(frame), path, compression="snappy", row_group_size=PARQUET_ROW_GROUP
-    )
+    pq.write_table(table, path, compression="snappy", row_group_size=PARQUET_ROW_GROUP)
+
+
+def write_geoparquet(
+    frame: pd.DataFrame, path: str | Path, *, bounds: np.ndarray, crs: CRS | None
+) -> Path:
+    """Write a frame whose ``geometry`` column holds 2D ISO WKB as GeoParquet, as :func:`write`.
+
+    For an answer whose geometries were written as WKB by the search
+    (:func:`ims_geo.conflicts.find_conflict_rows`): the file is the one
+    :func:`write` writes for the same geometries, ``bounds`` their
+    envelopes (n, 4), ``crs`` their CRS.
+    """
+    path = Path(path)
+    if format_of(path) != "parquet":
+        raise InputError(f"'{path}' is not a .parquet file")
+    table = geoparquet_table(frame, wkb=frame["geometry"].to_numpy(), bounds=bounds, crs=crs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        _write_table(table, staged)
+        staged.replace(path)
+    return path
 
 
 #: Version of the GeoParquet specification the files follow.

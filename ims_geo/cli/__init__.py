@@ -903,7 +903,7 @@ def conflicts_cmd(
     """
     from ims_geo import export
     from ims_geo.cli.distributed import DaskOptions, dask_conflicts
-    from ims_geo.conflicts import find_conflicts
+    from ims_geo.conflicts import find_conflict_rows, find_conflicts
 
     export.format_of(out)
     _check_lang(out, lang)
@@ -918,6 +918,16 @@ def conflicts_cmd(
             _conflicts_line(answer.written.kinds, answer.written.rows, out)
             click.echo(left, err=True)
             return
+    elif inputs and export.format_of(out) == "parquet":
+        # the answer is only written: its geometries go from the search to the file as WKB
+        works = _read_inputs(inputs, store_path, read, orgs)
+        rows = find_conflict_rows(works, rules, internal=internal or None, wkb=True)
+        assert rows.bounds is not None
+        table = export.conflict_table(rows.frame, works)
+        export.write_geoparquet(table, out, bounds=rows.bounds, crs=rows.crs)
+        _conflicts_line(rows.frame["kind"].value_counts(), len(rows.frame), out)
+        click.echo(_left_out_line(works, rules), err=True)
+        return
     elif inputs:
         works = _read_inputs(inputs, store_path, read, orgs)
         conflicts = find_conflicts(works, rules, internal=internal or None)

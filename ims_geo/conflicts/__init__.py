@@ -236,12 +236,15 @@ class ConflictRows:
         of work b of each row.
     bounds
         With ``wkb``: the envelope (n, 4) of each row's geometry; else None.
+    crs
+        The CRS of the geometries (the metric CRS the distances were measured in).
     """
 
     frame: pd.DataFrame
     rows_a: np.ndarray
     rows_b: np.ndarray
     bounds: np.ndarray | None = None
+    crs: CRS | None = None
 
 
 def find_conflict_rows(
@@ -292,10 +295,10 @@ def find_conflict_rows(
             if prepared is None or not parts:
                 nothing = np.zeros(0, np.int64)
                 if not wkb:
-                    return ConflictRows(empty_conflicts(crs), nothing, nothing)
+                    return ConflictRows(empty_conflicts(crs), nothing, nothing, crs=crs)
                 plain = pd.DataFrame(empty_conflicts(crs).drop(columns="geometry"))
                 plain["geometry"] = pd.Series([], dtype=object)
-                return ConflictRows(plain, nothing, nothing, np.zeros((0, 4)))
+                return ConflictRows(plain, nothing, nothing, np.zeros((0, 4)), crs)
             # the search's arrays are done with: free them before the answer is built
             prepared.segments = prepared.geoms = prepared.bounds = None  # type: ignore[assignment]
             return _frame(metric, prepared, parts, crs, pool)
@@ -1576,12 +1579,12 @@ def _frame(
         wkb, bounds = placed("geometry"), placed("bounds")
         data = {name: get() for name, get in zip(computed, getters, strict=True)}
         plain = pd.DataFrame({**data, "geometry": wkb}, copy=False)
-        return ConflictRows(plain, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"], bounds)
+        return ConflictRows(plain, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"], bounds, crs)
     # every element is a shapely geometry the engine made: no need to check each one again
     geometry = gpd.GeoSeries(GeometryArray(placed("geometry"), crs=crs), copy=False)
     data = {name: get() for name, get in zip(computed, getters, strict=True)}
     frame = gpd.GeoDataFrame(data, geometry=geometry, crs=crs, copy=False)
-    return ConflictRows(frame, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"])
+    return ConflictRows(frame, rows[f"{s.WORK_ID}_a"], rows[f"{s.WORK_ID}_b"], crs=crs)
 
 
 __all__ = [
