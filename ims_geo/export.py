@@ -700,12 +700,15 @@ def wkb_type_codes(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     A header is the byte order (1: little endian, 0: big endian) and the
     type code in that order; ``data`` holds at least 5 bytes from each start.
     """
-    header = data[starts[:, None] + np.arange(5)].astype(np.uint32)
-    return np.where(
-        header[:, 0] == 1,
-        header[:, 1] | header[:, 2] << 8 | header[:, 3] << 16 | header[:, 4] << 24,
-        header[:, 4] | header[:, 3] << 8 | header[:, 2] << 16 | header[:, 1] << 24,
-    )
+    data = np.ascontiguousarray(data, dtype=np.uint8)
+    if not len(starts):
+        return np.zeros(0, dtype=np.uint32)
+    # the 4 bytes after each position read as one number in either byte order (views of
+    # unaligned words, one per byte position: a gather of one value per header)
+    words = len(data) - 4
+    little = np.ndarray((words,), dtype="<u4", buffer=data, offset=1, strides=(1,))
+    big = np.ndarray((words,), dtype=">u4", buffer=data, offset=1, strides=(1,))
+    return np.where(data[starts] == 1, little[starts], big[starts]).astype(np.uint32)
 
 
 def _geo_metadata(types: np.ndarray, bounds: np.ndarray, crs: Any) -> dict[str, Any]:

@@ -1042,3 +1042,27 @@ def test_a_text_column_with_missing_cells_is_neutralised_cell_by_cell(dtype):
                 "plain", export.CSV_ESCAPE + "@cmd"]  # fmt: skip
     got = [None if pd.isna(v) else v for v in out["note"]]
     assert got == expected
+
+
+def test_wkb_type_codes_read_each_headers_type_in_its_byte_order() -> None:
+    import struct
+
+    rng = np.random.default_rng(9)
+    shapes = [shapely.Point(1, 2), shapely.Point(1, 2, 3), shapely.LineString([(0, 0), (1, 1)]),
+              shapely.MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3)]]),
+              shapely.Polygon([(0, 0), (1, 0), (1, 1)]),
+              shapely.GeometryCollection([shapely.Point(0, 0)])]  # fmt: skip
+    blobs = [
+        shapely.to_wkb(shapes[k], byte_order=int(order), flavor=flavor)
+        for k, order, flavor in zip(
+            rng.integers(0, len(shapes), 300), rng.integers(0, 2, 300),
+            rng.choice(["iso", "extended"], 300), strict=True,
+        )
+    ]  # fmt: skip
+    starts = np.cumsum([0] + [len(b) for b in blobs[:-1]])
+    data = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    # one header at a time, as the format defines it
+    want = [struct.unpack("<I" if b[0] == 1 else ">I", b[1:5])[0] for b in blobs]
+    got = export.wkb_type_codes(data, starts)
+    assert got.dtype == np.uint32 and got.tolist() == want
+    assert export.wkb_type_codes(data, np.zeros(0, np.int64)).tolist() == []
