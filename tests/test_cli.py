@@ -255,6 +255,10 @@ def test_propose_writes_works_clusters_and_kpis(plans, tmp_path):
                 "cluster_id", "exec_order", "shift_days"):  # fmt: skip
         assert col in works.columns
     assert "moratorium" in result.stdout.lower()
+    # why its clash count differs from ims-geo conflicts' and the cycle baseline's, in words
+    from ims_geo.programme import SEALED_CLASH
+
+    assert SEALED_CLASH in result.stdout.splitlines()
 
 
 def test_propose_writes_csv_files(plans, tmp_path):

@@ -1008,7 +1008,7 @@ def propose_cmd(
     prints the KPIs of the proposal against everyone keeping their dates.
     """
     from ims_geo import export
-    from ims_geo.programme import propose
+    from ims_geo.programme import SEALED_CLASH, propose
 
     if compare:
         from ims_geo.programme import compare as compare_proposals
@@ -1042,6 +1042,7 @@ def propose_cmd(
     for warning in proposal.warnings:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(proposal.kpis.to_string(index=False))
+    click.echo(SEALED_CLASH)  # why its clashes differ from ims-geo conflicts' and the baseline's
     click.echo(proposal.bounds_text())  # combined works and their proven bound, per part
     click.echo(f"Programme written to {out}", err=True)
 

@@ -170,12 +170,20 @@ from ims_geo.conflicts import find_conflicts
 from ims_geo.conflicts.rules import Rules
 from ims_geo.crs import ensure_metric
 from ims_geo.errors import InputError, ScheduleError
+from ims_geo.i18n import N_
 from ims_geo.programme import schedule as sched
 from ims_geo.programme.costs import CostTable, load_costs
 
 Progress = Callable[[float, str], None]
 
 # --- columns -------------------------------------------------------------------
+#: Why the proposal's clash and moratorium-violation counts differ from the Conflicts
+#: page's and the planning cycle baseline's (the proposer's own rule).
+SEALED_CLASH = N_(
+    "An excavation that starts while a new surface nearby is being laid digs it up: "
+    "counted here as a moratorium violation, it is a clash on the Conflicts page, the "
+    "Overview and the planning cycle's baseline."
+)
 PROPOSED_START = "proposed_start"
 PROPOSED_END = "proposed_end"
 CLUSTER_ID = "cluster_id"

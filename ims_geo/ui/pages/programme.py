@@ -35,6 +35,7 @@ from ims_geo.programme import (
     MOVE_REASON,
     PROPOSED_END,
     PROPOSED_START,
+    SEALED_CLASH,
     SHIFT_DAYS,
     SPLIT_RULE,
     UNBUDGETED_YEARS,
@@ -72,12 +73,6 @@ SHOW_NAMES = {
     "moved": N_("Moved works"),
     "all": N_("All works"),
 }
-#: Why the two figures differ from the Conflicts page's counts (the proposer's own rule).
-SEALED_CLASH = N_(
-    "An excavation that starts while a new surface nearby is being laid digs it up: "
-    "counted here as a moratorium violation, it is a clash on the Conflicts page, the "
-    "Overview and the planning cycle's baseline."
-)
 #: Most works drawn in one Gantt chart (more are paged).
 GANTT_PAGE = 300
 #: Proposals kept for comparison in a browser session.
