@@ -60,7 +60,8 @@ import re
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -569,12 +570,15 @@ def write_geoparquet(
     path = Path(path)
     if format_of(path) != "parquet":
         raise InputError(f"'{path}' is not a .parquet file")
-    table = geoparquet_table(frame, wkb=frame["geometry"].to_numpy(), bounds=bounds, crs=crs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        staged = Path(tmp) / path.name
+    return write_geoparquet_table(geoparquet_table(frame, bounds=bounds, crs=crs), path)
+
+
+def write_geoparquet_table(table: pa.Table, path: str | Path) -> Path:
+    """A :func:`geoparquet_table` written to ``path`` as :func:`write` writes ``.parquet``
+    (row groups, compression; written next to it and moved into place)."""
+    path = Path(path)
+    with _staged(path) as staged:
         _write_table(table, staged)
-        staged.replace(path)
     return path
 
 
@@ -590,11 +594,7 @@ _BBOX = ("xmin", "ymin", "xmax", "ymax")
 
 
 def geoparquet_table(
-    frame: pd.DataFrame,
-    *,
-    wkb: np.ndarray | None = None,
-    bounds: np.ndarray | None = None,
-    crs: CRS | None = None,
+    frame: pd.DataFrame, *, bounds: np.ndarray | None = None, crs: CRS | None = None
 ) -> pa.Table:
     """``frame`` as the Arrow table of a GeoParquet 1.1 file with the ``bbox`` covering column.
 
@@ -609,18 +609,19 @@ def geoparquet_table(
     Parameters
     ----------
     frame
-        A GeoDataFrame; or, with ``wkb``, a plain frame of the other columns.
-    wkb, bounds, crs
-        The rows' geometries already written as 2D ISO WKB (``bytes``, as
-        :mod:`ims_geo.conflicts.wkb` writes them), their envelopes (n, 4) and
-        their CRS, instead of ``frame``'s geometries (no geometry is decoded).
+        A GeoDataFrame; or, with ``bounds``, a plain frame whose ``geometry``
+        column holds the rows' geometries already written as 2D ISO WKB
+        (``bytes``, as :mod:`ims_geo.conflicts.wkb` writes them).
+    bounds, crs
+        The envelopes (n, 4) and the CRS of those WKB geometries (no
+        geometry is decoded); without ``bounds``, ``frame``'s own.
 
     Returns
     -------
     pyarrow.Table
         The columns (safe names), then ``geometry`` (WKB) and ``bbox``.
     """
-    geom_col = _geometry_column(frame) if wkb is None else "geometry"
+    geom_col = _geometry_column(frame) if bounds is None else "geometry"
     if geom_col is None:
         raise InputError("this export needs geometries; write CSV or XLSX for a plain table")
     given = _attributes(frame, geom_col)  # copied on write, never here
@@ -640,12 +641,13 @@ def geoparquet_table(
     attrs["geometry"] = None  # an Arrow null column: the WKB takes its place
     table = pa.Table.from_pandas(attrs, preserve_index=False)
 
-    if wkb is None:
+    if bounds is None:
         geoms = _without_measures(frame.geometry.to_numpy())
         crs = frame.crs
         wkb = shapely.to_wkb(geoms, flavor="iso")
         bounds = shapely.bounds(geoms)
-    assert bounds is not None
+    else:
+        wkb = frame["geometry"].to_numpy()
     field = pa.field(
         "geometry",
         pa.binary(),
@@ -886,9 +888,7 @@ def write_layers(layers: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     fmt = format_of(path)
     if fmt in ("csv", "geojson", "parquet") and len(layers) != 1:
         raise InputError(f"cannot write {len(layers)} layers to '{path}'; use .gpkg or .xlsx")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        staged = Path(tmp) / path.name
+    with _staged(path) as staged:
         if fmt == "csv":
             _write_csv(next(iter(layers.values())), staged)
         elif fmt == "xlsx":
@@ -901,8 +901,17 @@ def write_layers(layers: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
             _write_parquet(next(iter(layers.values())), staged)
         else:
             _write_shp_zip(layers, staged)
-        staged.replace(path)
     return path
+
+
+@contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """A file next to ``path`` to write, moved into place when the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        yield staged
+        staged.replace(path)
 
 
 def to_bytes(

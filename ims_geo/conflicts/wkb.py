@@ -44,12 +44,8 @@ def lines(coords: np.ndarray, chain: np.ndarray, owner: np.ndarray, n: int) -> n
     if not len(owner):
         return out
     count = np.bincount(chain, minlength=len(owner)).astype(np.int64)
-    header = np.empty((len(owner), 9), dtype=np.uint8)
-    header[:, 0] = 1
-    header[:, 1:5] = np.array([_LINESTRING], dtype="<u4").view(np.uint8)
-    header[:, 5:9] = count.astype("<u4").view(np.uint8).reshape(-1, 4)
     line = pc.binary_join_element_wise(
-        _binary(header.reshape(-1), np.arange(len(owner) + 1) * 9),
+        _binary(_headers(_LINESTRING, count).reshape(-1), np.arange(len(owner) + 1) * 9),
         _binary(np.ascontiguousarray(coords, dtype="<f8").view(np.uint8).reshape(-1),
                 np.r_[0, np.cumsum(count)] * 16),
         b"",
@@ -57,13 +53,10 @@ def lines(coords: np.ndarray, chain: np.ndarray, owner: np.ndarray, n: int) -> n
     pairs, first, parts = np.unique(owner, return_index=True, return_counts=True)
     offsets = pa.array(np.r_[first, len(owner)].astype(np.int32))
     joined = pc.binary_join(pa.ListArray.from_arrays(offsets, line), b"")
-    many = np.empty((len(pairs), 9), dtype=np.uint8)
-    many[:, 0] = 1
-    many[:, 1:5] = np.array([_MULTILINESTRING], dtype="<u4").view(np.uint8)
-    many[:, 5:9] = parts.astype("<u4").view(np.uint8).reshape(-1, 4)
     multi = parts > 1
     # the MultiLineString's header where a pair has more than one line, nothing elsewhere
-    prefix = _binary(many[multi].reshape(-1), np.r_[0, np.cumsum(np.where(multi, 9, 0))])
+    many = _headers(_MULTILINESTRING, parts[multi])
+    prefix = _binary(many.reshape(-1), np.r_[0, np.cumsum(np.where(multi, 9, 0))])
     out[pairs] = pc.binary_join_element_wise(prefix, joined, b"").to_numpy(zero_copy_only=False)
     return out
 
@@ -78,6 +71,15 @@ def bounds(coords: np.ndarray, owner_of_vertex: np.ndarray, n: int) -> np.ndarra
     out[at, :2] = np.minimum.reduceat(coords, starts, axis=0)
     out[at, 2:] = np.maximum.reduceat(coords, starts, axis=0)
     return out
+
+
+def _headers(kind: int, counts: np.ndarray) -> np.ndarray:
+    """WKB headers (n, 9) of a type with a count (a LineString's points, a Multi's parts)."""
+    header = np.empty((len(counts), 9), dtype=np.uint8)
+    header[:, 0] = 1  # little endian
+    header[:, 1:5] = np.array([kind], dtype="<u4").view(np.uint8)
+    header[:, 5:9] = counts.astype("<u4").view(np.uint8).reshape(-1, 4)
+    return header
 
 
 def _binary(data: np.ndarray, offsets: np.ndarray) -> pa.Array:

@@ -1014,12 +1014,7 @@ def _run_part(
             written = _write(tile_table(pairs, titles, bounds, crs), path)
     elif path is not None:  # the kept rows keep the kernel's order: each file is sorted
         # the export's GeoParquet table (dates as dates): bounds once, types from the WKB
-        if bounds is None:
-            written = _write(geoparquet_table(pairs), path)
-        else:
-            wkb = pairs["geometry"].to_numpy()
-            attributes = pairs.drop(columns="geometry")
-            written = _write(geoparquet_table(attributes, wkb=wkb, bounds=bounds, crs=crs), path)
+        written = _write(geoparquet_table(pairs, bounds=bounds, crs=crs), path)
     wrote = time.perf_counter() - began
     plain = _plain(pairs) if gather else None
     del pairs  # freed within the tile's span (hundreds of thousands of geometries)

@@ -24,7 +24,6 @@ of the parts' extents, and their geometry types the union of the parts'.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +53,7 @@ def tile_table(
     (:func:`ims_geo.conflicts.find_conflict_rows`), ``bounds`` their
     envelopes and ``crs`` their CRS.
     """
-    rows = export.conflict_table(pairs, works)
-    if bounds is None:
-        return export.geoparquet_table(rows)
-    return export.geoparquet_table(rows, wkb=rows["geometry"].to_numpy(), bounds=bounds, crs=crs)
+    return export.geoparquet_table(export.conflict_table(pairs, works), bounds=bounds, crs=crs)
 
 
 @dataclass(frozen=True)
@@ -106,12 +102,7 @@ def assemble(parts: Sequence[str | Path], out: str | Path) -> Assembled | None:
     order = pc.sort_indices(table, sort_keys=keys)  # stable, missing values last (as pandas)
     table = table.take(order)
     table = table.replace_schema_metadata(_metadata(tables, table.schema))
-    target = Path(out)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        staged = Path(tmp) / target.name
-        pq.write_table(table, staged, compression="snappy", row_group_size=export.PARQUET_ROW_GROUP)
-        staged.replace(target)
+    target = export.write_geoparquet_table(table, out)
     return Assembled(target, table.num_rows, _kinds(table.column("kind")))
 
 
